@@ -1,0 +1,58 @@
+// The error catalogue: every failure leash reports to a person has a stable LEASH_* code, a message written for
+// that person, and (where it reaches a client) an HTTP status. Callers branch on `code`, never on message text,
+// and nothing here may carry a stack trace or a secret into a client response.
+
+export const ERROR_CODES = {
+  LEASH_POLICY_INVALID: 'the policy files contain errors; each names file:line:column, the field, the bad value and what is allowed',
+  LEASH_POLICY_READ: 'a policy path could not be read (missing file or directory, unreadable, or a directory with no policy files)',
+  LEASH_USAGE: 'the command line is wrong: unknown flag, missing argument or malformed value',
+  LEASH_LISTEN: 'the proxy could not listen on the requested address',
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export class LeashError extends Error {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = 'LeashError';
+  }
+}
+
+/** A place in a policy file, 1-based like every editor shows it. */
+export interface SourceLocation {
+  readonly file: string;
+  readonly line: number;
+  readonly column: number;
+}
+
+export function formatLocation(loc: SourceLocation): string {
+  return `${loc.file}:${loc.line}:${loc.column}`;
+}
+
+/** One finding about a policy: `error` blocks loading, `warning` is printed and loading goes on. */
+export interface PolicyIssue {
+  readonly severity: 'error' | 'warning';
+  readonly location: SourceLocation;
+  /** Dotted path of the field, e.g. `rules[2].domain`. */
+  readonly field: string;
+  readonly message: string;
+}
+
+export function formatIssue(issue: PolicyIssue): string {
+  const prefix = issue.severity === 'warning' ? 'warning: ' : '';
+  return `${formatLocation(issue.location)}: ${prefix}${issue.field}: ${issue.message}`;
+}
+
+export class PolicyInvalidError extends LeashError {
+  readonly issues: readonly PolicyIssue[];
+
+  constructor(issues: readonly PolicyIssue[]) {
+    const errors = issues.filter((i) => i.severity === 'error');
+    super('LEASH_POLICY_INVALID', errors.map(formatIssue).join('\n'));
+    this.issues = issues;
+    this.name = 'PolicyInvalidError';
+  }
+}

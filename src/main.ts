@@ -1,0 +1,85 @@
+#!/usr/bin/env node
+// The `leash` command: parses the command line, runs one command, and maps errors to exit codes (0 ok, 1 the
+// command found a problem, 2 the command line itself is wrong). Stack traces are for bugs only.
+
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { checkCommand } from './cli/check.js';
+import { explainCommand } from './cli/explain.js';
+import { processIo, type CommandIo } from './cli/io.js';
+import { serveCommand } from './cli/serve.js';
+import { LeashError } from './errors.js';
+
+const USAGE = `usage: leash <command> [options]
+
+commands:
+  serve    [--policy PATH]... [--listen HOST:PORT] [--audit PATH|-]   run the proxy (default policies/, 127.0.0.1:3128, audit to stdout)
+  check    [--policy PATH]...                                          validate policy files
+  explain  [--policy PATH]... [--agent NAME] METHOD URL                show which rule decides a request, and why
+  help                                                                 this text`;
+
+const COMMANDS: Record<string, { options: ParseArgsConfig['options']; run: (values: Record<string, unknown>, positionals: string[], io: CommandIo) => Promise<number> }> = {
+  check: {
+    options: { policy: { type: 'string', multiple: true } },
+    run: (v, p, io) => (p.length > 0 ? usage(`check takes no arguments, got "${p[0]}"`) : checkCommand(v as { policy?: string[] }, io)),
+  },
+  explain: {
+    options: { policy: { type: 'string', multiple: true }, agent: { type: 'string' } },
+    run: (v, p, io) => explainCommand(v as { policy?: string[]; agent?: string }, p, io),
+  },
+  serve: {
+    options: { policy: { type: 'string', multiple: true }, listen: { type: 'string' }, audit: { type: 'string' } },
+    run: (v, p, io) => (p.length > 0 ? usage(`serve takes no arguments, got "${p[0]}"`) : serveCommand(v as { policy?: string[]; listen?: string; audit?: string }, io)),
+  },
+};
+
+function usage(message: string): never {
+  throw new LeashError('LEASH_USAGE', message);
+}
+
+export async function main(argv: string[], io: CommandIo = processIo): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
+    io.out(USAGE);
+    return name === undefined ? 2 : 0;
+  }
+  const command = COMMANDS[name];
+  try {
+    if (!command) usage(`unknown command "${name}"`);
+    let parsed;
+    try {
+      parsed = parseArgs({ args: rest, options: command.options, allowPositionals: true, strict: true });
+    } catch (err) {
+      usage((err as Error).message);
+    }
+    return await command.run(parsed.values, parsed.positionals, io);
+  } catch (err) {
+    if (err instanceof LeashError) {
+      io.err(`leash ${name}: ${err.message}`);
+      if (err.code === 'LEASH_USAGE') io.err(USAGE);
+      return err.code === 'LEASH_USAGE' ? 2 : 1;
+    }
+    throw err;
+  }
+}
+
+function isEntryPoint(): boolean {
+  try {
+    return realpathSync(process.argv[1] ?? '') === fileURLToPath(import.meta.url);
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      process.stderr.write(`leash: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.exitCode = 70;
+    },
+  );
+}

@@ -1,0 +1,128 @@
+// The decision: a pure function of (compiled policy, request facts). It reads no clock, opens no socket and keeps
+// no state; the proxy gathers facts, asks, and enforces the answer. The first rule that matches decides and no
+// match denies, so anything this code does not understand falls through to a deny.
+
+import { candidateRules } from './host-index.js';
+import { cidrContains, type HostPattern } from './host-pattern.js';
+import { normalizeHost, type HostKind } from './host.js';
+import { normalizePath } from './path-glob.js';
+import type { CompiledPolicy } from './policy.js';
+import { ANONYMOUS_AGENT, type CompiledRule, type Effect } from './rule.js';
+
+export interface RequestFacts {
+  readonly method: string;
+  /** As the client wrote it; normalised here. */
+  readonly host: string;
+  readonly port: number;
+  /** Request target path and query; absent for CONNECT, which has no path. */
+  readonly path?: string;
+  readonly agent?: string;
+}
+
+/** A request after normalisation: what rules are matched against, and what the audit log records. */
+export interface NormalizedRequest {
+  readonly method: string;
+  readonly host: string;
+  readonly hostKind: HostKind;
+  readonly port: number;
+  readonly path: string | undefined;
+  readonly agent: string;
+}
+
+export type PolicyReason = 'allowed_by_rule' | 'denied_by_rule' | 'no_rule' | 'invalid_request';
+
+export interface Decision {
+  readonly effect: Effect;
+  readonly reason: PolicyReason;
+  /** One line for the agent and the audit log: what was decided and by which rule. */
+  readonly message: string;
+  readonly rule: CompiledRule | null;
+  /** Absent only when the request could not be normalised (reason `invalid_request`). */
+  readonly request: NormalizedRequest | null;
+  readonly revision: string;
+}
+
+const METHOD = /^[A-Z]{1,20}$/;
+
+export function normalizeRequest(facts: RequestFacts): NormalizedRequest | { error: string } {
+  const host = normalizeHost(facts.host);
+  if (!host.ok) return { error: host.message };
+  if (!Number.isInteger(facts.port) || facts.port < 1 || facts.port > 65535) return { error: `port ${facts.port} is outside 1-65535` };
+  if (!METHOD.test(facts.method)) return { error: `"${facts.method.slice(0, 20)}" is not an HTTP method` };
+  return {
+    method: facts.method,
+    host: host.host,
+    hostKind: host.kind,
+    port: facts.port,
+    path: facts.path === undefined ? undefined : normalizePath(facts.path),
+    agent: facts.agent ?? ANONYMOUS_AGENT,
+  };
+}
+
+export function decide(policy: CompiledPolicy, facts: RequestFacts): Decision {
+  const request = normalizeRequest(facts);
+  if ('error' in request) {
+    return { effect: 'deny', reason: 'invalid_request', message: request.error, rule: null, request: null, revision: policy.revision };
+  }
+  for (const i of candidateRules(policy.index, policy.rules, request.host, request.hostKind)) {
+    const rule = policy.rules[i] as CompiledRule;
+    if (mismatch(rule, request) === undefined) return ruleDecision(policy, rule, request);
+  }
+  return noRule(policy, request);
+}
+
+export function ruleDecision(policy: CompiledPolicy, rule: CompiledRule, request: NormalizedRequest): Decision {
+  const verb = rule.effect === 'allow' ? 'allowed' : 'denied';
+  const why = rule.reason ? ` (${rule.reason})` : '';
+  return {
+    effect: rule.effect,
+    reason: rule.effect === 'allow' ? 'allowed_by_rule' : 'denied_by_rule',
+    message: `${describeRequest(request)} ${verb} by rule ${rule.name}${why}`,
+    rule,
+    request,
+    revision: policy.revision,
+  };
+}
+
+export function noRule(policy: CompiledPolicy, request: NormalizedRequest): Decision {
+  return {
+    effect: 'deny',
+    reason: 'no_rule',
+    message: `${describeRequest(request)} denied: no rule allows it (default deny)`,
+    rule: null,
+    request,
+    revision: policy.revision,
+  };
+}
+
+/** Why `rule` does not match `request` apart from the host, or undefined when it matches. */
+export function mismatch(rule: CompiledRule, request: NormalizedRequest): string | undefined {
+  if (rule.ports !== 'any' && !rule.ports.has(request.port)) return `port ${request.port} is not in [${[...rule.ports].join(', ')}]`;
+  if (rule.agents && !rule.agents.has(request.agent)) return `agent ${request.agent} is not in [${[...rule.agents].join(', ')}]`;
+  if (rule.methods && !rule.methods.has(request.method)) return `method ${request.method} is not in [${[...rule.methods].join(', ')}]`;
+  if (rule.paths) {
+    const path = request.path;
+    // A tunnel has no visible path, so a rule that restricts paths can never vouch for one.
+    if (path === undefined) return 'the rule restricts paths and a tunnel has no visible path';
+    if (!rule.paths.some((glob) => glob.regex.test(path))) return `path ${path} matches none of [${rule.paths.map((g) => g.text).join(', ')}]`;
+  }
+  return undefined;
+}
+
+export function hostMatches(pattern: HostPattern, host: string, kind: HostKind): boolean {
+  switch (pattern.kind) {
+    case 'any':
+      return true;
+    case 'exact':
+      return pattern.host === host;
+    case 'wildcard':
+      return kind === 'name' && host.endsWith(`.${pattern.suffix}`);
+    case 'cidr':
+      return cidrContains(pattern, host, kind);
+  }
+}
+
+export function describeRequest(request: NormalizedRequest): string {
+  const host = request.hostKind === 'ipv6' ? `[${request.host}]` : request.host;
+  return request.path === undefined ? `${request.method} ${host}:${request.port}` : `${request.method} ${host}:${request.port}${request.path}`;
+}

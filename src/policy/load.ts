@@ -1,0 +1,114 @@
+// From policy sources to the compiled policy, in three shapes: YAML text → validated documents → frozen compiled
+// policy. Pure: the caller reads the files (read.ts) and hands over their text, so the same function serves
+// `leash check`, `leash serve`, reloads and tests alike.
+
+import { createHash } from 'node:crypto';
+import { formatLocation, type PolicyIssue } from '../errors.js';
+import { buildHostIndex } from './host-index.js';
+import { lintRules } from './lint.js';
+import type { AgentSpec, CompiledPolicy } from './policy.js';
+import { compileRule, type CompiledRule, type RawRule } from './rule.js';
+import { checkSchema, fieldName } from './schema.js';
+import { mergeSettings, resolveSettings } from './settings.js';
+import { parseYaml, type ParsedYaml } from './yaml.js';
+
+export interface PolicySource {
+  /** As shown in messages: the path the operator gave, joined with the file name. */
+  readonly file: string;
+  readonly text: string;
+}
+
+export interface LoadResult {
+  /** Present when there are no errors. */
+  readonly policy?: CompiledPolicy;
+  /** Errors and warnings in file order. */
+  readonly issues: readonly PolicyIssue[];
+}
+
+export function compilePolicy(sources: readonly PolicySource[]): LoadResult {
+  const issues: PolicyIssue[] = [];
+  const files: ParsedYaml[] = [];
+  for (const source of sources) {
+    const result = parseYaml(source.file, source.text);
+    if (!result.ok) {
+      issues.push({ severity: 'error', location: result.location, field: '(file)', message: result.message });
+      continue;
+    }
+    const schemaIssues = checkSchema(result.parsed);
+    issues.push(...schemaIssues);
+    if (schemaIssues.length === 0) files.push(result.parsed);
+  }
+
+  const settings = resolveSettings(mergeSettings(files, issues), issues);
+  const agents = collectAgents(files, issues);
+  const agentNames = new Set(agents.keys());
+
+  const rules: CompiledRule[] = [];
+  const names = new Map<string, CompiledRule>();
+  for (const file of files) {
+    const raws = ((file.value as { rules?: RawRule[] }).rules ?? []);
+    if (raws.length === 0) continue;
+    const locations = file.itemLocations(['rules']);
+    raws.forEach((raw, position) => {
+      const location = locations[position] ?? file.locate(['rules', position]);
+      const rule = compileRule(raw, { file, position, location, index: rules.length, settings, agentNames }, issues);
+      const first = names.get(raw.name);
+      if (first) {
+        issues.push({ severity: 'error', location: file.locate(['rules', position, 'name']), field: fieldName(['rules', position, 'name']), message: `"${raw.name}" is already the name of the rule at ${formatLocation(first.location)}; rule names must be unique` });
+      }
+      if (rule) {
+        rules.push(rule);
+        if (!first) names.set(raw.name, rule);
+      }
+    });
+  }
+
+  if (issues.some((i) => i.severity === 'error')) return { issues: sortIssues(issues) };
+  const index = buildHostIndex(rules);
+  const warnings = [...issues, ...lintRules(rules, index)];
+  const policy: CompiledPolicy = Object.freeze({
+    revision: revisionOf(sources),
+    files: sources.map((s) => s.file),
+    rules: Object.freeze(rules),
+    settings,
+    agents,
+    index,
+    warnings: sortIssues(warnings),
+  });
+  return { policy, issues: policy.warnings };
+}
+
+function collectAgents(files: readonly ParsedYaml[], issues: PolicyIssue[]): Map<string, AgentSpec> {
+  const agents = new Map<string, AgentSpec>();
+  for (const file of files) {
+    const raw = (file.value as { agents?: Record<string, { token?: string; uid?: number; cidrs?: string[] }> }).agents ?? {};
+    for (const [name, spec] of Object.entries(raw)) {
+      const location = file.locate(['agents', name], 'key');
+      const first = agents.get(name);
+      if (first) {
+        issues.push({ severity: 'error', location, field: fieldName(['agents', name]), message: `is defined twice; first at ${formatLocation(first.location)}` });
+        continue;
+      }
+      if (name === 'anonymous') {
+        issues.push({ severity: 'error', location, field: fieldName(['agents', name]), message: '"anonymous" is reserved for unidentified clients; rules can name it without defining it' });
+        continue;
+      }
+      const token = spec?.token ? { kind: spec.token.startsWith('env:') ? ('env' as const) : ('file' as const), ref: spec.token.slice(spec.token.indexOf(':') + 1) } : null;
+      agents.set(name, Object.freeze({ name, token, uid: spec?.uid ?? null, cidrs: spec?.cidrs ?? [], location }));
+    }
+  }
+  return agents;
+}
+
+function revisionOf(sources: readonly PolicySource[]): string {
+  const hash = createHash('sha256');
+  for (const source of sources) hash.update(source.file).update('\0').update(source.text).update('\0');
+  return hash.digest('hex').slice(0, 12);
+}
+
+function sortIssues(issues: PolicyIssue[]): PolicyIssue[] {
+  // Stable: keeps file order (load order), then line order within a file.
+  const fileOrder = new Map<string, number>();
+  for (const issue of issues) if (!fileOrder.has(issue.location.file)) fileOrder.set(issue.location.file, fileOrder.size);
+  return [...issues].sort((a, b) => (fileOrder.get(a.location.file) ?? 0) - (fileOrder.get(b.location.file) ?? 0) || a.location.line - b.location.line || a.location.column - b.location.column);
+}

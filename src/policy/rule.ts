@@ -1,0 +1,129 @@
+// One rule: from its validated YAML value to the frozen form the matcher uses. Every field is checked here with
+// the same code that later matches it (host pattern, path glob, rate), so what `leash check` accepts is exactly
+// what `leash serve` enforces.
+
+import type { PolicyIssue, SourceLocation } from '../errors.js';
+import { parseRate, type Rate } from './duration.js';
+import { compileHostPattern, type HostPattern } from './host-pattern.js';
+import { compilePathGlob, type PathGlob } from './path-glob.js';
+import { fieldName } from './schema.js';
+import type { PolicySettings } from './settings.js';
+import type { ParsedYaml } from './yaml.js';
+
+export type Effect = 'allow' | 'deny';
+export type InspectKind = 'json' | 'html';
+
+export interface CompiledRule {
+  /** Position in the merged, ordered rule list: lower wins. */
+  readonly index: number;
+  readonly name: string;
+  readonly location: SourceLocation;
+  readonly effect: Effect;
+  readonly pattern: HostPattern;
+  readonly ports: ReadonlySet<number> | 'any';
+  readonly methods: ReadonlySet<string> | null;
+  readonly paths: readonly PathGlob[] | null;
+  readonly agents: ReadonlySet<string> | null;
+  readonly rateLimit: Rate | null;
+  readonly inspect: readonly InspectKind[];
+  readonly reason: string | null;
+}
+
+export interface RawRule {
+  name: string;
+  domain: string;
+  ports?: number[] | '*';
+  methods?: string[];
+  paths?: string[];
+  rateLimit?: string;
+  inspect?: InspectKind[];
+  agents?: string[];
+  effect: Effect;
+  reason?: string;
+}
+
+export const DEFAULT_PORTS: readonly number[] = [80, 443];
+
+export const ANONYMOUS_AGENT = 'anonymous';
+
+export interface RuleContext {
+  readonly file: ParsedYaml;
+  /** Index of the rule inside its file's `rules:` list. */
+  readonly position: number;
+  readonly location: SourceLocation;
+  readonly index: number;
+  readonly settings: PolicySettings;
+  readonly agentNames: ReadonlySet<string>;
+}
+
+export function compileRule(raw: RawRule, ctx: RuleContext, issues: PolicyIssue[]): CompiledRule | undefined {
+  const before = issues.length;
+  const path = ['rules', ctx.position] as const;
+  const fail = (key: string | (string | number)[], message: string, where: 'key' | 'value' = 'value') => {
+    const p = [...path, ...(Array.isArray(key) ? key : [key])];
+    issues.push({ severity: 'error', location: ctx.file.locate(p, where), field: fieldName(p), message });
+  };
+
+  const compiled = compileHostPattern(raw.domain);
+  if (!compiled.ok) fail('domain', compiled.message);
+  else if (compiled.pattern.kind === 'wildcard' && compiled.pattern.publicSuffix === 'private' && raw.effect === 'allow') {
+    fail('domain', `"${raw.domain}" is too broad to allow: ${compiled.pattern.suffix} is a public suffix whose subdomains belong to different owners (deny rules may use it)`);
+  }
+
+  const ports: ReadonlySet<number> | 'any' = raw.ports === '*' ? 'any' : new Set(raw.ports ?? DEFAULT_PORTS);
+  if (ports !== 'any' && raw.ports && ports.size !== raw.ports.length) fail('ports', 'lists a port twice');
+
+  const methods = raw.methods ? new Set(raw.methods) : null;
+  if (methods && raw.methods && methods.size !== raw.methods.length) fail('methods', 'lists a method twice');
+
+  let paths: PathGlob[] | null = null;
+  if (raw.paths) {
+    paths = [];
+    raw.paths.forEach((text, i) => {
+      const glob = compilePathGlob(text);
+      if ('error' in glob) fail(['paths', i], glob.error);
+      else paths?.push(glob);
+    });
+  }
+
+  let rateLimit: Rate | null = null;
+  if (raw.rateLimit !== undefined) {
+    rateLimit = parseRate(raw.rateLimit) ?? null;
+    if (!rateLimit) fail('rateLimit', `"${raw.rateLimit}" does not parse; allowed: N/WINDOW such as 60/1m, 10/s or 1000/1h`);
+  }
+
+  raw.agents?.forEach((agent, i) => {
+    if (agent !== ANONYMOUS_AGENT && !ctx.agentNames.has(agent)) {
+      const known = [...ctx.agentNames, ANONYMOUS_AGENT].join(', ');
+      fail(['agents', i], `"${agent}" is not a defined agent; defined: ${known}`);
+    }
+  });
+
+  // Until TLS interception exists, leash cannot see methods, paths or response bodies inside HTTPS; accepting
+  // such a rule would promise enforcement that does not happen.
+  const tlsPorts = ports === 'any' ? [...ctx.settings.tlsPorts] : [...ports].filter((p) => ctx.settings.tlsPorts.has(p));
+  if (tlsPorts.length > 0) {
+    const portText = ports === 'any' ? 'any port (including TLS ports)' : `TLS port${tlsPorts.length > 1 ? 's' : ''} ${tlsPorts.join(', ')}`;
+    for (const key of ['methods', 'paths', 'inspect'] as const) {
+      if (raw[key] === undefined) continue;
+      if (key === 'methods' && raw.methods?.every((m) => m === 'CONNECT')) continue;
+      fail(key, `cannot be enforced on ${portText}: it needs TLS interception, which this version of leash does not do; limit the rule to plain-HTTP ports (e.g. ports: [80]) or remove ${key}`, 'key');
+    }
+  }
+
+  if (issues.length > before || !compiled.ok) return undefined;
+  return Object.freeze({
+    index: ctx.index,
+    name: raw.name,
+    location: ctx.location,
+    effect: raw.effect,
+    pattern: compiled.pattern,
+    ports,
+    methods,
+    paths,
+    agents: raw.agents ? new Set(raw.agents) : null,
+    rateLimit,
+    inspect: raw.inspect ?? [],
+    reason: raw.reason ?? null,
+  });
+}
