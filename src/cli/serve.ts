@@ -1,6 +1,106 @@
-import { LeashError } from '../errors.js';
-import type { CommandIo } from './io.js';
+// `leash serve [--policy PATH]... [--listen HOST:PORT] [--audit PATH|-]`: run the proxy. Audit records go to the
+// file or stdout; operational messages (listening, reloads, errors) go to stderr. SIGHUP and file changes reload
+// the policy; SIGTERM and SIGINT drain in-flight work, flush the audit log and exit 0.
 
-export async function serveCommand(_options: { policy?: string[]; listen?: string; audit?: string }, _io: CommandIo): Promise<number> {
-  throw new LeashError('LEASH_USAGE', 'serve is not built yet');
+import { randomUUID } from 'node:crypto';
+import { openAuditLog, type AuditLog } from '../audit/logger.js';
+import { formatIssue, LeashError } from '../errors.js';
+import { loadPolicy, PolicyWatcher, type ReloadOutcome } from '../policy/watch.js';
+import { startProxy, type ProxyServer } from '../proxy/server.js';
+import type { CommandIo } from './io.js';
+import { policyPaths } from './policy-paths.js';
+
+export const DEFAULT_LISTEN = '127.0.0.1:3128';
+
+export interface ServeOptions {
+  policy?: string[];
+  listen?: string;
+  audit?: string;
 }
+
+export interface RunningServe {
+  readonly proxy: ProxyServer;
+  readonly audit: AuditLog;
+  readonly watcher: PolicyWatcher;
+  stop(): Promise<void>;
+}
+
+/** Starts everything `leash serve` runs; used by the command and by tests that need a real leash in-process. */
+export async function startServe(options: ServeOptions, io: CommandIo): Promise<RunningServe> {
+  const { host, port } = parseListen(options.listen ?? DEFAULT_LISTEN);
+  const paths = policyPaths(options.policy);
+  const policy = await loadPolicy(paths);
+  for (const warning of policy.warnings) io.err(formatIssue(warning));
+  const audit = openAuditLog(options.audit ?? '-');
+  let proxy: ProxyServer;
+  try {
+    proxy = await startProxy({ policy, host, port, audit, log: io.err });
+  } catch (err) {
+    await audit.close();
+    throw new LeashError('LEASH_LISTEN', `cannot listen on ${host}:${port}: ${(err as Error).message}`, { cause: err });
+  }
+  const watcher = new PolicyWatcher(paths, () => proxy.policy, (outcome) => onReload(outcome, proxy, audit, io));
+  watcher.start();
+  io.err(`leash: policy revision ${policy.revision}: ${policy.rules.length} rules from ${policy.files.length} file(s)${policy.settings.mode === 'report' ? ' (report mode: nothing is blocked)' : ''}`);
+  io.err(`listening on ${host.includes(':') ? `[${host}]` : host}:${proxy.port}`);
+  let stopping: Promise<void> | undefined;
+  return {
+    proxy,
+    audit,
+    watcher,
+    stop() {
+      stopping ??= (async () => {
+        watcher.stop();
+        await proxy.close();
+        await audit.close();
+      })();
+      return stopping;
+    },
+  };
+}
+
+function onReload(outcome: ReloadOutcome, proxy: ProxyServer, audit: AuditLog, io: CommandIo): void {
+  const base = { id: randomUUID(), event: 'policy' as const, agent: '-', identity: 'none' as const, client: null, method: null, scheme: null, host: null, port: null, path: null, rule: null, status: null, bytesIn: 0, bytesOut: 0, durationMs: 0, resolved: null };
+  if (outcome.kind === 'loaded') {
+    proxy.setPolicy(outcome.policy);
+    for (const warning of outcome.policy.warnings) io.err(formatIssue(warning));
+    io.err(`leash: policy reloaded: revision ${outcome.previous.revision} -> ${outcome.policy.revision} (${outcome.policy.rules.length} rules)`);
+    audit.write({ ...base, effect: 'allow', reason: 'policy_loaded', message: `policy revision ${outcome.policy.revision} in force`, policyRevision: outcome.policy.revision, previousRevision: outcome.previous.revision, files: [...outcome.policy.files] });
+  } else if (outcome.kind === 'rejected') {
+    io.err(`leash: policy reload rejected; revision ${proxy.policy.revision} stays in force:`);
+    for (const line of outcome.errors) io.err(`  ${line}`);
+    audit.write({ ...base, effect: 'deny', reason: 'policy_invalid', message: 'policy change rejected; the running policy stays in force', policyRevision: proxy.policy.revision, errors: outcome.errors });
+  }
+}
+
+export async function serveCommand(options: ServeOptions, io: CommandIo): Promise<number> {
+  const running = await startServe(options, io);
+  const reload = () => void running.watcher.reload();
+  process.on('SIGHUP', reload);
+  return new Promise<number>((resolve) => {
+    const shutdown = (signal: string) => {
+      io.err(`leash: ${signal}: draining in-flight work (up to ${running.proxy.policy.settings.timeouts.drainMs} ms)`);
+      running.stop().then(
+        () => {
+          io.err(`leash: stopped; ${running.audit.count} audit records written`);
+          process.off('SIGHUP', reload);
+          resolve(0);
+        },
+        (err: unknown) => {
+          io.err(`leash: error while stopping: ${(err as Error).message}`);
+          resolve(1);
+        },
+      );
+    };
+    process.once('SIGTERM', () => shutdown('SIGTERM'));
+    process.once('SIGINT', () => shutdown('SIGINT'));
+  });
+}
+
+export function parseListen(text: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(text);
+  const port = Number(m?.[3]);
+  if (!m || port > 65535) throw new LeashError('LEASH_USAGE', `--listen needs HOST:PORT (e.g. 127.0.0.1:3128 or [::1]:3128), got "${text}"`);
+  return { host: (m[1] ?? m[2]) as string, port };
+}
+

@@ -35,14 +35,15 @@ const UNRESERVED = /%(2[dDeE]|3[0-9]|[46][1-9a-fA-F]|[57][0-9aA]|5[fF]|7[eE]|2[f
 
 /**
  * The path a rule is matched against: query dropped, percent-encoded unreserved characters and encoded slashes
- * decoded, backslashes read as slashes, dot segments resolved (RFC 3986 §5.2.4, §6.2.2). Origins decode all of
- * these, so a deny on "/admin/**" must not be bypassed by "/%61dmin/x", "/a/../admin/x" or "/admin%2Fx".
+ * decoded, backslashes read as slashes, repeated slashes collapsed, dot segments resolved (RFC 3986 §5.2.4,
+ * §6.2.2). Origins decode all of these, so a deny on "/admin/**" must not be bypassed by "/%61dmin/x",
+ * "/a/../admin/x", "//admin/x" or "/admin%2Fx".
  */
 export function normalizePath(target: string): string {
   const q = target.search(/[?#]/);
   let path = q === -1 ? target : target.slice(0, q);
   if (!path.startsWith('/')) path = `/${path}`;
-  path = path.replace(UNRESERVED, (enc) => String.fromCharCode(parseInt(enc.slice(1), 16))).replace(/\\/g, '/');
+  path = path.replace(UNRESERVED, (enc) => String.fromCharCode(parseInt(enc.slice(1), 16))).replace(/\\/g, '/').replace(/\/{2,}/g, '/');
   const out: string[] = [];
   const segments = path.split('/').slice(1);
   segments.forEach((segment, i) => {

@@ -111,7 +111,8 @@ export function resolveSettings(leaves: Map<string, Leaf>, issues: PolicyIssue[]
   for (const [key, list] of [['allowCidrs', allowCidrs], ['denyCidrs', denyCidrs]] as const) {
     for (const cidr of list) {
       try {
-        compileAddressGuard([cidr], []);
+        if (key === 'allowCidrs') compileAddressGuard([cidr], []);
+        else compileAddressGuard([], [cidr]);
       } catch (err) {
         guardOk = false;
         fail(['settings', 'network', key], (err as Error).message);

@@ -1,0 +1,45 @@
+// The one canonical audit record: a JSON line per request, per tunnel and per policy change, with constant field
+// names that reviewers' tools are written against. Records are redacted when written (logger.ts), never here,
+// so there is exactly one place where secrets are removed.
+
+export type AuditEvent = 'request' | 'tunnel' | 'policy' | 'connection';
+
+export interface AuditRecord {
+  /** Set by the logger when the record is written; ISO 8601. */
+  time?: string;
+  id: string;
+  event: AuditEvent;
+  agent: string;
+  /** How the agent was identified: `none` until identity is configured. */
+  identity: 'none';
+  client: { address: string; port: number } | null;
+  method: string | null;
+  scheme: 'http' | 'https' | 'tunnel' | null;
+  host: string | null;
+  port: number | null;
+  /** Path and query, with the values of sensitive query keys replaced by [REDACTED]. */
+  path: string | null;
+  effect: 'allow' | 'deny';
+  /** Report mode only: enforce mode would have denied this. */
+  wouldDeny?: boolean;
+  rule: string | null;
+  reason: string;
+  message?: string;
+  /** Status sent to the client; null when none could be sent (the connection was cut). */
+  status: number | null;
+  /** Bytes from the upstream to the agent (response body or tunnel download). */
+  bytesIn: number;
+  /** Bytes from the agent to the upstream (request body or tunnel upload): the exfiltration view. */
+  bytesOut: number;
+  durationMs: number;
+  /** The address leash dialled, exactly the one it checked. */
+  resolved: string | null;
+  policyRevision: string;
+  userAgent?: string;
+  /** Tunnels: the server name the client's TLS ClientHello asked for. */
+  sni?: string | null;
+  /** Policy events: the files and the errors of a rejected reload. */
+  files?: string[];
+  errors?: string[];
+  previousRevision?: string;
+}

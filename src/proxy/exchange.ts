@@ -1,0 +1,90 @@
+// One request or tunnel as it passes through the proxy: its id, timing, what was decided and what happened, and
+// the guarantee that it produces exactly one audit record, however it ends (completion, refusal, error, a client
+// that vanished, shutdown).
+
+import { randomUUID } from 'node:crypto';
+import type { Socket } from 'node:net';
+import type { AuditLog } from '../audit/logger.js';
+import type { AuditEvent, AuditRecord } from '../audit/record.js';
+import type { CompiledPolicy } from '../policy/policy.js';
+import type { Reason } from './reasons.js';
+import type { Verdict } from './verdict.js';
+
+export interface ExchangeSink {
+  readonly audit: AuditLog;
+  readonly open: Set<Exchange>;
+}
+
+export class Exchange {
+  readonly id = randomUUID();
+  readonly startedAt = performance.now();
+  private done = false;
+  readonly record: AuditRecord;
+  /** Called once when the exchange ends, e.g. to destroy sockets at shutdown. */
+  abort: () => void = () => {};
+
+  constructor(
+    private readonly sink: ExchangeSink,
+    readonly policy: CompiledPolicy,
+    event: AuditEvent,
+    socket: Socket | null,
+  ) {
+    this.record = {
+      id: this.id,
+      event,
+      agent: 'anonymous',
+      identity: 'none',
+      client: socket?.remoteAddress ? { address: socket.remoteAddress, port: socket.remotePort ?? 0 } : null,
+      method: null,
+      scheme: null,
+      host: null,
+      port: null,
+      path: null,
+      effect: 'deny',
+      rule: null,
+      reason: 'internal_error',
+      status: null,
+      bytesIn: 0,
+      bytesOut: 0,
+      durationMs: 0,
+      resolved: null,
+      policyRevision: policy.revision,
+    };
+    sink.open.add(this);
+  }
+
+  get finished(): boolean {
+    return this.done;
+  }
+
+  applyVerdict(verdict: Verdict): void {
+    const r = this.record;
+    r.effect = verdict.effect;
+    r.reason = verdict.reason;
+    r.rule = verdict.rule?.name ?? null;
+    r.message = verdict.message;
+    if (verdict.wouldDeny) r.wouldDeny = true;
+    if (verdict.request) {
+      r.host = verdict.request.host;
+      r.port = verdict.request.port;
+      r.agent = verdict.request.agent;
+    }
+  }
+
+  /** A refusal after (or instead of) the policy decision: the exchange is denied for `reason`. */
+  deny(reason: Reason, message: string): void {
+    this.record.effect = 'deny';
+    this.record.reason = reason;
+    this.record.message = message;
+    delete this.record.wouldDeny;
+  }
+
+  finish(fields: Partial<AuditRecord> = {}): void {
+    if (this.done) return;
+    this.done = true;
+    Object.assign(this.record, fields);
+    this.record.durationMs = Math.round((performance.now() - this.startedAt) * 1000) / 1000;
+    this.sink.open.delete(this);
+    this.sink.audit.write(this.record);
+  }
+}

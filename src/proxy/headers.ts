@@ -1,0 +1,36 @@
+// Header hygiene at the proxy boundary (RFC 9110 §7.6.1): hop-by-hop headers and everything addressed to the
+// proxy (Proxy-Authorization above all) stop here, and leash adds nothing that identifies the agent upstream.
+// Also the framing checks that refuse request-smuggling shapes before anything is forwarded (RFC 9112 §6.3).
+
+import type { IncomingHttpHeaders } from 'node:http';
+
+const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade'];
+
+export function stripHopByHop(headers: IncomingHttpHeaders | Record<string, unknown>, keep: readonly string[] = []): void {
+  const listed = String(headers.connection ?? '')
+    .split(',')
+    .map((h) => h.trim().toLowerCase())
+    .filter((h) => h !== '' && !keep.includes(h));
+  for (const name of [...HOP_BY_HOP, ...listed]) if (!keep.includes(name)) delete headers[name];
+  for (const name of Object.keys(headers)) if (name.startsWith('proxy-')) delete headers[name];
+}
+
+/** Why a request's framing is ambiguous, or undefined when it is sound. Reads raw headers: Node joins duplicates. */
+export function framingProblem(rawHeaders: readonly string[]): string | undefined {
+  const lengths: string[] = [];
+  let transferEncoding: string | undefined;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = (rawHeaders[i] ?? '').toLowerCase();
+    const value = (rawHeaders[i + 1] ?? '').trim();
+    if (name === 'content-length') lengths.push(value);
+    else if (name === 'transfer-encoding') {
+      if (transferEncoding !== undefined) return 'Transfer-Encoding appears twice';
+      transferEncoding = value.toLowerCase();
+    }
+  }
+  if (transferEncoding !== undefined && lengths.length > 0) return 'both Content-Length and Transfer-Encoding are present';
+  if (transferEncoding !== undefined && transferEncoding !== 'chunked') return `Transfer-Encoding "${transferEncoding}" is not plain chunked`;
+  if (lengths.length > 1) return 'Content-Length appears more than once';
+  if (lengths.length === 1 && !/^\d{1,15}$/.test(lengths[0] as string)) return `Content-Length "${lengths[0]}" is not a number`;
+  return undefined;
+}

@@ -1,0 +1,33 @@
+// Every reason leash gives for a decision or a failure, with the status the client sees. A closed catalogue: the
+// audit log, the X-Leash-Decision header and the README all use these codes, and a test fails if one is not
+// documented. Distinct failures get distinct codes so an agent (and a reviewer) can tell a policy block from a
+// network failure.
+
+export const REASONS = {
+  allowed_by_rule: { status: 200, text: 'a rule allowed the request' },
+  denied_by_rule: { status: 403, text: 'a deny rule matched' },
+  no_rule: { status: 403, text: 'no rule allows the request (default deny)' },
+  invalid_request: { status: 400, text: 'the host, port or method cannot be normalised' },
+  address_denied: { status: 403, text: 'the host resolved to an address the address guard refuses (private, loopback, metadata, ...)' },
+  dns_failure: { status: 502, text: 'the host name could not be resolved' },
+  connect_refused: { status: 502, text: 'the upstream refused the connection' },
+  connect_failed: { status: 502, text: 'the upstream could not be reached (unreachable, reset)' },
+  upstream_timeout: { status: 504, text: 'the upstream did not connect or answer in time' },
+  upstream_error: { status: 502, text: 'the upstream broke the exchange (reset, malformed response)' },
+  sni_mismatch: { status: 403, text: 'the TLS server name differs from the CONNECT host' },
+  sni_missing: { status: 403, text: 'a tunnel to a host name sent no TLS server name' },
+  not_tls: { status: 403, text: 'a tunnel to a TLS port carried something other than TLS' },
+  hello_timeout: { status: 408, text: 'the client sent no TLS ClientHello in time' },
+  bad_request: { status: 400, text: 'malformed or ambiguous HTTP (request smuggling shapes, invalid headers)' },
+  not_a_proxy_request: { status: 400, text: 'an origin-form request: leash is a forward proxy' },
+  unsupported_scheme: { status: 400, text: 'only http:// requests and CONNECT tunnels are proxied' },
+  upgrade_denied: { status: 403, text: 'protocol upgrades (WebSocket) are not allowed through plain HTTP' },
+  header_too_large: { status: 431, text: 'request headers exceed the size limit' },
+  client_timeout: { status: 408, text: 'the client did not send complete request headers in time' },
+  too_many_connections: { status: 503, text: 'the connection limit was reached' },
+  shutting_down: { status: 503, text: 'leash is shutting down' },
+  internal_error: { status: 500, text: 'leash failed while deciding; failing closed' },
+  client_closed: { status: 499, text: 'the client went away before the exchange completed' },
+} as const;
+
+export type Reason = keyof typeof REASONS;

@@ -1,0 +1,168 @@
+// The proxy server: one node:http server whose request, CONNECT, upgrade and parse-error paths all end in a
+// decision and an audit record. It enforces the connection-level limits (header size and time, connection count),
+// swaps policies atomically on reload, and drains in-flight work on shutdown.
+
+import http from 'node:http';
+import type { Socket } from 'node:net';
+import httpProxy from 'http-proxy';
+import type { AuditLog } from '../audit/logger.js';
+import type { CompiledPolicy } from '../policy/policy.js';
+import { Exchange } from './exchange.js';
+import { attachProxyEvents, handleRequest, newUpstreamAgent } from './forward.js';
+import type { Reason } from './reasons.js';
+import { refuseSocket, statusOf } from './respond.js';
+import type { ProxyState } from './state.js';
+import { handleConnect } from './tunnel.js';
+
+export interface ProxyOptions {
+  readonly policy: CompiledPolicy;
+  readonly host: string;
+  readonly port: number;
+  readonly audit: AuditLog;
+  /** Operational messages (stderr in the CLI), never the audit stream. */
+  readonly log?: (line: string) => void;
+}
+
+export interface ProxyServer {
+  readonly host: string;
+  readonly port: number;
+  readonly url: string;
+  readonly policy: CompiledPolicy;
+  /** Swaps in a new policy; requests already in flight finish under the one they started with. */
+  setPolicy(policy: CompiledPolicy): void;
+  /** Stops accepting, lets in-flight work finish for up to `drainMs`, then cuts the rest; all of it audited. */
+  close(drainMs?: number): Promise<void>;
+  readonly openExchanges: number;
+}
+
+export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
+  const log = options.log ?? (() => {});
+  const proxy = httpProxy.createProxyServer({ xfwd: false, changeOrigin: false, ws: false, prependPath: false });
+  attachProxyEvents(proxy);
+  // http-proxy emits errors without a callback only for requests we did not start; there are none, but an
+  // unhandled 'error' event would crash the process.
+  proxy.on('error', (err) => log(`http-proxy error: ${err.message}`));
+  const state: ProxyState = {
+    policy: options.policy,
+    audit: options.audit,
+    open: new Set(),
+    httpProxy: proxy,
+    upstreamAgent: newUpstreamAgent(),
+    draining: false,
+  };
+  const { timeouts, limits } = options.policy.settings;
+  const server = http.createServer({
+    maxHeaderSize: limits.maxHeaderBytes,
+    headersTimeout: timeouts.headersMs,
+    // Bodies may legitimately take long; the idle timeout below catches stalls.
+    requestTimeout: 0,
+    keepAliveTimeout: Math.min(timeouts.idleMs, 60_000),
+    connectionsCheckingInterval: Math.min(1000, timeouts.headersMs),
+    insecureHTTPParser: false,
+    requireHostHeader: false,
+  });
+  server.maxConnections = limits.maxConnections;
+  server.on('connection', (socket: Socket) => {
+    socket.setNoDelay(true);
+    socket.setTimeout(timeouts.idleMs, () => socket.destroy());
+  });
+
+  const failClosed = (where: string, exchangeCleanup: () => void) => (err: unknown) => {
+    log(`internal error in ${where}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    exchangeCleanup();
+  };
+
+  server.on('request', (req, res) => {
+    if (req.url === '/healthz' && req.method === 'GET') {
+      res.writeHead(200, { 'Content-Type': 'text/plain', 'Cache-Control': 'no-store' }).end(`ok ${state.policy.revision}\n`);
+      return;
+    }
+    if (state.draining) res.shouldKeepAlive = false;
+    handleRequest(state, req, res).catch(failClosed('request', () => res.destroy()));
+  });
+  server.on('connect', (req, socket: Socket, head: Buffer) => {
+    handleConnect(state, req, socket, head).catch(failClosed('CONNECT', () => socket.destroy()));
+  });
+  server.on('upgrade', (req, socket: Socket) => {
+    refuseEarly(state, socket, 'upgrade_denied', `protocol upgrade to "${String(req.headers.upgrade).slice(0, 40)}" is not allowed through leash`, req);
+  });
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+    if (err.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const reason: Reason = err.code === 'HPE_HEADER_OVERFLOW' ? 'header_too_large' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'client_timeout' : 'bad_request';
+    refuseEarly(state, socket, reason, reason === 'bad_request' ? `malformed HTTP request (${err.code ?? 'parse error'})` : REASON_MESSAGES[reason] ?? reason);
+  });
+  server.on('drop', (data?: { remoteAddress?: string; remotePort?: number }) => {
+    const exchange = new Exchange(state, state.policy, 'connection', null);
+    if (data?.remoteAddress) exchange.record.client = { address: data.remoteAddress, port: data.remotePort ?? 0 };
+    exchange.deny('too_many_connections', `connection refused: ${limits.maxConnections} connections already open`);
+    exchange.finish();
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : options.port;
+  const urlHost = options.host.includes(':') ? `[${options.host}]` : options.host;
+
+  let closing: Promise<void> | undefined;
+  return {
+    host: options.host,
+    port,
+    url: `http://${urlHost}:${port}`,
+    get policy() {
+      return state.policy;
+    },
+    get openExchanges() {
+      return state.open.size;
+    },
+    setPolicy(policy) {
+      state.policy = policy;
+    },
+    close(drainMs = state.policy.settings.timeouts.drainMs) {
+      closing ??= (async () => {
+        state.draining = true;
+        const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeIdleConnections();
+        const deadline = Date.now() + drainMs;
+        while (state.open.size > 0 && Date.now() < deadline) {
+          await new Promise((r) => setTimeout(r, 20));
+          server.closeIdleConnections();
+        }
+        for (const exchange of [...state.open]) {
+          exchange.deny('shutting_down', 'leash shut down before the exchange completed');
+          exchange.abort();
+          exchange.finish();
+        }
+        server.closeAllConnections();
+        state.upstreamAgent.destroy();
+        proxy.close();
+        await stopped;
+      })();
+      return closing;
+    },
+  };
+}
+
+const REASON_MESSAGES: Partial<Record<Reason, string>> = {
+  header_too_large: 'request headers are larger than the limit',
+  client_timeout: 'request headers did not arrive in time',
+};
+
+function refuseEarly(state: ProxyState, socket: Socket, reason: Reason, message: string, req?: http.IncomingMessage): void {
+  const exchange = new Exchange(state, state.policy, 'request', socket);
+  if (req) {
+    exchange.record.method = req.method ?? null;
+    exchange.record.path = (req.url ?? '').slice(0, 2048);
+  }
+  exchange.deny(reason, message);
+  refuseSocket(socket, { reason, rule: null, message, requestId: exchange.id });
+  exchange.finish({ status: statusOf(reason) });
+}

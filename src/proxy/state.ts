@@ -1,0 +1,17 @@
+// What the request handlers share: the policy in force (swapped whole on reload, so a request keeps the policy
+// it started under), the audit log, the forwarding machinery, and the set of exchanges still open.
+
+import type http from 'node:http';
+import type HttpProxy from 'http-proxy';
+import type { AuditLog } from '../audit/logger.js';
+import type { CompiledPolicy } from '../policy/policy.js';
+import type { Exchange } from './exchange.js';
+
+export interface ProxyState {
+  policy: CompiledPolicy;
+  readonly audit: AuditLog;
+  readonly open: Set<Exchange>;
+  readonly httpProxy: HttpProxy;
+  readonly upstreamAgent: http.Agent;
+  draining: boolean;
+}

@@ -1,0 +1,168 @@
+// CONNECT tunnels. Decide on host and port, resolve and check the address, dial exactly it, and only then answer
+// 200 (so DNS and connection failures reach the client as real statuses). On a TLS port the first client bytes
+// must be a ClientHello whose SNI names the CONNECT host: a different name is domain fronting or a policy bypass,
+// and nothing is forwarded until the check passes. Then bytes are spliced both ways with back-pressure (pipe).
+
+import net from 'node:net';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { splitAuthority, normalizeHost } from '../policy/host.js';
+import { readClientHello, type HelloResult } from './client-hello.js';
+import { Exchange, type ExchangeSink } from './exchange.js';
+import { describeUpstreamError, upstreamReason } from './forward.js';
+import type { Reason } from './reasons.js';
+import { refuseSocket, statusOf } from './respond.js';
+import { resolveTarget } from './resolve.js';
+import type { ProxyState } from './state.js';
+import { judge } from './verdict.js';
+
+const ESTABLISHED = 'HTTP/1.1 200 Connection Established\r\n\r\n';
+
+export async function handleConnect(state: ProxyState & ExchangeSink, req: IncomingMessage, client: net.Socket, head: Buffer): Promise<void> {
+  const policy = state.policy;
+  const { timeouts, tlsPorts } = policy.settings;
+  const exchange = new Exchange(state, policy, 'tunnel', req.socket);
+  const record = exchange.record;
+  record.method = 'CONNECT';
+  record.scheme = 'tunnel';
+  const userAgent = req.headers['user-agent'];
+  if (userAgent) record.userAgent = userAgent;
+  client.on('error', () => client.destroy());
+  let upstream: net.Socket | undefined;
+  exchange.abort = () => {
+    client.destroy();
+    upstream?.destroy();
+  };
+
+  let ruleReason: string | null = null;
+  const refuse = (reason: Reason, message: string) => {
+    exchange.deny(reason, message);
+    refuseSocket(client, { reason, rule: record.rule, message, requestId: exchange.id }, ruleReason);
+    exchange.finish({ status: statusOf(reason) });
+  };
+
+  const authority = splitAuthority(req.url ?? '');
+  if (!authority) return refuse('bad_request', `CONNECT needs host:port, got "${(req.url ?? '').slice(0, 100)}"`);
+  record.host = authority.host;
+  record.port = authority.port;
+  const verdict = judge(policy, { method: 'CONNECT', host: authority.host, port: authority.port, agent: 'anonymous' });
+  exchange.applyVerdict(verdict);
+  ruleReason = verdict.rule?.reason ?? null;
+  if (verdict.effect === 'deny' || !verdict.request) return refuse(verdict.reason, verdict.message);
+  const target = verdict.request;
+
+  let resolution;
+  try {
+    resolution = await resolveTarget(target.host, target.hostKind, policy.settings);
+  } catch (err) {
+    return refuse('internal_error', `internal error while resolving: ${(err as Error).message}`);
+  }
+  if (!resolution.ok) return refuse(resolution.reason, resolution.message);
+  record.resolved = resolution.address;
+  if (client.destroyed) return exchange.finish({ reason: 'client_closed', message: 'the client went away before the tunnel was opened' });
+
+  const socket = net.connect({ host: resolution.address, port: target.port, family: resolution.family });
+  upstream = socket;
+  const connected = await new Promise<NodeJS.ErrnoException | undefined>((resolve) => {
+    const timer = setTimeout(() => resolve(Object.assign(new Error('connect timeout'), { code: 'LEASH_CONNECT_TIMEOUT' })), timeouts.connectMs);
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      resolve(undefined);
+    });
+    socket.once('error', (err) => {
+      clearTimeout(timer);
+      resolve(err);
+    });
+  });
+  if (connected) {
+    socket.destroy();
+    return refuse(upstreamReason(connected), `upstream ${req.url} (${resolution.address}): ${describeUpstreamError(connected)}`);
+  }
+  socket.on('error', () => exchange.abort());
+  if (client.destroyed) {
+    socket.destroy();
+    return exchange.finish({ reason: 'client_closed', message: 'the client went away before the tunnel was opened' });
+  }
+  client.write(ESTABLISHED);
+  record.status = 200;
+
+  let first = head;
+  if (tlsPorts.has(target.port)) {
+    const hello = await readHello(client, head, timeouts.headersMs);
+    const problem = helloProblem(hello.result, target.host, target.hostKind);
+    if (hello.result.kind === 'hello') record.sni = hello.result.serverName ?? null;
+    if (problem) {
+      exchange.deny(problem.reason, problem.message);
+      if (policy.settings.mode === 'report' && problem.reason !== 'hello_timeout' && hello.result.kind !== 'need_more') {
+        record.effect = 'allow';
+        record.wouldDeny = true;
+      } else {
+        exchange.abort();
+        return exchange.finish();
+      }
+    }
+    first = hello.buffered;
+  }
+
+  client.setTimeout(timeouts.idleMs, () => exchange.abort());
+  socket.setTimeout(timeouts.idleMs, () => exchange.abort());
+  let closed = 0;
+  const onClose = () => {
+    if (++closed < 2) {
+      // One side is gone: give the other a moment to flush, then tear down.
+      setTimeout(() => exchange.abort(), 1000).unref();
+      return;
+    }
+    exchange.finish({ bytesOut: socket.bytesWritten, bytesIn: socket.bytesRead });
+  };
+  client.once('close', onClose);
+  socket.once('close', onClose);
+  if (first.length > 0) socket.write(first);
+  client.pipe(socket);
+  socket.pipe(client);
+}
+
+async function readHello(client: Duplex, head: Buffer, timeoutMs: number): Promise<{ result: HelloResult; buffered: Buffer }> {
+  let buffered = head;
+  let result = readClientHello(buffered);
+  if (result.kind !== 'need_more') return { result, buffered };
+  return new Promise((resolve) => {
+    const finish = () => {
+      clearTimeout(timer);
+      client.off('data', onData);
+      client.off('close', finish);
+      client.pause();
+      resolve({ result, buffered });
+    };
+    const onData = (chunk: Buffer) => {
+      buffered = Buffer.concat([buffered, chunk]);
+      result = readClientHello(buffered);
+      if (result.kind !== 'need_more') finish();
+    };
+    const timer = setTimeout(finish, timeoutMs);
+    client.on('data', onData);
+    client.once('close', finish);
+  });
+}
+
+function helloProblem(result: HelloResult, host: string, kind: 'name' | 'ipv4' | 'ipv6'): { reason: Reason; message: string } | undefined {
+  switch (result.kind) {
+    case 'need_more':
+      return { reason: 'hello_timeout', message: `no complete TLS ClientHello arrived for ${host}` };
+    case 'not_tls':
+    case 'malformed':
+      return { reason: 'not_tls', message: `tunnel to ${host} on a TLS port: ${result.message}` };
+    case 'hello': {
+      const sni = result.serverName;
+      if (sni === undefined) {
+        if (kind === 'name') return { reason: 'sni_missing', message: `the TLS ClientHello for ${host} names no server (SNI); leash cannot confirm the destination` };
+        return undefined;
+      }
+      const normalized = normalizeHost(sni);
+      if (!normalized.ok || normalized.host !== host) {
+        return { reason: 'sni_mismatch', message: `the TLS ClientHello asks for ${sni}, but the tunnel was opened to ${host}` };
+      }
+      return undefined;
+    }
+  }
+}
