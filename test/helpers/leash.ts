@@ -1,0 +1,66 @@
+// A real leash, in-process, on 127.0.0.1:0, with its policy written to a temporary directory and its audit log in
+// a file the test can read back. The same startServe() that `leash serve` runs, so tests exercise the real wiring.
+
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { startServe, type RunningServe } from '../../src/cli/serve.js';
+import { readAuditLines, tempDir, waitFor } from './audit-sink.js';
+
+export interface TestLeash {
+  readonly url: string;
+  readonly port: number;
+  readonly dir: string;
+  readonly auditFile: string;
+  readonly stderr: string[];
+  readonly running: RunningServe;
+  /** Audit records written so far (flushes first). */
+  records(): Promise<Record<string, unknown>[]>;
+  /** Waits until at least `n` records are on disk. */
+  waitForRecords(n: number): Promise<Record<string, unknown>[]>;
+  /** Rewrites the policy file and reloads it as SIGHUP would. */
+  rewritePolicy(yaml: string): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startLeash(policyYaml: string, opts: { watch?: boolean } = {}): Promise<TestLeash> {
+  const dir = await tempDir('leash-proxy-');
+  const policyDir = path.join(dir, 'policies');
+  const { mkdir } = await import('node:fs/promises');
+  await mkdir(policyDir);
+  const policyFile = path.join(policyDir, 'policy.yaml');
+  await writeFile(policyFile, policyYaml);
+  const auditFile = path.join(dir, 'audit.log');
+  const stderr: string[] = [];
+  const running = await startServe(
+    { policy: [policyDir], listen: '127.0.0.1:0', audit: auditFile },
+    { out: (line) => stderr.push(line), err: (line) => stderr.push(line), env: {} },
+  );
+  if (!opts.watch) running.watcher.stop();
+  const records = async () => {
+    await running.audit.flush();
+    return readAuditLines(auditFile).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? [] : Promise.reject(err)));
+  };
+  return {
+    url: running.proxy.url,
+    port: running.proxy.port,
+    dir,
+    auditFile,
+    stderr,
+    running,
+    records,
+    waitForRecords: (n) => waitFor(async () => {
+      const all = await records();
+      return all.length >= n ? all : undefined;
+    }),
+    async rewritePolicy(yaml) {
+      await writeFile(policyFile, yaml);
+      await running.watcher.reload();
+    },
+    stop: () => running.stop(),
+  };
+}
+
+/** A policy file: `version: 1` plus the given settings and rules, as YAML text. */
+export function policy(body: string): string {
+  return `version: 1\n${body}`;
+}
