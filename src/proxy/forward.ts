@@ -109,10 +109,12 @@ export function attachProxyEvents(proxy: HttpProxy): void {
     }
     proxyReq.setTimeout(entry.responseMs, () => proxyReq.destroy(Object.assign(new Error('response timeout'), { code: 'LEASH_RESPONSE_TIMEOUT' })));
   });
-  proxy.on('proxyRes', (proxyRes, req) => {
+  proxy.on('proxyRes', (proxyRes, req, res) => {
     const entry = forwarding.get(req);
-    // Only the headers leash must not pass on; http-proxy rewrites Connection and framing itself.
-    for (const name of ['keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'upgrade']) delete proxyRes.headers[name];
+    stripHopByHop(proxyRes.headers);
+    // The client's connection is leash's business, not the upstream's: keep it alive only if the client asked
+    // for that and leash is not draining (http-proxy would otherwise copy or invent a Connection header).
+    proxyRes.headers.connection = res.shouldKeepAlive ? 'keep-alive' : 'close';
     if (!entry) return;
     proxyRes.on('data', (chunk: Buffer) => {
       entry.exchange.record.bytesIn += chunk.length;

@@ -48,10 +48,11 @@ export async function startLeash(policyYaml: string, opts: { watch?: boolean } =
     stderr,
     running,
     records,
-    waitForRecords: (n) => waitFor(async () => {
-      const all = await records();
-      return all.length >= n ? all : undefined;
-    }),
+    waitForRecords: async (n) =>
+      (await waitFor(async () => {
+        const all = await records();
+        return all.length >= n ? all : undefined;
+      })) as Record<string, unknown>[],
     async rewritePolicy(yaml) {
       await writeFile(policyFile, yaml);
       await running.watcher.reload();

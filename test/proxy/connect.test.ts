@@ -92,7 +92,7 @@ describe('allowed tunnels carry real TLS end to end', () => {
 
   it('is audited as one tunnel record with byte counts', async () => {
     await curl({ url: secureUrl('/counted'), proxy: leash.url, caFile });
-    const record = await waitFor(async () => (await leash.records()).filter((r) => r.event === 'tunnel' && r.host === 'secure.test' && r.sni === 'secure.test').at(-1));
+    const record = (await waitFor(async () => (await leash.records()).filter((r) => r.event === 'tunnel' && r.host === 'secure.test' && r.sni === 'secure.test').at(-1))) as Record<string, unknown>;
     expect(record).toMatchObject({ method: 'CONNECT', scheme: 'tunnel', port: origin.port, effect: 'allow', rule: 'secure', status: 200, resolved: '127.0.0.1' });
     expect(record.bytesOut as number).toBeGreaterThan(200);
     expect(record.bytesIn as number).toBeGreaterThan(500);
