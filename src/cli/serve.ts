@@ -16,6 +16,8 @@ export interface ServeOptions {
   policy?: string[];
   listen?: string;
   audit?: string;
+  /** Clock for rate limits; tests inject one. */
+  now?: () => number;
 }
 
 export interface RunningServe {
@@ -34,7 +36,7 @@ export async function startServe(options: ServeOptions, io: CommandIo): Promise<
   const audit = openAuditLog(options.audit ?? '-');
   let proxy: ProxyServer;
   try {
-    proxy = await startProxy({ policy, host, port, audit, log: io.err });
+    proxy = await startProxy({ policy, host, port, audit, log: io.err, now: options.now });
   } catch (err) {
     await audit.close();
     throw new LeashError('LEASH_LISTEN', `cannot listen on ${host}:${port}: ${(err as Error).message}`, { cause: err });

@@ -9,6 +9,7 @@ import { hostForUrl } from '../policy/host.js';
 import { Exchange, type ExchangeSink } from './exchange.js';
 import { framingProblem, stripHopByHop } from './headers.js';
 import type { Reason } from './reasons.js';
+import { overRateLimit } from './rate-limit.js';
 import { refuseResponse } from './respond.js';
 import { resolveTarget } from './resolve.js';
 import type { ProxyState } from './state.js';
@@ -28,9 +29,9 @@ export async function handleRequest(state: ProxyState & ExchangeSink, req: Incom
   if (userAgent) record.userAgent = userAgent;
 
   let ruleReason: string | null = null;
-  const refuse = (reason: Reason, message: string) => {
+  const refuse = (reason: Reason, message: string, retryAfterSeconds?: number) => {
     exchange.deny(reason, message);
-    refuseResponse(res, { reason, rule: record.rule, message, requestId: exchange.id }, ruleReason);
+    refuseResponse(res, { reason, rule: record.rule, message, requestId: exchange.id, retryAfterSeconds }, ruleReason);
     exchange.finish({ status: res.statusCode });
   };
 
@@ -60,6 +61,11 @@ export async function handleRequest(state: ProxyState & ExchangeSink, req: Incom
   exchange.applyVerdict(verdict);
   ruleReason = verdict.rule?.reason ?? null;
   if (verdict.effect === 'deny' || !verdict.request) return refuse(verdict.reason, verdict.message);
+  const limited = await overRateLimit(state, verdict);
+  if (limited) {
+    if (policy.settings.mode !== 'report') return refuse('rate_limited', limited.message, limited.retryAfterSeconds);
+    Object.assign(record, { wouldDeny: true, reason: 'rate_limited', message: limited.message });
+  }
 
   let resolution;
   try {

@@ -14,6 +14,7 @@ export const REASONS = {
   connect_failed: { status: 502, text: 'the upstream could not be reached (unreachable, reset)' },
   upstream_timeout: { status: 504, text: 'the upstream did not connect or answer in time' },
   upstream_error: { status: 502, text: 'the upstream broke the exchange (reset, malformed response)' },
+  rate_limited: { status: 429, text: "the agent exceeded the rule's rateLimit; Retry-After says when to try again" },
   sni_mismatch: { status: 403, text: 'the TLS server name differs from the CONNECT host' },
   sni_missing: { status: 403, text: 'a tunnel to a host name sent no TLS server name' },
   not_tls: { status: 403, text: 'a tunnel to a TLS port carried something other than TLS' },

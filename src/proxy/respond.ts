@@ -11,6 +11,8 @@ export interface Refusal {
   readonly rule: string | null;
   readonly message: string;
   readonly requestId: string;
+  /** For 429: whole seconds until a request would pass. */
+  readonly retryAfterSeconds?: number;
 }
 
 export function statusOf(reason: Reason): number {
@@ -36,7 +38,9 @@ function sanitize(text: string): string {
 }
 
 function headers(refusal: Refusal, body: string): Record<string, string> {
+  const retry: Record<string, string> = refusal.retryAfterSeconds === undefined ? {} : { 'Retry-After': String(refusal.retryAfterSeconds) };
   return {
+    ...retry,
     'Content-Type': 'text/plain; charset=utf-8',
     'Content-Length': String(Buffer.byteLength(body)),
     'X-Leash-Decision': decisionHeader('deny', refusal.rule, refusal.reason),

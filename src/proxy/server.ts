@@ -6,6 +6,8 @@ import http from 'node:http';
 import type { Socket } from 'node:net';
 import httpProxy from 'http-proxy';
 import type { AuditLog } from '../audit/logger.js';
+import { MemoryRateLimitStore } from '../limits/memory-store.js';
+import type { RateLimitStore } from '../limits/store.js';
 import type { CompiledPolicy } from '../policy/policy.js';
 import { Exchange } from './exchange.js';
 import { attachProxyEvents, handleRequest, newUpstreamAgent } from './forward.js';
@@ -21,6 +23,10 @@ export interface ProxyOptions {
   readonly audit: AuditLog;
   /** Operational messages (stderr in the CLI), never the audit stream. */
   readonly log?: (line: string) => void;
+  /** Rate-limit counters; in memory unless a shared store is given. */
+  readonly rateLimits?: RateLimitStore;
+  /** Clock for rate limits (tests inject one). */
+  readonly now?: () => number;
 }
 
 export interface ProxyServer {
@@ -49,6 +55,8 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
     httpProxy: proxy,
     upstreamAgent: newUpstreamAgent(),
     draining: false,
+    rateLimits: options.rateLimits ?? new MemoryRateLimitStore(),
+    now: options.now ?? Date.now,
   };
   const { timeouts, limits } = options.policy.settings;
   const server = http.createServer({

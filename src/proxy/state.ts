@@ -5,6 +5,7 @@ import type http from 'node:http';
 import type HttpProxy from 'http-proxy';
 import type { AuditLog } from '../audit/logger.js';
 import type { CompiledPolicy } from '../policy/policy.js';
+import type { RateLimitStore } from '../limits/store.js';
 import type { Exchange } from './exchange.js';
 
 export interface ProxyState {
@@ -14,4 +15,7 @@ export interface ProxyState {
   readonly httpProxy: HttpProxy;
   readonly upstreamAgent: http.Agent;
   draining: boolean;
+  readonly rateLimits: RateLimitStore;
+  /** The clock for rate limits; injected so tests can control time. */
+  readonly now: () => number;
 }

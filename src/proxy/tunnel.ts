@@ -11,6 +11,7 @@ import { readClientHello, type HelloResult } from './client-hello.js';
 import { Exchange, type ExchangeSink } from './exchange.js';
 import { describeUpstreamError, upstreamReason } from './forward.js';
 import type { Reason } from './reasons.js';
+import { overRateLimit } from './rate-limit.js';
 import { refuseSocket, statusOf } from './respond.js';
 import { resolveTarget } from './resolve.js';
 import type { ProxyState } from './state.js';
@@ -35,9 +36,9 @@ export async function handleConnect(state: ProxyState & ExchangeSink, req: Incom
   };
 
   let ruleReason: string | null = null;
-  const refuse = (reason: Reason, message: string) => {
+  const refuse = (reason: Reason, message: string, retryAfterSeconds?: number) => {
     exchange.deny(reason, message);
-    refuseSocket(client, { reason, rule: record.rule, message, requestId: exchange.id }, ruleReason);
+    refuseSocket(client, { reason, rule: record.rule, message, requestId: exchange.id, retryAfterSeconds }, ruleReason);
     exchange.finish({ status: statusOf(reason) });
   };
 
@@ -49,6 +50,11 @@ export async function handleConnect(state: ProxyState & ExchangeSink, req: Incom
   exchange.applyVerdict(verdict);
   ruleReason = verdict.rule?.reason ?? null;
   if (verdict.effect === 'deny' || !verdict.request) return refuse(verdict.reason, verdict.message);
+  const limited = await overRateLimit(state, verdict);
+  if (limited) {
+    if (policy.settings.mode !== 'report') return refuse('rate_limited', limited.message, limited.retryAfterSeconds);
+    Object.assign(record, { wouldDeny: true, reason: 'rate_limited', message: limited.message });
+  }
   const target = verdict.request;
 
   let resolution;
