@@ -19,8 +19,21 @@ import { judge } from './verdict.js';
 export const forwarding = new WeakMap<IncomingMessage, { exchange: Exchange; connectMs: number; responseMs: number }>();
 
 export async function handleRequest(state: ProxyState & ExchangeSink, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const policy = state.policy;
-  const exchange = new Exchange(state, policy, 'request', req.socket);
+  const exchange = new Exchange(state, state.policy, 'request', req.socket);
+  try {
+    await forwardRequest(state, exchange, req, res);
+  } catch (err) {
+    // Fail closed: a bug anywhere above still ends in a refusal and an audit record.
+    const message = `internal error: ${(err as Error).message}`;
+    exchange.deny('internal_error', message);
+    refuseResponse(res, { reason: 'internal_error', rule: exchange.record.rule, message, requestId: exchange.id });
+    exchange.finish({ status: res.headersSent ? res.statusCode : null });
+    throw err;
+  }
+}
+
+async function forwardRequest(state: ProxyState & ExchangeSink, exchange: Exchange, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const policy = exchange.policy;
   const record = exchange.record;
   exchange.abort = () => res.destroy();
   record.method = req.method ?? null;

@@ -20,9 +20,27 @@ import { judge } from './verdict.js';
 const ESTABLISHED = 'HTTP/1.1 200 Connection Established\r\n\r\n';
 
 export async function handleConnect(state: ProxyState & ExchangeSink, req: IncomingMessage, client: net.Socket, head: Buffer): Promise<void> {
-  const policy = state.policy;
+  const exchange = new Exchange(state, state.policy, 'tunnel', req.socket);
+  try {
+    await openTunnel(state, exchange, req, client, head);
+  } catch (err) {
+    // Fail closed: a bug anywhere above still ends in a refusal and an audit record.
+    const message = `internal error: ${(err as Error).message}`;
+    exchange.deny('internal_error', message);
+    if (exchange.record.status === null) {
+      refuseSocket(client, { reason: 'internal_error', rule: exchange.record.rule, message, requestId: exchange.id });
+      client.once('close', () => exchange.abort());
+    } else {
+      exchange.abort();
+    }
+    exchange.finish();
+    throw err;
+  }
+}
+
+async function openTunnel(state: ProxyState & ExchangeSink, exchange: Exchange, req: IncomingMessage, client: net.Socket, head: Buffer): Promise<void> {
+  const policy = exchange.policy;
   const { timeouts, tlsPorts } = policy.settings;
-  const exchange = new Exchange(state, policy, 'tunnel', req.socket);
   const record = exchange.record;
   record.method = 'CONNECT';
   record.scheme = 'tunnel';
