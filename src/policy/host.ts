@@ -14,6 +14,7 @@ export type NormalizedHost =
 // Characters that would make the URL parser read something other than a host (userinfo, path, port, query).
 const NOT_A_HOST = /[\s/\\?#@%<>^|"'`{}]/;
 const LABEL = /^(?!-)[a-z0-9_-]{1,63}(?<!-)$/;
+const DOTTED_QUAD = /^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$/;
 
 export function normalizeHost(raw: string): NormalizedHost {
   if (raw.length === 0 || raw.length > 300) return { ok: false, message: `"${truncate(raw)}" is not a host name or address` };
@@ -26,7 +27,8 @@ export function normalizeHost(raw: string): NormalizedHost {
     return { ok: false, message: `"${truncate(raw)}" is not a valid host name (IDNA or IPv4 syntax)` };
   }
   if (hostname.endsWith('.')) hostname = hostname.slice(0, -1);
-  if (ipaddr.IPv4.isValidFourPartDecimal(hostname)) return { ok: true, host: hostname, kind: 'ipv4' };
+  // Shape first: ipaddr.js rejects a non-address by throwing, which costs ~17 µs for every host name.
+  if (DOTTED_QUAD.test(hostname) && ipaddr.IPv4.isValidFourPartDecimal(hostname)) return { ok: true, host: hostname, kind: 'ipv4' };
   if (hostname.length === 0 || hostname.length > 253) return { ok: false, message: `"${truncate(raw)}" is not a valid host name` };
   for (const label of hostname.split('.')) {
     if (!LABEL.test(label)) return { ok: false, message: `"${truncate(raw)}" is not a valid host name (label "${truncate(label)}")` };

@@ -3,7 +3,7 @@
 // `leash check`, `leash serve`, reloads and tests alike.
 
 import { createHash } from 'node:crypto';
-import { formatLocation, type PolicyIssue } from '../errors.js';
+import { formatLocation, type PolicyIssue, type SourceLocation } from '../errors.js';
 import { buildHostIndex } from './host-index.js';
 import { lintRules } from './lint.js';
 import type { AgentSpec, CompiledPolicy } from './policy.js';
@@ -44,7 +44,9 @@ export function compilePolicy(sources: readonly PolicySource[]): LoadResult {
   const agentNames = new Set(agents.keys());
 
   const rules: CompiledRule[] = [];
-  const names = new Map<string, CompiledRule>();
+  // Where each rule name was first used, whether or not that rule compiled, so a duplicate is reported in the
+  // same run as the first rule's own errors.
+  const names = new Map<string, SourceLocation>();
   for (const file of files) {
     const raws = ((file.value as { rules?: RawRule[] }).rules ?? []);
     if (raws.length === 0) continue;
@@ -54,12 +56,11 @@ export function compilePolicy(sources: readonly PolicySource[]): LoadResult {
       const rule = compileRule(raw, { file, position, location, index: rules.length, settings, agentNames }, issues);
       const first = names.get(raw.name);
       if (first) {
-        issues.push({ severity: 'error', location: file.locate(['rules', position, 'name']), field: fieldName(['rules', position, 'name']), message: `"${raw.name}" is already the name of the rule at ${formatLocation(first.location)}; rule names must be unique` });
+        issues.push({ severity: 'error', location: file.locate(['rules', position, 'name']), field: fieldName(['rules', position, 'name']), message: `"${raw.name}" is already the name of the rule at ${formatLocation(first)}; rule names must be unique` });
+      } else {
+        names.set(raw.name, location);
       }
-      if (rule) {
-        rules.push(rule);
-        if (!first) names.set(raw.name, rule);
-      }
+      if (rule) rules.push(rule);
     });
   }
 

@@ -1,0 +1,136 @@
+// `leash check`: validates policy files before they are deployed. Prints every error and warning with
+// file:line:column and exits 1 on any error; otherwise prints `ok: N rules from M files (revision <hash>)`.
+
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { run } from './run.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const FIXTURES = path.join(ROOT, 'test', 'policy', 'fixtures');
+
+let work: string;
+
+beforeAll(async () => {
+  work = await mkdtemp(path.join(tmpdir(), 'leash-check-'));
+});
+
+afterAll(async () => {
+  await rm(work, { recursive: true, force: true });
+});
+
+async function policyFile(name: string, text: string): Promise<string> {
+  const file = path.join(work, name);
+  await writeFile(file, text);
+  return file;
+}
+
+describe('leash check', () => {
+  it('prints ok with the rule count, file count and revision, and exits 0', async () => {
+    const file = await policyFile('ok.yaml', 'version: 1\nrules:\n  - { name: a, domain: a.example, effect: allow }\n  - { name: b, domain: b.example, effect: allow }\n');
+    const { code, out, err } = await run('check', '--policy', file);
+    expect(code).toBe(0);
+    expect(out).toEqual([expect.stringMatching(/^ok: 2 rules from 1 file \(revision [0-9a-f]{12}\)$/)]);
+    expect(err).toEqual([]);
+  });
+
+  it('counts rules and files across several --policy paths', async () => {
+    const one = await policyFile('one.yaml', 'version: 1\nrules:\n  - { name: one, domain: one.example, effect: allow }\n');
+    const two = await policyFile('two.yaml', 'version: 1\n');
+    const { code, out } = await run('check', '--policy', one, '--policy', two);
+    expect(code).toBe(0);
+    expect(out).toEqual([expect.stringMatching(/^ok: 1 rule from 2 files \(revision [0-9a-f]{12}\)$/)]);
+  });
+
+  it('checks the default policy directory when no --policy is given', async () => {
+    const { code, out } = await run('check');
+    expect(code).toBe(0);
+    expect(out.at(-1)).toMatch(/^ok: \d+ rules from 1 file \(revision [0-9a-f]{12}\)$/);
+  });
+
+  it('prints every error, then a summary, and exits 1', async () => {
+    const file = await policyFile('errors.yaml', [
+      'version: 1',
+      'rules:',
+      '  - { name: a, domain: "*.com", effect: allow }',
+      '  - { name: b, domain: 10.0.0.1/8, effect: allow }',
+      '  - { name: c, domain: c.example, ports: [443], methods: [POST], effect: allow }',
+      '',
+    ].join('\n'));
+    const { code, out } = await run('check', '--policy', file);
+    expect(code).toBe(1);
+    expect(out).toEqual([
+      `${file}:3:24: rules[0].domain: "*.com" is too broad: a wildcard must keep at least two labels`,
+      `${file}:4:24: rules[1].domain: "10.0.0.1/8" has host bits set; did you mean 10.0.0.0/8?`,
+      expect.stringMatching(new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:5:\\d+: rules\\[2\\]\\.methods: cannot be enforced on TLS port 443`)),
+      'error: 3 errors in 1 file; nothing was loaded',
+    ]);
+  });
+
+  it('prints errors from every file of a directory', async () => {
+    const { code, out } = await run('check', '--policy', path.join(FIXTURES, 'invalid', 'settings-defined-twice'));
+    expect(code).toBe(1);
+    expect(out).toEqual([
+      expect.stringMatching(/settings-defined-twice\/20-team\.yaml:5:5: settings\.grants\.ttl: is defined twice; first at .*settings-defined-twice\/10-base\.yaml:5:5$/),
+      'error: 1 error in 2 files; nothing was loaded',
+    ]);
+  });
+
+  it('prints warnings and still exits 0', async () => {
+    const fixture = path.join(FIXTURES, 'warnings', 'shadowed-rule.yaml');
+    const { code, out } = await run('check', '--policy', fixture);
+    expect(code).toBe(0);
+    expect(out).toEqual([
+      `${fixture}:7:5: warning: rules (corp-payroll): never matches: rule corp (${fixture}:3:5) comes first and matches every request this rule would`,
+      expect.stringMatching(/^ok: 2 rules from 1 file \(revision [0-9a-f]{12}\)$/),
+    ]);
+  });
+
+  it('does not print a literal token it refuses', async () => {
+    const { code, out } = await run('check', '--policy', path.join(FIXTURES, 'invalid', 'token-literal.yaml'));
+    expect(code).toBe(1);
+    expect(out.join('\n')).toContain('agents.research.token');
+    expect(out.join('\n')).not.toContain('sk-live');
+  });
+
+  it.each<[name: string, target: () => string, message: RegExp]>([
+    ['a missing file', () => path.join(work, 'missing.yaml'), /^leash check: .*missing\.yaml: cannot read policy: no such file or directory$/],
+    ['a directory without policy files', () => ROOT + 'test/cli', /^leash check: .*test\/cli: no \*\.yaml or \*\.yml policy files in this directory$/],
+  ])('exits 1 with a clear message for %s', async (_name, target, message) => {
+    const { code, out, err } = await run('check', '--policy', target());
+    expect(code).toBe(1);
+    expect(out).toEqual([]);
+    expect(err).toEqual([expect.stringMatching(message)]);
+  });
+
+  it.each<[name: string, argv: string[], message: string]>([
+    ['an unknown flag', ['check', '--polcy', 'x.yaml'], "Unknown option '--polcy'"],
+    ['a positional argument', ['check', 'policies/'], 'check takes no arguments, got "policies/"'],
+    ['--policy without a value', ['check', '--policy'], "Option '--policy <value>' argument missing"],
+  ])('exits 2 on %s, with usage', async (_name, argv, message) => {
+    const { code, err } = await run(...argv);
+    expect(code).toBe(2);
+    expect(err[0]).toContain(message);
+    expect(err.join('\n')).toContain('usage: leash <command> [options]');
+  });
+});
+
+describe('leash (no command)', () => {
+  it.each<[name: string, argv: string[], code: number]>([
+    ['no arguments: usage, exit 2', [], 2],
+    ['help: usage, exit 0', ['help'], 0],
+    ['--help: usage, exit 0', ['--help'], 0],
+  ])('%s', async (_name, argv, code) => {
+    const result = await run(...argv);
+    expect(result.code).toBe(code);
+    expect(result.out.join('\n')).toContain('usage: leash <command> [options]');
+  });
+
+  it('exits 2 on an unknown command', async () => {
+    const { code, err } = await run('chekc');
+    expect(code).toBe(2);
+    expect(err[0]).toBe('leash chekc: unknown command "chekc"');
+  });
+});

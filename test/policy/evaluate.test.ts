@@ -1,0 +1,192 @@
+// The decision table: one small policy, and for each request the effect, the deciding rule and the reason.
+// Reading down the table is reading the matching semantics of the issue: first match wins, no match denies.
+
+import { describe, expect, it } from 'vitest';
+import { decide, type RequestFacts } from '../../src/policy/evaluate.js';
+import { compile } from './compile.js';
+
+const POLICY = `
+version: 1
+agents:
+  research: { token: env:LEASH_TOKEN_RESEARCH }
+  ci: { token: file:/run/secrets/ci-token }
+rules:
+  # Deny before allow on the same host: the first match decides.
+  - name: docs-admin
+    domain: docs.example.com
+    ports: [80]
+    paths: ["/admin/**"]
+    effect: deny
+    reason: admin console
+  - name: docs-read
+    domain: docs.example.com
+    ports: [80]
+    methods: [GET, HEAD]
+    paths: ["/v1/**", "/guide/*.html"]
+    effect: allow
+  - name: openai
+    domain: api.openai.com
+    ports: [443]
+    effect: allow
+  - name: cdn
+    domain: "*.cdn.example.com"
+    effect: allow
+  - name: vault
+    domain: vault.corp.example
+    effect: deny
+    reason: secrets store
+  - name: corp
+    domain: "*.corp.example"
+    effect: allow
+  - name: origin-ip
+    domain: 93.184.216.34
+    effect: allow
+  - name: lab
+    domain: 10.20.0.0/16
+    ports: "*"
+    effect: allow
+  - name: v6-lab
+    domain: "2001:db8:abcd::/48"
+    ports: [8443]
+    effect: allow
+  - name: papers
+    domain: papers.example.org
+    agents: [research]
+    effect: allow
+  - name: uploads
+    domain: upload.example.org
+    ports: [80]
+    methods: [PUT, POST]
+    effect: allow
+  - name: any-host-8080
+    domain: "*"
+    ports: [8080]
+    effect: allow
+`;
+
+const policy = compile(POLICY);
+
+const get = (host: string, path = '/', port = 80): RequestFacts => ({ method: 'GET', host, port, path });
+const connect = (host: string, port = 443): RequestFacts => ({ method: 'CONNECT', host, port });
+
+type Row = [name: string, request: RequestFacts, effect: 'allow' | 'deny', rule: string | null, reason: string];
+
+const table: Row[] = [
+  // exact
+  ['exact host, its port', connect('api.openai.com'), 'allow', 'openai', 'allowed_by_rule'],
+  ['exact host, another port', connect('api.openai.com', 8443), 'deny', null, 'no_rule'],
+  ['exact host does not cover its subdomains', connect('eu.api.openai.com'), 'deny', null, 'no_rule'],
+  ['exact host does not cover its parent', connect('openai.com'), 'deny', null, 'no_rule'],
+  ['exact host is not a suffix match', connect('evilapi.openai.com'), 'deny', null, 'no_rule'],
+  // wildcard
+  ['wildcard, one label deep', connect('a.cdn.example.com'), 'allow', 'cdn', 'allowed_by_rule'],
+  ['wildcard, three labels deep', connect('x.y.z.cdn.example.com'), 'allow', 'cdn', 'allowed_by_rule'],
+  ['wildcard does not cover its apex', connect('cdn.example.com'), 'deny', null, 'no_rule'],
+  ['wildcard suffix must start at a label', connect('evilcdn.example.com'), 'deny', null, 'no_rule'],
+  ['wildcard suffix must end the host', connect('a.cdn.example.com.evil.net'), 'deny', null, 'no_rule'],
+  ['wildcard with default ports, port 80', get('img.cdn.example.com', '/logo.png'), 'allow', 'cdn', 'allowed_by_rule'],
+  // first match wins
+  ['exact deny listed before a wildcard allow', connect('vault.corp.example'), 'deny', 'vault', 'denied_by_rule'],
+  ['a sibling of the denied host falls to the wildcard', connect('wiki.corp.example'), 'allow', 'corp', 'allowed_by_rule'],
+  ['the denied host deeper down is not the exact host', connect('a.vault.corp.example'), 'allow', 'corp', 'allowed_by_rule'],
+  // "*"
+  ['"*" matches any name on its port', get('anything.example.net', '/', 8080), 'allow', 'any-host-8080', 'allowed_by_rule'],
+  ['"*" matches an address on its port', get('203.0.113.9', '/', 8080), 'allow', 'any-host-8080', 'allowed_by_rule'],
+  ['"*" on 8080 says nothing about 443', connect('anything.example.net'), 'deny', null, 'no_rule'],
+  // IP
+  ['exact IPv4', connect('93.184.216.34'), 'allow', 'origin-ip', 'allowed_by_rule'],
+  ['exact IPv4, a neighbour', connect('93.184.216.35'), 'deny', null, 'no_rule'],
+  ['exact IPv4 written as an integer', connect('1572395042'), 'allow', 'origin-ip', 'allowed_by_rule'],
+  // CIDR
+  ['IPv4 CIDR, inside', get('10.20.1.2'), 'allow', 'lab', 'allowed_by_rule'],
+  ['IPv4 CIDR, first address', get('10.20.0.0'), 'allow', 'lab', 'allowed_by_rule'],
+  ['IPv4 CIDR, last address', get('10.20.255.255'), 'allow', 'lab', 'allowed_by_rule'],
+  ['IPv4 CIDR, just outside', get('10.21.0.0'), 'deny', null, 'no_rule'],
+  ['IPv4 CIDR, IPv4-mapped IPv6 spelling', get('[::ffff:10.20.3.4]'), 'allow', 'lab', 'allowed_by_rule'],
+  ['IPv4 CIDR, ports "*" allows any port', connect('10.20.1.2', 22), 'allow', 'lab', 'allowed_by_rule'],
+  ['IPv6 CIDR, inside', connect('[2001:db8:abcd:12::1]', 8443), 'allow', 'v6-lab', 'allowed_by_rule'],
+  ['IPv6 CIDR, uncompressed spelling', connect('2001:0db8:abcd:0012:0000:0000:0000:0001', 8443), 'allow', 'v6-lab', 'allowed_by_rule'],
+  ['IPv6 CIDR, just outside', connect('[2001:db8:abce::1]', 8443), 'deny', null, 'no_rule'],
+  ['IPv6 CIDR, wrong port', connect('[2001:db8:abcd::1]', 443), 'deny', null, 'no_rule'],
+  ['a CIDR never matches a host name', get('10.20.1.2.nip.example'), 'deny', null, 'no_rule'],
+  // ports
+  ['default ports include 80', get('wiki.corp.example'), 'allow', 'corp', 'allowed_by_rule'],
+  ['default ports include 443', connect('wiki.corp.example', 443), 'allow', 'corp', 'allowed_by_rule'],
+  ['default ports are only 80 and 443', connect('wiki.corp.example', 22), 'deny', null, 'no_rule'],
+  ['default ports exclude 8443', connect('wiki.corp.example', 8443), 'deny', null, 'no_rule'],
+  // methods
+  ['listed method', { method: 'PUT', host: 'upload.example.org', port: 80, path: '/f' }, 'allow', 'uploads', 'allowed_by_rule'],
+  ['unlisted method', get('upload.example.org', '/f'), 'deny', null, 'no_rule'],
+  ['methods are case-sensitive tokens', { method: 'PUTS', host: 'upload.example.org', port: 80, path: '/f' }, 'deny', null, 'no_rule'],
+  ['a method list does not admit CONNECT', connect('upload.example.org', 80), 'deny', null, 'no_rule'],
+  // paths
+  ['"/v1/**" matches below /v1', get('docs.example.com', '/v1/models/list'), 'allow', 'docs-read', 'allowed_by_rule'],
+  ['"/v1/**" matches /v1 itself', get('docs.example.com', '/v1'), 'allow', 'docs-read', 'allowed_by_rule'],
+  ['"/v1/**" matches /v1/', get('docs.example.com', '/v1/'), 'allow', 'docs-read', 'allowed_by_rule'],
+  ['"/v1/**" does not match /v10', get('docs.example.com', '/v10/models'), 'deny', null, 'no_rule'],
+  ['"/v1/**" does not match /v1beta', get('docs.example.com', '/v1beta'), 'deny', null, 'no_rule'],
+  ['"*" matches within one segment', get('docs.example.com', '/guide/intro.html'), 'allow', 'docs-read', 'allowed_by_rule'],
+  ['"*" does not cross a slash', get('docs.example.com', '/guide/a/intro.html'), 'deny', null, 'no_rule'],
+  ['the query string is not part of the path', get('docs.example.com', '/v1/search?q=/admin/x'), 'allow', 'docs-read', 'allowed_by_rule'],
+  ['paths and methods together: HEAD', { method: 'HEAD', host: 'docs.example.com', port: 80, path: '/v1/x' }, 'allow', 'docs-read', 'allowed_by_rule'],
+  ['paths and methods together: POST', { method: 'POST', host: 'docs.example.com', port: 80, path: '/v1/x' }, 'deny', null, 'no_rule'],
+  // path normalisation against a deny rule
+  ['deny "/admin/**": /admin', get('docs.example.com', '/admin'), 'deny', 'docs-admin', 'denied_by_rule'],
+  ['deny "/admin/**": /admin/users', get('docs.example.com', '/admin/users'), 'deny', 'docs-admin', 'denied_by_rule'],
+  ['bypass attempt: percent-encoded letter /%61dmin', get('docs.example.com', '/%61dmin/users'), 'deny', 'docs-admin', 'denied_by_rule'],
+  ['an escape decodes to exactly its character: /%41dmin is /Admin', get('docs.example.com', '/%41dmin'), 'deny', null, 'no_rule'],
+  ['bypass attempt: dot segments /v1/../admin', get('docs.example.com', '/v1/../admin/users'), 'deny', 'docs-admin', 'denied_by_rule'],
+  ['bypass attempt: dot segments /a/../admin', get('docs.example.com', '/a/../admin'), 'deny', 'docs-admin', 'denied_by_rule'],
+  ['bypass attempt: encoded dots /v1/%2e%2e/admin', get('docs.example.com', '/v1/%2e%2e/admin'), 'deny', 'docs-admin', 'denied_by_rule'],
+  ['bypass attempt: encoded slash /admin%2Fusers', get('docs.example.com', '/admin%2Fusers'), 'deny', 'docs-admin', 'denied_by_rule'],
+  ['bypass attempt: encoded slash, lower case /admin%2fusers', get('docs.example.com', '/admin%2fusers'), 'deny', 'docs-admin', 'denied_by_rule'],
+  ['bypass attempt: backslash \\admin\\users', get('docs.example.com', '\\admin\\users'), 'deny', 'docs-admin', 'denied_by_rule'],
+  ['bypass attempt: doubled slash //admin', get('docs.example.com', '//admin/users'), 'deny', 'docs-admin', 'denied_by_rule'],
+  ['bypass attempt: dot segment /./admin', get('docs.example.com', '/./admin'), 'deny', 'docs-admin', 'denied_by_rule'],
+  ['dot segments cannot climb above the root', get('docs.example.com', '/../../admin'), 'deny', 'docs-admin', 'denied_by_rule'],
+  ['an allowed path reached through dot segments', get('docs.example.com', '/admin/../v1/x'), 'allow', 'docs-read', 'allowed_by_rule'],
+  // agents
+  ['agent named by the rule', { ...connect('papers.example.org'), agent: 'research' }, 'allow', 'papers', 'allowed_by_rule'],
+  ['another agent', { ...connect('papers.example.org'), agent: 'ci' }, 'deny', null, 'no_rule'],
+  ['an unidentified client is the anonymous agent', connect('papers.example.org'), 'deny', null, 'no_rule'],
+  ['a rule without agents applies to every agent', { ...connect('api.openai.com'), agent: 'ci' }, 'allow', 'openai', 'allowed_by_rule'],
+  // CONNECT against rules that look inside requests
+  ['CONNECT does not match a rule with paths', connect('docs.example.com', 80), 'deny', null, 'no_rule'],
+  // default deny
+  ['no rule mentions the host', connect('example.com'), 'deny', null, 'no_rule'],
+  ['no rule mentions the address', connect('198.51.100.7'), 'deny', null, 'no_rule'],
+  // requests that cannot be normalised
+  ['host with a space', connect('exa mple.com'), 'deny', null, 'invalid_request'],
+  ['host with userinfo', connect('api.openai.com@evil.example'), 'deny', null, 'invalid_request'],
+  ['empty host', connect(''), 'deny', null, 'invalid_request'],
+  ['empty label', connect('api..openai.com'), 'deny', null, 'invalid_request'],
+  ['IPv6 with a zone id', connect('[fe80::1%25eth0]'), 'deny', null, 'invalid_request'],
+  ['port 0', connect('api.openai.com', 0), 'deny', null, 'invalid_request'],
+  ['port above 65535', connect('api.openai.com', 65536), 'deny', null, 'invalid_request'],
+  ['lower-case method', { method: 'get', host: 'docs.example.com', port: 80, path: '/v1/x' }, 'deny', null, 'invalid_request'],
+];
+
+describe('decide', () => {
+  it.each(table)('%s', (_name, request, effect, rule, reason) => {
+    const decision = decide(policy, request);
+    expect({ effect: decision.effect, rule: decision.rule?.name ?? null, reason: decision.reason }).toEqual({ effect, rule, reason });
+    expect(decision.revision).toBe(policy.revision);
+  });
+
+  it('says which rule decided, with its reason, in the message', () => {
+    const decision = decide(policy, connect('vault.corp.example'));
+    expect(decision.message).toBe('CONNECT vault.corp.example:443 denied by rule vault (secrets store)');
+    expect(decision.rule?.location).toMatchObject({ file: 't.yaml' });
+  });
+
+  it('says why a request was denied without a rule', () => {
+    expect(decide(policy, get('example.com', '/x')).message).toBe('GET example.com:80/x denied: no rule allows it (default deny)');
+    expect(decide(policy, connect('exa mple.com')).message).toMatch(/not a host name/);
+  });
+
+  it('records the normalised request', () => {
+    const decision = decide(policy, { method: 'GET', host: 'Docs.Example.COM.', port: 80, path: '/%61dmin/x?y=1' });
+    expect(decision.request).toEqual({ method: 'GET', host: 'docs.example.com', hostKind: 'name', port: 80, path: '/admin/x', agent: 'anonymous' });
+    expect(decide(policy, connect('[::ffff:7f00:1]')).request).toMatchObject({ host: '127.0.0.1', hostKind: 'ipv4', path: undefined });
+  });
+});
