@@ -99,10 +99,12 @@ export function noRule(policy: CompiledPolicy, request: NormalizedRequest): Deci
 export function mismatch(rule: CompiledRule, request: NormalizedRequest): string | undefined {
   if (rule.ports !== 'any' && !rule.ports.has(request.port)) return `port ${request.port} is not in [${[...rule.ports].join(', ')}]`;
   if (rule.agents && !rule.agents.has(request.agent)) return `agent ${request.agent} is not in [${[...rule.agents].join(', ')}]`;
+  // Inside a tunnel leash sees no method and no path. An allow rule restricted by them cannot vouch for what the
+  // tunnel carries, so it does not match; a deny rule might forbid what the tunnel carries, so it does.
+  if (request.path === undefined && rule.effect === 'deny') return undefined;
   if (rule.methods && !rule.methods.has(request.method)) return `method ${request.method} is not in [${[...rule.methods].join(', ')}]`;
   if (rule.paths) {
     const path = request.path;
-    // A tunnel has no visible path, so a rule that restricts paths can never vouch for one.
     if (path === undefined) return 'the rule restricts paths and a tunnel has no visible path';
     if (!rule.paths.some((glob) => glob.regex.test(path))) return `path ${path} matches none of [${rule.paths.map((g) => g.text).join(', ')}]`;
   }

@@ -1,7 +1,6 @@
 // `leash explain`: the decision for one request together with the reasoning, rule by rule. It walks the rules in
 // order without the index, so it doubles as the reference the indexed matcher is tested against.
 
-import { formatLocation } from '../errors.js';
 import { decide, describeRequest, hostMatches, mismatch, noRule, normalizeRequest, ruleDecision, type Decision, type RequestFacts } from './evaluate.js';
 import type { CompiledPolicy } from './policy.js';
 import type { CompiledRule } from './rule.js';
@@ -31,7 +30,7 @@ export function explain(policy: CompiledPolicy, facts: RequestFacts): Explanatio
   let omitted = 0;
   let decision: Decision | undefined;
   for (const rule of policy.rules) {
-    const entry = (matched: boolean, why: string): TraceEntry => ({ rule: rule.name, at: formatLocation(rule.location), effect: rule.effect, matched, why });
+    const entry = (matched: boolean, why: string): TraceEntry => ({ rule: rule.name, at: `${rule.location.file}:${rule.location.line}`, effect: rule.effect, matched, why });
     if (!hostMatches(rule.pattern, request.host, request.hostKind)) {
       if (policy.rules.length <= TRACE_ALL_LIMIT) trace.push(entry(false, `host ${request.host} does not match ${rule.pattern.text}`));
       else omitted++;

@@ -19,7 +19,8 @@ export async function readPolicySources(paths: readonly string[]): Promise<Polic
     }
     const files = info.isDirectory()
       ? (await readdir(p, { withFileTypes: true }))
-          .filter((e) => (e.isFile() || e.isSymbolicLink()) && POLICY_FILE.test(e.name))
+          // Hidden files are editor swap and lock files (.#team.yaml), never policy.
+          .filter((e) => (e.isFile() || e.isSymbolicLink()) && POLICY_FILE.test(e.name) && !e.name.startsWith('.'))
           .map((e) => path.join(p, e.name))
           .sort()
       : [p];

@@ -80,7 +80,7 @@ export function compileRule(raw: RawRule, ctx: RuleContext, issues: PolicyIssue[
   if (raw.paths) {
     paths = [];
     raw.paths.forEach((text, i) => {
-      const glob = compilePathGlob(text);
+      const glob = compilePathGlob(text, raw.effect === 'deny');
       if ('error' in glob) fail(['paths', i], glob.error);
       else paths?.push(glob);
     });

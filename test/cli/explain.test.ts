@@ -94,8 +94,8 @@ describe('leash explain', () => {
     const result = await explain('GET', 'http://docs.example.com/guide');
     expect(result.rule).toEqual({ name: 'docs', at: `${policy}:11` });
     expect(result.trace).toEqual([
-      { rule: 'docs-admin', at: `${policy}:5:5`, effect: 'deny', matched: false, why: 'path /guide matches none of [/admin/**]' },
-      { rule: 'docs', at: `${policy}:11:5`, effect: 'allow', matched: true, why: 'GET docs.example.com:80/guide matches domain docs.example.com, ports [80], methods [GET]; the first match decides' },
+      { rule: 'docs-admin', at: `${policy}:5`, effect: 'deny', matched: false, why: 'path /guide matches none of [/admin/**]' },
+      { rule: 'docs', at: `${policy}:11`, effect: 'allow', matched: true, why: 'GET docs.example.com:80/guide matches domain docs.example.com, ports [80], methods [GET]; the first match decides' },
     ]);
   });
 
@@ -122,7 +122,7 @@ describe('leash explain', () => {
     ['a host name', 'api.openai.com:443', 'openai', 'api.openai.com', 443],
     ['an odd IPv4 spelling', '0x0a.0x14.1.2:5432', 'lab', '10.20.1.2', 5432],
     ['an IPv4-mapped IPv6 address', '[::ffff:10.20.1.2]:22', 'lab', '10.20.1.2', 22],
-    ['a tunnel to a rule with paths does not match it', 'docs.example.com:80', null, 'docs.example.com', 80],
+    ['a tunnel meets a deny rule with paths: it could carry them', 'docs.example.com:80', 'docs-admin', 'docs.example.com', 80],
   ])('accepts CONNECT host:port: %s', async (_name, target, rule, host, port) => {
     const result = await explain('CONNECT', target);
     expect({ rule: result.rule?.name ?? null, host: result.host, port: result.port, method: result.method }).toEqual({ rule, host, port, method: 'CONNECT' });

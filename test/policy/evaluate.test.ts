@@ -134,7 +134,11 @@ const table: Row[] = [
   ['deny "/admin/**": /admin', get('docs.example.com', '/admin'), 'deny', 'docs-admin', 'denied_by_rule'],
   ['deny "/admin/**": /admin/users', get('docs.example.com', '/admin/users'), 'deny', 'docs-admin', 'denied_by_rule'],
   ['bypass attempt: percent-encoded letter /%61dmin', get('docs.example.com', '/%61dmin/users'), 'deny', 'docs-admin', 'denied_by_rule'],
-  ['an escape decodes to exactly its character: /%41dmin is /Admin', get('docs.example.com', '/%41dmin'), 'deny', null, 'no_rule'],
+  ['an escape decodes to exactly its character: /%76%31/x is /v1/x', get('docs.example.com', '/%76%31/x'), 'allow', 'docs-read', 'allowed_by_rule'],
+  ['a deny rule catches every casing: /%41dmin is /Admin', get('docs.example.com', '/%41dmin'), 'deny', 'docs-admin', 'denied_by_rule'],
+  ['a deny rule catches every casing: /ADMIN/users', get('docs.example.com', '/ADMIN/users'), 'deny', 'docs-admin', 'denied_by_rule'],
+  ['an allow rule is exact about casing: /V1/x', get('docs.example.com', '/V1/x'), 'deny', null, 'no_rule'],
+  ['bypass attempt: path parameters /admin;x/users', get('docs.example.com', '/admin;x/users'), 'deny', 'docs-admin', 'denied_by_rule'],
   ['bypass attempt: dot segments /v1/../admin', get('docs.example.com', '/v1/../admin/users'), 'deny', 'docs-admin', 'denied_by_rule'],
   ['bypass attempt: dot segments /a/../admin', get('docs.example.com', '/a/../admin'), 'deny', 'docs-admin', 'denied_by_rule'],
   ['bypass attempt: encoded dots /v1/%2e%2e/admin', get('docs.example.com', '/v1/%2e%2e/admin'), 'deny', 'docs-admin', 'denied_by_rule'],
@@ -151,7 +155,7 @@ const table: Row[] = [
   ['an unidentified client is the anonymous agent', connect('papers.example.org'), 'deny', null, 'no_rule'],
   ['a rule without agents applies to every agent', { ...connect('api.openai.com'), agent: 'ci' }, 'allow', 'openai', 'allowed_by_rule'],
   // CONNECT against rules that look inside requests
-  ['CONNECT does not match a rule with paths', connect('docs.example.com', 80), 'deny', null, 'no_rule'],
+  ['a tunnel is denied by a deny rule with paths: it could carry those paths', connect('docs.example.com', 80), 'deny', 'docs-admin', 'denied_by_rule'],
   // default deny
   ['no rule mentions the host', connect('example.com'), 'deny', null, 'no_rule'],
   ['no rule mentions the address', connect('198.51.100.7'), 'deny', null, 'no_rule'],
