@@ -22,6 +22,8 @@ export class Exchange {
   readonly record: AuditRecord;
   /** Called once when the exchange ends, e.g. to destroy sockets at shutdown. */
   abort: () => void = () => {};
+  /** The deciding rule's `reason:` text, for the reason phrase of a refusal. */
+  ruleReason: string | null = null;
 
   constructor(
     private readonly sink: ExchangeSink,
@@ -62,6 +64,7 @@ export class Exchange {
     r.effect = verdict.effect;
     r.reason = verdict.reason;
     r.rule = verdict.rule?.name ?? null;
+    this.ruleReason = verdict.rule?.reason ?? null;
     r.message = verdict.message;
     if (verdict.wouldDeny) r.wouldDeny = true;
     if (verdict.request) {

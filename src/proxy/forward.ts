@@ -6,14 +6,12 @@ import http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type HttpProxy from 'http-proxy';
 import { hostForUrl } from '../policy/host.js';
+import { admit } from './admit.js';
 import { Exchange, type ExchangeSink } from './exchange.js';
 import { framingProblem, stripHopByHop } from './headers.js';
 import type { Reason } from './reasons.js';
-import { overRateLimit } from './rate-limit.js';
 import { refuseResponse } from './respond.js';
-import { resolveTarget } from './resolve.js';
 import type { ProxyState } from './state.js';
-import { judge } from './verdict.js';
 
 /** Per-request state http-proxy's events need; keyed by the incoming request. */
 export const forwarding = new WeakMap<IncomingMessage, { exchange: Exchange; connectMs: number; responseMs: number }>();
@@ -41,10 +39,9 @@ async function forwardRequest(state: ProxyState & ExchangeSink, exchange: Exchan
   const userAgent = req.headers['user-agent'];
   if (userAgent) record.userAgent = userAgent;
 
-  let ruleReason: string | null = null;
   const refuse = (reason: Reason, message: string, retryAfterSeconds?: number) => {
     exchange.deny(reason, message);
-    refuseResponse(res, { reason, rule: record.rule, message, requestId: exchange.id, retryAfterSeconds }, ruleReason);
+    refuseResponse(res, { reason, rule: record.rule, message, requestId: exchange.id, retryAfterSeconds }, exchange.ruleReason);
     exchange.finish({ status: res.statusCode });
   };
 
@@ -70,28 +67,14 @@ async function forwardRequest(state: ProxyState & ExchangeSink, exchange: Exchan
   const path = `${url.pathname.replace(/\/{2,}/g, '/')}${url.search}`;
   record.path = path;
   const port = url.port ? Number(url.port) : 80;
-  const verdict = judge(policy, { method: req.method ?? '', host: url.hostname, port, path, agent: 'anonymous' });
-  exchange.applyVerdict(verdict);
-  ruleReason = verdict.rule?.reason ?? null;
-  if (verdict.effect === 'deny' || !verdict.request) return refuse(verdict.reason, verdict.message);
-  const limited = await overRateLimit(state, verdict);
-  if (limited) {
-    if (policy.settings.mode !== 'report') return refuse('rate_limited', limited.message, limited.retryAfterSeconds);
-    Object.assign(record, { wouldDeny: true, reason: 'rate_limited', message: limited.message });
-  }
-
-  let resolution;
-  try {
-    resolution = await resolveTarget(verdict.request.host, verdict.request.hostKind, policy.settings);
-  } catch (err) {
-    return refuse('internal_error', `internal error while resolving: ${(err as Error).message}`);
-  }
-  if (!resolution.ok) return refuse(resolution.reason, resolution.message);
-  record.resolved = resolution.address;
+  const admission = await admit(state, exchange, { method: req.method ?? '', host: url.hostname, port, path, agent: 'anonymous' });
+  if (!admission.ok) return refuse(admission.reason, admission.message, admission.retryAfterSeconds);
+  const { request: destination, resolution } = admission;
   if (res.destroyed || req.socket.destroyed) return exchange.finish({ status: null, reason: 'client_closed', message: 'the client went away before the request was forwarded' });
 
   // RFC 9112 §3.2.2: a proxy replaces Host with the authority of the absolute-form target.
-  req.headers.host = url.port ? `${hostForUrl(verdict.request.host, verdict.request.hostKind)}:${port}` : hostForUrl(verdict.request.host, verdict.request.hostKind);
+  const authority = hostForUrl(destination.host, destination.hostKind);
+  req.headers.host = url.port ? `${authority}:${port}` : authority;
   stripHopByHop(req.headers);
   req.url = path;
 
@@ -102,7 +85,7 @@ async function forwardRequest(state: ProxyState & ExchangeSink, exchange: Exchan
   });
   state.httpProxy.web(req, res, { target: { protocol: 'http:', host: resolution.address, port }, agent: state.upstreamAgent }, (err: NodeJS.ErrnoException) => {
     const reason = upstreamReason(err);
-    const message = `upstream ${hostForUrl(verdict.request?.host ?? '', verdict.request?.hostKind ?? 'name')}:${port} (${resolution.address}): ${describeUpstreamError(err)}`;
+    const message = `upstream ${authority}:${port} (${resolution.address}): ${describeUpstreamError(err)}`;
     if (res.headersSent) {
       exchange.deny(reason, message);
       res.destroy();

@@ -8,14 +8,12 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { splitAuthority, normalizeHost } from '../policy/host.js';
 import { readClientHello, type HelloResult } from './client-hello.js';
+import { admit } from './admit.js';
 import { Exchange, type ExchangeSink } from './exchange.js';
 import { describeUpstreamError, upstreamReason } from './forward.js';
 import type { Reason } from './reasons.js';
-import { overRateLimit } from './rate-limit.js';
 import { refuseSocket, statusOf } from './respond.js';
-import { resolveTarget } from './resolve.js';
 import type { ProxyState } from './state.js';
-import { judge } from './verdict.js';
 
 const ESTABLISHED = 'HTTP/1.1 200 Connection Established\r\n\r\n';
 
@@ -53,10 +51,9 @@ async function openTunnel(state: ProxyState & ExchangeSink, exchange: Exchange, 
     upstream?.destroy();
   };
 
-  let ruleReason: string | null = null;
   const refuse = (reason: Reason, message: string, retryAfterSeconds?: number) => {
     exchange.deny(reason, message);
-    refuseSocket(client, { reason, rule: record.rule, message, requestId: exchange.id, retryAfterSeconds }, ruleReason);
+    refuseSocket(client, { reason, rule: record.rule, message, requestId: exchange.id, retryAfterSeconds }, exchange.ruleReason);
     exchange.finish({ status: statusOf(reason) });
   };
 
@@ -64,25 +61,9 @@ async function openTunnel(state: ProxyState & ExchangeSink, exchange: Exchange, 
   if (!authority) return refuse('bad_request', `CONNECT needs host:port, got "${(req.url ?? '').slice(0, 100)}"`);
   record.host = authority.host;
   record.port = authority.port;
-  const verdict = judge(policy, { method: 'CONNECT', host: authority.host, port: authority.port, agent: 'anonymous' });
-  exchange.applyVerdict(verdict);
-  ruleReason = verdict.rule?.reason ?? null;
-  if (verdict.effect === 'deny' || !verdict.request) return refuse(verdict.reason, verdict.message);
-  const limited = await overRateLimit(state, verdict);
-  if (limited) {
-    if (policy.settings.mode !== 'report') return refuse('rate_limited', limited.message, limited.retryAfterSeconds);
-    Object.assign(record, { wouldDeny: true, reason: 'rate_limited', message: limited.message });
-  }
-  const target = verdict.request;
-
-  let resolution;
-  try {
-    resolution = await resolveTarget(target.host, target.hostKind, policy.settings);
-  } catch (err) {
-    return refuse('internal_error', `internal error while resolving: ${(err as Error).message}`);
-  }
-  if (!resolution.ok) return refuse(resolution.reason, resolution.message);
-  record.resolved = resolution.address;
+  const admission = await admit(state, exchange, { method: 'CONNECT', host: authority.host, port: authority.port, agent: 'anonymous' });
+  if (!admission.ok) return refuse(admission.reason, admission.message, admission.retryAfterSeconds);
+  const { request: target, resolution } = admission;
   if (client.destroyed) return exchange.finish({ reason: 'client_closed', message: 'the client went away before the tunnel was opened' });
 
   const socket = net.connect({ host: resolution.address, port: target.port, family: resolution.family });

@@ -1,0 +1,38 @@
+// The steps every request and tunnel goes through before leash dials anything, in the order that keeps the
+// promises: decide (fail closed), hold to the rate limit, then resolve and check the address. A denied name is
+// never resolved; a throttled request never reaches DNS or the upstream.
+
+import type { NormalizedRequest, RequestFacts } from '../policy/evaluate.js';
+import type { Exchange } from './exchange.js';
+import { overRateLimit } from './rate-limit.js';
+import type { Reason } from './reasons.js';
+import { resolveTarget, type Resolution } from './resolve.js';
+import type { ProxyState } from './state.js';
+import { judge } from './verdict.js';
+
+export type Admission =
+  | { ok: true; request: NormalizedRequest; resolution: Extract<Resolution, { ok: true }> }
+  | { ok: false; reason: Reason; message: string; retryAfterSeconds?: number };
+
+export async function admit(state: ProxyState, exchange: Exchange, facts: RequestFacts): Promise<Admission> {
+  const policy = exchange.policy;
+  const verdict = judge(policy, facts);
+  exchange.applyVerdict(verdict);
+  if (verdict.effect === 'deny' || !verdict.request) return { ok: false, reason: verdict.reason, message: verdict.message };
+
+  const limited = await overRateLimit(state, verdict);
+  if (limited) {
+    if (policy.settings.mode !== 'report') return { ok: false, reason: 'rate_limited', ...limited };
+    Object.assign(exchange.record, { wouldDeny: true, reason: 'rate_limited', message: limited.message });
+  }
+
+  let resolution: Resolution;
+  try {
+    resolution = await resolveTarget(verdict.request.host, verdict.request.hostKind, policy.settings);
+  } catch (err) {
+    return { ok: false, reason: 'internal_error', message: `internal error while resolving: ${(err as Error).message}` };
+  }
+  if (!resolution.ok) return { ok: false, reason: resolution.reason, message: resolution.message };
+  exchange.record.resolved = resolution.address;
+  return { ok: true, request: verdict.request, resolution };
+}
