@@ -10,8 +10,8 @@ export interface AuditRecord {
   id: string;
   event: AuditEvent;
   agent: string;
-  /** How the agent was identified: `none` until identity is configured. */
-  identity: 'none';
+  /** How the agent was identified: a proxy token, the socket owner's uid, both, a source CIDR, or `none`. */
+  identity: 'token' | 'uid' | 'token+uid' | 'cidr' | 'none';
   client: { address: string; port: number } | null;
   method: string | null;
   scheme: 'http' | 'https' | 'tunnel' | null;

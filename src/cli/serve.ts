@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { openAuditLog, type AuditLog } from '../audit/logger.js';
 import { formatIssue, LeashError } from '../errors.js';
 import { loadPolicy, PolicyWatcher, type ReloadOutcome } from '../policy/watch.js';
+import { agentTokens } from '../proxy/agent-tokens.js';
 import { startProxy, type ProxyServer } from '../proxy/server.js';
 import type { CommandIo } from './io.js';
 import { policyPaths } from './policy-paths.js';
@@ -33,6 +34,7 @@ export async function startServe(options: ServeOptions, io: CommandIo): Promise<
   const paths = policyPaths(options.policy);
   const policy = await loadPolicy(paths);
   for (const warning of policy.warnings) io.err(formatIssue(warning));
+  for (const problem of agentTokens(policy).problems) io.err(`leash: ${problem}`);
   const audit = openAuditLog(options.audit ?? '-');
   let proxy: ProxyServer;
   try {
@@ -66,6 +68,7 @@ function onReload(outcome: ReloadOutcome, proxy: ProxyServer, audit: AuditLog, i
   if (outcome.kind === 'loaded') {
     proxy.setPolicy(outcome.policy);
     for (const warning of outcome.policy.warnings) io.err(formatIssue(warning));
+    for (const problem of agentTokens(outcome.policy).problems) io.err(`leash: ${problem}`);
     io.err(`leash: policy reloaded: revision ${outcome.previous.revision} -> ${outcome.policy.revision} (${outcome.policy.rules.length} rules)`);
     audit.write({ ...base, effect: 'allow', reason: 'policy_loaded', message: `policy revision ${outcome.policy.revision} in force`, policyRevision: outcome.policy.revision, previousRevision: outcome.previous.revision, files: [...outcome.policy.files] });
   } else if (outcome.kind === 'rejected') {

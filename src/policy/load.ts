@@ -6,7 +6,8 @@ import { createHash } from 'node:crypto';
 import { formatLocation, type PolicyIssue, type SourceLocation } from '../errors.js';
 import { buildHostIndex } from './host-index.js';
 import { lintRules } from './lint.js';
-import type { AgentSpec, CompiledPolicy } from './policy.js';
+import { collectAgents } from './agents.js';
+import type { CompiledPolicy } from './policy.js';
 import { compileRule, type CompiledRule, type RawRule } from './rule.js';
 import { checkSchema, fieldName } from './schema.js';
 import { mergeSettings, resolveSettings } from './settings.js';
@@ -77,28 +78,6 @@ export function compilePolicy(sources: readonly PolicySource[]): LoadResult {
     warnings: sortIssues(warnings),
   });
   return { policy, issues: policy.warnings };
-}
-
-function collectAgents(files: readonly ParsedYaml[], issues: PolicyIssue[]): Map<string, AgentSpec> {
-  const agents = new Map<string, AgentSpec>();
-  for (const file of files) {
-    const raw = (file.value as { agents?: Record<string, { token?: string; uid?: number; cidrs?: string[] }> }).agents ?? {};
-    for (const [name, spec] of Object.entries(raw)) {
-      const location = file.locate(['agents', name], 'key');
-      const first = agents.get(name);
-      if (first) {
-        issues.push({ severity: 'error', location, field: fieldName(['agents', name]), message: `is defined twice; first at ${formatLocation(first.location)}` });
-        continue;
-      }
-      if (name === 'anonymous') {
-        issues.push({ severity: 'error', location, field: fieldName(['agents', name]), message: '"anonymous" is reserved for unidentified clients; rules can name it without defining it' });
-        continue;
-      }
-      const token = spec?.token ? { kind: spec.token.startsWith('env:') ? ('env' as const) : ('file' as const), ref: spec.token.slice(spec.token.indexOf(':') + 1) } : null;
-      agents.set(name, Object.freeze({ name, token, uid: spec?.uid ?? null, cidrs: spec?.cidrs ?? [], location }));
-    }
-  }
-  return agents;
 }
 
 function revisionOf(sources: readonly PolicySource[]): string {

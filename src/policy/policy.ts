@@ -3,6 +3,7 @@
 
 import type { PolicyIssue, SourceLocation } from '../errors.js';
 import type { HostIndex } from './host-index.js';
+import type { HostPattern } from './host-pattern.js';
 import type { CompiledRule } from './rule.js';
 import type { PolicySettings } from './settings.js';
 
@@ -10,7 +11,7 @@ export interface AgentSpec {
   readonly name: string;
   readonly token: { readonly kind: 'env' | 'file'; readonly ref: string } | null;
   readonly uid: number | null;
-  readonly cidrs: readonly string[];
+  readonly cidrs: readonly Extract<HostPattern, { kind: 'cidr' }>[];
   readonly location: SourceLocation;
 }
 

@@ -11,6 +11,7 @@ import type { ParsedYaml, YamlPath } from './yaml.js';
 
 export interface PolicySettings {
   readonly mode: 'enforce' | 'report';
+  readonly requireAgent: boolean;
   readonly dns: {
     /** `IP` or `IP:PORT` strings as Node's resolver takes them; empty means the system resolver. */
     readonly servers: readonly string[];
@@ -129,6 +130,7 @@ export function resolveSettings(leaves: Map<string, Leaf>, issues: PolicyIssue[]
 
   return {
     mode: get(['settings', 'mode'], DEFAULT_SETTINGS.mode),
+    requireAgent: get(['settings', 'requireAgent'], false),
     dns: { servers, hosts, timeoutMs: duration(['settings', 'dns', 'timeout'], DEFAULT_SETTINGS.dnsTimeout) },
     network: { allowCidrs, denyCidrs },
     guard,

@@ -1,12 +1,17 @@
 // The steps every request and tunnel goes through before leash dials anything, in the order that keeps the
-// promises: decide (fail closed), hold to the rate limit, then resolve and check the address. A denied name is
-// never resolved; a throttled request never reaches DNS or the upstream.
+// promises: identify the agent, decide (fail closed), hold to the rate limit, then resolve and check the address.
+// An unidentified client under requireAgent never reaches the policy; a denied name is never resolved; a
+// throttled request never reaches DNS or the upstream.
 
+import type { IncomingMessage } from 'node:http';
 import type { NormalizedRequest, RequestFacts } from '../policy/evaluate.js';
+import { identify, parseProxyAuthorization } from '../policy/identity.js';
+import { agentTokens } from './agent-tokens.js';
 import type { Exchange } from './exchange.js';
 import { overRateLimit } from './rate-limit.js';
 import type { Reason } from './reasons.js';
 import { resolveTarget, type Resolution } from './resolve.js';
+import { socketOwnerUid } from './socket-owner.js';
 import type { ProxyState } from './state.js';
 import { judge } from './verdict.js';
 
@@ -14,9 +19,23 @@ export type Admission =
   | { ok: true; request: NormalizedRequest; resolution: Extract<Resolution, { ok: true }> }
   | { ok: false; reason: Reason; message: string; retryAfterSeconds?: number };
 
-export async function admit(state: ProxyState, exchange: Exchange, facts: RequestFacts): Promise<Admission> {
+export async function admit(state: ProxyState, exchange: Exchange, req: IncomingMessage, facts: Omit<RequestFacts, 'agent'>): Promise<Admission> {
   const policy = exchange.policy;
-  const verdict = judge(policy, facts);
+  const needsUid = [...policy.agents.values()].some((a) => a.uid !== null);
+  const identity = identify(
+    policy,
+    {
+      credentials: parseProxyAuthorization(req.headers['proxy-authorization']),
+      uid: needsUid ? await socketOwnerUid(req.socket) : undefined,
+      address: req.socket.remoteAddress ?? '',
+    },
+    agentTokens(policy).tokens,
+  );
+  if (!identity.ok) return { ok: false, reason: identity.reason, message: identity.message };
+  exchange.record.agent = identity.agent;
+  exchange.record.identity = identity.method;
+
+  const verdict = judge(policy, { ...facts, agent: identity.agent });
   exchange.applyVerdict(verdict);
   if (verdict.effect === 'deny' || !verdict.request) return { ok: false, reason: verdict.reason, message: verdict.message };
 

@@ -67,7 +67,7 @@ async function forwardRequest(state: ProxyState & ExchangeSink, exchange: Exchan
   const path = `${url.pathname.replace(/\/{2,}/g, '/')}${url.search}`;
   record.path = path;
   const port = url.port ? Number(url.port) : 80;
-  const admission = await admit(state, exchange, { method: req.method ?? '', host: url.hostname, port, path, agent: 'anonymous' });
+  const admission = await admit(state, exchange, req, { method: req.method ?? '', host: url.hostname, port, path });
   if (!admission.ok) return refuse(admission.reason, admission.message, admission.retryAfterSeconds);
   const { request: destination, resolution } = admission;
   if (res.destroyed || req.socket.destroyed) return exchange.finish({ status: null, reason: 'client_closed', message: 'the client went away before the request was forwarded' });

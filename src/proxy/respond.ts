@@ -39,8 +39,11 @@ function sanitize(text: string): string {
 
 function headers(refusal: Refusal, body: string): Record<string, string> {
   const retry: Record<string, string> = refusal.retryAfterSeconds === undefined ? {} : { 'Retry-After': String(refusal.retryAfterSeconds) };
+  // RFC 9110 §11.7.1: a 407 names the scheme the client should answer with.
+  const challenge: Record<string, string> = statusOf(refusal.reason) === 407 ? { 'Proxy-Authenticate': 'Basic realm="leash"' } : {};
   return {
     ...retry,
+    ...challenge,
     'Content-Type': 'text/plain; charset=utf-8',
     'Content-Length': String(Buffer.byteLength(body)),
     'X-Leash-Decision': decisionHeader('deny', refusal.rule, refusal.reason),

@@ -61,7 +61,7 @@ async function openTunnel(state: ProxyState & ExchangeSink, exchange: Exchange, 
   if (!authority) return refuse('bad_request', `CONNECT needs host:port, got "${(req.url ?? '').slice(0, 100)}"`);
   record.host = authority.host;
   record.port = authority.port;
-  const admission = await admit(state, exchange, { method: 'CONNECT', host: authority.host, port: authority.port, agent: 'anonymous' });
+  const admission = await admit(state, exchange, req, { method: 'CONNECT', host: authority.host, port: authority.port });
   if (!admission.ok) return refuse(admission.reason, admission.message, admission.retryAfterSeconds);
   const { request: target, resolution } = admission;
   if (client.destroyed) return exchange.finish({ reason: 'client_closed', message: 'the client went away before the tunnel was opened' });

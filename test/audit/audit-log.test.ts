@@ -13,7 +13,10 @@ let leash: TestLeash;
 
 beforeAll(async () => {
   origin = await startHttpOrigin();
+  process.env.LEASH_TEST_AUDIT_TOKEN = SECRETS.proxyPassword;
   leash = await startLeash(policy(`
+agents:
+  agent: { token: env:LEASH_TEST_AUDIT_TOKEN }
 settings:
   dns: { hosts: { origin.test: 127.0.0.1 } }
   network: { allowCidrs: ["127.0.0.0/8"] }

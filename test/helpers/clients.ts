@@ -106,6 +106,8 @@ export interface CurlArgs {
   resolve?: string[];
   timeoutMs?: number;
   extra?: string[];
+  /** Run curl as this uid (and gid) through setpriv; needs root. */
+  asUid?: number;
 }
 
 export async function curl(args: CurlArgs): Promise<ClientResult> {
@@ -120,7 +122,8 @@ export async function curl(args: CurlArgs): Promise<ClientResult> {
   if (args.caFile) argv.push('--cacert', args.caFile);
   for (const entry of args.resolve ?? []) argv.push('--resolve', entry);
   argv.push(...(args.extra ?? []), '--', args.url);
-  const result = await run('curl', argv, cleanEnv(), timeoutMs + KILL_GRACE_MS);
+  const [command, commandArgs] = args.asUid === undefined ? ['curl', argv] : ['setpriv', [`--reuid=${args.asUid}`, `--regid=${args.asUid}`, '--clear-groups', 'curl', ...argv]];
+  const result = await run(command, commandArgs, cleanEnv(), timeoutMs + KILL_GRACE_MS);
   return { ...parseCurlOutput(result.stdout), stderr: result.stderr, exitCode: result.exitCode };
 }
 

@@ -21,7 +21,10 @@ beforeAll(async () => {
   await new Promise<void>((r) => probe.listen(0, '127.0.0.1', () => r()));
   closedPort = (probe.address() as net.AddressInfo).port;
   await new Promise<void>((r) => probe.close(() => r()));
+  process.env.LEASH_TEST_HTTP_TOKEN = 'secret';
   leash = await startLeash(policy(`
+agents:
+  user: { token: env:LEASH_TEST_HTTP_TOKEN }
 settings:
   dns:
     hosts: { origin.test: 127.0.0.1, api.origin.test: 127.0.0.1, slow.test: 127.0.0.1, closed.test: 127.0.0.1 }
