@@ -14,8 +14,8 @@ export class MemoryRateLimitStore implements RateLimitStore {
     this.buckets = new LRUCache({ max: maxKeys });
   }
 
-  async take(key: string, rate: Rate, nowMs: number): Promise<RateOutcome> {
-    const result = takeToken(this.buckets.get(key), rate, nowMs);
+  async take(key: string, rate: Rate, nowMs: number, cost = 1): Promise<RateOutcome> {
+    const result = takeToken(this.buckets.get(key), rate, nowMs, cost);
     this.buckets.set(key, result.bucket);
     return { ok: result.ok, retryAfterMs: result.retryAfterMs };
   }

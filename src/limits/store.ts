@@ -9,6 +9,6 @@ export interface RateOutcome {
 }
 
 export interface RateLimitStore {
-  /** Takes one request from `key`'s budget at time `nowMs`. */
-  take(key: string, rate: Rate, nowMs: number): Promise<RateOutcome>;
+  /** Takes `cost` (default 1 request; bytes for bandwidth budgets) from `key`'s budget at time `nowMs`. */
+  take(key: string, rate: Rate, nowMs: number, cost?: number): Promise<RateOutcome>;
 }

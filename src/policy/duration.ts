@@ -24,3 +24,15 @@ export function parseRate(text: string): Rate | undefined {
   if (windowMs <= 0 || !Number.isSafeInteger(windowMs) || !Number.isSafeInteger(limit)) return undefined;
   return { limit, windowMs, text };
 }
+
+const BYTE_UNITS = { B: 1, KB: 1000, MB: 1000 ** 2, GB: 1000 ** 3, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3 } as const;
+
+/** A byte budget such as `10MB/1h`: `limit` is in bytes. */
+export function parseBandwidth(text: string): Rate | undefined {
+  const m = /^([1-9]\d*)(B|KB|MB|GB|KiB|MiB|GiB)?\/(\d*(?:ms|s|m|h))$/.exec(text);
+  if (!m) return undefined;
+  const limit = Number(m[1]) * BYTE_UNITS[(m[2] ?? 'B') as keyof typeof BYTE_UNITS];
+  const window = parseRate(`1/${m[3]}`);
+  if (!window || !Number.isSafeInteger(limit)) return undefined;
+  return { limit, windowMs: window.windowMs, text };
+}

@@ -3,7 +3,7 @@
 // what `leash serve` enforces.
 
 import type { PolicyIssue, SourceLocation } from '../errors.js';
-import { parseRate, type Rate } from './duration.js';
+import { parseBandwidth, parseRate, type Rate } from './duration.js';
 import { compileHostPattern, type HostPattern } from './host-pattern.js';
 import { compilePathGlob, type PathGlob } from './path-glob.js';
 import { fieldName } from './schema.js';
@@ -25,6 +25,8 @@ export interface CompiledRule {
   readonly paths: readonly PathGlob[] | null;
   readonly agents: ReadonlySet<string> | null;
   readonly rateLimit: Rate | null;
+  /** Upload budget in bytes per window, per agent. */
+  readonly bandwidth: Rate | null;
   readonly inspect: readonly InspectKind[];
   readonly reason: string | null;
 }
@@ -36,6 +38,7 @@ export interface RawRule {
   methods?: string[];
   paths?: string[];
   rateLimit?: string;
+  bandwidth?: string;
   inspect?: InspectKind[];
   agents?: string[];
   effect: Effect;
@@ -91,6 +94,11 @@ export function compileRule(raw: RawRule, ctx: RuleContext, issues: PolicyIssue[
     rateLimit = parseRate(raw.rateLimit) ?? null;
     if (!rateLimit) fail('rateLimit', `"${raw.rateLimit}" does not parse; allowed: N/WINDOW such as 60/1m, 10/s or 1000/1h`);
   }
+  let bandwidth: Rate | null = null;
+  if (raw.bandwidth !== undefined) {
+    bandwidth = parseBandwidth(raw.bandwidth) ?? null;
+    if (!bandwidth) fail('bandwidth', `"${raw.bandwidth}" does not parse; allowed: BYTES/WINDOW such as 10MB/1h, 512KiB/1m or 1GB/24h`);
+  }
 
   raw.agents?.forEach((agent, i) => {
     if (agent !== ANONYMOUS_AGENT && !ctx.agentNames.has(agent)) {
@@ -123,6 +131,7 @@ export function compileRule(raw: RawRule, ctx: RuleContext, issues: PolicyIssue[
     paths,
     agents: raw.agents ? new Set(raw.agents) : null,
     rateLimit,
+    bandwidth,
     inspect: raw.inspect ?? [],
     reason: raw.reason ?? null,
   });

@@ -7,6 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type HttpProxy from 'http-proxy';
 import { hostForUrl } from '../policy/host.js';
 import { admit } from './admit.js';
+import { uploadBudget } from './bandwidth.js';
 import { Exchange, type ExchangeSink } from './exchange.js';
 import { framingProblem, stripHopByHop } from './headers.js';
 import type { Reason } from './reasons.js';
@@ -14,7 +15,7 @@ import { refuseResponse } from './respond.js';
 import type { ProxyState } from './state.js';
 
 /** Per-request state http-proxy's events need; keyed by the incoming request. */
-export const forwarding = new WeakMap<IncomingMessage, { exchange: Exchange; connectMs: number; responseMs: number }>();
+export const forwarding = new WeakMap<IncomingMessage, { exchange: Exchange; connectMs: number; responseMs: number; proxyReq?: http.ClientRequest }>();
 
 export async function handleRequest(state: ProxyState & ExchangeSink, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const exchange = new Exchange(state, state.policy, 'request', req.socket);
@@ -70,6 +71,16 @@ async function forwardRequest(state: ProxyState & ExchangeSink, exchange: Exchan
   const admission = await admit(state, exchange, req, { method: req.method ?? '', host: url.hostname, port, path });
   if (!admission.ok) return refuse(admission.reason, admission.message, admission.retryAfterSeconds);
   const { request: destination, resolution } = admission;
+  const budget = admission.rule && uploadBudget(state, admission.rule, destination.agent, (message) => {
+    if (admission.reportOnly) {
+      Object.assign(record, { wouldDeny: true, reason: 'bandwidth', message });
+      return;
+    }
+    exchange.deny('bandwidth', message);
+    forwarding.get(req)?.proxyReq?.destroy();
+    if (!res.headersSent) refuseResponse(res, { reason: 'bandwidth', rule: record.rule, message, requestId: exchange.id }, exchange.ruleReason);
+    else res.destroy();
+  });
   if (res.destroyed || req.socket.destroyed) return exchange.finish({ status: null, reason: 'client_closed', message: 'the client went away before the request was forwarded' });
 
   // RFC 9112 §3.2.2: a proxy replaces Host with the authority of the absolute-form target.
@@ -83,7 +94,9 @@ async function forwardRequest(state: ProxyState & ExchangeSink, exchange: Exchan
     if (res.writableFinished) exchange.finish({ status: res.statusCode });
     else exchange.finish({ status: res.headersSent ? res.statusCode : null, reason: exchange.record.effect === 'allow' ? 'client_closed' : exchange.record.reason, message: 'the exchange ended before the response was complete' });
   });
-  state.httpProxy.web(req, res, { target: { protocol: 'http:', host: resolution.address, port }, agent: state.upstreamAgent }, (err: NodeJS.ErrnoException) => {
+  state.httpProxy.web(req, res, { target: { protocol: 'http:', host: resolution.address, port }, agent: state.upstreamAgent, buffer: budget ? req.pipe(budget) : undefined }, (err: NodeJS.ErrnoException) => {
+    // A cut for bandwidth already answered the client and named the reason.
+    if (record.reason === 'bandwidth') return;
     const reason = upstreamReason(err);
     const message = `upstream ${authority}:${port} (${resolution.address}): ${describeUpstreamError(err)}`;
     if (res.headersSent) {
@@ -103,6 +116,7 @@ export function attachProxyEvents(proxy: HttpProxy): void {
   proxy.on('proxyReq', (proxyReq, req) => {
     const entry = forwarding.get(req);
     if (!entry) return;
+    entry.proxyReq = proxyReq;
     const socket = proxyReq.socket;
     if (socket?.connecting) {
       const timer = setTimeout(() => proxyReq.destroy(Object.assign(new Error('connect timeout'), { code: 'LEASH_CONNECT_TIMEOUT' })), entry.connectMs);

@@ -9,6 +9,7 @@ import type { Duplex } from 'node:stream';
 import { splitAuthority, normalizeHost } from '../policy/host.js';
 import { readClientHello, type HelloResult } from './client-hello.js';
 import { admit } from './admit.js';
+import { uploadBudget } from './bandwidth.js';
 import { Exchange, type ExchangeSink } from './exchange.js';
 import { describeUpstreamError, upstreamReason } from './forward.js';
 import type { Reason } from './reasons.js';
@@ -64,6 +65,14 @@ async function openTunnel(state: ProxyState & ExchangeSink, exchange: Exchange, 
   const admission = await admit(state, exchange, req, { method: 'CONNECT', host: authority.host, port: authority.port });
   if (!admission.ok) return refuse(admission.reason, admission.message, admission.retryAfterSeconds);
   const { request: target, resolution } = admission;
+  const budget = admission.rule && uploadBudget(state, admission.rule, target.agent, (message) => {
+    if (admission.reportOnly) {
+      Object.assign(record, { wouldDeny: true, reason: 'bandwidth', message });
+      return;
+    }
+    exchange.deny('bandwidth', message);
+    exchange.abort();
+  });
   if (client.destroyed) return exchange.finish({ reason: 'client_closed', message: 'the client went away before the tunnel was opened' });
 
   const socket = net.connect({ host: resolution.address, port: target.port, family: resolution.family });
@@ -122,8 +131,11 @@ async function openTunnel(state: ProxyState & ExchangeSink, exchange: Exchange, 
   };
   client.once('close', onClose);
   socket.once('close', onClose);
-  if (first.length > 0) socket.write(first);
-  client.pipe(socket);
+  // Upload passes the budget (when the rule has one) from the very first byte, ClientHello included.
+  const toUpstream = budget ?? socket;
+  if (budget) budget.pipe(socket);
+  if (first.length > 0) toUpstream.write(first);
+  client.pipe(toUpstream);
   socket.pipe(client);
 }
 
