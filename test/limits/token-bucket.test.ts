@@ -1,7 +1,6 @@
 // The token bucket behind `rateLimit: N/WINDOW`: bursts up to N, then N per WINDOW, and an exact Retry-After.
 
 import { describe, expect, it } from 'vitest';
-import { MemoryRateLimitStore } from '../../src/limits/memory-store.js';
 import { takeToken, type Bucket } from '../../src/limits/token-bucket.js';
 import { parseRate } from '../../src/policy/duration.js';
 
@@ -38,15 +37,5 @@ describe('takeToken', () => {
     let bucket = takeToken(undefined, rate('3/1s'), 0).bucket;
     bucket = takeToken(bucket, rate('3/1s'), 1_000_000).bucket;
     expect(bucket.tokens).toBe(2);
-  });
-});
-
-describe('MemoryRateLimitStore', () => {
-  it('keeps separate budgets per key', async () => {
-    const store = new MemoryRateLimitStore();
-    const r = rate('1/1m');
-    expect((await store.take('rule\u0000a', r, 0)).ok).toBe(true);
-    expect((await store.take('rule\u0000a', r, 0)).ok).toBe(false);
-    expect((await store.take('rule\u0000b', r, 0)).ok).toBe(true);
   });
 });
