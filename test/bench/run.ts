@@ -5,9 +5,13 @@
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { policyBench } from './policy.js';
+import { proxyBench } from './proxy.js';
 import { printBench, type BenchLine } from './report.js';
 
-const SUITES: readonly { name: string; run: () => Promise<BenchLine[]> }[] = [{ name: 'policy', run: policyBench }];
+const SUITES: readonly { name: string; run: () => Promise<BenchLine[]> }[] = [
+  { name: 'policy', run: policyBench },
+  { name: 'proxy', run: proxyBench },
+];
 
 async function runBench(argv: readonly string[]): Promise<number> {
   const unknown = argv.filter((name) => !SUITES.some((s) => s.name === name));
