@@ -1,6 +1,7 @@
 // Answers an agent can act on. A refusal carries the status, an `X-Leash-Decision` header naming the rule and
 // reason, a one-line body, and (because many clients show only the status line of a refused CONNECT) a reason
-// phrase that says the same. Every refusal closes the connection: a blocked agent learns at once, nothing hangs.
+// phrase that says the same. A blocked agent learns at once, nothing hangs: a policy refusal of a bodiless request
+// keeps the connection (the next request may well be allowed), everything else closes it.
 
 import type { ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -37,7 +38,10 @@ function sanitize(text: string): string {
   return text.replace(/[^\x20-\x7e]/g, '?');
 }
 
-function headers(refusal: Refusal, body: string): Record<string, string> {
+// Refusals after which the connection is still in a known state: the request was read whole and judged.
+const KEEP_ALIVE_STATUSES = new Set([403, 407, 429]);
+
+function headers(refusal: Refusal, body: string, keepAlive = false): Record<string, string> {
   const retry: Record<string, string> = refusal.retryAfterSeconds === undefined ? {} : { 'Retry-After': String(refusal.retryAfterSeconds) };
   // RFC 9110 §11.7.1: a 407 names the scheme the client should answer with.
   const challenge: Record<string, string> = statusOf(refusal.reason) === 407 ? { 'Proxy-Authenticate': 'Basic realm="leash"' } : {};
@@ -48,7 +52,7 @@ function headers(refusal: Refusal, body: string): Record<string, string> {
     'Content-Length': String(Buffer.byteLength(body)),
     'X-Leash-Decision': decisionHeader('deny', refusal.rule, refusal.reason),
     'X-Leash-Request-Id': refusal.requestId,
-    Connection: 'close',
+    Connection: keepAlive ? 'keep-alive' : 'close',
     'Cache-Control': 'no-store',
   };
 }
@@ -63,8 +67,11 @@ export function refuseResponse(res: ServerResponse, refusal: Refusal, ruleReason
     return;
   }
   const body = bodyOf(refusal);
-  res.shouldKeepAlive = false;
-  res.writeHead(statusOf(refusal.reason), reasonPhrase(refusal, ruleReason), headers(refusal, body));
+  const request = res.req;
+  const bodiless = request.headers['transfer-encoding'] === undefined && (request.headers['content-length'] ?? '0') === '0';
+  const keepAlive = res.shouldKeepAlive && bodiless && request.method !== 'CONNECT' && KEEP_ALIVE_STATUSES.has(statusOf(refusal.reason));
+  if (!keepAlive) res.shouldKeepAlive = false;
+  res.writeHead(statusOf(refusal.reason), reasonPhrase(refusal, ruleReason), headers(refusal, body, keepAlive));
   res.end(body);
 }
 

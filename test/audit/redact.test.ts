@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { REDACTED, redactPath, redactRecord, redactSecrets } from '../../src/audit/redact.js';
+import { REDACTED, redactPath, redactRecord, redactFlatRecord, redactSecrets } from '../../src/audit/redact.js';
 
 const SEED = 20_240_611;
 
@@ -258,5 +258,14 @@ describe('cost', () => {
     redactSecrets(text);
     redactPath(`/p?${text}`);
     expect(performance.now() - started).toBeLessThan(2_000);
+  });
+});
+
+describe('redactFlatRecord agrees with redactRecord on audit-shaped records', () => {
+  it.each([
+    { path: '/v1/x?access_token=abc&q=1', message: 'Bearer eyJabc.eyJdef.sig', userAgent: 'ua sk-proj-Abc123def456ghi789jkl012', n: 3, client: { address: '127.0.0.1', port: 1 }, errors: ['x ghp_ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789'], rule: null },
+    { path: null, host: 'user:pw@host', authorization: 'Basic abc', cookie: 'a=b', files: ['a.yaml'] },
+  ])('record %#', (record) => {
+    expect(redactFlatRecord(record)).toEqual(redactRecord(record));
   });
 });

@@ -110,8 +110,23 @@ describe('refusals name the rule and the reason', () => {
   });
 
   it('the reason phrase carries the decision for clients that show only the status line', async () => {
-    const r = await rawRequest(leash.port, `GET ${url('api.origin.test', '/admin/x')} HTTP/1.1\r\nHost: api.origin.test\r\n\r\n`);
+    const r = await rawRequest(leash.port, `GET ${url('api.origin.test', '/admin/x')} HTTP/1.1\r\nHost: api.origin.test\r\nConnection: close\r\n\r\n`);
     expect(r.text.split('\r\n')[0]).toBe('HTTP/1.1 403 Blocked by leash (rule blocked-path: admin API)');
+    expect(r.closed).toBe(true);
+  });
+
+  it('a policy refusal keeps a keep-alive connection usable for the next request', async () => {
+    const denied = `GET ${url('nowhere.test')} HTTP/1.1\r\nHost: nowhere.test\r\n\r\n`;
+    const allowed = `GET ${url('origin.test', '/after-deny')} HTTP/1.1\r\nHost: origin.test\r\nConnection: close\r\n\r\n`;
+    const r = await rawRequest(leash.port, denied + allowed);
+    expect(r.text.match(/^HTTP\/1\.1 \d{3}/gm)).toEqual(['HTTP/1.1 403', 'HTTP/1.1 200']);
+    expect(r.closed).toBe(true);
+  });
+
+  it('a refusal of a request with a body closes the connection', async () => {
+    const r = await rawRequest(leash.port, `POST ${url('nowhere.test')} HTTP/1.1\r\nHost: nowhere.test\r\nContent-Length: 3\r\n\r\nabc`);
+    expect(r.text).toMatch(/^HTTP\/1\.1 403 /);
+    expect(r.text).toContain('Connection: close');
     expect(r.closed).toBe(true);
   });
 
