@@ -17,6 +17,8 @@ commands:
   serve    [--policy PATH]... [--listen HOST:PORT] [--audit PATH|-]   run the proxy (default policies/, 127.0.0.1:3128, audit to stdout)
   check    [--policy PATH]...                                          validate policy files
   explain  [--policy PATH]... [--agent NAME] METHOD URL                show which rule decides a request, and why
+  rules    --user NAME|UID... --proxy HOST:PORT --format nft|iptables|pf [--allow HOST:PORT]... [--action reject|drop] [--no-log]
+           [--apply|--remove|--status]                                 kernel rules: the agent's user may reach only the proxy
   help                                                                 this text`;
 
 const COMMANDS: Record<string, { options: ParseArgsConfig['options']; run: (values: Record<string, unknown>, positionals: string[], io: CommandIo) => Promise<number> }> = {
@@ -27,6 +29,22 @@ const COMMANDS: Record<string, { options: ParseArgsConfig['options']; run: (valu
   explain: {
     options: { policy: { type: 'string', multiple: true }, agent: { type: 'string' } },
     run: (v, p, io) => explainCommand(v as { policy?: string[]; agent?: string }, p, io),
+  },
+  rules: {
+    options: {
+      user: { type: 'string', multiple: true },
+      proxy: { type: 'string', multiple: true },
+      format: { type: 'string' },
+      allow: { type: 'string', multiple: true },
+      action: { type: 'string' },
+      log: { type: 'boolean' },
+      'no-log': { type: 'boolean' },
+      apply: { type: 'boolean' },
+      remove: { type: 'boolean' },
+      status: { type: 'boolean' },
+    },
+    // Imported here rather than at the top so this entry is the whole of the command's wiring in this file.
+    run: async (v, p, io) => (p.length > 0 ? usage(`rules takes no arguments, got "${p[0]}"`) : (await import('./cli/rules.js')).rulesCommand(v, io)),
   },
   serve: {
     options: { policy: { type: 'string', multiple: true }, listen: { type: 'string' }, audit: { type: 'string' } },
