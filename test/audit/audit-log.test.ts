@@ -96,7 +96,7 @@ describe('nothing is lost', () => {
     expect(ids.size).toBe(records.length);
     for (const r of records.slice(before)) {
       expect(typeof r.time).toBe('string');
-      expect(r.v).toBe(1);
+      expect(r.v).toBe(2);
     }
   });
 });
