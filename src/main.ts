@@ -5,6 +5,7 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { auditCli, type AuditOptions } from './cli/audit.js';
 import { checkCommand } from './cli/check.js';
 import { explainCommand } from './cli/explain.js';
 import { processIo, type CommandIo } from './cli/io.js';
@@ -19,6 +20,10 @@ commands:
   explain  [--policy PATH]... [--agent NAME] METHOD URL                show which rule decides a request, and why
   rules    --user NAME|UID... --proxy HOST:PORT --format nft|iptables|pf [--allow HOST:PORT]... [--action reject|drop] [--no-log]
            [--apply|--remove|--status]                                 kernel rules: the agent's user may reach only the proxy
+  audit    [FILE|DIR]... [--effect allow|deny] [--host GLOB] [--agent NAME] [--rule NAME] [--reason CODE]
+           [--since 24h|ISO] [--until 24h|ISO] [--format table|json|csv] [--summary] [--follow]
+                                                                       read the audit log (default $LEASH_AUDIT, else ./leash-audit.log)
+  audit verify [FILE]...                                               check the audit log's hash chain; exit 1 at the first break
   help                                                                 this text`;
 
 const COMMANDS: Record<string, { options: ParseArgsConfig['options']; run: (values: Record<string, unknown>, positionals: string[], io: CommandIo) => Promise<number> }> = {
@@ -49,6 +54,13 @@ const COMMANDS: Record<string, { options: ParseArgsConfig['options']; run: (valu
   serve: {
     options: { policy: { type: 'string', multiple: true }, listen: { type: 'string' }, audit: { type: 'string' } },
     run: (v, p, io) => (p.length > 0 ? usage(`serve takes no arguments, got "${p[0]}"`) : serveCommand(v as { policy?: string[]; listen?: string; audit?: string }, io)),
+  },
+  audit: {
+    options: {
+      effect: { type: 'string' }, host: { type: 'string', multiple: true }, agent: { type: 'string', multiple: true }, rule: { type: 'string', multiple: true },
+      reason: { type: 'string', multiple: true }, since: { type: 'string' }, until: { type: 'string' }, format: { type: 'string' }, summary: { type: 'boolean' }, follow: { type: 'boolean' },
+    },
+    run: (v, p, io) => auditCli(v as AuditOptions, p, io),
   },
 };
 

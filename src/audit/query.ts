@@ -1,0 +1,312 @@
+// What `leash audit` asks of records: the filters (effect, host glob, agent, rule, reason, time window) and the
+// `--summary` figures (per agent: allowed and denied, top denied hosts, grants, rate-limit hits, bytes out per
+// host; and the policy revisions seen). Records are parsed JSON lines, read as untrusted data: a field of the wrong
+// type never matches a filter and never throws.
+// PURE: no I/O, no clock (`now` is a parameter for relative times), no module state. Memory is bounded: the
+// summary keeps at most MAX_HOSTS hosts per agent and counts the rest together.
+
+import { LeashError } from '../errors.js';
+
+/** A parsed audit line. */
+export type AuditLineRecord = Readonly<Record<string, unknown>>;
+
+export interface AuditQuery {
+  readonly effect?: 'allow' | 'deny';
+  /** Shell-style globs on the normalised host, case-insensitive: `*` any run of characters (dots too), `?` one. */
+  readonly hosts?: readonly string[];
+  readonly agents?: readonly string[];
+  readonly rules?: readonly string[];
+  readonly reasons?: readonly string[];
+  /** Epoch ms, inclusive. */
+  readonly since?: number;
+  /** Epoch ms, exclusive. */
+  readonly until?: number;
+}
+
+export interface CompiledQuery {
+  matches(record: AuditLineRecord): boolean;
+  /**
+   * JSON string tokens (`"deny"`, `"research"`) of which a matching line holds every one, verbatim, whenever the
+   * line contains no backslash: without escapes a JSON string's bytes are its value between quotes. A reader may
+   * skip parsing a backslash-free line that lacks one; a line with a backslash must be parsed.
+   */
+  readonly needles: readonly string[];
+}
+
+const str = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
+const num = (value: unknown): number => (typeof value === 'number' && Number.isFinite(value) ? value : 0);
+
+export function compileQuery(query: AuditQuery): CompiledQuery {
+  const tests: ((r: AuditLineRecord) => boolean)[] = [];
+  const needles: string[] = [];
+  const oneOf = (field: string, values: readonly string[] | undefined) => {
+    if (values === undefined || values.length === 0) return;
+    const set = new Set(values);
+    tests.push((r) => {
+      const value = str(r[field]);
+      return value !== undefined && set.has(value);
+    });
+    if (values.length === 1) needles.push(JSON.stringify(values[0]));
+  };
+  if (query.effect !== undefined) {
+    const effect = query.effect;
+    tests.push((r) => r.effect === effect);
+    needles.push(JSON.stringify(effect));
+  }
+  oneOf('agent', query.agents);
+  oneOf('rule', query.rules);
+  oneOf('reason', query.reasons);
+  if (query.hosts !== undefined && query.hosts.length > 0) {
+    const globs = query.hosts.map(compileHostGlob);
+    tests.push((r) => {
+      const host = str(r.host);
+      return host !== undefined && globs.some((glob) => glob(host));
+    });
+  }
+  if (query.since !== undefined || query.until !== undefined) {
+    const since = query.since === undefined ? undefined : new Date(query.since).toISOString();
+    const until = query.until === undefined ? undefined : new Date(query.until).toISOString();
+    tests.push((r) => {
+      const time = canonicalTime(r.time);
+      return time !== undefined && (since === undefined || time >= since) && (until === undefined || time < until);
+    });
+  }
+  return { matches: (r) => tests.every((test) => test(r)), needles };
+}
+
+const ISO_UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+/** The record's time as a comparable `YYYY-MM-DDTHH:MM:SS.sssZ` string (what leash writes), or undefined. */
+function canonicalTime(value: unknown): string | undefined {
+  if (typeof value !== 'string') return undefined;
+  if (ISO_UTC.test(value)) return value;
+  const ms = Date.parse(value);
+  return Number.isNaN(ms) ? undefined : new Date(ms).toISOString();
+}
+
+/** `*.example.com`, `api.*`, `*attacker*`, `host?.test`: a matcher on a host, case-insensitive, trailing dot ignored. */
+export function compileHostGlob(glob: string): (host: string) => boolean {
+  const body = normalizeHost(glob)
+    .split('')
+    .map((c) => (c === '*' ? '.*' : c === '?' ? '.' : c.replace(/[.+^${}()|[\]\\]/g, '\\$&')))
+    .join('');
+  const re = new RegExp(`^${body}$`);
+  return (host) => re.test(normalizeHost(host));
+}
+
+function normalizeHost(host: string): string {
+  const lower = host.toLowerCase();
+  return lower.endsWith('.') ? lower.slice(0, -1) : lower;
+}
+
+const UNITS: Readonly<Record<string, number>> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+
+/**
+ * `--since`/`--until`: a duration back from `now` (`90s`, `30m`, `24h`, `7d`, `2w`) or an ISO 8601 date or time.
+ * A date or time without an offset is UTC, like the log's own times (`2026-11-22` is midnight UTC).
+ */
+export function parseTimeBound(text: string, now: number, flag: string): number {
+  const trimmed = text.trim();
+  const relative = /^(\d+(?:\.\d+)?)([smhdw])$/.exec(trimmed);
+  if (relative) return now - Number(relative[1]) * (UNITS[relative[2] as string] as number);
+  const m = /^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?)(Z|[+-]\d{2}:?\d{2})?)?$/i.exec(trimmed);
+  const ms = m ? Date.parse(`${m[1]}T${m[2] ?? '00:00'}${m[3] ?? 'Z'}`) : NaN;
+  if (Number.isNaN(ms)) {
+    throw new LeashError('LEASH_USAGE', `--${flag} needs a duration back from now (30m, 24h, 7d) or an ISO date or time (2026-11-22, 2026-11-22T07:00Z), got "${text}"`);
+  }
+  return ms;
+}
+
+// ---- --summary ----
+
+export const MAX_HOSTS = 10_000;
+export const TOP = 10;
+
+export interface HostCount {
+  readonly host: string;
+  readonly count: number;
+}
+
+export interface HostBytes {
+  readonly host: string;
+  readonly bytesOut: number;
+  readonly requests: number;
+}
+
+export interface AgentSummary {
+  readonly agent: string;
+  /** Requests, tunnels and refused connections. */
+  readonly requests: number;
+  readonly allowed: number;
+  readonly denied: number;
+  /** Report mode: allowed, but enforce mode would have denied. */
+  readonly wouldDeny: number;
+  readonly rateLimited: number;
+  /** `event: grant` records (response-aware allowlisting). */
+  readonly grantsIssued: number;
+  /** Requests allowed by a grant (`rule: grant`). */
+  readonly grantsUsed: number;
+  readonly bytesOut: number;
+  readonly bytesIn: number;
+  /** The most denied hosts, most first. */
+  readonly topDeniedHosts: readonly HostCount[];
+  /** Hosts by bytes sent to them, most first: the exfiltration view. */
+  readonly bytesOutByHost: readonly HostBytes[];
+  /** Records about hosts beyond the first MAX_HOSTS of this agent, left out of the two lists above (0 normally). */
+  readonly recordsNotTracked: number;
+}
+
+export interface RevisionSeen {
+  readonly revision: string;
+  readonly records: number;
+  readonly firstSeen: string | null;
+  readonly lastSeen: string | null;
+}
+
+export interface AuditSummary {
+  readonly records: number;
+  readonly firstTime: string | null;
+  readonly lastTime: string | null;
+  readonly agents: readonly AgentSummary[];
+  readonly revisions: readonly RevisionSeen[];
+  readonly policyReloads: number;
+  readonly policyRejected: number;
+}
+
+interface AgentTally {
+  requests: number;
+  allowed: number;
+  denied: number;
+  wouldDeny: number;
+  rateLimited: number;
+  grantsIssued: number;
+  grantsUsed: number;
+  bytesOut: number;
+  bytesIn: number;
+  /** Per host: denials and bytes out; only hosts with a denial or bytes out, at most MAX_HOSTS. */
+  hosts: Map<string, { denied: number; bytesOut: number; requests: number }>;
+  notTracked: number;
+}
+
+const NO_HOST = '(none)';
+
+/** Accumulates `--summary` figures one record at a time; result() can be called at any point. */
+export class SummaryBuilder {
+  private records = 0;
+  private firstTime: string | null = null;
+  private lastTime: string | null = null;
+  private readonly agents = new Map<string, AgentTally>();
+  private readonly revisions = new Map<string, { records: number; firstSeen: string | null; lastSeen: string | null }>();
+  private policyReloads = 0;
+  private policyRejected = 0;
+
+  add(record: AuditLineRecord): void {
+    this.records++;
+    const time = str(record.time) ?? null;
+    if (time !== null) {
+      if (this.firstTime === null || time < this.firstTime) this.firstTime = time;
+      if (this.lastTime === null || time > this.lastTime) this.lastTime = time;
+    }
+    const revision = str(record.policyRevision);
+    if (revision !== undefined) {
+      const seen = this.revisions.get(revision) ?? { records: 0, firstSeen: time, lastSeen: time };
+      seen.records++;
+      if (time !== null && (seen.firstSeen === null || time < seen.firstSeen)) seen.firstSeen = time;
+      if (time !== null && (seen.lastSeen === null || time > seen.lastSeen)) seen.lastSeen = time;
+      this.revisions.set(revision, seen);
+    }
+    const event = str(record.event);
+    if (event === 'policy') {
+      if (record.reason === 'policy_loaded') this.policyReloads++;
+      else if (record.reason === 'policy_invalid') this.policyRejected++;
+      return;
+    }
+    const tally = this.tally(str(record.agent) ?? '(unknown)');
+    if (event === 'grant') {
+      tally.grantsIssued++;
+      return;
+    }
+    const host = str(record.host) ?? NO_HOST;
+    const bytesOut = num(record.bytesOut);
+    tally.requests++;
+    tally.bytesOut += bytesOut;
+    tally.bytesIn += num(record.bytesIn);
+    if (record.wouldDeny === true) tally.wouldDeny++;
+    if (record.reason === 'rate_limited') tally.rateLimited++;
+    if (record.effect === 'allow') {
+      tally.allowed++;
+      if (record.rule === 'grant') tally.grantsUsed++;
+    } else if (record.effect === 'deny') {
+      tally.denied++;
+    }
+    const denied = record.effect === 'deny' ? 1 : 0;
+    if (denied === 0 && bytesOut === 0) return;
+    let entry = tally.hosts.get(host);
+    if (!entry) {
+      if (tally.hosts.size >= MAX_HOSTS) {
+        tally.notTracked++;
+        return;
+      }
+      entry = { denied: 0, bytesOut: 0, requests: 0 };
+      tally.hosts.set(host, entry);
+    }
+    entry.denied += denied;
+    if (bytesOut > 0) {
+      entry.bytesOut += bytesOut;
+      entry.requests++;
+    }
+  }
+
+  result(): AuditSummary {
+    const agents = [...this.agents.entries()]
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([agent, t]): AgentSummary => ({
+        agent,
+        requests: t.requests,
+        allowed: t.allowed,
+        denied: t.denied,
+        wouldDeny: t.wouldDeny,
+        rateLimited: t.rateLimited,
+        grantsIssued: t.grantsIssued,
+        grantsUsed: t.grantsUsed,
+        bytesOut: t.bytesOut,
+        bytesIn: t.bytesIn,
+        topDeniedHosts: [...t.hosts.entries()]
+          .filter(([, e]) => e.denied > 0)
+          .map(([host, e]) => ({ host, count: e.denied }))
+          .sort((a, b) => b.count - a.count || compare(a.host, b.host))
+          .slice(0, TOP),
+        bytesOutByHost: [...t.hosts.entries()]
+          .filter(([, e]) => e.bytesOut > 0)
+          .map(([host, e]) => ({ host, bytesOut: e.bytesOut, requests: e.requests }))
+          .sort((a, b) => b.bytesOut - a.bytesOut || compare(a.host, b.host))
+          .slice(0, TOP),
+        recordsNotTracked: t.notTracked,
+      }));
+    const revisions = [...this.revisions.entries()]
+      .map(([revision, r]) => ({ revision, ...r }))
+      .sort((a, b) => compare(a.firstSeen ?? '', b.firstSeen ?? '') || compare(a.revision, b.revision));
+    return {
+      records: this.records,
+      firstTime: this.firstTime,
+      lastTime: this.lastTime,
+      agents,
+      revisions,
+      policyReloads: this.policyReloads,
+      policyRejected: this.policyRejected,
+    };
+  }
+
+  private tally(agent: string): AgentTally {
+    let tally = this.agents.get(agent);
+    if (!tally) {
+      tally = { requests: 0, allowed: 0, denied: 0, wouldDeny: 0, rateLimited: 0, grantsIssued: 0, grantsUsed: 0, bytesOut: 0, bytesIn: 0, hosts: new Map(), notTracked: 0 };
+      this.agents.set(agent, tally);
+    }
+    return tally;
+  }
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
