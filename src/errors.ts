@@ -7,6 +7,8 @@ export const ERROR_CODES = {
   LEASH_POLICY_READ: 'a policy path could not be read (missing file or directory, unreadable, or a directory with no policy files)',
   LEASH_USAGE: 'the command line is wrong: unknown flag, missing argument or malformed value',
   LEASH_LISTEN: 'the proxy could not listen on the requested address',
+  LEASH_CA_EXISTS: 'leash ca init found a CA already; replacing it would break every agent that trusts it, so it needs --force',
+  LEASH_CA_INVALID: 'the CA files cannot be read or are unsafe (a key readable by group or others)',
   LEASH_AUDIT: 'an audit log could not be opened, read or written',
   LEASH_USER_UNKNOWN: 'a --user name is not a user of this system (looked up in /etc/passwd, then with id -u)',
   LEASH_RULES_OWN_UID: 'leash rules would restrict the uid running the command, which is where the proxy runs; restrict the agent\'s user instead',
