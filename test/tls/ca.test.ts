@@ -60,7 +60,12 @@ describe('leaf certificates', () => {
     expect(x509.checkIssued(new X509Certificate(ca.certPem))).toBe(true);
     expect(new Date(x509.validFrom).getTime()).toBeLessThan(Date.now() - 30 * 60 * 1000);
 
-    const server = tls.createServer({ secureContext: minter.contextFor(host) }, (s) => s.end('ok'));
+    // The way interception uses it: a server-side TLSSocket over an accepted connection, with the leaf's context.
+    const server = net.createServer((raw) => {
+      const s = new tls.TLSSocket(raw, { isServer: true, secureContext: minter.contextFor(host) });
+      s.on('secure', () => s.end('ok'));
+      s.on('error', () => raw.destroy());
+    });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
     const port = (server.address() as net.AddressInfo).port;
     const text = await new Promise<string>((resolve, reject) => {
