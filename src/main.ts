@@ -16,6 +16,7 @@ const USAGE = `usage: leash <command> [options]
 
 commands:
   serve    [--policy PATH]... [--listen HOST:PORT] [--audit PATH|-]   run the proxy (default policies/, 127.0.0.1:3128, audit to stdout)
+           [--audit-max-size SIZE [--audit-keep N]]                    rotate the audit file by size (100M), keeping N files (5)
   check    [--policy PATH]...                                          validate policy files
   explain  [--policy PATH]... [--agent NAME] METHOD URL                show which rule decides a request, and why
   rules    --user NAME|UID... --proxy HOST:PORT --format nft|iptables|pf [--allow HOST:PORT]... [--action reject|drop] [--no-log]
@@ -52,8 +53,8 @@ const COMMANDS: Record<string, { options: ParseArgsConfig['options']; run: (valu
     run: async (v, p, io) => (p.length > 0 ? usage(`rules takes no arguments, got "${p[0]}"`) : (await import('./cli/rules.js')).rulesCommand(v, io)),
   },
   serve: {
-    options: { policy: { type: 'string', multiple: true }, listen: { type: 'string' }, audit: { type: 'string' } },
-    run: (v, p, io) => (p.length > 0 ? usage(`serve takes no arguments, got "${p[0]}"`) : serveCommand(v as { policy?: string[]; listen?: string; audit?: string }, io)),
+    options: { policy: { type: 'string', multiple: true }, listen: { type: 'string' }, audit: { type: 'string' }, 'audit-max-size': { type: 'string' }, 'audit-keep': { type: 'string' } },
+    run: (v, p, io) => (p.length > 0 ? usage(`serve takes no arguments, got "${p[0]}"`) : serveCommand({ ...(v as { policy?: string[]; listen?: string; audit?: string }), auditMaxSize: v['audit-max-size'] as string | undefined, auditKeep: v['audit-keep'] as string | undefined }, io)),
   },
   audit: {
     options: {

@@ -1,9 +1,10 @@
 // `leash serve [--policy PATH]... [--listen HOST:PORT] [--audit PATH|-]`: run the proxy. Audit records go to the
 // file or stdout; operational messages (listening, reloads, errors) go to stderr. SIGHUP and file changes reload
-// the policy; SIGTERM and SIGINT drain in-flight work, flush the audit log and exit 0.
+// the policy; SIGTERM and SIGINT drain in-flight work, flush the audit log and exit 0. SIGUSR2 reopens the audit
+// file (logrotate); `--audit-max-size` rotates it by size.
 
 import { randomUUID } from 'node:crypto';
-import { openAuditLog, type AuditLog } from '../audit/logger.js';
+import { openAuditLog, parseRotation, type AuditLog } from '../audit/logger.js';
 import { formatIssue, LeashError } from '../errors.js';
 import { loadPolicy, PolicyWatcher, type ReloadOutcome } from '../policy/watch.js';
 import { agentTokens } from '../proxy/agent-tokens.js';
@@ -17,6 +18,9 @@ export interface ServeOptions {
   policy?: string[];
   listen?: string;
   audit?: string;
+  /** `--audit-max-size` and `--audit-keep`: rotate the audit file by size, keeping N rotated files. */
+  auditMaxSize?: string;
+  auditKeep?: string;
   /** Clock for rate limits; tests inject one. */
   now?: () => number;
 }
@@ -35,7 +39,7 @@ export async function startServe(options: ServeOptions, io: CommandIo): Promise<
   const policy = await loadPolicy(paths);
   for (const warning of policy.warnings) io.err(formatIssue(warning));
   for (const problem of agentTokens(policy).problems) io.err(`leash: ${problem}`);
-  const audit = openAuditLog(options.audit ?? '-');
+  const audit = openAuditLog(options.audit ?? io.env.LEASH_AUDIT ?? '-', { ...parseRotation(options.auditMaxSize, options.auditKeep), log: io.err });
   let proxy: ProxyServer;
   try {
     proxy = await startProxy({ policy, host, port, audit, log: io.err, now: options.now });
@@ -82,13 +86,22 @@ export async function serveCommand(options: ServeOptions, io: CommandIo): Promis
   const running = await startServe(options, io);
   const reload = () => void running.watcher.reload();
   process.on('SIGHUP', reload);
+  // logrotate's postrotate: the file was moved away; write on at the path (records already queued go to the old file).
+  const reopen = () =>
+    void running.audit.reopen().then(
+      () => io.err('leash: SIGUSR2: audit log reopened'),
+      (err: unknown) => io.err(`leash: SIGUSR2: cannot reopen the audit log: ${(err as Error).message}`),
+    );
+  process.on('SIGUSR2', reopen);
   return new Promise<number>((resolve) => {
     const shutdown = (signal: string) => {
       io.err(`leash: ${signal}: draining in-flight work (up to ${running.proxy.policy.settings.timeouts.drainMs} ms)`);
       running.stop().then(
         () => {
           io.err(`leash: stopped; ${running.audit.count} audit records written`);
+          io.err(`leash: audit chain head: seq ${running.audit.head.seq} sha256 ${running.audit.head.hash}`);
           process.off('SIGHUP', reload);
+          process.off('SIGUSR2', reopen);
           resolve(0);
         },
         (err: unknown) => {

@@ -29,7 +29,7 @@ export interface NormalizedRequest {
   readonly agent: string;
 }
 
-export type PolicyReason = 'allowed_by_rule' | 'denied_by_rule' | 'no_rule' | 'invalid_request';
+export type PolicyReason = 'allowed_by_rule' | 'denied_by_rule' | 'no_rule' | 'invalid_request' | 'intercepted';
 
 export interface Decision {
   readonly effect: Effect;
@@ -40,6 +40,8 @@ export interface Decision {
   /** Absent only when the request could not be normalised (reason `invalid_request`). */
   readonly request: NormalizedRequest | null;
   readonly revision: string;
+  /** A tunnel whose deciding rule must see inside: open it, terminate TLS, and decide each request in it. */
+  readonly intercept?: boolean;
 }
 
 const METHOD = /^[A-Z]{1,20}$/;
@@ -64,11 +66,34 @@ export function decide(policy: CompiledPolicy, facts: RequestFacts): Decision {
   if ('error' in request) {
     return { effect: 'deny', reason: 'invalid_request', message: request.error, rule: null, request: null, revision: policy.revision };
   }
+  const tunnel = isInterceptable(policy, request);
   for (const i of candidateRules(policy.index, policy.rules, request.host, request.hostKind)) {
     const rule = policy.rules[i] as CompiledRule;
-    if (mismatch(rule, request) === undefined) return ruleDecision(policy, rule, request);
+    if (mismatch(rule, request, tunnel) === undefined) return tunnel && needsInterception(rule) ? interceptDecision(policy, rule, request) : ruleDecision(policy, rule, request);
   }
   return noRule(policy, request);
+}
+
+/** A CONNECT to a TLS port: leash can terminate its TLS and see each request inside. */
+export function isInterceptable(policy: CompiledPolicy, request: NormalizedRequest): boolean {
+  return request.path === undefined && request.method === 'CONNECT' && policy.settings.tlsPorts.has(request.port);
+}
+
+/** A rule that decides on more than host and port: it can only be enforced by looking inside the tunnel. */
+export function needsInterception(rule: CompiledRule): boolean {
+  return rule.paths !== null || rule.inspect.length > 0 || (rule.methods !== null && [...rule.methods].some((m) => m !== 'CONNECT'));
+}
+
+export function interceptDecision(policy: CompiledPolicy, rule: CompiledRule, request: NormalizedRequest): Decision {
+  return {
+    effect: 'allow',
+    reason: 'intercepted',
+    message: `${describeRequest(request)} intercepted: rule ${rule.name} decides on each request inside`,
+    rule,
+    request,
+    revision: policy.revision,
+    intercept: true,
+  };
 }
 
 export function ruleDecision(policy: CompiledPolicy, rule: CompiledRule, request: NormalizedRequest): Decision {
@@ -95,10 +120,14 @@ export function noRule(policy: CompiledPolicy, request: NormalizedRequest): Deci
   };
 }
 
-/** Why `rule` does not match `request` apart from the host, or undefined when it matches. */
-export function mismatch(rule: CompiledRule, request: NormalizedRequest): string | undefined {
+/**
+ * Why `rule` does not match `request` apart from the host, or undefined when it matches. For an interceptable
+ * tunnel only ports and agents count: methods and paths are decided later, on each request inside.
+ */
+export function mismatch(rule: CompiledRule, request: NormalizedRequest, interceptable = false): string | undefined {
   if (rule.ports !== 'any' && !rule.ports.has(request.port)) return `port ${request.port} is not in [${[...rule.ports].join(', ')}]`;
   if (rule.agents && !rule.agents.has(request.agent)) return `agent ${request.agent} is not in [${[...rule.agents].join(', ')}]`;
+  if (interceptable) return undefined;
   // Inside a tunnel leash sees no method and no path. An allow rule restricted by them cannot vouch for what the
   // tunnel carries, so it does not match; a deny rule might forbid what the tunnel carries, so it does.
   if (request.path === undefined && rule.effect === 'deny') return undefined;

@@ -1,7 +1,7 @@
 // `leash explain`: the decision for one request together with the reasoning, rule by rule. It walks the rules in
 // order without the index, so it doubles as the reference the indexed matcher is tested against.
 
-import { decide, describeRequest, hostMatches, mismatch, noRule, normalizeRequest, ruleDecision, type Decision, type RequestFacts } from './evaluate.js';
+import { decide, describeRequest, hostMatches, interceptDecision, isInterceptable, mismatch, needsInterception, noRule, normalizeRequest, ruleDecision, type Decision, type RequestFacts } from './evaluate.js';
 import type { CompiledPolicy } from './policy.js';
 import type { CompiledRule } from './rule.js';
 
@@ -29,6 +29,7 @@ export function explain(policy: CompiledPolicy, facts: RequestFacts): Explanatio
   const trace: TraceEntry[] = [];
   let omitted = 0;
   let decision: Decision | undefined;
+  const tunnel = isInterceptable(policy, request);
   for (const rule of policy.rules) {
     const entry = (matched: boolean, why: string): TraceEntry => ({ rule: rule.name, at: `${rule.location.file}:${rule.location.line}`, effect: rule.effect, matched, why });
     if (!hostMatches(rule.pattern, request.host, request.hostKind)) {
@@ -36,10 +37,15 @@ export function explain(policy: CompiledPolicy, facts: RequestFacts): Explanatio
       else omitted++;
       continue;
     }
-    const why = mismatch(rule, request);
+    const why = mismatch(rule, request, tunnel);
     if (why !== undefined) {
       trace.push(entry(false, why));
       continue;
+    }
+    if (tunnel && needsInterception(rule)) {
+      trace.push(entry(true, `${describeRequest(request)} matches ${describeRule(rule)}, which looks inside requests: the tunnel is intercepted and each request in it is decided on its own`));
+      decision = interceptDecision(policy, rule, request);
+      break;
     }
     trace.push(entry(true, `${describeRequest(request)} matches ${describeRule(rule)}; the first match decides`));
     decision = ruleDecision(policy, rule, request);

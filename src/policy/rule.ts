@@ -107,18 +107,6 @@ export function compileRule(raw: RawRule, ctx: RuleContext, issues: PolicyIssue[
     }
   });
 
-  // Until TLS interception exists, leash cannot see methods, paths or response bodies inside HTTPS; accepting
-  // such a rule would promise enforcement that does not happen.
-  const tlsPorts = ports === 'any' ? [...ctx.settings.tlsPorts] : [...ports].filter((p) => ctx.settings.tlsPorts.has(p));
-  if (tlsPorts.length > 0) {
-    const portText = ports === 'any' ? 'any port (including TLS ports)' : `TLS port${tlsPorts.length > 1 ? 's' : ''} ${tlsPorts.join(', ')}`;
-    for (const key of ['methods', 'paths', 'inspect'] as const) {
-      if (raw[key] === undefined) continue;
-      if (key === 'methods' && raw.methods?.every((m) => m === 'CONNECT')) continue;
-      fail(key, `cannot be enforced on ${portText}: it needs TLS interception, which this version of leash does not do; limit the rule to plain-HTTP ports (e.g. ports: [80]) or remove ${key}`, 'key');
-    }
-  }
-
   if (issues.length > before || !compiled.ok) return undefined;
   return Object.freeze({
     index: ctx.index,

@@ -56,7 +56,7 @@ describe('leash check', () => {
       'rules:',
       '  - { name: a, domain: "*.com", effect: allow }',
       '  - { name: b, domain: 10.0.0.1/8, effect: allow }',
-      '  - { name: c, domain: c.example, ports: [443], methods: [POST], effect: allow }',
+      '  - { name: c, domain: c.example, agents: [ghost], effect: allow }',
       '',
     ].join('\n'));
     const { code, out } = await run('check', '--policy', file);
@@ -64,7 +64,7 @@ describe('leash check', () => {
     expect(out).toEqual([
       `${file}:3:24: rules[0].domain: "*.com" is too broad: a wildcard must keep at least two labels`,
       `${file}:4:24: rules[1].domain: "10.0.0.1/8" has host bits set; did you mean 10.0.0.0/8?`,
-      expect.stringMatching(new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:5:\\d+: rules\\[2\\]\\.methods: cannot be enforced on TLS port 443`)),
+      expect.stringMatching(new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:5:\\d+: rules\\[2\\]\\.agents\\[0\\]: "ghost" is not a defined agent`)),
       'error: 3 errors in 1 file; nothing was loaded',
     ]);
   });

@@ -22,7 +22,10 @@ export interface TestLeash {
   stop(): Promise<void>;
 }
 
-export async function startLeash(policyYaml: string, opts: { watch?: boolean; now?: () => number } = {}): Promise<TestLeash> {
+export async function startLeash(
+  policyYaml: string,
+  opts: { watch?: boolean; now?: () => number; /** `--audit-max-size` / `--audit-keep` */ auditRotation?: { maxSize: string; keep?: string } } = {},
+): Promise<TestLeash> {
   const dir = await tempDir('leash-proxy-');
   const policyDir = path.join(dir, 'policies');
   const { mkdir } = await import('node:fs/promises');
@@ -32,7 +35,7 @@ export async function startLeash(policyYaml: string, opts: { watch?: boolean; no
   const auditFile = path.join(dir, 'audit.log');
   const stderr: string[] = [];
   const running = await startServe(
-    { policy: [policyDir], listen: '127.0.0.1:0', audit: auditFile, now: opts.now },
+    { policy: [policyDir], listen: '127.0.0.1:0', audit: auditFile, now: opts.now, auditMaxSize: opts.auditRotation?.maxSize, auditKeep: opts.auditRotation?.keep },
     { out: (line) => stderr.push(line), err: (line) => stderr.push(line), env: {} },
   );
   if (!opts.watch) running.watcher.stop();

@@ -194,3 +194,29 @@ describe('decide', () => {
     expect(decide(policy, connect('[::ffff:7f00:1]')).request).toMatchObject({ host: '127.0.0.1', hostKind: 'ipv4', path: undefined });
   });
 });
+
+describe('tunnels to TLS ports and interception', () => {
+  const policy = compile(`
+version: 1
+rules:
+  - { name: docs-admin, domain: docs.example.com, ports: [443], paths: ["/admin/**"], effect: deny }
+  - { name: docs-read, domain: docs.example.com, ports: [443], methods: [GET], effect: allow }
+  - { name: plain-deny, domain: blocked.example.com, effect: deny }
+  - { name: search, domain: search.example.com, ports: [443], inspect: [json], effect: allow }
+  - { name: api, domain: api.example.com, ports: [443], effect: allow }
+  - { name: tunnel-only, domain: ssh.example.com, ports: [443], methods: [CONNECT], effect: allow }
+`);
+  it.each<[string, RequestFacts, string, string | null, boolean]>([
+    ['the first rule looks at paths: intercept', { method: 'CONNECT', host: 'docs.example.com', port: 443 }, 'intercepted', 'docs-admin', true],
+    ['inspect needs interception', { method: 'CONNECT', host: 'search.example.com', port: 443 }, 'intercepted', 'search', true],
+    ['a plain rule: splice, no interception', { method: 'CONNECT', host: 'api.example.com', port: 443 }, 'allowed_by_rule', 'api', false],
+    ['methods: [CONNECT] only: splice', { method: 'CONNECT', host: 'ssh.example.com', port: 443 }, 'allowed_by_rule', 'tunnel-only', false],
+    ['a plain deny first: denied, never intercepted', { method: 'CONNECT', host: 'blocked.example.com', port: 443 }, 'denied_by_rule', 'plain-deny', false],
+    ['inside the tunnel: GET /guide', { method: 'GET', host: 'docs.example.com', port: 443, path: '/guide' }, 'allowed_by_rule', 'docs-read', false],
+    ['inside the tunnel: POST /guide', { method: 'POST', host: 'docs.example.com', port: 443, path: '/guide' }, 'no_rule', null, false],
+    ['inside the tunnel: GET /admin/x', { method: 'GET', host: 'docs.example.com', port: 443, path: '/admin/x' }, 'denied_by_rule', 'docs-admin', false],
+  ])('%s', (_name, facts, reason, rule, intercept) => {
+    const d = decide(policy, facts);
+    expect({ reason: d.reason, rule: d.rule?.name ?? null, intercept: d.intercept === true }).toEqual({ reason, rule, intercept });
+  });
+});

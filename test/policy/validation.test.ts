@@ -62,10 +62,6 @@ const cases: Case[] = [
   { rule: 'path glob with a query string', fixture: 'path-with-query.yaml', field: 'rules[0].paths[0]', message: '"/search?q=*": paths match the path only', line: 6, column: 13 },
   { rule: 'rateLimit that does not parse', fixture: 'rate-limit-unparsable.yaml', field: 'rules[0].rateLimit', message: '"60 per minute" is not allowed; allowed: N/WINDOW such as 60/1m, 10/s or 1000/1h', line: 5, column: 16 },
   { rule: 'rateLimit with an empty window', fixture: 'rate-limit-zero-window.yaml', field: 'rules[0].rateLimit', message: '"60/0m" does not parse; allowed: N/WINDOW', line: 5, column: 16 },
-  // Rules that need TLS interception
-  { rule: 'methods on port 443', fixture: 'methods-on-tls-port.yaml', field: 'rules[0].methods', message: 'cannot be enforced on TLS port 443: it needs TLS interception', line: 6, column: 5 },
-  { rule: 'paths on the default ports (which include 443)', fixture: 'paths-on-tls-port.yaml', field: 'rules[0].paths', message: 'cannot be enforced on TLS port 443: it needs TLS interception', line: 5, column: 5 },
-  { rule: 'inspect on any port', fixture: 'inspect-on-tls-port.yaml', field: 'rules[0].inspect', message: 'cannot be enforced on any port (including TLS ports)', line: 6, column: 5 },
   // Names and references
   { rule: 'duplicate rule name', fixture: 'rule-name-duplicate.yaml', field: 'rules[1].name', message: '"docs" is already the name of the rule at <dir>rule-name-duplicate.yaml:3:5; rule names must be unique', line: 6, column: 11 },
   { rule: 'agents: naming an undefined agent', fixture: 'agent-undefined.yaml', field: 'rules[0].agents[1]', message: '"reserach" is not a defined agent; defined: research, anonymous', line: 8, column: 24 },
@@ -131,6 +127,8 @@ describe('what validation accepts', () => {
     ['methods and paths on plain HTTP', '{ name: docs, domain: docs.example.com, ports: [80], methods: [GET], paths: ["/v1/**"], effect: allow }'],
     ['inspect on plain HTTP', '{ name: search, domain: search.example.com, ports: [80, 8080], inspect: [json, html], effect: allow }'],
     ['methods: [CONNECT] on a TLS port (visible without interception)', '{ name: tunnel, domain: api.example.com, ports: [443], methods: [CONNECT], effect: allow }'],
+    ['methods and paths on a TLS port (enforced by interception)', '{ name: api, domain: api.example.com, ports: [443], methods: [GET], paths: ["/v1/**"], effect: allow }'],
+    ['inspect on any port (enforced by interception on TLS ports)', '{ name: search, domain: search.example.com, ports: "*", inspect: [json], effect: allow }'],
     ['agents: [anonymous] without defining it', '{ name: public, domain: api.example.com, agents: [anonymous], effect: allow }'],
     ['a CIDR for IPv6', '{ name: v6, domain: "2001:db8::/32", effect: allow }'],
     ['a rate limit without a count in the window', '{ name: slow, domain: api.example.com, rateLimit: 10/s, effect: allow }'],
