@@ -39,6 +39,7 @@ export async function startServe(options: ServeOptions, io: CommandIo): Promise<
   const policy = await loadPolicy(paths);
   for (const warning of policy.warnings) io.err(formatIssue(warning));
   for (const problem of agentTokens(policy).problems) io.err(`leash: ${problem}`);
+  await (await import('../kernel/loaded.js')).warnIfRestricted(io.err); // a proxy under its own agent rules can reach nothing upstream
   const audit = openAuditLog(options.audit ?? io.env.LEASH_AUDIT ?? '-', { ...parseRotation(options.auditMaxSize, options.auditKeep), log: io.err });
   let proxy: ProxyServer;
   try {
