@@ -1,0 +1,370 @@
+// Kernel rules, end to end, in a real kernel: the test creates a network namespace, starts an origin, a DNS
+// server and `leash serve` inside it, loads the rules `leash rules --apply` generates (nftables, then iptables),
+// and runs clients as the unprivileged uid 65534 (the agent) and as root (everyone else) to show what the rules
+// refuse and what they let through; then `--remove` restores direct access.
+//
+// Needs root, ip (iproute2), nft, iptables-restore, ip6tables-restore, setpriv (util-linux) and python3 (for an
+// unprivileged ICMP socket). Without them the suite is skipped with the reason, except under CI=true, where a
+// missing prerequisite fails (the CI runner is root and .ci/run installs them, so a skip there would hide a gap).
+// Never: create a link out of the namespace; all traffic stays on its loopback. The namespace is deleted in
+// afterAll, whatever happened before.
+
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { renderIptables, IPT6_MARKER } from '../../src/kernel/iptables.js';
+import { renderNft } from '../../src/kernel/nft.js';
+import { RECORD_DIR } from '../../src/kernel/system.js';
+import { tempDir } from '../helpers/audit-sink.js';
+import { GOLDEN_CASES, goldenRuleset } from './cases.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const NS = `leash-e2e-${randomBytes(4).toString('hex')}`;
+const AGENT_UID = 65534;
+// A fixed PATH: the agent uid must find the same binaries as root, and nothing in root's home.
+const ENV = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C' };
+const AS_AGENT = ['setpriv', `--reuid=${AGENT_UID}`, `--regid=${AGENT_UID}`, '--clear-groups'];
+const FAST_MS = 500;
+
+function has(command: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${command}`], { env: ENV }).status === 0;
+}
+
+/** Why this machine cannot run the suite, or null when it can. */
+function missingPrerequisite(): string | null {
+  if (process.platform !== 'linux') return `not Linux (${process.platform})`;
+  if (process.getuid?.() !== 0) return 'not root: network namespaces and nft need root';
+  const tools = ['ip', 'nft', 'iptables-restore', 'ip6tables-restore', 'iptables-save', 'setpriv', 'python3'].filter((t) => !has(t));
+  if (tools.length > 0) return `missing ${tools.join(', ')} (Debian: apt-get install iproute2 nftables iptables util-linux python3)`;
+  // Root without CAP_SYS_ADMIN/CAP_NET_ADMIN (an unprivileged container) cannot make a namespace.
+  const probe = `leash-probe-${randomBytes(4).toString('hex')}`;
+  const add = spawnSync('ip', ['netns', 'add', probe], { env: ENV, encoding: 'utf8' });
+  if (add.status !== 0) return `cannot create a network namespace: ${add.stderr.trim()}`;
+  spawnSync('ip', ['netns', 'del', probe], { env: ENV });
+  return null;
+}
+
+const missing = missingPrerequisite();
+const inCi = process.env.CI === 'true';
+
+function sh(args: string[], input?: string): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(args[0] as string, args.slice(1), { env: ENV, encoding: 'utf8', input, cwd: ROOT, timeout: 30_000 });
+  return { code: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+}
+
+function inNs(args: string[]): string[] {
+  return ['ip', 'netns', 'exec', NS, ...args];
+}
+
+/** `leash ...` inside the namespace, as root. */
+function leash(...args: string[]): { code: number | null; stdout: string; stderr: string } {
+  return sh(inNs([process.execPath, '--import', 'tsx', 'src/main.ts', ...args]));
+}
+
+interface Started {
+  child: ChildProcess;
+  stderr: () => string;
+}
+
+/** Spawns a long-running process and resolves with the first match of `ready` on stdout or stderr. */
+function startUntil(args: string[], ready: RegExp): Promise<Started & { match: RegExpExecArray }> {
+  const child = spawn(args[0] as string, args.slice(1), { env: ENV, cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  return new Promise((resolve, reject) => {
+    const check = () => {
+      const m = ready.exec(out) ?? ready.exec(err);
+      if (m) resolve({ child, stderr: () => err, match: m });
+    };
+    child.stdout?.on('data', (c: Buffer) => {
+      out += c.toString();
+      check();
+    });
+    child.stderr?.on('data', (c: Buffer) => {
+      err += c.toString();
+      check();
+    });
+    child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited (${code}) before it was ready:\n${out}\n${err}`)));
+  });
+}
+
+// ---- clients: run inside the namespace, as the agent or as root, reduced to one word per probe ----
+
+type Probe =
+  | { kind: 'tcp'; host: string; port: number }
+  | { kind: 'get'; host: string; port: number; proxyPort?: number }
+  | { kind: 'dns'; host: string; port: number };
+
+// Node built-ins only, so the agent uid needs nothing from the repository to run it.
+const NODE_PROBES = String.raw`
+const net = require('node:net'), http = require('node:http'), dgram = require('node:dgram');
+const probes = JSON.parse(process.argv[1]);
+const now = () => performance.now();
+function tcp(p) {
+  return new Promise((resolve) => {
+    const t = now();
+    const s = net.connect({ host: p.host, port: p.port });
+    const timer = setTimeout(() => { s.destroy(); resolve({ result: 'timeout', ms: now() - t }); }, 3000);
+    s.on('connect', () => { clearTimeout(timer); s.destroy(); resolve({ result: 'connected', ms: now() - t }); });
+    s.on('error', (e) => { clearTimeout(timer); resolve({ result: e.code, ms: now() - t }); });
+  });
+}
+function get(p) {
+  return new Promise((resolve) => {
+    const t = now();
+    const authority = p.host.includes(':') ? '[' + p.host + ']:' + p.port : p.host + ':' + p.port;
+    const opts = p.proxyPort
+      ? { host: '127.0.0.1', port: p.proxyPort, path: 'http://' + authority + '/', headers: { host: authority } }
+      : { host: p.host, port: p.port, path: '/' };
+    const req = http.get({ ...opts, agent: false, timeout: 3000 }, (res) => {
+      let body = '';
+      res.on('data', (c) => (body += c));
+      res.on('end', () => resolve({ result: res.statusCode + ' ' + body, ms: now() - t }));
+    });
+    req.on('timeout', () => req.destroy(Object.assign(new Error('timeout'), { code: 'timeout' })));
+    req.on('error', (e) => resolve({ result: e.code, ms: now() - t }));
+  });
+}
+function dns(p) {
+  // A query for example.test A (RFC 1035 §4.1): id 0x1234, RD, one question.
+  const q = Buffer.from('123401000001000000000000076578616d706c65047465737400000100' + '01', 'hex');
+  return new Promise((resolve) => {
+    const t = now();
+    const s = dgram.createSocket('udp4');
+    let sendError = null;
+    const done = (result) => { clearTimeout(timer); s.close(); resolve({ result, ms: now() - t, sendError }); };
+    const timer = setTimeout(() => done('no answer'), 1000);
+    s.on('message', () => done('answered'));
+    s.on('error', (e) => { sendError = e.code; });
+    s.send(q, p.port, p.host, (e) => { if (e) sendError = e.code; });
+  });
+}
+(async () => {
+  const out = [];
+  for (const p of probes) out.push(await ({ tcp, get, dns })[p.kind](p));
+  process.stdout.write(JSON.stringify(out));
+})();
+`;
+
+// An unprivileged ICMP echo (a "ping socket", allowed by net.ipv4.ping_group_range, set in the namespace).
+const PYTHON_ICMP = String.raw`
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_ICMP)
+s.settimeout(1)
+try:
+    s.sendto(b'\x08\x00\x00\x00\x00\x01\x00\x01leash', ('127.0.0.1', 0))
+    s.recvfrom(1024)
+    print('answered')
+except socket.timeout:
+    print('no answer')
+except OSError as e:
+    print('refused' if e.errno in (1, 13, 111, 113) else 'error %d' % e.errno)
+`;
+
+interface ProbeResult {
+  result: string;
+  ms: number;
+}
+
+function runProbes(asAgent: boolean, probes: Probe[]): ProbeResult[] {
+  const r = sh(inNs([...(asAgent ? AS_AGENT : []), process.execPath, '-e', NODE_PROBES, JSON.stringify(probes)]));
+  if (r.code !== 0) throw new Error(`probe client failed (${r.code}): ${r.stderr}`);
+  return JSON.parse(r.stdout) as ProbeResult[];
+}
+
+function icmp(asAgent: boolean): string {
+  const r = sh(inNs([...(asAgent ? AS_AGENT : []), 'python3', '-c', PYTHON_ICMP]));
+  if (r.code !== 0) throw new Error(`icmp client failed (${r.code}): ${r.stderr}`);
+  return r.stdout.trim();
+}
+
+/** What a client sees, one word per probe: `refused`, `no answer`, `answered`, `connected`, or `200 <body>`. */
+function outcome(r: ProbeResult): string {
+  return r.result === 'ECONNREFUSED' || r.result === 'ECONNRESET' || r.result === 'EPERM' ? 'refused' : r.result;
+}
+
+let ports: { origin: number; allowed: number; other: number; v6: number; leash: number };
+let servers: Started | undefined;
+let proxy: Started | undefined;
+let netnsInode = '';
+let policyDir = '';
+
+function counts(): Promise<Record<string, number>> {
+  return new Promise((resolve) => {
+    const child = servers?.child;
+    child?.stdout?.once('data', (c: Buffer) => resolve(JSON.parse(c.toString()) as Record<string, number>));
+    child?.stdin?.write('counts\n');
+  });
+}
+
+const AGENT_REFUSED = () => ({
+  'direct TCP to the origin': { kind: 'tcp', host: '127.0.0.1', port: ports.origin },
+  'direct HTTP GET to the origin': { kind: 'get', host: '127.0.0.1', port: ports.origin },
+  'another loopback port': { kind: 'tcp', host: '127.0.0.1', port: ports.other },
+  'IPv6 ::1': { kind: 'tcp', host: '::1', port: ports.v6 },
+  'DNS to the stub resolver 127.0.0.53:53': { kind: 'dns', host: '127.0.0.53', port: 53 },
+  'DNS to 127.0.0.1:53': { kind: 'dns', host: '127.0.0.1', port: 53 },
+}) satisfies Record<string, Probe>;
+
+const AGENT_ALLOWED = () => ({
+  'the same request through the proxy': { kind: 'get', host: 'origin.test', port: ports.origin, proxyPort: ports.leash },
+  'the --allow endpoint': { kind: 'get', host: '127.0.0.1', port: ports.allowed },
+}) satisfies Record<string, Probe>;
+
+function probeAll(asAgent: boolean, table: Record<string, Probe>): { outcomes: Record<string, string>; ms: Record<string, number> } {
+  const names = Object.keys(table);
+  const results = runProbes(asAgent, Object.values(table));
+  const outcomes: Record<string, string> = {};
+  const ms: Record<string, number> = {};
+  names.forEach((name, i) => {
+    outcomes[name] = outcome(results[i] as ProbeResult);
+    ms[name] = Math.round((results[i] as ProbeResult).ms);
+  });
+  return { outcomes, ms };
+}
+
+if (missing !== null && inCi) {
+  describe('kernel rules end to end', () => {
+    it('has its prerequisites (CI=true: a missing prerequisite fails, it is never skipped)', () => {
+      throw new Error(`cannot run the kernel rules end-to-end test: ${missing}`);
+    });
+  });
+} else {
+  describe.skipIf(missing !== null)(`kernel rules end to end${missing ? ` (skipped: ${missing})` : ''}`, () => {
+    beforeAll(async () => {
+      for (const args of [['ip', 'netns', 'add', NS], ['ip', '-n', NS, 'link', 'set', 'lo', 'up']]) {
+        const r = sh(args);
+        if (r.code !== 0) throw new Error(`${args.join(' ')}: ${r.stderr}`);
+      }
+      // Let uid 65534 open ICMP "ping sockets" in this namespace, so that ICMP refusal is the rules' doing.
+      // (/proc/sys/net is per namespace; written with node because procps' sysctl is not on a minimal Debian.)
+      const ping = sh(inNs([process.execPath, '-e', "require('node:fs').writeFileSync('/proc/sys/net/ipv4/ping_group_range', '0 2147483647')"]));
+      if (ping.code !== 0) throw new Error(`cannot allow ping sockets in ${NS}: ${ping.stderr}`);
+      netnsInode = /\d+/.exec(sh(inNs(['readlink', '/proc/self/ns/net'])).stdout)?.[0] ?? '';
+      servers = await startUntil(inNs([process.execPath, '--import', 'tsx', 'test/kernel/ns-servers.ts']), /^\{.*\}$/m).then((s) => {
+        ports = { ...(JSON.parse(s.match[0]) as Omit<typeof ports, 'leash'>), leash: 0 };
+        return s;
+      });
+      const dir = await tempDir('leash-kernel-e2e-');
+      await mkdir(path.join(dir, 'policies'));
+      await writeFile(
+        path.join(dir, 'policies', 'origin.yaml'),
+        'version: 1\nsettings:\n  dns: { hosts: { origin.test: 127.0.0.1 } }\n  network: { allowCidrs: ["127.0.0.0/8"] }\nrules:\n  - { name: origin, domain: origin.test, ports: "*", effect: allow }\n',
+      );
+      policyDir = path.join(dir, 'policies');
+      const started = await startUntil(inNs([process.execPath, '--import', 'tsx', 'src/main.ts', 'serve', '--listen', '127.0.0.1:0', '--policy', policyDir]), /^listening on 127\.0\.0\.1:(\d+)$/m);
+      proxy = started;
+      ports.leash = Number(started.match[1]);
+    }, 60_000);
+
+    afterAll(async () => {
+      for (const p of [proxy, servers]) p?.child.kill('SIGKILL');
+      sh(['ip', 'netns', 'del', NS]);
+      if (netnsInode) {
+        for (const format of ['nft', 'iptables']) await rm(path.join(RECORD_DIR, `rules-${format}-net${netnsInode}.json`), { force: true });
+      }
+    }, 30_000);
+
+    it('loads every golden nft and iptables file into the kernel without error (syntax check, nothing committed)', () => {
+      for (const name of Object.keys(GOLDEN_CASES)) {
+        const nft = sh(inNs(['nft', '-c', '-f', '/dev/stdin']), renderNft(goldenRuleset(name)));
+        expect(nft.stderr, `${name}.nft`).toBe('');
+        expect(nft.code, `${name}.nft`).toBe(0);
+        const [v4, v6] = renderIptables(goldenRuleset(name)).split(IPT6_MARKER);
+        for (const [tool, text] of [['iptables-restore', v4], ['ip6tables-restore', v6]] as const) {
+          const r = sh(inNs([tool, '--noflush', '--test']), text);
+          expect(r.stderr, `${name}.rules ${tool}`).toBe('');
+          expect(r.code, `${name}.rules ${tool}`).toBe(0);
+        }
+      }
+    });
+
+    it('before any rules, the agent uid reaches the origin directly (so what follows is the rules\' doing)', () => {
+      expect(probeAll(true, { origin: { kind: 'get', host: '127.0.0.1', port: ports.origin } }).outcomes).toEqual({ origin: '200 hello from origin' });
+    });
+
+    describe.each(['nft', 'iptables'] as const)('%s rules from leash rules --apply', (format) => {
+      it('--apply loads them, and --status shows them loaded for the agent uid', () => {
+        const apply = leash('rules', '--user', String(AGENT_UID), '--proxy', `127.0.0.1:${ports.leash}`, '--allow', `127.0.0.1:${ports.allowed}`, '--format', format, '--apply');
+        expect(apply.stderr).toBe('');
+        expect(apply.code).toBe(0);
+        expect(apply.stdout).toMatch(new RegExp(`^applied: .* now restricts uid ${AGENT_UID}`));
+        const status = leash('rules', '--status', '--format', format);
+        expect(status.code).toBe(0);
+        expect(status.stdout).toMatch(new RegExp(`: loaded; restricts uid ${AGENT_UID}$`, 'm'));
+      }, 30_000);
+
+      it('the agent uid: direct TCP, other loopback ports and IPv6 are refused fast; DNS to any resolver gets no answer', async () => {
+        const before = await counts();
+        const { outcomes, ms } = probeAll(true, AGENT_REFUSED());
+        expect(outcomes).toEqual({
+          'direct TCP to the origin': 'refused',
+          'direct HTTP GET to the origin': 'refused',
+          'another loopback port': 'refused',
+          'IPv6 ::1': 'refused',
+          'DNS to the stub resolver 127.0.0.53:53': 'no answer',
+          'DNS to 127.0.0.1:53': 'no answer',
+        });
+        for (const name of ['direct TCP to the origin', 'another loopback port', 'IPv6 ::1']) expect(ms[name], `${name} took ${ms[name]} ms`).toBeLessThan(FAST_MS);
+        // Nothing the agent sent arrived: not one DNS query, not one request.
+        expect(await counts()).toEqual(before);
+      }, 30_000);
+
+      it('the agent uid: ICMP is refused', () => {
+        expect(icmp(true)).toBe('refused');
+      });
+
+      it('the agent uid: the same request through the proxy succeeds, and the --allow endpoint is reachable', () => {
+        expect(probeAll(true, AGENT_ALLOWED()).outcomes).toEqual({
+          'the same request through the proxy': '200 hello from origin',
+          'the --allow endpoint': '200 hello from allowed',
+        });
+      }, 30_000);
+
+      it('root in the same namespace is unaffected', () => {
+        expect(probeAll(false, AGENT_REFUSED()).outcomes).toEqual({
+          'direct TCP to the origin': 'connected',
+          'direct HTTP GET to the origin': '200 hello from origin',
+          'another loopback port': 'connected',
+          'IPv6 ::1': 'connected',
+          'DNS to the stub resolver 127.0.0.53:53': 'answered',
+          'DNS to 127.0.0.1:53': 'answered',
+        });
+        expect(icmp(false)).toBe('answered');
+      }, 30_000);
+
+      it('--status counts the refusals', () => {
+        const status = leash('rules', '--status', '--format', format);
+        const refusals = status.stdout.split('\n').filter((l) => /reset, so the agent fails at once|ICMP admin-prohibited/.test(l));
+        expect(refusals.length).toBeGreaterThan(0);
+        const packets = refusals.map((l) => Number(/^\s+\S+\s+(\d+)\s/.exec(l)?.[1] ?? 0));
+        expect(packets.reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
+      }, 30_000);
+
+      it('leash serve started as the agent uid warns that the rules restrict it', async () => {
+        // CAP_DAC_READ_SEARCH only so the agent uid can read the repository wherever CI checked it out; it
+        // grants no network privilege, so the check reads the record --apply left, as a real unprivileged start would.
+        const p = await startUntil(
+          inNs([...AS_AGENT, '--inh-caps=+dac_read_search', '--ambient-caps=+dac_read_search', process.execPath, '--import', 'tsx', 'src/main.ts', 'serve', '--listen', '127.0.0.1:0', '--policy', policyDir]),
+          /^listening on /m,
+        );
+        p.child.kill('SIGKILL');
+        expect(p.stderr()).toMatch(new RegExp(`^leash: warning: this process runs as uid ${AGENT_UID}, which the loaded leash ${format} rules restrict .*\\(as recorded by leash rules --apply\\)`, 'm'));
+      }, 30_000);
+
+      it('--remove restores direct access; --status then says not loaded (exit 1)', () => {
+        const remove = leash('rules', '--remove', '--format', format);
+        expect(remove.code).toBe(0);
+        expect(remove.stdout).toMatch(/^removed: /);
+        const status = leash('rules', '--status', '--format', format);
+        expect(status.code).toBe(1);
+        expect(status.stdout).toMatch(/not loaded/);
+        expect(probeAll(true, { origin: { kind: 'get', host: '127.0.0.1', port: ports.origin } }).outcomes).toEqual({ origin: '200 hello from origin' });
+        expect(icmp(true)).toBe('answered');
+      }, 30_000);
+    });
+  });
+}

@@ -1,0 +1,61 @@
+// Everything the kernel-rules end-to-end test connects to, in one process the test starts inside its network
+// namespace (the test process itself stays outside, so it cannot listen there): an HTTP origin, the --allow
+// endpoint, another loopback port, an IPv6 server on ::1, and a DNS server on 127.0.0.53:53 (a stub resolver's
+// address) and 127.0.0.1:53.
+//
+// Protocol: prints one JSON line of ports when ready; answers each "counts" line on stdin with one JSON line of
+// how many requests and queries each server has seen, so the test can prove a refused packet never arrived.
+// Never: bind anything but loopback, or forward anything anywhere.
+
+import dgram from 'node:dgram';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import readline from 'node:readline';
+import dnsPacket from 'dns-packet';
+
+const counts: Record<string, number> = { origin: 0, allowed: 0, other: 0, v6: 0, dns: 0 };
+
+function httpServer(name: string, host: string): Promise<number> {
+  const server = http.createServer((req, res) => {
+    counts[name] = (counts[name] ?? 0) + 1;
+    res.end(`hello from ${name}`);
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, host, () => resolve((server.address() as AddressInfo).port));
+  });
+}
+
+function dnsServer(host: string): Promise<void> {
+  const socket = dgram.createSocket('udp4');
+  socket.on('message', (msg, rinfo) => {
+    counts.dns = (counts.dns ?? 0) + 1;
+    let query;
+    try {
+      query = dnsPacket.decode(msg);
+    } catch {
+      return;
+    }
+    const answers = (query.questions ?? []).map((q) => ({ type: 'A' as const, class: 'IN' as const, name: q.name, ttl: 60, data: '127.0.0.1' }));
+    socket.send(dnsPacket.encode({ type: 'response', id: query.id, flags: dnsPacket.AUTHORITATIVE_ANSWER, questions: query.questions, answers }), rinfo.port, rinfo.address);
+  });
+  return new Promise((resolve, reject) => {
+    socket.once('error', reject);
+    socket.bind(53, host, () => resolve());
+  });
+}
+
+const [origin, allowed, other, v6] = await Promise.all([
+  httpServer('origin', '127.0.0.1'),
+  httpServer('allowed', '127.0.0.1'),
+  httpServer('other', '127.0.0.1'),
+  httpServer('v6', '::1'),
+  dnsServer('127.0.0.53'),
+  dnsServer('127.0.0.1'),
+]);
+process.stdout.write(`${JSON.stringify({ origin, allowed, other, v6 })}\n`);
+
+readline.createInterface({ input: process.stdin }).on('line', (line) => {
+  if (line.trim() === 'counts') process.stdout.write(`${JSON.stringify(counts)}\n`);
+});
+process.stdin.on('end', () => process.exit(0));
