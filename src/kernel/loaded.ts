@@ -64,9 +64,10 @@ export async function applyRules(ruleset: Ruleset, format: KernelFormat, host: K
 }
 
 export async function removeRules(format: KernelFormat, host: KernelHost = systemHost): Promise<string[]> {
-  let removed = false;
+  let removed: boolean | undefined = false;
   if (format === 'nft') {
-    removed = (await nftStatus(host)).loaded;
+    // Only to say whether there was anything to remove; a failed read must not stop the removal.
+    removed = await nftStatus(host).then((s) => s.loaded, () => undefined);
     const result = await host.run('nft', ['-f', '/dev/stdin'], { input: NFT_REMOVE });
     if (result.code !== 0) throw toolFailed('nft -f', result);
   } else {
@@ -80,6 +81,7 @@ export async function removeRules(format: KernelFormat, host: KernelHost = syste
   }
   const netns = await host.netns();
   if (netns) await host.removeRecord(format, netns).catch(() => {});
+  if (removed === undefined) return [`removed: ${where(format)} (if it was loaded)`];
   return [removed ? `removed: ${where(format)}` : `${where(format)}: not loaded; nothing to remove`];
 }
 
@@ -91,8 +93,10 @@ export async function readStatus(format: KernelFormat, host: KernelHost = system
   const lines: string[] = [];
   const uids = new Set<number>();
   let loaded = true;
-  for (const f of [...FAMILIES].reverse()) {
-    const status = parseIptablesStatus(await saveFilter(host, f.save, true, timeoutMs));
+  const families = [...FAMILIES].reverse();
+  const saved = await Promise.all(families.map((f) => saveFilter(host, f.save, true, timeoutMs)));
+  for (const [i, f] of families.entries()) {
+    const status = parseIptablesStatus(saved[i] ?? '');
     lines.push(...formatStatus(`${f.label} chain LEASH`, status));
     if (status.present && !status.hooked) lines.push('  (the chain exists but OUTPUT does not jump to it: nothing is enforced)');
     loaded &&= status.loaded;

@@ -192,10 +192,18 @@ let proxy: Started | undefined;
 let netnsInode = '';
 let policyDir = '';
 
+/** How many requests and DNS queries each server in the namespace has received so far. */
 function counts(): Promise<Record<string, number>> {
   return new Promise((resolve) => {
     const child = servers?.child;
-    child?.stdout?.once('data', (c: Buffer) => resolve(JSON.parse(c.toString()) as Record<string, number>));
+    let text = '';
+    const onData = (c: Buffer) => {
+      text += c.toString();
+      if (!text.includes('\n')) return;
+      child?.stdout?.off('data', onData);
+      resolve(JSON.parse(text.slice(0, text.indexOf('\n'))) as Record<string, number>);
+    };
+    child?.stdout?.on('data', onData);
     child?.stdin?.write('counts\n');
   });
 }

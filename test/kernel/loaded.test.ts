@@ -95,6 +95,12 @@ describe('applyRules and removeRules', () => {
     const empty = fakeHost({ tools: (c) => (c.args.includes('list') ? fail('Error: No such file or directory') : ok()) });
     expect(await removeRules('nft', empty)).toEqual(['nft table inet leash: not loaded; nothing to remove']);
   });
+
+  it('remove: still removes when the table cannot be read first (an nft without JSON support)', async () => {
+    const host = fakeHost({ tools: (c) => (c.args.includes('-j') ? fail('Error: JSON support not compiled-in') : ok()) });
+    expect(await removeRules('nft', host)).toEqual(['removed: nft table inet leash (if it was loaded)']);
+    expect(host.calls.at(-1)?.input).toBe('table inet leash\ndelete table inet leash\n');
+  });
 });
 
 describe('warnIfRestricted (leash serve at start)', () => {
