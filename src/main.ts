@@ -6,6 +6,7 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { auditCli, type AuditOptions } from './cli/audit.js';
+import { caCommand } from './cli/ca.js';
 import { checkCommand } from './cli/check.js';
 import { explainCommand } from './cli/explain.js';
 import { processIo, type CommandIo } from './cli/io.js';
@@ -17,6 +18,7 @@ const USAGE = `usage: leash <command> [options]
 commands:
   serve    [--policy PATH]... [--listen HOST:PORT] [--audit PATH|-]   run the proxy (default policies/, 127.0.0.1:3128, audit to stdout)
            [--audit-max-size SIZE [--audit-keep N]]                    rotate the audit file by size (100M), keeping N files (5)
+           [--certs DIR]                                               where leash's CA for TLS interception lives (certs/)
   check    [--policy PATH]...                                          validate policy files
   explain  [--policy PATH]... [--agent NAME] METHOD URL                show which rule decides a request, and why
   rules    --user NAME|UID... --proxy HOST:PORT --format nft|iptables|pf [--allow HOST:PORT]... [--action reject|drop] [--no-log]
@@ -25,6 +27,8 @@ commands:
            [--since 24h|ISO] [--until 24h|ISO] [--format table|json|csv] [--summary] [--follow]
                                                                        read the audit log (default $LEASH_AUDIT, else ./leash-audit.log)
   audit verify [FILE]...                                               check the audit log's hash chain; exit 1 at the first break
+  ca init  [--certs DIR] [--force]                                     create leash's CA for TLS interception
+  ca trust [--certs DIR]                                               how to make agents trust it
   help                                                                 this text`;
 
 const COMMANDS: Record<string, { options: ParseArgsConfig['options']; run: (values: Record<string, unknown>, positionals: string[], io: CommandIo) => Promise<number> }> = {
@@ -52,9 +56,13 @@ const COMMANDS: Record<string, { options: ParseArgsConfig['options']; run: (valu
     // Imported here rather than at the top so this entry is the whole of the command's wiring in this file.
     run: async (v, p, io) => (p.length > 0 ? usage(`rules takes no arguments, got "${p[0]}"`) : (await import('./cli/rules.js')).rulesCommand(v, io)),
   },
+  ca: {
+    options: { certs: { type: 'string' }, force: { type: 'boolean' } },
+    run: (v, p, io) => caCommand(v as { certs?: string; force?: boolean }, p, io),
+  },
   serve: {
-    options: { policy: { type: 'string', multiple: true }, listen: { type: 'string' }, audit: { type: 'string' }, 'audit-max-size': { type: 'string' }, 'audit-keep': { type: 'string' } },
-    run: (v, p, io) => (p.length > 0 ? usage(`serve takes no arguments, got "${p[0]}"`) : serveCommand({ ...(v as { policy?: string[]; listen?: string; audit?: string }), auditMaxSize: v['audit-max-size'] as string | undefined, auditKeep: v['audit-keep'] as string | undefined }, io)),
+    options: { policy: { type: 'string', multiple: true }, listen: { type: 'string' }, audit: { type: 'string' }, 'audit-max-size': { type: 'string' }, 'audit-keep': { type: 'string' }, certs: { type: 'string' } },
+    run: (v, p, io) => (p.length > 0 ? usage(`serve takes no arguments, got "${p[0]}"`) : serveCommand({ ...(v as { policy?: string[]; listen?: string; audit?: string; certs?: string }), auditMaxSize: v['audit-max-size'] as string | undefined, auditKeep: v['audit-keep'] as string | undefined }, io)),
   },
   audit: {
     options: {

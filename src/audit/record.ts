@@ -36,6 +36,10 @@ export interface AuditRecord {
   resolved: string | null;
   policyRevision: string;
   userAgent?: string;
+  /** `intercepted`: a request leash read inside a tunnel whose TLS it terminated. */
+  tls?: 'intercepted';
+  /** Intercepted tunnels: how many requests they carried. */
+  requests?: number;
   /** Tunnels: the server name the client's TLS ClientHello asked for. */
   sni?: string | null;
   /** Policy events: the files and the errors of a rejected reload. */

@@ -7,7 +7,9 @@ import { randomUUID } from 'node:crypto';
 import { openAuditLog, parseRotation, type AuditLog } from '../audit/logger.js';
 import { formatIssue, LeashError } from '../errors.js';
 import { loadPolicy, PolicyWatcher, type ReloadOutcome } from '../policy/watch.js';
+import { policyNeedsInterception } from '../policy/evaluate.js';
 import { agentTokens } from '../proxy/agent-tokens.js';
+import { DEFAULT_CERTS_DIR, ensureCa } from '../tls/ca.js';
 import { startProxy, type ProxyServer } from '../proxy/server.js';
 import type { CommandIo } from './io.js';
 import { policyPaths } from './policy-paths.js';
@@ -23,6 +25,8 @@ export interface ServeOptions {
   auditKeep?: string;
   /** Clock for rate limits; tests inject one. */
   now?: () => number;
+  /** Where leash's CA for TLS interception lives; default certs/. */
+  certs?: string;
 }
 
 export interface RunningServe {
@@ -40,10 +44,13 @@ export async function startServe(options: ServeOptions, io: CommandIo): Promise<
   for (const warning of policy.warnings) io.err(formatIssue(warning));
   for (const problem of agentTokens(policy).problems) io.err(`leash: ${problem}`);
   await (await import('../kernel/loaded.js')).warnIfRestricted(io.err); // a proxy under its own agent rules can reach nothing upstream
+  // The CA is made at start when the policy will intercept, so the operator learns where it is before an agent
+  // meets it (a reload that starts needing one creates it on first use).
+  if (policyNeedsInterception(policy)) await ensureCa(options.certs ?? DEFAULT_CERTS_DIR, io.err);
   const audit = openAuditLog(options.audit ?? io.env.LEASH_AUDIT ?? '-', { ...parseRotation(options.auditMaxSize, options.auditKeep), log: io.err });
   let proxy: ProxyServer;
   try {
-    proxy = await startProxy({ policy, host, port, audit, log: io.err, now: options.now });
+    proxy = await startProxy({ policy, host, port, audit, log: io.err, now: options.now, certsDir: options.certs ?? DEFAULT_CERTS_DIR });
   } catch (err) {
     await audit.close();
     throw new LeashError('LEASH_LISTEN', `cannot listen on ${host}:${port}: ${(err as Error).message}`, { cause: err });

@@ -84,6 +84,12 @@ export function needsInterception(rule: CompiledRule): boolean {
   return rule.paths !== null || rule.inspect.length > 0 || (rule.methods !== null && [...rule.methods].some((m) => m !== 'CONNECT'));
 }
 
+/** Will some tunnel under this policy be intercepted? Then leash needs its CA. */
+export function policyNeedsInterception(policy: CompiledPolicy): boolean {
+  const tls = policy.settings.tlsPorts;
+  return policy.rules.some((rule) => needsInterception(rule) && (rule.ports === 'any' ? tls.size > 0 : [...rule.ports].some((p) => tls.has(p))));
+}
+
 export function interceptDecision(policy: CompiledPolicy, rule: CompiledRule, request: NormalizedRequest): Decision {
   return {
     effect: 'allow',

@@ -22,6 +22,7 @@ export interface PolicySettings {
   readonly guard: AddressGuard;
   readonly grants: { readonly ttlMs: number; readonly maxPerResponse: number; readonly scope: 'host' | 'url'; readonly maxInspectBytes: number };
   readonly tlsPorts: ReadonlySet<number>;
+  readonly tls: { readonly extraCa: string | null };
   readonly timeouts: { readonly headersMs: number; readonly connectMs: number; readonly responseMs: number; readonly idleMs: number; readonly drainMs: number };
   readonly limits: { readonly maxConnections: number; readonly maxHeaderBytes: number };
 }
@@ -140,6 +141,7 @@ export function resolveSettings(leaves: Map<string, Leaf>, issues: PolicyIssue[]
       scope: get(['settings', 'grants', 'scope'], DEFAULT_SETTINGS.grants.scope),
       maxInspectBytes: get(['settings', 'grants', 'maxInspectBytes'], DEFAULT_SETTINGS.grants.maxInspectBytes),
     },
+    tls: { extraCa: get<string | null>(['settings', 'tls', 'extraCa'], null) },
     tlsPorts: new Set(get<number[]>(['settings', 'tlsPorts'], [...DEFAULT_SETTINGS.tlsPorts])),
     timeouts: {
       headersMs: duration(['settings', 'timeouts', 'headers'], DEFAULT_SETTINGS.timeouts.headers),

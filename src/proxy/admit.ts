@@ -17,7 +17,7 @@ import type { ProxyState } from './state.js';
 import { judge } from './verdict.js';
 
 export type Admission =
-  | { ok: true; request: NormalizedRequest; rule: CompiledRule | null; resolution: Extract<Resolution, { ok: true }>; reportOnly: boolean }
+  | { ok: true; request: NormalizedRequest; rule: CompiledRule | null; resolution: Extract<Resolution, { ok: true }>; reportOnly: boolean; intercept: boolean }
   | { ok: false; reason: Reason; message: string; retryAfterSeconds?: number };
 
 export async function admit(state: ProxyState, exchange: Exchange, req: IncomingMessage, facts: Omit<RequestFacts, 'agent'>): Promise<Admission> {
@@ -54,5 +54,5 @@ export async function admit(state: ProxyState, exchange: Exchange, req: Incoming
   }
   if (!resolution.ok) return { ok: false, reason: resolution.reason, message: resolution.message };
   exchange.record.resolved = resolution.address;
-  return { ok: true, request: verdict.request, rule: verdict.rule, resolution, reportOnly: policy.settings.mode === 'report' };
+  return { ok: true, request: verdict.request, rule: verdict.rule, resolution, reportOnly: policy.settings.mode === 'report', intercept: verdict.intercept };
 }

@@ -20,6 +20,8 @@ export const REASONS = {
   identity_mismatch: { status: 407, text: 'the proxy credentials and the socket owner uid name different agents' },
   rate_limited: { status: 429, text: "the agent exceeded the rule's rateLimit; Retry-After says when to try again" },
   bandwidth: { status: 429, text: "the agent exceeded the rule's upload budget; the request or tunnel was cut" },
+  upstream_tls: { status: 502, text: "the upstream's TLS certificate failed verification (intercepted tunnels)" },
+  host_mismatch: { status: 403, text: 'inside an intercepted tunnel, the Host header or target names another host than the CONNECT (domain fronting)' },
   sni_mismatch: { status: 403, text: 'the TLS server name differs from the CONNECT host' },
   sni_missing: { status: 403, text: 'a tunnel to a host name sent no TLS server name' },
   not_tls: { status: 403, text: 'a tunnel to a TLS port carried something other than TLS' },

@@ -7,10 +7,13 @@ import type { Socket } from 'node:net';
 import httpProxy from 'http-proxy';
 import type { AuditLog } from '../audit/logger.js';
 import { MemoryRateLimitStore } from '../limits/memory-store.js';
+import { DEFAULT_CERTS_DIR, ensureCa } from '../tls/ca.js';
+import { Interceptor } from '../tls/intercept.js';
 import type { RateLimitStore } from '../limits/store.js';
 import type { CompiledPolicy } from '../policy/policy.js';
 import { Exchange } from './exchange.js';
-import { attachProxyEvents, handleRequest, newUpstreamAgent } from './forward.js';
+import { handleRequest } from './forward.js';
+import { attachProxyEvents, newUpstreamAgent } from './upstream.js';
 import type { Reason } from './reasons.js';
 import { refuseSocket, statusOf } from './respond.js';
 import type { ProxyState } from './state.js';
@@ -27,6 +30,8 @@ export interface ProxyOptions {
   readonly rateLimits?: RateLimitStore;
   /** Clock for rate limits (tests inject one). */
   readonly now?: () => number;
+  /** Where leash's CA lives (created there on first interception); default certs/. */
+  readonly certsDir?: string;
 }
 
 export interface ProxyServer {
@@ -48,15 +53,23 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
   // http-proxy emits errors without a callback only for requests we did not start; there are none, but an
   // unhandled 'error' event would crash the process.
   proxy.on('error', (err) => log(`http-proxy error: ${err.message}`));
+  let interceptor: Promise<Interceptor> | undefined;
   const state: ProxyState = {
     policy: options.policy,
     audit: options.audit,
     open: new Set(),
     httpProxy: proxy,
     upstreamAgent: newUpstreamAgent(),
+    retiredAgents: [],
     draining: false,
     rateLimits: options.rateLimits ?? new MemoryRateLimitStore(),
     now: options.now ?? Date.now,
+    interceptor: () => {
+      interceptor ??= ensureCa(options.certsDir ?? DEFAULT_CERTS_DIR, log).then((ca) => new Interceptor(state, ca, log));
+      // A failure (unwritable certs directory, unsafe key) is retried on the next tunnel, once fixed.
+      interceptor.catch(() => (interceptor = undefined));
+      return interceptor;
+    },
   };
   const { timeouts, limits } = options.policy.settings;
   const server = http.createServer({
@@ -151,6 +164,8 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
         }
         server.closeAllConnections();
         state.upstreamAgent.destroy();
+        for (const agent of state.retiredAgents) agent.destroy();
+        if (interceptor) (await interceptor.catch(() => undefined))?.close();
         proxy.close();
         await stopped;
       })();

@@ -6,6 +6,7 @@ import type HttpProxy from 'http-proxy';
 import type { AuditLog } from '../audit/logger.js';
 import type { CompiledPolicy } from '../policy/policy.js';
 import type { RateLimitStore } from '../limits/store.js';
+import type { Interceptor } from '../tls/intercept.js';
 import type { Exchange } from './exchange.js';
 
 export interface ProxyState {
@@ -14,8 +15,12 @@ export interface ProxyState {
   readonly open: Set<Exchange>;
   readonly httpProxy: HttpProxy;
   readonly upstreamAgent: http.Agent;
+  /** Per-policy HTTPS agents for intercepted requests, destroyed at shutdown. */
+  readonly retiredAgents: http.Agent[];
   draining: boolean;
   readonly rateLimits: RateLimitStore;
   /** The clock for rate limits; injected so tests can control time. */
   readonly now: () => number;
+  /** TLS interception, set up on first use (the CA is created then if there is none). */
+  readonly interceptor: () => Promise<Interceptor>;
 }

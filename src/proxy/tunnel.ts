@@ -11,7 +11,7 @@ import { readClientHello, type HelloResult } from './client-hello.js';
 import { admit } from './admit.js';
 import { uploadBudget } from './bandwidth.js';
 import { Exchange, type ExchangeSink } from './exchange.js';
-import { describeUpstreamError, upstreamReason } from './forward.js';
+import { describeUpstreamError, upstreamReason } from './upstream.js';
 import type { Reason } from './reasons.js';
 import { refuseSocket, statusOf } from './respond.js';
 import type { ProxyState } from './state.js';
@@ -65,6 +65,19 @@ async function openTunnel(state: ProxyState & ExchangeSink, exchange: Exchange, 
   const admission = await admit(state, exchange, req, { method: 'CONNECT', host: authority.host, port: authority.port });
   if (!admission.ok) return refuse(admission.reason, admission.message, admission.retryAfterSeconds);
   const { request: target, resolution } = admission;
+  if (admission.intercept) {
+    let interceptor;
+    try {
+      interceptor = await state.interceptor();
+    } catch (err) {
+      return refuse('internal_error', `TLS interception is unavailable: ${(err as Error).message}`);
+    }
+    if (client.destroyed) return exchange.finish({ reason: 'client_closed', message: 'the client went away before the tunnel was opened' });
+    client.write(ESTABLISHED);
+    record.status = 200;
+    interceptor.start({ tunnel: exchange, policy, host: target.host, hostKind: target.hostKind, port: target.port, address: resolution.address, agent: target.agent, identity: record.identity, client, requests: 0 }, client, head);
+    return;
+  }
   const budget = admission.rule && uploadBudget(state, admission.rule, target.agent, (message) => {
     if (admission.reportOnly) {
       Object.assign(record, { wouldDeny: true, reason: 'bandwidth', message });

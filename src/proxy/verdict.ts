@@ -15,15 +15,17 @@ export interface Verdict {
   readonly rule: CompiledRule | null;
   readonly message: string;
   readonly request: NormalizedRequest | null;
+  /** A tunnel to open with TLS interception. */
+  readonly intercept: boolean;
 }
 
 export function judge(policy: CompiledPolicy, facts: RequestFacts): Verdict {
   let verdict: Verdict;
   try {
     const d = decide(policy, facts);
-    verdict = { effect: d.effect, wouldDeny: false, reason: d.reason, rule: d.rule, message: d.message, request: d.request };
+    verdict = { effect: d.effect, wouldDeny: false, reason: d.reason, rule: d.rule, message: d.message, request: d.request, intercept: d.intercept === true };
   } catch (err) {
-    verdict = { effect: 'deny', wouldDeny: false, reason: 'internal_error', rule: null, message: `internal error while deciding: ${(err as Error).message}`, request: null };
+    verdict = { effect: 'deny', wouldDeny: false, reason: 'internal_error', rule: null, message: `internal error while deciding: ${(err as Error).message}`, request: null, intercept: false };
   }
   return reportMode(policy, verdict);
 }

@@ -35,7 +35,8 @@ export async function startLeash(
   const auditFile = path.join(dir, 'audit.log');
   const stderr: string[] = [];
   const running = await startServe(
-    { policy: [policyDir], listen: '127.0.0.1:0', audit: auditFile, now: opts.now, auditMaxSize: opts.auditRotation?.maxSize, auditKeep: opts.auditRotation?.keep },
+    // The CA for interception goes in the test's own directory, never in the repository's certs/.
+    { policy: [policyDir], listen: '127.0.0.1:0', audit: auditFile, now: opts.now, certs: path.join(dir, 'certs'), auditMaxSize: opts.auditRotation?.maxSize, auditKeep: opts.auditRotation?.keep },
     { out: (line) => stderr.push(line), err: (line) => stderr.push(line), env: {} },
   );
   if (!opts.watch) running.watcher.stop();

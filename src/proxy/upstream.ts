@@ -1,0 +1,196 @@
+// Sending an admitted request to its upstream through http-proxy, for plain HTTP and for requests inside an
+// intercepted tunnel alike: to exactly the address that was checked, with hop-by-hop and Proxy-* headers removed,
+// upload budgets applied, upstream timeouts enforced, and every outcome mapped to a reason. HTTPS upstreams are
+// verified against the system store plus settings.tls.extraCa; verification is never switched off.
+
+import http from 'node:http';
+import https from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { readFileSync } from 'node:fs';
+import tls from 'node:tls';
+import type HttpProxy from 'http-proxy';
+import type { CompiledPolicy } from '../policy/policy.js';
+import type { CompiledRule } from '../policy/rule.js';
+import { uploadBudget } from './bandwidth.js';
+import type { Exchange } from './exchange.js';
+import { stripHopByHop } from './headers.js';
+import type { Reason } from './reasons.js';
+import { refuseResponse } from './respond.js';
+import type { ProxyState } from './state.js';
+
+/** Per-request state http-proxy's events need; keyed by the incoming request. */
+const forwarding = new WeakMap<IncomingMessage, { exchange: Exchange; connectMs: number; responseMs: number; proxyReq?: http.ClientRequest }>();
+
+export interface UpstreamTarget {
+  readonly protocol: 'http:' | 'https:';
+  /** The checked address: dialled as is, never looked up again. */
+  readonly address: string;
+  readonly port: number;
+  /** The Host header the upstream gets (and, for HTTPS, the name its certificate must carry). */
+  readonly hostHeader: string;
+  /** The path decided on, which is the path forwarded. */
+  readonly path: string;
+  readonly rule: CompiledRule | null;
+  readonly agent: string;
+  readonly reportOnly: boolean;
+}
+
+export function sendUpstream(
+  state: ProxyState,
+  exchange: Exchange,
+  req: IncomingMessage,
+  res: ServerResponse,
+  target: UpstreamTarget,
+  refuse: (reason: Reason, message: string) => void,
+): void {
+  const record = exchange.record;
+  const policy = exchange.policy;
+  const budget = target.rule && uploadBudget(state, target.rule, target.agent, (message) => {
+    if (target.reportOnly) {
+      Object.assign(record, { wouldDeny: true, reason: 'bandwidth', message });
+      return;
+    }
+    exchange.deny('bandwidth', message);
+    forwarding.get(req)?.proxyReq?.destroy();
+    if (!res.headersSent) refuseResponse(res, { reason: 'bandwidth', rule: record.rule, message, requestId: exchange.id }, exchange.ruleReason);
+    else res.destroy();
+  });
+  if (res.destroyed || req.socket.destroyed) {
+    exchange.finish({ status: null, reason: 'client_closed', message: 'the client went away before the request was forwarded' });
+    return;
+  }
+
+  req.headers.host = target.hostHeader;
+  stripHopByHop(req.headers);
+  req.url = target.path;
+
+  forwarding.set(req, { exchange, connectMs: policy.settings.timeouts.connectMs, responseMs: policy.settings.timeouts.responseMs });
+  res.on('close', () => {
+    if (res.writableFinished) exchange.finish({ status: res.statusCode });
+    else exchange.finish({ status: res.headersSent ? res.statusCode : null, reason: record.effect === 'allow' ? 'client_closed' : record.reason, message: 'the exchange ended before the response was complete' });
+  });
+  const https = target.protocol === 'https:';
+  const options: HttpProxy.ServerOptions = {
+    target: { protocol: target.protocol, host: target.address, port: target.port },
+    // The HTTPS agent carries the trusted CAs; its options take precedence over the request's.
+    agent: https ? httpsAgentFor(state, policy) : state.upstreamAgent,
+    secure: true,
+    buffer: budget ? req.pipe(budget) : undefined,
+  };
+  state.httpProxy.web(req, res, options, (err: NodeJS.ErrnoException) => {
+    // A cut for bandwidth already answered the client and named the reason.
+    if (record.reason === 'bandwidth') return;
+    const reason = upstreamReason(err);
+    const message = `upstream ${target.hostHeader} (${target.address}): ${describeUpstreamError(err)}`;
+    if (res.headersSent) {
+      exchange.deny(reason, message);
+      res.destroy();
+      return;
+    }
+    refuse(reason, message);
+  });
+  req.on('data', (chunk: Buffer) => {
+    record.bytesOut += chunk.length;
+  });
+}
+
+/** Wires the per-request upstream timeouts and byte counting into http-proxy's events. */
+export function attachProxyEvents(proxy: HttpProxy): void {
+  proxy.on('proxyReq', (proxyReq, req) => {
+    const entry = forwarding.get(req);
+    if (!entry) return;
+    entry.proxyReq = proxyReq;
+    const socket = proxyReq.socket;
+    if (socket?.connecting) {
+      const timer = setTimeout(() => proxyReq.destroy(Object.assign(new Error('connect timeout'), { code: 'LEASH_CONNECT_TIMEOUT' })), entry.connectMs);
+      socket.once('connect', () => clearTimeout(timer));
+      socket.once('close', () => clearTimeout(timer));
+    }
+    proxyReq.setTimeout(entry.responseMs, () => proxyReq.destroy(Object.assign(new Error('response timeout'), { code: 'LEASH_RESPONSE_TIMEOUT' })));
+  });
+  proxy.on('proxyRes', (proxyRes, req, res) => {
+    const entry = forwarding.get(req);
+    stripHopByHop(proxyRes.headers);
+    // The client's connection is leash's business, not the upstream's: keep it alive only if the client asked
+    // for that and leash is not draining (http-proxy would otherwise copy or invent a Connection header).
+    proxyRes.headers.connection = res.shouldKeepAlive ? 'keep-alive' : 'close';
+    if (!entry) return;
+    proxyRes.on('data', (chunk: Buffer) => {
+      entry.exchange.record.bytesIn += chunk.length;
+    });
+  });
+}
+
+export function newUpstreamAgent(): http.Agent {
+  return new http.Agent({ keepAlive: true, maxSockets: 512, maxFreeSockets: 64, scheduling: 'lifo' });
+}
+
+const httpsAgents = new WeakMap<CompiledPolicy, https.Agent>();
+const caCache = new WeakMap<CompiledPolicy, string[]>();
+
+/** The system's roots plus settings.tls.extraCa (read once per policy revision). */
+export function trustedCas(policy: CompiledPolicy): string[] {
+  let cas = caCache.get(policy);
+  if (!cas) {
+    cas = [...tls.rootCertificates];
+    const extra = policy.settings.tls.extraCa;
+    if (extra) {
+      try {
+        cas.push(readFileSync(extra, 'utf8'));
+      } catch {
+        // An unreadable extraCa is reported at load; here it only means fewer trusted roots, never fewer checks.
+      }
+    }
+    caCache.set(policy, cas);
+  }
+  return cas;
+}
+
+function httpsAgentFor(state: ProxyState, policy: CompiledPolicy): https.Agent {
+  let agent = httpsAgents.get(policy);
+  if (!agent) {
+    agent = new https.Agent({ keepAlive: true, maxSockets: 512, maxFreeSockets: 64, scheduling: 'lifo', ca: trustedCas(policy), rejectUnauthorized: true });
+    httpsAgents.set(policy, agent);
+    state.retiredAgents.push(agent);
+  }
+  return agent;
+}
+
+const TLS_VERIFY_ERRORS = /CERT|SELF_SIGNED|UNABLE_TO|ALTNAME|ERR_TLS|ERR_SSL|EPROTO|HOSTNAME_MISMATCH/;
+
+export function upstreamReason(err: NodeJS.ErrnoException): Reason {
+  switch (err.code) {
+    case 'ECONNREFUSED':
+      return 'connect_refused';
+    case 'LEASH_CONNECT_TIMEOUT':
+    case 'LEASH_RESPONSE_TIMEOUT':
+    case 'ETIMEDOUT':
+      return 'upstream_timeout';
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+    case 'EADDRNOTAVAIL':
+      return 'connect_failed';
+    default:
+      return err.code && TLS_VERIFY_ERRORS.test(err.code) ? 'upstream_tls' : 'upstream_error';
+  }
+}
+
+export function describeUpstreamError(err: NodeJS.ErrnoException): string {
+  switch (err.code) {
+    case 'ECONNREFUSED':
+      return 'connection refused';
+    case 'LEASH_CONNECT_TIMEOUT':
+    case 'ETIMEDOUT':
+      return 'connection timed out';
+    case 'LEASH_RESPONSE_TIMEOUT':
+      return 'no response in time';
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+      return 'unreachable';
+    case 'ECONNRESET':
+      return 'connection reset';
+    default:
+      if (err.code && TLS_VERIFY_ERRORS.test(err.code)) return `its TLS certificate failed verification (${err.code})`;
+      return err.code ? `failed (${err.code})` : 'failed';
+  }
+}
