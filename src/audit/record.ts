@@ -38,6 +38,8 @@ export interface AuditRecord {
   userAgent?: string;
   /** `intercepted`: a request leash read inside a tunnel whose TLS it terminated. */
   tls?: 'intercepted';
+  /** A request that upgraded (WebSocket) and was spliced; its record closes with the stream. */
+  upgrade?: 'websocket';
   /** Intercepted tunnels: how many requests they carried. */
   requests?: number;
   /** Tunnels: the server name the client's TLS ClientHello asked for. */

@@ -29,6 +29,8 @@ export interface CompiledRule {
   readonly bandwidth: Rate | null;
   readonly inspect: readonly InspectKind[];
   readonly reason: string | null;
+  /** WebSocket upgrades of allowed GETs inside intercepted tunnels. */
+  readonly websocket: boolean;
 }
 
 export interface RawRule {
@@ -43,6 +45,7 @@ export interface RawRule {
   agents?: string[];
   effect: Effect;
   reason?: string;
+  websocket?: boolean;
 }
 
 export const DEFAULT_PORTS: readonly number[] = [80, 443];
@@ -122,5 +125,6 @@ export function compileRule(raw: RawRule, ctx: RuleContext, issues: PolicyIssue[
     bandwidth,
     inspect: raw.inspect ?? [],
     reason: raw.reason ?? null,
+    websocket: raw.websocket === true,
   });
 }

@@ -13,9 +13,9 @@ import { Exchange, type ExchangeSink } from './exchange.js';
 import { framingProblem } from './headers.js';
 import { overRateLimit } from './rate-limit.js';
 import type { Reason } from './reasons.js';
-import { refuseResponse } from './respond.js';
+import { refuseResponse, refuseSocket, statusOf } from './respond.js';
 import type { ProxyState } from './state.js';
-import { sendUpstream } from './upstream.js';
+import { describeUpstreamError, httpsAgentFor, sendUpstream, upstreamReason } from './upstream.js';
 import { judge } from './verdict.js';
 
 export interface InterceptSession {
@@ -46,26 +46,9 @@ export async function handleInterceptedRequest(state: ProxyState & ExchangeSink,
     exchange.finish({ status: res.statusCode });
   };
   try {
-    const target = req.url ?? '';
-    let rawPath = target;
-    if (!target.startsWith('/')) {
-      let url: URL;
-      try {
-        url = new URL(target);
-      } catch {
-        return refuse('bad_request', 'the request target is neither a path nor an absolute URL');
-      }
-      if (!sameDestination(url.hostname, url.port ? Number(url.port) : defaultPort(url.protocol), session)) {
-        return refuse('host_mismatch', `the request targets ${url.host}, but the tunnel was opened to ${describe(session)}`);
-      }
-      rawPath = `${url.pathname}${url.search}`;
-    }
-    const hostHeader = req.headers.host;
-    if (hostHeader === undefined) return refuse('bad_request', 'HTTP/1.1 requests need a Host header');
-    const authority = /^(\[[^\]]*\]|[^:]*)(?::(\d{1,5}))?$/.exec(hostHeader);
-    if (!authority || !sameDestination(authority[1] as string, authority[2] ? Number(authority[2]) : session.port, session)) {
-      return refuse('host_mismatch', `Host "${hostHeader.slice(0, 100)}" names another host than the tunnel's ${describe(session)}`);
-    }
+    const destination = checkDestination(req, session);
+    if ('reason' in destination) return refuse(destination.reason, destination.message);
+    const rawPath = destination.path;
     const framing = framingProblem(req.rawHeaders);
     if (framing) return refuse('bad_request', `ambiguous request framing: ${framing}`);
 
@@ -95,6 +78,65 @@ export async function handleInterceptedRequest(state: ProxyState & ExchangeSink,
     if (!exchange.finished) refuse('internal_error', `internal error: ${(err as Error).message}`);
     throw err;
   }
+}
+
+/** The path of a request inside the tunnel, once its target and Host header are shown to name the tunnel's host. */
+function checkDestination(req: IncomingMessage, session: InterceptSession): { path: string } | { reason: Reason; message: string } {
+  const target = req.url ?? '';
+  let path = target;
+  if (!target.startsWith('/')) {
+    let url: URL;
+    try {
+      url = new URL(target);
+    } catch {
+      return { reason: 'bad_request', message: 'the request target is neither a path nor an absolute URL' };
+    }
+    if (!sameDestination(url.hostname, url.port ? Number(url.port) : defaultPort(url.protocol), session)) {
+      return { reason: 'host_mismatch', message: `the request targets ${url.host}, but the tunnel was opened to ${describe(session)}` };
+    }
+    path = `${url.pathname}${url.search}`;
+  }
+  const hostHeader = req.headers.host;
+  if (hostHeader === undefined) return { reason: 'bad_request', message: 'HTTP/1.1 requests need a Host header' };
+  const authority = /^(\[[^\]]*\]|[^:]*)(?::(\d{1,5}))?$/.exec(hostHeader);
+  if (!authority || !sameDestination(authority[1] as string, authority[2] ? Number(authority[2]) : session.port, session)) {
+    return { reason: 'host_mismatch', message: `Host "${hostHeader.slice(0, 100)}" names another host than the tunnel's ${describe(session)}` };
+  }
+  return { path: path.replace(/^([^?]*)/, (p) => p.replace(/\/{2,}/g, '/')) };
+}
+
+/**
+ * A WebSocket upgrade inside an intercepted tunnel: allowed only when the GET is allowed by a rule with
+ * `websocket: true`; then the upgraded stream is spliced to the origin and audited as one record when it closes.
+ */
+export function handleInterceptedUpgrade(state: ProxyState & ExchangeSink, session: InterceptSession, req: IncomingMessage, socket: Socket, head: Buffer): void {
+  session.requests++;
+  const exchange = new Exchange(state, session.policy, 'request', session.client);
+  const record = exchange.record;
+  Object.assign(record, { method: req.method ?? null, scheme: 'https', tls: 'intercepted', host: session.host, port: session.port, agent: session.agent, identity: session.identity, resolved: session.address, upgrade: 'websocket' });
+  exchange.abort = () => socket.destroy();
+  const refuse = (reason: Reason, message: string) => {
+    exchange.deny(reason, message);
+    refuseSocket(socket, { reason, rule: record.rule, message, requestId: exchange.id }, exchange.ruleReason);
+    exchange.finish({ status: statusOf(reason) });
+  };
+  const destination = checkDestination(req, session);
+  if ('reason' in destination) return refuse(destination.reason, destination.message);
+  record.path = destination.path;
+  const verdict = judge(session.policy, { method: req.method ?? '', host: session.host, port: session.port, path: destination.path, agent: session.agent });
+  exchange.applyVerdict(verdict);
+  if (verdict.effect === 'deny' || !verdict.request) return refuse(verdict.reason, verdict.message);
+  if (req.method !== 'GET' || String(req.headers.upgrade).toLowerCase() !== 'websocket' || !verdict.rule?.websocket) {
+    return refuse('upgrade_denied', `protocol upgrade to "${String(req.headers.upgrade).slice(0, 40)}" is allowed only for GETs allowed by a rule with websocket: true`);
+  }
+  const name = hostForUrl(session.host, session.hostKind);
+  req.headers.host = session.port === 443 ? name : `${name}:${session.port}`;
+  req.url = destination.path;
+  socket.once('close', () => exchange.finish({ status: 101, bytesOut: socket.bytesRead, bytesIn: socket.bytesWritten }));
+  state.httpProxy.ws(req, socket, head, { target: { protocol: 'https:', host: session.address, port: session.port }, agent: httpsAgentFor(state, session.policy), secure: true }, (err: NodeJS.ErrnoException) => {
+    exchange.deny(upstreamReason(err), `upstream ${req.headers.host} (${session.address}): ${describeUpstreamError(err)}`);
+    socket.destroy();
+  });
 }
 
 function sameDestination(host: string, port: number, session: InterceptSession): boolean {

@@ -146,7 +146,7 @@ export function trustedCas(policy: CompiledPolicy): string[] {
   return cas;
 }
 
-function httpsAgentFor(state: ProxyState, policy: CompiledPolicy): https.Agent {
+export function httpsAgentFor(state: ProxyState, policy: CompiledPolicy): https.Agent {
   let agent = httpsAgents.get(policy);
   if (!agent) {
     agent = new https.Agent({ keepAlive: true, maxSockets: 512, maxFreeSockets: 64, scheduling: 'lifo', ca: trustedCas(policy), rejectUnauthorized: true });

@@ -8,7 +8,7 @@ import type { Socket } from 'node:net';
 import tls from 'node:tls';
 import { normalizeHost } from '../policy/host.js';
 import type { ExchangeSink } from '../proxy/exchange.js';
-import { handleInterceptedRequest, type InterceptSession } from '../proxy/intercepted-request.js';
+import { handleInterceptedRequest, handleInterceptedUpgrade, type InterceptSession } from '../proxy/intercepted-request.js';
 import type { Reason } from '../proxy/reasons.js';
 import { refuseSocket, statusOf } from '../proxy/respond.js';
 import type { ProxyState } from '../proxy/state.js';
@@ -38,7 +38,11 @@ export class Interceptor {
       if (state.draining) res.shouldKeepAlive = false;
       handleInterceptedRequest(state, session, req, res).catch((err: unknown) => this.log(`internal error in intercepted request: ${(err as Error).stack ?? String(err)}`));
     });
-    this.server.on('upgrade', (req, socket: Socket) => this.refuseInside(socket, 'upgrade_denied', `protocol upgrade to "${String(req.headers.upgrade).slice(0, 40)}" is not allowed inside an intercepted tunnel`, req));
+    this.server.on('upgrade', (req, socket: Socket, head: Buffer) => {
+      const session = this.sessions.get(socket);
+      if (!session) return socket.destroy();
+      handleInterceptedUpgrade(state, session, req, socket, head);
+    });
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
       if (err.code === 'ECONNRESET' || !socket.writable) {
         socket.destroy();

@@ -96,11 +96,11 @@ describe('each request inside an intercepted tunnel is decided on its own', () =
     client.write(`POST /three HTTP/1.1\r\nHost: docs.test:${origin.port}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
     await new Promise<void>((r) => client.once('close', () => r()));
     expect(text.match(/HTTP\/1\.1 \d{3}/g)).toEqual(['HTTP/1.1 200', 'HTTP/1.1 200', 'HTTP/1.1 403']);
-    const records = await waitFor(async () => {
+    const records = (await waitFor(async () => {
       const all = await leash.records();
       const tunnel = all.find((x) => x.event === 'tunnel' && x.requests === 3);
       return tunnel ? all : undefined;
-    });
+    })) as Record<string, unknown>[];
     // Records are written as exchanges complete: the quick refusal of /three may come first.
     const order = ['/one', '/two', '/three'];
     const inner = records.filter((x) => x.tls === 'intercepted' && order.includes(x.path as string)).sort((a, b) => order.indexOf(a.path as string) - order.indexOf(b.path as string));
