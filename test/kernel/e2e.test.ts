@@ -59,9 +59,9 @@ function inNs(args: string[]): string[] {
   return ['ip', 'netns', 'exec', NS, ...args];
 }
 
-/** `leash ...` inside the namespace, as root. */
-function leash(...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  return sh(inNs([process.execPath, '--import', 'tsx', 'src/main.ts', ...args]));
+/** `leash ...` inside the namespace, as root: run by the helper process there, through the same main() as the bin. */
+function leash(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return helper({ op: 'leash', args }) as Promise<{ code: number; stdout: string; stderr: string }>;
 }
 
 interface Started {
@@ -192,8 +192,8 @@ let proxy: Started | undefined;
 let netnsInode = '';
 let policyDir = '';
 
-/** How many requests and DNS queries each server in the namespace has received so far. */
-function counts(): Promise<Record<string, number>> {
+/** One request to the helper in the namespace (test/kernel/ns-servers.ts), answered by one JSON line. */
+function helper(request: { op: string; args?: string[] }): Promise<unknown> {
   return new Promise((resolve) => {
     const child = servers?.child;
     let text = '';
@@ -201,11 +201,16 @@ function counts(): Promise<Record<string, number>> {
       text += c.toString();
       if (!text.includes('\n')) return;
       child?.stdout?.off('data', onData);
-      resolve(JSON.parse(text.slice(0, text.indexOf('\n'))) as Record<string, number>);
+      resolve(JSON.parse(text.slice(0, text.indexOf('\n'))));
     };
     child?.stdout?.on('data', onData);
-    child?.stdin?.write('counts\n');
+    child?.stdin?.write(`${JSON.stringify(request)}\n`);
   });
+}
+
+/** How many requests and DNS queries each server in the namespace has received so far. */
+function counts(): Promise<Record<string, number>> {
+  return helper({ op: 'counts' }) as Promise<Record<string, number>>;
 }
 
 const AGENT_REFUSED = () => ({
@@ -295,12 +300,13 @@ if (missing !== null && inCi) {
     });
 
     describe.each(['nft', 'iptables'] as const)('%s rules from leash rules --apply', (format) => {
-      it('--apply loads them, and --status shows them loaded for the agent uid', () => {
-        const apply = leash('rules', '--user', String(AGENT_UID), '--proxy', `127.0.0.1:${ports.leash}`, '--allow', `127.0.0.1:${ports.allowed}`, '--format', format, '--apply');
+      it('--apply loads them, and --status shows them loaded for the agent uid', async () => {
+        // The one command run as its own process, exactly as an operator types it; the others go through the helper.
+        const apply = sh(inNs([process.execPath, '--import', 'tsx', 'src/main.ts', 'rules', '--user', String(AGENT_UID), '--proxy', `127.0.0.1:${ports.leash}`, '--allow', `127.0.0.1:${ports.allowed}`, '--format', format, '--apply']));
         expect(apply.stderr).toBe('');
         expect(apply.code).toBe(0);
         expect(apply.stdout).toMatch(new RegExp(`^applied: .* now restricts uid ${AGENT_UID}`));
-        const status = leash('rules', '--status', '--format', format);
+        const status = await leash('rules', '--status', '--format', format);
         expect(status.code).toBe(0);
         expect(status.stdout).toMatch(new RegExp(`: loaded; restricts uid ${AGENT_UID}$`, 'm'));
       }, 30_000);
@@ -344,8 +350,8 @@ if (missing !== null && inCi) {
         expect(icmp(false)).toBe('answered');
       }, 30_000);
 
-      it('--status counts the refusals', () => {
-        const status = leash('rules', '--status', '--format', format);
+      it('--status counts the refusals', async () => {
+        const status = await leash('rules', '--status', '--format', format);
         const refusals = status.stdout.split('\n').filter((l) => /reset, so the agent fails at once|ICMP admin-prohibited/.test(l));
         expect(refusals.length).toBeGreaterThan(0);
         const packets = refusals.map((l) => Number(/^\s+\S+\s+(\d+)\s/.exec(l)?.[1] ?? 0));
@@ -363,11 +369,11 @@ if (missing !== null && inCi) {
         expect(p.stderr()).toMatch(new RegExp(`^leash: warning: this process runs as uid ${AGENT_UID}, which the loaded leash ${format} rules restrict .*\\(as recorded by leash rules --apply\\)`, 'm'));
       }, 30_000);
 
-      it('--remove restores direct access; --status then says not loaded (exit 1)', () => {
-        const remove = leash('rules', '--remove', '--format', format);
+      it('--remove restores direct access; --status then says not loaded (exit 1)', async () => {
+        const remove = await leash('rules', '--remove', '--format', format);
         expect(remove.code).toBe(0);
         expect(remove.stdout).toMatch(/^removed: /);
-        const status = leash('rules', '--status', '--format', format);
+        const status = await leash('rules', '--status', '--format', format);
         expect(status.code).toBe(1);
         expect(status.stdout).toMatch(/not loaded/);
         expect(probeAll(true, { origin: { kind: 'get', host: '127.0.0.1', port: ports.origin } }).outcomes).toEqual({ origin: '200 hello from origin' });

@@ -1,10 +1,12 @@
-// Everything the kernel-rules end-to-end test connects to, in one process the test starts inside its network
-// namespace (the test process itself stays outside, so it cannot listen there): an HTTP origin, the --allow
-// endpoint, another loopback port, an IPv6 server on ::1, and a DNS server on 127.0.0.53:53 (a stub resolver's
-// address) and 127.0.0.1:53.
+// Everything the kernel-rules end-to-end test needs inside its network namespace, in one root process the test
+// starts there (the test process itself stays outside, so it can neither listen nor run nft there): an HTTP
+// origin, the --allow endpoint, another loopback port, an IPv6 server on ::1, a DNS server on 127.0.0.53:53 (a
+// stub resolver's address) and 127.0.0.1:53, and the leash command line itself, run in-process through main() so
+// the test does not pay for a TypeScript-compiling process per command.
 //
-// Protocol: prints one JSON line of ports when ready; answers each "counts" line on stdin with one JSON line of
-// how many requests and queries each server has seen, so the test can prove a refused packet never arrived.
+// Protocol: prints one JSON line of ports when ready; then answers each JSON request line on stdin with one JSON
+// line: {"op":"counts"} with how many requests and queries each server has seen (so the test can prove a refused
+// packet never arrived), {"op":"leash","args":[...]} with the command's exit code and output.
 // Never: bind anything but loopback, or forward anything anywhere.
 
 import dgram from 'node:dgram';
@@ -12,6 +14,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import readline from 'node:readline';
 import dnsPacket from 'dns-packet';
+import { main } from '../../src/main.js';
 
 const counts: Record<string, number> = { origin: 0, allowed: 0, other: 0, v6: 0, dns: 0 };
 
@@ -55,7 +58,29 @@ const [origin, allowed, other, v6] = await Promise.all([
 ]);
 process.stdout.write(`${JSON.stringify({ origin, allowed, other, v6 })}\n`);
 
+async function answer(line: string): Promise<unknown> {
+  const request = JSON.parse(line) as { op: string; args?: string[] };
+  if (request.op === 'counts') return counts;
+  if (request.op === 'leash') {
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await main(request.args ?? [], { out: (l) => out.push(l), err: (l) => err.push(l), env: process.env });
+    return { code, stdout: out.join('\n'), stderr: err.join('\n') };
+  }
+  throw new Error(`unknown op ${request.op}`);
+}
+
+// One request at a time, answered in order.
+let queue = Promise.resolve();
 readline.createInterface({ input: process.stdin }).on('line', (line) => {
-  if (line.trim() === 'counts') process.stdout.write(`${JSON.stringify(counts)}\n`);
+  queue = queue.then(async () => {
+    let reply: unknown;
+    try {
+      reply = await answer(line);
+    } catch (err) {
+      reply = { error: (err as Error).message };
+    }
+    process.stdout.write(`${JSON.stringify(reply)}\n`);
+  });
 });
 process.stdin.on('end', () => process.exit(0));
