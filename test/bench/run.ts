@@ -4,6 +4,7 @@
 
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
+import { auditBench } from './audit.js';
 import { policyBench } from './policy.js';
 import { proxyBench } from './proxy.js';
 import { printBench, type BenchLine } from './report.js';
@@ -11,6 +12,7 @@ import { printBench, type BenchLine } from './report.js';
 const SUITES: readonly { name: string; run: () => Promise<BenchLine[]> }[] = [
   { name: 'policy', run: policyBench },
   { name: 'proxy', run: proxyBench },
+  { name: 'audit', run: auditBench },
 ];
 
 async function runBench(argv: readonly string[]): Promise<number> {
