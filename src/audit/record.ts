@@ -2,7 +2,7 @@
 // names that reviewers' tools are written against. Records are redacted when written (logger.ts), never here,
 // so there is exactly one place where secrets are removed.
 
-export type AuditEvent = 'request' | 'tunnel' | 'policy' | 'connection';
+export type AuditEvent = 'request' | 'tunnel' | 'policy' | 'connection' | 'grant';
 
 export interface AuditRecord {
   /** Set by the logger when the record is written; ISO 8601. */
@@ -42,6 +42,21 @@ export interface AuditRecord {
   upgrade?: 'websocket';
   /** Intercepted tunnels: how many requests they carried. */
   requests?: number;
+  /**
+   * `event: grant` records: a host a trusted response referenced (reason granted or grant_skipped). On requests
+   * allowed by a grant (rule "grant"): the grant used, naming the response that caused it.
+   */
+  grant?: {
+    readonly source: string;
+    readonly sourceRule: string;
+    readonly sourceUrl: string;
+    readonly found: string;
+    readonly expiresAt: string;
+    readonly ttlMs?: number;
+    readonly skipped?: string;
+  };
+  /** Report mode: this grant was recorded; enforce mode would have made it too. */
+  wouldGrant?: boolean;
   /** Tunnels: the server name the client's TLS ClientHello asked for. */
   sni?: string | null;
   /** Policy events: the files and the errors of a rejected reload. */

@@ -8,6 +8,7 @@ import type { NormalizedRequest, RequestFacts } from '../policy/evaluate.js';
 import type { CompiledRule } from '../policy/rule.js';
 import { identify, parseProxyAuthorization } from '../policy/identity.js';
 import { agentTokens } from './agent-tokens.js';
+import { withGrant } from './grants.js';
 import type { Exchange } from './exchange.js';
 import { overRateLimit } from './rate-limit.js';
 import type { Reason } from './reasons.js';
@@ -36,8 +37,13 @@ export async function admit(state: ProxyState, exchange: Exchange, req: Incoming
   exchange.record.agent = identity.agent;
   exchange.record.identity = identity.method;
 
-  const verdict = judge(policy, { ...facts, agent: identity.agent });
+  let verdict = judge(policy, { ...facts, agent: identity.agent });
   exchange.applyVerdict(verdict);
+  if (verdict.request) {
+    const tunnel = verdict.request.method === 'CONNECT';
+    // A tunnel to a non-TLS port could carry any method, so a GET-only grant never opens one.
+    verdict = await withGrant(state, exchange, verdict, !tunnel ? 'http' : policy.settings.tlsPorts.has(verdict.request.port) ? 'https' : undefined, facts.path);
+  }
   if (verdict.effect === 'deny' || !verdict.request) return { ok: false, reason: verdict.reason, message: verdict.message };
 
   const limited = await overRateLimit(state, verdict);

@@ -16,6 +16,7 @@ import type { Reason } from './reasons.js';
 import { refuseResponse, refuseSocket, statusOf } from './respond.js';
 import type { ProxyState } from './state.js';
 import { describeUpstreamError, httpsAgentFor, sendUpstream, upstreamReason } from './upstream.js';
+import { withGrant } from './grants.js';
 import { judge } from './verdict.js';
 
 export interface InterceptSession {
@@ -54,8 +55,9 @@ export async function handleInterceptedRequest(state: ProxyState & ExchangeSink,
 
     const path = rawPath.replace(/^([^?]*)/, (p) => p.replace(/\/{2,}/g, '/'));
     record.path = path;
-    const verdict = judge(session.policy, { method: req.method ?? '', host: session.host, port: session.port, path, agent: session.agent });
-    exchange.applyVerdict(verdict);
+    const judged = judge(session.policy, { method: req.method ?? '', host: session.host, port: session.port, path, agent: session.agent });
+    exchange.applyVerdict(judged);
+    const verdict = await withGrant(state, exchange, judged, 'https', path);
     if (verdict.effect === 'deny' || !verdict.request) return refuse(verdict.reason, verdict.message);
     const limited = await overRateLimit(state, verdict);
     if (limited) {

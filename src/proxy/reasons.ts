@@ -5,6 +5,7 @@
 
 export const REASONS = {
   allowed_by_rule: { status: 200, text: 'a rule allowed the request' },
+  granted: { status: 200, text: 'no rule matched, but a trusted response referenced this host for this agent moments ago (a grant)' },
   intercepted: { status: 200, text: 'a tunnel opened with TLS interception: each request inside is decided on its own' },
   denied_by_rule: { status: 403, text: 'a deny rule matched' },
   no_rule: { status: 403, text: 'no rule allows the request (default deny)' },

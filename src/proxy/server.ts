@@ -6,6 +6,8 @@ import http from 'node:http';
 import type { Socket } from 'node:net';
 import httpProxy from 'http-proxy';
 import type { AuditLog } from '../audit/logger.js';
+import { MemoryGrantStore } from '../grants/memory-store.js';
+import type { GrantStore } from '../grants/store.js';
 import { MemoryRateLimitStore } from '../limits/memory-store.js';
 import { DEFAULT_CERTS_DIR, ensureCa } from '../tls/ca.js';
 import { Interceptor } from '../tls/intercept.js';
@@ -28,6 +30,8 @@ export interface ProxyOptions {
   readonly log?: (line: string) => void;
   /** Rate-limit counters; in memory unless a shared store is given. */
   readonly rateLimits?: RateLimitStore;
+  /** Grants from inspected responses; in memory unless a shared store is given. */
+  readonly grants?: GrantStore;
   /** Clock for rate limits (tests inject one). */
   readonly now?: () => number;
   /** Where leash's CA lives (created there on first interception); default certs/. */
@@ -63,6 +67,7 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
     retiredAgents: [],
     draining: false,
     rateLimits: options.rateLimits ?? new MemoryRateLimitStore(),
+    grants: options.grants ?? new MemoryGrantStore(),
     now: options.now ?? Date.now,
     interceptor: () => {
       interceptor ??= ensureCa(options.certsDir ?? DEFAULT_CERTS_DIR, log).then((ca) => new Interceptor(state, ca, log));

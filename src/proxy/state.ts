@@ -5,6 +5,7 @@ import type http from 'node:http';
 import type HttpProxy from 'http-proxy';
 import type { AuditLog } from '../audit/logger.js';
 import type { CompiledPolicy } from '../policy/policy.js';
+import type { GrantStore } from '../grants/store.js';
 import type { RateLimitStore } from '../limits/store.js';
 import type { Interceptor } from '../tls/intercept.js';
 import type { Exchange } from './exchange.js';
@@ -19,6 +20,8 @@ export interface ProxyState {
   readonly retiredAgents: http.Agent[];
   draining: boolean;
   readonly rateLimits: RateLimitStore;
+  /** Hosts trusted responses referenced, per agent, for a short while. */
+  readonly grants: GrantStore;
   /** The clock for rate limits; injected so tests can control time. */
   readonly now: () => number;
   /** TLS interception, set up on first use (the CA is created then if there is none). */

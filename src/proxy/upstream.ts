@@ -11,6 +11,8 @@ import tls from 'node:tls';
 import type HttpProxy from 'http-proxy';
 import type { CompiledPolicy } from '../policy/policy.js';
 import type { CompiledRule } from '../policy/rule.js';
+import type { Transform } from 'node:stream';
+import { inspectForGrants, type InspectedResponse } from './grants.js';
 import { uploadBudget } from './bandwidth.js';
 import type { Exchange } from './exchange.js';
 import { stripHopByHop } from './headers.js';
@@ -19,7 +21,16 @@ import { refuseResponse } from './respond.js';
 import type { ProxyState } from './state.js';
 
 /** Per-request state http-proxy's events need; keyed by the incoming request. */
-const forwarding = new WeakMap<IncomingMessage, { exchange: Exchange; connectMs: number; responseMs: number; proxyReq?: http.ClientRequest }>();
+const forwarding = new WeakMap<IncomingMessage, ForwardingEntry>();
+
+interface ForwardingEntry {
+  readonly exchange: Exchange;
+  readonly connectMs: number;
+  readonly responseMs: number;
+  proxyReq?: http.ClientRequest;
+  /** Set for responses leash reads (inspect rules): it writes them to the client itself, grants first. */
+  readonly deliver?: (proxyRes: IncomingMessage, res: ServerResponse) => void;
+}
 
 export interface UpstreamTarget {
   readonly protocol: 'http:' | 'https:';
@@ -64,7 +75,16 @@ export function sendUpstream(
   stripHopByHop(req.headers);
   req.url = target.path;
 
-  forwarding.set(req, { exchange, connectMs: policy.settings.timeouts.connectMs, responseMs: policy.settings.timeouts.responseMs });
+  const inspect = target.rule !== null && target.rule.inspect.length > 0;
+  const responseUrl = `${target.protocol}//${target.hostHeader}${target.path}`;
+  forwarding.set(req, {
+    exchange,
+    connectMs: policy.settings.timeouts.connectMs,
+    responseMs: policy.settings.timeouts.responseMs,
+    ...(inspect && target.rule
+      ? { deliver: (proxyRes, response) => void deliverInspected(state, { exchange, rule: target.rule as CompiledRule, agent: target.agent, responseUrl, host: hostOf(target.hostHeader), port: target.port }, proxyRes, response) }
+      : {}),
+  });
   res.on('close', () => {
     if (res.writableFinished) exchange.finish({ status: res.statusCode });
     else exchange.finish({ status: res.headersSent ? res.statusCode : null, reason: record.effect === 'allow' ? 'client_closed' : record.reason, message: 'the exchange ended before the response was complete' });
@@ -76,6 +96,7 @@ export function sendUpstream(
     agent: https ? httpsAgentFor(state, policy) : state.upstreamAgent,
     secure: true,
     buffer: budget ? req.pipe(budget) : undefined,
+    selfHandleResponse: inspect,
   };
   state.httpProxy.web(req, res, options, (err: NodeJS.ErrnoException) => {
     // A cut for bandwidth already answered the client and named the reason.
@@ -115,10 +136,43 @@ export function attachProxyEvents(proxy: HttpProxy): void {
     // for that and leash is not draining (http-proxy would otherwise copy or invent a Connection header).
     proxyRes.headers.connection = res.shouldKeepAlive ? 'keep-alive' : 'close';
     if (!entry) return;
-    proxyRes.on('data', (chunk: Buffer) => {
-      entry.exchange.record.bytesIn += chunk.length;
-    });
+    if (entry.deliver) return entry.deliver(proxyRes, res);
+    countBytesIn(entry.exchange, proxyRes);
   });
+}
+
+function countBytesIn(exchange: Exchange, proxyRes: IncomingMessage): void {
+  proxyRes.on('data', (chunk: Buffer) => {
+    exchange.record.bytesIn += chunk.length;
+  });
+}
+
+/**
+ * Writes an inspected response to the client: the grants its headers carry are stored before the status line
+ * goes out, and each body chunk passes only once the grants it carries are stored. Inspection can only add
+ * grants, so when it fails the response is still delivered unchanged.
+ */
+async function deliverInspected(state: ProxyState, response: InspectedResponse, proxyRes: IncomingMessage, res: ServerResponse): Promise<void> {
+  let body: Transform | undefined;
+  try {
+    body = await inspectForGrants(state, response, proxyRes);
+  } catch {
+    body = undefined;
+  }
+  if (res.destroyed) {
+    proxyRes.destroy();
+    return;
+  }
+  res.writeHead(proxyRes.statusCode ?? 502, proxyRes.statusMessage, proxyRes.headers);
+  const source = body ? proxyRes.pipe(body) : proxyRes;
+  source.pipe(res);
+  countBytesIn(response.exchange, proxyRes);
+  proxyRes.on('error', () => res.destroy());
+}
+
+function hostOf(hostHeader: string): string {
+  const m = /^(?:\[([^\]]+)\]|([^:]+))/.exec(hostHeader);
+  return (m?.[1] ?? m?.[2] ?? hostHeader).toLowerCase();
 }
 
 export function newUpstreamAgent(): http.Agent {

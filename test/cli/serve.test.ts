@@ -6,7 +6,7 @@ import http from 'node:http';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readAuditLines, tempDir } from '../helpers/audit-sink.js';
+import { readAuditLines, tempDir, waitFor } from '../helpers/audit-sink.js';
 import { startHttpOrigin, type TestOrigin } from '../helpers/origin.js';
 
 let origin: TestOrigin;
@@ -80,7 +80,8 @@ rules:
       const port = await p.listening;
       const N = 40;
       const pending = Array.from({ length: N }, (_, i) => get(port, `http://origin.test:${origin.port}/slow/${i}`));
-      await new Promise((r) => setTimeout(r, 200));
+      // SIGTERM only once every request is in flight at the origin, so "in-flight" is a fact, not a timing guess.
+      await waitFor(() => origin.seen.filter((r) => r.url.startsWith('/slow/')).length >= N, { timeoutMs: 10_000 });
       p.child.kill('SIGTERM');
       const statuses = await Promise.all(pending);
       expect(statuses).toEqual(Array(N).fill(200));
