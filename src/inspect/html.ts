@@ -8,7 +8,7 @@
 
 import { Parser } from 'htmlparser2';
 import type { Reference } from './reference.js';
-import { resolveReference } from './urls.js';
+import { resolveReference, type HostMemo } from './urls.js';
 
 const URL_ATTRIBUTES: ReadonlySet<string> = new Set(['href', 'src', 'poster', 'data-src', 'action', 'formaction', 'cite']);
 
@@ -26,6 +26,7 @@ export class HtmlReferenceScanner {
   #meta: MetaTag | undefined;
   #found: Reference[] = [];
   #stopped = false;
+  readonly #hosts: HostMemo = new Map();
 
   constructor(responseUrl: string) {
     this.#base = responseUrl;
@@ -73,7 +74,7 @@ export class HtmlReferenceScanner {
 
   #attribute(name: string, value: string): void {
     if (URL_ATTRIBUTES.has(name)) {
-      const reference = resolveReference(value, this.#base, `html ${this.#tag}[${name}]`);
+      const reference = resolveReference(value, this.#base, `html ${this.#tag}[${name}]`, this.#hosts);
       if (reference) this.#found.push(reference);
       // HTML §4.2.3: the first base element with an href sets the document base URL.
       if (this.#tag === 'base' && name === 'href' && !this.#baseSeen) {
@@ -83,7 +84,7 @@ export class HtmlReferenceScanner {
     } else if (name === 'srcset') {
       const found = `html ${this.#tag}[srcset]`;
       for (const candidate of srcsetUrls(value)) {
-        const reference = resolveReference(candidate, this.#base, found);
+        const reference = resolveReference(candidate, this.#base, found, this.#hosts);
         if (reference) this.#found.push(reference);
       }
     } else if (this.#meta && !this.#meta.done) {
@@ -94,7 +95,7 @@ export class HtmlReferenceScanner {
       if (this.#meta.refresh && this.#meta.content !== undefined) {
         this.#meta.done = true;
         const target = refreshUrl(this.#meta.content);
-        const reference = target === undefined ? undefined : resolveReference(target, this.#base, 'html meta[refresh]');
+        const reference = target === undefined ? undefined : resolveReference(target, this.#base, 'html meta[refresh]', this.#hosts);
         if (reference) this.#found.push(reference);
       }
     }

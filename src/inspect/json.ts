@@ -11,7 +11,7 @@
 // then returns what was already found and never throws, because the caller delivers the body whatever we make of it.
 
 import type { Reference } from './reference.js';
-import { findUrls, MAX_URL_LENGTH } from './urls.js';
+import { findUrls, MAX_URL_LENGTH, type HostMemo } from './urls.js';
 
 /** Deeper nesting stops the scan (no API nests this deep; the path stack must not grow without bound). */
 export const MAX_DEPTH = 512;
@@ -47,6 +47,7 @@ interface Frame {
 export class JsonReferenceScanner {
   readonly #base: string;
   readonly #maxString: number;
+  readonly #hosts: HostMemo = new Map();
   #state: number = VALUE;
   readonly #stack: Frame[] = [];
   #inKey = false;
@@ -269,7 +270,7 @@ export class JsonReferenceScanner {
     const keepFrom = text.length - MAX_URL_LENGTH;
     let cut = keepFrom;
     let path: string | undefined;
-    for (const url of findUrls(text, this.#base)) {
+    for (const url of findUrls(text, this.#base, this.#hosts)) {
       if (url.index >= keepFrom) break;
       path ??= this.#path();
       this.#report(url, path);
@@ -287,7 +288,7 @@ export class JsonReferenceScanner {
       this.#state = COLON;
       return;
     }
-    const urls = findUrls(text, this.#base);
+    const urls = findUrls(text, this.#base, this.#hosts);
     if (urls.length > 0) {
       const path = this.#path();
       for (const url of urls) this.#report(url, path);

@@ -10,7 +10,7 @@
 // punctuation. It must never grant more than the text says: a candidate that does not parse is dropped, never
 // guessed at.
 
-import { normalizeHost } from '../policy/host.js';
+import { normalizeHost, type NormalizedHost } from '../policy/host.js';
 import type { Reference } from './reference.js';
 
 /** A URL found in text: the reference without its location, plus where it sits in the text. */
@@ -26,6 +26,13 @@ export const MAX_URL_LENGTH = 8192;
 
 const DEFAULT_PORT = { http: 80, https: 443 } as const;
 
+/**
+ * normalizeHost results by WHATWG hostname, owned by one scanner (one response): a results page names the same
+ * few CDN hosts thousands of times, and normalizeHost is half the cost of a reference. Bounded by HOST_MEMO_SIZE.
+ */
+export type HostMemo = Map<string, NormalizedHost>;
+const HOST_MEMO_SIZE = 1024;
+
 /** A scheme other than http(s) written out: `data:`, `javascript:`, `mailto:`. Rejected before parsing. */
 const OTHER_SCHEME = /^[a-z][a-z0-9+.-]*:/i;
 
@@ -33,13 +40,13 @@ const OTHER_SCHEME = /^[a-z][a-z0-9+.-]*:/i;
  * Resolves `raw` against `base` and returns it as a reference, or undefined when it is not an http(s) URL with a
  * host that policy could name (unparsable, another scheme, no host, a host normalizeHost refuses, port 0).
  */
-export function resolveReference(raw: string, base: string, found: string): Reference | undefined {
+export function resolveReference(raw: string, base: string, found: string, hosts?: HostMemo): Reference | undefined {
   const scheme = OTHER_SCHEME.exec(raw);
   // A fast refusal for data: and javascript: URLs, which can be megabytes long in HTML.
   if (scheme && !/^https?:$/i.test(scheme[0])) return undefined;
   const url = parseUrl(raw, base);
   if (!url) return undefined;
-  return toReference(url, found);
+  return toReference(url, found, hosts);
 }
 
 /**
@@ -47,22 +54,22 @@ export function resolveReference(raw: string, base: string, found: string): Refe
  * (`https://r.example/?to=https://t.example/` gives both). With `base`, scheme-relative URLs (`//cdn.example/x`)
  * that start the text or follow whitespace, a quote, `(`, `<` or `[` are resolved against it too.
  */
-export function findUrls(text: string, base?: string): UrlInText[] {
+export function findUrls(text: string, base?: string, hosts?: HostMemo): UrlInText[] {
   const found: UrlInText[] = [];
   for (let slashes = text.indexOf('//'); slashes !== -1; slashes = text.indexOf('//', slashes + 2)) {
     const start = schemeStart(text, slashes);
     let url: UrlInText | undefined;
-    if (start !== -1) url = urlAt(text, start, slashes + 2, undefined);
-    else if (base !== undefined && schemeRelativeBoundary(text, slashes)) url = urlAt(text, slashes, slashes + 2, base);
+    if (start !== -1) url = urlAt(text, start, slashes + 2, undefined, hosts);
+    else if (base !== undefined && schemeRelativeBoundary(text, slashes)) url = urlAt(text, slashes, slashes + 2, base, hosts);
     if (url) found.push(url);
   }
   return found;
 }
 
 /** findUrls, each match as a reference found at `found`. */
-export function referencesInText(text: string, base: string | undefined, found: string): Reference[] {
+export function referencesInText(text: string, base: string | undefined, found: string, hosts?: HostMemo): Reference[] {
   const references: Reference[] = [];
-  for (const u of findUrls(text, base)) references.push({ url: u.url, scheme: u.scheme, host: u.host, hostKind: u.hostKind, port: u.port, found });
+  for (const u of findUrls(text, base, hosts)) references.push({ url: u.url, scheme: u.scheme, host: u.host, hostKind: u.hostKind, port: u.port, found });
   return references;
 }
 
@@ -74,16 +81,16 @@ function schemeStart(text: string, slashes: number): number {
 }
 
 /** The URL whose scheme (or scheme-relative `//`) starts at `index`; `afterSlashes` is where its authority starts. */
-function urlAt(text: string, index: number, afterSlashes: number, base: string | undefined): UrlInText | undefined {
+function urlAt(text: string, index: number, afterSlashes: number, base: string | undefined, hosts: HostMemo | undefined): UrlInText | undefined {
   let end = extentEnd(text, index);
-  let url = parseCandidate(text, index, afterSlashes, end, base);
+  let url = parseCandidate(text, index, afterSlashes, end, base, hosts);
   if (!url) {
     // `https://a.example,https://b.example`: a comma is a legal URL character, so the first candidate runs into
     // the second and its host does not parse. Retry up to the next scheme; the second is found on its own.
     const next = nextScheme(text, afterSlashes, end);
     if (next === -1) return undefined;
     end = next;
-    url = parseCandidate(text, index, afterSlashes, end, base);
+    url = parseCandidate(text, index, afterSlashes, end, base, hosts);
   }
   return url;
 }
@@ -96,12 +103,12 @@ function nextScheme(text: string, from: number, end: number): number {
   return -1;
 }
 
-function parseCandidate(text: string, index: number, afterSlashes: number, end: number, base: string | undefined): UrlInText | undefined {
+function parseCandidate(text: string, index: number, afterSlashes: number, end: number, base: string | undefined, hosts: HostMemo | undefined): UrlInText | undefined {
   end = trimEnd(text, index, end);
   // Nothing after the slashes: not a URL.
   if (end <= afterSlashes) return undefined;
   const url = parseUrl(text.slice(index, end), base);
-  const reference = url && toReference(url, '');
+  const reference = url && toReference(url, '', hosts);
   if (!reference) return undefined;
   return { url: reference.url, scheme: reference.scheme, host: reference.host, hostKind: reference.hostKind, port: reference.port, index, end };
 }
@@ -120,15 +127,25 @@ function parseUrl(raw: string, base: string | undefined): URL | undefined {
   }
 }
 
-function toReference(url: URL, found: string): Reference | undefined {
+function toReference(url: URL, found: string, hosts: HostMemo | undefined): Reference | undefined {
   const scheme = url.protocol === 'https:' ? 'https' : url.protocol === 'http:' ? 'http' : undefined;
   if (scheme === undefined || url.hostname === '') return undefined;
-  const host = normalizeHost(url.hostname);
+  const host = hosts ? memoizedHost(url.hostname, hosts) : normalizeHost(url.hostname);
   if (!host.ok) return undefined;
   const port = url.port === '' ? DEFAULT_PORT[scheme] : Number(url.port);
   // The policy refuses port 0; a reference to it could never be used.
   if (port === 0) return undefined;
   return { url: url.href, scheme, host: host.host, hostKind: host.kind, port, found };
+}
+
+function memoizedHost(hostname: string, hosts: HostMemo): NormalizedHost {
+  let host = hosts.get(hostname);
+  if (host === undefined) {
+    if (hosts.size >= HOST_MEMO_SIZE) hosts.clear();
+    host = normalizeHost(hostname);
+    hosts.set(hostname, host);
+  }
+  return host;
 }
 
 /** Characters that end a URL written in text: whitespace, controls, and what RFC 3986 never allows unescaped. */
