@@ -5,13 +5,12 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { auditCli, type AuditOptions } from './cli/audit.js';
-import { caCommand } from './cli/ca.js';
-import { checkCommand } from './cli/check.js';
-import { explainCommand } from './cli/explain.js';
+import type { AuditOptions } from './cli/audit.js';
 import { processIo, type CommandIo } from './cli/io.js';
-import { serveCommand } from './cli/serve.js';
 import { LeashError } from './errors.js';
+
+// Each command loads its own code when it runs: `leash audit` or `leash check` should not pay for the proxy, TLS
+// and policy engine modules at start.
 
 const USAGE = `usage: leash <command> [options]
 
@@ -34,11 +33,11 @@ commands:
 const COMMANDS: Record<string, { options: ParseArgsConfig['options']; run: (values: Record<string, unknown>, positionals: string[], io: CommandIo) => Promise<number> }> = {
   check: {
     options: { policy: { type: 'string', multiple: true } },
-    run: (v, p, io) => (p.length > 0 ? usage(`check takes no arguments, got "${p[0]}"`) : checkCommand(v as { policy?: string[] }, io)),
+    run: (v, p, io) => (p.length > 0 ? usage(`check takes no arguments, got "${p[0]}"`) : import('./cli/check.js').then((m) => m.checkCommand(v as { policy?: string[] }, io))),
   },
   explain: {
     options: { policy: { type: 'string', multiple: true }, agent: { type: 'string' } },
-    run: (v, p, io) => explainCommand(v as { policy?: string[]; agent?: string }, p, io),
+    run: async (v, p, io) => (await import('./cli/explain.js')).explainCommand(v as { policy?: string[]; agent?: string }, p, io),
   },
   rules: {
     options: {
@@ -58,18 +57,18 @@ const COMMANDS: Record<string, { options: ParseArgsConfig['options']; run: (valu
   },
   ca: {
     options: { certs: { type: 'string' }, force: { type: 'boolean' } },
-    run: (v, p, io) => caCommand(v as { certs?: string; force?: boolean }, p, io),
+    run: async (v, p, io) => (await import('./cli/ca.js')).caCommand(v as { certs?: string; force?: boolean }, p, io),
   },
   serve: {
     options: { policy: { type: 'string', multiple: true }, listen: { type: 'string' }, audit: { type: 'string' }, 'audit-max-size': { type: 'string' }, 'audit-keep': { type: 'string' }, certs: { type: 'string' } },
-    run: (v, p, io) => (p.length > 0 ? usage(`serve takes no arguments, got "${p[0]}"`) : serveCommand({ ...(v as { policy?: string[]; listen?: string; audit?: string; certs?: string }), auditMaxSize: v['audit-max-size'] as string | undefined, auditKeep: v['audit-keep'] as string | undefined }, io)),
+    run: (v, p, io) => (p.length > 0 ? usage(`serve takes no arguments, got "${p[0]}"`) : import('./cli/serve.js').then(({ serveCommand }) => serveCommand({ ...(v as { policy?: string[]; listen?: string; audit?: string; certs?: string }), auditMaxSize: v['audit-max-size'] as string | undefined, auditKeep: v['audit-keep'] as string | undefined }, io))),
   },
   audit: {
     options: {
       effect: { type: 'string' }, host: { type: 'string', multiple: true }, agent: { type: 'string', multiple: true }, rule: { type: 'string', multiple: true },
       reason: { type: 'string', multiple: true }, since: { type: 'string' }, until: { type: 'string' }, format: { type: 'string' }, summary: { type: 'boolean' }, follow: { type: 'boolean' },
     },
-    run: (v, p, io) => auditCli(v as AuditOptions, p, io),
+    run: async (v, p, io) => (await import('./cli/audit.js')).auditCli(v as AuditOptions, p, io),
   },
 };
 

@@ -5,6 +5,7 @@
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { auditBench } from './audit.js';
+import { inspectBench } from './inspect.js';
 import { policyBench } from './policy.js';
 import { proxyBench } from './proxy.js';
 import { printBench, type BenchLine } from './report.js';
@@ -13,6 +14,7 @@ const SUITES: readonly { name: string; run: () => Promise<BenchLine[]> }[] = [
   { name: 'policy', run: policyBench },
   { name: 'proxy', run: proxyBench },
   { name: 'audit', run: auditBench },
+  { name: 'inspect', run: inspectBench },
 ];
 
 async function runBench(argv: readonly string[]): Promise<number> {
