@@ -51,8 +51,8 @@ export function identify(policy: CompiledPolicy, facts: IdentityFacts, tokens: A
   if (byToken) return { ok: true, agent: byToken, method: byUid ? 'token+uid' : 'token' };
   if (byUid) return { ok: true, agent: byUid, method: 'uid' };
 
-  const address = normalizeHost(facts.address);
-  if (address.ok && address.kind !== 'name') {
+  const address = hasCidrAgents(policy) ? normalizeHost(facts.address) : undefined;
+  if (address?.ok && address.kind !== 'name') {
     let best: { agent: string; bits: number } | undefined;
     for (const agent of policy.agents.values()) {
       for (const cidr of agent.cidrs) {
@@ -81,4 +81,9 @@ export function parseProxyAuthorization(header: string | undefined): IdentityFac
   const colon = decoded.indexOf(':');
   if (colon <= 0) return 'malformed';
   return { user: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+}
+
+function hasCidrAgents(policy: CompiledPolicy): boolean {
+  for (const agent of policy.agents.values()) if (agent.cidrs.length > 0) return true;
+  return false;
 }

@@ -5,6 +5,7 @@
 
 import type { IncomingMessage } from 'node:http';
 import type { NormalizedRequest, RequestFacts } from '../policy/evaluate.js';
+import type { CompiledPolicy } from '../policy/policy.js';
 import type { CompiledRule } from '../policy/rule.js';
 import { identify, parseProxyAuthorization } from '../policy/identity.js';
 import { agentTokens } from './agent-tokens.js';
@@ -23,7 +24,7 @@ export type Admission =
 
 export async function admit(state: ProxyState, exchange: Exchange, req: IncomingMessage, facts: Omit<RequestFacts, 'agent'>): Promise<Admission> {
   const policy = exchange.policy;
-  const needsUid = [...policy.agents.values()].some((a) => a.uid !== null);
+  const needsUid = agentsWithUid(policy);
   const identity = identify(
     policy,
     {
@@ -61,4 +62,16 @@ export async function admit(state: ProxyState, exchange: Exchange, req: Incoming
   if (!resolution.ok) return { ok: false, reason: resolution.reason, message: resolution.message };
   exchange.record.resolved = resolution.address;
   return { ok: true, request: verdict.request, rule: verdict.rule, resolution, reportOnly: policy.settings.mode === 'report', intercept: verdict.intercept };
+}
+
+const uidPolicies = new WeakMap<CompiledPolicy, boolean>();
+
+/** Whether any agent is identified by uid; the /proc lookup is skipped otherwise. Computed once per policy. */
+function agentsWithUid(policy: CompiledPolicy): boolean {
+  let answer = uidPolicies.get(policy);
+  if (answer === undefined) {
+    answer = [...policy.agents.values()].some((a) => a.uid !== null);
+    uidPolicies.set(policy, answer);
+  }
+  return answer;
 }
