@@ -25,6 +25,12 @@ const SECRET_VALUE_KEYS: ReadonlySet<string> = new Set([
 // Fields holding a request target, whose query string is redacted by key as well as by pattern.
 const TARGET_KEYS: ReadonlySet<string> = new Set(['path', 'url']);
 
+/** `path`, `url` and any key ending in `url` (`sourceUrl`, `responseUrl`) hold a request target. */
+function isTargetKey(key: string): boolean {
+  const lower = key.toLowerCase();
+  return TARGET_KEYS.has(lower) || lower.endsWith('url');
+}
+
 interface SecretRule {
   readonly pattern: RegExp;
   readonly replace: (match: string, ...groups: string[]) => string;
@@ -102,7 +108,7 @@ export function redactFlatRecord<T extends object>(record: T): T {
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(record)) {
     if (SECRET_VALUE_KEYS.has(key.toLowerCase())) out[key] = redactWhole(value);
-    else if (typeof value === 'string') out[key] = TARGET_KEYS.has(key.toLowerCase()) ? redactPath(value) : redactSecrets(value);
+    else if (typeof value === 'string') out[key] = isTargetKey(key) ? redactPath(value) : redactSecrets(value);
     else if (value === null || typeof value !== 'object') out[key] = value;
     else if (Array.isArray(value) && value.every((item) => typeof item === 'string')) out[key] = value.map((item: string) => redactSecrets(item));
     else out[key] = redactRecord(value);
@@ -145,7 +151,7 @@ function percentDecode(text: string): string {
 function copy(value: unknown, key: string | undefined, seen: Map<object, unknown>): unknown {
   if (key !== undefined && SECRET_VALUE_KEYS.has(key.toLowerCase())) return redactWhole(value);
   if (typeof value === 'string') {
-    return key !== undefined && TARGET_KEYS.has(key.toLowerCase()) ? redactPath(value) : redactSecrets(value);
+    return key !== undefined && isTargetKey(key) ? redactPath(value) : redactSecrets(value);
   }
   if (typeof value !== 'object' || value === null) return value;
 

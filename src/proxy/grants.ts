@@ -94,11 +94,20 @@ async function grantOrSkip(state: ProxyState, policy: CompiledPolicy, response: 
       port: reference.port,
       expiresAt: state.now() + policy.settings.grants.ttlMs,
       source: { requestId: response.exchange.id, rule: response.rule.name, url: response.responseUrl, found: reference.found },
-      urls: policy.settings.grants.scope === 'url' ? [reference.url] : null,
+      urls: policy.settings.grants.scope === 'url' ? [requestableUrl(reference.url)] : null,
     };
     await state.grants.add(grant);
   }
   writeGrantRecord(state, policy, response, selection);
+}
+
+/** What a client would send for a referenced URL: no fragment, no userinfo (scope url compares these). */
+function requestableUrl(url: string): string {
+  const u = new URL(url);
+  u.hash = '';
+  u.username = '';
+  u.password = '';
+  return u.href;
 }
 
 function writeGrantRecord(
@@ -126,7 +135,7 @@ function writeGrantRecord(
     rule: response.rule.name,
     reason: granted ? 'granted' : 'grant_skipped',
     message: note ?? (granted
-      ? `${response.agent} may GET ${reference?.scheme}://${reference?.host}:${reference?.port} for ${ttlMs / 1000} s: referenced by ${response.responseUrl} (${reference?.found})`
+      ? `${response.agent} may GET ${reference?.scheme}://${reference?.host}:${reference?.port} for ${ttlMs / 1000} s: referenced by the response to request ${response.exchange.id} (${reference?.found})`
       : `not granted: ${reference?.host ?? 'references'} (${skipText(selection.why, selection.rule)})`),
     status: null,
     bytesIn: 0,
@@ -192,7 +201,8 @@ export async function withGrant(state: ProxyState, exchange: Exchange, verdict: 
     rule: null,
     // scope url: the tunnel is intercepted so each request in it can be held to the exact URLs seen.
     intercept: request.method === 'CONNECT' && grant.urls !== null,
-    message: `${request.method} ${request.host}:${request.port}${target ?? ''} allowed by a grant from ${grant.source.url}`,
+    // Names the source by request id: its URL may carry query secrets, and messages are only pattern-redacted.
+    message: `${request.method} ${request.host}:${request.port} allowed by a grant from the response to request ${grant.source.requestId} (rule ${grant.source.rule})`,
   };
   exchange.applyVerdict(granted);
   Object.assign(exchange.record, { rule: 'grant', grant: grantAuditFields(grant) });

@@ -279,3 +279,34 @@ rules:
     }
   });
 });
+
+describe('secrets in the source URL', () => {
+  it('never reach the audit log through grant records or grant uses', async () => {
+    const secret = 'sk-proj-GrantSecret0123456789abcdef';
+    const origin = await startHttpOrigin((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ img: cdnUrl('leaky.cdn.test', '/a.png#frag') }));
+    });
+    const l = await startLeash(policy(`
+settings:
+  dns: { hosts: { api.test: 127.0.0.1, leaky.cdn.test: 127.0.0.1 } }
+  network: { allowCidrs: ["127.0.0.0/8"] }
+  grants: { scope: url }
+rules:
+  - { name: api, domain: api.test, ports: [${origin.port}], inspect: [json], effect: allow }
+`));
+    try {
+      await curl({ url: `http://api.test:${origin.port}/search?api_key=plain-${secret.slice(8)}&q=x`, proxy: l.url });
+      // The fragment is never sent, so the exact-URL grant must not depend on it.
+      expect((await curl({ url: cdnUrl('leaky.cdn.test', '/a.png'), proxy: l.url })).status).toBe(200);
+      await l.records();
+      const { readFile } = await import('node:fs/promises');
+      const log = await readFile(l.auditFile, 'utf8');
+      expect(log).toContain('leaky.cdn.test');
+      expect(log).not.toContain(secret.slice(8));
+    } finally {
+      await l.stop();
+      await origin.close();
+    }
+  });
+});
