@@ -8,21 +8,22 @@
 // helper, which costs measurable time per request). The benchmark passes the module to load: dist/cli/serve.js,
 // or src/cli/serve.ts (under tsx) when dist/ is missing or older than src/.
 //
-// Usage (forked, with an IPC channel): node --expose-gc leash-process.mjs SERVE_MODULE_URL POLICY_DIR AUDIT_FILE
+// Usage (forked, with an IPC channel): node --expose-gc leash-process.mjs SERVE_MODULE_URL POLICY_DIR AUDIT_FILE [CERTS_DIR]
+// (CERTS_DIR: where leash keeps, or creates, its interception CA; startServe's default, certs/, when absent.)
 // Messages in:  { kind: 'memory', id } | { kind: 'stop', id }
 // Messages out: { kind: 'ready', port } | { kind: 'memory', id, rss, heapUsed, external, openExchanges,
 //               auditRecords } | { kind: 'stopped', id, auditRecords }
 // Never: listen anywhere but 127.0.0.1; outlive the benchmark that started it.
 
-const [serveModule, policyDir, auditFile] = process.argv.slice(2);
+const [serveModule, policyDir, auditFile, certsDir] = process.argv.slice(2);
 if (!serveModule || !policyDir || !auditFile || !process.send) {
-  process.stderr.write('usage: forked with IPC: leash-process.mjs SERVE_MODULE_URL POLICY_DIR AUDIT_FILE\n');
+  process.stderr.write('usage: forked with IPC: leash-process.mjs SERVE_MODULE_URL POLICY_DIR AUDIT_FILE [CERTS_DIR]\n');
   process.exit(2);
 }
 
 const { startServe } = await import(serveModule);
 const line = (text) => process.stderr.write(`${text}\n`);
-const running = await startServe({ policy: [policyDir], listen: '127.0.0.1:0', audit: auditFile }, { out: line, err: line, env: process.env });
+const running = await startServe({ policy: [policyDir], listen: '127.0.0.1:0', audit: auditFile, ...(certsDir ? { certs: certsDir } : {}) }, { out: line, err: line, env: process.env });
 
 let stopping = false;
 async function stop(id) {

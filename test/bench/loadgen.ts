@@ -24,7 +24,10 @@ export interface Route {
 
 export interface HttpJob {
   kind: 'http';
+  /** Plain TCP to 127.0.0.1:port, unless `route` is set. */
   port: number;
+  /** When set, each connection is opened along this route (TLS, a CONNECT tunnel, or both) instead of `port`. */
+  route?: Route;
   /** The full request head, sent as is on every request. */
   request: string;
   connections: number;
@@ -234,6 +237,8 @@ function runHttp(job: HttpJob): Promise<HttpResult> {
     const latencies = new Float64Array(job.maxRequests);
     const statuses = new Map<number, number>();
     const sockets = new Set<net.Socket>();
+    /** Routed connections: every socket each one is made of (TCP, TLS), including those still being opened. */
+    const layerSets = new Set<Set<net.Socket>>();
     const started = performance.now();
     const hardDeadline = started + job.warmupMs + job.durationMs + 5000;
     let measuring = false;
@@ -253,6 +258,7 @@ function runHttp(job: HttpJob): Promise<HttpResult> {
       clearTimeout(windowTimer);
       clearTimeout(deadlineTimer);
       for (const socket of sockets) socket.destroy();
+      for (const layers of layerSets) destroyAll(layers);
       const sorted = latencies.subarray(0, count).sort();
       resolve({
         requests: count,
@@ -289,8 +295,34 @@ function runHttp(job: HttpJob): Promise<HttpResult> {
       if (stopping) return;
       if (errors > 10_000) return stopMeasuring();
       opened++;
+      if (job.route) {
+        const layers = new Set<net.Socket>();
+        layerSets.add(layers);
+        const dropLayers = () => {
+          destroyAll(layers);
+          layerSets.delete(layers);
+        };
+        openRoute(job.route, layers).then(
+          (socket) => {
+            if (stopping) return dropLayers();
+            socket.once('close', dropLayers);
+            drive(socket, true);
+          },
+          () => {
+            dropLayers();
+            if (stopping) return;
+            errors++;
+            connect();
+          },
+        );
+        return;
+      }
       const socket = net.connect({ host: '127.0.0.1', port: job.port });
       socket.setNoDelay(true);
+      drive(socket, false);
+    };
+    /** The request loop on one connection; `ready` when the connection is already established (routed). */
+    const drive = (socket: net.Socket, ready: boolean) => {
       sockets.add(socket);
       const reader = new ResponseReader();
       let sentAt = 0;
@@ -321,7 +353,6 @@ function runHttp(job: HttpJob): Promise<HttpResult> {
           send();
         }
       };
-      socket.on('connect', send);
       socket.on('data', (chunk: Buffer) => {
         let result: Response | 'more';
         try {
@@ -349,6 +380,8 @@ function runHttp(job: HttpJob): Promise<HttpResult> {
         }
         if (!replaced) connect();
       });
+      if (ready) send();
+      else socket.on('connect', send);
     };
     for (let i = 0; i < job.connections; i++) connect();
   });

@@ -294,14 +294,14 @@ interface HttpSample {
   cpuPerRequestUs: number;
 }
 
-function rate(count: number, seconds: number): number {
+export function rate(count: number, seconds: number): number {
   return seconds > 0 ? count / seconds : 0;
 }
 
 const mib = (bytes: number) => (bytes / 1024 / 1024).toFixed(1);
 
 /** A figure made of wrong answers measures nothing: at least 99% of responses must carry the expected status. */
-function expectStatus(result: HttpResult, status: number, what: string): HttpResult {
+export function expectStatus(result: HttpResult, status: number, what: string): HttpResult {
   const good = result.statuses[String(status)] ?? 0;
   if (result.requests === 0 || good < 0.99 * result.requests || result.errors > 0.01 * result.requests) {
     throw new Error(`${what}: expected status ${status}, got ${JSON.stringify(result.statuses)} and ${result.errors} connection errors`);
@@ -321,13 +321,13 @@ function expectHandshakes(result: HandshakeResult, what: string): HandshakeResul
 // Origins: lean on purpose (test/helpers/origin.ts records every request, which at tens of thousands of requests a
 // second would measure its own memory growth).
 
-interface Origins {
+export interface Origins {
   httpPort: number;
   httpsPort: number;
   close(): Promise<void>;
 }
 
-async function startOrigins(cert: { certPem: string; keyPem: string }): Promise<Origins> {
+export async function startOrigins(cert: { certPem: string; keyPem: string }): Promise<Origins> {
   const small = Buffer.alloc(SMALL_BYTES, 'a');
   const chunk = Buffer.alloc(1024 * 1024, 'b');
   const handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
@@ -397,7 +397,7 @@ rules:
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
-function repoRoot(): string {
+export function repoRoot(): string {
   for (let dir = here; ; dir = path.dirname(dir)) {
     const pkg = path.join(dir, 'package.json');
     if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'leash') return dir;
@@ -426,13 +426,13 @@ async function endChild(child: ChildProcess, graceMs: number): Promise<void> {
   clearTimeout(killer);
 }
 
-interface Loadgen {
+export interface Loadgen {
   pid: number;
   run<T>(job: Job, timeoutMs: number): Promise<T>;
   stop(): Promise<void>;
 }
 
-async function startLoadgen(): Promise<Loadgen> {
+export async function startLoadgen(): Promise<Loadgen> {
   const { file, execArgv } = script('loadgen');
   const child = fork(file, [], { cwd: repoRoot(), execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const waiting = new Map<number, { resolve: (m: ResultMessage) => void; reject: (e: Error) => void }>();
@@ -484,7 +484,7 @@ interface MemoryReading {
   openExchanges?: number;
 }
 
-interface LeashProcess {
+export interface LeashProcess {
   pid: number;
   port: number;
   memory(): Promise<MemoryReading>;
@@ -503,7 +503,7 @@ type LeashRequest = { kind: 'memory' | 'stop'; id: number };
  * The leash code to measure: the compiled dist/ that `leash serve` runs (`npm run bench` builds it first), or the
  * TypeScript source through tsx when dist/ is missing or older than src/ (slower per request: say so).
  */
-function leashCode(): { module: string; execArgv: string[]; describe: string } {
+export function leashCode(): { module: string; execArgv: string[]; describe: string } {
   const root = repoRoot();
   const compiled = path.join(root, 'dist', 'cli', 'serve.js');
   const newestSource = (dir: string): number =>
@@ -518,13 +518,14 @@ function leashCode(): { module: string; execArgv: string[]; describe: string } {
   };
 }
 
-async function startLeashProcess(policyDir: string, auditFile: string): Promise<LeashProcess> {
+/** `certs`: leash's CA directory (needed when the policy intercepts); `env`: leash's environment (tokens). */
+export async function startLeashProcess(policyDir: string, auditFile: string, options: { certs?: string; env?: NodeJS.ProcessEnv } = {}): Promise<LeashProcess> {
   const code = leashCode();
   progress(`leash code: ${code.describe}`);
   const profileDir = process.env.LEASH_BENCH_CPU_PROF;
   const flags = ['--expose-gc', ...code.execArgv, ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(profileDir)}`] : [])];
   const file = path.join(repoRoot(), 'test', 'bench', 'leash-process.mjs');
-  const child = fork(file, [code.module, policyDir, auditFile], { cwd: repoRoot(), execArgv: flags, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+  const child = fork(file, [code.module, policyDir, auditFile, ...(options.certs ? [options.certs] : [])], { cwd: repoRoot(), execArgv: flags, stdio: ['ignore', 'ignore', 'pipe', 'ipc'], ...(options.env ? { env: options.env } : {}) });
   const stderr: string[] = [];
   child.on('error', (err) => stderr.push(`leash process: ${err.message}`));
   child.stderr?.on('data', (chunk: Buffer) => {
@@ -648,7 +649,7 @@ interface CpuUse {
  * CPU each process used during a phase, and the phase's length: shows which one saturated (a generator near
  * 1.0 core in a direct phase would mean the baseline measures the generator) and what a request costs.
  */
-function cpuMeter(pids: Record<string, number>): () => CpuUse {
+export function cpuMeter(pids: Record<string, number>): () => CpuUse {
   const t0 = performance.now();
   const before = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuSeconds(pid)]));
   return () => {

@@ -6,6 +6,7 @@ import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { auditBench } from './audit.js';
 import { inspectBench } from './inspect.js';
+import { interceptBench } from './intercept.js';
 import { policyBench } from './policy.js';
 import { proxyBench } from './proxy.js';
 import { printBench, type BenchLine } from './report.js';
@@ -15,6 +16,7 @@ const SUITES: readonly { name: string; run: () => Promise<BenchLine[]> }[] = [
   { name: 'proxy', run: proxyBench },
   { name: 'audit', run: auditBench },
   { name: 'inspect', run: inspectBench },
+  { name: 'intercept', run: interceptBench },
 ];
 
 async function runBench(argv: readonly string[]): Promise<number> {
