@@ -11,6 +11,8 @@ import type { GrantStore } from '../grants/store.js';
 import { MemoryRateLimitStore } from '../limits/memory-store.js';
 import { DEFAULT_CERTS_DIR, ensureCa } from '../tls/ca.js';
 import { Interceptor } from '../tls/intercept.js';
+import { LeafMinter } from '../tls/leaf.js';
+import { policyNeedsInterception } from '../policy/evaluate.js';
 import type { RateLimitStore } from '../limits/store.js';
 import type { CompiledPolicy } from '../policy/policy.js';
 import { Exchange } from './exchange.js';
@@ -70,7 +72,7 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
     grants: options.grants ?? new MemoryGrantStore(),
     now: options.now ?? Date.now,
     interceptor: () => {
-      interceptor ??= ensureCa(options.certsDir ?? DEFAULT_CERTS_DIR, log).then((ca) => new Interceptor(state, ca, log));
+      interceptor ??= ensureCa(options.certsDir ?? DEFAULT_CERTS_DIR, log).then(async (ca) => new Interceptor(state, ca, await LeafMinter.create(ca), log));
       // A failure (unwritable certs directory, unsafe key) is retried on the next tunnel, once fixed.
       interceptor.catch(() => (interceptor = undefined));
       return interceptor;
@@ -126,6 +128,10 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
     exchange.deny('too_many_connections', `connection refused: ${limits.maxConnections} connections already open`);
     exchange.finish();
   });
+
+  // Set interception up before listening when the policy needs it, so the first intercepted tunnel does not wait
+  // for key generation; a failure here is retried by the first tunnel that needs it.
+  if (policyNeedsInterception(options.policy)) await state.interceptor().catch(() => undefined);
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -23,11 +23,34 @@ async function lookup(socket: Socket): Promise<number | undefined> {
   const client = endpoint(socket.remoteAddress, socket.remotePort);
   const server = endpoint(socket.localAddress, socket.localPort);
   if (!client || !server || !isLoopback(client.address)) return undefined;
-  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    const uid = findSocketOwner(await readFile(table, 'utf8'), client, server);
-    if (uid !== undefined) return uid;
+  for (const tables of [await sharedTables(), await readTables()]) {
+    for (const table of tables) {
+      const uid = findSocketOwner(table, client, server);
+      if (uid !== undefined) return uid;
+    }
   }
   return undefined;
+}
+
+let pendingTables: Promise<string[]> | undefined;
+
+/**
+ * Reading the socket tables costs the kernel ~2 µs per socket listed, so lookups arriving while a read is in
+ * flight share it. A shared read may have begun before this client connected and then cannot list it; such a
+ * lookup falls back to a read of its own (readTables), which began after the connection and must list it.
+ */
+function sharedTables(): Promise<string[]> {
+  if (pendingTables) return pendingTables;
+  const read = readTables();
+  pendingTables = read;
+  void read.finally(() => {
+    if (pendingTables === read) pendingTables = undefined;
+  });
+  return read;
+}
+
+function readTables(): Promise<string[]> {
+  return Promise.all(['/proc/net/tcp', '/proc/net/tcp6'].map((table) => readFile(table, 'utf8').catch(() => '')));
 }
 
 interface Endpoint {
@@ -54,12 +77,15 @@ export function findSocketOwner(table: string, client: Endpoint, server: Endpoin
   const remote = `${hexAddress(server.address)}:${hexPort(server.port)}`;
   const mappedLocal = client.address.kind() === 'ipv4' ? `${hexAddress(ipaddr.IPv6.parse(`::ffff:${client.address.toString()}`))}:${hexPort(client.port)}` : local;
   const mappedRemote = server.address.kind() === 'ipv4' ? `${hexAddress(ipaddr.IPv6.parse(`::ffff:${server.address.toString()}`))}:${hexPort(server.port)}` : remote;
-  for (const line of table.split('\n')) {
-    const fields = line.trim().split(/\s+/);
+  // A text search for the address pair, then only that line is split: tables hold thousands of sockets.
+  for (const pair of [`${local} ${remote} `, `${mappedLocal} ${mappedRemote} `]) {
+    const at = table.indexOf(pair);
+    if (at === -1) continue;
+    const end = table.indexOf('\n', at);
     // sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid ...
-    if (fields.length < 8) continue;
-    const [, l, r, , , , , uid] = fields;
-    if ((l === local && r === remote) || (l === mappedLocal && r === mappedRemote)) return Number(uid);
+    const fields = table.slice(at, end === -1 ? undefined : end).trim().split(/\s+/);
+    const uid = Number(fields[6]);
+    if (Number.isInteger(uid)) return uid;
   }
   return undefined;
 }

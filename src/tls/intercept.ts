@@ -24,9 +24,10 @@ export class Interceptor {
   constructor(
     private readonly state: ProxyState & ExchangeSink,
     readonly ca: CertificateAuthority,
+    minter: LeafMinter,
     private readonly log: (line: string) => void,
   ) {
-    this.minter = new LeafMinter(ca);
+    this.minter = minter;
     const { limits, timeouts } = state.policy.settings;
     this.server = http.createServer({ maxHeaderSize: limits.maxHeaderBytes, headersTimeout: timeouts.headersMs, requestTimeout: 0, keepAliveTimeout: Math.min(timeouts.idleMs, 60_000), requireHostHeader: false });
     this.server.on('request', (req, res) => {

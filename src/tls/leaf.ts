@@ -28,13 +28,21 @@ export class LeafMinter {
 
   constructor(
     private readonly ca: CertificateAuthority,
-    options: { maxHosts?: number; now?: () => number } = {},
+    options: { maxHosts?: number; now?: () => number; keyPair?: crypto.KeyPairKeyObjectResult } = {},
   ) {
     this.cache = new LRUCache({ max: options.maxHosts ?? 1000 });
     this.now = options.now ?? Date.now;
-    const { privateKey, publicKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+    const { privateKey, publicKey } = options.keyPair ?? crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
     this.keyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
     this.publicKey = forge.pki.publicKeyFromPem(publicKey.export({ type: 'spki', format: 'pem' }).toString());
+  }
+
+  /** Generates the leaf key pair off the event loop (RSA key generation takes 50-300 ms). */
+  static async create(ca: CertificateAuthority, options: { maxHosts?: number; now?: () => number } = {}): Promise<LeafMinter> {
+    const keyPair = await new Promise<crypto.KeyPairKeyObjectResult>((resolve, reject) =>
+      crypto.generateKeyPair('rsa', { modulusLength: 2048 }, (err, publicKey, privateKey) => (err ? reject(err) : resolve({ publicKey, privateKey }))),
+    );
+    return new LeafMinter(ca, { ...options, keyPair });
   }
 
   private readonly now: () => number;

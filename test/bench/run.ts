@@ -5,6 +5,7 @@
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { auditBench } from './audit.js';
+import { grantsBench } from './grants.js';
 import { inspectBench } from './inspect.js';
 import { interceptBench } from './intercept.js';
 import { policyBench } from './policy.js';
@@ -17,6 +18,7 @@ const SUITES: readonly { name: string; run: () => Promise<BenchLine[]> }[] = [
   { name: 'audit', run: auditBench },
   { name: 'inspect', run: inspectBench },
   { name: 'intercept', run: interceptBench },
+  { name: 'grants', run: grantsBench },
 ];
 
 async function runBench(argv: readonly string[]): Promise<number> {
