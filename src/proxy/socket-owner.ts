@@ -23,28 +23,35 @@ async function lookup(socket: Socket): Promise<number | undefined> {
   const client = endpoint(socket.remoteAddress, socket.remotePort);
   const server = endpoint(socket.localAddress, socket.localPort);
   if (!client || !server || !isLoopback(client.address)) return undefined;
-  for (const tables of [await sharedTables(), await readTables()]) {
-    for (const table of tables) {
-      const uid = findSocketOwner(table, client, server);
-      if (uid !== undefined) return uid;
-    }
+  for (const table of await tablesReadFromNowOn()) {
+    const uid = findSocketOwner(table, client, server);
+    if (uid !== undefined) return uid;
   }
   return undefined;
 }
 
-let pendingTables: Promise<string[]> | undefined;
+let inFlight: Promise<string[]> | undefined;
+let queued: Promise<string[]> | undefined;
 
 /**
- * Reading the socket tables costs the kernel ~2 µs per socket listed, so lookups arriving while a read is in
- * flight share it. A shared read may have begun before this client connected and then cannot list it; such a
- * lookup falls back to a read of its own (readTables), which began after the connection and must list it.
+ * Socket tables read by a read that starts no earlier than this call, so they list the caller's connection.
+ * Reading them costs the kernel ~2 µs per socket listed, so callers are batched: at most one read runs, and
+ * everyone who arrives meanwhile shares the single read that starts when it ends.
  */
-function sharedTables(): Promise<string[]> {
-  if (pendingTables) return pendingTables;
+function tablesReadFromNowOn(): Promise<string[]> {
+  if (!inFlight) return startRead();
+  queued ??= inFlight.then(() => {
+    queued = undefined;
+    return startRead();
+  });
+  return queued;
+}
+
+function startRead(): Promise<string[]> {
   const read = readTables();
-  pendingTables = read;
+  inFlight = read;
   void read.finally(() => {
-    if (pendingTables === read) pendingTables = undefined;
+    if (inFlight === read) inFlight = undefined;
   });
   return read;
 }
