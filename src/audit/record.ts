@@ -64,3 +64,32 @@ export interface AuditRecord {
   errors?: string[];
   previousRevision?: string;
 }
+
+/**
+ * A record with every field present and nothing decided yet (a deny with reason internal_error until someone says
+ * otherwise), so a record that is written early still fails closed in what it claims.
+ */
+export function newRecord(id: string, event: AuditEvent, policyRevision: string, fields: Partial<AuditRecord> = {}): AuditRecord {
+  return {
+    id,
+    event,
+    agent: 'anonymous',
+    identity: 'none',
+    client: null,
+    method: null,
+    scheme: null,
+    host: null,
+    port: null,
+    path: null,
+    effect: 'deny',
+    rule: null,
+    reason: 'internal_error',
+    status: null,
+    bytesIn: 0,
+    bytesOut: 0,
+    durationMs: 0,
+    resolved: null,
+    policyRevision,
+    ...fields,
+  };
+}

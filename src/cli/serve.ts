@@ -5,6 +5,7 @@
 
 import { randomUUID } from 'node:crypto';
 import { openAuditLog, parseRotation, type AuditLog } from '../audit/logger.js';
+import { newRecord } from '../audit/record.js';
 import { formatIssue, LeashError } from '../errors.js';
 import { loadPolicy, PolicyWatcher, type ReloadOutcome } from '../policy/watch.js';
 import { policyNeedsInterception } from '../policy/evaluate.js';
@@ -76,17 +77,16 @@ export async function startServe(options: ServeOptions, io: CommandIo): Promise<
 }
 
 function onReload(outcome: ReloadOutcome, proxy: ProxyServer, audit: AuditLog, io: CommandIo): void {
-  const base = { id: randomUUID(), event: 'policy' as const, agent: '-', identity: 'none' as const, client: null, method: null, scheme: null, host: null, port: null, path: null, rule: null, status: null, bytesIn: 0, bytesOut: 0, durationMs: 0, resolved: null };
   if (outcome.kind === 'loaded') {
     proxy.setPolicy(outcome.policy);
     for (const warning of outcome.policy.warnings) io.err(formatIssue(warning));
     for (const problem of agentTokens(outcome.policy).problems) io.err(`leash: ${problem}`);
     io.err(`leash: policy reloaded: revision ${outcome.previous.revision} -> ${outcome.policy.revision} (${outcome.policy.rules.length} rules)`);
-    audit.write({ ...base, effect: 'allow', reason: 'policy_loaded', message: `policy revision ${outcome.policy.revision} in force`, policyRevision: outcome.policy.revision, previousRevision: outcome.previous.revision, files: [...outcome.policy.files] });
+    audit.write(newRecord(randomUUID(), 'policy', outcome.policy.revision, { agent: '-', effect: 'allow', reason: 'policy_loaded', message: `policy revision ${outcome.policy.revision} in force`, previousRevision: outcome.previous.revision, files: [...outcome.policy.files] }));
   } else if (outcome.kind === 'rejected') {
     io.err(`leash: policy reload rejected; revision ${proxy.policy.revision} stays in force:`);
     for (const line of outcome.errors) io.err(`  ${line}`);
-    audit.write({ ...base, effect: 'deny', reason: 'policy_invalid', message: 'policy change rejected; the running policy stays in force', policyRevision: proxy.policy.revision, errors: outcome.errors });
+    audit.write(newRecord(randomUUID(), 'policy', proxy.policy.revision, { agent: '-', reason: 'policy_invalid', message: 'policy change rejected; the running policy stays in force', errors: outcome.errors }));
   }
 }
 

@@ -5,9 +5,12 @@
 import { randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { AuditLog } from '../audit/logger.js';
-import type { AuditEvent, AuditRecord } from '../audit/record.js';
+import { newRecord, type AuditEvent, type AuditRecord } from '../audit/record.js';
 import type { CompiledPolicy } from '../policy/policy.js';
 import type { Reason } from './reasons.js';
+import { refuseResponse, refuseSocket, statusOf } from './respond.js';
+import type { ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { Verdict } from './verdict.js';
 
 export interface ExchangeSink {
@@ -31,27 +34,9 @@ export class Exchange {
     event: AuditEvent,
     socket: Socket | null,
   ) {
-    this.record = {
-      id: this.id,
-      event,
-      agent: 'anonymous',
-      identity: 'none',
+    this.record = newRecord(this.id, event, policy.revision, {
       client: socket?.remoteAddress ? { address: socket.remoteAddress, port: socket.remotePort ?? 0 } : null,
-      method: null,
-      scheme: null,
-      host: null,
-      port: null,
-      path: null,
-      effect: 'deny',
-      rule: null,
-      reason: 'internal_error',
-      status: null,
-      bytesIn: 0,
-      bytesOut: 0,
-      durationMs: 0,
-      resolved: null,
-      policyRevision: policy.revision,
-    };
+    });
     sink.open.add(this);
   }
 
@@ -80,6 +65,20 @@ export class Exchange {
     this.record.reason = reason;
     this.record.message = message;
     delete this.record.wouldDeny;
+  }
+
+  /** Refuses over HTTP: the response names the rule and reason, and the record is finished. */
+  refuse(res: ServerResponse, reason: Reason, message: string, retryAfterSeconds?: number): void {
+    this.deny(reason, message);
+    refuseResponse(res, { reason, rule: this.record.rule, message, requestId: this.id, retryAfterSeconds }, this.ruleReason);
+    this.finish({ status: res.statusCode });
+  }
+
+  /** Refuses on a bare socket (CONNECT, parse errors, upgrades), the same way. */
+  refuseOnSocket(socket: Duplex, reason: Reason, message: string, retryAfterSeconds?: number): void {
+    this.deny(reason, message);
+    refuseSocket(socket, { reason, rule: this.record.rule, message, requestId: this.id, retryAfterSeconds }, this.ruleReason);
+    this.finish({ status: statusOf(reason) });
   }
 
   finish(fields: Partial<AuditRecord> = {}): void {

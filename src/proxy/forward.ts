@@ -27,7 +27,6 @@ export async function handleRequest(state: ProxyState & ExchangeSink, req: Incom
 }
 
 async function forwardRequest(state: ProxyState & ExchangeSink, exchange: Exchange, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const policy = exchange.policy;
   const record = exchange.record;
   exchange.abort = () => res.destroy();
   record.method = req.method ?? null;
@@ -35,11 +34,7 @@ async function forwardRequest(state: ProxyState & ExchangeSink, exchange: Exchan
   const userAgent = req.headers['user-agent'];
   if (userAgent) record.userAgent = userAgent;
 
-  const refuse = (reason: Reason, message: string, retryAfterSeconds?: number) => {
-    exchange.deny(reason, message);
-    refuseResponse(res, { reason, rule: record.rule, message, requestId: exchange.id, retryAfterSeconds }, exchange.ruleReason);
-    exchange.finish({ status: res.statusCode });
-  };
+  const refuse = (reason: Reason, message: string, retryAfterSeconds?: number) => exchange.refuse(res, reason, message, retryAfterSeconds);
 
   const target = req.url ?? '';
   if (target.startsWith('/')) {

@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { Transform } from 'node:stream';
-import type { AuditRecord } from '../audit/record.js';
+import { newRecord, type AuditRecord } from '../audit/record.js';
 import { newResponseGrants, selectReference, type Selection } from '../grants/select.js';
 import type { Grant } from '../grants/store.js';
 import { inspectResponse } from '../inspect/body.js';
@@ -120,29 +120,18 @@ function writeGrantRecord(
   const reference = selection.reference;
   const granted = selection.kind === 'grant';
   const ttlMs = policy.settings.grants.ttlMs;
-  const record: AuditRecord = {
-    id: randomUUID(),
-    event: 'grant',
+  const record: AuditRecord = newRecord(randomUUID(), 'grant', policy.revision, {
     agent: response.agent,
     identity: response.exchange.record.identity,
-    client: null,
-    method: null,
     scheme: reference?.scheme ?? null,
     host: reference?.host ?? null,
     port: reference?.port ?? null,
-    path: null,
     effect: granted ? 'allow' : 'deny',
     rule: response.rule.name,
     reason: granted ? 'granted' : 'grant_skipped',
     message: note ?? (granted
       ? `${response.agent} may GET ${reference?.scheme}://${reference?.host}:${reference?.port} for ${ttlMs / 1000} s: referenced by the response to request ${response.exchange.id} (${reference?.found})`
       : `not granted: ${reference?.host ?? 'references'} (${skipText(selection.why, selection.rule)})`),
-    status: null,
-    bytesIn: 0,
-    bytesOut: 0,
-    durationMs: 0,
-    resolved: null,
-    policyRevision: policy.revision,
     grant: {
       source: response.exchange.id,
       sourceRule: response.rule.name,
@@ -151,7 +140,7 @@ function writeGrantRecord(
       expiresAt: new Date(state.now() + ttlMs).toISOString(),
       ...(granted ? { ttlMs } : { skipped: selection.why ?? 'unknown' }),
     },
-  };
+  });
   if (granted && policy.settings.mode === 'report') record.wouldGrant = true;
   state.audit.write(record);
 }

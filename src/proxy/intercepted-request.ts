@@ -13,7 +13,6 @@ import { Exchange, type ExchangeSink } from './exchange.js';
 import { framingProblem } from './headers.js';
 import { overRateLimit } from './rate-limit.js';
 import type { Reason } from './reasons.js';
-import { refuseResponse, refuseSocket, statusOf } from './respond.js';
 import type { ProxyState } from './state.js';
 import { describeUpstreamError, httpsAgentFor, sendUpstream, upstreamReason } from './upstream.js';
 import { withGrant } from './grants.js';
@@ -41,11 +40,7 @@ export async function handleInterceptedRequest(state: ProxyState & ExchangeSink,
   Object.assign(record, { method: req.method ?? null, scheme: 'https', tls: 'intercepted', host: session.host, port: session.port, agent: session.agent, identity: session.identity, resolved: session.address });
   const userAgent = req.headers['user-agent'];
   if (userAgent) record.userAgent = userAgent;
-  const refuse = (reason: Reason, message: string, retryAfterSeconds?: number) => {
-    exchange.deny(reason, message);
-    refuseResponse(res, { reason, rule: record.rule, message, requestId: exchange.id, retryAfterSeconds }, exchange.ruleReason);
-    exchange.finish({ status: res.statusCode });
-  };
+  const refuse = (reason: Reason, message: string, retryAfterSeconds?: number) => exchange.refuse(res, reason, message, retryAfterSeconds);
   try {
     const destination = checkDestination(req, session);
     if ('reason' in destination) return refuse(destination.reason, destination.message);
@@ -117,11 +112,7 @@ export function handleInterceptedUpgrade(state: ProxyState & ExchangeSink, sessi
   const record = exchange.record;
   Object.assign(record, { method: req.method ?? null, scheme: 'https', tls: 'intercepted', host: session.host, port: session.port, agent: session.agent, identity: session.identity, resolved: session.address, upgrade: 'websocket' });
   exchange.abort = () => socket.destroy();
-  const refuse = (reason: Reason, message: string) => {
-    exchange.deny(reason, message);
-    refuseSocket(socket, { reason, rule: record.rule, message, requestId: exchange.id }, exchange.ruleReason);
-    exchange.finish({ status: statusOf(reason) });
-  };
+  const refuse = (reason: Reason, message: string) => exchange.refuseOnSocket(socket, reason, message);
   const destination = checkDestination(req, session);
   if ('reason' in destination) return refuse(destination.reason, destination.message);
   record.path = destination.path;

@@ -19,7 +19,6 @@ import { Exchange } from './exchange.js';
 import { handleRequest } from './forward.js';
 import { attachProxyEvents, newUpstreamAgent } from './upstream.js';
 import type { Reason } from './reasons.js';
-import { refuseSocket, statusOf } from './respond.js';
 import type { ProxyState } from './state.js';
 import { handleConnect } from './tunnel.js';
 
@@ -196,7 +195,5 @@ function refuseEarly(state: ProxyState, socket: Socket, reason: Reason, message:
     exchange.record.method = req.method ?? null;
     exchange.record.path = (req.url ?? '').slice(0, 2048);
   }
-  exchange.deny(reason, message);
-  refuseSocket(socket, { reason, rule: null, message, requestId: exchange.id });
-  exchange.finish({ status: statusOf(reason) });
+  exchange.refuseOnSocket(socket, reason, message);
 }

@@ -13,7 +13,7 @@ import { uploadBudget } from './bandwidth.js';
 import { Exchange, type ExchangeSink } from './exchange.js';
 import { describeUpstreamError, upstreamReason } from './upstream.js';
 import type { Reason } from './reasons.js';
-import { refuseSocket, statusOf } from './respond.js';
+import { refuseSocket } from './respond.js';
 import type { ProxyState } from './state.js';
 
 const ESTABLISHED = 'HTTP/1.1 200 Connection Established\r\n\r\n';
@@ -52,11 +52,7 @@ async function openTunnel(state: ProxyState & ExchangeSink, exchange: Exchange, 
     upstream?.destroy();
   };
 
-  const refuse = (reason: Reason, message: string, retryAfterSeconds?: number) => {
-    exchange.deny(reason, message);
-    refuseSocket(client, { reason, rule: record.rule, message, requestId: exchange.id, retryAfterSeconds }, exchange.ruleReason);
-    exchange.finish({ status: statusOf(reason) });
-  };
+  const refuse = (reason: Reason, message: string, retryAfterSeconds?: number) => exchange.refuseOnSocket(client, reason, message, retryAfterSeconds);
 
   const authority = splitAuthority(req.url ?? '');
   if (!authority) return refuse('bad_request', `CONNECT needs host:port, got "${(req.url ?? '').slice(0, 100)}"`);

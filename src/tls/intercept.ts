@@ -10,7 +10,6 @@ import { normalizeHost } from '../policy/host.js';
 import type { ExchangeSink } from '../proxy/exchange.js';
 import { handleInterceptedRequest, handleInterceptedUpgrade, type InterceptSession } from '../proxy/intercepted-request.js';
 import type { Reason } from '../proxy/reasons.js';
-import { refuseSocket, statusOf } from '../proxy/respond.js';
 import type { ProxyState } from '../proxy/state.js';
 import { Exchange } from '../proxy/exchange.js';
 import type { CertificateAuthority } from './ca.js';
@@ -106,9 +105,7 @@ export class Interceptor {
       exchange.record.method = req.method ?? null;
       exchange.record.path = (req.url ?? '').slice(0, 2048);
     }
-    exchange.deny(reason, message);
-    refuseSocket(socket, { reason, rule: null, message, requestId: exchange.id });
-    exchange.finish({ status: statusOf(reason) });
+    exchange.refuseOnSocket(socket, reason, message);
   }
 
   close(): void {
