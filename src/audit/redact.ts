@@ -15,7 +15,8 @@ const SENSITIVE_QUERY_KEYS: ReadonlySet<string> = new Set([
   'x-goog-signature',
 ]);
 // `sessid` also catches PHPSESSID, which `session` misses.
-const SENSITIVE_QUERY_KEY_PART = /token|secret|passw|apikey|api_key|api-key|signature|credential|session|sessid/;
+// `…_key` / `…-key` / `….key` catches access_key, private_key and Azure's subscription-key without matching `monkey`.
+const SENSITIVE_QUERY_KEY_PART = /token|secret|passw|apikey|api_key|api-key|signature|credential|session|sessid|[_.-]key$/;
 
 // Header-like keys whose value is a credential as a whole, whatever its format.
 const SECRET_VALUE_KEYS: ReadonlySet<string> = new Set([

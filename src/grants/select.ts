@@ -37,9 +37,12 @@ export function selectReference(policy: CompiledPolicy, agent: string, reference
   } else if (reference.hostKind !== 'name') {
     selection = { kind: 'skip', reference, why: 'ip_literal' };
   } else {
-    const deny = denyRuleFor(policy, reference.host);
-    if (deny) {
-      selection = { kind: 'skip', reference, why: 'deny_rule', rule: deny.name };
+    const named = ruleNaming(policy, reference.host);
+    if (named?.effect === 'deny') {
+      selection = { kind: 'skip', reference, why: 'deny_rule', rule: named.name };
+    } else if (named) {
+      // A host the policy names is decided by its rules (an allow limited to some paths, say), never by grants.
+      selection = { kind: 'none', reference };
     } else if (decide(policy, { method: 'GET', host: reference.host, port: reference.port, path: pathOf(reference.url), agent }).effect === 'allow') {
       selection = { kind: 'none', reference };
     } else if (!state.seen.has(key) && grantedHosts(state) >= policy.settings.grants.maxPerResponse) {
@@ -58,13 +61,19 @@ function grantedHosts(state: ResponseGrants): number {
   return n;
 }
 
-/** A deny rule whose host pattern matches `host`, on any port, for any agent: such a host is never granted. */
-function denyRuleFor(policy: CompiledPolicy, host: string): CompiledRule | undefined {
+/**
+ * The first rule (other than a catch-all `*`) whose host pattern matches `host`, on any port, for any agent. A deny
+ * rule there means the host is never granted; any other rule means its rules, not grants, decide.
+ */
+function ruleNaming(policy: CompiledPolicy, host: string): CompiledRule | undefined {
+  let named: CompiledRule | undefined;
   for (const i of candidateRules(policy.index, policy.rules, host, 'name')) {
     const rule = policy.rules[i] as CompiledRule;
-    if (rule.effect === 'deny' && rule.pattern.kind !== 'any') return rule;
+    if (rule.pattern.kind === 'any') continue;
+    if (rule.effect === 'deny') return rule;
+    named ??= rule;
   }
-  return undefined;
+  return named;
 }
 
 function pathOf(url: string): string {

@@ -26,6 +26,11 @@ export interface NormalizedRequest {
   readonly hostKind: HostKind;
   readonly port: number;
   readonly path: string | undefined;
+  /**
+   * The path as sent has dot segments, encoded slashes or backslashes, `;parameters` or `//`: spellings origins
+   * resolve differently. Deny rules see through them (the normalised path); allow rules on paths refuse them.
+   */
+  readonly ambiguousPath: boolean;
   readonly agent: string;
 }
 
@@ -45,6 +50,8 @@ export interface Decision {
 }
 
 const METHOD = /^[A-Z]{1,20}$/;
+// A `.` or `..` segment (literal or %2e), an encoded slash or backslash, a backslash, a `;` or an empty segment.
+const AMBIGUOUS_PATH = /(^|\/)(\.|%2e){1,2}(\/|$)|%2f|%5c|\\|;|\/\//i;
 
 export function normalizeRequest(facts: RequestFacts): NormalizedRequest | { error: string } {
   const host = normalizeHost(facts.host);
@@ -57,6 +64,7 @@ export function normalizeRequest(facts: RequestFacts): NormalizedRequest | { err
     hostKind: host.kind,
     port: facts.port,
     path: facts.path === undefined ? undefined : normalizePath(facts.path),
+    ambiguousPath: facts.path !== undefined && AMBIGUOUS_PATH.test(facts.path.replace(/[?#].*$/s, '')),
     agent: facts.agent ?? ANONYMOUS_AGENT,
   };
 }
@@ -141,6 +149,7 @@ export function mismatch(rule: CompiledRule, request: NormalizedRequest, interce
   if (rule.paths) {
     const path = request.path;
     if (path === undefined) return 'the rule restricts paths and a tunnel has no visible path';
+    if (rule.effect === 'allow' && request.ambiguousPath) return 'the path uses dot segments, encoded slashes, backslashes or ;parameters, which origins resolve differently, so an allow rule on paths does not vouch for it';
     if (!rule.paths.some((glob) => glob.regex.test(path))) return `path ${path} matches none of [${rule.paths.map((g) => g.text).join(', ')}]`;
   }
   return undefined;

@@ -43,7 +43,7 @@ export async function admit(state: ProxyState, exchange: Exchange, req: Incoming
   if (verdict.request) {
     const tunnel = verdict.request.method === 'CONNECT';
     // A tunnel to a non-TLS port could carry any method, so a GET-only grant never opens one.
-    verdict = await withGrant(state, exchange, verdict, !tunnel ? 'http' : policy.settings.tlsPorts.has(verdict.request.port) ? 'https' : undefined, facts.path);
+    verdict = await withGrant(state, exchange, verdict, !tunnel ? 'http' : policy.settings.tlsPorts.has(verdict.request.port) ? 'https' : undefined, facts.path, tunnel ? undefined : req.headers);
   }
   if (verdict.effect === 'deny' || !verdict.request) return { ok: false, reason: verdict.reason, message: verdict.message };
 

@@ -5,7 +5,7 @@
 // matched, and the address guard still applies at use time.
 
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { Transform } from 'node:stream';
 import { newRecord, type AuditRecord } from '../audit/record.js';
 import { newResponseGrants, selectReference, type Selection } from '../grants/select.js';
@@ -177,9 +177,11 @@ export async function findGrant(state: ProxyState, policy: CompiledPolicy, reque
  * When no rule matched, a grant may still let the request through; returns the verdict to enforce and names the
  * grant in the record. `scheme` undefined: this request cannot use a grant (an opaque tunnel to a non-TLS port).
  */
-export async function withGrant(state: ProxyState, exchange: Exchange, verdict: Verdict, scheme: 'http' | 'https' | undefined, target?: string): Promise<Verdict> {
+export async function withGrant(state: ProxyState, exchange: Exchange, verdict: Verdict, scheme: 'http' | 'https' | undefined, target?: string, headers?: IncomingHttpHeaders): Promise<Verdict> {
   const request = verdict.request;
   if (verdict.reason !== 'no_rule' || !request || !scheme) return verdict;
+  // A grant is for reading: a GET or HEAD that carries a body could carry data out.
+  if (headers && (headers['transfer-encoding'] !== undefined || (headers['content-length'] ?? '0') !== '0')) return verdict;
   const grant = await findGrant(state, exchange.policy, request, scheme, target);
   if (!grant) return verdict;
   const granted: Verdict = {

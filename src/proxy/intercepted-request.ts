@@ -20,6 +20,7 @@ import { judge } from './verdict.js';
 
 export interface InterceptSession {
   readonly tunnel: Exchange;
+  /** The policy the tunnel opened under (its timeouts); each request inside is decided by the policy in force. */
   readonly policy: CompiledPolicy;
   readonly host: string;
   readonly hostKind: HostKind;
@@ -34,7 +35,9 @@ export interface InterceptSession {
 
 export async function handleInterceptedRequest(state: ProxyState & ExchangeSink, session: InterceptSession, req: IncomingMessage, res: ServerResponse): Promise<void> {
   session.requests++;
-  const exchange = new Exchange(state, session.policy, 'request', session.client);
+  // The policy in force now, not the one the tunnel opened under: a keep-alive tunnel must not outlive a reload.
+  const policy = state.policy;
+  const exchange = new Exchange(state, policy, 'request', session.client);
   const record = exchange.record;
   exchange.abort = () => res.destroy();
   Object.assign(record, { method: req.method ?? null, scheme: 'https', tls: 'intercepted', host: session.host, port: session.port, agent: session.agent, identity: session.identity, resolved: session.address });
@@ -50,13 +53,13 @@ export async function handleInterceptedRequest(state: ProxyState & ExchangeSink,
 
     const path = rawPath.replace(/^([^?]*)/, (p) => p.replace(/\/{2,}/g, '/'));
     record.path = path;
-    const judged = judge(session.policy, { method: req.method ?? '', host: session.host, port: session.port, path, agent: session.agent });
+    const judged = judge(policy, { method: req.method ?? '', host: session.host, port: session.port, path, agent: session.agent });
     exchange.applyVerdict(judged);
-    const verdict = await withGrant(state, exchange, judged, 'https', path);
+    const verdict = await withGrant(state, exchange, judged, 'https', path, req.headers);
     if (verdict.effect === 'deny' || !verdict.request) return refuse(verdict.reason, verdict.message);
     const limited = await overRateLimit(state, verdict);
     if (limited) {
-      if (session.policy.settings.mode !== 'report') return refuse('rate_limited', limited.message, limited.retryAfterSeconds);
+      if (policy.settings.mode !== 'report') return refuse('rate_limited', limited.message, limited.retryAfterSeconds);
       Object.assign(record, { wouldDeny: true, reason: 'rate_limited', message: limited.message });
     }
     const name = hostForUrl(session.host, session.hostKind);
@@ -68,7 +71,7 @@ export async function handleInterceptedRequest(state: ProxyState & ExchangeSink,
       path,
       rule: verdict.rule,
       agent: session.agent,
-      reportOnly: session.policy.settings.mode === 'report',
+      reportOnly: policy.settings.mode === 'report',
     }, refuse);
   } catch (err) {
     // Fail closed: a bug anywhere above still ends in a refusal and an audit record.
@@ -106,9 +109,11 @@ function checkDestination(req: IncomingMessage, session: InterceptSession): { pa
  * A WebSocket upgrade inside an intercepted tunnel: allowed only when the GET is allowed by a rule with
  * `websocket: true`; then the upgraded stream is spliced to the origin and audited as one record when it closes.
  */
-export function handleInterceptedUpgrade(state: ProxyState & ExchangeSink, session: InterceptSession, req: IncomingMessage, socket: Socket, head: Buffer): void {
+export async function handleInterceptedUpgrade(state: ProxyState & ExchangeSink, session: InterceptSession, req: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
   session.requests++;
-  const exchange = new Exchange(state, session.policy, 'request', session.client);
+  // The policy in force now, not the one the tunnel opened under: a keep-alive tunnel must not outlive a reload.
+  const policy = state.policy;
+  const exchange = new Exchange(state, policy, 'request', session.client);
   const record = exchange.record;
   Object.assign(record, { method: req.method ?? null, scheme: 'https', tls: 'intercepted', host: session.host, port: session.port, agent: session.agent, identity: session.identity, resolved: session.address, upgrade: 'websocket' });
   exchange.abort = () => socket.destroy();
@@ -116,17 +121,21 @@ export function handleInterceptedUpgrade(state: ProxyState & ExchangeSink, sessi
   const destination = checkDestination(req, session);
   if ('reason' in destination) return refuse(destination.reason, destination.message);
   record.path = destination.path;
-  const verdict = judge(session.policy, { method: req.method ?? '', host: session.host, port: session.port, path: destination.path, agent: session.agent });
+  const verdict = judge(policy, { method: req.method ?? '', host: session.host, port: session.port, path: destination.path, agent: session.agent });
   exchange.applyVerdict(verdict);
   if (verdict.effect === 'deny' || !verdict.request) return refuse(verdict.reason, verdict.message);
   if (req.method !== 'GET' || String(req.headers.upgrade).toLowerCase() !== 'websocket' || !verdict.rule?.websocket) {
     return refuse('upgrade_denied', `protocol upgrade to "${String(req.headers.upgrade).slice(0, 40)}" is allowed only for GETs allowed by a rule with websocket: true`);
   }
+  const limited = await overRateLimit(state, verdict);
+  if (limited && policy.settings.mode !== 'report') return exchange.refuseOnSocket(socket, 'rate_limited', limited.message, limited.retryAfterSeconds);
+  // An upload budget cannot be held on a spliced stream yet: refuse rather than let it go unenforced.
+  if (verdict.rule.bandwidth) return refuse('upgrade_denied', `rule ${verdict.rule.name} has a bandwidth budget, which leash cannot enforce on a WebSocket stream`);
   const name = hostForUrl(session.host, session.hostKind);
   req.headers.host = session.port === 443 ? name : `${name}:${session.port}`;
   req.url = destination.path;
   socket.once('close', () => exchange.finish({ status: 101, bytesOut: socket.bytesRead, bytesIn: socket.bytesWritten }));
-  state.httpProxy.ws(req, socket, head, { target: { protocol: 'https:', host: session.address, port: session.port }, agent: httpsAgentFor(state, session.policy), secure: true }, (err: NodeJS.ErrnoException) => {
+  state.httpProxy.ws(req, socket, head, { target: { protocol: 'https:', host: session.address, port: session.port }, agent: httpsAgentFor(state, policy), secure: true }, (err: NodeJS.ErrnoException) => {
     exchange.deny(upstreamReason(err), `upstream ${req.headers.host} (${session.address}): ${describeUpstreamError(err)}`);
     socket.destroy();
   });

@@ -73,6 +73,9 @@ export function sendUpstream(
 
   req.headers.host = target.hostHeader;
   stripHopByHop(req.headers);
+  // Node already answered 100 Continue to the client; forwarded, Expect also makes http-proxy skip the proxyReq
+  // event that arms leash's upstream timeouts.
+  delete req.headers.expect;
   req.url = target.path;
 
   const inspect = target.rule !== null && target.rule.inspect.length > 0;
@@ -86,6 +89,8 @@ export function sendUpstream(
       : {}),
   });
   res.on('close', () => {
+    // A client that leaves must not leave an upstream request behind.
+    if (!res.writableFinished) forwarding.get(req)?.proxyReq?.destroy();
     if (res.writableFinished) exchange.finish({ status: res.statusCode });
     else exchange.finish({ status: res.headersSent ? res.statusCode : null, reason: record.effect === 'allow' ? 'client_closed' : record.reason, message: 'the exchange ended before the response was complete' });
   });
@@ -131,6 +136,15 @@ export function attachProxyEvents(proxy: HttpProxy): void {
   });
   proxy.on('proxyRes', (proxyRes, req, res) => {
     const entry = forwarding.get(req);
+    // Node's client accepts status lines its server refuses to write (status 000, control bytes in the reason);
+    // passing one on would throw outside any handler and take leash down with it.
+    const status = proxyRes.statusCode ?? 0;
+    if (status < 100 || status > 599) {
+      proxyRes.statusCode = 502;
+      proxyRes.statusMessage = 'Bad Gateway (leash: invalid upstream status)';
+    } else if (proxyRes.statusMessage && !/^[\t\x20-\x7e]*$/.test(proxyRes.statusMessage)) {
+      proxyRes.statusMessage = proxyRes.statusMessage.replace(/[^\t\x20-\x7e]/g, '?');
+    }
     stripHopByHop(proxyRes.headers);
     // The client's connection is leash's business, not the upstream's: keep it alive only if the client asked
     // for that and leash is not draining (http-proxy would otherwise copy or invent a Connection header).
@@ -153,6 +167,16 @@ function countBytesIn(exchange: Exchange, proxyRes: IncomingMessage): void {
  * grants, so when it fails the response is still delivered unchanged.
  */
 async function deliverInspected(state: ProxyState, response: InspectedResponse, proxyRes: IncomingMessage, res: ServerResponse): Promise<void> {
+  try {
+    await writeInspected(state, response, proxyRes, res);
+  } catch {
+    // Never an unhandled rejection: a response that cannot be written ends the exchange.
+    proxyRes.destroy();
+    res.destroy();
+  }
+}
+
+async function writeInspected(state: ProxyState, response: InspectedResponse, proxyRes: IncomingMessage, res: ServerResponse): Promise<void> {
   let body: Transform | undefined;
   try {
     body = await inspectForGrants(state, response, proxyRes);

@@ -41,7 +41,10 @@ export class Interceptor {
     this.server.on('upgrade', (req, socket: Socket, head: Buffer) => {
       const session = this.sessions.get(socket);
       if (!session) return socket.destroy();
-      handleInterceptedUpgrade(state, session, req, socket, head);
+      handleInterceptedUpgrade(state, session, req, socket, head).catch((err: unknown) => {
+        this.log(`internal error in intercepted upgrade: ${(err as Error).stack ?? String(err)}`);
+        socket.destroy();
+      });
     });
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
       if (err.code === 'ECONNRESET' || !socket.writable) {

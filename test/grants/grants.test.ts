@@ -310,3 +310,12 @@ rules:
     }
   });
 });
+
+describe('a grant is for reading', () => {
+  it('a GET that carries a body does not use it', async () => {
+    await get(`http://search.test:${api.port}/search`);
+    const r = await curl({ url: cdnUrl('img.cdn.test'), proxy: as('a'), method: 'GET', data: 'EXFILTRATED' });
+    expect(r.status).toBe(403);
+    expect(cdn.seen.find((s) => s.body.toString() === 'EXFILTRATED')).toBeUndefined();
+  });
+});

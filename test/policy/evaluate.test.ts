@@ -148,7 +148,9 @@ const table: Row[] = [
   ['bypass attempt: doubled slash //admin', get('docs.example.com', '//admin/users'), 'deny', 'docs-admin', 'denied_by_rule'],
   ['bypass attempt: dot segment /./admin', get('docs.example.com', '/./admin'), 'deny', 'docs-admin', 'denied_by_rule'],
   ['dot segments cannot climb above the root', get('docs.example.com', '/../../admin'), 'deny', 'docs-admin', 'denied_by_rule'],
-  ['an allowed path reached through dot segments', get('docs.example.com', '/admin/../v1/x'), 'allow', 'docs-read', 'allowed_by_rule'],
+  ['an allow rule on paths never vouches for dot segments: origins resolve them differently', get('docs.example.com', '/admin/../v1/x'), 'deny', null, 'no_rule'],
+  ['nor for an encoded slash', get('docs.example.com', '/admin/..%2Fv1/x'), 'deny', null, 'no_rule'],
+  ['nor for ;parameters', get('docs.example.com', '/v1;x/y'), 'deny', null, 'no_rule'],
   // agents
   ['agent named by the rule', { ...connect('papers.example.org'), agent: 'research' }, 'allow', 'papers', 'allowed_by_rule'],
   ['another agent', { ...connect('papers.example.org'), agent: 'ci' }, 'deny', null, 'no_rule'],
@@ -190,7 +192,7 @@ describe('decide', () => {
 
   it('records the normalised request', () => {
     const decision = decide(policy, { method: 'GET', host: 'Docs.Example.COM.', port: 80, path: '/%61dmin/x?y=1' });
-    expect(decision.request).toEqual({ method: 'GET', host: 'docs.example.com', hostKind: 'name', port: 80, path: '/admin/x', agent: 'anonymous' });
+    expect(decision.request).toEqual({ method: 'GET', host: 'docs.example.com', hostKind: 'name', port: 80, path: '/admin/x', ambiguousPath: false, agent: 'anonymous' });
     expect(decide(policy, connect('[::ffff:7f00:1]')).request).toMatchObject({ host: '127.0.0.1', hostKind: 'ipv4', path: undefined });
   });
 });

@@ -150,3 +150,40 @@ describe('tunnels that need no interception are untouched', () => {
     expect(record).toMatchObject({ reason: 'allowed_by_rule', rule: 'plain' });
   });
 });
+
+describe('a reload reaches tunnels that are already open', () => {
+  it('the next request in a kept-alive intercepted tunnel is decided by the new policy', async () => {
+    const dir = await tempDir();
+    const extraCa = path.join(dir, 'origin-ca.pem');
+    await writeFile(extraCa, originCa.certPem);
+    const yaml = (effect: 'allow' | 'deny') => policy(`
+settings:
+  dns: { hosts: { docs.test: 127.0.0.1 } }
+  network: { allowCidrs: ["127.0.0.0/8"] }
+  tls: { extraCa: ${JSON.stringify(extraCa)} }
+  tlsPorts: [${origin.port}]
+rules:
+  - { name: docs, domain: docs.test, ports: [${origin.port}], paths: ["/public/**"], effect: ${effect} }
+`);
+    const l = await startLeash(yaml('allow'));
+    try {
+      const ca = await readFile(path.join(l.dir, 'certs', 'leash-ca.pem'), 'utf8');
+      const socket = net.connect(l.port, '127.0.0.1');
+      socket.write(`CONNECT docs.test:${origin.port} HTTP/1.1\r\n\r\n`);
+      await new Promise<void>((r) => socket.once('data', () => r()));
+      const client = tls.connect({ socket, servername: 'docs.test', ca });
+      let text = '';
+      client.on('data', (d: Buffer) => (text += d.toString('latin1')));
+      await new Promise<void>((r) => client.once('secureConnect', () => r()));
+      client.write(`GET /public/a HTTP/1.1\r\nHost: docs.test:${origin.port}\r\n\r\n`);
+      await waitFor(() => /hello from origin GET \/public\/a/.test(text));
+      await l.rewritePolicy(yaml('deny'));
+      client.write(`GET /public/b HTTP/1.1\r\nHost: docs.test:${origin.port}\r\nConnection: close\r\n\r\n`);
+      await new Promise<void>((r) => client.once('close', () => r()));
+      expect(text.match(/HTTP\/1\.1 \d{3}/g)).toEqual(['HTTP/1.1 200', 'HTTP/1.1 403']);
+      expect(origin.seen.find((s) => s.url === '/public/b')).toBeUndefined();
+    } finally {
+      await l.stop();
+    }
+  });
+});
