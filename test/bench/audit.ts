@@ -17,22 +17,13 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { chainLine, EMPTY_CHAIN, type ChainHead } from '../../src/audit/chain.js';
 import type { BenchLine } from './report.js';
+import { prng } from './prng.js';
 
 const SUITE = 'audit';
 const LOG_BYTES = Number(process.env.LEASH_BENCH_AUDIT_BYTES ?? 1024 ** 3);
 const SMALL_BYTES = Math.min(LOG_BYTES / 10, 100 * 1024 ** 2);
 const RUN_TIMEOUT_MS = 10 * 60_000;
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const AGENTS = ['research', 'builder', 'support', 'anonymous', 'ops'];
 const REASONS_DENY = ['no_rule', 'denied_by_rule', 'address_denied', 'rate_limited'];

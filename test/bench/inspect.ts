@@ -12,6 +12,7 @@ import zlib from 'node:zlib';
 import { Parser } from 'htmlparser2';
 import { inspectResponse } from '../../src/inspect/body.js';
 import type { BenchLine } from './report.js';
+import { prng } from './prng.js';
 
 const SUITE = 'inspect';
 const BODY_BYTES = Number(process.env.LEASH_BENCH_INSPECT_BYTES ?? 20 * 1024 * 1024);
@@ -20,16 +21,6 @@ const MAX_ROUNDS = 7;
 const BUDGET_MS = 12_000;
 const RESPONSE_URL = 'https://search.example.com/v1/search?q=cats';
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const WORDS = ['cat', 'kitten', 'whiskers', 'purr', 'tabby', 'meow', 'feline', 'siamese', 'café', 'naïve', '猫', 'Katze'];
 

@@ -11,23 +11,13 @@ import { compilePolicy } from '../../src/policy/load.js';
 import type { CompiledPolicy } from '../../src/policy/policy.js';
 import { parseYaml } from '../../src/policy/yaml.js';
 import type { BenchLine } from './report.js';
+import { prng } from './prng.js';
 
 const SUITE = 'policy';
 const SMALL = 10;
 const LARGE = 100_000;
 const REQUESTS = 4096;
 
-/** A small deterministic PRNG (mulberry32), so every run measures the same request mix. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const pad = (n: number) => String(n).padStart(6, '0');
 
