@@ -3,12 +3,12 @@
 // requests are in flight). Each time: as many request records as requests made, no duplicates, and
 // `leash audit verify` finds the chain intact across every file, ending at the head leash printed.
 
-import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import { mkdir, readdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/main.js';
+import { leashProcess, proxiedGet } from '../helpers/leash-process.js';
 import { tempDir, waitFor } from '../helpers/audit-sink.js';
 import { policy, startLeash } from '../helpers/leash.js';
 import { startHttpOrigin, type TestOrigin } from '../helpers/origin.js';
@@ -31,20 +31,10 @@ rules:
   - { name: origin, domain: origin.test, ports: "*", effect: allow }
 `);
 
-function get(port: number, target: string, agent?: http.Agent): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, path: target, agent, headers: { host: 'x' } }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 /** `N` requests at once, a third of them denied. */
 function load(port: number, n: number, tag: string, agent: http.Agent): Promise<number[]> {
-  return Promise.all(Array.from({ length: n }, (_, i) => get(port, i % 3 === 0 ? `http://denied.test/${tag}/${i}` : `http://origin.test:${origin.port}/${tag}/${i}`, agent)));
+  return Promise.all(Array.from({ length: n }, (_, i) => proxiedGet(port, i % 3 === 0 ? `http://denied.test/${tag}/${i}` : `http://origin.test:${origin.port}/${tag}/${i}`, agent)));
 }
 
 async function leashCli(argv: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; out: string[] }> {
@@ -107,7 +97,7 @@ describe('reopen under load (in-process leash, as SIGUSR2 does)', () => {
     const N = 400;
     let done = 0;
     try {
-      const all = Array.from({ length: N }, (_, i) => get(leash.port, `http://origin.test:${origin.port}/reopen/${i}`, agent).then((s) => (done++, s)));
+      const all = Array.from({ length: N }, (_, i) => proxiedGet(leash.port, `http://origin.test:${origin.port}/reopen/${i}`, agent).then((s) => (done++, s)));
       await waitFor(() => done >= N / 4);
       await rename(leash.auditFile, `${leash.auditFile}-20261122`); // logrotate
       await leash.running.audit.reopen(); // postrotate: kill -USR2
@@ -124,21 +114,6 @@ describe('reopen under load (in-process leash, as SIGUSR2 does)', () => {
   });
 });
 
-function leashProcess(args: string[]): { child: ChildProcess; listening: Promise<number>; stderr: () => string; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LEASH_AUDIT: '' } });
-  let err = '';
-  child.stdout?.resume();
-  const listening = new Promise<number>((resolve, reject) => {
-    child.stderr?.on('data', (c: Buffer) => {
-      err += c.toString();
-      const m = /^listening on 127\.0\.0\.1:(\d+)$/m.exec(err);
-      if (m) resolve(Number(m[1]));
-    });
-    child.once('exit', () => reject(new Error(`leash exited before listening:\n${err}`)));
-  });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, listening, stderr: () => err, exited };
-}
 
 describe('leash serve: logrotate (SIGUSR2), size rotation and SIGTERM under load', () => {
   it('loses and duplicates nothing; the head leash prints at exit is the head verify finds', async () => {
@@ -146,7 +121,7 @@ describe('leash serve: logrotate (SIGUSR2), size rotation and SIGTERM under load
     await mkdir(path.join(dir, 'policies'));
     await writeFile(path.join(dir, 'policies', 'p.yaml'), POLICY);
     const audit = path.join(dir, 'audit.log');
-    const p = leashProcess(['serve', '--listen', '127.0.0.1:0', '--policy', path.join(dir, 'policies'), '--audit', audit, '--audit-max-size', '32K', '--audit-keep', '100']);
+    const p = leashProcess(['serve', '--listen', '127.0.0.1:0', '--policy', path.join(dir, 'policies'), '--audit', audit, '--audit-max-size', '32K', '--audit-keep', '100'], { LEASH_AUDIT: '' });
     const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
     try {
       const port = await p.listening;
@@ -157,7 +132,7 @@ describe('leash serve: logrotate (SIGUSR2), size rotation and SIGTERM under load
       p.child.kill('SIGUSR2');
       await waitFor(() => p.stderr().includes('leash: SIGUSR2: audit log reopened'));
       const firstStatuses = await first;
-      const slow = Array.from({ length: 30 }, (_, i) => get(port, `http://origin.test:${origin.port}/slow/term-${i}`));
+      const slow = Array.from({ length: 30 }, (_, i) => proxiedGet(port, `http://origin.test:${origin.port}/slow/term-${i}`));
       const second = await load(port, 150, 'second', agent);
       // SIGTERM once every slow request is in flight (the origin has it; it answers after 500 ms). A connection
       // still in the kernel's accept queue when leash closes its listener is reset, never served: it is not a

@@ -1,11 +1,10 @@
 // `leash serve` as an operator runs it: a separate process that prints `listening on HOST:PORT` on stderr, keeps
 // stdout for audit records, and on SIGTERM drains in-flight requests, flushes the audit log and exits 0.
 
-import { spawn, type ChildProcess } from 'node:child_process';
-import http from 'node:http';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { leashProcess, proxiedGet } from '../helpers/leash-process.js';
 import { readAuditLines, tempDir, waitFor } from '../helpers/audit-sink.js';
 import { startHttpOrigin, type TestOrigin } from '../helpers/origin.js';
 
@@ -19,40 +18,14 @@ afterAll(async () => {
   await origin?.close();
 });
 
-function leashProcess(args: string[]): { child: ChildProcess; listening: Promise<number>; stdout: () => string; stderr: () => string; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout?.on('data', (c: Buffer) => (out += c.toString()));
-  const listening = new Promise<number>((resolve, reject) => {
-    child.stderr?.on('data', (c: Buffer) => {
-      err += c.toString();
-      const m = /^listening on 127\.0\.0\.1:(\d+)$/m.exec(err);
-      if (m) resolve(Number(m[1]));
-    });
-    child.once('exit', () => reject(new Error(`leash exited before listening:\n${err}`)));
-  });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { child, listening, stdout: () => out, stderr: () => err, exited };
-}
 
-function get(port: number, target: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, path: target, headers: { host: 'x' } }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 describe('leash serve', () => {
   it('runs the embedded default policy with audit records on stdout and messages on stderr', async () => {
     const p = leashProcess(['serve', '--listen', '127.0.0.1:0']);
     try {
       const port = await p.listening;
-      expect(await get(port, 'http://example.invalid/')).toBe(403);
+      expect(await proxiedGet(port, 'http://example.invalid/')).toBe(403);
       p.child.kill('SIGTERM');
       expect(await p.exited).toBe(0);
       const lines = p.stdout().trim().split('\n');
@@ -79,7 +52,7 @@ rules:
     try {
       const port = await p.listening;
       const N = 40;
-      const pending = Array.from({ length: N }, (_, i) => get(port, `http://origin.test:${origin.port}/slow/${i}`));
+      const pending = Array.from({ length: N }, (_, i) => proxiedGet(port, `http://origin.test:${origin.port}/slow/${i}`));
       // SIGTERM only once every request is in flight at the origin, so "in-flight" is a fact, not a timing guess.
       await waitFor(() => origin.seen.filter((r) => r.url.startsWith('/slow/')).length >= N, { timeoutMs: 10_000 });
       p.child.kill('SIGTERM');
@@ -89,7 +62,7 @@ rules:
       const records = await readAuditLines(audit);
       expect(records.filter((r) => r.event === 'request' && r.status === 200)).toHaveLength(N);
       // After SIGTERM the listener is gone: new connections are refused at once.
-      await expect(get(port, `http://origin.test:${origin.port}/late`)).rejects.toThrow(/ECONNREFUSED/);
+      await expect(proxiedGet(port, `http://origin.test:${origin.port}/late`)).rejects.toThrow(/ECONNREFUSED/);
     } finally {
       p.child.kill('SIGKILL');
     }
