@@ -1,9 +1,12 @@
 // The decision: a pure function of (compiled policy, request facts). It reads no clock, opens no socket and keeps
-// no state; the proxy gathers facts, asks, and enforces the answer. The first rule that matches decides and no
-// match denies, so anything this code does not understand falls through to a deny.
+// no state; the proxy gathers facts, asks, and enforces the answer. Precedence is what an operator merging policy
+// files from several teams means: a matching deny rule always wins, whatever the order of rules and files; among
+// allow rules the most specific host pattern that matches the host and port decides, so a broad rule never widens
+// what a narrower one restricts; equally specific rules keep file order; no match denies. Anything this code does
+// not understand falls through to a deny.
 
 import { candidateRules } from './host-index.js';
-import { cidrContains, type HostPattern } from './host-pattern.js';
+import { cidrContains, specificity, type HostPattern } from './host-pattern.js';
 import { normalizeHost, type HostKind } from './host.js';
 import { normalizePath } from './path-glob.js';
 import type { CompiledPolicy } from './policy.js';
@@ -34,7 +37,7 @@ export interface NormalizedRequest {
   readonly agent: string;
 }
 
-export type PolicyReason = 'allowed_by_rule' | 'denied_by_rule' | 'no_rule' | 'invalid_request' | 'intercepted';
+export type PolicyReason = 'allowed_by_rule' | 'denied_by_rule' | 'no_rule' | 'invalid_request' | 'intercepted' | 'opaque_tunnel';
 
 export interface Decision {
   readonly effect: Effect;
@@ -74,12 +77,87 @@ export function decide(policy: CompiledPolicy, facts: RequestFacts): Decision {
   if ('error' in request) {
     return { effect: 'deny', reason: 'invalid_request', message: request.error, rule: null, request: null, revision: policy.revision };
   }
-  const tunnel = isInterceptable(policy, request);
-  for (const i of candidateRules(policy.index, policy.rules, request.host, request.hostKind)) {
-    const rule = policy.rules[i] as CompiledRule;
-    if (mismatch(rule, request, tunnel) === undefined) return tunnel && needsInterception(rule) ? interceptDecision(policy, rule, request) : ruleDecision(policy, rule, request);
+  return decideAmong(policy, request, candidateRules(policy.index, policy.rules, request.host, request.hostKind));
+}
+
+/** How a rule took part in a decision, for `leash explain`. */
+export type Consideration = 'matched' | 'skipped' | 'outranked' | 'inspects';
+
+export type TraceSink = (rule: CompiledRule, how: Consideration, why: string) => void;
+
+/**
+ * The decision among `candidates`: indices (ascending) of the rules whose host pattern matches the request's host.
+ * `trace`, when given, hears about every candidate and why it did or did not decide (leash explain).
+ */
+export function decideAmong(policy: CompiledPolicy, request: NormalizedRequest, candidates: readonly number[], trace?: TraceSink): Decision {
+  const rules = policy.rules;
+  const tunnel = request.method === 'CONNECT' && request.path === undefined;
+  const interceptable = tunnel && policy.settings.tlsPorts.has(request.port);
+  const opaque = tunnel && !interceptable;
+
+  // 1. Deny rules win. On an interceptable tunnel, a deny rule limited to methods or paths cannot be judged on the
+  //    CONNECT: it makes leash intercept, so it is judged on each request inside.
+  let inspectingDeny: CompiledRule | undefined;
+  let bestAllow = -1;
+  for (const i of candidates) {
+    const rule = rules[i] as CompiledRule;
+    if (rule.effect === 'allow') {
+      if (portMatches(rule, request.port)) bestAllow = Math.max(bestAllow, specificity(rule.pattern));
+      continue;
+    }
+    const why = mismatch(rule, request, interceptable);
+    if (why !== undefined) {
+      trace?.(rule, 'skipped', why);
+      continue;
+    }
+    if (interceptable && needsInterception(rule)) {
+      inspectingDeny ??= rule;
+      trace?.(rule, 'inspects', `denies some requests inside ${describeRequest(request)}: the tunnel is intercepted so each request can be held to it`);
+      continue;
+    }
+    trace?.(rule, 'matched', `${describeRequest(request)} matches deny rule ${rule.name}; a matching deny rule always wins`);
+    return ruleDecision(policy, rule, request);
   }
-  return noRule(policy, request);
+
+  // 2. The allow rules of the most specific pattern that matches the host and port decide, in file order.
+  let nearest: { rule: CompiledRule; why: string } | undefined;
+  let opaqueRule: CompiledRule | undefined;
+  for (const i of candidates) {
+    const rule = rules[i] as CompiledRule;
+    if (rule.effect !== 'allow') continue;
+    if (!portMatches(rule, request.port)) {
+      trace?.(rule, 'skipped', `port ${request.port} is not in [${[...(rule.ports as ReadonlySet<number>)].join(', ')}]`);
+      continue;
+    }
+    if (specificity(rule.pattern) < bestAllow) {
+      trace?.(rule, 'outranked', `a more specific rule for ${request.host} decides; ${rule.pattern.text} cannot widen what it allows`);
+      continue;
+    }
+    // An opaque tunnel is allowed only by a rule that says CONNECT: leash could not hold it to anything else.
+    if (opaque && !rule.methods?.has('CONNECT') && mismatch(rule, request, true) === undefined) {
+      trace?.(rule, 'skipped', `a CONNECT to port ${request.port} (not in settings.tlsPorts) is an opaque tunnel leash cannot see into, and rule ${rule.name} does not name CONNECT in its methods`);
+      opaqueRule ??= rule;
+      continue;
+    }
+    const why = mismatch(rule, request, interceptable);
+    if (why !== undefined) {
+      trace?.(rule, 'skipped', why);
+      nearest ??= { rule, why };
+      continue;
+    }
+    if (interceptable && (needsInterception(rule) || inspectingDeny)) {
+      trace?.(rule, 'matched', `${describeRequest(request)} matches ${rule.name}; ${inspectingDeny && !needsInterception(rule) ? `deny rule ${inspectingDeny.name} looks inside requests` : 'the rule looks inside requests'}, so the tunnel is intercepted and each request in it is decided on its own`);
+      return interceptDecision(policy, rule, request);
+    }
+    trace?.(rule, 'matched', `${describeRequest(request)} matches ${rule.name}, the most specific allow rule for this host`);
+    return ruleDecision(policy, rule, request);
+  }
+  if (opaqueRule) return opaqueTunnel(policy, opaqueRule, request);
+  return noRule(policy, request, nearest);
+}
+
+function portMatches(rule: CompiledRule, port: number): boolean {
+  return rule.ports === 'any' || rule.ports.has(port);
 }
 
 /** A CONNECT to a TLS port: leash can terminate its TLS and see each request inside. */
@@ -89,7 +167,8 @@ export function isInterceptable(policy: CompiledPolicy, request: NormalizedReque
 
 /** A rule that decides on more than host and port: it can only be enforced by looking inside the tunnel. */
 export function needsInterception(rule: CompiledRule): boolean {
-  return rule.paths !== null || rule.inspect.length > 0 || (rule.methods !== null && [...rule.methods].some((m) => m !== 'CONNECT'));
+  // rateLimit counts requests, so they must be seen; `connections` counts tunnels and needs nothing of the sort.
+  return rule.paths !== null || rule.inspect.length > 0 || rule.rateLimit !== null || (rule.methods !== null && [...rule.methods].some((m) => m !== 'CONNECT'));
 }
 
 /** Will some tunnel under this policy be intercepted? Then leash needs its CA. */
@@ -123,11 +202,25 @@ export function ruleDecision(policy: CompiledPolicy, rule: CompiledRule, request
   };
 }
 
-export function noRule(policy: CompiledPolicy, request: NormalizedRequest): Decision {
+/** No rule allows the request; `nearest` is the most specific allow rule for the host, and why it did not match. */
+export function noRule(policy: CompiledPolicy, request: NormalizedRequest, nearest?: { rule: CompiledRule; why: string }): Decision {
   return {
     effect: 'deny',
     reason: 'no_rule',
-    message: `${describeRequest(request)} denied: no rule allows it (default deny)`,
+    message: nearest
+      ? `${describeRequest(request)} denied: rule ${nearest.rule.name} decides for this host and does not allow it (${nearest.why})`
+      : `${describeRequest(request)} denied: no rule allows it (default deny)`,
+    rule: null,
+    request,
+    revision: policy.revision,
+  };
+}
+
+export function opaqueTunnel(policy: CompiledPolicy, rule: CompiledRule, request: NormalizedRequest): Decision {
+  return {
+    effect: 'deny',
+    reason: 'opaque_tunnel',
+    message: `${describeRequest(request)} denied: port ${request.port} is not a TLS port (settings.tlsPorts), so leash could neither see nor audit what the tunnel carries; to allow it, add CONNECT to the methods of rule ${rule.name}, or add the port to settings.tlsPorts if it carries TLS`,
     rule: null,
     request,
     revision: policy.revision,

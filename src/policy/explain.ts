@@ -1,7 +1,8 @@
-// `leash explain`: the decision for one request together with the reasoning, rule by rule. It walks the rules in
-// order without the index, so it doubles as the reference the indexed matcher is tested against.
+// `leash explain`: the decision for one request together with the reasoning, rule by rule. It runs the very
+// function `decide` runs (decideAmong), over candidates found by scanning every rule instead of the index, so it
+// doubles as the reference the indexed matcher is tested against and cannot disagree with enforcement.
 
-import { decide, describeRequest, hostMatches, interceptDecision, isInterceptable, mismatch, needsInterception, noRule, normalizeRequest, ruleDecision, type Decision, type RequestFacts } from './evaluate.js';
+import { decide, decideAmong, hostMatches, normalizeRequest, type Consideration, type Decision, type RequestFacts } from './evaluate.js';
 import type { CompiledPolicy } from './policy.js';
 import type { CompiledRule } from './rule.js';
 
@@ -10,6 +11,9 @@ export interface TraceEntry {
   readonly at: string;
   readonly effect: 'allow' | 'deny';
   readonly matched: boolean;
+  /** How the rule took part: it decided (matched), did not apply (skipped), lost to a more specific allow rule
+   * (outranked), makes leash look inside the tunnel (inspects), or its host does not match (host). */
+  readonly how: Consideration | 'host';
   readonly why: string;
 }
 
@@ -26,32 +30,26 @@ export const TRACE_ALL_LIMIT = 200;
 export function explain(policy: CompiledPolicy, facts: RequestFacts): Explanation {
   const request = normalizeRequest(facts);
   if ('error' in request) return { decision: decide(policy, facts), trace: [], omitted: 0 };
-  const trace: TraceEntry[] = [];
+  const entries = new Map<number, TraceEntry>();
+  const entry = (rule: CompiledRule, how: Consideration | 'host', why: string): TraceEntry => ({
+    rule: rule.name,
+    at: `${rule.location.file}:${rule.location.line}`,
+    effect: rule.effect,
+    matched: how === 'matched' || how === 'inspects',
+    how,
+    why,
+  });
   let omitted = 0;
-  let decision: Decision | undefined;
-  const tunnel = isInterceptable(policy, request);
+  const candidates: number[] = [];
   for (const rule of policy.rules) {
-    const entry = (matched: boolean, why: string): TraceEntry => ({ rule: rule.name, at: `${rule.location.file}:${rule.location.line}`, effect: rule.effect, matched, why });
-    if (!hostMatches(rule.pattern, request.host, request.hostKind)) {
-      if (policy.rules.length <= TRACE_ALL_LIMIT) trace.push(entry(false, `host ${request.host} does not match ${rule.pattern.text}`));
-      else omitted++;
-      continue;
-    }
-    const why = mismatch(rule, request, tunnel);
-    if (why !== undefined) {
-      trace.push(entry(false, why));
-      continue;
-    }
-    if (tunnel && needsInterception(rule)) {
-      trace.push(entry(true, `${describeRequest(request)} matches ${describeRule(rule)}, which looks inside requests: the tunnel is intercepted and each request in it is decided on its own`));
-      decision = interceptDecision(policy, rule, request);
-      break;
-    }
-    trace.push(entry(true, `${describeRequest(request)} matches ${describeRule(rule)}; the first match decides`));
-    decision = ruleDecision(policy, rule, request);
-    break;
+    if (hostMatches(rule.pattern, request.host, request.hostKind)) candidates.push(rule.index);
+    else if (policy.rules.length <= TRACE_ALL_LIMIT) entries.set(rule.index, entry(rule, 'host', `host ${request.host} does not match ${rule.pattern.text}`));
+    else omitted++;
   }
-  return { decision: decision ?? noRule(policy, request), trace, omitted };
+  const decision = decideAmong(policy, request, candidates, (rule, how, why) => entries.set(rule.index, entry(rule, how, `${why}${how === 'matched' ? `; ${describeRule(rule)}` : ''}`)));
+  // In rule order, whatever order precedence considered them in.
+  const trace = [...entries.entries()].sort((a, b) => a[0] - b[0]).map(([, e]) => e);
+  return { decision, trace, omitted };
 }
 
 function describeRule(rule: CompiledRule): string {

@@ -1,27 +1,29 @@
-// Warnings that do not stop a policy from loading but usually mean the author misread it: a rule that can never
-// match because an earlier rule always matches first, in particular an allow rule after a catch-all deny.
+// Warnings that do not stop a policy from loading but usually mean the author misread it: an allow rule that can
+// never allow anything because a deny rule covers it (deny rules win whatever their order), and a rule that can
+// never decide because an equally specific rule before it always matches first.
 
 import { formatLocation, type PolicyIssue } from '../errors.js';
-import { patternCovers } from './host-pattern.js';
+import { patternCovers, specificity } from './host-pattern.js';
 import type { HostIndex } from './host-index.js';
 import type { CompiledRule } from './rule.js';
 
 export function lintRules(rules: readonly CompiledRule[], index: HostIndex): PolicyIssue[] {
   const warnings: PolicyIssue[] = [];
   for (const rule of rules) {
-    const shadow = earlierCoveringRules(rule, rules, index).find((earlier) => covers(earlier, rule));
+    const covering = coveringRules(rule, rules, index).filter((other) => other !== rule && covers(other, rule));
+    const deny = rule.effect === 'allow' ? covering.find((other) => other.effect === 'deny') : undefined;
+    const shadow = deny ?? covering.find((other) => other.index < rule.index && other.effect === rule.effect && specificity(other.pattern) === specificity(rule.pattern));
     if (!shadow) continue;
-    const catchAllDeny = shadow.effect === 'deny' && shadow.pattern.kind === 'any' && rule.effect === 'allow';
-    const message = catchAllDeny
-      ? `this allow rule comes after the catch-all deny rule ${shadow.name} (${formatLocation(shadow.location)}), which matches first; move it above`
+    const message = deny
+      ? `never allows anything: deny rule ${deny.name} (${formatLocation(deny.location)}) covers every request this rule would allow, and deny rules always win`
       : `never matches: rule ${shadow.name} (${formatLocation(shadow.location)}) comes first and matches every request this rule would`;
     warnings.push({ severity: 'warning', location: rule.location, field: `rules (${rule.name})`, message });
   }
   return warnings;
 }
 
-/** Earlier rules whose host pattern could cover this rule's, found through the index rather than a scan. */
-function earlierCoveringRules(rule: CompiledRule, rules: readonly CompiledRule[], index: HostIndex): CompiledRule[] {
+/** Rules whose host pattern could cover this rule's, found through the index rather than a scan. */
+function coveringRules(rule: CompiledRule, rules: readonly CompiledRule[], index: HostIndex): CompiledRule[] {
   const out: number[] = [...index.any];
   const p = rule.pattern;
   if (p.kind === 'exact') {
@@ -33,7 +35,7 @@ function earlierCoveringRules(rule: CompiledRule, rules: readonly CompiledRule[]
   } else if (p.kind === 'cidr') {
     out.push(...index.cidr);
   }
-  return out.filter((i) => i < rule.index).sort((a, b) => a - b).map((i) => rules[i] as CompiledRule);
+  return [...new Set(out)].sort((a, b) => a - b).map((i) => rules[i] as CompiledRule);
 }
 
 function suffixHits(host: string, index: HostIndex): number[] {

@@ -25,6 +25,8 @@ export interface CompiledRule {
   readonly paths: readonly PathGlob[] | null;
   readonly agents: ReadonlySet<string> | null;
   readonly rateLimit: Rate | null;
+  /** Tunnels (CONNECTs) per window, per agent: counts connections, never the requests inside them. */
+  readonly connections: Rate | null;
   /** Upload budget in bytes per window, per agent. */
   readonly bandwidth: Rate | null;
   readonly inspect: readonly InspectKind[];
@@ -40,14 +42,17 @@ export interface RawRule {
   methods?: string[];
   paths?: string[];
   rateLimit?: string;
+  connections?: string;
   bandwidth?: string;
   inspect?: InspectKind[];
   agents?: string[];
   effect: Effect;
   reason?: string;
   websocket?: boolean;
+  broad?: boolean;
 }
 
+/** Allow rules cover the web ports unless they say otherwise; deny rules cover every port (see compileRule). */
 export const DEFAULT_PORTS: readonly number[] = [80, 443];
 
 export const ANONYMOUS_AGENT = 'anonymous';
@@ -72,11 +77,23 @@ export function compileRule(raw: RawRule, ctx: RuleContext, issues: PolicyIssue[
 
   const compiled = compileHostPattern(raw.domain);
   if (!compiled.ok) fail('domain', compiled.message);
-  else if (compiled.pattern.kind === 'wildcard' && compiled.pattern.publicSuffix === 'private' && raw.effect === 'allow') {
-    fail('domain', `"${raw.domain}" is too broad to allow: ${compiled.pattern.suffix} is a public suffix whose subdomains belong to different owners (deny rules may use it)`);
+  else if (raw.effect === 'allow' && raw.broad !== true) {
+    const p = compiled.pattern;
+    if (p.kind === 'any') fail('domain', '"*" allows every host on the internet; leash is an allowlist. Name the hosts, or add broad: true if that is really meant');
+    else if (p.kind === 'wildcard' && p.publicSuffix) {
+      const why = !p.suffix.includes('.')
+        ? 'is too broad: a wildcard must keep at least two labels'
+        : p.publicSuffix === 'icann'
+          ? `is too broad: ${p.suffix} is a public suffix, so the wildcard covers unrelated owners`
+          : `is too broad to allow: ${p.suffix} is a public suffix whose subdomains belong to different owners (deny rules may use it)`;
+      fail('domain', `"${raw.domain}" ${why}; name the sites, or add broad: true if that is really meant`);
+    }
+  } else if (raw.effect === 'deny' && compiled.pattern.kind === 'any' && (raw.ports === undefined || raw.ports === '*') && !raw.methods && !raw.paths && !raw.agents) {
+    fail('domain', 'a deny rule for "*" with no ports, methods, paths or agents denies everything, which leash already does: no rule allowing a request denies it. Remove the rule (deny rules win over allow rules whatever their order)');
   }
 
-  const ports: ReadonlySet<number> | 'any' = raw.ports === '*' ? 'any' : new Set(raw.ports ?? DEFAULT_PORTS);
+  // A deny rule without ports covers every port: a deny on hook.example must not be passed on :8080.
+  const ports: ReadonlySet<number> | 'any' = raw.ports === '*' || (raw.ports === undefined && raw.effect === 'deny') ? 'any' : new Set(raw.ports ?? DEFAULT_PORTS);
   if (ports !== 'any' && raw.ports && ports.size !== raw.ports.length) fail('ports', 'lists a port twice');
 
   const methods = raw.methods ? new Set(raw.methods) : null;
@@ -96,6 +113,14 @@ export function compileRule(raw: RawRule, ctx: RuleContext, issues: PolicyIssue[
   if (raw.rateLimit !== undefined) {
     rateLimit = parseRate(raw.rateLimit) ?? null;
     if (!rateLimit) fail('rateLimit', `"${raw.rateLimit}" does not parse; allowed: N/WINDOW such as 60/1m, 10/s or 1000/1h`);
+  }
+  let connections: Rate | null = null;
+  if (raw.connections !== undefined) {
+    connections = parseRate(raw.connections) ?? null;
+    if (!connections) fail('connections', `"${raw.connections}" does not parse; allowed: N/WINDOW such as 30/1m, 5/s or 1000/1h`);
+  }
+  if (raw.rateLimit !== undefined && raw.methods?.includes('CONNECT')) {
+    fail('rateLimit', 'counts requests, and leash cannot see the requests inside the CONNECT tunnels this rule allows; limit tunnels with connections: N/WINDOW instead');
   }
   let bandwidth: Rate | null = null;
   if (raw.bandwidth !== undefined) {
@@ -122,6 +147,7 @@ export function compileRule(raw: RawRule, ctx: RuleContext, issues: PolicyIssue[
     paths,
     agents: raw.agents ? new Set(raw.agents) : null,
     rateLimit,
+    connections,
     bandwidth,
     inspect: raw.inspect ?? [],
     reason: raw.reason ?? null,

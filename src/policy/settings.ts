@@ -23,7 +23,7 @@ export interface PolicySettings {
   readonly grants: { readonly ttlMs: number; readonly maxPerResponse: number; readonly scope: 'host' | 'url'; readonly maxInspectBytes: number };
   readonly tlsPorts: ReadonlySet<number>;
   readonly tls: { readonly extraCa: string | null };
-  readonly timeouts: { readonly headersMs: number; readonly connectMs: number; readonly responseMs: number; readonly idleMs: number; readonly drainMs: number };
+  readonly timeouts: { readonly headersMs: number; readonly connectMs: number; readonly responseMs: number; readonly idleMs: number; readonly drainMs: number; readonly maxLifetimeMs: number };
   readonly limits: { readonly maxConnections: number; readonly maxHeaderBytes: number };
 }
 
@@ -32,7 +32,7 @@ export const DEFAULT_SETTINGS = {
   dnsTimeout: '5s',
   grants: { ttl: '30s', maxPerResponse: 64, scope: 'host', maxInspectBytes: 4 * 1024 * 1024 },
   tlsPorts: [443, 8443],
-  timeouts: { headers: '10s', connect: '10s', response: '60s', idle: '5m', drain: '10s' },
+  timeouts: { headers: '10s', connect: '10s', response: '60s', idle: '5m', drain: '10s', maxLifetime: '1h' },
   limits: { maxConnections: 4096, maxHeaderBytes: 16 * 1024 },
 } as const;
 
@@ -149,6 +149,7 @@ export function resolveSettings(leaves: Map<string, Leaf>, issues: PolicyIssue[]
       responseMs: duration(['settings', 'timeouts', 'response'], DEFAULT_SETTINGS.timeouts.response),
       idleMs: duration(['settings', 'timeouts', 'idle'], DEFAULT_SETTINGS.timeouts.idle),
       drainMs: duration(['settings', 'timeouts', 'drain'], DEFAULT_SETTINGS.timeouts.drain),
+      maxLifetimeMs: duration(['settings', 'timeouts', 'maxLifetime'], DEFAULT_SETTINGS.timeouts.maxLifetime),
     },
     limits: {
       maxConnections: get(['settings', 'limits', 'maxConnections'], DEFAULT_SETTINGS.limits.maxConnections),

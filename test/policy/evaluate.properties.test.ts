@@ -166,7 +166,8 @@ describe('every spelling of one host decides alike', () => {
     fc.assert(
       fc.property(nameSpelling, port, ({ spelling, canonical }, p) => {
         expect(normalizeHost(spelling)).toEqual({ ok: true, host: canonical, kind: 'name' });
-        const request = (host: string): RequestFacts => ({ method: 'CONNECT', host, port: p });
+        // A tunnel on the TLS port, a plain request elsewhere (a CONNECT to another port is an opaque tunnel).
+        const request = (host: string): RequestFacts => (p === 443 ? { method: 'CONNECT', host, port: p } : { method: 'GET', host, port: p, path: '/' });
         const decision = summary(decide(SPELLING_POLICY, request(spelling)));
         expect(decision).toEqual(summary(decide(SPELLING_POLICY, request(canonical))));
         seen.add(decision.rule);
@@ -237,9 +238,12 @@ const randomRule = fc
   })
   .map(({ ports, methods, paths, agents, ...rest }) => {
     const plain = PLAIN_PORTS.some((p) => JSON.stringify(p) === JSON.stringify(ports));
+    // A deny for "*" on every port with nothing else is refused at load (it is the default); give it a port.
+    const everything = rest.domain === '*' && rest.effect === 'deny' && (ports === null || ports === '*') && !(plain && (methods || paths)) && !agents;
     return {
       ...rest,
-      ...(ports ? { ports } : {}),
+      ...(rest.domain === '*' && rest.effect === 'allow' ? { broad: true } : {}),
+      ...(everything ? { ports: [8080] } : ports ? { ports } : {}),
       ...(plain && methods ? { methods } : {}),
       ...(plain && paths ? { paths } : {}),
       ...(agents ? { agents } : {}),
@@ -284,7 +288,7 @@ describe('the indexed matcher agrees with the linear reference', () => {
       }),
       { seed: SEED, numRuns: RUNS },
     );
-    expect([...reasons].sort()).toEqual(['allowed_by_rule', 'denied_by_rule', 'no_rule']);
+    expect([...reasons].sort()).toEqual(['allowed_by_rule', 'denied_by_rule', 'no_rule', 'opaque_tunnel']);
   });
 });
 

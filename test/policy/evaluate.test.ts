@@ -1,5 +1,6 @@
 // The decision table: one small policy, and for each request the effect, the deciding rule and the reason.
-// Reading down the table is reading the matching semantics of the issue: first match wins, no match denies.
+// Reading down the table is reading the matching semantics: a matching deny rule wins, then the most specific
+// allow rule for the host and port decides, no match denies.
 
 import { describe, expect, it } from 'vitest';
 import { decide, type RequestFacts } from '../../src/policy/evaluate.js';
@@ -11,7 +12,7 @@ agents:
   research: { token: env:LEASH_TOKEN_RESEARCH }
   ci: { token: file:/run/secrets/ci-token }
 rules:
-  # Deny before allow on the same host: the first match decides.
+  # A deny rule wins over the allow rules of the same host, wherever it stands.
   - name: docs-admin
     domain: docs.example.com
     ports: [80]
@@ -45,6 +46,11 @@ rules:
     domain: 10.20.0.0/16
     ports: "*"
     effect: allow
+  - name: lab-ssh
+    domain: 10.20.7.0/24
+    ports: [22]
+    methods: [CONNECT]
+    effect: allow
   - name: v6-lab
     domain: "2001:db8:abcd::/48"
     ports: [8443]
@@ -61,6 +67,7 @@ rules:
   - name: any-host-8080
     domain: "*"
     ports: [8080]
+    broad: true
     effect: allow
 `;
 
@@ -85,8 +92,8 @@ const table: Row[] = [
   ['wildcard suffix must start at a label', connect('evilcdn.example.com'), 'deny', null, 'no_rule'],
   ['wildcard suffix must end the host', connect('a.cdn.example.com.evil.net'), 'deny', null, 'no_rule'],
   ['wildcard with default ports, port 80', get('img.cdn.example.com', '/logo.png'), 'allow', 'cdn', 'allowed_by_rule'],
-  // first match wins
-  ['exact deny listed before a wildcard allow', connect('vault.corp.example'), 'deny', 'vault', 'denied_by_rule'],
+  // deny wins
+  ['exact deny beside a wildcard allow', connect('vault.corp.example'), 'deny', 'vault', 'denied_by_rule'],
   ['a sibling of the denied host falls to the wildcard', connect('wiki.corp.example'), 'allow', 'corp', 'allowed_by_rule'],
   ['the denied host deeper down is not the exact host', connect('a.vault.corp.example'), 'allow', 'corp', 'allowed_by_rule'],
   // "*"
@@ -103,7 +110,9 @@ const table: Row[] = [
   ['IPv4 CIDR, last address', get('10.20.255.255'), 'allow', 'lab', 'allowed_by_rule'],
   ['IPv4 CIDR, just outside', get('10.21.0.0'), 'deny', null, 'no_rule'],
   ['IPv4 CIDR, IPv4-mapped IPv6 spelling', get('[::ffff:10.20.3.4]'), 'allow', 'lab', 'allowed_by_rule'],
-  ['IPv4 CIDR, ports "*" allows any port', connect('10.20.1.2', 22), 'allow', 'lab', 'allowed_by_rule'],
+  ['IPv4 CIDR, ports "*" allows any port', get('10.20.1.2', '/', 8081), 'allow', 'lab', 'allowed_by_rule'],
+  ['an opaque tunnel (port 22) needs CONNECT in the methods', connect('10.20.1.2', 22), 'deny', null, 'opaque_tunnel'],
+  ['a rule naming CONNECT allows the opaque tunnel', connect('10.20.7.9', 22), 'allow', 'lab-ssh', 'allowed_by_rule'],
   ['IPv6 CIDR, inside', connect('[2001:db8:abcd:12::1]', 8443), 'allow', 'v6-lab', 'allowed_by_rule'],
   ['IPv6 CIDR, uncompressed spelling', connect('2001:0db8:abcd:0012:0000:0000:0000:0001', 8443), 'allow', 'v6-lab', 'allowed_by_rule'],
   ['IPv6 CIDR, just outside', connect('[2001:db8:abce::1]', 8443), 'deny', null, 'no_rule'],
@@ -118,7 +127,7 @@ const table: Row[] = [
   ['listed method', { method: 'PUT', host: 'upload.example.org', port: 80, path: '/f' }, 'allow', 'uploads', 'allowed_by_rule'],
   ['unlisted method', get('upload.example.org', '/f'), 'deny', null, 'no_rule'],
   ['methods are case-sensitive tokens', { method: 'PUTS', host: 'upload.example.org', port: 80, path: '/f' }, 'deny', null, 'no_rule'],
-  ['a method list does not admit CONNECT', connect('upload.example.org', 80), 'deny', null, 'no_rule'],
+  ['a method list does not admit CONNECT', connect('upload.example.org', 80), 'deny', null, 'opaque_tunnel'],
   // paths
   ['"/v1/**" matches below /v1', get('docs.example.com', '/v1/models/list'), 'allow', 'docs-read', 'allowed_by_rule'],
   ['"/v1/**" matches /v1 itself', get('docs.example.com', '/v1'), 'allow', 'docs-read', 'allowed_by_rule'],
@@ -209,7 +218,7 @@ rules:
   - { name: tunnel-only, domain: ssh.example.com, ports: [443], methods: [CONNECT], effect: allow }
 `);
   it.each<[string, RequestFacts, string, string | null, boolean]>([
-    ['the first rule looks at paths: intercept', { method: 'CONNECT', host: 'docs.example.com', port: 443 }, 'intercepted', 'docs-admin', true],
+    ['a rule looks at methods, a deny rule at paths: intercept', { method: 'CONNECT', host: 'docs.example.com', port: 443 }, 'intercepted', 'docs-read', true],
     ['inspect needs interception', { method: 'CONNECT', host: 'search.example.com', port: 443 }, 'intercepted', 'search', true],
     ['a plain rule: splice, no interception', { method: 'CONNECT', host: 'api.example.com', port: 443 }, 'allowed_by_rule', 'api', false],
     ['methods: [CONNECT] only: splice', { method: 'CONNECT', host: 'ssh.example.com', port: 443 }, 'allowed_by_rule', 'tunnel-only', false],
@@ -220,5 +229,79 @@ rules:
   ])('%s', (_name, facts, reason, rule, intercept) => {
     const d = decide(policy, facts);
     expect({ reason: d.reason, rule: d.rule?.name ?? null, intercept: d.intercept === true }).toEqual({ reason, rule, intercept });
+  });
+});
+
+// Precedence, one table per rule of it. Each policy is written in the order that used to defeat the operator's
+// intent (a broad allow first), and every row must decide as if the order did not matter.
+describe('precedence', () => {
+  describe('a deny rule wins over every allow rule that matches, whatever the order of rules and files', () => {
+    const allowFirst = compile(`
+version: 1
+rules:
+  - { name: all-example, domain: "*.example.test", ports: "*", effect: allow }
+  - { name: bad, domain: bad.example.test, effect: deny, reason: known bad }
+  - { name: api-writes, domain: api.example.test, methods: [POST], paths: ["/admin/**"], effect: deny }
+  - { name: api, domain: api.example.test, effect: allow }
+`);
+    it.each<[string, RequestFacts, string | null, string]>([
+      ['the denied host, on the allow-all port 443', connect('bad.example.test'), 'bad', 'denied_by_rule'],
+      ['the denied host on port 8080: a deny without ports covers every port', { method: 'GET', host: 'bad.example.test', port: 8080, path: '/' }, 'bad', 'denied_by_rule'],
+      ['a sibling of the denied host', get('ok.example.test'), 'all-example', 'allowed_by_rule'],
+      ['a deny on method and path beats the exact allow', { method: 'POST', host: 'api.example.test', port: 80, path: '/admin/x' }, 'api-writes', 'denied_by_rule'],
+      ['the exact allow decides the rest', { method: 'POST', host: 'api.example.test', port: 80, path: '/v1/x' }, 'api', 'allowed_by_rule'],
+    ])('%s', (_name, facts, rule, reason) => {
+      const d = decide(allowFirst, facts);
+      expect({ rule: d.rule?.name ?? null, reason: d.reason }).toEqual({ rule, reason });
+    });
+  });
+
+  describe('among allow rules, the most specific pattern that matches host and port decides; a broader one never widens it', () => {
+    const broadFirst = compile(`
+version: 1
+agents:
+  research: { token: env:LEASH_TOKEN_RESEARCH }
+  ci: { token: env:LEASH_TOKEN_CI }
+rules:
+  - { name: everything-8080, domain: "*", ports: [8080], broad: true, effect: allow }
+  - { name: all-example, domain: "*.example.test", effect: allow }
+  - { name: deep, domain: "*.eu.example.test", methods: [GET], effect: allow }
+  - { name: api, domain: api.example.test, methods: [GET, POST], rateLimit: 5/1m, effect: allow }
+  - { name: papers, domain: papers.example.test, agents: [research], effect: allow }
+  - { name: docs, domain: docs.example.test, paths: ["/public/**"], effect: allow }
+  - { name: api-8443, domain: api.example.test, ports: [8443], methods: [CONNECT], effect: allow }
+  - { name: net, domain: 10.0.0.0/8, ports: [80], methods: [GET], effect: allow }
+  - { name: subnet, domain: 10.1.0.0/16, ports: [80], methods: [GET, POST], effect: allow }
+  - { name: host-ip, domain: 10.1.2.3, ports: [80], methods: [GET, POST, PUT], effect: allow }
+  - { name: first, domain: same.example.test, methods: [GET], effect: allow }
+  - { name: second, domain: same.example.test, methods: [GET, PUT], effect: allow }
+`);
+    it.each<[string, RequestFacts, 'allow' | 'deny', string | null]>([
+      ['an exact host restricts methods: DELETE is not widened back by the wildcard', { method: 'DELETE', host: 'api.example.test', port: 80, path: '/v1/x' }, 'deny', null],
+      ['the exact host allows what it lists', { method: 'POST', host: 'api.example.test', port: 80, path: '/v1/x' }, 'allow', 'api'],
+      ['an exact host restricts agents: another agent is not let in by the wildcard', { method: 'GET', host: 'papers.example.test', port: 80, path: '/', agent: 'ci' }, 'deny', null],
+      ['the agent the exact host names', { method: 'GET', host: 'papers.example.test', port: 80, path: '/', agent: 'research' }, 'allow', 'papers'],
+      ['an exact host restricts paths: other paths stay closed', get('docs.example.test', '/private/x'), 'deny', null],
+      ['a longer wildcard suffix beats a shorter one', { method: 'POST', host: 'a.eu.example.test', port: 80, path: '/' }, 'deny', null],
+      ['the longer suffix allows what it lists', get('a.eu.example.test'), 'allow', 'deep'],
+      ['a host no narrower rule names falls to the wildcard', { method: 'DELETE', host: 'other.example.test', port: 80, path: '/' }, 'allow', 'all-example'],
+      ['ports count: the exact rule says nothing about 8443, its 8443 rule decides', connect('api.example.test', 8443), 'allow', 'api-8443'],
+      ['"*" decides only where nothing more specific matches the port', get('api.example.test', '/', 8080), 'allow', 'everything-8080'],
+      ['an address before its CIDRs', { method: 'PUT', host: '10.1.2.3', port: 80, path: '/' }, 'allow', 'host-ip'],
+      ['a longer prefix before a shorter one', { method: 'POST', host: '10.1.9.9', port: 80, path: '/' }, 'allow', 'subnet'],
+      ['the longer prefix is not widened by the shorter', { method: 'PUT', host: '10.1.9.9', port: 80, path: '/' }, 'deny', null],
+      ['the shortest prefix alone', { method: 'POST', host: '10.9.9.9', port: 80, path: '/' }, 'deny', null],
+      ['equally specific rules keep file order', get('same.example.test'), 'allow', 'first'],
+      ['equally specific rules: a later one still allows what the first does not', { method: 'PUT', host: 'same.example.test', port: 80, path: '/' }, 'allow', 'second'],
+    ])('%s', (_name, facts, effect, rule) => {
+      const d = decide(broadFirst, facts);
+      expect({ effect: d.effect, rule: d.rule?.name ?? null }).toEqual({ effect, rule });
+    });
+
+    it('names the rule that decided the host when it refuses', () => {
+      expect(decide(broadFirst, { method: 'DELETE', host: 'api.example.test', port: 80, path: '/v1/x' }).message).toBe(
+        'DELETE api.example.test:80/v1/x denied: rule api decides for this host and does not allow it (method DELETE is not in [GET, POST])',
+      );
+    });
   });
 });

@@ -48,6 +48,11 @@ const cases: Case[] = [
   { rule: '"*" inside a label', fixture: 'wildcard-inside-label.yaml', field: 'rules[0].domain', message: '"api*.example.com": "*" is only allowed as a whole leading label ("*.example.com") or alone ("*")', line: 4, column: 13 },
   { rule: 'wildcard over an ICANN public suffix', fixture: 'wildcard-public-suffix.yaml', field: 'rules[0].domain', message: '"*.co.uk" is too broad: co.uk is a public suffix, so the wildcard covers unrelated owners', line: 4, column: 13 },
   { rule: 'allow over a private-section public suffix', fixture: 'wildcard-private-suffix-allow.yaml', field: 'rules[0].domain', message: '"*.github.io" is too broad to allow: github.io is a public suffix whose subdomains belong to different owners (deny rules may use it)', line: 4, column: 13 },
+  { rule: 'allow for "*" without broad: true', fixture: 'allow-star-without-broad.yaml', field: 'rules[0].domain', message: '"*" allows every host on the internet; leash is an allowlist. Name the hosts, or add broad: true if that is really meant', line: 4, column: 13 },
+  { rule: 'deny for "*" with nothing else: leash denies by default', fixture: 'deny-star-everything.yaml', field: 'rules[0].domain', message: 'a deny rule for "*" with no ports, methods, paths or agents denies everything, which leash already does', line: 4, column: 13 },
+  { rule: 'a URL in domain', fixture: 'domain-url.yaml', field: 'rules[0].domain', message: '"https://img.cdn.test/" is a URL; domain takes a host only: write domain: img.cdn.test, ports: [443]', line: 4, column: 13 },
+  { rule: 'host:port in domain', fixture: 'domain-host-port.yaml', field: 'rules[0].domain', message: '"api.example.test:8080" includes a port; domain takes a host only: write domain: api.example.test, ports: [8080]', line: 4, column: 13 },
+  { rule: '"*" as a middle label', fixture: 'domain-middle-wildcard.yaml', field: 'rules[0].domain', message: '"api.*.test": "*" is only allowed as a whole leading label', line: 4, column: 13 },
   { rule: 'wildcard over an address', fixture: 'wildcard-over-address.yaml', field: 'rules[0].domain', message: 'a wildcard applies to host names, not addresses; use a CIDR', line: 4, column: 13 },
   { rule: 'domain that is not a host', fixture: 'domain-not-a-host.yaml', field: 'rules[0].domain', message: '"docs example.com" is not a host name or address', line: 4, column: 13 },
   { rule: 'malformed CIDR in a rule', fixture: 'cidr-malformed.yaml', field: 'rules[0].domain', message: '"10.0.0.0/33" is not a valid CIDR (e.g. 10.0.0.0/8 or fd00::/8)', line: 4, column: 13 },
@@ -62,6 +67,7 @@ const cases: Case[] = [
   { rule: 'path glob with a query string', fixture: 'path-with-query.yaml', field: 'rules[0].paths[0]', message: '"/search?q=*": paths match the path only', line: 6, column: 13 },
   { rule: 'rateLimit that does not parse', fixture: 'rate-limit-unparsable.yaml', field: 'rules[0].rateLimit', message: '"60 per minute" is not allowed; allowed: N/WINDOW such as 60/1m, 10/s or 1000/1h', line: 5, column: 16 },
   { rule: 'rateLimit with an empty window', fixture: 'rate-limit-zero-window.yaml', field: 'rules[0].rateLimit', message: '"60/0m" does not parse; allowed: N/WINDOW', line: 5, column: 16 },
+  { rule: 'rateLimit on a rule that allows opaque CONNECT tunnels', fixture: 'rate-limit-on-opaque-tunnel.yaml', field: 'rules[0].rateLimit', message: 'counts requests, and leash cannot see the requests inside the CONNECT tunnels this rule allows; limit tunnels with connections: N/WINDOW instead', line: 7, column: 16 },
   // Names and references
   { rule: 'duplicate rule name', fixture: 'rule-name-duplicate.yaml', field: 'rules[1].name', message: '"docs" is already the name of the rule at <dir>rule-name-duplicate.yaml:3:5; rule names must be unique', line: 6, column: 11 },
   { rule: 'agents: naming an undefined agent', fixture: 'agent-undefined.yaml', field: 'rules[0].agents[1]', message: '"reserach" is not a defined agent; defined: research, anonymous', line: 8, column: 24 },
@@ -99,7 +105,7 @@ describe('one invalid fixture per validation rule', () => {
   it('prints the example from the issue exactly', async () => {
     const result = await load(`${INVALID}wildcard-too-broad.yaml`);
     expect(result.issues.map(formatIssue)).toEqual([
-      `${INVALID}wildcard-too-broad.yaml:14:13: rules[2].domain: "*.com" is too broad: a wildcard must keep at least two labels`,
+      `${INVALID}wildcard-too-broad.yaml:14:13: rules[2].domain: "*.com" is too broad: a wildcard must keep at least two labels; name the sites, or add broad: true if that is really meant`,
     ]);
   });
 
@@ -123,6 +129,12 @@ describe('one invalid fixture per validation rule', () => {
 describe('what validation accepts', () => {
   it.each<[name: string, rule: string]>([
     ['a deny over a private-section public suffix', '{ name: pages, domain: "*.github.io", effect: deny }'],
+    ['a deny over a TLD', '{ name: no-tk, domain: "*.tk", effect: deny }'],
+    ['an allow over a public suffix that says broad: true', '{ name: uk, domain: "*.co.uk", broad: true, effect: allow }'],
+    ['an allow for "*" that says broad: true', '{ name: web, domain: "*", ports: [80], broad: true, effect: allow }'],
+    ['a deny for "*" limited to a port', '{ name: no-smtp, domain: "*", ports: [25], effect: deny }'],
+    ['a deny for "*" limited to agents', '{ name: quarantine, domain: "*", agents: [anonymous], effect: deny }'],
+    ['connections on an opaque tunnel rule', '{ name: ssh, domain: git.example.com, ports: [22], methods: [CONNECT], connections: 10/1m, effect: allow }'],
     ['an allow below a private-section public suffix', '{ name: pages, domain: "*.someone.github.io", effect: allow }'],
     ['methods and paths on plain HTTP', '{ name: docs, domain: docs.example.com, ports: [80], methods: [GET], paths: ["/v1/**"], effect: allow }'],
     ['inspect on plain HTTP', '{ name: search, domain: search.example.com, ports: [80, 8080], inspect: [json, html], effect: allow }'],
@@ -163,7 +175,7 @@ rules:
 describe('warnings: printed, but the policy loads', () => {
   it.each<[name: string, fixture: string, field: string, message: string, line: number, column: number]>([
     ['a rule shadowed by an earlier rule that always matches first', 'shadowed-rule.yaml', 'rules (corp-payroll)', 'never matches: rule corp (<dir>shadowed-rule.yaml:3:5) comes first and matches every request this rule would', 7, 5],
-    ['an allow after a catch-all deny', 'allow-after-catch-all-deny.yaml', 'rules (openai)', 'this allow rule comes after the catch-all deny rule deny-everything (<dir>allow-after-catch-all-deny.yaml:3:5), which matches first; move it above', 8, 5],
+    ['an allow rule a deny rule covers, wherever the deny stands', 'allow-covered-by-deny.yaml', 'rules (openai)', 'never allows anything: deny rule no-openai (<dir>allow-covered-by-deny.yaml:7:5) covers every request this rule would allow, and deny rules always win', 3, 5],
   ])('%s', async (_name, fixture, field, message, line, column) => {
     const result = await load(`${WARNINGS}${fixture}`);
     expect(result.policy).toBeDefined();
@@ -174,18 +186,19 @@ describe('warnings: printed, but the policy loads', () => {
   });
 
   it.each<[name: string, rules: string[], warned: string[]]>([
-    ['an exact rule after a wildcard covering it', ['{ name: w, domain: "*.example.com", effect: allow }', '{ name: e, domain: a.example.com, effect: deny }'], ['e']],
-    ['a narrower wildcard after a broader one', ['{ name: w, domain: "*.example.com", effect: allow }', '{ name: n, domain: "*.a.example.com", effect: deny }'], ['n']],
-    ['an address after a CIDR covering it', ['{ name: c, domain: 10.0.0.0/8, effect: deny }', '{ name: e, domain: 10.1.2.3, effect: allow }'], ['e']],
-    ['a narrower CIDR after a broader one', ['{ name: c, domain: 10.0.0.0/8, effect: deny }', '{ name: n, domain: 10.1.0.0/16, effect: allow }'], ['n']],
-    ['the same host twice', ['{ name: a, domain: a.example.com, effect: deny }', '{ name: b, domain: A.Example.com., effect: allow }'], ['b']],
-    ['earlier rule on fewer ports: no warning', ['{ name: a, domain: a.example.com, ports: [443], effect: deny }', '{ name: b, domain: a.example.com, effect: allow }'], []],
-    ['earlier rule on more ports: warning', ['{ name: a, domain: a.example.com, ports: "*", effect: deny }', '{ name: b, domain: a.example.com, ports: [443], effect: allow }'], ['b']],
-    ['earlier rule for one agent only: no warning', ['{ name: a, domain: a.example.com, agents: [anonymous], effect: deny }', '{ name: b, domain: a.example.com, effect: allow }'], []],
-    ['earlier rule with fewer methods: no warning', ['{ name: a, domain: a.example.com, ports: [80], methods: [GET], effect: allow }', '{ name: b, domain: a.example.com, ports: [80], effect: deny }'], []],
-    ['earlier rule with paths: no warning', ['{ name: a, domain: a.example.com, ports: [80], paths: ["/a/**"], effect: deny }', '{ name: b, domain: a.example.com, ports: [80], effect: allow }'], []],
-    ['a wildcard does not cover its apex: no warning', ['{ name: w, domain: "*.example.com", effect: allow }', '{ name: e, domain: example.com, effect: deny }'], []],
-    ['a later, broader rule: no warning', ['{ name: e, domain: a.example.com, effect: deny }', '{ name: w, domain: "*.example.com", effect: allow }'], []],
+    ['a deny exception inside a wildcard allow: no warning (deny wins)', ['{ name: w, domain: "*.example.com", effect: allow }', '{ name: e, domain: a.example.com, effect: deny }'], []],
+    ['a deny covering an allow, written after it', ['{ name: a, domain: a.example.com, effect: allow }', '{ name: d, domain: "*.example.com", effect: deny }'], ['a']],
+    ['an address a deny CIDR covers', ['{ name: c, domain: 10.0.0.0/8, effect: deny }', '{ name: e, domain: 10.1.2.3, effect: allow }'], ['e']],
+    ['a narrower CIDR a broader deny covers', ['{ name: c, domain: 10.0.0.0/8, effect: deny }', '{ name: n, domain: 10.1.0.0/16, effect: allow }'], ['n']],
+    ['the same host denied and allowed', ['{ name: a, domain: a.example.com, effect: deny }', '{ name: b, domain: A.Example.com., effect: allow }'], ['b']],
+    ['a deny on fewer ports: no warning', ['{ name: a, domain: a.example.com, ports: [443], effect: deny }', '{ name: b, domain: a.example.com, effect: allow }'], []],
+    ['a deny on every port (the deny default)', ['{ name: a, domain: a.example.com, effect: deny }', '{ name: b, domain: a.example.com, ports: [443], effect: allow }'], ['b']],
+    ['a deny for one agent only: no warning', ['{ name: a, domain: a.example.com, agents: [anonymous], effect: deny }', '{ name: b, domain: a.example.com, effect: allow }'], []],
+    ['a deny on every method covers an allow limited to GET', ['{ name: a, domain: a.example.com, ports: [80], methods: [GET], effect: allow }', '{ name: b, domain: a.example.com, ports: [80], effect: deny }'], ['a']],
+    ['a deny with paths: no warning', ['{ name: a, domain: a.example.com, ports: [80], paths: ["/a/**"], effect: deny }', '{ name: b, domain: a.example.com, ports: [80], effect: allow }'], []],
+    ['a wildcard does not cover its apex: no warning', ['{ name: w, domain: "*.example.com", effect: deny }', '{ name: e, domain: example.com, effect: allow }'], []],
+    ['an equally specific allow after one covering it', ['{ name: a, domain: a.example.com, effect: allow }', '{ name: b, domain: a.example.com, methods: [GET], effect: allow }'], ['b']],
+    ['a broader allow before a narrower one: no warning (the narrower decides its host)', ['{ name: w, domain: "*.example.com", effect: allow }', '{ name: e, domain: a.example.com, methods: [GET], effect: allow }'], []],
   ])('%s', (_name, rules, warned) => {
     const issues = issuesOf(`version: 1\nrules:\n${rules.map((r) => `  - ${r}\n`).join('')}`);
     expect(issues.every((i) => i.severity === 'warning')).toBe(true);
