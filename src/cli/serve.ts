@@ -78,11 +78,15 @@ export async function startServe(options: ServeOptions, io: CommandIo): Promise<
 
 function onReload(outcome: ReloadOutcome, proxy: ProxyServer, audit: AuditLog, io: CommandIo): void {
   if (outcome.kind === 'loaded') {
-    proxy.setPolicy(outcome.policy);
+    void proxy.setPolicy(outcome.policy).then((closed) => {
+      if (closed > 0) io.err(`leash: ${closed} open tunnel(s) the new policy denies were closed (policy_revoked)`);
+    });
     for (const warning of outcome.policy.warnings) io.err(formatIssue(warning));
     for (const problem of agentTokens(outcome.policy).problems) io.err(`leash: ${problem}`);
     io.err(`leash: policy reloaded: revision ${outcome.previous.revision} -> ${outcome.policy.revision} (${outcome.policy.rules.length} rules)`);
     audit.write(newRecord(randomUUID(), 'policy', outcome.policy.revision, { agent: '-', effect: 'allow', reason: 'policy_loaded', message: `policy revision ${outcome.policy.revision} in force`, previousRevision: outcome.previous.revision, files: [...outcome.policy.files] }));
+  } else if (outcome.kind === 'unchanged') {
+    io.err(`leash: policy files changed, but the policy they make is the same (revision ${outcome.policy.revision}); nothing to reload`);
   } else if (outcome.kind === 'rejected') {
     io.err(`leash: policy reload rejected; revision ${proxy.policy.revision} stays in force:`);
     for (const line of outcome.errors) io.err(`  ${line}`);

@@ -2,7 +2,8 @@
 // before it is handed over, so the running policy is replaced whole or not at all; an invalid one leaves the
 // running policy in force and reports every error with file:line.
 
-import { watch, type FSWatcher } from 'node:fs';
+import { statSync, watch, type FSWatcher } from 'node:fs';
+import { basename, dirname } from 'node:path';
 import { formatIssue, PolicyInvalidError, type PolicyIssue } from '../errors.js';
 import { compilePolicy } from './load.js';
 import type { CompiledPolicy } from './policy.js';
@@ -33,14 +34,28 @@ export class PolicyWatcher {
 
   start(): void {
     for (const path of this.paths) {
+      // Editors and tools save by writing a new file and renaming it over the old one (vim, sed -i, mv), which
+      // ends a watch on the file itself after the first save. So a file is watched through its directory, and a
+      // directory is watched as it is; either way the watch outlives any number of renames.
+      let target = path;
+      let name: string | undefined;
       try {
-        // Editors replace files by rename, which ends a watch on the file itself; watching the path given (a
-        // directory, usually) survives that.
-        const watcher = watch(path, { persistent: false }, () => this.schedule());
+        if (!statSync(path).isDirectory()) {
+          target = dirname(path);
+          name = basename(path);
+        }
+      } catch {
+        // A path that vanished is reported by the next reload.
+        continue;
+      }
+      try {
+        const watcher = watch(target, { persistent: false }, (_event, file) => {
+          if (name === undefined || file === null || file === name) this.schedule();
+        });
         watcher.on('error', () => {});
         this.watchers.push(watcher);
       } catch {
-        // A path that vanished is reported by the next reload.
+        // Unwatchable (a vanished directory): SIGHUP still reloads.
       }
     }
   }

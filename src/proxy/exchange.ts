@@ -27,6 +27,12 @@ export class Exchange {
   abort: () => void = () => {};
   /** The deciding rule's `reason:` text, for the reason phrase of a refusal. */
   ruleReason: string | null = null;
+  /**
+   * Long-lived exchanges (tunnels, upgraded streams): decides again under `policy` after a reload; a reason to end
+   * the exchange when the new policy would not allow it. Absent for exchanges that end on their own.
+   */
+  revalidate?: (policy: CompiledPolicy) => Promise<{ reason: Reason; message: string } | undefined>;
+  private readonly finishers: (() => void)[] = [];
 
   constructor(
     private readonly sink: ExchangeSink,
@@ -81,9 +87,27 @@ export class Exchange {
     this.finish({ status: statusOf(reason) });
   }
 
+  /**
+   * Ends an open exchange for `reason` (a reload that revokes it, an expired grant, its maximum lifetime): the
+   * record says why, the sockets are closed, and the record is written when they are (with the byte totals).
+   */
+  cut(reason: Reason, message: string): void {
+    this.deny(reason, message);
+    this.abort();
+    // The close handlers finish the record; should a socket never report its close, finish it anyway.
+    setTimeout(() => this.finish(), 2000).unref();
+  }
+
+  /** Runs `fn` once when the exchange finishes (timers to clear). */
+  onFinish(fn: () => void): void {
+    if (this.done) fn();
+    else this.finishers.push(fn);
+  }
+
   finish(fields: Partial<AuditRecord> = {}): void {
     if (this.done) return;
     this.done = true;
+    for (const fn of this.finishers.splice(0)) fn();
     Object.assign(this.record, fields);
     this.record.durationMs = Math.round((performance.now() - this.startedAt) * 1000) / 1000;
     this.sink.open.delete(this);

@@ -190,8 +190,9 @@ export async function withGrant(state: ProxyState, exchange: Exchange, verdict: 
     wouldDeny: false,
     reason: 'granted',
     rule: null,
-    // scope url: the tunnel is intercepted so each request in it can be held to the exact URLs seen.
-    intercept: request.method === 'CONNECT' && grant.urls !== null,
+    // A grant is GET/HEAD, for its TTL, per request: its tunnels are intercepted so each request in them is held
+    // to that (and, with scope url, to the exact URLs seen). A spliced tunnel could carry anything, for ever.
+    intercept: request.method === 'CONNECT',
     // Names the source by request id: its URL may carry query secrets, and messages are only pattern-redacted.
     message: `${request.method} ${request.host}:${request.port} allowed by a grant from the response to request ${grant.source.requestId} (rule ${grant.source.rule})`,
   };

@@ -1,15 +1,24 @@
-// Holds an allowed request to its rule's `rateLimit`, per agent. Counted after the policy allowed the request
-// and before anything is resolved or dialled, so a throttled request costs the upstream nothing. A plain CONNECT
-// tunnel counts once.
+// Holds an allowed request to its rule's `rateLimit`, and an allowed tunnel to its rule's `connections`, per
+// agent. Counted after the policy allowed and before anything is resolved or dialled, so a throttled request
+// costs the upstream nothing. `rateLimit` counts requests, as the README promises: plain HTTP requests one by one
+// whatever the keep-alive pattern, and each request inside an intercepted tunnel (a rule with rateLimit on a TLS
+// port is intercepted so its requests can be counted), never the CONNECT that carries them. `connections` counts
+// tunnels, for operators who mean exactly that.
 
 import type { ProxyState } from './state.js';
 import type { Verdict } from './verdict.js';
 
 export async function overRateLimit(state: ProxyState, verdict: Verdict): Promise<{ retryAfterSeconds: number; message: string } | undefined> {
   const rule = verdict.rule;
-  if (verdict.effect !== 'allow' || verdict.wouldDeny || !rule?.rateLimit || !verdict.request) return undefined;
-  const outcome = await state.rateLimits.take(`${rule.name}\u0000${verdict.request.agent}`, rule.rateLimit, state.now());
+  const request = verdict.request;
+  if (verdict.effect !== 'allow' || verdict.wouldDeny || !rule || !request) return undefined;
+  const tunnel = request.method === 'CONNECT' && request.path === undefined;
+  const rate = tunnel ? rule.connections : rule.rateLimit;
+  if (!rate) return undefined;
+  const key = tunnel ? `connections\u0000${rule.name}\u0000${request.agent}` : `${rule.name}\u0000${request.agent}`;
+  const outcome = await state.rateLimits.take(key, rate, state.now());
   if (outcome.ok) return undefined;
   const retryAfterSeconds = Math.max(1, Math.ceil(outcome.retryAfterMs / 1000));
-  return { retryAfterSeconds, message: `agent ${verdict.request.agent} exceeded rule ${rule.name}'s rate limit of ${rule.rateLimit.text}; retry in ${retryAfterSeconds} s` };
+  const what = tunnel ? `connection limit of ${rate.text} tunnels` : `rate limit of ${rate.text}`;
+  return { retryAfterSeconds, message: `agent ${request.agent} exceeded rule ${rule.name}'s ${what}; retry in ${retryAfterSeconds} s` };
 }

@@ -21,6 +21,7 @@ import { attachProxyEvents, newUpstreamAgent } from './upstream.js';
 import type { Reason } from './reasons.js';
 import type { ProxyState } from './state.js';
 import { handleConnect } from './tunnel.js';
+import { revokeOpen } from './open-tunnels.js';
 
 export interface ProxyOptions {
   readonly policy: CompiledPolicy;
@@ -44,8 +45,11 @@ export interface ProxyServer {
   readonly port: number;
   readonly url: string;
   readonly policy: CompiledPolicy;
-  /** Swaps in a new policy; requests already in flight finish under the one they started with. */
-  setPolicy(policy: CompiledPolicy): void;
+  /**
+   * Swaps in a new policy. Requests already in flight finish under the one they started with; open tunnels and
+   * upgraded streams are decided again and those the new policy denies are closed. Resolves to how many were.
+   */
+  setPolicy(policy: CompiledPolicy): Promise<number>;
   /** Stops accepting, lets in-flight work finish for up to `drainMs`, then cuts the rest; all of it audited. */
   close(drainMs?: number): Promise<void>;
   readonly openExchanges: number;
@@ -88,10 +92,20 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
     insecureHTTPParser: false,
     requireHostHeader: false,
   });
-  server.maxConnections = limits.maxConnections;
+  // Connections over limits.maxConnections get the 503 the README promises. Node's own server.maxConnections
+  // closes such sockets before anything can be written, so the count is kept here, per process.
+  let connections = 0;
+  const overLimit = new WeakSet<Socket>();
   server.on('connection', (socket: Socket) => {
     socket.setNoDelay(true);
     socket.setTimeout(timeouts.idleMs, () => socket.destroy());
+    connections++;
+    socket.once('close', () => connections--);
+    if (connections > limits.maxConnections) {
+      overLimit.add(socket);
+      const exchange = new Exchange(state, state.policy, 'connection', socket);
+      exchange.refuseOnSocket(socket, 'too_many_connections', `connection refused: ${limits.maxConnections} connections already open (limits.maxConnections)`);
+    }
   });
 
   const failClosed = (where: string, exchangeCleanup: () => void) => (err: unknown) => {
@@ -100,6 +114,7 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
   };
 
   server.on('request', (req, res) => {
+    if (overLimit.has(req.socket)) return;
     if (req.url === '/healthz' && req.method === 'GET') {
       res.writeHead(200, { 'Content-Type': 'text/plain', 'Cache-Control': 'no-store' }).end(`ok ${state.policy.revision}\n`);
       return;
@@ -108,9 +123,11 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
     handleRequest(state, req, res).catch(failClosed('request', () => res.destroy()));
   });
   server.on('connect', (req, socket: Socket, head: Buffer) => {
+    if (overLimit.has(socket)) return;
     handleConnect(state, req, socket, head).catch(failClosed('CONNECT', () => socket.destroy()));
   });
   server.on('upgrade', (req, socket: Socket) => {
+    if (overLimit.has(socket)) return;
     refuseEarly(state, socket, 'upgrade_denied', `protocol upgrade to "${String(req.headers.upgrade).slice(0, 40)}" is not allowed through leash`, req);
   });
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
@@ -121,13 +138,6 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
     const reason: Reason = err.code === 'HPE_HEADER_OVERFLOW' ? 'header_too_large' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'client_timeout' : 'bad_request';
     refuseEarly(state, socket, reason, reason === 'bad_request' ? `malformed HTTP request (${err.code ?? 'parse error'})` : REASON_MESSAGES[reason] ?? reason);
   });
-  server.on('drop', (data?: { remoteAddress?: string; remotePort?: number }) => {
-    const exchange = new Exchange(state, state.policy, 'connection', null);
-    if (data?.remoteAddress) exchange.record.client = { address: data.remoteAddress, port: data.remotePort ?? 0 };
-    exchange.deny('too_many_connections', `connection refused: ${limits.maxConnections} connections already open`);
-    exchange.finish();
-  });
-
   // Set interception up before listening when the policy needs it, so the first intercepted tunnel does not wait
   // for key generation; a failure here is retried by the first tunnel that needs it.
   if (policyNeedsInterception(options.policy)) await state.interceptor().catch(() => undefined);
@@ -156,6 +166,8 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
     },
     setPolicy(policy) {
       state.policy = policy;
+      // What is already open is held to the new policy too: tunnels it would not open are closed (policy_revoked).
+      return revokeOpen(state, policy);
     },
     close(drainMs = state.policy.settings.timeouts.drainMs) {
       closing ??= (async () => {

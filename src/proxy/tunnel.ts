@@ -11,6 +11,7 @@ import { readClientHello, type HelloResult } from './client-hello.js';
 import { admit } from './admit.js';
 import { uploadBudget } from './bandwidth.js';
 import { Exchange, type ExchangeSink } from './exchange.js';
+import { guardTunnel } from './open-tunnels.js';
 import { describeUpstreamError, upstreamReason } from './upstream.js';
 import type { Reason } from './reasons.js';
 import { refuseSocket } from './respond.js';
@@ -71,6 +72,7 @@ async function openTunnel(state: ProxyState & ExchangeSink, exchange: Exchange, 
     if (client.destroyed) return exchange.finish({ reason: 'client_closed', message: 'the client went away before the tunnel was opened' });
     client.write(ESTABLISHED);
     record.status = 200;
+    guardTunnel(state, exchange, { host: target.host, port: target.port, agent: target.agent, address: resolution.address, intercepted: true, granted: record.rule === 'grant' });
     interceptor.start({ tunnel: exchange, policy, host: target.host, hostKind: target.hostKind, port: target.port, address: resolution.address, agent: target.agent, identity: record.identity, client, requests: 0 }, client, head);
     return;
   }
@@ -108,6 +110,7 @@ async function openTunnel(state: ProxyState & ExchangeSink, exchange: Exchange, 
   }
   client.write(ESTABLISHED);
   record.status = 200;
+  guardTunnel(state, exchange, { host: target.host, port: target.port, agent: target.agent, address: resolution.address, intercepted: false, granted: record.rule === 'grant' });
 
   let first = head;
   if (tlsPorts.has(target.port)) {

@@ -62,7 +62,7 @@ describe('leash check', () => {
     const { code, out } = await run('check', '--policy', file);
     expect(code).toBe(1);
     expect(out).toEqual([
-      `${file}:3:24: rules[0].domain: "*.com" is too broad: a wildcard must keep at least two labels`,
+      `${file}:3:24: rules[0].domain: "*.com" is too broad: a wildcard must keep at least two labels; name the sites, or add broad: true if that is really meant`,
       `${file}:4:24: rules[1].domain: "10.0.0.1/8" has host bits set; did you mean 10.0.0.0/8?`,
       expect.stringMatching(new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:5:\\d+: rules\\[2\\]\\.agents\\[0\\]: "ghost" is not a defined agent`)),
       'error: 3 errors in 1 file; nothing was loaded',

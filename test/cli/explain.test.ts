@@ -34,6 +34,7 @@ rules:
   - name: lab
     domain: 10.20.0.0/16
     ports: "*"
+    methods: [GET, CONNECT]
     effect: allow
 `;
 
@@ -90,13 +91,25 @@ describe('leash explain', () => {
     expect(result.revision).toMatch(/^[0-9a-f]{12}$/);
   });
 
-  it('traces the rules considered, up to the one that decides', async () => {
+  it('traces the rules considered: deny rules first, then the most specific allow rule decides', async () => {
     const result = await explain('GET', 'http://docs.example.com/guide');
     expect(result.rule).toEqual({ name: 'docs', at: `${policy}:11` });
-    expect(result.trace).toEqual([
-      { rule: 'docs-admin', at: `${policy}:5`, effect: 'deny', matched: false, why: 'path /guide matches none of [/admin/**]' },
-      { rule: 'docs', at: `${policy}:11`, effect: 'allow', matched: true, why: 'GET docs.example.com:80/guide matches domain docs.example.com, ports [80], methods [GET]; the first match decides' },
+    expect(result.trace.slice(0, 2)).toEqual([
+      { rule: 'docs-admin', at: `${policy}:5`, effect: 'deny', matched: false, how: 'skipped', why: 'path /guide matches none of [/admin/**]' },
+      { rule: 'docs', at: `${policy}:11`, effect: 'allow', matched: true, how: 'matched', why: 'GET docs.example.com:80/guide matches docs, the most specific allow rule for this host; domain docs.example.com, ports [80], methods [GET]' },
     ]);
+  });
+
+  it('says which deny rule won, and that it wins whatever the order', async () => {
+    const result = await explain('GET', 'http://docs.example.com/admin/users');
+    expect(result).toMatchObject({ effect: 'deny', rule: { name: 'docs-admin' }, reason: 'denied_by_rule' });
+    expect(result.trace[0]).toMatchObject({ rule: 'docs-admin', matched: true, how: 'matched', why: expect.stringContaining('a matching deny rule always wins') });
+  });
+
+  it('says why the rule that decides the host did not allow the request', async () => {
+    const result = await explain('POST', 'http://docs.example.com/guide');
+    expect(result).toMatchObject({ effect: 'deny', rule: null, reason: 'no_rule' });
+    expect(result.message).toBe('POST docs.example.com:80/guide denied: rule docs decides for this host and does not allow it (method POST is not in [GET])');
   });
 
   it('traces every rule when none matches, and denies with no_rule', async () => {
@@ -123,6 +136,7 @@ describe('leash explain', () => {
     ['an odd IPv4 spelling', '0x0a.0x14.1.2:5432', 'lab', '10.20.1.2', 5432],
     ['an IPv4-mapped IPv6 address', '[::ffff:10.20.1.2]:22', 'lab', '10.20.1.2', 22],
     ['a tunnel meets a deny rule with paths: it could carry them', 'docs.example.com:80', 'docs-admin', 'docs.example.com', 80],
+    ['an opaque tunnel no rule naming CONNECT allows', 'api.openai.com:22', null, 'api.openai.com', 22],
   ])('accepts CONNECT host:port: %s', async (_name, target, rule, host, port) => {
     const result = await explain('CONNECT', target);
     expect({ rule: result.rule?.name ?? null, host: result.host, port: result.port, method: result.method }).toEqual({ rule, host, port, method: 'CONNECT' });
@@ -148,7 +162,7 @@ describe('leash explain', () => {
     const { code, out, err } = await run('explain', '--policy', broken, 'GET', 'http://a.com/');
     expect(code).toBe(1);
     expect(out).toEqual([]);
-    expect(err).toEqual([`leash explain: ${broken}:3:24: rules[0].domain: "*.com" is too broad: a wildcard must keep at least two labels`]);
+    expect(err).toEqual([`leash explain: ${broken}:3:24: rules[0].domain: "*.com" is too broad: a wildcard must keep at least two labels; name the sites, or add broad: true if that is really meant`]);
   });
 
   it('exits 1 with a clear message for a missing policy', async () => {

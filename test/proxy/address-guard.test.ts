@@ -31,7 +31,7 @@ settings:
   dns: { servers: ["${dns.address}"], timeout: 1s }
 rules:
   - { name: denied, domain: denied.test, ports: "*", effect: deny }
-  - { name: everything, domain: "*", ports: "*", effect: allow }
+  - { name: everything, domain: "*", ports: "*", broad: true, effect: allow }
 `));
   guarded = await startLeash(policy(`
 settings:
@@ -40,7 +40,7 @@ settings:
     allowCidrs: ["127.0.0.0/8"]
     denyCidrs: ["127.0.0.2/32"]
 rules:
-  - { name: everything, domain: "*", ports: "*", effect: allow }
+  - { name: everything, domain: "*", ports: "*", broad: true, effect: allow }
 `));
 });
 

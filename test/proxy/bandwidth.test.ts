@@ -21,7 +21,7 @@ settings:
   network: { allowCidrs: ["127.0.0.0/8"] }
 rules:
   - { name: upload, domain: upload.test, ports: "*", bandwidth: 10KB/1h, effect: allow }
-  - { name: tunnel, domain: tunnel.test, ports: "*", bandwidth: 4KB/1h, effect: allow }
+  - { name: tunnel, domain: tunnel.test, ports: "*", methods: [CONNECT], bandwidth: 4KB/1h, effect: allow }
 `), { now: () => 0 });
 });
 

@@ -107,7 +107,7 @@ describe('each request inside an intercepted tunnel is decided on its own', () =
     expect(inner.map((x) => [x.path, x.effect, x.status])).toEqual([['/one', 'allow', 200], ['/two', 'allow', 200], ['/three', 'deny', 403]]);
     expect(inner[0]).toMatchObject({ event: 'request', scheme: 'https', host: 'docs.test', rule: 'docs-read' });
     const tunnel = records.find((x) => x.event === 'tunnel' && x.requests === 3);
-    expect(tunnel).toMatchObject({ reason: 'intercepted', rule: 'docs-admin', sni: 'docs.test', status: 200 });
+    expect(tunnel).toMatchObject({ reason: 'intercepted', rule: 'docs-read', sni: 'docs.test', status: 200 });
     expect(tunnel?.bytesIn as number).toBeGreaterThan(0);
   });
 });
@@ -164,6 +164,7 @@ settings:
   tlsPorts: [${origin.port}]
 rules:
   - { name: docs, domain: docs.test, ports: [${origin.port}], paths: ["/public/**"], effect: ${effect} }
+  - { name: docs-other, domain: docs.test, ports: [${origin.port}], paths: ["/other/**"], effect: allow }
 `);
     const l = await startLeash(yaml('allow'));
     try {

@@ -1,0 +1,88 @@
+// What keeps an open tunnel honest after it was admitted. A decision is taken when a tunnel opens, but a tunnel
+// can live for hours: a reload that denies its host, a grant that expires, or plain old age must end it, or the
+// promise "a policy change takes effect" would hold only for new connections. Each tunnel registers here how to
+// re-decide itself; the server asks every open tunnel again on reload, and timers end grant tunnels at their
+// grant's expiry and every tunnel at settings.timeouts.maxLifetime. Every cut is audited on the tunnel's record.
+
+import { checkAddress } from '../policy/address.js';
+import type { CompiledPolicy } from '../policy/policy.js';
+import type { Exchange } from './exchange.js';
+import { findGrant } from './grants.js';
+import type { Reason } from './reasons.js';
+import type { ProxyState } from './state.js';
+import { judge } from './verdict.js';
+
+export interface TunnelFacts {
+  readonly host: string;
+  readonly port: number;
+  readonly agent: string;
+  /** The address leash dialled (or will dial for each intercepted request). */
+  readonly address: string;
+  /** TLS is terminated and each request inside decided on its own. */
+  readonly intercepted: boolean;
+  /** Opened through a grant: it lives while a grant for its host does. */
+  readonly granted: boolean;
+}
+
+export interface Cut {
+  readonly reason: Reason;
+  readonly message: string;
+}
+
+/** Arms the re-decision, the lifetime and (for grant tunnels) the expiry of a tunnel that was just opened. */
+export function guardTunnel(state: ProxyState, exchange: Exchange, facts: TunnelFacts): void {
+  const timers: NodeJS.Timeout[] = [];
+  const cut = (reason: Reason, message: string) => {
+    if (!exchange.finished) exchange.cut(reason, message);
+  };
+  exchange.revalidate = (policy) => redecide(state, policy, facts);
+  exchange.onFinish(() => timers.forEach(clearTimeout));
+
+  const lifetime = exchange.policy.settings.timeouts.maxLifetimeMs;
+  timers.push(setTimeout(() => cut('max_lifetime', `the tunnel reached settings.timeouts.maxLifetime (${lifetime / 1000} s) and was closed`), lifetime).unref());
+
+  if (facts.granted) {
+    const check = async () => {
+      const grant = await findGrant(state, state.policy, tunnelRequest(facts), 'https', undefined).catch(() => undefined);
+      if (!grant) return cut('grant_expired', `the grant for ${facts.host}:${facts.port} expired, and with it this tunnel`);
+      timers.push(setTimeout(() => void check(), Math.max(50, grant.expiresAt - state.now())).unref());
+    };
+    const expiresAt = Date.parse(String(exchange.record.grant?.expiresAt ?? ''));
+    timers.push(setTimeout(() => void check(), Number.isFinite(expiresAt) ? Math.max(50, expiresAt - state.now()) : 0).unref());
+  }
+}
+
+/** Would the tunnel be opened, and opened the same way, under `policy`? A reason to end it when not. */
+async function redecide(state: ProxyState, policy: CompiledPolicy, facts: TunnelFacts): Promise<Cut | undefined> {
+  const guard = checkAddress(policy.settings.guard, facts.address);
+  if (!guard.ok) return { reason: 'policy_revoked', message: `policy revision ${policy.revision}: the address guard now refuses ${guard.message}` };
+  const verdict = judge(policy, { method: 'CONNECT', host: facts.host, port: facts.port, agent: facts.agent });
+  if (verdict.effect === 'deny') {
+    if (facts.granted && verdict.reason === 'no_rule' && verdict.request && (await findGrant(state, policy, verdict.request, 'https', undefined).catch(() => undefined))) return undefined;
+    return { reason: 'policy_revoked', message: `policy revision ${policy.revision} denies this tunnel: ${verdict.message}` };
+  }
+  if (verdict.intercept && !facts.intercepted) {
+    return { reason: 'policy_revoked', message: `policy revision ${policy.revision} looks inside requests to ${facts.host}:${facts.port}; this spliced tunnel was closed so the next one is intercepted` };
+  }
+  return undefined;
+}
+
+function tunnelRequest(facts: TunnelFacts) {
+  return { method: 'CONNECT', host: facts.host, hostKind: facts.host.includes(':') ? 'ipv6' : /^[\d.]+$/.test(facts.host) ? 'ipv4' : 'name', port: facts.port, path: undefined, ambiguousPath: false, agent: facts.agent } as const;
+}
+
+/** After a reload: every open exchange that can re-decide itself does, and those now denied are cut. */
+export async function revokeOpen(state: ProxyState & { readonly open: Set<Exchange> }, policy: CompiledPolicy): Promise<number> {
+  let cut = 0;
+  await Promise.all(
+    [...state.open].map(async (exchange) => {
+      if (!exchange.revalidate || exchange.finished) return;
+      const verdict = await exchange.revalidate(policy).catch((err: Error) => ({ reason: 'policy_revoked' as const, message: `re-deciding under revision ${policy.revision} failed (${err.message}); closed to fail closed` }));
+      if (verdict && !exchange.finished) {
+        exchange.cut(verdict.reason, verdict.message);
+        cut++;
+      }
+    }),
+  );
+  return cut;
+}
