@@ -174,7 +174,8 @@ export function needsInterception(rule: CompiledRule): boolean {
 /** Will some tunnel under this policy be intercepted? Then leash needs its CA. */
 export function policyNeedsInterception(policy: CompiledPolicy): boolean {
   const tls = policy.settings.tlsPorts;
-  return policy.rules.some((rule) => needsInterception(rule) && (rule.ports === 'any' ? tls.size > 0 : [...rule.ports].some((p) => tls.has(p))));
+  // Any inspect rule can grant an https:// host, and tunnels opened through grants are intercepted.
+  return policy.rules.some((rule) => rule.inspect.length > 0 || (needsInterception(rule) && (rule.ports === 'any' ? tls.size > 0 : [...rule.ports].some((p) => tls.has(p)))));
 }
 
 export function interceptDecision(policy: CompiledPolicy, rule: CompiledRule, request: NormalizedRequest): Decision {
