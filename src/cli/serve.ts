@@ -10,7 +10,7 @@ import { formatIssue, LeashError } from '../errors.js';
 import { loadPolicy, PolicyWatcher, type ReloadOutcome } from '../policy/watch.js';
 import { policyNeedsInterception } from '../policy/evaluate.js';
 import { readAgentTokens } from '../proxy/agent-tokens.js';
-import { DEFAULT_CERTS_DIR, ensureCa } from '../tls/ca.js';
+import { caExpiryWarning, DEFAULT_CERTS_DIR, ensureCa } from '../tls/ca.js';
 import { startProxy, type ProxyServer } from '../proxy/server.js';
 import type { CommandIo } from './io.js';
 import { policyPaths } from './policy-paths.js';
@@ -47,7 +47,12 @@ export async function startServe(options: ServeOptions, io: CommandIo): Promise<
   await (await import('../kernel/loaded.js')).warnIfRestricted(io.err); // a proxy under its own agent rules can reach nothing upstream
   // The CA is made at start when the policy will intercept, so the operator learns where it is before an agent
   // meets it (a reload that starts needing one creates it on first use).
-  if (policyNeedsInterception(policy)) await ensureCa(options.certs ?? DEFAULT_CERTS_DIR, io.err);
+  // A CA that is expired, not valid yet or not matched by its key is refused here, so leash exits 1 at start.
+  if (policyNeedsInterception(policy)) {
+    const certs = options.certs ?? DEFAULT_CERTS_DIR;
+    const warning = caExpiryWarning(await ensureCa(certs, io.err), certs, new Date());
+    if (warning) io.err(warning);
+  }
   const audit = openAuditLog(options.audit ?? io.env.LEASH_AUDIT ?? '-', { ...parseRotation(options.auditMaxSize, options.auditKeep), log: io.err });
   let proxy: ProxyServer;
   try {
