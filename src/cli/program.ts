@@ -18,7 +18,7 @@ commands:
            [--audit-max-size SIZE [--audit-keep N]]                    rotate the audit file by size (100M), keeping N files (5)
            [--certs DIR]                                               where leash's CA for TLS interception lives (certs/)
   check    [--policy PATH]...                                          validate policy files
-  explain  [--policy PATH]... [--agent NAME] METHOD URL                show which rule decides a request, and why
+  explain  [--policy PATH]... [--agent NAME] [--resolve] METHOD URL    what leash serve would do with a request, and why
   rules    --user NAME|UID... --proxy HOST:PORT --format nft|iptables|pf [--allow HOST:PORT]... [--action reject|drop] [--no-log]
            [--apply|--remove|--status]                                 kernel rules: the agent's user may reach only the proxy
   audit    [FILE|DIR]... [--effect allow|deny] [--host GLOB] [--agent NAME] [--rule NAME] [--reason CODE]
@@ -104,10 +104,11 @@ export function buildProgram(io: CommandIo, outcome: Outcome, argv: readonly str
     });
 
   command('explain', 'show which rule decides a request, and why, as JSON', 'leash explain --agent research GET https://api.openai.com/v1/models')
-    .usage('[--policy PATH]... [--agent NAME] METHOD URL   (or: CONNECT host:port)')
+    .usage('[--policy PATH]... [--agent NAME] [--resolve] METHOD URL   (or: CONNECT host:port)')
     .addOption(policyOption)
     .option('--agent <name>', 'the agent making the request (default: anonymous)')
-    .action(function (this: Command, options: { policy?: string[]; agent?: string }) {
+    .option('--resolve', 'resolve the host as leash serve would and apply the address guard')
+    .action(function (this: Command, options: { policy?: string[]; agent?: string; resolve?: boolean }) {
       return done(import('./explain.js').then((m) => m.explainCommand(options, this.args, io)));
     });
 
