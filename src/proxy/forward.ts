@@ -6,7 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { hostForUrl } from '../policy/host.js';
 import { admit } from './admit.js';
 import { Exchange, type ExchangeSink } from './exchange.js';
-import { framingProblem } from './headers.js';
+import { framingProblem, hostHeaderProblem } from './headers.js';
 import type { Reason } from './reasons.js';
 import { refuseResponse } from './respond.js';
 import type { ProxyState } from './state.js';
@@ -52,6 +52,8 @@ async function forwardRequest(state: ProxyState & ExchangeSink, exchange: Exchan
   }
   const framing = framingProblem(req.rawHeaders);
   if (framing) return refuse('bad_request', `ambiguous request framing: ${framing}`);
+  const hosts = hostHeaderProblem(req.rawHeaders);
+  if (hosts) return refuse('bad_request', `ambiguous destination: ${hosts}`);
 
   // http-proxy collapses repeated slashes when it builds the outgoing path; do it first so the path decided on
   // is the path forwarded.

@@ -10,7 +10,7 @@ import { hostForUrl, normalizeHost } from '../policy/host.js';
 import type { IdentityMethod } from '../policy/identity.js';
 import type { CompiledPolicy } from '../policy/policy.js';
 import { Exchange, type ExchangeSink } from './exchange.js';
-import { framingProblem } from './headers.js';
+import { framingProblem, hostHeaderProblem } from './headers.js';
 import { overRateLimit } from './rate-limit.js';
 import type { Reason } from './reasons.js';
 import type { ProxyState } from './state.js';
@@ -45,6 +45,9 @@ export async function handleInterceptedRequest(state: ProxyState & ExchangeSink,
   if (userAgent) record.userAgent = userAgent;
   const refuse = (reason: Reason, message: string, retryAfterSeconds?: number) => exchange.refuse(res, reason, message, retryAfterSeconds);
   try {
+    // Before the destination check, which reads the one Host header Node kept.
+    const hosts = hostHeaderProblem(req.rawHeaders);
+    if (hosts) return refuse('bad_request', `ambiguous destination: ${hosts}`);
     const destination = checkDestination(req, session);
     if ('reason' in destination) return refuse(destination.reason, destination.message);
     const rawPath = destination.path;
@@ -118,6 +121,8 @@ export async function handleInterceptedUpgrade(state: ProxyState & ExchangeSink,
   Object.assign(record, { method: req.method ?? null, scheme: 'https', tls: 'intercepted', host: session.host, port: session.port, agent: session.agent, identity: session.identity, resolved: session.address, upgrade: 'websocket' });
   exchange.abort = () => socket.destroy();
   const refuse = (reason: Reason, message: string) => exchange.refuseOnSocket(socket, reason, message);
+  const hosts = hostHeaderProblem(req.rawHeaders);
+  if (hosts) return refuse('bad_request', `ambiguous destination: ${hosts}`);
   const destination = checkDestination(req, session);
   if ('reason' in destination) return refuse(destination.reason, destination.message);
   record.path = destination.path;

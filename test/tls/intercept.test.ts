@@ -54,6 +54,31 @@ afterAll(async () => {
 
 const docs = (p: string) => `https://docs.test:${origin.port}${p}`;
 
+interface InsideTunnel {
+  readonly client: tls.TLSSocket;
+  /** Everything leash sent inside the tunnel so far, as latin1. */
+  text(): string;
+  /** Resolves when leash closed (or half-closed) the tunnel. */
+  readonly ended: Promise<void>;
+}
+
+/** An intercepted tunnel to docs.test opened by hand, for raw requests inside it. */
+async function insideTunnel(port = leash.port, caPem = leashCaPem): Promise<InsideTunnel> {
+  const socket = net.connect(port, '127.0.0.1');
+  socket.write(`CONNECT docs.test:${origin.port} HTTP/1.1\r\n\r\n`);
+  await new Promise<void>((r) => socket.once('data', () => r()));
+  const client = tls.connect({ socket, servername: 'docs.test', ca: caPem });
+  client.on('error', () => {});
+  let text = '';
+  client.on('data', (d: Buffer) => (text += d.toString('latin1')));
+  const ended = new Promise<void>((r) => {
+    client.once('end', () => r());
+    client.once('close', () => r());
+  });
+  await new Promise<void>((r) => client.once('secureConnect', () => r()));
+  return { client, text: () => text, ended };
+}
+
 describe('leash serve created its CA on start because the policy intercepts', () => {
   it('with a 0600 key, and said where', async () => {
     expect((await stat(path.join(leash.dir, 'certs', 'leash-ca.key'))).mode & 0o777).toBe(0o600);
@@ -113,6 +138,21 @@ describe('each request inside an intercepted tunnel is decided on its own', () =
 });
 
 describe('what interception refuses', () => {
+  it.each([
+    ['a second Host naming another host', 'other.test'],
+    ['a second, identical Host', 'docs.test'],
+  ])('%s: 400 bad_request, nothing forwarded', async (_name, second) => {
+    const before = origin.seen.length;
+    const t = await insideTunnel();
+    t.client.write(`GET /two-hosts HTTP/1.1\r\nHost: docs.test:${origin.port}\r\nHost: ${second}\r\n\r\n`);
+    await t.ended;
+    expect(t.text()).toMatch(/^HTTP\/1\.1 400 /);
+    expect(t.text()).toContain('X-Leash-Decision: deny; reason=bad_request');
+    expect(t.text()).toContain('more than one Host header');
+    t.client.destroy();
+    expect(origin.seen.length).toBe(before);
+  });
+
   it('a Host header naming another host is domain fronting: 403 host_mismatch', async () => {
     const r = await curl({ url: docs('/fronted'), proxy: leash.url, caFile: bundle, headers: { Host: 'other.test' } });
     expect(r.status).toBe(403);
