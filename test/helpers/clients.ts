@@ -288,3 +288,87 @@ export function rawRequest(
     });
   });
 }
+
+export interface FloodResult {
+  /** Everything the server sent, as latin1. */
+  text: string;
+  /** When the first complete response (head and Content-Length body) had arrived; null if none did. */
+  answeredMs: number | null;
+  /** Body bytes the kernel took from this client (write callbacks fired): what the server read, plus socket buffers. */
+  flushedBytes: number;
+  /** When the server half-closed (FIN), if it did. */
+  endedMs: number | null;
+  /** How the connection finished: 'close', 'error:CODE' (a reset), or 'timeout'. */
+  finished: string;
+  finishedMs: number;
+}
+
+/**
+ * Sends `head`, then writes body bytes as fast as the connection takes them until the server closes it or
+ * `durationMs` passes: a client that keeps uploading while the server refuses (RFC 9112 §9.6). Reading starts after
+ * `readAfterMs`, so the test can tell whether the refusal was still there to read or a reset threw it away.
+ */
+export function floodRequest(port: number, head: string, opts: { durationMs?: number; chunkBytes?: number; /** Read nothing until then, like a client blocked in a long write. */ readAfterMs?: number } = {}): Promise<FloodResult> {
+  const durationMs = opts.durationMs ?? 3_000;
+  const chunk = Buffer.alloc(opts.chunkBytes ?? 64 * 1024, 0x61);
+  const started = performance.now();
+  return new Promise((resolve, reject) => {
+    // Half-open: the client keeps uploading after the server's FIN, as a client busy sending would.
+    const socket = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+    let text = '';
+    let answeredMs: number | null = null;
+    let endedMs: number | null = null;
+    let flushedBytes = 0;
+    let settled = false;
+    let connected = false;
+    const finish = (finished: string) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      socket.destroy();
+      resolve({ text, answeredMs, flushedBytes, endedMs, finished, finishedMs: performance.now() - started });
+    };
+    const timer = setTimeout(() => finish('timeout'), durationMs);
+    const pump = () => {
+      // Bounded by the timer above: each pass writes until the kernel pushes back, then waits for drain.
+      while (!settled && !socket.destroyed) {
+        if (!socket.write(chunk, (err) => err === undefined || err === null ? (flushedBytes += chunk.length) : undefined)) {
+          socket.once('drain', pump);
+          return;
+        }
+      }
+    };
+    socket.on('connect', () => {
+      connected = true;
+      if (opts.readAfterMs) {
+        socket.pause();
+        setTimeout(() => socket.resume(), opts.readAfterMs).unref();
+      }
+      socket.write(head);
+      pump();
+    });
+    socket.on('data', (data: Buffer) => {
+      text += data.toString('latin1');
+      if (answeredMs === null && completeResponse(text)) answeredMs = performance.now() - started;
+    });
+    socket.on('end', () => (endedMs = performance.now() - started));
+    socket.on('close', () => finish('close'));
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      if (!connected) {
+        settled = true;
+        clearTimeout(timer);
+        reject(err);
+        return;
+      }
+      finish(`error:${err.code ?? err.message}`);
+    });
+  });
+}
+
+/** Whether `text` holds a whole response: status line, headers, and as many body bytes as Content-Length says. */
+function completeResponse(text: string): boolean {
+  const end = text.indexOf('\r\n\r\n');
+  if (end === -1) return false;
+  const length = /\r\ncontent-length: *(\d+)/i.exec(text.slice(0, end));
+  return text.length - (end + 4) >= Number(length?.[1] ?? 0);
+}

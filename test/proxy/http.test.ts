@@ -3,7 +3,7 @@
 
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { curl, nodeFetch, pythonUrllib, rawRequest } from '../helpers/clients.js';
+import { curl, floodRequest, nodeFetch, pythonUrllib, rawRequest } from '../helpers/clients.js';
 import { startHttpOrigin, type TestOrigin } from '../helpers/origin.js';
 import { policy, startLeash, type TestLeash } from '../helpers/leash.js';
 
@@ -140,6 +140,24 @@ describe('refusals name the rule and the reason', () => {
     const r = await rawRequest(leash.port, `GET https://origin.test:${origin.port}/ HTTP/1.1\r\nHost: origin.test\r\n\r\n`);
     expect(r.text).toMatch(/^HTTP\/1\.1 400 /);
     expect(r.text).toContain('reason=unsupported_scheme');
+  });
+});
+
+describe('a refusal reaches a client that is still uploading (RFC 9112 §9.6)', () => {
+  // The client reads nothing for 300 ms, as one blocked in a long write: a reset in that time would destroy the
+  // refusal in its receive buffer before it was read.
+  it('a 10 GiB POST to a denied host gets the whole 403 within a second; leash reads next to none of it', async () => {
+    const r = await floodRequest(leash.port, `POST ${url('nowhere.test', '/upload')} HTTP/1.1\r\nHost: nowhere.test\r\nContent-Length: ${10 * 1024 ** 3}\r\n\r\n`, { readAfterMs: 300 });
+    expect(r.text).toMatch(/^HTTP\/1\.1 403 /);
+    expect(r.text).toContain('X-Leash-Decision: deny; reason=no_rule');
+    expect(r.text).toContain('Connection: close');
+    expect(r.answeredMs).not.toBeNull();
+    expect(r.answeredMs as number).toBeLessThan(1000);
+    // leash half-closed at once and stopped reading: the client could fill the socket buffers, no more; the
+    // connection is gone soon after.
+    expect(r.endedMs as number).toBeLessThan(1000);
+    expect(r.flushedBytes).toBeLessThan(8 * 1024 ** 2);
+    expect(r.finished).not.toBe('timeout');
   });
 });
 
