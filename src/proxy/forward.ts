@@ -6,7 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { hostForUrl } from '../policy/host.js';
 import { admit } from './admit.js';
 import { Exchange, type ExchangeSink } from './exchange.js';
-import { framingProblem, hostHeaderProblem } from './headers.js';
+import { expectation, framingProblem, hostHeaderProblem } from './headers.js';
 import type { Reason } from './reasons.js';
 import { refuseResponse } from './respond.js';
 import type { ProxyState } from './state.js';
@@ -54,6 +54,8 @@ async function forwardRequest(state: ProxyState & ExchangeSink, exchange: Exchan
   if (framing) return refuse('bad_request', `ambiguous request framing: ${framing}`);
   const hosts = hostHeaderProblem(req.rawHeaders);
   if (hosts) return refuse('bad_request', `ambiguous destination: ${hosts}`);
+  const expects = expectation(req.httpVersion, req.rawHeaders);
+  if (expects === 'unsupported') return refuse('expectation_failed', `Expect "${String(req.headers.expect).slice(0, 60)}" is not supported; leash understands only 100-continue`);
 
   // http-proxy collapses repeated slashes when it builds the outgoing path; do it first so the path decided on
   // is the path forwarded.
@@ -65,6 +67,8 @@ async function forwardRequest(state: ProxyState & ExchangeSink, exchange: Exchan
   const { request: destination, resolution } = admission;
   // RFC 9112 §3.2.2: a proxy replaces Host with the authority of the absolute-form target.
   const authority = hostForUrl(destination.host, destination.hostKind);
+  // Only now, allowed, does the client get the go-ahead for its body (server.ts leaves 100 Continue to leash).
+  if (expects === 'continue') res.writeContinue();
   sendUpstream(state, exchange, req, res, {
     protocol: 'http:',
     address: resolution.address,

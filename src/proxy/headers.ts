@@ -2,7 +2,8 @@
 // proxy (Proxy-Authorization above all) stop here, and leash adds nothing that identifies the agent upstream.
 // Also the framing checks that refuse request-smuggling shapes before anything is forwarded (RFC 9112 §6.3), and
 // the Host check: a request with two Host headers names two destinations, and a proxy and an origin may each
-// believe a different one (RFC 9112 §3.2 makes it a 400).
+// believe a different one (RFC 9112 §3.2 makes it a 400). And Expect (RFC 9110 §10.1.1): leash, not Node, answers
+// 100 Continue, and only once the request is allowed, so a denied request's body is never asked for.
 
 import type { IncomingHttpHeaders } from 'node:http';
 
@@ -42,4 +43,20 @@ export function hostHeaderProblem(rawHeaders: readonly string[]): string | undef
   let hosts = 0;
   for (let i = 0; i < rawHeaders.length; i += 2) if ((rawHeaders[i] ?? '').toLowerCase() === 'host') hosts++;
   return hosts > 1 ? `more than one Host header (${hosts}); RFC 9112 §3.2 allows exactly one` : undefined;
+}
+
+/**
+ * What the client expects before it sends its body (RFC 9110 §10.1.1), from every Expect header: `continue` when
+ * each member is 100-continue, `unsupported` when any other is present (answered with 417), `none` otherwise. An
+ * HTTP/1.0 request's expectations are ignored, as the RFC requires: its client does not understand 1xx.
+ */
+export function expectation(httpVersion: string, rawHeaders: readonly string[]): 'none' | 'continue' | 'unsupported' {
+  if (httpVersion !== '1.1') return 'none';
+  const members: string[] = [];
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    if ((rawHeaders[i] ?? '').toLowerCase() !== 'expect') continue;
+    for (const member of (rawHeaders[i + 1] ?? '').split(',')) if (member.trim() !== '') members.push(member.trim().toLowerCase());
+  }
+  if (members.length === 0) return 'none';
+  return members.every((m) => m === '100-continue') ? 'continue' : 'unsupported';
 }

@@ -10,7 +10,7 @@ import { hostForUrl, normalizeHost } from '../policy/host.js';
 import type { IdentityMethod } from '../policy/identity.js';
 import type { CompiledPolicy } from '../policy/policy.js';
 import { Exchange, type ExchangeSink } from './exchange.js';
-import { framingProblem, hostHeaderProblem } from './headers.js';
+import { expectation, framingProblem, hostHeaderProblem } from './headers.js';
 import { overRateLimit } from './rate-limit.js';
 import type { Reason } from './reasons.js';
 import type { ProxyState } from './state.js';
@@ -53,6 +53,8 @@ export async function handleInterceptedRequest(state: ProxyState & ExchangeSink,
     const rawPath = destination.path;
     const framing = framingProblem(req.rawHeaders);
     if (framing) return refuse('bad_request', `ambiguous request framing: ${framing}`);
+    const expects = expectation(req.httpVersion, req.rawHeaders);
+    if (expects === 'unsupported') return refuse('expectation_failed', `Expect "${String(req.headers.expect).slice(0, 60)}" is not supported; leash understands only 100-continue`);
 
     const path = rawPath.replace(/^([^?]*)/, (p) => p.replace(/\/{2,}/g, '/'));
     record.path = path;
@@ -66,6 +68,8 @@ export async function handleInterceptedRequest(state: ProxyState & ExchangeSink,
       Object.assign(record, { wouldDeny: true, reason: 'rate_limited', message: limited.message });
     }
     const name = hostForUrl(session.host, session.hostKind);
+    // Only now, allowed, does the client get the go-ahead for its body (intercept.ts leaves 100 Continue to leash).
+    if (expects === 'continue') res.writeContinue();
     sendUpstream(state, exchange, req, res, {
       protocol: 'https:',
       address: session.address,

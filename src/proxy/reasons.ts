@@ -28,6 +28,7 @@ export const REASONS = {
   not_tls: { status: 403, text: 'a tunnel to a TLS port carried something other than TLS' },
   hello_timeout: { status: 408, text: 'the client sent no TLS ClientHello in time' },
   bad_request: { status: 400, text: 'malformed or ambiguous HTTP (request smuggling shapes, invalid headers)' },
+  expectation_failed: { status: 417, text: 'the request carries an Expect other than 100-continue' },
   not_a_proxy_request: { status: 400, text: 'an origin-form request: leash is a forward proxy' },
   unsupported_scheme: { status: 400, text: 'only http:// requests and CONNECT tunnels are proxied' },
   upgrade_denied: { status: 403, text: 'protocol upgrades (WebSocket) are not allowed through plain HTTP' },

@@ -73,8 +73,8 @@ export function sendUpstream(
 
   req.headers.host = target.hostHeader;
   stripHopByHop(req.headers);
-  // Node already answered 100 Continue to the client; forwarded, Expect also makes http-proxy skip the proxyReq
-  // event that arms leash's upstream timeouts.
+  // Leash answered 100 Continue to the client itself, once the request was allowed; forwarded, Expect would also
+  // make http-proxy skip the proxyReq event that arms leash's upstream timeouts.
   delete req.headers.expect;
   req.url = target.path;
 

@@ -11,6 +11,7 @@
 
 import { spawn } from 'node:child_process';
 import net from 'node:net';
+import type { Duplex } from 'node:stream';
 import { fetch, ProxyAgent } from 'undici';
 
 export interface ClientResult {
@@ -371,4 +372,35 @@ function completeResponse(text: string): boolean {
   if (end === -1) return false;
   const length = /\r\ncontent-length: *(\d+)/i.exec(text.slice(0, end));
   return text.length - (end + 4) >= Number(length?.[1] ?? 0);
+}
+
+/**
+ * The client side of `Expect: 100-continue` (RFC 9110 §10.1.1) on an open connection (plain or TLS): sends `head`,
+ * waits for the server's first answer, and sends `body` only if that answer is `100 Continue`; then collects until
+ * a final response is complete, the server closes, or `timeoutMs` passes. Returns everything the server sent.
+ */
+export function expectContinue(socket: Duplex, head: string, body: string, timeoutMs = 3_000): Promise<string> {
+  return new Promise((resolve) => {
+    let text = '';
+    let sentBody = false;
+    const finish = () => {
+      clearTimeout(timer);
+      socket.off('data', onData);
+      resolve(text);
+    };
+    const timer = setTimeout(finish, timeoutMs);
+    const onData = (chunk: Buffer) => {
+      text += chunk.toString('latin1');
+      if (!sentBody && /^HTTP\/1\.1 100 [^\r\n]*\r\n\r\n/.test(text)) {
+        sentBody = true;
+        socket.write(body);
+      }
+      const final = text.replace(/^HTTP\/1\.1 100 [^\r\n]*\r\n\r\n/, '');
+      if (final !== '' && completeResponse(final)) finish();
+    };
+    socket.on('data', onData);
+    socket.once('close', finish);
+    socket.once('end', finish);
+    socket.write(head);
+  });
 }

@@ -3,7 +3,7 @@
 
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { curl, floodRequest, nodeFetch, pythonUrllib, rawRequest } from '../helpers/clients.js';
+import { curl, expectContinue, floodRequest, nodeFetch, pythonUrllib, rawRequest } from '../helpers/clients.js';
 import { startHttpOrigin, type TestOrigin } from '../helpers/origin.js';
 import { policy, startLeash, type TestLeash } from '../helpers/leash.js';
 
@@ -140,6 +140,60 @@ describe('refusals name the rule and the reason', () => {
     const r = await rawRequest(leash.port, `GET https://origin.test:${origin.port}/ HTTP/1.1\r\nHost: origin.test\r\n\r\n`);
     expect(r.text).toMatch(/^HTTP\/1\.1 400 /);
     expect(r.text).toContain('reason=unsupported_scheme');
+  });
+});
+
+async function connected(): Promise<net.Socket> {
+  const socket = net.connect(leash.port, '127.0.0.1');
+  socket.on('error', () => {});
+  await new Promise<void>((r) => socket.once('connect', () => r()));
+  return socket;
+}
+
+describe('Expect: 100-continue is answered only after the decision (RFC 9110 §10.1.1)', () => {
+  const post = (target: string, expect: string) => `POST ${target} HTTP/1.1\r\nHost: origin.test\r\nContent-Length: 5\r\n${expect}\r\n`;
+
+  it.each([
+    { name: 'a host with no rule', target: () => url('nowhere.test', '/expect'), decision: 'deny; reason=no_rule' },
+    { name: 'a deny rule', target: () => url('api.origin.test', '/admin/expect'), decision: 'deny; rule=blocked-path; reason=denied_by_rule' },
+  ])('$name: no 100, only the 403 with Connection: close, and nothing reaches the origin', async ({ target, decision }) => {
+    const before = origin.seen.length;
+    const socket = await connected();
+    const text = await expectContinue(socket, post(target(), 'Expect: 100-continue\r\n'), 'hello');
+    socket.destroy();
+    expect(text).toMatch(/^HTTP\/1\.1 403 /);
+    expect(text).not.toMatch(/HTTP\/1\.1 100/);
+    expect(text).toContain(`X-Leash-Decision: ${decision}`);
+    expect(text).toContain('Connection: close');
+    expect(origin.seen.length).toBe(before);
+  });
+
+  it.each([
+    ['one Expect header', 'Expect: 100-continue\r\n'],
+    ['two Expect headers', 'Expect: 100-continue\r\nExpect: 100-Continue\r\n'],
+  ])('allowed, %s: 100 Continue, then the body goes through, then the origin answers', async (_name, expectHeaders) => {
+    const socket = await connected();
+    const text = await expectContinue(socket, post(url('origin.test', '/expect-allowed'), expectHeaders), 'hello');
+    socket.destroy();
+    expect(text).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 /);
+    expect(text).toContain('hello from origin POST /expect-allowed');
+    const seen = origin.seen.filter((x) => x.url === '/expect-allowed').at(-1);
+    expect(seen?.body.toString()).toBe('hello');
+    expect(seen?.headers.expect).toBeUndefined();
+  });
+
+  it.each([
+    ['an unknown expectation', 'Expect: x-custom\r\n'],
+    ['100-continue with another member', 'Expect: 100-continue, x-custom\r\n'],
+    ['a second Expect header with another expectation', 'Expect: 100-continue\r\nExpect: x-custom\r\n'],
+  ])('%s → 417 expectation_failed, nothing forwarded', async (_name, expectHeaders) => {
+    const before = origin.seen.length;
+    const socket = await connected();
+    const text = await expectContinue(socket, post(url('origin.test', '/expect-other'), expectHeaders), 'hello');
+    socket.destroy();
+    expect(text).toMatch(/^HTTP\/1\.1 417 /);
+    expect(text).toContain('X-Leash-Decision: deny; reason=expectation_failed');
+    expect(origin.seen.length).toBe(before);
   });
 });
 

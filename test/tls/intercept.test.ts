@@ -9,7 +9,7 @@ import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir, waitFor } from '../helpers/audit-sink.js';
 import { createTestCa, type TestCa } from '../helpers/certs.js';
-import { curl, nodeFetch, pythonUrllib } from '../helpers/clients.js';
+import { curl, expectContinue, nodeFetch, pythonUrllib } from '../helpers/clients.js';
 import { startHttpsOrigin, type TestOrigin } from '../helpers/origin.js';
 import { policy, startLeash, type TestLeash } from '../helpers/leash.js';
 
@@ -37,6 +37,7 @@ settings:
 rules:
   - { name: docs-admin, domain: docs.test, ports: [${origin.port}], paths: ["/admin/**"], effect: deny, reason: admin console }
   - { name: docs-read, domain: docs.test, ports: [${origin.port}], methods: [GET, HEAD], effect: allow }
+  - { name: docs-write, domain: docs.test, ports: [${origin.port}], methods: [POST], paths: ["/items/**"], effect: allow }
   - { name: plain, domain: plain.test, ports: [${origin.port}], effect: allow }
   - { name: bad, domain: bad.test, ports: [${impostor.port}], methods: [GET], effect: allow }
 `));
@@ -134,6 +135,45 @@ describe('each request inside an intercepted tunnel is decided on its own', () =
     const tunnel = records.find((x) => x.event === 'tunnel' && x.requests === 3);
     expect(tunnel).toMatchObject({ reason: 'intercepted', rule: 'docs-admin', sni: 'docs.test', status: 200 });
     expect(tunnel?.bytesIn as number).toBeGreaterThan(0);
+  });
+});
+
+describe('Expect: 100-continue inside the tunnel is answered only after the decision (RFC 9110 §10.1.1)', () => {
+  const post = (p: string, expect: string) => `POST ${p} HTTP/1.1\r\nHost: docs.test:${origin.port}\r\nContent-Length: 5\r\n${expect}\r\n`;
+
+  it('denied: no 100, only the 403 with Connection: close, and nothing reaches the origin', async () => {
+    const before = origin.seen.length;
+    const t = await insideTunnel();
+    const text = await expectContinue(t.client, post('/guide', 'Expect: 100-continue\r\n'), 'hello');
+    t.client.destroy();
+    expect(text).toMatch(/^HTTP\/1\.1 403 /);
+    expect(text).not.toMatch(/HTTP\/1\.1 100/);
+    expect(text).toContain('X-Leash-Decision: deny; reason=no_rule');
+    expect(text).toContain('Connection: close');
+    expect(origin.seen.length).toBe(before);
+  });
+
+  it.each([
+    ['one Expect header', 'Expect: 100-continue\r\n'],
+    ['two Expect headers', 'Expect: 100-continue\r\nExpect: 100-continue\r\n'],
+  ])('allowed, %s: 100 Continue, then the body goes through, then the origin answers', async (_name, expectHeaders) => {
+    const t = await insideTunnel();
+    const text = await expectContinue(t.client, post('/items/expect', expectHeaders), 'hello');
+    t.client.destroy();
+    expect(text).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 /);
+    const seen = origin.seen.filter((x) => x.url === '/items/expect').at(-1);
+    expect(seen?.body.toString()).toBe('hello');
+    expect(seen?.headers.expect).toBeUndefined();
+  });
+
+  it('another expectation → 417 expectation_failed, nothing forwarded', async () => {
+    const before = origin.seen.length;
+    const t = await insideTunnel();
+    const text = await expectContinue(t.client, post('/items/other', 'Expect: 100-continue\r\nExpect: x-custom\r\n'), 'hello');
+    t.client.destroy();
+    expect(text).toMatch(/^HTTP\/1\.1 417 /);
+    expect(text).toContain('X-Leash-Decision: deny; reason=expectation_failed');
+    expect(origin.seen.length).toBe(before);
   });
 });
 
