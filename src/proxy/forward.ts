@@ -6,6 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { hostForUrl } from '../policy/host.js';
 import { admit } from './admit.js';
 import { Exchange, type ExchangeSink } from './exchange.js';
+import { gatherOverrides, overrideRefusal } from './method-override.js';
 import { expectation, framingProblem, hostHeaderProblem } from './headers.js';
 import type { Reason } from './reasons.js';
 import { refuseResponse } from './respond.js';
@@ -62,13 +63,30 @@ async function forwardRequest(state: ProxyState & ExchangeSink, exchange: Exchan
   const path = `${url.pathname.replace(/\/{2,}/g, '/')}${url.search}`;
   record.path = path;
   const port = url.port ? Number(url.port) : 80;
-  const admission = await admit(state, exchange, req, { method: req.method ?? '', host: url.hostname, port, path });
-  if (!admission.ok) return refuse(admission.reason, admission.message, admission.retryAfterSeconds);
+  // The go-ahead for the body (server.ts leaves 100 Continue to leash): once allowed, or earlier when the decision
+  // needs the body itself (a form that may carry _method).
+  let continued = false;
+  const sendContinue = () => {
+    if (expects === 'continue' && !continued) res.writeContinue();
+    continued = true;
+  };
+  const { overrides, bodyPrefix } = await gatherOverrides(exchange.policy, req, url.hostname, path, sendContinue);
+  const facts = { method: req.method ?? '', host: url.hostname, port, path, methodOverrides: overrides.map((o) => o.method) };
+  const admission = await admit(state, exchange, req, facts);
+  if (!admission.ok) {
+    const decided = { reason: admission.reason, rule: record.rule, ruleReason: exchange.ruleReason };
+    const override = overrideRefusal(exchange.policy, { ...facts, agent: record.agent }, decided, overrides);
+    return override ? refuse(override.reason, override.message) : refuse(admission.reason, admission.message, admission.retryAfterSeconds);
+  }
+  if (record.reason === 'granted') {
+    const override = overrideRefusal(exchange.policy, { ...facts, agent: record.agent }, { reason: 'granted', rule: null, ruleReason: null }, overrides);
+    if (override && !admission.reportOnly) return refuse(override.reason, override.message);
+    if (override) Object.assign(record, { wouldDeny: true, reason: override.reason, message: override.message });
+  }
   const { request: destination, resolution } = admission;
   // RFC 9112 §3.2.2: a proxy replaces Host with the authority of the absolute-form target.
   const authority = hostForUrl(destination.host, destination.hostKind);
-  // Only now, allowed, does the client get the go-ahead for its body (server.ts leaves 100 Continue to leash).
-  if (expects === 'continue') res.writeContinue();
+  sendContinue();
   sendUpstream(state, exchange, req, res, {
     protocol: 'http:',
     address: resolution.address,
@@ -78,5 +96,6 @@ async function forwardRequest(state: ProxyState & ExchangeSink, exchange: Exchan
     rule: admission.rule,
     agent: destination.agent,
     reportOnly: admission.reportOnly,
+    bodyPrefix,
   }, refuse);
 }

@@ -11,6 +11,7 @@ import type { IdentityMethod } from '../policy/identity.js';
 import type { CompiledPolicy } from '../policy/policy.js';
 import { Exchange, type ExchangeSink } from './exchange.js';
 import { expectation, framingProblem, hostHeaderProblem } from './headers.js';
+import { gatherOverrides, overrideRefusal } from './method-override.js';
 import { overRateLimit } from './rate-limit.js';
 import type { Reason } from './reasons.js';
 import type { ProxyState } from './state.js';
@@ -58,9 +59,20 @@ export async function handleInterceptedRequest(state: ProxyState & ExchangeSink,
 
     const path = rawPath.replace(/^([^?]*)/, (p) => p.replace(/\/{2,}/g, '/'));
     record.path = path;
-    const judged = judge(policy, { method: req.method ?? '', host: session.host, port: session.port, path, agent: session.agent });
+    // The go-ahead for the body: once allowed, or earlier when the decision needs the body (a form with _method).
+    let continued = false;
+    const sendContinue = () => {
+      if (expects === 'continue' && !continued) res.writeContinue();
+      continued = true;
+    };
+    const { overrides, bodyPrefix } = await gatherOverrides(policy, req, session.host, path, sendContinue);
+    const facts = { method: req.method ?? '', host: session.host, port: session.port, path, agent: session.agent, methodOverrides: overrides.map((o) => o.method) };
+    const judged = judge(policy, facts);
     exchange.applyVerdict(judged);
     const verdict = await withGrant(state, exchange, judged, 'https', path, req.headers);
+    const override = verdict.effect === 'deny' || verdict.reason === 'granted' ? overrideRefusal(policy, facts, { reason: verdict.reason, rule: record.rule, ruleReason: exchange.ruleReason }, overrides) : undefined;
+    if (override && (verdict.effect === 'deny' || policy.settings.mode !== 'report')) return refuse(override.reason, override.message);
+    if (override) Object.assign(record, { wouldDeny: true, reason: override.reason, message: override.message });
     if (verdict.effect === 'deny' || !verdict.request) return refuse(verdict.reason, verdict.message);
     const limited = await overRateLimit(state, verdict);
     if (limited) {
@@ -68,8 +80,7 @@ export async function handleInterceptedRequest(state: ProxyState & ExchangeSink,
       Object.assign(record, { wouldDeny: true, reason: 'rate_limited', message: limited.message });
     }
     const name = hostForUrl(session.host, session.hostKind);
-    // Only now, allowed, does the client get the go-ahead for its body (intercept.ts leaves 100 Continue to leash).
-    if (expects === 'continue') res.writeContinue();
+    sendContinue();
     sendUpstream(state, exchange, req, res, {
       protocol: 'https:',
       address: session.address,
@@ -79,6 +90,7 @@ export async function handleInterceptedRequest(state: ProxyState & ExchangeSink,
       rule: verdict.rule,
       agent: session.agent,
       reportOnly: policy.settings.mode === 'report',
+      bodyPrefix,
     }, refuse);
   } catch (err) {
     // Fail closed: a bug anywhere above still ends in a refusal and an audit record.

@@ -177,6 +177,38 @@ describe('Expect: 100-continue inside the tunnel is answered only after the deci
   });
 });
 
+describe('method rules mean what they say inside the tunnel', () => {
+  const send = async (head: string, body = '') => {
+    const t = await insideTunnel();
+    t.client.write(`${head}Host: docs.test:${origin.port}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    await t.ended;
+    t.client.destroy();
+    return t.text();
+  };
+  const FORM = 'Content-Type: application/x-www-form-urlencoded\r\n';
+
+  it.each([
+    { name: 'X-HTTP-Method-Override: DELETE on an allowed POST', head: `POST /items/1 HTTP/1.1\r\nX-HTTP-Method-Override: DELETE\r\n`, body: '', says: 'DELETE (X-HTTP-Method-Override)' },
+    { name: 'a _method form field', head: `POST /items/1 HTTP/1.1\r\n${FORM}`, body: 'a=1&_method=DELETE', says: 'DELETE (the _method form field)' },
+    { name: 'a _method query parameter on an allowed GET', head: 'GET /guide?_method=DELETE HTTP/1.1\r\n', body: '', says: 'DELETE (the _method query parameter)' },
+    { name: 'a form over 64 KiB', head: `POST /items/1 HTTP/1.1\r\n${FORM}`, body: `a=${'x'.repeat(70_000)}`, says: 'over 64 KiB' },
+  ])('$name → 403 method_override, nothing forwarded', async ({ head, body, says }) => {
+    const before = origin.seen.length;
+    const text = await send(head, body);
+    expect(text).toMatch(/^HTTP\/1\.1 403 /);
+    expect(text).toContain('X-Leash-Decision: deny; reason=method_override');
+    expect(text).toContain(says);
+    expect(origin.seen.length).toBe(before);
+  });
+
+  it('a form without _method is forwarded unchanged', async () => {
+    const body = `title=a+b&pad=${'p'.repeat(30_000)}`;
+    const text = await send(`POST /items/form HTTP/1.1\r\n${FORM}`, body);
+    expect(text).toMatch(/^HTTP\/1\.1 200 /);
+    expect(origin.seen.find((x) => x.url === '/items/form')?.body.toString()).toBe(body);
+  });
+});
+
 describe('what interception refuses', () => {
   it.each([
     ['a second Host naming another host', 'other.test'],
