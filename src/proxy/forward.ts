@@ -1,6 +1,7 @@
-// Plain HTTP: absolute-form requests (`GET http://host/path`). Decide on host, port, method and path; resolve and
-// check the address; hand the request to upstream.ts, which forwards it to exactly that address. The path leash
-// decides on is the path it forwards, byte for byte.
+// Plain HTTP: absolute-form requests (`GET http://host/path`). Decide on host, port, method (and any method the
+// request asks for through an override, method-override.ts) and path; resolve and check the address; hand the
+// request to upstream.ts, which forwards it to exactly that address. The path leash decides on is the path it
+// forwards, byte for byte. A client that sent `Expect: 100-continue` gets its 100 only once the request is allowed.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { hostForUrl } from '../policy/host.js';

@@ -1,7 +1,8 @@
 // One request inside an intercepted tunnel. The tunnel fixed the destination (host, port, checked address) and
-// the agent; each request is decided on its own method and path, held to the rate limit, and forwarded over a
-// new, verified TLS connection to the address checked when the tunnel opened. A Host header or absolute target
-// naming any other host is domain fronting and is refused.
+// the agent; each request is decided on its own method (method overrides included) and path, held to the rate
+// limit, and forwarded to the address checked when the tunnel opened, over a verified TLS connection from the
+// current policy's pool (upstream.ts, httpsAgentFor). A Host header or absolute target naming any other host is
+// domain fronting and is refused; two Host headers are a 400.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
@@ -11,7 +12,7 @@ import type { IdentityMethod } from '../policy/identity.js';
 import type { CompiledPolicy } from '../policy/policy.js';
 import { Exchange, type ExchangeSink } from './exchange.js';
 import { expectation, framingProblem, hostHeaderProblem } from './headers.js';
-import { gatherOverrides, overrideRefusal } from './method-override.js';
+import { gatherOverrides, headerOverrides, overrideRefusal, queryOverrides } from './method-override.js';
 import { overRateLimit } from './rate-limit.js';
 import type { Reason } from './reasons.js';
 import type { ProxyState } from './state.js';
@@ -142,8 +143,13 @@ export async function handleInterceptedUpgrade(state: ProxyState & ExchangeSink,
   const destination = checkDestination(req, session);
   if ('reason' in destination) return refuse(destination.reason, destination.message);
   record.path = destination.path;
-  const verdict = judge(policy, { method: req.method ?? '', host: session.host, port: session.port, path: destination.path, agent: session.agent });
+  // An upgrade carries no body: only header and query overrides.
+  const overrides = [...headerOverrides(req.rawHeaders), ...queryOverrides(destination.path)];
+  const facts = { method: req.method ?? '', host: session.host, port: session.port, path: destination.path, agent: session.agent, methodOverrides: overrides.map((o) => o.method) };
+  const verdict = judge(policy, facts);
   exchange.applyVerdict(verdict);
+  const override = verdict.effect === 'deny' ? overrideRefusal(policy, facts, { reason: verdict.reason, rule: record.rule, ruleReason: exchange.ruleReason }, overrides) : undefined;
+  if (override) return refuse(override.reason, override.message);
   if (verdict.effect === 'deny' || !verdict.request) return refuse(verdict.reason, verdict.message);
   if (req.method !== 'GET' || String(req.headers.upgrade).toLowerCase() !== 'websocket' || !verdict.rule?.websocket) {
     return refuse('upgrade_denied', `protocol upgrade to "${String(req.headers.upgrade).slice(0, 40)}" is allowed only for GETs allowed by a rule with websocket: true`);
