@@ -11,24 +11,32 @@ import { policy, startLeash, type TestLeash } from '../helpers/leash.js';
 import { fieldOverrides, headerOverrides, queryOverrides } from '../../src/proxy/method-override.js';
 
 let origin: TestOrigin;
+let search: TestOrigin;
 let leash: TestLeash;
 
 beforeAll(async () => {
   origin = await startHttpOrigin();
+  // A trusted search API whose responses grant GET/HEAD to the hosts they link to.
+  search = await startHttpOrigin((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ results: [{ url: `http://granted.test:${origin.port}/page` }] }));
+  });
   leash = await startLeash(policy(`
 settings:
-  dns: { hosts: { api.test: 127.0.0.1, open.test: 127.0.0.1 } }
+  dns: { hosts: { api.test: 127.0.0.1, open.test: 127.0.0.1, search.test: 127.0.0.1, granted.test: 127.0.0.1 } }
   network: { allowCidrs: ["127.0.0.0/8"] }
 rules:
   - { name: no-delete, domain: api.test, ports: [${origin.port}], methods: [DELETE], effect: deny, reason: no deletions }
   - { name: api-rw, domain: api.test, ports: [${origin.port}], methods: [GET, POST], effect: allow }
   - { name: open, domain: open.test, ports: [${origin.port}], effect: allow }
+  - { name: search, domain: search.test, ports: [${search.port}], inspect: [json], effect: allow }
 `));
 });
 
 afterAll(async () => {
   await leash?.stop();
   await origin?.close();
+  await search?.close();
 });
 
 const api = (p: string, host = 'api.test') => `http://${host}:${origin.port}${p}`;
@@ -125,5 +133,20 @@ describe('what stays allowed, byte for byte', () => {
     socket.destroy();
     expect(text).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 403 /);
     expect(text).toContain('reason=method_override');
+  });
+});
+
+describe('a grant is for reading', () => {
+  it('a granted GET that asks for DELETE through an override is refused; the plain GET goes through', async () => {
+    const found = await rawRequest(leash.port, `GET http://search.test:${search.port}/q HTTP/1.1\r\nHost: search.test\r\nConnection: close\r\n\r\n`);
+    expect(found.text).toMatch(/^HTTP\/1\.1 200 /);
+    const before = origin.seen.length;
+    const overridden = await rawRequest(leash.port, `GET http://granted.test:${origin.port}/page HTTP/1.1\r\nHost: granted.test\r\nX-HTTP-Method-Override: DELETE\r\nConnection: close\r\n\r\n`);
+    expect(overridden.text).toMatch(/^HTTP\/1\.1 403 /);
+    expect(overridden.text).toContain('X-Leash-Decision: deny; rule=grant; reason=method_override');
+    expect(overridden.text).toContain('a grant allows only GET and HEAD');
+    expect(origin.seen.length).toBe(before);
+    const plain = await rawRequest(leash.port, `GET http://granted.test:${origin.port}/page HTTP/1.1\r\nHost: granted.test\r\nConnection: close\r\n\r\n`);
+    expect(plain.text).toMatch(/^HTTP\/1\.1 200 /);
   });
 });
