@@ -162,12 +162,15 @@ export function mismatch(rule: CompiledRule, request: NormalizedRequest, interce
     // the proxy could not read, `*`, since it could be anything).
     if (rule.effect === 'deny') {
       if (!methods.has(request.method) && !overrides.some((m) => m === '*' || methods.has(m))) {
-        return `method ${request.method}${overrides.length ? ` (overridden to ${overrides.join(', ')})` : ''} is not in ${listed}`;
+        const overridden = overrides.length ? ` (overridden to ${overrides.join(', ')})` : '';
+        return `method ${request.method}${overridden} is not in ${listed}`;
       }
     } else {
       if (!methods.has(request.method)) return `method ${request.method} is not in ${listed}`;
       const outside = overrides.find((m) => !methods.has(m));
-      if (outside === '*') return `a method override the proxy could not read could name any method, and the rule allows only ${listed}`;
+      if (outside === '*') {
+        return `a method override the proxy could not read could name any method, and the rule allows only ${listed}`;
+      }
       if (outside !== undefined) return `method override ${outside} is not in ${listed}`;
     }
   }

@@ -8,7 +8,7 @@ import { hostForUrl } from '../policy/host.js';
 import { admit } from './admit.js';
 import { Exchange, type ExchangeSink } from './exchange.js';
 import { gatherOverrides, overrideRefusal } from './method-override.js';
-import { expectation, framingProblem, hostHeaderProblem } from './headers.js';
+import { expectation, framingProblem, hostHeaderProblem, unsupportedExpectation } from './headers.js';
 import type { Reason } from './reasons.js';
 import { refuseResponse } from './respond.js';
 import type { ProxyState } from './state.js';
@@ -57,7 +57,7 @@ async function forwardRequest(state: ProxyState & ExchangeSink, exchange: Exchan
   const hosts = hostHeaderProblem(req.rawHeaders);
   if (hosts) return refuse('bad_request', `ambiguous destination: ${hosts}`);
   const expects = expectation(req.httpVersion, req.rawHeaders);
-  if (expects === 'unsupported') return refuse('expectation_failed', `Expect "${String(req.headers.expect).slice(0, 60)}" is not supported; leash understands only 100-continue`);
+  if (expects === 'unsupported') return refuse('expectation_failed', unsupportedExpectation(req.headers.expect));
 
   // http-proxy collapses repeated slashes when it builds the outgoing path; do it first so the path decided on
   // is the path forwarded.
@@ -74,16 +74,13 @@ async function forwardRequest(state: ProxyState & ExchangeSink, exchange: Exchan
   const { overrides, bodyPrefix } = await gatherOverrides(exchange.policy, req, url.hostname, path, sendContinue);
   const facts = { method: req.method ?? '', host: url.hostname, port, path, methodOverrides: overrides.map((o) => o.method) };
   const admission = await admit(state, exchange, req, facts);
-  if (!admission.ok) {
-    const decided = { reason: admission.reason, rule: record.rule, ruleReason: exchange.ruleReason };
-    const override = overrideRefusal(exchange.policy, { ...facts, agent: record.agent }, decided, overrides);
-    return override ? refuse(override.reason, override.message) : refuse(admission.reason, admission.message, admission.retryAfterSeconds);
-  }
-  if (record.reason === 'granted') {
-    const override = overrideRefusal(exchange.policy, { ...facts, agent: record.agent }, { reason: 'granted', rule: null, ruleReason: null }, overrides);
-    if (override && !admission.reportOnly) return refuse(override.reason, override.message);
-    if (override) Object.assign(record, { wouldDeny: true, reason: override.reason, message: override.message });
-  }
+  // Refused, or let through by a grant: was it for a method asked for through an override?
+  const decided = { reason: admission.ok ? (record.reason as Reason) : admission.reason, rule: record.rule, ruleReason: exchange.ruleReason };
+  const override = overrideRefusal(exchange.policy, { ...facts, agent: record.agent }, decided, overrides);
+  if (!admission.ok && override) return refuse(override.reason, override.message);
+  if (!admission.ok) return refuse(admission.reason, admission.message, admission.retryAfterSeconds);
+  if (override && !admission.reportOnly) return refuse(override.reason, override.message);
+  if (override) Object.assign(record, { wouldDeny: true, reason: override.reason, message: override.message });
   const { request: destination, resolution } = admission;
   // RFC 9112 §3.2.2: a proxy replaces Host with the authority of the absolute-form target.
   const authority = hostForUrl(destination.host, destination.hostKind);

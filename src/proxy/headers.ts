@@ -55,8 +55,14 @@ export function expectation(httpVersion: string, rawHeaders: readonly string[]):
   const members: string[] = [];
   for (let i = 0; i < rawHeaders.length; i += 2) {
     if ((rawHeaders[i] ?? '').toLowerCase() !== 'expect') continue;
-    for (const member of (rawHeaders[i + 1] ?? '').split(',')) if (member.trim() !== '') members.push(member.trim().toLowerCase());
+    for (const member of (rawHeaders[i + 1] ?? '').split(',')) {
+      if (member.trim() !== '') members.push(member.trim().toLowerCase());
+    }
   }
   if (members.length === 0) return 'none';
   return members.every((m) => m === '100-continue') ? 'continue' : 'unsupported';
+}
+
+export function unsupportedExpectation(expect: string | undefined): string {
+  return `Expect "${String(expect).slice(0, 60)}" is not supported; leash understands only 100-continue`;
 }

@@ -11,7 +11,7 @@ import { hostForUrl, normalizeHost } from '../policy/host.js';
 import type { IdentityMethod } from '../policy/identity.js';
 import type { CompiledPolicy } from '../policy/policy.js';
 import { Exchange, type ExchangeSink } from './exchange.js';
-import { expectation, framingProblem, hostHeaderProblem } from './headers.js';
+import { expectation, framingProblem, hostHeaderProblem, unsupportedExpectation } from './headers.js';
 import { gatherOverrides, headerOverrides, overrideRefusal, queryOverrides } from './method-override.js';
 import { overRateLimit } from './rate-limit.js';
 import type { Reason } from './reasons.js';
@@ -56,7 +56,7 @@ export async function handleInterceptedRequest(state: ProxyState & ExchangeSink,
     const framing = framingProblem(req.rawHeaders);
     if (framing) return refuse('bad_request', `ambiguous request framing: ${framing}`);
     const expects = expectation(req.httpVersion, req.rawHeaders);
-    if (expects === 'unsupported') return refuse('expectation_failed', `Expect "${String(req.headers.expect).slice(0, 60)}" is not supported; leash understands only 100-continue`);
+    if (expects === 'unsupported') return refuse('expectation_failed', unsupportedExpectation(req.headers.expect));
 
     const path = rawPath.replace(/^([^?]*)/, (p) => p.replace(/\/{2,}/g, '/'));
     record.path = path;
@@ -67,12 +67,14 @@ export async function handleInterceptedRequest(state: ProxyState & ExchangeSink,
       continued = true;
     };
     const { overrides, bodyPrefix } = await gatherOverrides(policy, req, session.host, path, sendContinue);
-    const facts = { method: req.method ?? '', host: session.host, port: session.port, path, agent: session.agent, methodOverrides: overrides.map((o) => o.method) };
+    const methodOverrides = overrides.map((o) => o.method);
+    const facts = { method: req.method ?? '', host: session.host, port: session.port, path, agent: session.agent, methodOverrides };
     const judged = judge(policy, facts);
     exchange.applyVerdict(judged);
     const verdict = await withGrant(state, exchange, judged, 'https', path, req.headers);
-    const override = verdict.effect === 'deny' || verdict.reason === 'granted' ? overrideRefusal(policy, facts, { reason: verdict.reason, rule: record.rule, ruleReason: exchange.ruleReason }, overrides) : undefined;
-    if (override && (verdict.effect === 'deny' || policy.settings.mode !== 'report')) return refuse(override.reason, override.message);
+    const decided = { reason: verdict.reason, rule: record.rule, ruleReason: exchange.ruleReason };
+    const override = overrideRefusal(policy, facts, decided, overrides);
+    if (override && policy.settings.mode !== 'report') return refuse(override.reason, override.message);
     if (override) Object.assign(record, { wouldDeny: true, reason: override.reason, message: override.message });
     if (verdict.effect === 'deny' || !verdict.request) return refuse(verdict.reason, verdict.message);
     const limited = await overRateLimit(state, verdict);
@@ -145,11 +147,12 @@ export async function handleInterceptedUpgrade(state: ProxyState & ExchangeSink,
   record.path = destination.path;
   // An upgrade carries no body: only header and query overrides.
   const overrides = [...headerOverrides(req.rawHeaders), ...queryOverrides(destination.path)];
-  const facts = { method: req.method ?? '', host: session.host, port: session.port, path: destination.path, agent: session.agent, methodOverrides: overrides.map((o) => o.method) };
+  const methodOverrides = overrides.map((o) => o.method);
+  const facts = { method: req.method ?? '', host: session.host, port: session.port, path: destination.path, agent: session.agent, methodOverrides };
   const verdict = judge(policy, facts);
   exchange.applyVerdict(verdict);
-  const override = verdict.effect === 'deny' ? overrideRefusal(policy, facts, { reason: verdict.reason, rule: record.rule, ruleReason: exchange.ruleReason }, overrides) : undefined;
-  if (override) return refuse(override.reason, override.message);
+  const override = overrideRefusal(policy, facts, { reason: verdict.reason, rule: record.rule, ruleReason: exchange.ruleReason }, overrides);
+  if (override && policy.settings.mode !== 'report') return refuse(override.reason, override.message);
   if (verdict.effect === 'deny' || !verdict.request) return refuse(verdict.reason, verdict.message);
   if (req.method !== 'GET' || String(req.headers.upgrade).toLowerCase() !== 'websocket' || !verdict.rule?.websocket) {
     return refuse('upgrade_denied', `protocol upgrade to "${String(req.headers.upgrade).slice(0, 40)}" is allowed only for GETs allowed by a rule with websocket: true`);

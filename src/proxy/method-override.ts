@@ -42,7 +42,13 @@ export interface GatheredOverrides {
  * Every override the request carries. `beforeBodyRead` runs just before a form body is read (the place to send
  * 100 Continue to a client that waits for it: the decision needs the body).
  */
-export async function gatherOverrides(policy: CompiledPolicy, req: IncomingMessage, host: string, path: string, beforeBodyRead: () => void): Promise<GatheredOverrides> {
+export async function gatherOverrides(
+  policy: CompiledPolicy,
+  req: IncomingMessage,
+  host: string,
+  path: string,
+  beforeBodyRead: () => void,
+): Promise<GatheredOverrides> {
   const overrides = [...headerOverrides(req.rawHeaders), ...queryOverrides(path)];
   if (!formMayMatter(policy, req, host)) return { overrides };
   const declared = Number(req.headers['content-length'] ?? Number.NaN);
@@ -59,7 +65,9 @@ export function headerOverrides(rawHeaders: readonly string[]): MethodOverride[]
     const name = rawHeaders[i] ?? '';
     if (!OVERRIDE_HEADERS.includes(name.toLowerCase())) continue;
     // Several values, or one header repeated: each counts, so a deny rule sees every method asked for.
-    for (const value of (rawHeaders[i + 1] ?? '').split(',')) if (value.trim() !== '') found.push({ method: methodOf(value), source: name });
+    for (const value of (rawHeaders[i + 1] ?? '').split(',')) {
+      if (value.trim() !== '') found.push({ method: methodOf(value), source: name });
+    }
   }
   return found;
 }
@@ -83,7 +91,8 @@ function methodOf(value: string): string {
 }
 
 function unreadableForm(): MethodOverride {
-  return { method: UNREADABLE, source: `a form body over ${MAX_FORM_BYTES / 1024} KiB, too long for leash to check for _method` };
+  const source = `a form body over ${MAX_FORM_BYTES / 1024} KiB, too long for leash to check for _method`;
+  return { method: UNREADABLE, source };
 }
 
 /**
@@ -150,9 +159,14 @@ export interface Decided {
  * been allowed. Then the reason is method_override and the message names each override and where it was found.
  * A grant (GET and HEAD only) never carries an override to another method.
  */
-export function overrideRefusal(policy: CompiledPolicy, facts: RequestFacts, decided: Decided, overrides: readonly MethodOverride[]): { reason: Reason; message: string } | undefined {
+export function overrideRefusal(
+  policy: CompiledPolicy,
+  facts: RequestFacts,
+  decided: Decided,
+  overrides: readonly MethodOverride[],
+): { reason: Reason; message: string } | undefined {
   if (overrides.length === 0) return undefined;
-  const asked = overrides.map((o) => (o.method === UNREADABLE ? `any method (${o.source})` : `${o.method} (${o.source})`)).join(', ');
+  const asked = overrides.map((o) => `${o.method === UNREADABLE ? 'any method' : o.method} (${o.source})`).join(', ');
   if (decided.reason === 'granted') {
     if (overrides.every((o) => o.method === 'GET' || o.method === 'HEAD')) return undefined;
     return { reason: 'method_override', message: `${facts.method} ${facts.host} asks for ${asked}; a grant allows only GET and HEAD` };
@@ -161,7 +175,10 @@ export function overrideRefusal(policy: CompiledPolicy, facts: RequestFacts, dec
   const plain = judge(policy, { ...facts, methodOverrides: undefined });
   if (plain.effect !== 'allow' || plain.wouldDeny || !plain.request) return undefined;
   const what = `${describeRequest(plain.request)} asks for ${asked}`;
-  if (decided.rule) return { reason: 'method_override', message: `${what}: denied by rule ${decided.rule}${decided.ruleReason ? ` (${decided.ruleReason})` : ''}` };
+  if (decided.rule) {
+    const why = decided.ruleReason ? ` (${decided.ruleReason})` : '';
+    return { reason: 'method_override', message: `${what}: denied by rule ${decided.rule}${why}` };
+  }
   const limit = plain.rule?.methods ? `, which allows only ${[...plain.rule.methods].join(', ')}` : '';
   return { reason: 'method_override', message: `${what}: rule ${plain.rule?.name ?? '?'} does not vouch for it${limit}` };
 }

@@ -9,7 +9,10 @@ export const REASONS = {
   intercepted: { status: 200, text: 'a tunnel opened with TLS interception: each request inside is decided on its own' },
   denied_by_rule: { status: 403, text: 'a deny rule matched' },
   no_rule: { status: 403, text: 'no rule allows the request (default deny)' },
-  method_override: { status: 403, text: 'the request asks for another method (X-HTTP-Method-Override, X-HTTP-Method, X-Method-Override, _method) than the rule allows, or its form body is too long to check' },
+  method_override: {
+    status: 403,
+    text: 'the request asks, through X-HTTP-Method-Override, X-HTTP-Method, X-Method-Override or _method, for a method the rules do not allow, or its form is too long to check for _method',
+  },
   invalid_request: { status: 400, text: 'the host, port or method cannot be normalised' },
   address_denied: { status: 403, text: 'the host resolved to an address the address guard refuses (private, loopback, metadata, ...)' },
   dns_failure: { status: 502, text: 'the host name could not be resolved' },
