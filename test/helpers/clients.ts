@@ -309,19 +309,35 @@ export interface FloodResult {
  * `durationMs` passes: a client that keeps uploading while the server refuses (RFC 9112 §9.6). Reading starts after
  * `readAfterMs`, so the test can tell whether the refusal was still there to read or a reset threw it away.
  */
-export function floodRequest(port: number, head: string, opts: { durationMs?: number; chunkBytes?: number; /** Read nothing until then, like a client blocked in a long write. */ readAfterMs?: number } = {}): Promise<FloodResult> {
+export interface FloodOptions {
+  /** Give up after this long (default 3 s). */
+  durationMs?: number;
+  chunkBytes?: number;
+  /** Read nothing until then, like a client blocked in a long write. */
+  readAfterMs?: number;
+}
+
+export async function floodRequest(port: number, head: string, opts: FloodOptions = {}): Promise<FloodResult> {
+  // Half-open: the client keeps uploading after the server's FIN, as a client busy sending would.
+  const socket = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', () => resolve());
+    socket.once('error', reject);
+  });
+  return floodOn(socket, head, opts);
+}
+
+/** floodRequest on a connection already open (a TLS socket inside a tunnel; open it with allowHalfOpen). */
+export function floodOn(socket: Duplex, head: string, opts: FloodOptions = {}): Promise<FloodResult> {
   const durationMs = opts.durationMs ?? 3_000;
   const chunk = Buffer.alloc(opts.chunkBytes ?? 64 * 1024, 0x61);
   const started = performance.now();
-  return new Promise((resolve, reject) => {
-    // Half-open: the client keeps uploading after the server's FIN, as a client busy sending would.
-    const socket = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+  return new Promise((resolve) => {
     let text = '';
     let answeredMs: number | null = null;
     let endedMs: number | null = null;
     let flushedBytes = 0;
     let settled = false;
-    let connected = false;
     const finish = (finished: string) => {
       if (settled) return;
       settled = true;
@@ -333,36 +349,25 @@ export function floodRequest(port: number, head: string, opts: { durationMs?: nu
     const pump = () => {
       // Bounded by the timer above: each pass writes until the kernel pushes back, then waits for drain.
       while (!settled && !socket.destroyed) {
-        if (!socket.write(chunk, (err) => err === undefined || err === null ? (flushedBytes += chunk.length) : undefined)) {
+        if (!socket.write(chunk, (err) => (err === undefined || err === null ? (flushedBytes += chunk.length) : undefined))) {
           socket.once('drain', pump);
           return;
         }
       }
     };
-    socket.on('connect', () => {
-      connected = true;
-      if (opts.readAfterMs) {
-        socket.pause();
-        setTimeout(() => socket.resume(), opts.readAfterMs).unref();
-      }
-      socket.write(head);
-      pump();
-    });
     socket.on('data', (data: Buffer) => {
       text += data.toString('latin1');
       if (answeredMs === null && completeResponse(text)) answeredMs = performance.now() - started;
     });
     socket.on('end', () => (endedMs = performance.now() - started));
     socket.on('close', () => finish('close'));
-    socket.on('error', (err: NodeJS.ErrnoException) => {
-      if (!connected) {
-        settled = true;
-        clearTimeout(timer);
-        reject(err);
-        return;
-      }
-      finish(`error:${err.code ?? err.message}`);
-    });
+    socket.on('error', (err: NodeJS.ErrnoException) => finish(`error:${err.code ?? err.message}`));
+    if (opts.readAfterMs) {
+      socket.pause();
+      setTimeout(() => socket.resume(), opts.readAfterMs).unref();
+    }
+    socket.write(head);
+    pump();
   });
 }
 

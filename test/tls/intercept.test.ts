@@ -9,7 +9,7 @@ import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir, waitFor } from '../helpers/audit-sink.js';
 import { createTestCa, type TestCa } from '../helpers/certs.js';
-import { curl, expectContinue, nodeFetch, pythonUrllib } from '../helpers/clients.js';
+import { curl, expectContinue, floodOn, nodeFetch, pythonUrllib } from '../helpers/clients.js';
 import { startHttpsOrigin, type TestOrigin } from '../helpers/origin.js';
 import { policy, startLeash, type TestLeash } from '../helpers/leash.js';
 
@@ -64,11 +64,11 @@ interface InsideTunnel {
 }
 
 /** An intercepted tunnel to docs.test opened by hand, for raw requests inside it. */
-async function insideTunnel(port = leash.port, caPem = leashCaPem): Promise<InsideTunnel> {
-  const socket = net.connect(port, '127.0.0.1');
+async function insideTunnel(opts: { allowHalfOpen?: boolean } = {}): Promise<InsideTunnel> {
+  const socket = net.connect({ port: leash.port, host: '127.0.0.1', allowHalfOpen: opts.allowHalfOpen === true });
   socket.write(`CONNECT docs.test:${origin.port} HTTP/1.1\r\n\r\n`);
   await new Promise<void>((r) => socket.once('data', () => r()));
-  const client = tls.connect({ socket, servername: 'docs.test', ca: caPem });
+  const client = tls.connect({ socket, servername: 'docs.test', ca: leashCaPem, allowHalfOpen: opts.allowHalfOpen === true } as tls.ConnectionOptions);
   client.on('error', () => {});
   let text = '';
   client.on('data', (d: Buffer) => (text += d.toString('latin1')));
@@ -164,6 +164,16 @@ describe('Expect: 100-continue inside the tunnel is answered only after the deci
     const seen = origin.seen.filter((x) => x.url === '/items/expect').at(-1);
     expect(seen?.body.toString()).toBe('hello');
     expect(seen?.headers.expect).toBeUndefined();
+  });
+
+  it('a refused upload the client keeps sending gets the whole 403 (lingering close, RFC 9112 §9.6)', async () => {
+    const t = await insideTunnel({ allowHalfOpen: true });
+    const r = await floodOn(t.client, `POST /guide HTTP/1.1\r\nHost: docs.test:${origin.port}\r\nContent-Length: ${10 * 1024 ** 3}\r\n\r\n`, { readAfterMs: 300 });
+    expect(r.text).toMatch(/^HTTP\/1\.1 403 /);
+    expect(r.text).toContain('Connection: close');
+    expect(r.answeredMs as number).toBeLessThan(1000);
+    expect(r.flushedBytes).toBeLessThan(8 * 1024 ** 2);
+    expect(r.finished).not.toBe('timeout');
   });
 
   it('another expectation → 417 expectation_failed, nothing forwarded', async () => {
