@@ -130,6 +130,18 @@ describe('refusals name the rule and the reason', () => {
     expect(r.closed).toBe(true);
   });
 
+  it('a request pipelined behind a refusal that closes the connection is never forwarded', async () => {
+    const refused = `POST ${url('nowhere.test')} HTTP/1.1\r\nHost: nowhere.test\r\nContent-Length: 3\r\n\r\nabc`;
+    const behind = `GET ${url('origin.test', '/behind-refusal')} HTTP/1.1\r\nHost: origin.test\r\nConnection: close\r\n\r\n`;
+    const r = await rawRequest(leash.port, refused + behind);
+    expect(r.text.match(/^HTTP\/1\.1 \d{3}/gm)).toEqual(['HTTP/1.1 403']);
+    expect(r.closed).toBe(true);
+    // No event marks a request that must never happen: give it the few milliseconds forwarding takes here, ten times.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(origin.seen.find((s) => s.url === '/behind-refusal')).toBeUndefined();
+    expect((await leash.records()).find((x) => x.path === '/behind-refusal')).toBeUndefined();
+  });
+
   it('an origin-form request gets 400 explaining that leash is a forward proxy', async () => {
     const r = await rawRequest(leash.port, 'GET /index.html HTTP/1.1\r\nHost: localhost\r\n\r\n');
     expect(r.text).toMatch(/^HTTP\/1\.1 400 /);
