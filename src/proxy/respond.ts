@@ -81,14 +81,15 @@ export function refuseResponse(res: ServerResponse, refusal: Refusal, ruleReason
   res.writeHead(statusOf(refusal.reason), reasonPhrase(refusal, ruleReason), headers(refusal, body, keepAlive));
   const socket = res.socket;
   if (keepAlive || !socket) {
-    // Not this response's turn on the connection yet (pipelining): Node writes it, then closes, when it is.
+    // Kept alive; or not this response's turn on the connection yet (pipelining): Node writes it when it is.
     res.end(body);
     return;
   }
   // Not res.end(): Node would then read the unread body to discard it and destroy the socket once the response is
-  // flushed, which is the reset this avoids. The response is complete as written (Content-Length).
-  res.flushHeaders();
-  res.write(body);
+  // flushed, which is the reset this avoids. The response is complete as written (Content-Length); a HEAD
+  // response has no body, so its head is flushed alone.
+  if (request.method === 'HEAD') res.flushHeaders();
+  else res.write(body);
   request.unpipe();
   request.pause();
   lingeringClose(socket);

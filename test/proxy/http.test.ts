@@ -130,6 +130,12 @@ describe('refusals name the rule and the reason', () => {
     expect(r.closed).toBe(true);
   });
 
+  it('a refused HEAD that carries a body gets its head, and the connection closes', async () => {
+    const r = await rawRequest(leash.port, `HEAD ${url('nowhere.test')} HTTP/1.1\r\nHost: nowhere.test\r\nContent-Length: 3\r\n\r\nabc`);
+    expect(r.text).toMatch(/^HTTP\/1\.1 403 [^\r]*\r\n[\s\S]*Connection: close\r\n[\s\S]*\r\n\r\n$/);
+    expect(r.closed).toBe(true);
+  });
+
   it('a request pipelined behind a refusal that closes the connection is never forwarded', async () => {
     const refused = `POST ${url('nowhere.test')} HTTP/1.1\r\nHost: nowhere.test\r\nContent-Length: 3\r\n\r\nabc`;
     const behind = `GET ${url('origin.test', '/behind-refusal')} HTTP/1.1\r\nHost: origin.test\r\nConnection: close\r\n\r\n`;
