@@ -19,6 +19,7 @@ import type { ProxyState } from './state.js';
 import { describeUpstreamError, httpsAgentFor, sendUpstream, upstreamReason } from './upstream.js';
 import { withGrant } from './grants.js';
 import { judge } from './verdict.js';
+import { guardStream } from './open-tunnels.js';
 
 export interface InterceptSession {
   readonly tunnel: Exchange;
@@ -165,6 +166,12 @@ export async function handleInterceptedUpgrade(state: ProxyState & ExchangeSink,
   req.headers.host = session.port === 443 ? name : `${name}:${session.port}`;
   req.url = destination.path;
   socket.once('close', () => exchange.finish({ status: 101, bytesOut: socket.bytesRead, bytesIn: socket.bytesWritten }));
+  guardStream(exchange, 'WebSocket', (next) => {
+    const again = judge(next, facts);
+    if (again.effect === 'deny') return `policy revision ${next.revision} denies this WebSocket: ${again.message}`;
+    if (!again.rule?.websocket) return `policy revision ${next.revision} no longer allows WebSocket upgrades here (no rule with websocket: true decides ${describe(session)}${destination.path})`;
+    return undefined;
+  });
   state.httpProxy.ws(req, socket, head, { target: { protocol: 'https:', host: session.address, port: session.port }, agent: httpsAgentFor(state, policy), secure: true }, (err: NodeJS.ErrnoException) => {
     exchange.deny(upstreamReason(err), `upstream ${req.headers.host} (${session.address}): ${describeUpstreamError(err)}`);
     socket.destroy();
