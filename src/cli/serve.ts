@@ -85,7 +85,7 @@ export async function startServe(options: ServeOptions, io: CommandIo): Promise<
 function onReload(outcome: ReloadOutcome, proxy: ProxyServer, audit: AuditLog, io: CommandIo): void {
   if (outcome.kind === 'loaded') {
     void proxy.setPolicy(outcome.policy).then((closed) => {
-      if (closed > 0) io.err(`leash: ${closed} open tunnel(s) the new policy denies were closed (policy_revoked)`);
+      if (closed > 0) io.err(`leash: ${closed} open tunnel(s) or connection(s) the new policy denies were closed (policy_revoked)`);
     });
     for (const warning of outcome.policy.warnings) io.err(formatIssue(warning));
     for (const problem of readAgentTokens(outcome.policy).problems) io.err(`leash: ${problem}`);

@@ -16,6 +16,12 @@ import { sendUpstream } from './upstream.js';
 
 export async function handleRequest(state: ProxyState & ExchangeSink, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const exchange = new Exchange(state, state.policy, 'request', req.socket);
+  state.keepAlive.started(req.socket);
+  exchange.onFinish(() => {
+    const r = exchange.record;
+    const facts = r.host !== null && r.port !== null && r.method !== null ? { method: r.method, host: r.host, port: r.port, path: r.path ?? '/', agent: r.agent } : undefined;
+    state.keepAlive.finished(req.socket, facts);
+  });
   try {
     await forwardRequest(state, exchange, req, res);
   } catch (err) {

@@ -23,6 +23,7 @@ import type { ProxyState } from './state.js';
 import { handleConnect } from './tunnel.js';
 import { revokeOpen } from './open-tunnels.js';
 import { PolicyRuntimes } from './policy-runtime.js';
+import { KeepAliveConnections } from './keep-alive.js';
 
 export interface ProxyOptions {
   readonly policy: CompiledPolicy;
@@ -71,6 +72,7 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
     httpProxy: proxy,
     upstreamAgent: newUpstreamAgent(),
     runtimes: new PolicyRuntimes(options.policy),
+    keepAlive: new KeepAliveConnections(),
     draining: false,
     rateLimits: options.rateLimits ?? new MemoryRateLimitStore(),
     grants: options.grants ?? new MemoryGrantStore(),
@@ -102,6 +104,7 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
     socket.setTimeout(timeouts.idleMs, () => socket.destroy());
     connections++;
     socket.once('close', () => connections--);
+    state.keepAlive.add(socket);
     if (connections > limits.maxConnections) {
       overLimit.add(socket);
       const exchange = new Exchange(state, state.policy, 'connection', socket);
@@ -175,8 +178,15 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
     setPolicy(policy) {
       state.runtimes.swap(policy);
       state.policy = policy;
-      // What is already open is held to the new policy too: tunnels it would not open are closed (policy_revoked).
-      return revokeOpen(state, policy);
+      // What is already open is held to the new policy too: tunnels it would not open, and idle kept-alive
+      // connections whose last request it denies, are closed (policy_revoked).
+      const idle = state.keepAlive.revoke(policy, (socket, facts, message) => {
+        const exchange = new Exchange(state, policy, 'connection', socket);
+        Object.assign(exchange.record, { method: facts.method, host: facts.host, port: facts.port, path: facts.path ?? null, agent: facts.agent ?? 'anonymous', scheme: 'http' });
+        exchange.deny('policy_revoked', message);
+        exchange.finish();
+      });
+      return revokeOpen(state, policy).then((tunnels) => tunnels + idle);
     },
     close(drainMs = state.policy.settings.timeouts.drainMs) {
       closing ??= (async () => {

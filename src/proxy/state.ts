@@ -10,6 +10,7 @@ import type { RateLimitStore } from '../limits/store.js';
 import type { Interceptor } from '../tls/intercept.js';
 import type { Exchange } from './exchange.js';
 import type { PolicyRuntimes } from './policy-runtime.js';
+import type { KeepAliveConnections } from './keep-alive.js';
 
 export interface ProxyState {
   policy: CompiledPolicy;
@@ -17,6 +18,8 @@ export interface ProxyState {
   readonly open: Set<Exchange>;
   readonly httpProxy: HttpProxy;
   readonly upstreamAgent: http.Agent;
+  /** Plain-HTTP connections between requests, so a reload can close those it denies. */
+  readonly keepAlive: KeepAliveConnections;
   /** What each policy revision in use needs (tokens, resolver, HTTPS agent), built on swap, retired after. */
   readonly runtimes: PolicyRuntimes;
   draining: boolean;

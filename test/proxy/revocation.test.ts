@@ -3,12 +3,13 @@
 // tunnels it still allows carry on. And `--policy FILE` keeps watching the file however the editor saves it.
 
 import { rename, writeFile } from 'node:fs/promises';
+import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startServe } from '../../src/cli/serve.js';
 import { tempDir, waitFor } from '../helpers/audit-sink.js';
-import { startTcpSink, type TcpSink } from '../helpers/origin.js';
+import { startHttpOrigin, startTcpSink, type TcpSink, type TestOrigin } from '../helpers/origin.js';
 import { policy, startLeash, type TestLeash } from '../helpers/leash.js';
 
 let sink: TcpSink;
@@ -58,13 +59,57 @@ describe('a reload reaches open tunnels', () => {
     const record = await waitFor(async () => (await leash.records()).find((r) => r.event === 'tunnel' && r.host === 'revoked.test'));
     expect(record).toMatchObject({ effect: 'deny', reason: 'policy_revoked', status: 200, rule: 'revoked' });
     expect(String(record?.message)).toContain('denies this tunnel');
-    expect(leash.stderr.join('\n')).toContain('1 open tunnel(s) the new policy denies were closed (policy_revoked)');
+    expect(leash.stderr.join('\n')).toContain('1 open tunnel(s) or connection(s) the new policy denies were closed (policy_revoked)');
     // The tunnel the new policy still allows carries on.
     expect(kept.destroyed).toBe(false);
     const before = Buffer.concat(sink.received).length;
     kept.write('still here');
     await waitFor(() => Buffer.concat(sink.received).length >= before + 10);
     kept.destroy();
+  });
+});
+
+describe('a reload reaches idle kept-alive connections', () => {
+  let leash: TestLeash;
+  let origin: TestOrigin;
+  beforeAll(async () => {
+    origin = await startHttpOrigin();
+    leash = await startLeash(yaml(`  - { name: kept, domain: kept.test, ports: "*", effect: allow }
+  - { name: revoked, domain: revoked.test, ports: "*", effect: allow }
+`));
+  });
+  afterAll(async () => {
+    await leash?.stop();
+    await origin?.close();
+  });
+
+  /** A GET on a keep-alive agent with one socket; resolves with the status and that socket. */
+  const get = (agent: http.Agent, host: string) =>
+    new Promise<{ status: number; socket: net.Socket }>((resolve, reject) => {
+      const req = http.request({ host: '127.0.0.1', port: leash.port, path: `http://${host}:${origin.port}/`, agent }, (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, socket: req.socket as net.Socket }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+
+  it('an idle connection whose last request the new policy denies is closed and audited; another stays', async () => {
+    const revokedAgent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const keptAgent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const revoked = await get(revokedAgent, 'revoked.test');
+    const kept = await get(keptAgent, 'kept.test');
+    expect([revoked.status, kept.status]).toEqual([200, 200]);
+    const closed = new Promise<void>((r) => revoked.socket.once('close', () => r()));
+    await leash.rewritePolicy(yaml(`  - { name: kept, domain: kept.test, ports: "*", effect: allow }
+`));
+    await closed;
+    const record = await waitFor(async () => (await leash.records()).find((r) => r.event === 'connection' && r.reason === 'policy_revoked'));
+    expect(record).toMatchObject({ effect: 'deny', host: 'revoked.test', method: 'GET' });
+    expect(kept.socket.destroyed).toBe(false);
+    expect((await get(keptAgent, 'kept.test')).socket).toBe(kept.socket); // still the same connection
+    revokedAgent.destroy();
+    keptAgent.destroy();
   });
 });
 

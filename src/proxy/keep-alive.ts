@@ -1,0 +1,54 @@
+// Plain-HTTP connections kept alive between requests. Each request on one is decided on its own, but an idle
+// connection is still an open door a reload may have shut: clients pool connections per origin, so the request
+// that comes next on it is most likely for the same host. After a reload, an idle connection whose last request
+// the new policy would deny is closed and audited (policy_revoked); one with a request in flight finishes it
+// under the policy it started with, and its next request is decided by the new one. Per process, owned by the
+// server; nothing in module scope.
+
+import type { Socket } from 'node:net';
+import type { RequestFacts } from '../policy/evaluate.js';
+import type { CompiledPolicy } from '../policy/policy.js';
+import { judge } from './verdict.js';
+
+interface Connection {
+  /** Requests on it not yet answered. */
+  inFlight: number;
+  /** What its last request asked for, once it was decided. */
+  last: RequestFacts | undefined;
+}
+
+export class KeepAliveConnections {
+  private readonly connections = new Map<Socket, Connection>();
+
+  add(socket: Socket): void {
+    this.connections.set(socket, { inFlight: 0, last: undefined });
+    socket.once('close', () => this.connections.delete(socket));
+  }
+
+  started(socket: Socket): void {
+    const connection = this.connections.get(socket);
+    if (connection) connection.inFlight++;
+  }
+
+  finished(socket: Socket, facts: RequestFacts | undefined): void {
+    const connection = this.connections.get(socket);
+    if (!connection) return;
+    connection.inFlight = Math.max(0, connection.inFlight - 1);
+    if (facts) connection.last = facts;
+  }
+
+  /** Closes the idle connections whose last request `policy` denies; calls `audit` for each. */
+  revoke(policy: CompiledPolicy, audit: (socket: Socket, facts: RequestFacts, message: string) => void): number {
+    let closed = 0;
+    for (const [socket, connection] of this.connections) {
+      if (connection.inFlight > 0 || !connection.last || socket.destroyed) continue;
+      // Report mode turns a deny into an allow with wouldDeny: nothing is closed, as nothing is blocked.
+      const verdict = judge(policy, connection.last);
+      if (verdict.effect === 'allow') continue;
+      audit(socket, connection.last, `policy revision ${policy.revision} denies what this kept-alive connection last asked for: ${verdict.message}`);
+      socket.destroy();
+      closed++;
+    }
+    return closed;
+  }
+}
