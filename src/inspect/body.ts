@@ -18,12 +18,18 @@ export type InspectKind = 'json' | 'html';
 export type ContentCoding = 'identity' | 'gzip' | 'deflate' | 'br';
 
 export interface ResponseInspector {
+  readonly kind: InspectKind;
   write(chunk: Buffer): Promise<Reference[]>;
   end(): Promise<Reference[]>;
   /** Decoded body bytes scanned so far; never more than maxBytes. */
   readonly inspectedBytes: number;
   /** True once the decoded body went past maxBytes and inspection stopped there. */
   readonly truncated: boolean;
+  /**
+   * True once the body is known to be broken: JSON that does not parse or ends inside a value, or a content coding
+   * that fails to decode. (HTML is never malformed: browsers read whatever they get.)
+   */
+  readonly malformed: boolean;
 }
 
 export interface InspectOptions {
@@ -82,12 +88,13 @@ export function inspectResponse(options: InspectOptions): ResponseInspector | un
   const coding = contentCoding(options.contentEncoding);
   if (coding === undefined) return undefined;
   const scanner = kind === 'json' ? new JsonReferenceScanner(options.responseUrl) : new HtmlReferenceScanner(options.responseUrl);
-  return new BodyInspector(scanner, coding, options.maxBytes);
+  return new BodyInspector(scanner, coding, options.maxBytes, kind);
 }
 
 interface TextScanner {
   write(text: string): Reference[];
   end(): Reference[];
+  readonly malformed?: boolean;
 }
 
 type Decompressor = zlib.Gunzip | zlib.Inflate | zlib.InflateRaw | zlib.BrotliDecompress;
@@ -108,11 +115,18 @@ export class BodyInspector implements ResponseInspector {
   #found: Reference[] = [];
   /** Writes and the end waiting on the decompressor, resolved early if it fails or is destroyed. */
   readonly #waiting = new Set<() => void>();
+  #decodeFailed = false;
+  readonly kind: InspectKind;
 
-  constructor(scanner: TextScanner, coding: ContentCoding, maxBytes: number) {
+  constructor(scanner: TextScanner, coding: ContentCoding, maxBytes: number, kind: InspectKind = 'json') {
     this.#scanner = scanner;
     this.#coding = coding;
     this.#maxBytes = maxBytes;
+    this.kind = kind;
+  }
+
+  get malformed(): boolean {
+    return this.#scanner.malformed === true || (this.kind === 'json' && this.#decodeFailed);
   }
 
   get inspectedBytes(): number {
@@ -201,7 +215,10 @@ export class BodyInspector implements ResponseInspector {
       this.#decoded += data.length;
       this.#scan(data);
     });
-    decompressor.on('error', () => this.#fail());
+    decompressor.on('error', () => {
+      this.#decodeFailed = true;
+      this.#fail();
+    });
     decompressor.on('close', () => this.#release());
     return decompressor;
   }

@@ -1,5 +1,6 @@
 // Warnings that do not stop a policy from loading but usually mean the author misread it: a rule that can never
-// match because an earlier rule always matches first, in particular an allow rule after a catch-all deny.
+// match because an earlier rule always matches first, in particular an allow rule after a catch-all deny; and an
+// `inspect` rule that does not narrow the hosts it may grant.
 
 import { formatLocation, type PolicyIssue } from '../errors.js';
 import { patternCovers } from './host-pattern.js';
@@ -9,6 +10,14 @@ import type { CompiledRule } from './rule.js';
 export function lintRules(rules: readonly CompiledRule[], index: HostIndex): PolicyIssue[] {
   const warnings: PolicyIssue[] = [];
   for (const rule of rules) {
+    if (rule.inspect.length > 0 && !rule.grantNarrowing?.hosts) {
+      warnings.push({
+        severity: 'warning',
+        location: rule.location,
+        field: `rules (${rule.name}).inspect`,
+        message: 'no inspect.grant.hosts: it will grant any host its responses name; list the hosts it may grant, e.g. inspect: { types: [json], grant: { hosts: ["*.cdn.example"] } }',
+      });
+    }
     const shadow = earlierCoveringRules(rule, rules, index).find((earlier) => covers(earlier, rule));
     if (!shadow) continue;
     const catchAllDeny = shadow.effect === 'deny' && shadow.pattern.kind === 'any' && rule.effect === 'allow';
