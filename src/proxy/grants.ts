@@ -35,7 +35,7 @@ const MAX_SKIP_RECORDS = 64;
 /** References examined per response, found anywhere in it; past this, inspection stops. */
 export const MAX_REFERENCES = 10_000;
 /** Time spent inspecting one response (scanning and selecting, not waiting for bytes); past this, it stops. */
-export const INSPECT_BUDGET_MS = 500;
+export const INSPECT_BUDGET_MS = 1000;
 /** A chunk is scanned in slices of this many bytes, with the event loop free between them. */
 export const INSPECT_SLICE = 16 * 1024;
 /** References selected between two yields to the event loop. */

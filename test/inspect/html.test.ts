@@ -171,3 +171,27 @@ describe('HtmlReferenceScanner: streaming', () => {
     expect(scan([junk])).toContain('html a[href] https://a.example/');
   });
 });
+
+describe('HtmlReferenceScanner: control bytes and deep nesting', () => {
+  it.each([
+    ['a raw NUL in an href host', '<a href="http://allowed.example\u0000.attacker.example/">x</a>'],
+    ['a NUL character reference', '<a href="http://allowed.example&#0;.attacker.example/">x</a>'],
+    ['an ESC character reference', '<a href="http://allowed.example&#27;.attacker.example/">x</a>'],
+    ['a raw NUL after the host', '<img src="http://attacker.example\u0000">'],
+  ])('%s: no reference', (_name, html) => {
+    expect(scan([html])).toEqual([]);
+  });
+
+  it('200,000 nested elements, then a link: found, and the held text stays small', () => {
+    const scanner = new HtmlReferenceScanner(PAGE);
+    const piece = '<div>'.repeat(13_000);
+    let held = 0;
+    for (let i = 0; i < 16; i++) {
+      scanner.write(piece);
+      held = Math.max(held, scanner.heldLength);
+    }
+    expect(scanner.write('<a href="https://deep.example/">x</a>').map((r) => r.url)).toEqual(['https://deep.example/']);
+    // Only the write being tokenised (and a token spanning two) is held, never the document.
+    expect(held).toBeLessThanOrEqual(2 * piece.length);
+  });
+});
