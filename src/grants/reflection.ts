@@ -28,6 +28,8 @@ export const REFLECTION_RUN = 8;
 export const MAX_REQUEST_BODY = 64 * 1024;
 /** Decoding layers undone (percent inside entities inside percent...); deeper nesting is left as it is. */
 const MAX_LAYERS = 4;
+/** Letters and digits indexed per request, all decoded forms together; past it the request counts as unseen. */
+const MAX_INDEXED = 4 * MAX_REQUEST_BODY;
 
 export type RequestHeaders = Readonly<Record<string, string | string[] | undefined>>;
 
@@ -105,7 +107,14 @@ export class Reflection {
 
   /** Does `text` (a URL or a host) share a run of REFLECTION_RUN letters or digits with the path, query or body? */
   carriesRun(text: string): boolean {
-    this.#index ??= new RunIndex([...skeletons(this.#path), ...skeletons(this.#query), ...skeletons(this.#body)]);
+    if (!this.#index) {
+      const texts = [...skeletons(this.#path), ...skeletons(this.#query), ...skeletons(this.#body)];
+      let total = 0;
+      for (const t of texts) total += t.length;
+      // Adversarial layering could multiply the material; what is not indexed counts as unseen (fail closed).
+      if (total > MAX_INDEXED) this.#overflow = true;
+      this.#index = new RunIndex(texts, MAX_INDEXED);
+    }
     if (this.#index.empty) return false;
     const forms = skeletons(text);
     const host = hostOf(text);
@@ -131,10 +140,11 @@ class RunIndex {
   readonly #ascii: Float64Array;
   readonly #other = new Set<string>();
 
-  constructor(texts: readonly string[]) {
+  constructor(texts: readonly string[], maxWindows: number) {
     const codes: number[] = [];
+    let windows = 0;
     for (const text of texts) {
-      for (let i = 0; i + REFLECTION_RUN <= text.length; i++) {
+      for (let i = 0; i + REFLECTION_RUN <= text.length && windows++ < maxWindows; i++) {
         const code = packRun(text, i);
         if (code >= 0) codes.push(code);
         else this.#other.add(text.slice(i, i + REFLECTION_RUN));
@@ -186,16 +196,37 @@ function packRun(text: string, i: number): number {
 
 /** Undoes percent-encoding, HTML character references and JSON escapes, layer after layer. */
 export function decodeLayers(text: string): string {
+  const steps = decodingSteps(text);
+  return steps[steps.length - 1] as string;
+}
+
+/**
+ * The text as written and after each decoding step (percent, entities, JSON escapes, repeated): every form an
+ * API might reflect. An API that percent-decodes its query but echoes a `\u0061` literally, which the URL parser
+ * then turns into `/u0061`, reflects the middle form, not the first or the last.
+ */
+export function decodingSteps(text: string): string[] {
+  const steps = [text];
   let current = text;
   for (let layer = 0; layer < MAX_LAYERS; layer++) {
-    let next = percentDecode(current);
-    if (next.includes('&')) next = decodeHTML(next);
-    if (next.includes('\\')) next = jsonUnescape(next);
-    if (next === current) break;
-    current = next;
+    const before = current;
+    for (const step of STEPS) {
+      const next = step(current);
+      if (next !== current) {
+        steps.push(next);
+        current = next;
+      }
+    }
+    if (current === before) break;
   }
-  return current;
+  return steps;
 }
+
+const STEPS: readonly ((text: string) => string)[] = [
+  percentDecode,
+  (text) => (text.includes('&') ? decodeHTML(text) : text),
+  (text) => (text.includes('\\') ? jsonUnescape(text) : text),
+];
 
 /** Letters and digits only, compatibility-normalised and case-folded: the text runs are compared on. */
 export function skeleton(text: string): string {
@@ -203,18 +234,17 @@ export function skeleton(text: string): string {
 }
 
 /**
- * The skeletons of a text as written and as decoded. Both, on both sides: a decoder's reading of an ambiguous
- * `&not=` or a lone `%` may differ from the API's, and the other form then still matches.
+ * The skeletons of a text as written and after each decoding step, without repeats. All of them, on both sides: a
+ * decoder's reading of an ambiguous `&not=` or a lone `%` may differ from the API's, and another form then matches.
  */
 export function skeletons(text: string): string[] {
-  const raw = skeleton(text);
-  const decoded = skeleton(decodeLayers(text));
-  return decoded === raw ? [raw] : [raw, decoded];
+  return [...new Set(decodingSteps(text).map(skeleton))];
 }
 
 /** The text host names are looked for in: as written and decoded, folded, with IDNA's other dots written `.`. */
 function hostForm(text: string): string {
-  return `${text}\n${decodeLayers(text)}`
+  return decodingSteps(text)
+    .join('\n')
     .normalize('NFKC')
     .toLowerCase()
     .replace(/[\t\n\r]/g, '')

@@ -5,16 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { Reflection } from '../../src/grants/reflection.js';
 import { newResponseGrants, selectReference, type ResponseGrants } from '../../src/grants/select.js';
 import type { Reference } from '../../src/inspect/reference.js';
-import { compilePolicy } from '../../src/policy/load.js';
-import type { CompiledPolicy } from '../../src/policy/policy.js';
-
-/** Compiles an inline policy; warnings are expected (inspect rules without grant.hosts), errors are not. */
-export function compileWithWarnings(text: string): CompiledPolicy {
-  const { policy, issues } = compilePolicy([{ file: 't.yaml', text }]);
-  const errors = issues.filter((i) => i.severity === 'error');
-  if (!policy || errors.length > 0) throw new Error(`test policy does not load: ${JSON.stringify(errors)}`);
-  return policy;
-}
+import { compileWithWarnings } from './compile.js';
 
 const policyText = (grants = '{ maxPerResponse: 2 }') => `
 version: 1
@@ -28,7 +19,7 @@ rules:
 const policy = compileWithWarnings(policyText());
 const urlPolicy = compileWithWarnings(policyText('{ maxPerResponse: 2, scope: url }'));
 
-export const ref = (url: string, found = '$.x'): Reference => {
+const ref = (url: string, found = '$.x'): Reference => {
   const u = new URL(url);
   const host = u.hostname.replace(/^\[|\]$/g, '');
   return { url: u.href, scheme: u.protocol === 'https:' ? 'https' : 'http', host, hostKind: /^[\d.]+$/.test(host) ? 'ipv4' : host.includes(':') ? 'ipv6' : 'name', port: u.port ? Number(u.port) : u.protocol === 'https:' ? 443 : 80, found };
