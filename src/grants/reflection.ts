@@ -82,8 +82,12 @@ export class Reflection {
     this.#hostAnswers.clear();
   }
 
-  /** False when part of the body was not read (over MAX_REQUEST_BODY, or content-coded): it could hold anything. */
+  /**
+   * False when part of what the upstream received was not read (a body over MAX_REQUEST_BODY, or content-coded,
+   * or decoded forms too large to index): it could hold anything.
+   */
   get complete(): boolean {
+    this.#buildIndex();
     return !this.#opaque && !this.#overflow;
   }
 
@@ -107,6 +111,18 @@ export class Reflection {
 
   /** Does `text` (a URL or a host) share a run of REFLECTION_RUN letters or digits with the path, query or body? */
   carriesRun(text: string): boolean {
+    const index = this.#buildIndex();
+    if (index.empty) return false;
+    const forms = skeletons(text);
+    const host = hostOf(text);
+    if (host !== undefined) {
+      const unicode = unicodeHost(host);
+      if (unicode !== host) forms.push(...skeletons(unicode));
+    }
+    return forms.some((form) => index.sharesRun(form));
+  }
+
+  #buildIndex(): RunIndex {
     if (!this.#index) {
       const texts = [...skeletons(this.#path), ...skeletons(this.#query), ...skeletons(this.#body)];
       let total = 0;
@@ -115,14 +131,7 @@ export class Reflection {
       if (total > MAX_INDEXED) this.#overflow = true;
       this.#index = new RunIndex(texts, MAX_INDEXED);
     }
-    if (this.#index.empty) return false;
-    const forms = skeletons(text);
-    const host = hostOf(text);
-    if (host !== undefined) {
-      const unicode = unicodeHost(host);
-      if (unicode !== host) forms.push(...skeletons(unicode));
-    }
-    return forms.some((form) => this.#index?.sharesRun(form));
+    return this.#index;
   }
 
   /**
