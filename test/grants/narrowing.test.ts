@@ -19,8 +19,10 @@ describe('inspect: validation of the object form', () => {
     ['an unclosed bracket', '{ types: [json], grant: { paths: ["$.a[0"] } }', 't.yaml:5:48: rules[0].inspect.grant.paths[0]: "$.a[0": unclosed "[" at position 4'],
     ['an attribute leash does not read', '{ types: [html], grant: { paths: ["div[style]"] } }', 't.yaml:5:48: rules[0].inspect.grant.paths[0]: "div[style]": references are read only from the attributes href, src, srcset, poster, data-src, action, formaction, cite, refresh'],
     ['a header leash does not read', '{ types: [json], grant: { paths: ["header Cookie"] } }', 't.yaml:5:48: rules[0].inspect.grant.paths[0]: "header Cookie": references are read only from the Location, Content-Location and Link headers'],
-    ['types missing', '{ grant: { hosts: [cdn.example] } }', 't.yaml:5:14: rules[0].inspect:'],
-    ['an unknown key in grant', '{ types: [json], grant: { host: [cdn.example] } }', 't.yaml:5:14: rules[0].inspect:'],
+    ['types missing', '{ grant: { hosts: [cdn.example] } }', 't.yaml:5:14: rules[0].inspect.types: is required'],
+    ['an unknown key in grant, with a suggestion', '{ types: [json], grant: { host: [cdn.example] } }', 't.yaml:5:40: rules[0].inspect.grant.host: unknown key "host"; did you mean "hosts"? (allowed: hosts, paths)'],
+    ['an unknown type', '{ types: [xml] }', 't.yaml:5:24: rules[0].inspect.types[0]: "xml" is not allowed; allowed: json or html'],
+    ['neither a list nor a mapping', 'json', 't.yaml:5:14: rules[0].inspect: expected a list of json and/or html, or { types: [json, html], grant: { hosts: [...], paths: [...] } }, got "json"'],
   ])('%s', (_name, inspect, expected) => {
     const issues = issuesOf(rule(inspect)).filter((i) => i.severity === 'error');
     expect(issues.length).toBeGreaterThan(0);
