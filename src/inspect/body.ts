@@ -25,6 +25,10 @@ export interface ResponseInspector {
   readonly inspectedBytes: number;
   /** True once the decoded body went past maxBytes and inspection stopped there. */
   readonly truncated: boolean;
+  /** Time spent scanning decoded text so far, by the clock given in the options (0 without one). */
+  readonly scanMs: number;
+  /** Stops inspecting (a budget ran out): frees the decoder; later writes resolve [] at once. */
+  abandon(): void;
   /**
    * True once the body is known to be broken: JSON that does not parse or ends inside a value, or a content coding
    * that fails to decode. (HTML is never malformed: browsers read whatever they get.)
@@ -38,6 +42,8 @@ export interface InspectOptions {
   contentEncoding: string | undefined;
   responseUrl: string;
   maxBytes: number;
+  /** A clock for scanMs (performance.now at the proxy); inspection itself never reads the time. */
+  now?: () => number;
 }
 
 /** The size of the pieces the decompressors produce: the most they decode past maxBytes. */
@@ -88,7 +94,7 @@ export function inspectResponse(options: InspectOptions): ResponseInspector | un
   const coding = contentCoding(options.contentEncoding);
   if (coding === undefined) return undefined;
   const scanner = kind === 'json' ? new JsonReferenceScanner(options.responseUrl) : new HtmlReferenceScanner(options.responseUrl);
-  return new BodyInspector(scanner, coding, options.maxBytes, kind);
+  return new BodyInspector(scanner, coding, options.maxBytes, kind, options.now);
 }
 
 interface TextScanner {
@@ -117,12 +123,35 @@ export class BodyInspector implements ResponseInspector {
   readonly #waiting = new Set<() => void>();
   #decodeFailed = false;
   readonly kind: InspectKind;
+  readonly #now: (() => number) | undefined;
+  #scanMs = 0;
 
-  constructor(scanner: TextScanner, coding: ContentCoding, maxBytes: number, kind: InspectKind = 'json') {
+  constructor(scanner: TextScanner, coding: ContentCoding, maxBytes: number, kind: InspectKind = 'json', now?: () => number) {
     this.#scanner = scanner;
     this.#coding = coding;
     this.#maxBytes = maxBytes;
     this.kind = kind;
+    this.#now = now;
+  }
+
+  get scanMs(): number {
+    return this.#scanMs;
+  }
+
+  abandon(): void {
+    this.#stop();
+    this.#release();
+  }
+
+  /** The scanner's write, timed. */
+  #scanText(text: string): void {
+    if (!this.#now) return this.#push(this.#scanner.write(text));
+    const started = this.#now();
+    try {
+      this.#push(this.#scanner.write(text));
+    } finally {
+      this.#scanMs += this.#now() - started;
+    }
   }
 
   get malformed(): boolean {
@@ -232,7 +261,7 @@ export class BodyInspector implements ResponseInspector {
     this.#inspected += part.length;
     try {
       const text = this.#text.decode(part, { stream: true });
-      if (text.length > 0) this.#push(this.#scanner.write(text));
+      if (text.length > 0) this.#scanText(text);
     } catch {
       return this.#fail();
     }
@@ -247,7 +276,7 @@ export class BodyInspector implements ResponseInspector {
     if (this.#stopped) return;
     try {
       const text = this.#text.decode();
-      if (text.length > 0) this.#push(this.#scanner.write(text));
+      if (text.length > 0) this.#scanText(text);
       this.#push(this.#scanner.end());
     } catch {
       // Stop quietly with what was found.

@@ -223,6 +223,7 @@ export async function inspectForGrants(state: ProxyState, response: InspectedRes
     contentEncoding: proxyRes.headers['content-encoding'],
     responseUrl: response.responseUrl,
     maxBytes: policy.settings.grants.maxInspectBytes,
+    now: () => performance.now(),
   });
   if (!inspector || inspection.stopped) {
     inspection.summarize();
@@ -252,13 +253,16 @@ export async function inspectForGrants(state: ProxyState, response: InspectedRes
 async function inspectChunk(inspection: ResponseInspection, inspector: ResponseInspector, chunk: Buffer): Promise<void> {
   for (let at = 0; at < chunk.length && !inspection.stopped; at += INSPECT_SLICE) {
     if (at > 0) await yieldToLoop();
-    const started = performance.now();
+    // Scanning time is measured inside the inspector (not the wait for the decompressor or for other connections).
+    const before = inspector.scanMs;
     const references = await inspector.write(chunk.subarray(at, at + INSPECT_SLICE));
-    inspection.spentMs += performance.now() - started;
+    inspection.spentMs += inspector.scanMs - before;
     await inspection.apply(references, true);
     if (inspector.malformed) await inspection.revoke('malformed');
-    if (inspection.overTime()) return;
+    inspection.overTime();
   }
+  // A budget ran out: free the decoder; the rest of the body passes uninspected.
+  if (inspection.stopped) inspector.abandon();
 }
 
 async function finishInspection(inspection: ResponseInspection, inspector: ResponseInspector): Promise<void> {
