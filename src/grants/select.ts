@@ -29,7 +29,9 @@ export const SKIP_REASONS: Readonly<Record<SkipReason, string>> = {
   deny_rule: 'a deny rule names this host',
   over_limit: 'more hosts than settings.grants.maxPerResponse in one response',
   reflected: 'the request that produced the response carried it (its host, or 8 or more characters of its path, query or body)',
-  request_unseen: 'the request body was larger than leash reads (64 KiB) or content-coded, so the response could reflect data leash did not see; only hosts in inspect.grant.hosts are granted then',
+  request_unseen:
+    'the request body was larger than leash reads (64 KiB) or content-coded, so the response could reflect data ' +
+    'leash did not see; only hosts in inspect.grant.hosts are granted then',
   not_in_grant_hosts: "the host matches none of the rule's inspect.grant.hosts",
   not_in_grant_paths: "it was found at none of the rule's inspect.grant.paths",
 };
@@ -58,7 +60,15 @@ export function newResponseGrants(
   responsePort: number,
   options: { reflection?: Reflection; narrowing?: GrantNarrowing | null } = {},
 ): ResponseGrants {
-  return { hosts: new Map(), urls: new Set(), responseHost, responsePort, reflection: options.reflection, narrowing: options.narrowing ?? null, granted: 0 };
+  return {
+    hosts: new Map(),
+    urls: new Set(),
+    responseHost,
+    responsePort,
+    reflection: options.reflection,
+    narrowing: options.narrowing ?? null,
+    granted: 0,
+  };
 }
 
 /** The decision for one reference, or undefined when it repeats one already decided for this response. */

@@ -45,7 +45,8 @@ export function compileFoundPattern(text: string): FoundPatternResult {
     if (attribute === 'refresh' && tag !== 'meta' && tag !== '*') return { ok: false, message: `"${text}": refresh is read only from <meta http-equiv=refresh>` };
     const suffix = `[${attribute}]`;
     const exact = `html ${tag}${suffix}`;
-    return { ok: true, pattern: { text, matches: (f) => (tag === '*' ? f.startsWith('html ') && f.endsWith(suffix) && !f.slice(5, -suffix.length).includes('[') : f === exact) } };
+    const anyTag = (f: string) => f.startsWith('html ') && f.endsWith(suffix) && !f.slice(5, -suffix.length).includes('[');
+    return { ok: true, pattern: { text, matches: (f) => (tag === '*' ? anyTag(f) : f === exact) } };
   }
   return { ok: false, message: `"${text}" is not a JSON path ($.results[*].image), an HTML element and attribute (img[src]) or a header (header Location)` };
 }

@@ -137,9 +137,12 @@ export function compileRule(raw: RawRule, ctx: RuleContext, issues: PolicyIssue[
       inspect.grant.hosts.forEach((text, i) => {
         const host = compileHostPattern(text);
         if (!host.ok) fail([...at, 'hosts', i], host.message);
-        else if (host.pattern.kind === 'cidr' || (host.pattern.kind === 'exact' && host.pattern.hostKind !== 'name')) fail([...at, 'hosts', i], `"${text}": grants are never made for IP addresses; name hosts`);
-        else if (host.pattern.kind === 'wildcard' && host.pattern.publicSuffix === 'private') fail([...at, 'hosts', i], `"${text}" is too broad to grant: ${host.pattern.suffix} is a public suffix whose subdomains belong to different owners`);
-        else hosts?.push(host.pattern);
+        else if (host.pattern.kind === 'cidr' || (host.pattern.kind === 'exact' && host.pattern.hostKind !== 'name')) {
+          fail([...at, 'hosts', i], `"${text}": grants are never made for IP addresses; name hosts`);
+        } else if (host.pattern.kind === 'wildcard' && host.pattern.publicSuffix === 'private') {
+          const why = `${host.pattern.suffix} is a public suffix whose subdomains belong to different owners`;
+          fail([...at, 'hosts', i], `"${text}" is too broad to grant: ${why}`);
+        } else hosts?.push(host.pattern);
       });
     }
     let paths: FoundPattern[] | null = null;

@@ -107,7 +107,9 @@ class ResponseInspection {
     const detail = why === 'time_budget' ? `${INSPECT_BUDGET_MS} ms of inspection` : `${MAX_REFERENCES} references`;
     this.#record({
       reason: 'inspection_stopped',
-      message: `inspection of the response to request ${this.response.exchange.id} stopped after ${detail} (${this.examined} references examined); the rest of the body was delivered uninspected`,
+      message:
+        `inspection of the response to request ${this.response.exchange.id} stopped after ${detail} ` +
+        `(${this.examined} references examined); the rest of the body was delivered uninspected`,
       grant: { ...this.#sourceFields(''), stopped: why, references: this.examined },
     });
   }
@@ -133,13 +135,20 @@ class ResponseInspection {
         grant: { ...this.#sourceFields(grant.source.found), ...(grant.url ? { url: grant.url } : {}), revoked: why },
       });
     }
-    if (more > 0) this.#record({ reason: 'grant_revoked', message: `${more} further grants revoked (not recorded one by one)`, grant: { ...this.#sourceFields(''), revoked: why } });
+    if (more > 0) {
+      const message = `${more} further grants revoked (not recorded one by one)`;
+      this.#record({ reason: 'grant_revoked', message, grant: { ...this.#sourceFields(''), revoked: why } });
+    }
   }
 
   /** After the body: one record counting the skips that were not recorded one by one. */
   summarize(): void {
     if (this.#skipped > MAX_SKIP_RECORDS) {
-      this.#record({ reason: 'grant_skipped', message: `${this.#skipped - MAX_SKIP_RECORDS} further references skipped (not recorded one by one)`, grant: { ...this.#sourceFields(''), skipped: 'over_limit' } });
+      this.#record({
+        reason: 'grant_skipped',
+        message: `${this.#skipped - MAX_SKIP_RECORDS} further references skipped (not recorded one by one)`,
+        grant: { ...this.#sourceFields(''), skipped: 'over_limit' },
+      });
     }
   }
 
@@ -176,7 +185,9 @@ class ResponseInspection {
       port: reference.port,
       effect: 'allow',
       reason: 'granted',
-      message: `${this.response.agent} may GET ${scopeUrl ? 'one URL on ' : ''}${reference.scheme}://${reference.host}:${reference.port} for ${ttlMs / 1000} s: referenced by the response to request ${this.response.exchange.id} (${reference.found})`,
+      message:
+        `${this.response.agent} may GET ${scopeUrl ? 'one URL on ' : ''}${reference.scheme}://${reference.host}:${reference.port} ` +
+        `for ${ttlMs / 1000} s: referenced by the response to request ${this.response.exchange.id} (${reference.found})`,
       grant: { ...this.#sourceFields(reference.found), ...(grant.url ? { url: grant.url } : {}), ttlMs, expiresAt: new Date(grant.expiresAt).toISOString() },
     });
     if (this.policy.settings.mode === 'report') record.wouldGrant = true;
