@@ -37,9 +37,9 @@ export const MAX_REFERENCES = 10_000;
 /** Time spent inspecting one response (scanning and selecting, not waiting for bytes); past this, it stops. */
 export const INSPECT_BUDGET_MS = 1000;
 /** A chunk is scanned in slices of this many bytes, with the event loop free between them. */
-export const INSPECT_SLICE = 16 * 1024;
+export const INSPECT_SLICE = 4 * 1024;
 /** References selected between two yields to the event loop. */
-const REFERENCES_PER_TURN = 256;
+const REFERENCES_PER_TURN = 64;
 
 export type InspectionStop = 'reference_budget' | 'time_budget';
 export type Revocation = 'malformed' | 'truncated';
