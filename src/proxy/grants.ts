@@ -84,7 +84,8 @@ export class ResponseInspection {
   /** Selects and stores the grants of some references, yielding now and then; stops at either budget. */
   async apply(references: readonly Reference[], fromBody: boolean): Promise<void> {
     for (const reference of references) {
-      if (this.stopped) return;
+      // Revoked (the body is broken): nothing more from it is granted, even what a chunk in flight still carries.
+      if (this.stopped || (this.revoked && fromBody)) return;
       if (this.examined >= MAX_REFERENCES) return this.stop('reference_budget');
       this.examined++;
       const started = this.clock();
