@@ -183,7 +183,14 @@ export class ResponseInspection {
       url: scopeUrl ? requestableUrl(reference.url) : null,
     };
     await this.state.grants.add(grant);
-    if (fromBody) this.made.push(grant);
+    if (fromBody) {
+      this.made.push(grant);
+      // Revoked while this grant was being stored: it goes too (revoke() already went through the list).
+      if (this.revoked) {
+        await this.state.grants.revoke(grant, this.response.exchange.id);
+        return;
+      }
+    }
     const record = this.#record({
       scheme: reference.scheme,
       host: reference.host,
