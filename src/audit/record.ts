@@ -50,10 +50,19 @@ export interface AuditRecord {
     readonly source: string;
     readonly sourceRule: string;
     readonly sourceUrl: string;
+    /** Where in the response: `$.results[0].image`, `html a[href]`, `header Location`. */
     readonly found: string;
     readonly expiresAt: string;
+    /** settings.grants.scope url: the one URL granted (a target: redacted like `path`). */
+    readonly url?: string;
     readonly ttlMs?: number;
+    /** grant_skipped: why (reflected, not_in_grant_hosts, not_in_grant_paths, request_unseen, deny_rule, ...). */
     readonly skipped?: string;
+    /** inspection_stopped: which budget ran out (reference_budget, time_budget), after how many references. */
+    readonly stopped?: string;
+    readonly references?: number;
+    /** grant_revoked: why (malformed, truncated). */
+    readonly revoked?: string;
   };
   /** Report mode: this grant was recorded; enforce mode would have made it too. */
   wouldGrant?: boolean;

@@ -1,31 +1,73 @@
-// Grants in process memory, bounded by an LRU (and each entry by its own expiry), so a response full of links
-// cannot grow memory without limit. A grant to one agent is keyed by that agent and invisible to every other.
+// Grants in process memory, bounded by an LRU of hosts (and each entry by its own expiry, and each host by a cap
+// on its URL grants), so a response full of links cannot grow memory without limit. A grant to one agent is keyed
+// by that agent and invisible to every other.
 
 import { LRUCache } from 'lru-cache';
-import { grantKey, type Grant, type GrantStore } from './store.js';
+import { grantKey, type Grant, type GrantKey, type GrantStore } from './store.js';
 
-/** At most this many exact URLs are remembered per granted host (scope url). */
+/** At most this many exact-URL grants are kept per host (scope url); past it the one expiring first goes. */
 export const MAX_URLS_PER_GRANT = 256;
 
-export class MemoryGrantStore implements GrantStore {
-  private readonly grants: LRUCache<string, Grant>;
+/** Everything granted to one agent on one (scheme, host, port): the host grant and the URL grants, apart. */
+interface HostEntry {
+  host: Grant | undefined;
+  readonly urls: Map<string, Grant>;
+}
 
-  constructor(maxGrants = 100_000) {
-    this.grants = new LRUCache({ max: maxGrants });
+export class MemoryGrantStore implements GrantStore {
+  private readonly entries: LRUCache<string, HostEntry>;
+
+  constructor(maxHosts = 100_000) {
+    this.entries = new LRUCache({ max: maxHosts });
   }
 
   async add(grant: Grant): Promise<void> {
     const key = grantKey(grant.agent, grant.scheme, grant.host, grant.port);
-    const existing = this.grants.get(key);
-    if (!existing || existing.expiresAt < grant.expiresAt || grant.urls) {
-      const urls = grant.urls && existing?.urls ? [...new Set([...existing.urls, ...grant.urls])].slice(-MAX_URLS_PER_GRANT) : grant.urls;
-      const newest = !existing || existing.expiresAt <= grant.expiresAt ? grant : existing;
-      this.grants.set(key, { ...newest, urls });
+    let entry = this.entries.get(key);
+    if (!entry) {
+      entry = { host: undefined, urls: new Map() };
+      this.entries.set(key, entry);
     }
+    if (grant.url === null) {
+      if (!entry.host || entry.host.expiresAt < grant.expiresAt) entry.host = grant;
+      return;
+    }
+    const existing = entry.urls.get(grant.url);
+    if (existing && existing.expiresAt >= grant.expiresAt) return;
+    entry.urls.delete(grant.url);
+    if (entry.urls.size >= MAX_URLS_PER_GRANT) evictSoonest(entry.urls);
+    entry.urls.set(grant.url, grant);
   }
 
-  async find(agent: string, scheme: 'http' | 'https', host: string, port: number, nowMs: number): Promise<Grant | undefined> {
-    const grant = this.grants.get(grantKey(agent, scheme, host, port));
-    return grant && grant.expiresAt > nowMs ? grant : undefined;
+  async find(agent: string, scheme: 'http' | 'https', host: string, port: number, nowMs: number, url?: string): Promise<Grant | undefined> {
+    const entry = this.entries.get(grantKey(agent, scheme, host, port));
+    if (!entry) return undefined;
+    if (entry.host && entry.host.expiresAt > nowMs) return entry.host;
+    if (url !== undefined) {
+      const grant = entry.urls.get(url);
+      return grant && grant.expiresAt > nowMs ? grant : undefined;
+    }
+    let longest: Grant | undefined;
+    for (const grant of entry.urls.values()) if (grant.expiresAt > nowMs && (!longest || grant.expiresAt > longest.expiresAt)) longest = grant;
+    return longest;
   }
+
+  async revoke(key: GrantKey, sourceRequestId: string): Promise<boolean> {
+    const entry = this.entries.get(grantKey(key.agent, key.scheme, key.host, key.port));
+    if (!entry) return false;
+    if (key.url === null) {
+      if (entry.host?.source.requestId !== sourceRequestId) return false;
+      entry.host = undefined;
+      return true;
+    }
+    if (entry.urls.get(key.url)?.source.requestId !== sourceRequestId) return false;
+    entry.urls.delete(key.url);
+    return true;
+  }
+}
+
+function evictSoonest(urls: Map<string, Grant>): void {
+  let soonest: Grant | undefined;
+  for (const grant of urls.values()) if (!soonest || grant.expiresAt < soonest.expiresAt) soonest = grant;
+  if (soonest?.url) urls.delete(soonest.url);
 }

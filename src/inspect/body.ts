@@ -18,12 +18,22 @@ export type InspectKind = 'json' | 'html';
 export type ContentCoding = 'identity' | 'gzip' | 'deflate' | 'br';
 
 export interface ResponseInspector {
+  readonly kind: InspectKind;
   write(chunk: Buffer): Promise<Reference[]>;
   end(): Promise<Reference[]>;
   /** Decoded body bytes scanned so far; never more than maxBytes. */
   readonly inspectedBytes: number;
   /** True once the decoded body went past maxBytes and inspection stopped there. */
   readonly truncated: boolean;
+  /** Time spent scanning decoded text so far, by the clock given in the options (0 without one). */
+  readonly scanMs: number;
+  /** Stops inspecting (a budget ran out): frees the decoder; later writes resolve [] at once. */
+  abandon(): void;
+  /**
+   * True once the body is known to be broken: JSON that does not parse or ends inside a value, or a content coding
+   * that fails to decode. (HTML is never malformed: browsers read whatever they get.)
+   */
+  readonly malformed: boolean;
 }
 
 export interface InspectOptions {
@@ -32,6 +42,8 @@ export interface InspectOptions {
   contentEncoding: string | undefined;
   responseUrl: string;
   maxBytes: number;
+  /** A clock for scanMs (performance.now at the proxy); inspection itself never reads the time. */
+  now?: () => number;
 }
 
 /** The size of the pieces the decompressors produce: the most they decode past maxBytes. */
@@ -82,12 +94,13 @@ export function inspectResponse(options: InspectOptions): ResponseInspector | un
   const coding = contentCoding(options.contentEncoding);
   if (coding === undefined) return undefined;
   const scanner = kind === 'json' ? new JsonReferenceScanner(options.responseUrl) : new HtmlReferenceScanner(options.responseUrl);
-  return new BodyInspector(scanner, coding, options.maxBytes);
+  return new BodyInspector(scanner, coding, options.maxBytes, kind, options.now);
 }
 
 interface TextScanner {
   write(text: string): Reference[];
   end(): Reference[];
+  readonly malformed?: boolean;
 }
 
 type Decompressor = zlib.Gunzip | zlib.Inflate | zlib.InflateRaw | zlib.BrotliDecompress;
@@ -108,11 +121,41 @@ export class BodyInspector implements ResponseInspector {
   #found: Reference[] = [];
   /** Writes and the end waiting on the decompressor, resolved early if it fails or is destroyed. */
   readonly #waiting = new Set<() => void>();
+  #decodeFailed = false;
+  readonly kind: InspectKind;
+  readonly #now: (() => number) | undefined;
+  #scanMs = 0;
 
-  constructor(scanner: TextScanner, coding: ContentCoding, maxBytes: number) {
+  constructor(scanner: TextScanner, coding: ContentCoding, maxBytes: number, kind: InspectKind = 'json', now?: () => number) {
     this.#scanner = scanner;
     this.#coding = coding;
     this.#maxBytes = maxBytes;
+    this.kind = kind;
+    this.#now = now;
+  }
+
+  get scanMs(): number {
+    return this.#scanMs;
+  }
+
+  abandon(): void {
+    this.#stop();
+    this.#release();
+  }
+
+  /** The scanner's write, timed. */
+  #scanText(text: string): void {
+    if (!this.#now) return this.#push(this.#scanner.write(text));
+    const started = this.#now();
+    try {
+      this.#push(this.#scanner.write(text));
+    } finally {
+      this.#scanMs += this.#now() - started;
+    }
+  }
+
+  get malformed(): boolean {
+    return this.#scanner.malformed === true || (this.kind === 'json' && this.#decodeFailed);
   }
 
   get inspectedBytes(): number {
@@ -201,7 +244,10 @@ export class BodyInspector implements ResponseInspector {
       this.#decoded += data.length;
       this.#scan(data);
     });
-    decompressor.on('error', () => this.#fail());
+    decompressor.on('error', () => {
+      this.#decodeFailed = true;
+      this.#fail();
+    });
     decompressor.on('close', () => this.#release());
     return decompressor;
   }
@@ -215,7 +261,7 @@ export class BodyInspector implements ResponseInspector {
     this.#inspected += part.length;
     try {
       const text = this.#text.decode(part, { stream: true });
-      if (text.length > 0) this.#push(this.#scanner.write(text));
+      if (text.length > 0) this.#scanText(text);
     } catch {
       return this.#fail();
     }
@@ -230,7 +276,7 @@ export class BodyInspector implements ResponseInspector {
     if (this.#stopped) return;
     try {
       const text = this.#text.decode();
-      if (text.length > 0) this.#push(this.#scanner.write(text));
+      if (text.length > 0) this.#scanText(text);
       this.#push(this.#scanner.end());
     } catch {
       // Stop quietly with what was found.

@@ -1,16 +1,26 @@
-// References in an HTML response body, read as it streams with htmlparser2's Parser (no DOM is built).
+// References in an HTML response body, read as it streams with htmlparser2's Tokenizer. PURE.
 //
 // The URL-bearing attributes (href, src, srcset, poster, data-src, action, formaction, cite) of any element,
 // `<meta http-equiv=refresh content="N; url=...">`, and `<base href>`, which becomes the base for the relative URLs
 // after it (the first one only, as in HTML). Each attribute is handled when its value ends, not when its tag does,
 // so a reference is reported by the write() that completes it. Text, comments and script bodies are not read:
-// only what a browser would load or navigate to. Never throws: a parser failure stops the scan.
+// only what a browser would load or navigate to. Never throws: a tokenizer failure stops the scan.
+//
+// Linear in the input (issue 19): htmlparser2's Parser keeps a stack of open elements with Array.unshift and
+// searches it on every close tag, so 10 MiB of nested `<div>` took minutes. Finding references needs no element
+// tree, so this drives the Tokenizer directly and keeps no stack at all.
+//
+// A `<base href>` on another origin than the response does not become the base (issue 11 §2): a relative URL
+// is never resolved against a host the response merely named, so `<base href=//attacker.example/>` followed by
+// `<img src=SECRET>` cannot turn into a grant of attacker.example/SECRET. The base's own URL is a reference.
 
-import { Parser } from 'htmlparser2';
+import { Tokenizer } from 'htmlparser2';
 import type { Reference } from './reference.js';
 import { resolveReference, type HostMemo } from './urls.js';
 
 const URL_ATTRIBUTES: ReadonlySet<string> = new Set(['href', 'src', 'poster', 'data-src', 'action', 'formaction', 'cite']);
+/** Tokenizer quote type for an attribute without a value (`<a href>`). */
+const NO_VALUE = 0;
 
 interface MetaTag {
   refresh: boolean;
@@ -19,36 +29,71 @@ interface MetaTag {
 }
 
 export class HtmlReferenceScanner {
-  readonly #parser: Parser;
+  readonly #tokenizer: Tokenizer;
+  readonly #responseUrl: string;
   #base: string;
+  /** False after a cross-origin `<base href>`: relative URLs then resolve to nothing. */
+  #relativeAllowed = true;
   #baseSeen = false;
   #tag = '';
+  #attribute = '';
+  #value = '';
   #meta: MetaTag | undefined;
   #found: Reference[] = [];
   #stopped = false;
   readonly #hosts: HostMemo = new Map();
+  /** The text written and not yet consumed, as the Tokenizer's indexes count it. */
+  readonly #buffers: string[] = [];
+  #bufferOffset = 0;
 
   constructor(responseUrl: string) {
+    this.#responseUrl = responseUrl;
     this.#base = responseUrl;
-    this.#parser = new Parser(
-      {
-        onopentagname: (name) => {
-          this.#tag = name;
-          this.#meta = name === 'meta' ? { refresh: false, content: undefined, done: false } : undefined;
-        },
-        onattribute: (name, value) => this.#attribute(name, value),
-      },
+    const ignore = () => {};
+    this.#tokenizer = new Tokenizer(
       { decodeEntities: true },
+      {
+        onopentagname: (start, end) => {
+          this.#tag = this.#slice(start, end).toLowerCase();
+          this.#meta = this.#tag === 'meta' ? { refresh: false, content: undefined, done: false } : undefined;
+        },
+        onattribname: (start, end) => {
+          this.#attribute = this.#slice(start, end).toLowerCase();
+          this.#value = '';
+        },
+        onattribdata: (start, end) => {
+          this.#value += this.#slice(start, end);
+        },
+        onattribentity: (codepoint) => {
+          this.#value += String.fromCodePoint(codepoint);
+        },
+        onattribend: (quote) => {
+          const value = quote === NO_VALUE ? '' : this.#value;
+          this.#value = '';
+          this.#handleAttribute(this.#attribute, value);
+        },
+        ontext: (start) => this.#release(start),
+        oncomment: (start) => this.#release(start),
+        oncdata: (start) => this.#release(start),
+        onopentagend: ignore,
+        onselfclosingtag: ignore,
+        onclosetag: (start) => this.#release(start),
+        ondeclaration: ignore,
+        onprocessinginstruction: ignore,
+        ontextentity: ignore,
+        onend: ignore,
+      },
     );
   }
 
   /** References in attributes completed by this text. */
   write(text: string): Reference[] {
-    if (!this.#stopped) {
+    if (!this.#stopped && text.length > 0) {
       try {
-        this.#parser.write(text);
+        this.#buffers.push(text);
+        this.#tokenizer.write(text);
       } catch {
-        this.#stopped = true;
+        this.#stop();
       }
     }
     return this.#take();
@@ -57,13 +102,25 @@ export class HtmlReferenceScanner {
   end(): Reference[] {
     if (!this.#stopped) {
       try {
-        this.#parser.end();
+        this.#tokenizer.end();
       } catch {
         // Nothing more to find.
       }
-      this.#stopped = true;
+      this.#stop();
     }
     return this.#take();
+  }
+
+  /** Characters held for tokens that span writes; at most the longest tag or attribute seen so far. */
+  get heldLength(): number {
+    let n = 0;
+    for (const b of this.#buffers) n += b.length;
+    return n;
+  }
+
+  #stop(): void {
+    this.#stopped = true;
+    this.#buffers.length = 0;
   }
 
   #take(): Reference[] {
@@ -72,19 +129,51 @@ export class HtmlReferenceScanner {
     return found;
   }
 
-  #attribute(name: string, value: string): void {
+  /** The text between two Tokenizer indexes, across writes. */
+  #slice(start: number, end: number): string {
+    if (start >= end) return '';
+    this.#release(start);
+    let out = '';
+    let offset = this.#bufferOffset;
+    for (const buffer of this.#buffers) {
+      const from = Math.max(start - offset, 0);
+      const to = Math.min(end - offset, buffer.length);
+      if (from < to) out += buffer.slice(from, to);
+      offset += buffer.length;
+      if (offset >= end) break;
+    }
+    return out;
+  }
+
+  /** Drops the writes that lie wholly before `index`: no later token reaches back into them. */
+  #release(index: number): void {
+    while (this.#buffers.length > 1 && this.#bufferOffset + (this.#buffers[0] as string).length <= index) {
+      this.#bufferOffset += (this.#buffers.shift() as string).length;
+    }
+  }
+
+  #resolve(raw: string, found: string): Reference | undefined {
+    if (!this.#relativeAllowed && !isAbsolute(raw)) return undefined;
+    return resolveReference(raw, this.#base, found, this.#hosts);
+  }
+
+  #handleAttribute(name: string, value: string): void {
+    const tag = this.#tag;
     if (URL_ATTRIBUTES.has(name)) {
-      const reference = resolveReference(value, this.#base, `html ${this.#tag}[${name}]`, this.#hosts);
+      const reference = this.#resolve(value, `html ${tag}[${name}]`);
       if (reference) this.#found.push(reference);
       // HTML §4.2.3: the first base element with an href sets the document base URL.
-      if (this.#tag === 'base' && name === 'href' && !this.#baseSeen) {
+      if (tag === 'base' && name === 'href' && !this.#baseSeen) {
         this.#baseSeen = true;
-        if (reference) this.#base = reference.url;
+        if (reference) {
+          if (sameOrigin(reference.url, this.#responseUrl)) this.#base = reference.url;
+          else this.#relativeAllowed = false;
+        }
       }
     } else if (name === 'srcset') {
-      const found = `html ${this.#tag}[srcset]`;
+      const found = `html ${tag}[srcset]`;
       for (const candidate of srcsetUrls(value)) {
-        const reference = resolveReference(candidate, this.#base, found, this.#hosts);
+        const reference = this.#resolve(candidate, found);
         if (reference) this.#found.push(reference);
       }
     } else if (this.#meta && !this.#meta.done) {
@@ -95,10 +184,23 @@ export class HtmlReferenceScanner {
       if (this.#meta.refresh && this.#meta.content !== undefined) {
         this.#meta.done = true;
         const target = refreshUrl(this.#meta.content);
-        const reference = target === undefined ? undefined : resolveReference(target, this.#base, 'html meta[refresh]', this.#hosts);
+        const reference = target === undefined ? undefined : this.#resolve(target, 'html meta[refresh]');
         if (reference) this.#found.push(reference);
       }
     }
+  }
+}
+
+/** `http:` / `https:` (or any scheme) written out: not resolved against the base. Scheme-relative is relative. */
+function isAbsolute(raw: string): boolean {
+  return /^[\s\u0000-\u001f]*[a-z][a-z0-9+.-]*:/i.test(raw);
+}
+
+function sameOrigin(a: string, b: string): boolean {
+  try {
+    return new URL(a).origin === new URL(b).origin;
+  } catch {
+    return false;
   }
 }
 

@@ -60,6 +60,7 @@ export class JsonReferenceScanner {
   // Positions of the next `"` and `\` in the chunk being scanned, so each string costs one pass whatever its length.
   #nextQuote = -1;
   #nextBackslash = -1;
+  #malformed = false;
 
   /** @param maxStringBytes cap on the held part of one string value, at least 2 × MAX_URL_LENGTH. */
   constructor(responseUrl: string, maxStringBytes: number = DEFAULT_MAX_STRING) {
@@ -82,6 +83,7 @@ export class JsonReferenceScanner {
   /** The end of the body: finishes a trailing top-level number. A value left open is malformed, not an error. */
   end(): Reference[] {
     if (this.#state === LITERAL_CHARS) this.#endLiteral();
+    if (this.#state !== STOPPED && (this.#state !== VALUE || this.#stack.length > 0)) this.#malformed = true;
     this.#state = STOPPED;
     this.#text = '';
     return this.#take();
@@ -90,6 +92,14 @@ export class JsonReferenceScanner {
   /** False once malformed input or excessive nesting stopped the scan. */
   get scanning(): boolean {
     return this.#state !== STOPPED;
+  }
+
+  /**
+   * True once the body is known not to be JSON: invalid input, or (after end()) a value left open, i.e. truncated.
+   * Nesting deeper than MAX_DEPTH stops the scan without saying the body is malformed.
+   */
+  get malformed(): boolean {
+    return this.#malformed;
   }
 
   /** The length of the current string as held in memory; never far above maxStringBytes. */
@@ -156,7 +166,7 @@ export class JsonReferenceScanner {
           this.#beginString(false);
         } else if (c === 0x7b || c === 0x5b) {
           this.#beginValue(top);
-          if (this.#stack.length >= MAX_DEPTH) return this.#stop();
+          if (this.#stack.length >= MAX_DEPTH) return this.#stop(false);
           this.#stack.push({ array: c === 0x5b, key: '', index: -1 });
           this.#state = c === 0x5b ? VALUE : KEY;
         } else if (c === 0x5d && top?.array) {
@@ -316,7 +326,8 @@ export class JsonReferenceScanner {
     return path;
   }
 
-  #stop(): void {
+  #stop(malformed = true): void {
+    if (malformed && this.#state !== STOPPED) this.#malformed = true;
     this.#state = STOPPED;
     this.#text = '';
     this.#stack.length = 0;

@@ -9,6 +9,10 @@
 // linkifier: it cuts at whitespace and at characters that cannot appear in a URL as written, and trims trailing
 // punctuation. It must never grant more than the text says: a candidate that does not parse is dropped, never
 // guessed at.
+//
+// A control byte (NUL, or any C0 control other than the whitespace that separates words, or DEL) inside or right
+// after a URL makes the whole URL no reference: `http://allowed.example\0.attacker.example/` must not grant the part
+// before the byte, which a C library, a logger or a resolver may read as the whole host (issue 19 §8).
 
 import { normalizeHost, type NormalizedHost } from '../policy/host.js';
 import type { Reference } from './reference.js';
@@ -33,6 +37,13 @@ const DEFAULT_PORT = { http: 80, https: 443 } as const;
 export type HostMemo = Map<string, NormalizedHost>;
 const HOST_MEMO_SIZE = 1024;
 
+/** C0 controls other than tab, LF, FF and CR (whitespace in text and markup), and DEL. */
+const CONTROL = /[\u0000-\u0008\u000b\u000e-\u001f\u007f]/;
+
+function isControl(code: number): boolean {
+  return (code < 0x20 && code !== 0x09 && code !== 0x0a && code !== 0x0c && code !== 0x0d) || code === 0x7f;
+}
+
 /** A scheme other than http(s) written out: `data:`, `javascript:`, `mailto:`. Rejected before parsing. */
 const OTHER_SCHEME = /^[a-z][a-z0-9+.-]*:/i;
 
@@ -41,6 +52,8 @@ const OTHER_SCHEME = /^[a-z][a-z0-9+.-]*:/i;
  * host that policy could name (unparsable, another scheme, no host, a host normalizeHost refuses, port 0).
  */
 export function resolveReference(raw: string, base: string, found: string, hosts?: HostMemo): Reference | undefined {
+  // The URL parser would strip a leading or trailing control byte and refuse one inside a host; refuse them all.
+  if (CONTROL.test(raw)) return undefined;
   const scheme = OTHER_SCHEME.exec(raw);
   // A fast refusal for data: and javascript: URLs, which can be megabytes long in HTML.
   if (scheme && !/^https?:$/i.test(scheme[0])) return undefined;
@@ -83,6 +96,8 @@ function schemeStart(text: string, slashes: number): number {
 /** The URL whose scheme (or scheme-relative `//`) starts at `index`; `afterSlashes` is where its authority starts. */
 function urlAt(text: string, index: number, afterSlashes: number, base: string | undefined, hosts: HostMemo | undefined): UrlInText | undefined {
   let end = extentEnd(text, index);
+  // Cut by a control byte: no part of it is a reference.
+  if (end < text.length && isControl(text.charCodeAt(end))) return undefined;
   let url = parseCandidate(text, index, afterSlashes, end, base, hosts);
   if (!url) {
     // `https://a.example,https://b.example`: a comma is a legal URL character, so the first candidate runs into

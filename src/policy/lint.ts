@@ -1,6 +1,7 @@
 // Warnings that do not stop a policy from loading but usually mean the author misread it: an allow rule that can
-// never allow anything because a deny rule covers it (deny rules win whatever their order), and a rule that can
-// never decide because an equally specific rule before it always matches first.
+// never allow anything because a deny rule covers it (deny rules win whatever their order), a rule that can never
+// decide because an equally specific rule before it always matches first, and an `inspect` rule that does not
+// narrow the hosts it may grant.
 
 import { formatLocation, type PolicyIssue } from '../errors.js';
 import { patternCovers, specificity } from './host-pattern.js';
@@ -10,6 +11,14 @@ import type { CompiledRule } from './rule.js';
 export function lintRules(rules: readonly CompiledRule[], index: HostIndex): PolicyIssue[] {
   const warnings: PolicyIssue[] = [];
   for (const rule of rules) {
+    if (rule.inspect.length > 0 && !rule.grantNarrowing?.hosts) {
+      warnings.push({
+        severity: 'warning',
+        location: rule.location,
+        field: `rules (${rule.name}).inspect`,
+        message: 'no inspect.grant.hosts: it will grant any host its responses name; list the hosts it may grant, e.g. inspect: { types: [json], grant: { hosts: ["*.cdn.example"] } }',
+      });
+    }
     const covering = coveringRules(rule, rules, index).filter((other) => other !== rule && covers(other, rule));
     const deny = rule.effect === 'allow' ? covering.find((other) => other.effect === 'deny') : undefined;
     const shadow = deny ?? covering.find((other) => other.index < rule.index && other.effect === rule.effect && specificity(other.pattern) === specificity(rule.pattern));

@@ -3,6 +3,7 @@
 // what `leash serve` enforces.
 
 import type { PolicyIssue, SourceLocation } from '../errors.js';
+import { compileFoundPattern, type FoundPattern } from '../inspect/found-pattern.js';
 import { parseBandwidth, parseRate, type Rate } from './duration.js';
 import { compileHostPattern, type HostPattern } from './host-pattern.js';
 import { compilePathGlob, type PathGlob } from './path-glob.js';
@@ -12,6 +13,20 @@ import type { ParsedYaml } from './yaml.js';
 
 export type Effect = 'allow' | 'deny';
 export type InspectKind = 'json' | 'html';
+
+/** `inspect.grant`: what an inspect rule may grant; null members do not narrow. */
+export interface GrantNarrowing {
+  /** Only hosts matching one of these patterns (compileHostPattern, as in `domain:`). */
+  readonly hosts: readonly HostPattern[] | null;
+  /** Only references found at one of these places (`$.results[*].image`, `img[src]`, `header Location`). */
+  readonly paths: readonly FoundPattern[] | null;
+}
+
+/** The object form of `inspect`; the list form `[json]` is the same as `{ types: [json] }`. */
+export interface RawInspect {
+  types: InspectKind[];
+  grant?: { hosts?: string[]; paths?: string[] };
+}
 
 export interface CompiledRule {
   /** Position in the merged, ordered rule list: lower wins. */
@@ -30,6 +45,8 @@ export interface CompiledRule {
   /** Upload budget in bytes per window, per agent. */
   readonly bandwidth: Rate | null;
   readonly inspect: readonly InspectKind[];
+  /** `inspect.grant`, or null: the rule may grant any host its responses name (leash check warns). */
+  readonly grantNarrowing: GrantNarrowing | null;
   readonly reason: string | null;
   /** WebSocket upgrades of allowed GETs inside intercepted tunnels. */
   readonly websocket: boolean;
@@ -44,7 +61,7 @@ export interface RawRule {
   rateLimit?: string;
   connections?: string;
   bandwidth?: string;
-  inspect?: InspectKind[];
+  inspect?: InspectKind[] | RawInspect;
   agents?: string[];
   effect: Effect;
   reason?: string;
@@ -135,6 +152,36 @@ export function compileRule(raw: RawRule, ctx: RuleContext, issues: PolicyIssue[
     }
   });
 
+  const inspect = Array.isArray(raw.inspect) ? { types: raw.inspect } : raw.inspect;
+  let grantNarrowing: GrantNarrowing | null = null;
+  if (inspect?.grant) {
+    const at = ['inspect', 'grant'];
+    let hosts: HostPattern[] | null = null;
+    if (inspect.grant.hosts) {
+      hosts = [];
+      inspect.grant.hosts.forEach((text, i) => {
+        const host = compileHostPattern(text);
+        if (!host.ok) fail([...at, 'hosts', i], host.message);
+        else if (host.pattern.kind === 'cidr' || (host.pattern.kind === 'exact' && host.pattern.hostKind !== 'name')) {
+          fail([...at, 'hosts', i], `"${text}": grants are never made for IP addresses; name hosts`);
+        } else if (host.pattern.kind === 'wildcard' && host.pattern.publicSuffix === 'private') {
+          const why = `${host.pattern.suffix} is a public suffix whose subdomains belong to different owners`;
+          fail([...at, 'hosts', i], `"${text}" is too broad to grant: ${why}`);
+        } else hosts?.push(host.pattern);
+      });
+    }
+    let paths: FoundPattern[] | null = null;
+    if (inspect.grant.paths) {
+      paths = [];
+      inspect.grant.paths.forEach((text, i) => {
+        const found = compileFoundPattern(text);
+        if (!found.ok) fail([...at, 'paths', i], found.message);
+        else paths?.push(found.pattern);
+      });
+    }
+    grantNarrowing = { hosts, paths };
+  }
+
   if (issues.length > before || !compiled.ok) return undefined;
   return Object.freeze({
     index: ctx.index,
@@ -149,7 +196,8 @@ export function compileRule(raw: RawRule, ctx: RuleContext, issues: PolicyIssue[
     rateLimit,
     connections,
     bandwidth,
-    inspect: raw.inspect ?? [],
+    inspect: inspect?.types ?? [],
+    grantNarrowing,
     reason: raw.reason ?? null,
     websocket: raw.websocket === true,
   });

@@ -49,3 +49,17 @@ export const REASONS = {
 } as const;
 
 export type Reason = keyof typeof REASONS;
+
+/**
+ * Reasons that appear only in audit records, never in a response: policy changes and what response inspection
+ * did. Documented in the README's reason table with status `—` (test/grants/readme.test.ts checks the grant ones).
+ */
+export const AUDIT_REASONS = {
+  policy_loaded: 'a reload put a new revision in force',
+  policy_invalid: 'a reload was rejected; the running policy stays',
+  grant_skipped: 'a referenced host or URL was not granted; grant.skipped says why',
+  grant_revoked: 'a grant was withdrawn: the JSON body that made it turned out malformed or was cut short',
+  inspection_stopped: 'inspection of one response stopped at its reference or time budget; the rest was delivered uninspected',
+} as const;
+
+export type AuditReason = keyof typeof AUDIT_REASONS;

@@ -10,6 +10,7 @@ import type HttpProxy from 'http-proxy';
 import type { CompiledPolicy } from '../policy/policy.js';
 import type { CompiledRule } from '../policy/rule.js';
 import type { Transform } from 'node:stream';
+import { Reflection } from '../grants/reflection.js';
 import { inspectForGrants, type InspectedResponse } from './grants.js';
 import { uploadBudget } from './bandwidth.js';
 import type { Exchange } from './exchange.js';
@@ -81,12 +82,14 @@ export function sendUpstream(
 
   const inspect = target.rule !== null && target.rule.inspect.length > 0;
   const responseUrl = `${target.protocol}//${target.hostHeader}${target.path}`;
+  // What the upstream receives, so no grant from its response hands it back out (the body is added as it streams).
+  const reflection = inspect ? new Reflection(target.path, req.headers) : undefined;
   forwarding.set(req, {
     exchange,
     connectMs: policy.settings.timeouts.connectMs,
     responseMs: policy.settings.timeouts.responseMs,
-    ...(inspect && target.rule
-      ? { deliver: (proxyRes, response) => void deliverInspected(state, { exchange, rule: target.rule as CompiledRule, agent: target.agent, responseUrl, host: hostOf(target.hostHeader), port: target.port }, proxyRes, response) }
+    ...(inspect && target.rule && reflection
+      ? { deliver: (proxyRes, response) => void deliverInspected(state, { exchange, rule: target.rule as CompiledRule, agent: target.agent, responseUrl, host: hostOf(target.hostHeader), port: target.port, reflection }, proxyRes, response) }
       : {}),
   });
   res.on('close', () => {
@@ -120,6 +123,8 @@ export function sendUpstream(
   });
   req.on('data', (chunk: Buffer) => {
     record.bytesOut += chunk.length;
+    // Synchronously, in the same emit that hands the chunk on: the upstream never holds bytes the capture lacks.
+    reflection?.addBody(chunk);
   });
 }
 

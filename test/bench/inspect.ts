@@ -6,10 +6,13 @@
 // Parser with no handlers, and zlib's gunzip alone for the gzip lines. Cases alternate round by round so JIT
 // warm-up, frequency scaling and GC affect them alike; every loop is bounded in rounds and in time.
 // The added latency of an inspected response against the same response uninspected is measured with the proxy.
+// Issue 19's two shapes are measured too: JSON naming 200,000 distinct hosts (against JSON.parse) and 10 MiB of
+// nested <div> (against htmlparser2's Tokenizer with no handlers: its Parser is itself quadratic on deep nesting,
+// Array.unshift on its element stack, which is why the scanner no longer uses it).
 
 import { performance } from 'node:perf_hooks';
 import zlib from 'node:zlib';
-import { Parser } from 'htmlparser2';
+import { Parser, Tokenizer } from 'htmlparser2';
 import { inspectResponse } from '../../src/inspect/body.js';
 import type { BenchLine } from './report.js';
 import { prng } from './prng.js';
@@ -69,6 +72,28 @@ export function generateHtml(bytes: number, seed: number): Buffer {
   }
   parts.push('<script>window.x = 1;</script></body></html>');
   return Buffer.from(parts.join(''));
+}
+
+/** Issue 19: a JSON body naming this many distinct hosts (about 8.7 MB). */
+export function generateManyHosts(hosts = 200_000): Buffer {
+  return Buffer.from(JSON.stringify({ results: Array.from({ length: hosts }, (_, i) => ({ u: `https://h${i}.cdn-${i % 97}.example/` })) }));
+}
+
+/** Issue 19: nested <div> elements, never closed, `bytes` long. */
+export function generateNestedDivs(bytes = 10 * 1024 * 1024): Buffer {
+  return Buffer.from('<div>'.repeat(Math.floor(bytes / 5)));
+}
+
+function tokenizerAlone(body: Buffer): number {
+  const noop = () => {};
+  const tokenizer = new Tokenizer({ decodeEntities: true }, {
+    onattribdata: noop, onattribentity: noop, onattribend: noop, onattribname: noop, oncdata: noop, onclosetag: noop, oncomment: noop,
+    ondeclaration: noop, onend: noop, onopentagend: noop, onopentagname: noop, onprocessinginstruction: noop, onselfclosingtag: noop, ontext: noop, ontextentity: noop,
+  });
+  const decoder = new TextDecoder();
+  for (const chunk of chunks(body)) tokenizer.write(decoder.decode(chunk, { stream: true }));
+  tokenizer.end();
+  return 1;
 }
 
 function chunks(bytes: Buffer): Buffer[] {
@@ -158,6 +183,14 @@ export async function inspectBench(): Promise<BenchLine[]> {
     () => gunzipAlone(htmlGzip),
   ]) as [number, number, number, number];
 
+  const many = generateManyHosts();
+  const divs = generateNestedDivs();
+  const manyChunks = chunks(many);
+  const divChunks = chunks(divs);
+  const manyRefs = await inspectBody('json', manyChunks, undefined, many.length);
+  const [manyMs, manyParseMs] = await compareRounds([() => inspectBody('json', manyChunks, undefined, many.length), () => JSON.parse(many.toString('utf8'))]) as [number, number];
+  const [divMs, tokenizerMs] = await compareRounds([() => inspectBody('html', divChunks, undefined, divs.length), () => tokenizerAlone(divs)]) as [number, number];
+
   const parseName = `JSON.parse of the same ${size(json.length)} (baseline)`;
   const jsonName = `JSON inspection, ${size(json.length)}, ${jsonRefs.toLocaleString('en')} references`;
   const parserName = `htmlparser2, no handlers, the same ${size(html.length)} (baseline)`;
@@ -172,5 +205,9 @@ export async function inspectBench(): Promise<BenchLine[]> {
     { suite: SUITE, name: htmlName, value: mb(html.length, htmlMs), unit: 'MB/s', ratio: parserMs / htmlMs, ratioOf: parserName },
     { suite: SUITE, name: 'HTML inspection, gzip (MB decoded)', value: mb(html.length, htmlGzipMs), unit: 'MB/s', ratio: htmlMs / htmlGzipMs, ratioOf: htmlName },
     { suite: SUITE, name: '  gunzip alone, the same HTML', value: mb(html.length, gunzipHtmlMs), unit: 'MB/s' },
+    { suite: SUITE, name: `issue 19: JSON.parse, ${size(many.length)} naming 200,000 hosts (baseline)`, value: manyParseMs, unit: 'ms' },
+    { suite: SUITE, name: `issue 19: JSON inspection of it, ${manyRefs.toLocaleString('en')} references`, value: manyMs, unit: 'ms', ratio: manyMs / manyParseMs, ratioOf: `issue 19: JSON.parse, ${size(many.length)} naming 200,000 hosts (baseline)`, target: 'linear (was 19 s)' },
+    { suite: SUITE, name: `issue 19: htmlparser2 Tokenizer alone, ${size(divs.length)} of nested <div> (baseline)`, value: tokenizerMs, unit: 'ms' },
+    { suite: SUITE, name: 'issue 19: HTML inspection of it', value: divMs, unit: 'ms', ratio: divMs / tokenizerMs, ratioOf: `issue 19: htmlparser2 Tokenizer alone, ${size(divs.length)} of nested <div> (baseline)`, target: 'linear (was 507 s)' },
   ];
 }

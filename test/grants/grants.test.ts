@@ -235,6 +235,51 @@ rules:
   });
 });
 
+describe('scope url: each URL is its own grant (issue 11 §2)', () => {
+  it('names the URL and the right JSON path, and a later reference to another URL never keeps an older one alive', async () => {
+    let clock = 1_800_000_000_000;
+    const u0 = cdnUrl('exact2.cdn.test', '/0.png');
+    const u3 = cdnUrl('exact2.cdn.test', '/3.png');
+    const origin = await startHttpOrigin((req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      if (req.url === '/first') res.end(JSON.stringify({ results: [{ image: u0 }, { t: 1 }, { t: [2] }, { image: u3 }] }));
+      else res.end(JSON.stringify({ results: [{ image: u3 }] }));
+    });
+    const l = await startLeash(policy(`
+settings:
+  dns: { hosts: { api.test: 127.0.0.1, exact2.cdn.test: 127.0.0.1 } }
+  network: { allowCidrs: ["127.0.0.0/8"] }
+  grants: { scope: url, ttl: 30s }
+rules:
+  - { name: api, domain: api.test, ports: [${origin.port}], inspect: [json], effect: allow }
+`), { now: () => clock });
+    try {
+      await curl({ url: `http://api.test:${origin.port}/first`, proxy: l.url });
+      expect((await curl({ url: u0, proxy: l.url })).status).toBe(200);
+      expect((await curl({ url: u3, proxy: l.url })).status).toBe(200);
+      const records = await l.records();
+      const grants = records.filter((r) => r.event === 'grant' && r.reason === 'granted');
+      expect(grants.map((r) => [(r.grant as { found: string }).found, (r.grant as { url: string }).url])).toEqual([
+        ['$.results[0].image', u0],
+        ['$.results[3].image', u3],
+      ]);
+      const uses = records.filter((r) => r.event === 'request' && r.rule === 'grant');
+      expect(uses.map((r) => [r.path, (r.grant as { found: string }).found])).toEqual([
+        ['/0.png', '$.results[0].image'],
+        ['/3.png', '$.results[3].image'],
+      ]);
+      clock += 20_000;
+      await curl({ url: `http://api.test:${origin.port}/second`, proxy: l.url });
+      clock += 11_000;
+      expect((await curl({ url: u0, proxy: l.url })).status).toBe(403);
+      expect((await curl({ url: u3, proxy: l.url })).status).toBe(200);
+    } finally {
+      await l.stop();
+      await origin.close();
+    }
+  });
+});
+
 describe('over intercepted HTTPS', () => {
   it('an HTTPS API with inspect is intercepted, and the HTTPS host it references opens as a tunnel for the same agent', async () => {
     const { createTestCa } = await import('../helpers/certs.js');

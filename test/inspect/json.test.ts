@@ -180,3 +180,48 @@ describe('JsonReferenceScanner: huge strings are capped', () => {
     expect(line).toBe(`$["${'k'.repeat(256)}…"] https://a.example/`);
   });
 });
+
+describe('JsonReferenceScanner: each reference is attributed to its own path (issue 11 §2)', () => {
+  it('the same host in $.results[0] and $.results[3] gives two references, each with its own path', () => {
+    const body = JSON.stringify({ results: [{ image: 'https://cdn.example/0.png' }, { t: 1 }, { t: [2, 'x'] }, { image: 'https://cdn.example/3.png' }] });
+    expect(scan([body])).toEqual(['$.results[0].image https://cdn.example/0.png', '$.results[3].image https://cdn.example/3.png']);
+  });
+});
+
+describe('JsonReferenceScanner: control bytes', () => {
+  it.each([
+    ['a raw NUL in the host', '{"u":"http://allowed.example\u0000.attacker.example/"}'],
+    ['an escaped NUL in the host', '{"u":"http://allowed.example\\u0000.attacker.example/"}'],
+    ['an escaped ESC in the host', '{"u":"http://allowed.example\\u001b.attacker.example/"}'],
+    ['an escaped DEL after the host', '{"u":"http://attacker.example\\u007f"}'],
+  ])('%s: no reference', (_name, body) => {
+    expect(scan([body])).toEqual([]);
+  });
+});
+
+describe('JsonReferenceScanner: malformed says the body is not JSON', () => {
+  const malformed = (pieces: string[]) => {
+    const scanner = new JsonReferenceScanner(RESPONSE);
+    for (const piece of pieces) scanner.write(piece);
+    scanner.end();
+    return scanner.malformed;
+  };
+  it.each<[name: string, body: string, expected: boolean]>([
+    ['a complete object', '{"a":[1,"x"]}', false],
+    ['NDJSON', '{"a":1}\n{"b":2}\n', false],
+    ['an empty body', '', false],
+    ['a trailing number', '[1] 42', false],
+    ['truncated inside a string', '{"a":"https://a.exam', true],
+    ['truncated inside an object', '{"a":["https://a.example/"', true],
+    ['truncated after a key', '{"a"', true],
+    ['invalid: a stray bracket', '{"a":1}]', true],
+    ['invalid: HTML', '<html>', true],
+    ['invalid: a bad literal', '[tru]', true],
+  ])('%s → %s', (_name, body, expected) => {
+    expect(malformed([body])).toBe(expected);
+  });
+
+  it(`nesting deeper than ${MAX_DEPTH} stops the scan but is not called malformed`, () => {
+    expect(malformed([`${'['.repeat(MAX_DEPTH + 10)}${']'.repeat(MAX_DEPTH + 10)}`])).toBe(false);
+  });
+});

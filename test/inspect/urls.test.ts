@@ -145,3 +145,31 @@ describe('referencesInText', () => {
     ]);
   });
 });
+
+describe('a control byte in or after a URL: no part of it is a reference (issue 19 §8)', () => {
+  const controls = ['\u0000', '\u0001', '\u0008', '\u000b', '\u001b', '\u001f', '\u007f'];
+  it.each(controls.map((c) => [JSON.stringify(c), c]))('%s in the host, in text and in an attribute', (_name, c) => {
+    const url = `http://allowed.example${c}.attacker.example/x`;
+    expect(findUrls(`see ${url} now`, BASE)).toEqual([]);
+    expect(resolveReference(url, BASE, 'html a[href]')).toBeUndefined();
+  });
+
+  it.each(controls.map((c) => [JSON.stringify(c), c]))('%s right after the host, or in the path', (_name, c) => {
+    expect(findUrls(`http://attacker.example${c}`, BASE)).toEqual([]);
+    expect(findUrls(`http://attacker.example/a${c}b`, BASE)).toEqual([]);
+    expect(resolveReference(`http://attacker.example${c}`, BASE, 'header Location')).toBeUndefined();
+    expect(resolveReference(`${c}http://attacker.example/`, BASE, 'header Location')).toBeUndefined();
+  });
+
+  it('a C1 control in a host does not parse at all', () => {
+    expect(findUrls('http://allowed.example\u0085.attacker.example/')).toEqual([]);
+  });
+
+  it('whitespace still separates words: a URL followed by a newline or a tab is found', () => {
+    expect(findUrls('https://a.example/x\nhttps://b.example/\tend').map((u) => u.url)).toEqual(['https://a.example/x', 'https://b.example/']);
+  });
+
+  it('a URL after the control byte is found on its own', () => {
+    expect(findUrls('http://a.example\u0000 https://b.example/').map((u) => u.url)).toEqual(['https://b.example/']);
+  });
+});

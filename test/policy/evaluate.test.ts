@@ -213,7 +213,7 @@ rules:
   - { name: docs-admin, domain: docs.example.com, ports: [443], paths: ["/admin/**"], effect: deny }
   - { name: docs-read, domain: docs.example.com, ports: [443], methods: [GET], effect: allow }
   - { name: plain-deny, domain: blocked.example.com, effect: deny }
-  - { name: search, domain: search.example.com, ports: [443], inspect: [json], effect: allow }
+  - { name: search, domain: search.example.com, ports: [443], inspect: { types: [json], grant: { hosts: ["*.cdn.example"] } }, effect: allow }
   - { name: api, domain: api.example.com, ports: [443], effect: allow }
   - { name: tunnel-only, domain: ssh.example.com, ports: [443], methods: [CONNECT], effect: allow }
 `);
