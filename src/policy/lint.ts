@@ -11,7 +11,7 @@ import type { CompiledRule } from './rule.js';
 export function lintRules(rules: readonly CompiledRule[], index: HostIndex): PolicyIssue[] {
   const warnings: PolicyIssue[] = [];
   for (const rule of rules) {
-    if (rule.inspect.length > 0 && !rule.grantNarrowing?.hosts) {
+    if (rule.inspect.length > 0 && rule.effect === 'allow' && !rule.grantNarrowing?.hosts) {
       warnings.push({
         severity: 'warning',
         location: rule.location,

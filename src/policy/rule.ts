@@ -164,9 +164,14 @@ export function compileRule(raw: RawRule, ctx: RuleContext, issues: PolicyIssue[
         if (!host.ok) fail([...at, 'hosts', i], host.message);
         else if (host.pattern.kind === 'cidr' || (host.pattern.kind === 'exact' && host.pattern.hostKind !== 'name')) {
           fail([...at, 'hosts', i], `"${text}": grants are never made for IP addresses; name hosts`);
-        } else if (host.pattern.kind === 'wildcard' && host.pattern.publicSuffix === 'private') {
-          const why = `${host.pattern.suffix} is a public suffix whose subdomains belong to different owners`;
-          fail([...at, 'hosts', i], `"${text}" is too broad to grant: ${why}`);
+        } else if (host.pattern.kind === 'any' || (host.pattern.kind === 'wildcard' && host.pattern.publicSuffix)) {
+          const p = host.pattern;
+          const why = p.kind === 'any'
+            ? 'it is every host, which is what no narrowing already means'
+            : !p.suffix.includes('.')
+              ? 'a wildcard must keep at least two labels'
+              : `${p.suffix} is a public suffix whose subdomains belong to different owners`;
+          fail([...at, 'hosts', i], `"${text}" is too broad${p.kind === 'wildcard' && !p.suffix.includes('.') ? '' : ' to grant'}: ${why}`);
         } else hosts?.push(host.pattern);
       });
     }

@@ -328,8 +328,6 @@ export async function findGrant(
   const tunnel = request.method === 'CONNECT' && request.path === undefined;
   if (tunnel) return state.grants.find(request.agent, scheme, request.host, request.port, state.now());
   if (request.method !== 'GET' && request.method !== 'HEAD') return undefined;
-  // Nor a GET that asks, through an override header or _method, to be read as another method.
-  if (request.methodOverrides?.some((m) => m !== 'GET' && m !== 'HEAD')) return undefined;
   if (headers && carriesBody(headers)) return undefined;
   const host = request.hostKind === 'ipv6' ? `[${request.host}]` : request.host;
   // The exact URL as forwarded (query included), not the path normalised for rule matching.
