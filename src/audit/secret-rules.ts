@@ -51,7 +51,7 @@ export const SECRET_RULES: readonly SecretRule[] = Object.freeze([
   { id: 'linear-api-key', description: 'Linear API key', keywords: ['lin_api_'], pattern: `${START}lin_api_[a-z0-9]{32,}` },
   { id: 'notion-api-token', description: 'Notion integration token', keywords: ['ntn_', 'secret_'], pattern: `${START}(?:ntn|secret)_[a-z0-9]{40,}` },
   { id: 'figma-pat', description: 'Figma personal access token', keywords: ['figd_'], pattern: `${START}figd_[\\w-]{30,}` },
-  { id: 'sentry-access-token', description: 'Sentry organisation and user tokens', keywords: ['sntrys_', 'sntryu_'], pattern: `${START}sntr[yu]s?_[\\w+/=-]{30,}` },
+  { id: 'sentry-access-token', description: 'Sentry organisation and user tokens', keywords: ['sntrys_', 'sntryu_'], pattern: `${START}sntry[su]_[\\w+/=-]{30,}` },
   // ---- chat, payments, mail
   { id: 'slack-token', description: 'Slack bot, user, app-level, config and refresh tokens', keywords: ['xoxa-', 'xoxb-', 'xoxp-', 'xoxo-', 'xoxs-', 'xoxr-', 'xoxe-', 'xapp-'], pattern: `${START}(?:xox[abposre]|xapp)-[a-z0-9-]{10,}` },
   { id: 'slack-webhook-url', description: 'Slack incoming webhook', keywords: ['hooks.slack.com'], pattern: 'hooks\\.slack\\.com/(?:services|workflows|triggers)/[\\w+/-]{20,}' },
