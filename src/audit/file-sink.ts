@@ -294,7 +294,11 @@ export class FileSink {
   }
 
   private async swapFd(): Promise<void> {
-    const fd = await new Promise<number>((resolve, reject) => fs.open(this.path, 'a', this.mode, (err, opened) => (err ? reject(err) : resolve(opened))));
+    const open = (flags: string) => new Promise<number>((resolve, reject) => fs.open(this.path, flags, this.mode, (err, opened) => (err ? reject(err) : resolve(opened))));
+    // A file we create takes the old one's mode whatever the umask; one that logrotate created keeps its own.
+    const created = await open('ax').catch((err: NodeJS.ErrnoException) => (err.code === 'EEXIST' ? undefined : Promise.reject(err)));
+    const fd = created ?? (await open('a'));
+    if (created !== undefined) fchmodSync(fd, this.mode);
     const old = this.fd;
     this.fd = fd;
     const stat = fstatSync(fd);
