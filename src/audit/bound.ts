@@ -17,30 +17,37 @@ export function boundRecord<T extends object>(redacted: T, original: T): T {
   return boundValue(redacted, original) as T;
 }
 
+/** Copy on write: a value with nothing over the limits comes back as the same object, at the cost of one walk. */
 function boundValue(value: unknown, original: unknown): unknown {
   if (typeof value === 'string') return value.length > MAX_FIELD_CHARS ? cut(value, typeof original === 'string' ? original.length : value.length) : value;
   if (typeof value !== 'object' || value === null) return value;
   if (Array.isArray(value)) {
     const from = Array.isArray(original) ? original : [];
-    const kept = value.slice(0, MAX_LIST_ITEMS).map((item, i) => boundValue(item, from[i]));
-    if (value.length > MAX_LIST_ITEMS) kept.push(`…[truncated from ${value.length} items]`);
-    return kept;
+    const items = value.slice(0, MAX_LIST_ITEMS).map((item, i) => boundValue(item, from[i]));
+    if (value.length <= MAX_LIST_ITEMS && items.every((item, i) => item === value[i])) return value;
+    if (value.length > MAX_LIST_ITEMS) items.push(`…[truncated from ${value.length} items]`);
+    return items;
   }
-  if (!needsBound(value)) return value;
   const from = (typeof original === 'object' && original !== null ? original : {}) as Record<string, unknown>;
-  const out: Record<string, unknown> = {};
+  let out: Record<string, unknown> | undefined;
   for (const [key, item] of Object.entries(value)) {
-    Object.defineProperty(out, key, { value: boundValue(item, from[key]), enumerable: true, writable: true, configurable: true });
+    const bounded = boundValue(item, from[key]);
+    if (bounded === item) continue;
+    out ??= copyOf(value);
+    define(out, key, bounded);
   }
+  return out ?? value;
+}
+
+function copyOf(value: object): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, item] of Object.entries(value)) define(out, key, item);
   return out;
 }
 
-/** Cheap check first: most records have nothing long, and copying them would cost on every request. */
-function needsBound(value: object): boolean {
-  for (const item of Object.values(value)) {
-    if (typeof item === 'string' ? item.length > MAX_FIELD_CHARS : typeof item === 'object' && item !== null) return true;
-  }
-  return false;
+// defineProperty, not assignment: a key named "__proto__" must stay a plain field.
+function define(target: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
 }
 
 function cut(text: string, originalLength: number): string {

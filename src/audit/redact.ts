@@ -85,12 +85,16 @@ const RULES: readonly CompiledRule[] = [
 ];
 
 const escapeLiteral = (text: string) => text.replace(/[\\^$.*+?()[\]{}|/-]/g, '\\$&');
-const KEYWORDS = [...new Set(RULES.flatMap((rule) => rule.keywords))].filter((k) => k !== '://').sort((a, b) => b.length - a.length);
+const SHORT_KEYWORDS = ['bearer', 'basic', ...SECRET_RULES.filter((rule) => rule.short).flatMap((rule) => rule.keywords)];
 
-// The one test a string with nothing to hide costs: a rule keyword, userinfo in a URL, an escape, or a run of word
-// characters long enough to be random (`/` is left out so that ordinary paths do not qualify).
-const PRECHECK = new RegExp(`%|[A-Za-z0-9_-]{${MIN_RANDOM_LENGTH},}|:\\/\\/[^/?#\\s"'<>]*@|${KEYWORDS.map(escapeLiteral).join('|')}`, 'i');
+// The one test a string with nothing to hide costs: an escape, userinfo in a URL, a run of 19 word characters
+// (every catalogue match has one, and a random-looking word is longer), or a keyword of a rule whose match may not.
+// `/` is left out of the run so that ordinary paths do not qualify.
+const PATTERN_PRECHECK = new RegExp(`[A-Za-z0-9_-]{${MIN_RANDOM_LENGTH - 1},}|:\\/\\/[^/?#\\s"'<>]*@|${SHORT_KEYWORDS.map(escapeLiteral).join('|')}`, 'i');
+const PRECHECK = new RegExp(`%|${PATTERN_PRECHECK.source}`, 'i');
 const TARGET_PRECHECK = /[?#;]/;
+// Hex digits and hyphens only (every record's UUID, revision hashes): no rule and no entropy verdict can apply.
+const HEX_ONLY = /^[0-9a-f-]*$/i;
 
 function applyRules(text: string): string {
   const lower = text.toLowerCase();
@@ -157,11 +161,10 @@ export function redactSecrets(text: string): string {
 /** Redacts one string field read as `kind`; returns `text` itself when there is nothing to hide. */
 export function redactString(text: string, kind: FieldKind): string {
   const target = kind === 'target' && TARGET_PRECHECK.test(text);
-  if (!target && !PRECHECK.test(text)) return text;
+  if (!target && (!PRECHECK.test(text) || HEX_ONLY.test(text))) return text;
   let out = target ? redactParameters(text) : text;
-  if (out.includes('%') || out.includes('+')) out = redactWords(out, true);
-  out = applyRules(out);
-  return redactWords(out, false);
+  if (ESCAPE.test(out)) out = redactWords(out, true);
+  return PATTERN_PRECHECK.test(out) ? redactWords(applyRules(out), false) : out;
 }
 
 function redactParameters(pathWithQuery: string): string {

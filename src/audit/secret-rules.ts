@@ -9,8 +9,9 @@
 // backtracking engine needs every pattern to be linear by its shape instead.
 //
 // Rules for every row (checked by test/audit/redact.test.ts, including a 1 MB adversarial input per rule):
-// - `keywords` are lowercase literals, one of which every match contains; the precheck (one regex test per string)
-//   looks for them, so a string without any of them costs nothing more.
+// - `keywords` are lowercase literals, one of which every match contains; a rule runs only on strings holding one.
+// - Every match contains a run of at least 19 characters of [A-Za-z0-9_-], which is what the precheck (one regex
+//   test per string) looks for, unless the rule says `short: true`; then its keywords join the precheck.
 // - `pattern` is matched with flags `gi` (case-insensitive: host names are lowercased before they are logged, and
 //   a message repeats the host) and must be linear on long input: it starts with a literal or behind a one-
 //   character lookbehind, its repeated classes are greedy and end the pattern or are followed by a literal that
@@ -25,6 +26,8 @@ export interface SecretRule {
   readonly keywords: readonly string[];
   readonly pattern: string;
   readonly requireDigit?: boolean;
+  /** A match may lack a 19-character word run (its parts are split by `.`, `/` or spaces): precheck its keywords. */
+  readonly short?: boolean;
 }
 
 // `(?<![A-Za-z0-9])`, for short or word-like prefixes only: such a key starts a word, so `risk-…` or `task-…` never
@@ -56,11 +59,11 @@ export const SECRET_RULES: readonly SecretRule[] = Object.freeze([
   { id: 'sentry-access-token', description: 'Sentry organisation and user tokens', keywords: ['sntrys_', 'sntryu_'], pattern: `sntry[su]_[\\w+/=-]{30,}` },
   // ---- chat, payments, mail
   { id: 'slack-token', description: 'Slack bot, user, app-level, config and refresh tokens', keywords: ['xoxa-', 'xoxb-', 'xoxp-', 'xoxo-', 'xoxs-', 'xoxr-', 'xoxe-', 'xapp-'], pattern: `(?:xox[abposre]|xapp)-[a-z0-9-]{10,}` },
-  { id: 'slack-webhook-url', description: 'Slack incoming webhook', keywords: ['hooks.slack.com'], pattern: 'hooks\\.slack\\.com/(?:services|workflows|triggers)/[\\w+/-]{20,}' },
+  { id: 'slack-webhook-url', description: 'Slack incoming webhook', keywords: ['hooks.slack.com'], pattern: 'hooks\\.slack\\.com/(?:services|workflows|triggers)/[\\w+/-]{20,}', short: true },
   { id: 'telegram-bot-api-token', description: 'Telegram Bot API token (also in /bot<token>/ paths)', keywords: [':a'], pattern: '(?<!\\d)\\d{5,16}:A[\\w-]{30,}' },
   { id: 'stripe-access-token', description: 'Stripe secret and restricted keys', keywords: ['sk_live_', 'sk_test_', 'rk_live_', 'rk_test_'], pattern: `[rs]k_(?:live|test)_[a-z0-9]{16,}` },
   { id: 'stripe-webhook-secret', description: 'Stripe webhook signing secret', keywords: ['whsec_'], pattern: `whsec_[a-z0-9]{24,}` },
-  { id: 'sendgrid-api-token', description: 'SendGrid API key', keywords: ['sg.'], pattern: `${START}SG\\.[\\w-]{16,}\\.[\\w-]{16,}` },
+  { id: 'sendgrid-api-token', description: 'SendGrid API key', keywords: ['sg.'], pattern: `${START}SG\\.[\\w-]{16,}\\.[\\w-]{16,}`, short: true },
   { id: 'mailgun-private-api-token', description: 'Mailgun private API key', keywords: ['key-'], pattern: `${START}key-[a-f0-9]{32}` },
   { id: 'shopify-access-token', description: 'Shopify access, custom-app, private-app and shared-secret tokens', keywords: ['shpat_', 'shpca_', 'shppa_', 'shpss_'], pattern: `shp(?:at|ca|pa|ss)_[a-f0-9]{32}` },
   // ---- clouds and infrastructure
@@ -83,5 +86,5 @@ export const SECRET_RULES: readonly SecretRule[] = Object.freeze([
   { id: 'age-secret-key', description: 'age encryption secret key', keywords: ['age-secret-key-1'], pattern: `AGE-SECRET-KEY-1[0-9A-Z]{50,}` },
   // ---- generic structures
   { id: 'jwt', description: 'JWS and JWE compact forms: a base64url JSON header ("eyJ" is \'{"\') and two or four more segments', keywords: ['eyj'], pattern: '(?<![\\w-])eyJ[\\w-]*\\.[\\w-]+\\.[\\w-]*(?:\\.[\\w-]*\\.[\\w-]*)?' },
-  { id: 'private-key', description: 'PEM private key block (everything after the header goes)', keywords: ['private key'], pattern: '-----BEGIN[ A-Z0-9]{0,40}PRIVATE KEY(?: BLOCK)?-----[\\w+/=\\s\\\\-]*' },
+  { id: 'private-key', description: 'PEM private key block (everything after the header goes)', keywords: ['private key'], pattern: '-----BEGIN[ A-Z0-9]{0,40}PRIVATE KEY(?: BLOCK)?-----[\\w+/=\\s\\\\-]*', short: true },
 ] satisfies SecretRule[]);
