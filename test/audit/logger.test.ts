@@ -7,6 +7,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { GENESIS, hashLine } from '../../src/audit/chain.js';
 import { openAuditLog, parseRotation, type AuditLog } from '../../src/audit/logger.js';
+import { startServe } from '../../src/cli/serve.js';
 import type { AuditRecord } from '../../src/audit/record.js';
 import { ChainVerifier } from '../../src/audit/verify.js';
 import { LeashError } from '../../src/errors.js';
@@ -234,6 +235,23 @@ describe('openAuditLog: permissions (issue 19)', () => {
     expect(await modeOf(`${file}.1`)).toBe(left);
     expect(notes.join('\n')).toContain(`${file} was open to other users (mode 0${found.toString(8)})`);
     expect(notes.join('\n')).toContain(`${file}.1 was open to other users`);
+  });
+
+  it('leash serve says on stderr, at start, that the audit file was readable by other users', async () => {
+    const dir = await tempDir();
+    await writeFile(path.join(dir, 'policy.yaml'), 'version: 1\nrules: []\n');
+    const file = path.join(dir, 'audit.log');
+    await writeFile(file, '');
+    await chmod(file, 0o644);
+    const stderr: string[] = [];
+    const running = await startServe(
+      { policy: [path.join(dir, 'policy.yaml')], listen: '127.0.0.1:0', audit: file, certs: path.join(dir, 'certs') },
+      { out: () => {}, err: (line) => stderr.push(line), env: {} },
+    );
+    running.watcher.stop();
+    await running.stop();
+    expect(stderr.join('\n')).toContain(`leash: the audit log ${file} was open to other users (mode 0644); leash removed their access (now 0640)`);
+    expect(await modeOf(file)).toBe(0o640);
   });
 
   it('a file logrotate re-created open to others is closed at the reopen, and said', async () => {
