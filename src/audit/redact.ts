@@ -85,7 +85,11 @@ const RULES: readonly CompiledRule[] = [
 ];
 
 const escapeLiteral = (text: string) => text.replace(/[\\^$.*+?()[\]{}|/-]/g, '\\$&');
-const SHORT_KEYWORDS = ['bearer', 'basic', ...SECRET_RULES.filter((rule) => rule.short).flatMap((rule) => rule.keywords)];
+const SHORT_KEYWORDS = ['bearer', 'basic', '...', '…', ...SECRET_RULES.filter((rule) => rule.short).flatMap((rule) => rule.keywords)];
+// Prefixes (`gsk_`, `sk-`, `glpat-`: a separator, not a plain word like `asia`) that mark a word cut short
+// (`gsk_4eC3…`) as a cut key.
+const CUT_KEYWORDS = [...new Set(SECRET_RULES.flatMap((rule) => rule.keywords).filter((k) => k.length >= 3 && /^[a-z0-9]+[-_]/.test(k)))];
+const CUT = /(?:\.\.\.|…)$/;
 
 // The one test a string with nothing to hide costs: an escape, userinfo in a URL, a run of 19 word characters
 // (every catalogue match has one, and a random-looking word is longer), or a keyword of a rule whose match may not.
@@ -116,7 +120,11 @@ const ESCAPE = /%[0-9a-f]{2}|\+/i;
 function redactWords(text: string, decode: boolean): string {
   return text.replace(WORD, (word) => {
     if (decode && ESCAPE.test(word) && decodings(word).some((decoded) => decoded !== word && hidesSecret(decoded))) return REDACTED;
-    if (word.length < MIN_RANDOM_LENGTH || decode) return word;
+    if (decode) return word;
+    // A message that cut a value short (`"gsk_4eC3..." is not a valid host name`) may have cut a key below the
+    // length its rule needs; a cut word holding a key prefix goes whole.
+    if (CUT.test(word) && CUT_KEYWORDS.some((keyword) => word.toLowerCase().includes(keyword))) return REDACTED;
+    if (word.length < MIN_RANDOM_LENGTH) return word;
     return word.replace(PART, (part) => (looksRandom(part) ? REDACTED : part));
   });
 }

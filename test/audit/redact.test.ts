@@ -356,6 +356,8 @@ describe('the shapes of issue 12, exactly', () => {
     ['a secret inside the User-Agent', 'text', `agent/1.0 (key ${groq})`, `agent/1.0 (key ${REDACTED})`],
     ['%73k-proj- stored encoded in the path', 'target', `/v1/%73${projectKey.slice(1)}/x`, `/v1/${REDACTED}/x`],
     ['the same key decoded in the message', 'text', `GET api.test:80/v1/${projectKey}/x denied: no rule allows it`, `GET api.test:80/v1/${REDACTED}/x denied: no rule allows it`],
+    ['a key cut short by an earlier message (…)', 'text', `"${'a'.repeat(60)}${groq!.slice(0, 12)}..." is not a valid host name`, `"${REDACTED}" is not a valid host name`],
+    ['a key cut short with an ellipsis', 'text', `label ${xai!.slice(0, 10)}… is too long`, `label ${REDACTED} is too long`],
     ['letters glued in front of a distinctive prefix', 'target', `/k/abc${groq}`, `/k/abc${REDACTED}`],
     ['a Telegram Bot API path', 'target', `/bot${telegram}/sendMessage?chat_id=42`, `/bot${REDACTED}/sendMessage?chat_id=42`],
   ])('%s', (_name, kind, input, expected) => {
