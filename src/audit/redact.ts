@@ -9,7 +9,8 @@
 //      decoded form holds anything that 1, 3 or 4 would remove, the whole word goes, so no encoding of it remains;
 //   3. the named catalogue of credential formats (secret-rules.ts, data), plus `user:password@` in URLs and
 //      `Bearer`/`Basic` credentials (RFC 9110 §11), case-insensitively (host names are logged lower-cased);
-//   4. random-looking path segments, query values, host labels and words (entropy.ts; hashes and UUIDs stay).
+//   4. random-looking path segments, query values, host labels and words (entropy.ts; hashes and UUIDs stay),
+//      and words that an earlier message cut short (`gsk_4eC3...`) while they held a key prefix.
 // Whatever is recognised becomes [REDACTED]; key names, separators and the rest of the string are kept.
 // It must never let a recognisable secret through in any encoding, never mutate what it is given, and cost one
 // regex test on a string with nothing to hide (it runs on every request); every pattern is linear on long input.
