@@ -33,9 +33,9 @@ export function shannonEntropy(text: string): number {
 /**
  * True when `part` (a path segment, query value or host label, already split at `/ ? & = . :` and the like) looks
  * like a random credential: at least 20 characters of base64/base62/base32 alphabet with digits and letters, not
- * hex, and, for mixed case, at least 3.6 bits of entropy per character (4.0 from 32 characters) with less than 40%
- * of it in word-like runs; for a single case (host names are lower-cased), at least 24 characters, 3.9 bits (4.2
- * from 40), no separators and few vowels, as random letters have (a fifth of them) and names do not (a third; from
+ * hex, and either, for mixed case, at least 3.6 bits of entropy per character (4.0 from 32 characters) with less
+ * than 40% of it in word-like runs; or, case aside (host names are lower-cased), at least 24 characters, 3.9 bits (4.2
+ * from 40), no `+/=~` and few vowels, as random letters have (a fifth of them) and names do not (a third; from
  * 36 characters and 4.3 bits, fewer than 38%).
  */
 export function looksRandom(part: string): boolean {
@@ -44,17 +44,24 @@ export function looksRandom(part: string): boolean {
   const lower = /[a-z]/.test(part);
   const upper = /[A-Z]/.test(part);
   if (!/[0-9]/.test(part) || !(lower || upper)) return false;
-  if (lower && upper) {
-    if (shannonEntropy(part) < (part.length >= 32 ? 4.0 : 3.6)) return false;
-    let wordy = 0;
-    for (const m of part.matchAll(WORDS)) if (m[0].length >= 4) wordy += m[0].length;
-    return wordy / part.length < 0.4;
-  }
-  if (part.length < 24 || !/^[A-Za-z0-9]+$/.test(part)) return false;
+  if (lower && upper && mixedCaseRandom(part)) return true;
+  // Lower-cased (host names) or nearly so (a key glued to a capital): judged on its letters, case aside.
+  return singleCaseRandom(part.toLowerCase());
+}
+
+function mixedCaseRandom(part: string): boolean {
+  if (shannonEntropy(part) < (part.length >= 32 ? 4.0 : 3.6)) return false;
+  let wordy = 0;
+  for (const m of part.matchAll(WORDS)) if (m[0].length >= 4) wordy += m[0].length;
+  return wordy / part.length < 0.4;
+}
+
+function singleCaseRandom(part: string): boolean {
+  if (part.length < 24 || !/^[a-z0-9_-]+$/.test(part)) return false;
   const bits = shannonEntropy(part);
   if (bits < (part.length >= 40 ? 4.2 : 3.9)) return false;
-  const letters = part.replace(/[^A-Za-z]/g, '');
-  const vowels = letters.replace(/[^aeiouAEIOU]/g, '').length / letters.length;
+  const letters = part.replace(/[^a-z]/g, '');
+  const vowels = letters.replace(/[^aeiou]/g, '').length / letters.length;
   // Long and dense enough, few vowels is not needed as strictly: names without separators are rarely this long.
   return vowels < 0.3 || (part.length >= 36 && bits >= 4.3 && vowels < 0.38);
 }

@@ -67,7 +67,8 @@ const whole = () => REDACTED;
 const CATALOGUE: readonly CompiledRule[] = SECRET_RULES.map((rule) => ({
   keywords: rule.keywords,
   pattern: new RegExp(rule.pattern, 'gi'),
-  replace: rule.requireDigit ? (match: string) => (/\d/.test(match) ? REDACTED : match) : whole,
+  replace: (match: string) =>
+    (rule.requireDigit && !/\d/.test(match)) || (rule.minDots !== undefined && match.split('.').length - 1 < rule.minDots) ? match : REDACTED,
 }));
 
 const RULES: readonly CompiledRule[] = [

@@ -16,7 +16,9 @@
 //   a message repeats the host) and must be linear on long input: it starts with a literal or behind a one-
 //   character lookbehind, its repeated classes are greedy and end the pattern or are followed by a literal that
 //   the class cannot contain, and no quantified group contains a quantifier.
-// - `requireDigit`: a match without a digit is left alone (keeps slugs like `sk-learn-tutorial` readable).
+// - `requireDigit`: a match without a digit is left alone (keeps slugs like `sk-learn-tutorial` readable);
+//   `minDots`: likewise a match with fewer dots. Such checks let a pattern be a greedy run that cannot fail
+//   half-way, where a stricter pattern would rescan the same run from every start inside it.
 // Every match is replaced whole by [REDACTED].
 
 export interface SecretRule {
@@ -26,6 +28,8 @@ export interface SecretRule {
   readonly keywords: readonly string[];
   readonly pattern: string;
   readonly requireDigit?: boolean;
+  /** A match with fewer dots is left alone (a JWT has two or four). */
+  readonly minDots?: number;
   /** A match may lack a 19-character word run (its parts are split by `.`, `/` or spaces): precheck its keywords. */
   readonly short?: boolean;
 }
@@ -41,10 +45,10 @@ export const SECRET_RULES: readonly SecretRule[] = Object.freeze([
   { id: 'groq-api-key', description: 'Groq API key', keywords: ['gsk_'], pattern: `gsk_[a-z0-9]{20,}` },
   { id: 'xai-api-key', description: 'xAI (Grok) API key', keywords: ['xai-'], pattern: `xai-[a-z0-9]{20,}` },
   { id: 'perplexity-api-key', description: 'Perplexity API key', keywords: ['pplx-'], pattern: `pplx-[a-z0-9]{20,}` },
-  { id: 'fireworks-api-key', description: 'Fireworks AI API key', keywords: ['fw_'], pattern: `${START}fw_[a-z0-9]{20,}` },
-  { id: 'huggingface-access-token', description: 'Hugging Face user access token', keywords: ['hf_'], pattern: `${START}hf_[a-z0-9]{20,}` },
+  { id: 'fireworks-api-key', description: 'Fireworks AI API key', keywords: ['fw_'], pattern: `fw_[a-z0-9]{20,}` },
+  { id: 'huggingface-access-token', description: 'Hugging Face user access token', keywords: ['hf_'], pattern: `hf_[a-z0-9]{20,}` },
   { id: 'huggingface-organization-api-token', description: 'Hugging Face organisation token', keywords: ['api_org_'], pattern: `api_org_[a-z0-9]{20,}` },
-  { id: 'replicate-api-token', description: 'Replicate API token', keywords: ['r8_'], pattern: `${START}r8_[a-z0-9]{20,}` },
+  { id: 'replicate-api-token', description: 'Replicate API token', keywords: ['r8_'], pattern: `r8_[a-z0-9]{20,}` },
   // ---- code hosting and package registries
   { id: 'github-pat', description: 'GitHub personal, OAuth, user-to-server, server-to-server and refresh tokens', keywords: ['ghp_', 'gho_', 'ghu_', 'ghs_', 'ghr_'], pattern: `gh[pousr]_[a-z0-9]{20,}` },
   { id: 'github-fine-grained-pat', description: 'GitHub fine-grained personal access token', keywords: ['github_pat_'], pattern: `github_pat_\\w{20,}` },
@@ -67,7 +71,7 @@ export const SECRET_RULES: readonly SecretRule[] = Object.freeze([
   { id: 'mailgun-private-api-token', description: 'Mailgun private API key', keywords: ['key-'], pattern: `${START}key-[a-f0-9]{32}` },
   { id: 'shopify-access-token', description: 'Shopify access, custom-app, private-app and shared-secret tokens', keywords: ['shpat_', 'shpca_', 'shppa_', 'shpss_'], pattern: `shp(?:at|ca|pa|ss)_[a-f0-9]{32}` },
   // ---- clouds and infrastructure
-  { id: 'aws-access-token', description: 'AWS access key id', keywords: ['akia', 'asia', 'abia', 'acca', 'a3t'], pattern: `(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}(?![a-z0-9])` },
+  { id: 'aws-access-token', description: 'AWS access key id', keywords: ['akia', 'asia', 'abia', 'acca', 'a3t'], pattern: `(?:A3T[A-Z0-9]|AKIA|${START}(?:ASIA|ABIA|ACCA))[A-Z0-9]{16,}` },
   { id: 'gcp-api-key', description: 'Google API key', keywords: ['aiza'], pattern: `AIza[\\w-]{35,}` },
   { id: 'google-oauth-access-token', description: 'Google OAuth access token', keywords: ['ya29.'], pattern: `ya29\\.[\\w-]{20,}` },
   { id: 'gcp-oauth-client-secret', description: 'Google OAuth client secret', keywords: ['gocspx-'], pattern: `GOCSPX-[\\w-]{20,}` },
@@ -85,6 +89,6 @@ export const SECRET_RULES: readonly SecretRule[] = Object.freeze([
   { id: '1password-service-account-token', description: '1Password service account token', keywords: ['ops_ey'], pattern: `ops_eyJ[\\w-]{40,}` },
   { id: 'age-secret-key', description: 'age encryption secret key', keywords: ['age-secret-key-1'], pattern: `AGE-SECRET-KEY-1[0-9A-Z]{50,}` },
   // ---- generic structures
-  { id: 'jwt', description: 'JWS and JWE compact forms: a base64url JSON header ("eyJ" is \'{"\') and two or four more segments', keywords: ['eyj'], pattern: '(?<![\\w-])eyJ[\\w-]*\\.[\\w-]+\\.[\\w-]*(?:\\.[\\w-]*\\.[\\w-]*)?' },
+  { id: 'jwt', description: 'JWS and JWE compact forms: a base64url JSON header ("eyJ" is \'{"\') and two or four more segments', keywords: ['eyj'], pattern: 'eyJ[\\w-]*(?:\\.[\\w-]*)*', minDots: 2 },
   { id: 'private-key', description: 'PEM private key block (everything after the header goes)', keywords: ['private key'], pattern: '-----BEGIN[ A-Z0-9]{0,40}PRIVATE KEY(?: BLOCK)?-----[\\w+/=\\s\\\\-]*', short: true },
 ] satisfies SecretRule[]);

@@ -332,6 +332,29 @@ describe('no placement and no encoding lets a known format through', () => {
     },
   );
 
+  it('whatever sits around a known key, and in either case, none of it is left (seeded)', () => {
+    const single = Object.values(RULE_SAMPLES).flat().filter((sample) => !/[\s/]/.test(sample));
+    const glue = fc.constantFrom('', '/', '_', '-', '=', ' ', '%20', '+', '.', ':', '?q=', '#', ';a=', '"', '(', '%2F', '&', ',', '%22');
+    fc.assert(
+      fc.property(fc.constantFrom(...single), glue, glue, fc.constantFrom<FieldKind>('target', 'text', 'host'), fc.boolean(), (secret, before, after, kind, lower) => {
+        const out = redactString(`/p/${before}${lower ? secret.toLowerCase() : secret}${after}/q`, kind);
+        expect(findLeak(out, secret), out).toBeUndefined();
+      }),
+      { seed: SEED, numRuns: 3000 },
+    );
+  });
+
+  it('letters glued before or after a planted key do not hide it (seeded)', () => {
+    const glue = fc.constantFrom('', 'x', 'abc', 'Z9', '_', '-');
+    fc.assert(
+      fc.property(fc.constantFrom(...PLANTED.map(([, secret]) => secret)), glue, glue, fc.constantFrom<FieldKind>('target', 'text', 'host'), fc.boolean(), (secret, before, after, kind, lower) => {
+        const out = redactString(`/p/${before}${lower ? secret.toLowerCase() : secret}${after}/q`, kind);
+        expect(findLeak(out, secret), out).toBeUndefined();
+      }),
+      { seed: SEED, numRuns: 3000 },
+    );
+  });
+
   it.each(placements(BARE_RANDOM_KEY).filter(([, kind]) => kind !== 'host'))('a bare random key in %s', (_place, kind, text) => {
     expect(findLeak(redactString(text, kind), BARE_RANDOM_KEY)).toBeUndefined();
   });
@@ -392,6 +415,8 @@ describe('the entropy check', () => {
     ['a model name with a date', 'target', '/v1/models/claude-3-5-sonnet-20241022'],
     ['a release artefact', 'target', '/releases/download/v1.2.3/leash-linux-x86_64.tar.gz'],
     ['a long wiki title', 'target', '/wiki/Internationalization_and_localization'],
+    ['a word that holds asia', 'target', '/regions/southeastasia2024summerdeals'],
+    ['a kebab-case slug with a date', 'target', '/blog/2024-01-15-kubernetes-1-29-release-announcement'],
     ['a YouTube id', 'target', '/watch?v=dQw4w9WgXcQ&t=42s'],
     ['a search with +', 'target', '/search?q=how+to+configure+nginx+reverse+proxy&page=2'],
     ['percent-encoded non-ASCII', 'target', '/%E4%B8%AD%E6%96%87/%D0%BF%D1%80%D0%B8%D0%B2%D0%B5%D1%82'],
