@@ -1,10 +1,11 @@
 // The catalogue of credential formats that redaction (redact.ts) recognises by shape: DATA only, one named rule per
 // issuer's format, so adding a provider is adding a row, and the engine that applies them stays the same.
 //
-// Source and licence: the rule ids, the provider list and the keyword-prefilter design follow the gitleaks default
-// configuration (github.com/gitleaks/gitleaks, config/gitleaks.toml, MIT licence, (c) 2019 Zachary Rice); the
-// secretlint recommended preset (MIT) was the cross-check for which providers matter. The patterns here are written
-// for this engine rather than copied: gitleaks' patterns are RE2 (linear by construction) and most of them anchor on
+// Source and licence: the catalogue is modelled on the gitleaks default configuration (github.com/gitleaks/gitleaks,
+// config/gitleaks.toml, MIT licence, Copyright (c) 2019 Zachary Rice): its naming of rules (a row takes gitleaks'
+// id for the same format where gitleaks has one; some rows are broader, e.g. openai-api-key also covers
+// Anthropic's sk-ant-), its provider list and its per-rule keyword prefilter. The secretlint recommended preset
+// (MIT) was the cross-check for which providers matter. The patterns here are written for this engine, not copied: gitleaks' patterns are RE2 (linear by construction) and most of them anchor on
 // the surrounding assignment (`api_key = "…"`), which a URL path or a User-Agent does not have; JavaScript's
 // backtracking engine needs every pattern to be linear by its shape instead.
 //
@@ -14,15 +15,16 @@
 //   test per string) looks for, unless the rule says `short: true`; then its keywords join the precheck.
 // - `pattern` is matched with flags `gi` (case-insensitive: host names are lowercased before they are logged, and
 //   a message repeats the host) and must be linear on long input: it starts with a literal or behind a one-
-//   character lookbehind, its repeated classes are greedy and end the pattern or are followed by a literal that
-//   the class cannot contain, and no quantified group contains a quantifier.
+//   character lookbehind, its repeated classes are bounded, or greedy and either end the pattern or are followed
+//   by a literal that the class cannot contain (so an attempt never backtracks through a long run), and a
+//   quantified group starts with such a literal.
 // - `requireDigit`: a match without a digit is left alone (keeps slugs like `sk-learn-tutorial` readable);
 //   `minDots`: likewise a match with fewer dots. Such checks let a pattern be a greedy run that cannot fail
 //   half-way, where a stricter pattern would rescan the same run from every start inside it.
 // Every match is replaced whole by [REDACTED].
 
 export interface SecretRule {
-  /** gitleaks' id where gitleaks has the format, so findings can be compared. */
+  /** Named after gitleaks' id for the same format where it has one, so findings can be compared. */
   readonly id: string;
   readonly description: string;
   readonly keywords: readonly string[];
