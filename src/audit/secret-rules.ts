@@ -3,8 +3,8 @@
 //
 // Source and licence: the catalogue is modelled on the gitleaks default configuration (github.com/gitleaks/gitleaks,
 // config/gitleaks.toml, MIT licence, Copyright (c) 2019 Zachary Rice): its naming of rules (a row takes gitleaks'
-// id for the same format where gitleaks has one; some rows are broader, e.g. openai-api-key also covers
-// Anthropic's sk-ant-), its provider list and its per-rule keyword prefilter. The secretlint recommended preset
+// id for the same format where gitleaks has one; some rows are broader, e.g. openai-api-key takes any
+// sk- key with a digit), its provider list and its per-rule keyword prefilter. The secretlint recommended preset
 // (MIT) was the cross-check for which providers matter. The patterns here are written for this engine, not copied: gitleaks' patterns are RE2 (linear by construction) and most of them anchor on
 // the surrounding assignment (`api_key = "…"`), which a URL path or a User-Agent does not have; JavaScript's
 // backtracking engine needs every pattern to be linear by its shape instead.
@@ -43,6 +43,7 @@ const START = '(?<![A-Za-z0-9])';
 
 export const SECRET_RULES: readonly SecretRule[] = Object.freeze([
   // ---- AI providers (the credentials agents carry most)
+  { id: 'anthropic-api-key', description: 'Anthropic API and admin keys', keywords: ['sk-ant-'], pattern: 'sk-ant-(?:api|admin)\\d\\d-[\\w-]{20,}' },
   { id: 'openai-api-key', description: 'OpenAI (sk-, sk-proj-, sk-svcacct-), Anthropic (sk-ant-), OpenRouter (sk-or-) and other sk- keys', keywords: ['sk-'], pattern: `(?:${START}sk-|sk-(?:proj|ant|svcacct|admin|or-v1)-)[\\w-]{16,}`, requireDigit: true },
   { id: 'groq-api-key', description: 'Groq API key', keywords: ['gsk_'], pattern: `gsk_[a-z0-9]{20,}` },
   { id: 'xai-api-key', description: 'xAI (Grok) API key', keywords: ['xai-'], pattern: `xai-[a-z0-9]{20,}` },

@@ -28,6 +28,7 @@ const upper = (n: number, seed = 5) => body(n * 3, seed).replace(/[a-z]/g, '').s
 /** Rule id → samples that rule must recognise. */
 export const RULE_SAMPLES: Readonly<Record<string, readonly string[]>> = {
   'openai-api-key': [j('sk-', 'proj-', body(48, 1), '_', body(20, 2)), j('sk-', body(48, 3)), j('sk-', 'ant-', 'api03-', body(80, 4), 'AA'), j('sk-', 'svcacct-', body(40, 5))],
+  'anthropic-api-key': [j('sk-', 'ant-', 'api03-', body(93, 4), 'AA'), j('sk-', 'ant-', 'admin01-', body(93, 70), 'AA')],
   'groq-api-key': [j('gsk', '_', body(52, 6))],
   'xai-api-key': [j('xai', '-', body(80, 7))],
   'perplexity-api-key': [j('pplx', '-', body(48, 8))],
@@ -81,7 +82,7 @@ export const BARE_RANDOM_KEY = body(40, 99);
 /** The secrets of issue 12 and the realistic keys redaction already knew, named, for planting. */
 export const PLANTED: readonly (readonly [name: string, secret: string])[] = [
   ['OpenAI project key', RULE_SAMPLES['openai-api-key']![0]!],
-  ['Anthropic key', RULE_SAMPLES['openai-api-key']![2]!],
+  ['Anthropic key', RULE_SAMPLES['anthropic-api-key']![0]!],
   ['Groq key', RULE_SAMPLES['groq-api-key']![0]!],
   ['xAI key', RULE_SAMPLES['xai-api-key']![0]!],
   ['Perplexity key', RULE_SAMPLES['perplexity-api-key']![0]!],
