@@ -3,11 +3,11 @@
 //
 // Source and licence: the catalogue is modelled on the gitleaks default configuration (github.com/gitleaks/gitleaks,
 // config/gitleaks.toml, MIT licence, Copyright (c) 2019 Zachary Rice): its naming of rules (a row takes gitleaks'
-// id for the same format where gitleaks has one; some rows are broader, e.g. openai-api-key takes any
-// sk- key with a digit), its provider list and its per-rule keyword prefilter. The secretlint recommended preset
-// (MIT) was the cross-check for which providers matter. The patterns here are written for this engine, not copied: gitleaks' patterns are RE2 (linear by construction) and most of them anchor on
-// the surrounding assignment (`api_key = "…"`), which a URL path or a User-Agent does not have; JavaScript's
-// backtracking engine needs every pattern to be linear by its shape instead.
+// id for the same format where gitleaks has one; some rows are broader, e.g. openai-api-key takes any sk- key with
+// a digit), its provider list and its per-rule keyword prefilter. The secretlint recommended preset (MIT) was the
+// cross-check for which providers matter. The patterns are written for this engine, not copied: gitleaks' patterns
+// are RE2 (linear by construction) and most of them anchor on the surrounding assignment (`api_key = "…"`), which a
+// URL path or a User-Agent does not have; JavaScript's backtracking engine needs every pattern linear by its shape.
 //
 // Rules for every row (checked by test/audit/redact.test.ts, including a 1 MB adversarial input per rule):
 // - `keywords` are lowercase literals, one of which every match contains; a rule runs only on strings holding one.
