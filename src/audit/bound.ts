@@ -19,7 +19,10 @@ export function boundRecord<T extends object>(redacted: T, original: T): T {
 
 /** Copy on write: a value with nothing over the limits comes back as the same object, at the cost of one walk. */
 function boundValue(value: unknown, original: unknown): unknown {
-  if (typeof value === 'string') return value.length > MAX_FIELD_CHARS ? cut(value, typeof original === 'string' ? original.length : value.length) : value;
+  if (typeof value === 'string') {
+    if (value.length <= MAX_FIELD_CHARS) return value;
+    return cut(value, typeof original === 'string' ? original.length : value.length);
+  }
   if (typeof value !== 'object' || value === null) return value;
   if (Array.isArray(value)) {
     const from = Array.isArray(original) ? original : [];

@@ -51,7 +51,13 @@ export function chainLine(head: ChainHead, fields: Readonly<Record<string, unkno
 
 // In JSON text a backslash always starts an escape, so scanning pairs from the left never misreads `\\n` as `\n`.
 const UNSAFE_IN_LINE = /\\(?:(\\)|([bfnrt]))|[\u007f-\u009f\u2028\u2029]/g;
-const SHORT_ESCAPES: Readonly<Record<string, string>> = { b: '\\u0008', f: '\\u000c', n: '\\u000a', r: '\\u000d', t: '\\u0009' };
+const SHORT_ESCAPES: Readonly<Record<string, string>> = {
+  b: '\\u0008',
+  f: '\\u000c',
+  n: '\\u000a',
+  r: '\\u000d',
+  t: '\\u0009',
+};
 
 /**
  * `json` (output of JSON.stringify) with every control character, DEL and U+2028/U+2029 as `\uXXXX`, including the

@@ -12,7 +12,9 @@
 // Never: drop, duplicate, reorder or split a line; rewrite bytes already written (a failed write resumes at the
 // first byte not written).
 
-import fs, { chmodSync, closeSync, fchmodSync, fstatSync, mkdirSync, openSync, readSync, statSync, writeSync } from 'node:fs';
+import fs, {
+  chmodSync, closeSync, fchmodSync, fstatSync, mkdirSync, openSync, readSync, statSync, writeSync,
+} from 'node:fs';
 import { open, rename } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -267,14 +269,25 @@ export class FileSink {
   private closeToOthers(fd: number, mode: number, file: string): number {
     const bits = mode & 0o777;
     if ((bits & OTHERS) === 0) return bits;
+    const closed = bits & ~OTHERS;
     try {
-      fchmodSync(fd, bits & ~OTHERS);
-      this.onError(new Error(`the audit log ${file} was open to other users (mode ${octal(bits)}); leash removed their access (now ${octal(bits & ~OTHERS)})`));
-      return bits & ~OTHERS;
+      fchmodSync(fd, closed);
+      this.onError(
+        new Error(
+          `the audit log ${file} was open to other users (mode ${octal(bits)}); leash removed their access ` +
+            `(now ${octal(closed)})`,
+        ),
+      );
     } catch (err) {
-      this.onError(new Error(`the audit log ${file} is ${bits & 0o004 ? 'readable' : 'writable'} by other users (mode ${octal(bits)}) and leash cannot change that (${(err as Error).message}): an agent running as another user can ${bits & 0o004 ? 'read' : 'alter'} it; run chmod o-rwx ${file}`));
-      return bits & ~OTHERS;
+      const [can, does] = bits & 0o004 ? ['readable', 'read'] : ['writable', 'alter'];
+      this.onError(
+        new Error(
+          `the audit log ${file} is ${can} by other users (mode ${octal(bits)}) and leash cannot change that ` +
+            `(${(err as Error).message}): an agent running as another user can ${does} it; run chmod o-rwx ${file}`,
+        ),
+      );
     }
+    return closed;
   }
 
   private closeSiblingToOthers(file: string): void {
@@ -287,16 +300,28 @@ export class FileSink {
     if ((bits & OTHERS) === 0) return;
     try {
       chmodSync(file, bits & ~OTHERS);
-      this.onError(new Error(`the rotated audit log ${file} was open to other users (mode ${octal(bits)}); leash removed their access`));
+      this.onError(
+        new Error(`the rotated audit log ${file} was open to other users (mode ${octal(bits)}); leash removed that`),
+      );
     } catch (err) {
-      this.onError(new Error(`the rotated audit log ${file} is open to other users (mode ${octal(bits)}) and leash cannot change that (${(err as Error).message}); run chmod o-rwx ${file}`));
+      this.onError(
+        new Error(
+          `the rotated audit log ${file} is open to other users (mode ${octal(bits)}) and leash cannot change that ` +
+            `(${(err as Error).message}); run chmod o-rwx ${file}`,
+        ),
+      );
     }
   }
 
   private async swapFd(): Promise<void> {
-    const open = (flags: string) => new Promise<number>((resolve, reject) => fs.open(this.path, flags, this.mode, (err, opened) => (err ? reject(err) : resolve(opened))));
+    const open = (flags: string) =>
+      new Promise<number>((resolve, reject) =>
+        fs.open(this.path, flags, this.mode, (err, fd) => (err ? reject(err) : resolve(fd))),
+      );
     // A file we create takes the old one's mode whatever the umask; one that logrotate created keeps its own.
-    const created = await open('ax').catch((err: NodeJS.ErrnoException) => (err.code === 'EEXIST' ? undefined : Promise.reject(err)));
+    const created = await open('ax').catch((err: NodeJS.ErrnoException) =>
+      err.code === 'EEXIST' ? undefined : Promise.reject(err),
+    );
     const fd = created ?? (await open('a'));
     if (created !== undefined) fchmodSync(fd, this.mode);
     const old = this.fd;

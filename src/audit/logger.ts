@@ -1,7 +1,8 @@
 // Writes audit records as JSON lines to a file (appended, rotated by size, reopened on request) or to stdout.
 // Every record passes through redaction here, at the edge, so no code path can log a secret by forgetting to, then
-// through the size cap (bound.ts: after redaction, so a cut never splits a secret), and through the hash chain (chain.ts), so every line carries `seq` and the hash of the line before it. Operational
-// messages never go to this stream: they go to stderr, so the audit log stays one record per line.
+// through the size cap (bound.ts: after redaction, so a cut never splits a secret), and through the hash chain
+// (chain.ts), so every line carries `seq` and the hash of the line before it. Operational messages never go to this
+// stream: they go to stderr, so the audit log stays one record per line.
 // The chain is extended synchronously in write(), in call order, and lines reach the file in that same order
 // (file-sink.ts), so the chain on disk is the order records were written, whatever the load.
 

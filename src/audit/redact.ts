@@ -31,11 +31,18 @@ const SENSITIVE_QUERY_KEYS: ReadonlySet<string> = new Set([
   'x-amz-security-token', 'x-goog-signature', 'x-goog-credential',
 ]);
 // `sessid` also catches PHPSESSID, which `session` misses; `auth…` but not `author`; `pass…` but not `passenger`.
-const SENSITIVE_QUERY_KEY_PART =
-  /token|secret|passw|passphrase|passcode|apikey|api_key|api-key|signature|credential|session|sessid|private|^auth(?!ors?$)|^pass(?:$|[_.-])/;
+const SENSITIVE_QUERY_KEY_PART = new RegExp(
+  [
+    'token', 'secret', 'passw', 'passphrase', 'passcode', 'apikey', 'api_key', 'api-key', 'signature', 'credential',
+    'session', 'sessid', 'private', '^auth(?!ors?$)', '^pass(?:$|[_.-])',
+  ].join('|'),
+);
 // `key` as a word (`key`, `api_key`, `x-api-key`, `key_id`) or a known compound (`accesskey`), not `monkey`/`keyboard`.
-const KEY_WORD =
-  /(?:^|[^a-z])key(?:$|[^a-z])|(?:api|access|secret|private|auth|session|signing|master|licen[cs]e|app|client|subscription|encryption|account|service|user|server)key/;
+const KEY_COMPOUNDS = [
+  'api', 'access', 'secret', 'private', 'auth', 'session', 'signing', 'master', 'licen[cs]e', 'app', 'client',
+  'subscription', 'encryption', 'account', 'service', 'user', 'server',
+];
+const KEY_WORD = new RegExp(`(?:^|[^a-z])key(?:$|[^a-z])|(?:${KEY_COMPOUNDS.join('|')})key`);
 // camelCase `apiKey`, `accessKeyId`, `AccountKey` (read on the key as sent, before lower-casing).
 const CAMEL_KEY = /(?:^|[a-z0-9])Key(?![a-z])/;
 
@@ -67,8 +74,11 @@ const whole = () => REDACTED;
 const CATALOGUE: readonly CompiledRule[] = SECRET_RULES.map((rule) => ({
   keywords: rule.keywords,
   pattern: new RegExp(rule.pattern, 'gi'),
-  replace: (match: string) =>
-    (rule.requireDigit && !/\d/.test(match)) || (rule.minDots !== undefined && match.split('.').length - 1 < rule.minDots) ? match : REDACTED,
+  replace: (match: string) => {
+    if (rule.requireDigit && !/\d/.test(match)) return match;
+    if (rule.minDots !== undefined && match.split('.').length - 1 < rule.minDots) return match;
+    return REDACTED;
+  },
 }));
 
 const RULES: readonly CompiledRule[] = [
@@ -87,16 +97,27 @@ const RULES: readonly CompiledRule[] = [
 ];
 
 const escapeLiteral = (text: string) => text.replace(/[\\^$.*+?()[\]{}|/-]/g, '\\$&');
-const SHORT_KEYWORDS = ['bearer', 'basic', '...', '…', ...SECRET_RULES.filter((rule) => rule.short).flatMap((rule) => rule.keywords)];
+const SHORT_KEYWORDS = [
+  'bearer',
+  'basic',
+  '...',
+  '…',
+  ...SECRET_RULES.filter((rule) => rule.short).flatMap((rule) => rule.keywords),
+];
 // Prefixes (`gsk_`, `sk-`, `glpat-`: a separator, not a plain word like `asia`) that mark a word cut short
 // (`gsk_4eC3…`) as a cut key.
-const CUT_KEYWORDS = [...new Set(SECRET_RULES.flatMap((rule) => rule.keywords).filter((k) => k.length >= 3 && /^[a-z0-9]+[-_]/.test(k)))];
+const CUT_KEYWORDS = [
+  ...new Set(SECRET_RULES.flatMap((rule) => rule.keywords).filter((k) => k.length >= 3 && /^[a-z0-9]+[-_]/.test(k))),
+];
 const CUT = /(?:\.\.\.|…)$/;
 
 // The one test a string with nothing to hide costs: an escape, userinfo in a URL, a run of 19 word characters
 // (every catalogue match has one, and a random-looking word is longer), or a keyword of a rule whose match may not.
 // `/` is left out of the run so that ordinary paths do not qualify.
-const PATTERN_PRECHECK = new RegExp(`[A-Za-z0-9_-]{${MIN_RANDOM_LENGTH - 1},}|:\\/\\/[^/?#\\s"'<>]*@|${SHORT_KEYWORDS.map(escapeLiteral).join('|')}`, 'i');
+const PATTERN_PRECHECK = new RegExp(
+  [`[A-Za-z0-9_-]{${MIN_RANDOM_LENGTH - 1},}`, `:\\/\\/[^/?#\\s"'<>]*@`, ...SHORT_KEYWORDS.map(escapeLiteral)].join('|'),
+  'i',
+);
 const PRECHECK = new RegExp(`%|${PATTERN_PRECHECK.source}`, 'i');
 const TARGET_PRECHECK = /[?#;]/;
 // Hex digits and hyphens only (every record's UUID, revision hashes): no rule and no entropy verdict can apply.
@@ -106,7 +127,8 @@ function applyRules(text: string): string {
   const lower = text.toLowerCase();
   let out = text;
   for (const rule of RULES) {
-    if (rule.keywords.some((keyword) => lower.includes(keyword))) out = out.replace(rule.pattern, rule.replace as (match: string) => string);
+    if (!rule.keywords.some((keyword) => lower.includes(keyword))) continue;
+    out = out.replace(rule.pattern, rule.replace as (match: string) => string);
   }
   return out;
 }
@@ -121,8 +143,10 @@ const ESCAPE = /%[0-9a-f]{2}|\+/i;
 
 function redactWords(text: string, decode: boolean): string {
   return text.replace(WORD, (word) => {
-    if (decode && ESCAPE.test(word) && decodings(word).some((decoded) => decoded !== word && hidesSecret(decoded))) return REDACTED;
-    if (decode) return word;
+    if (decode) {
+      const hides = ESCAPE.test(word) && decodings(word).some((decoded) => decoded !== word && hidesSecret(decoded));
+      return hides ? REDACTED : word;
+    }
     // A message that cut a value short (`"gsk_4eC3..." is not a valid host name`) may have cut a key below the
     // length its rule needs; a cut word holding a key prefix goes whole.
     if (CUT.test(word) && CUT_KEYWORDS.some((keyword) => word.toLowerCase().includes(keyword))) return REDACTED;
@@ -183,7 +207,9 @@ function redactParameters(pathWithQuery: string): string {
   const queryAt = beforeHash.indexOf('?');
   const path = queryAt < 0 ? beforeHash : beforeHash.slice(0, queryAt);
 
-  let out = path.replace(/;([^;/=]*)=([^;/]*)/g, (match, key: string) => (isSensitiveKey(key) ? `;${key}=${REDACTED}` : match));
+  let out = path.replace(/;([^;/=]*)=([^;/]*)/g, (match, key: string) =>
+    isSensitiveKey(key) ? `;${key}=${REDACTED}` : match,
+  );
   if (queryAt >= 0) out += `?${redactQuery(beforeHash.slice(queryAt + 1))}`;
   if (hashAt >= 0) out += `#${redactQuery(pathWithQuery.slice(hashAt + 1))}`;
   return out;
@@ -206,14 +232,16 @@ function redactParameter(piece: string): string {
   // A value that is random as a whole (base64 keeps `/`, `+` and `=`, which split it into words later).
   const at = piece.indexOf('=');
   const value = piece.slice(at + 1);
-  if (value.length >= MIN_RANDOM_LENGTH && looksRandom(percentDecode(value))) return `${piece.slice(0, at + 1)}${REDACTED}`;
-  return piece;
+  if (value.length < MIN_RANDOM_LENGTH || !looksRandom(percentDecode(value))) return piece;
+  return `${piece.slice(0, at + 1)}${REDACTED}`;
 }
 
 function isSensitiveKey(rawKey: string): boolean {
   const decoded = percentDecode(rawKey.replace(/\+/g, ' ')).trim();
   const key = decoded.toLowerCase();
-  return SENSITIVE_QUERY_KEYS.has(key) || SENSITIVE_QUERY_KEY_PART.test(key) || KEY_WORD.test(key) || CAMEL_KEY.test(decoded);
+  return (
+    SENSITIVE_QUERY_KEYS.has(key) || SENSITIVE_QUERY_KEY_PART.test(key) || KEY_WORD.test(key) || CAMEL_KEY.test(decoded)
+  );
 }
 
 // Servers decode a key once, so `%74oken` is `token` to them and must be to us; malformed escapes still decode.
@@ -248,7 +276,9 @@ export function redactFlatRecord<T extends object>(record: T): T {
     if (SECRET_VALUE_KEYS.has(key.toLowerCase())) out[key] = redactWhole(value);
     else if (typeof value === 'string') out[key] = redactString(value, fieldKind(key));
     else if (value === null || typeof value !== 'object') out[key] = value;
-    else if (Array.isArray(value) && value.every((item) => typeof item === 'string')) out[key] = value.map((item: string) => redactString(item, 'text'));
+    else if (Array.isArray(value) && value.every((item) => typeof item === 'string')) {
+      out[key] = value.map((item: string) => redactString(item, 'text'));
+    }
     else out[key] = redactRecord(value);
   }
   return out as T;

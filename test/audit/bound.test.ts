@@ -12,9 +12,17 @@ describe('boundRecord', () => {
   it.each<[name: string, value: string, expected: string]>([
     ['a short value stays', '/v1/models', '/v1/models'],
     ['exactly the limit stays', 'x'.repeat(MAX_FIELD_CHARS), 'x'.repeat(MAX_FIELD_CHARS)],
-    ['one over is cut with the original length', 'x'.repeat(MAX_FIELD_CHARS + 1), `${'x'.repeat(MAX_FIELD_CHARS)}…[truncated from ${MAX_FIELD_CHARS + 1} chars]`],
+    [
+      'one over is cut with the original length',
+      'x'.repeat(MAX_FIELD_CHARS + 1),
+      `${'x'.repeat(MAX_FIELD_CHARS)}…[truncated from ${MAX_FIELD_CHARS + 1} chars]`,
+    ],
     ['a megabyte path', `/${'a'.repeat(1 << 20)}`, `/${'a'.repeat(MAX_FIELD_CHARS - 1)}…[truncated from ${(1 << 20) + 1} chars]`],
-    ['never inside a surrogate pair', `${'x'.repeat(MAX_FIELD_CHARS - 1)}😀😀`, `${'x'.repeat(MAX_FIELD_CHARS - 1)}…[truncated from ${MAX_FIELD_CHARS + 3} chars]`],
+    [
+      'never inside a surrogate pair',
+      `${'x'.repeat(MAX_FIELD_CHARS - 1)}😀😀`,
+      `${'x'.repeat(MAX_FIELD_CHARS - 1)}…[truncated from ${MAX_FIELD_CHARS + 3} chars]`,
+    ],
   ])('%s', (_name, value, expected) => {
     expect(capped({ path: value }).path).toBe(expected);
   });

@@ -88,10 +88,13 @@ function plantedHeaders(secret: string): string {
 
 async function plainRequests(secret: string): Promise<number> {
   const origin = `plain.test:${plain.port}`;
+  const labelled = `${secret.toLowerCase()}.plain.test:${plain.port}`;
   const requests = [
-    ...plantedPaths(secret).map((p) => `GET http://${origin}${p} HTTP/1.1\r\nHost: ${origin}\r\n${plantedHeaders(secret)}\r\nConnection: close\r\n\r\n`),
+    ...plantedPaths(secret).map(
+      (p) => `GET http://${origin}${p} HTTP/1.1\r\nHost: ${origin}\r\n${plantedHeaders(secret)}\r\nConnection: close\r\n\r\n`,
+    ),
     // A secret as a host label (unknown host: denied, and its name is logged).
-    `GET http://${secret.toLowerCase()}.plain.test:${plain.port}/ HTTP/1.1\r\nHost: ${secret.toLowerCase()}.plain.test:${plain.port}\r\nConnection: close\r\n\r\n`,
+    `GET http://${labelled}/ HTTP/1.1\r\nHost: ${labelled}\r\nConnection: close\r\n\r\n`,
     // Proxy credentials: a wrong token for a known agent, and a Bearer one.
     `GET http://${origin}/ HTTP/1.1\r\nHost: ${origin}\r\nProxy-Authorization: ${basic('research', secret)}\r\nConnection: close\r\n\r\n`,
     `GET http://${origin}/ HTTP/1.1\r\nHost: ${origin}\r\nProxy-Authorization: Bearer ${secret}\r\nConnection: close\r\n\r\n`,
@@ -141,7 +144,8 @@ async function interceptedRequests(secret: string): Promise<number> {
   for (const p of plantedPaths(secret)) {
     const { status, socket } = await connect('docs.test', secure.port);
     expect(status).toMatch(/ 200 /);
-    const response = await exchange(socket as tls.TLSSocket, `GET ${p} HTTP/1.1\r\nHost: ${host}\r\n${plantedHeaders(secret)}\r\nConnection: close\r\n\r\n`);
+    const request = `GET ${p} HTTP/1.1\r\nHost: ${host}\r\n${plantedHeaders(secret)}\r\nConnection: close\r\n\r\n`;
+    const response = await exchange(socket as tls.TLSSocket, request);
     expect(response).toMatch(/^HTTP\/1\.1 (200|403) /);
     sent += 2; // the request inside, and the tunnel
   }

@@ -332,11 +332,14 @@ describe('no placement and no encoding lets a known format through', () => {
     },
   );
 
+  const kinds = fc.constantFrom<FieldKind>('target', 'text', 'host');
+  const planted = PLANTED.map(([, secret]) => secret);
+
   it('whatever sits around a known key, and in either case, none of it is left (seeded)', () => {
     const single = Object.values(RULE_SAMPLES).flat().filter((sample) => !/[\s/]/.test(sample));
     const glue = fc.constantFrom('', '/', '_', '-', '=', ' ', '%20', '+', '.', ':', '?q=', '#', ';a=', '"', '(', '%2F', '&', ',', '%22');
     fc.assert(
-      fc.property(fc.constantFrom(...single), glue, glue, fc.constantFrom<FieldKind>('target', 'text', 'host'), fc.boolean(), (secret, before, after, kind, lower) => {
+      fc.property(fc.constantFrom(...single), glue, glue, kinds, fc.boolean(), (secret, before, after, kind, lower) => {
         const out = redactString(`/p/${before}${lower ? secret.toLowerCase() : secret}${after}/q`, kind);
         expect(findLeak(out, secret), out).toBeUndefined();
       }),
@@ -347,7 +350,7 @@ describe('no placement and no encoding lets a known format through', () => {
   it('letters glued before or after a planted key do not hide it (seeded)', () => {
     const glue = fc.constantFrom('', 'x', 'abc', 'Z9', '_', '-');
     fc.assert(
-      fc.property(fc.constantFrom(...PLANTED.map(([, secret]) => secret)), glue, glue, fc.constantFrom<FieldKind>('target', 'text', 'host'), fc.boolean(), (secret, before, after, kind, lower) => {
+      fc.property(fc.constantFrom(...planted), glue, glue, kinds, fc.boolean(), (secret, before, after, kind, lower) => {
         const out = redactString(`/p/${before}${lower ? secret.toLowerCase() : secret}${after}/q`, kind);
         expect(findLeak(out, secret), out).toBeUndefined();
       }),
@@ -361,7 +364,11 @@ describe('no placement and no encoding lets a known format through', () => {
 });
 
 describe('the shapes of issue 12, exactly', () => {
-  const [groq, xai, pplx, fw, hf, glpat, npm, r8] = ['groq-api-key', 'xai-api-key', 'perplexity-api-key', 'fireworks-api-key', 'huggingface-access-token', 'gitlab-pat', 'npm-access-token', 'replicate-api-token'].map((id) => RULE_SAMPLES[id]![0]!);
+  const ids = [
+    'groq-api-key', 'xai-api-key', 'perplexity-api-key', 'fireworks-api-key', 'huggingface-access-token', 'gitlab-pat',
+    'npm-access-token', 'replicate-api-token',
+  ];
+  const [groq, xai, pplx, fw, hf, glpat, npm, r8] = ids.map((id) => RULE_SAMPLES[id]![0]!);
   const projectKey = RULE_SAMPLES['openai-api-key']![0]!;
   const telegram = RULE_SAMPLES['telegram-bot-api-token']![0]!;
   it.each<[name: string, kind: FieldKind, input: string, expected: string]>([

@@ -27,7 +27,12 @@ const upper = (n: number, seed = 5) => body(n * 3, seed).replace(/[a-z]/g, '').s
 
 /** Rule id → samples that rule must recognise. */
 export const RULE_SAMPLES: Readonly<Record<string, readonly string[]>> = {
-  'openai-api-key': [j('sk-', 'proj-', body(48, 1), '_', body(20, 2)), j('sk-', body(48, 3)), j('sk-', 'ant-', 'api03-', body(80, 4), 'AA'), j('sk-', 'svcacct-', body(40, 5))],
+  'openai-api-key': [
+    j('sk-', 'proj-', body(48, 1), '_', body(20, 2)),
+    j('sk-', body(48, 3)),
+    j('sk-', 'ant-', 'api03-', body(80, 4), 'AA'),
+    j('sk-', 'svcacct-', body(40, 5)),
+  ],
   'anthropic-api-key': [j('sk-', 'ant-', 'api03-', body(93, 4), 'AA'), j('sk-', 'ant-', 'admin01-', body(93, 70), 'AA')],
   'groq-api-key': [j('gsk', '_', body(52, 6))],
   'xai-api-key': [j('xai', '-', body(80, 7))],
@@ -47,7 +52,10 @@ export const RULE_SAMPLES: Readonly<Record<string, readonly string[]>> = {
   'notion-api-token': [j('ntn', '_', body(46, 30)), j('secret', '_', body(43, 31))],
   'figma-pat': [j('figd', '_', body(40, 32))],
   'sentry-access-token': [j('sntryu', '_', hex(64, 33))],
-  'slack-token': [j('xoxb', '-', '1234567890', '-', '1234567890123', '-', body(24, 34)), j('xapp', '-1-', 'A0123BCDE', '-', '1234567890', '-', hex(64, 35))],
+  'slack-token': [
+    j('xoxb', '-', '1234567890', '-', '1234567890123', '-', body(24, 34)),
+    j('xapp', '-1-', 'A0123BCDE', '-', '1234567890', '-', hex(64, 35)),
+  ],
   'slack-webhook-url': [j('hooks.slack.com', '/services/', 'T0000AAAA/B0000BBBB/', body(24, 36))],
   'telegram-bot-api-token': [j('123456789', ':', 'AAH', body(32, 37))],
   'stripe-access-token': [j('sk', '_live_', body(99, 38)), j('rk', '_test_', body(24, 39))],
@@ -72,7 +80,15 @@ export const RULE_SAMPLES: Readonly<Record<string, readonly string[]>> = {
   'supabase-key': [j('sbp', '_', hex(40, 63))],
   '1password-service-account-token': [j('ops', '_eyJ', body(60, 64))],
   'age-secret-key': [j('AGE-SECRET-KEY-1', upper(58, 65))],
-  jwt: [j('eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9', '.', 'eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ', '.', 'SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c')],
+  jwt: [
+    j(
+      'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9',
+      '.',
+      'eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ',
+      '.',
+      'SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c',
+    ),
+  ],
   'private-key': [j('-----BEGIN ', 'RSA PRIVATE KEY-----\n', body(64, 66), '\n', body(64, 67), '\n-----END RSA PRIVATE KEY-----')],
 };
 
