@@ -113,12 +113,26 @@ const CUT = /(?:\.\.\.|…)$/;
 
 // The one test a string with nothing to hide costs: an escape, userinfo in a URL, a run of 19 word characters
 // (every catalogue match has one, and a random-looking word is longer), or a keyword of a rule whose match may not.
-// `/` is left out of the run so that ordinary paths do not qualify.
-const PATTERN_PRECHECK = new RegExp(
-  [`[A-Za-z0-9_-]{${MIN_RANDOM_LENGTH - 1},}`, `:\\/\\/[^/?#\\s"'<>]*@`, ...SHORT_KEYWORDS.map(escapeLiteral)].join('|'),
-  'i',
-);
-const PRECHECK = new RegExp(`%|${PATTERN_PRECHECK.source}`, 'i');
+// `/` is left out of the run so that ordinary paths do not qualify. The run is counted by a loop: a counted regex
+// quantifier retried at every position costs several times more on every string.
+const LITERAL_PRECHECK = new RegExp([`:\\/\\/[^/?#\\s"'<>]*@`, ...SHORT_KEYWORDS.map(escapeLiteral)].join('|'), 'i');
+const RUN = MIN_RANDOM_LENGTH - 1;
+
+function worthALook(text: string): boolean {
+  return hasWordRun(text, RUN) || LITERAL_PRECHECK.test(text);
+}
+
+/** True when `text` has `length` characters of [A-Za-z0-9_-] in a row. */
+function hasWordRun(text: string, length: number): boolean {
+  let run = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    const word = (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 95 || c === 45;
+    if (!word) run = 0;
+    else if (++run >= length) return true;
+  }
+  return false;
+}
 const TARGET_PRECHECK = /[?#;]/;
 // Hex digits and hyphens only (every record's UUID, revision hashes): no rule and no entropy verdict can apply.
 const HEX_ONLY = /^[0-9a-f-]*$/i;
@@ -195,10 +209,10 @@ export function redactSecrets(text: string): string {
 /** Redacts one string field read as `kind`; returns `text` itself when there is nothing to hide. */
 export function redactString(text: string, kind: FieldKind): string {
   const target = kind === 'target' && TARGET_PRECHECK.test(text);
-  if (!target && (!PRECHECK.test(text) || HEX_ONLY.test(text))) return text;
+  if (!target && (HEX_ONLY.test(text) || (!text.includes('%') && !worthALook(text)))) return text;
   let out = target ? redactParameters(text) : text;
   if (ESCAPE.test(out)) out = redactWords(out, true);
-  return PATTERN_PRECHECK.test(out) ? redactWords(applyRules(out), false) : out;
+  return worthALook(out) ? redactWords(applyRules(out), false) : out;
 }
 
 function redactParameters(pathWithQuery: string): string {
