@@ -13,7 +13,7 @@
 //      and words that an earlier message cut short (`gsk_4eC3...`) while they held a key prefix.
 // Whatever is recognised becomes [REDACTED]; key names, separators and the rest of the string are kept.
 // It must never let a recognisable secret through in any encoding, never mutate what it is given, and cost one
-// regex test on a string with nothing to hide (it runs on every request); every pattern is linear on long input.
+// precheck on a string with nothing to hide (it runs on every request); every pattern is linear on long input.
 // PURE: no I/O, no clock, no state beyond constants built at load.
 
 import { looksRandom, MIN_RANDOM_LENGTH } from './entropy.js';
