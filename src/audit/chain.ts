@@ -3,6 +3,10 @@
 // rotation and restarts) and `prev` is the lowercase hex SHA-256 of the previous line's exact UTF-8 bytes (without
 // its newline), or GENESIS for the first record of a log. Editing, deleting or reordering any record but the last
 // breaks a link that `leash audit verify` recomputes from the bytes on disk (verify.ts).
+// Every line is one line to every reader: C0 and C1 controls, DEL and U+2028/U+2029 inside strings are written as
+// `\uXXXX` (JSON.stringify leaves C1 and U+2028/9 raw, which Python's str.splitlines() and other Unicode-aware
+// splitters break on, so a User-Agent holding U+0085 could otherwise forge a second record). The hash covers the
+// line as written, so logs written before this escaping verify unchanged.
 // What it cannot stop: someone with write access who rewrites every line after the one they change, or who cuts
 // records off the end. The chain has no key; the head (last seq and hash), which leash prints at shutdown and
 // verify prints, is the anchor to keep elsewhere.
@@ -41,8 +45,31 @@ export function chainLine(head: ChainHead, fields: Readonly<Record<string, unkno
     if (key !== 'v' && key !== 'time' && key !== 'seq' && key !== 'prev') out[key] = value;
   }
   out.prev = head.hash;
-  const line = JSON.stringify(out);
+  const line = escapeLineBreaks(JSON.stringify(out));
   return { line, head: { seq, hash: hashLine(line) } };
+}
+
+// In JSON text a backslash always starts an escape, so scanning pairs from the left never misreads `\\n` as `\n`.
+const UNSAFE_IN_LINE = /\\(?:(\\)|([bfnrt]))|[\u007f-\u009f\u2028\u2029]/g;
+const SHORT_ESCAPES: Readonly<Record<string, string>> = {
+  b: '\\u0008',
+  f: '\\u000c',
+  n: '\\u000a',
+  r: '\\u000d',
+  t: '\\u0009',
+};
+
+/**
+ * `json` (output of JSON.stringify) with every control character, DEL and U+2028/U+2029 as `\uXXXX`, including the
+ * short escapes `\n`, `\t`, …, so that a line holds no character any reader could take for a line break and the
+ * escaping of controls is one form throughout. Parses back to the same value.
+ */
+export function escapeLineBreaks(json: string): string {
+  return json.replace(UNSAFE_IN_LINE, (match, backslash: string | undefined, short: string | undefined) => {
+    if (backslash !== undefined) return match;
+    if (short !== undefined) return SHORT_ESCAPES[short] ?? match;
+    return `\\u${match.charCodeAt(0).toString(16).padStart(4, '0')}`;
+  });
 }
 
 /** The `seq` and `prev` a parsed line claims, if it is a chained (v2) record. */

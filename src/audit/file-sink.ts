@@ -4,10 +4,17 @@
 // order, in the file the chain says; that needs the writer to own the queue.
 // Durability: every line handed to write() is in the kernel once flush() resolves; fsync follows within
 // `syncIntervalMs`, and always before a rotation, a reopen and close() return.
+// Permissions: the audit log names hosts, paths and agents, so it is created mode 0600 (rotated files are the same
+// file renamed, and a new file after a rotation takes the mode the old one had, so an operator's 0640 for a reader
+// group carries over). Whatever creates it (leash, logrotate's `create`, an operator), it is never left readable or
+// writable by others: an agent running as another user must not read it (issue 19). Others' bits found on the file
+// or on its rotated siblings are removed and reported through onError; if they cannot be removed, that is reported.
 // Never: drop, duplicate, reorder or split a line; rewrite bytes already written (a failed write resumes at the
 // first byte not written).
 
-import fs, { closeSync, fstatSync, mkdirSync, openSync, readSync, writeSync } from 'node:fs';
+import fs, {
+  chmodSync, closeSync, fchmodSync, fstatSync, mkdirSync, openSync, readSync, statSync, writeSync,
+} from 'node:fs';
 import { open, rename } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -21,6 +28,11 @@ export interface FileSinkOptions {
   /** Operational problems (a failed write, a failed rotation): the sink retries and reports here. */
   readonly onError?: (err: Error) => void;
 }
+
+/** Mode of a new audit file; the process umask can only narrow it. */
+export const AUDIT_FILE_MODE = 0o600;
+/** Permission bits for users other than the owner and the group: never left on an audit file. */
+const OTHERS = 0o007;
 
 /** Largest batch handed to one write(2). */
 const BATCH_BYTES = 1 << 20;
@@ -60,6 +72,8 @@ export class FileSink {
   private syncWanted = false;
   private syncTimer: NodeJS.Timeout | undefined;
   private rotations = 0;
+  /** Mode for the file a rotation creates: the current file's, without others' bits. */
+  private mode = AUDIT_FILE_MODE;
 
   constructor(file: string, options: FileSinkOptions = {}) {
     this.path = file;
@@ -68,8 +82,11 @@ export class FileSink {
     this.onError = options.onError ?? (() => {});
     this.maxBytes = options.maxBytes;
     mkdirSync(path.dirname(file), { recursive: true });
-    this.fd = openSync(file, 'a+');
-    this.size = fstatSync(this.fd).size;
+    this.fd = openSync(file, 'a+', AUDIT_FILE_MODE);
+    const stat = fstatSync(this.fd);
+    this.size = stat.size;
+    this.mode = this.closeToOthers(this.fd, stat.mode, file);
+    for (let i = 1; i <= this.keep; i++) this.closeSiblingToOthers(`${file}.${i}`);
     const { tail, partial } = readTail(this.fd, this.size);
     this.tail = tail;
     this.repairedTail = partial;
@@ -248,15 +265,76 @@ export class FileSink {
     for (const resolve of waiters) resolve();
   }
 
+  /** Removes others' bits from an open file's mode, reporting it; returns the mode the file now has. */
+  private closeToOthers(fd: number, mode: number, file: string): number {
+    const bits = mode & 0o777;
+    if ((bits & OTHERS) === 0) return bits;
+    const closed = bits & ~OTHERS;
+    try {
+      fchmodSync(fd, closed);
+      this.onError(
+        new Error(
+          `the audit log ${file} was open to other users (mode ${octal(bits)}); leash removed their access ` +
+            `(now ${octal(closed)})`,
+        ),
+      );
+    } catch (err) {
+      const [can, does] = bits & 0o004 ? ['readable', 'read'] : ['writable', 'alter'];
+      this.onError(
+        new Error(
+          `the audit log ${file} is ${can} by other users (mode ${octal(bits)}) and leash cannot change that ` +
+            `(${(err as Error).message}): an agent running as another user can ${does} it; run chmod o-rwx ${file}`,
+        ),
+      );
+    }
+    return closed;
+  }
+
+  private closeSiblingToOthers(file: string): void {
+    let bits: number;
+    try {
+      bits = statSync(file).mode & 0o777;
+    } catch {
+      return; // no such rotated file
+    }
+    if ((bits & OTHERS) === 0) return;
+    try {
+      chmodSync(file, bits & ~OTHERS);
+      this.onError(
+        new Error(`the rotated audit log ${file} was open to other users (mode ${octal(bits)}); leash removed that`),
+      );
+    } catch (err) {
+      this.onError(
+        new Error(
+          `the rotated audit log ${file} is open to other users (mode ${octal(bits)}) and leash cannot change that ` +
+            `(${(err as Error).message}); run chmod o-rwx ${file}`,
+        ),
+      );
+    }
+  }
+
   private async swapFd(): Promise<void> {
-    const fd = await new Promise<number>((resolve, reject) => fs.open(this.path, 'a', (err, opened) => (err ? reject(err) : resolve(opened))));
+    const open = (flags: string) =>
+      new Promise<number>((resolve, reject) =>
+        fs.open(this.path, flags, this.mode, (err, fd) => (err ? reject(err) : resolve(fd))),
+      );
+    // A file we create takes the old one's mode whatever the umask; one that logrotate created keeps its own.
+    const created = await open('ax').catch((err: NodeJS.ErrnoException) =>
+      err.code === 'EEXIST' ? undefined : Promise.reject(err),
+    );
+    const fd = created ?? (await open('a'));
+    if (created !== undefined) fchmodSync(fd, this.mode);
     const old = this.fd;
     this.fd = fd;
-    this.size = fstatSync(fd).size;
+    const stat = fstatSync(fd);
+    this.size = stat.size;
+    this.mode = this.closeToOthers(fd, stat.mode, this.path);
     this.retryRotationAt = 0;
     await closeFd(old).catch(() => {});
   }
 }
+
+const octal = (mode: number) => `0${mode.toString(8).padStart(3, '0')}`;
 
 /** The last complete line of the file (up to TAIL_BYTES back), and whether the file ends in a partial line. */
 function readTail(fd: number, size: number): { tail: string | undefined; partial: boolean } {

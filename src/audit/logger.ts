@@ -1,12 +1,14 @@
 // Writes audit records as JSON lines to a file (appended, rotated by size, reopened on request) or to stdout.
-// Every record passes through redaction here, at the edge, so no code path can log a secret by forgetting to, and
-// through the hash chain (chain.ts), so every line carries `seq` and the hash of the line before it. Operational
-// messages never go to this stream: they go to stderr, so the audit log stays one record per line.
+// Every record passes through redaction here, at the edge, so no code path can log a secret by forgetting to, then
+// through the size cap (bound.ts: after redaction, so a cut never splits a secret), and through the hash chain
+// (chain.ts), so every line carries `seq` and the hash of the line before it. Operational messages never go to this
+// stream: they go to stderr, so the audit log stays one record per line.
 // The chain is extended synchronously in write(), in call order, and lines reach the file in that same order
 // (file-sink.ts), so the chain on disk is the order records were written, whatever the load.
 
 import { pino } from 'pino';
 import { LeashError } from '../errors.js';
+import { boundRecord } from './bound.js';
 import { chainLine, EMPTY_CHAIN, resumeChain, type ChainHead } from './chain.js';
 import { FileSink } from './file-sink.js';
 import type { AuditRecord } from './record.js';
@@ -88,7 +90,7 @@ export function openAuditLog(target: string, options: AuditLogOptions = {}): Aud
     },
     write(record) {
       if (closed) return;
-      const { time: _time, ...rest } = redactFlatRecord(record);
+      const { time: _time, ...rest } = boundRecord(redactFlatRecord(record), record);
       const time = now().toISOString();
       let next: ReturnType<typeof chainLine>;
       try {

@@ -2,7 +2,7 @@
 // first names GENESIS, and the verifier points at the first edited, deleted, reordered, duplicated or torn record.
 
 import { describe, expect, it } from 'vitest';
-import { AUDIT_FORMAT_VERSION, chainLine, EMPTY_CHAIN, GENESIS, hashLine, resumeChain, type ChainHead } from '../../src/audit/chain.js';
+import { AUDIT_FORMAT_VERSION, chainLine, EMPTY_CHAIN, escapeLineBreaks, GENESIS, hashLine, resumeChain, type ChainHead } from '../../src/audit/chain.js';
 import { ChainVerifier, type VerifyProblem } from '../../src/audit/verify.js';
 
 function chainOf(count: number, start: ChainHead = EMPTY_CHAIN): { lines: string[]; head: ChainHead } {
@@ -24,6 +24,37 @@ function verify(files: Record<string, string[]>, terminatedLast = true) {
   }
   return verifier.finish();
 }
+
+describe('escapeLineBreaks: one record is one line to every reader', () => {
+  it.each<[name: string, value: string, written: string]>([
+    ['NEL (U+0085), a C1 control Python splits on', 'a\u0085b', 'a\\u0085b'],
+    ['every C1 control', '\u0080\u009f', '\\u0080\\u009f'],
+    ['LINE SEPARATOR and PARAGRAPH SEPARATOR', '\u2028\u2029', '\\u2028\\u2029'],
+    ['DEL', '\u007f', '\\u007f'],
+    ['newline, return, tab, backspace, form feed as \\uXXXX', '\n\r\t\b\f', '\\u000a\\u000d\\u0009\\u0008\\u000c'],
+    ['other C0 controls (JSON.stringify escapes them already)', '\u0000\u001c\u001e', '\\u0000\\u001c\\u001e'],
+    ['a backslash followed by n stays a backslash and n', '\\n', '\\\\n'],
+    ['a backslash before a NEL', '\\\u0085', '\\\\\\u0085'],
+    ['printable non-ASCII stays as it is', 'bücher 😀 ü', 'bücher 😀 ü'],
+  ])('%s', (_name, value, written) => {
+    const line = escapeLineBreaks(JSON.stringify({ v: value }));
+    expect(line).toBe(`{"v":"${written}"}`);
+    expect(JSON.parse(line)).toEqual({ v: value });
+    expect(line).not.toMatch(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/);
+  });
+
+  it('chainLine writes the escaped line and hashes exactly those bytes', () => {
+    const { line, head } = chainLine(EMPTY_CHAIN, { userAgent: 'x\u0085{"forged":true}' }, 't');
+    expect(line).toContain('x\\u0085{');
+    expect(head.hash).toBe(hashLine(line));
+  });
+
+  it('a log written before the escaping (raw U+2028 inside a string) still verifies', () => {
+    const old = JSON.stringify({ v: 2, time: 't', seq: 1, id: 'a', userAgent: 'x\u2028y', prev: GENESIS });
+    const next = JSON.stringify({ v: 2, time: 't', seq: 2, id: 'b', prev: hashLine(old) });
+    expect(verify({ 'audit.log': [old, next] }).finding).toBeUndefined();
+  });
+});
 
 describe('chainLine', () => {
   it('writes v, time and seq first, the record, then prev; the first record names GENESIS', () => {

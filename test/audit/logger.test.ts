@@ -1,11 +1,13 @@
 // The audit writer on real files: every record chained, size rotation that keeps N files and never splits, loses
 // or duplicates a record, reopen after logrotate moved the file, and a restart that continues the chain.
 
-import { appendFile, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { appendFile, chmod, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { GENESIS, hashLine } from '../../src/audit/chain.js';
 import { openAuditLog, parseRotation, type AuditLog } from '../../src/audit/logger.js';
+import { startServe } from '../../src/cli/serve.js';
 import type { AuditRecord } from '../../src/audit/record.js';
 import { ChainVerifier } from '../../src/audit/verify.js';
 import { LeashError } from '../../src/errors.js';
@@ -159,6 +161,113 @@ describe('openAuditLog: reopen (logrotate, SIGUSR2)', () => {
     expect(files[0]?.lines.length).toBeGreaterThanOrEqual(150);
     expect(files.flatMap((f) => f.lines.map((l) => JSON.parse(l).seq))).toEqual(Array.from({ length: 300 }, (_, i) => i + 1));
     expect(verifyLines(files).finding).toBeUndefined();
+  });
+});
+
+describe('openAuditLog: one line per record for every reader (issue 12)', () => {
+  it('control characters, NEL and U+2028 in any field are escaped: Python splitlines() sees one line per record', async () => {
+    const file = path.join(await tempDir(), 'audit.log');
+    const log = openAuditLog(file);
+    const forged = '{"v":2,"seq":99,"effect":"allow"}';
+    const hostile = ['\n', '\r', '\u000b', '\u000c', '\u001c', '\u001d', '\u001e', '\u0085', '\u2028', '\u2029', '\u0000', '\u009b'];
+    hostile.forEach((c, i) => log.write(record(i + 1, { userAgent: `ua${c}${forged}`, message: `m${c}${forged}`, path: `/p${c}x` })));
+    await log.close();
+    const python = spawnSync('python3', ['-c', 'import sys; t = open(sys.argv[1], encoding="utf-8").read(); print(len(t.splitlines()))', file], { encoding: 'utf8' });
+    expect(python.stdout.trim()).toBe(String(hostile.length));
+    const records = await readAuditLines(file);
+    expect(records.map((r) => r.userAgent)).toEqual(hostile.map((c) => `ua${c}${forged}`));
+    expect(await readFile(file, 'utf8')).toContain('ua\\u0085{');
+    expect(verifyLines(await rotatedFiles(file)).finding).toBeUndefined();
+  });
+});
+
+describe('openAuditLog: records have a size cap (issue 19)', () => {
+  it('a megabyte of path, User-Agent and message writes a record of a few KiB, marked with the original lengths', async () => {
+    const file = path.join(await tempDir(), 'audit.log');
+    const log = openAuditLog(file);
+    const long = 'a'.repeat(1 << 20);
+    log.write(record(1, { path: `/${long}`, userAgent: long, message: `GET /${long}` }));
+    await log.close();
+    const text = await readFile(file, 'utf8');
+    expect(text.length).toBeLessThan(10_000);
+    const [r] = await readAuditLines(file);
+    expect(r?.path).toMatch(new RegExp(`…\\[truncated from ${(1 << 20) + 1} chars\\]$`));
+    expect(r?.userAgent).toMatch(new RegExp(`…\\[truncated from ${1 << 20} chars\\]$`));
+  });
+});
+
+describe('openAuditLog: permissions (issue 19)', () => {
+  const modeOf = async (file: string) => (await stat(file)).mode & 0o777;
+
+  it('creates the file 0600, and a file made by rotation keeps the mode of the one it replaces', async () => {
+    const dir = await tempDir();
+    const file = path.join(dir, 'audit.log');
+    const log = openAuditLog(file, { maxBytes: 2000, keep: 3 });
+    await writeMany(log, 1, 30);
+    await log.flush();
+    expect(await modeOf(file)).toBe(0o600);
+    await log.close();
+    expect(await modeOf(`${file}.1`)).toBe(0o600);
+
+    await chmod(file, 0o640); // the operator gives a reader group access
+    const again = openAuditLog(file, { maxBytes: 2000, keep: 3 });
+    await writeMany(again, 31, 30);
+    await again.close();
+    expect(await modeOf(file)).toBe(0o640);
+    expect(await modeOf(`${file}.1`)).toBe(0o640);
+  });
+
+  it.each<[found: number, left: number]>([
+    [0o644, 0o640],
+    [0o666, 0o660],
+    [0o604, 0o600],
+  ])('a file found with mode %o is left %o, and leash says so on its log line', async (found, left) => {
+    const dir = await tempDir();
+    const file = path.join(dir, 'audit.log');
+    await writeFile(file, '');
+    await chmod(file, found);
+    await writeFile(`${file}.1`, '');
+    await chmod(`${file}.1`, found);
+    const notes: string[] = [];
+    const log = openAuditLog(file, { log: (line) => notes.push(line) });
+    await log.close();
+    expect(await modeOf(file)).toBe(left);
+    expect(await modeOf(`${file}.1`)).toBe(left);
+    expect(notes.join('\n')).toContain(`${file} was open to other users (mode 0${found.toString(8)})`);
+    expect(notes.join('\n')).toContain(`${file}.1 was open to other users`);
+  });
+
+  it('leash serve says on stderr, at start, that the audit file was readable by other users', async () => {
+    const dir = await tempDir();
+    await writeFile(path.join(dir, 'policy.yaml'), 'version: 1\nrules: []\n');
+    const file = path.join(dir, 'audit.log');
+    await writeFile(file, '');
+    await chmod(file, 0o644);
+    const stderr: string[] = [];
+    const running = await startServe(
+      { policy: [path.join(dir, 'policy.yaml')], listen: '127.0.0.1:0', audit: file, certs: path.join(dir, 'certs') },
+      { out: () => {}, err: (line) => stderr.push(line), env: {} },
+    );
+    running.watcher.stop();
+    await running.stop();
+    expect(stderr.join('\n')).toContain(`leash: the audit log ${file} was open to other users (mode 0644); leash removed their access (now 0640)`);
+    expect(await modeOf(file)).toBe(0o640);
+  });
+
+  it('a file logrotate re-created open to others is closed at the reopen, and said', async () => {
+    const dir = await tempDir();
+    const file = path.join(dir, 'audit.log');
+    const notes: string[] = [];
+    const log = openAuditLog(file, { log: (line) => notes.push(line) });
+    log.write(record(1));
+    await rename(file, `${file}.1`);
+    await writeFile(file, '');
+    await chmod(file, 0o644);
+    await log.reopen();
+    log.write(record(2));
+    await log.close();
+    expect(await modeOf(file)).toBe(0o640);
+    expect(notes.join('\n')).toMatch(/was open to other users \(mode 0644\)/);
   });
 });
 

@@ -15,7 +15,9 @@ import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, statfsSync, symlin
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { boundRecord } from '../../src/audit/bound.js';
 import { chainLine, EMPTY_CHAIN, type ChainHead } from '../../src/audit/chain.js';
+import { redactFlatRecord } from '../../src/audit/redact.js';
 import type { BenchLine } from './report.js';
 import { prng } from './prng.js';
 
@@ -130,6 +132,40 @@ function buildLeash(dir: string): { argv: string[]; how: string } {
   return { argv: ['--import', 'tsx', 'src/main.ts'], how: 'tsx' };
 }
 
+/**
+ * The write path per record, in-process: redaction + size cap + chain (what AuditLog.write does) against the chain
+ * alone (JSON.stringify and SHA-256), for a record with nothing to hide, one with a query, and one with a planted key.
+ */
+export function writePathLines(): BenchLine[] {
+  const record = (path: string, userAgent: string) => ({
+    id: '3f1c2b9e-7d4a-4c1e-9b2f-8a6d5e4c3b2a', event: 'request', agent: 'research', identity: 'token', client: { address: '127.0.0.1', port: 40000 },
+    method: 'GET', scheme: 'http', host: 'api.example-7.test', port: 80, path, effect: 'allow', rule: 'rule-7', reason: 'allowed_by_rule',
+    message: `GET api.example-7.test:80${path} allowed by rule rule-7`, status: 200, bytesIn: 512, bytesOut: 128, durationMs: 1.2,
+    resolved: '127.0.0.1', policyRevision: '133de760891a', userAgent,
+  });
+  const key = ['sk', 'proj', 'Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4z'].join('-');
+  const cases = [
+    ['nothing to hide', record('/v1/chat/completions', 'python-requests/2.31.0')],
+    ['a query string', record('/v1/items/1?page=2&q=search+terms', 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36')],
+    ['a planted key, encoded', record(`/v1/%73${key.slice(1)}?token=abc`, `agent/1.0 ${key}`)],
+  ] as const;
+  const perRecordUs = (write: () => void) => {
+    for (let i = 0; i < 5_000; i++) write();
+    const n = 50_000;
+    const started = performance.now();
+    for (let i = 0; i < n; i++) write();
+    return ((performance.now() - started) * 1000) / n;
+  };
+  const lines: BenchLine[] = [];
+  for (const [name, r] of cases) {
+    const chainOnly = perRecordUs(() => chainLine(EMPTY_CHAIN, r, 't'));
+    const full = perRecordUs(() => chainLine(EMPTY_CHAIN, boundRecord(redactFlatRecord(r), r), 't'));
+    lines.push({ suite: SUITE, name: `write path, ${name}: chain only`, value: chainOnly, unit: 'µs/record' });
+    lines.push({ suite: SUITE, name: `write path, ${name}: redact + cap + chain`, value: full, unit: 'µs/record', ratio: full / chainOnly, ratioOf: 'chain only' });
+  }
+  return lines;
+}
+
 export async function auditBench(): Promise<BenchLine[]> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'leash-bench-audit-'));
   try {
@@ -174,6 +210,7 @@ export async function auditBench(): Promise<BenchLine[]> {
     };
     const rss = (run: ChildRun) => run.peakRssMb ?? NaN;
     return [
+      ...writePathLines(),
       { suite: SUITE, name: `generated log: ${(LOG_BYTES / 1024 ** 3).toFixed(2)} GiB, ${records} records`, value: records / genSeconds, unit: 'records/s written' },
       { suite: SUITE, name: `leash start-up (leash help, from ${build.how}), included below`, value: start.seconds * 1000, unit: 'ms' },
       { suite: SUITE, name: 'baseline: JSON.parse line loop', value: base, unit: 'records/s' },
