@@ -26,6 +26,7 @@ commands:
            [--since 24h|ISO] [--until 24h|ISO] [--format table|json|csv] [--summary] [--follow]
                                                                        read the audit log (default $LEASH_AUDIT, else ./leash-audit.log)
   audit verify [FILE]...                                               check the audit log's hash chain; exit 1 at the first break
+  audit report [FILE|DIR]... [filters as for audit] [--policy PATH]... -o FILE.html   one self-contained HTML report with charts
   ca init  [--certs DIR] [--force]                                     create leash's CA for TLS interception
   ca trust [--certs DIR]                                               how to make agents trust it
   help                                                                 this text`;
@@ -67,6 +68,7 @@ const COMMANDS: Record<string, { options: ParseArgsConfig['options']; run: (valu
     options: {
       effect: { type: 'string' }, host: { type: 'string', multiple: true }, agent: { type: 'string', multiple: true }, rule: { type: 'string', multiple: true },
       reason: { type: 'string', multiple: true }, since: { type: 'string' }, until: { type: 'string' }, format: { type: 'string' }, summary: { type: 'boolean' }, follow: { type: 'boolean' },
+      output: { type: 'string', short: 'o' }, policy: { type: 'string', multiple: true },
     },
     run: async (v, p, io) => (await import('./cli/audit.js')).auditCli(v as AuditOptions, p, io),
   },
