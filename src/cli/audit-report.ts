@@ -3,8 +3,9 @@
 // One streamed pass over the inputs, in constant memory: every line goes to the chain verifier (the chain covers
 // the whole log, so it is checked before filters), and every record that matches the filters to the report.
 // The policy (default as for `leash check`) gives the rule names, to list the rules that no record names.
-// Exit codes: 0 written; 1 a line could not be read as a record (named on stderr; the report is still written and
-// says so through its chain result), or an unreadable input or policy; 2 usage.
+// Exit codes: 0 written; 1 written, but the hash chain is broken or a line could not be read as a record (named on
+// stderr; the page says so at the top), or nothing written: an input, the policy or the output could not be read
+// or written; 2 usage.
 
 import { readFile, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -144,5 +145,5 @@ export async function reportCommand(options: ReportOptions, args: readonly strin
   }
   io.out(`wrote ${options.output}: ${data.records} records, ${data.agents.length} agent${data.agents.length === 1 ? '' : 's'}; ${data.chain.state === 'verified' ? 'hash chain verified' : data.chain.message}`);
   if (problems > 0) io.err(`leash audit report: ${problems} line${problems === 1 ? '' : 's'} could not be read as records; run \`leash audit verify\` on the same files`);
-  return problems > 0 ? 1 : 0;
+  return problems > 0 || data.chain.state === 'broken' ? 1 : 0;
 }
