@@ -260,10 +260,10 @@ export class ReportBuilder {
   private readonly slots = new Map<string, number>();
   private readonly slotNames: string[] = [];
   private readonly totals: Totals[] = [];
-  private readonly hosts = new Map<string, HostTally>();
-  private readonly reasons = new Map<string, number>();
-  private readonly rules = new Map<string, RuleTally>();
-  private readonly grants = new Map<string, GrantTally>();
+  private readonly hosts = new SlotMaps<HostTally>(MAX_PAIRS);
+  private readonly reasons = new SlotMaps<{ count: number }>(MAX_KEYS);
+  private readonly rules = new SlotMaps<RuleTally>(MAX_KEYS);
+  private readonly grants = new SlotMaps<GrantTally>(MAX_KEYS);
   private readonly time = new TimeBuckets();
   private readonly events: PolicyEvent[] = [];
   private readonly revisions = new Map<string, { records: number; firstSeen: string | null; lastSeen: string | null }>();
@@ -319,7 +319,7 @@ export class ReportBuilder {
     else if (denied) totals.denied++;
     if (!Number.isNaN(ms) && (record.effect === 'allow' || denied)) this.time.add(ms, slot, denied ? 1 : 0, rateLimited || bandwidth);
 
-    const hostTally = this.keyed(this.hosts, `${slot}\n${host}`, MAX_PAIRS, 'hosts', () => ({ requests: 0, denied: 0, bytesOut: 0, sending: 0, rateLimited: 0, bandwidth: 0 }));
+    const hostTally = this.keyed(this.hosts, slot, host, 'hosts', () => ({ requests: 0, denied: 0, bytesOut: 0, sending: 0, rateLimited: 0, bandwidth: 0 }));
     if (hostTally) {
       hostTally.requests++;
       if (denied) hostTally.denied++;
@@ -331,9 +331,8 @@ export class ReportBuilder {
       if (bandwidth) hostTally.bandwidth++;
     }
     if (denied) {
-      const key = `${slot}\n${reason}`;
-      if (this.reasons.has(key) || this.reasons.size < MAX_KEYS) this.reasons.set(key, (this.reasons.get(key) ?? 0) + 1);
-      else this.untracked.keys++;
+      const tally = this.keyed(this.reasons, slot, reason, 'keys', () => ({ count: 0 }));
+      if (tally) tally.count++;
     }
     const rule = str(record.rule);
     if (rule === 'grant') {
@@ -344,7 +343,7 @@ export class ReportBuilder {
         tally.bytesOut += bytesOut;
       }
     } else if (rule !== undefined) {
-      const tally = this.keyed(this.rules, `${slot}\n${rule}`, MAX_KEYS, 'keys', () => ({ hits: 0, allowed: 0, denied: 0 }));
+      const tally = this.keyed(this.rules, slot, rule, 'keys', () => ({ hits: 0, allowed: 0, denied: 0 }));
       if (tally) {
         tally.hits++;
         if (denied) tally.denied++;
@@ -364,7 +363,7 @@ export class ReportBuilder {
     const all = this.view(() => true);
     let rulesNeverHit: string[] | null = null;
     if (policyRules !== undefined) {
-      const hit = new Set([...this.rules.keys()].map((key) => key.slice(key.indexOf('\n') + 1)));
+      const hit = new Set(this.rules.maps.flatMap((map) => [...map.keys()]));
       rulesNeverHit = [...new Set(policyRules)].filter((rule) => !hit.has(rule)).sort(compare);
     }
     const revisions = [...this.revisions.entries()]
@@ -401,7 +400,7 @@ export class ReportBuilder {
       rateLimited: a.rateLimited + b.rateLimited,
       bandwidth: a.bandwidth + b.bandwidth,
     }));
-    const reasons = sumBy(this.reasons, inView, (a, b) => a + b);
+    const reasons = sumBy(this.reasons, inView, (a, b) => ({ count: a.count + b.count }));
     const rules = sumBy(this.rules, inView, (a, b) => ({ hits: a.hits + b.hits, allowed: a.allowed + b.allowed, denied: a.denied + b.denied }));
     const grants = sumBy(this.grants, inView, (a, b) => ({
       issued: a.issued + b.issued,
@@ -417,7 +416,7 @@ export class ReportBuilder {
         hostRows.filter(([, h]) => h.denied > 0).map(([host, h]) => ({ host, count: h.denied })),
         (a, b) => b.count - a.count || compare(a.host, b.host),
       ),
-      denyReasons: [...reasons.entries()].map(([reason, count]) => ({ reason, count })).sort((a, b) => b.count - a.count || compare(a.reason, b.reason)),
+      denyReasons: [...reasons.entries()].map(([reason, { count }]) => ({ reason, count })).sort((a, b) => b.count - a.count || compare(a.reason, b.reason)),
       bytesOut: bytesOutView(hostRows.filter(([, h]) => h.bytesOut > 0).map(([host, h]) => ({ host, bytesOut: h.bytesOut, requests: h.sending }))),
       limits: top(
         hostRows.filter(([, h]) => h.rateLimited + h.bandwidth > 0).map(([host, h]) => ({ host, rateLimited: h.rateLimited, bandwidth: h.bandwidth })),
@@ -468,33 +467,48 @@ export class ReportBuilder {
   private grant(slot: number, grant: Record<string, unknown> | undefined, host: string): GrantTally | undefined {
     const sourceRule = str(grant?.sourceRule) ?? '(unknown)';
     const sourceHost = hostOf(str(grant?.sourceUrl));
-    return this.keyed(this.grants, `${slot}\n${sourceRule}\n${sourceHost}\n${host}`, MAX_KEYS, 'keys', () => ({ issued: 0, skipped: 0, used: 0, bytesOut: 0, ttlMs: null }));
+    return this.keyed(this.grants, slot, `${sourceRule}\n${sourceHost}\n${host}`, 'keys', () => ({ issued: 0, skipped: 0, used: 0, bytesOut: 0, ttlMs: null }));
   }
 
-  private keyed<T>(map: Map<string, T>, key: string, max: number, kind: 'hosts' | 'keys', make: () => T): T | undefined {
+  private keyed<T>(maps: SlotMaps<T>, slot: number, key: string, kind: 'hosts' | 'keys', make: () => T): T | undefined {
+    const value = maps.get(slot, key, make);
+    if (value === undefined) this.untracked[kind]++;
+    return value;
+  }
+}
+
+/** Per agent slot, a map by key (no key strings built per record); at most `max` entries over all slots. */
+class SlotMaps<T> {
+  readonly maps: Map<string, T>[] = [];
+  private size = 0;
+
+  constructor(private readonly max: number) {}
+
+  /** The entry, made if there is room; undefined when the bound is reached. */
+  get(slot: number, key: string, make: () => T): T | undefined {
+    let map = this.maps[slot];
+    if (!map) this.maps[slot] = map = new Map();
     let value = map.get(key);
     if (value === undefined) {
-      if (map.size >= max) {
-        this.untracked[kind]++;
-        return undefined;
-      }
+      if (this.size >= this.max) return undefined;
       value = make();
       map.set(key, value);
+      this.size++;
     }
     return value;
   }
 }
 
-/** Sums the entries of `slot\nrest` keys whose slot is in view, keyed by `rest`. */
-function sumBy<T>(map: ReadonlyMap<string, T>, inView: (slot: number) => boolean, add: (a: T, b: T) => T): Map<string, T> {
+/** Sums the entries of the slots in view, by key. */
+function sumBy<T>(maps: SlotMaps<T>, inView: (slot: number) => boolean, add: (a: T, b: T) => T): Map<string, T> {
   const out = new Map<string, T>();
-  for (const [key, value] of map) {
-    const cut = key.indexOf('\n');
-    if (!inView(Number(key.slice(0, cut)))) continue;
-    const rest = key.slice(cut + 1);
-    const had = out.get(rest);
-    out.set(rest, had === undefined ? value : add(had, value));
-  }
+  maps.maps.forEach((map, slot) => {
+    if (!map || !inView(slot)) return;
+    for (const [key, value] of map) {
+      const had = out.get(key);
+      out.set(key, had === undefined ? value : add(had, value));
+    }
+  });
   return out;
 }
 
