@@ -28,13 +28,15 @@ export function progressBar(io: CommandIo, label: string, extra: () => string = 
   if (!io.progress) return none;
   let bar: UnrefBar | undefined;
   const update = (p: Progress) => {
-    const payload = { read: mb(p.bytesRead), total: mb(p.bytesTotal), lines: p.lines.toLocaleString('en-US'), extra: extra() };
+    const payload = { read: mb(p.bytesRead), size: mb(p.bytesTotal), lines: p.lines.toLocaleString('en-US'), extra: extra() };
     if (!bar) {
       bar = new UnrefBar({
         stream: process.stderr,
-        format: `${label} [{bar}] {percentage}% {read} of {total}, {lines} records{extra}`,
+        format: `${label} [{bar}] {percentage}% {read} of {size}, {lines} records{extra}`,
         barsize: 30,
+        // Leave the terminal's cursor and line wrapping alone: a command ended by an error must not leave it changed.
         hideCursor: false,
+        linewrap: true,
         clearOnComplete: true,
         gracefulExit: false,
         // Not in @types/cli-progress 3.11, read by cli-progress 3.12: the redraw interval.
