@@ -176,20 +176,25 @@ const PAGE_SCRIPT = String.raw`
   function noData(id, text) { clear(document.getElementById(id)).appendChild(el('p', { 'class': 'empty' }, text)); }
 
   // Bars over categories (hosts, rules): x is the index, labels on the axis.
-  function barChart(id, labels, sets, height) {
+  // grouped: the sets side by side at each label (issued | used); otherwise one bar per label (each label has a
+  // value in one set only, such as normal | outlier).
+  function barChart(id, labels, sets, height, grouped) {
     if (labels.length === 0) return noData(id, 'nothing to chart in this view');
     var xs = labels.map(function (_, i) { return i; });
-    var bars = uPlot.paths.bars({ size: [0.7, 60] });
     chart(id, {
       height: height || 260,
       legend: { show: sets.length > 1 },
       cursor: { drag: { x: false, y: false } },
-      scales: { x: { time: false, range: function () { return [-0.5, labels.length - 0.5]; } } },
+      scales: {
+        x: { time: false, range: function () { return [-0.5, labels.length - 0.5]; } },
+        y: { range: function (u, min, max) { return [0, max > 0 ? max * 1.1 : 1]; } }
+      },
       axes: [
         { splits: function () { return xs; }, values: function () { return labels.map(function (l) { return short(l, 22); }); }, rotate: -35, size: 110, gap: 4 },
         { size: 70, values: function (u, vals) { return vals.map(sets[0].format || fmt); } }
       ],
-      series: [{ label: 'host' }].concat(sets.map(function (s) {
+      series: [{ label: 'host' }].concat(sets.map(function (s, i) {
+        var bars = grouped ? uPlot.paths.bars({ size: [0.35, 40], align: i === 0 ? -1 : 1 }) : uPlot.paths.bars({ size: [0.7, 60] });
         return { label: s.label, fill: s.color, stroke: s.color, paths: bars, points: { show: false }, value: function (u, v) { return v === null ? '' : (s.format || fmt)(v); } };
       }))
     }, [xs].concat(sets.map(function (s) { return s.values; })));
@@ -237,8 +242,16 @@ const PAGE_SCRIPT = String.raw`
     }
   };
 
+  // Times on the axis in UTC, 24-hour, like the log: HH:MM, with the date when the span is longer than a day.
   function timeAxes() {
-    return [{ size: 50 }, { size: 50 }];
+    var span = display.xs.length ? display.xs[display.xs.length - 1] - display.xs[0] : 0;
+    var values = function (u, splits) {
+      return splits.map(function (s) {
+        var iso = new Date(s * 1000).toISOString();
+        return span > 86400 ? iso.slice(5, 10) + ' ' + iso.slice(11, 16) : iso.slice(11, 16);
+      });
+    };
+    return [{ size: 40, values: values }, { size: 50 }];
   }
 
   function renderTimeline() {
@@ -317,7 +330,7 @@ const PAGE_SCRIPT = String.raw`
     barChart('chart-grants', v.grants.map(function (g) { return g.sourceRule + ' \u2192 ' + g.host; }), [
       { label: 'issued', color: '#805ad5', values: v.grants.map(function (g) { return g.issued; }) },
       { label: 'used', color: '#319795', values: v.grants.map(function (g) { return g.used; }) }
-    ], 240);
+    ], 240, true);
     table('table-grants', [
       { title: 'source rule', get: function (r) { return r.sourceRule; } },
       { title: 'response from', get: function (r) { return r.sourceHost; } },
