@@ -80,7 +80,10 @@ export interface ReportRun {
 
 /** Reads the inputs and builds the page; the command writes it. Exposed for tests and the benchmark. */
 export async function buildReport(options: ReportOptions, args: readonly string[], io: CommandIo, now: number = Date.now()): Promise<ReportRun> {
-  const compiled = compileQuery(parseQuery(options, now));
+  const query = parseQuery(options, now);
+  const compiled = compileQuery(query);
+  // Policy reloads belong on the timeline whatever agent, host or effect is asked for: only the time window applies.
+  const policyWindow = compileQuery({ since: query.since, until: query.until });
   const policy = await policyRules(options.policy, io);
   const { files } = await auditInputs(args, defaultAuditPath(io.env));
   const verifier = new ChainVerifier();
@@ -113,7 +116,7 @@ export async function buildReport(options: ReportOptions, args: readonly string[
           return problem(`${file}:${line}: ${state === 'unterminated' ? 'incomplete last line (no newline)' : 'not a JSON record'}, skipped`);
         }
         if (typeof record !== 'object' || record === null || Array.isArray(record)) return problem(`${file}:${line}: not a JSON object, skipped`);
-        if (!compiled.matches(record as AuditLineRecord)) return;
+        if (!((record as AuditLineRecord).event === 'policy' ? policyWindow : compiled).matches(record as AuditLineRecord)) return;
         matched++;
         builder.add(record as AuditLineRecord);
       },

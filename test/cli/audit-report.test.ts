@@ -70,6 +70,14 @@ describe('leash audit report', () => {
     expect(meta.filters).toEqual(['--agent builder', '--since 2026-11-22T01:00Z']);
   });
 
+  it('keeps the policy reloads of the period on the timeline whatever agent is asked for', async () => {
+    const out = path.join(dir, 'builder-all-day.html');
+    expect((await leash(['audit', 'report', log, '--agent', 'builder', '-o', out])).code).toBe(0);
+    const { data } = await pageData(out);
+    expect(data.policyEvents.map((e) => [e.time, e.reason])).toEqual([['2026-11-22T00:30:00.000Z', 'policy_loaded']]);
+    expect(data.agents).toEqual(['builder']);
+  });
+
   it('reads rotated and gzipped files in time order as one chain', async () => {
     const rotated = await tempDir('leash-report-rot-');
     const lines = (await readFile(log, 'utf8')).split('\n').slice(0, -1);
