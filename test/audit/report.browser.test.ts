@@ -125,6 +125,41 @@ describe.skipIf(!hasChromium && !inCi)('leash audit report in a real headless Ch
     expect(await page.textContent('#table-bytes')).toContain(EXFIL_HOST);
   });
 
+  it('shows hostile log text as text: no script runs, nothing is fetched; an empty log gives an empty page, no error', async () => {
+    const dir = await tempDir('leash-report-hostile-');
+    const hostile = '<img src="http://x.test/i.png" onerror="alert(1)"></script><script>alert(2)</script>';
+    const log = await writeKnownLog(dir, [{ ...records[0], agent: hostile, host: hostile, effect: 'deny', reason: 'no_rule' }] as never);
+    const io = { out: () => {}, err: () => {}, env: {} };
+    const pages: [string, string][] = [];
+    for (const [name, input] of [['hostile', log], ['empty', path.join(dir, 'empty.log')]] as const) {
+      if (name === 'empty') await writeFile(input, '');
+      const out = path.join(dir, `${name}.html`);
+      expect(await reportCommand({ output: out }, [input], io, BASE)).toBe(0);
+      pages.push([name, pathToFileURL(out).href]);
+    }
+    const second = await (context as BrowserContext).newPage();
+    const seen: string[] = [];
+    const errors: string[] = [];
+    second.on('request', (r) => seen.push(r.url()));
+    second.on('dialog', (d) => errors.push(`dialog: ${d.message()}`));
+    second.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+    second.on('pageerror', (e) => errors.push(String(e)));
+    for (const [name, href] of pages) {
+      await second.goto(href);
+      await second.waitForSelector('body[data-ready="1"]', { timeout: 10_000 });
+      if (name === 'hostile') {
+        expect(await second.textContent('#table-denied')).toContain(hostile);
+        expect(await second.$$eval('#agent option', (os) => os.map((o) => o.textContent))).toContain(hostile);
+        expect(await second.$$('img')).toHaveLength(0);
+      } else {
+        expect(await second.textContent('#chain')).toMatch(/^No records/);
+      }
+    }
+    await second.close();
+    expect(errors).toEqual([]);
+    expect(seen).toEqual(pages.map(([, href]) => href));
+  });
+
   it('unticking "denied" takes the denied series off the timeline', async () => {
     const legend = async () => (await page.$$eval('#chart-timeline .u-legend .u-series .u-label', (ls) => ls.map((l) => l.textContent))).slice(1);
     expect(await legend()).toEqual(['allowed', 'denied', 'rate-limited / bandwidth']);
