@@ -14,7 +14,7 @@ import { compileQuery, type AuditLineRecord } from '../audit/query.js';
 import { auditInputs, MAX_LINE, readAuditInputs } from '../audit/read.js';
 import { chainStatus, ReportBuilder, type ReportData } from '../audit/report.js';
 import { renderReport, type ReportAssets } from '../audit/report-html.js';
-import { ChainVerifier } from '../audit/verify.js';
+import { ChainVerifier, type LineAt } from '../audit/verify.js';
 import { compilePolicy } from '../policy/load.js';
 import { readPolicySources } from '../policy/read.js';
 import { defaultAuditPath, parseQuery, type AuditOptions } from './audit.js';
@@ -88,34 +88,44 @@ export async function buildReport(options: ReportOptions, args: readonly string[
   const { files } = await auditInputs(args, defaultAuditPath(io.env));
   const verifier = new ChainVerifier();
   const builder = new ReportBuilder();
-  let brokenAtSeq: number | null = null;
   let matched = 0;
   let problems = 0;
   const problem = (text: string) => {
     problems++;
     if (problems <= 10) io.err(`leash audit report: ${text}`);
   };
+  // The seq of the last two lines, to name the seq where the chain breaks: verify names a gap one line late.
+  let previous: { file: string; line: number; seq: number | null } | undefined;
+  let current: { file: string; line: number; seq: number | null } | undefined;
+  let brokenAtSeq: number | null = null;
+  const seqAt = (at: LineAt): number | null =>
+    [current, previous].find((l) => l !== undefined && l.file === at.file && l.line === at.line)?.seq ?? null;
   const progress = progressBar(io, 'leash audit report', () => `, ${matched.toLocaleString('en-US')} matched`);
   try {
     await readAuditInputs(
       files,
       (bytes, file, line, state) => {
+        let record: unknown;
+        let readable = false;
+        if (state !== 'too_long') {
+          try {
+            record = JSON.parse(bytes.toString('utf8'));
+            readable = typeof record === 'object' && record !== null && !Array.isArray(record);
+          } catch {
+            // named below, after the chain has seen the line
+          }
+        }
+        previous = current;
+        current = { file, line, seq: readable && typeof (record as { seq?: unknown }).seq === 'number' ? ((record as { seq: number }).seq) : null };
         if (!verifier.failed) {
           if (state === 'too_long') verifier.add(Buffer.from('not json'), { file, line });
           else verifier.add(bytes, { file, line }, state === 'complete');
-          if (verifier.failed) {
-            const seq = /"seq":(\d+)/.exec(bytes.subarray(0, 4096).toString('latin1'));
-            brokenAtSeq = seq ? Number(seq[1]) : null;
-          }
+          const finding = verifier.failed ? verifier.finish().finding : undefined;
+          if (finding) brokenAtSeq = seqAt(finding.at);
         }
         if (state === 'too_long') return problem(`${file}:${line}: line longer than ${MAX_LINE} bytes, skipped`);
-        let record: unknown;
-        try {
-          record = JSON.parse(bytes.toString('utf8'));
-        } catch {
-          return problem(`${file}:${line}: ${state === 'unterminated' ? 'incomplete last line (no newline)' : 'not a JSON record'}, skipped`);
-        }
-        if (typeof record !== 'object' || record === null || Array.isArray(record)) return problem(`${file}:${line}: not a JSON object, skipped`);
+        if (record === undefined) return problem(`${file}:${line}: ${state === 'unterminated' ? 'incomplete last line (no newline)' : 'not a JSON record'}, skipped`);
+        if (!readable) return problem(`${file}:${line}: not a JSON object, skipped`);
         if (!((record as AuditLineRecord).event === 'policy' ? policyWindow : compiled).matches(record as AuditLineRecord)) return;
         matched++;
         builder.add(record as AuditLineRecord);
@@ -126,7 +136,10 @@ export async function buildReport(options: ReportOptions, args: readonly string[
     progress.stop();
   }
   if (problems > 10) io.err(`leash audit report: ${problems - 10} more unreadable lines not shown`);
-  const data = builder.result(chainStatus(verifier.finish(), brokenAtSeq), policy?.rules);
+  const verified = verifier.finish();
+  // A gap at the very end is found only now.
+  if (verified.finding && brokenAtSeq === null) brokenAtSeq = seqAt(verified.finding.at);
+  const data = builder.result(chainStatus(verified, brokenAtSeq), policy?.rules);
   const html = renderReport(
     data,
     { generatedAt: new Date(now).toISOString(), inputs: files.map((f) => f.path), filters: filterText(options), policy: policy?.paths ?? null, version: leashVersion() },

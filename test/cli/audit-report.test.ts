@@ -105,6 +105,17 @@ describe('leash audit report', () => {
     expect(data.records).toBe(14); // the figures still cover every record
   });
 
+  it('a record deleted: the chain is broken at the seq after the gap (verify names a gap one record late)', async () => {
+    const cut = path.join(await tempDir('leash-report-cut-'), 'audit.log');
+    const lines = (await readFile(log, 'utf8')).split('\n');
+    await writeFile(cut, [...lines.slice(0, 4), ...lines.slice(5)].join('\n'));
+    const out = path.join(dir, 'cut.html');
+    const r = await leash(['audit', 'report', cut, '-o', out]);
+    expect(r.code).toBe(1);
+    expect(r.out[0]).toMatch(/gap: seq jumps from 4 .* to 6: 1 record missing/);
+    expect((await pageData(out)).data.chain).toMatchObject({ state: 'broken', brokenAtSeq: 6 });
+  });
+
   it('an unreadable line is named on stderr, exit 1; records from before the chain are "not chained"', async () => {
     const bad = path.join(await tempDir('leash-report-bad-'), 'audit.log');
     await writeFile(bad, `${JSON.stringify({ ...KNOWN[0], v: 1 })}\nnot json\n`);
