@@ -25,7 +25,9 @@ export const MIN_OUTLIER_HOSTS = 3;
  * Bucket widths, each a multiple of the one before, so buckets merge exactly when the log's span outgrows
  * MAX_BUCKETS; aligned on the epoch, so they start on whole UTC minutes, hours and days. Past a week: doubling.
  */
-export const BUCKET_LADDER_MS: readonly number[] = [1, 5, 10, 30, 60, 300, 600, 1800, 3600, 10800, 21600, 43200, 86400, 604800].map((s) => s * 1000);
+export const BUCKET_LADDER_MS: readonly number[] = [
+  1, 5, 10, 30, 60, 300, 600, 1800, 3600, 10800, 21600, 43200, 86400, 604800,
+].map((s) => s * 1000);
 export const OTHER_AGENTS = '(other agents)';
 const NO_HOST = '(none)';
 
@@ -136,28 +138,56 @@ export interface ReportData {
     readonly byAgent: Readonly<Record<string, { allow: number[]; deny: number[]; limited: number[] }>>;
   };
   readonly policyEvents: readonly PolicyEvent[];
-  readonly revisions: readonly { revision: string; records: number; firstSeen: string | null; lastSeen: string | null }[];
+  readonly revisions: readonly {
+    revision: string;
+    records: number;
+    firstSeen: string | null;
+    lastSeen: string | null;
+  }[];
   /** Policy rules with no record naming them; null when no policy was given. */
   readonly rulesNeverHit: readonly string[] | null;
   readonly policyRules: number | null;
   /** Entries that did not fit the bounds, so they are missing from the lists (0 normally). */
-  readonly untracked: { readonly hosts: number; readonly keys: number; readonly events: number; readonly agents: number };
+  readonly untracked: {
+    readonly hosts: number;
+    readonly keys: number;
+    readonly events: number;
+    readonly agents: number;
+  };
 }
 
 // ---- the chain ----
 
 /** States a ChainVerifier's result for the top of the page. */
 export function chainStatus(result: VerifyResult, brokenAtSeq: number | null = null): ChainStatus {
-  const base = { records: result.records, firstSeq: result.startsAt ?? (result.head ? 1 : null), head: result.head ? { seq: result.head.seq, hash: result.head.hash } : null, brokenAtSeq: null };
+  const base = {
+    records: result.records,
+    firstSeq: result.startsAt ?? (result.head ? 1 : null),
+    head: result.head ? { seq: result.head.seq, hash: result.head.hash } : null,
+    brokenAtSeq: null,
+  };
   if (result.finding?.problem === 'unchained') {
-    return { ...base, state: 'not_chained', message: `not chained: ${result.finding.message}`, firstSeq: null, head: null };
+    return {
+      ...base,
+      state: 'not_chained',
+      message: `not chained: ${result.finding.message}`,
+      firstSeq: null,
+      head: null,
+    };
   }
   if (result.finding) return { ...base, state: 'broken', brokenAtSeq, message: result.finding.message };
   if (!result.head) return { ...base, state: 'empty', message: 'no records' };
   const first = result.startsAt ?? 1;
   const notes = result.startsAt !== undefined ? `; records before seq ${first} are not in these files` : '';
-  const chains = result.chains > 1 ? `; ${result.chains} chains (leash started a new one ${result.chains - 1} time${result.chains === 2 ? '' : 's'})` : '';
-  return { ...base, state: 'verified', message: `chain intact: ${result.records} records, seq ${first}..${result.head.seq}${notes}${chains}` };
+  const chains =
+    result.chains > 1
+      ? `; ${result.chains} chains (leash started a new one ${result.chains - 1} time${result.chains === 2 ? '' : 's'})`
+      : '';
+  return {
+    ...base,
+    state: 'verified',
+    message: `chain intact: ${result.records} records, seq ${first}..${result.head.seq}${notes}${chains}`,
+  };
 }
 
 // ---- accumulating ----
@@ -186,7 +216,18 @@ interface GrantTally {
   ttlMs: number | null;
 }
 
-const newTotals = (): Totals => ({ requests: 0, allowed: 0, denied: 0, wouldDeny: 0, rateLimited: 0, bandwidth: 0, bytesOut: 0, bytesIn: 0, grantsIssued: 0, grantsUsed: 0 });
+const newTotals = (): Totals => ({
+  requests: 0,
+  allowed: 0,
+  denied: 0,
+  wouldDeny: 0,
+  rateLimited: 0,
+  bandwidth: 0,
+  bytesOut: 0,
+  bytesIn: 0,
+  grantsIssued: 0,
+  grantsUsed: 0,
+});
 
 /** Counts per bucket index, per agent slot: [allow, deny, limited] × slots. */
 class TimeBuckets {
@@ -266,7 +307,10 @@ export class ReportBuilder {
   private readonly grants = new SlotMaps<GrantTally>(MAX_KEYS);
   private readonly time = new TimeBuckets();
   private readonly events: PolicyEvent[] = [];
-  private readonly revisions = new Map<string, { records: number; firstSeen: string | null; lastSeen: string | null }>();
+  private readonly revisions = new Map<
+    string,
+    { records: number; firstSeen: string | null; lastSeen: string | null }
+  >();
   private readonly untracked = { hosts: 0, keys: 0, events: 0, agents: 0 };
 
   add(record: AuditLineRecord): void {
@@ -282,7 +326,13 @@ export class ReportBuilder {
     const event = str(record.event);
     if (event === 'policy') {
       if (this.events.length < MAX_EVENTS) {
-        this.events.push({ time, reason: str(record.reason) ?? 'unknown', revision: revision ?? null, previousRevision: str(record.previousRevision) ?? null, message: str(record.message) ?? null });
+        this.events.push({
+          time,
+          reason: str(record.reason) ?? 'unknown',
+          revision: revision ?? null,
+          previousRevision: str(record.previousRevision) ?? null,
+          message: str(record.message) ?? null,
+        });
       } else {
         this.untracked.events++;
       }
@@ -291,7 +341,8 @@ export class ReportBuilder {
     const slot = this.slot(str(record.agent) ?? '(unknown)');
     const totals = this.totals[slot] as Totals;
     const host = str(record.host) ?? NO_HOST;
-    const grant = typeof record.grant === 'object' && record.grant !== null ? (record.grant as Record<string, unknown>) : undefined;
+    const grant =
+      typeof record.grant === 'object' && record.grant !== null ? (record.grant as Record<string, unknown>) : undefined;
     if (event === 'grant') {
       const granted = record.reason === 'granted' || record.reason === 'grant';
       if (granted) totals.grantsIssued++;
@@ -317,9 +368,17 @@ export class ReportBuilder {
     if (bandwidth) totals.bandwidth++;
     if (record.effect === 'allow') totals.allowed++;
     else if (denied) totals.denied++;
-    if (!Number.isNaN(ms) && (record.effect === 'allow' || denied)) this.time.add(ms, slot, denied ? 1 : 0, rateLimited || bandwidth);
+    if (!Number.isNaN(ms) && (record.effect === 'allow' || denied))
+      this.time.add(ms, slot, denied ? 1 : 0, rateLimited || bandwidth);
 
-    const hostTally = this.keyed(this.hosts, slot, host, 'hosts', () => ({ requests: 0, denied: 0, bytesOut: 0, sending: 0, rateLimited: 0, bandwidth: 0 }));
+    const hostTally = this.keyed(this.hosts, slot, host, 'hosts', () => ({
+      requests: 0,
+      denied: 0,
+      bytesOut: 0,
+      sending: 0,
+      rateLimited: 0,
+      bandwidth: 0,
+    }));
     if (hostTally) {
       hostTally.requests++;
       if (denied) hostTally.denied++;
@@ -356,8 +415,14 @@ export class ReportBuilder {
   result(chain: ChainStatus, policyRules?: readonly string[]): ReportData {
     // Agents by requests, most first; OTHER_AGENTS (if any) last.
     const order = this.slotNames
-      .map((name, slot) => ({ name, slot, n: (this.totals[slot] as Totals).requests + (this.totals[slot] as Totals).grantsIssued }))
-      .sort((a, b) => (a.name === OTHER_AGENTS ? 1 : b.name === OTHER_AGENTS ? -1 : b.n - a.n || compare(a.name, b.name)));
+      .map((name, slot) => ({
+        name,
+        slot,
+        n: (this.totals[slot] as Totals).requests + (this.totals[slot] as Totals).grantsIssued,
+      }))
+      .sort((a, b) =>
+        a.name === OTHER_AGENTS ? 1 : b.name === OTHER_AGENTS ? -1 : b.n - a.n || compare(a.name, b.name),
+      );
     const views: Record<string, View> = {};
     for (const { name, slot } of order) views[name] = this.view((s) => s === slot);
     const all = this.view(() => true);
@@ -401,7 +466,11 @@ export class ReportBuilder {
       bandwidth: a.bandwidth + b.bandwidth,
     }));
     const reasons = sumBy(this.reasons, inView, (a, b) => ({ count: a.count + b.count }));
-    const rules = sumBy(this.rules, inView, (a, b) => ({ hits: a.hits + b.hits, allowed: a.allowed + b.allowed, denied: a.denied + b.denied }));
+    const rules = sumBy(this.rules, inView, (a, b) => ({
+      hits: a.hits + b.hits,
+      allowed: a.allowed + b.allowed,
+      denied: a.denied + b.denied,
+    }));
     const grants = sumBy(this.grants, inView, (a, b) => ({
       issued: a.issued + b.issued,
       skipped: a.skipped + b.skipped,
@@ -416,10 +485,18 @@ export class ReportBuilder {
         hostRows.filter(([, h]) => h.denied > 0).map(([host, h]) => ({ host, count: h.denied })),
         (a, b) => b.count - a.count || compare(a.host, b.host),
       ),
-      denyReasons: [...reasons.entries()].map(([reason, { count }]) => ({ reason, count })).sort((a, b) => b.count - a.count || compare(a.reason, b.reason)),
-      bytesOut: bytesOutView(hostRows.filter(([, h]) => h.bytesOut > 0).map(([host, h]) => ({ host, bytesOut: h.bytesOut, requests: h.sending }))),
+      denyReasons: [...reasons.entries()]
+        .map(([reason, { count }]) => ({ reason, count }))
+        .sort((a, b) => b.count - a.count || compare(a.reason, b.reason)),
+      bytesOut: bytesOutView(
+        hostRows
+          .filter(([, h]) => h.bytesOut > 0)
+          .map(([host, h]) => ({ host, bytesOut: h.bytesOut, requests: h.sending })),
+      ),
       limits: top(
-        hostRows.filter(([, h]) => h.rateLimited + h.bandwidth > 0).map(([host, h]) => ({ host, rateLimited: h.rateLimited, bandwidth: h.bandwidth })),
+        hostRows
+          .filter(([, h]) => h.rateLimited + h.bandwidth > 0)
+          .map(([host, h]) => ({ host, rateLimited: h.rateLimited, bandwidth: h.bandwidth })),
         (a, b) => b.rateLimited + b.bandwidth - (a.rateLimited + a.bandwidth) || compare(a.host, b.host),
       ),
       rules: top(
@@ -431,7 +508,8 @@ export class ReportBuilder {
           const [sourceRule, sourceHost, host] = key.split('\n') as [string, string, string];
           return { sourceRule, sourceHost, host, ...g };
         }),
-        (a, b) => b.used + b.issued - (a.used + a.issued) || compare(a.sourceRule, b.sourceRule) || compare(a.host, b.host),
+        (a, b) =>
+          b.used + b.issued - (a.used + a.issued) || compare(a.sourceRule, b.sourceRule) || compare(a.host, b.host),
       ),
     };
   }
@@ -467,7 +545,13 @@ export class ReportBuilder {
   private grant(slot: number, grant: Record<string, unknown> | undefined, host: string): GrantTally | undefined {
     const sourceRule = str(grant?.sourceRule) ?? '(unknown)';
     const sourceHost = hostOf(str(grant?.sourceUrl));
-    return this.keyed(this.grants, slot, `${sourceRule}\n${sourceHost}\n${host}`, 'keys', () => ({ issued: 0, skipped: 0, used: 0, bytesOut: 0, ttlMs: null }));
+    return this.keyed(this.grants, slot, `${sourceRule}\n${sourceHost}\n${host}`, 'keys', () => ({
+      issued: 0,
+      skipped: 0,
+      used: 0,
+      bytesOut: 0,
+      ttlMs: null,
+    }));
   }
 
   private keyed<T>(maps: SlotMaps<T>, slot: number, key: string, kind: 'hosts' | 'keys', make: () => T): T | undefined {
@@ -529,7 +613,9 @@ function hostOf(url: string | undefined): string {
 export function median(sorted: readonly number[]): number {
   if (sorted.length === 0) return 0;
   const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+  return sorted.length % 2 === 1
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
 /** The outlier rule on hosts' bytes out: > median + 3·MAD, over at least MIN_OUTLIER_HOSTS hosts. */

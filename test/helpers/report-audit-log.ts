@@ -9,7 +9,15 @@ import { prng } from '../bench/prng.js';
 export const REPORT_AGENTS = ['research', 'builder', 'support', 'anonymous'] as const;
 /** The host the research agent uploads to: about 40 times any other host's bytes out. */
 export const EXFIL_HOST = 'paste.attacker.test';
-export const REPORT_POLICY_RULES = ['openai', 'github', 'docs', 'pypi', 'block-exfil', 'legacy-ftp', 'old-mirror'] as const;
+export const REPORT_POLICY_RULES = [
+  'openai',
+  'github',
+  'docs',
+  'pypi',
+  'block-exfil',
+  'legacy-ftp',
+  'old-mirror',
+] as const;
 
 type Fields = Record<string, unknown>;
 
@@ -55,7 +63,16 @@ export function reportRecords(count = 400, seed = 7): Fields[] {
     const roll = random();
     if (roll < 0.55) {
       const [host, rule] = pick(allowed);
-      out.push(rec(t, { agent, method: pick(['GET', 'POST']), host, rule, bytesOut: 200 + Math.floor(random() * 800), bytesIn: Math.floor(random() * 50_000) }));
+      out.push(
+        rec(t, {
+          agent,
+          method: pick(['GET', 'POST']),
+          host,
+          rule,
+          bytesOut: 200 + Math.floor(random() * 800),
+          bytesIn: Math.floor(random() * 50_000),
+        }),
+      );
     } else if (roll < 0.8) {
       const [host, rule, reason] = pick<[string, string | null, string]>([
         ['attacker.test', 'block-exfil', 'denied_by_rule'],
@@ -65,27 +82,109 @@ export function reportRecords(count = 400, seed = 7): Fields[] {
       ]);
       out.push(rec(t, { agent, host, rule, effect: 'deny', reason, status: 403 }));
     } else if (roll < 0.87) {
-      out.push(rec(t, { agent, host: 'api.openai.com', rule: 'openai', effect: 'deny', reason: 'rate_limited', status: 429 }));
+      out.push(
+        rec(t, { agent, host: 'api.openai.com', rule: 'openai', effect: 'deny', reason: 'rate_limited', status: 429 }),
+      );
     } else if (roll < 0.9) {
-      out.push(rec(t, { agent, method: 'POST', host: 'github.com', rule: 'github', effect: 'deny', reason: 'bandwidth', status: 429, bytesOut: 1000 }));
+      out.push(
+        rec(t, {
+          agent,
+          method: 'POST',
+          host: 'github.com',
+          rule: 'github',
+          effect: 'deny',
+          reason: 'bandwidth',
+          status: 429,
+          bytesOut: 1000,
+        }),
+      );
     } else {
       // A docs response grants a CDN host; the agent then uses it a few times.
       const cdn = pick(['cdn.jsdelivr.net', 'fonts.gstatic.com', 'img.shields.io']);
       const source = `rep-src-${i}`;
-      const grant = { source, sourceRule: 'docs', sourceUrl: 'https://docs.python.org/3/library/', found: 'html:img[src]', expiresAt: new Date(BASE + t + 300_000).toISOString() };
-      out.push(rec(t, { event: 'grant', agent, host: cdn, rule: 'docs', reason: 'granted', status: null, method: null, path: null, port: 443, scheme: 'https', grant: { ...grant, ttlMs: 300_000 } }));
+      const grant = {
+        source,
+        sourceRule: 'docs',
+        sourceUrl: 'https://docs.python.org/3/library/',
+        found: 'html:img[src]',
+        expiresAt: new Date(BASE + t + 300_000).toISOString(),
+      };
+      out.push(
+        rec(t, {
+          event: 'grant',
+          agent,
+          host: cdn,
+          rule: 'docs',
+          reason: 'granted',
+          status: null,
+          method: null,
+          path: null,
+          port: 443,
+          scheme: 'https',
+          grant: { ...grant, ttlMs: 300_000 },
+        }),
+      );
       const uses = 1 + Math.floor(random() * 3);
       for (let u = 0; u < uses; u++) {
-        out.push(rec(t + 1000 * (u + 1), { agent, host: cdn, path: '/asset.js', rule: 'grant', reason: 'granted', bytesOut: 50, bytesIn: 30_000, grant }));
+        out.push(
+          rec(t + 1000 * (u + 1), {
+            agent,
+            host: cdn,
+            path: '/asset.js',
+            rule: 'grant',
+            reason: 'granted',
+            bytesOut: 50,
+            bytesIn: 30_000,
+            grant,
+          }),
+        );
       }
     }
   }
   // The exfiltration: research posts large bodies to one host an hour in.
   for (let k = 0; k < 4; k++) {
-    out.push(rec(3600_000 + k * 60_000, { agent: 'research', method: 'POST', host: EXFIL_HOST, rule: 'paste', path: '/api/paste', bytesOut: 250_000, bytesIn: 100 }));
+    out.push(
+      rec(3600_000 + k * 60_000, {
+        agent: 'research',
+        method: 'POST',
+        host: EXFIL_HOST,
+        rule: 'paste',
+        path: '/api/paste',
+        bytesOut: 250_000,
+        bytesIn: 100,
+      }),
+    );
   }
-  const policy = { event: 'policy', agent: '-', identity: 'none', client: null, method: null, scheme: null, port: null, path: null, status: null };
-  out.push(rec(span / 2, { ...policy, reason: 'policy_loaded', policyRevision: 'rev-b', previousRevision: 'rev-a', message: 'policy revision rev-b in force' }));
-  out.push(rec(span / 2 + 3600_000, { ...policy, effect: 'deny', reason: 'policy_invalid', policyRevision: 'rev-b', message: 'policy change rejected; the running policy stays in force' }));
-  return out.sort((a, b) => ((a.time as string) < (b.time as string) ? -1 : (a.time as string) > (b.time as string) ? 1 : 0));
+  const policy = {
+    event: 'policy',
+    agent: '-',
+    identity: 'none',
+    client: null,
+    method: null,
+    scheme: null,
+    port: null,
+    path: null,
+    status: null,
+  };
+  out.push(
+    rec(span / 2, {
+      ...policy,
+      reason: 'policy_loaded',
+      policyRevision: 'rev-b',
+      previousRevision: 'rev-a',
+      message: 'policy revision rev-b in force',
+    }),
+  );
+  out.push(
+    rec(span / 2 + 3600_000, {
+      ...policy,
+      effect: 'deny',
+      reason: 'policy_invalid',
+      policyRevision: 'rev-b',
+      message: 'policy change rejected; the running policy stays in force',
+    }),
+  );
+  return out.sort((a, b) =>
+    (a.time as string) < (b.time as string) ? -1 : (a.time as string) > (b.time as string) ? 1 : 0,
+  );
 }
