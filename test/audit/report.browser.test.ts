@@ -72,7 +72,7 @@ describe.skipIf(!hasChromium && !inCi)('leash audit report in a real headless Ch
       headless: true,
       args: ARGS,
       viewport: { width: 1280, height: 800 },
-      timeout: 15_000,
+      timeout: 30_000,
     });
     page = context.pages()[0] ?? (await context.newPage());
     page.on('console', (m) => {
@@ -82,7 +82,7 @@ describe.skipIf(!hasChromium && !inCi)('leash audit report in a real headless Ch
     page.on('request', (r) => requests.push(r.url()));
     await page.goto(url);
     await page.waitForSelector('body[data-ready="1"]', { timeout: 10_000 });
-  }, 40_000);
+  }, 60_000);
 
   afterAll(async () => {
     await context?.close();

@@ -8,7 +8,8 @@
 //    (peak-rss.mjs). Records/s is records in the log / wall time, process start included. The page cache is
 //    warm for every run (the log was just written).
 //  - Baseline, same run, same file: a plain JSON.parse line loop (audit-baseline.mjs); `grep -c` for reference.
-//  - Constant memory: peak RSS filtering the 1 GB log against filtering the 100 MB one.
+//  - Constant memory: peak RSS filtering the 1 GB log against filtering the 100 MB one; the same for
+//    `leash audit report` (which verifies the chain and parses every line: two parses per line).
 
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, statfsSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
