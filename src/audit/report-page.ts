@@ -543,7 +543,7 @@ export const PAGE_SCRIPT = String.raw`
           b.outliers +
           ' outlier' +
           (b.outliers === 1 ? '' : 's') +
-          ', in red.');
+          (b.outliers > 0 ? ', in red.' : '.'));
     barChart(
       'chart-bytes',
       b.hosts.map(function (h) {
