@@ -8,13 +8,14 @@
 
 import { once } from 'node:events';
 import { LeashError } from '../errors.js';
-import { REASONS } from '../proxy/reasons.js';
+import { AUDIT_REASONS, REASONS } from '../proxy/reasons.js';
 import { csvHeader, csvLine, summaryText, TableWriter, tableCells } from '../audit/format.js';
 import { compileQuery, parseTimeBound, SummaryBuilder, type AuditLineRecord, type AuditQuery } from '../audit/query.js';
-import { auditInputs, followFile, MAX_LINE, readAuditInputs, type LineState, type Progress } from '../audit/read.js';
+import { auditInputs, followFile, MAX_LINE, readAuditInputs, type LineState } from '../audit/read.js';
 import { ChainVerifier, formatAt } from '../audit/verify.js';
 import { defaultAuditPath } from './audit-path.js';
 import { processIo, type CommandIo } from './io.js';
+import { progressBar, type ProgressBar } from './progress-bar.js';
 
 export { DEFAULT_AUDIT_FILE, defaultAuditPath } from './audit-path.js';
 
@@ -46,7 +47,9 @@ export interface AuditContext {
 
 
 /** The command-line entry: `verify` dispatch, and SIGINT/SIGTERM/EPIPE ending --follow or a long read cleanly. */
-export async function auditCli(values: AuditOptions, positionals: string[], io: CommandIo): Promise<number> {
+export async function auditCli(values: AuditOptions & { output?: string; policy?: string[] }, positionals: string[], io: CommandIo): Promise<number> {
+  if (positionals[0] === 'report') return (await import('./audit-report.js')).reportCommand(values, positionals.slice(1), io);
+  if (values.output !== undefined || values.policy !== undefined) throw new LeashError('LEASH_USAGE', '-o/--output and --policy are for leash audit report');
   if (positionals[0] === 'verify') {
     const filters = Object.keys(values);
     if (filters.length > 0) throw new LeashError('LEASH_USAGE', `audit verify takes only files, got --${filters[0]}`);
@@ -81,7 +84,7 @@ export async function auditCommand(options: AuditOptions, args: readonly string[
   if (options.summary && format === 'csv') throw new LeashError('LEASH_USAGE', '--summary prints as table (text) or json, not csv');
   const query = parseQuery(options, context.now ?? Date.now());
   for (const reason of query.reasons ?? []) {
-    if (!(reason in REASONS) && reason !== 'policy_loaded' && reason !== 'policy_invalid') io.err(`leash audit: note: "${reason}" is not a reason code leash writes (see the README's reason table)`);
+    if (!(reason in REASONS) && !(reason in AUDIT_REASONS)) io.err(`leash audit: note: "${reason}" is not a reason code leash writes (see the README's reason table)`);
   }
   const compiled = compileQuery(query);
   const needles = compiled.needles.map((n) => Buffer.from(n));
@@ -166,7 +169,7 @@ export async function auditCommand(options: AuditOptions, args: readonly string[
     else pending.push(...summaryText(result));
   }
   await flush();
-  io.progress?.('');
+  progress.stop();
   if (problems > 10) io.err(`leash audit: ${problems - 10} more unreadable lines not shown`);
   if (problems > 0) io.err(`leash audit: ${problems} line${problems === 1 ? '' : 's'} could not be read as records; run \`leash audit verify\` on the same files`);
   return problems > 0 ? 1 : 0;
@@ -186,7 +189,7 @@ export async function verifyCommand(args: readonly string[], io: CommandIo): Pro
     },
     { signal: controller.signal, onChunk: progress },
   );
-  io.progress?.('');
+  progress.stop();
   const result = verifier.finish();
   const fileCount = `${files.length} file${files.length === 1 ? '' : 's'}`;
   if (result.finding) {
@@ -212,7 +215,7 @@ function parseFormat(format: string | undefined): Format {
   throw new LeashError('LEASH_USAGE', `--format needs table, json or csv, got "${format}"`);
 }
 
-function parseQuery(options: AuditOptions, now: number): AuditQuery {
+export function parseQuery(options: AuditOptions, now: number): AuditQuery {
   if (options.effect !== undefined && options.effect !== 'allow' && options.effect !== 'deny') {
     throw new LeashError('LEASH_USAGE', `--effect needs allow or deny, got "${options.effect}"`);
   }
@@ -222,17 +225,7 @@ function parseQuery(options: AuditOptions, now: number): AuditQuery {
   return { effect: options.effect, hosts: options.host, agents: options.agent, rules: options.rule, reasons: options.reason, since, until };
 }
 
-/** Progress on a terminal, at most every 200 ms: how far through the input, records read and matched. */
-function progressReporter(io: CommandIo, matched: () => number): (p: Progress) => void {
-  if (!io.progress) return () => {};
-  let last = 0;
-  return (p) => {
-    const now = Date.now();
-    if (now - last < 200) return;
-    last = now;
-    const pct = p.bytesTotal > 0 ? ` ${Math.min(100, Math.floor((p.bytesRead / p.bytesTotal) * 100))}%` : '';
-    io.progress?.(`leash audit:${pct} ${mb(p.bytesRead)}${p.bytesTotal > 0 ? ` of ${mb(p.bytesTotal)}` : ''}, ${p.lines} records read, ${matched()} matched (${p.file})`);
-  };
+/** Progress on a terminal (progress-bar.ts): how far through the input, records read and matched. */
+function progressReporter(io: CommandIo, matched: () => number): ProgressBar {
+  return progressBar(io, 'leash audit', () => `, ${matched().toLocaleString('en-US')} matched`);
 }
-
-const mb = (bytes: number) => `${(bytes / 1048576).toFixed(1)} MB`;

@@ -25,6 +25,7 @@ commands:
            [--since 24h|ISO] [--until 24h|ISO] [--format table|json|csv] [--summary] [--follow [--from-start]]
                                                                        read the audit log (default $LEASH_AUDIT, else ./leash-audit.log)
   audit verify [FILE|DIR]...                                           check the audit log's hash chain; exit 1 at the first break
+  audit report [FILE|DIR]... [filters] [--policy PATH]... -o FILE.html one self-contained HTML report with charts
   ca init  [--certs DIR] [--force]                                     create leash's CA for TLS interception
   ca trust [--certs DIR]                                               how to make agents trust it
   help [COMMAND]                                                       this text, or one command's flags, defaults and an example
@@ -162,6 +163,22 @@ export function buildProgram(io: CommandIo, outcome: Outcome, argv: readonly str
       const filter = Object.entries(audit.opts()).find(([, value]) => value !== undefined);
       if (filter) usage(`audit verify takes only files, got --${filter[0].replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
       return done(import('./audit.js').then((m) => m.auditCli({}, ['verify', ...inputs], io)));
+    });
+
+  audit
+    .command('report')
+    .description('one self-contained HTML report of the audit log, with charts, to open offline or attach to a ticket')
+    .argument('[inputs...]', 'audit files or directories (default as for leash audit)')
+    .helpOption('-h, --help', 'show this help')
+    .configureOutput({ writeOut: print(io.out), writeErr: print(io.err), outputError: () => {} })
+    .exitOverride()
+    .requiredOption('-o, --output <file>', 'where to write the report (HTML)')
+    .addOption(new Option('--policy <path>', 'the policy, to list the rules never hit (repeatable; default as for leash check)').argParser(collect))
+    .addHelpText('after', '\nThe filters of leash audit (--effect, --host, --agent, --rule, --reason, --since, --until) apply too.\n\nExample:\n  leash audit report /var/log/leash/ --since 7d -o report.html')
+    .action((inputs: string[], options: { output: string; policy?: string[] }) => {
+      // Filters are options of `leash audit`; commander takes them wherever they stand.
+      const filters = audit.opts<AuditOptions>();
+      return done(import('./audit.js').then((m) => m.auditCli({ ...filters, output: options.output, policy: options.policy }, ['report', ...inputs], io)));
     });
 
   const ca = command('ca', "leash's CA for TLS interception", 'leash ca init --certs /etc/leash/certs');

@@ -8,7 +8,8 @@
 //    (peak-rss.mjs). Records/s is records in the log / wall time, process start included. The page cache is
 //    warm for every run (the log was just written).
 //  - Baseline, same run, same file: a plain JSON.parse line loop (audit-baseline.mjs); `grep -c` for reference.
-//  - Constant memory: peak RSS filtering the 1 GB log against filtering the 100 MB one.
+//  - Constant memory: peak RSS filtering the 1 GB log against filtering the 100 MB one; the same for
+//    `leash audit report` (which verifies the chain and parses every line: two parses per line).
 
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, statfsSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
@@ -199,6 +200,9 @@ export async function auditBench(): Promise<BenchLine[]> {
     const summary = await leash(big, '--summary', '--format', 'json');
     const verify = await leash('verify', big);
     if (verify.code !== 0) throw new Error('leash audit verify failed on the generated log');
+    const report = await leash('report', big, '-o', path.join(dir, 'report.html'));
+    const smallReport = await leash('report', small, '-o', path.join(dir, 'report-small.html'));
+    if (report.code !== 0 || smallReport.code !== 0) throw new Error('leash audit report failed on the generated log');
     const smallDeny = await leash(small, '--effect', 'deny', '--format', 'json');
     for (const run of [deny, host, table, summary, smallDeny]) if (run.code !== 0) throw new Error('leash audit exited 1 on the generated log');
 
@@ -220,6 +224,7 @@ export async function auditBench(): Promise<BenchLine[]> {
       line('leash audit --agent --since (table)', table),
       line('leash audit --summary', summary, { min: 0.5, text: '≥ 0.5x' }),
       line('leash audit verify (SHA-256 per line)', verify),
+      line('leash audit report -o report.html (verify + every line parsed)', report),
       { suite: SUITE, name: 'peak RSS: JSON.parse loop', value: rss(baseline), unit: 'MB' },
       { suite: SUITE, name: 'peak RSS: leash audit --effect deny, 100 MB log', value: rss(smallDeny), unit: 'MB' },
       {
@@ -234,6 +239,7 @@ export async function auditBench(): Promise<BenchLine[]> {
       },
       { suite: SUITE, name: 'peak RSS: leash audit --summary, 1 GB log', value: rss(summary), unit: 'MB', ratio: rss(summary) / rss(smallDeny), ratioOf: '100 MB log', target: '≤ 2x', pass: rss(summary) / rss(smallDeny) <= 2 },
       { suite: SUITE, name: 'peak RSS: leash audit verify, 1 GB log', value: rss(verify), unit: 'MB', ratio: rss(verify) / rss(smallDeny), ratioOf: '100 MB log', target: '≤ 1.25x', pass: rss(verify) / rss(smallDeny) <= 1.25 },
+      { suite: SUITE, name: 'peak RSS: leash audit report, 1 GB log', value: rss(report), unit: 'MB', ratio: rss(report) / rss(smallReport), ratioOf: 'report, 100 MB log', target: '≤ 1.25x (constant memory)', pass: rss(report) / rss(smallReport) <= 1.25 },
     ];
   } finally {
     rmSync(dir, { recursive: true, force: true });
