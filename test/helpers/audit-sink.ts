@@ -21,7 +21,7 @@ export async function readAuditLines(file: string): Promise<Record<string, unkno
     try {
       value = JSON.parse(line);
     } catch (err) {
-      throw new Error(`${file}:${i + 1}: not JSON (${(err as Error).message}): ${JSON.stringify(line.slice(0, 200))}`);
+      throw new Error(`${file}:${i + 1}: not JSON (${(err as Error).message}): ${JSON.stringify(line.slice(0, 200))}`, { cause: err });
     }
     if (typeof value !== 'object' || value === null || Array.isArray(value)) {
       throw new Error(`${file}:${i + 1}: not a JSON object: ${JSON.stringify(line.slice(0, 200))}`);
@@ -39,7 +39,7 @@ export interface WaitForOptions {
  * Call `fn` until it returns a truthy value without throwing, and return that value. At the timeout, throw the
  * last error `fn` threw (so an expect() inside fn reports its own diff), or say what it last returned.
  */
-export async function waitFor<T>(fn: () => T | Promise<T>, opts: WaitForOptions = {}): Promise<T> {
+export async function waitFor<T>(fn: () => T | Promise<T>, opts: WaitForOptions = {}): Promise<NonNullable<T>> {
   const timeoutMs = opts.timeoutMs ?? 5_000;
   const intervalMs = opts.intervalMs ?? 20;
   const deadline = Date.now() + timeoutMs;

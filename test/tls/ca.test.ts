@@ -1,9 +1,8 @@
 // Leash's CA and the leaves it mints: a key only its owner can read, no silent replacement, and leaf certificates
 // that a real TLS client accepts for exactly their host, minted fast.
 
-import { readFile, stat, writeFile, chmod } from 'node:fs/promises';
+import { readFile, stat, chmod } from 'node:fs/promises';
 import net from 'node:net';
-import path from 'node:path';
 import tls from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
