@@ -1,7 +1,8 @@
 // ESLint for leash: the recommended JavaScript and typescript-eslint rules (syntax only, no type information, so a
-// full run takes seconds), and the layout rules of /work/shared/style.md and README "Development": PURE modules
-// import no I/O module, read no clock and keep no module-level state; a lower layer never imports a higher one.
-// The layout is the architecture: a PURE module that imports node:net is a bug even if every test passes.
+// full run takes seconds), and the layout rules of the house style (README "Development"): PURE modules import no
+// I/O module, read no clock and keep no module-level state; a lower layer never imports a higher one. The layout
+// is the architecture: a PURE module that imports node:net is a bug even if every test passes. No stylistic rules:
+// Prettier formats (.prettierrc.json), and neither recommended set contains a rule that fights it.
 //
 // no-restricted-imports does not merge across config objects (the last object that matches a file wins), so every
 // file gets its layout rule from exactly one object below; test/lint/layout.test.ts checks that each one fires.
@@ -50,6 +51,9 @@ const PURE_ELSEWHERE = [
 
 // What a PURE module must not do beyond its imports, where a selector sees it cheaply. Not seen: state hidden in
 // a `const` object or array that is mutated later, or a clock read through an alias.
+const atTopLevel = (selector) => `Program > ${selector}, Program > ExportNamedDeclaration > ${selector}`;
+const notReadonly = ':not([id.typeAnnotation.typeAnnotation.typeName.name=/^Readonly(Set|Map)$/])';
+const collection = '[callee.name=/^(Map|Set|WeakMap|WeakSet|WeakRef|LRUCache)$/]';
 const pureSyntax = [
   'error',
   {
@@ -61,19 +65,19 @@ const pureSyntax = [
     message: 'A PURE module never reads the clock: take the time as a parameter.',
   },
   {
-    selector: "MemberExpression[object.name='performance'][property.name='now'], MemberExpression[object.name='process'][property.name='hrtime']",
+    selector:
+      "MemberExpression[object.name='performance'][property.name='now'], MemberExpression[object.name='process'][property.name='hrtime']",
     message: 'A PURE module never reads the clock: take the time as a parameter.',
   },
   {
-    selector: "Program > VariableDeclaration[kind!='const'], Program > ExportNamedDeclaration > VariableDeclaration[kind!='const']",
+    selector: atTopLevel("VariableDeclaration[kind!='const']"),
     message: 'A PURE module keeps no module-level state: no top-level let or var.',
   },
   {
-    selector:
-      "Program > VariableDeclaration > VariableDeclarator:not([id.typeAnnotation.typeAnnotation.typeName.name=/^Readonly(Set|Map)$/]) > NewExpression.init[callee.name=/^(Map|Set|WeakMap|WeakSet|WeakRef|LRUCache)$/], " +
-      "Program > ExportNamedDeclaration > VariableDeclaration > VariableDeclarator:not([id.typeAnnotation.typeAnnotation.typeName.name=/^Readonly(Set|Map)$/]) > NewExpression.init[callee.name=/^(Map|Set|WeakMap|WeakSet|WeakRef|LRUCache)$/]",
+    selector: atTopLevel(`VariableDeclaration > VariableDeclarator${notReadonly} > NewExpression.init${collection}`),
     message:
-      'A PURE module keeps no module-level state (style.md "do not copy"): a cache belongs to an object built per policy or per process. A constant set or map is typed ReadonlySet / ReadonlyMap.',
+      'A PURE module keeps no module-level state (style.md "do not copy"): a cache belongs to an object built per ' +
+      'policy or per process. A constant set or map is typed ReadonlySet / ReadonlyMap.',
   },
   {
     selector: 'ImportExpression',
@@ -122,7 +126,10 @@ export default defineConfig([
         {
           patterns: [
             ioBan,
-            layer(['proxy', 'tls', 'cli', 'audit'], 'policy/ is the bottom layer: it never imports proxy/, tls/, cli/ or audit/.'),
+            layer(
+              ['proxy', 'tls', 'cli', 'audit'],
+              'policy/ is the bottom layer: it never imports proxy/, tls/, cli/ or audit/.',
+            ),
             ...IMPURE_SIBLINGS,
           ],
         },
