@@ -17,7 +17,7 @@ import tseslint from 'typescript-eslint';
 const IO_MODULES = ['fs', 'net', 'http', 'https', 'http2', 'dns', 'tls', 'child_process', 'dgram'];
 const ioBan = {
   regex: `^(node:)?(${IO_MODULES.join('|')})(/.*)?$`,
-  message: 'A PURE module does no I/O (style.md "Layout"): take the data or a callback as a parameter.',
+  message: 'A PURE module does no I/O (README "Development"): take the data or a callback as a parameter.',
 };
 
 // A relative import of a top-level folder of src/ from a file one or more folders down, e.g. '../proxy/server.js'.
@@ -76,7 +76,7 @@ const pureSyntax = [
   {
     selector: atTopLevel(`VariableDeclaration > VariableDeclarator${notReadonly} > NewExpression.init${collection}`),
     message:
-      'A PURE module keeps no module-level state (style.md "do not copy"): a cache belongs to an object built per ' +
+      'A PURE module keeps no module-level state (README "Development"): a cache belongs to an object built per ' +
       'policy or per process. A constant set or map is typed ReadonlySet / ReadonlyMap.',
   },
   {
@@ -149,8 +149,8 @@ export default defineConfig([
     },
   },
 
-  // tls/ knows certificates, ClientHellos and TLS termination; it is handed what it needs and never imports proxy/
-  // (style.md "A lower layer calling back into a higher one").
+  // tls/ knows certificates, ClientHellos and TLS termination; it is handed what it needs (a secure-context lookup,
+  // a callback) and never imports proxy/: a lower layer never calls back into a higher one.
   {
     name: 'leash/layout/tls',
     files: ['src/tls/**/*.ts'],
