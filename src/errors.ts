@@ -9,6 +9,8 @@ export const ERROR_CODES = {
   LEASH_LISTEN: 'the proxy could not listen on the requested address',
   LEASH_CA_EXISTS: 'leash ca init found a CA already; replacing it would break every agent that trusts it, so it needs --force',
   LEASH_CA_INVALID: 'the CA files cannot be read or are unsafe (a key readable by group or others)',
+  LEASH_CA_EXPIRED: 'the CA certificate is outside its validity period: expired (make a new one with leash ca init --force), or not valid yet (check the clock)',
+  LEASH_CA_KEY_MISMATCH: 'the CA key file does not belong to the CA certificate, so nothing leash signs with it would verify',
   LEASH_AUDIT: 'an audit log could not be opened, read or written',
   LEASH_USER_UNKNOWN: 'a --user name is not a user of this system (looked up in /etc/passwd, then with id -u)',
   LEASH_RULES_OWN_UID: 'leash rules would restrict the uid running the command, which is where the proxy runs; restrict the agent\'s user instead',

@@ -9,8 +9,8 @@ import { newRecord } from '../audit/record.js';
 import { formatIssue, LeashError } from '../errors.js';
 import { loadPolicy, PolicyWatcher, type ReloadOutcome } from '../policy/watch.js';
 import { policyNeedsInterception } from '../policy/evaluate.js';
-import { agentTokens } from '../proxy/agent-tokens.js';
-import { DEFAULT_CERTS_DIR, ensureCa } from '../tls/ca.js';
+import { readAgentTokens } from '../proxy/agent-tokens.js';
+import { caExpiryWarning, DEFAULT_CERTS_DIR, ensureCa } from '../tls/ca.js';
 import { startProxy, type ProxyServer } from '../proxy/server.js';
 import type { CommandIo } from './io.js';
 import { policyPaths } from './policy-paths.js';
@@ -43,11 +43,16 @@ export async function startServe(options: ServeOptions, io: CommandIo): Promise<
   const paths = policyPaths(options.policy);
   const policy = await loadPolicy(paths);
   for (const warning of policy.warnings) io.err(formatIssue(warning));
-  for (const problem of agentTokens(policy).problems) io.err(`leash: ${problem}`);
+  for (const problem of readAgentTokens(policy).problems) io.err(`leash: ${problem}`);
   await (await import('../kernel/loaded.js')).warnIfRestricted(io.err); // a proxy under its own agent rules can reach nothing upstream
   // The CA is made at start when the policy will intercept, so the operator learns where it is before an agent
   // meets it (a reload that starts needing one creates it on first use).
-  if (policyNeedsInterception(policy)) await ensureCa(options.certs ?? DEFAULT_CERTS_DIR, io.err);
+  // A CA that is expired, not valid yet or not matched by its key is refused here, so leash exits 1 at start.
+  if (policyNeedsInterception(policy)) {
+    const certs = options.certs ?? DEFAULT_CERTS_DIR;
+    const warning = caExpiryWarning(await ensureCa(certs, io.err), certs, new Date());
+    if (warning) io.err(warning);
+  }
   const audit = openAuditLog(options.audit ?? io.env.LEASH_AUDIT ?? '-', { ...parseRotation(options.auditMaxSize, options.auditKeep), log: io.err });
   let proxy: ProxyServer;
   try {
@@ -82,7 +87,7 @@ function onReload(outcome: ReloadOutcome, proxy: ProxyServer, audit: AuditLog, i
       if (closed > 0) io.err(`leash: ${closed} open tunnel(s) the new policy denies were closed (policy_revoked)`);
     });
     for (const warning of outcome.policy.warnings) io.err(formatIssue(warning));
-    for (const problem of agentTokens(outcome.policy).problems) io.err(`leash: ${problem}`);
+    for (const problem of readAgentTokens(outcome.policy).problems) io.err(`leash: ${problem}`);
     io.err(`leash: policy reloaded: revision ${outcome.previous.revision} -> ${outcome.policy.revision} (${outcome.policy.rules.length} rules)`);
     audit.write(newRecord(randomUUID(), 'policy', outcome.policy.revision, { agent: '-', effect: 'allow', reason: 'policy_loaded', message: `policy revision ${outcome.policy.revision} in force`, previousRevision: outcome.previous.revision, files: [...outcome.policy.files] }));
   } else if (outcome.kind === 'unchanged') {

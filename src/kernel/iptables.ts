@@ -98,7 +98,7 @@ function chainRules(chain: UidChain, family: Family): string[] {
   const name = uidChainName(chain.user.uid);
   const lines: string[] = [];
   for (const rule of chain.rules) {
-    if (rule.match.kind === 'tcp-to' && rule.match.endpoint.family !== family) continue;
+    if ('endpoint' in rule.match && rule.match.endpoint.family !== family) continue;
     lines.push([`-A ${name}`, match(rule, family), comment(rule.comment), target(rule, family)].filter((p) => p !== '').join(' '));
   }
   return lines;
@@ -106,10 +106,14 @@ function chainRules(chain: UidChain, family: Family): string[] {
 
 function match(rule: KernelRule, family: Family): string {
   switch (rule.match.kind) {
-    case 'established':
-      return '-m conntrack --ctstate ESTABLISHED,RELATED';
+    case 'tcp-from':
+      return `-s ${host(rule.match.endpoint.address, family)} -p tcp -m tcp --sport ${rule.match.endpoint.port}`;
+    case 'established-to': {
+      const e = rule.match.endpoint;
+      return `-p tcp -m conntrack --ctstate ESTABLISHED --ctproto tcp --ctorigdst ${host(e.address, family)} --ctorigdstport ${e.port}`;
+    }
     case 'tcp-to':
-      return `-d ${rule.match.endpoint.address}/${family === 6 ? 128 : 32} -p tcp -m tcp --dport ${rule.match.endpoint.port}`;
+      return `-d ${host(rule.match.endpoint.address, family)} -p tcp -m tcp --dport ${rule.match.endpoint.port}`;
     case 'tcp':
       return '-p tcp';
     case 'any':
@@ -124,11 +128,16 @@ function target(rule: KernelRule, family: Family): string {
     case 'log':
       return `-m limit --limit ${rule.limit.perMinute}/min --limit-burst ${rule.limit.burst} -j LOG --log-prefix "${rule.prefix}"`;
     case 'reject':
-      if (rule.match.kind === 'tcp') return '-j REJECT --reject-with tcp-reset';
+      // In OUTPUT the reset goes to the sending socket: the agent's own, never the other end.
+      if (rule.match.kind === 'tcp' || rule.match.kind === 'tcp-from') return '-j REJECT --reject-with tcp-reset';
       return family === 6 ? '-j REJECT --reject-with icmp6-adm-prohibited' : '-j REJECT --reject-with icmp-admin-prohibited';
     case 'drop':
       return '-j DROP';
   }
+}
+
+function host(address: string, family: Family): string {
+  return `${address}/${family === 6 ? 128 : 32}`;
 }
 
 function comment(text: string): string {

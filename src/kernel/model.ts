@@ -1,12 +1,16 @@
 // The kernel ruleset model: what the packet filter must do for the agents' uids, decided once, in one place.
 // Why: nftables, iptables and pf output are three spellings of the same ruleset. Building the ruleset here and
 // only rendering it in nft.ts, iptables.ts and pf.ts means the formats cannot drift apart in what they allow.
-// The threat: a compromised agent ignores HTTPS_PROXY and dials out directly, or leaks data through DNS or ICMP.
-// So, per agent uid: replies on allowed connections pass; new TCP connections pass only to the proxy and the
-// --allow endpoints; everything else (other TCP, all UDP including DNS to any resolver, ICMP, other loopback
-// ports, IPv6 unless an endpoint is IPv6) is refused, logged first when asked to. Other uids are never matched.
-// PURE: no I/O, no clock, no module state. Must never produce a rule that accepts anything but the listed
-// endpoints and replies.
+// The threats: a compromised agent ignores HTTPS_PROXY and dials out directly, or leaks data through DNS or ICMP;
+// it keeps using a direct connection it opened before the rules were loaded; or, while leash is stopped, it
+// listens on the proxy's address and port so that other users' clients hand it their traffic.
+// So, per agent uid: packets sent from a proxy's address and port are refused first; then TCP passes only to the
+// proxy and the --allow endpoints (whatever conntrack says about the connection, so one opened before the rules
+// gets no exemption) and as replies of the agent's own listener at an --allow endpoint; everything else (other
+// TCP, open connections included, all UDP including DNS to any resolver, ICMP, other loopback ports, IPv6 unless
+// an endpoint is IPv6) is refused, logged first when asked to. Other uids are never matched.
+// PURE: no I/O, no clock, no module state. Must never produce a rule that accepts anything but packets to the
+// listed endpoints and replies from the --allow endpoints.
 
 import { LeashError } from '../errors.js';
 import { formatEndpoint, type Endpoint, type Family } from './endpoint.js';
@@ -30,9 +34,17 @@ export interface RulesOptions {
 
 /** What a rule matches, beyond "a packet sent by this uid". */
 export type Match =
-  /** Packets of connections conntrack (or pf state) already knows: replies, and ICMP errors about them. */
-  | { readonly kind: 'established' }
-  /** A new TCP connection to one endpoint. */
+  /**
+   * A TCP packet sent from a proxy's address and port: only a listener there sends those, and while leash is
+   * stopped an agent's listener there would pose as the proxy to every other user.
+   */
+  | { readonly kind: 'tcp-from'; readonly endpoint: Endpoint }
+  /**
+   * A packet of an established TCP connection whose original destination (conntrack's, not the packet's) is one
+   * endpoint: in practice the replies of an agent's own listener at an --allow endpoint.
+   */
+  | { readonly kind: 'established-to'; readonly endpoint: Endpoint }
+  /** A TCP packet to one endpoint, in any conntrack state: new connections and every later packet of them. */
   | { readonly kind: 'tcp-to'; readonly endpoint: Endpoint; readonly why: 'proxy' | 'allow' }
   /** Any other TCP, IPv4 or IPv6. */
   | { readonly kind: 'tcp' }
@@ -106,19 +118,28 @@ export function buildRuleset(options: RulesOptions): Ruleset {
 }
 
 function uidRules(user: AgentUser, proxies: readonly Endpoint[], allow: readonly Endpoint[], action: RulesAction, log: LogLimit | null): KernelRule[] {
-  const rules: KernelRule[] = [
-    { match: { kind: 'established' }, verdict: 'accept', comment: 'replies on connections already allowed (established, related)' },
+  const refuse = action === 'reject' ? 'reject' : 'drop';
+  const rules: KernelRule[] = [];
+  // First, before any accept: a packet from a proxy's address and port may also be addressed to an endpoint (a
+  // client whose ephemeral port equals an --allow port), and must be refused all the same.
+  for (const endpoint of proxies) {
+    const match: Match = { kind: 'tcp-from', endpoint };
+    if (log) rules.push({ match, verdict: 'log', prefix: logPrefix(user.uid), limit: log, comment: `log packets from the proxy ${formatEndpoint(endpoint)} as ${logPrefix(user.uid).trim()}, at most ${log.perMinute}/minute` });
+    rules.push({ match, verdict: refuse, comment: `sent from the proxy ${formatEndpoint(endpoint)}: a listener posing as leash while it is stopped; no one gets a handshake` });
+  }
+  rules.push(
+    ...allow.map((endpoint): KernelRule => ({ match: { kind: 'established-to', endpoint }, verdict: 'accept', comment: `replies of a listener of this uid at --allow ${formatEndpoint(endpoint)} (connections opened to it)` })),
     ...proxies.map((endpoint): KernelRule => ({ match: { kind: 'tcp-to', endpoint, why: 'proxy' }, verdict: 'accept', comment: `the proxy ${formatEndpoint(endpoint)}` })),
     ...allow.map((endpoint): KernelRule => ({ match: { kind: 'tcp-to', endpoint, why: 'allow' }, verdict: 'accept', comment: `--allow ${formatEndpoint(endpoint)}` })),
-  ];
+  );
   if (log) {
     rules.push({ match: { kind: 'any' }, verdict: 'log', prefix: logPrefix(user.uid), limit: log, comment: `log what is refused below as ${logPrefix(user.uid).trim()}, at most ${log.perMinute}/minute` });
   }
   if (action === 'reject') {
-    rules.push({ match: { kind: 'tcp' }, verdict: 'reject', comment: 'any other TCP, loopback and IPv6 included: reset, so the agent fails at once' });
+    rules.push({ match: { kind: 'tcp' }, verdict: 'reject', comment: 'any other TCP, connections already open, loopback and IPv6 included: reset, so the agent fails at once' });
     rules.push({ match: { kind: 'any' }, verdict: 'reject', comment: 'UDP (DNS to any resolver included), ICMP, all else: ICMP admin-prohibited' });
   } else {
-    rules.push({ match: { kind: 'any' }, verdict: 'drop', comment: 'any other TCP, UDP (DNS to any resolver included), ICMP, all else: dropped' });
+    rules.push({ match: { kind: 'any' }, verdict: 'drop', comment: 'any other TCP (connections already open too), UDP (DNS to any resolver included), ICMP, all else: dropped' });
   }
   return rules;
 }
@@ -133,13 +154,17 @@ export function describeUser(user: AgentUser): string {
   return user.name !== undefined && user.name !== String(user.uid) ? `uid ${user.uid} (${user.name})` : `uid ${user.uid}`;
 }
 
-/** What a rule language can express; pf cannot match ICMP by user, nor rate-limit or prefix its log. */
+/**
+ * What a rule language can express. pf cannot match ICMP by user, nor rate-limit or prefix its log, and it passes
+ * the packets of a connection it keeps state for without evaluating rules, so it cannot cut open connections.
+ */
 export interface FormatLimits {
   readonly icmpByUid: boolean;
   readonly logPrefixAndLimit: boolean;
+  readonly cutsOpenConnections: boolean;
 }
 
-const FULL: FormatLimits = { icmpByUid: true, logPrefixAndLimit: true };
+const FULL: FormatLimits = { icmpByUid: true, logPrefixAndLimit: true, cutsOpenConnections: true };
 
 /**
  * What the ruleset does, in plain words, for the head of every format's output. The operator reviews this and
@@ -155,13 +180,19 @@ export function describeRuleset(ruleset: Ruleset, limits: FormatLimits = FULL): 
   const icmp = limits.icmpByUid ? 'ICMP, ' : '';
   const action = ruleset.action === 'reject' ? 'rejected (TCP reset, ICMP admin-prohibited), so the agent fails at once' : 'dropped silently';
   const logged = limits.logPrefixAndLimit
-    ? `Logged: each refusal as "leash-deny uid=N", at most ${ruleset.log?.perMinute}/minute (bursts of ${ruleset.log?.burst}) per uid.`
+    ? `Logged: each refusal as "leash-deny uid=N", at most ${ruleset.log?.perMinute}/minute (bursts of ${ruleset.log?.burst}) per uid and rule.`
     : 'Logged: each refusal, to pflog0 (see the limits of pf below).';
+  const servers = ruleset.allow.length > 0 ? ' Servers they run answer no one, except at the --allow endpoints.' : ' Servers they run answer no one.';
+  const open = limits.cutsOpenConnections
+    ? 'Connections they opened before the rules were loaded get no exemption: any other one is cut at its next packet.' + servers
+    : 'Connections they opened before the rules were loaded are not cut (see the limits of pf below).';
   const paragraphs = [
     `Restricted: ${ruleset.users.map(describeUser).join(', ')}.`,
-    `They may open TCP connections only to ${joinList(reach)}; replies on those connections pass.`,
+    `They may use TCP connections only to ${joinList(reach)}. ${open}`,
     'Refused: every other TCP and UDP destination (DNS to any resolver, local stubs such as 127.0.0.53 included), ' +
       `other loopback ports, ${icmp}and ${ipv6}. Refusals are ${action}.`,
+    `While leash is stopped, a listener of theirs on ${joinList(ruleset.proxies.map(formatEndpoint))} cannot pose as the proxy: ` +
+      'what they send from that address and port is refused, so other users\' clients get no handshake.',
     ...(limits.icmpByUid ? [] : ['Not refused: ICMP and ICMPv6, which pf cannot match by user (see the limits of pf below).']),
     ruleset.log ? logged : 'Logged: nothing (--no-log).',
     'Other users, root and the user leash serve runs as included, are not matched and pass untouched.',

@@ -71,7 +71,8 @@ function renderRule(rule: KernelRule): string {
       break;
     case 'reject':
       // `icmpx` picks ICMP or ICMPv6 by the packet's family: admin-prohibited is code 13 / code 1.
-      parts.push(rule.match.kind === 'tcp' ? 'counter reject with tcp reset' : 'counter reject with icmpx type admin-prohibited');
+      // In the output hook a reset goes to the sending socket: the agent's own, never the other end.
+      parts.push(rule.match.kind === 'tcp' || rule.match.kind === 'tcp-from' ? 'counter reject with tcp reset' : 'counter reject with icmpx type admin-prohibited');
       break;
     case 'drop':
       parts.push('counter drop');
@@ -82,10 +83,15 @@ function renderRule(rule: KernelRule): string {
 
 function renderMatch(rule: KernelRule): string {
   switch (rule.match.kind) {
-    case 'established':
-      return 'ct state established,related';
+    case 'tcp-from':
+      return `${addr(rule.match.endpoint, 'saddr')} tcp sport ${rule.match.endpoint.port}`;
+    case 'established-to': {
+      // nft needs the layer 4 protocol before it can type proto-dst; TCP also keeps ICMP "related" out.
+      const e = rule.match.endpoint;
+      return `meta l4proto tcp ct state established ct original ${e.family === 6 ? 'ip6' : 'ip'} daddr ${e.address} ct original proto-dst ${e.port}`;
+    }
     case 'tcp-to':
-      return `${daddr(rule.match.endpoint)} tcp dport ${rule.match.endpoint.port}`;
+      return `${addr(rule.match.endpoint, 'daddr')} tcp dport ${rule.match.endpoint.port}`;
     case 'tcp':
       return 'meta l4proto tcp';
     case 'any':
@@ -93,8 +99,8 @@ function renderMatch(rule: KernelRule): string {
   }
 }
 
-function daddr(endpoint: Endpoint): string {
-  return endpoint.family === 6 ? `ip6 daddr ${endpoint.address}` : `ip daddr ${endpoint.address}`;
+function addr(endpoint: Endpoint, field: 'saddr' | 'daddr'): string {
+  return `${endpoint.family === 6 ? 'ip6' : 'ip'} ${field} ${endpoint.address}`;
 }
 
 // The subset of `nft -j` (libnftables-json(5)) this module reads.

@@ -5,10 +5,8 @@
 
 import type { IncomingMessage } from 'node:http';
 import type { NormalizedRequest, RequestFacts } from '../policy/evaluate.js';
-import type { CompiledPolicy } from '../policy/policy.js';
 import type { CompiledRule } from '../policy/rule.js';
 import { identify, parseProxyAuthorization } from '../policy/identity.js';
-import { agentTokens } from './agent-tokens.js';
 import { withGrant } from './grants.js';
 import type { Exchange } from './exchange.js';
 import { overRateLimit } from './rate-limit.js';
@@ -24,15 +22,15 @@ export type Admission =
 
 export async function admit(state: ProxyState, exchange: Exchange, req: IncomingMessage, facts: Omit<RequestFacts, 'agent'>): Promise<Admission> {
   const policy = exchange.policy;
-  const needsUid = agentsWithUid(policy);
+  const runtime = state.runtimes.of(policy);
   const identity = identify(
     policy,
     {
       credentials: parseProxyAuthorization(req.headers['proxy-authorization']),
-      uid: needsUid ? await socketOwnerUid(req.socket) : undefined,
+      uid: runtime.identifiesByUid ? await socketOwnerUid(req.socket) : undefined,
       address: req.socket.remoteAddress ?? '',
     },
-    agentTokens(policy).tokens,
+    runtime.tokens,
   );
   if (!identity.ok) return { ok: false, reason: identity.reason, message: identity.message };
   exchange.record.agent = identity.agent;
@@ -55,23 +53,11 @@ export async function admit(state: ProxyState, exchange: Exchange, req: Incoming
 
   let resolution: Resolution;
   try {
-    resolution = await resolveTarget(verdict.request.host, verdict.request.hostKind, policy.settings);
+    resolution = await resolveTarget(verdict.request.host, verdict.request.hostKind, policy.settings, runtime.resolver);
   } catch (err) {
     return { ok: false, reason: 'internal_error', message: `internal error while resolving: ${(err as Error).message}` };
   }
   if (!resolution.ok) return { ok: false, reason: resolution.reason, message: resolution.message };
   exchange.record.resolved = resolution.address;
   return { ok: true, request: verdict.request, rule: verdict.rule, resolution, reportOnly: policy.settings.mode === 'report', intercept: verdict.intercept };
-}
-
-const uidPolicies = new WeakMap<CompiledPolicy, boolean>();
-
-/** Whether any agent is identified by uid; the /proc lookup is skipped otherwise. Computed once per policy. */
-function agentsWithUid(policy: CompiledPolicy): boolean {
-  let answer = uidPolicies.get(policy);
-  if (answer === undefined) {
-    answer = [...policy.agents.values()].some((a) => a.uid !== null);
-    uidPolicies.set(policy, answer);
-  }
-  return answer;
 }

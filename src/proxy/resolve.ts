@@ -12,19 +12,11 @@ export type Resolution =
   | { ok: true; address: string; family: 4 | 6; source: 'literal' | 'pin' | 'dns' | 'system' }
   | { ok: false; reason: 'dns_failure' | 'address_denied'; message: string };
 
-const resolvers = new WeakMap<PolicySettings, dns.Resolver>();
-
-function resolverFor(settings: PolicySettings): dns.Resolver {
-  let resolver = resolvers.get(settings);
-  if (!resolver) {
-    resolver = new dns.Resolver({ timeout: Math.max(100, Math.floor(settings.dns.timeoutMs / 2)), tries: 2 });
-    resolver.setServers([...settings.dns.servers]);
-    resolvers.set(settings, resolver);
-  }
-  return resolver;
-}
-
-export async function resolveTarget(host: string, kind: HostKind, settings: PolicySettings): Promise<Resolution> {
+/**
+ * `resolver` queries settings.dns.servers (one per policy revision, see policy-runtime.ts); without one, or when
+ * the policy names no servers, the system resolver answers.
+ */
+export async function resolveTarget(host: string, kind: HostKind, settings: PolicySettings, resolver?: dns.Resolver): Promise<Resolution> {
   let addresses: readonly string[];
   let source: 'literal' | 'pin' | 'dns' | 'system';
   if (kind !== 'name') {
@@ -34,10 +26,11 @@ export async function resolveTarget(host: string, kind: HostKind, settings: Poli
     addresses = settings.dns.hosts.get(host) ?? [];
     source = 'pin';
   } else {
-    const looked = await withTimeout(settings.dns.servers.length > 0 ? queryServers(host, settings) : querySystem(host), settings.dns.timeoutMs, host);
+    const servers = settings.dns.servers.length > 0 && resolver ? resolver : undefined;
+    const looked = await withTimeout(servers ? queryServers(host, servers) : querySystem(host), settings.dns.timeoutMs, host);
     if (!looked.ok) return looked;
     addresses = looked.addresses;
-    source = settings.dns.servers.length > 0 ? 'dns' : 'system';
+    source = servers ? 'dns' : 'system';
   }
   if (addresses.length === 0) return { ok: false, reason: 'dns_failure', message: `${host} has no addresses` };
   for (const address of addresses) {
@@ -50,8 +43,7 @@ export async function resolveTarget(host: string, kind: HostKind, settings: Poli
 
 type Lookup = { ok: true; addresses: string[] } | { ok: false; reason: 'dns_failure'; message: string };
 
-async function queryServers(host: string, settings: PolicySettings): Promise<Lookup> {
-  const resolver = resolverFor(settings);
+async function queryServers(host: string, resolver: dns.Resolver): Promise<Lookup> {
   const [v4, v6] = await Promise.allSettled([resolver.resolve4(host), resolver.resolve6(host)]);
   const addresses = [...(v4.status === 'fulfilled' ? v4.value : []), ...(v6.status === 'fulfilled' ? v6.value : [])];
   if (addresses.length > 0) return { ok: true, addresses };

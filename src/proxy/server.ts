@@ -22,6 +22,7 @@ import type { Reason } from './reasons.js';
 import type { ProxyState } from './state.js';
 import { handleConnect } from './tunnel.js';
 import { revokeOpen } from './open-tunnels.js';
+import { PolicyRuntimes } from './policy-runtime.js';
 
 export interface ProxyOptions {
   readonly policy: CompiledPolicy;
@@ -69,7 +70,7 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
     open: new Set(),
     httpProxy: proxy,
     upstreamAgent: newUpstreamAgent(),
-    retiredAgents: [],
+    runtimes: new PolicyRuntimes(options.policy),
     draining: false,
     rateLimits: options.rateLimits ?? new MemoryRateLimitStore(),
     grants: options.grants ?? new MemoryGrantStore(),
@@ -165,6 +166,7 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
       return state.open.size;
     },
     setPolicy(policy) {
+      state.runtimes.swap(policy);
       state.policy = policy;
       // What is already open is held to the new policy too: tunnels it would not open are closed (policy_revoked).
       return revokeOpen(state, policy);
@@ -186,7 +188,7 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
         }
         server.closeAllConnections();
         state.upstreamAgent.destroy();
-        for (const agent of state.retiredAgents) agent.destroy();
+        state.runtimes.destroy();
         if (interceptor) (await interceptor.catch(() => undefined))?.close();
         proxy.close();
         await stopped;

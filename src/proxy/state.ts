@@ -9,6 +9,7 @@ import type { GrantStore } from '../grants/store.js';
 import type { RateLimitStore } from '../limits/store.js';
 import type { Interceptor } from '../tls/intercept.js';
 import type { Exchange } from './exchange.js';
+import type { PolicyRuntimes } from './policy-runtime.js';
 
 export interface ProxyState {
   policy: CompiledPolicy;
@@ -16,8 +17,8 @@ export interface ProxyState {
   readonly open: Set<Exchange>;
   readonly httpProxy: HttpProxy;
   readonly upstreamAgent: http.Agent;
-  /** Per-policy HTTPS agents for intercepted requests, destroyed at shutdown. */
-  readonly retiredAgents: http.Agent[];
+  /** What each policy revision in use needs (tokens, resolver, HTTPS agent), built on swap, retired after. */
+  readonly runtimes: PolicyRuntimes;
   draining: boolean;
   readonly rateLimits: RateLimitStore;
   /** Hosts trusted responses referenced, per agent, for a short while. */

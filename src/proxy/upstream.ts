@@ -6,8 +6,6 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { readFileSync } from 'node:fs';
-import tls from 'node:tls';
 import type HttpProxy from 'http-proxy';
 import type { CompiledPolicy } from '../policy/policy.js';
 import type { CompiledRule } from '../policy/rule.js';
@@ -203,38 +201,9 @@ export function newUpstreamAgent(): http.Agent {
   return new http.Agent({ keepAlive: true, maxSockets: 512, maxFreeSockets: 64, scheduling: 'lifo' });
 }
 
-const httpsAgents = new WeakMap<CompiledPolicy, https.Agent>();
-const caCache = new WeakMap<CompiledPolicy, string[]>();
-
-/** The system's roots plus settings.tls.extraCa (read once per policy revision). */
-export function trustedCas(policy: CompiledPolicy): string[] {
-  let cas = caCache.get(policy);
-  if (!cas) {
-    cas = [...tls.rootCertificates];
-    const extra = policy.settings.tls.extraCa;
-    if (extra) {
-      try {
-        cas.push(readFileSync(extra, 'utf8'));
-      } catch {
-        // An unreadable extraCa is reported at load; here it only means fewer trusted roots, never fewer checks.
-      }
-    }
-    caCache.set(policy, cas);
-  }
-  return cas;
-}
-
+/** The HTTPS agent of the policy revision a request was decided under (see policy-runtime.ts). */
 export function httpsAgentFor(state: ProxyState, policy: CompiledPolicy): https.Agent {
-  let agent = httpsAgents.get(policy);
-  if (!agent) {
-    // One secure context per policy revision: passing `ca` instead would make Node rebuild a context from ~150
-    // roots for every new upstream connection (~30 ms) and join them into the pool key on every request.
-    const secureContext = tls.createSecureContext({ ca: trustedCas(policy) });
-    agent = new https.Agent({ keepAlive: true, maxSockets: 512, maxFreeSockets: 64, scheduling: 'lifo', secureContext, rejectUnauthorized: true });
-    httpsAgents.set(policy, agent);
-    state.retiredAgents.push(agent);
-  }
-  return agent;
+  return state.runtimes.of(policy).httpsAgent();
 }
 
 const TLS_VERIFY_ERRORS = /CERT|SELF_SIGNED|UNABLE_TO|ALTNAME|ERR_TLS|ERR_SSL|EPROTO|HOSTNAME_MISMATCH/;

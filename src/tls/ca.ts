@@ -1,6 +1,9 @@
 // Leash's own certificate authority, used only to intercept the tunnels whose rules must see inside HTTPS. Created
 // per installation (never shipped, never committed), the key readable by its owner only. Agents trust its
 // certificate through their ecosystem's CA settings (`leash ca trust` prints how).
+// Loading refuses a CA leash must not sign with: outside its validity period (every leaf would fail verification,
+// or the clock is wrong) or with a key that is not the certificate's (every leaf would carry a signature the
+// certificate cannot verify). Never: replace an existing CA on its own, since agents trust it.
 
 import crypto from 'node:crypto';
 import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
@@ -14,6 +17,8 @@ export const DEFAULT_CERTS_DIR = 'certs';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 const CA_VALIDITY_DAYS = 3650;
+/** `leash serve` warns at start when the CA expires within this many days. */
+export const CA_EXPIRY_WARNING_DAYS = 30;
 
 export interface CertificateAuthority {
   readonly certPem: string;
@@ -61,10 +66,15 @@ export async function createCa(dir: string, options: { force?: boolean; now?: Da
   return { certPath, keyPath };
 }
 
-/** Loads the CA in `dir`, or undefined when there is none. A key others can read is refused. */
-export async function loadCa(dir: string): Promise<CertificateAuthority | undefined> {
+/**
+ * Loads the CA in `dir`, or undefined when there is none. Refused: a key others can read, a certificate outside
+ * its validity period at `now`, and a key that is not the certificate's.
+ */
+export async function loadCa(dir: string, options: { now?: Date } = {}): Promise<CertificateAuthority | undefined> {
   const { certPath, keyPath } = caPaths(dir);
   if (!(await exists(certPath)) && !(await exists(keyPath))) return undefined;
+  let ca: CertificateAuthority;
+  let x509: crypto.X509Certificate;
   try {
     const info = await stat(keyPath);
     if ((info.mode & 0o077) !== 0) {
@@ -72,22 +82,57 @@ export async function loadCa(dir: string): Promise<CertificateAuthority | undefi
     }
     const certPem = await readFile(certPath, 'utf8');
     const key = crypto.createPrivateKey(await readFile(keyPath, 'utf8'));
-    return { certPem, cert: forge.pki.certificateFromPem(certPem), key, certPath };
+    x509 = new crypto.X509Certificate(certPem);
+    ca = { certPem, cert: forge.pki.certificateFromPem(certPem), key, certPath };
   } catch (err) {
     if (err instanceof LeashError) throw err;
     throw new LeashError('LEASH_CA_INVALID', `cannot load the CA in ${dir}: ${(err as Error).message}`, { cause: err });
   }
+  if (!x509.checkPrivateKey(ca.key)) {
+    throw new LeashError('LEASH_CA_KEY_MISMATCH', `${keyPath} does not belong to ${certPath}: restore the key made with it, or run \`${initCommand(dir)}\` to make a new CA (agents must trust it again)`);
+  }
+  checkValidity(ca.cert, certPath, dir, options.now ?? new Date());
+  return ca;
 }
 
-/** Loads the CA, creating it on first use; `log` says where a new one was written. */
-export async function ensureCa(dir: string, log: (line: string) => void): Promise<CertificateAuthority> {
-  const existing = await loadCa(dir);
+/** Throws when `cert` is outside its validity period at `now` (RFC 5280 §4.1.2.5: both ends inclusive). */
+function checkValidity(cert: forge.pki.Certificate, certPath: string, dir: string, now: Date): void {
+  const { notBefore, notAfter } = cert.validity;
+  if (now.getTime() > notAfter.getTime()) {
+    throw new LeashError('LEASH_CA_EXPIRED', `the CA certificate ${certPath} expired on ${formatDate(notAfter)}; run \`${initCommand(dir)}\` to make a new one (agents must trust it again)`);
+  }
+  if (now.getTime() < notBefore.getTime()) {
+    throw new LeashError('LEASH_CA_EXPIRED', `the CA certificate ${certPath} is not valid yet: valid from ${formatDate(notBefore)}, and this machine's clock says ${formatDate(now)}: is the clock right?`);
+  }
+}
+
+/** The warning `leash serve` prints at start when the CA expires within CA_EXPIRY_WARNING_DAYS of `now`. */
+export function caExpiryWarning(ca: CertificateAuthority, dir: string, now: Date): string | undefined {
+  const left = ca.cert.validity.notAfter.getTime() - now.getTime();
+  if (left > CA_EXPIRY_WARNING_DAYS * DAY_MS) return undefined;
+  const days = Math.floor(left / DAY_MS);
+  const when = days === 0 ? 'in less than a day' : `in ${days} day${days === 1 ? '' : 's'}`;
+  return `leash: warning: the CA certificate ${ca.certPath} expires on ${formatDate(ca.cert.validity.notAfter)} (${when}); before then run \`${initCommand(dir)}\` and make agents trust the new one`;
+}
+
+/** Loads the CA, creating it on first use; `log` says where a new one was written. Never replaces a refused one. */
+export async function ensureCa(dir: string, log: (line: string) => void, options: { now?: Date } = {}): Promise<CertificateAuthority> {
+  const existing = await loadCa(dir, options);
   if (existing) return existing;
-  const { certPath, keyPath } = await createCa(dir);
+  const { certPath, keyPath } = await createCa(dir, options);
   log(`leash: created a CA for TLS interception: certificate ${certPath}, key ${keyPath} (mode 0600); make agents trust it: leash ca trust --certs ${dir}`);
-  const created = await loadCa(dir);
+  const created = await loadCa(dir, options);
   if (!created) throw new LeashError('LEASH_CA_INVALID', `the CA just written to ${dir} cannot be read back`);
   return created;
+}
+
+function initCommand(dir: string): string {
+  return path.normalize(dir) === DEFAULT_CERTS_DIR ? 'leash ca init --force' : `leash ca init --certs ${dir} --force`;
+}
+
+/** `2026-01-31 23:59:59 UTC`: unambiguous in any locale and timezone. */
+function formatDate(date: Date): string {
+  return `${date.toISOString().slice(0, 19).replace('T', ' ')} UTC`;
 }
 
 /**

@@ -372,12 +372,12 @@ async function leashModule<T>(name: string): Promise<T> {
 async function identityCallCosts(policyDir: string, port: number, token: string, authorization: string): Promise<{ none: number; token: number; rateLimit: number }> {
   const { loadPolicy } = await leashModule<typeof import('../../src/policy/watch.js')>('policy/watch');
   const { identify, parseProxyAuthorization } = await leashModule<typeof import('../../src/policy/identity.js')>('policy/identity');
-  const { agentTokens } = await leashModule<typeof import('../../src/proxy/agent-tokens.js')>('proxy/agent-tokens');
+  const { readAgentTokens } = await leashModule<typeof import('../../src/proxy/agent-tokens.js')>('proxy/agent-tokens');
   const { overRateLimit } = await leashModule<typeof import('../../src/proxy/rate-limit.js')>('proxy/rate-limit');
   const { judge } = await leashModule<typeof import('../../src/proxy/verdict.js')>('proxy/verdict');
   const { MemoryRateLimitStore } = await leashModule<typeof import('../../src/limits/memory-store.js')>('limits/memory-store');
   const policy = await loadPolicy([policyDir]);
-  const tokens = agentTokens(policy, { [TOKEN_ENV]: token }).tokens;
+  const tokens = readAgentTokens(policy, { [TOKEN_ENV]: token }).tokens;
   const identifyAs = (header: string | undefined, expect: string) => () => {
     const identity = identify(policy, { credentials: parseProxyAuthorization(header), uid: undefined, address: '127.0.0.1' }, tokens);
     if (!identity.ok || identity.agent !== expect) throw new Error(`identify: expected agent ${expect}, got ${JSON.stringify(identity)}`);

@@ -88,6 +88,23 @@ describe('leash check', () => {
     ]);
   });
 
+  it('explains how each limit is counted: rateLimit counts requests (intercepting on TLS ports), connections counts tunnels', async () => {
+    const file = path.join(work, 'limits.yaml');
+    await writeFile(file, `version: 1
+rules:
+  - { name: search, domain: search.example.com, ports: [443], rateLimit: 60/1m, effect: allow }
+  - { name: plain, domain: plain.example.com, ports: [80], rateLimit: 10/s, effect: allow }
+  - { name: llm, domain: api.example.com, ports: [443], connections: 30/1m, effect: allow }
+`);
+    const { code, out } = await run('check', '--policy', file);
+    expect(code).toBe(0);
+    expect(out.slice(0, 3)).toEqual([
+      `${file}:3:5: note: rules (search): rateLimit 60/1m counts requests per agent; on TLS port 443 its tunnels are intercepted so each request inside is counted (agents must trust leash's CA), and the CONNECT takes no token. To limit tunnels without interception, use connections: N/WINDOW instead`,
+      `${file}:4:5: note: rules (plain): rateLimit 10/s counts requests per agent. To limit tunnels without interception, use connections: N/WINDOW instead`,
+      `${file}:5:5: note: rules (llm): connections 30/1m counts tunnels (CONNECTs) per agent, not the requests inside them; plain HTTP requests are not limited by it`,
+    ]);
+  });
+
   it('does not print a literal token it refuses', async () => {
     const { code, out } = await run('check', '--policy', path.join(FIXTURES, 'invalid', 'token-literal.yaml'));
     expect(code).toBe(1);

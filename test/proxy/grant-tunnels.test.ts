@@ -82,10 +82,10 @@ it('inside a granted tunnel GET passes, a POST gets 403 with its own record, and
   const lived = (await second.closed) - grantedAt;
   expect(lived).toBeGreaterThan(1000);
   expect(lived).toBeLessThan(4000);
-  const records = await waitFor(async () => {
+  const records = (await waitFor(async () => {
     const all = await leash.records();
     return all.filter((r) => r.event === 'tunnel' && r.host === 'img.cdn.test').length >= 2 ? all : undefined;
-  });
+  })) as Record<string, unknown>[];
   expect(records.filter((r) => r.event === 'tunnel' && r.host === 'img.cdn.test').map((r) => r.reason).sort()).toEqual(['grant_expired', 'granted']);
   const inside = records.filter((r) => r.event === 'request' && r.host === 'img.cdn.test');
   expect(inside.map((r) => [r.method, r.path, r.effect, r.rule ?? null])).toEqual([

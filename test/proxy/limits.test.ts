@@ -97,6 +97,6 @@ rules:
     expect(lived).toBeLessThan(3000);
     const record = await waitFor(async () => (await leash.records()).find((r) => r.event === 'tunnel' && r.host === 'busy.test'));
     expect(record).toMatchObject({ effect: 'deny', reason: 'max_lifetime', status: 200 });
-    expect(record.bytesOut as number).toBeGreaterThan(0);
+    expect(record?.bytesOut as number).toBeGreaterThan(0);
   });
 });

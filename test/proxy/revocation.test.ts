@@ -57,7 +57,7 @@ describe('a reload reaches open tunnels', () => {
     expect((await closed) - t0).toBeLessThan(1000);
     const record = await waitFor(async () => (await leash.records()).find((r) => r.event === 'tunnel' && r.host === 'revoked.test'));
     expect(record).toMatchObject({ effect: 'deny', reason: 'policy_revoked', status: 200, rule: 'revoked' });
-    expect(String(record.message)).toContain('denies this tunnel');
+    expect(String(record?.message)).toContain('denies this tunnel');
     expect(leash.stderr.join('\n')).toContain('1 open tunnel(s) the new policy denies were closed (policy_revoked)');
     // The tunnel the new policy still allows carries on.
     expect(kept.destroyed).toBe(false);
