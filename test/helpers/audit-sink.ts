@@ -39,7 +39,7 @@ export interface WaitForOptions {
  * Call `fn` until it returns a truthy value without throwing, and return that value. At the timeout, throw the
  * last error `fn` threw (so an expect() inside fn reports its own diff), or say what it last returned.
  */
-export async function waitFor<T>(fn: () => T | Promise<T>, opts: WaitForOptions = {}): Promise<NonNullable<T>> {
+export async function waitFor<T>(fn: () => T | Promise<T>, opts: WaitForOptions = {}): Promise<T> {
   const timeoutMs = opts.timeoutMs ?? 5_000;
   const intervalMs = opts.intervalMs ?? 20;
   const deadline = Date.now() + timeoutMs;
