@@ -272,6 +272,10 @@ export interface FollowOptions {
   readonly onChunk?: () => void;
   /** Operational notes (rotation seen, truncation seen). */
   readonly note?: (text: string) => void;
+  /** Start at the file's current end: only records written from now on (an alerting pipe must not re-alert). */
+  readonly fromEnd?: boolean;
+  /** Called once the file is open and its starting point fixed. */
+  readonly onOpen?: () => void;
 }
 
 /**
@@ -286,6 +290,7 @@ export async function followFile(file: string, onLine: OnLine, options: FollowOp
   let ino = -1;
   let offset = 0;
   let splitter = new LineSplitter(file, onLine);
+  let seenFile = false;
   const buffer = Buffer.alloc(CHUNK);
 
   const drain = async (): Promise<void> => {
@@ -306,7 +311,14 @@ export async function followFile(file: string, onLine: OnLine, options: FollowOp
       if (handle === undefined) {
         if (current) {
           handle = await open(file, 'r').catch(() => undefined);
-          if (handle) ino = (await handle.stat()).ino;
+          if (handle) {
+            const opened = await handle.stat();
+            ino = opened.ino;
+            // Only the first file opened starts at its end; a file that appears later (rotation) is new records.
+            if (options.fromEnd && offset === 0 && !seenFile) offset = opened.size;
+            if (!seenFile) options.onOpen?.();
+          }
+          seenFile = true;
         }
       } else if (current && current.ino !== ino && current.size > 0) {
         await drain();

@@ -13,9 +13,10 @@ import { csvHeader, csvLine, summaryText, TableWriter, tableCells } from '../aud
 import { compileQuery, parseTimeBound, SummaryBuilder, type AuditLineRecord, type AuditQuery } from '../audit/query.js';
 import { auditInputs, followFile, MAX_LINE, readAuditInputs, type LineState, type Progress } from '../audit/read.js';
 import { ChainVerifier, formatAt } from '../audit/verify.js';
+import { defaultAuditPath } from './audit-path.js';
 import { processIo, type CommandIo } from './io.js';
 
-export const DEFAULT_AUDIT_FILE = 'leash-audit.log';
+export { DEFAULT_AUDIT_FILE, defaultAuditPath } from './audit-path.js';
 
 export interface AuditOptions {
   effect?: string;
@@ -28,6 +29,8 @@ export interface AuditOptions {
   format?: string;
   summary?: boolean;
   follow?: boolean;
+  /** With --follow: print what the log already holds before following it (default: only new records). */
+  fromStart?: boolean;
 }
 
 /** What a caller other than the command line provides: a way to stop --follow, a clock, output back-pressure. */
@@ -35,14 +38,12 @@ export interface AuditContext {
   readonly signal?: AbortSignal;
   readonly now?: number;
   readonly followPollMs?: number;
+  /** --follow: the live file is open and its starting point fixed (tests wait for it). */
+  readonly onFollowing?: () => void;
   /** Resolves when the output can take more (stdout's 'drain'); undefined when it can now. */
   readonly outputDrained?: () => Promise<void> | undefined;
 }
 
-/** The audit file when none is named: $LEASH_AUDIT, else ./leash-audit.log. */
-export function defaultAuditPath(env: NodeJS.ProcessEnv): string {
-  return env.LEASH_AUDIT || DEFAULT_AUDIT_FILE;
-}
 
 /** The command-line entry: `verify` dispatch, and SIGINT/SIGTERM/EPIPE ending --follow or a long read cleanly. */
 export async function auditCli(values: AuditOptions, positionals: string[], io: CommandIo): Promise<number> {
@@ -75,6 +76,7 @@ type Format = 'table' | 'json' | 'csv';
 
 export async function auditCommand(options: AuditOptions, args: readonly string[], io: CommandIo, context: AuditContext = {}): Promise<number> {
   const format = parseFormat(options.format);
+  if (options.fromStart && !options.follow) throw new LeashError('LEASH_USAGE', '--from-start applies to --follow');
   if (options.summary && options.follow) throw new LeashError('LEASH_USAGE', '--summary and --follow cannot be combined (a summary needs the end of the log)');
   if (options.summary && format === 'csv') throw new LeashError('LEASH_USAGE', '--summary prints as table (text) or json, not csv');
   const query = parseQuery(options, context.now ?? Date.now());
@@ -134,7 +136,9 @@ export async function auditCommand(options: AuditOptions, args: readonly string[
   };
 
   const progress = progressReporter(io, () => matched);
-  const readFirst = options.follow ? files.filter((f) => f.path !== live) : files;
+  // --follow starts at the end of the live file, so an alerting pipe restarted does not re-alert old events;
+  // --from-start prints what the log (and its rotated siblings) already hold first.
+  const readFirst = options.follow ? (options.fromStart ? files.filter((f) => f.path !== live) : []) : files;
   await readAuditInputs(readFirst, onLine, {
     signal: context.signal,
     onChunk: async (p) => {
@@ -151,6 +155,8 @@ export async function auditCommand(options: AuditOptions, args: readonly string[
         void flush();
       },
       note: (text) => io.err(`leash audit: ${text}`),
+      fromEnd: !options.fromStart,
+      onOpen: context.onFollowing,
     });
   }
   table?.release();

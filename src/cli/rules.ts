@@ -47,8 +47,8 @@ export async function rulesCommand(flags: RulesFlags, io: CommandIo, host: Kerne
       for (const line of await applyRules(await rulesetFromFlags(flags, host), format, host)) io.out(line);
       return 0;
     }
-    const extra = (['user', 'proxy', 'allow', 'action', 'log', 'no-log'] as const).find((k) => flags[k] !== undefined);
-    if (extra) usage(`--${mode} acts on all of leash's ${format} rules and takes no --${extra}`);
+    // --remove and --status act on all of leash's rules of the format. They accept (and ignore) the flags --apply
+    // takes, so the command that loaded the rules, with --apply replaced, removes them.
     if (mode === 'remove') {
       for (const line of await removeRules(format, host)) io.out(line);
       return 0;

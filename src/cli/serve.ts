@@ -13,6 +13,7 @@ import { readAgentTokens } from '../proxy/agent-tokens.js';
 import { caExpiryWarning, DEFAULT_CERTS_DIR, ensureCa } from '../tls/ca.js';
 import { startProxy, type ProxyServer } from '../proxy/server.js';
 import type { CommandIo } from './io.js';
+import { defaultAuditPath } from './audit-path.js';
 import { policyPaths } from './policy-paths.js';
 
 export const DEFAULT_LISTEN = '127.0.0.1:3128';
@@ -53,7 +54,7 @@ export async function startServe(options: ServeOptions, io: CommandIo): Promise<
     const warning = caExpiryWarning(await ensureCa(certs, io.err), certs, new Date());
     if (warning) io.err(warning);
   }
-  const audit = openAuditLog(options.audit ?? io.env.LEASH_AUDIT ?? '-', { ...parseRotation(options.auditMaxSize, options.auditKeep), log: io.err });
+  const audit = openAuditLog(options.audit ?? defaultAuditPath(io.env), { ...parseRotation(options.auditMaxSize, options.auditKeep), log: io.err });
   let proxy: ProxyServer;
   try {
     proxy = await startProxy({ policy, host, port, audit, log: io.err, now: options.now, certsDir: options.certs ?? DEFAULT_CERTS_DIR });

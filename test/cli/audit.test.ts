@@ -165,7 +165,7 @@ describe('leash audit: inputs', () => {
     ['--since after --until', ['--since', '2026-11-23', '--until', '2026-11-22'], /is not before --until/],
     ['--summary with --follow', ['--summary', '--follow'], /cannot be combined/],
     ['--summary as csv', ['--summary', '--format', 'csv'], /--summary prints as table \(text\) or json/],
-    ['an unknown flag', ['--hots', 'x'], /Unknown option '--hots'/],
+    ['an unknown flag, with a suggestion', ['--hots', 'x'], /leash audit: unknown option '--hots'\n\(Did you mean --host\?\)\nusage: leash audit /],
   ])('usage error (exit 2): %s', async (_name, flags, message) => {
     const r = await leash(['audit', file, ...flags]);
     expect(r.code).toBe(2);
@@ -175,7 +175,7 @@ describe('leash audit: inputs', () => {
   it('usage error (exit 2): verify with a filter', async () => {
     const r = await leash(['audit', 'verify', file, '--effect', 'deny']);
     expect(r.code).toBe(2);
-    expect(r.err.join('\n')).toMatch(/audit verify takes only files, got --effect/);
+    expect(r.err.join('\n')).toMatch(/leash audit verify: audit verify takes only files, got --effect\nusage: leash audit verify /);
   });
 
   it('an unknown reason code is noted (a typo finds nothing), not refused', async () => {
@@ -186,7 +186,30 @@ describe('leash audit: inputs', () => {
 });
 
 describe('leash audit --follow', () => {
-  it('prints matching records as they are written, across a rotation, until stopped', async () => {
+  it('starts at the end of the log: a restarted alerting pipe does not re-alert old records', async () => {
+    const dir = await tempDir();
+    const live = path.join(dir, 'audit.log');
+    const log = openAuditLog(live);
+    const write = (id: string) => log.write({ ...(KNOWN[1] as unknown as AuditRecord), id, effect: 'deny' });
+    write('old-1');
+    write('old-2');
+    await log.flush();
+    const out: string[] = [];
+    const io: CommandIo = { out: (t) => out.push(...t.split('\n')), err: () => {}, env: { LEASH_AUDIT: live } };
+    const controller = new AbortController();
+    let following!: () => void;
+    const opened = new Promise<void>((resolve) => (following = resolve));
+    const done = auditCommand({ follow: true, format: 'json' }, [], io, { signal: controller.signal, followPollMs: 20, onFollowing: following });
+    await opened;
+    write('new-1');
+    await log.close();
+    await waitFor(() => out.length === 1);
+    controller.abort();
+    expect(await done).toBe(0);
+    expect(jsonIds({ code: 0, out, err: [] })).toEqual(['new-1']);
+  });
+
+  it('--from-start prints matching records already there, then as they are written, across a rotation, until stopped', async () => {
     const dir = await tempDir();
     const live = path.join(dir, 'audit.log');
     const log = openAuditLog(live);
@@ -198,7 +221,7 @@ describe('leash audit --follow', () => {
     const out: string[] = [];
     const io: CommandIo = { out: (t) => out.push(...t.split('\n')), err: () => {}, env: { LEASH_AUDIT: live } };
     const controller = new AbortController();
-    const done = auditCommand({ follow: true, effect: 'deny', format: 'json' }, [], io, { signal: controller.signal, followPollMs: 20 });
+    const done = auditCommand({ follow: true, fromStart: true, effect: 'deny', format: 'json' }, [], io, { signal: controller.signal, followPollMs: 20 });
     await waitFor(() => out.length === 1);
     write('live-1', 'deny');
     write('live-2', 'allow');

@@ -180,7 +180,7 @@ describe('leash explain', () => {
     ['an ftp URL', ['GET', 'ftp://files.example/'], 'only http:// and https:// URLs can be explained'],
     ['CONNECT without a port', ['CONNECT', 'api.openai.com'], 'CONNECT needs host:port, got "api.openai.com"'],
     ['CONNECT to port 0', ['CONNECT', 'api.openai.com:0'], 'CONNECT needs host:port'],
-    ['an unknown flag', ['--agnet', 'x', 'GET', 'http://a.example/'], "Unknown option '--agnet'"],
+    ['an unknown flag', ['--agnet', 'x', 'GET', 'http://a.example/'], "leash explain: unknown option '--agnet'"],
   ])('exits 2 on %s', async (_name, args, message) => {
     const { code, out, err } = await run('explain', '--policy', policy, ...args);
     expect(code).toBe(2);

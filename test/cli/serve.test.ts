@@ -21,8 +21,32 @@ afterAll(async () => {
 
 
 describe('leash serve', () => {
-  it('runs the embedded default policy with audit records on stdout and messages on stderr', async () => {
-    const p = leashProcess(['serve', '--listen', '127.0.0.1:0']);
+  it('by default writes the audit log to ./leash-audit.log, where leash audit looks for it, and nothing to stdout', async () => {
+    const dir = await tempDir();
+    const env = { LEASH_AUDIT: '' };
+    const p = leashProcess(['serve', '--listen', '127.0.0.1:0'], env, dir);
+    try {
+      const port = await p.listening;
+      expect(await proxiedGet(port, 'http://example.invalid/')).toBe(403);
+      p.child.kill('SIGTERM');
+      expect(await p.exited).toBe(0);
+      expect(p.stdout()).toBe('');
+      const records = await readAuditLines(path.join(dir, 'leash-audit.log'));
+      expect(records).toHaveLength(1);
+      expect(records[0]).toMatchObject({ event: 'request', host: 'example.invalid', reason: 'no_rule' });
+      // The shipped policy: this directory has no policies/ of its own.
+      expect(p.stderr()).toMatch(/policy revision [0-9a-f]{12}: \d+ rules from 1 file/);
+      const reader = leashProcess(['audit', '--format', 'json'], env, dir);
+      reader.listening.catch(() => {}); // a reader never listens
+      expect(await reader.exited).toBe(0);
+      expect(JSON.parse(reader.stdout().trim())).toMatchObject({ host: 'example.invalid' });
+    } finally {
+      p.child.kill('SIGKILL');
+    }
+  });
+
+  it('--audit - writes audit records to stdout, messages to stderr', async () => {
+    const p = leashProcess(['serve', '--listen', '127.0.0.1:0', '--audit', '-']);
     try {
       const port = await p.listening;
       expect(await proxiedGet(port, 'http://example.invalid/')).toBe(403);

@@ -3,6 +3,8 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
+import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 export interface LeashProcess {
   readonly child: ChildProcess;
@@ -13,8 +15,12 @@ export interface LeashProcess {
   readonly exited: Promise<number | null>;
 }
 
-export function leashProcess(args: string[], env: NodeJS.ProcessEnv = {}): LeashProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
+// By URL, so a child started in another working directory still finds the checkout's tsx.
+const TSX = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+
+export function leashProcess(args: string[], env: NodeJS.ProcessEnv = {}, cwd?: string): LeashProcess {
+  const child = spawn(process.execPath, ['--import', TSX, MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env }, cwd });
   let out = '';
   let err = '';
   child.stdout?.on('data', (c: Buffer) => (out += c.toString()));

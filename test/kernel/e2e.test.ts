@@ -344,7 +344,7 @@ function counts(): Promise<Record<string, number>> {
 
 /** Starts leash serve in the namespace on `port` (0: any), as root. */
 async function startLeash(port: number): Promise<void> {
-  proxy = await startUntil(inNs([process.execPath, '--import', 'tsx', 'src/main.ts', 'serve', '--listen', `127.0.0.1:${port}`, '--policy', policyDir]), /^listening on 127\.0\.0\.1:(\d+)$/m);
+  proxy = await startUntil(inNs([process.execPath, '--import', 'tsx', 'src/main.ts', 'serve', '--listen', `127.0.0.1:${port}`, '--policy', policyDir, '--audit', '-']), /^listening on 127\.0\.0\.1:(\d+)$/m);
   ports.leash = Number((proxy as Started & { match: RegExpExecArray }).match[1]);
 }
 
@@ -428,7 +428,7 @@ if (missing !== null && inCi) {
       await mkdir(path.join(dir, 'policies'));
       await writeFile(
         path.join(dir, 'policies', 'origin.yaml'),
-        'version: 1\nsettings:\n  dns: { hosts: { origin.test: 127.0.0.1 } }\n  network: { allowCidrs: ["127.0.0.0/8"] }\nrules:\n  - { name: origin, domain: origin.test, ports: "*", effect: allow }\n',
+        'version: 1\nsettings:\n  dns: { hosts: { origin.test: 127.0.0.1 } }\n  network: { allowCidrs: ["127.0.0.0/8"] }\nrules:\n  - { name: origin, domain: origin.test, ports: "*", methods: [GET, CONNECT], effect: allow }\n',
       );
       policyDir = path.join(dir, 'policies');
       await startLeash(0);
@@ -566,7 +566,7 @@ if (missing !== null && inCi) {
         // CAP_DAC_READ_SEARCH only so the agent uid can read the repository wherever CI checked it out; it
         // grants no network privilege, so the check reads the record --apply left, as a real unprivileged start would.
         const p = await startUntil(
-          inNs([...AS_AGENT, '--inh-caps=+dac_read_search', '--ambient-caps=+dac_read_search', process.execPath, '--import', 'tsx', 'src/main.ts', 'serve', '--listen', '127.0.0.1:0', '--policy', policyDir]),
+          inNs([...AS_AGENT, '--inh-caps=+dac_read_search', '--ambient-caps=+dac_read_search', process.execPath, '--import', 'tsx', 'src/main.ts', 'serve', '--listen', '127.0.0.1:0', '--policy', policyDir, '--audit', '-']),
           /^listening on /m,
         );
         p.child.kill('SIGKILL');

@@ -1,0 +1,244 @@
+// The command line, declared once with commander: every command's usage, flags, defaults and an example, so
+// `leash COMMAND --help`, `leash help COMMAND` and the errors for a mistyped flag all come from the same
+// declaration. Each command's code is imported only when it runs (`leash audit` and `leash check` do not pay for
+// the proxy and TLS modules). Exit codes: 0 ok, 1 the command found a problem, 2 the command line is wrong.
+
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError, Option } from 'commander';
+import { LeashError } from '../errors.js';
+import type { AuditOptions } from './audit.js';
+import type { RulesFlags } from './rules.js';
+import type { CommandIo } from './io.js';
+
+/** The overview `leash`, `leash help` and `leash --help` print: every command on a line or two. */
+export const OVERVIEW = `usage: leash <command> [options]
+
+commands:
+  serve    [--policy PATH]... [--listen HOST:PORT] [--audit PATH|-]   run the proxy (default policies/, 127.0.0.1:3128, audit to ./leash-audit.log)
+           [--audit-max-size SIZE [--audit-keep N]]                    rotate the audit file by size (100M), keeping N files (5)
+           [--certs DIR]                                               where leash's CA for TLS interception lives (certs/)
+  check    [--policy PATH]...                                          validate policy files
+  explain  [--policy PATH]... [--agent NAME] METHOD URL                show which rule decides a request, and why
+  rules    --user NAME|UID... --proxy HOST:PORT --format nft|iptables|pf [--allow HOST:PORT]... [--action reject|drop] [--no-log]
+           [--apply|--remove|--status]                                 kernel rules: the agent's user may reach only the proxy
+  audit    [FILE|DIR]... [--effect allow|deny] [--host GLOB] [--agent NAME] [--rule NAME] [--reason CODE]
+           [--since 24h|ISO] [--until 24h|ISO] [--format table|json|csv] [--summary] [--follow [--from-start]]
+                                                                       read the audit log (default $LEASH_AUDIT, else ./leash-audit.log)
+  audit verify [FILE|DIR]...                                           check the audit log's hash chain; exit 1 at the first break
+  ca init  [--certs DIR] [--force]                                     create leash's CA for TLS interception
+  ca trust [--certs DIR]                                               how to make agents trust it
+  help [COMMAND]                                                       this text, or one command's flags, defaults and an example
+
+leash COMMAND --help shows a command's flags, defaults and an example; leash --version prints the version.`;
+
+const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
+
+function usage(message: string): never {
+  throw new LeashError('LEASH_USAGE', message);
+}
+
+function noArguments(command: Command): void {
+  if (command.args.length > 0) usage(`${command.name()} takes no arguments, got "${command.args[0]}"`);
+}
+
+function version(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+export interface Outcome {
+  code: number;
+}
+
+/**
+ * The program for one run: `io` receives everything it prints, `outcome.code` the exit code of the command that
+ * ran. Built anew per run, so nothing is shared between runs (tests run many in one process).
+ */
+export function buildProgram(io: CommandIo, outcome: Outcome, argv: readonly string[] = []): Command {
+  const program = new Command('leash');
+  const print = (write: (line: string) => void) => (text: string) => write(text.replace(/\n$/, ''));
+  program
+    .version(version(), '-V, --version', 'print the version')
+    .helpOption('-h, --help', 'this text')
+    .configureOutput({ writeOut: print(io.out), writeErr: print(io.err), outputError: () => {} })
+    .exitOverride()
+    .helpCommand('help [command]', 'show the help of a command')
+    .showSuggestionAfterError(true);
+  program.helpInformation = () => `${OVERVIEW}\n`;
+
+  const command = (name: string, summary: string, example: string) =>
+    program
+      .command(name)
+      .description(summary)
+      .helpOption('-h, --help', 'show this help')
+      .configureOutput({ writeOut: print(io.out), writeErr: print(io.err), outputError: () => {} })
+      .exitOverride()
+      .allowExcessArguments(true)
+      .addHelpText('after', `\nExample:\n  ${example}`);
+  const policyOption = new Option('--policy <path>', 'policy file or directory (repeatable; default: policies/ here, else the policy shipped with leash)').argParser(collect);
+  const done = (promise: Promise<number>) =>
+    promise.then((code) => {
+      outcome.code = code;
+    });
+
+  command('serve', 'run the proxy', 'leash serve --policy policies/ --listen 127.0.0.1:3128 --audit /var/log/leash/audit.log')
+    .addOption(policyOption)
+    .option('--listen <host:port>', 'address to listen on', '127.0.0.1:3128')
+    .option('--audit <path>', 'audit log file, or - for stdout (default: $LEASH_AUDIT, else ./leash-audit.log)')
+    .option('--audit-max-size <size>', 'rotate the audit file before it exceeds SIZE (100M, 1G, 500K)')
+    .option('--audit-keep <n>', 'rotated audit files to keep (default 5; needs --audit-max-size)')
+    .option('--certs <dir>', "where leash's CA for TLS interception lives", 'certs')
+    .action(function (this: Command, options: { policy?: string[]; listen: string; audit?: string; auditMaxSize?: string; auditKeep?: string; certs: string }) {
+      noArguments(this);
+      return done(import('./serve.js').then(({ serveCommand }) => serveCommand(options, io)));
+    });
+
+  command('check', 'validate policy files: every error and warning with file:line:column', 'leash check --policy policies/')
+    .addOption(policyOption)
+    .action(function (this: Command, options: { policy?: string[] }) {
+      noArguments(this);
+      return done(import('./check.js').then((m) => m.checkCommand(options, io)));
+    });
+
+  command('explain', 'show which rule decides a request, and why, as JSON', 'leash explain --agent research GET https://api.openai.com/v1/models')
+    .usage('[--policy PATH]... [--agent NAME] METHOD URL   (or: CONNECT host:port)')
+    .addOption(policyOption)
+    .option('--agent <name>', 'the agent making the request (default: anonymous)')
+    .action(function (this: Command, options: { policy?: string[]; agent?: string }) {
+      return done(import('./explain.js').then((m) => m.explainCommand(options, this.args, io)));
+    });
+
+  command('rules', "kernel rules that let the agent's user reach only the proxy", 'sudo leash rules --user agent --proxy 127.0.0.1:3128 --format nft --apply')
+    .option('--user <name|uid>', "the agent's OS user (repeatable)", collect)
+    .option('--proxy <host:port>', 'where leash listens (repeatable: give 127.0.0.1 and ::1)', collect)
+    .option('--format <format>', 'nft, iptables or pf')
+    .option('--allow <host:port>', 'another endpoint the agent may reach (repeatable)', collect)
+    .option('--action <action>', 'reject (fail at once) or drop', 'reject')
+    .option('--log', 'log each refusal (the default)')
+    .option('--no-log', 'do not log refusals')
+    .option('--apply', 'load the rules (Linux, root)')
+    .option('--remove', "remove all of leash's rules of that format; other flags are ignored")
+    .option('--status', 'whether the rules are loaded, and their counters; other flags are ignored')
+    .action(function (this: Command) {
+      noArguments(this);
+      // commander folds --log/--no-log into one value; rules.ts wants to know which were given.
+      const raw = this.opts<RulesFlags>();
+      const flags: RulesFlags = { ...raw, action: this.getOptionValueSource('action') === 'cli' ? raw.action : undefined, log: undefined, 'no-log': undefined };
+      const logFlags = argv.filter((a) => a === '--log' || a === '--no-log');
+      if (logFlags.includes('--log')) flags.log = true;
+      if (logFlags.includes('--no-log')) flags['no-log'] = true;
+      return done(import('./rules.js').then((m) => m.rulesCommand(flags, io)));
+    });
+
+  const audit = command('audit', 'read the audit log: filter, format, sum up, follow', 'leash audit --effect deny --since 24h --summary')
+    .argument('[inputs...]', 'audit files or directories (default: $LEASH_AUDIT, else ./leash-audit.log, with rotated siblings)')
+    .option('--effect <effect>', 'allow or deny')
+    .option('--host <glob>', 'host glob (repeatable)', collect)
+    .option('--agent <name>', 'agent (repeatable)', collect)
+    .option('--rule <name>', 'rule (repeatable)', collect)
+    .option('--reason <code>', 'reason code (repeatable)', collect)
+    .option('--since <when>', 'a duration back from now (24h) or an ISO time')
+    .option('--until <when>', 'a duration back from now or an ISO time')
+    .option('--format <format>', 'table, json or csv (default: table on a terminal, json otherwise)')
+    .option('--summary', 'per agent: requests, denials, hosts, bytes')
+    .option('--follow', 'print new records as they are written, from the end of the log')
+    .option('--from-start', 'with --follow: print the records already in the log first')
+    .action((inputs: string[], options: AuditOptions) => done(import('./audit.js').then((m) => m.auditCli(options, inputs, io))));
+  audit
+    .command('verify')
+    .description("check the audit log's hash chain; exit 1 at the first break")
+    .argument('[inputs...]', 'audit files or directories (default as for leash audit)')
+    .helpOption('-h, --help', 'show this help')
+    .configureOutput({ writeOut: print(io.out), writeErr: print(io.err), outputError: () => {} })
+    .exitOverride()
+    .addHelpText('after', '\nExample:\n  leash audit verify /var/log/leash/')
+    .action((inputs: string[]) => {
+      // Filters are options of `leash audit`, so commander takes them wherever they stand; verify reads everything.
+      const filter = Object.entries(audit.opts()).find(([, value]) => value !== undefined);
+      if (filter) usage(`audit verify takes only files, got --${filter[0].replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
+      return done(import('./audit.js').then((m) => m.auditCli({}, ['verify', ...inputs], io)));
+    });
+
+  const ca = command('ca', "leash's CA for TLS interception", 'leash ca init --certs /etc/leash/certs');
+  for (const [name, summary, example] of [
+    ['init', "create leash's CA (refuses to replace one without --force)", 'leash ca init --certs /etc/leash/certs'],
+    ['trust', 'print how to make each agent ecosystem trust the CA', 'leash ca trust --certs /etc/leash/certs'],
+  ] as const) {
+    const sub = ca
+      .command(name)
+      .description(summary)
+      .helpOption('-h, --help', 'show this help')
+      .configureOutput({ writeOut: print(io.out), writeErr: print(io.err), outputError: () => {} })
+      .exitOverride()
+      .option('--certs <dir>', 'where the CA lives', 'certs')
+      .addHelpText('after', `\nExample:\n  ${example}`);
+    if (name === 'init') sub.option('--force', 'replace an existing CA (every agent must trust the new one)');
+    sub.action((options: { certs: string; force?: boolean }) => done(import('./ca.js').then((m) => m.caCommand(options, [name], io))));
+  }
+  return program;
+}
+
+/** Runs one command line; maps commander's and leash's errors to messages and exit codes. */
+export async function runProgram(argv: readonly string[], io: CommandIo): Promise<number> {
+  const outcome: Outcome = { code: 0 };
+  const program = buildProgram(io, outcome, argv);
+  if (argv.length === 0) {
+    io.out(OVERVIEW);
+    return 2;
+  }
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return outcome.code;
+  } catch (err) {
+    const name = commandPath(program, argv);
+    if (err instanceof CommanderError) {
+      if (err.exitCode === 0) return 0; // --help, help COMMAND, --version
+      // A command that needs a subcommand (`leash ca`) and got none: its help went to stderr.
+      if (err.code === 'commander.help') return 2;
+      const [first = '', ...more] = err.message.replace(/^error: /, '').split('\n');
+      io.err(`leash${name ? ` ${name}` : ''}: ${first}`);
+      for (const line of more) io.err(line);
+      io.err(usageLine(program, argv));
+      return 2;
+    }
+    if (err instanceof LeashError) {
+      io.err(`leash${name ? ` ${name}` : ''}: ${err.message}`);
+      if (err.code === 'LEASH_USAGE') {
+        io.err(usageLine(program, argv));
+        return 2;
+      }
+      return 1;
+    }
+    throw err;
+  }
+}
+
+/** `audit verify`, `ca init`, `serve`: the command (and subcommand) the arguments name, if any. */
+function commandPath(program: Command, argv: readonly string[]): string {
+  const names: string[] = [];
+  let current: Command = program;
+  for (const arg of argv) {
+    const next = current.commands.find((c) => c.name() === arg);
+    if (!next) break;
+    names.push(arg);
+    current = next;
+  }
+  return names.join(' ');
+}
+
+/** One line: the usage of the command the arguments name (or the overview's first line), and where to read more. */
+function usageLine(program: Command, argv: readonly string[]): string {
+  let current: Command = program;
+  const names: string[] = [];
+  for (const arg of argv) {
+    const next = current.commands.find((c) => c.name() === arg);
+    if (!next) break;
+    names.push(arg);
+    current = next;
+  }
+  if (names.length === 0) return 'usage: leash <command> [options]   (leash help lists the commands)';
+  return `usage: leash ${names.join(' ')} ${current.usage()}   (leash help ${names.join(' ')} for the flags and an example)`;
+}
