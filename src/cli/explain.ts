@@ -1,6 +1,8 @@
-// `leash explain [--policy PATH]... [--agent NAME] METHOD URL`: which rule decides a request and why, as one JSON
-// object. An https:// URL is explained as the CONNECT tunnel leash actually sees, since without interception the
-// method and path inside HTTPS are invisible to it.
+// `leash explain [--policy PATH]... [--agent NAME] [--resolve] METHOD URL`: what `leash serve` would do with a
+// request, and why, as one JSON object. An https:// URL is the CONNECT tunnel leash sees first; when that tunnel is
+// intercepted, the request inside is decided on its own method and path, exactly as serve decides it. --resolve
+// resolves the name as serve would and applies the address guard. Grants are not shown: they depend on responses
+// seen at run time.
 
 import { LeashError, PolicyInvalidError } from '../errors.js';
 import type { RequestFacts } from '../policy/evaluate.js';
@@ -8,29 +10,58 @@ import { explain } from '../policy/explain.js';
 import { splitAuthority } from '../policy/host.js';
 import { compilePolicy } from '../policy/load.js';
 import { readPolicySources } from '../policy/read.js';
+import { PolicyRuntime } from '../proxy/policy-runtime.js';
+import { resolveTarget } from '../proxy/resolve.js';
 import type { CommandIo } from './io.js';
 import { policyPaths } from './policy-paths.js';
 
-export async function explainCommand(options: { policy?: string[]; agent?: string }, args: readonly string[], io: CommandIo): Promise<number> {
-  if (args.length !== 2) throw new LeashError('LEASH_USAGE', 'usage: leash explain [--policy PATH]... [--agent NAME] METHOD URL   (or CONNECT host:port)');
+export interface ExplainOptions {
+  policy?: string[];
+  agent?: string;
+  /** Resolve the name as leash serve would (pins, settings.dns.servers, the system) and apply the address guard. */
+  resolve?: boolean;
+}
+
+export async function explainCommand(options: ExplainOptions, args: readonly string[], io: CommandIo): Promise<number> {
+  if (args.length !== 2) throw new LeashError('LEASH_USAGE', 'usage: leash explain [--policy PATH]... [--agent NAME] [--resolve] METHOD URL   (or CONNECT host:port)');
   const [method, target] = args as [string, string];
-  const { facts, seenAs } = requestFacts(method.toUpperCase(), target, options.agent);
+  const { facts, inner } = requestFacts(method.toUpperCase(), target, options.agent);
   const result = compilePolicy(await readPolicySources(policyPaths(options.policy)));
   if (!result.policy) throw new PolicyInvalidError(result.issues);
-  const { decision, trace, omitted } = explain(result.policy, facts);
+  const policy = result.policy;
+  const tunnel = explain(policy, facts);
+  // What serve does: a tunnel to an intercepted host is opened, and the request inside is decided on its own.
+  const intercepted = inner !== undefined && tunnel.decision.intercept === true;
+  const { decision, trace, omitted } = intercepted ? explain(policy, inner) : tunnel;
   const rule = decision.rule;
   const request = decision.request;
+  const seenAs = inner === undefined
+    ? undefined
+    : intercepted
+      ? `CONNECT ${tunnel.decision.request?.host}:${tunnel.decision.request?.port} is intercepted (rule ${tunnel.decision.rule?.name}), so this ${inner.method} is decided inside the tunnel on its own method and path`
+      : `CONNECT ${facts.host}:${facts.port}: HTTPS travels in a tunnel, so leash decides on host and port only`;
+  let effect = decision.effect;
+  let reason: string = decision.reason;
+  let message = decision.message;
+  let resolved: { address: string; source: string } | undefined;
+  if (options.resolve && request && effect === 'allow') {
+    const resolution = await resolveTarget(request.host, request.hostKind, policy.settings, new PolicyRuntime(policy, {}).resolver);
+    if (resolution.ok) resolved = { address: resolution.address, source: resolution.source };
+    else ({ reason, message, effect } = { reason: resolution.reason, message: resolution.message, effect: 'deny' as const });
+  }
   io.out(JSON.stringify({
-    effect: decision.effect,
+    effect,
     rule: rule ? { name: rule.name, at: `${rule.location.file}:${rule.location.line}` } : null,
-    reason: decision.reason,
-    message: decision.message,
+    reason,
+    message,
     host: request?.host ?? null,
     port: request?.port ?? facts.port,
     method: request?.method ?? facts.method,
     path: request?.path ?? null,
     agent: request?.agent ?? facts.agent ?? 'anonymous',
     ...(seenAs ? { seenAs } : {}),
+    ...(intercepted ? { tunnel: { effect: tunnel.decision.effect, reason: tunnel.decision.reason, rule: tunnel.decision.rule?.name ?? null, message: tunnel.decision.message } } : {}),
+    ...(options.resolve ? { resolved: resolved ?? null } : {}),
     revision: decision.revision,
     trace,
     ...(omitted > 0 ? { omitted: `${omitted} rules whose host pattern cannot match are not listed` } : {}),
@@ -38,7 +69,8 @@ export async function explainCommand(options: { policy?: string[]; agent?: strin
   return 0;
 }
 
-function requestFacts(method: string, target: string, agent: string | undefined): { facts: RequestFacts; seenAs?: string } {
+/** The facts leash sees first, and for https:// the request inside the tunnel (decided there when intercepted). */
+function requestFacts(method: string, target: string, agent: string | undefined): { facts: RequestFacts; inner?: RequestFacts } {
   if (method === 'CONNECT') {
     const authority = splitAuthority(target);
     if (!authority) throw new LeashError('LEASH_USAGE', `CONNECT needs host:port, got "${target}"`);
@@ -54,10 +86,7 @@ function requestFacts(method: string, target: string, agent: string | undefined)
   const port = url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
   const host = url.hostname;
   if (url.protocol === 'https:') {
-    return {
-      facts: { method: 'CONNECT', host, port, agent },
-      seenAs: `CONNECT ${host}:${port}: HTTPS travels in a tunnel, so leash decides on host and port only`,
-    };
+    return { facts: { method: 'CONNECT', host, port, agent }, inner: { method, host, port, path: `${url.pathname}${url.search}`, agent } };
   }
   return { facts: { method, host, port, path: `${url.pathname}${url.search}`, agent } };
 }

@@ -17,8 +17,8 @@ commands:
   serve    [--policy PATH]... [--listen HOST:PORT] [--audit PATH|-]   run the proxy (default policies/, 127.0.0.1:3128, audit to ./leash-audit.log)
            [--audit-max-size SIZE [--audit-keep N]]                    rotate the audit file by size (100M), keeping N files (5)
            [--certs DIR]                                               where leash's CA for TLS interception lives (certs/)
-  check    [--policy PATH]...                                          validate policy files
-  explain  [--policy PATH]... [--agent NAME] METHOD URL                show which rule decides a request, and why
+  check    [--policy PATH]... [--format text|github]                   validate policy files
+  explain  [--policy PATH]... [--agent NAME] [--resolve] METHOD URL    what leash serve would do with a request, and why
   rules    --user NAME|UID... --proxy HOST:PORT --format nft|iptables|pf [--allow HOST:PORT]... [--action reject|drop] [--no-log]
            [--apply|--remove|--status]                                 kernel rules: the agent's user may reach only the proxy
   audit    [FILE|DIR]... [--effect allow|deny] [--host GLOB] [--agent NAME] [--rule NAME] [--reason CODE]
@@ -96,18 +96,20 @@ export function buildProgram(io: CommandIo, outcome: Outcome, argv: readonly str
       return done(import('./serve.js').then(({ serveCommand }) => serveCommand(options, io)));
     });
 
-  command('check', 'validate policy files: every error and warning with file:line:column', 'leash check --policy policies/')
+  command('check', 'validate policy files: every error and warning with file:line:column', 'leash check --policy policies/ --format github')
     .addOption(policyOption)
-    .action(function (this: Command, options: { policy?: string[] }) {
+    .option('--format <format>', 'text, or github (workflow commands CI turns into annotations)', 'text')
+    .action(function (this: Command, options: { policy?: string[]; format?: string }) {
       noArguments(this);
       return done(import('./check.js').then((m) => m.checkCommand(options, io)));
     });
 
   command('explain', 'show which rule decides a request, and why, as JSON', 'leash explain --agent research GET https://api.openai.com/v1/models')
-    .usage('[--policy PATH]... [--agent NAME] METHOD URL   (or: CONNECT host:port)')
+    .usage('[--policy PATH]... [--agent NAME] [--resolve] METHOD URL   (or: CONNECT host:port)')
     .addOption(policyOption)
     .option('--agent <name>', 'the agent making the request (default: anonymous)')
-    .action(function (this: Command, options: { policy?: string[]; agent?: string }) {
+    .option('--resolve', 'resolve the host as leash serve would and apply the address guard')
+    .action(function (this: Command, options: { policy?: string[]; agent?: string; resolve?: boolean }) {
       return done(import('./explain.js').then((m) => m.explainCommand(options, this.args, io)));
     });
 

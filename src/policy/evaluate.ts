@@ -20,6 +20,12 @@ export interface RequestFacts {
   /** Request target path and query; absent for CONNECT, which has no path. */
   readonly path?: string;
   readonly agent?: string;
+  /**
+   * Methods the request asks the origin to apply instead of its own (X-HTTP-Method-Override and kin, `_method`);
+   * `*` stands for one the proxy could not read, which could name any method. Each is a method the deciding rule's
+   * `methods` must allow, and one a deny rule's `methods` catches.
+   */
+  readonly methodOverrides?: readonly string[];
 }
 
 /** A request after normalisation: what rules are matched against, and what the audit log records. */
@@ -35,6 +41,8 @@ export interface NormalizedRequest {
    */
   readonly ambiguousPath: boolean;
   readonly agent: string;
+  /** Upper-cased; absent when the request asks for none. */
+  readonly methodOverrides?: readonly string[];
 }
 
 export type PolicyReason = 'allowed_by_rule' | 'denied_by_rule' | 'no_rule' | 'invalid_request' | 'intercepted' | 'opaque_tunnel';
@@ -69,6 +77,7 @@ export function normalizeRequest(facts: RequestFacts): NormalizedRequest | { err
     path: facts.path === undefined ? undefined : normalizePath(facts.path),
     ambiguousPath: facts.path !== undefined && AMBIGUOUS_PATH.test(facts.path.replace(/[?#].*$/s, '')),
     agent: facts.agent ?? ANONYMOUS_AGENT,
+    ...(facts.methodOverrides?.length ? { methodOverrides: facts.methodOverrides.map((m) => m.toUpperCase()) } : {}),
   };
 }
 
@@ -239,7 +248,26 @@ export function mismatch(rule: CompiledRule, request: NormalizedRequest, interce
   // Inside a tunnel leash sees no method and no path. An allow rule restricted by them cannot vouch for what the
   // tunnel carries, so it does not match; a deny rule might forbid what the tunnel carries, so it does.
   if (request.path === undefined && rule.effect === 'deny') return undefined;
-  if (rule.methods && !rule.methods.has(request.method)) return `method ${request.method} is not in [${[...rule.methods].join(', ')}]`;
+  if (rule.methods) {
+    const methods = rule.methods;
+    const listed = `[${[...methods].join(', ')}]`;
+    const overrides = request.methodOverrides ?? [];
+    // A method override is a method too: an allow rule must allow each one, a deny rule catches any one (and one
+    // the proxy could not read, `*`, since it could be anything).
+    if (rule.effect === 'deny') {
+      if (!methods.has(request.method) && !overrides.some((m) => m === '*' || methods.has(m))) {
+        const overridden = overrides.length ? ` (overridden to ${overrides.join(', ')})` : '';
+        return `method ${request.method}${overridden} is not in ${listed}`;
+      }
+    } else {
+      if (!methods.has(request.method)) return `method ${request.method} is not in ${listed}`;
+      const outside = overrides.find((m) => !methods.has(m));
+      if (outside === '*') {
+        return `a method override the proxy could not read could name any method, and the rule allows only ${listed}`;
+      }
+      if (outside !== undefined) return `method override ${outside} is not in ${listed}`;
+    }
+  }
   if (rule.paths) {
     const path = request.path;
     if (path === undefined) return 'the rule restricts paths and a tunnel has no visible path';

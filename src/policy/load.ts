@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import { formatLocation, type PolicyIssue, type SourceLocation } from '../errors.js';
 import { buildHostIndex } from './host-index.js';
+import { intentWarnings } from './intent.js';
 import { lintRules } from './lint.js';
 import { collectAgents } from './agents.js';
 import type { CompiledPolicy } from './policy.js';
@@ -67,7 +68,7 @@ export function compilePolicy(sources: readonly PolicySource[]): LoadResult {
 
   if (issues.some((i) => i.severity === 'error')) return { issues: sortIssues(issues) };
   const index = buildHostIndex(rules);
-  const warnings = [...issues, ...lintRules(rules, index)];
+  const warnings = [...issues, ...lintRules(rules, index), ...intentWarnings({ rules, settings })];
   const policy: CompiledPolicy = Object.freeze({
     revision: revisionOf(sources),
     files: sources.map((s) => s.file),

@@ -1,12 +1,14 @@
-// Plain HTTP: absolute-form requests (`GET http://host/path`). Decide on host, port, method and path; resolve and
-// check the address; hand the request to upstream.ts, which forwards it to exactly that address. The path leash
-// decides on is the path it forwards, byte for byte.
+// Plain HTTP: absolute-form requests (`GET http://host/path`). Decide on host, port, method (and any method the
+// request asks for through an override, method-override.ts) and path; resolve and check the address; hand the
+// request to upstream.ts, which forwards it to exactly that address. The path leash decides on is the path it
+// forwards, byte for byte. A client that sent `Expect: 100-continue` gets its 100 only once the request is allowed.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { hostForUrl } from '../policy/host.js';
 import { admit } from './admit.js';
 import { Exchange, type ExchangeSink } from './exchange.js';
-import { framingProblem } from './headers.js';
+import { gatherOverrides, overrideRefusal } from './method-override.js';
+import { expectation, framingProblem, hostHeaderProblem, unsupportedExpectation } from './headers.js';
 import type { Reason } from './reasons.js';
 import { refuseResponse } from './respond.js';
 import type { ProxyState } from './state.js';
@@ -52,17 +54,37 @@ async function forwardRequest(state: ProxyState & ExchangeSink, exchange: Exchan
   }
   const framing = framingProblem(req.rawHeaders);
   if (framing) return refuse('bad_request', `ambiguous request framing: ${framing}`);
+  const hosts = hostHeaderProblem(req.rawHeaders);
+  if (hosts) return refuse('bad_request', `ambiguous destination: ${hosts}`);
+  const expects = expectation(req.httpVersion, req.rawHeaders);
+  if (expects === 'unsupported') return refuse('expectation_failed', unsupportedExpectation(req.headers.expect));
 
   // http-proxy collapses repeated slashes when it builds the outgoing path; do it first so the path decided on
   // is the path forwarded.
   const path = `${url.pathname.replace(/\/{2,}/g, '/')}${url.search}`;
   record.path = path;
   const port = url.port ? Number(url.port) : 80;
-  const admission = await admit(state, exchange, req, { method: req.method ?? '', host: url.hostname, port, path });
+  // The go-ahead for the body (server.ts leaves 100 Continue to leash): once allowed, or earlier when the decision
+  // needs the body itself (a form that may carry _method).
+  let continued = false;
+  const sendContinue = () => {
+    if (expects === 'continue' && !continued) res.writeContinue();
+    continued = true;
+  };
+  const { overrides, bodyPrefix } = await gatherOverrides(exchange.policy, req, url.hostname, path, sendContinue);
+  const facts = { method: req.method ?? '', host: url.hostname, port, path, methodOverrides: overrides.map((o) => o.method) };
+  const admission = await admit(state, exchange, req, facts);
+  // Refused, or let through by a grant: was it for a method asked for through an override?
+  const decided = { reason: admission.ok ? (record.reason as Reason) : admission.reason, rule: record.rule, ruleReason: exchange.ruleReason };
+  const override = overrideRefusal(exchange.policy, { ...facts, agent: record.agent }, decided, overrides);
+  if (!admission.ok && override) return refuse(override.reason, override.message);
   if (!admission.ok) return refuse(admission.reason, admission.message, admission.retryAfterSeconds);
+  if (override && !admission.reportOnly) return refuse(override.reason, override.message);
+  if (override) Object.assign(record, { wouldDeny: true, reason: override.reason, message: override.message });
   const { request: destination, resolution } = admission;
   // RFC 9112 §3.2.2: a proxy replaces Host with the authority of the absolute-form target.
   const authority = hostForUrl(destination.host, destination.hostKind);
+  sendContinue();
   sendUpstream(state, exchange, req, res, {
     protocol: 'http:',
     address: resolution.address,
@@ -72,5 +94,6 @@ async function forwardRequest(state: ProxyState & ExchangeSink, exchange: Exchan
     rule: admission.rule,
     agent: destination.agent,
     reportOnly: admission.reportOnly,
+    bodyPrefix,
   }, refuse);
 }

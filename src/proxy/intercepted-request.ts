@@ -1,7 +1,8 @@
 // One request inside an intercepted tunnel. The tunnel fixed the destination (host, port, checked address) and
-// the agent; each request is decided on its own method and path, held to the rate limit, and forwarded over a
-// new, verified TLS connection to the address checked when the tunnel opened. A Host header or absolute target
-// naming any other host is domain fronting and is refused.
+// the agent; each request is decided on its own method (method overrides included) and path, held to the rate
+// limit, and forwarded to the address checked when the tunnel opened, over a verified TLS connection from the
+// current policy's pool (upstream.ts, httpsAgentFor). A Host header or absolute target naming any other host is
+// domain fronting and is refused; two Host headers are a 400.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
@@ -10,13 +11,15 @@ import { hostForUrl, normalizeHost } from '../policy/host.js';
 import type { IdentityMethod } from '../policy/identity.js';
 import type { CompiledPolicy } from '../policy/policy.js';
 import { Exchange, type ExchangeSink } from './exchange.js';
-import { framingProblem } from './headers.js';
+import { expectation, framingProblem, hostHeaderProblem, unsupportedExpectation } from './headers.js';
+import { gatherOverrides, headerOverrides, overrideRefusal, queryOverrides } from './method-override.js';
 import { overRateLimit } from './rate-limit.js';
 import type { Reason } from './reasons.js';
 import type { ProxyState } from './state.js';
 import { describeUpstreamError, httpsAgentFor, sendUpstream, upstreamReason } from './upstream.js';
 import { withGrant } from './grants.js';
 import { judge } from './verdict.js';
+import { guardStream } from './open-tunnels.js';
 
 export interface InterceptSession {
   readonly tunnel: Exchange;
@@ -45,17 +48,35 @@ export async function handleInterceptedRequest(state: ProxyState & ExchangeSink,
   if (userAgent) record.userAgent = userAgent;
   const refuse = (reason: Reason, message: string, retryAfterSeconds?: number) => exchange.refuse(res, reason, message, retryAfterSeconds);
   try {
+    // Before the destination check, which reads the one Host header Node kept.
+    const hosts = hostHeaderProblem(req.rawHeaders);
+    if (hosts) return refuse('bad_request', `ambiguous destination: ${hosts}`);
     const destination = checkDestination(req, session);
     if ('reason' in destination) return refuse(destination.reason, destination.message);
     const rawPath = destination.path;
     const framing = framingProblem(req.rawHeaders);
     if (framing) return refuse('bad_request', `ambiguous request framing: ${framing}`);
+    const expects = expectation(req.httpVersion, req.rawHeaders);
+    if (expects === 'unsupported') return refuse('expectation_failed', unsupportedExpectation(req.headers.expect));
 
     const path = rawPath.replace(/^([^?]*)/, (p) => p.replace(/\/{2,}/g, '/'));
     record.path = path;
-    const judged = judge(policy, { method: req.method ?? '', host: session.host, port: session.port, path, agent: session.agent });
+    // The go-ahead for the body: once allowed, or earlier when the decision needs the body (a form with _method).
+    let continued = false;
+    const sendContinue = () => {
+      if (expects === 'continue' && !continued) res.writeContinue();
+      continued = true;
+    };
+    const { overrides, bodyPrefix } = await gatherOverrides(policy, req, session.host, path, sendContinue);
+    const methodOverrides = overrides.map((o) => o.method);
+    const facts = { method: req.method ?? '', host: session.host, port: session.port, path, agent: session.agent, methodOverrides };
+    const judged = judge(policy, facts);
     exchange.applyVerdict(judged);
     const verdict = await withGrant(state, exchange, judged, 'https', path, req.headers);
+    const decided = { reason: verdict.reason, rule: record.rule, ruleReason: exchange.ruleReason };
+    const override = overrideRefusal(policy, facts, decided, overrides);
+    if (override && policy.settings.mode !== 'report') return refuse(override.reason, override.message);
+    if (override) Object.assign(record, { wouldDeny: true, reason: override.reason, message: override.message });
     if (verdict.effect === 'deny' || !verdict.request) return refuse(verdict.reason, verdict.message);
     const limited = await overRateLimit(state, verdict);
     if (limited) {
@@ -63,6 +84,7 @@ export async function handleInterceptedRequest(state: ProxyState & ExchangeSink,
       Object.assign(record, { wouldDeny: true, reason: 'rate_limited', message: limited.message });
     }
     const name = hostForUrl(session.host, session.hostKind);
+    sendContinue();
     sendUpstream(state, exchange, req, res, {
       protocol: 'https:',
       address: session.address,
@@ -72,6 +94,7 @@ export async function handleInterceptedRequest(state: ProxyState & ExchangeSink,
       rule: verdict.rule,
       agent: session.agent,
       reportOnly: policy.settings.mode === 'report',
+      bodyPrefix,
     }, refuse);
   } catch (err) {
     // Fail closed: a bug anywhere above still ends in a refusal and an audit record.
@@ -118,11 +141,19 @@ export async function handleInterceptedUpgrade(state: ProxyState & ExchangeSink,
   Object.assign(record, { method: req.method ?? null, scheme: 'https', tls: 'intercepted', host: session.host, port: session.port, agent: session.agent, identity: session.identity, resolved: session.address, upgrade: 'websocket' });
   exchange.abort = () => socket.destroy();
   const refuse = (reason: Reason, message: string) => exchange.refuseOnSocket(socket, reason, message);
+  const hosts = hostHeaderProblem(req.rawHeaders);
+  if (hosts) return refuse('bad_request', `ambiguous destination: ${hosts}`);
   const destination = checkDestination(req, session);
   if ('reason' in destination) return refuse(destination.reason, destination.message);
   record.path = destination.path;
-  const verdict = judge(policy, { method: req.method ?? '', host: session.host, port: session.port, path: destination.path, agent: session.agent });
+  // An upgrade carries no body: only header and query overrides.
+  const overrides = [...headerOverrides(req.rawHeaders), ...queryOverrides(destination.path)];
+  const methodOverrides = overrides.map((o) => o.method);
+  const facts = { method: req.method ?? '', host: session.host, port: session.port, path: destination.path, agent: session.agent, methodOverrides };
+  const verdict = judge(policy, facts);
   exchange.applyVerdict(verdict);
+  const override = overrideRefusal(policy, facts, { reason: verdict.reason, rule: record.rule, ruleReason: exchange.ruleReason }, overrides);
+  if (override && policy.settings.mode !== 'report') return refuse(override.reason, override.message);
   if (verdict.effect === 'deny' || !verdict.request) return refuse(verdict.reason, verdict.message);
   if (req.method !== 'GET' || String(req.headers.upgrade).toLowerCase() !== 'websocket' || !verdict.rule?.websocket) {
     return refuse('upgrade_denied', `protocol upgrade to "${String(req.headers.upgrade).slice(0, 40)}" is allowed only for GETs allowed by a rule with websocket: true`);
@@ -135,6 +166,12 @@ export async function handleInterceptedUpgrade(state: ProxyState & ExchangeSink,
   req.headers.host = session.port === 443 ? name : `${name}:${session.port}`;
   req.url = destination.path;
   socket.once('close', () => exchange.finish({ status: 101, bytesOut: socket.bytesRead, bytesIn: socket.bytesWritten }));
+  guardStream(exchange, 'WebSocket', (next) => {
+    const again = judge(next, facts);
+    if (again.effect === 'deny') return `policy revision ${next.revision} denies this WebSocket: ${again.message}`;
+    if (!again.rule?.websocket) return `policy revision ${next.revision} no longer allows WebSocket upgrades here (no rule with websocket: true decides ${describe(session)}${destination.path})`;
+    return undefined;
+  });
   state.httpProxy.ws(req, socket, head, { target: { protocol: 'https:', host: session.address, port: session.port }, agent: httpsAgentFor(state, policy), secure: true }, (err: NodeJS.ErrnoException) => {
     exchange.deny(upstreamReason(err), `upstream ${req.headers.host} (${session.address}): ${describeUpstreamError(err)}`);
     socket.destroy();

@@ -52,6 +52,22 @@ export function guardTunnel(state: ProxyState, exchange: Exchange, facts: Tunnel
   }
 }
 
+/**
+ * An upgraded stream (a WebSocket inside an intercepted tunnel): ends at settings.timeouts.maxLifetime, and on a
+ * reload when `redecide` says the new policy would not allow it (its message).
+ */
+export function guardStream(exchange: Exchange, what: string, redecide: (policy: CompiledPolicy) => string | undefined): void {
+  const lifetime = exchange.policy.settings.timeouts.maxLifetimeMs;
+  const timer = setTimeout(() => {
+    if (!exchange.finished) exchange.cut('max_lifetime', `the ${what} reached settings.timeouts.maxLifetime (${lifetime / 1000} s) and was closed`);
+  }, lifetime).unref();
+  exchange.onFinish(() => clearTimeout(timer));
+  exchange.revalidate = async (policy) => {
+    const message = redecide(policy);
+    return message === undefined ? undefined : { reason: 'policy_revoked', message };
+  };
+}
+
 /** Would the tunnel be opened, and opened the same way, under `policy`? A reason to end it when not. */
 async function redecide(state: ProxyState, policy: CompiledPolicy, facts: TunnelFacts): Promise<Cut | undefined> {
   const guard = checkAddress(policy.settings.guard, facts.address);

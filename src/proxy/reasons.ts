@@ -13,6 +13,10 @@ export const REASONS = {
   policy_revoked: { status: 403, text: 'a policy reload denies what this open tunnel or connection was allowed; it was closed' },
   grant_expired: { status: 403, text: 'the grant that opened this tunnel expired; the tunnel was closed' },
   max_lifetime: { status: 403, text: 'the tunnel or WebSocket reached settings.timeouts.maxLifetime and was closed' },
+  method_override: {
+    status: 403,
+    text: 'the request asks, through X-HTTP-Method-Override, X-HTTP-Method, X-Method-Override or _method, for a method the rules do not allow, or its form is too long to check for _method',
+  },
   invalid_request: { status: 400, text: 'the host, port or method cannot be normalised' },
   address_denied: { status: 403, text: 'the host resolved to an address the address guard refuses (private, loopback, metadata, ...)' },
   dns_failure: { status: 502, text: 'the host name could not be resolved' },
@@ -32,6 +36,7 @@ export const REASONS = {
   not_tls: { status: 403, text: 'a tunnel to a TLS port carried something other than TLS' },
   hello_timeout: { status: 408, text: 'the client sent no TLS ClientHello in time' },
   bad_request: { status: 400, text: 'malformed or ambiguous HTTP (request smuggling shapes, invalid headers)' },
+  expectation_failed: { status: 417, text: 'the request carries an Expect other than 100-continue' },
   not_a_proxy_request: { status: 400, text: 'an origin-form request: leash is a forward proxy' },
   unsupported_scheme: { status: 400, text: 'only http:// requests and CONNECT tunnels are proxied' },
   upgrade_denied: { status: 403, text: 'protocol upgrades (WebSocket) are not allowed through plain HTTP' },

@@ -2,6 +2,12 @@
 // reason, a one-line body, and (because many clients show only the status line of a refused CONNECT) a reason
 // phrase that says the same. A blocked agent learns at once, nothing hangs: a policy refusal of a bodiless request
 // keeps the connection (the next request may well be allowed), everything else closes it.
+//
+// Closing is a lingering close (RFC 9112 §9.6): the refusal is written, the sending side is shut (FIN), leash stops
+// reading, and the socket is destroyed only after a grace period. Closing at once while a client is still
+// uploading a body leash will never read makes the kernel answer with a reset, and a reset can make the client
+// throw away the refusal unread. Leash never drains the body meanwhile: the kernel buffers fill and the client
+// stalls, so a 10 GiB upload costs leash at most the socket buffers.
 
 import type { ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -63,7 +69,8 @@ function bodyOf(refusal: Refusal): string {
 
 export function refuseResponse(res: ServerResponse, refusal: Refusal, ruleReason: string | null = null): void {
   if (res.headersSent) {
-    res.destroy();
+    // A refusal already on its way out (lingering) must not be cut short; anything else cannot be answered now.
+    if (!res.socket?.writableEnded) res.destroy();
     return;
   }
   const body = bodyOf(refusal);
@@ -72,19 +79,45 @@ export function refuseResponse(res: ServerResponse, refusal: Refusal, ruleReason
   const keepAlive = res.shouldKeepAlive && bodiless && request.method !== 'CONNECT' && KEEP_ALIVE_STATUSES.has(statusOf(refusal.reason));
   if (!keepAlive) res.shouldKeepAlive = false;
   res.writeHead(statusOf(refusal.reason), reasonPhrase(refusal, ruleReason), headers(refusal, body, keepAlive));
-  res.end(body);
+  const socket = res.socket;
+  if (keepAlive || !socket) {
+    // Kept alive; or not this response's turn on the connection yet (pipelining): Node writes it when it is.
+    res.end(body);
+    return;
+  }
+  // Not res.end(): Node would then read the unread body to discard it and destroy the socket once the response is
+  // flushed, which is the reset this avoids. The response is complete as written (Content-Length); a HEAD
+  // response has no body, so its head is flushed alone.
+  if (request.method === 'HEAD') res.flushHeaders();
+  else res.write(body);
+  request.unpipe();
+  request.pause();
+  lingeringClose(socket);
 }
 
 /** For CONNECT and parse errors, where there is only a socket. */
 export function refuseSocket(socket: Duplex, refusal: Refusal, ruleReason: string | null = null): void {
   if (socket.destroyed || !socket.writable) {
-    socket.destroy();
+    if (!socket.writableEnded) socket.destroy();
     return;
   }
   const body = bodyOf(refusal);
   const head = [`HTTP/1.1 ${statusOf(refusal.reason)} ${reasonPhrase(refusal, ruleReason)}`];
   for (const [name, value] of Object.entries(headers(refusal, body))) head.push(`${name}: ${value}`);
-  socket.end(`${head.join('\r\n')}\r\n\r\n${body}`);
-  // A client that never reads must not keep the socket (and its buffers) alive.
-  setTimeout(() => socket.destroy(), 2000).unref();
+  socket.write(`${head.join('\r\n')}\r\n\r\n${body}`);
+  lingeringClose(socket);
+}
+
+/** How long a refused connection stays half-closed before it is destroyed (RFC 9112 §9.6). */
+export const LINGER_MS = 2000;
+
+/**
+ * Shuts the sending side after what was written, stops reading, and destroys the socket after LINGER_MS: long
+ * enough for the client to read the response before any reset, short enough that a client that never reads
+ * cannot keep the socket (and its buffers) alive.
+ */
+function lingeringClose(socket: Duplex): void {
+  socket.end();
+  socket.pause();
+  setTimeout(() => socket.destroy(), LINGER_MS).unref();
 }

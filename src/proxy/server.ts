@@ -114,15 +114,22 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
     exchangeCleanup();
   };
 
-  server.on('request', (req, res) => {
-    if (overLimit.has(req.socket)) return;
+  const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    // A request parsed after leash refused and half-closed this connection (or refused it at accept, over
+    // limits.maxConnections) gets no answer and no upstream.
+    if (req.socket.writableEnded || overLimit.has(req.socket)) return;
     if (req.url === '/healthz' && req.method === 'GET') {
       res.writeHead(200, { 'Content-Type': 'text/plain', 'Cache-Control': 'no-store' }).end(`ok ${state.policy.revision}\n`);
       return;
     }
     if (state.draining) res.shouldKeepAlive = false;
     handleRequest(state, req, res).catch(failClosed('request', () => res.destroy()));
-  });
+  };
+  server.on('request', onRequest);
+  // Expect (RFC 9110 §10.1.1): without these listeners Node answers 100 Continue before leash has decided, or 417
+  // unaudited. The handler answers both: 100 only once the request is allowed, 417 as expectation_failed.
+  server.on('checkContinue', onRequest);
+  server.on('checkExpectation', onRequest);
   server.on('connect', (req, socket: Socket, head: Buffer) => {
     if (overLimit.has(socket)) return;
     handleConnect(state, req, socket, head).catch(failClosed('CONNECT', () => socket.destroy()));

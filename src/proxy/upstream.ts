@@ -14,6 +14,7 @@ import { inspectForGrants, type InspectedResponse } from './grants.js';
 import { uploadBudget } from './bandwidth.js';
 import type { Exchange } from './exchange.js';
 import { stripHopByHop } from './headers.js';
+import { prefixedBody } from './method-override.js';
 import type { Reason } from './reasons.js';
 import { refuseResponse } from './respond.js';
 import type { ProxyState } from './state.js';
@@ -42,6 +43,8 @@ export interface UpstreamTarget {
   readonly rule: CompiledRule | null;
   readonly agent: string;
   readonly reportOnly: boolean;
+  /** Body bytes leash already read (a form checked for `_method`): forwarded first, unchanged. */
+  readonly bodyPrefix?: Buffer;
 }
 
 export function sendUpstream(
@@ -71,8 +74,8 @@ export function sendUpstream(
 
   req.headers.host = target.hostHeader;
   stripHopByHop(req.headers);
-  // Node already answered 100 Continue to the client; forwarded, Expect also makes http-proxy skip the proxyReq
-  // event that arms leash's upstream timeouts.
+  // Leash answered 100 Continue to the client itself, once the request was allowed; forwarded, Expect would also
+  // make http-proxy skip the proxyReq event that arms leash's upstream timeouts.
   delete req.headers.expect;
   req.url = target.path;
 
@@ -92,13 +95,15 @@ export function sendUpstream(
     if (res.writableFinished) exchange.finish({ status: res.statusCode });
     else exchange.finish({ status: res.headersSent ? res.statusCode : null, reason: record.effect === 'allow' ? 'client_closed' : record.reason, message: 'the exchange ended before the response was complete' });
   });
+  const body = target.bodyPrefix ? prefixedBody(req, target.bodyPrefix) : undefined;
+  if (target.bodyPrefix) record.bytesOut += target.bodyPrefix.length;
   const https = target.protocol === 'https:';
   const options: HttpProxy.ServerOptions = {
     target: { protocol: target.protocol, host: target.address, port: target.port },
     // The HTTPS agent carries the trusted CAs; its options take precedence over the request's.
     agent: https ? httpsAgentFor(state, policy) : state.upstreamAgent,
     secure: true,
-    buffer: budget ? req.pipe(budget) : undefined,
+    buffer: budget ? (body ?? req).pipe(budget) : body,
     selfHandleResponse: inspect,
   };
   state.httpProxy.web(req, res, options, (err: NodeJS.ErrnoException) => {

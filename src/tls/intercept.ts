@@ -29,15 +29,21 @@ export class Interceptor {
     this.minter = minter;
     const { limits, timeouts } = state.policy.settings;
     this.server = http.createServer({ maxHeaderSize: limits.maxHeaderBytes, headersTimeout: timeouts.headersMs, requestTimeout: 0, keepAliveTimeout: Math.min(timeouts.idleMs, 60_000), requireHostHeader: false });
-    this.server.on('request', (req, res) => {
+    const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
       const session = this.sessions.get(req.socket);
       if (!session) {
         res.destroy();
         return;
       }
+      // A request parsed after a refusal half-closed this connection gets no answer and no upstream.
+      if (req.socket.writableEnded) return;
       if (state.draining) res.shouldKeepAlive = false;
       handleInterceptedRequest(state, session, req, res).catch((err: unknown) => this.log(`internal error in intercepted request: ${(err as Error).stack ?? String(err)}`));
-    });
+    };
+    this.server.on('request', onRequest);
+    // Expect (RFC 9110 §10.1.1): 100 Continue only once the request is allowed, 417 audited; see server.ts.
+    this.server.on('checkContinue', onRequest);
+    this.server.on('checkExpectation', onRequest);
     this.server.on('upgrade', (req, socket: Socket, head: Buffer) => {
       const session = this.sessions.get(socket);
       if (!session) return socket.destroy();

@@ -105,6 +105,35 @@ rules:
     ]);
   });
 
+  it('warns, with file:line, about an env: token not set here and a secret-looking literal', async () => {
+    const file = path.join(work, 'secrets.yaml');
+    await writeFile(file, `version: 1
+agents:
+  research: { token: env:LEASH_CHECK_TEST_UNSET }
+rules:
+  # the key is sk-proj-Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4z
+  - { name: openai, domain: api.openai.com, ports: [443], effect: allow }
+`);
+    const { code, out } = await run('check', '--policy', file);
+    expect(code).toBe(0);
+    expect(out.slice(0, 2)).toEqual([
+      `${file}:3:3: warning: agents.research.token: environment variable LEASH_CHECK_TEST_UNSET is not set here; agent research cannot authenticate with a token until it is`,
+      `${file}:5:3: warning: (file): this line holds what looks like a secret (an API key, a token or a password); keep secrets out of policy files: env:NAME or file:PATH`,
+    ]);
+    // The secret itself is never printed.
+    expect(out.join('\n')).not.toContain('sk-proj-Ab3');
+  });
+
+  it('--format github prints workflow commands CI turns into annotations', async () => {
+    const fixture = path.join(FIXTURES, 'warnings', 'inspect-on-deny.yaml');
+    const { code, out } = await run('check', '--policy', fixture, '--format', 'github');
+    expect(code).toBe(0);
+    expect(out[0]).toBe(`::warning file=${fixture},line=3,col=5,title=leash check%3A rules (no-search)::${fixture}:3:5: rules (no-search): inspect on a deny rule does nothing: leash reads the responses of requests it allows, and this rule allows none`);
+    const invalid = await run('check', '--policy', path.join(FIXTURES, 'invalid', 'domain-url.yaml'), '--format', 'github');
+    expect(invalid.code).toBe(1);
+    expect(invalid.out[0]).toMatch(/^::error file=.*domain-url\.yaml,line=4,col=13,title=leash check%3A rules\[0\]\.domain::/);
+  });
+
   it('does not print a literal token it refuses', async () => {
     const { code, out } = await run('check', '--policy', path.join(FIXTURES, 'invalid', 'token-literal.yaml'));
     expect(code).toBe(1);

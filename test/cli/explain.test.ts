@@ -36,6 +36,19 @@ rules:
     ports: "*"
     methods: [GET, CONNECT]
     effect: allow
+  - name: secure-read
+    domain: secure.example.com
+    ports: [443]
+    methods: [GET]
+    effect: allow
+  - name: internal
+    domain: internal.example.com
+    effect: allow
+  - name: pinned
+    domain: pinned.example.com
+    effect: allow
+settings:
+  dns: { hosts: { internal.example.com: 10.1.2.3, pinned.example.com: 93.184.216.34 } }
 `;
 
 let work: string;
@@ -121,6 +134,9 @@ describe('leash explain', () => {
       ['openai', false],
       ['papers', false],
       ['lab', false],
+      ['secure-read', false],
+      ['internal', false],
+      ['pinned', false],
     ]);
     expect(result.trace[2]?.why).toBe('host example.com does not match api.openai.com');
   });
@@ -140,6 +156,23 @@ describe('leash explain', () => {
   ])('accepts CONNECT host:port: %s', async (_name, target, rule, host, port) => {
     const result = await explain('CONNECT', target);
     expect({ rule: result.rule?.name ?? null, host: result.host, port: result.port, method: result.method }).toEqual({ rule, host, port, method: 'CONNECT' });
+  });
+
+  it('an intercepted host: the request inside the tunnel is decided as leash serve decides it', async () => {
+    const refused = await explain('DELETE', 'https://secure.example.com/v1/items/1');
+    expect(refused).toMatchObject({ effect: 'deny', reason: 'no_rule', method: 'DELETE', path: '/v1/items/1', rule: null });
+    expect(refused.message).toContain('rule secure-read decides for this host and does not allow it (method DELETE is not in [GET])');
+    expect((refused as unknown as { tunnel: object }).tunnel).toMatchObject({ effect: 'allow', reason: 'intercepted', rule: 'secure-read' });
+    expect(refused.seenAs).toContain('is intercepted (rule secure-read), so this DELETE is decided inside the tunnel');
+    expect(await explain('GET', 'https://secure.example.com/v1/items/1')).toMatchObject({ effect: 'allow', reason: 'allowed_by_rule', rule: { name: 'secure-read' } });
+  });
+
+  it('--resolve: resolves as serve would and applies the address guard', async () => {
+    const denied = await explain('--resolve', 'GET', 'http://internal.example.com/');
+    expect(denied).toMatchObject({ effect: 'deny', reason: 'address_denied', rule: { name: 'internal' }, resolved: null });
+    expect(denied.message).toContain('internal.example.com resolves to 10.1.2.3');
+    const allowed = await explain('--resolve', 'GET', 'http://pinned.example.com/');
+    expect(allowed).toMatchObject({ effect: 'allow', reason: 'allowed_by_rule', resolved: { address: '93.184.216.34', source: 'pin' } });
   });
 
   it('accepts a lower-case method', async () => {

@@ -11,6 +11,7 @@
 
 import { spawn } from 'node:child_process';
 import net from 'node:net';
+import type { Duplex } from 'node:stream';
 import { fetch, ProxyAgent } from 'undici';
 
 export interface ClientResult {
@@ -286,5 +287,125 @@ export function rawRequest(
       clearTimeout(timer);
       reject(err);
     });
+  });
+}
+
+export interface FloodResult {
+  /** Everything the server sent, as latin1. */
+  text: string;
+  /** When the first complete response (head and Content-Length body) had arrived; null if none did. */
+  answeredMs: number | null;
+  /** Body bytes the kernel took from this client (write callbacks fired): what the server read, plus socket buffers. */
+  flushedBytes: number;
+  /** When the server half-closed (FIN), if it did. */
+  endedMs: number | null;
+  /** How the connection finished: 'close', 'error:CODE' (a reset), or 'timeout'. */
+  finished: string;
+  finishedMs: number;
+}
+
+/**
+ * Sends `head`, then writes body bytes as fast as the connection takes them until the server closes it or
+ * `durationMs` passes: a client that keeps uploading while the server refuses (RFC 9112 §9.6). Reading starts after
+ * `readAfterMs`, so the test can tell whether the refusal was still there to read or a reset threw it away.
+ */
+export interface FloodOptions {
+  /** Give up after this long (default 3 s). */
+  durationMs?: number;
+  chunkBytes?: number;
+  /** Read nothing until then, like a client blocked in a long write. */
+  readAfterMs?: number;
+}
+
+export async function floodRequest(port: number, head: string, opts: FloodOptions = {}): Promise<FloodResult> {
+  // Half-open: the client keeps uploading after the server's FIN, as a client busy sending would.
+  const socket = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+  await new Promise<void>((resolve, reject) => {
+    socket.once('connect', () => resolve());
+    socket.once('error', reject);
+  });
+  return floodOn(socket, head, opts);
+}
+
+/** floodRequest on a connection already open (a TLS socket inside a tunnel; open it with allowHalfOpen). */
+export function floodOn(socket: Duplex, head: string, opts: FloodOptions = {}): Promise<FloodResult> {
+  const durationMs = opts.durationMs ?? 3_000;
+  const chunk = Buffer.alloc(opts.chunkBytes ?? 64 * 1024, 0x61);
+  const started = performance.now();
+  return new Promise((resolve) => {
+    let text = '';
+    let answeredMs: number | null = null;
+    let endedMs: number | null = null;
+    let flushedBytes = 0;
+    let settled = false;
+    const finish = (finished: string) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      socket.destroy();
+      resolve({ text, answeredMs, flushedBytes, endedMs, finished, finishedMs: performance.now() - started });
+    };
+    const timer = setTimeout(() => finish('timeout'), durationMs);
+    const pump = () => {
+      // Bounded by the timer above: each pass writes until the kernel pushes back, then waits for drain.
+      while (!settled && !socket.destroyed) {
+        if (!socket.write(chunk, (err) => (err === undefined || err === null ? (flushedBytes += chunk.length) : undefined))) {
+          socket.once('drain', pump);
+          return;
+        }
+      }
+    };
+    socket.on('data', (data: Buffer) => {
+      text += data.toString('latin1');
+      if (answeredMs === null && completeResponse(text)) answeredMs = performance.now() - started;
+    });
+    socket.on('end', () => (endedMs = performance.now() - started));
+    socket.on('close', () => finish('close'));
+    socket.on('error', (err: NodeJS.ErrnoException) => finish(`error:${err.code ?? err.message}`));
+    if (opts.readAfterMs) {
+      socket.pause();
+      setTimeout(() => socket.resume(), opts.readAfterMs).unref();
+    }
+    socket.write(head);
+    pump();
+  });
+}
+
+/** Whether `text` holds a whole response: status line, headers, and as many body bytes as Content-Length says. */
+function completeResponse(text: string): boolean {
+  const end = text.indexOf('\r\n\r\n');
+  if (end === -1) return false;
+  const length = /\r\ncontent-length: *(\d+)/i.exec(text.slice(0, end));
+  return text.length - (end + 4) >= Number(length?.[1] ?? 0);
+}
+
+/**
+ * The client side of `Expect: 100-continue` (RFC 9110 §10.1.1) on an open connection (plain or TLS): sends `head`,
+ * waits for the server's first answer, and sends `body` only if that answer is `100 Continue`; then collects until
+ * a final response is complete, the server closes, or `timeoutMs` passes. Returns everything the server sent.
+ */
+export function expectContinue(socket: Duplex, head: string, body: string, timeoutMs = 3_000): Promise<string> {
+  return new Promise((resolve) => {
+    let text = '';
+    let sentBody = false;
+    const finish = () => {
+      clearTimeout(timer);
+      socket.off('data', onData);
+      resolve(text);
+    };
+    const timer = setTimeout(finish, timeoutMs);
+    const onData = (chunk: Buffer) => {
+      text += chunk.toString('latin1');
+      if (!sentBody && /^HTTP\/1\.1 100 [^\r\n]*\r\n\r\n/.test(text)) {
+        sentBody = true;
+        socket.write(body);
+      }
+      const final = text.replace(/^HTTP\/1\.1 100 [^\r\n]*\r\n\r\n/, '');
+      if (final !== '' && completeResponse(final)) finish();
+    };
+    socket.on('data', onData);
+    socket.once('close', finish);
+    socket.once('end', finish);
+    socket.write(head);
   });
 }

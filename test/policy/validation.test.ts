@@ -175,6 +175,9 @@ rules:
 describe('warnings: printed, but the policy loads', () => {
   it.each<[name: string, fixture: string, field: string, message: string, line: number, column: number]>([
     ['a rule shadowed by an earlier rule that always matches first', 'shadowed-rule.yaml', 'rules (corp-payroll)', 'never matches: rule corp (<dir>shadowed-rule.yaml:3:5) comes first and matches every request this rule would', 7, 5],
+    ['methods on a port outside settings.tlsPorts: https:// tunnels to it are refused', 'methods-on-opaque-port.yaml', 'rules (registry)', 'methods on port 5000: leash sees them in plain http:// requests, but an https:// client tunnels to 5000, which is not in settings.tlsPorts, so its tunnels are refused (opaque_tunnel). If 5000 carries TLS, add it to settings.tlsPorts so leash intercepts and holds each request to this rule', 3, 5],
+    ['inspect on a deny rule', 'inspect-on-deny.yaml', 'rules (no-search)', 'inspect on a deny rule does nothing: leash reads the responses of requests it allows, and this rule allows none', 3, 5],
+    ['websocket: true without GET', 'websocket-without-get.yaml', 'rules (chat)', 'websocket: true allows the upgrade of a GET, and this rule\'s methods [POST] do not include GET, so no WebSocket can open', 3, 5],
     ['an allow rule a deny rule covers, wherever the deny stands', 'allow-covered-by-deny.yaml', 'rules (openai)', 'never allows anything: deny rule no-openai (<dir>allow-covered-by-deny.yaml:7:5) covers every request this rule would allow, and deny rules always win', 3, 5],
   ])('%s', async (_name, fixture, field, message, line, column) => {
     const result = await load(`${WARNINGS}${fixture}`);

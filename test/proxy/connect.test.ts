@@ -9,7 +9,7 @@ import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir, waitFor } from '../helpers/audit-sink.js';
 import { createTestCa, type TestCa } from '../helpers/certs.js';
-import { curl, nodeFetch, pythonUrllib } from '../helpers/clients.js';
+import { curl, floodRequest, nodeFetch, pythonUrllib } from '../helpers/clients.js';
 import { startHttpsOrigin, startTcpSink, type TcpSink, type TestOrigin } from '../helpers/origin.js';
 import { policy, startLeash, type TestLeash } from '../helpers/leash.js';
 
@@ -105,6 +105,17 @@ describe('refused tunnels', () => {
     expect(head.split('\r\n')[0]).toBe('HTTP/1.1 403 Blocked by leash (rule forbidden: not for agents)');
     expect(head).toContain('X-Leash-Decision: deny; rule=forbidden; reason=denied_by_rule');
     await closed(socket);
+  });
+
+  it('a client that keeps sending after its CONNECT still gets the whole 403, and leash reads next to none of it', async () => {
+    // RFC 9112 §9.6: a reset while the client is sending could destroy the refusal before the client reads it.
+    const r = await floodRequest(leash.port, `CONNECT other.test:${origin.port} HTTP/1.1\r\nHost: other.test:${origin.port}\r\n\r\n`, { readAfterMs: 300 });
+    expect(r.text).toMatch(/^HTTP\/1\.1 403 Blocked by leash/);
+    expect(r.text).toContain('Connection: close');
+    expect(r.answeredMs).not.toBeNull();
+    expect(r.answeredMs as number).toBeLessThan(1000);
+    expect(r.flushedBytes).toBeLessThan(8 * 1024 ** 2);
+    expect(r.finished).not.toBe('timeout');
   });
 
   it('curl reports the refusal status', async () => {

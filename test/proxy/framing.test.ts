@@ -40,12 +40,22 @@ describe('ambiguous framing is refused and never forwarded', () => {
     ['a header line without a colon', 'X-Bad header\r\n', ''],
     ['a bare LF inside a header value', 'X-Bad: a\nb\r\n', ''],
     ['a non-numeric Content-Length', 'Content-Length: 4x\r\n', 'abcd'],
+    // RFC 9112 §3.2: more than one Host is a 400; proxies and origins may each pick a different one.
+    ['a second Host header', 'Host: evil.test\r\nContent-Length: 4\r\n', 'abcd'],
+    ['a second, identical Host header', 'Host: origin.test\r\nContent-Length: 4\r\n', 'abcd'],
+    ['a second, empty Host header', 'Host:\r\nContent-Length: 4\r\n', 'abcd'],
   ])('%s → 400', async (_name, headers, body) => {
     const before = origin.seen.length;
     const r = await rawRequest(leash.port, `POST ${target()} HTTP/1.1\r\nHost: origin.test\r\n${headers}\r\n${body}`);
     expect(r.text).toMatch(/^HTTP\/1\.1 400 /);
     expect(r.closed).toBe(true);
     expect(origin.seen.length).toBe(before);
+  });
+
+  it('a second Host header is named in the refusal', async () => {
+    const r = await rawRequest(leash.port, `GET ${target()} HTTP/1.1\r\nHost: origin.test\r\nHost: evil.test\r\n\r\n`);
+    expect(r.text).toContain('X-Leash-Decision: deny; reason=bad_request');
+    expect(r.text).toContain('more than one Host header');
   });
 
   it('is audited as bad_request', async () => {

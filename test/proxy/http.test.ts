@@ -3,7 +3,7 @@
 
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { curl, nodeFetch, pythonUrllib, rawRequest } from '../helpers/clients.js';
+import { curl, expectContinue, floodRequest, nodeFetch, pythonUrllib, rawRequest } from '../helpers/clients.js';
 import { startHttpOrigin, type TestOrigin } from '../helpers/origin.js';
 import { policy, startLeash, type TestLeash } from '../helpers/leash.js';
 
@@ -130,6 +130,24 @@ describe('refusals name the rule and the reason', () => {
     expect(r.closed).toBe(true);
   });
 
+  it('a refused HEAD that carries a body gets its head, and the connection closes', async () => {
+    const r = await rawRequest(leash.port, `HEAD ${url('nowhere.test')} HTTP/1.1\r\nHost: nowhere.test\r\nContent-Length: 3\r\n\r\nabc`);
+    expect(r.text).toMatch(/^HTTP\/1\.1 403 [^\r]*\r\n[\s\S]*Connection: close\r\n[\s\S]*\r\n\r\n$/);
+    expect(r.closed).toBe(true);
+  });
+
+  it('a request pipelined behind a refusal that closes the connection is never forwarded', async () => {
+    const refused = `POST ${url('nowhere.test')} HTTP/1.1\r\nHost: nowhere.test\r\nContent-Length: 3\r\n\r\nabc`;
+    const behind = `GET ${url('origin.test', '/behind-refusal')} HTTP/1.1\r\nHost: origin.test\r\nConnection: close\r\n\r\n`;
+    const r = await rawRequest(leash.port, refused + behind);
+    expect(r.text.match(/^HTTP\/1\.1 \d{3}/gm)).toEqual(['HTTP/1.1 403']);
+    expect(r.closed).toBe(true);
+    // No event marks a request that must never happen: give it the few milliseconds forwarding takes here, ten times.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(origin.seen.find((s) => s.url === '/behind-refusal')).toBeUndefined();
+    expect((await leash.records()).find((x) => x.path === '/behind-refusal')).toBeUndefined();
+  });
+
   it('an origin-form request gets 400 explaining that leash is a forward proxy', async () => {
     const r = await rawRequest(leash.port, 'GET /index.html HTTP/1.1\r\nHost: localhost\r\n\r\n');
     expect(r.text).toMatch(/^HTTP\/1\.1 400 /);
@@ -140,6 +158,78 @@ describe('refusals name the rule and the reason', () => {
     const r = await rawRequest(leash.port, `GET https://origin.test:${origin.port}/ HTTP/1.1\r\nHost: origin.test\r\n\r\n`);
     expect(r.text).toMatch(/^HTTP\/1\.1 400 /);
     expect(r.text).toContain('reason=unsupported_scheme');
+  });
+});
+
+async function connected(): Promise<net.Socket> {
+  const socket = net.connect(leash.port, '127.0.0.1');
+  socket.on('error', () => {});
+  await new Promise<void>((r) => socket.once('connect', () => r()));
+  return socket;
+}
+
+describe('Expect: 100-continue is answered only after the decision (RFC 9110 §10.1.1)', () => {
+  const post = (target: string, expect: string) => `POST ${target} HTTP/1.1\r\nHost: origin.test\r\nContent-Length: 5\r\n${expect}\r\n`;
+
+  it.each([
+    { name: 'a host with no rule', target: () => url('nowhere.test', '/expect'), decision: 'deny; reason=no_rule' },
+    { name: 'a deny rule', target: () => url('api.origin.test', '/admin/expect'), decision: 'deny; rule=blocked-path; reason=denied_by_rule' },
+  ])('$name: no 100, only the 403 with Connection: close, and nothing reaches the origin', async ({ target, decision }) => {
+    const before = origin.seen.length;
+    const socket = await connected();
+    const text = await expectContinue(socket, post(target(), 'Expect: 100-continue\r\n'), 'hello');
+    socket.destroy();
+    expect(text).toMatch(/^HTTP\/1\.1 403 /);
+    expect(text).not.toMatch(/HTTP\/1\.1 100/);
+    expect(text).toContain(`X-Leash-Decision: ${decision}`);
+    expect(text).toContain('Connection: close');
+    expect(origin.seen.length).toBe(before);
+  });
+
+  it.each([
+    ['one Expect header', 'Expect: 100-continue\r\n'],
+    ['two Expect headers', 'Expect: 100-continue\r\nExpect: 100-Continue\r\n'],
+  ])('allowed, %s: 100 Continue, then the body goes through, then the origin answers', async (_name, expectHeaders) => {
+    const socket = await connected();
+    const text = await expectContinue(socket, post(url('origin.test', '/expect-allowed'), expectHeaders), 'hello');
+    socket.destroy();
+    expect(text).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 /);
+    expect(text).toContain('hello from origin POST /expect-allowed');
+    const seen = origin.seen.filter((x) => x.url === '/expect-allowed').at(-1);
+    expect(seen?.body.toString()).toBe('hello');
+    expect(seen?.headers.expect).toBeUndefined();
+  });
+
+  it.each([
+    ['an unknown expectation', 'Expect: x-custom\r\n'],
+    ['100-continue with another member', 'Expect: 100-continue, x-custom\r\n'],
+    ['a second Expect header with another expectation', 'Expect: 100-continue\r\nExpect: x-custom\r\n'],
+  ])('%s → 417 expectation_failed, nothing forwarded', async (_name, expectHeaders) => {
+    const before = origin.seen.length;
+    const socket = await connected();
+    const text = await expectContinue(socket, post(url('origin.test', '/expect-other'), expectHeaders), 'hello');
+    socket.destroy();
+    expect(text).toMatch(/^HTTP\/1\.1 417 /);
+    expect(text).toContain('X-Leash-Decision: deny; reason=expectation_failed');
+    expect(origin.seen.length).toBe(before);
+  });
+});
+
+describe('a refusal reaches a client that is still uploading (RFC 9112 §9.6)', () => {
+  // The client reads nothing for 300 ms, as one blocked in a long write: a reset in that time would destroy the
+  // refusal in its receive buffer before it was read.
+  it('a 10 GiB POST to a denied host gets the whole 403 within a second; leash reads next to none of it', async () => {
+    const r = await floodRequest(leash.port, `POST ${url('nowhere.test', '/upload')} HTTP/1.1\r\nHost: nowhere.test\r\nContent-Length: ${10 * 1024 ** 3}\r\n\r\n`, { readAfterMs: 300 });
+    expect(r.text).toMatch(/^HTTP\/1\.1 403 /);
+    expect(r.text).toContain('X-Leash-Decision: deny; reason=no_rule');
+    expect(r.text).toContain('Connection: close');
+    expect(r.answeredMs).not.toBeNull();
+    expect(r.answeredMs as number).toBeLessThan(1000);
+    // leash half-closed at once and stopped reading: the client could fill the socket buffers, no more; the
+    // connection is gone soon after.
+    expect(r.endedMs as number).toBeLessThan(1000);
+    expect(r.flushedBytes).toBeLessThan(8 * 1024 ** 2);
+    expect(r.finished).not.toBe('timeout');
   });
 });
 

@@ -14,11 +14,12 @@ beforeAll(async () => {
   leash = await startLeash(policy(`
 settings:
   mode: report
-  dns: { hosts: { allowed.test: 127.0.0.1, unlisted.test: 127.0.0.1, banned.test: 127.0.0.1 } }
+  dns: { hosts: { allowed.test: 127.0.0.1, unlisted.test: 127.0.0.1, banned.test: 127.0.0.1, reads.test: 127.0.0.1 } }
   network: { allowCidrs: ["127.0.0.0/8"] }
 rules:
   - { name: banned, domain: banned.test, ports: "*", effect: deny }
   - { name: allowed, domain: allowed.test, ports: "*", effect: allow }
+  - { name: reads, domain: reads.test, ports: "*", methods: [GET, POST], effect: allow }
 `));
 });
 
@@ -37,6 +38,14 @@ it.each([
   const record = (await leash.records()).filter((x) => x.host === host).at(-1);
   expect(record).toMatchObject({ effect: 'allow', rule, reason, status: 200 });
   expect(record?.wouldDeny).toBe(wouldDeny);
+});
+
+it('a method override the policy would refuse is let through and audited as method_override', async () => {
+  const r = await curl({ url: `http://reads.test:${origin.port}/items/1`, proxy: leash.url, method: 'POST', data: 'x', headers: { 'X-HTTP-Method-Override': 'DELETE' } });
+  expect(r.status).toBe(200);
+  expect(origin.seen.at(-1)?.headers['x-http-method-override']).toBe('DELETE');
+  const record = (await leash.records()).filter((x) => x.host === 'reads.test').at(-1);
+  expect(record).toMatchObject({ effect: 'allow', reason: 'method_override', wouldDeny: true, status: 200 });
 });
 
 it('the address guard is not relaxed by report mode', async () => {

@@ -9,7 +9,7 @@ import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir, waitFor } from '../helpers/audit-sink.js';
 import { createTestCa, type TestCa } from '../helpers/certs.js';
-import { curl, nodeFetch, pythonUrllib } from '../helpers/clients.js';
+import { curl, expectContinue, floodOn, nodeFetch, pythonUrllib } from '../helpers/clients.js';
 import { startHttpsOrigin, type TestOrigin } from '../helpers/origin.js';
 import { policy, startLeash, type TestLeash } from '../helpers/leash.js';
 
@@ -37,6 +37,7 @@ settings:
 rules:
   - { name: docs-admin, domain: docs.test, ports: [${origin.port}], paths: ["/admin/**"], effect: deny, reason: admin console }
   - { name: docs-read, domain: docs.test, ports: [${origin.port}], methods: [GET, HEAD], effect: allow }
+  - { name: docs-write, domain: docs.test, ports: [${origin.port}], methods: [POST], paths: ["/items/**"], effect: allow }
   - { name: plain, domain: plain.test, ports: [${origin.port}], effect: allow }
   - { name: bad, domain: bad.test, ports: [${impostor.port}], methods: [GET], effect: allow }
 `));
@@ -53,6 +54,31 @@ afterAll(async () => {
 });
 
 const docs = (p: string) => `https://docs.test:${origin.port}${p}`;
+
+interface InsideTunnel {
+  readonly client: tls.TLSSocket;
+  /** Everything leash sent inside the tunnel so far, as latin1. */
+  text(): string;
+  /** Resolves when leash closed (or half-closed) the tunnel. */
+  readonly ended: Promise<void>;
+}
+
+/** An intercepted tunnel to docs.test opened by hand, for raw requests inside it. */
+async function insideTunnel(opts: { allowHalfOpen?: boolean } = {}): Promise<InsideTunnel> {
+  const socket = net.connect({ port: leash.port, host: '127.0.0.1', allowHalfOpen: opts.allowHalfOpen === true });
+  socket.write(`CONNECT docs.test:${origin.port} HTTP/1.1\r\n\r\n`);
+  await new Promise<void>((r) => socket.once('data', () => r()));
+  const client = tls.connect({ socket, servername: 'docs.test', ca: leashCaPem, allowHalfOpen: opts.allowHalfOpen === true } as tls.ConnectionOptions);
+  client.on('error', () => {});
+  let text = '';
+  client.on('data', (d: Buffer) => (text += d.toString('latin1')));
+  const ended = new Promise<void>((r) => {
+    client.once('end', () => r());
+    client.once('close', () => r());
+  });
+  await new Promise<void>((r) => client.once('secureConnect', () => r()));
+  return { client, text: () => text, ended };
+}
 
 describe('leash serve created its CA on start because the policy intercepts', () => {
   it('with a 0600 key, and said where', async () => {
@@ -112,7 +138,103 @@ describe('each request inside an intercepted tunnel is decided on its own', () =
   });
 });
 
+describe('Expect: 100-continue inside the tunnel is answered only after the decision (RFC 9110 §10.1.1)', () => {
+  const post = (p: string, expect: string) => `POST ${p} HTTP/1.1\r\nHost: docs.test:${origin.port}\r\nContent-Length: 5\r\n${expect}\r\n`;
+
+  it('denied: no 100, only the 403 with Connection: close, and nothing reaches the origin', async () => {
+    const before = origin.seen.length;
+    const t = await insideTunnel();
+    const text = await expectContinue(t.client, post('/guide', 'Expect: 100-continue\r\n'), 'hello');
+    t.client.destroy();
+    expect(text).toMatch(/^HTTP\/1\.1 403 /);
+    expect(text).not.toMatch(/HTTP\/1\.1 100/);
+    expect(text).toContain('X-Leash-Decision: deny; reason=no_rule');
+    expect(text).toContain('Connection: close');
+    expect(origin.seen.length).toBe(before);
+  });
+
+  it.each([
+    ['one Expect header', 'Expect: 100-continue\r\n'],
+    ['two Expect headers', 'Expect: 100-continue\r\nExpect: 100-continue\r\n'],
+  ])('allowed, %s: 100 Continue, then the body goes through, then the origin answers', async (_name, expectHeaders) => {
+    const t = await insideTunnel();
+    const text = await expectContinue(t.client, post('/items/expect', expectHeaders), 'hello');
+    t.client.destroy();
+    expect(text).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 /);
+    const seen = origin.seen.filter((x) => x.url === '/items/expect').at(-1);
+    expect(seen?.body.toString()).toBe('hello');
+    expect(seen?.headers.expect).toBeUndefined();
+  });
+
+  it('a refused upload the client keeps sending gets the whole 403 (lingering close, RFC 9112 §9.6)', async () => {
+    const t = await insideTunnel({ allowHalfOpen: true });
+    const r = await floodOn(t.client, `POST /guide HTTP/1.1\r\nHost: docs.test:${origin.port}\r\nContent-Length: ${10 * 1024 ** 3}\r\n\r\n`, { readAfterMs: 300 });
+    expect(r.text).toMatch(/^HTTP\/1\.1 403 /);
+    expect(r.text).toContain('Connection: close');
+    expect(r.answeredMs as number).toBeLessThan(1000);
+    expect(r.flushedBytes).toBeLessThan(8 * 1024 ** 2);
+    expect(r.finished).not.toBe('timeout');
+  });
+
+  it('another expectation → 417 expectation_failed, nothing forwarded', async () => {
+    const before = origin.seen.length;
+    const t = await insideTunnel();
+    const text = await expectContinue(t.client, post('/items/other', 'Expect: 100-continue\r\nExpect: x-custom\r\n'), 'hello');
+    t.client.destroy();
+    expect(text).toMatch(/^HTTP\/1\.1 417 /);
+    expect(text).toContain('X-Leash-Decision: deny; reason=expectation_failed');
+    expect(origin.seen.length).toBe(before);
+  });
+});
+
+describe('method rules mean what they say inside the tunnel', () => {
+  const send = async (head: string, body = '') => {
+    const t = await insideTunnel();
+    t.client.write(`${head}Host: docs.test:${origin.port}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    await t.ended;
+    t.client.destroy();
+    return t.text();
+  };
+  const FORM = 'Content-Type: application/x-www-form-urlencoded\r\n';
+
+  it.each([
+    { name: 'X-HTTP-Method-Override: DELETE on an allowed POST', head: `POST /items/1 HTTP/1.1\r\nX-HTTP-Method-Override: DELETE\r\n`, body: '', says: 'DELETE (X-HTTP-Method-Override)' },
+    { name: 'a _method form field', head: `POST /items/1 HTTP/1.1\r\n${FORM}`, body: 'a=1&_method=DELETE', says: 'DELETE (the _method form field)' },
+    { name: 'a _method query parameter on an allowed GET', head: 'GET /guide?_method=DELETE HTTP/1.1\r\n', body: '', says: 'DELETE (the _method query parameter)' },
+    { name: 'a form over 64 KiB', head: `POST /items/1 HTTP/1.1\r\n${FORM}`, body: `a=${'x'.repeat(70_000)}`, says: 'over 64 KiB' },
+  ])('$name → 403 method_override, nothing forwarded', async ({ head, body, says }) => {
+    const before = origin.seen.length;
+    const text = await send(head, body);
+    expect(text).toMatch(/^HTTP\/1\.1 403 /);
+    expect(text).toContain('X-Leash-Decision: deny; reason=method_override');
+    expect(text).toContain(says);
+    expect(origin.seen.length).toBe(before);
+  });
+
+  it('a form without _method is forwarded unchanged', async () => {
+    const body = `title=a+b&pad=${'p'.repeat(30_000)}`;
+    const text = await send(`POST /items/form HTTP/1.1\r\n${FORM}`, body);
+    expect(text).toMatch(/^HTTP\/1\.1 200 /);
+    expect(origin.seen.find((x) => x.url === '/items/form')?.body.toString()).toBe(body);
+  });
+});
+
 describe('what interception refuses', () => {
+  it.each([
+    ['a second Host naming another host', 'other.test'],
+    ['a second, identical Host', 'docs.test'],
+  ])('%s: 400 bad_request, nothing forwarded', async (_name, second) => {
+    const before = origin.seen.length;
+    const t = await insideTunnel();
+    t.client.write(`GET /two-hosts HTTP/1.1\r\nHost: docs.test:${origin.port}\r\nHost: ${second}\r\n\r\n`);
+    await t.ended;
+    expect(t.text()).toMatch(/^HTTP\/1\.1 400 /);
+    expect(t.text()).toContain('X-Leash-Decision: deny; reason=bad_request');
+    expect(t.text()).toContain('more than one Host header');
+    t.client.destroy();
+    expect(origin.seen.length).toBe(before);
+  });
+
   it('a Host header naming another host is domain fronting: 403 host_mismatch', async () => {
     const r = await curl({ url: docs('/fronted'), proxy: leash.url, caFile: bundle, headers: { Host: 'other.test' } });
     expect(r.status).toBe(403);

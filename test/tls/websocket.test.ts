@@ -50,7 +50,7 @@ afterAll(async () => {
   server?.close();
 });
 
-async function upgrade(host: string): Promise<{ client: tls.TLSSocket; head: string; read: () => string }> {
+async function upgrade(host: string, target = '/socket', extra = ''): Promise<{ client: tls.TLSSocket; head: string; read: () => string }> {
   const socket = net.connect(leash.port, '127.0.0.1');
   socket.write(`CONNECT ${host}:${port} HTTP/1.1\r\n\r\n`);
   await new Promise<void>((r) => socket.once('data', () => r()));
@@ -59,7 +59,7 @@ async function upgrade(host: string): Promise<{ client: tls.TLSSocket; head: str
   client.on('data', (d: Buffer) => (text += d.toString('latin1')));
   client.on('error', () => {});
   await new Promise<void>((r) => client.once('secureConnect', () => r()));
-  client.write(`GET /socket HTTP/1.1\r\nHost: ${host}:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${crypto.randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+  client.write(`GET ${target} HTTP/1.1\r\nHost: ${host}:${port}\r\n${extra}Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${crypto.randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
   await waitFor(() => text.includes('\r\n\r\n'));
   return { client, head: text, read: () => text };
 }
@@ -78,5 +78,15 @@ it('without websocket: true the upgrade is refused with 403 upgrade_denied', asy
   const { head, client } = await upgrade('feed.test');
   expect(head).toMatch(/^HTTP\/1\.1 403 /);
   expect(head).toContain('X-Leash-Decision: deny; rule=feed; reason=upgrade_denied');
+  client.destroy();
+});
+
+it.each([
+  ['an override header', '/socket', 'X-HTTP-Method-Override: DELETE\r\n'],
+  ['a _method query parameter', '/socket?_method=DELETE', ''],
+])('an upgrade that asks for another method through %s is refused with 403 method_override', async (_name, target, extra) => {
+  const { head, client } = await upgrade('chat.test', target, extra);
+  expect(head).toMatch(/^HTTP\/1\.1 403 /);
+  expect(head).toContain('X-Leash-Decision: deny; reason=method_override');
   client.destroy();
 });
