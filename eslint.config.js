@@ -22,32 +22,39 @@ const ioBan = {
 
 // A relative import of a top-level folder of src/ from a file one or more folders down, e.g. '../proxy/server.js'.
 const layer = (names, why) => ({ regex: `^(\\.\\./)+(${names.join('|')})(/|$)`, message: why });
-// A relative import of one of the I/O modules inside a folder that is otherwise PURE, from the same folder
-// ('./read.js') or from another one ('../policy/read.js'): importing it would pull its I/O into a PURE module.
-const impureSibling = (dir, files) => ({
-  regex: `^(\\./|(\\.\\./)+${dir}/)(${files.join('|')})(\\.js)?$`,
-  message: `${dir}/${files.join(', ')} do I/O; a PURE module must not import them (hand it the data instead).`,
-});
-const IMPURE_SIBLINGS = [
-  impureSibling('policy', ['read', 'watch']),
-  impureSibling('kernel', ['system', 'loaded']),
-  impureSibling('inspect', ['body']),
-  impureSibling('audit', ['logger', 'file-sink', 'read']),
-];
-const IO_LAYERS = layer(['proxy', 'tls', 'cli'], 'proxy/, tls/ and cli/ do I/O; a PURE module must not import them.');
+// The files that do I/O in folders that are otherwise PURE: policy/read.ts and watch.ts (files), kernel/system.ts
+// and loaded.ts (processes, files), inspect/body.ts (zlib streams), audit/logger.ts, file-sink.ts and read.ts (files).
+const IO_FILES = {
+  policy: ['read', 'watch'],
+  kernel: ['system', 'loaded'],
+  inspect: ['body'],
+  audit: ['logger', 'file-sink', 'read'],
+};
+// For a PURE module in folder `here`, the relative imports that would pull one of those files' I/O in: './read.js'
+// from the same folder, '../policy/read.js' from any folder.
+const ioFileImports = (here) =>
+  Object.entries(IO_FILES).map(([dir, files]) => ({
+    regex: `^(${dir === here ? '\\./|' : ''}(\\.\\./)+${dir}/)(${files.join('|')})(\\.js)?$`,
+    message: `${files.map((f) => `${dir}/${f}.ts`).join(', ')} do I/O; a PURE module must not import them (hand it the data).`,
+  }));
 
-// PURE modules, as their headers and README "Development" say. The other files of these folders do I/O:
-// policy/read.ts and watch.ts (files), kernel/system.ts and loaded.ts (processes, files), inspect/body.ts (zlib
-// streams), audit/logger.ts, file-sink.ts, read.ts (files), audit/record.ts (record shapes, not declared PURE).
-const PURE_POLICY = ['src/policy/**/*.ts'];
-const PURE_POLICY_IO = ['src/policy/read.ts', 'src/policy/watch.ts'];
-const PURE_ELSEWHERE = [
-  'src/inspect/{json,html,urls,reference,headers}.ts', // the scanners
-  'src/grants/select.ts',
-  'src/kernel/{model,nft,iptables,pf,endpoint,status}.ts', // the generators and parsers
-  'src/limits/token-bucket.ts',
-  'src/audit/{chain,verify,redact,query,format}.ts',
-];
+// PURE modules, as their headers and README "Development" say, by folder. audit/record.ts is not declared PURE.
+const PURE = {
+  policy: { files: ['src/policy/**/*.ts'], ignores: ['src/policy/read.ts', 'src/policy/watch.ts'] },
+  inspect: { files: ['src/inspect/{json,html,urls,reference,headers}.ts'] }, // the scanners
+  grants: { files: ['src/grants/select.ts'] },
+  kernel: { files: ['src/kernel/{model,nft,iptables,pf,endpoint,status}.ts'] }, // the generators and parsers
+  limits: { files: ['src/limits/token-bucket.ts'] },
+  audit: { files: ['src/audit/{chain,verify,redact,query,format}.ts'] },
+};
+// The layers a PURE module may not import: policy/ is the bottom layer; proxy/, tls/ and cli/ do I/O.
+const higherLayers = (here) =>
+  here === 'policy'
+    ? layer(
+        ['proxy', 'tls', 'cli', 'audit'],
+        'policy/ is the bottom layer: it never imports proxy/, tls/, cli/ or audit/.',
+      )
+    : layer(['proxy', 'tls', 'cli'], 'proxy/, tls/ and cli/ do I/O; a PURE module must not import them.');
 
 // What a PURE module must not do beyond its imports, where a selector sees it cheaply. Not seen: state hidden in
 // a `const` object or array that is mutated later, or a clock read through an alias.
@@ -115,39 +122,16 @@ export default defineConfig([
     },
   },
 
-  // policy/ is PURE except read.ts and watch.ts: no I/O modules, and no imports from the layers above it.
-  {
-    name: 'leash/layout/policy-pure',
-    files: PURE_POLICY,
-    ignores: PURE_POLICY_IO,
+  // PURE modules: no I/O modules, no I/O files of their folders, no layer above them, no clock, no module state.
+  ...Object.entries(PURE).map(([dir, { files, ignores = [] }]) => ({
+    name: `leash/layout/pure-${dir}`,
+    files,
+    ignores,
     rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          patterns: [
-            ioBan,
-            layer(
-              ['proxy', 'tls', 'cli', 'audit'],
-              'policy/ is the bottom layer: it never imports proxy/, tls/, cli/ or audit/.',
-            ),
-            ...IMPURE_SIBLINGS,
-          ],
-        },
-      ],
+      'no-restricted-imports': ['error', { patterns: [ioBan, higherLayers(dir), ...ioFileImports(dir)] }],
       'no-restricted-syntax': pureSyntax,
     },
-  },
-
-  // The other PURE modules: the inspect scanners, grant selection, the kernel generators, the token bucket and the
-  // audit chain, redaction and query code.
-  {
-    name: 'leash/layout/pure',
-    files: PURE_ELSEWHERE,
-    rules: {
-      'no-restricted-imports': ['error', { patterns: [ioBan, IO_LAYERS, ...IMPURE_SIBLINGS] }],
-      'no-restricted-syntax': pureSyntax,
-    },
-  },
+  })),
 
   // tls/ knows certificates, ClientHellos and TLS termination; it is handed what it needs (a secure-context lookup,
   // a callback) and never imports proxy/: a lower layer never calls back into a higher one.

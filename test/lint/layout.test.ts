@@ -140,6 +140,18 @@ const rows: Row[] = [
     fires: [IMPORTS],
   },
   {
+    name: 'audit/chain: ./read.js (audit/read.ts reads files)',
+    file: 'src/audit/chain.ts',
+    code: "import { readAuditFiles } from './read.js'",
+    fires: [IMPORTS],
+  },
+  {
+    name: 'audit/query: ./chain.js is fine',
+    file: 'src/audit/query.ts',
+    code: "import { x } from './chain.js'",
+    fires: [],
+  },
+  {
     name: 'policy: ./rule.js is fine',
     file: 'src/policy/load.ts',
     code: "import { compileRule } from './rule.js'",
