@@ -128,7 +128,7 @@ export function compileAddressGuard(allowCidrs: readonly string[], denyCidrs: re
         try {
           return parseCidrText(text);
         } catch (err) {
-          throw new TypeError(`invalid CIDR ${JSON.stringify(text)} in ${field}: ${(err as Error).message}`);
+          throw new TypeError(`invalid CIDR ${JSON.stringify(text)} in ${field}: ${(err as Error).message}`, { cause: err });
         }
       }),
     );

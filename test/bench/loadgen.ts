@@ -534,7 +534,6 @@ async function runHandshakes(job: HandshakeJob): Promise<HandshakeResult> {
   let firstError: string | undefined;
   let windowStart = 0;
   let windowEnd = 0;
-  const live = new Set<net.Socket>();
   const measuring = () => performance.now() >= warmupEnd;
   const done = () => count >= job.maxConnections || performance.now() >= windowEndAt || errors > 1000;
   const worker = async () => {
