@@ -69,7 +69,6 @@ interface CompiledRule {
   readonly replace: (match: string, ...groups: string[]) => string;
 }
 
-
 const CATALOGUE: readonly CompiledRule[] = SECRET_RULES.map((rule) => ({
   keywords: rule.keywords,
   pattern: new RegExp(rule.pattern, 'gi'),
