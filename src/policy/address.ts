@@ -150,7 +150,9 @@ export function checkAddress(guard: AddressGuard, ip: string): AddressVerdict {
     return { ok: false, address, category, reason: 'address_denied', message };
   }
   if (category === 'public' || guard.allow.some(covered)) return { ok: true, address, category };
-  return { ok: false, address, category, reason: 'address_denied', message: `${describe(cls)} is ${PHRASE[category]}` };
+  // Says what would allow it: a metadata address never should be, the rest through an exception the operator owns.
+  const remedy = category === 'metadata' ? 'leash never dials it' : `leash refuses it unless settings.network.allowCidrs lists it`;
+  return { ok: false, address, category, reason: 'address_denied', message: `${describe(cls)} is ${PHRASE[category]}; ${remedy}` };
 }
 
 function analyse(ip: string): { cls: AddressClass; forms: Ip[] } {

@@ -35,7 +35,8 @@ export async function resolveTarget(host: string, kind: HostKind, settings: Poli
   if (addresses.length === 0) return { ok: false, reason: 'dns_failure', message: `${host} has no addresses` };
   for (const address of addresses) {
     const verdict = checkAddress(settings.guard, address);
-    if (!verdict.ok) return { ok: false, reason: 'address_denied', message: kind === 'name' ? `${host} resolves to ${verdict.message}` : verdict.message };
+    // "api.test resolves to 10.1.2.3, which is a private network address; ..." reads as one sentence.
+    if (!verdict.ok) return { ok: false, reason: 'address_denied', message: kind === 'name' ? `${host} resolves to ${verdict.message.replace(/^(\S+(?: \([^)]*\))?) is /, '$1, which is ')}` : verdict.message };
   }
   const address = addresses[0] as string;
   return { ok: true, address, family: address.includes(':') ? 6 : 4, source };

@@ -1,5 +1,6 @@
 // Answers an agent can act on. A refusal carries the status, an `X-Leash-Decision` header naming the rule and
-// reason, a one-line body, and (because many clients show only the status line of a refused CONNECT) a reason
+// reason, the standard `Proxy-Status` (RFC 9209) with whether retrying can help, a short body (JSON when the
+// client asks for JSON), and (because many clients show only the status line of a refused CONNECT) a reason
 // phrase that says the same. A blocked agent learns at once, nothing hangs: a policy refusal of a bodiless request
 // keeps the connection (the next request may well be allowed), everything else closes it.
 //
@@ -11,6 +12,7 @@
 
 import type { ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { PROXY_STATUS, proxyStatus, retryText } from './proxy-status.js';
 import { REASONS, type Reason } from './reasons.js';
 
 export interface Refusal {
@@ -34,10 +36,18 @@ export function decisionHeader(effect: 'allow' | 'deny', rule: string | null, re
 export function reasonPhrase(refusal: Refusal, ruleReason: string | null): string {
   const status = statusOf(refusal.reason);
   let detail: string;
-  if (status === 403) detail = refusal.rule ? `rule ${refusal.rule}${ruleReason ? `: ${ruleReason}` : ''}` : refusal.reason === 'no_rule' ? 'no rule allows this host' : refusal.reason;
+  // The address guard decided, whatever rule allowed the name: name the address, its class and the way out.
+  if (refusal.reason === 'address_denied') detail = refusal.message;
+  else if (status === 403) detail = refusal.rule ? `rule ${refusal.rule}${ruleReason ? `: ${ruleReason}` : ''}` : refusal.reason === 'no_rule' ? noRuleDetail(refusal.message) : refusal.reason;
   else detail = refusal.reason;
   const head = status === 403 ? 'Blocked by leash' : `leash: ${REASONS[refusal.reason].text}`;
   return sanitize(`${head} (${detail})`).slice(0, 200);
+}
+
+/** What decided a no_rule refusal: the rule that decides the host and why it refused, or that none allows it. */
+function noRuleDetail(message: string): string {
+  const decided = /denied: rule (\S+) decides for this host and does not allow it \((.*)\)$/.exec(message);
+  return decided ? `rule ${decided[1]} does not allow this: ${decided[2]}` : 'no rule allows this host';
 }
 
 function sanitize(text: string): string {
@@ -47,15 +57,16 @@ function sanitize(text: string): string {
 // Refusals after which the connection is still in a known state: the request was read whole and judged.
 const KEEP_ALIVE_STATUSES = new Set([403, 407, 429]);
 
-function headers(refusal: Refusal, body: string, keepAlive = false): Record<string, string> {
+function headers(refusal: Refusal, body: string, keepAlive = false, json = false): Record<string, string> {
   const retry: Record<string, string> = refusal.retryAfterSeconds === undefined ? {} : { 'Retry-After': String(refusal.retryAfterSeconds) };
   // RFC 9110 §11.7.1: a 407 names the scheme the client should answer with.
   const challenge: Record<string, string> = statusOf(refusal.reason) === 407 ? { 'Proxy-Authenticate': 'Basic realm="leash"' } : {};
   return {
     ...retry,
     ...challenge,
-    'Content-Type': 'text/plain; charset=utf-8',
+    'Content-Type': json ? 'application/json' : 'text/plain; charset=utf-8',
     'Content-Length': String(Buffer.byteLength(body)),
+    'Proxy-Status': proxyStatus(refusal.reason, refusal.message),
     'X-Leash-Decision': decisionHeader('deny', refusal.rule, refusal.reason),
     'X-Leash-Request-Id': refusal.requestId,
     Connection: keepAlive ? 'keep-alive' : 'close',
@@ -63,8 +74,20 @@ function headers(refusal: Refusal, body: string, keepAlive = false): Record<stri
   };
 }
 
-function bodyOf(refusal: Refusal): string {
-  return `leash: ${sanitize(refusal.message)}\n`;
+function bodyOf(refusal: Refusal, json = false): string {
+  if (json) {
+    const { error, retry } = PROXY_STATUS[refusal.reason];
+    return `${JSON.stringify({ leash: { reason: refusal.reason, rule: refusal.rule, message: refusal.message, error, retry, requestId: refusal.requestId, ...(refusal.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: refusal.retryAfterSeconds }) } })}\n`;
+  }
+  return `leash: ${sanitize(refusal.message)}; ${retryText(refusal.reason)}\n`;
+}
+
+/** A client that asks for JSON (and not for text first) gets the refusal as JSON. */
+function wantsJson(accept: string | undefined): boolean {
+  if (!accept) return false;
+  const json = accept.search(/application\/(?:[\w.+-]*\+)?json/i);
+  const text = accept.search(/text\/plain/i);
+  return json !== -1 && (text === -1 || json < text);
 }
 
 export function refuseResponse(res: ServerResponse, refusal: Refusal, ruleReason: string | null = null): void {
@@ -73,12 +96,13 @@ export function refuseResponse(res: ServerResponse, refusal: Refusal, ruleReason
     if (!res.socket?.writableEnded) res.destroy();
     return;
   }
-  const body = bodyOf(refusal);
   const request = res.req;
+  const json = wantsJson(request.headers.accept);
+  const body = bodyOf(refusal, json);
   const bodiless = request.headers['transfer-encoding'] === undefined && (request.headers['content-length'] ?? '0') === '0';
   const keepAlive = res.shouldKeepAlive && bodiless && request.method !== 'CONNECT' && KEEP_ALIVE_STATUSES.has(statusOf(refusal.reason));
   if (!keepAlive) res.shouldKeepAlive = false;
-  res.writeHead(statusOf(refusal.reason), reasonPhrase(refusal, ruleReason), headers(refusal, body, keepAlive));
+  res.writeHead(statusOf(refusal.reason), reasonPhrase(refusal, ruleReason), headers(refusal, body, keepAlive, json));
   const socket = res.socket;
   if (keepAlive || !socket) {
     // Kept alive; or not this response's turn on the connection yet (pipelining): Node writes it when it is.

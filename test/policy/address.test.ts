@@ -129,10 +129,10 @@ describe('checkAddress', () => {
   });
 
   it.each<[name: string, allow: string[], deny: string[], ip: string, message: string]>([
-    ['metadata', [], [], '169.254.169.254', '169.254.169.254 is a cloud metadata address'],
-    ['mapped metadata', [], [], '::ffff:169.254.169.254', '::ffff:a9fe:a9fe (IPv4 169.254.169.254) is a cloud metadata address'],
-    ['loopback', [], [], '::1', '::1 is a loopback address'],
-    ['private', [], [], '192.168.0.10', '192.168.0.10 is a private network address'],
+    ['metadata', [], [], '169.254.169.254', '169.254.169.254 is a cloud metadata address; leash never dials it'],
+    ['mapped metadata', [], [], '::ffff:169.254.169.254', '::ffff:a9fe:a9fe (IPv4 169.254.169.254) is a cloud metadata address; leash never dials it'],
+    ['loopback', [], [], '::1', '::1 is a loopback address; leash refuses it unless settings.network.allowCidrs lists it'],
+    ['private', [], [], '192.168.0.10', '192.168.0.10 is a private network address; leash refuses it unless settings.network.allowCidrs lists it'],
     ['denied public', [], ['93.184.216.0/24'], '93.184.216.34', '93.184.216.34 is a public address, refused by deny CIDR 93.184.216.0/24'],
   ])('denial message for %s names address and category', (_name, allow, deny, ip, message) => {
     const verdict = checkAddress(compileAddressGuard(allow, deny), ip);
