@@ -87,12 +87,12 @@ export function buildProgram(io: CommandIo, outcome: Outcome, argv: readonly str
 
   command('serve', 'run the proxy', 'leash serve --policy policies/ --listen 127.0.0.1:3128 --audit /var/log/leash/audit.log')
     .addOption(policyOption)
-    .option('--listen <host:port>', 'address to listen on', '127.0.0.1:3128')
+    .option('--listen <host:port>', 'address to listen on (default: $LEASH_LISTEN, else 127.0.0.1:3128)')
     .option('--audit <path>', 'audit log file, or - for stdout (default: $LEASH_AUDIT, else ./leash-audit.log)')
     .option('--audit-max-size <size>', 'rotate the audit file before it exceeds SIZE (100M, 1G, 500K)')
     .option('--audit-keep <n>', 'rotated audit files to keep (default 5; needs --audit-max-size)')
     .option('--certs <dir>', "where leash's CA for TLS interception lives", 'certs')
-    .action(function (this: Command, options: { policy?: string[]; listen: string; audit?: string; auditMaxSize?: string; auditKeep?: string; certs: string }) {
+    .action(function (this: Command, options: { policy?: string[]; listen?: string; audit?: string; auditMaxSize?: string; auditKeep?: string; certs: string }) {
       noArguments(this);
       return done(import('./serve.js').then(({ serveCommand }) => serveCommand(options, io)));
     });

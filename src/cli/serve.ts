@@ -40,7 +40,7 @@ export interface RunningServe {
 
 /** Starts everything `leash serve` runs; used by the command and by tests that need a real leash in-process. */
 export async function startServe(options: ServeOptions, io: CommandIo): Promise<RunningServe> {
-  const { host, port } = parseListen(options.listen ?? DEFAULT_LISTEN);
+  const { host, port } = parseListen(options.listen ?? (io.env.LEASH_LISTEN || DEFAULT_LISTEN));
   const paths = policyPaths(options.policy);
   const policy = await loadPolicy(paths);
   for (const warning of policy.warnings) io.err(formatIssue(warning));

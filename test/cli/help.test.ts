@@ -40,7 +40,7 @@ describe('--help and leash help COMMAND', () => {
 
   it('shows defaults', async () => {
     const text = (await run('serve', '--help')).out.join('\n');
-    expect(text).toContain('(default: "127.0.0.1:3128")');
+    expect(text).toContain('(default: $LEASH_LISTEN, else 127.0.0.1:3128)');
     expect(text).toContain('$LEASH_AUDIT, else ./leash-audit.log');
   });
 });
