@@ -36,11 +36,18 @@ export const DEFAULT_SETTINGS = {
   limits: { maxConnections: 4096, maxHeaderBytes: 16 * 1024 },
 } as const;
 
-/** A settings value and where it was written. */
+/** A settings value and where it was written (for merged lists, where each item was written). */
 interface Leaf {
   readonly value: unknown;
   readonly location: SourceLocation;
+  readonly itemLocations?: readonly SourceLocation[];
 }
+
+/**
+ * Lists that several files may each contribute to, as `dns.hosts` entries do: an exception to the address guard
+ * added by one team's file must not make another team's an error. Every other leaf may be set once.
+ */
+const MERGED_LISTS: ReadonlySet<string> = new Set(['settings.network.allowCidrs', 'settings.network.denyCidrs', 'settings.tlsPorts']);
 
 /** Merges the `settings` blocks of all files leaf by leaf; maps merge, scalars and lists may be set once. */
 export function mergeSettings(files: readonly ParsedYaml[], issues: PolicyIssue[]): Map<string, Leaf> {
@@ -56,6 +63,14 @@ export function mergeSettings(files: readonly ParsedYaml[], issues: PolicyIssue[
       const key = fieldName(path);
       const location = file.locate(path, 'key');
       const first = leaves.get(key);
+      if (MERGED_LISTS.has(key) && Array.isArray(value)) {
+        const items = value.map((_, i) => file.locate([...path, i]));
+        if (!first) leaves.set(key, { value, location, itemLocations: items });
+        else if (Array.isArray(first.value)) {
+          leaves.set(key, { value: [...first.value, ...value], location: first.location, itemLocations: [...(first.itemLocations ?? []), ...items] });
+        }
+        return;
+      }
       if (first) {
         issues.push({ severity: 'error', location, field: key, message: `is defined twice; first at ${first.location.file}:${first.location.line}:${first.location.column}` });
         return;
@@ -69,9 +84,10 @@ export function mergeSettings(files: readonly ParsedYaml[], issues: PolicyIssue[
 
 export function resolveSettings(leaves: Map<string, Leaf>, issues: PolicyIssue[]): PolicySettings {
   const get = <T>(path: YamlPath, fallback: T): T => (leaves.get(fieldName(path))?.value as T | undefined) ?? fallback;
-  const fail = (path: YamlPath, message: string) => {
+  const fail = (path: YamlPath, message: string, item?: number) => {
     const leaf = leaves.get(fieldName(path));
-    if (leaf) issues.push({ severity: 'error', location: leaf.location, field: fieldName(path), message });
+    const location = (item === undefined ? undefined : leaf?.itemLocations?.[item]) ?? leaf?.location;
+    if (location) issues.push({ severity: 'error', location, field: fieldName(path), message });
   };
   const duration = (path: YamlPath, fallback: string) => parseDuration(get(path, fallback)) ?? (parseDuration(fallback) as number);
 
@@ -111,15 +127,15 @@ export function resolveSettings(leaves: Map<string, Leaf>, issues: PolicyIssue[]
   let guard: AddressGuard = compileAddressGuard([], []);
   let guardOk = true;
   for (const [key, list] of [['allowCidrs', allowCidrs], ['denyCidrs', denyCidrs]] as const) {
-    for (const cidr of list) {
+    list.forEach((cidr, i) => {
       try {
         if (key === 'allowCidrs') compileAddressGuard([cidr], []);
         else compileAddressGuard([], [cidr]);
       } catch (err) {
         guardOk = false;
-        fail(['settings', 'network', key], (err as Error).message);
+        fail(['settings', 'network', key], (err as Error).message, i);
       }
-    }
+    });
   }
   if (guardOk) guard = compileAddressGuard(allowCidrs, denyCidrs);
   for (const cidr of allowCidrs) {

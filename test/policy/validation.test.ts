@@ -79,7 +79,7 @@ const cases: Case[] = [
   { rule: 'an agent defined in two files', fixture: 'agent-defined-twice', file: '20-team.yaml', field: 'agents.research', message: 'is defined twice; first at <dir>agent-defined-twice/10-base.yaml:3:3', line: 5, column: 3 },
   // settings
   { rule: 'bad duration', fixture: 'duration-bad.yaml', field: 'settings.grants.ttl', message: '"30 seconds" is not allowed; allowed: a duration such as 500ms, 30s, 1m or 1h', line: 4, column: 10 },
-  { rule: 'malformed CIDR in settings.network.allowCidrs', fixture: 'settings-cidr-malformed.yaml', field: 'settings.network.allowCidrs', message: 'invalid CIDR "10.0.0.0/40" in allowCidrs', line: 4, column: 5 },
+  { rule: 'malformed CIDR in settings.network.allowCidrs', fixture: 'settings-cidr-malformed.yaml', field: 'settings.network.allowCidrs', message: 'invalid CIDR "10.0.0.0/40" in allowCidrs', line: 4, column: 33 },
   { rule: 'dns.hosts value that is not an IP', fixture: 'dns-hosts-not-ip.yaml', field: 'settings.dns.hosts["db.example.test"]', message: '"db.internal" is not an IP address', line: 6, column: 7 },
   { rule: 'dns.hosts pinning one host twice', fixture: 'dns-hosts-pinned-twice.yaml', field: 'settings.dns.hosts["API.example.test."]', message: 'pins api.example.test a second time', line: 6, column: 7 },
   { rule: 'dns server that is not an address', fixture: 'dns-server-not-address.yaml', field: 'settings.dns.servers', message: '"dns.example.net" (item 2) is not a resolver address; allowed: IP or IP:PORT', line: 4, column: 5 },
@@ -161,6 +161,20 @@ rules:
       '5:13 rules[2].name',
       '5:24 rules[2].domain',
     ]);
+  });
+
+  it('network.allowCidrs, denyCidrs and tlsPorts merge across files, as dns.hosts does; a bad entry is named where it is', () => {
+    const { policy } = compilePolicy([
+      { file: 'a.yaml', text: 'version: 1\nsettings:\n  network: { allowCidrs: ["10.1.0.0/16"] }\n  tlsPorts: [443]\n' },
+      { file: 'b.yaml', text: 'version: 1\nsettings:\n  network: { allowCidrs: ["10.2.0.0/16"], denyCidrs: ["10.2.9.0/24"] }\n  tlsPorts: [8443, 9443]\n' },
+    ]);
+    expect(policy?.settings.network).toEqual({ allowCidrs: ['10.1.0.0/16', '10.2.0.0/16'], denyCidrs: ['10.2.9.0/24'] });
+    expect([...(policy?.settings.tlsPorts ?? [])]).toEqual([443, 8443, 9443]);
+    const { issues } = compilePolicy([
+      { file: 'a.yaml', text: 'version: 1\nsettings:\n  network: { allowCidrs: ["10.1.0.0/16"] }\n' },
+      { file: 'b.yaml', text: 'version: 1\nsettings:\n  network:\n    allowCidrs: ["10.2.0.0/40"]\n' },
+    ]);
+    expect(issues.map((i) => `${i.location.file}:${i.location.line}`)).toEqual(['b.yaml:4']);
   });
 
   it('reports errors from every file of a policy', () => {
