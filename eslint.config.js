@@ -138,8 +138,6 @@ export default defineConfig([
   {
     name: 'leash/layout/tls',
     files: ['src/tls/**/*.ts'],
-    // TODO(issue 13): intercept.ts moves to proxy/; remove this exception
-    ignores: ['src/tls/intercept.ts'],
     rules: {
       'no-restricted-imports': [
         'error',

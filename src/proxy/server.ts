@@ -10,7 +10,7 @@ import { MemoryGrantStore } from '../grants/memory-store.js';
 import type { GrantStore } from '../grants/store.js';
 import { MemoryRateLimitStore } from '../limits/memory-store.js';
 import { DEFAULT_CERTS_DIR, ensureCa } from '../tls/ca.js';
-import { Interceptor } from '../tls/intercept.js';
+import { Interceptor } from './intercept-server.js';
 import { LeafMinter } from '../tls/leaf.js';
 import { policyNeedsInterception } from '../policy/evaluate.js';
 import type { RateLimitStore } from '../limits/store.js';

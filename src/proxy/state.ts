@@ -7,7 +7,7 @@ import type { AuditLog } from '../audit/logger.js';
 import type { CompiledPolicy } from '../policy/policy.js';
 import type { GrantStore } from '../grants/store.js';
 import type { RateLimitStore } from '../limits/store.js';
-import type { Interceptor } from '../tls/intercept.js';
+import type { Interceptor } from './intercept-server.js';
 import type { Exchange } from './exchange.js';
 import type { PolicyRuntimes } from './policy-runtime.js';
 import type { KeepAliveConnections } from './keep-alive.js';

@@ -6,8 +6,9 @@
 import net from 'node:net';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { splitAuthority, normalizeHost } from '../policy/host.js';
-import { readClientHello, type HelloResult } from './client-hello.js';
+import { splitAuthority } from '../policy/host.js';
+import { readClientHello, type HelloResult } from '../tls/client-hello.js';
+import { sniProblem } from '../tls/sni.js';
 import { admit } from './admit.js';
 import { uploadBudget } from './bandwidth.js';
 import { Exchange, type ExchangeSink } from './exchange.js';
@@ -181,17 +182,7 @@ function helloProblem(result: HelloResult, host: string, kind: 'name' | 'ipv4' |
     case 'not_tls':
     case 'malformed':
       return { reason: 'not_tls', message: `tunnel to ${host} on a TLS port: ${result.message}` };
-    case 'hello': {
-      const sni = result.serverName;
-      if (sni === undefined) {
-        if (kind === 'name') return { reason: 'sni_missing', message: `the TLS ClientHello for ${host} names no server (SNI); leash cannot confirm the destination` };
-        return undefined;
-      }
-      const normalized = normalizeHost(sni);
-      if (!normalized.ok || normalized.host !== host) {
-        return { reason: 'sni_mismatch', message: `the TLS ClientHello asks for ${sni}, but the tunnel was opened to ${host}` };
-      }
-      return undefined;
-    }
+    case 'hello':
+      return sniProblem(result.serverName, host, kind);
   }
 }

@@ -1,7 +1,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_MAX_HELLO_BYTES, type HelloResult, readClientHello } from '../../src/proxy/client-hello.js';
+import { DEFAULT_MAX_HELLO_BYTES, type HelloResult, readClientHello } from '../../src/tls/client-hello.js';
 
 // A small ClientHello builder: each helper is one TLS presentation-language construct.
 const u8 = (n: number) => Buffer.from([n]);

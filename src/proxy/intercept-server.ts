@@ -1,19 +1,17 @@
-// TLS interception for the tunnels whose rules must see inside HTTPS. Leash answers the CONNECT, terminates the
-// client's TLS with a certificate for the CONNECT host (minted by leaf.ts, offered with ALPN http/1.1 only),
-// checks that the client asked for that host (SNI), and hands the decrypted connection to an internal HTTP
-// server whose requests are decided one by one. Tunnels that need no interception never come here.
+// The HTTP side of TLS interception, for the tunnels whose rules must see inside HTTPS. After leash answers the
+// CONNECT, tls/terminate.ts terminates the client's TLS with a certificate for the CONNECT host (from the leaf
+// minter) and checks the SNI; the decrypted connection then joins an internal HTTP server whose requests and
+// upgrades are decided one by one (intercepted-request.ts). Tunnels that need no interception never come here.
 
 import http from 'node:http';
 import type { Socket } from 'node:net';
-import tls from 'node:tls';
-import { normalizeHost } from '../policy/host.js';
-import type { ExchangeSink } from '../proxy/exchange.js';
-import { handleInterceptedRequest, handleInterceptedUpgrade, type InterceptSession } from '../proxy/intercepted-request.js';
-import type { Reason } from '../proxy/reasons.js';
-import type { ProxyState } from '../proxy/state.js';
-import { Exchange } from '../proxy/exchange.js';
-import type { CertificateAuthority } from './ca.js';
-import { LeafMinter } from './leaf.js';
+import type { CertificateAuthority } from '../tls/ca.js';
+import type { LeafMinter } from '../tls/leaf.js';
+import { terminateTls } from '../tls/terminate.js';
+import { Exchange, type ExchangeSink } from './exchange.js';
+import { handleInterceptedRequest, handleInterceptedUpgrade, type InterceptSession } from './intercepted-request.js';
+import type { Reason } from './reasons.js';
+import type { ProxyState } from './state.js';
 
 export class Interceptor {
   private readonly minter: LeafMinter;
@@ -77,28 +75,15 @@ export class Interceptor {
       return;
     }
     const { timeouts } = session.policy.settings;
-    const secure = new tls.TLSSocket(client, { isServer: true, secureContext: this.minter.contextFor(session.host), ALPNProtocols: ['http/1.1'] });
+    const { secure, done } = terminateTls(client, { host: session.host, hostKind: session.hostKind, secureContext: this.minter.contextFor(session.host), handshakeTimeoutMs: timeouts.headersMs });
     tunnel.abort = () => {
       secure.destroy();
       client.destroy();
     };
-    let established = false;
-    const timer = setTimeout(() => fail('hello_timeout', `no TLS handshake for ${session.host} within ${timeouts.headersMs} ms`), timeouts.headersMs);
-    secure.on('error', (err: NodeJS.ErrnoException) => {
-      if (!established) {
-        clearTimeout(timer);
-        fail('not_tls', `TLS handshake with the client failed: ${err.code ?? err.message}`);
-      } else {
-        tunnel.abort();
-      }
-    });
-    secure.once('secure', () => {
-      clearTimeout(timer);
-      established = true;
-      const sni = typeof secure.servername === 'string' ? secure.servername : undefined;
-      tunnel.record.sni = sni ?? null;
-      const problem = sniProblem(sni, session);
-      if (problem) return fail(problem.reason, problem.message);
+    void done.then((outcome) => {
+      tunnel.record.sni = outcome.ok ? (outcome.sni ?? null) : (outcome.sni ?? tunnel.record.sni ?? null);
+      if (!outcome.ok) return fail(outcome.reason, outcome.message);
+      secure.on('error', () => tunnel.abort());
       this.sessions.set(secure, session);
       secure.setTimeout(timeouts.idleMs, () => tunnel.abort());
       this.server.emit('connection', secure);
@@ -120,14 +105,4 @@ export class Interceptor {
   close(): void {
     this.server.closeAllConnections();
   }
-}
-
-function sniProblem(sni: string | undefined, session: InterceptSession): { reason: Reason; message: string } | undefined {
-  if (sni === undefined) {
-    if (session.hostKind === 'name') return { reason: 'sni_missing', message: `the TLS ClientHello for ${session.host} names no server (SNI); leash cannot confirm the destination` };
-    return undefined;
-  }
-  const normalized = normalizeHost(sni);
-  if (!normalized.ok || normalized.host !== session.host) return { reason: 'sni_mismatch', message: `the TLS ClientHello asks for ${sni}, but the tunnel was opened to ${session.host}` };
-  return undefined;
 }
