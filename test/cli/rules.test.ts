@@ -7,6 +7,8 @@ import { userInfo } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { run } from './run.js';
+import { rulesCommand } from '../../src/cli/rules.js';
+import type { KernelHost } from '../../src/kernel/system.js';
 
 const GOLDEN = fileURLToPath(new URL('../kernel/golden/', import.meta.url));
 const selfUid = process.getuid?.() ?? 0;
@@ -95,5 +97,34 @@ describe('leash rules: refusals', () => {
   it('lists the command in the usage text', async () => {
     const { out } = await run('help');
     expect(out.join('\n')).toMatch(/^ {2}rules {4}--user NAME\|UID\.\.\. --proxy HOST:PORT --format nft\|iptables\|pf/m);
+  });
+});
+
+describe('--remove and --status accept the flags --apply takes', () => {
+  // A host that records what would run, so the flag handling is tested without a kernel (the real kernel is in
+  // test/kernel/e2e.test.ts).
+  const ran: string[] = [];
+  const fakeHost: KernelHost = {
+    platform: 'linux',
+    uid: () => 0,
+    run: async (command, args) => {
+      ran.push([command, ...args].join(' '));
+      return { code: 0, stdout: '', stderr: '', missing: false };
+    },
+    lookupUser: async () => 4242,
+    netns: async () => undefined,
+    readRecords: async () => [],
+    writeRecord: async () => {},
+    removeRecord: async () => {},
+  };
+  it.each(['remove', 'status'] as const)('the command that loaded the rules, with --apply replaced by --%s, runs and ignores the rest', async (mode) => {
+    ran.length = 0;
+    const out: string[] = [];
+    const flags = { user: ['4242'], proxy: ['127.0.0.1:3128'], allow: ['127.0.0.1:11434'], action: 'drop', 'no-log': true, format: 'nft', [mode]: true };
+    const code = await rulesCommand(flags, { out: (l) => out.push(l), err: () => {}, env: {} }, fakeHost);
+    // --remove removes; --status reports (exit 1: this fake host has nothing loaded). Neither is a usage error.
+    expect(code).toBe(mode === 'remove' ? 0 : 1);
+    expect(ran.some((line) => line.startsWith('nft'))).toBe(true);
+    expect(out.length).toBeGreaterThan(0);
   });
 });
