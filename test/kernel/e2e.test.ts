@@ -15,7 +15,7 @@
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -68,6 +68,21 @@ function inNs(args: string[]): string[] {
   return ['ip', 'netns', 'exec', NS, ...args];
 }
 
+/**
+ * The checkout may sit in a directory other users cannot enter (a 0700 home). To run leash as the agent uid, what
+ * it needs (sources, dependencies, package.json, tsconfig) is linked into a directory that uid can read: hard
+ * links where the file system allows (instant; the files themselves are world-readable), a copy otherwise.
+ */
+async function agentReadableCheckout(): Promise<string> {
+  const dir = await tempDir('leash-kernel-agent-');
+  spawnSync('chmod', ['755', dir]);
+  for (const entry of ['src', 'node_modules', 'package.json', 'tsconfig.json']) {
+    const linked = spawnSync('cp', ['-al', path.join(ROOT, entry), dir]);
+    if (linked.status !== 0 && spawnSync('cp', ['-a', path.join(ROOT, entry), dir]).status !== 0) throw new Error(`cannot copy ${entry} for the agent uid: ${linked.stderr}`);
+  }
+  return dir;
+}
+
 /** `leash ...` inside the namespace, as root: run by the helper process there, through the same main() as the bin. */
 function leash(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return helper({ op: 'leash', args }) as Promise<{ code: number; stdout: string; stderr: string }>;
@@ -79,8 +94,8 @@ interface Started {
 }
 
 /** Spawns a long-running process and resolves with the first match of `ready` on stdout or stderr. */
-function startUntil(args: string[], ready: RegExp): Promise<Started & { match: RegExpExecArray }> {
-  const child = spawn(args[0] as string, args.slice(1), { env: ENV, cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+function startUntil(args: string[], ready: RegExp, cwd = ROOT): Promise<Started & { match: RegExpExecArray }> {
+  const child = spawn(args[0] as string, args.slice(1), { env: ENV, cwd, stdio: ['pipe', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   return new Promise((resolve, reject) => {
@@ -428,9 +443,11 @@ if (missing !== null && inCi) {
       await mkdir(path.join(dir, 'policies'));
       await writeFile(
         path.join(dir, 'policies', 'origin.yaml'),
-        'version: 1\nsettings:\n  dns: { hosts: { origin.test: 127.0.0.1 } }\n  network: { allowCidrs: ["127.0.0.0/8"] }\nrules:\n  - { name: origin, domain: origin.test, ports: "*", methods: [GET, CONNECT], effect: allow }\n',
+        'version: 1\nsettings:\n  dns: { hosts: { origin.test: 127.0.0.1 } }\n  network: { allowCidrs: ["127.0.0.0/8"] }\nrules:\n  - { name: origin, domain: origin.test, ports: "*", effect: allow }\n  - { name: origin-tunnels, domain: origin.test, ports: "*", methods: [CONNECT], effect: allow }\n',
       );
       policyDir = path.join(dir, 'policies');
+      // The agent uid reads this policy too (leash serve started as the agent, below).
+      await chmod(dir, 0o755);
       await startLeash(0);
       // Conntrack tracks every connection in the namespace from now on (see the header); the table is the test's.
       const track = sh(inNs(['nft', '-f', '/dev/stdin']), 'table inet leash_e2e_conntrack {\n\tchain output {\n\t\ttype filter hook output priority -200; policy accept;\n\t\tct state new counter\n\t}\n}\n');
@@ -563,11 +580,13 @@ if (missing !== null && inCi) {
       }, 30_000);
 
       it('leash serve started as the agent uid warns that the rules restrict it', async () => {
-        // CAP_DAC_READ_SEARCH only so the agent uid can read the repository wherever CI checked it out; it
-        // grants no network privilege, so the check reads the record --apply left, as a real unprivileged start would.
+        // From a copy the agent uid can read (the checkout may be in a 0700 home), with no privilege at all: the
+        // check reads the record --apply left, as a real unprivileged start would.
+        const checkout = await agentReadableCheckout();
         const p = await startUntil(
-          inNs([...AS_AGENT, '--inh-caps=+dac_read_search', '--ambient-caps=+dac_read_search', process.execPath, '--import', 'tsx', 'src/main.ts', 'serve', '--listen', '127.0.0.1:0', '--policy', policyDir, '--audit', '-']),
+          inNs([...AS_AGENT, process.execPath, '--import', 'tsx', 'src/main.ts', 'serve', '--listen', '127.0.0.1:0', '--policy', policyDir, '--audit', '-', '--certs', path.join(checkout, 'certs')]),
           /^listening on /m,
+          checkout,
         );
         p.child.kill('SIGKILL');
         expect(p.stderr()).toMatch(new RegExp(`^leash: warning: this process runs as uid ${AGENT_UID}, which the loaded leash ${format} rules restrict .*\\(as recorded by leash rules --apply\\)`, 'm'));
