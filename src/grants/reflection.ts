@@ -20,7 +20,7 @@
 // received, and leash captures every byte before it forwards it, so the index always covers it.
 
 import { decodeHTML } from 'entities';
-import { domainToUnicode } from 'node:url';
+import { domainToASCII, domainToUnicode } from 'node:url';
 
 /** A run of this many letters or digits shared with the request marks a reference as reflected. */
 export const REFLECTION_RUN = 8;
@@ -37,6 +37,7 @@ export class Reflection {
   readonly #path: string;
   readonly #query: string;
   readonly #headers: string;
+  readonly #headerValues: string;
   readonly #decoder = new TextDecoder('utf-8');
   #body = '';
   #bodyBytes = 0;
@@ -61,6 +62,10 @@ export class Reflection {
       parts.push(`${name}: ${Array.isArray(value) ? value.join(', ') : value}`);
     }
     this.#headers = parts.join('\n');
+    this.#headerValues = Object.entries(headers)
+      .filter(([name, value]) => name.toLowerCase() !== 'host' && value !== undefined)
+      .map(([, value]) => (Array.isArray(value) ? value.join(', ') : String(value)))
+      .join('\n');
     const coding = headers['content-encoding'];
     if (coding !== undefined && String(coding).trim().toLowerCase() !== 'identity' && String(coding).trim() !== '') this.#opaque = true;
   }
@@ -124,7 +129,9 @@ export class Reflection {
 
   #buildIndex(): RunIndex {
     if (!this.#index) {
-      const texts = [...skeletons(this.#path), ...skeletons(this.#query), ...skeletons(this.#body)];
+      // Header values too (an API may echo any of them), but not Host: it names the API itself, and its own CDN
+      // subdomains would all look reflected.
+      const texts = [...skeletons(this.#path), ...skeletons(this.#query), ...skeletons(this.#headerValues), ...skeletons(this.#body)];
       let total = 0;
       for (const t of texts) total += t.length;
       // Adversarial layering could multiply the material; what is not indexed counts as unseen (fail closed).
@@ -239,7 +246,8 @@ const STEPS: readonly ((text: string) => string)[] = [
 
 /** Letters and digits only, compatibility-normalised and case-folded: the text runs are compared on. */
 export function skeleton(text: string): string {
-  return text.normalize('NFKC').toLowerCase().normalize('NFKC').replace(/[^\p{L}\p{N}]+/gu, '');
+  // ß and ẞ are "ss" to UTS 46 (and so to every URL parser); the rest of what it maps NFKC and case folding cover.
+  return text.normalize('NFKC').toLowerCase().normalize('NFKC').replace(/[\u00df\u1e9e]/g, 'ss').replace(/[^\p{L}\p{N}]+/gu, '');
 }
 
 /**
@@ -252,12 +260,23 @@ export function skeletons(text: string): string[] {
 
 /** The text host names are looked for in: as written and decoded, folded, with IDNA's other dots written `.`. */
 function hostForm(text: string): string {
-  return decodingSteps(text)
-    .join('\n')
+  // What a URL parser deletes from a host (UTS 46: soft hyphen, zero-width joiners, variation selectors, ...) must
+  // not hide a host from this check: "e\u00ADv.il" in a request is the host ev.il.
+  const decoded = decodingSteps(text).join('\n').replace(/\p{Default_Ignorable_Code_Point}/gu, '');
+  const folded = decoded
     .normalize('NFKC')
     .toLowerCase()
     .replace(/[\t\n\r]/g, '')
     .replace(/[\u3002\uff0e\uff61]/g, '.');
+  // And every host-shaped token read exactly as the URL parser reads it, before any folding of ours (UTS 46 maps
+  // a capital sharp s to "ss", where lower-casing first would make it an ß that punycode keeps).
+  const tokens = decoded.split(/[\s/?#@:"'<>\\[\]{}()=&,;|`^*]+/u).filter((t) => t.includes('.') && t.length <= 253);
+  const parsed: string[] = [];
+  for (const token of tokens.slice(0, 20_000)) {
+    const ascii = domainToASCII(token);
+    if (ascii !== '' && ascii !== token) parsed.push(ascii);
+  }
+  return parsed.length > 0 ? `${folded}\n${parsed.join('\n')}` : folded;
 }
 
 function unicodeHost(host: string): string {
