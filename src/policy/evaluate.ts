@@ -58,6 +58,11 @@ export interface Decision {
   readonly revision: string;
   /** A tunnel whose deciding rule must see inside: open it, terminate TLS, and decide each request in it. */
   readonly intercept?: boolean;
+  /**
+   * An allow rule's host pattern matches this host and port, so its rules decide it: a grant never widens them
+   * (a grant is for hosts no rule speaks about).
+   */
+  readonly hostHasRule?: boolean;
 }
 
 const METHOD = /^[A-Z]{1,20}$/;
@@ -162,7 +167,8 @@ export function decideAmong(policy: CompiledPolicy, request: NormalizedRequest, 
     return ruleDecision(policy, rule, request);
   }
   if (opaqueRule) return opaqueTunnel(policy, opaqueRule, request);
-  return noRule(policy, request, nearest);
+  const denied = noRule(policy, request, nearest);
+  return bestAllow >= 0 ? { ...denied, hostHasRule: true } : denied;
 }
 
 function portMatches(rule: CompiledRule, port: number): boolean {

@@ -346,7 +346,9 @@ export async function findGrant(
  */
 export async function withGrant(state: ProxyState, exchange: Exchange, verdict: Verdict, scheme: 'http' | 'https' | undefined, target?: string, headers?: IncomingHttpHeaders): Promise<Verdict> {
   const request = verdict.request;
-  if (verdict.reason !== 'no_rule' || !request || !scheme) return verdict;
+  // A grant is for hosts no rule speaks about; where an allow rule decides the host, its limits stand, whatever was
+  // granted before (a reload may have added that rule since).
+  if (verdict.reason !== 'no_rule' || verdict.hostHasRule || !request || !scheme) return verdict;
   const grant = await findGrant(state, exchange.policy, request, scheme, target, headers);
   if (!grant) return verdict;
   const granted: Verdict = {

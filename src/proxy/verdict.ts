@@ -17,13 +17,15 @@ export interface Verdict {
   readonly request: NormalizedRequest | null;
   /** A tunnel to open with TLS interception. */
   readonly intercept: boolean;
+  /** An allow rule speaks about this host and port: grants never apply (see Decision.hostHasRule). */
+  readonly hostHasRule?: boolean;
 }
 
 export function judge(policy: CompiledPolicy, facts: RequestFacts): Verdict {
   let verdict: Verdict;
   try {
     const d = decide(policy, facts);
-    verdict = { effect: d.effect, wouldDeny: false, reason: d.reason, rule: d.rule, message: d.message, request: d.request, intercept: d.intercept === true };
+    verdict = { effect: d.effect, wouldDeny: false, reason: d.reason, rule: d.rule, message: d.message, request: d.request, intercept: d.intercept === true, ...(d.hostHasRule ? { hostHasRule: true } : {}) };
   } catch (err) {
     verdict = { effect: 'deny', wouldDeny: false, reason: 'internal_error', rule: null, message: `internal error while deciding: ${(err as Error).message}`, request: null, intercept: false };
   }
