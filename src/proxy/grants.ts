@@ -17,6 +17,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { Transform } from 'node:stream';
 import { newRecord, type AuditRecord } from '../audit/record.js';
+import { StoreUnavailableError } from '../errors.js';
 import type { Reflection } from '../grants/reflection.js';
 import { newResponseGrants, selectReference, SKIP_REASONS, type ResponseGrants, type Selection, type SkipReason } from '../grants/select.js';
 import type { Grant } from '../grants/store.js';
@@ -27,6 +28,7 @@ import type { NormalizedRequest } from '../policy/evaluate.js';
 import type { CompiledPolicy } from '../policy/policy.js';
 import type { CompiledRule } from '../policy/rule.js';
 import type { Exchange } from './exchange.js';
+import { grantUnknown } from './store-unavailable.js';
 import type { Verdict } from './verdict.js';
 import type { ProxyState } from './state.js';
 
@@ -347,7 +349,15 @@ export async function findGrant(
 export async function withGrant(state: ProxyState, exchange: Exchange, verdict: Verdict, scheme: 'http' | 'https' | undefined, target?: string, headers?: IncomingHttpHeaders): Promise<Verdict> {
   const request = verdict.request;
   if (verdict.reason !== 'no_rule' || !request || !scheme) return verdict;
-  const grant = await findGrant(state, exchange.policy, request, scheme, target, headers);
+  let grant: Grant | undefined;
+  try {
+    grant = await findGrant(state, exchange.policy, request, scheme, target, headers);
+  } catch (err) {
+    if (!(err instanceof StoreUnavailableError)) throw err;
+    const refused = grantUnknown(exchange.policy, verdict, err);
+    exchange.applyVerdict(refused);
+    return refused;
+  }
   if (!grant) return verdict;
   const granted: Verdict = {
     ...verdict,

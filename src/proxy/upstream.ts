@@ -58,14 +58,14 @@ export function sendUpstream(
 ): void {
   const record = exchange.record;
   const policy = exchange.policy;
-  const budget = target.rule && uploadBudget(state, target.rule, target.agent, (message) => {
+  const budget = target.rule && uploadBudget(state, target.rule, target.agent, (message, reason) => {
     if (target.reportOnly) {
-      Object.assign(record, { wouldDeny: true, reason: 'bandwidth', message });
+      Object.assign(record, { wouldDeny: true, reason, message });
       return;
     }
-    exchange.deny('bandwidth', message);
+    exchange.deny(reason, message);
     forwarding.get(req)?.proxyReq?.destroy();
-    if (!res.headersSent) refuseResponse(res, { reason: 'bandwidth', rule: record.rule, message, requestId: exchange.id }, exchange.ruleReason);
+    if (!res.headersSent) refuseResponse(res, { reason, rule: record.rule, message, requestId: exchange.id }, exchange.ruleReason);
     else res.destroy();
   });
   if (res.destroyed || req.socket.destroyed) {
