@@ -53,9 +53,10 @@ export interface RedisServer {
   restart(): Promise<void>;
 }
 
-export async function startRedisServer(port?: number): Promise<RedisServer> {
+/** `extra`: more redis-server arguments, e.g. ['--requirepass', 'secret']; kept on restart. */
+export async function startRedisServer(port?: number, extra: readonly string[] = []): Promise<RedisServer> {
   const chosen = port ?? (await freePort());
-  let child = await spawnRedis(chosen);
+  let child = await spawnRedis(chosen, extra);
   const server: RedisServer = {
     port: chosen,
     url: `redis://127.0.0.1:${chosen}`,
@@ -64,14 +65,14 @@ export async function startRedisServer(port?: number): Promise<RedisServer> {
     },
     async restart() {
       await stopChild(child);
-      child = await spawnRedis(chosen);
+      child = await spawnRedis(chosen, extra);
     },
   };
   return server;
 }
 
-async function spawnRedis(port: number): Promise<ChildProcess> {
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
+async function spawnRedis(port: number, extra: readonly string[]): Promise<ChildProcess> {
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {
