@@ -51,6 +51,9 @@ export interface RedisServer {
   stop(): Promise<void>;
   /** Starts it again on the same port, empty. */
   restart(): Promise<void>;
+  /** SIGSTOP / SIGCONT: a Redis that accepts connections and answers nothing, as when it is overloaded. */
+  pause(): void;
+  resume(): void;
 }
 
 /** `extra`: more redis-server arguments, e.g. ['--requirepass', 'secret']; kept on restart. */
@@ -66,6 +69,12 @@ export async function startRedisServer(port?: number, extra: readonly string[] =
     async restart() {
       await stopChild(child);
       child = await spawnRedis(chosen, extra);
+    },
+    pause() {
+      child.kill('SIGSTOP');
+    },
+    resume() {
+      child.kill('SIGCONT');
     },
   };
   return server;
@@ -101,6 +110,7 @@ async function spawnRedis(port: number, extra: readonly string[]): Promise<Child
 async function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGCONT');
   child.kill('SIGTERM');
   const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
   await exited;

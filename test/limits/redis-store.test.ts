@@ -69,6 +69,25 @@ describeWithRedis('Redis rate-limit store', () => {
     }
   });
 
+  it('a store that answers nothing (overloaded, paused) rejects within the bound, and recovers when it answers', async () => {
+    const lines: string[] = [];
+    const connection = await connect(redis.url, 150, (l) => lines.push(l));
+    const store = new RedisRateLimitStore(connection, { prefix: 'slow:' });
+    expect((await store.take('k', rate, 0)).ok).toBe(true);
+    redis.pause();
+    try {
+      const started = Date.now();
+      await expect(store.take('k', rate, 0)).rejects.toThrow(/did not answer within 150 ms/);
+      await expect(store.take('k', rate, 0)).rejects.toBeInstanceOf(StoreUnavailableError);
+      expect(Date.now() - started).toBeLessThan(1_000);
+    } finally {
+      redis.resume();
+    }
+    await expect(store.take('k', rate, 0)).resolves.toMatchObject({ ok: expect.any(Boolean) });
+    expect(lines.filter((l) => / unavailable /.test(l))).toHaveLength(1);
+    expect(lines.at(-1)).toMatch(/ is back$/);
+  });
+
   it('an unreachable store rejects with StoreUnavailableError within the bound, and says so once', async () => {
     const lines: string[] = [];
     const connection = new RedisConnection(parseStoreUrl(`redis://u:hunter2@127.0.0.1:${await freePort()}/0`), { timeoutMs: 100, log: (l) => lines.push(l) });
