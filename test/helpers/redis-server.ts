@@ -46,6 +46,8 @@ export async function freePort(): Promise<number> {
 
 export interface RedisServer {
   readonly port: number;
+  /** The running redis-server's pid (changes on restart). */
+  readonly pid: number;
   readonly url: string;
   /** Stops the server (SIGTERM, SIGKILL after 5 s) and waits for it to exit. */
   stop(): Promise<void>;
@@ -62,6 +64,9 @@ export async function startRedisServer(port?: number, extra: readonly string[] =
   let child = await spawnRedis(chosen, extra);
   const server: RedisServer = {
     port: chosen,
+    get pid() {
+      return child.pid as number;
+    },
     url: `redis://127.0.0.1:${chosen}`,
     async stop() {
       await stopChild(child);
