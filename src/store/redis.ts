@@ -119,14 +119,17 @@ export class RedisConnection {
     }
   }
 
+  /** Closes the connection: politely (pending replies first) for up to one operation bound, then at once. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    try {
-      if (this.client.isOpen) await this.client.close();
-    } catch {
-      this.client.destroy();
-    }
+    if (!this.client.isOpen) return;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), this.timeoutMs)));
+    const outcome = await Promise.race([this.client.close().then(() => 'closed' as const, () => 'failed' as const), late]);
+    clearTimeout(timer);
+    // A Redis that answers nothing must not hold up leash's shutdown.
+    if (outcome !== 'closed' && this.client.isOpen) this.client.destroy();
   }
 
   private async send(script: LuaScript, keys: readonly string[], args: readonly string[]): Promise<unknown> {

@@ -88,6 +88,18 @@ describeWithRedis('Redis rate-limit store', () => {
     expect(lines.at(-1)).toMatch(/ is back$/);
   });
 
+  it('closing while Redis answers nothing takes no longer than the bound', async () => {
+    const connection = await connect(redis.url, 150);
+    redis.pause();
+    try {
+      const started = Date.now();
+      await connection.close();
+      expect(Date.now() - started).toBeLessThan(1_000);
+    } finally {
+      redis.resume();
+    }
+  });
+
   it('an unreachable store rejects with StoreUnavailableError within the bound, and says so once', async () => {
     const lines: string[] = [];
     const connection = new RedisConnection(parseStoreUrl(`redis://u:hunter2@127.0.0.1:${await freePort()}/0`), { timeoutMs: 100, log: (l) => lines.push(l) });
