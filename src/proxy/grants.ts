@@ -184,7 +184,22 @@ export class ResponseInspection {
       source: { requestId: this.response.exchange.id, rule: this.response.rule.name, url: this.response.responseUrl, found: reference.found },
       url: scopeUrl ? requestableUrl(reference.url) : null,
     };
-    await this.state.grants.add(grant);
+    try {
+      await this.state.grants.add(grant);
+    } catch (err) {
+      // Audited as not granted, and the rest of this chunk's references are not tried (each would wait as long).
+      if (err instanceof StoreUnavailableError) {
+        this.#record({
+          scheme: reference.scheme,
+          host: reference.host,
+          port: reference.port,
+          reason: 'grant_skipped',
+          message: `not granted: ${reference.host} (${err.message})`,
+          grant: { ...this.#sourceFields(reference.found), skipped: 'store_unavailable' },
+        });
+      }
+      throw err;
+    }
     if (fromBody) {
       this.made.push(grant);
       // Revoked while this grant was being stored: it goes too (revoke() already went through the list).

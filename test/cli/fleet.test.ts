@@ -124,6 +124,7 @@ rules:
       { name: 'plain allowed rule', replica: A, target: url('open.test', origin.port), status: 200, reason: 'allowed_by_rule' },
       { name: 'deny rule', replica: B, target: url('blocked.test', origin.port), status: 403, reason: 'denied_by_rule' },
       { name: 'a POST no rule allows (no grant is ever for a POST)', replica: A, target: url('nowhere.test', origin.port), method: 'POST', status: 403, reason: 'no_rule' },
+      { name: 'the inspected API itself (its grants cannot be stored)', replica: A, target: url('api.test', api.port, '/search'), status: 200, reason: 'allowed_by_rule' },
     ];
     for (const c of cases) {
       const reply = await get(c.replica, c.target, c.method);
@@ -134,8 +135,12 @@ rules:
       const all = [...(await records(A)), ...(await records(B))].filter((r) => r.reason === 'store_unavailable');
       return all.length >= 3 ? all : undefined;
     })) as Record<string, unknown>[];
-    for (const r of refused) expect(r).toMatchObject({ effect: 'deny', status: 503 });
-    expect(refused.map((r) => r.host).sort()).toEqual(['cdn.test', 'limited.test', 'limited.test']);
+    const requests = refused.filter((r) => r.event === 'request');
+    for (const r of requests) expect(r).toMatchObject({ effect: 'deny', status: 503 });
+    expect(requests.map((r) => r.host).sort()).toEqual(['cdn.test', 'limited.test', 'limited.test']);
+    // The grant the API response would have made is audited as not made.
+    const skipped = await waitFor(async () => (await records(A)).find((r) => r.event === 'grant' && r.reason === 'grant_skipped' && r.host === 'cdn.test'));
+    expect(skipped).toMatchObject({ effect: 'deny', grant: { skipped: 'store_unavailable' } });
     // One line when the store went down, not one per request.
     for (const r of replicas) expect(r.p.stderr().match(/unavailable \(/g)).toHaveLength(1);
   }, 30_000);
