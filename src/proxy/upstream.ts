@@ -110,8 +110,8 @@ export function sendUpstream(
     selfHandleResponse: inspect,
   };
   state.httpProxy.web(req, res, options, (err: NodeJS.ErrnoException) => {
-    // A cut for bandwidth already answered the client and named the reason.
-    if (record.reason === 'bandwidth') return;
+    // A cut for bandwidth (or a budget the store could not check) already answered the client and named the reason.
+    if (record.reason === 'bandwidth' || record.reason === 'store_unavailable') return;
     const reason = upstreamReason(err);
     const message = `upstream ${target.hostHeader} (${target.address}): ${describeUpstreamError(err)}`;
     if (res.headersSent) {
