@@ -14,21 +14,12 @@
 // reports `expiresAt` back on the caller's clock (its `nowMs` plus what is left), so replicas with skewed clocks
 // agree on when a grant ends. With clock `caller` (contract tests) times are taken as given.
 //
-// Values are "<expiry> <seq> <JSON of agent, scheme, host, port, source>"; seq orders URL grants as first seen.
+// Values are "<expiry> <seq> <JSON of agent, scheme, host, port, source>"; seq numbers URL grants as first seen.
 // Redis trouble rejects with StoreUnavailableError (store/redis.ts).
 
 import { LUA_NOW, luaScript, type RedisConnection, type StoreClock } from '../store/redis.js';
 import { MAX_URLS_PER_GRANT } from './memory-store.js';
-import { grantKey, type Grant, type GrantStore } from './store.js';
-
-/** What names one grant: with `url` null the host grant, otherwise the grant of that exact URL. */
-export interface GrantKeyFields {
-  readonly agent: string;
-  readonly scheme: 'http' | 'https';
-  readonly host: string;
-  readonly port: number;
-  readonly url: string | null;
-}
+import { grantKey, type Grant, type GrantKey, type GrantStore } from './store.js';
 
 const LUA_ENTRY = `
 local function leash_entry(v)
@@ -87,8 +78,8 @@ if ttl < wanted then redis.call('PEXPIRE', KEYS[1], wanted) end
 return 1
 `);
 
-// KEYS[1] hash; ARGV: now ('' = TIME), URL ('' = any). Returns {now, kind, then expiry, seq, JSON, URL per grant}:
-// kind 'host' (the host grant in force), 'url' (the grant of that URL), 'urls' (every URL grant in force), 'none'.
+// KEYS[1] hash; ARGV: now ('' = TIME), URL ('' = any). Returns {now, kind, expiry, seq, JSON, URL}: kind 'host'
+// (the host grant in force), 'url' (the grant of that URL, or without one the URL grant lasting longest), 'none'.
 const FIND = luaScript(`${LUA_NOW}${LUA_ENTRY}
 local now = leash_now(ARGV[1])
 local nowText = string.format('%.17g', now)
@@ -105,20 +96,16 @@ if ARGV[2] ~= '' then
   end
   return {nowText, 'none'}
 end
-local out = {nowText, 'urls'}
+local best = nil
 local all = redis.call('HGETALL', KEYS[1])
 for i = 1, #all, 2 do
   if string.sub(all[i], 1, 4) == 'url:' then
     local e, s, j = leash_entry(all[i + 1])
-    if e > now then
-      table.insert(out, string.format('%.17g', e))
-      table.insert(out, s)
-      table.insert(out, j)
-      table.insert(out, string.sub(all[i], 5))
-    end
+    if e > now and (best == nil or e > best[1]) then best = {e, s, j, string.sub(all[i], 5)} end
   end
 end
-return out
+if best == nil then return {nowText, 'none'} end
+return {nowText, 'url', string.format('%.17g', best[1]), best[2], best[3], best[4]}
 `);
 
 // KEYS[1] hash; ARGV: field, source request id. Removes the entry only if it still names that source.
@@ -159,33 +146,24 @@ export class RedisGrantStore implements GrantStore {
   async add(grant: Grant): Promise<void> {
     const stored: Stored = { agent: grant.agent, scheme: grant.scheme, host: grant.host, port: grant.port, source: grant.source };
     const [now, lifetime] = this.clock === 'caller' ? ['0', grant.expiresAt] : ['', grant.expiresAt - this.now()];
-    if (grant.urls && grant.urls.length === 0) return;
-    await this.redis.eval(ADD, [this.key(grant)], [now, String(lifetime), JSON.stringify(stored), String(MAX_URLS_PER_GRANT), ...(grant.urls ?? [])]);
+    await this.redis.eval(ADD, [this.key(grant)], [now, String(lifetime), JSON.stringify(stored), String(MAX_URLS_PER_GRANT), ...(grant.url === null ? [] : [grant.url])]);
   }
 
   /**
    * The grant in force for (agent, scheme, host, port): the host grant if there is one; else, with `url`, the grant
-   * of exactly that URL (`urls: [url]`); else the URL grants in force together (`urls` in the order first seen,
-   * `expiresAt` and `source` of the one lasting longest: what a tunnel to the host may use).
+   * of exactly that URL; else the URL grant lasting longest (what a tunnel to the host may use).
    */
   async find(agent: string, scheme: 'http' | 'https', host: string, port: number, nowMs: number, url?: string): Promise<Grant | undefined> {
     const reply = (await this.redis.eval(FIND, [this.key({ agent, scheme, host, port })], [this.clock === 'caller' ? String(nowMs) : '', url ?? ''])) as string[];
-    const [redisNow, kind] = [Number(reply[0]), reply[1]];
+    if (reply[1] !== 'host' && reply[1] !== 'url') return undefined;
     // On the caller's clock: what is left of the grant, from the caller's now.
-    const expiresAt = (expiry: string) => (this.clock === 'caller' ? Number(expiry) : nowMs + (Number(expiry) - redisNow));
-    const entries: { expiry: string; seq: number; json: string; url: string }[] = [];
-    for (let i = 2; i + 3 < reply.length; i += 4) {
-      entries.push({ expiry: String(reply[i]), seq: Number(reply[i + 1]), json: String(reply[i + 2]), url: String(reply[i + 3]) });
-    }
-    if (kind === 'none' || entries.length === 0) return undefined;
-    if (kind === 'host') return { ...(JSON.parse(entries[0]!.json) as Stored), expiresAt: expiresAt(entries[0]!.expiry), urls: null };
-    entries.sort((a, b) => a.seq - b.seq);
-    const longest = entries.reduce((a, b) => (Number(b.expiry) > Number(a.expiry) ? b : a));
-    return { ...(JSON.parse(longest.json) as Stored), expiresAt: expiresAt(longest.expiry), urls: entries.map((e) => e.url) };
+    const expiry = Number(reply[2]);
+    const expiresAt = this.clock === 'caller' ? expiry : nowMs + (expiry - Number(reply[0]));
+    return { ...(JSON.parse(String(reply[4])) as Stored), expiresAt, url: reply[1] === 'host' ? null : String(reply[5]) };
   }
 
   /** Removes the grant with this key if it still names `sourceRequestId` (a later response may have made it its own). */
-  async revoke(key: GrantKeyFields, sourceRequestId: string): Promise<boolean> {
+  async revoke(key: GrantKey, sourceRequestId: string): Promise<boolean> {
     const reply = await this.redis.eval(REVOKE, [this.key(key)], [key.url === null ? 'host' : `url:${key.url}`, sourceRequestId]);
     return Number(reply) === 1;
   }

@@ -1,15 +1,15 @@
-// The Redis grant store runs the very same contract as the memory store, against a real redis-server, plus the
-// per-URL expiry and revoke cases (store-contract-extra.ts) and what only a shared store promises: a grant made
-// through one replica is found through another, in Redis time, and Redis memory stays bounded.
+// The Redis grant store runs the very same contract as the memory store (per-URL expiry and revoke included),
+// against a real redis-server, plus what only a shared store promises: a grant made through one replica is found
+// through another, in Redis time, and Redis memory stays bounded.
 
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { MAX_URLS_PER_GRANT } from '../../src/grants/memory-store.js';
 import { RedisGrantStore } from '../../src/grants/redis-store.js';
 import type { Grant } from '../../src/grants/store.js';
 import { RedisConnection } from '../../src/store/redis.js';
 import { parseStoreUrl } from '../../src/store/url.js';
 import { describeWithRedis, startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 import { describeGrantStore } from './store-contract.js';
-import { describeGrantStoreExtra } from './store-contract-extra.js';
 
 describeWithRedis('Redis grant store', () => {
   let redis: RedisServer;
@@ -34,7 +34,6 @@ describeWithRedis('Redis grant store', () => {
   // Each store its own prefix: one server, no test sees another's keys. Clock `caller`: the contract steps time.
   const create = async () => new RedisGrantStore(await connect(), { clock: 'caller', prefix: `t${++stores}:` });
   describeGrantStore('redis', create);
-  describeGrantStoreExtra('redis', create);
 
   const grant = (over: Partial<Grant> = {}): Grant => ({
     agent: 'a',
@@ -43,7 +42,7 @@ describeWithRedis('Redis grant store', () => {
     port: 80,
     expiresAt: 0,
     source: { requestId: 'r1', rule: 'api', url: 'http://api.test/', found: '$.x' },
-    urls: null,
+    url: null,
     ...over,
   });
 
@@ -61,6 +60,15 @@ describeWithRedis('Redis grant store', () => {
     expect(await b.find('b', 'http', 'cdn.test', 80, now)).toBeUndefined();
   });
 
+  it(`at most ${MAX_URLS_PER_GRANT} URL grants per host; past it the one expiring first goes`, async () => {
+    const store = await create();
+    const url = (i: number) => `http://cdn.test/${i}`;
+    for (let i = 0; i <= MAX_URLS_PER_GRANT; i++) await store.add(grant({ url: url(i), expiresAt: i === 7 ? 20_000 : 30_000 + i }));
+    expect(await store.find('a', 'http', 'cdn.test', 80, 0, url(7))).toBeUndefined();
+    expect(await store.find('a', 'http', 'cdn.test', 80, 0, url(0))).toBeDefined();
+    expect(await store.find('a', 'http', 'cdn.test', 80, 0, url(MAX_URLS_PER_GRANT))).toBeDefined();
+  });
+
   it('a grant already expired by the time it is added is never stored', async () => {
     const store = new RedisGrantStore(await connect(), { prefix: 'late:' });
     await store.add(grant({ expiresAt: Date.now() - 1 }));
@@ -69,8 +77,8 @@ describeWithRedis('Redis grant store', () => {
 
   it('the hash expires from Redis with its last grant, so memory stays bounded', async () => {
     const store = new RedisGrantStore(await connect(), { prefix: 'ttl:' });
-    await store.add(grant({ expiresAt: Date.now() + 5_000, urls: ['http://cdn.test/a'] }));
-    await store.add(grant({ expiresAt: Date.now() + 2_000, urls: ['http://cdn.test/b'] }));
+    await store.add(grant({ expiresAt: Date.now() + 5_000, url: 'http://cdn.test/a' }));
+    await store.add(grant({ expiresAt: Date.now() + 2_000, url: 'http://cdn.test/b' }));
     const { createClient } = await import('@redis/client');
     const probe = createClient({ url: redis.url });
     await probe.connect();
