@@ -15,6 +15,7 @@ export const ERROR_CODES = {
   LEASH_USER_UNKNOWN: 'a --user name is not a user of this system (looked up in /etc/passwd, then with id -u)',
   LEASH_RULES_OWN_UID: 'leash rules would restrict the uid running the command, which is where the proxy runs; restrict the agent\'s user instead',
   LEASH_KERNEL: 'nft, iptables-restore or iptables-save failed or is missing while loading, removing or reading kernel rules; the message quotes the tool',
+  LEASH_STORE_UNAVAILABLE: 'the shared store (--store, Redis) did not answer in time or is unreachable; what needed it is refused (reason store_unavailable)',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -26,6 +27,18 @@ export class LeashError extends Error {
     super(message, options);
     this.code = code;
     this.name = 'LeashError';
+  }
+}
+
+/**
+ * A shared store (Redis) could not answer in time. Thrown by the stores, caught where the proxy consults them and
+ * turned into a refusal with reason `store_unavailable`: nothing is ever allowed because the store was down.
+ * The message names the store as `redis://HOST:PORT/DB`, never with credentials.
+ */
+export class StoreUnavailableError extends LeashError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('LEASH_STORE_UNAVAILABLE', message, options);
+    this.name = 'StoreUnavailableError';
   }
 }
 

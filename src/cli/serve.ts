@@ -12,6 +12,7 @@ import { policyNeedsInterception } from '../policy/evaluate.js';
 import { readAgentTokens } from '../proxy/agent-tokens.js';
 import { caExpiryWarning, DEFAULT_CERTS_DIR, ensureCa } from '../tls/ca.js';
 import { startProxy, type ProxyServer } from '../proxy/server.js';
+import { openSharedStores } from '../store/open.js';
 import type { CommandIo } from './io.js';
 import { defaultAuditPath } from './audit-path.js';
 import { policyPaths } from './policy-paths.js';
@@ -29,6 +30,10 @@ export interface ServeOptions {
   now?: () => number;
   /** Where leash's CA for TLS interception lives; default certs/. */
   certs?: string;
+  /** `--store redis://...` (else LEASH_STORE): shared state for a fleet; in memory without it. */
+  store?: string;
+  /** `--store-timeout` (else LEASH_STORE_TIMEOUT): bound on each store operation, default 250ms. */
+  storeTimeout?: string;
 }
 
 export interface RunningServe {
@@ -54,11 +59,14 @@ export async function startServe(options: ServeOptions, io: CommandIo): Promise<
     const warning = caExpiryWarning(await ensureCa(certs, io.err), certs, new Date());
     if (warning) io.err(warning);
   }
+  const storeUrl = options.store ?? io.env.LEASH_STORE;
+  const store = storeUrl ? await openSharedStores(storeUrl, { timeout: options.storeTimeout ?? io.env.LEASH_STORE_TIMEOUT, log: io.err, now: options.now }) : undefined;
   const audit = openAuditLog(options.audit ?? defaultAuditPath(io.env), { ...parseRotation(options.auditMaxSize, options.auditKeep), log: io.err });
   let proxy: ProxyServer;
   try {
-    proxy = await startProxy({ policy, host, port, audit, log: io.err, now: options.now, certsDir: options.certs ?? DEFAULT_CERTS_DIR });
+    proxy = await startProxy({ policy, host, port, audit, log: io.err, now: options.now, certsDir: options.certs ?? DEFAULT_CERTS_DIR, rateLimits: store?.rateLimits, grants: store?.grants });
   } catch (err) {
+    await store?.close();
     await audit.close();
     throw new LeashError('LEASH_LISTEN', `cannot listen on ${host}:${port}: ${(err as Error).message}`, { cause: err });
   }
@@ -75,6 +83,7 @@ export async function startServe(options: ServeOptions, io: CommandIo): Promise<
       stopping ??= (async () => {
         watcher.stop();
         await proxy.close();
+        await store?.close();
         await audit.close();
       })();
       return stopping;

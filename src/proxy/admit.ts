@@ -47,8 +47,8 @@ export async function admit(state: ProxyState, exchange: Exchange, req: Incoming
 
   const limited = await overRateLimit(state, verdict);
   if (limited) {
-    if (policy.settings.mode !== 'report') return { ok: false, reason: 'rate_limited', ...limited };
-    Object.assign(exchange.record, { wouldDeny: true, reason: 'rate_limited', message: limited.message });
+    if (policy.settings.mode !== 'report') return { ok: false, ...limited };
+    Object.assign(exchange.record, { wouldDeny: true, reason: limited.reason, message: limited.message });
   }
 
   let resolution: Resolution;

@@ -3,10 +3,14 @@
 // more than nothing: the chunk that would exceed it is dropped and the exchange is cut.
 
 import { Transform } from 'node:stream';
+import { StoreUnavailableError } from '../errors.js';
 import type { CompiledRule } from '../policy/rule.js';
 import type { ProxyState } from './state.js';
 
-export function uploadBudget(state: ProxyState, rule: CompiledRule, agent: string, onExceeded: (message: string) => void): Transform | undefined {
+/** `store_unavailable`: the shared store could not check the budget, and the exchange is cut all the same. */
+export type BudgetReason = 'bandwidth' | 'store_unavailable';
+
+export function uploadBudget(state: ProxyState, rule: CompiledRule, agent: string, onExceeded: (message: string, reason: BudgetReason) => void): Transform | undefined {
   const budget = rule.bandwidth;
   if (!budget) return undefined;
   const key = `bandwidth\u0000${rule.name}\u0000${agent}`;
@@ -18,10 +22,15 @@ export function uploadBudget(state: ProxyState, rule: CompiledRule, agent: strin
         (outcome) => {
           if (outcome.ok) return callback(null, chunk);
           exceeded = true;
-          onExceeded(`agent ${agent} exceeded rule ${rule.name}'s upload budget of ${budget.text}`);
+          onExceeded(`agent ${agent} exceeded rule ${rule.name}'s upload budget of ${budget.text}`, 'bandwidth');
           callback();
         },
-        (err: Error) => callback(err),
+        (err: Error) => {
+          if (!(err instanceof StoreUnavailableError)) return callback(err);
+          exceeded = true;
+          onExceeded(`rule ${rule.name}'s upload budget of ${budget.text} cannot be checked: ${err.message}`, 'store_unavailable');
+          callback();
+        },
       );
     },
   });

@@ -17,6 +17,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { Transform } from 'node:stream';
 import { newRecord, type AuditRecord } from '../audit/record.js';
+import { StoreUnavailableError } from '../errors.js';
 import type { Reflection } from '../grants/reflection.js';
 import { newResponseGrants, selectReference, SKIP_REASONS, type ResponseGrants, type Selection, type SkipReason } from '../grants/select.js';
 import type { Grant } from '../grants/store.js';
@@ -27,6 +28,7 @@ import type { NormalizedRequest } from '../policy/evaluate.js';
 import type { CompiledPolicy } from '../policy/policy.js';
 import type { CompiledRule } from '../policy/rule.js';
 import type { Exchange } from './exchange.js';
+import { grantUnknown } from './store-unavailable.js';
 import type { Verdict } from './verdict.js';
 import type { ProxyState } from './state.js';
 
@@ -182,7 +184,22 @@ export class ResponseInspection {
       source: { requestId: this.response.exchange.id, rule: this.response.rule.name, url: this.response.responseUrl, found: reference.found },
       url: scopeUrl ? requestableUrl(reference.url) : null,
     };
-    await this.state.grants.add(grant);
+    try {
+      await this.state.grants.add(grant);
+    } catch (err) {
+      // Audited as not granted, and the rest of this chunk's references are not tried (each would wait as long).
+      if (err instanceof StoreUnavailableError) {
+        this.#record({
+          scheme: reference.scheme,
+          host: reference.host,
+          port: reference.port,
+          reason: 'grant_skipped',
+          message: `not granted: ${reference.host} (${err.message})`,
+          grant: { ...this.#sourceFields(reference.found), skipped: 'store_unavailable' },
+        });
+      }
+      throw err;
+    }
     if (fromBody) {
       this.made.push(grant);
       // Revoked while this grant was being stored: it goes too (revoke() already went through the list).
@@ -349,7 +366,15 @@ export async function withGrant(state: ProxyState, exchange: Exchange, verdict: 
   // A grant is for hosts no rule speaks about; where an allow rule decides the host, its limits stand, whatever was
   // granted before (a reload may have added that rule since).
   if (verdict.reason !== 'no_rule' || verdict.hostHasRule || !request || !scheme) return verdict;
-  const grant = await findGrant(state, exchange.policy, request, scheme, target, headers);
+  let grant: Grant | undefined;
+  try {
+    grant = await findGrant(state, exchange.policy, request, scheme, target, headers);
+  } catch (err) {
+    if (!(err instanceof StoreUnavailableError)) throw err;
+    const refused = grantUnknown(exchange.policy, verdict, err);
+    exchange.applyVerdict(refused);
+    return refused;
+  }
   if (!grant) return verdict;
   const granted: Verdict = {
     ...verdict,

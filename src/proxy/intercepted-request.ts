@@ -80,8 +80,8 @@ export async function handleInterceptedRequest(state: ProxyState & ExchangeSink,
     if (verdict.effect === 'deny' || !verdict.request) return refuse(verdict.reason, verdict.message);
     const limited = await overRateLimit(state, verdict);
     if (limited) {
-      if (policy.settings.mode !== 'report') return refuse('rate_limited', limited.message, limited.retryAfterSeconds);
-      Object.assign(record, { wouldDeny: true, reason: 'rate_limited', message: limited.message });
+      if (policy.settings.mode !== 'report') return refuse(limited.reason, limited.message, limited.retryAfterSeconds);
+      Object.assign(record, { wouldDeny: true, reason: limited.reason, message: limited.message });
     }
     const name = hostForUrl(session.host, session.hostKind);
     sendContinue();
@@ -159,7 +159,7 @@ export async function handleInterceptedUpgrade(state: ProxyState & ExchangeSink,
     return refuse('upgrade_denied', `protocol upgrade to "${String(req.headers.upgrade).slice(0, 40)}" is allowed only for GETs allowed by a rule with websocket: true`);
   }
   const limited = await overRateLimit(state, verdict);
-  if (limited && policy.settings.mode !== 'report') return exchange.refuseOnSocket(socket, 'rate_limited', limited.message, limited.retryAfterSeconds);
+  if (limited && policy.settings.mode !== 'report') return exchange.refuseOnSocket(socket, limited.reason, limited.message, limited.retryAfterSeconds);
   // An upload budget cannot be held on a spliced stream yet: refuse rather than let it go unenforced.
   if (verdict.rule.bandwidth) return refuse('upgrade_denied', `rule ${verdict.rule.name} has a bandwidth budget, which leash cannot enforce on a WebSocket stream`);
   const name = hostForUrl(session.host, session.hostKind);

@@ -4,6 +4,7 @@
 // re-decide itself; the server asks every open tunnel again on reload, and timers end grant tunnels at their
 // grant's expiry and every tunnel at settings.timeouts.maxLifetime. Every cut is audited on the tunnel's record.
 
+import { StoreUnavailableError } from '../errors.js';
 import { checkAddress } from '../policy/address.js';
 import type { CompiledPolicy } from '../policy/policy.js';
 import type { Exchange } from './exchange.js';
@@ -43,7 +44,8 @@ export function guardTunnel(state: ProxyState, exchange: Exchange, facts: Tunnel
 
   if (facts.granted) {
     const check = async () => {
-      const grant = await findGrant(state, state.policy, tunnelRequest(facts), 'https', undefined).catch(() => undefined);
+      const grant = await findGrant(state, state.policy, tunnelRequest(facts), 'https', undefined).catch((err: unknown) => (err instanceof StoreUnavailableError ? err : undefined));
+      if (grant instanceof StoreUnavailableError) return cut('store_unavailable', `whether the grant for ${facts.host}:${facts.port} still holds cannot be checked (${grant.message}); the tunnel was closed`);
       if (!grant) return cut('grant_expired', `the grant for ${facts.host}:${facts.port} expired, and with it this tunnel`);
       timers.push(setTimeout(() => void check(), Math.max(50, grant.expiresAt - state.now())).unref());
     };

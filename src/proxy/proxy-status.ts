@@ -63,6 +63,7 @@ export const PROXY_STATUS: Readonly<Record<Reason, { readonly error: ProxyErrorT
   upgrade_denied: DENIED,
   header_too_large: MALFORMED,
   client_timeout: MALFORMED,
+  store_unavailable: { error: 'proxy_internal_error', retry: 'later' },
   too_many_connections: { error: 'connection_limit_reached', retry: 'later' },
   shutting_down: { error: 'proxy_internal_response', retry: 'later' },
   internal_error: { error: 'proxy_internal_error', retry: 'later' },

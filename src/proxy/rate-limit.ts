@@ -5,10 +5,18 @@
 // port is intercepted so its requests can be counted), never the CONNECT that carries them. `connections` counts
 // tunnels, for operators who mean exactly that.
 
+import { StoreUnavailableError } from '../errors.js';
 import type { ProxyState } from './state.js';
 import type { Verdict } from './verdict.js';
 
-export async function overRateLimit(state: ProxyState, verdict: Verdict): Promise<{ retryAfterSeconds: number; message: string } | undefined> {
+/** A request over its limit (`rate_limited`), or one whose limit the shared store cannot check (`store_unavailable`). */
+export interface Limited {
+  readonly reason: 'rate_limited' | 'store_unavailable';
+  readonly retryAfterSeconds?: number;
+  readonly message: string;
+}
+
+export async function overRateLimit(state: ProxyState, verdict: Verdict): Promise<Limited | undefined> {
   const rule = verdict.rule;
   const request = verdict.request;
   if (verdict.effect !== 'allow' || verdict.wouldDeny || !rule || !request) return undefined;
@@ -16,9 +24,16 @@ export async function overRateLimit(state: ProxyState, verdict: Verdict): Promis
   const rate = tunnel ? rule.connections : rule.rateLimit;
   if (!rate) return undefined;
   const key = tunnel ? `connections\u0000${rule.name}\u0000${request.agent}` : `${rule.name}\u0000${request.agent}`;
-  const outcome = await state.rateLimits.take(key, rate, state.now());
+  const what = tunnel ? `connection limit of ${rate.text} tunnels` : `rate limit of ${rate.text}`;
+  let outcome;
+  try {
+    outcome = await state.rateLimits.take(key, rate, state.now());
+  } catch (err) {
+    // Fail closed: a limit that cannot be checked is not a limit that was respected.
+    if (!(err instanceof StoreUnavailableError)) throw err;
+    return { reason: 'store_unavailable', message: `rule ${rule.name}'s ${what} cannot be checked: ${err.message}` };
+  }
   if (outcome.ok) return undefined;
   const retryAfterSeconds = Math.max(1, Math.ceil(outcome.retryAfterMs / 1000));
-  const what = tunnel ? `connection limit of ${rate.text} tunnels` : `rate limit of ${rate.text}`;
-  return { retryAfterSeconds, message: `agent ${request.agent} exceeded rule ${rule.name}'s ${what}; retry in ${retryAfterSeconds} s` };
+  return { reason: 'rate_limited', retryAfterSeconds, message: `agent ${request.agent} exceeded rule ${rule.name}'s ${what}; retry in ${retryAfterSeconds} s` };
 }

@@ -42,6 +42,7 @@ export const REASONS = {
   upgrade_denied: { status: 403, text: 'protocol upgrades (WebSocket) are not allowed through plain HTTP' },
   header_too_large: { status: 431, text: 'request headers exceed the size limit' },
   client_timeout: { status: 408, text: 'the client did not send complete request headers in time' },
+  store_unavailable: { status: 503, text: 'the shared store (--store) did not answer in time: a request that needs a rate-limit, upload-budget or grant check is refused, never allowed' },
   too_many_connections: { status: 503, text: 'the connection limit was reached' },
   shutting_down: { status: 503, text: 'leash is shutting down' },
   internal_error: { status: 500, text: 'leash failed while deciding; failing closed' },

@@ -77,12 +77,12 @@ async function openTunnel(state: ProxyState & ExchangeSink, exchange: Exchange, 
     interceptor.start({ tunnel: exchange, policy, host: target.host, hostKind: target.hostKind, port: target.port, address: resolution.address, agent: target.agent, identity: record.identity, client, requests: 0 }, client, head);
     return;
   }
-  const budget = admission.rule && uploadBudget(state, admission.rule, target.agent, (message) => {
+  const budget = admission.rule && uploadBudget(state, admission.rule, target.agent, (message, reason) => {
     if (admission.reportOnly) {
-      Object.assign(record, { wouldDeny: true, reason: 'bandwidth', message });
+      Object.assign(record, { wouldDeny: true, reason, message });
       return;
     }
-    exchange.deny('bandwidth', message);
+    exchange.deny(reason, message);
     exchange.abort();
   });
   if (client.destroyed) return exchange.finish({ reason: 'client_closed', message: 'the client went away before the tunnel was opened' });

@@ -58,14 +58,14 @@ export function sendUpstream(
 ): void {
   const record = exchange.record;
   const policy = exchange.policy;
-  const budget = target.rule && uploadBudget(state, target.rule, target.agent, (message) => {
+  const budget = target.rule && uploadBudget(state, target.rule, target.agent, (message, reason) => {
     if (target.reportOnly) {
-      Object.assign(record, { wouldDeny: true, reason: 'bandwidth', message });
+      Object.assign(record, { wouldDeny: true, reason, message });
       return;
     }
-    exchange.deny('bandwidth', message);
+    exchange.deny(reason, message);
     forwarding.get(req)?.proxyReq?.destroy();
-    if (!res.headersSent) refuseResponse(res, { reason: 'bandwidth', rule: record.rule, message, requestId: exchange.id }, exchange.ruleReason);
+    if (!res.headersSent) refuseResponse(res, { reason, rule: record.rule, message, requestId: exchange.id }, exchange.ruleReason);
     else res.destroy();
   });
   if (res.destroyed || req.socket.destroyed) {
@@ -110,8 +110,8 @@ export function sendUpstream(
     selfHandleResponse: inspect,
   };
   state.httpProxy.web(req, res, options, (err: NodeJS.ErrnoException) => {
-    // A cut for bandwidth already answered the client and named the reason.
-    if (record.reason === 'bandwidth') return;
+    // A cut for bandwidth (or a budget the store could not check) already answered the client and named the reason.
+    if (record.reason === 'bandwidth' || record.reason === 'store_unavailable') return;
     const reason = upstreamReason(err);
     const message = `upstream ${target.hostHeader} (${target.address}): ${describeUpstreamError(err)}`;
     if (res.headersSent) {

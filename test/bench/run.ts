@@ -10,6 +10,7 @@ import { inspectBench } from './inspect.js';
 import { interceptBench } from './intercept.js';
 import { policyBench } from './policy.js';
 import { proxyBench } from './proxy.js';
+import { storeBench } from './store.js';
 import { printBench, type BenchLine } from './report.js';
 
 const SUITES: readonly { name: string; run: () => Promise<BenchLine[]> }[] = [
@@ -19,6 +20,7 @@ const SUITES: readonly { name: string; run: () => Promise<BenchLine[]> }[] = [
   { name: 'inspect', run: inspectBench },
   { name: 'intercept', run: interceptBench },
   { name: 'grants', run: grantsBench },
+  { name: 'store', run: storeBench },
 ];
 
 async function runBench(argv: readonly string[]): Promise<number> {
