@@ -81,9 +81,18 @@ export function queryOverrides(path: string): MethodOverride[] {
 export function fieldOverrides(urlencoded: string, source: string): MethodOverride[] {
   const found: MethodOverride[] = [];
   for (const [name, value] of new URLSearchParams(urlencoded)) {
-    if (name.trim().toLowerCase() === '_method' && value.trim() !== '') found.push({ method: methodOf(value), source });
+    if (phpName(name) === '_method' && value.trim() !== '') found.push({ method: methodOf(value), source });
   }
   return found;
+}
+
+/**
+ * A parameter name as PHP reads it (Laravel, Symfony): leading spaces dropped, and `.`, space and the first `[`
+ * turned into `_`, so `.method`, ` method` and `[method` all reach the application as `_method`. Rack reads names
+ * as written; matching the wider reading keeps both.
+ */
+function phpName(name: string): string {
+  return name.replace(/^ +/, '').replace(/[. []/g, '_').trim().toLowerCase();
 }
 
 function methodOf(value: string): string {
