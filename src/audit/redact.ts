@@ -153,12 +153,23 @@ const WORD = /[^\s/?&#;=,"'<>()[\]{}|\\^`@]+/g;
 const PART = /[^.:]+/g;
 const ESCAPE = /%[0-9a-f]{2}|\+/i;
 
+// Characters that render as nothing (format controls, joiners, variation selectors): one inside a key breaks its
+// pattern for a regex but not for whoever reads the log later, so words are also tested with them removed.
+const INVISIBLE = /[\p{Default_Ignorable_Code_Point}\p{Cf}]/gu;
+
 function redactWords(text: string, decode: boolean): string {
   return text.replace(WORD, (word) => {
     if (decode) {
-      const hides = ESCAPE.test(word) && decodings(word).some((decoded) => decoded !== word && hidesSecret(decoded));
+      const hides =
+        ESCAPE.test(word) &&
+        decodings(word).some((decoded) => {
+          const visible = decoded.replace(INVISIBLE, '');
+          return (decoded !== word && hidesSecret(decoded)) || (visible !== decoded && hidesSecret(visible));
+        });
       return hides ? REDACTED : word;
     }
+    const visible = word.replace(INVISIBLE, '');
+    if (visible !== word && hidesSecret(visible)) return REDACTED;
     // A message that cut a value short (`"gsk_4eC3..." is not a valid host name`) may have cut a key below the
     // length its rule needs; a cut word holding a key prefix goes whole.
     if (CUT.test(word) && CUT_KEYWORDS.some((keyword) => word.toLowerCase().includes(keyword))) return REDACTED;
@@ -207,8 +218,10 @@ export function redactSecrets(text: string): string {
 /** Redacts one string field read as `kind`; returns `text` itself when there is nothing to hide. */
 export function redactString(text: string, kind: FieldKind): string {
   const target = kind === 'target' && TARGET_PRECHECK.test(text);
-  if (!target && (HEX_ONLY.test(text) || (!text.includes('%') && !worthALook(text)))) return text;
-  let out = target ? redactParameters(text) : text;
+  // `name=value` pairs anywhere else (a URL inside a User-Agent, a CONNECT authority, a message quoting a target).
+  const inline = !target && text.includes('=') && INLINE_PARAMETER.test(text);
+  if (!target && !inline && (HEX_ONLY.test(text) || (!text.includes('%') && !worthALook(text)))) return text;
+  let out = target ? redactParameters(text) : inline ? redactInlineParameters(text) : text;
   if (ESCAPE.test(out)) out = redactWords(out, true);
   return worthALook(out) ? redactWords(applyRules(out), false) : out;
 }
@@ -225,6 +238,14 @@ function redactParameters(pathWithQuery: string): string {
   if (queryAt >= 0) out += `?${redactQuery(beforeHash.slice(queryAt + 1))}`;
   if (hashAt >= 0) out += `#${redactQuery(pathWithQuery.slice(hashAt + 1))}`;
   return out;
+}
+
+// A parameter name followed by `=`, anywhere in free text; its value runs to the next separator.
+const INLINE_PARAMETER = /[\w.%+[\]-]+=/;
+const INLINE_PAIRS = /([\w.%+[\]-]+)=([^\s&;,"'<>()]*)/g;
+
+function redactInlineParameters(text: string): string {
+  return text.replace(INLINE_PAIRS, (pair, name: string) => (isSensitiveKey(name) ? `${name}=${REDACTED}` : pair));
 }
 
 function redactQuery(query: string): string {
