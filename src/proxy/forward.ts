@@ -15,8 +15,13 @@ import type { ProxyState } from './state.js';
 import { sendUpstream } from './upstream.js';
 
 export async function handleRequest(state: ProxyState & ExchangeSink, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  await state.keepAlive.started(req.socket);
+  if (req.socket.writableEnded || req.socket.destroyed) {
+    // Queued behind a refusal that closed the connection: nothing was decided, nothing is forwarded or answered.
+    state.keepAlive.finished(req.socket, undefined);
+    return;
+  }
   const exchange = new Exchange(state, state.policy, 'request', req.socket);
-  state.keepAlive.started(req.socket);
   exchange.onFinish(() => {
     const r = exchange.record;
     const facts = r.host !== null && r.port !== null && r.method !== null ? { method: r.method, host: r.host, port: r.port, path: r.path ?? '/', agent: r.agent } : undefined;

@@ -13,6 +13,10 @@ import { judge } from './verdict.js';
 interface Connection {
   /** Requests on it not yet answered. */
   inFlight: number;
+  /** Settles when the last request that started on it has finished: the next one waits for it. */
+  tail: Promise<void>;
+  /** One release per request started and not finished, oldest first. */
+  readonly releases: (() => void)[];
   /** What its last request asked for, once it was decided. */
   last: RequestFacts | undefined;
 }
@@ -21,19 +25,29 @@ export class KeepAliveConnections {
   private readonly connections = new Map<Socket, Connection>();
 
   add(socket: Socket): void {
-    this.connections.set(socket, { inFlight: 0, last: undefined });
+    this.connections.set(socket, { inFlight: 0, last: undefined, tail: Promise.resolve(), releases: [] });
     socket.once('close', () => this.connections.delete(socket));
   }
 
-  started(socket: Socket): void {
+  /**
+   * A request starts on `socket`; resolves when the requests before it on the same connection have finished.
+   * Pipelined requests (RFC 9112 §9.3.2) are parsed before the one ahead of them is answered; handled one after
+   * another, a request queued behind a refusal that closed the connection is never decided, forwarded or answered.
+   */
+  started(socket: Socket): Promise<void> {
     const connection = this.connections.get(socket);
-    if (connection) connection.inFlight++;
+    if (!connection) return Promise.resolve();
+    connection.inFlight++;
+    const previous = connection.tail;
+    connection.tail = new Promise((release) => connection.releases.push(release));
+    return previous;
   }
 
   finished(socket: Socket, facts: RequestFacts | undefined): void {
     const connection = this.connections.get(socket);
     if (!connection) return;
     connection.inFlight = Math.max(0, connection.inFlight - 1);
+    connection.releases.shift()?.();
     if (facts) connection.last = facts;
   }
 
