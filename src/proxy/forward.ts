@@ -96,7 +96,7 @@ async function forwardRequest(state: ProxyState & ExchangeSink, exchange: Exchan
   // RFC 9112 §3.2.2: a proxy replaces Host with the authority of the absolute-form target.
   const authority = hostForUrl(destination.host, destination.hostKind);
   sendContinue();
-  sendUpstream(state, exchange, req, res, {
+  await sendUpstream(state, exchange, req, res, {
     protocol: 'http:',
     address: resolution.address,
     port,

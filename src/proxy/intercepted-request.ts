@@ -85,7 +85,7 @@ export async function handleInterceptedRequest(state: ProxyState & ExchangeSink,
     }
     const name = hostForUrl(session.host, session.hostKind);
     sendContinue();
-    sendUpstream(state, exchange, req, res, {
+    await sendUpstream(state, exchange, req, res, {
       protocol: 'https:',
       address: session.address,
       port: session.port,

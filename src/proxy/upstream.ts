@@ -12,7 +12,7 @@ import type { CompiledRule } from '../policy/rule.js';
 import type { Transform } from 'node:stream';
 import { Reflection } from '../grants/reflection.js';
 import { inspectForGrants, type InspectedResponse } from './grants.js';
-import { uploadBudget } from './bandwidth.js';
+import { chargeRequestHead, requestHeadBytes, uploadBudget } from './bandwidth.js';
 import type { Exchange } from './exchange.js';
 import { stripHopByHop } from './headers.js';
 import { prefixedBody } from './method-override.js';
@@ -48,16 +48,21 @@ export interface UpstreamTarget {
   readonly bodyPrefix?: Buffer;
 }
 
-export function sendUpstream(
+export async function sendUpstream(
   state: ProxyState,
   exchange: Exchange,
   req: IncomingMessage,
   res: ServerResponse,
   target: UpstreamTarget,
   refuse: (reason: Reason, message: string) => void,
-): void {
+): Promise<void> {
   const record = exchange.record;
   const policy = exchange.policy;
+  if (target.rule?.bandwidth) {
+    const over = await chargeRequestHead(state, target.rule, target.agent, requestHeadBytes(req.method ?? '', target.path, req.headers));
+    if (over && !target.reportOnly) return refuse(over.reason, over.message);
+    if (over) Object.assign(record, { wouldDeny: true, reason: over.reason, message: over.message });
+  }
   const budget = target.rule && uploadBudget(state, target.rule, target.agent, (message, reason) => {
     if (target.reportOnly) {
       Object.assign(record, { wouldDeny: true, reason, message });
