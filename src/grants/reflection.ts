@@ -33,7 +33,17 @@ const MAX_INDEXED = 4 * MAX_REQUEST_BODY;
 
 export type RequestHeaders = Readonly<Record<string, string | string[] | undefined>>;
 
-export class Reflection {
+/** What a reference is checked against: what a request (or several) carried. */
+export interface RequestMaterial {
+  /** False when part of what the upstream received was not read: it could hold anything. */
+  readonly complete: boolean;
+  /** Does this normalised host name appear anywhere in what was sent? */
+  hostReflected(host: string): boolean;
+  /** Does `text` share a run of REFLECTION_RUN letters or digits with what was sent? */
+  carriesRun(text: string): boolean;
+}
+
+export class Reflection implements RequestMaterial {
   readonly #path: string;
   readonly #query: string;
   readonly #headers: string;

@@ -12,7 +12,7 @@ import { candidateRules } from '../policy/host-index.js';
 import { decide, hostMatches } from '../policy/evaluate.js';
 import type { CompiledPolicy } from '../policy/policy.js';
 import type { CompiledRule, GrantNarrowing } from '../policy/rule.js';
-import type { Reflection } from './reflection.js';
+import type { RequestMaterial } from './reflection.js';
 
 /** Why a reference was not granted; `grant.skipped` in its audit record. A closed catalogue (README). */
 export type SkipReason =
@@ -50,7 +50,7 @@ export interface ResponseGrants {
   readonly responseHost: string;
   readonly responsePort: number;
   /** What the request carried; undefined only where no request exists to reflect (tests of other rules). */
-  readonly reflection: Reflection | undefined;
+  readonly reflection: RequestMaterial | undefined;
   readonly narrowing: GrantNarrowing | null;
   granted: number;
 }
@@ -58,7 +58,7 @@ export interface ResponseGrants {
 export function newResponseGrants(
   responseHost: string,
   responsePort: number,
-  options: { reflection?: Reflection; narrowing?: GrantNarrowing | null } = {},
+  options: { reflection?: RequestMaterial; narrowing?: GrantNarrowing | null } = {},
 ): ResponseGrants {
   return {
     hosts: new Map(),

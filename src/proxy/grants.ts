@@ -18,7 +18,7 @@ import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { Transform } from 'node:stream';
 import { newRecord, type AuditRecord } from '../audit/record.js';
 import { StoreUnavailableError } from '../errors.js';
-import type { Reflection } from '../grants/reflection.js';
+import type { RequestMaterial } from '../grants/reflection.js';
 import { newResponseGrants, selectReference, SKIP_REASONS, type ResponseGrants, type Selection, type SkipReason } from '../grants/select.js';
 import type { Grant } from '../grants/store.js';
 import { inspectResponse, type ResponseInspector } from '../inspect/body.js';
@@ -55,7 +55,7 @@ export interface InspectedResponse {
   readonly host: string;
   readonly port: number;
   /** What the request that produced this response carried, captured as it streamed upstream. */
-  readonly reflection: Reflection;
+  readonly reflection: RequestMaterial;
 }
 
 const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));

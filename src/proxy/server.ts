@@ -24,6 +24,7 @@ import { handleConnect } from './tunnel.js';
 import { revokeOpen } from './open-tunnels.js';
 import { PolicyRuntimes } from './policy-runtime.js';
 import { KeepAliveConnections } from './keep-alive.js';
+import { RecentRequests } from '../grants/recent.js';
 
 export interface ProxyOptions {
   readonly policy: CompiledPolicy;
@@ -73,6 +74,7 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
     upstreamAgent: newUpstreamAgent(),
     runtimes: new PolicyRuntimes(options.policy),
     keepAlive: new KeepAliveConnections(),
+    recentRequests: new RecentRequests(),
     draining: false,
     rateLimits: options.rateLimits ?? new MemoryRateLimitStore(),
     grants: options.grants ?? new MemoryGrantStore(),

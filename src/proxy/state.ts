@@ -11,6 +11,7 @@ import type { Interceptor } from './intercept-server.js';
 import type { Exchange } from './exchange.js';
 import type { PolicyRuntimes } from './policy-runtime.js';
 import type { KeepAliveConnections } from './keep-alive.js';
+import type { RecentRequests } from '../grants/recent.js';
 
 export interface ProxyState {
   policy: CompiledPolicy;
@@ -18,6 +19,8 @@ export interface ProxyState {
   readonly open: Set<Exchange>;
   readonly httpProxy: HttpProxy;
   readonly upstreamAgent: http.Agent;
+  /** What agents sent inspected APIs lately, so a stored echo cannot be granted (grants/recent.ts). */
+  readonly recentRequests: RecentRequests;
   /** Plain-HTTP connections between requests, so a reload can close those it denies. */
   readonly keepAlive: KeepAliveConnections;
   /** What each policy revision in use needs (tokens, resolver, HTTPS agent), built on swap, retired after. */

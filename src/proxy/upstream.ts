@@ -89,12 +89,15 @@ export async function sendUpstream(
   const responseUrl = `${target.protocol}//${target.hostHeader}${target.path}`;
   // What the upstream receives, so no grant from its response hands it back out (the body is added as it streams).
   const reflection = inspect ? new Reflection(target.path, req.headers) : undefined;
+  // An API that stores input hands it back later: responses are checked against this agent's recent requests too.
+  const recentKey = `${target.agent}\u0000${target.rule?.name ?? ''}`;
+  if (reflection) state.recentRequests.remember(recentKey, reflection, state.now());
   forwarding.set(req, {
     exchange,
     connectMs: policy.settings.timeouts.connectMs,
     responseMs: policy.settings.timeouts.responseMs,
     ...(inspect && target.rule && reflection
-      ? { deliver: (proxyRes, response) => void deliverInspected(state, { exchange, rule: target.rule as CompiledRule, agent: target.agent, responseUrl, host: hostOf(target.hostHeader), port: target.port, reflection }, proxyRes, response) }
+      ? { deliver: (proxyRes, response) => void deliverInspected(state, { exchange, rule: target.rule as CompiledRule, agent: target.agent, responseUrl, host: hostOf(target.hostHeader), port: target.port, reflection: state.recentRequests.with(recentKey, reflection, state.now()) }, proxyRes, response) }
       : {}),
   });
   res.on('close', () => {
