@@ -375,7 +375,7 @@ export async function withGrant(state: ProxyState, exchange: Exchange, verdict: 
     exchange.applyVerdict(refused);
     return refused;
   }
-  if (!grant) return verdict;
+  if (!grant) return notGranted(state, verdict, request, scheme, target);
   const granted: Verdict = {
     ...verdict,
     effect: 'allow',
@@ -402,4 +402,21 @@ export function grantAuditFields(grant: Grant): AuditRecord['grant'] {
     expiresAt: new Date(grant.expiresAt).toISOString(),
     ...(grant.url ? { url: grant.url } : {}),
   };
+}
+
+/**
+ * A request to a host the agent holds a grant for, that the grant does not cover: says so (the URL was not among
+ * those the response named, or the method or body is not a read), instead of "no rule allows it".
+ */
+async function notGranted(state: ProxyState, verdict: Verdict, request: NormalizedRequest, scheme: 'http' | 'https', target: string | undefined): Promise<Verdict> {
+  if (request.method === 'CONNECT') return verdict;
+  const onHost = await state.grants.find(request.agent, scheme, request.host, request.port, state.now()).catch(() => undefined);
+  if (!onHost) return verdict;
+  const what = `${request.method} ${request.host}:${request.port}${target ?? ''}`;
+  const why = request.method !== 'GET' && request.method !== 'HEAD'
+    ? `a grant allows only GET and HEAD, and this is ${request.method}`
+    : onHost.url !== null
+      ? 'the grant for this host covers only the URLs its response named (scope url), and this one was not among them'
+      : 'a grant allows only reads without a body';
+  return { ...verdict, message: `${what} not granted: ${why} (grant from the response to request ${onHost.source.requestId})` };
 }

@@ -47,7 +47,9 @@ export function reasonPhrase(refusal: Refusal, ruleReason: string | null): strin
 /** What decided a no_rule refusal: the rule that decides the host and why it refused, or that none allows it. */
 function noRuleDetail(message: string): string {
   const decided = /denied: rule (\S+) decides for this host and does not allow it \((.*)\)$/.exec(message);
-  return decided ? `rule ${decided[1]} does not allow this: ${decided[2]}` : 'no rule allows this host';
+  if (decided) return `rule ${decided[1]} does not allow this: ${decided[2]}`;
+  const grant = / not granted: (.*) \(grant from the response to request [^)]*\)$/.exec(message);
+  return grant ? `not granted: ${grant[1]}` : 'no rule allows this host';
 }
 
 function sanitize(text: string): string {

@@ -73,6 +73,8 @@ it('inside a granted tunnel GET passes, a POST gets 403 with its own record, and
   first.client.write(`POST /upload HTTP/1.1\r\nHost: img.cdn.test:${cdn.port}\r\nContent-Length: 6\r\n\r\nsecret`);
   await first.closed; // a refusal of a request with a body ends the connection
   expect(statuses(first.text)).toEqual(['HTTP/1.1 200', 'HTTP/1.1 403']);
+  // The refusal says what decided: the grant, and why it does not cover this request.
+  expect(first.text).toContain('HTTP/1.1 403 Blocked by leash (not granted: a grant allows only GET and HEAD, and this is POST)');
   expect(cdn.seen.map((s) => `${s.method} ${s.url}`)).toEqual(['GET /cat.png']);
 
   // An idle granted tunnel dies with its grant.
