@@ -93,9 +93,10 @@ export function buildProgram(io: CommandIo, outcome: Outcome, argv: readonly str
     .option('--audit-max-size <size>', 'rotate the audit file before it exceeds SIZE (100M, 1G, 500K)')
     .option('--audit-keep <n>', 'rotated audit files to keep (default 5; needs --audit-max-size)')
     .option('--certs <dir>', "where leash's CA for TLS interception lives", 'certs')
+    .option('--admin <host:port>', 'a second listener for GET /metrics (Prometheus), /healthz and /readyz; never the proxy port')
     .option('--store <url>', 'keep rate limits, upload budgets and grants in Redis, shared by a fleet: redis://[USER:PASS@]HOST:PORT[/DB], rediss:// for TLS (default: $LEASH_STORE, else in memory)')
     .option('--store-timeout <time>', 'bound on each store operation, past which what needs it is refused (default: $LEASH_STORE_TIMEOUT, else 250ms)')
-    .action(function (this: Command, options: { policy?: string[]; listen?: string; audit?: string; auditMaxSize?: string; auditKeep?: string; certs: string; store?: string; storeTimeout?: string }) {
+    .action(function (this: Command, options: { policy?: string[]; listen?: string; audit?: string; auditMaxSize?: string; auditKeep?: string; certs: string; store?: string; storeTimeout?: string; admin?: string }) {
       noArguments(this);
       return done(import('./serve.js').then(({ serveCommand }) => serveCommand(options, io)));
     });

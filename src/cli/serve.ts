@@ -11,6 +11,8 @@ import { loadPolicy, PolicyWatcher, type ReloadOutcome } from '../policy/watch.j
 import { policyNeedsInterception } from '../policy/evaluate.js';
 import { readAgentTokens } from '../proxy/agent-tokens.js';
 import { caExpiryWarning, DEFAULT_CERTS_DIR, ensureCa } from '../tls/ca.js';
+import { startAdmin, type AdminServer, type Readiness } from '../proxy/admin.js';
+import { ProxyMetrics } from '../proxy/metrics.js';
 import { startProxy, type ProxyServer } from '../proxy/server.js';
 import { openSharedStores } from '../store/open.js';
 import type { CommandIo } from './io.js';
@@ -30,6 +32,8 @@ export interface ServeOptions {
   now?: () => number;
   /** Where leash's CA for TLS interception lives; default certs/. */
   certs?: string;
+  /** `--admin HOST:PORT`: a second listener for /metrics, /healthz and /readyz (never the proxy port). */
+  admin?: string;
   /** `--store redis://...` (else LEASH_STORE): shared state for a fleet; in memory without it. */
   store?: string;
   /** `--store-timeout` (else LEASH_STORE_TIMEOUT): bound on each store operation, default 250ms. */
@@ -40,6 +44,8 @@ export interface RunningServe {
   readonly proxy: ProxyServer;
   readonly audit: AuditLog;
   readonly watcher: PolicyWatcher;
+  /** The admin listener, with --admin. */
+  readonly admin: AdminServer | undefined;
   stop(): Promise<void>;
 }
 
@@ -61,7 +67,11 @@ export async function startServe(options: ServeOptions, io: CommandIo): Promise<
   }
   const storeUrl = options.store ?? io.env.LEASH_STORE;
   const store = storeUrl ? await openSharedStores(storeUrl, { timeout: options.storeTimeout ?? io.env.LEASH_STORE_TIMEOUT, log: io.err, now: options.now }) : undefined;
-  const audit = openAuditLog(options.audit ?? defaultAuditPath(io.env), { ...parseRotation(options.auditMaxSize, options.auditKeep), log: io.err });
+  const written = openAuditLog(options.audit ?? defaultAuditPath(io.env), { ...parseRotation(options.auditMaxSize, options.auditKeep), log: io.err });
+  // Metrics count every audit record as it is written, so they cannot disagree with the log.
+  let proxyRef: ProxyServer | undefined;
+  const metrics = new ProxyMetrics({ openExchanges: () => proxyRef?.openExchanges ?? 0, revision: () => proxyRef?.policy.revision ?? policy.revision, auditRecords: () => written.count });
+  const audit = metrics.counting(written);
   let proxy: ProxyServer;
   try {
     proxy = await startProxy({ policy, host, port, audit, log: io.err, now: options.now, certsDir: options.certs ?? DEFAULT_CERTS_DIR, rateLimits: store?.rateLimits, grants: store?.grants });
@@ -69,6 +79,21 @@ export async function startServe(options: ServeOptions, io: CommandIo): Promise<
     await store?.close();
     await audit.close();
     throw new LeashError('LEASH_LISTEN', `cannot listen on ${host}:${port}: ${(err as Error).message}`, { cause: err });
+  }
+  proxyRef = proxy;
+  let admin: AdminServer | undefined;
+  if (options.admin) {
+    const at = parseListen(options.admin, '--admin');
+    if (at.host === host && at.port === proxy.port) throw new LeashError('LEASH_USAGE', '--admin must not be the proxy\'s address: agents reach the proxy port');
+    try {
+      admin = await startAdmin({ ...at, metrics, ready: () => readiness(audit, store) });
+    } catch (err) {
+      await proxy.close();
+      await store?.close();
+      await audit.close();
+      throw new LeashError('LEASH_LISTEN', `cannot listen on ${options.admin} for --admin: ${(err as Error).message}`, { cause: err });
+    }
+    io.err(`admin on ${at.host.includes(':') ? `[${at.host}]` : at.host}:${admin.port} (GET /metrics, /healthz, /readyz)`);
   }
   const watcher = new PolicyWatcher(paths, () => proxy.policy, (outcome) => onReload(outcome, proxy, audit, io));
   watcher.start();
@@ -79,9 +104,11 @@ export async function startServe(options: ServeOptions, io: CommandIo): Promise<
     proxy,
     audit,
     watcher,
+    admin,
     stop() {
       stopping ??= (async () => {
         watcher.stop();
+        await admin?.close();
         await proxy.close();
         await store?.close();
         await audit.close();
@@ -89,6 +116,15 @@ export async function startServe(options: ServeOptions, io: CommandIo): Promise<
       return stopping;
     },
   };
+}
+
+/** Ready when the audit log takes writes (a flush completes in time) and the shared store, if any, answers. */
+async function readiness(audit: AuditLog, store: { reachable(): boolean } | undefined): Promise<Readiness> {
+  const problems: string[] = [];
+  if (store && !store.reachable()) problems.push('the shared store does not answer');
+  const flushed = await Promise.race([audit.flush().then(() => true, () => false), new Promise<boolean>((r) => setTimeout(() => r(false), 1000).unref())]);
+  if (!flushed) problems.push('the audit log does not take writes');
+  return { ok: problems.length === 0, problems };
 }
 
 function onReload(outcome: ReloadOutcome, proxy: ProxyServer, audit: AuditLog, io: CommandIo): void {
@@ -142,10 +178,10 @@ export async function serveCommand(options: ServeOptions, io: CommandIo): Promis
   });
 }
 
-export function parseListen(text: string): { host: string; port: number } {
+export function parseListen(text: string, flag = '--listen'): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(text);
   const port = Number(m?.[3]);
-  if (!m || port > 65535) throw new LeashError('LEASH_USAGE', `--listen needs HOST:PORT (e.g. 127.0.0.1:3128 or [::1]:3128), got "${text}"`);
+  if (!m || port > 65535) throw new LeashError('LEASH_USAGE', `${flag} needs HOST:PORT (e.g. 127.0.0.1:3128 or [::1]:3128), got "${text}"`);
   return { host: (m[1] ?? m[2]) as string, port };
 }
 

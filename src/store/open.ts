@@ -18,6 +18,8 @@ export interface SharedStores {
   readonly display: string;
   readonly rateLimits: RateLimitStore;
   readonly grants: GrantStore;
+  /** Whether the store answers now (for /readyz). */
+  reachable(): boolean;
   close(): Promise<void>;
 }
 
@@ -45,6 +47,7 @@ export async function openSharedStores(url: string, options: SharedStoreOptions)
     display: parsed.display,
     rateLimits: new RedisRateLimitStore(connection),
     grants: new RedisGrantStore(connection, { now: options.now }),
+    reachable: () => connection.reachable,
     close: () => connection.close(),
   };
 }

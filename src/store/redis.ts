@@ -87,6 +87,11 @@ export class RedisConnection {
     this.client.on('ready', () => this.markUp());
   }
 
+  /** Connected and answering, as far as the last operation or connection event knows (readiness probes). */
+  get reachable(): boolean {
+    return !this.closed && this.client.isReady && this.down !== true;
+  }
+
   /** Starts connecting in the background; operations before the first connection fail as unavailable. */
   start(): void {
     this.client.connect().catch((err: Error) => this.markDown(err.message));

@@ -79,7 +79,7 @@ rules:
     expect(await ca.exited).toBe(0);
     const store = `redis://:${SECRET}@127.0.0.1:${redis.port}/0`;
     const common = ['serve', '--listen', '127.0.0.1:0', '--policy', path.join(dir, 'policies'), '--certs', path.join(dir, 'certs')];
-    const a = leashProcess([...common, '--audit', path.join(dir, 'a.log'), '--store', store]);
+    const a = leashProcess([...common, '--audit', path.join(dir, 'a.log'), '--store', store, '--admin', '127.0.0.1:0']);
     const b = leashProcess([...common, '--audit', path.join(dir, 'b.log')], { LEASH_STORE: store });
     replicas.push({ p: a, port: await a.listening, audit: path.join(dir, 'a.log') }, { p: b, port: await b.listening, audit: path.join(dir, 'b.log') });
     for (const r of replicas) await waitFor(() => r.p.stderr().includes(`store redis://127.0.0.1:${redis.port}/0 connected`), { timeoutMs: 10_000 });
@@ -115,8 +115,12 @@ rules:
   });
 
   it('with Redis down, what needs the store is refused 503 store_unavailable (audited); the rest is decided by the policy', async () => {
+    const admin = `http://127.0.0.1:${/^admin on 127\.0\.0\.1:(\d+)/m.exec(replicas[A]?.p.stderr() ?? '')?.[1]}`;
+    expect((await adminGet(`${admin}/readyz`)).status).toBe(200);
     await redis.stop();
     for (const r of replicas) await waitFor(() => /store redis:\/\/127\.0\.0\.1:\d+\/0 unavailable/.test(r.p.stderr()), { timeoutMs: 10_000 });
+    // /readyz turns not-ready while the store is down; the metrics count the refusals by reason.
+    expect(await adminGet(`${admin}/readyz`)).toEqual({ status: 503, body: 'not ready:\n- the shared store does not answer\n' });
     const cases: { name: string; replica: number; target: string; method?: string; status: number; reason: string }[] = [
       { name: 'rate-limited rule', replica: A, target: limited(), status: 503, reason: 'store_unavailable' },
       { name: 'rate-limited rule, other replica', replica: B, target: limited(), status: 503, reason: 'store_unavailable' },
@@ -143,6 +147,7 @@ rules:
     expect(skipped).toMatchObject({ effect: 'deny', grant: { skipped: 'store_unavailable' } });
     // One line when the store went down, not one per request.
     for (const r of replicas) expect(r.p.stderr().match(/unavailable \(/g)).toHaveLength(1);
+    expect((await adminGet(`${admin}/metrics`)).body).toMatch(/^leash_requests_total\{event="request",effect="deny",reason="store_unavailable",rule="limited"\} [1-9]/m);
   }, 30_000);
 
   it('with Redis back on the same port, service resumes without restarting leash', async () => {
@@ -164,3 +169,15 @@ rules:
     }
   });
 });
+
+function adminGet(url: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    http
+      .get(url, (res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => (body += c.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      })
+      .on('error', reject);
+  });
+}

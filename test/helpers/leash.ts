@@ -24,7 +24,7 @@ export interface TestLeash {
 
 export async function startLeash(
   policyYaml: string,
-  opts: { watch?: boolean; now?: () => number; /** `--audit-max-size` / `--audit-keep` */ auditRotation?: { maxSize: string; keep?: string } } = {},
+  opts: { watch?: boolean; now?: () => number; /** `--audit-max-size` / `--audit-keep` */ auditRotation?: { maxSize: string; keep?: string }; /** `--admin HOST:PORT` */ admin?: string } = {},
 ): Promise<TestLeash> {
   const dir = await tempDir('leash-proxy-');
   const policyDir = path.join(dir, 'policies');
@@ -36,7 +36,7 @@ export async function startLeash(
   const stderr: string[] = [];
   const running = await startServe(
     // The CA for interception goes in the test's own directory, never in the repository's certs/.
-    { policy: [policyDir], listen: '127.0.0.1:0', audit: auditFile, now: opts.now, certs: path.join(dir, 'certs'), auditMaxSize: opts.auditRotation?.maxSize, auditKeep: opts.auditRotation?.keep },
+    { policy: [policyDir], listen: '127.0.0.1:0', audit: auditFile, now: opts.now, certs: path.join(dir, 'certs'), auditMaxSize: opts.auditRotation?.maxSize, auditKeep: opts.auditRotation?.keep, admin: opts.admin },
     { out: (line) => stderr.push(line), err: (line) => stderr.push(line), env: {} },
   );
   if (!opts.watch) running.watcher.stop();

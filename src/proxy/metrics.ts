@@ -1,0 +1,87 @@
+// What a fleet's monitoring sees: Prometheus metrics derived from the audit records as they are written (so the
+// metrics and the log can never disagree about what was decided), plus gauges read at scrape time. Label values
+// are bounded: effects, events, reason codes from the closed catalogue, and rule names from the policy (plus
+// `grant` and `none`); never hosts, paths or agents. One registry per process, never prom-client's global one.
+
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { AuditLog } from '../audit/logger.js';
+import type { AuditRecord } from '../audit/record.js';
+
+export interface MetricsSources {
+  /** Exchanges in flight (requests, tunnels, upgraded streams). */
+  readonly openExchanges: () => number;
+  /** The policy revision in force. */
+  readonly revision: () => string;
+  /** Records the audit log has written. */
+  readonly auditRecords: () => number;
+}
+
+export class ProxyMetrics {
+  readonly registry = new Registry();
+  private readonly requests: Counter<'event' | 'effect' | 'reason' | 'rule'>;
+  private readonly bytes: Counter<'direction' | 'rule'>;
+  private readonly duration: Histogram<'event'>;
+  private readonly grants: Counter<'result'>;
+  private readonly reloads: Counter<'outcome'>;
+
+  constructor(sources: MetricsSources) {
+    const registers = [this.registry];
+    this.requests = new Counter({ name: 'leash_requests_total', help: 'Requests, tunnels and refused connections, by how they were decided.', labelNames: ['event', 'effect', 'reason', 'rule'], registers });
+    this.bytes = new Counter({ name: 'leash_bytes_total', help: 'Bytes relayed, by direction (up: agent to upstream, the exfiltration view; down) and rule.', labelNames: ['direction', 'rule'], registers });
+    this.duration = new Histogram({
+      name: 'leash_exchange_duration_seconds',
+      help: 'Time from the first byte of a request or tunnel to its audit record (decision, upstream and transfer).',
+      labelNames: ['event'],
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 300],
+      registers,
+    });
+    this.grants = new Counter({ name: 'leash_grants_total', help: 'References in inspected responses, by outcome (granted, grant_skipped, grant_revoked).', labelNames: ['result'], registers });
+    this.reloads = new Counter({ name: 'leash_policy_reloads_total', help: 'Policy reloads, by outcome (loaded, rejected).', labelNames: ['outcome'], registers });
+    new Gauge({ name: 'leash_open_exchanges', help: 'Requests, tunnels and upgraded streams open now.', registers, collect() {
+      this.set(sources.openExchanges());
+    } });
+    new Gauge({ name: 'leash_audit_records_written', help: 'Audit records written since start.', registers, collect() {
+      this.set(sources.auditRecords());
+    } });
+    new Gauge({ name: 'leash_policy_info', help: 'The policy revision in force (value 1).', labelNames: ['revision'], registers, collect() {
+      this.reset();
+      this.set({ revision: sources.revision() }, 1);
+    } });
+  }
+
+  /** Counts one audit record. */
+  observe(record: AuditRecord): void {
+    if (record.event === 'policy') {
+      this.reloads.inc({ outcome: record.reason === 'policy_loaded' ? 'loaded' : 'rejected' });
+      return;
+    }
+    if (record.event === 'grant') {
+      this.grants.inc({ result: record.reason });
+      return;
+    }
+    const rule = record.rule ?? 'none';
+    this.requests.inc({ event: record.event, effect: record.effect, reason: record.reason, rule });
+    if (record.bytesOut > 0) this.bytes.inc({ direction: 'up', rule }, record.bytesOut);
+    if (record.bytesIn > 0) this.bytes.inc({ direction: 'down', rule }, record.bytesIn);
+    this.duration.observe({ event: record.event }, record.durationMs / 1000);
+  }
+
+  /** An audit log that counts every record it writes into these metrics. */
+  counting(audit: AuditLog): AuditLog {
+    return {
+      write: (record) => {
+        audit.write(record);
+        this.observe(record);
+      },
+      flush: () => audit.flush(),
+      close: () => audit.close(),
+      reopen: () => audit.reopen(),
+      get count() {
+        return audit.count;
+      },
+      get head() {
+        return audit.head;
+      },
+    };
+  }
+}
