@@ -2,8 +2,7 @@
 // schema of its kind, offline (kubernetes-models; no cluster runs here, so nothing is applied). Beyond the schema,
 // the properties the deployment promises are asserted: non-root, read-only root filesystems, resources, probes on
 // /healthz, selectors that match, and NetworkPolicies that leave the agents no way out but leash.
-// Limit: the schema validators accept fields they do not know (a typo such as `readinessProbes` passes), so the
-// assertions below read the fields that matter by their real names.
+// Unknown fields: the schema validators accept them, so schemas.ts also refuses any key no model declares.
 
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -64,6 +63,16 @@ describe('deploy/kubernetes: schemas', () => {
       'runAsNonRoot as a string',
       (d) => (d.spec.template.spec.securityContext.runAsNonRoot = 'yes'),
       /runAsNonRoot must be boolean/,
+    ],
+    [
+      'a misspelt field',
+      (d) => (d.spec.template.spec.containers[0].readinessProbes = {}),
+      /unknown field spec\.template\.spec\.containers\[0\]\.readinessProbes/,
+    ],
+    [
+      'a misspelt field in a probe',
+      (d) => (d.spec.template.spec.containers[0].livenessProbe.httpGet.paht = '/'),
+      /unknown field .*httpGet\.paht/,
     ],
     [
       'a volume mount without mountPath',
