@@ -51,6 +51,31 @@ describe('leash rules --format k8s: golden files', () => {
     expect(documents[0]).toEqual(agentPolicyObject(K8S_CASES[name]!));
   });
 
+  it.each(['true', 'null', '123', '0x1F', '1e3', 'yes', 'on', '~', '', '0777', 'a.b-c_d'])(
+    'a label value that looks like another YAML type (%j) stays a string',
+    (value) => {
+      const options: AgentPolicyOptions = {
+        agent: { key: 'agent', value },
+        proxy: DEFAULT_PROXY_LABEL,
+        port: PROXY_PORT,
+      };
+      const [document] = loadAll(renderAgentPolicy(options)) as [
+        { spec: { podSelector: { matchLabels: Record<string, unknown> } } },
+      ];
+      expect(document.spec.podSelector.matchLabels).toEqual({ agent: value });
+    },
+  );
+
+  // kubectl reads YAML the Go way (YAML 1.1), where yes, on, y, off and 0777 are booleans and numbers: such a value
+  // must be quoted, or the API server gets a boolean where a label value must be a string.
+  it.each(['yes', 'on', 'off', 'y', 'n', 'Y', '0777', '1_000', '0o17', '123', 'true'])(
+    '%s is quoted in the YAML text',
+    (value) => {
+      const text = renderAgentPolicy({ agent: { key: 'agent', value }, proxy: DEFAULT_PROXY_LABEL, port: PROXY_PORT });
+      expect(text).toContain(`agent: '${value}'\n`);
+    },
+  );
+
   it('rendering is deterministic: the same options render byte for byte the same', () => {
     for (const options of Object.values(K8S_CASES))
       expect(renderAgentPolicy(options)).toBe(renderAgentPolicy({ ...options }));
