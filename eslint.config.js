@@ -43,7 +43,7 @@ const PURE = {
   policy: { files: ['src/policy/**/*.ts'], ignores: ['src/policy/read.ts', 'src/policy/watch.ts'] },
   inspect: { files: ['src/inspect/{json,html,urls,reference,headers}.ts'] }, // the scanners
   grants: { files: ['src/grants/select.ts'] },
-  kernel: { files: ['src/kernel/{model,nft,iptables,pf,endpoint,status}.ts'] }, // the generators and parsers
+  kernel: { files: ['src/kernel/{model,nft,iptables,pf,endpoint,status,k8s}.ts'] }, // the generators and parsers
   limits: { files: ['src/limits/token-bucket.ts'] },
   audit: { files: ['src/audit/{chain,verify,redact,query,format}.ts'] },
 };

@@ -23,6 +23,8 @@ commands:
   explain  [--policy PATH]... [--agent NAME] [--resolve] METHOD URL    what leash serve would do with a request, and why
   rules    --user NAME|UID... --proxy HOST:PORT --format nft|iptables|pf [--allow HOST:PORT]... [--action reject|drop] [--no-log]
            [--apply|--remove|--status]                                 kernel rules: the agent's user may reach only the proxy
+  rules    --format k8s --agent-selector KEY=VALUE [--namespace NS] [--proxy-selector KEY=VALUE]
+                                                                       a NetworkPolicy: the agents' pods may reach only leash
   audit    [FILE|DIR]... [--effect allow|deny] [--host GLOB] [--agent NAME] [--rule NAME] [--reason CODE]
            [--since 24h|ISO] [--until 24h|ISO] [--format table|json|csv] [--summary] [--follow [--from-start]]
                                                                        read the audit log (default $LEASH_AUDIT, else ./leash-audit.log)
@@ -122,7 +124,7 @@ export function buildProgram(io: CommandIo, outcome: Outcome, argv: readonly str
   command('rules', "kernel rules that let the agent's user reach only the proxy", 'sudo leash rules --user agent --proxy 127.0.0.1:3128 --format nft --apply')
     .option('--user <name|uid>', "the agent's OS user (repeatable)", collect)
     .option('--proxy <host:port>', 'where leash listens (repeatable: give 127.0.0.1 and ::1)', collect)
-    .option('--format <format>', 'nft, iptables or pf')
+    .option('--format <format>', 'nft, iptables, pf, or k8s (a NetworkPolicy for the agents\' pods)')
     .option('--allow <host:port>', 'another endpoint the agent may reach (repeatable)', collect)
     .option('--action <action>', 'reject (fail at once) or drop', 'reject')
     .option('--log', 'log each refusal (the default)')
@@ -130,6 +132,9 @@ export function buildProgram(io: CommandIo, outcome: Outcome, argv: readonly str
     .option('--apply', 'load the rules (Linux, root)')
     .option('--remove', "remove all of leash's rules of that format; other flags are ignored")
     .option('--status', 'whether the rules are loaded, and their counters; other flags are ignored')
+    .option('--agent-selector <key=value>', "with --format k8s: the label of the agents' pods")
+    .option('--proxy-selector <key=value>', 'with --format k8s: the label of the leash pods (default app.kubernetes.io/name=leash)')
+    .option('--namespace <ns>', "with --format k8s: the agents' namespace (default: kubectl's current one)")
     .action(function (this: Command) {
       noArguments(this);
       // commander folds --log/--no-log into one value; rules.ts wants to know which were given.

@@ -3,10 +3,13 @@
 // user reach only the proxy. Prints the ruleset by default; on Linux --apply loads it (one transaction),
 // --remove takes it away, --status shows whether it is loaded and its counters (exit 1 when it is not).
 // Refuses to restrict the uid running the command: the proxy must run as a user the rules leave alone.
+// `--format k8s --agent-selector KEY=VALUE [--namespace NS] [--proxy-selector KEY=VALUE]` prints the agents'
+// NetworkPolicy instead, for kubectl apply -f - (leash never talks to a cluster).
 
 import { LeashError } from '../errors.js';
 import { parseEndpoint } from '../kernel/endpoint.js';
 import { renderIptables } from '../kernel/iptables.js';
+import { DEFAULT_PROXY_LABEL, parseLabel, parseNamespace, PROXY_PORT, renderAgentPolicy } from '../kernel/k8s.js';
 import { applyRules, readStatus, removeRules } from '../kernel/loaded.js';
 import { buildRuleset, describeUser, USER_NAME, type AgentUser, type Ruleset, type RulesAction } from '../kernel/model.js';
 import { renderNft } from '../kernel/nft.js';
@@ -25,10 +28,16 @@ export interface RulesFlags {
   apply?: boolean;
   remove?: boolean;
   status?: boolean;
+  agentSelector?: string;
+  proxySelector?: string;
+  namespace?: string;
 }
 
 type Format = 'nft' | 'iptables' | 'pf';
 const FORMATS: readonly Format[] = ['nft', 'iptables', 'pf'];
+const ALL_FORMATS = [...FORMATS, 'k8s'];
+const HOST_FLAGS = ['user', 'proxy', 'allow', 'action', 'log', 'no-log'] as const;
+const K8S_FLAGS = { agentSelector: '--agent-selector', proxySelector: '--proxy-selector', namespace: '--namespace' } as const;
 const MODES = ['apply', 'remove', 'status'] as const;
 
 function usage(message: string): never {
@@ -36,9 +45,12 @@ function usage(message: string): never {
 }
 
 export async function rulesCommand(flags: RulesFlags, io: CommandIo, host: KernelHost = systemHost): Promise<number> {
-  const format = parseFormat(flags.format);
   const modes = MODES.filter((m) => flags[m] === true);
   if (modes.length > 1) usage(`--${modes.join(' and --')} cannot be combined`);
+  if (flags.format === 'k8s') return k8sRules(flags, modes[0], io);
+  const format = parseFormat(flags.format);
+  const k8sOnly = Object.entries(K8S_FLAGS).find(([key]) => flags[key as keyof typeof K8S_FLAGS] !== undefined);
+  if (k8sOnly !== undefined) usage(`${k8sOnly[1]} goes with --format k8s`);
   const mode = modes[0];
   if (mode !== undefined && format === 'pf') usage(`--${mode} drives nft and iptables on Linux; for pf, follow the pfctl commands at the head of the --format pf output`);
   if (mode !== undefined && format !== 'pf') {
@@ -61,6 +73,21 @@ export async function rulesCommand(flags: RulesFlags, io: CommandIo, host: Kerne
   return 0;
 }
 
+function k8sRules(flags: RulesFlags, mode: (typeof MODES)[number] | undefined, io: CommandIo): number {
+  if (mode !== undefined) usage(`--${mode} is for nft and iptables; leash does not touch a cluster: apply it with kubectl apply -f -`);
+  const hostOnly = HOST_FLAGS.find((f) => flags[f] !== undefined);
+  if (hostOnly !== undefined) usage(`--${hostOnly} is for nft, iptables and pf; with --format k8s, agents are chosen by --agent-selector`);
+  if (flags.agentSelector === undefined) usage('--format k8s needs --agent-selector KEY=VALUE, the label of the agents\' pods');
+  const text = renderAgentPolicy({
+    agent: parseLabel(flags.agentSelector, '--agent-selector'),
+    proxy: flags.proxySelector === undefined ? DEFAULT_PROXY_LABEL : parseLabel(flags.proxySelector, '--proxy-selector'),
+    namespace: flags.namespace === undefined ? undefined : parseNamespace(flags.namespace, '--namespace'),
+    port: PROXY_PORT,
+  });
+  io.out(text.replace(/\n$/, ''));
+  return 0;
+}
+
 function render(format: Format, ruleset: Ruleset): string {
   switch (format) {
     case 'nft':
@@ -73,8 +100,8 @@ function render(format: Format, ruleset: Ruleset): string {
 }
 
 function parseFormat(text: string | undefined): Format {
-  if (text === undefined) usage(`--format is needed: ${FORMATS.join(', ')}`);
-  if (!(FORMATS as readonly string[]).includes(text)) usage(`--format must be one of ${FORMATS.join(', ')}, got "${text}"`);
+  if (text === undefined) usage(`--format is needed: ${ALL_FORMATS.join(', ')}`);
+  if (!(FORMATS as readonly string[]).includes(text)) usage(`--format must be one of ${ALL_FORMATS.join(', ')}, got "${text}"`);
   return text as Format;
 }
 

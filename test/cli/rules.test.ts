@@ -74,7 +74,7 @@ describe('leash rules: refusals', () => {
 
   it.each<[name: string, args: string[], message: RegExp]>([
     ['no --format', ['--user', otherUid, '--proxy', '127.0.0.1:3128'], /--format is needed: nft, iptables, pf/],
-    ['an unknown format', ['--user', otherUid, '--proxy', '127.0.0.1:3128', '--format', 'ipfw'], /--format must be one of nft, iptables, pf, got "ipfw"/],
+    ['an unknown format', ['--user', otherUid, '--proxy', '127.0.0.1:3128', '--format', 'ipfw'], /--format must be one of nft, iptables, pf, k8s, got "ipfw"/],
     ['no --user', ['--proxy', '127.0.0.1:3128', '--format', 'nft'], /at least one --user/],
     ['no --proxy', ['--user', otherUid, '--format', 'nft'], /--proxy HOST:PORT is needed/],
     ['a proxy host name', ['--user', otherUid, '--proxy', 'localhost:3128', '--format', 'nft'], /--proxy "localhost:3128": give an IP address, not a name/],

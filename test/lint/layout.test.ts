@@ -61,6 +61,7 @@ const PURE_FILES = [
   'src/kernel/pf.ts',
   'src/kernel/endpoint.ts',
   'src/kernel/status.ts',
+  'src/kernel/k8s.ts',
   'src/limits/token-bucket.ts',
   'src/audit/redact.ts',
   'src/audit/chain.ts',
