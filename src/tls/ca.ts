@@ -119,7 +119,22 @@ export function caExpiryWarning(ca: CertificateAuthority, dir: string, now: Date
 export async function ensureCa(dir: string, log: (line: string) => void, options: { now?: Date } = {}): Promise<CertificateAuthority> {
   const existing = await loadCa(dir, options);
   if (existing) return existing;
-  const { certPath, keyPath } = await createCa(dir, options);
+  let paths: { certPath: string; keyPath: string };
+  try {
+    paths = await createCa(dir, options);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'EEXIST' && code !== 'LEASH_CA_EXISTS') throw err;
+    // Another process (a replica starting at the same moment on a shared certs/) is creating it: use that one,
+    // once it has written both files.
+    for (let attempt = 0; attempt < 60; attempt++) {
+      await new Promise((r) => setTimeout(r, 50));
+      const theirs = await loadCa(dir, options).catch(() => undefined);
+      if (theirs) return theirs;
+    }
+    throw new LeashError('LEASH_CA_INVALID', `another process started creating a CA in ${dir} and did not finish it within 3 s; remove the partial files and run leash ca init --certs ${dir}`, { cause: err });
+  }
+  const { certPath, keyPath } = paths;
   log(`leash: created a CA for TLS interception: certificate ${certPath}, key ${keyPath} (mode 0600); make agents trust it: leash ca trust --certs ${dir}`);
   const created = await loadCa(dir, options);
   if (!created) throw new LeashError('LEASH_CA_INVALID', `the CA just written to ${dir} cannot be read back`);

@@ -248,3 +248,12 @@ describe('leaf certificates', () => {
     expect(perLeaf).toBeLessThan(50);
   });
 });
+
+describe('replicas starting at once on one shared certs/ directory', () => {
+  it('both end up with the same CA: the one that lost the race to create it loads the winner\'s', async () => {
+    const dir = path.join(await tempDir(), 'certs');
+    const [a, b] = await Promise.all([ensureCa(dir, () => {}), ensureCa(dir, () => {})]);
+    expect(a.certPem).toBe(b.certPem);
+    expect(a.certPem).toBe(await readFile(caPaths(dir).certPath, 'utf8'));
+  });
+});
