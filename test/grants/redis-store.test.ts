@@ -2,34 +2,16 @@
 // against a real redis-server, plus what only a shared store promises: a grant made through one replica is found
 // through another, in Redis time, and Redis memory stays bounded.
 
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { MAX_URLS_PER_GRANT } from '../../src/grants/memory-store.js';
 import { RedisGrantStore } from '../../src/grants/redis-store.js';
 import type { Grant } from '../../src/grants/store.js';
-import { RedisConnection } from '../../src/store/redis.js';
-import { parseStoreUrl } from '../../src/store/url.js';
-import { describeWithRedis, startRedisServer, type RedisServer } from '../helpers/redis-server.js';
+import { describeWithRedis, useRedis } from '../helpers/redis-server.js';
 import { describeGrantStore } from './store-contract.js';
 
 describeWithRedis('Redis grant store', () => {
-  let redis: RedisServer;
-  const connections: RedisConnection[] = [];
+  const { server, connect } = useRedis();
   let stores = 0;
-  const connect = async () => {
-    const connection = new RedisConnection(parseStoreUrl(redis.url));
-    connections.push(connection);
-    connection.start();
-    await connection.ready(5_000);
-    return connection;
-  };
-
-  beforeAll(async () => {
-    redis = await startRedisServer();
-  });
-  afterAll(async () => {
-    for (const c of connections) await c.close();
-    await redis?.stop();
-  });
 
   // Each store its own prefix: one server, no test sees another's keys. Clock `caller`: the contract steps time.
   const create = async () => new RedisGrantStore(await connect(), { clock: 'caller', prefix: `t${++stores}:` });
@@ -80,7 +62,7 @@ describeWithRedis('Redis grant store', () => {
     await store.add(grant({ expiresAt: Date.now() + 5_000, url: 'http://cdn.test/a' }));
     await store.add(grant({ expiresAt: Date.now() + 2_000, url: 'http://cdn.test/b' }));
     const { createClient } = await import('@redis/client');
-    const probe = createClient({ url: redis.url });
+    const probe = createClient({ url: server().url });
     await probe.connect();
     try {
       const ttl = await probe.pTTL('ttl:grant:a\u0000http\u0000cdn.test\u000080');

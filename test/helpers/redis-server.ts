@@ -7,7 +7,9 @@
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
-import { describe, it } from 'vitest';
+import { afterAll, beforeAll, describe, it } from 'vitest';
+import { RedisConnection } from '../../src/store/redis.js';
+import { parseStoreUrl } from '../../src/store/url.js';
 
 const inCi = process.env.CI === 'true';
 
@@ -120,4 +122,37 @@ async function stopChild(child: ChildProcess): Promise<void> {
   const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
   await exited;
   clearTimeout(timer);
+}
+
+/**
+ * For a describe block: a redis-server started before its tests and stopped after, and `connect()` for leash's
+ * connections to it (closed after the tests too). `server()` is valid inside tests and hooks.
+ */
+export function useRedis(): {
+  server: () => RedisServer;
+  connect: (url?: string, timeoutMs?: number, log?: (line: string) => void) => Promise<RedisConnection>;
+} {
+  let redis: RedisServer | undefined;
+  const connections: RedisConnection[] = [];
+  beforeAll(async () => {
+    redis = await startRedisServer();
+  });
+  afterAll(async () => {
+    for (const c of connections) await c.close();
+    await redis?.stop();
+  });
+  const server = () => {
+    if (!redis) throw new Error('redis-server is not started yet: call server() inside a test or hook');
+    return redis;
+  };
+  return {
+    server,
+    async connect(url, timeoutMs, log) {
+      const connection = new RedisConnection(parseStoreUrl(url ?? server().url), { timeoutMs, log });
+      connections.push(connection);
+      connection.start();
+      await connection.ready(5_000);
+      return connection;
+    },
+  };
 }

@@ -1,34 +1,18 @@
 // The Redis rate-limit store runs the very same contract as the memory store, against a real redis-server, plus
 // what only a shared store promises: one bucket for every replica, Redis time, bounded keys, and failing closed.
 
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { StoreUnavailableError } from '../../src/errors.js';
 import { RedisRateLimitStore } from '../../src/limits/redis-store.js';
 import { parseRate } from '../../src/policy/duration.js';
 import { RedisConnection } from '../../src/store/redis.js';
 import { parseStoreUrl } from '../../src/store/url.js';
-import { describeWithRedis, freePort, startRedisServer, type RedisServer } from '../helpers/redis-server.js';
+import { describeWithRedis, freePort, useRedis } from '../helpers/redis-server.js';
 import { describeRateLimitStore } from './store-contract.js';
 
 describeWithRedis('Redis rate-limit store', () => {
-  let redis: RedisServer;
-  const connections: RedisConnection[] = [];
+  const { server, connect } = useRedis();
   let stores = 0;
-  const connect = async (url = redis.url, timeoutMs?: number, log?: (line: string) => void) => {
-    const connection = new RedisConnection(parseStoreUrl(url), { timeoutMs, log });
-    connections.push(connection);
-    connection.start();
-    await connection.ready(5_000);
-    return connection;
-  };
-
-  beforeAll(async () => {
-    redis = await startRedisServer();
-  });
-  afterAll(async () => {
-    for (const c of connections) await c.close();
-    await redis?.stop();
-  });
 
   // Each store its own prefix: one server, no test sees another's keys. Clock `caller`: the contract steps time.
   describeRateLimitStore('redis', async () => new RedisRateLimitStore(await connect(), { clock: 'caller', prefix: `t${++stores}:` }));
@@ -57,7 +41,7 @@ describeWithRedis('Redis rate-limit store', () => {
     const store = new RedisRateLimitStore(connection, { prefix: 'ttl:' });
     await store.take('k', parseRate('10/1s') ?? rate, 0);
     const { createClient } = await import('@redis/client');
-    const probe = createClient({ url: redis.url });
+    const probe = createClient({ url: server().url });
     await probe.connect();
     try {
       const ttl = await probe.pTTL('ttl:rl:k');
@@ -71,17 +55,17 @@ describeWithRedis('Redis rate-limit store', () => {
 
   it('a store that answers nothing (overloaded, paused) rejects within the bound, and recovers when it answers', async () => {
     const lines: string[] = [];
-    const connection = await connect(redis.url, 150, (l) => lines.push(l));
+    const connection = await connect(server().url, 150, (l) => lines.push(l));
     const store = new RedisRateLimitStore(connection, { prefix: 'slow:' });
     expect((await store.take('k', rate, 0)).ok).toBe(true);
-    redis.pause();
+    server().pause();
     try {
       const started = Date.now();
       await expect(store.take('k', rate, 0)).rejects.toThrow(/did not answer within 150 ms/);
       await expect(store.take('k', rate, 0)).rejects.toBeInstanceOf(StoreUnavailableError);
       expect(Date.now() - started).toBeLessThan(1_000);
     } finally {
-      redis.resume();
+      server().resume();
     }
     await expect(store.take('k', rate, 0)).resolves.toMatchObject({ ok: expect.any(Boolean) });
     expect(lines.filter((l) => / unavailable /.test(l))).toHaveLength(1);
@@ -89,21 +73,20 @@ describeWithRedis('Redis rate-limit store', () => {
   });
 
   it('closing while Redis answers nothing takes no longer than the bound', async () => {
-    const connection = await connect(redis.url, 150);
-    redis.pause();
+    const connection = await connect(server().url, 150);
+    server().pause();
     try {
       const started = Date.now();
       await connection.close();
       expect(Date.now() - started).toBeLessThan(1_000);
     } finally {
-      redis.resume();
+      server().resume();
     }
   });
 
   it('an unreachable store rejects with StoreUnavailableError within the bound, and says so once', async () => {
     const lines: string[] = [];
     const connection = new RedisConnection(parseStoreUrl(`redis://u:hunter2@127.0.0.1:${await freePort()}/0`), { timeoutMs: 100, log: (l) => lines.push(l) });
-    connections.push(connection);
     connection.start();
     const store = new RedisRateLimitStore(connection);
     const started = Date.now();
@@ -112,5 +95,6 @@ describeWithRedis('Redis rate-limit store', () => {
     expect(lines.filter((l) => l.includes('unavailable'))).toHaveLength(1);
     expect(lines.join('\n')).not.toContain('hunter2');
     expect(lines[0]).toMatch(/store redis:\/\/127\.0\.0\.1:\d+\/0 unavailable/);
+    await connection.close();
   });
 });
