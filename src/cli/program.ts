@@ -30,6 +30,8 @@ commands:
                                                                        read the audit log (default $LEASH_AUDIT, else ./leash-audit.log)
   audit verify [FILE|DIR]...                                           check the audit log's hash chain; exit 1 at the first break
   audit report [FILE|DIR]... [filters] [--policy PATH]... -o FILE.html one self-contained HTML report with charts
+  policy suggest [AUDIT]... [--agent NAME] [--since 7d] [--min-requests N] [-o FILE]
+                                                                       propose the rules that would allow what the audit log shows
   ca init  [--certs DIR] [--force]                                     create leash's CA for TLS interception
   ca trust [--certs DIR]                                               how to make agents trust it
   help [COMMAND]                                                       this text, or one command's flags, defaults and an example
@@ -190,6 +192,25 @@ export function buildProgram(io: CommandIo, outcome: Outcome, argv: readonly str
       const filters = audit.opts<AuditOptions>();
       return done(import('./audit.js').then((m) => m.auditCli({ ...filters, output: options.output, policy: options.policy }, ['report', ...inputs], io)));
     });
+
+  const policy = program.commands.find((c) => c.name() === 'policy') ?? command('policy', 'policy as code: suggest rules from the audit log', 'leash policy suggest --since 7d -o policies/suggested.yaml');
+  policy
+    .command('suggest')
+    .description('learn mode: propose the rules that would allow what the audit log shows, each with its evidence')
+    .argument('[inputs...]', 'audit files or directories (default as for leash audit)')
+    .helpOption('-h, --help', 'show this help')
+    .configureOutput({ writeOut: print(io.out), writeErr: print(io.err), outputError: () => {} })
+    .exitOverride()
+    .option('--agent <name>', 'only this agent\'s records (repeatable)', collect)
+    .option('--since <when>', 'a duration back from now (7d) or an ISO time')
+    .option('--min-requests <n>', 'requests a host and port needs to be proposed (default 1)')
+    .option('--wildcard-min <n>', 'sibling subdomains seen before they become one *.parent rule (default 5)')
+    .addOption(new Option('--policy <path>', 'the policy to check against: no host it denies, no rule it has (repeatable; default as for leash check)').argParser(collect))
+    .option('-o, --output <file>', 'write the suggested policy here (default: stdout)')
+    .addHelpText('after', '\nExample:\n  leash policy suggest /var/log/leash/ --since 7d -o policies/50-suggested.yaml')
+    .action((inputs: string[], options: { agent?: string[]; since?: string; minRequests?: string; wildcardMin?: string; policy?: string[]; output?: string }) =>
+      done(import('./policy-suggest.js').then((m) => m.suggestCommand(options, inputs, io))),
+    );
 
   const ca = command('ca', "leash's CA for TLS interception", 'leash ca init --certs /etc/leash/certs');
   for (const [name, summary, example] of [
