@@ -53,9 +53,9 @@ describe('leash policy suggest', () => {
     expect(result.err.join('\n')).toMatch(/^leash policy suggest: 4 rules proposed, 3 not proposed, from 9 records in 1 file \(\d+ records\/s\); wrote .*suggested\.yaml$/);
     const yaml = await readFile(out, 'utf8');
     expect(domains(yaml)).toEqual(['api.github.com', 'api.search.test', 'docs.example.test', 'late.example.test']);
-    expect(yaml).toMatch(/#   img\.cdn\.test: reached only through grants made by rule search/);
-    expect(yaml).toMatch(/#   up\.exfil\.test:80: the policy denies it \(deny rule block-exfil\)/);
-    expect(yaml).toMatch(/#   10\.1\.2\.3:80: the address guard refuses it/);
+    expect(yaml).toMatch(/# {3}img\.cdn\.test: reached only through grants made by rule search/);
+    expect(yaml).toMatch(/# {3}up\.exfil\.test:80: the policy denies it \(deny rule block-exfil\)/);
+    expect(yaml).toMatch(/# {3}10\.1\.2\.3:80: the address guard refuses it/);
     const check = await run('check', '--policy', policy, '--policy', out);
     expect(check.code, check.out.join('\n')).toBe(0);
   });

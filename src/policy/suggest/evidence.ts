@@ -143,6 +143,8 @@ export class EvidenceBuilder {
   private readonly prefixes = new Map<string, Prefixes>();
   private readonly flags = new Map<string, HostFlags>();
   private readonly grantSources = new Map<string, GrantSource>();
+  /** Hosts already found canonical: most records name a host seen before, and normalising costs a URL parse. */
+  private readonly canonical = new Set<string>();
 
   add(record: SuggestRecord): void {
     this.records++;
@@ -151,7 +153,7 @@ export class EvidenceBuilder {
     const kind = typeof record.reason === 'string' && Object.hasOwn(REASON_USE, record.reason) ? REASON_USE[record.reason] : undefined;
     const viaGrant = record.rule === 'grant';
     if (kind === undefined && !viaGrant) return;
-    const host = typeof record.host === 'string' ? canonicalHost(record.host) : undefined;
+    const host = typeof record.host === 'string' ? this.canonicalHost(record.host) : undefined;
     const time = typeof record.time === 'string' && ISO_TIME.test(record.time) ? record.time : undefined;
     if (host === undefined || time === undefined) {
       this.malformed++;
@@ -240,6 +242,13 @@ export class EvidenceBuilder {
       flags: this.flags,
       grantSources: this.grantSources,
     };
+  }
+
+  private canonicalHost(raw: string): string | undefined {
+    if (this.canonical.has(raw)) return raw;
+    const host = canonicalHost(raw);
+    if (host !== undefined && this.canonical.size < MAX_USES) this.canonical.add(host);
+    return host;
   }
 
   private addPrefix(host: string, port: number, path: unknown): void {

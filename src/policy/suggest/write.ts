@@ -55,6 +55,5 @@ function ruleValue(rule: ProposedRule): Record<string, unknown> {
 
 /** One comment line: printable characters only, so nothing in it can start a new line of YAML. */
 export function comment(text: string): string {
-  // eslint-disable-next-line no-control-regex
   return `# ${text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, '?')}`;
 }
