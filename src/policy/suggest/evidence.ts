@@ -8,6 +8,7 @@
 // PURE, and bounded: memory grows with the distinct host/port/agent triples (at most MAX_USES, the rest counted),
 // never with the number of records; path prefixes are capped per host and port.
 
+import { classifyAddress } from '../address.js';
 import { normalizeHost } from '../host.js';
 import { normalizePath } from '../path-glob.js';
 
@@ -90,6 +91,8 @@ export interface HostFlags {
   guardRefused: number;
   /** Records about a grant for this host (granted, used, skipped, revoked, expired). */
   granted: number;
+  /** Addresses outside public space it resolved to (at most 4): the address guard in force must still accept them. */
+  readonly resolvedSpecial: Set<string>;
 }
 
 /** What an inspect rule granted: where its responses came from, how they were read, which hosts they named. */
@@ -145,6 +148,8 @@ export class EvidenceBuilder {
   private readonly grantSources = new Map<string, GrantSource>();
   /** Hosts already found canonical: most records name a host seen before, and normalising costs a URL parse. */
   private readonly canonical = new Set<string>();
+  /** Resolved addresses already found public, for the same reason. */
+  private readonly publicAddresses = new Set<string>();
 
   add(record: SuggestRecord): void {
     this.records++;
@@ -200,6 +205,7 @@ export class EvidenceBuilder {
     }
     this.used++;
     this.agents.add(agent);
+    if (typeof record.resolved === 'string') this.resolved(host, record.resolved);
     if (this.firstTime === null || time < this.firstTime) this.firstTime = time;
     if (this.lastTime === null || time > this.lastTime) this.lastTime = time;
     if (time < use.first) use.first = time;
@@ -244,6 +250,23 @@ export class EvidenceBuilder {
     };
   }
 
+  /** A name that resolved to a private, loopback or other special address is remembered with that address. */
+  private resolved(host: string, address: string): void {
+    if (this.publicAddresses.has(address)) return;
+    let category: string;
+    try {
+      category = classifyAddress(address).category;
+    } catch {
+      return;
+    }
+    if (category === 'public') {
+      if (this.publicAddresses.size < MAX_USES) this.publicAddresses.add(address);
+      return;
+    }
+    const flags = this.flag(host);
+    if (flags && flags.resolvedSpecial.size < 4) flags.resolvedSpecial.add(address);
+  }
+
   private canonicalHost(raw: string): string | undefined {
     if (this.canonical.has(raw)) return raw;
     const host = canonicalHost(raw);
@@ -273,7 +296,7 @@ export class EvidenceBuilder {
     let flags = this.flags.get(host);
     if (!flags) {
       if (this.flags.size >= MAX_FLAGGED_HOSTS) return undefined;
-      flags = { deniedBy: new Set(), guardRefused: 0, granted: 0 };
+      flags = { deniedBy: new Set(), guardRefused: 0, granted: 0, resolvedSpecial: new Set() };
       this.flags.set(host, flags);
     }
     return flags;

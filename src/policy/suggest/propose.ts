@@ -143,6 +143,10 @@ function refusal(evidence: Evidence, policy: CompiledPolicy, host: string): stri
   const flags = evidence.flags.get(host);
   if (flags && flags.deniedBy.size > 0) return `a deny rule refused it (${[...flags.deniedBy].sort().join(', ')})`;
   if (flags && flags.guardRefused > 0) return `the address guard refused it (${flags.guardRefused} record${flags.guardRefused === 1 ? '' : 's'} with reason address_denied)`;
+  for (const address of flags?.resolvedSpecial ?? []) {
+    const verdict = checkAddress(policy.settings.guard, address);
+    if (!verdict.ok) return `it resolved to ${address}, which the address guard refuses: ${verdict.message}`;
+  }
   const normalized = normalizeHost(host);
   if (!normalized.ok) return 'not a host name or address';
   if (normalized.kind !== 'name') {
@@ -262,14 +266,19 @@ function widen(evidence: Evidence, shapes: Shape[], options: SuggestOptions): Sh
     if (group) group.push(shape);
     else groups.set(key, [shape]);
   }
+  // Every parent domain of a host that was refused or granted: no wildcard may cover such a host.
+  const tainted = new Set<string>();
+  for (const [host, f] of evidence.flags) {
+    if (f.deniedBy.size === 0 && f.guardRefused === 0 && f.granted === 0 && f.resolvedSpecial.size === 0) continue;
+    for (let dot = host.indexOf('.'); dot >= 0; dot = host.indexOf('.', dot + 1)) tainted.add(host.slice(dot + 1));
+  }
   const out = new Set(shapes);
   for (const [key, group] of groups) {
     if (group.length < options.wildcardMin) continue;
     const parent = key.slice(0, key.indexOf(' '));
     const pattern = compileHostPattern(`*.${parent}`);
     if (!pattern.ok || pattern.pattern.kind !== 'wildcard' || pattern.pattern.publicSuffix !== null) continue;
-    const flagged = [...evidence.flags.entries()].some(([host, f]) => host.endsWith(`.${parent}`) && (f.deniedBy.size > 0 || f.guardRefused > 0 || f.granted > 0));
-    if (flagged) {
+    if (tainted.has(parent)) {
       for (const shape of group) shape.notes.push(`not widened to *.${parent}: a sibling was refused or granted in the log`);
       continue;
     }

@@ -28,7 +28,7 @@ export function request(host: string, fields: Rec = {}): Rec {
     bytesIn: 10,
     bytesOut: 10,
     durationMs: 1,
-    resolved: '203.0.113.7',
+    resolved: '93.184.215.14',
     policyRevision: 'rev',
     ...fields,
   };

@@ -211,11 +211,21 @@ describe('conservative', () => {
     ['four siblings stay exact hosts', times(4, (i) => request(`s${i}.few.test`)), ['s0.few.test', 's1.few.test', 's2.few.test', 's3.few.test']],
     ['siblings under a public suffix never widen', times(6, (i) => request(`p${i}.github.io`)), times(6, (i) => `p${i}.github.io`)],
     ['no wildcard over a sibling a deny rule refused', [...times(5, (i) => request(`s${i}.mixed.test`)), request('bad.mixed.test', { reason: 'denied_by_rule', rule: 'x' })], times(5, (i) => `s${i}.mixed.test`)],
+    ['no wildcard over a sibling that resolved to a private address', [...times(5, (i) => request(`s${i}.lan.test`)), request('db.x.lan.test', { resolved: '192.168.1.5' })], times(5, (i) => `s${i}.lan.test`)],
     ['no wildcard over a granted sibling', [...times(5, (i) => request(`s${i}.cdn2.test`)), grant('g.cdn2.test', 'search', 'https://api.search.test/')], times(5, (i) => `s${i}.cdn2.test`)],
   ])('%s', (_name, records, domains) => {
     const { suggestion, yaml } = suggest(records);
     expect(suggestion.rules.map((r) => r.domain).sort()).toEqual([...domains].sort());
     loadsBeside(yaml);
+  });
+
+  it('a name that resolved to a private address is not proposed, unless the address guard in force accepts it', () => {
+    const records = [request('intranet.test', { resolved: '10.9.9.9' }), request('intranet.test', { resolved: '93.184.215.9' })];
+    const refused = suggest(records);
+    expect(refused.suggestion.rules).toEqual([]);
+    expect(refused.suggestion.notProposed).toContainEqual({ what: 'intranet.test:80', why: expect.stringMatching(/^it resolved to 10\.9\.9\.9, which the address guard refuses: 10\.9\.9\.9 is a private network address/) });
+    const excepted = suggest(records, {}, POLICY.replace('rules:', 'settings: { network: { allowCidrs: ["10.0.0.0/8"] } }\nrules:'));
+    expect(excepted.suggestion.rules.map((r) => r.domain)).toEqual(['intranet.test']);
   });
 
   it('--wildcard-min moves the threshold', () => {
