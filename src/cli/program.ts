@@ -197,6 +197,7 @@ export function buildProgram(io: CommandIo, outcome: Outcome, argv: readonly str
   policy
     .command('suggest')
     .description('learn mode: propose the rules that would allow what the audit log shows, each with its evidence')
+    .usage('[AUDIT]... [--agent NAME] [--since 7d] [--min-requests N] [--wildcard-min N] [--policy PATH]... [-o FILE]')
     .argument('[inputs...]', 'audit files or directories (default as for leash audit)')
     .helpOption('-h, --help', 'show this help')
     .configureOutput({ writeOut: print(io.out), writeErr: print(io.err), outputError: () => {} })

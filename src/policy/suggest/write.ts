@@ -22,7 +22,7 @@ export const MAX_NOT_PROPOSED_LINES = 500;
 
 export function suggestionYaml(suggestion: Suggestion, header: SuggestionHeader): string {
   const lines: string[] = [
-    comment(`Suggested by leash policy suggest from ${header.records} audit records (${header.used} counted as use), ${header.firstTime ?? '-'} to ${header.lastTime ?? '-'}.`),
+    comment(`Suggested by leash policy suggest from ${header.records} audit record${header.records === 1 ? '' : 's'} (${header.used} counted as use), ${header.firstTime ?? '-'} to ${header.lastTime ?? '-'}.`),
     comment(`Checked against the policy in ${header.policy.join(', ')}: load this file beside it (its agents are used here, none of its rules is repeated). Review every rule before use.`),
     'version: 1',
   ];
