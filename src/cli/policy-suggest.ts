@@ -8,6 +8,7 @@
 // written), or nothing written: the policy, an input or the output could not be read or written; 2 usage.
 
 import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { formatIssue, LeashError, PolicyInvalidError } from '../errors.js';
 import { compileQuery } from '../audit/query.js';
 import { auditInputs, MAX_LINE, readAuditInputs } from '../audit/read.js';
@@ -40,7 +41,11 @@ export async function suggestCommand(options: SuggestOptions, args: readonly str
   const wildcardMin = count(options.wildcardMin, '--wildcard-min', DEFAULT_SUGGEST_OPTIONS.wildcardMin, 2);
   const query = compileQuery(parseQuery({ agent: options.agent, since: options.since }, context.now ?? Date.now()));
   const paths = policyPaths(options.policy);
-  const sources = await readPolicySources(paths);
+  // A FILE inside --policy (re-running into policies/suggested.yaml) is what this run replaces: checked against it,
+  // the new suggestion would leave out what the old one allowed, and writing it would take that away.
+  const replaced = (file: string) => options.output !== undefined && path.resolve(file) === path.resolve(options.output);
+  const sources = (await readPolicySources(paths)).filter((source) => !replaced(source.file));
+  if (sources.length === 0) throw new LeashError('LEASH_USAGE', `-o ${options.output} is the whole policy given; write the suggestion beside it`);
   const loaded = compilePolicy(sources);
   if (!loaded.policy) throw new PolicyInvalidError(loaded.issues);
   const { files } = await auditInputs(args, defaultAuditPath(io.env));

@@ -3,7 +3,7 @@
 // filters by agent and time, names unreadable lines (exit 1, the policy still written), and refuses a command line
 // it cannot honour (exit 2).
 
-import { appendFile, readFile, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/audit-sink.js';
@@ -58,6 +58,18 @@ describe('leash policy suggest', () => {
     expect(yaml).toMatch(/# {3}10\.1\.2\.3:80: the address guard refuses it/);
     const check = await run('check', '--policy', policy, '--policy', out);
     expect(check.code, check.out.join('\n')).toBe(0);
+  });
+
+  it('run again into a file of the policy it checks against: that file is replaced, not counted as policy', async () => {
+    const policies = path.join(dir, 'policies');
+    await mkdir(policies);
+    await writeFile(path.join(policies, '00-base.yaml'), POLICY);
+    const out = path.join(policies, '50-suggested.yaml');
+    expect((await run('policy', 'suggest', log, '--policy', policies, '-o', out)).code).toBe(0);
+    const first = await readFile(out, 'utf8');
+    expect((await run('policy', 'suggest', log, '--policy', policies, '-o', out)).code).toBe(0);
+    expect(domains(await readFile(out, 'utf8'))).toEqual(domains(first));
+    expect((await run('check', '--policy', policies)).code).toBe(0);
   });
 
   it('prints to stdout without -o', async () => {
