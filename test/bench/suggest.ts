@@ -7,6 +7,7 @@
 //    deletes both at the end, pass or fail.
 //  - Runs `leash policy suggest` as installed (a build of src/, as the audit bench does) as a child process, with
 //    a policy that defines the agents, output to a file in the temporary directory. Peak RSS from getrusage at exit.
+//  - Baseline, same run, same file: a plain JSON.parse line loop (audit-baseline.mjs).
 //  - Constant memory: peak RSS over the big log against the small one (the same hosts and agents, so the evidence
 //    held is the same; only the record count differs).
 
@@ -100,6 +101,7 @@ export async function suggestBench(): Promise<BenchLine[]> {
     const build = buildLeash(dir);
     const suggest = (log: string, out: string) => runChild(process.execPath, [...PEAK, ...build.argv, 'policy', 'suggest', log, '--policy', policy, '-o', path.join(dir, out)]);
 
+    const baseline = await runChild(process.execPath, [...PEAK, path.resolve('test/bench/audit-baseline.mjs'), big], true);
     const smallRun = await suggest(small, 'small.yaml');
     const bigRun = await suggest(big, 'big.yaml');
     for (const run of [smallRun, bigRun]) if (run.code !== 0) throw new Error(`leash policy suggest exited ${run.code} on the generated log`);
@@ -108,7 +110,8 @@ export async function suggestBench(): Promise<BenchLine[]> {
     return [
       { suite: SUITE, name: `generated log: ${(LOG_BYTES / 1024 ** 3).toFixed(2)} GiB, ${records} records`, value: records / genSeconds, unit: 'records/s written' },
       { suite: SUITE, name: `leash policy suggest, ${Math.round(SMALL_BYTES / 1024 ** 2)} MB log (from ${build.how}, start-up included)`, value: smallRecords / smallRun.seconds, unit: 'records/s' },
-      { suite: SUITE, name: `leash policy suggest, ${(LOG_BYTES / 1024 ** 3).toFixed(2)} GiB log (start-up included)`, value: records / bigRun.seconds, unit: 'records/s' },
+      { suite: SUITE, name: 'baseline: JSON.parse line loop, same log', value: records / baseline.seconds, unit: 'records/s' },
+      { suite: SUITE, name: `leash policy suggest, ${(LOG_BYTES / 1024 ** 3).toFixed(2)} GiB log (start-up included)`, value: records / bigRun.seconds, unit: 'records/s', ratio: baseline.seconds / bigRun.seconds, ratioOf: 'JSON.parse loop' },
       { suite: SUITE, name: `peak RSS: leash policy suggest, ${Math.round(SMALL_BYTES / 1024 ** 2)} MB log`, value: rss(smallRun), unit: 'MB' },
       {
         suite: SUITE,
