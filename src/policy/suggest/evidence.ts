@@ -129,6 +129,7 @@ const METHOD = /^[A-Z]{1,20}$/;
 const RULE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$/;
 const SEGMENT = /^[A-Za-z0-9._~-]{1,64}$/;
+const NEEDS_NORMALIZING = /%|\\|;|\/\/|\/\.\.?(\/|$)/;
 
 export const useKey = (host: string, port: number, agent: string): string => `${host} ${port} ${agent}`;
 export const hostPortKey = (host: string, port: number): string => `${host} ${port}`;
@@ -339,7 +340,11 @@ export function canonicalHost(raw: string): string | undefined {
  */
 export function pathPrefix(path: string): string | undefined {
   if (!path.startsWith('/')) return undefined;
-  const normalized = normalizePath(path);
+  // Most paths need no normalising (no dot segments, encodings, backslashes, parameters or `//`): their first
+  // segment is read directly, which spares the normalisation's several passes on every record of a large log.
+  const end = path.search(/[?#]/);
+  const bare = end < 0 ? path : path.slice(0, end);
+  const normalized = NEEDS_NORMALIZING.test(bare) ? normalizePath(path) : bare;
   if (normalized === '/') return '/';
   const first = normalized.split('/')[1] as string;
   if (!SEGMENT.test(first) || first === '.' || first === '..') return undefined;

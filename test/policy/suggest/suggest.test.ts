@@ -2,10 +2,12 @@
 // proposed (denied hosts, private addresses, hosts reached through grants), that the output loads beside the policy
 // and allows what was seen, and that hostile fields in a log never reach the output.
 
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { formatIssue } from '../../../src/errors.js';
 import { decide } from '../../../src/policy/evaluate.js';
 import { compilePolicy } from '../../../src/policy/load.js';
+import { normalizePath } from '../../../src/policy/path-glob.js';
 import { EvidenceBuilder, MAX_PREFIXES, REASON_USE, pathPrefix } from '../../../src/policy/suggest/evidence.js';
 import { proposePolicy, type ProposedRule, type Suggestion, type SuggestOptions } from '../../../src/policy/suggest/propose.js';
 import { suggestionYaml } from '../../../src/policy/suggest/write.js';
@@ -297,10 +299,34 @@ describe('path prefixes', () => {
     ['/a/../b/c', '/b/**'],
     ['/[REDACTED]/x', undefined],
     ['/%2e%2e/x', '/x/**'],
+    ['/v1/../admin/x', '/admin/**'],
+    ['/v1/./x', '/v1/**'],
+    ['/./v1', '/v1/**'],
+    ['/v1;a/x', '/v1/**'],
+    ['/v1\\x', '/v1/**'],
+    ['/.well-known/x', '/.well-known/**'],
+    ['/..', '/'],
     ['/a*b/x', undefined],
     ['relative', undefined],
   ])('%s -> %s', (path, prefix) => {
     expect(pathPrefix(path)).toBe(prefix);
+  });
+
+  it('the shortcut for plain paths agrees with full normalisation (seeded property)', () => {
+    const slow = (path: string) => {
+      const normalized = normalizePath(path);
+      if (normalized === '/') return '/';
+      const first = normalized.split('/')[1] as string;
+      return /^[A-Za-z0-9._~-]{1,64}$/.test(first) && first !== '.' && first !== '..' ? `/${first}/**` : undefined;
+    };
+    const piece = fc.constantFrom('/', 'a', 'v1', '.', '..', '%2e', '%2F', '%61', ';x', '\\', '?q=/../b', '#f', '~', '-', '.well-known', 'é');
+    fc.assert(
+      fc.property(fc.array(piece, { maxLength: 10 }), (pieces) => {
+        const path = `/${pieces.join('')}`;
+        expect(pathPrefix(path)).toBe(slow(path));
+      }),
+      { seed: 16, numRuns: 2000 },
+    );
   });
 });
 
