@@ -118,8 +118,9 @@ export interface Evidence {
   readonly firstTime: string | null;
   readonly lastTime: string | null;
   readonly agents: ReadonlySet<string>;
-  readonly uses: ReadonlyMap<string, Use>;
-  readonly prefixes: ReadonlyMap<string, Prefixes>;
+  readonly uses: readonly Use[];
+  /** By host, then port. */
+  readonly prefixes: ReadonlyMap<string, ReadonlyMap<number, Prefixes>>;
   readonly flags: ReadonlyMap<string, HostFlags>;
   readonly grantSources: ReadonlyMap<string, GrantSource>;
 }
@@ -131,7 +132,6 @@ const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$/;
 const SEGMENT = /^[A-Za-z0-9._~-]{1,64}$/;
 const NEEDS_NORMALIZING = /%|\\|;|\/\/|\/\.\.?(\/|$)/;
 
-export const useKey = (host: string, port: number, agent: string): string => `${host} ${port} ${agent}`;
 export const hostPortKey = (host: string, port: number): string => `${host} ${port}`;
 
 /** Accumulates evidence one record at a time; result() can be called at any point. */
@@ -143,8 +143,11 @@ export class EvidenceBuilder {
   private firstTime: string | null = null;
   private lastTime: string | null = null;
   private readonly agents = new Set<string>();
-  private readonly uses = new Map<string, Use>();
-  private readonly prefixes = new Map<string, Prefixes>();
+  private readonly uses: Use[] = [];
+  // Nested by host, port and agent rather than keyed by a joined string: a joined key is a new string to hash on
+  // every record, which cost more than the rest of the record's accounting.
+  private readonly byHost = new Map<string, Map<number, Map<string, Use>>>();
+  private readonly prefixes = new Map<string, Map<number, Prefixes>>();
   private readonly flags = new Map<string, HostFlags>();
   private readonly grantSources = new Map<string, GrantSource>();
   /** Hosts already found canonical: most records name a host seen before, and normalising costs a URL parse. */
@@ -194,15 +197,19 @@ export class EvidenceBuilder {
       this.malformed++;
       return;
     }
-    const key = useKey(host, port, agent);
-    let use = this.uses.get(key);
+    let use = this.byHost.get(host)?.get(port)?.get(agent);
     if (!use) {
-      if (this.uses.size >= MAX_USES) {
+      if (this.uses.length >= MAX_USES) {
         this.notTracked++;
         return;
       }
       use = { host, port, agent, requests: 0, tunnels: 0, spliced: 0, visible: 0, byRule: 0, methods: new Set(), first: time, last: time, peak: 0, minute: '', inMinute: 0, tunnelPeak: 0, tunnelMinute: '', tunnelsInMinute: 0 };
-      this.uses.set(key, use);
+      this.uses.push(use);
+      let ports = this.byHost.get(host);
+      if (!ports) this.byHost.set(host, (ports = new Map()));
+      let agents = ports.get(port);
+      if (!agents) ports.set(port, (agents = new Map()));
+      agents.set(agent, use);
     }
     this.used++;
     this.agents.add(agent);
@@ -276,12 +283,10 @@ export class EvidenceBuilder {
   }
 
   private addPrefix(host: string, port: number, path: unknown): void {
-    const key = hostPortKey(host, port);
-    let entry = this.prefixes.get(key);
-    if (!entry) {
-      entry = { counts: new Map(), overflow: false, unlisted: 0 };
-      this.prefixes.set(key, entry);
-    }
+    let ports = this.prefixes.get(host);
+    if (!ports) this.prefixes.set(host, (ports = new Map()));
+    let entry = ports.get(port);
+    if (!entry) ports.set(port, (entry = { counts: new Map(), overflow: false, unlisted: 0 }));
     const prefix = typeof path === 'string' ? pathPrefix(path) : undefined;
     if (prefix === undefined) {
       entry.unlisted++;

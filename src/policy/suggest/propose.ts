@@ -165,7 +165,7 @@ function grantOnly(evidence: Evidence, host: string): string {
 function shapeFor(evidence: Evidence, policy: CompiledPolicy, uses: readonly Use[], notProposed: NotProposed[]): Shape | undefined {
   const { host, port } = uses[0] as Use;
   const what = `${displayHost(host)}:${port}`;
-  const prefixes = evidence.prefixes.get(hostPortKey(host, port));
+  const prefixes = evidence.prefixes.get(host)?.get(port);
   const probes = prefixes && prefixes.counts.size > 0 ? [...prefixes.counts.keys()] : ['/'];
   const needed: Use[] = [];
   const methods = new Set<string>();
