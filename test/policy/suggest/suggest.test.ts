@@ -8,7 +8,7 @@ import { formatIssue } from '../../../src/errors.js';
 import { decide } from '../../../src/policy/evaluate.js';
 import { compilePolicy } from '../../../src/policy/load.js';
 import { normalizePath } from '../../../src/policy/path-glob.js';
-import { EvidenceBuilder, MAX_PREFIXES, REASON_USE, pathPrefix } from '../../../src/policy/suggest/evidence.js';
+import { EvidenceBuilder, MAX_PREFIXES, MAX_USES, REASON_USE, pathPrefix } from '../../../src/policy/suggest/evidence.js';
 import { proposePolicy, type ProposedRule, type Suggestion, type SuggestOptions } from '../../../src/policy/suggest/propose.js';
 import { suggestionYaml } from '../../../src/policy/suggest/write.js';
 import { AUDIT_REASONS, REASONS } from '../../../src/proxy/reasons.js';
@@ -286,6 +286,16 @@ describe('hostile fields never reach the output', () => {
     expect(ruleFor(suggestion, 'ok.test')?.paths).toBeUndefined();
     expect(yaml).not.toMatch(/injected|evil|broad|version: 2/);
     loadsBeside(yaml);
+  });
+});
+
+describe('bounded memory', () => {
+  it(`keeps at most ${MAX_USES} host/port/agent triples and counts the records about others`, () => {
+    const builder = new EvidenceBuilder();
+    for (let i = 0; i <= MAX_USES; i++) builder.add(request(`h${i}.test`));
+    builder.add(request('h0.test'));
+    const evidence = builder.result();
+    expect([evidence.uses.length, evidence.notTracked, evidence.used]).toEqual([MAX_USES, 1, MAX_USES + 1]);
   });
 });
 
