@@ -25,6 +25,7 @@ import { revokeOpen } from './open-tunnels.js';
 import { PolicyRuntimes } from './policy-runtime.js';
 import { KeepAliveConnections } from './keep-alive.js';
 import { RecentRequests } from '../grants/recent.js';
+import { SocketOwners } from './socket-owner.js';
 
 export interface ProxyOptions {
   readonly policy: CompiledPolicy;
@@ -75,6 +76,7 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
     runtimes: new PolicyRuntimes(options.policy),
     keepAlive: new KeepAliveConnections(),
     recentRequests: new RecentRequests(),
+    socketOwners: new SocketOwners(),
     draining: false,
     rateLimits: options.rateLimits ?? new MemoryRateLimitStore(),
     grants: options.grants ?? new MemoryGrantStore(),
