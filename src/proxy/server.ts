@@ -57,6 +57,8 @@ export interface ProxyServer {
   /** Stops accepting, lets in-flight work finish for up to `drainMs`, then cuts the rest; all of it audited. */
   close(drainMs?: number): Promise<void>;
   readonly openExchanges: number;
+  /** Grants in force now, when the grant store can count them (metrics). */
+  activeGrants(): number | undefined;
 }
 
 export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
@@ -179,6 +181,7 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
     get openExchanges() {
       return state.open.size;
     },
+    activeGrants: () => state.grants.active?.(state.now()),
     setPolicy(policy) {
       state.runtimes.swap(policy);
       state.policy = policy;
