@@ -1,0 +1,3 @@
+export async function replayCommand(): Promise<number> {
+  return 2;
+}
