@@ -3,6 +3,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { classify, MAX_GROUPS, MAX_SKIP_LABELS, Replay, SAMPLES, type AuditLine } from '../../src/policy/replay.js';
+import { REASONS } from '../../src/proxy/reasons.js';
 import { compile } from './compile.js';
 
 const OLD = `version: 1
@@ -172,5 +173,15 @@ describe('memory stays bounded whatever the log holds', () => {
     const skipped = replay.result().skipped;
     expect(skipped).toHaveLength(MAX_SKIP_LABELS + 1);
     expect(skipped.find((s) => s.label === 'other')?.count).toBe(10);
+  });
+});
+
+describe('every reason leash writes has a place', () => {
+  const POLICY_REASONS = ['allowed_by_rule', 'intercepted', 'granted', 'denied_by_rule', 'no_rule', 'opaque_tunnel', 'invalid_request', 'method_override'];
+  it.each(Object.keys(REASONS).filter((r) => !POLICY_REASONS.includes(r)))('%s: with the allowing rule kept, an allow by it; without a rule, skipped by its name', (reason) => {
+    const withRule = classify(rec({ host: 'a.test', effect: 'deny', rule: 'r', reason }));
+    expect(withRule.replay && withRule.was).toEqual({ effect: 'allow', rule: 'r', reason, viaGrant: false });
+    const without = classify(rec({ host: 'a.test', effect: 'deny', reason }));
+    expect(without.replay ? 'replayed' : without.label).toBe(`${reason} (refused without a policy decision)`);
   });
 });
