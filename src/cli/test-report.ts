@@ -22,7 +22,9 @@ export function testText(run: TestRun): string[] {
 export function failureLine(result: CaseResult): string {
   const c = result.case;
   const where = `${c.location.file}:${c.location.line}`;
-  const parts = [`${where}: ${caseName(c)}: ${result.failure ?? ''}`, `decided: ${describeDecision(result.decided)}: ${result.decided.message}`];
+  // A mismatch already says what was decided; a problem with the case says it here.
+  const decided = result.caseProblem ? `decided: ${describeDecision(result.decided)}: ${result.decided.message}` : result.decided.message;
+  const parts = [`${where}: ${caseName(c)}: ${result.failure ?? ''}`, decided];
   const tunnel = tunnelNote(result);
   if (tunnel) parts.push(tunnel);
   parts.push(`trace: ${traceText(result.trace)}`);
@@ -33,7 +35,9 @@ function tunnelNote(result: CaseResult): string | undefined {
   const tunnel = result.tunnel;
   const inner = result.case.line.inner;
   if (!tunnel || !inner) return undefined;
-  if (!result.intercepted) return `decided on the CONNECT: HTTPS travels in a tunnel, and leash sees inside only when it intercepts (this tunnel: ${tunnel.reason})`;
+  // A denied CONNECT says so in its message; an allowed one is where a case about the request inside goes wrong.
+  if (!result.intercepted && tunnel.effect === 'deny') return undefined;
+  if (!result.intercepted) return `decided on the CONNECT: HTTPS travels in a tunnel, and leash sees inside only when it intercepts (this tunnel is spliced: ${tunnel.reason})`;
   return `the CONNECT is intercepted (rule ${tunnel.rule ?? '-'}), so the ${inner.method} inside was decided on its own`;
 }
 

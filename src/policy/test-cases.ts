@@ -26,6 +26,8 @@ export interface CaseResult {
   readonly passed: boolean;
   /** Failed: what was expected against what the policy decided, or what is wrong with the case. */
   readonly failure?: string;
+  /** The failure is about the case itself (an agent or rule the policy lacks), not the decision. */
+  readonly caseProblem?: boolean;
   /** What serve does with the request (the request inside the tunnel when it is intercepted). */
   readonly decided: DecisionSummary;
   /** https:// only: the decision on the CONNECT that carries the request. */
@@ -59,7 +61,7 @@ export function runCase(policy: CompiledPolicy, c: PolicyTestCase): CaseResult {
     trace: served.result.trace.filter((t) => t.how !== 'host'),
   };
   const problem = caseProblem(policy, c);
-  if (problem) return { ...base, passed: false, failure: problem };
+  if (problem) return { ...base, passed: false, failure: problem, caseProblem: true };
   const mismatch = c.expect !== decided.effect || (c.rule !== undefined && c.rule !== decided.rule) || (c.reason !== undefined && c.reason !== decided.reason);
   if (!mismatch) return { ...base, passed: true };
   return { ...base, passed: false, failure: `expected ${describeExpectation(c)}, got ${describeDecision(decided)}` };

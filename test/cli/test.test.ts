@@ -51,7 +51,7 @@ describe('text output', () => {
     expect(err).toEqual([]);
     expect(out).toEqual([
       `${failing}:2: exfil is open: expected allow, got deny (rule exfil at ${policy}:5, denied_by_rule); ` +
-        `decided: deny (rule exfil at ${policy}:5, denied_by_rule): CONNECT a.attacker.test:443 denied by rule exfil; ` +
+        'CONNECT a.attacker.test:443 denied by rule exfil; ' +
         `trace: deny exfil (${policy}:5) matched: CONNECT a.attacker.test:443 matches deny rule exfil; a matching deny rule always wins; domain *.attacker.test, ports *`,
       '3 passed, 1 failed',
     ]);
