@@ -2,7 +2,7 @@
 // over policies/tests/ with the default policy, and over policies/tests/examples/NAME.yaml with each
 // policies/examples/NAME.yaml. A failing case fails `npm test` with its `leash test` line, trace included.
 
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -26,6 +26,12 @@ describe('policies/tests/: the default policy', () => {
     expect(failures).toEqual([]);
     expect(cases).toBeGreaterThan(50);
   });
+});
+
+it.each([...yaml(path.join(POLICIES, 'tests')).map((f) => path.join('tests', f)), ...yaml(EXAMPLE_TESTS).map((f) => path.join('tests', 'examples', f))])('policies/%s points editors at the test schema', (file) => {
+  const first = readFileSync(path.join(POLICIES, file), 'utf8').split('\n')[0];
+  const schema = path.relative(path.dirname(path.join(POLICIES, file)), path.join(ROOT, 'src', 'policy', 'policy-test.schema.json'));
+  expect(first).toBe(`# yaml-language-server: $schema=${schema}`);
 });
 
 describe('policies/tests/examples/: each example', () => {
