@@ -59,7 +59,7 @@ export async function replayCommand(options: ReplayOptions, args: readonly strin
   if (format === 'json') {
     io.out(JSON.stringify({ policy: { revision: policy.revision, files: policy.files }, inputs: files.map((f) => f.path), ...result, unreadableLines: problems }, null, 2));
   } else {
-    for (const line of replayText(result, policy.files, files.length)) io.out(line);
+    for (const line of replayText(result, policy.files, files.length, policy.settings.mode)) io.out(line);
   }
   if (problems > SHOWN_PROBLEMS) io.err(`leash policy replay: ${problems - SHOWN_PROBLEMS} more unreadable lines not shown`);
   if (problems > 0) io.err(`leash policy replay: ${problems} line${problems === 1 ? '' : 's'} could not be read as records, so this replay is incomplete; run \`leash audit verify\` on the same files`);
@@ -68,10 +68,11 @@ export async function replayCommand(options: ReplayOptions, args: readonly strin
 }
 
 /** The report for a terminal or a pull request comment; every string from the log made terminal-safe. */
-export function replayText(result: ReplayResult, policyFiles: readonly string[], inputFiles: number): string[] {
+export function replayText(result: ReplayResult, policyFiles: readonly string[], inputFiles: number, mode: 'enforce' | 'report' = 'enforce'): string[] {
   const out: string[] = [];
   const shownFiles = policyFiles.length > 3 ? `${policyFiles.slice(0, 3).join(', ')}, ...` : policyFiles.join(', ');
   out.push(`replayed ${count(result.records, 'record')} from ${count(inputFiles, 'file')} under policy revision ${result.revision} (${shownFiles})`);
+  if (mode === 'report') out.push('note: the new policy is in report mode: leash would let its denials through, recorded with wouldDeny; they are shown as what the policy decides');
   for (const [direction, title, total] of [
     ['tightened', 'allow → deny', result.tightened],
     ['loosened', 'deny → allow', result.loosened],

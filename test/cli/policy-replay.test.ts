@@ -156,6 +156,18 @@ describe('hand-written logs', () => {
     expect(text).toContain('e.g. POST http://reads.test/\\x1b[2J\\u{202e}');
   });
 
+  it('a new policy in report mode: the denials are still shown as what the policy decides, with a note', async () => {
+    const d = await tempDir('leash-replay-report-');
+    const report = path.join(d, 'report.yaml');
+    await writeFile(report, 'version: 1\nsettings: { mode: report }\n');
+    const file = path.join(d, 'audit.log');
+    await writeFile(file, `${line({ host: 'allowed.test', rule: 'allowed' })}\n`);
+    const { code, out } = await run('policy', 'replay', '--policy', report, file);
+    expect(code).toBe(1);
+    expect(out[1]).toBe('note: the new policy is in report mode: leash would let its denials through, recorded with wouldDeny; they are shown as what the policy decides');
+    expect(out).toContain('allow → deny: 1 request');
+  });
+
   it.each<[name: string, args: string[], code: number, err: RegExp]>([
     ['an unknown format', ['--format', 'csv'], 2, /--format needs text or json, got "csv"/],
     ['no audit log where the default points', [], 1, /no audit log at /],
