@@ -84,12 +84,13 @@ function parseProxyUrl(text: string): { host: string; port: number } {
  * this command: unknown, a token that cannot be read, or no token, no uid that matches --user and no CIDR for
  * loopback.
  */
-function agentCredentials(policy: CompiledPolicy, name: string | undefined, user: RunUser | undefined, env: NodeJS.ProcessEnv): { agent: string; token: string } | undefined {
+function agentCredentials(policy: CompiledPolicy, name: string | undefined, user: RunUser | undefined): { agent: string; token: string } | undefined {
   if (name === undefined) return undefined;
   const agent = policy.agents.get(name);
   if (!agent) usage(`--agent ${name}: no such agent in the policy (agents: ${[...policy.agents.keys()].join(', ') || 'none'})`);
   if (agent.token) {
-    const { tokens, problems } = readAgentTokens(policy, env);
+    // Read where the proxy reads them (this process's environment), so the two cannot disagree.
+    const { tokens, problems } = readAgentTokens(policy);
     const token = tokens.get(name);
     if (token === undefined) throw new LeashError('LEASH_USAGE', problems.find((p) => p.startsWith(`agent ${name}:`)) ?? `agent ${name}: its token cannot be read`);
     return { agent: name, token };
@@ -150,7 +151,7 @@ export async function runSession(options: RunOptions, io: CommandIo): Promise<nu
   try {
     leash = await startLeash(options, io, (record) => (counts = tally(counts, record)));
     cleanups.push(leash.stop);
-    const credentials = leash.policy ? agentCredentials(leash.policy, options.agent, user, io.env) : undefined;
+    const credentials = leash.policy ? agentCredentials(leash.policy, options.agent, user) : undefined;
     const workspace: Workspace = await openWorkspace();
     cleanups.push(() => workspace.remove());
     const caBundle = leash.intercepts ? workspace.file('ca-bundle.pem') : undefined;
