@@ -6,8 +6,14 @@ import { CA_VARIABLES, childEnvironment, proxyUrlFor, type ChildEnvironmentInput
 const PROXY = 'http://runner:t0ken@127.0.0.1:4000';
 const input = (over: Partial<ChildEnvironmentInput> = {}): ChildEnvironmentInput => ({ base: { PATH: '/usr/bin' }, proxyUrl: PROXY, placeholders: {}, ...over });
 
+interface Row {
+  readonly name: string;
+  readonly over: Partial<ChildEnvironmentInput>;
+  readonly expected: Record<string, string | undefined>;
+}
+
 describe('childEnvironment', () => {
-  it.each([
+  it.each<Row>([
     { name: 'both schemes, both cases point at leash', over: {}, expected: { HTTP_PROXY: PROXY, HTTPS_PROXY: PROXY, http_proxy: PROXY, https_proxy: PROXY } },
     { name: 'an inherited proxy is replaced', over: { base: { HTTPS_PROXY: 'http://elsewhere:8080' } }, expected: { HTTPS_PROXY: PROXY } },
     { name: 'NO_PROXY (both cases) is cleared', over: { base: { NO_PROXY: '*', no_proxy: 'api.test' } }, expected: { NO_PROXY: undefined, no_proxy: undefined } },
@@ -32,13 +38,13 @@ describe('childEnvironment', () => {
 });
 
 describe('proxyUrlFor', () => {
-  it.each([
-    { name: 'no credentials', args: ['127.0.0.1', 3128, undefined] as const, url: 'http://127.0.0.1:3128' },
-    { name: 'agent and token', args: ['127.0.0.1', 3128, { agent: 'research', token: 'abc' }] as const, url: 'http://research:abc@127.0.0.1:3128' },
-    { name: 'a token with reserved characters is percent-encoded (RFC 3986 §3.2.1)', args: ['127.0.0.1', 3128, { agent: 'r', token: 'a@b:c/d%' }] as const, url: 'http://r:a%40b%3Ac%2Fd%25@127.0.0.1:3128' },
-    { name: 'IPv6 in brackets', args: ['::1', 3128, undefined] as const, url: 'http://[::1]:3128' },
-  ])('$name', ({ args, url }) => {
-    expect(proxyUrlFor(...args)).toBe(url);
+  it.each<{ name: string; host: string; credentials?: { agent: string; token: string }; url: string }>([
+    { name: 'no credentials', host: '127.0.0.1', url: 'http://127.0.0.1:3128' },
+    { name: 'agent and token', host: '127.0.0.1', credentials: { agent: 'research', token: 'abc' }, url: 'http://research:abc@127.0.0.1:3128' },
+    { name: 'a token with reserved characters is percent-encoded (RFC 3986 §3.2.1)', host: '127.0.0.1', credentials: { agent: 'r', token: 'a@b:c/d%' }, url: 'http://r:a%40b%3Ac%2Fd%25@127.0.0.1:3128' },
+    { name: 'IPv6 in brackets', host: '::1', url: 'http://[::1]:3128' },
+  ])('$name', ({ host, credentials, url }) => {
+    expect(proxyUrlFor(host, 3128, credentials)).toBe(url);
     expect(new URL(url).port).toBe('3128');
   });
 });
