@@ -57,12 +57,14 @@ export async function startChild(launch: Launch): Promise<Started> {
 function startDirectly(launch: Launch): Promise<Started> {
   return new Promise((resolve, reject) => {
     const child = spawn(launch.command, [...launch.args], { stdio: 'inherit', env: launch.env, uid: launch.uid, gid: launch.gid });
-    const ended = exited(child);
-    child.once('error', (err: NodeJS.ErrnoException) => reject(notRunnable(launch.command, err)));
-    child.once('spawn', () => {
-      const stop = forwardSignals(child);
-      resolve({ ended: ended.finally(stop) });
+    // Forwarding starts now, not at 'spawn': the command may be running (and be signalled) before that event.
+    const stop = forwardSignals(child);
+    const ended = exited(child).finally(stop);
+    child.once('error', (err: NodeJS.ErrnoException) => {
+      stop();
+      reject(notRunnable(launch.command, err));
     });
+    child.once('spawn', () => resolve({ ended }));
   });
 }
 
@@ -83,10 +85,14 @@ function notRunnable(command: string, err: NodeJS.ErrnoException): CommandNotRun
 function startInNamespace(launch: Launch, relay: NonNullable<Launch['relay']>): Promise<Started> {
   return new Promise((resolve, reject) => {
     const child = spawn(relay.command, [...relay.args], { stdio: ['inherit', 'inherit', 'inherit', 'pipe'], env: { PATH: launch.env.PATH ?? process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' } });
-    const ended = exited(child);
+    const stop = forwardSignals(child);
+    const ended = exited(child).finally(stop);
     const control = child.stdio[3] as Duplex;
     control.on('error', () => {});
-    child.once('error', (err: NodeJS.ErrnoException) => reject(new LeashError('LEASH_ISOLATION', `--isolate netns: cannot start ${relay.command}: ${err.message}`)));
+    child.once('error', (err: NodeJS.ErrnoException) => {
+      stop();
+      reject(new LeashError('LEASH_ISOLATION', `--isolate netns: cannot start ${relay.command}: ${err.message}`));
+    });
     let text = '';
     let answered = false;
     control.on('data', (chunk: Buffer) => {
@@ -100,10 +106,7 @@ function startInNamespace(launch: Launch, relay: NonNullable<Launch['relay']>): 
       } catch {
         return reject(new LeashError('LEASH_ISOLATION', '--isolate netns: the namespace relay answered something unreadable'));
       }
-      if ('started' in reply) {
-        const stop = forwardSignals(child);
-        return resolve({ ended: ended.finally(stop) });
-      }
+      if ('started' in reply) return resolve({ ended });
       // The relay got as far as running the command only if it says so with a command's exit code.
       if (reply.code === 126 || reply.code === 127) return reject(new CommandNotRun(reply.error, reply.code));
       reject(new LeashError('LEASH_ISOLATION', `--isolate netns: ${reply.error}`));

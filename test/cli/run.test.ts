@@ -8,10 +8,11 @@
 // unshare and ip. Without them the cases are skipped with the reason, except under CI=true, where a missing
 // prerequisite fails (.ci/run installs them). Never: a network link out of a namespace; everything is loopback.
 
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/main.js';
 import { netnsUnavailable } from '../../src/run/netns.js';
@@ -25,6 +26,7 @@ const TOKEN = 'run-token/with:odd@chars';
 const TOKEN_VAR = 'LEASH_TEST_RUN_TOKEN';
 const hasRequests = spawnSync('python3', ['-c', 'import requests'], { stdio: 'ignore' }).status === 0;
 const noNetns = netnsUnavailable();
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 let dir: string;
 let policyDir: string;
@@ -250,4 +252,33 @@ except OSError:
     const r = await leashRun(['--isolate', 'netns'], ['sh', '-c', 'exit 9']);
     expect(r.code).toBe(9);
   });
+});
+
+describe('leash run forwards SIGTERM to the command and exits with its code', () => {
+  it.each([
+    { isolate: 'none', available: true },
+    { isolate: 'netns', available: noNetns === undefined },
+  ])('--isolate $isolate', async ({ isolate, available }) => {
+    if (!available && !inCi) return; // the namespace suite above says why it is skipped
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', 'src/main.ts', 'run', '--policy', policyDir, '--audit', auditFile, '--certs', path.join(dir, 'certs'), '--isolate', isolate, '--', 'sh', '-c', 'trap "exit 42" TERM; echo ready; while :; do sleep 0.1; done'],
+      { cwd: ROOT, env: baseEnv(), stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`the command never said ready:\n${stderr}`)), 30_000);
+      child.stdout.on('data', (c: Buffer) => {
+        if (c.toString().includes('ready')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+    });
+    child.kill('SIGTERM');
+    expect(await exited).toBe(42);
+    expect(stderr).toMatch(/sh exited with 42; 0 requests allowed, 0 denied, 0 granted/);
+  }, 60_000);
 });
