@@ -8,6 +8,7 @@
 // behind, whatever way the run ends.
 
 import { readFile } from 'node:fs/promises';
+import { constants } from 'node:os';
 import path from 'node:path';
 import { LeashError } from '../errors.js';
 import { systemHost, type KernelHost } from '../kernel/system.js';
@@ -30,6 +31,8 @@ import { EMPTY_TALLY, summaryLine, tally, type Ending, type RunTally } from './s
 import { loadUidRules, type LoadedUidRules } from './uid-rules.js';
 import { resolveRunUser, type RunUser } from './user.js';
 import { openWorkspace, type Workspace } from './workspace.js';
+
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
 export type Isolation = 'netns' | 'uid' | 'none';
 export const ISOLATIONS: readonly Isolation[] = ['netns', 'uid', 'none'];
@@ -144,10 +147,16 @@ export async function runSession(options: RunOptions, io: CommandIo): Promise<nu
     if (why) refuse(`--isolate netns: ${why}`);
   }
 
+  // A signal while leash is being set up stops the run before the command starts, with everything cleaned up.
+  const early: NodeJS.Signals[] = [];
+  const noteSignal = (signal: NodeJS.Signals) => early.push(signal);
+  for (const signal of STOP_SIGNALS) process.on(signal, noteSignal);
+
   let counts: RunTally = EMPTY_TALLY;
   const cleanups: (() => Promise<void>)[] = [];
   let leash: Leash | undefined;
   let ending: Ending | undefined;
+  let ran = true;
   try {
     leash = await startLeash(options, io, (record) => (counts = tally(counts, record)));
     cleanups.push(leash.stop);
@@ -174,22 +183,25 @@ export async function runSession(options: RunOptions, io: CommandIo): Promise<nu
     }
 
     try {
+      if (early.length > 0) throw new CommandNotRun(`${early[0]} while setting up; ${options.command} was not started`, 128 + (constants.signals[early[0] as NodeJS.Signals] ?? 0));
       const started = await startChild({ command: options.command, args: options.args, env, uid: user?.uid, gid: user?.gid, relay });
       ending = await started.ended;
     } catch (err) {
       if (!(err instanceof CommandNotRun)) throw err;
       io.err(`leash: ${err.message}`);
       ending = { code: err.exitCode };
+      ran = false;
     }
   } finally {
+    for (const signal of STOP_SIGNALS) process.off(signal, noteSignal);
     // Last in, first out: the rules and the bridge go before the proxy stops; the files go last.
     const failures: string[] = [];
     for (const cleanup of cleanups.reverse()) {
       await cleanup().catch((err: unknown) => failures.push((err as Error).message));
     }
     for (const failure of failures) io.err(`leash: while cleaning up: ${failure}`);
-    if (ending !== undefined && leash !== undefined) {
-      io.err(summaryLine(options.command, ending, leash.auditLog !== undefined ? counts : undefined, leash.auditLog ?? `the one of the leash at ${options.proxy}`));
+    if (ending !== undefined && leash !== undefined && ran) {
+      io.err(summaryLine(options.command, ending, leash.auditLog !== undefined ? { auditLog: leash.auditLog, counts } : { proxy: proxyUrlFor(leash.host, leash.port) }));
     }
   }
   return ending?.code ?? 1; // ending is set whenever the try block completed

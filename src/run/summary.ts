@@ -26,8 +26,12 @@ export function tally(previous: RunTally, record: Pick<AuditRecord, 'event' | 'e
 /** How the command ended, as a shell would report it. */
 export type Ending = { readonly code: number } | { readonly signal: string; readonly code: number };
 
-export function summaryLine(command: string, ending: Ending, counts: RunTally | undefined, auditLog: string): string {
+/** Where the requests are recorded: this run's audit log, or a leash running elsewhere (--proxy). */
+export type Recorded = { readonly auditLog: string; readonly counts: RunTally } | { readonly proxy: string };
+
+export function summaryLine(command: string, ending: Ending, recorded: Recorded): string {
   const how = 'signal' in ending ? `was killed by ${ending.signal} (exit ${ending.code})` : `exited with ${ending.code}`;
-  const requests = counts ? `${counts.allowed} requests allowed, ${counts.denied} denied, ${counts.granted} granted` : 'requests went through a leash running elsewhere';
-  return `leash: ${command} ${how}; ${requests}; audit log: ${auditLog}`;
+  if ('proxy' in recorded) return `leash: ${command} ${how}; its requests went through the leash at ${recorded.proxy} (see that leash's audit log)`;
+  const { allowed, denied, granted } = recorded.counts;
+  return `leash: ${command} ${how}; ${allowed} requests allowed, ${denied} denied, ${granted} granted; audit log: ${recorded.auditLog}`;
 }

@@ -19,6 +19,7 @@ import { netnsUnavailable } from '../../src/run/netns.js';
 import { readAuditLines, tempDir } from '../helpers/audit-sink.js';
 import { createTestCa } from '../helpers/certs.js';
 import { startDnsServer, type TestDnsServer } from '../helpers/dns-server.js';
+import { startLeash } from '../helpers/leash.js';
 import { startHttpsOrigin, startTcpSink, type TcpSink, type TestOrigin } from '../helpers/origin.js';
 
 const inCi = process.env.CI === 'true';
@@ -176,6 +177,20 @@ describe('leash run: clients reach an allowed HTTPS API through the leash it sta
     expect(existsSync(path.dirname(env.SSL_CERT_FILE as string))).toBe(false);
     expect(r.err.join('\n')).not.toContain(TOKEN);
     expect(r.err.join('\n')).not.toContain(encodeURIComponent(TOKEN));
+  });
+});
+
+describe('leash run --proxy: a leash running elsewhere', () => {
+  it('the command goes through it with the agent\'s token, trusting its CA from --certs', async () => {
+    const other = await startLeash(await readFile(path.join(policyDir, 'policy.yaml'), 'utf8'));
+    try {
+      const r = await leashRun(['--proxy', other.url, '--certs', path.join(other.dir, 'certs'), '--agent', 'runner', '--isolate', 'none'], ['curl', '-q', '-sS', '--fail', '--max-time', '10', '-o', '/dev/null', api('/elsewhere')]);
+      expect(r.code).toBe(0);
+      expect(r.err.join('\n')).toContain(`curl exited with 0; its requests went through the leash at ${other.url}`);
+      expect((await other.records()).find((rec) => rec.path === '/elsewhere')).toMatchObject({ agent: 'runner', identity: 'token', effect: 'allow', tls: 'intercepted' });
+    } finally {
+      await other.stop();
+    }
   });
 });
 

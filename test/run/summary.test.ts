@@ -23,10 +23,10 @@ describe('tally', () => {
 
 describe('summaryLine', () => {
   it.each([
-    { name: 'an exit code', ending: { code: 0 }, counts: { allowed: 3, denied: 1, granted: 2 }, line: 'leash: python exited with 0; 3 requests allowed, 1 denied, 2 granted; audit log: /var/log/a.log' },
-    { name: 'a signal', ending: { signal: 'SIGKILL', code: 137 }, counts: EMPTY_TALLY, line: 'leash: python was killed by SIGKILL (exit 137); 0 requests allowed, 0 denied, 0 granted; audit log: /var/log/a.log' },
-    { name: 'a leash running elsewhere', ending: { code: 1 }, counts: undefined, line: 'leash: python exited with 1; requests went through a leash running elsewhere; audit log: /var/log/a.log' },
-  ])('$name', ({ ending, counts, line }) => {
-    expect(summaryLine('python', ending, counts, '/var/log/a.log')).toBe(line);
+    { name: 'an exit code', ending: { code: 0 }, recorded: { auditLog: '/var/log/a.log', counts: { allowed: 3, denied: 1, granted: 2 } }, line: 'leash: python exited with 0; 3 requests allowed, 1 denied, 2 granted; audit log: /var/log/a.log' },
+    { name: 'a signal', ending: { signal: 'SIGKILL', code: 137 }, recorded: { auditLog: '/var/log/a.log', counts: EMPTY_TALLY }, line: 'leash: python was killed by SIGKILL (exit 137); 0 requests allowed, 0 denied, 0 granted; audit log: /var/log/a.log' },
+    { name: 'a leash running elsewhere (--proxy)', ending: { code: 1 }, recorded: { proxy: 'http://127.0.0.1:3128' }, line: "leash: python exited with 1; its requests went through the leash at http://127.0.0.1:3128 (see that leash's audit log)" },
+  ])('$name', ({ ending, recorded, line }) => {
+    expect(summaryLine('python', ending, recorded)).toBe(line);
   });
 });
