@@ -87,7 +87,7 @@ function parseProxyUrl(text: string): { host: string; port: number } {
  * this command: unknown, a token that cannot be read, or no token, no uid that matches --user and no CIDR for
  * loopback.
  */
-function agentCredentials(policy: CompiledPolicy, name: string | undefined, user: RunUser | undefined): { agent: string; token: string } | undefined {
+function agentCredentials(policy: CompiledPolicy, name: string | undefined, user: RunUser | undefined, isolation: Isolation): { agent: string; token: string } | undefined {
   if (name === undefined) return undefined;
   const agent = policy.agents.get(name);
   if (!agent) usage(`--agent ${name}: no such agent in the policy (agents: ${[...policy.agents.keys()].join(', ') || 'none'})`);
@@ -98,9 +98,10 @@ function agentCredentials(policy: CompiledPolicy, name: string | undefined, user
     if (token === undefined) throw new LeashError('LEASH_USAGE', problems.find((p) => p.startsWith(`agent ${name}:`)) ?? `agent ${name}: its token cannot be read`);
     return { agent: name, token };
   }
-  if (user !== undefined && agent.uid === user.uid) return undefined;
+  // In a namespace, connections reach leash through its own bridge, so the socket owner is leash, not --user.
+  if (user !== undefined && agent.uid === user.uid && isolation !== 'netns') return undefined;
   if (agent.cidrs.some((cidr) => cidrContains(cidr, '127.0.0.1', 'ipv4'))) return undefined;
-  usage(`--agent ${name}: leash could not tell this command is ${name}: the agent has no token, and no uid matching --user or CIDR covering 127.0.0.1`);
+  usage(`--agent ${name}: leash could not tell this command is ${name}: the agent has no token, no uid matching --user (outside a namespace) and no CIDR covering 127.0.0.1`);
 }
 
 interface Leash {
@@ -160,7 +161,7 @@ export async function runSession(options: RunOptions, io: CommandIo): Promise<nu
   try {
     leash = await startLeash(options, io, (record) => (counts = tally(counts, record)));
     cleanups.push(leash.stop);
-    const credentials = leash.policy ? agentCredentials(leash.policy, options.agent, user) : undefined;
+    const credentials = leash.policy ? agentCredentials(leash.policy, options.agent, user, isolation) : undefined;
     const workspace: Workspace = await openWorkspace();
     cleanups.push(() => workspace.remove());
     const caBundle = leash.intercepts ? workspace.file('ca-bundle.pem') : undefined;

@@ -107,6 +107,7 @@ settings:
   tlsPorts: [${origin.port}]
 agents:
   runner: { token: env:${TOKEN_VAR} }
+  by-uid: { uid: 65534 }
 rules:
   - { name: api-read, domain: api.test, ports: [${origin.port}], methods: [GET], agents: [runner], effect: allow }
 `,
@@ -198,7 +199,8 @@ describe('leash run: the command line', () => {
   it.each([
     { name: '--isolate uid needs --user', flags: ['--isolate', 'uid'], says: /--isolate uid needs --user/ },
     { name: 'an unknown isolation', flags: ['--isolate', 'chroot'], says: /--isolate must be one of netns, uid, none, got "chroot"/ },
-    { name: 'an agent the policy does not define', flags: ['--isolate', 'none', '--agent', 'nobody'], says: /--agent nobody: no such agent in the policy \(agents: runner\)/ },
+    { name: 'an agent the policy does not define', flags: ['--isolate', 'none', '--agent', 'nobody'], says: /--agent nobody: no such agent in the policy \(agents: runner, by-uid\)/ },
+    { name: 'an agent leash could not recognise as the command (no token, no --user)', flags: ['--isolate', 'none', '--agent', 'by-uid'], says: /--agent by-uid: leash could not tell this command is by-uid/ },
     { name: '--proxy with credentials in it', flags: ['--isolate', 'none', '--proxy', 'http://a:b@127.0.0.1:3128'], says: /--proxy needs http:\/\/HOST:PORT with no credentials/ },
   ])('$name: exit 2, and the command never runs', async ({ flags, says }) => {
     const marker = path.join(dir, `ran-${Math.random().toString(36).slice(2)}`);
