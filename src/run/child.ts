@@ -21,7 +21,12 @@ export interface Launch {
   readonly uid?: number;
   readonly gid?: number;
   /** Run inside a network namespace through this relay command line, relaying to `socket` on `port`. */
-  readonly relay?: { readonly command: string; readonly args: readonly string[]; readonly socket: string; readonly port: number };
+  readonly relay?: {
+    readonly command: string;
+    readonly args: readonly string[];
+    readonly socket: string;
+    readonly port: number;
+  };
 }
 
 export interface Started {
@@ -56,7 +61,12 @@ export async function startChild(launch: Launch): Promise<Started> {
 
 function startDirectly(launch: Launch): Promise<Started> {
   return new Promise((resolve, reject) => {
-    const child = spawn(launch.command, [...launch.args], { stdio: 'inherit', env: launch.env, uid: launch.uid, gid: launch.gid });
+    const child = spawn(launch.command, [...launch.args], {
+      stdio: 'inherit',
+      env: launch.env,
+      uid: launch.uid,
+      gid: launch.gid,
+    });
     // Forwarding starts now, not at 'spawn': the command may be running (and be signalled) before that event.
     const stop = forwardSignals(child);
     const ended = exited(child).finally(stop);
@@ -79,12 +89,17 @@ export class CommandNotRun extends Error {
 }
 
 function notRunnable(command: string, err: NodeJS.ErrnoException): CommandNotRun {
-  return err.code === 'ENOENT' ? new CommandNotRun(`cannot run ${command}: not found`, 127) : new CommandNotRun(`cannot run ${command}: ${err.message}`, 126);
+  return err.code === 'ENOENT'
+    ? new CommandNotRun(`cannot run ${command}: not found`, 127)
+    : new CommandNotRun(`cannot run ${command}: ${err.message}`, 126);
 }
 
 function startInNamespace(launch: Launch, relay: NonNullable<Launch['relay']>): Promise<Started> {
   return new Promise((resolve, reject) => {
-    const child = spawn(relay.command, [...relay.args], { stdio: ['inherit', 'inherit', 'inherit', 'pipe'], env: { PATH: launch.env.PATH ?? process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' } });
+    const child = spawn(relay.command, [...relay.args], {
+      stdio: ['inherit', 'inherit', 'inherit', 'pipe'],
+      env: { PATH: launch.env.PATH ?? process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' },
+    });
     const stop = forwardSignals(child);
     const ended = exited(child).finally(stop);
     const control = child.stdio[3] as Duplex;
@@ -104,7 +119,9 @@ function startInNamespace(launch: Launch, relay: NonNullable<Launch['relay']>): 
       try {
         reply = JSON.parse(text.slice(0, end)) as RelayReply;
       } catch {
-        return reject(new LeashError('LEASH_ISOLATION', '--isolate netns: the namespace relay answered something unreadable'));
+        return reject(
+          new LeashError('LEASH_ISOLATION', '--isolate netns: the namespace relay answered something unreadable'),
+        );
       }
       if ('started' in reply) return resolve({ ended });
       // The relay got as far as running the command only if it says so with a command's exit code.
@@ -112,9 +129,23 @@ function startInNamespace(launch: Launch, relay: NonNullable<Launch['relay']>): 
       reject(new LeashError('LEASH_ISOLATION', `--isolate netns: ${reply.error}`));
     });
     void ended.then((how) => {
-      if (!answered) reject(new LeashError('LEASH_ISOLATION', `--isolate netns: the namespace could not be set up (${relay.command} exited with ${how.code})`));
+      if (!answered)
+        reject(
+          new LeashError(
+            'LEASH_ISOLATION',
+            `--isolate netns: the namespace could not be set up (${relay.command} exited with ${how.code})`,
+          ),
+        );
     });
-    const request: RelayRequest = { socket: relay.socket, port: relay.port, command: launch.command, args: launch.args, env: launch.env, uid: launch.uid, gid: launch.gid };
+    const request: RelayRequest = {
+      socket: relay.socket,
+      port: relay.port,
+      command: launch.command,
+      args: launch.args,
+      env: launch.env,
+      uid: launch.uid,
+      gid: launch.gid,
+    };
     control.write(`${JSON.stringify(request)}\n`);
   });
 }

@@ -69,8 +69,14 @@ export function childEnvironment(input: ChildEnvironmentInput): Record<string, s
  * `http://HOST:PORT` (the agent is then told apart by its uid or address, or is anonymous). RFC 3986 §3.2.1:
  * userinfo is percent-encoded, so a token with `@`, `:` or `/` survives.
  */
-export function proxyUrlFor(host: string, port: number, credentials?: { readonly agent: string; readonly token: string }): string {
+export function proxyUrlFor(
+  host: string,
+  port: number,
+  credentials?: { readonly agent: string; readonly token: string },
+): string {
   const at = host.includes(':') ? `[${host}]` : host;
-  const userinfo = credentials ? `${encodeURIComponent(credentials.agent)}:${encodeURIComponent(credentials.token)}@` : '';
+  const userinfo = credentials
+    ? `${encodeURIComponent(credentials.agent)}:${encodeURIComponent(credentials.token)}@`
+    : '';
   return `http://${userinfo}${at}:${port}`;
 }

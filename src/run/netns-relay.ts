@@ -67,17 +67,28 @@ async function main(): Promise<void> {
   const request = await readRequest(control);
   // A fresh namespace has its loopback down and no address on it; nothing can listen until it is up.
   const lo = spawnSync('ip', ['link', 'set', 'lo', 'up'], { encoding: 'utf8' });
-  if (lo.status !== 0) return fail(`cannot bring up loopback in the namespace: ${(lo.stderr || lo.error?.message || '').trim()}`, 1);
+  if (lo.status !== 0)
+    return fail(`cannot bring up loopback in the namespace: ${(lo.stderr || lo.error?.message || '').trim()}`, 1);
   const server = relayTo(request.socket);
   server.once('error', (err) => fail(`cannot listen on 127.0.0.1:${request.port} in the namespace: ${err.message}`, 1));
   server.listen(request.port, '127.0.0.1', () => {
     let child: ChildProcess;
     try {
-      child = spawn(request.command, [...request.args], { stdio: 'inherit', env: request.env, uid: request.uid, gid: request.gid });
+      child = spawn(request.command, [...request.args], {
+        stdio: 'inherit',
+        env: request.env,
+        uid: request.uid,
+        gid: request.gid,
+      });
     } catch (err) {
       return fail(`cannot run ${request.command}: ${(err as Error).message}`, 126);
     }
-    child.once('error', (err: NodeJS.ErrnoException) => fail(`cannot run ${request.command}: ${err.code === 'ENOENT' ? 'not found' : err.message}`, err.code === 'ENOENT' ? 127 : 126));
+    child.once('error', (err: NodeJS.ErrnoException) =>
+      fail(
+        `cannot run ${request.command}: ${err.code === 'ENOENT' ? 'not found' : err.message}`,
+        err.code === 'ENOENT' ? 127 : 126,
+      ),
+    );
     child.once('spawn', () => reply({ started: true }));
     for (const signal of FORWARDED_SIGNALS) process.on(signal, () => child.kill(signal));
     child.once('exit', (code, signal) => process.exit(code ?? 128 + (signal ? constants.signals[signal] : 0)));

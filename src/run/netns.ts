@@ -18,13 +18,16 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 /** Why the namespace cannot be made here, or undefined when it can (probed for real: root in a container may not). */
 export function netnsUnavailable(): string | undefined {
   if (process.platform !== 'linux') return `network namespaces need Linux (this is ${process.platform})`;
-  if (process.getuid?.() !== 0) return 'making a network namespace needs root (run leash run as root, or use --isolate uid or none)';
+  if (process.getuid?.() !== 0)
+    return 'making a network namespace needs root (run leash run as root, or use --isolate uid or none)';
   for (const tool of ['unshare', 'ip']) {
     const found = spawnSync(tool, ['-V'], { stdio: 'ignore' });
-    if ((found.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') return `${tool} is not installed (Debian: apt-get install util-linux iproute2)`;
+    if ((found.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT')
+      return `${tool} is not installed (Debian: apt-get install util-linux iproute2)`;
   }
   const probe = spawnSync('unshare', ['--net', 'true'], { encoding: 'utf8', timeout: 10_000 });
-  if (probe.status !== 0) return `unshare --net failed: ${(probe.stderr || probe.error?.message || `exit ${probe.status}`).trim()}`;
+  if (probe.status !== 0)
+    return `unshare --net failed: ${(probe.stderr || probe.error?.message || `exit ${probe.status}`).trim()}`;
   return undefined;
 }
 
@@ -68,7 +71,11 @@ export function startBridge(socketPath: string, proxy: { host: string; port: num
  * and runs with tsx's loader; from dist/ it is plain JavaScript.
  */
 export function relayCommand(): { command: string; args: string[] } {
-  const relay = fileURLToPath(new URL(import.meta.url.endsWith('.ts') ? './netns-relay.ts' : './netns-relay.js', import.meta.url));
-  const loader = relay.endsWith('.ts') ? ['--import', pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href] : [];
+  const relay = fileURLToPath(
+    new URL(import.meta.url.endsWith('.ts') ? './netns-relay.ts' : './netns-relay.js', import.meta.url),
+  );
+  const loader = relay.endsWith('.ts')
+    ? ['--import', pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href]
+    : [];
   return { command: 'unshare', args: ['--net', '--', process.execPath, ...loader, relay] };
 }

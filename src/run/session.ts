@@ -2,7 +2,8 @@
 // needs to go through it (proxy variables with the agent's credentials, CA trust, the Node fetch preload), set up
 // the isolation asked for, run the command, and on exit print one summary line and return the command's code.
 // Why in-process: the proxy, its audit log and the counts in the summary belong to this run; a second leash
-// process would be one more thing to find, wait for and stop.
+// process would be one more thing to find, wait for and stop. It is started by the same startServe() as `leash
+// serve` (cli/serve.ts), imported from there rather than copied, so the two cannot drift.
 // Never: start the command when the isolation asked for, the agent's identity or the CA trust cannot be set up
 // (fail closed, with the reason); print the proxy URL (it carries the token); or leave rules, sockets or files
 // behind, whatever way the run ends.
@@ -63,8 +64,10 @@ function refuse(message: string): never {
 
 function parseIsolation(options: RunOptions): Isolation {
   const isolate = options.isolate ?? (options.user !== undefined ? 'uid' : 'netns');
-  if (!(ISOLATIONS as readonly string[]).includes(isolate)) usage(`--isolate must be one of ${ISOLATIONS.join(', ')}, got "${isolate}"`);
-  if (isolate === 'uid' && options.user === undefined) usage('--isolate uid needs --user, the user the command runs as (never the one leash runs as)');
+  if (!(ISOLATIONS as readonly string[]).includes(isolate))
+    usage(`--isolate must be one of ${ISOLATIONS.join(', ')}, got "${isolate}"`);
+  if (isolate === 'uid' && options.user === undefined)
+    usage('--isolate uid needs --user, the user the command runs as (never the one leash runs as)');
   return isolate as Isolation;
 }
 
@@ -76,8 +79,16 @@ function parseProxyUrl(text: string): { host: string; port: number } {
   } catch {
     usage(`--proxy needs http://HOST:PORT, got "${text}"`);
   }
-  if (url.protocol !== 'http:' || url.username || url.password || (url.pathname !== '/' && url.pathname !== '') || url.search) {
-    usage('--proxy needs http://HOST:PORT with no credentials or path (the agent\'s token comes from the policy through --agent)');
+  if (
+    url.protocol !== 'http:' ||
+    url.username ||
+    url.password ||
+    (url.pathname !== '/' && url.pathname !== '') ||
+    url.search
+  ) {
+    usage(
+      "--proxy needs http://HOST:PORT with no credentials or path (the agent's token comes from the policy through --agent)",
+    );
   }
   return { host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port || 80) };
 }
@@ -87,21 +98,33 @@ function parseProxyUrl(text: string): { host: string; port: number } {
  * this command: unknown, a token that cannot be read, or no token, no uid that matches --user and no CIDR for
  * loopback.
  */
-function agentCredentials(policy: CompiledPolicy, name: string | undefined, user: RunUser | undefined, isolation: Isolation): { agent: string; token: string } | undefined {
+function agentCredentials(
+  policy: CompiledPolicy,
+  name: string | undefined,
+  user: RunUser | undefined,
+  isolation: Isolation,
+): { agent: string; token: string } | undefined {
   if (name === undefined) return undefined;
   const agent = policy.agents.get(name);
-  if (!agent) usage(`--agent ${name}: no such agent in the policy (agents: ${[...policy.agents.keys()].join(', ') || 'none'})`);
+  if (!agent)
+    usage(`--agent ${name}: no such agent in the policy (agents: ${[...policy.agents.keys()].join(', ') || 'none'})`);
   if (agent.token) {
     // Read where the proxy reads them (this process's environment), so the two cannot disagree.
     const { tokens, problems } = readAgentTokens(policy);
     const token = tokens.get(name);
-    if (token === undefined) throw new LeashError('LEASH_USAGE', problems.find((p) => p.startsWith(`agent ${name}:`)) ?? `agent ${name}: its token cannot be read`);
+    if (token === undefined)
+      throw new LeashError(
+        'LEASH_USAGE',
+        problems.find((p) => p.startsWith(`agent ${name}:`)) ?? `agent ${name}: its token cannot be read`,
+      );
     return { agent: name, token };
   }
   // In a namespace, connections reach leash through its own bridge, so the socket owner is leash, not --user.
   if (user !== undefined && agent.uid === user.uid && isolation !== 'netns') return undefined;
   if (agent.cidrs.some((cidr) => cidrContains(cidr, '127.0.0.1', 'ipv4'))) return undefined;
-  usage(`--agent ${name}: leash could not tell this command is ${name}: the agent has no token, no uid matching --user (outside a namespace) and no CIDR covering 127.0.0.1`);
+  usage(
+    `--agent ${name}: leash could not tell this command is ${name}: the agent has no token, no uid matching --user (outside a namespace) and no CIDR covering 127.0.0.1`,
+  );
 }
 
 interface Leash {
@@ -113,7 +136,11 @@ interface Leash {
   stop(): Promise<void>;
 }
 
-async function startLeash(options: RunOptions, io: CommandIo, onRecord: (record: Parameters<typeof tally>[1]) => void): Promise<Leash> {
+async function startLeash(
+  options: RunOptions,
+  io: CommandIo,
+  onRecord: (record: Parameters<typeof tally>[1]) => void,
+): Promise<Leash> {
   const certs = options.certs ?? DEFAULT_CERTS_DIR;
   if (options.proxy !== undefined) {
     const { host, port } = parseProxyUrl(options.proxy);
@@ -126,7 +153,10 @@ async function startLeash(options: RunOptions, io: CommandIo, onRecord: (record:
     return { host, port, policy, intercepts, auditLog: undefined, stop: async () => {} };
   }
   const auditLog = options.audit ?? defaultAuditPath(io.env);
-  const running: RunningServe = await startServe({ policy: options.policy, listen: '127.0.0.1:0', audit: auditLog, certs, observe: onRecord }, io);
+  const running: RunningServe = await startServe(
+    { policy: options.policy, listen: '127.0.0.1:0', audit: auditLog, certs, observe: onRecord },
+    io,
+  );
   return {
     host: running.proxy.host,
     port: running.proxy.port,
@@ -142,7 +172,8 @@ export async function runSession(options: RunOptions, io: CommandIo): Promise<nu
   const isolation = parseIsolation(options);
   // Everything that can refuse without side effects is checked before leash starts.
   const user = options.user !== undefined ? await resolveRunUser(options.user, host) : undefined;
-  if (user !== undefined && host.uid() !== 0 && user.uid !== host.uid()) refuse(`--user ${options.user}: running a command as another user needs root`);
+  if (user !== undefined && host.uid() !== 0 && user.uid !== host.uid())
+    refuse(`--user ${options.user}: running a command as another user needs root`);
   if (isolation === 'netns') {
     const why = netnsUnavailable();
     if (why) refuse(`--isolate netns: ${why}`);
@@ -171,7 +202,12 @@ export async function runSession(options: RunOptions, io: CommandIo): Promise<nu
     const proxyUrl = proxyUrlFor(isolation === 'netns' ? '127.0.0.1' : leash.host, leash.port, credentials);
     // Secret placeholders (credential injection) are handed in here when the policy has `secrets:`.
     const env = childEnvironment({ base: io.env, proxyUrl, caBundle, nodePreload, placeholders: {} });
-    if (user !== undefined) await workspace.giveTo(user.uid, user.gid, caBundle ? ['ca-bundle.pem', 'node-preload.mjs'] : ['node-preload.mjs']);
+    if (user !== undefined)
+      await workspace.giveTo(
+        user.uid,
+        user.gid,
+        caBundle ? ['ca-bundle.pem', 'node-preload.mjs'] : ['node-preload.mjs'],
+      );
 
     let relay: Launch['relay'];
     if (isolation === 'netns') {
@@ -184,8 +220,19 @@ export async function runSession(options: RunOptions, io: CommandIo): Promise<nu
     }
 
     try {
-      if (early.length > 0) throw new CommandNotRun(`${early[0]} while setting up; ${options.command} was not started`, 128 + (constants.signals[early[0] as NodeJS.Signals] ?? 0));
-      const started = await startChild({ command: options.command, args: options.args, env, uid: user?.uid, gid: user?.gid, relay });
+      if (early.length > 0)
+        throw new CommandNotRun(
+          `${early[0]} while setting up; ${options.command} was not started`,
+          128 + (constants.signals[early[0] as NodeJS.Signals] ?? 0),
+        );
+      const started = await startChild({
+        command: options.command,
+        args: options.args,
+        env,
+        uid: user?.uid,
+        gid: user?.gid,
+        relay,
+      });
       ending = await started.ended;
     } catch (err) {
       if (!(err instanceof CommandNotRun)) throw err;
@@ -202,7 +249,15 @@ export async function runSession(options: RunOptions, io: CommandIo): Promise<nu
     }
     for (const failure of failures) io.err(`leash: while cleaning up: ${failure}`);
     if (ending !== undefined && leash !== undefined && ran) {
-      io.err(summaryLine(options.command, ending, leash.auditLog !== undefined ? { auditLog: leash.auditLog, counts } : { proxy: proxyUrlFor(leash.host, leash.port) }));
+      io.err(
+        summaryLine(
+          options.command,
+          ending,
+          leash.auditLog !== undefined
+            ? { auditLog: leash.auditLog, counts }
+            : { proxy: proxyUrlFor(leash.host, leash.port) },
+        ),
+      );
     }
   }
   return ending?.code ?? 1; // ending is set whenever the try block completed

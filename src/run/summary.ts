@@ -30,8 +30,10 @@ export type Ending = { readonly code: number } | { readonly signal: string; read
 export type Recorded = { readonly auditLog: string; readonly counts: RunTally } | { readonly proxy: string };
 
 export function summaryLine(command: string, ending: Ending, recorded: Recorded): string {
-  const how = 'signal' in ending ? `was killed by ${ending.signal} (exit ${ending.code})` : `exited with ${ending.code}`;
-  if ('proxy' in recorded) return `leash: ${command} ${how}; its requests went through the leash at ${recorded.proxy} (see that leash's audit log)`;
+  const how =
+    'signal' in ending ? `was killed by ${ending.signal} (exit ${ending.code})` : `exited with ${ending.code}`;
+  if ('proxy' in recorded)
+    return `leash: ${command} ${how}; its requests went through the leash at ${recorded.proxy} (see that leash's audit log)`;
   const { allowed, denied, granted } = recorded.counts;
   return `leash: ${command} ${how}; ${allowed} requests allowed, ${denied} denied, ${granted} granted; audit log: ${recorded.auditLog}`;
 }

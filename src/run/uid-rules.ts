@@ -19,20 +19,37 @@ function refuse(reason: string, cause?: unknown): never {
   throw new LeashError('LEASH_ISOLATION', `--isolate uid: ${reason}`, { cause });
 }
 
-export async function loadUidRules(user: RunUser, proxy: { host: string; port: number }, host: KernelHost): Promise<LoadedUidRules> {
+export async function loadUidRules(
+  user: RunUser,
+  proxy: { host: string; port: number },
+  host: KernelHost,
+): Promise<LoadedUidRules> {
   if (host.platform !== 'linux') refuse(`kernel rules need Linux (this is ${host.platform})`);
   if (host.uid() !== 0) refuse('loading kernel rules needs root');
-  if (user.uid === host.uid()) refuse(`the command would run as ${describeUser(user)}, the user leash runs as, which the rules must leave alone; give --user the agent's own user`);
-  const endpoint = parseEndpoint(`${proxy.host.includes(':') ? `[${proxy.host}]` : proxy.host}:${proxy.port}`, '--proxy');
+  if (user.uid === host.uid())
+    refuse(
+      `the command would run as ${describeUser(user)}, the user leash runs as, which the rules must leave alone; give --user the agent's own user`,
+    );
+  const endpoint = parseEndpoint(
+    `${proxy.host.includes(':') ? `[${proxy.host}]` : proxy.host}:${proxy.port}`,
+    '--proxy',
+  );
   let loaded: boolean;
   try {
     loaded = (await readStatus('nft', host)).loaded;
   } catch (err) {
     refuse(`cannot read the kernel ruleset: ${(err as Error).message}`, err);
   }
-  if (loaded) refuse('leash rules are loaded already (leash rules --status --format nft); this run would replace them and take them away when it ends');
+  if (loaded)
+    refuse(
+      'leash rules are loaded already (leash rules --status --format nft); this run would replace them and take them away when it ends',
+    );
   try {
-    await applyRules(buildRuleset({ users: [user], proxies: [endpoint], allow: [], action: 'reject', log: true }), 'nft', host);
+    await applyRules(
+      buildRuleset({ users: [user], proxies: [endpoint], allow: [], action: 'reject', log: true }),
+      'nft',
+      host,
+    );
   } catch (err) {
     refuse((err as Error).message, err);
   }

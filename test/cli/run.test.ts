@@ -58,11 +58,25 @@ interface RunResult {
 
 async function leashRun(flags: string[], command: string[]): Promise<RunResult> {
   const err: string[] = [];
-  const code = await main(['run', '--policy', policyDir, '--audit', auditFile, '--certs', path.join(dir, 'certs'), ...flags, '--', ...command], {
-    out: (line) => err.push(line),
-    err: (line) => err.push(line),
-    env: baseEnv(),
-  });
+  const code = await main(
+    [
+      'run',
+      '--policy',
+      policyDir,
+      '--audit',
+      auditFile,
+      '--certs',
+      path.join(dir, 'certs'),
+      ...flags,
+      '--',
+      ...command,
+    ],
+    {
+      out: (line) => err.push(line),
+      err: (line) => err.push(line),
+      env: baseEnv(),
+    },
+  );
   return { code, err };
 }
 
@@ -123,7 +137,11 @@ afterAll(async () => {
 
 describe('leash run: clients reach an allowed HTTPS API through the leash it starts, trusting its CA through the variables', () => {
   it.each([
-    { name: 'curl', command: () => ['curl', '-q', '-sS', '--fail', '--max-time', '10', '-o', '/dev/null', api('/curl')], path: '/curl' },
+    {
+      name: 'curl',
+      command: () => ['curl', '-q', '-sS', '--fail', '--max-time', '10', '-o', '/dev/null', api('/curl')],
+      path: '/curl',
+    },
     {
       name: hasRequests ? 'python requests' : 'python urllib (requests is not installed)',
       command: () => ['python3', '-c', hasRequests ? PYTHON_REQUESTS : PYTHON_URLLIB, api('/python')],
@@ -137,24 +155,47 @@ describe('leash run: clients reach an allowed HTTPS API through the leash it sta
     expect(r.code).toBe(0);
     expect(origin.seen.slice(before).map((s) => s.url)).toEqual([p]);
     const records = await readAuditLines(auditFile);
-    expect(records.at(-2)).toMatchObject({ event: 'request', agent: 'runner', identity: 'token', tls: 'intercepted', path: p, effect: 'allow' });
+    expect(records.at(-2)).toMatchObject({
+      event: 'request',
+      agent: 'runner',
+      identity: 'token',
+      tls: 'intercepted',
+      path: p,
+      effect: 'allow',
+    });
   });
 
-  it('the exit code is the command\'s, and a refusal inside is counted as denied', async () => {
-    const r = await leashRun(['--agent', 'runner', '--isolate', 'none'], ['curl', '-q', '-sS', '--fail', '--max-time', '10', '-o', '/dev/null', '-X', 'POST', api('/write')]);
+  it("the exit code is the command's, and a refusal inside is counted as denied", async () => {
+    const r = await leashRun(
+      ['--agent', 'runner', '--isolate', 'none'],
+      ['curl', '-q', '-sS', '--fail', '--max-time', '10', '-o', '/dev/null', '-X', 'POST', api('/write')],
+    );
     expect(r.code).toBe(22); // curl --fail on the 403
     expect(r.err.join('\n')).toMatch(/curl exited with 22; 0 requests allowed, 1 denied, 0 granted/);
   });
 
   it('without --agent the command is anonymous, which the rule does not cover', async () => {
-    const r = await leashRun(['--isolate', 'none'], ['curl', '-q', '-sS', '--fail', '--max-time', '10', '-o', '/dev/null', api('/anon')]);
+    const r = await leashRun(
+      ['--isolate', 'none'],
+      ['curl', '-q', '-sS', '--fail', '--max-time', '10', '-o', '/dev/null', api('/anon')],
+    );
     expect(r.code).toBe(22);
   });
 
   it.each([
     { name: 'a plain exit code', command: ['sh', '-c', 'exit 7'], code: 7, says: /sh exited with 7/ },
-    { name: 'killed by a signal: 128 + its number', command: ['sh', '-c', 'kill -TERM $$'], code: 143, says: /sh was killed by SIGTERM \(exit 143\)/ },
-    { name: 'a command that does not exist: 127', command: ['leash-no-such-command'], code: 127, says: /cannot run leash-no-such-command: not found/ },
+    {
+      name: 'killed by a signal: 128 + its number',
+      command: ['sh', '-c', 'kill -TERM $$'],
+      code: 143,
+      says: /sh was killed by SIGTERM \(exit 143\)/,
+    },
+    {
+      name: 'a command that does not exist: 127',
+      command: ['leash-no-such-command'],
+      code: 127,
+      says: /cannot run leash-no-such-command: not found/,
+    },
   ])('$name', async ({ command, code, says }) => {
     const r = await leashRun(['--isolate', 'none'], command);
     expect(r.code).toBe(code);
@@ -163,14 +204,26 @@ describe('leash run: clients reach an allowed HTTPS API through the leash it sta
 
   it('the variables it sets, and its private directory is gone afterwards; the token is never printed', async () => {
     const out = path.join(dir, 'env.json');
-    const r = await leashRun(['--agent', 'runner', '--isolate', 'none'], [process.execPath, '-e', `require('fs').writeFileSync(${JSON.stringify(out)}, JSON.stringify(process.env))`]);
+    const r = await leashRun(
+      ['--agent', 'runner', '--isolate', 'none'],
+      [process.execPath, '-e', `require('fs').writeFileSync(${JSON.stringify(out)}, JSON.stringify(process.env))`],
+    );
     expect(r.code).toBe(0);
     const env = JSON.parse(await readFile(out, 'utf8')) as Record<string, string>;
     const proxy = `http://runner:${encodeURIComponent(TOKEN)}@127.0.0.1:`;
     for (const key of ['HTTP_PROXY', 'HTTPS_PROXY', 'http_proxy', 'https_proxy']) expect(env[key]).toContain(proxy);
     expect(env.NO_PROXY).toBeUndefined();
     expect(env.no_proxy).toBeUndefined();
-    for (const key of ['NODE_EXTRA_CA_CERTS', 'SSL_CERT_FILE', 'REQUESTS_CA_BUNDLE', 'CURL_CA_BUNDLE', 'GIT_SSL_CAINFO', 'PIP_CERT', 'AWS_CA_BUNDLE', 'DENO_CERT']) {
+    for (const key of [
+      'NODE_EXTRA_CA_CERTS',
+      'SSL_CERT_FILE',
+      'REQUESTS_CA_BUNDLE',
+      'CURL_CA_BUNDLE',
+      'GIT_SSL_CAINFO',
+      'PIP_CERT',
+      'AWS_CA_BUNDLE',
+      'DENO_CERT',
+    ]) {
       expect(env[key]).toBe(env.SSL_CERT_FILE);
     }
     expect(env.NODE_OPTIONS).toMatch(/^--import file:\/\/.*node-preload\.mjs$/);
@@ -182,13 +235,21 @@ describe('leash run: clients reach an allowed HTTPS API through the leash it sta
 });
 
 describe('leash run --proxy: a leash running elsewhere', () => {
-  it('the command goes through it with the agent\'s token, trusting its CA from --certs', async () => {
+  it("the command goes through it with the agent's token, trusting its CA from --certs", async () => {
     const other = await startLeash(await readFile(path.join(policyDir, 'policy.yaml'), 'utf8'));
     try {
-      const r = await leashRun(['--proxy', other.url, '--certs', path.join(other.dir, 'certs'), '--agent', 'runner', '--isolate', 'none'], ['curl', '-q', '-sS', '--fail', '--max-time', '10', '-o', '/dev/null', api('/elsewhere')]);
+      const r = await leashRun(
+        ['--proxy', other.url, '--certs', path.join(other.dir, 'certs'), '--agent', 'runner', '--isolate', 'none'],
+        ['curl', '-q', '-sS', '--fail', '--max-time', '10', '-o', '/dev/null', api('/elsewhere')],
+      );
       expect(r.code).toBe(0);
       expect(r.err.join('\n')).toContain(`curl exited with 0; its requests went through the leash at ${other.url}`);
-      expect((await other.records()).find((rec) => rec.path === '/elsewhere')).toMatchObject({ agent: 'runner', identity: 'token', effect: 'allow', tls: 'intercepted' });
+      expect((await other.records()).find((rec) => rec.path === '/elsewhere')).toMatchObject({
+        agent: 'runner',
+        identity: 'token',
+        effect: 'allow',
+        tls: 'intercepted',
+      });
     } finally {
       await other.stop();
     }
@@ -198,10 +259,26 @@ describe('leash run --proxy: a leash running elsewhere', () => {
 describe('leash run: the command line', () => {
   it.each([
     { name: '--isolate uid needs --user', flags: ['--isolate', 'uid'], says: /--isolate uid needs --user/ },
-    { name: 'an unknown isolation', flags: ['--isolate', 'chroot'], says: /--isolate must be one of netns, uid, none, got "chroot"/ },
-    { name: 'an agent the policy does not define', flags: ['--isolate', 'none', '--agent', 'nobody'], says: /--agent nobody: no such agent in the policy \(agents: runner, by-uid\)/ },
-    { name: 'an agent leash could not recognise as the command (no token, no --user)', flags: ['--isolate', 'none', '--agent', 'by-uid'], says: /--agent by-uid: leash could not tell this command is by-uid/ },
-    { name: '--proxy with credentials in it', flags: ['--isolate', 'none', '--proxy', 'http://a:b@127.0.0.1:3128'], says: /--proxy needs http:\/\/HOST:PORT with no credentials/ },
+    {
+      name: 'an unknown isolation',
+      flags: ['--isolate', 'chroot'],
+      says: /--isolate must be one of netns, uid, none, got "chroot"/,
+    },
+    {
+      name: 'an agent the policy does not define',
+      flags: ['--isolate', 'none', '--agent', 'nobody'],
+      says: /--agent nobody: no such agent in the policy \(agents: runner, by-uid\)/,
+    },
+    {
+      name: 'an agent leash could not recognise as the command (no token, no --user)',
+      flags: ['--isolate', 'none', '--agent', 'by-uid'],
+      says: /--agent by-uid: leash could not tell this command is by-uid/,
+    },
+    {
+      name: '--proxy with credentials in it',
+      flags: ['--isolate', 'none', '--proxy', 'http://a:b@127.0.0.1:3128'],
+      says: /--proxy needs http:\/\/HOST:PORT with no credentials/,
+    },
   ])('$name: exit 2, and the command never runs', async ({ flags, says }) => {
     const marker = path.join(dir, `ran-${Math.random().toString(36).slice(2)}`);
     const r = await leashRun(flags, ['touch', marker]);
@@ -211,21 +288,26 @@ describe('leash run: the command line', () => {
   });
 });
 
-describe.skipIf(noNetns !== undefined && !inCi)(`leash run --isolate netns${noNetns ? ` (skipped: ${noNetns})` : ''}`, () => {
-  beforeAll(() => {
-    if (noNetns) throw new Error(`--isolate netns cannot run here: ${noNetns}`);
-  });
+describe.skipIf(noNetns !== undefined && !inCi)(
+  `leash run --isolate netns${noNetns ? ` (skipped: ${noNetns})` : ''}`,
+  () => {
+    beforeAll(() => {
+      if (noNetns) throw new Error(`--isolate netns cannot run here: ${noNetns}`);
+    });
 
-  it('curl reaches the allowed API through leash from inside the namespace', async () => {
-    const r = await leashRun(['--agent', 'runner', '--isolate', 'netns'], ['curl', '-q', '-sS', '--fail', '--max-time', '10', '-o', '/dev/null', api('/netns')]);
-    expect(r.err.join('\n')).toMatch(/exited with 0; 1 requests allowed/);
-    expect(r.code).toBe(0);
-    expect(origin.seen.at(-1)?.url).toBe('/netns');
-  });
+    it('curl reaches the allowed API through leash from inside the namespace', async () => {
+      const r = await leashRun(
+        ['--agent', 'runner', '--isolate', 'netns'],
+        ['curl', '-q', '-sS', '--fail', '--max-time', '10', '-o', '/dev/null', api('/netns')],
+      );
+      expect(r.err.join('\n')).toMatch(/exited with 0; 1 requests allowed/);
+      expect(r.code).toBe(0);
+      expect(origin.seen.at(-1)?.url).toBe('/netns');
+    });
 
-  it('a socket opened straight to an origin (ignoring the proxy variables) fails fast and never arrives', async () => {
-    const before = sink.connections;
-    const script = `
+    it('a socket opened straight to an origin (ignoring the proxy variables) fails fast and never arrives', async () => {
+      const before = sink.connections;
+      const script = `
 import socket, sys, time
 t = time.monotonic()
 try:
@@ -235,13 +317,13 @@ except OSError as e:
     sys.exit(0 if time.monotonic() - t < 1 else 5)
 sys.exit(6)
 `;
-    const r = await leashRun(['--isolate', 'netns'], ['python3', '-c', script]);
-    expect(r.code).toBe(0);
-    expect(sink.connections).toBe(before);
-  });
+      const r = await leashRun(['--isolate', 'netns'], ['python3', '-c', script]);
+      expect(r.code).toBe(0);
+      expect(sink.connections).toBe(before);
+    });
 
-  it('DNS gets no answer: the host\'s resolver is unreachable from inside, and lookups fail fast', async () => {
-    const script = `
+    it("DNS gets no answer: the host's resolver is unreachable from inside, and lookups fail fast", async () => {
+      const script = `
 import socket, sys, time
 q = bytes.fromhex("12340100000100000000000003617069047465737400000100 01".replace(" ", ""))
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -259,43 +341,65 @@ try:
 except OSError:
     sys.exit(0 if time.monotonic() - t < 3 else 7)
 `;
-    const before = dns.queries.length;
-    const r = await leashRun(['--isolate', 'netns'], ['python3', '-c', script]);
-    expect(r.code).toBe(0);
-    expect(dns.queries.length).toBe(before);
-  });
+      const before = dns.queries.length;
+      const r = await leashRun(['--isolate', 'netns'], ['python3', '-c', script]);
+      expect(r.code).toBe(0);
+      expect(dns.queries.length).toBe(before);
+    });
 
-  it('the exit code of a command in the namespace is its own', async () => {
-    const r = await leashRun(['--isolate', 'netns'], ['sh', '-c', 'exit 9']);
-    expect(r.code).toBe(9);
-  });
-});
+    it('the exit code of a command in the namespace is its own', async () => {
+      const r = await leashRun(['--isolate', 'netns'], ['sh', '-c', 'exit 9']);
+      expect(r.code).toBe(9);
+    });
+  },
+);
 
 describe('leash run forwards SIGTERM to the command and exits with its code', () => {
   it.each([
     { isolate: 'none', available: true },
     { isolate: 'netns', available: noNetns === undefined },
-  ])('--isolate $isolate', async ({ isolate, available }) => {
-    if (!available && !inCi) return; // the namespace suite above says why it is skipped
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', 'src/main.ts', 'run', '--policy', policyDir, '--audit', auditFile, '--certs', path.join(dir, 'certs'), '--isolate', isolate, '--', 'sh', '-c', 'trap "exit 42" TERM; echo ready; while :; do sleep 0.1; done'],
-      { cwd: ROOT, env: baseEnv(), stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let stderr = '';
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`the command never said ready:\n${stderr}`)), 30_000);
-      child.stdout.on('data', (c: Buffer) => {
-        if (c.toString().includes('ready')) {
-          clearTimeout(timer);
-          resolve();
-        }
+  ])(
+    '--isolate $isolate',
+    async ({ isolate, available }) => {
+      if (!available && !inCi) return; // the namespace suite above says why it is skipped
+      const child = spawn(
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          'src/main.ts',
+          'run',
+          '--policy',
+          policyDir,
+          '--audit',
+          auditFile,
+          '--certs',
+          path.join(dir, 'certs'),
+          '--isolate',
+          isolate,
+          '--',
+          'sh',
+          '-c',
+          'trap "exit 42" TERM; echo ready; while :; do sleep 0.1; done',
+        ],
+        { cwd: ROOT, env: baseEnv(), stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      let stderr = '';
+      child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`the command never said ready:\n${stderr}`)), 30_000);
+        child.stdout.on('data', (c: Buffer) => {
+          if (c.toString().includes('ready')) {
+            clearTimeout(timer);
+            resolve();
+          }
+        });
       });
-    });
-    child.kill('SIGTERM');
-    expect(await exited).toBe(42);
-    expect(stderr).toMatch(/sh exited with 42; 0 requests allowed, 0 denied, 0 granted/);
-  }, 60_000);
+      child.kill('SIGTERM');
+      expect(await exited).toBe(42);
+      expect(stderr).toMatch(/sh exited with 42; 0 requests allowed, 0 denied, 0 granted/);
+    },
+    60_000,
+  );
 });

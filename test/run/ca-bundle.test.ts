@@ -8,7 +8,7 @@ import { tempDir } from '../helpers/audit-sink.js';
 import { createTestCa } from '../helpers/certs.js';
 
 describe('writeCaBundle', () => {
-  it('holds the system roots, an inherited CA and leash\'s CA, each once, never a key, mode 0600', async () => {
+  it("holds the system roots, an inherited CA and leash's CA, each once, never a key, mode 0600", async () => {
     const dir = await tempDir();
     const leash = createTestCa('leash run test CA');
     const corp = createTestCa('corporate CA');
@@ -16,7 +16,10 @@ describe('writeCaBundle', () => {
     // A CA file the environment named, with a key that strayed into it and the leash CA repeated.
     await writeFile(path.join(dir, 'corp.pem'), `${corp.certPem}\n${corp.keyPem}\n${leash.certPem}`);
     const target = path.join(dir, 'bundle.pem');
-    const count = await writeCaBundle(target, path.join(dir, 'leash-ca.pem'), { NODE_EXTRA_CA_CERTS: path.join(dir, 'corp.pem'), SSL_CERT_FILE: path.join(dir, 'missing.pem') });
+    const count = await writeCaBundle(target, path.join(dir, 'leash-ca.pem'), {
+      NODE_EXTRA_CA_CERTS: path.join(dir, 'corp.pem'),
+      SSL_CERT_FILE: path.join(dir, 'missing.pem'),
+    });
     const text = await readFile(target, 'utf8');
     const blocks = certificatesIn(text);
     expect(blocks.length).toBe(count);
@@ -27,9 +30,11 @@ describe('writeCaBundle', () => {
     expect((await stat(target)).mode & 0o777).toBe(0o600);
   });
 
-  it('refuses when leash\'s CA file holds no certificate', async () => {
+  it("refuses when leash's CA file holds no certificate", async () => {
     const dir = await tempDir();
     await writeFile(path.join(dir, 'empty.pem'), 'nothing here');
-    await expect(writeCaBundle(path.join(dir, 'b.pem'), path.join(dir, 'empty.pem'), {})).rejects.toThrow(/holds no certificate/);
+    await expect(writeCaBundle(path.join(dir, 'b.pem'), path.join(dir, 'empty.pem'), {})).rejects.toThrow(
+      /holds no certificate/,
+    );
   });
 });

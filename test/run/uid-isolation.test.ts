@@ -18,7 +18,9 @@ const ENV = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bi
 function missingPrerequisite(): string | null {
   if (process.platform !== 'linux') return `not Linux (${process.platform})`;
   if (process.getuid?.() !== 0) return 'not root: network namespaces and nft need root';
-  const tools = ['ip', 'nft', 'curl'].filter((t) => spawnSync('sh', ['-c', `command -v ${t}`], { env: ENV }).status !== 0);
+  const tools = ['ip', 'nft', 'curl'].filter(
+    (t) => spawnSync('sh', ['-c', `command -v ${t}`], { env: ENV }).status !== 0,
+  );
   if (tools.length > 0) return `missing ${tools.join(', ')} (Debian: apt-get install iproute2 nftables curl)`;
   return null;
 }
@@ -36,9 +38,14 @@ interface HelperResult {
 }
 
 function inNamespace(probe: 'proxy' | 'direct'): HelperResult {
-  const r = spawnSync('ip', ['netns', 'exec', NS, process.execPath, '--import', 'tsx', 'test/run/uid-ns-helper.ts', probe], { cwd: ROOT, env: ENV, encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(
+    'ip',
+    ['netns', 'exec', NS, process.execPath, '--import', 'tsx', 'test/run/uid-ns-helper.ts', probe],
+    { cwd: ROOT, env: ENV, encoding: 'utf8', timeout: 60_000 },
+  );
   const line = /^RESULT (.*)$/m.exec(r.stdout ?? '');
-  if (!line) throw new Error(`the helper in the namespace printed no result (exit ${r.status}):\n${r.stdout}\n${r.stderr}`);
+  if (!line)
+    throw new Error(`the helper in the namespace printed no result (exit ${r.status}):\n${r.stdout}\n${r.stderr}`);
   return JSON.parse(line[1] as string) as HelperResult;
 }
 

@@ -28,17 +28,39 @@ rules:
 `,
 );
 const curl = ['curl', '-q', '-sS', '--fail', '--max-time', '5', '-o', '/dev/null'];
-const command = probe === 'proxy' ? [...curl, `http://api.test:${origin.port}/uid`] : [...curl, '--noproxy', '*', `http://127.0.0.1:${sink.port}/`];
+const command =
+  probe === 'proxy'
+    ? [...curl, `http://api.test:${origin.port}/uid`]
+    : [...curl, '--noproxy', '*', `http://127.0.0.1:${sink.port}/`];
 const lines: string[] = [];
 const started = performance.now();
-const code = await main(['run', '--policy', dir, '--audit', path.join(dir, 'audit.log'), '--agent', 'nobody', '--user', '65534', '--isolate', 'uid', '--', ...command], {
-  out: (l) => lines.push(l),
-  err: (l) => lines.push(l),
-  env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C' },
-});
+const code = await main(
+  [
+    'run',
+    '--policy',
+    dir,
+    '--audit',
+    path.join(dir, 'audit.log'),
+    '--agent',
+    'nobody',
+    '--user',
+    '65534',
+    '--isolate',
+    'uid',
+    '--',
+    ...command,
+  ],
+  {
+    out: (l) => lines.push(l),
+    err: (l) => lines.push(l),
+    env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C' },
+  },
+);
 const ms = performance.now() - started;
 const table = spawnSync('nft', ['list', 'table', 'inet', 'leash'], { encoding: 'utf8' });
-process.stdout.write(`RESULT ${JSON.stringify({ code, ms, lines, origin: origin.seen.map((s) => s.url), sink: sink.connections, rulesLeft: table.status === 0 })}\n`);
+process.stdout.write(
+  `RESULT ${JSON.stringify({ code, ms, lines, origin: origin.seen.map((s) => s.url), sink: sink.connections, rulesLeft: table.status === 0 })}\n`,
+);
 await origin.close();
 await sink.close();
 process.exit(0);
