@@ -234,6 +234,78 @@ describe('leash run: clients reach an allowed HTTPS API through the leash it sta
   });
 });
 
+// Refusing is tested as a user that cannot make a namespace: this process when it is not root, else uid 65534
+// through setpriv (when that uid can read the checkout; a checkout in a 0700 home cannot be run as it).
+const nobodyCanRun =
+  process.getuid?.() === 0 &&
+  spawnSync('setpriv', [
+    '--reuid=65534',
+    '--regid=65534',
+    '--clear-groups',
+    'test',
+    '-r',
+    path.join(ROOT, 'src/main.ts'),
+  ]).status === 0;
+
+describe.skipIf(process.getuid?.() === 0 && !nobodyCanRun)(
+  `leash run refuses when the isolation cannot be set up${process.getuid?.() === 0 && !nobodyCanRun ? ' (skipped: uid 65534 cannot read this checkout)' : ''}`,
+  () => {
+    it('--isolate netns without root: exit 1 with the reason, and the command never runs', async () => {
+      const marker = path.join(dir, 'ran-unprivileged');
+      const args = [
+        'run',
+        '--policy',
+        policyDir,
+        '--audit',
+        path.join(dir, 'nobody-audit.log'),
+        '--isolate',
+        'netns',
+        '--',
+        'touch',
+        marker,
+      ];
+      let code: number | null;
+      let stderr: string;
+      if (process.getuid?.() === 0) {
+        await writeFile(path.join(dir, 'nobody-audit.log'), '');
+        spawnSync('chown', ['-R', '65534:65534', path.join(dir, 'nobody-audit.log')]);
+        spawnSync('chmod', ['755', dir, policyDir]);
+        spawnSync('chmod', ['644', path.join(policyDir, 'policy.yaml')]);
+        const r = spawnSync(
+          'setpriv',
+          [
+            '--reuid=65534',
+            '--regid=65534',
+            '--clear-groups',
+            process.execPath,
+            '--import',
+            'tsx',
+            'src/main.ts',
+            ...args,
+          ],
+          {
+            cwd: ROOT,
+            env: { PATH: process.env.PATH, HOME: dir, [TOKEN_VAR]: TOKEN },
+            encoding: 'utf8',
+            timeout: 60_000,
+          },
+        );
+        code = r.status;
+        stderr = r.stderr;
+      } else {
+        const r = await leashRun(['--isolate', 'netns'], ['touch', marker]);
+        code = r.code;
+        stderr = r.err.join('\n');
+      }
+      expect(stderr).toMatch(
+        /--isolate netns: making a network namespace needs root \(run leash run as root, or use --isolate uid or none\)/,
+      );
+      expect(code).toBe(1);
+      expect(existsSync(marker)).toBe(false);
+    }, 60_000);
+  },
+);
+
 describe('leash run --proxy: a leash running elsewhere', () => {
   it("the command goes through it with the agent's token, trusting its CA from --certs", async () => {
     const other = await startLeash(await readFile(path.join(policyDir, 'policy.yaml'), 'utf8'));
