@@ -13,7 +13,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../../src/main.js';
 import { netnsUnavailable } from '../../src/run/netns.js';
 import { readAuditLines, tempDir } from '../helpers/audit-sink.js';
@@ -23,6 +23,9 @@ import { startLeash } from '../helpers/leash.js';
 import { startHttpsOrigin, startTcpSink, type TcpSink, type TestOrigin } from '../helpers/origin.js';
 
 const inCi = process.env.CI === 'true';
+// Each case starts a leash and real processes (a namespace, tsx for the relay); on two busy cores that can take
+// longer than the suite's default.
+vi.setConfig({ testTimeout: 60_000 });
 const TOKEN = 'run-token/with:odd@chars';
 const TOKEN_VAR = 'LEASH_TEST_RUN_TOKEN';
 const hasRequests = spawnSync('python3', ['-c', 'import requests'], { stdio: 'ignore' }).status === 0;

@@ -9,7 +9,7 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const NS = `leash-run-${randomBytes(4).toString('hex')}`;
@@ -27,6 +27,9 @@ function missingPrerequisite(): string | null {
 
 const missing = missingPrerequisite();
 const inCi = process.env.CI === 'true';
+// Each case starts a leash and real processes (a namespace, tsx for the relay); on two busy cores that can take
+// longer than the suite's default.
+vi.setConfig({ testTimeout: 60_000 });
 
 interface HelperResult {
   code: number;
