@@ -19,6 +19,8 @@ commands:
            [--certs DIR]                                               where leash's CA for TLS interception lives (certs/)
            [--admin HOST:PORT]                                         a second listener: GET /metrics, /healthz, /readyz
            [--store redis://[USER:PASS@]HOST:PORT[/DB] [--store-timeout 250ms]]  shared state for a fleet ($LEASH_STORE)
+  run      [--policy PATH]... [--agent NAME] [--user USER] [--isolate netns|uid|none] [--proxy URL] -- COMMAND [ARGS]...
+                                                                       run one command through leash (its own proxy, CA trust, isolation)
   check    [--policy PATH]... [--format text|github]                   validate policy files
   explain  [--policy PATH]... [--agent NAME] [--resolve] METHOD URL    what leash serve would do with a request, and why
   test     [--policy PATH]... [--format text|junit] [TESTFILE|DIR]...  policy unit tests (default policies/tests/); exit 1 on a failure
@@ -76,7 +78,8 @@ export function buildProgram(io: CommandIo, outcome: Outcome, argv: readonly str
     .configureOutput({ writeOut: print(io.out), writeErr: print(io.err), outputError: () => {} })
     .exitOverride()
     .helpCommand('help [command]', 'show the help of a command')
-    .showSuggestionAfterError(true);
+    .showSuggestionAfterError(true)
+    .enablePositionalOptions(); // so `leash run -- COMMAND --flag` leaves the command's flags alone
   program.helpInformation = () => `${OVERVIEW}\n`;
 
   const command = (name: string, summary: string, example: string) =>
@@ -108,6 +111,21 @@ export function buildProgram(io: CommandIo, outcome: Outcome, argv: readonly str
       noArguments(this);
       return done(import('./serve.js').then(({ serveCommand }) => serveCommand(options, io)));
     });
+
+  command('run', 'run one command through leash: proxy variables, CA trust and isolation set up for it', 'sudo leash run --agent research -- python agent.py')
+    .usage('[--policy PATH]... [--agent NAME] [--user USER] [--isolate netns|uid|none] [--proxy URL] -- COMMAND [ARGS]...')
+    .argument('<command...>', 'the command and its arguments (after --)')
+    .passThroughOptions()
+    .addOption(new Option('--policy <path>', 'policy file or directory (repeatable; default as for leash serve)').argParser(collect))
+    .option('--agent <name>', "the agent the command is: its token from the policy goes in the proxy URL")
+    .option('--user <name|uid>', 'run the command as this user (needs root)')
+    .option('--isolate <how>', 'netns: a network namespace whose only way out is leash (Linux, root); uid: kernel rules for --user while it runs; none: no confinement (default: uid with --user, else netns)')
+    .option('--proxy <url>', 'use the leash listening at http://HOST:PORT instead of starting one')
+    .option('--audit <path>', 'audit log file, or - for stdout (default: $LEASH_AUDIT, else ./leash-audit.log)')
+    .option('--certs <dir>', "where leash's CA for TLS interception lives", 'certs')
+    .action((command: string[], options: { policy?: string[]; agent?: string; user?: string; isolate?: string; proxy?: string; audit?: string; certs: string }) =>
+      done(import('./run.js').then((m) => m.runCommand(options, command, io))),
+    );
 
   command('check', 'validate policy files: every error and warning with file:line:column', 'leash check --policy policies/ --format github')
     .addOption(policyOption)
