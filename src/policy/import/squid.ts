@@ -1,0 +1,4 @@
+import type { ImportResult } from './model.js';
+export function importSquid(file: string, _text: string): ImportResult {
+  return { ok: false, issues: [{ location: { file, line: 1, column: 1 }, message: 'not yet' }] };
+}
