@@ -61,6 +61,12 @@ interface Region {
   readonly text: string;
 }
 
+interface AgentCells {
+  readonly perClass: Map<PortClass, Set<string>>;
+  /** The constructs that allowed these cells, by line and text. */
+  readonly sources: Map<string, SourceRef | null>;
+}
+
 interface Entry {
   readonly ports: readonly number[] | '*';
   readonly methods: ReadonlySet<string>;
@@ -77,30 +83,32 @@ export function compileTable(table: DecisionTable): ImportedRule[] {
   const methods: readonly string[] = table.mode === 'tunnel' ? ALL_METHODS : PLAIN_METHODS;
   const everyone = table.agents;
 
-  // Ask the source about every cell; keep the allowed ones, by region, then by the construct that allowed them.
-  const allowed = new Map<Region, Map<string, { source: SourceRef | null; byAgent: Map<string, Map<PortClass, Set<string>>> }>>();
+  // Ask the source about every cell; keep the allowed ones by region, then by what a leash rule must carry from
+  // the construct that allowed them (its rate limit and reason), then by agent.
+  const allowed = new Map<Region, Map<string, Map<string, AgentCells>>>();
   const allowedClasses = new Map<Region, Set<PortClass>>();
   for (const region of regions) {
-    const bySource = new Map<string, { source: SourceRef | null; byAgent: Map<string, Map<PortClass, Set<string>>> }>();
+    const byAttrs = new Map<string, Map<string, AgentCells>>();
     const regionClasses = new Set<PortClass>();
     for (const agent of everyone) {
       for (const portClass of classes) {
         for (const method of methods) {
           const verdict = table.decide({ region: region.pattern, port: portClass.lo, method, agent });
           if (verdict.effect !== 'allow') continue;
-          const key = verdict.source ? String(verdict.source.line) : 'default';
-          let group = bySource.get(key);
-          if (!group) bySource.set(key, (group = { source: verdict.source, byAgent: new Map() }));
-          let perClass = group.byAgent.get(agent);
-          if (!perClass) group.byAgent.set(agent, (perClass = new Map()));
-          let set = perClass.get(portClass);
-          if (!set) perClass.set(portClass, (set = new Set()));
+          const key = `${verdict.source?.rateLimit ?? ''}\u0000${verdict.source?.reason ?? ''}`;
+          let byAgent = byAttrs.get(key);
+          if (!byAgent) byAttrs.set(key, (byAgent = new Map()));
+          let cells = byAgent.get(agent);
+          if (!cells) byAgent.set(agent, (cells = { perClass: new Map(), sources: new Map() }));
+          let set = cells.perClass.get(portClass);
+          if (!set) cells.perClass.set(portClass, (set = new Set()));
           set.add(method);
+          cells.sources.set(verdict.source ? `${verdict.source.line}:${verdict.source.text}` : '', verdict.source);
           regionClasses.add(portClass);
         }
       }
     }
-    allowed.set(region, bySource);
+    allowed.set(region, byAttrs);
     allowedClasses.set(region, regionClasses);
   }
 
@@ -108,23 +116,28 @@ export function compileTable(table: DecisionTable): ImportedRule[] {
   const allowRules = new Map<Region, Omit<ImportedRule, 'name'>[]>();
   for (const region of regions) {
     const out: Omit<ImportedRule, 'name'>[] = [];
-    for (const { source, byAgent } of allowed.get(region)?.values() ?? []) {
+    for (const byAgent of allowed.get(region)?.values() ?? []) {
       // Agents with the same allowed cells share rules.
-      const groups = new Map<string, { agents: string[]; perClass: Map<PortClass, Set<string>> }>();
-      for (const [agent, perClass] of byAgent) {
-        const key = [...perClass].map(([c, set]) => `${c.lo}-${c.hi}:${[...set].sort().join(',')}`).sort().join(';');
+      const groups = new Map<string, { agents: string[]; perClass: ReadonlyMap<PortClass, ReadonlySet<string>>; sources: Map<string, SourceRef | null> }>();
+      for (const [agent, cells] of byAgent) {
+        const key = [...cells.perClass].map(([c, set]) => `${c.lo}-${c.hi}:${[...set].sort().join(',')}`).sort().join(';');
         const group = groups.get(key);
-        if (group) group.agents.push(agent);
-        else groups.set(key, { agents: [agent], perClass });
+        if (group) {
+          group.agents.push(agent);
+          for (const [k, v] of cells.sources) group.sources.set(k, v);
+        } else {
+          groups.set(key, { agents: [agent], perClass: cells.perClass, sources: new Map(cells.sources) });
+        }
       }
-      for (const { agents, perClass } of groups.values()) {
+      for (const { agents, perClass, sources } of groups.values()) {
+        const from = [...sources.values()].sort((a, b) => (a?.line ?? 0) - (b?.line ?? 0));
         const notes: string[] = [];
         const denyPorts: number[] = [];
         const entries = portEntries(perClass, classes, notes, denyPorts);
-        for (const entry of entries) out.push(...methodRules(region, entry, table.mode, source, agents, everyone, notes));
+        for (const entry of entries) out.push(...methodRules(region, entry, table.mode, from, agents, everyone, notes));
         if (denyPorts.length > 0) {
           const refused = table.decide({ region: region.pattern, port: denyPorts[0] as number, method: methods[0] as string, agent: agents[0] as string }).source;
-          const denyNotes = [...sourceNotes(refused), `the rules above allow every port; the source refused ${denyPorts.join(', ')}`];
+          const denyNotes = [...sourceNotes([refused]), `the rules above allow every port; the source refused ${denyPorts.join(', ')}`];
           const lost = regions.filter((r) => r !== region && covers(region.pattern, r.pattern) && [...(allowedClasses.get(r) ?? [])].some((c) => denyPorts.includes(c.lo)));
           if (lost.length) denyNotes.push(`differs: deny rules win in leash, so this also denies ${lost.map((r) => r.text).join(', ')} on these ports`);
           out.push({ domain: region.text, effect: 'deny', ports: denyPorts, ...(agents.length === everyone.length ? {} : { agents: [...agents].sort() }), notes: denyNotes });
@@ -232,8 +245,10 @@ function portEntries(perClass: ReadonlyMap<PortClass, ReadonlySet<string>>, clas
  * squid judges a tunnel whole, by its CONNECT: so CONNECT gets a rule of its own, first, which splices tunnels
  * untouched as the source did, and the plain methods get another.
  */
-function methodRules(region: Region, entry: Entry, mode: 'tunnel' | 'request', source: SourceRef | null, agents: readonly string[], everyone: readonly string[], groupNotes: readonly string[]): Omit<ImportedRule, 'name'>[] {
-  const notes = [...sourceNotes(source), ...groupNotes];
+function methodRules(region: Region, entry: Entry, mode: 'tunnel' | 'request', sources: readonly (SourceRef | null)[], agents: readonly string[], everyone: readonly string[], groupNotes: readonly string[]): Omit<ImportedRule, 'name'>[] {
+  const notes = [...sourceNotes(sources), ...groupNotes];
+  // Every source of one group carries the same rate limit and reason.
+  const source = sources.find((x) => x !== null) ?? null;
   const plain = [...entry.methods].filter((m) => m !== 'CONNECT');
   const connect = entry.methods.has('CONNECT');
   const base = {
@@ -266,9 +281,9 @@ function methodRules(region: Region, entry: Entry, mode: 'tunnel' | 'request', s
       return out;
     }
     const connectNotes = [...notes];
-    if (anyOpaque) connectNotes.push('CONNECT named: the source opened tunnels to any of these ports, and leash opens one to a port outside settings.tlsPorts only for a rule that names CONNECT (it cannot see inside)');
+    if (anyOpaque) connectNotes.push('methods [CONNECT]: the source opened tunnels to any port; leash opens one to a port outside settings.tlsPorts only for a rule naming CONNECT');
     withMethods(['CONNECT'], connectNotes);
-    if (plain.length > 0) withMethods(limited ? sortMethods(plain) : null, sourceNotes(source));
+    if (plain.length > 0) withMethods(limited ? sortMethods(plain) : null, sourceNotes(sources));
     return out;
   }
   if (!anyTls) {
@@ -288,8 +303,8 @@ function sortMethods(methods: readonly string[]): string[] {
   return [...methods].sort((a, b) => ALL_METHODS.indexOf(a as never) - ALL_METHODS.indexOf(b as never));
 }
 
-function sourceNotes(source: SourceRef | null): string[] {
-  return source ? [`from line ${source.line}: ${source.text}`] : ['the source\'s default for hosts it does not name'];
+function sourceNotes(sources: readonly (SourceRef | null)[]): string[] {
+  return sources.map((source) => (source ? `from line ${source.line}: ${source.text}` : "the source's default for hosts it does not name"));
 }
 
 function broadNote(pattern: HostPattern): string | undefined {
@@ -316,7 +331,7 @@ function denyRules(table: DecisionTable, regions: readonly Region[], classes: re
     if (!region || region.pattern.kind === 'any' || denied.has(region)) continue;
     if (under(region).some((r) => (allowedClasses.get(r)?.size ?? 0) > 0)) continue;
     denied.add(region);
-    out.push({ domain: region.text, effect: 'deny', ...(source.reason ? { reason: source.reason.slice(0, 200) } : {}), notes: sourceNotes(source) });
+    out.push({ domain: region.text, effect: 'deny', ...(source.reason ? { reason: source.reason.slice(0, 200) } : {}), notes: sourceNotes([source]) });
   }
 
   for (const region of regions) {
