@@ -220,11 +220,10 @@ function portEntries(perClass: ReadonlyMap<PortClass, ReadonlySet<string>>, clas
       base = rangeSet;
       entries.push({ ports: '*', methods: base });
       denyPorts.push(...singles.filter((c) => setOf(c).size === 0).map((c) => c.lo));
-    } else {
-      const dropped = ranges.filter((c) => setOf(c).size > 0).map((c) => `${c.lo}-${c.hi}`);
-      notes.push(`not carried over: the source also allowed ports ${dropped.join(', ')} here; leash lists ports one by one, so these are denied`);
     }
   }
+  const dropped = base.size > 0 ? [] : ranges.filter((c) => setOf(c).size > 0).map((c) => `${c.lo}-${c.hi}`);
+  if (dropped.length) notes.push(`not carried over: the source also allowed ports ${dropped.join(', ')} here; leash lists ports one by one, so these are denied`);
   // Listed ports with the same methods beyond the base share one rule.
   const byMethods = new Map<string, { ports: number[]; methods: Set<string> }>();
   for (const c of singles) {
@@ -342,7 +341,9 @@ function denyRules(table: DecisionTable, regions: readonly Region[], classes: re
     const widened = classes.filter((c) => !own.has(c) && !taken.some((r) => r.ports === undefined || r.ports === '*' || r.ports.includes(c.lo)) && broader.some((r) => (allowRules.get(r) ?? []).some((rule) => rule.ports === '*' || (c.lo === c.hi && rule.ports?.includes(c.lo)))));
     if (widened.length === 0) continue;
     const lost = under(region).filter((r) => r !== region && (allowedClasses.get(r)?.size ?? 0) > 0);
-    const notes = ['the source allowed nothing here; without this rule a broader leash rule would decide these hosts'];
+    const first = widened[0] as PortClass;
+    const refused = new Map(table.agents.map((agent) => table.decide({ region: region.pattern, port: first.lo, method: 'GET', agent }).source).map((s) => [s ? `${s.line}:${s.text}` : '', s]));
+    const notes = [...sourceNotes([...refused.values()]), 'the source allowed nothing here; without this rule a broader leash rule would decide these hosts'];
     if (own.size === 0) {
       if (lost.length) notes.push(`differs: deny rules win in leash, so this also denies ${lost.map((r) => r.text).join(', ')}, which the source allowed`);
       out.push({ domain: region.text, effect: 'deny', notes });
