@@ -24,7 +24,11 @@ export async function policyImportCommand(options: PolicyImportOptions, file: st
     text = await readFile(file, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new LeashError('LEASH_IMPORT', `${file}: cannot read: ${code === 'ENOENT' ? 'no such file' : (err as Error).message}`, { cause: err });
+    throw new LeashError(
+      'LEASH_IMPORT',
+      `${file}: cannot read: ${code === 'ENOENT' ? 'no such file' : (err as Error).message}`,
+      { cause: err },
+    );
   }
   const result = importPolicy(options.from as ImportFormat, file, text);
   if (!result.ok) {
@@ -50,6 +54,8 @@ export async function policyImportCommand(options: PolicyImportOptions, file: st
   } catch (err) {
     throw new LeashError('LEASH_IMPORT', `${options.output}: cannot write: ${(err as Error).message}`, { cause: err });
   }
-  io.err(`wrote ${options.output}: ${loaded.policy.rules.length} rules (check it with leash check --policy ${options.output})`);
+  io.err(
+    `wrote ${options.output}: ${loaded.policy.rules.length} rules (check it with leash check --policy ${options.output})`,
+  );
   return 0;
 }

@@ -41,10 +41,17 @@ describe('leash policy import', () => {
     const dir = await tempDir();
     const source = path.join(dir, 'squid.conf');
     const out = path.join(dir, 'imported.yaml');
-    await writeFile(source, 'acl ok dstdomain .example.com\nacl q url_regex secret\nhttp_access deny q\nhttp_access allow ok\n');
+    await writeFile(
+      source,
+      'acl ok dstdomain .example.com\nacl q url_regex secret\nhttp_access deny q\nhttp_access allow ok\n',
+    );
     const { code, err } = await run('policy', 'import', '--from', 'squid', source, '-o', out);
     expect(code).toBe(1);
-    expect(err[0]).toMatch(new RegExp(`^${source.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:3:1: http_access deny uses acl q of type url_regex`));
+    expect(err[0]).toMatch(
+      new RegExp(
+        `^${source.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:3:1: http_access deny uses acl q of type url_regex`,
+      ),
+    );
     expect(existsSync(out)).toBe(false);
   });
 
@@ -63,6 +70,6 @@ describe('leash policy import', () => {
     expect(code).toBe(0);
     expect(out.join('\n')).toMatch(/^Usage: leash policy import /);
     expect(out.join('\n')).toMatch(/\nExample:\n {2}leash policy import --from squid /);
-    expect((await readFile(new URL('../../README.md', import.meta.url), 'utf8'))).toContain('### leash policy import');
+    expect(await readFile(new URL('../../README.md', import.meta.url), 'utf8')).toContain('### leash policy import');
   });
 });

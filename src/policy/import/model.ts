@@ -56,6 +56,10 @@ export type ImportResult = { ok: true; policy: ImportedPolicy } | { ok: false; i
 
 /** A source name (service, acl) as a leash agent name: lower case letters, digits, - and _, starting with a letter. */
 export function agentName(source: string): string {
-  const name = source.toLowerCase().replace(/[^a-z0-9_-]+/g, '-').replace(/^[^a-z]+/, '').slice(0, 63);
+  const name = source
+    .toLowerCase()
+    .replace(/[^a-z0-9_-]+/g, '-')
+    .replace(/^[^a-z]+/, '')
+    .slice(0, 63);
   return name || 'agent';
 }

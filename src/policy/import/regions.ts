@@ -17,7 +17,7 @@ import type { ImportedRule, SourceRef } from './model.js';
 export const PLAIN_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'TRACE'] as const;
 const ALL_METHODS = [...PLAIN_METHODS, 'CONNECT'] as const;
 /** leash's default settings.tlsPorts: CONNECTs to them are tunnels leash can splice or intercept. */
-const TLS_PORTS = new Set([443, 8443]);
+const TLS_PORTS: ReadonlySet<number> = new Set([443, 8443]);
 
 export interface Cell {
   /** The region's pattern: a source pattern matches every host of the region exactly when it covers this one. */
@@ -118,9 +118,19 @@ export function compileTable(table: DecisionTable): ImportedRule[] {
     const out: Omit<ImportedRule, 'name'>[] = [];
     for (const byAgent of allowed.get(region)?.values() ?? []) {
       // Agents with the same allowed cells share rules.
-      const groups = new Map<string, { agents: string[]; perClass: ReadonlyMap<PortClass, ReadonlySet<string>>; sources: Map<string, SourceRef | null> }>();
+      const groups = new Map<
+        string,
+        {
+          agents: string[];
+          perClass: ReadonlyMap<PortClass, ReadonlySet<string>>;
+          sources: Map<string, SourceRef | null>;
+        }
+      >();
       for (const [agent, cells] of byAgent) {
-        const key = [...cells.perClass].map(([c, set]) => `${c.lo}-${c.hi}:${[...set].sort().join(',')}`).sort().join(';');
+        const key = [...cells.perClass]
+          .map(([c, set]) => `${c.lo}-${c.hi}:${[...set].sort().join(',')}`)
+          .sort()
+          .join(';');
         const group = groups.get(key);
         if (group) {
           group.agents.push(agent);
@@ -136,11 +146,33 @@ export function compileTable(table: DecisionTable): ImportedRule[] {
         const entries = portEntries(perClass, classes, notes, denyPorts);
         for (const entry of entries) out.push(...methodRules(region, entry, table.mode, from, agents, everyone, notes));
         if (denyPorts.length > 0) {
-          const refused = table.decide({ region: region.pattern, port: denyPorts[0] as number, method: methods[0] as string, agent: agents[0] as string }).source;
-          const denyNotes = [...sourceNotes([refused]), `the rules above allow every port; the source refused ${denyPorts.join(', ')}`];
-          const lost = regions.filter((r) => r !== region && covers(region.pattern, r.pattern) && [...(allowedClasses.get(r) ?? [])].some((c) => denyPorts.includes(c.lo)));
-          if (lost.length) denyNotes.push(`differs: deny rules win in leash, so this also denies ${lost.map((r) => r.text).join(', ')} on these ports`);
-          out.push({ domain: region.text, effect: 'deny', ports: denyPorts, ...(agents.length === everyone.length ? {} : { agents: [...agents].sort() }), notes: denyNotes });
+          const refused = table.decide({
+            region: region.pattern,
+            port: denyPorts[0] as number,
+            method: methods[0] as string,
+            agent: agents[0] as string,
+          }).source;
+          const denyNotes = [
+            ...sourceNotes([refused]),
+            `the rules above allow every port; the source refused ${denyPorts.join(', ')}`,
+          ];
+          const lost = regions.filter(
+            (r) =>
+              r !== region &&
+              covers(region.pattern, r.pattern) &&
+              [...(allowedClasses.get(r) ?? [])].some((c) => denyPorts.includes(c.lo)),
+          );
+          if (lost.length)
+            denyNotes.push(
+              `differs: deny rules win in leash, so this also denies ${lost.map((r) => r.text).join(', ')} on these ports`,
+            );
+          out.push({
+            domain: region.text,
+            effect: 'deny',
+            ports: denyPorts,
+            ...(agents.length === everyone.length ? {} : { agents: [...agents].sort() }),
+            notes: denyNotes,
+          });
         }
       }
     }
@@ -185,7 +217,8 @@ function portClasses(ranges: readonly (readonly [number, number])[]): PortClass[
   }
   const points = [...cuts].sort((a, b) => a - b);
   const classes: PortClass[] = [];
-  for (let i = 0; i + 1 < points.length; i++) classes.push({ lo: points[i] as number, hi: (points[i + 1] as number) - 1 });
+  for (let i = 0; i + 1 < points.length; i++)
+    classes.push({ lo: points[i] as number, hi: (points[i + 1] as number) - 1 });
   return classes;
 }
 
@@ -202,7 +235,12 @@ function sameSet(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
  * of ports (squid's 1025-65535) can be carried only as part of "*": when every range allows the same methods and
  * each listed port allows at least those. Otherwise the ranges are left out, which denies more, and a note says so.
  */
-function portEntries(perClass: ReadonlyMap<PortClass, ReadonlySet<string>>, classes: readonly PortClass[], notes: string[], denyPorts: number[]): Entry[] {
+function portEntries(
+  perClass: ReadonlyMap<PortClass, ReadonlySet<string>>,
+  classes: readonly PortClass[],
+  notes: string[],
+  denyPorts: number[],
+): Entry[] {
   const empty = new Set<string>();
   const setOf = (c: PortClass) => perClass.get(c) ?? empty;
   const first = classes[0] as PortClass;
@@ -216,14 +254,20 @@ function portEntries(perClass: ReadonlyMap<PortClass, ReadonlySet<string>>, clas
   const rangeSet = ranges.length ? setOf(ranges[0] as PortClass) : empty;
   if (rangeSet.size > 0) {
     // A listed port that allows nothing can still go with "*": a deny rule for that port takes it back.
-    if (ranges.every((c) => sameSet(setOf(c), rangeSet)) && singles.every((c) => setOf(c).size === 0 || [...rangeSet].every((m) => setOf(c).has(m)))) {
+    if (
+      ranges.every((c) => sameSet(setOf(c), rangeSet)) &&
+      singles.every((c) => setOf(c).size === 0 || [...rangeSet].every((m) => setOf(c).has(m)))
+    ) {
       base = rangeSet;
       entries.push({ ports: '*', methods: base });
       denyPorts.push(...singles.filter((c) => setOf(c).size === 0).map((c) => c.lo));
     }
   }
   const dropped = base.size > 0 ? [] : ranges.filter((c) => setOf(c).size > 0).map((c) => `${c.lo}-${c.hi}`);
-  if (dropped.length) notes.push(`not carried over: the source also allowed ports ${dropped.join(', ')} here; leash lists ports one by one, so these are denied`);
+  if (dropped.length)
+    notes.push(
+      `not carried over: the source also allowed ports ${dropped.join(', ')} here; leash lists ports one by one, so these are denied`,
+    );
   // Listed ports with the same methods beyond the base share one rule.
   const byMethods = new Map<string, { ports: number[]; methods: Set<string> }>();
   for (const c of singles) {
@@ -244,7 +288,15 @@ function portEntries(perClass: ReadonlyMap<PortClass, ReadonlySet<string>>, clas
  * squid judges a tunnel whole, by its CONNECT: so CONNECT gets a rule of its own, first, which splices tunnels
  * untouched as the source did, and the plain methods get another.
  */
-function methodRules(region: Region, entry: Entry, mode: 'tunnel' | 'request', sources: readonly (SourceRef | null)[], agents: readonly string[], everyone: readonly string[], groupNotes: readonly string[]): Omit<ImportedRule, 'name'>[] {
+function methodRules(
+  region: Region,
+  entry: Entry,
+  mode: 'tunnel' | 'request',
+  sources: readonly (SourceRef | null)[],
+  agents: readonly string[],
+  everyone: readonly string[],
+  groupNotes: readonly string[],
+): Omit<ImportedRule, 'name'>[] {
   const notes = [...sourceNotes(sources), ...groupNotes];
   // Every source of one group carries the same rate limit and reason.
   const source = sources.find((x) => x !== null) ?? null;
@@ -266,13 +318,29 @@ function methodRules(region: Region, entry: Entry, mode: 'tunnel' | 'request', s
   const out: Omit<ImportedRule, 'name'>[] = [];
 
   if (mode === 'request') {
-    if (limited && anyTls) notes.push('leash sees the method of an HTTPS request only by intercepting the tunnel: agents must trust leash\'s CA (leash ca trust)');
-    if (source?.rateLimit && anyTls) notes.push('rateLimit counts requests, so leash intercepts this host\'s HTTPS tunnels to count them: agents must trust leash\'s CA');
-    out.push({ ...base, ...extra, ports, ...(limited ? { methods: sortMethods(plain) } : {}), ...(source?.rateLimit ? { rateLimit: source.rateLimit } : {}), notes });
+    if (limited && anyTls)
+      notes.push(
+        "leash sees the method of an HTTPS request only by intercepting the tunnel: agents must trust leash's CA (leash ca trust)",
+      );
+    if (source?.rateLimit && anyTls)
+      notes.push(
+        "rateLimit counts requests, so leash intercepts this host's HTTPS tunnels to count them: agents must trust leash's CA",
+      );
+    out.push({
+      ...base,
+      ...extra,
+      ports,
+      ...(limited ? { methods: sortMethods(plain) } : {}),
+      ...(source?.rateLimit ? { rateLimit: source.rateLimit } : {}),
+      notes,
+    });
     return out;
   }
-  const withMethods = (methods: readonly string[] | null, ruleNotes: string[], rulePorts: readonly number[] | '*' = ports) =>
-    out.push({ ...base, ...extra, ports: rulePorts, ...(methods ? { methods } : {}), notes: ruleNotes });
+  const withMethods = (
+    methods: readonly string[] | null,
+    ruleNotes: string[],
+    rulePorts: readonly number[] | '*' = ports,
+  ) => out.push({ ...base, ...extra, ports: rulePorts, ...(methods ? { methods } : {}), notes: ruleNotes });
   if (connect) {
     if (!limited && !anyOpaque) {
       // Every method, TLS ports only: one rule splices the tunnels and allows plain requests alike.
@@ -280,7 +348,10 @@ function methodRules(region: Region, entry: Entry, mode: 'tunnel' | 'request', s
       return out;
     }
     const connectNotes = [...notes];
-    if (anyOpaque) connectNotes.push('methods [CONNECT]: the source opened tunnels to any port; leash opens one to a port outside settings.tlsPorts only for a rule naming CONNECT');
+    if (anyOpaque)
+      connectNotes.push(
+        'methods [CONNECT]: the source opened tunnels to any port; leash opens one to a port outside settings.tlsPorts only for a rule naming CONNECT',
+      );
     withMethods(['CONNECT'], connectNotes);
     if (plain.length > 0) withMethods(limited ? sortMethods(plain) : null, sourceNotes(sources));
     return out;
@@ -288,11 +359,15 @@ function methodRules(region: Region, entry: Entry, mode: 'tunnel' | 'request', s
   if (!anyTls) {
     withMethods(limited ? sortMethods(plain) : null, notes);
   } else if (ports === '*') {
-    notes.push(`differs: the source refused CONNECT here; leash opens a tunnel to a TLS port (443, 8443) of a host an allow rule names${limited ? ', intercepting it and holding each request inside to these methods' : ''}`);
+    notes.push(
+      `differs: the source refused CONNECT here; leash opens a tunnel to a TLS port (443, 8443) of a host an allow rule names${limited ? ', intercepting it and holding each request inside to these methods' : ''}`,
+    );
     withMethods(limited ? sortMethods(plain) : null, notes);
   } else {
     const kept = ports.filter((p) => !TLS_PORTS.has(p));
-    notes.push(`not carried over: plain HTTP to port ${ports.filter((p) => TLS_PORTS.has(p)).join(', ')}, which the source allowed while refusing CONNECT there; leash would open tunnels too, so it is left out`);
+    notes.push(
+      `not carried over: plain HTTP to port ${ports.filter((p) => TLS_PORTS.has(p)).join(', ')}, which the source allowed while refusing CONNECT there; leash would open tunnels too, so it is left out`,
+    );
     if (kept.length > 0) withMethods(limited ? sortMethods(plain) : null, notes, kept);
   }
   return out;
@@ -303,12 +378,16 @@ function sortMethods(methods: readonly string[]): string[] {
 }
 
 function sourceNotes(sources: readonly (SourceRef | null)[]): string[] {
-  return sources.map((source) => (source ? `from line ${source.line}: ${source.text}` : "the source's default for hosts it does not name"));
+  return sources.map((source) =>
+    source ? `from line ${source.line}: ${source.text}` : "the source's default for hosts it does not name",
+  );
 }
 
 function broadNote(pattern: HostPattern): string | undefined {
-  if (pattern.kind === 'any') return 'broad: the source allowed every host here; leash asks you to confirm that with broad: true';
-  if (pattern.kind === 'wildcard' && pattern.publicSuffix) return `broad: ${pattern.suffix} is a public suffix, so this covers unrelated owners; leash asks you to confirm that with broad: true`;
+  if (pattern.kind === 'any')
+    return 'broad: the source allowed every host here; leash asks you to confirm that with broad: true';
+  if (pattern.kind === 'wildcard' && pattern.publicSuffix)
+    return `broad: ${pattern.suffix} is a public suffix, so this covers unrelated owners; leash asks you to confirm that with broad: true`;
   return undefined;
 }
 
@@ -317,7 +396,14 @@ function broadNote(pattern: HostPattern): string | undefined {
  * and wherever a region allows nothing on a port while a broader leash rule would allow something there (in
  * leash the broader rule would decide; in the source the narrower pattern did).
  */
-function denyRules(table: DecisionTable, regions: readonly Region[], classes: readonly PortClass[], allowedClasses: ReadonlyMap<Region, ReadonlySet<PortClass>>, allowRules: ReadonlyMap<Region, readonly Omit<ImportedRule, 'name'>[]>, emitted: readonly Omit<ImportedRule, 'name'>[]): Omit<ImportedRule, 'name'>[] {
+function denyRules(
+  table: DecisionTable,
+  regions: readonly Region[],
+  classes: readonly PortClass[],
+  allowedClasses: ReadonlyMap<Region, ReadonlySet<PortClass>>,
+  allowRules: ReadonlyMap<Region, readonly Omit<ImportedRule, 'name'>[]>,
+  emitted: readonly Omit<ImportedRule, 'name'>[],
+): Omit<ImportedRule, 'name'>[] {
   const out: Omit<ImportedRule, 'name'>[] = [];
   const rules = () => [...emitted, ...out];
   const denied = new Set<Region>();
@@ -330,30 +416,60 @@ function denyRules(table: DecisionTable, regions: readonly Region[], classes: re
     if (!region || region.pattern.kind === 'any' || denied.has(region)) continue;
     if (under(region).some((r) => (allowedClasses.get(r)?.size ?? 0) > 0)) continue;
     denied.add(region);
-    out.push({ domain: region.text, effect: 'deny', ...(source.reason ? { reason: source.reason.slice(0, 200) } : {}), notes: sourceNotes([source]) });
+    out.push({
+      domain: region.text,
+      effect: 'deny',
+      ...(source.reason ? { reason: source.reason.slice(0, 200) } : {}),
+      notes: sourceNotes([source]),
+    });
   }
 
   for (const region of regions) {
     if (region.pattern.kind === 'any' || denied.has(region)) continue;
     const own = allowedClasses.get(region) ?? new Set<PortClass>();
-    const broader = regions.filter((r) => r !== region && covers(r.pattern, region.pattern) && specificity(r.pattern) < specificity(region.pattern));
+    const broader = regions.filter(
+      (r) => r !== region && covers(r.pattern, region.pattern) && specificity(r.pattern) < specificity(region.pattern),
+    );
     const taken = rules().filter((r) => r.domain === region.text && r.effect === 'deny' && !r.agents);
-    const widened = classes.filter((c) => !own.has(c) && !taken.some((r) => r.ports === undefined || r.ports === '*' || r.ports.includes(c.lo)) && broader.some((r) => (allowRules.get(r) ?? []).some((rule) => rule.ports === '*' || (c.lo === c.hi && rule.ports?.includes(c.lo)))));
+    const widened = classes.filter(
+      (c) =>
+        !own.has(c) &&
+        !taken.some((r) => r.ports === undefined || r.ports === '*' || r.ports.includes(c.lo)) &&
+        broader.some((r) =>
+          (allowRules.get(r) ?? []).some((rule) => rule.ports === '*' || (c.lo === c.hi && rule.ports?.includes(c.lo))),
+        ),
+    );
     if (widened.length === 0) continue;
     const lost = under(region).filter((r) => r !== region && (allowedClasses.get(r)?.size ?? 0) > 0);
     const first = widened[0] as PortClass;
-    const refused = new Map(table.agents.map((agent) => table.decide({ region: region.pattern, port: first.lo, method: 'GET', agent }).source).map((s) => [s ? `${s.line}:${s.text}` : '', s]));
-    const notes = [...sourceNotes([...refused.values()]), 'the source allowed nothing here; without this rule a broader leash rule would decide these hosts'];
+    const refused = new Map(
+      table.agents
+        .map((agent) => table.decide({ region: region.pattern, port: first.lo, method: 'GET', agent }).source)
+        .map((s) => [s ? `${s.line}:${s.text}` : '', s]),
+    );
+    const notes = [
+      ...sourceNotes([...refused.values()]),
+      'the source allowed nothing here; without this rule a broader leash rule would decide these hosts',
+    ];
     if (own.size === 0) {
-      if (lost.length) notes.push(`differs: deny rules win in leash, so this also denies ${lost.map((r) => r.text).join(', ')}, which the source allowed`);
+      if (lost.length)
+        notes.push(
+          `differs: deny rules win in leash, so this also denies ${lost.map((r) => r.text).join(', ')}, which the source allowed`,
+        );
       out.push({ domain: region.text, effect: 'deny', notes });
       continue;
     }
     const listed = widened.filter((c) => c.lo === c.hi).map((c) => c.lo);
     const ranges = widened.filter((c) => c.hi > c.lo);
-    if (ranges.length) notes.push(`differs: on ports ${ranges.map((c) => `${c.lo}-${c.hi}`).join(', ')} a broader leash rule decides these hosts (leash lists ports one by one)`);
+    if (ranges.length)
+      notes.push(
+        `differs: on ports ${ranges.map((c) => `${c.lo}-${c.hi}`).join(', ')} a broader leash rule decides these hosts (leash lists ports one by one)`,
+      );
     if (listed.length) {
-      if (lost.length) notes.push(`differs: deny rules win in leash, so this also denies ${lost.map((r) => r.text).join(', ')} on these ports`);
+      if (lost.length)
+        notes.push(
+          `differs: deny rules win in leash, so this also denies ${lost.map((r) => r.text).join(', ')} on these ports`,
+        );
       out.push({ domain: region.text, effect: 'deny', ports: listed, notes });
     }
   }
@@ -364,7 +480,9 @@ function denyRules(table: DecisionTable, regions: readonly Region[], classes: re
 function named(rules: readonly Omit<ImportedRule, 'name'>[]): ImportedRule[] {
   const used = new Map<string, number>();
   return rules.map((rule) => {
-    const slug = (rule.domain === '*' ? 'all-hosts' : rule.domain.replace(/^\*\./, 'star.').replace(/[^A-Za-z0-9._-]+/g, '-')).slice(0, 54);
+    const slug = (
+      rule.domain === '*' ? 'all-hosts' : rule.domain.replace(/^\*\./, 'star.').replace(/[^A-Za-z0-9._-]+/g, '-')
+    ).slice(0, 54);
     const base = `${rule.effect === 'deny' ? 'deny-' : ''}${slug}`;
     const count = (used.get(base) ?? 0) + 1;
     used.set(base, count);

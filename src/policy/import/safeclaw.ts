@@ -20,7 +20,7 @@ interface Rule {
   readonly source: SourceRef;
 }
 
-const RULE_KEYS = new Set(['action', 'domain', 'method', 'effect', 'reason', 'rateLimit']);
+const RULE_KEYS: ReadonlySet<string> = new Set(['action', 'domain', 'method', 'effect', 'reason', 'rateLimit']);
 const UNITS: Record<string, string> = { second: 's', minute: 'm', hour: 'h', s: 's', m: 'm', h: 'h' };
 
 export function importSafeClaw(file: string, text: string): ImportResult {
@@ -31,13 +31,20 @@ export function importSafeClaw(file: string, text: string): ImportResult {
   const top = doc.value;
   const list = Array.isArray(top) ? top : isRecord(top) ? top.rules : undefined;
   const base = Array.isArray(top) ? [] : ['rules'];
-  if (!Array.isArray(list)) return { ok: false, issues: [doc.issue(base, 'a SafeClaw policy is a list of rules, or a mapping with rules: [...]')] };
+  if (!Array.isArray(list))
+    return {
+      ok: false,
+      issues: [doc.issue(base, 'a SafeClaw policy is a list of rules, or a mapping with rules: [...]')],
+    };
   const defaultEffect = isRecord(top) ? (top.defaultEffect ?? 'deny') : 'deny';
-  if (defaultEffect !== 'allow' && defaultEffect !== 'deny') issues.push(doc.issue(['defaultEffect'], `defaultEffect must be allow or deny, got ${JSON.stringify(defaultEffect)}`));
+  if (defaultEffect !== 'allow' && defaultEffect !== 'deny')
+    issues.push(
+      doc.issue(['defaultEffect'], `defaultEffect must be allow or deny, got ${JSON.stringify(defaultEffect)}`),
+    );
 
   const notes = [
     "SafeClaw's policy format is not published where leash could read it: this import assumes rules are tried in order, the first whose domain and method match decides, *.example.com covers subdomains only, and anything unmatched is denied",
-    'SafeClaw judges every request the agent makes; leash judges an HTTPS request by its method only when it intercepts the tunnel, so agents must trust leash\'s CA (leash ca trust) for the rules that name methods',
+    "SafeClaw judges every request the agent makes; leash judges an HTTPS request by its method only when it intercepts the tunnel, so agents must trust leash's CA (leash ca trust) for the rules that name methods",
   ];
   const rules: Rule[] = [];
   list.forEach((raw, i) => {
@@ -46,7 +53,8 @@ export function importSafeClaw(file: string, text: string): ImportResult {
   });
   if (issues.length) return { ok: false, issues };
 
-  const defaultSource: SourceRef | null = defaultEffect === 'allow' ? { line: doc.at(['defaultEffect']).line, text: 'defaultEffect: allow' } : null;
+  const defaultSource: SourceRef | null =
+    defaultEffect === 'allow' ? { line: doc.at(['defaultEffect']).line, text: 'defaultEffect: allow' } : null;
   const compiled = compileTable({
     patterns: rules.map((r) => r.text),
     declaredDenies: rules.filter((r) => !r.allow && !r.methods).map((r) => ({ pattern: r.text, source: r.source })),
@@ -69,20 +77,35 @@ function withBucketNotes(rules: readonly ImportedRule[]): ImportedRule[] {
   for (const r of rules) if (r.rateLimit) count.set(key(r), (count.get(key(r)) ?? 0) + 1);
   return rules.map((r) => {
     if (!r.rateLimit) return r;
-    const extra = ["rateLimit: leash counts a token bucket per agent (a burst of up to N, then N per window), which may differ from SafeClaw's counting"];
-    if ((count.get(key(r)) ?? 0) > 1) extra.push('differs: this limit is split over several leash rules, each with its own bucket, so together they allow more than the one SafeClaw rule');
+    const extra = [
+      "rateLimit: leash counts a token bucket per agent (a burst of up to N, then N per window), which may differ from SafeClaw's counting",
+    ];
+    if ((count.get(key(r)) ?? 0) > 1)
+      extra.push(
+        'differs: this limit is split over several leash rules, each with its own bucket, so together they allow more than the one SafeClaw rule',
+      );
     return { ...r, notes: [...r.notes, ...extra] };
   });
 }
 
-function readRule(doc: SourceDocument, path: (string | number)[], raw: unknown, issues: ImportIssue[], notes: string[]): Rule | undefined {
+function readRule(
+  doc: SourceDocument,
+  path: (string | number)[],
+  raw: unknown,
+  issues: ImportIssue[],
+  notes: string[],
+): Rule | undefined {
   const line = doc.at(path).line;
   if (!isRecord(raw)) {
-    issues.push(doc.issue(path, 'a rule is a mapping with action, domain, effect and optionally method, reason and rateLimit'));
+    issues.push(
+      doc.issue(path, 'a rule is a mapping with action, domain, effect and optionally method, reason and rateLimit'),
+    );
     return undefined;
   }
   if (raw.action !== 'network.request') {
-    notes.push(`skipped: the rule at line ${line} (action ${JSON.stringify(raw.action ?? null)}) is not a network request`);
+    notes.push(
+      `skipped: the rule at line ${line} (action ${JSON.stringify(raw.action ?? null)}) is not a network request`,
+    );
     return undefined;
   }
   const extra = Object.keys(raw).filter((k) => !RULE_KEYS.has(k));
@@ -102,17 +125,28 @@ function readRule(doc: SourceDocument, path: (string | number)[], raw: unknown, 
     const listed = (Array.isArray(raw.method) ? raw.method : [raw.method]).map((m) => String(m).toUpperCase());
     const unknown = listed.filter((m) => !(PLAIN_METHODS as readonly string[]).includes(m));
     if (unknown.length || listed.length === 0) {
-      issues.push(doc.issue([...path, 'method'], `method must be one of ${PLAIN_METHODS.join(', ')} (or a list of them), got ${unknown.join(', ') || 'an empty list'}`));
+      issues.push(
+        doc.issue(
+          [...path, 'method'],
+          `method must be one of ${PLAIN_METHODS.join(', ')} (or a list of them), got ${unknown.join(', ') || 'an empty list'}`,
+        ),
+      );
       return undefined;
     }
     methods = new Set(listed);
   }
   const effect = raw.effect;
   if (effect !== 'allow' && effect !== 'deny' && effect !== 'require_approval') {
-    issues.push(doc.issue([...path, 'effect'], `effect must be allow, deny or require_approval, got ${JSON.stringify(effect ?? null)}`));
+    issues.push(
+      doc.issue(
+        [...path, 'effect'],
+        `effect must be allow, deny or require_approval, got ${JSON.stringify(effect ?? null)}`,
+      ),
+    );
     return undefined;
   }
-  if (effect === 'require_approval') notes.push(`differs: the rule at line ${line} asks a person to approve; leash has no approval step, so it denies`);
+  if (effect === 'require_approval')
+    notes.push(`differs: the rule at line ${line} asks a person to approve; leash has no approval step, so it denies`);
   const reason = typeof raw.reason === 'string' ? oneLine(raw.reason, 200) : undefined;
   const rateLimit = raw.rateLimit === undefined ? undefined : rate(doc, [...path, 'rateLimit'], raw.rateLimit, issues);
   if (raw.rateLimit !== undefined && rateLimit === undefined) return undefined;
@@ -122,7 +156,12 @@ function readRule(doc: SourceDocument, path: (string | number)[], raw: unknown, 
     text: domain.toLowerCase(),
     methods,
     allow: effect === 'allow',
-    source: { line, text: `${effect}${method} ${domain}${rateLimit ? ` (${rateLimit})` : ''}`, ...(reason ? { reason } : {}), ...(rateLimit && effect === 'allow' ? { rateLimit } : {}) },
+    source: {
+      line,
+      text: `${effect}${method} ${domain}${rateLimit ? ` (${rateLimit})` : ''}`,
+      ...(reason ? { reason } : {}),
+      ...(rateLimit && effect === 'allow' ? { rateLimit } : {}),
+    },
   };
 }
 
@@ -136,7 +175,12 @@ function rate(doc: SourceDocument, path: (string | number)[], raw: unknown, issu
   }
   const m = typeof window === 'string' ? /^(\d+)?\s*(second|minute|hour|day|s|m|h|d)s?$/i.exec(window.trim()) : null;
   if (!m) {
-    issues.push(doc.issue([...path, 'window'], 'rateLimit.window must be a duration such as "1 minute", "30 seconds" or "1 hour"'));
+    issues.push(
+      doc.issue(
+        [...path, 'window'],
+        'rateLimit.window must be a duration such as "1 minute", "30 seconds" or "1 hour"',
+      ),
+    );
     return undefined;
   }
   const n = Number(m[1] ?? 1);

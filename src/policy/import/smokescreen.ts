@@ -29,9 +29,15 @@ interface Role {
   readonly globs: readonly Glob[];
 }
 
-const ACTIONS = new Set<string>(['open', 'report', 'enforce']);
-const SERVICE_KEYS = new Set(['name', 'project', 'action', 'allowed_domains']);
-const TOP_KEYS = new Set(['version', 'services', 'default', 'global_allow_list', 'global_deny_list']);
+const ACTIONS: ReadonlySet<string> = new Set<string>(['open', 'report', 'enforce']);
+const SERVICE_KEYS: ReadonlySet<string> = new Set(['name', 'project', 'action', 'allowed_domains']);
+const TOP_KEYS: ReadonlySet<string> = new Set([
+  'version',
+  'services',
+  'default',
+  'global_allow_list',
+  'global_deny_list',
+]);
 
 export function importSmokescreen(file: string, text: string): ImportResult {
   const read = readYamlSource(file, text);
@@ -39,8 +45,15 @@ export function importSmokescreen(file: string, text: string): ImportResult {
   const doc = read.doc;
   const issues: ImportIssue[] = [];
   const top = doc.value;
-  if (!isRecord(top)) return { ok: false, issues: [doc.issue([], 'a smokescreen ACL is a YAML mapping with version: v1 and services:')] };
-  if (top.version !== 'v1') issues.push(doc.issue(['version'], `expected version "v1" (the smokescreen ACL format this importer reads), got ${JSON.stringify(top.version ?? null)}`));
+  if (!isRecord(top))
+    return { ok: false, issues: [doc.issue([], 'a smokescreen ACL is a YAML mapping with version: v1 and services:')] };
+  if (top.version !== 'v1')
+    issues.push(
+      doc.issue(
+        ['version'],
+        `expected version "v1" (the smokescreen ACL format this importer reads), got ${JSON.stringify(top.version ?? null)}`,
+      ),
+    );
   if (!Array.isArray(top.services)) issues.push(doc.issue(['services'], "top level list 'services' is missing"));
   if (issues.length) return { ok: false, issues };
 
@@ -67,17 +80,22 @@ export function importSmokescreen(file: string, text: string): ImportResult {
       'how leash tells this agent apart is yours to add: token: env:NAME, uid: N or cidrs: [...] (smokescreen took the role from the client certificate)',
     ]);
   });
-  const defaultRole = top.default === undefined || top.default === null ? undefined : readRole(doc, ['default'], { name: 'default', ...(isRecord(top.default) ? top.default : {}) }, issues, notes);
+  const defaultRole =
+    top.default === undefined || top.default === null
+      ? undefined
+      : readRole(doc, ['default'], { name: 'default', ...(isRecord(top.default) ? top.default : {}) }, issues, notes);
   const fallback: Role | null = defaultRole ? { ...defaultRole, agent: 'anonymous' } : null;
   const globalDeny = globs(doc, ['global_deny_list'], top.global_deny_list, issues);
   const globalAllow = globs(doc, ['global_allow_list'], top.global_allow_list, issues);
   const unknown = Object.keys(top).filter((k) => !TOP_KEYS.has(k));
-  if (unknown.length) notes.push(`not carried over: ${unknown.join(', ')} (not part of the smokescreen ACL this importer reads)`);
+  if (unknown.length)
+    notes.push(`not carried over: ${unknown.join(', ')} (not part of the smokescreen ACL this importer reads)`);
   if (issues.length) return { ok: false, issues };
 
   // Report everywhere and nothing globally denied: leash's policy-wide report mode says exactly that.
   const all = [...roles, ...(fallback ? [fallback] : [])];
-  const reportMode = all.length > 0 && all.every((r) => r.action === 'report') && fallback !== null && globalDeny.length === 0;
+  const reportMode =
+    all.length > 0 && all.every((r) => r.action === 'report') && fallback !== null && globalDeny.length === 0;
   notes.push(
     reportMode
       ? 'every role reports: settings.mode report lets through what the rules deny and audits it with wouldDeny: true, as smokescreen logged it'
@@ -98,7 +116,8 @@ export function importSmokescreen(file: string, text: string): ImportResult {
     if (denied) return { effect: 'deny', source: denied.source };
     const allowed = globalAllow.find((g) => covers(g.pattern, region));
     if (allowed) return { effect: 'allow', source: allowed.source };
-    if (role.action === 'open' || (role.action === 'report' && !reportMode)) return { effect: 'allow', source: role.actionSource };
+    if (role.action === 'open' || (role.action === 'report' && !reportMode))
+      return { effect: 'allow', source: role.actionSource };
     return { effect: 'deny', source: role.actionSource };
   };
   const rules = compileTable({
@@ -110,10 +129,19 @@ export function importSmokescreen(file: string, text: string): ImportResult {
     decide,
   });
   const agents: ImportedAgent[] = roles.map((r) => ({ name: r.agent, notes: agentNotes.get(r.agent) ?? [] }));
-  return { ok: true, policy: { format: 'smokescreen', notes, ...(reportMode ? { mode: 'report' as const } : {}), agents, rules } };
+  return {
+    ok: true,
+    policy: { format: 'smokescreen', notes, ...(reportMode ? { mode: 'report' as const } : {}), agents, rules },
+  };
 }
 
-function readRole(doc: SourceDocument, path: (string | number)[], raw: unknown, issues: ImportIssue[], notes: string[]): Omit<Role, 'agent'> | undefined {
+function readRole(
+  doc: SourceDocument,
+  path: (string | number)[],
+  raw: unknown,
+  issues: ImportIssue[],
+  notes: string[],
+): Omit<Role, 'agent'> | undefined {
   if (!isRecord(raw)) {
     issues.push(doc.issue(path, 'a service is a mapping with name, project, action and allowed_domains'));
     return undefined;
@@ -125,21 +153,38 @@ function readRole(doc: SourceDocument, path: (string | number)[], raw: unknown, 
   }
   const action = raw.action;
   if (typeof action !== 'string' || !ACTIONS.has(action)) {
-    issues.push(doc.issue([...path, 'action'], `action must be open, report or enforce, got ${JSON.stringify(action ?? null)}`));
+    issues.push(
+      doc.issue([...path, 'action'], `action must be open, report or enforce, got ${JSON.stringify(action ?? null)}`),
+    );
     return undefined;
   }
   const extra = Object.keys(raw).filter((k) => !SERVICE_KEYS.has(k));
-  if (extra.length) notes.push(`not carried over: ${extra.join(', ')} of ${path[0] === 'default' ? 'the default rule' : `service ${name}`} (line ${doc.at(path).line}); leash has no equivalent`);
+  if (extra.length)
+    notes.push(
+      `not carried over: ${extra.join(', ')} of ${path[0] === 'default' ? 'the default rule' : `service ${name}`} (line ${doc.at(path).line}); leash has no equivalent`,
+    );
   const line = doc.at([...path, 'action']).line;
   return {
     name,
     action: action as Action,
     actionSource: { line, text: `${path[0] === 'default' ? 'default' : `service ${name}`}: action: ${action}` },
-    globs: globs(doc, [...path, 'allowed_domains'], raw.allowed_domains, issues, path[0] === 'default' ? 'default' : `service ${name}`),
+    globs: globs(
+      doc,
+      [...path, 'allowed_domains'],
+      raw.allowed_domains,
+      issues,
+      path[0] === 'default' ? 'default' : `service ${name}`,
+    ),
   };
 }
 
-function globs(doc: SourceDocument, path: (string | number)[], raw: unknown, issues: ImportIssue[], owner?: string): Glob[] {
+function globs(
+  doc: SourceDocument,
+  path: (string | number)[],
+  raw: unknown,
+  issues: ImportIssue[],
+  owner?: string,
+): Glob[] {
   if (raw === undefined || raw === null) return [];
   const key = String(path[path.length - 1]);
   if (!Array.isArray(raw)) {
@@ -150,7 +195,9 @@ function globs(doc: SourceDocument, path: (string | number)[], raw: unknown, iss
   raw.forEach((text, i) => {
     const at = [...path, i];
     if (typeof text !== 'string' || text === '' || text === '*' || text === '*.') {
-      issues.push(doc.issue(at, `${JSON.stringify(text)}: domain glob must name a domain and must not match everything`));
+      issues.push(
+        doc.issue(at, `${JSON.stringify(text)}: domain glob must name a domain and must not match everything`),
+      );
       return;
     }
     if (text.startsWith('*') && !text.startsWith('*.')) {
@@ -162,7 +209,11 @@ function globs(doc: SourceDocument, path: (string | number)[], raw: unknown, iss
       issues.push(doc.issue(at, compiled.message));
       return;
     }
-    out.push({ pattern: compiled.pattern, text, source: { line: doc.at(at).line, text: `${owner ? `${owner} ` : ''}${key}: ${text}` } });
+    out.push({
+      pattern: compiled.pattern,
+      text,
+      source: { line: doc.at(at).line, text: `${owner ? `${owner} ` : ''}${key}: ${text}` },
+    });
   });
   return out;
 }

@@ -11,14 +11,20 @@ export interface SourceDocument {
   issue(path: YamlPath, message: string): ImportIssue;
 }
 
-export function readYamlSource(file: string, text: string): { ok: true; doc: SourceDocument } | { ok: false; issue: ImportIssue } {
+export function readYamlSource(
+  file: string,
+  text: string,
+): { ok: true; doc: SourceDocument } | { ok: false; issue: ImportIssue } {
   const parsed = parseYaml(file, text);
   if (!parsed.ok) return { ok: false, issue: { location: parsed.location, message: parsed.message } };
   return { ok: true, doc: documentOf(parsed.parsed) };
 }
 
 /** JSON.parse for the value (what sandbox-runtime itself does); the YAML parser only for the lines of values. */
-export function readJsonSource(file: string, text: string): { ok: true; doc: SourceDocument } | { ok: false; issue: ImportIssue } {
+export function readJsonSource(
+  file: string,
+  text: string,
+): { ok: true; doc: SourceDocument } | { ok: false; issue: ImportIssue } {
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -26,11 +32,19 @@ export function readJsonSource(file: string, text: string): { ok: true; doc: Sou
     const message = (err as Error).message;
     const offset = jsonErrorOffset(message, text);
     const location = offset === undefined ? { file, line: 1, column: 1 } : { file, ...lineColumn(text, offset) };
-    const reason = message.replace(/ in JSON at position \d+.*$/s, '').replace(/, (\.\.\.)?".*" is not valid JSON$/s, '');
+    const reason = message
+      .replace(/ in JSON at position \d+.*$/s, '')
+      .replace(/, (\.\.\.)?".*" is not valid JSON$/s, '');
     return { ok: false, issue: { location, message: `JSON syntax: ${reason}` } };
   }
   const parsed = parseYaml(file, text);
-  const doc: SourceDocument = parsed.ok ? { ...documentOf(parsed.parsed), value } : { value, at: () => ({ file, line: 1, column: 1 }), issue: (_path, message) => ({ location: { file, line: 1, column: 1 }, message }) };
+  const doc: SourceDocument = parsed.ok
+    ? { ...documentOf(parsed.parsed), value }
+    : {
+        value,
+        at: () => ({ file, line: 1, column: 1 }),
+        issue: (_path, message) => ({ location: { file, line: 1, column: 1 }, message }),
+      };
   return { ok: true, doc };
 }
 

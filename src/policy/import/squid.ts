@@ -33,11 +33,17 @@ interface Access {
   readonly source: SourceRef;
 }
 
-const KNOWN_METHODS = new Set<string>([...PLAIN_METHODS, 'CONNECT']);
+const KNOWN_METHODS: ReadonlySet<string> = new Set<string>([...PLAIN_METHODS, 'CONNECT']);
 const BUILT_IN: Record<string, Acl> = {
   all: { type: 'all' },
-  manager: { type: 'none', why: "squid's cache manager (cache_object://, /squid-internal-mgr/) is not egress; leash has none" },
-  to_localhost: { type: 'none', why: "leash's address guard refuses loopback and unspecified addresses whatever the policy says" },
+  manager: {
+    type: 'none',
+    why: "squid's cache manager (cache_object://, /squid-internal-mgr/) is not egress; leash has none",
+  },
+  to_localhost: {
+    type: 'none',
+    why: "leash's address guard refuses loopback and unspecified addresses whatever the policy says",
+  },
 };
 
 export function importSquid(file: string, text: string): ImportResult {
@@ -62,14 +68,17 @@ export function importSquid(file: string, text: string): ImportResult {
       }
       const values = rest.filter((v) => !/^-[a-z]$/i.test(v)); // flags such as -i (case) and -n (no DNS)
       if (values.some((v) => v.startsWith('"'))) {
-        at(`acl ${name}: values read from a file (${values.find((v) => v.startsWith('"'))}) cannot be imported; write them on the acl line`);
+        at(
+          `acl ${name}: values read from a file (${values.find((v) => v.startsWith('"'))}) cannot be imported; write them on the acl line`,
+        );
         continue;
       }
       const parsed = parseAcl(name, type, values, at, lineNotes, line);
       if (!parsed) continue;
       const existing = acls.get(name);
       if (!existing) acls.set(name, { acl: parsed, line });
-      else if (existing.acl.type !== parsed.type) at(`acl ${name} was defined as ${existing.acl.type} at line ${existing.line}; squid refuses a second type`);
+      else if (existing.acl.type !== parsed.type)
+        at(`acl ${name} was defined as ${existing.acl.type} at line ${existing.line}; squid refuses a second type`);
       else existing.acl = merge(existing.acl, parsed);
     } else if (directive === 'http_access') {
       const [verb, ...names] = args;
@@ -99,9 +108,13 @@ export function importSquid(file: string, text: string): ImportResult {
         usable = false;
       } else if (acl.type === 'unsupported') {
         if (rule.allow) {
-          notes.push(`not carried over: line ${rule.source.line} (${rule.source.text}) uses acl ${term.name} of type ${acl.kind}, which leash cannot judge; the line is left out, which denies more`);
+          notes.push(
+            `not carried over: line ${rule.source.line} (${rule.source.text}) uses acl ${term.name} of type ${acl.kind}, which leash cannot judge; the line is left out, which denies more`,
+          );
         } else {
-          at(`http_access deny uses acl ${term.name} of type ${acl.kind}, which leash cannot judge; leaving the line out would allow what it denies. Rewrite it with dstdomain, port, method or src acls, or remove it`);
+          at(
+            `http_access deny uses acl ${term.name} of type ${acl.kind}, which leash cannot judge; leaving the line out would allow what it denies. Rewrite it with dstdomain, port, method or src acls, or remove it`,
+          );
         }
         usable = false;
       } else if (acl.type === 'none') {
@@ -120,13 +133,24 @@ export function importSquid(file: string, text: string): ImportResult {
     for (const term of rule.terms) {
       const acl = aclNamed(acls, term.name);
       if (acl?.type === 'src' && !agents.some((a) => a.name === acl.agent)) {
-        agents.push({ name: acl.agent, cidrs: acl.cidrs, notes: [`acl ${term.name} src${acls.get(term.name) ? ` (line ${acls.get(term.name)?.line})` : ' (built in)'}: clients from these addresses`] });
+        agents.push({
+          name: acl.agent,
+          cidrs: acl.cidrs,
+          notes: [
+            `acl ${term.name} src${acls.get(term.name) ? ` (line ${acls.get(term.name)?.line})` : ' (built in)'}: clients from these addresses`,
+          ],
+        });
       }
     }
   }
-  if (agents.length > 1) notes.push('squid checked each src acl on its own; leash identifies a client as one agent, by the most specific CIDR, so a client inside two src acls is only the more specific one');
+  if (agents.length > 1)
+    notes.push(
+      'squid checked each src acl on its own; leash identifies a client as one agent, by the most specific CIDR, so a client inside two src acls is only the more specific one',
+    );
   const last = kept[kept.length - 1];
-  const implicit: SourceRef | null = last ? { line: last.source.line, text: `squid's implicit last rule: the opposite of "${last.source.text}"` } : null;
+  const implicit: SourceRef | null = last
+    ? { line: last.source.line, text: `squid's implicit last rule: the opposite of "${last.source.text}"` }
+    : null;
 
   const matches = (acl: Acl, region: HostPattern, port: number, method: string, agent: string): boolean => {
     switch (acl.type) {
@@ -153,7 +177,9 @@ export function importSquid(file: string, text: string): ImportResult {
     mode: 'tunnel',
     decide: ({ region, port, method, agent }) => {
       for (const rule of kept) {
-        const hit = rule.terms.every((term) => matches(aclNamed(acls, term.name) as Acl, region, port, method, agent) !== term.negated);
+        const hit = rule.terms.every(
+          (term) => matches(aclNamed(acls, term.name) as Acl, region, port, method, agent) !== term.negated,
+        );
         if (hit) return { effect: rule.allow ? 'allow' : 'deny', source: rule.source };
       }
       return { effect: last && !last.allow ? 'allow' : 'deny', source: implicit };
@@ -163,10 +189,21 @@ export function importSquid(file: string, text: string): ImportResult {
 }
 
 function aclNamed(acls: ReadonlyMap<string, AclDef>, name: string): Acl | undefined {
-  return acls.get(name)?.acl ?? BUILT_IN[name] ?? (name === 'localhost' ? { type: 'src', agent: 'localhost', cidrs: ['127.0.0.1/32', '::1/128'] } : undefined);
+  return (
+    acls.get(name)?.acl ??
+    BUILT_IN[name] ??
+    (name === 'localhost' ? { type: 'src', agent: 'localhost', cidrs: ['127.0.0.1/32', '::1/128'] } : undefined)
+  );
 }
 
-function parseAcl(name: string, type: string, values: string[], at: (message: string) => void, notes: Set<string>, line: number): Acl | undefined {
+function parseAcl(
+  name: string,
+  type: string,
+  values: string[],
+  at: (message: string) => void,
+  notes: Set<string>,
+  line: number,
+): Acl | undefined {
   switch (type) {
     case 'dstdomain': {
       const patterns: HostPattern[] = [];
@@ -201,7 +238,10 @@ function parseAcl(name: string, type: string, values: string[], at: (message: st
     case 'method': {
       const methods = new Set(values.map((v) => v.toUpperCase()));
       const unknown = [...methods].filter((m) => !KNOWN_METHODS.has(m));
-      if (unknown.length) notes.add(`line ${line}: acl ${name} names ${unknown.join(', ')}, which leash rules cannot name: a leash rule either lists methods (and refuses these) or allows any method`);
+      if (unknown.length)
+        notes.add(
+          `line ${line}: acl ${name} names ${unknown.join(', ')}, which leash rules cannot name: a leash rule either lists methods (and refuses these) or allows any method`,
+        );
       return { type: 'method', methods };
     }
     case 'src': {
@@ -211,7 +251,9 @@ function parseAcl(name: string, type: string, values: string[], at: (message: st
         const cidr = value.includes('/') ? value : `${value}/${value.includes(':') ? 128 : 32}`;
         const compiled = compileHostPattern(cidr);
         if (!compiled.ok || compiled.pattern.kind !== 'cidr') {
-          notes.add(`line ${line}: acl ${name} src ${value} is not carried over (leash identifies agents by CIDR: write address/prefix)`);
+          notes.add(
+            `line ${line}: acl ${name} src ${value} is not carried over (leash identifies agents by CIDR: write address/prefix)`,
+          );
           continue;
         }
         cidrs.push(cidr);
@@ -224,9 +266,11 @@ function parseAcl(name: string, type: string, values: string[], at: (message: st
 }
 
 function merge(a: Acl, b: Acl): Acl {
-  if (a.type === 'dstdomain' && b.type === 'dstdomain') return { type: 'dstdomain', patterns: [...a.patterns, ...b.patterns], texts: [...a.texts, ...b.texts] };
+  if (a.type === 'dstdomain' && b.type === 'dstdomain')
+    return { type: 'dstdomain', patterns: [...a.patterns, ...b.patterns], texts: [...a.texts, ...b.texts] };
   if (a.type === 'port' && b.type === 'port') return { type: 'port', ranges: [...a.ranges, ...b.ranges] };
-  if (a.type === 'method' && b.type === 'method') return { type: 'method', methods: new Set([...a.methods, ...b.methods]) };
+  if (a.type === 'method' && b.type === 'method')
+    return { type: 'method', methods: new Set([...a.methods, ...b.methods]) };
   if (a.type === 'src' && b.type === 'src') return { ...a, cidrs: [...a.cidrs, ...b.cidrs] };
   return b.type === 'all' ? b : a;
 }

@@ -16,16 +16,26 @@ interface Entry {
   readonly source: SourceRef;
 }
 
-const CARRIED = new Set(['allowedDomains', 'deniedDomains']);
+const CARRIED: ReadonlySet<string> = new Set(['allowedDomains', 'deniedDomains']);
 
 export function importSrt(file: string, text: string): ImportResult {
   const read = readJsonSource(file, text);
   if (!read.ok) return { ok: false, issues: [read.issue] };
   const doc = read.doc;
   const issues: ImportIssue[] = [];
-  if (!isRecord(doc.value)) return { ok: false, issues: [doc.issue([], 'sandbox-runtime settings are a JSON object with a "network" object')] };
+  if (!isRecord(doc.value))
+    return { ok: false, issues: [doc.issue([], 'sandbox-runtime settings are a JSON object with a "network" object')] };
   const network = doc.value.network;
-  if (!isRecord(network)) return { ok: false, issues: [doc.issue(['network'], 'no "network" object: nothing to import (sandbox-runtime settings keep allowedDomains and deniedDomains there)')] };
+  if (!isRecord(network))
+    return {
+      ok: false,
+      issues: [
+        doc.issue(
+          ['network'],
+          'no "network" object: nothing to import (sandbox-runtime settings keep allowedDomains and deniedDomains there)',
+        ),
+      ],
+    };
 
   const allowed = entries(doc, network, 'allowedDomains', issues);
   const denied = entries(doc, network, 'deniedDomains', issues);
@@ -35,19 +45,30 @@ export function importSrt(file: string, text: string): ImportResult {
     'sandbox-runtime checks deniedDomains first, then allowedDomains, and denies everything else; an entry without :port matches every port. The rules below decide the same.',
   ];
   const skipped = Object.keys(network).filter((k) => !CARRIED.has(k));
-  if (skipped.length) notes.push(`not carried over: network.${skipped.join(', network.')} (sandbox settings, not egress policy; leash's own settings cover the proxy)`);
+  if (skipped.length)
+    notes.push(
+      `not carried over: network.${skipped.join(', network.')} (sandbox settings, not egress policy; leash's own settings cover the proxy)`,
+    );
   const other = Object.keys(doc.value).filter((k) => k !== 'network');
-  if (other.length) notes.push(`not carried over: ${other.join(', ')} (filesystem and process sandboxing; leash governs egress only)`);
+  if (other.length)
+    notes.push(`not carried over: ${other.join(', ')} (filesystem and process sandboxing; leash governs egress only)`);
   if ([...allowed].some((e) => e.pattern.kind === 'exact' && e.pattern.host === 'localhost')) {
-    notes.push("localhost: leash's address guard refuses loopback addresses unless settings.network.allowCidrs lists them");
+    notes.push(
+      "localhost: leash's address guard refuses loopback addresses unless settings.network.allowCidrs lists them",
+    );
   }
 
-  const matches = (entry: Entry, region: HostPattern, port: number) => covers(entry.pattern, region) && (entry.port === null || entry.port === port);
+  const matches = (entry: Entry, region: HostPattern, port: number) =>
+    covers(entry.pattern, region) && (entry.port === null || entry.port === port);
   const rules = compileTable({
     patterns: [...allowed, ...denied].filter((e) => e.pattern.kind !== 'any').map((e) => e.text),
-    declaredDenies: denied.filter((e) => e.port === null && e.pattern.kind !== 'any').map((e) => ({ pattern: e.text, source: e.source })),
+    declaredDenies: denied
+      .filter((e) => e.port === null && e.pattern.kind !== 'any')
+      .map((e) => ({ pattern: e.text, source: e.source })),
     agents: ['anonymous'],
-    portRanges: [...allowed, ...denied].filter((e) => e.port !== null).map((e) => [e.port as number, e.port as number] as const),
+    portRanges: [...allowed, ...denied]
+      .filter((e) => e.port !== null)
+      .map((e) => [e.port as number, e.port as number] as const),
     mode: 'tunnel',
     decide: ({ region, port }) => {
       const deny = denied.find((e) => matches(e, region, port));
@@ -59,7 +80,12 @@ export function importSrt(file: string, text: string): ImportResult {
   return { ok: true, policy: { format: 'srt', notes, agents: [], rules } };
 }
 
-function entries(doc: SourceDocument, network: Record<string, unknown>, key: 'allowedDomains' | 'deniedDomains', issues: ImportIssue[]): Entry[] {
+function entries(
+  doc: SourceDocument,
+  network: Record<string, unknown>,
+  key: 'allowedDomains' | 'deniedDomains',
+  issues: ImportIssue[],
+): Entry[] {
   const list = network[key];
   if (list === undefined) return [];
   if (!Array.isArray(list)) {
@@ -70,7 +96,12 @@ function entries(doc: SourceDocument, network: Record<string, unknown>, key: 'al
   list.forEach((raw, i) => {
     const path = ['network', key, i];
     if (typeof raw !== 'string') {
-      issues.push(doc.issue(path, `network.${key}[${i}] must be a string such as "example.com", "*.example.com" or "example.com:443"`));
+      issues.push(
+        doc.issue(
+          path,
+          `network.${key}[${i}] must be a string such as "example.com", "*.example.com" or "example.com:443"`,
+        ),
+      );
       return;
     }
     const split = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(raw);

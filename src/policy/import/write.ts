@@ -9,7 +9,11 @@ import type { ImportedPolicy, ImportedRule } from './model.js';
 export function writePolicy(policy: ImportedPolicy, sourceFile: string): string {
   const lines: string[] = [];
   comment(lines, '', `Imported by \`leash policy import --from ${policy.format}\` from ${sourceFile}.`);
-  comment(lines, '', 'Review every comment: each says where a rule came from and what, if anything, leash does differently.');
+  comment(
+    lines,
+    '',
+    'Review every comment: each says where a rule came from and what, if anything, leash does differently.',
+  );
   for (const note of policy.notes) comment(lines, '', note);
   lines.push('version: 1');
   if (policy.mode) lines.push('settings:', `  mode: ${policy.mode}`);

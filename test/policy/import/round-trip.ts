@@ -26,10 +26,15 @@ export function fixture(name: string): string {
 
 export function importFixture(format: ImportFormat, name: string): Imported {
   const result = importPolicy(format, name, fixture(name));
-  if (!result.ok) throw new Error(`import of ${name} failed:\n${result.issues.map((i) => `${i.location.file}:${i.location.line}: ${i.message}`).join('\n')}`);
+  if (!result.ok)
+    throw new Error(
+      `import of ${name} failed:\n${result.issues.map((i) => `${i.location.file}:${i.location.line}: ${i.message}`).join('\n')}`,
+    );
   const loaded = compilePolicy([{ file: `${name}.leash.yaml`, text: result.yaml }]);
   if (!loaded.policy) {
-    throw new Error(`the imported policy does not load cleanly:\n${loaded.issues.map(formatIssue).join('\n')}\n---\n${result.yaml}`);
+    throw new Error(
+      `the imported policy does not load cleanly:\n${loaded.issues.map(formatIssue).join('\n')}\n---\n${result.yaml}`,
+    );
   }
   return { yaml: result.yaml, policy: loaded.policy, warnings: loaded.issues.map(formatIssue) };
 }
@@ -46,7 +51,13 @@ export function leashVerdict(policy: CompiledPolicy, request: string, agent?: st
     facts = { method, host: target.slice(0, at), port: Number(target.slice(at + 1)), agent };
   } else {
     const url = new URL(target);
-    facts = { method, host: url.hostname, port: Number(url.port || (url.protocol === 'https:' ? 443 : 80)), path: url.pathname + url.search, agent };
+    facts = {
+      method,
+      host: url.hostname,
+      port: Number(url.port || (url.protocol === 'https:' ? 443 : 80)),
+      path: url.pathname + url.search,
+      agent,
+    };
   }
   const decision = decide(policy, facts);
   if (decision.effect === 'allow') return 'allow';

@@ -17,22 +17,97 @@ describe('leash policy import --from smokescreen', () => {
   const { policy, yaml } = importFixture('smokescreen', 'smokescreen-acl.yaml');
 
   it.each<Row>([
-    { name: "a host in the role's allowed_domains", role: 'billing', request: 'CONNECT api.stripe.com:443', smokescreen: 'allow' },
-    { name: 'the same host for another enforce role (the default)', role: 'anonymous', request: 'CONNECT api.stripe.com:443', smokescreen: 'deny' },
-    { name: 'any port: the ACL names none', role: 'billing', request: 'CONNECT api.stripe.com:8080', smokescreen: 'allow' },
-    { name: 'a subdomain of an allowed glob', role: 'billing', request: 'GET http://www.example.com/', smokescreen: 'allow' },
+    {
+      name: "a host in the role's allowed_domains",
+      role: 'billing',
+      request: 'CONNECT api.stripe.com:443',
+      smokescreen: 'allow',
+    },
+    {
+      name: 'the same host for another enforce role (the default)',
+      role: 'anonymous',
+      request: 'CONNECT api.stripe.com:443',
+      smokescreen: 'deny',
+    },
+    {
+      name: 'any port: the ACL names none',
+      role: 'billing',
+      request: 'CONNECT api.stripe.com:8080',
+      smokescreen: 'allow',
+    },
+    {
+      name: 'a subdomain of an allowed glob',
+      role: 'billing',
+      request: 'GET http://www.example.com/',
+      smokescreen: 'allow',
+    },
     { name: 'not the apex of a glob', role: 'billing', request: 'CONNECT example.com:443', smokescreen: 'deny' },
-    { name: "a role's own list beats the global deny list", role: 'billing', request: 'CONNECT bad.example.org:443', smokescreen: 'allow' },
-    { name: 'the global deny list beats an open role', role: 'crawler', request: 'CONNECT bad.example.org:443', smokescreen: 'deny' },
-    { name: 'a global deny glob beats an open role', role: 'crawler', request: 'CONNECT x.evil.example.com:443', smokescreen: 'deny' },
-    { name: "a role's own glob beats a global deny glob under it", role: 'billing', request: 'CONNECT x.evil.example.com:443', smokescreen: 'allow' },
-    { name: 'an open role reaches an unlisted host', role: 'crawler', request: 'CONNECT example.net:443', smokescreen: 'allow' },
-    { name: 'an open role on a host another role names', role: 'crawler', request: 'CONNECT api.stripe.com:443', smokescreen: 'allow' },
-    { name: 'an open role on a non-TLS port', role: 'crawler', request: 'CONNECT example.org:22', smokescreen: 'allow' },
-    { name: 'a report role on an unlisted host (allowed, reported)', role: 'reporter-svc', request: 'CONNECT unlisted.example:443', smokescreen: 'allow' },
-    { name: 'the global allow list for an enforce role', role: 'billing', request: 'CONNECT time.example.org:443', smokescreen: 'allow' },
-    { name: 'an enforce role on an unlisted host', role: 'billing', request: 'CONNECT example.net:443', smokescreen: 'deny' },
-    { name: "the default rule's own host for unidentified clients", role: 'anonymous', request: 'CONNECT status.example.com:443', smokescreen: 'allow' },
+    {
+      name: "a role's own list beats the global deny list",
+      role: 'billing',
+      request: 'CONNECT bad.example.org:443',
+      smokescreen: 'allow',
+    },
+    {
+      name: 'the global deny list beats an open role',
+      role: 'crawler',
+      request: 'CONNECT bad.example.org:443',
+      smokescreen: 'deny',
+    },
+    {
+      name: 'a global deny glob beats an open role',
+      role: 'crawler',
+      request: 'CONNECT x.evil.example.com:443',
+      smokescreen: 'deny',
+    },
+    {
+      name: "a role's own glob beats a global deny glob under it",
+      role: 'billing',
+      request: 'CONNECT x.evil.example.com:443',
+      smokescreen: 'allow',
+    },
+    {
+      name: 'an open role reaches an unlisted host',
+      role: 'crawler',
+      request: 'CONNECT example.net:443',
+      smokescreen: 'allow',
+    },
+    {
+      name: 'an open role on a host another role names',
+      role: 'crawler',
+      request: 'CONNECT api.stripe.com:443',
+      smokescreen: 'allow',
+    },
+    {
+      name: 'an open role on a non-TLS port',
+      role: 'crawler',
+      request: 'CONNECT example.org:22',
+      smokescreen: 'allow',
+    },
+    {
+      name: 'a report role on an unlisted host (allowed, reported)',
+      role: 'reporter-svc',
+      request: 'CONNECT unlisted.example:443',
+      smokescreen: 'allow',
+    },
+    {
+      name: 'the global allow list for an enforce role',
+      role: 'billing',
+      request: 'CONNECT time.example.org:443',
+      smokescreen: 'allow',
+    },
+    {
+      name: 'an enforce role on an unlisted host',
+      role: 'billing',
+      request: 'CONNECT example.net:443',
+      smokescreen: 'deny',
+    },
+    {
+      name: "the default rule's own host for unidentified clients",
+      role: 'anonymous',
+      request: 'CONNECT status.example.com:443',
+      smokescreen: 'allow',
+    },
     { name: 'the default rule is enforce', role: 'anonymous', request: 'CONNECT example.net:443', smokescreen: 'deny' },
   ])('$name: $role $request → $smokescreen', ({ role, request, smokescreen }) => {
     expect(leashVerdict(policy, request, role)).toBe(smokescreen);
@@ -49,9 +124,24 @@ describe('leash policy import --from smokescreen', () => {
     const { policy: report, yaml: reportYaml } = importFixture('smokescreen', 'smokescreen-report.yaml');
     it.each<Row>([
       { name: 'an allowed host', role: 'agent-a', request: 'CONNECT api.example.com:443', smokescreen: 'allow' },
-      { name: 'an unlisted host, let through and reported', role: 'agent-a', request: 'CONNECT other.example:443', smokescreen: 'report' },
-      { name: 'the global allow list', role: 'anonymous', request: 'CONNECT files.pypi.example:443', smokescreen: 'allow' },
-      { name: 'the default rule reports too', role: 'anonymous', request: 'CONNECT api.example.com:443', smokescreen: 'report' },
+      {
+        name: 'an unlisted host, let through and reported',
+        role: 'agent-a',
+        request: 'CONNECT other.example:443',
+        smokescreen: 'report',
+      },
+      {
+        name: 'the global allow list',
+        role: 'anonymous',
+        request: 'CONNECT files.pypi.example:443',
+        smokescreen: 'allow',
+      },
+      {
+        name: 'the default rule reports too',
+        role: 'anonymous',
+        request: 'CONNECT api.example.com:443',
+        smokescreen: 'report',
+      },
     ])('$name: $role $request → $smokescreen', ({ role, request, smokescreen }) => {
       expect(leashVerdict(report, request, role)).toBe(smokescreen);
     });
@@ -60,15 +150,38 @@ describe('leash policy import --from smokescreen', () => {
 
   it.each([
     ['a version other than v1', 'version: v2\nservices: []\n', 1, /expected version "v1"/],
-    ['an unknown action', 'version: v1\nservices:\n  - name: a\n    action: block\n', 4, /action must be open, report or enforce/],
-    ['a glob matching everything', 'version: v1\nservices:\n  - name: a\n    action: enforce\n    allowed_domains:\n      - "*"\n', 6, /must not match everything/],
-    ['a glob in the middle', 'version: v1\nservices: []\nglobal_deny_list:\n  - a.*.example.com\n', 4, /whole leading label/],
-    ['a service twice', 'version: v1\nservices:\n  - name: a\n    action: open\n  - name: a\n    action: open\n', 5, /rule already exists for service a/],
+    [
+      'an unknown action',
+      'version: v1\nservices:\n  - name: a\n    action: block\n',
+      4,
+      /action must be open, report or enforce/,
+    ],
+    [
+      'a glob matching everything',
+      'version: v1\nservices:\n  - name: a\n    action: enforce\n    allowed_domains:\n      - "*"\n',
+      6,
+      /must not match everything/,
+    ],
+    [
+      'a glob in the middle',
+      'version: v1\nservices: []\nglobal_deny_list:\n  - a.*.example.com\n',
+      4,
+      /whole leading label/,
+    ],
+    [
+      'a service twice',
+      'version: v1\nservices:\n  - name: a\n    action: open\n  - name: a\n    action: open\n',
+      5,
+      /rule already exists for service a/,
+    ],
     ['YAML syntax', 'version: v1\nservices: [\n', 3, /YAML syntax/],
   ])('refuses %s, naming the line', (_name, text, line, message) => {
     const result = importSmokescreen('acl.yaml', text);
     expect(result.ok).toBe(false);
     if (result.ok) return;
-    expect(result.issues[0]).toMatchObject({ location: { file: 'acl.yaml', line }, message: expect.stringMatching(message) });
+    expect(result.issues[0]).toMatchObject({
+      location: { file: 'acl.yaml', line },
+      message: expect.stringMatching(message),
+    });
   });
 });
