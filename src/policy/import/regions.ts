@@ -72,6 +72,18 @@ interface Entry {
   readonly methods: ReadonlySet<string>;
 }
 
+/**
+ * `fn` remembered per region: the table asks about every port, method and agent of a region, and which source
+ * patterns cover it does not change between those questions. The memory belongs to the one import that made it.
+ */
+export function perRegion<T>(fn: (region: HostPattern) => T): (region: HostPattern) => T {
+  const memory = new Map<HostPattern, T>();
+  return (region) => {
+    if (!memory.has(region)) memory.set(region, fn(region));
+    return memory.get(region) as T;
+  };
+}
+
 /** Compares source patterns with regions: does `source` match every host of `region`? */
 export function covers(source: HostPattern, region: HostPattern): boolean {
   return patternCovers(source, region);
@@ -79,6 +91,7 @@ export function covers(source: HostPattern, region: HostPattern): boolean {
 
 export function compileTable(table: DecisionTable): ImportedRule[] {
   const regions = regionsOf(table.patterns);
+  const index = coverIndex(regions);
   const classes = portClasses(table.portRanges);
   const methods: readonly string[] = table.mode === 'tunnel' ? ALL_METHODS : PLAIN_METHODS;
   const everyone = table.agents;
@@ -156,11 +169,8 @@ export function compileTable(table: DecisionTable): ImportedRule[] {
             ...sourceNotes([refused]),
             `the rules above allow every port; the source refused ${denyPorts.join(', ')}`,
           ];
-          const lost = regions.filter(
-            (r) =>
-              r !== region &&
-              covers(region.pattern, r.pattern) &&
-              [...(allowedClasses.get(r) ?? [])].some((c) => denyPorts.includes(c.lo)),
+          const lost = (index.under.get(region) ?? []).filter((r) =>
+            [...(allowedClasses.get(r) ?? [])].some((c) => denyPorts.includes(c.lo)),
           );
           if (lost.length)
             denyNotes.push(
@@ -180,8 +190,36 @@ export function compileTable(table: DecisionTable): ImportedRule[] {
     rules.push(...out);
   }
 
-  rules.push(...denyRules(table, regions, classes, allowedClasses, allowRules, rules));
+  rules.push(...denyRules(table, regions, index, classes, allowedClasses, allowRules, rules));
   return named(rules);
+}
+
+interface CoverIndex {
+  /** Strictly broader regions that cover each region: found by its suffixes, not by comparing every pair. */
+  readonly broader: ReadonlyMap<Region, readonly Region[]>;
+  /** Strictly narrower regions each region covers. */
+  readonly under: ReadonlyMap<Region, readonly Region[]>;
+}
+
+function coverIndex(regions: readonly Region[]): CoverIndex {
+  const byText = new Map(regions.map((r) => [r.text, r] as const));
+  const broader = new Map<Region, Region[]>();
+  const under = new Map<Region, Region[]>(regions.map((r) => [r, []]));
+  for (const region of regions) {
+    const p = region.pattern;
+    const name = p.kind === 'exact' && p.hostKind === 'name' ? p.host : p.kind === 'wildcard' ? p.suffix : undefined;
+    const candidates = p.kind === 'any' ? [] : ['*'];
+    if (name !== undefined) {
+      for (let dot = name.indexOf('.'); dot !== -1; dot = name.indexOf('.', dot + 1))
+        candidates.push(`*.${name.slice(dot + 1)}`);
+    }
+    const found = candidates
+      .map((t) => byText.get(t))
+      .filter((r): r is Region => r !== undefined && r !== region && covers(r.pattern, p));
+    broader.set(region, found);
+    for (const outer of found) under.get(outer)?.push(region);
+  }
+  return { broader, under };
 }
 
 function regionsOf(patterns: readonly string[]): Region[] {
@@ -399,15 +437,26 @@ function broadNote(pattern: HostPattern): string | undefined {
 function denyRules(
   table: DecisionTable,
   regions: readonly Region[],
+  index: CoverIndex,
   classes: readonly PortClass[],
   allowedClasses: ReadonlyMap<Region, ReadonlySet<PortClass>>,
   allowRules: ReadonlyMap<Region, readonly Omit<ImportedRule, 'name'>[]>,
   emitted: readonly Omit<ImportedRule, 'name'>[],
 ): Omit<ImportedRule, 'name'>[] {
   const out: Omit<ImportedRule, 'name'>[] = [];
-  const rules = () => [...emitted, ...out];
+  // Deny rules for every agent, by domain: a port they already deny needs no second rule.
+  const everyAgentDenies = new Map<string, Omit<ImportedRule, 'name'>[]>();
+  const remember = (rule: Omit<ImportedRule, 'name'>) => {
+    if (rule.effect !== 'deny' || rule.agents) return;
+    everyAgentDenies.set(rule.domain, [...(everyAgentDenies.get(rule.domain) ?? []), rule]);
+  };
+  emitted.forEach(remember);
+  const push = (rule: Omit<ImportedRule, 'name'>) => {
+    out.push(rule);
+    remember(rule);
+  };
   const denied = new Set<Region>();
-  const under = (outer: Region) => regions.filter((r) => covers(outer.pattern, r.pattern));
+  const under = (outer: Region) => [outer, ...(index.under.get(outer) ?? [])];
 
   for (const { pattern, source } of table.declaredDenies) {
     const compiled = compileHostPattern(pattern);
@@ -416,7 +465,7 @@ function denyRules(
     if (!region || region.pattern.kind === 'any' || denied.has(region)) continue;
     if (under(region).some((r) => (allowedClasses.get(r)?.size ?? 0) > 0)) continue;
     denied.add(region);
-    out.push({
+    push({
       domain: region.text,
       effect: 'deny',
       ...(source.reason ? { reason: source.reason.slice(0, 200) } : {}),
@@ -427,10 +476,10 @@ function denyRules(
   for (const region of regions) {
     if (region.pattern.kind === 'any' || denied.has(region)) continue;
     const own = allowedClasses.get(region) ?? new Set<PortClass>();
-    const broader = regions.filter(
-      (r) => r !== region && covers(r.pattern, region.pattern) && specificity(r.pattern) < specificity(region.pattern),
+    const broader = (index.broader.get(region) ?? []).filter(
+      (r) => specificity(r.pattern) < specificity(region.pattern),
     );
-    const taken = rules().filter((r) => r.domain === region.text && r.effect === 'deny' && !r.agents);
+    const taken = everyAgentDenies.get(region.text) ?? [];
     const widened = classes.filter(
       (c) =>
         !own.has(c) &&
@@ -440,7 +489,7 @@ function denyRules(
         ),
     );
     if (widened.length === 0) continue;
-    const lost = under(region).filter((r) => r !== region && (allowedClasses.get(r)?.size ?? 0) > 0);
+    const lost = (index.under.get(region) ?? []).filter((r) => (allowedClasses.get(r)?.size ?? 0) > 0);
     const first = widened[0] as PortClass;
     const refused = new Map(
       table.agents
@@ -456,7 +505,7 @@ function denyRules(
         notes.push(
           `differs: deny rules win in leash, so this also denies ${lost.map((r) => r.text).join(', ')}, which the source allowed`,
         );
-      out.push({ domain: region.text, effect: 'deny', notes });
+      push({ domain: region.text, effect: 'deny', notes });
       continue;
     }
     const listed = widened.filter((c) => c.lo === c.hi).map((c) => c.lo);
@@ -470,7 +519,7 @@ function denyRules(
         notes.push(
           `differs: deny rules win in leash, so this also denies ${lost.map((r) => r.text).join(', ')} on these ports`,
         );
-      out.push({ domain: region.text, effect: 'deny', ports: listed, notes });
+      push({ domain: region.text, effect: 'deny', ports: listed, notes });
     }
   }
   return out;

@@ -10,7 +10,7 @@
 // comment says so), a deny line using it is refused at its line, since leaving it out would allow more.
 
 import { compileHostPattern, type HostPattern } from '../host-pattern.js';
-import { PLAIN_METHODS, compileTable, covers } from './regions.js';
+import { PLAIN_METHODS, compileTable, covers, perRegion } from './regions.js';
 import { agentName, type ImportedAgent, type ImportIssue, type ImportResult, type SourceRef } from './model.js';
 
 type Acl =
@@ -152,6 +152,14 @@ export function importSquid(file: string, text: string): ImportResult {
     ? { line: last.source.line, text: `squid's implicit last rule: the opposite of "${last.source.text}"` }
     : null;
 
+  const domainAcls = perRegion(
+    (region) =>
+      new Set(
+        [...acls.values()]
+          .filter(({ acl }) => acl.type === 'dstdomain' && acl.patterns.some((p) => covers(p, region)))
+          .map(({ acl }) => acl),
+      ),
+  );
   const matches = (acl: Acl, region: HostPattern, port: number, method: string, agent: string): boolean => {
     switch (acl.type) {
       case 'all':
@@ -160,7 +168,7 @@ export function importSquid(file: string, text: string): ImportResult {
       case 'unsupported':
         return false;
       case 'dstdomain':
-        return acl.patterns.some((p) => covers(p, region));
+        return domainAcls(region).has(acl);
       case 'port':
         return acl.ranges.some(([lo, hi]) => port >= lo && port <= hi);
       case 'method':

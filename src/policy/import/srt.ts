@@ -6,7 +6,7 @@
 
 import { compileHostPattern, type HostPattern } from '../host-pattern.js';
 import type { ImportIssue, ImportResult, SourceRef } from './model.js';
-import { compileTable, covers } from './regions.js';
+import { compileTable, covers, perRegion } from './regions.js';
 import { isRecord, readJsonSource, type SourceDocument } from './source.js';
 
 interface Entry {
@@ -58,8 +58,9 @@ export function importSrt(file: string, text: string): ImportResult {
     );
   }
 
-  const matches = (entry: Entry, region: HostPattern, port: number) =>
-    covers(entry.pattern, region) && (entry.port === null || entry.port === port);
+  const deniedHere = perRegion((region) => denied.filter((e) => covers(e.pattern, region)));
+  const allowedHere = perRegion((region) => allowed.filter((e) => covers(e.pattern, region)));
+  const onPort = (entry: Entry, port: number) => entry.port === null || entry.port === port;
   const rules = compileTable({
     patterns: [...allowed, ...denied].filter((e) => e.pattern.kind !== 'any').map((e) => e.text),
     declaredDenies: denied
@@ -71,9 +72,9 @@ export function importSrt(file: string, text: string): ImportResult {
       .map((e) => [e.port as number, e.port as number] as const),
     mode: 'tunnel',
     decide: ({ region, port }) => {
-      const deny = denied.find((e) => matches(e, region, port));
+      const deny = deniedHere(region).find((e) => onPort(e, port));
       if (deny) return { effect: 'deny', source: deny.source };
-      const allow = allowed.find((e) => matches(e, region, port));
+      const allow = allowedHere(region).find((e) => onPort(e, port));
       return allow ? { effect: 'allow', source: allow.source } : { effect: 'deny', source: null };
     },
   });
