@@ -1,7 +1,8 @@
 // One entry point for `leash policy import`: the source format's importer, then the writer. Pure: the command
 // reads the file and writes the result.
 
-import type { ImportFormat, ImportIssue } from './model.js';
+import { withNoOne, type ImportFormat, type ImportIssue } from './model.js';
+import { NO_ONE } from './regions.js';
 import { importSafeClaw } from './safeclaw.js';
 import { importSmokescreen } from './smokescreen.js';
 import { importSquid } from './squid.js';
@@ -22,5 +23,6 @@ export function importPolicy(
 ): { ok: true; yaml: string } | { ok: false; issues: readonly ImportIssue[] } {
   const result = IMPORTERS[format](file, text);
   if (!result.ok) return result;
-  return { ok: true, yaml: writePolicy(result.policy, file) };
+  const policy = { ...result.policy, agents: withNoOne(result.policy.agents, result.policy.rules, NO_ONE) };
+  return { ok: true, yaml: writePolicy(policy, file) };
 }

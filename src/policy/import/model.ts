@@ -63,3 +63,16 @@ export function agentName(source: string): string {
     .slice(0, 63);
   return name || 'agent';
 }
+
+/** The agents, plus the agent no one can be when a rule names it (see NO_ONE in regions.ts). */
+export function withNoOne(
+  agents: readonly ImportedAgent[],
+  rules: readonly ImportedRule[],
+  noOne: string,
+): ImportedAgent[] {
+  if (!rules.some((r) => r.agents?.includes(noOne))) return [...agents];
+  const notes = [
+    'an agent no client can be (no token, uid or cidrs): rules naming only it allow nothing, and exist so that a broader rule does not decide hosts the source refused',
+  ];
+  return [...agents, { name: noOne, notes }];
+}

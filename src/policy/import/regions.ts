@@ -15,6 +15,8 @@ import { compileHostPattern, patternCovers, specificity, type HostPattern } from
 import type { ImportedRule, SourceRef } from './model.js';
 
 export const PLAIN_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'TRACE'] as const;
+/** An agent no client can be (no token, uid or cidrs): a rule naming only it allows nothing but still ranks. */
+export const NO_ONE = 'no-one';
 const ALL_METHODS = [...PLAIN_METHODS, 'CONNECT'] as const;
 /** leash's default settings.tlsPorts: CONNECTs to them are tunnels leash can splice or intercept. */
 const TLS_PORTS: ReadonlySet<number> = new Set([443, 8443]);
@@ -100,6 +102,7 @@ export function compileTable(table: DecisionTable): ImportedRule[] {
   // the construct that allowed them (its rate limit and reason), then by agent.
   const allowed = new Map<Region, Map<string, Map<string, AgentCells>>>();
   const allowedClasses = new Map<Region, Set<PortClass>>();
+  const allowedAgents = new Map<Region, ReadonlySet<string>>();
   for (const region of regions) {
     const byAttrs = new Map<string, Map<string, AgentCells>>();
     const regionClasses = new Set<PortClass>();
@@ -123,6 +126,7 @@ export function compileTable(table: DecisionTable): ImportedRule[] {
     }
     allowed.set(region, byAttrs);
     allowedClasses.set(region, regionClasses);
+    allowedAgents.set(region, new Set([...byAttrs.values()].flatMap((byAgent) => [...byAgent.keys()])));
   }
 
   const rules: Omit<ImportedRule, 'name'>[] = [];
@@ -190,7 +194,7 @@ export function compileTable(table: DecisionTable): ImportedRule[] {
     rules.push(...out);
   }
 
-  rules.push(...denyRules(table, regions, index, classes, allowedClasses, allowRules, rules));
+  rules.push(...denyRules(table, regions, index, classes, allowedClasses, allowedAgents, allowRules, rules));
   return named(rules);
 }
 
@@ -440,15 +444,15 @@ function denyRules(
   index: CoverIndex,
   classes: readonly PortClass[],
   allowedClasses: ReadonlyMap<Region, ReadonlySet<PortClass>>,
+  allowedAgents: ReadonlyMap<Region, ReadonlySet<string>>,
   allowRules: ReadonlyMap<Region, readonly Omit<ImportedRule, 'name'>[]>,
   emitted: readonly Omit<ImportedRule, 'name'>[],
 ): Omit<ImportedRule, 'name'>[] {
   const out: Omit<ImportedRule, 'name'>[] = [];
-  // Deny rules for every agent, by domain: a port they already deny needs no second rule.
-  const everyAgentDenies = new Map<string, Omit<ImportedRule, 'name'>[]>();
+  // Deny rules by domain: a port and agents they already deny need no second rule.
+  const denies = new Map<string, Omit<ImportedRule, 'name'>[]>();
   const remember = (rule: Omit<ImportedRule, 'name'>) => {
-    if (rule.effect !== 'deny' || rule.agents) return;
-    everyAgentDenies.set(rule.domain, [...(everyAgentDenies.get(rule.domain) ?? []), rule]);
+    if (rule.effect === 'deny') denies.set(rule.domain, [...(denies.get(rule.domain) ?? []), rule]);
   };
   emitted.forEach(remember);
   const push = (rule: Omit<ImportedRule, 'name'>) => {
@@ -479,20 +483,32 @@ function denyRules(
     const broader = (index.broader.get(region) ?? []).filter(
       (r) => specificity(r.pattern) < specificity(region.pattern),
     );
-    const taken = everyAgentDenies.get(region.text) ?? [];
-    const widened = classes.filter(
+    // The classes where a broader rule would decide, and the agents it would allow: those must be denied here.
+    const wideningRules = (c: PortClass) =>
+      broader
+        .flatMap((r) => allowRules.get(r) ?? [])
+        .filter((rule) => rule.ports === '*' || (c.lo === c.hi && rule.ports?.includes(c.lo)));
+    const candidates = classes.filter((c) => !own.has(c) && wideningRules(c).length > 0);
+    const needDeny = new Set(
+      candidates.flatMap((c) => wideningRules(c).flatMap((rule) => rule.agents ?? table.agents)),
+    );
+    const taken = denies.get(region.text) ?? [];
+    const widened = candidates.filter(
       (c) =>
-        !own.has(c) &&
-        !taken.some((r) => r.ports === undefined || r.ports === '*' || r.ports.includes(c.lo)) &&
-        broader.some((r) =>
-          (allowRules.get(r) ?? []).some((rule) => rule.ports === '*' || (c.lo === c.hi && rule.ports?.includes(c.lo))),
+        !taken.some(
+          (r) =>
+            (r.ports === undefined || r.ports === '*' || r.ports.includes(c.lo)) &&
+            (!r.agents || [...needDeny].every((a) => r.agents?.includes(a))),
         ),
     );
     if (widened.length === 0) continue;
-    const lost = (index.under.get(region) ?? []).filter((r) => (allowedClasses.get(r)?.size ?? 0) > 0);
+    const agents = needDeny.size === table.agents.length ? {} : { agents: [...needDeny].sort() };
+    const lost = (index.under.get(region) ?? []).filter((r) =>
+      [...(allowedAgents.get(r) ?? [])].some((a) => needDeny.has(a)),
+    );
     const first = widened[0] as PortClass;
     const refused = new Map(
-      table.agents
+      [...needDeny]
         .map((agent) => table.decide({ region: region.pattern, port: first.lo, method: 'GET', agent }).source)
         .map((s) => [s ? `${s.line}:${s.text}` : '', s]),
     );
@@ -500,26 +516,25 @@ function denyRules(
       ...sourceNotes([...refused.values()]),
       'the source allowed nothing here; without this rule a broader leash rule would decide these hosts',
     ];
-    if (own.size === 0) {
-      if (lost.length)
-        notes.push(
-          `differs: deny rules win in leash, so this also denies ${lost.map((r) => r.text).join(', ')}, which the source allowed`,
-        );
-      push({ domain: region.text, effect: 'deny', notes });
-      continue;
-    }
     const listed = widened.filter((c) => c.lo === c.hi).map((c) => c.lo);
-    const ranges = widened.filter((c) => c.hi > c.lo);
-    if (ranges.length)
-      notes.push(
-        `differs: on ports ${ranges.map((c) => `${c.lo}-${c.hi}`).join(', ')} a broader leash rule decides these hosts (leash lists ports one by one)`,
-      );
-    if (listed.length) {
-      if (lost.length)
-        notes.push(
-          `differs: deny rules win in leash, so this also denies ${lost.map((r) => r.text).join(', ')} on these ports`,
-        );
-      push({ domain: region.text, effect: 'deny', ports: listed, notes });
+    const ranges = widened.some((c) => c.hi > c.lo);
+    if (lost.length === 0 && (own.size === 0 || !ranges)) {
+      // Nothing narrower is allowed to these agents: a deny rule says it plainly.
+      push({ domain: region.text, effect: 'deny', ...(own.size === 0 ? {} : { ports: listed }), ...agents, notes });
+    } else {
+      // A deny rule would also deny what narrower hosts allow, or cannot name a range of ports: instead an allow
+      // rule for no one makes this pattern the most specific one, so the broader rule no longer decides here.
+      push({
+        domain: region.text,
+        effect: 'allow',
+        ports: '*',
+        agents: [NO_ONE],
+        ...(region.pattern.kind === 'wildcard' && region.pattern.publicSuffix ? { broad: true } : {}),
+        notes: [
+          ...notes,
+          `allows no one (${NO_ONE} is an agent no client can be); a deny rule would also deny ${lost.length ? lost.map((r) => r.text).join(', ') : 'ports this host allows'}`,
+        ],
+      });
     }
   }
   return out;

@@ -10,7 +10,7 @@
 
 import { compileHostPattern, type HostPattern } from '../host-pattern.js';
 import { agentName, type ImportedAgent, type ImportIssue, type ImportResult, type SourceRef } from './model.js';
-import { compileTable, covers, type Verdict } from './regions.js';
+import { NO_ONE, compileTable, covers, type Verdict } from './regions.js';
 import { isRecord, readYamlSource, type SourceDocument } from './source.js';
 
 type Action = 'open' | 'report' | 'enforce';
@@ -59,7 +59,7 @@ export function importSmokescreen(file: string, text: string): ImportResult {
 
   const notes: string[] = [];
   const agentNotes = new Map<string, string[]>();
-  const used = new Set<string>(['anonymous']);
+  const used = new Set<string>(['anonymous', NO_ONE]);
   const roles: Role[] = [];
   const seen = new Set<string>();
   (top.services as unknown[]).forEach((raw, i) => {

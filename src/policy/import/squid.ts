@@ -10,7 +10,7 @@
 // comment says so), a deny line using it is refused at its line, since leaving it out would allow more.
 
 import { compileHostPattern, type HostPattern } from '../host-pattern.js';
-import { PLAIN_METHODS, compileTable, covers, perRegion } from './regions.js';
+import { NO_ONE, PLAIN_METHODS, compileTable, covers, perRegion } from './regions.js';
 import { agentName, type ImportedAgent, type ImportIssue, type ImportResult, type SourceRef } from './model.js';
 
 type Acl =
@@ -266,7 +266,11 @@ function parseAcl(
         }
         cidrs.push(cidr);
       }
-      return { type: 'src', agent: agentName(name) === 'anonymous' ? 'anonymous-src' : agentName(name), cidrs };
+      return {
+        type: 'src',
+        agent: ['anonymous', NO_ONE].includes(agentName(name)) ? `${agentName(name)}-src` : agentName(name),
+        cidrs,
+      };
     }
     default:
       return { type: 'unsupported', kind: type };
