@@ -91,7 +91,14 @@ export function covers(source: HostPattern, region: HostPattern): boolean {
   return patternCovers(source, region);
 }
 
-export function compileTable(table: DecisionTable): ImportedRule[] {
+export interface CompiledTable {
+  readonly rules: ImportedRule[];
+  /** What could not be carried over at all (no rule is left to carry the comment): for the head of the file. */
+  readonly notes: string[];
+}
+
+export function compileTable(table: DecisionTable): CompiledTable {
+  const dropped: string[] = [];
   const regions = regionsOf(table.patterns);
   const index = coverIndex(regions);
   const classes = portClasses(table.portRanges);
@@ -161,7 +168,8 @@ export function compileTable(table: DecisionTable): ImportedRule[] {
         const notes: string[] = [];
         const denyPorts: number[] = [];
         const entries = portEntries(perClass, classes, notes, denyPorts);
-        for (const entry of entries) out.push(...methodRules(region, entry, table.mode, from, agents, everyone, notes));
+        for (const entry of entries)
+          out.push(...methodRules(region, entry, table.mode, from, agents, everyone, notes, dropped));
         if (denyPorts.length > 0) {
           const refused = table.decide({
             region: region.pattern,
@@ -195,7 +203,7 @@ export function compileTable(table: DecisionTable): ImportedRule[] {
   }
 
   rules.push(...denyRules(table, regions, index, classes, allowedClasses, allowedAgents, allowRules, rules));
-  return named(rules);
+  return { rules: named(rules), notes: [...new Set(dropped)] };
 }
 
 interface CoverIndex {
@@ -338,6 +346,7 @@ function methodRules(
   agents: readonly string[],
   everyone: readonly string[],
   groupNotes: readonly string[],
+  dropped: string[],
 ): Omit<ImportedRule, 'name'>[] {
   const notes = [...sourceNotes(sources), ...groupNotes];
   // Every source of one group carries the same rate limit and reason.
@@ -411,6 +420,7 @@ function methodRules(
       `not carried over: plain HTTP to port ${ports.filter((p) => TLS_PORTS.has(p)).join(', ')}, which the source allowed while refusing CONNECT there; leash would open tunnels too, so it is left out`,
     );
     if (kept.length > 0) withMethods(limited ? sortMethods(plain) : null, notes, kept);
+    else dropped.push(`${region.text}: ${notes[notes.length - 1] as string}`);
   }
   return out;
 }

@@ -55,7 +55,7 @@ export function importSafeClaw(file: string, text: string): ImportResult {
 
   const defaultSource: SourceRef | null =
     defaultEffect === 'allow' ? { line: doc.at(['defaultEffect']).line, text: 'defaultEffect: allow' } : null;
-  const compiled = compileTable({
+  const { rules: compiled, notes: dropped } = compileTable({
     patterns: rules.map((r) => r.text),
     declaredDenies: rules.filter((r) => !r.allow && !r.methods).map((r) => ({ pattern: r.text, source: r.source })),
     agents: ['anonymous'],
@@ -67,7 +67,10 @@ export function importSafeClaw(file: string, text: string): ImportResult {
       return { effect: defaultEffect === 'allow' ? 'allow' : 'deny', source: defaultSource };
     },
   });
-  return { ok: true, policy: { format: 'safeclaw', notes, agents: [], rules: withBucketNotes(compiled) } };
+  return {
+    ok: true,
+    policy: { format: 'safeclaw', notes: [...notes, ...dropped], agents: [], rules: withBucketNotes(compiled) },
+  };
 }
 
 /** One SafeClaw rate limit split over several leash rules gives each its own bucket: say so on each. */

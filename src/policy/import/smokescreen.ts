@@ -120,7 +120,7 @@ export function importSmokescreen(file: string, text: string): ImportResult {
       return { effect: 'allow', source: role.actionSource };
     return { effect: 'deny', source: role.actionSource };
   };
-  const rules = compileTable({
+  const { rules, notes: dropped } = compileTable({
     patterns: [...all.flatMap((r) => r.globs), ...globalDeny, ...globalAllow].map((g) => g.text),
     declaredDenies: globalDeny.map((g) => ({ pattern: g.text, source: g.source })),
     agents: [...roles.map((r) => r.agent), 'anonymous'],
@@ -131,7 +131,13 @@ export function importSmokescreen(file: string, text: string): ImportResult {
   const agents: ImportedAgent[] = roles.map((r) => ({ name: r.agent, notes: agentNotes.get(r.agent) ?? [] }));
   return {
     ok: true,
-    policy: { format: 'smokescreen', notes, ...(reportMode ? { mode: 'report' as const } : {}), agents, rules },
+    policy: {
+      format: 'smokescreen',
+      notes: [...notes, ...dropped],
+      ...(reportMode ? { mode: 'report' as const } : {}),
+      agents,
+      rules,
+    },
   };
 }
 

@@ -177,7 +177,7 @@ export function importSquid(file: string, text: string): ImportResult {
         return agent === acl.agent;
     }
   };
-  const rules = compileTable({
+  const { rules, notes: dropped } = compileTable({
     patterns: [...acls.values()].flatMap(({ acl }) => (acl.type === 'dstdomain' ? acl.texts : [])),
     declaredDenies: [],
     agents: [...agents.map((a) => a.name), 'anonymous'],
@@ -193,7 +193,7 @@ export function importSquid(file: string, text: string): ImportResult {
       return { effect: last && !last.allow ? 'allow' : 'deny', source: implicit };
     },
   });
-  return { ok: true, policy: { format: 'squid', notes, agents, rules } };
+  return { ok: true, policy: { format: 'squid', notes: [...notes, ...dropped], agents, rules } };
 }
 
 function aclNamed(acls: ReadonlyMap<string, AclDef>, name: string): Acl | undefined {

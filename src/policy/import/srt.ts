@@ -61,7 +61,7 @@ export function importSrt(file: string, text: string): ImportResult {
   const deniedHere = perRegion((region) => denied.filter((e) => covers(e.pattern, region)));
   const allowedHere = perRegion((region) => allowed.filter((e) => covers(e.pattern, region)));
   const onPort = (entry: Entry, port: number) => entry.port === null || entry.port === port;
-  const rules = compileTable({
+  const { rules, notes: dropped } = compileTable({
     patterns: [...allowed, ...denied].filter((e) => e.pattern.kind !== 'any').map((e) => e.text),
     declaredDenies: denied
       .filter((e) => e.port === null && e.pattern.kind !== 'any')
@@ -78,7 +78,7 @@ export function importSrt(file: string, text: string): ImportResult {
       return allow ? { effect: 'allow', source: allow.source } : { effect: 'deny', source: null };
     },
   });
-  return { ok: true, policy: { format: 'srt', notes, agents: [], rules } };
+  return { ok: true, policy: { format: 'srt', notes: [...notes, ...dropped], agents: [], rules } };
 }
 
 function entries(

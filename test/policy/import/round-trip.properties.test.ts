@@ -27,26 +27,28 @@ const PORTS = [443, 80, 8080, 22];
 const REQUESTS = HOSTS.flatMap((host) =>
   PORTS.flatMap((port) => [`CONNECT ${host}:${port}`, `GET http://${host}:${port}/`]),
 );
-const RUNS = { seed: 20261203, numRuns: 80 };
+const RUNS = { seed: Number(process.env.IMPORT_SEED ?? 20261203), numRuns: Number(process.env.IMPORT_RUNS ?? 80) };
 
 /** sandbox-runtime and smokescreen match alike: an exact host, or `*.suffix` for subdomains at any depth. */
 function globMatches(glob: string, host: string): boolean {
   return glob.startsWith('*.') ? host.endsWith(glob.slice(1)) : glob === host;
 }
 
-function load(format: 'srt' | 'smokescreen', text: string): CompiledPolicy {
+function loadWithText(format: 'srt' | 'smokescreen' | 'squid', text: string): { policy: CompiledPolicy; yaml: string } {
   const imported = importPolicy(format, 'source', text);
   if (!imported.ok) throw new Error(imported.issues.map((i) => i.message).join('\n'));
   const loaded = compilePolicy([{ file: 'imported.yaml', text: imported.yaml }]);
   if (!loaded.policy)
     throw new Error(`does not load:\n${loaded.issues.map((i) => i.message).join('\n')}\n${imported.yaml}`);
-  return loaded.policy;
+  return { policy: loaded.policy, yaml: imported.yaml };
 }
 
+const load = (format: 'srt' | 'smokescreen', text: string): CompiledPolicy => loadWithText(format, text).policy;
+
 function hostPort(request: string): { host: string; port: number } {
-  const target = request.split(' ')[1] as string;
-  const url = new URL(target.startsWith('http') ? target : `http://${target}`);
-  return { host: url.hostname, port: Number(url.port) };
+  const target = (request.split(' ')[1] as string).replace(/^http:\/\//, '').replace(/\/.*$/, '');
+  const at = target.lastIndexOf(':');
+  return { host: target.slice(0, at), port: Number(target.slice(at + 1)) };
 }
 
 describe('an imported policy decides as its source tool', () => {
@@ -119,5 +121,59 @@ describe('an imported policy decides as its source tool', () => {
       ),
       RUNS,
     );
+  });
+
+  // squid: first match wins, then the opposite of the last line. Where leash cannot say the same, the import says
+  // so in a comment ("differs:", "not carried over:"); without such a comment the decisions must be identical.
+  const term = fc.record({ acl: fc.constantFrom('d1', 'd2', 'ssl', 'web', 'CONNECT', 'all'), negated: fc.boolean() });
+  const line = fc.record({ allow: fc.boolean(), terms: fc.array(term, { minLength: 1, maxLength: 2 }) });
+  const domains = fc.uniqueArray(
+    fc.constantFrom(...PATTERNS.filter((p) => !p.startsWith('*')).flatMap((p) => [p, `.${p}`])),
+    { minLength: 1, maxLength: 3 },
+  );
+  it('squid: first matching http_access line, then the opposite of the last; exact wherever no comment says otherwise', () => {
+    let exact = 0;
+    fc.assert(
+      fc.property(domains, domains, fc.array(line, { minLength: 1, maxLength: 4 }), (d1, d2, lines) => {
+        const text =
+          `acl d1 dstdomain ${d1.join(' ')}\nacl d2 dstdomain ${d2.join(' ')}\nacl ssl port 443\nacl web port 80 443 8080\n` +
+          `acl CONNECT method CONNECT\n` +
+          lines
+            .map(
+              (l) =>
+                `http_access ${l.allow ? 'allow' : 'deny'} ${l.terms.map((t) => `${t.negated ? '!' : ''}${t.acl}`).join(' ')}`,
+            )
+            .join('\n') +
+          '\n';
+        const { policy, yaml } = loadWithText('squid', text);
+        if (/differs:|not carried over:/.test(yaml)) return;
+        exact++;
+        const domainHit = (values: string[], host: string) =>
+          values.some((v) => (v.startsWith('.') ? host === v.slice(1) || host.endsWith(v) : host === v));
+        for (const request of REQUESTS) {
+          const { host, port } = hostPort(request);
+          const method = request.split(' ')[0] as string;
+          const matches = (acl: string): boolean =>
+            acl === 'd1'
+              ? domainHit(d1, host)
+              : acl === 'd2'
+                ? domainHit(d2, host)
+                : acl === 'ssl'
+                  ? port === 443
+                  : acl === 'web'
+                    ? [80, 443, 8080].includes(port)
+                    : acl === 'CONNECT'
+                      ? method === 'CONNECT'
+                      : true;
+          const hit = lines.find((l) => l.terms.every((t) => matches(t.acl) !== t.negated));
+          const last = lines[lines.length - 1] as (typeof lines)[number];
+          const squid = hit ? (hit.allow ? 'allow' : 'deny') : last.allow ? 'deny' : 'allow';
+          expect([request, leashVerdict(policy, request)]).toEqual([request, squid]);
+        }
+      }),
+      RUNS,
+    );
+    // The property says something only if most generated configurations import exactly.
+    expect(exact).toBeGreaterThan(RUNS.numRuns / 2);
   });
 });
