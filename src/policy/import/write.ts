@@ -56,6 +56,14 @@ function writeRule(lines: string[], rule: ImportedRule): void {
 }
 
 function value(v: unknown): string {
+  // A string with a line break would be dumped as a block scalar over several lines: write it double-quoted,
+  // escapes and all, so every value stays on its key's line.
+  if (typeof v === 'string' && /[\u0000-\u001f\u007f\u0085\u2028\u2029]/.test(v)) {
+    return JSON.stringify(v).replace(
+      /[\u007f\u0085\u2028\u2029]/g,
+      (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+    );
+  }
   return jsyaml.dump(v, { flowLevel: 0, lineWidth: -1 }).trimEnd();
 }
 
