@@ -203,7 +203,7 @@ export function compileTable(table: DecisionTable): CompiledTable {
   }
 
   rules.push(...denyRules(table, regions, index, classes, allowedClasses, allowedAgents, allowRules, rules));
-  return { rules: named(rules), notes: [...new Set(dropped)] };
+  return { rules: named(merged(rules)), notes: [...new Set(dropped)] };
 }
 
 interface CoverIndex {
@@ -548,6 +548,42 @@ function denyRules(
     }
   }
   return out;
+}
+
+/**
+ * Rules that differ only in their listed ports become one rule with both lists, which decides the same (allow rules
+ * of one pattern are a union; so are deny rules). Within a domain, rules naming only CONNECT stay first, so a tunnel
+ * is spliced by them rather than intercepted by a rule with methods.
+ */
+function merged(rules: readonly Omit<ImportedRule, 'name'>[]): Omit<ImportedRule, 'name'>[] {
+  const out: Omit<ImportedRule, 'name'>[] = [];
+  const shape = (r: Omit<ImportedRule, 'name'>) =>
+    JSON.stringify([r.domain, r.effect, r.methods, r.agents, r.rateLimit, r.reason, r.broad, Array.isArray(r.ports)]);
+  const at = new Map<string, number>();
+  for (const rule of rules) {
+    const key = shape(rule);
+    const i = at.get(key);
+    const into = i === undefined ? undefined : out[i];
+    if (into && Array.isArray(into.ports) && Array.isArray(rule.ports)) {
+      const ports = [...new Set([...into.ports, ...rule.ports])].sort((a, b) => a - b);
+      out[i as number] = { ...into, ports, notes: [...new Set([...into.notes, ...rule.notes])] };
+      continue;
+    }
+    at.set(key, out.length);
+    out.push(rule);
+  }
+  const connectOnly = (r: Omit<ImportedRule, 'name'>) => r.methods?.length === 1 && r.methods[0] === 'CONNECT';
+  const order = new Map<string, number>();
+  out.forEach((r) => order.set(r.domain, order.get(r.domain) ?? order.size));
+  return out
+    .map((rule, index) => ({ rule, index }))
+    .sort(
+      (a, b) =>
+        (order.get(a.rule.domain) ?? 0) - (order.get(b.rule.domain) ?? 0) ||
+        Number(connectOnly(b.rule)) - Number(connectOnly(a.rule)) ||
+        a.index - b.index,
+    )
+    .map(({ rule }) => rule);
 }
 
 /** Unique rule names from the domains: `api.example.com`, `star.example.com`, `all-hosts`, `deny-...`. */
