@@ -39,6 +39,7 @@ commands:
                                                                        propose the rules that would allow what the audit log shows
   ca init  [--certs DIR] [--force]                                     create leash's CA for TLS interception
   ca trust [--certs DIR]                                               how to make agents trust it
+  policy import --from safeclaw|srt|squid|smokescreen FILE [-o FILE]  another tool's policy as a leash policy, with comments
   help [COMMAND]                                                       this text, or one command's flags, defaults and an example
 
 leash COMMAND --help shows a command's flags, defaults and an example; leash --version prints the version.`;
@@ -254,6 +255,18 @@ export function buildProgram(io: CommandIo, outcome: Outcome, argv: readonly str
     .action((inputs: string[], options: { agent?: string[]; since?: string; minRequests?: string; wildcardMin?: string; policy?: string[]; output?: string }) =>
       done(import('./policy-suggest.js').then((m) => m.suggestCommand(options, inputs, io))),
     );
+
+  policyGroup
+    .command('import')
+    .description("write an equivalent leash policy from another tool's, with a comment on everything not carried over exactly")
+    .argument('<file>', 'the source file: SafeClaw YAML, sandbox-runtime settings JSON, squid.conf or a smokescreen ACL')
+    .helpOption('-h, --help', 'show this help')
+    .configureOutput({ writeOut: print(io.out), writeErr: print(io.err), outputError: () => {} })
+    .exitOverride()
+    .addOption(new Option('--from <format>', 'the source tool').choices(['safeclaw', 'srt', 'squid', 'smokescreen']).makeOptionMandatory())
+    .option('-o, --output <file>', 'where to write the policy (default: stdout)')
+    .addHelpText('after', '\nExample:\n  leash policy import --from squid /etc/squid/squid.conf -o policies/imported.yaml')
+    .action((file: string, options: { from: string; output?: string }) => done(import('./policy-import.js').then((m) => m.policyImportCommand(options, file, io))));
 
   const ca = command('ca', "leash's CA for TLS interception", 'leash ca init --certs /etc/leash/certs');
   for (const [name, summary, example] of [
