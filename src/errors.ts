@@ -17,6 +17,7 @@ export const ERROR_CODES = {
   LEASH_KERNEL: 'nft, iptables-restore or iptables-save failed or is missing while loading, removing or reading kernel rules; the message quotes the tool',
   LEASH_NOT_RUNNING: 'nothing answers as leash at the control endpoint a command looked at (--control PATH, --admin URL, $LEASH_ADMIN, else the default socket)',
   LEASH_CONTROL: "the running leash refused a control call (a missing or wrong admin token, an invalid value); the message quotes leash's answer",
+  LEASH_LOCKDOWN: 'the lockdown state (leash-lockdown.json beside the audit log, or the shared store) cannot be read or written; leash does not guess that nothing is locked down',
   LEASH_STORE_UNAVAILABLE: 'the shared store (--store, Redis) did not answer in time or is unreachable; what needed it is refused (reason store_unavailable)',
 } as const;
 

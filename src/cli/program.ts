@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { LeashError } from '../errors.js';
 import type { AuditOptions } from './audit.js';
+import type { LockdownFlags } from './lockdown.js';
 import type { RulesFlags } from './rules.js';
 import type { CommandIo } from './io.js';
 
@@ -33,6 +34,8 @@ commands:
   audit report [FILE|DIR]... [filters] [--policy PATH]... -o FILE.html one self-contained HTML report with charts
   ca init  [--certs DIR] [--force]                                     create leash's CA for TLS interception
   ca trust [--certs DIR]                                               how to make agents trust it
+  lockdown on [--agent NAME]... [--reason TEXT] | off [--agent NAME]... | status
+           [--control PATH | --admin URL]                              the kill switch: refuse an agent's (or every agent's) traffic and cut it
   help [COMMAND]                                                       this text, or one command's flags, defaults and an example
 
 leash COMMAND --help shows a command's flags, defaults and an example; leash --version prints the version.`;
@@ -192,6 +195,29 @@ export function buildProgram(io: CommandIo, outcome: Outcome, argv: readonly str
       const filters = audit.opts<AuditOptions>();
       return done(import('./audit.js').then((m) => m.auditCli({ ...filters, output: options.output, policy: options.policy }, ['report', ...inputs], io)));
     });
+
+  const lockdown = command('lockdown', 'the kill switch: stop an agent\'s network at once (through the running leash\'s control API)', 'leash lockdown on --agent research --reason "exfiltrating to pastebin"');
+  for (const [name, summary, example] of [
+    ['on', "refuse the agents' new requests and tunnels (403 lockdown) and cut what they have open; without --agent, every agent", 'leash lockdown on --agent research --reason "exfiltrating to pastebin"'],
+    ['off', 'lift the lockdown of the agents; without --agent, every lockdown', 'leash lockdown off --agent research'],
+    ['status', 'the lockdown in force: who, since when, why', 'leash lockdown status'],
+  ] as const) {
+    const sub = lockdown
+      .command(name)
+      .description(summary)
+      .helpOption('-h, --help', 'show this help')
+      .configureOutput({ writeOut: print(io.out), writeErr: print(io.err), outputError: () => {} })
+      .exitOverride()
+      .option('--control <path>', "the running leash's control socket (default: /run/leash/admin.sock as root, else leash-admin.sock beside $LEASH_AUDIT or ./leash-audit.log)")
+      .option('--admin <url>', "the running leash's --admin listener, e.g. http://127.0.0.1:9090 (default: $LEASH_ADMIN); the token comes from $LEASH_ADMIN_TOKEN")
+      .addHelpText('after', `\nExample:\n  ${example}`);
+    if (name !== 'status') sub.option('--agent <name>', 'an agent (repeatable); without it, every agent', collect);
+    if (name === 'on') sub.option('--reason <text>', 'why, shown to the agent in every refusal and kept in the audit log');
+    sub.action(function (this: Command, options: LockdownFlags) {
+      noArguments(this);
+      return done(import('./lockdown.js').then((m) => m.lockdownCommand(name, options, io)));
+    });
+  }
 
   const ca = command('ca', "leash's CA for TLS interception", 'leash ca init --certs /etc/leash/certs');
   for (const [name, summary, example] of [

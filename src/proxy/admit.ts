@@ -15,6 +15,7 @@ import { resolveTarget, type Resolution } from './resolve.js';
 import { socketOwnerUid } from './socket-owner.js';
 import type { ProxyState } from './state.js';
 import { judge } from './verdict.js';
+import { lockdownStep } from '../lockdown/step.js';
 
 export type Admission =
   | { ok: true; request: NormalizedRequest; rule: CompiledRule | null; resolution: Extract<Resolution, { ok: true }>; reportOnly: boolean; intercept: boolean }
@@ -35,6 +36,12 @@ export async function admit(state: ProxyState, exchange: Exchange, req: Incoming
   if (!identity.ok) return { ok: false, reason: identity.reason, message: identity.message };
   exchange.record.agent = identity.agent;
   exchange.record.identity = identity.method;
+  const locked = lockdownStep(state.lockdown, identity.agent);
+  if (locked) {
+    // Refused before the policy names the destination: record what was asked for anyway.
+    Object.assign(exchange.record, { host: facts.host, port: facts.port });
+    return locked;
+  }
 
   let verdict = judge(policy, { ...facts, agent: identity.agent });
   exchange.applyVerdict(verdict);

@@ -12,6 +12,7 @@ import type { Exchange } from './exchange.js';
 import type { PolicyRuntimes } from './policy-runtime.js';
 import type { KeepAliveConnections } from './keep-alive.js';
 import type { RecentRequests } from '../grants/recent.js';
+import type { LockdownView } from '../lockdown/step.js';
 
 export interface ProxyState {
   policy: CompiledPolicy;
@@ -26,6 +27,8 @@ export interface ProxyState {
   /** What each policy revision in use needs (tokens, resolver, HTTPS agent), built on swap, retired after. */
   readonly runtimes: PolicyRuntimes;
   draining: boolean;
+  /** The lockdown in force (leash lockdown, SIGUSR1); undefined: nothing is locked down. */
+  readonly lockdown: LockdownView | undefined;
   readonly rateLimits: RateLimitStore;
   /** Hosts trusted responses referenced, per agent, for a short while. */
   readonly grants: GrantStore;
