@@ -47,7 +47,7 @@ export interface ServeOptions {
   store?: string;
   /** `--store-timeout` (else LEASH_STORE_TIMEOUT): bound on each store operation, default 250ms. */
   storeTimeout?: string;
-  /** `--control PATH`: the control socket; default /run/leash/admin.sock as root, else beside the audit log. */
+  /** `--control PATH` (else LEASH_CONTROL): the control socket; default /run/leash/admin.sock as root, else beside the audit log. */
   control?: string;
 }
 
@@ -131,7 +131,7 @@ export async function startServe(options: ServeOptions, io: CommandIo): Promise<
   routes.push(...lockdownRoutes(lockdownDeps));
   let control: ControlSocket;
   try {
-    control = await startControlSocket(options.control ?? defaultControlPath(auditPath, process.getuid?.()), controlHandler(routes, { kind: 'socket' }, io.err));
+    control = await startControlSocket(options.control ?? (io.env.LEASH_CONTROL || defaultControlPath(auditPath, process.getuid?.())), controlHandler(routes, { kind: 'socket' }, io.err));
   } catch (err) {
     lockdown.stop();
     await proxy.close();

@@ -1,5 +1,6 @@
-// How operators' commands reach a running leash's control API: `--control PATH` (its Unix socket), `--admin URL`
-// or $LEASH_ADMIN (its --admin listener, with the token in $LEASH_ADMIN_TOKEN), else the default socket, which is
+// How operators' commands reach a running leash's control API: `--control PATH` or $LEASH_CONTROL (its Unix
+// socket), `--admin URL` or $LEASH_ADMIN (its --admin listener, with the token in $LEASH_ADMIN_TOKEN), else the
+// default socket, which is
 // where `leash serve` puts it when given no --control. When nothing answers there, one line says so and how to
 // point the command elsewhere; the token is sent only to the endpoint and never printed.
 
@@ -39,6 +40,7 @@ export interface EndpointFlags {
 export function controlEndpoint(flags: EndpointFlags, env: NodeJS.ProcessEnv, defaultSocket: string): ControlEndpoint {
   if (flags.control !== undefined && flags.admin !== undefined) throw new LeashError('LEASH_USAGE', 'give --control PATH or --admin URL, not both');
   if (flags.control !== undefined) return { kind: 'socket', path: flags.control };
+  if (flags.admin === undefined && env.LEASH_CONTROL) return { kind: 'socket', path: env.LEASH_CONTROL };
   const admin = flags.admin ?? (env.LEASH_ADMIN || undefined);
   if (admin !== undefined) return { kind: 'admin', url: adminUrl(admin, flags.admin !== undefined ? '--admin' : 'LEASH_ADMIN'), token: env.LEASH_ADMIN_TOKEN || undefined };
   return { kind: 'socket', path: defaultSocket };

@@ -36,7 +36,7 @@ export async function startLeash(
   const stderr: string[] = [];
   const running = await startServe(
     // The CA for interception goes in the test's own directory, never in the repository's certs/.
-    { policy: [policyDir], listen: '127.0.0.1:0', audit: auditFile, now: opts.now, certs: path.join(dir, 'certs'), auditMaxSize: opts.auditRotation?.maxSize, auditKeep: opts.auditRotation?.keep, admin: opts.admin, store: opts.store },
+    { policy: [policyDir], listen: '127.0.0.1:0', audit: auditFile, now: opts.now, certs: path.join(dir, 'certs'), auditMaxSize: opts.auditRotation?.maxSize, auditKeep: opts.auditRotation?.keep, admin: opts.admin, store: opts.store, control: path.join(dir, 'leash-admin.sock') },
     { out: (line) => stderr.push(line), err: (line) => stderr.push(line), env: opts.env ?? {} },
   );
   if (!opts.watch) running.watcher.stop();
