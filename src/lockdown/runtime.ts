@@ -69,7 +69,7 @@ export class LockdownRuntime {
       runtime.current = runtime.stored;
     } catch (err) {
       if (!(err instanceof StoreUnavailableError)) throw err;
-      runtime.noteDown(err);
+      runtime.noteDown();
     }
     if (options.store.shared) {
       runtime.timer = setInterval(() => void runtime.poll(), options.pollMs ?? POLL_MS);
@@ -130,8 +130,8 @@ export class LockdownRuntime {
         this.options.log(`leash: lockdown: the store ${this.display} answers again; its lockdown state is in force`);
       }
       this.apply();
-    } catch (err) {
-      this.noteDown(err as Error);
+    } catch {
+      this.noteDown();
     } finally {
       this.polling = false;
     }
@@ -163,10 +163,11 @@ export class LockdownRuntime {
     this.options.onChange(before, next);
   }
 
-  private noteDown(err: Error): void {
+  private noteDown(): void {
     if (this.storeDown) return;
     this.storeDown = true;
-    this.options.log(`leash: lockdown: the store ${this.display} does not answer (${err.message}); the last lockdown state known stays in force`);
+    // The connection says once why the store is down; this says what that means for lockdown.
+    this.options.log(`leash: lockdown: the store ${this.display} does not answer; the last lockdown state known stays in force`);
   }
 }
 
