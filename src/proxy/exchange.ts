@@ -11,7 +11,7 @@ import type { Reason } from './reasons.js';
 import { refuseResponse, refuseSocket, statusOf } from './respond.js';
 import type { ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { Verdict } from './verdict.js';
+import type { AdmissionNotes } from './admission.js';
 
 export interface ExchangeSink {
   readonly audit: AuditLog;
@@ -50,19 +50,13 @@ export class Exchange {
     return this.done;
   }
 
-  applyVerdict(verdict: Verdict): void {
-    const r = this.record;
-    r.effect = verdict.effect;
-    r.reason = verdict.reason;
-    r.rule = verdict.rule?.name ?? null;
-    this.ruleReason = verdict.rule?.reason ?? null;
-    r.message = verdict.message;
-    if (verdict.wouldDeny) r.wouldDeny = true;
-    if (verdict.request) {
-      r.host = verdict.request.host;
-      r.port = verdict.request.port;
-      r.agent = verdict.request.agent;
-    }
+  /** What admission decided (admission.ts), into the record. */
+  noteAdmission(notes: AdmissionNotes): void {
+    const { ruleReason, wouldDeny, ...fields } = notes;
+    Object.assign(this.record, fields);
+    if (wouldDeny) this.record.wouldDeny = true;
+    else delete this.record.wouldDeny;
+    if (ruleReason !== undefined) this.ruleReason = ruleReason;
   }
 
   /** A refusal after (or instead of) the policy decision: the exchange is denied for `reason`. */

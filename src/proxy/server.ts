@@ -26,6 +26,7 @@ import { PolicyRuntimes } from './policy-runtime.js';
 import { KeepAliveConnections } from './keep-alive.js';
 import { RecentRequests } from '../grants/recent.js';
 import type { LockdownView } from '../lockdown/step.js';
+import { SocketOwners } from './socket-owner.js';
 
 export interface ProxyOptions {
   readonly policy: CompiledPolicy;
@@ -84,6 +85,7 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
     keepAlive: new KeepAliveConnections(),
     lockdown: options.lockdown,
     recentRequests: new RecentRequests(),
+    socketOwners: new SocketOwners(),
     draining: false,
     rateLimits: options.rateLimits ?? new MemoryRateLimitStore(),
     grants: options.grants ?? new MemoryGrantStore(),

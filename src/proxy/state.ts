@@ -13,6 +13,7 @@ import type { PolicyRuntimes } from './policy-runtime.js';
 import type { KeepAliveConnections } from './keep-alive.js';
 import type { RecentRequests } from '../grants/recent.js';
 import type { LockdownView } from '../lockdown/step.js';
+import type { SocketOwners } from './socket-owner.js';
 
 export interface ProxyState {
   policy: CompiledPolicy;
@@ -26,6 +27,8 @@ export interface ProxyState {
   readonly keepAlive: KeepAliveConnections;
   /** What each policy revision in use needs (tokens, resolver, HTTPS agent), built on swap, retired after. */
   readonly runtimes: PolicyRuntimes;
+  /** Which local user owns each agent connection (agents identified by uid). */
+  readonly socketOwners: SocketOwners;
   draining: boolean;
   /** The lockdown in force (leash lockdown, SIGUSR1); undefined: nothing is locked down. */
   readonly lockdown: LockdownView | undefined;
