@@ -127,7 +127,7 @@ export async function startServe(options: ServeOptions, io: CommandIo): Promise<
   // The control API: one route table, served on the control socket and, with --admin, over TCP.
   const routes: ControlRoute[] = [];
   routes.push(indexRoute(() => routes, () => ({ pid: process.pid, revision: proxy.policy.revision })));
-  const lockdownDeps: LockdownDeps = { runtime: lockdown, audit: (record) => audit.write(record), revision: () => proxy.policy.revision, agents: () => new Set(proxy.policy.agents.keys()) };
+  const lockdownDeps: LockdownDeps = { runtime: lockdown, audit: (record) => audit.write(record), revision: () => proxy.policy.revision, agents: () => new Set(proxy.policy.agents.keys()), log: io.err };
   routes.push(...lockdownRoutes(lockdownDeps));
   let control: ControlSocket;
   try {

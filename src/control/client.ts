@@ -69,8 +69,8 @@ export interface ControlReply {
   readonly body: unknown;
 }
 
-/** Who runs this command, sent on the control socket for the audit log: `alice (uid 1000)`. */
-export function localCaller(): string {
+/** Who runs this command, sent on the control socket for the audit log: `alice (uid 1000)`, `root (uid 0, sudo from alice)`. */
+export function localCaller(env: NodeJS.ProcessEnv = process.env): string {
   const uid = process.getuid?.();
   let name: string;
   try {
@@ -78,7 +78,8 @@ export function localCaller(): string {
   } catch {
     name = 'unknown user';
   }
-  return uid === undefined ? name : `${name} (uid ${uid})`;
+  const sudo = uid === 0 && env.SUDO_USER ? `, sudo from ${env.SUDO_USER}` : '';
+  return uid === undefined ? name : `${name} (uid ${uid}${sudo})`;
 }
 
 /**

@@ -19,11 +19,14 @@ export interface LockdownDeps {
   readonly revision: () => string;
   /** The agents the policy defines, to warn about a name it does not know. */
   readonly agents: () => ReadonlySet<string>;
+  /** Operational messages (stderr): each switch gets a line, for whoever watches the logs at 3 a.m. */
+  readonly log: (line: string) => void;
 }
 
 /** Switches a lockdown on and audits it (one record per agent, `*` for every agent). */
 export async function switchOn(deps: LockdownDeps, target: LockdownTarget, reason: string, by: string): Promise<{ state: LockdownState; stored: boolean; problem?: string }> {
   const outcome = await deps.runtime.on(target, reason, by);
+  deps.log(`leash: lockdown on for ${'all' in target ? 'every agent' : target.agents.join(', ')}, asked by ${by}: ${reason}`);
   for (const agent of 'all' in target ? ['*'] : target.agents) {
     const whom = agent === '*' ? 'every agent' : `agent ${agent}`;
     deps.audit(
@@ -82,6 +85,7 @@ export function lockdownRoutes(deps: LockdownDeps): ControlRoute[] {
           }
           throw err;
         }
+        deps.log(`leash: lockdown lifted for ${'all' in target.target ? 'every agent' : target.target.agents.join(', ')}, asked by ${req.caller}`);
         for (const agent of 'all' in target.target ? ['*'] : target.target.agents) {
           deps.audit(
             newRecord(randomUUID(), 'lockdown', deps.revision(), {

@@ -8,7 +8,7 @@ import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/main.js';
 import { tempDir, waitFor } from '../helpers/audit-sink.js';
-import { startHttpOrigin, startTcpSink, type TcpSink, type TestOrigin } from '../helpers/origin.js';
+import { defaultOriginHandler, startHttpOrigin, startTcpSink, type TcpSink, type TestOrigin } from '../helpers/origin.js';
 import { policy, startLeash, type TestLeash } from '../helpers/leash.js';
 
 const TOKENS = { LEASH_TEST_LOCKDOWN_RESEARCH: 'research-tok-71c2a9', LEASH_TEST_LOCKDOWN_MAIL: 'mail-tok-3e8f05' };
@@ -36,7 +36,12 @@ let sink: TcpSink;
 
 beforeAll(async () => {
   Object.assign(process.env, TOKENS);
-  origin = await startHttpOrigin();
+  // `/slow` starts its answer and never finishes it: a request still in flight when the lockdown comes.
+  origin = await startHttpOrigin((req, res) => {
+    if (req.url !== '/slow') return defaultOriginHandler(req, res, Buffer.alloc(0));
+    res.writeHead(200, { 'content-type': 'text/plain' });
+    res.write('partial');
+  });
   sink = await startTcpSink();
 });
 afterAll(async () => {
@@ -169,6 +174,27 @@ describe('leash lockdown on one agent', () => {
     researchPool.destroy();
     mailPool.destroy();
     mailTunnel.destroy();
+  });
+
+  it('a request still in flight is cut too, audited lockdown', async () => {
+    const control = leash.running.control.path;
+    const response = await new Promise<http.IncomingMessage>((resolve, reject) => {
+      const req = http.request({ host: '127.0.0.1', port: leash.port, path: `http://api.test:${origin.port}/slow`, agent: false, headers: { 'Proxy-Authorization': AUTH.research } }, resolve);
+      req.on('error', reject);
+      req.end();
+    });
+    expect(response.statusCode).toBe(200);
+    const cut = new Promise<number>((resolve) => response.once('close', () => resolve(performance.now())));
+    response.on('error', () => {});
+    response.resume();
+    const t0 = performance.now();
+    expect((await cli(env, 'lockdown', 'on', '--agent', 'research', '--control', control)).code).toBe(0);
+    expect((await cut) - t0).toBeLessThan(1000);
+    expect(response.complete).toBe(false);
+    const record = await waitFor(async () => (await leash.records()).find((r) => r.event === 'request' && r.path === '/slow'));
+    expect(record).toMatchObject({ agent: 'research', effect: 'deny', reason: 'lockdown', message: expect.stringContaining('agent research is locked down since') });
+    expect(leash.stderr.join('\n')).toMatch(/leash: lockdown on for research, asked by .*\(control socket\): locked down by an operator/);
+    expect((await cli(env, 'lockdown', 'off', '--control', control)).code).toBe(0);
   });
 
   it('without --agent every agent is locked down, and lockdown off lifts it', async () => {
