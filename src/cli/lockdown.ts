@@ -30,19 +30,38 @@ interface StateView {
   warnings?: string[];
 }
 
-export async function lockdownCommand(action: 'on' | 'off' | 'status', flags: LockdownFlags, io: CommandIo): Promise<number> {
-  if (action === 'status' && (flags.agent || flags.reason !== undefined)) throw new LeashError('LEASH_USAGE', 'lockdown status takes no --agent or --reason');
-  if (action === 'off' && flags.reason !== undefined) throw new LeashError('LEASH_USAGE', 'lockdown off takes no --reason');
+export async function lockdownCommand(
+  action: 'on' | 'off' | 'status',
+  flags: LockdownFlags,
+  io: CommandIo,
+): Promise<number> {
+  if (action === 'status' && (flags.agent || flags.reason !== undefined))
+    throw new LeashError('LEASH_USAGE', 'lockdown status takes no --agent or --reason');
+  if (action === 'off' && flags.reason !== undefined)
+    throw new LeashError('LEASH_USAGE', 'lockdown off takes no --reason');
   const endpoint = controlEndpoint(flags, io.env, defaultControlPath(defaultAuditPath(io.env), process.getuid?.()));
-  const body = action === 'status' ? undefined : { ...(flags.agent ? { agents: flags.agent } : {}), ...(flags.reason !== undefined ? { reason: flags.reason } : {}) };
-  const reply = action === 'status' ? await callControl(endpoint, 'GET', '/v1/lockdown') : await callControl(endpoint, 'POST', `/v1/lockdown/${action}`, body);
+  const body =
+    action === 'status'
+      ? undefined
+      : {
+          ...(flags.agent ? { agents: flags.agent } : {}),
+          ...(flags.reason !== undefined ? { reason: flags.reason } : {}),
+        };
+  const reply =
+    action === 'status'
+      ? await callControl(endpoint, 'GET', '/v1/lockdown')
+      : await callControl(endpoint, 'POST', `/v1/lockdown/${action}`, body);
   if (reply.status !== 200) throw new LeashError('LEASH_CONTROL', `lockdown ${action}: ${replyError(reply)}`);
   const state = reply.body as StateView;
   if (action === 'on') {
     const whom = flags.agent ? `agent${flags.agent.length > 1 ? 's' : ''} ${flags.agent.join(', ')}` : 'every agent';
-    io.out(`lockdown on: ${whom}: new requests are refused (403 lockdown), open connections were cut${state.stored === false ? ' (this replica only, for now)' : ''}`);
+    io.out(
+      `lockdown on: ${whom}: new requests are refused (403 lockdown), open connections were cut${state.stored === false ? ' (this replica only, for now)' : ''}`,
+    );
   } else if (action === 'off') {
-    io.out(`lockdown off: ${flags.agent ? `agent${flags.agent.length > 1 ? 's' : ''} ${flags.agent.join(', ')}` : 'every lockdown lifted'}`);
+    io.out(
+      `lockdown off: ${flags.agent ? `agent${flags.agent.length > 1 ? 's' : ''} ${flags.agent.join(', ')}` : 'every lockdown lifted'}`,
+    );
   }
   for (const line of describe(state)) io.out(line);
   for (const warning of state.warnings ?? []) io.err(`leash lockdown: warning: ${warning}`);
@@ -55,5 +74,9 @@ function describe(state: StateView): string[] {
   const line = (who: string, e: EntryView) => `  ${who}: since ${e.since}, by ${safe(e.by)}: ${safe(e.reason)}`;
   const names = Object.keys(state.agents).sort();
   if (!state.all && names.length === 0) return [`no lockdown in force (state in ${state.store})`];
-  return [`lockdown in force (state in ${state.store}):`, ...(state.all ? [line('every agent', state.all)] : []), ...names.map((n) => line(`agent ${n}`, state.agents[n] as EntryView))];
+  return [
+    `lockdown in force (state in ${state.store}):`,
+    ...(state.all ? [line('every agent', state.all)] : []),
+    ...names.map((n) => line(`agent ${n}`, state.agents[n] as EntryView)),
+  ];
 }

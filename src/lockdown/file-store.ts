@@ -7,7 +7,15 @@
 import { open, readFile, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { LeashError } from '../errors.js';
-import { EMPTY_LOCKDOWN, parseLockdownState, withLock, withoutLock, type LockdownEntry, type LockdownState, type LockdownTarget } from './state.js';
+import {
+  EMPTY_LOCKDOWN,
+  parseLockdownState,
+  withLock,
+  withoutLock,
+  type LockdownEntry,
+  type LockdownState,
+  type LockdownTarget,
+} from './state.js';
 import type { LockdownStore } from './store.js';
 
 export const LOCKDOWN_FILE_NAME = 'leash-lockdown.json';
@@ -66,16 +74,25 @@ async function readState(file: string): Promise<LockdownState> {
     text = await readFile(file, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return EMPTY_LOCKDOWN;
-    throw new LeashError('LEASH_LOCKDOWN', `cannot read the lockdown state ${file}: ${(err as Error).message}`, { cause: err });
+    throw new LeashError('LEASH_LOCKDOWN', `cannot read the lockdown state ${file}: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch {
-    throw new LeashError('LEASH_LOCKDOWN', `the lockdown state ${file} is not JSON; leash will not guess that nothing is locked down (fix it, or remove it to lift every lockdown)`);
+    throw new LeashError(
+      'LEASH_LOCKDOWN',
+      `the lockdown state ${file} is not JSON; leash will not guess that nothing is locked down (fix it, or remove it to lift every lockdown)`,
+    );
   }
   const parsed = parseLockdownState(value);
-  if (!parsed.ok) throw new LeashError('LEASH_LOCKDOWN', `the lockdown state ${file} is not a lockdown state (${parsed.message}); leash will not guess that nothing is locked down (fix it, or remove it to lift every lockdown)`);
+  if (!parsed.ok)
+    throw new LeashError(
+      'LEASH_LOCKDOWN',
+      `the lockdown state ${file} is not a lockdown state (${parsed.message}); leash will not guess that nothing is locked down (fix it, or remove it to lift every lockdown)`,
+    );
   return parsed.state;
 }
 
@@ -92,6 +109,8 @@ async function writeState(file: string, state: LockdownState): Promise<void> {
     await rename(temporary, file);
   } catch (err) {
     await unlink(temporary).catch(() => undefined);
-    throw new LeashError('LEASH_LOCKDOWN', `cannot write the lockdown state ${file}: ${(err as Error).message}`, { cause: err });
+    throw new LeashError('LEASH_LOCKDOWN', `cannot write the lockdown state ${file}: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
 }

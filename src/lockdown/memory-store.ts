@@ -1,6 +1,13 @@
 // The lockdown state in process memory: for tests, and the contract's reference. Nothing survives a restart.
 
-import { EMPTY_LOCKDOWN, withLock, withoutLock, type LockdownEntry, type LockdownState, type LockdownTarget } from './state.js';
+import {
+  EMPTY_LOCKDOWN,
+  withLock,
+  withoutLock,
+  type LockdownEntry,
+  type LockdownState,
+  type LockdownTarget,
+} from './state.js';
 import type { LockdownStore } from './store.js';
 
 export class MemoryLockdownStore implements LockdownStore {

@@ -22,7 +22,11 @@ if #ARGV == 0 then redis.call('DEL', KEYS[1]) else redis.call('HDEL', KEYS[1], u
 return redis.call('HGETALL', KEYS[1])
 `);
 
-const UNREADABLE: LockdownEntry = { reason: 'the stored lockdown entry is unreadable; locked down to fail closed', by: 'unknown', since: 0 };
+const UNREADABLE: LockdownEntry = {
+  reason: 'the stored lockdown entry is unreadable; locked down to fail closed',
+  by: 'unknown',
+  since: 0,
+};
 
 export interface RedisLockdownStoreOptions {
   /** Key prefix (default `leash:`); tests give each store its own. */

@@ -24,9 +24,16 @@ export interface LockdownDeps {
 }
 
 /** Switches a lockdown on and audits it (one record per agent, `*` for every agent). */
-export async function switchOn(deps: LockdownDeps, target: LockdownTarget, reason: string, by: string): Promise<{ state: LockdownState; stored: boolean; problem?: string }> {
+export async function switchOn(
+  deps: LockdownDeps,
+  target: LockdownTarget,
+  reason: string,
+  by: string,
+): Promise<{ state: LockdownState; stored: boolean; problem?: string }> {
   const outcome = await deps.runtime.on(target, reason, by);
-  deps.log(`leash: lockdown on for ${'all' in target ? 'every agent' : target.agents.join(', ')}, asked by ${by}: ${reason}`);
+  deps.log(
+    `leash: lockdown on for ${'all' in target ? 'every agent' : target.agents.join(', ')}, asked by ${by}: ${reason}`,
+  );
   for (const agent of 'all' in target ? ['*'] : target.agents) {
     const whom = agent === '*' ? 'every agent' : `agent ${agent}`;
     deps.audit(
@@ -58,12 +65,18 @@ export function lockdownRoutes(deps: LockdownDeps): ControlRoute[] {
       summary: 'lock agents down (without agents: every agent): new requests refused, open connections cut',
       handle: async (req) => {
         const body = (req.body ?? {}) as { agents?: unknown; reason?: unknown };
-        if (typeof body !== 'object' || Array.isArray(body)) return controlError('bad_request', 'the body is { "agents"?: [names], "reason"?: text }');
+        if (typeof body !== 'object' || Array.isArray(body))
+          return controlError('bad_request', 'the body is { "agents"?: [names], "reason"?: text }');
         const target = parseTarget(body.agents);
         if (!target.ok) return controlError('bad_request', target.message);
-        if (body.reason !== undefined && typeof body.reason !== 'string') return controlError('bad_request', '"reason" must be text');
+        if (body.reason !== undefined && typeof body.reason !== 'string')
+          return controlError('bad_request', '"reason" must be text');
         const outcome = await switchOn(deps, target.target, cleanReason(body.reason), req.caller);
-        return ok({ ...view(outcome.state, deps.runtime.display), stored: outcome.stored, warnings: [...unknownAgents(deps, target.target), ...(outcome.problem ? [outcome.problem] : [])] });
+        return ok({
+          ...view(outcome.state, deps.runtime.display),
+          stored: outcome.stored,
+          warnings: [...unknownAgents(deps, target.target), ...(outcome.problem ? [outcome.problem] : [])],
+        });
       },
     },
     {
@@ -73,7 +86,8 @@ export function lockdownRoutes(deps: LockdownDeps): ControlRoute[] {
       summary: 'lift the lockdown of agents (without agents: every lockdown)',
       handle: async (req) => {
         const body = (req.body ?? {}) as { agents?: unknown };
-        if (typeof body !== 'object' || Array.isArray(body)) return controlError('bad_request', 'the body is { "agents"?: [names] }');
+        if (typeof body !== 'object' || Array.isArray(body))
+          return controlError('bad_request', 'the body is { "agents"?: [names] }');
         const target = parseTarget(body.agents);
         if (!target.ok) return controlError('bad_request', target.message);
         let state: LockdownState;
@@ -81,11 +95,16 @@ export function lockdownRoutes(deps: LockdownDeps): ControlRoute[] {
           state = await deps.runtime.off(target.target);
         } catch (err) {
           if (err instanceof StoreUnavailableError || (err as { code?: string }).code === 'LEASH_LOCKDOWN') {
-            return controlError('unavailable', `nothing was lifted: the lockdown store ${deps.runtime.display} did not take it (${(err as Error).message})`);
+            return controlError(
+              'unavailable',
+              `nothing was lifted: the lockdown store ${deps.runtime.display} did not take it (${(err as Error).message})`,
+            );
           }
           throw err;
         }
-        deps.log(`leash: lockdown lifted for ${'all' in target.target ? 'every agent' : target.target.agents.join(', ')}, asked by ${req.caller}`);
+        deps.log(
+          `leash: lockdown lifted for ${'all' in target.target ? 'every agent' : target.target.agents.join(', ')}, asked by ${req.caller}`,
+        );
         for (const agent of 'all' in target.target ? ['*'] : target.target.agents) {
           deps.audit(
             newRecord(randomUUID(), 'lockdown', deps.revision(), {
@@ -97,7 +116,10 @@ export function lockdownRoutes(deps: LockdownDeps): ControlRoute[] {
             }),
           );
         }
-        const warnings = 'agents' in target.target && state.all ? ['every agent is still locked down: lift that with lockdown off without --agent'] : [];
+        const warnings =
+          'agents' in target.target && state.all
+            ? ['every agent is still locked down: lift that with lockdown off without --agent']
+            : [];
         return ok({ ...view(state, deps.runtime.display), warnings });
       },
     },
@@ -106,16 +128,26 @@ export function lockdownRoutes(deps: LockdownDeps): ControlRoute[] {
 
 /** The state as the API shows it: times as ISO 8601. */
 function view(state: LockdownState, store: string) {
-  const entry = (e: { reason: string; by: string; since: number }) => ({ reason: e.reason, by: e.by, since: new Date(e.since).toISOString() });
+  const entry = (e: { reason: string; by: string; since: number }) => ({
+    reason: e.reason,
+    by: e.by,
+    since: new Date(e.since).toISOString(),
+  });
   return {
     store,
     all: state.all ? entry(state.all) : null,
-    agents: Object.fromEntries(Object.keys(state.agents).sort().map((name) => [name, entry(state.agents[name] as { reason: string; by: string; since: number })])),
+    agents: Object.fromEntries(
+      Object.keys(state.agents)
+        .sort()
+        .map((name) => [name, entry(state.agents[name] as { reason: string; by: string; since: number })]),
+    ),
   };
 }
 
 function unknownAgents(deps: LockdownDeps, target: LockdownTarget): string[] {
   if ('all' in target) return [];
   const known = deps.agents();
-  return target.agents.filter((a) => a !== 'anonymous' && !known.has(a)).map((a) => `the policy defines no agent ${a}; it is locked down should it appear`);
+  return target.agents
+    .filter((a) => a !== 'anonymous' && !known.has(a))
+    .map((a) => `the policy defines no agent ${a}; it is locked down should it appear`);
 }

@@ -167,7 +167,9 @@ export class LockdownRuntime {
     if (this.storeDown) return;
     this.storeDown = true;
     // The connection says once why the store is down; this says what that means for lockdown.
-    this.options.log(`leash: lockdown: the store ${this.display} does not answer; the last lockdown state known stays in force`);
+    this.options.log(
+      `leash: lockdown: the store ${this.display} does not answer; the last lockdown state known stays in force`,
+    );
   }
 }
 

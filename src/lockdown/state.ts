@@ -73,7 +73,12 @@ export function mergeLockdown(base: LockdownState, overlay: LockdownState): Lock
 export function newlyLocked(before: LockdownState, after: LockdownState): { all: boolean; agents: string[] } {
   if (after.all && !before.all) return { all: true, agents: [] };
   if (after.all) return { all: false, agents: [] };
-  return { all: false, agents: Object.keys(after.agents).filter((a) => !isLocked(before, a)).sort() };
+  return {
+    all: false,
+    agents: Object.keys(after.agents)
+      .filter((a) => !isLocked(before, a))
+      .sort(),
+  };
 }
 
 export function sameLockdown(a: LockdownState, b: LockdownState): boolean {
@@ -81,13 +86,18 @@ export function sameLockdown(a: LockdownState, b: LockdownState): boolean {
 }
 
 function canonical(state: LockdownState): string {
-  const agents = Object.keys(state.agents).sort().map((name) => [name, state.agents[name]]);
+  const agents = Object.keys(state.agents)
+    .sort()
+    .map((name) => [name, state.agents[name]]);
   return JSON.stringify([state.all, agents]);
 }
 
 /** The reason text as stored: printable ASCII and common Unicode kept, control characters replaced, bounded. */
 export function cleanReason(text: string | undefined): string {
-  const cleaned = (text ?? '').replace(/[\p{Cc}\p{Cf}\u2028\u2029]/gu, ' ').trim().slice(0, MAX_REASON);
+  const cleaned = (text ?? '')
+    .replace(/[\p{Cc}\p{Cf}\u2028\u2029]/gu, ' ')
+    .trim()
+    .slice(0, MAX_REASON);
   return cleaned === '' ? DEFAULT_REASON : cleaned;
 }
 
@@ -95,13 +105,17 @@ export function cleanReason(text: string | undefined): string {
 export function parseEntry(value: unknown): LockdownEntry | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
   const { reason, by, since } = value as Record<string, unknown>;
-  if (typeof reason !== 'string' || typeof by !== 'string' || typeof since !== 'number' || !Number.isFinite(since)) return undefined;
+  if (typeof reason !== 'string' || typeof by !== 'string' || typeof since !== 'number' || !Number.isFinite(since))
+    return undefined;
   return { reason: reason.slice(0, MAX_REASON), by: by.slice(0, 120), since };
 }
 
 /** A whole state read from outside; a message saying what is wrong when it is not one. */
-export function parseLockdownState(value: unknown): { ok: true; state: LockdownState } | { ok: false; message: string } {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { ok: false, message: 'not a JSON object' };
+export function parseLockdownState(
+  value: unknown,
+): { ok: true; state: LockdownState } | { ok: false; message: string } {
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    return { ok: false, message: 'not a JSON object' };
   const raw = value as Record<string, unknown>;
   let all: LockdownEntry | null = null;
   if (raw.all !== null && raw.all !== undefined) {
@@ -111,10 +125,15 @@ export function parseLockdownState(value: unknown): { ok: true; state: LockdownS
   }
   const agents: Record<string, LockdownEntry> = {};
   if (raw.agents !== undefined) {
-    if (typeof raw.agents !== 'object' || raw.agents === null || Array.isArray(raw.agents)) return { ok: false, message: '"agents" is not an object' };
+    if (typeof raw.agents !== 'object' || raw.agents === null || Array.isArray(raw.agents))
+      return { ok: false, message: '"agents" is not an object' };
     for (const [name, v] of Object.entries(raw.agents)) {
       const entry = parseEntry(v);
-      if (!AGENT_NAME.test(name) || !entry) return { ok: false, message: `agents.${name.slice(0, 64)} is not an agent name with an entry { reason, by, since }` };
+      if (!AGENT_NAME.test(name) || !entry)
+        return {
+          ok: false,
+          message: `agents.${name.slice(0, 64)} is not an agent name with an entry { reason, by, since }`,
+        };
       agents[name] = entry;
     }
   }
@@ -124,10 +143,15 @@ export function parseLockdownState(value: unknown): { ok: true; state: LockdownS
 /** A target from the control API's body (`{ agents?: string[] }`); a message when it is not one. */
 export function parseTarget(agents: unknown): { ok: true; target: LockdownTarget } | { ok: false; message: string } {
   if (agents === undefined || agents === null) return { ok: true, target: { all: true } };
-  if (!Array.isArray(agents) || agents.length === 0) return { ok: false, message: '"agents" must be a non-empty list of agent names (or absent for every agent)' };
+  if (!Array.isArray(agents) || agents.length === 0)
+    return { ok: false, message: '"agents" must be a non-empty list of agent names (or absent for every agent)' };
   if (agents.length > 1000) return { ok: false, message: '"agents" lists more than 1000 names' };
   for (const name of agents) {
-    if (typeof name !== 'string' || !AGENT_NAME.test(name)) return { ok: false, message: `"${String(name).slice(0, 64)}" is not an agent name (lower-case letters, digits, - and _, starting with a letter)` };
+    if (typeof name !== 'string' || !AGENT_NAME.test(name))
+      return {
+        ok: false,
+        message: `"${String(name).slice(0, 64)}" is not an agent name (lower-case letters, digits, - and _, starting with a letter)`,
+      };
   }
   return { ok: true, target: { agents: [...new Set(agents as string[])].sort() } };
 }

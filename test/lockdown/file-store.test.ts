@@ -8,7 +8,9 @@ import { FileLockdownStore, defaultLockdownFile } from '../../src/lockdown/file-
 import { tempDir } from '../helpers/audit-sink.js';
 import { describeLockdownStore } from './store-contract.js';
 
-describeLockdownStore('file', async () => FileLockdownStore.open(path.join(await tempDir('leash-lockdown-'), 'leash-lockdown.json')));
+describeLockdownStore('file', async () =>
+  FileLockdownStore.open(path.join(await tempDir('leash-lockdown-'), 'leash-lockdown.json')),
+);
 
 describe('the lockdown state file', () => {
   it('is read back by the next process (a restart), mode 0600', async () => {
@@ -18,7 +20,10 @@ describe('the lockdown state file', () => {
     await first.close();
     expect((await stat(file)).mode & 0o777).toBe(0o600);
     const second = await FileLockdownStore.open(file);
-    expect(await second.read()).toEqual({ all: null, agents: { research: { reason: 'incident', by: 'SIGUSR1', since: 1 } } });
+    expect(await second.read()).toEqual({
+      all: null,
+      agents: { research: { reason: 'incident', by: 'SIGUSR1', since: 1 } },
+    });
   });
 
   it('concurrent changes are applied one after another, none lost', async () => {
@@ -31,12 +36,23 @@ describe('the lockdown state file', () => {
 
   it.each([
     { name: 'not JSON', text: '{"all": nul', error: /is not JSON; leash will not guess that nothing is locked down/ },
-    { name: 'JSON of another shape', text: '{"all": {"reason": 1}}', error: /is not a lockdown state \("all" is not an entry/ },
-    { name: 'an invalid agent name', text: '{"all": null, "agents": {"Bad Name": {"reason": "r", "by": "b", "since": 0}}}', error: /agents\.Bad Name is not an agent name/ },
+    {
+      name: 'JSON of another shape',
+      text: '{"all": {"reason": 1}}',
+      error: /is not a lockdown state \("all" is not an entry/,
+    },
+    {
+      name: 'an invalid agent name',
+      text: '{"all": null, "agents": {"Bad Name": {"reason": "r", "by": "b", "since": 0}}}',
+      error: /agents\.Bad Name is not an agent name/,
+    },
   ])('a file that is $name stops leash from starting (LEASH_LOCKDOWN)', async ({ text, error }) => {
     const file = path.join(await tempDir('leash-lockdown-'), 'leash-lockdown.json');
     await writeFile(file, text);
-    await expect(FileLockdownStore.open(file)).rejects.toMatchObject({ code: 'LEASH_LOCKDOWN', message: expect.stringMatching(error) });
+    await expect(FileLockdownStore.open(file)).rejects.toMatchObject({
+      code: 'LEASH_LOCKDOWN',
+      message: expect.stringMatching(error),
+    });
   });
 
   it.each([

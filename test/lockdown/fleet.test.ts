@@ -43,10 +43,15 @@ async function cli(...argv: string[]): Promise<{ code: number; out: string[]; er
 
 function status(port: number, host = 'api.test'): Promise<{ status: number; decision: string | undefined }> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, path: `http://${host}:${origin.port}/`, agent: false }, (res) => {
-      res.resume();
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, decision: res.headers['x-leash-decision'] as string | undefined }));
-    });
+    const req = http.request(
+      { host: '127.0.0.1', port, path: `http://${host}:${origin.port}/`, agent: false },
+      (res) => {
+        res.resume();
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, decision: res.headers['x-leash-decision'] as string | undefined }),
+        );
+      },
+    );
     req.on('error', reject);
     req.end();
   });
@@ -69,13 +74,17 @@ describeWithRedis('lockdown across a fleet (--store redis://)', () => {
     const tunnel = net.connect(b.port, '127.0.0.1');
     tunnel.on('error', () => {});
     tunnel.write(`CONNECT raw.test:${sink.port} HTTP/1.1\r\n\r\n`);
-    expect(await new Promise<string>((r) => tunnel.once('data', (c: Buffer) => r(c.toString())))).toBe('HTTP/1.1 200 Connection Established\r\n\r\n');
+    expect(await new Promise<string>((r) => tunnel.once('data', (c: Buffer) => r(c.toString())))).toBe(
+      'HTTP/1.1 200 Connection Established\r\n\r\n',
+    );
     const cut = new Promise<number>((r) => tunnel.once('close', () => r(performance.now())));
 
     const t0 = performance.now();
     expect((await cli('lockdown', 'on', '--reason', 'fleet drill', '--control', a.running.control.path)).code).toBe(0);
     expect((await cut) - t0).toBeLessThan(1000);
-    const refused = await waitFor(async () => ((await status(b.port)).status === 403 ? status(b.port) : undefined), { timeoutMs: 1000 });
+    const refused = await waitFor(async () => ((await status(b.port)).status === 403 ? status(b.port) : undefined), {
+      timeoutMs: 1000,
+    });
     expect(refused).toEqual({ status: 403, decision: 'deny; reason=lockdown' });
     expect((await status(a.port)).status).toBe(403);
 
@@ -91,7 +100,11 @@ describeWithRedis('lockdown across a fleet (--store redis://)', () => {
     const onB = await b.records();
     expect(onA.filter((r) => r.event === 'lockdown').map((r) => r.reason)).toEqual(['lockdown_on']);
     expect(onB.filter((r) => r.event === 'lockdown').map((r) => r.reason)).toEqual(['lockdown_off']);
-    expect(onB).toEqual(expect.arrayContaining([expect.objectContaining({ event: 'tunnel', host: 'raw.test', reason: 'lockdown', status: 200 })]));
+    expect(onB).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ event: 'tunnel', host: 'raw.test', reason: 'lockdown', status: 200 }),
+      ]),
+    );
   });
 
   it('a replica started while a lockdown is in force obeys it from its first request', async () => {
@@ -113,7 +126,17 @@ describe('SIGUSR1 to leash serve', () => {
     await mkdir(path.join(dir, 'policies'));
     await writeFile(path.join(dir, 'policies', 'p.yaml'), POLICY);
     const audit = path.join(dir, 'audit.log');
-    const p = leashProcess(['serve', '--listen', '127.0.0.1:0', '--policy', path.join(dir, 'policies'), '--audit', audit, '--control', path.join(dir, 'leash-admin.sock')]);
+    const p = leashProcess([
+      'serve',
+      '--listen',
+      '127.0.0.1:0',
+      '--policy',
+      path.join(dir, 'policies'),
+      '--audit',
+      audit,
+      '--control',
+      path.join(dir, 'leash-admin.sock'),
+    ]);
     try {
       const port = await p.listening;
       expect(await proxiedGet(port, `http://api.test:${origin.port}/`)).toBe(200);
@@ -129,10 +152,17 @@ describe('SIGUSR1 to leash serve', () => {
         return all.filter((r) => r.event === 'lockdown').length >= 2 ? all : undefined;
       })) as Record<string, unknown>[];
       expect(records.filter((r) => r.event === 'lockdown')).toEqual([
-        expect.objectContaining({ agent: '*', reason: 'lockdown_on', lockdown: expect.objectContaining({ by: `SIGUSR1 (signal to pid ${p.child.pid})`, reason: 'SIGUSR1' }) }),
+        expect.objectContaining({
+          agent: '*',
+          reason: 'lockdown_on',
+          lockdown: expect.objectContaining({ by: `SIGUSR1 (signal to pid ${p.child.pid})`, reason: 'SIGUSR1' }),
+        }),
         expect.objectContaining({ agent: '*', reason: 'lockdown_off' }),
       ]);
-      expect(JSON.parse(await readFile(path.join(dir, 'leash-lockdown.json'), 'utf8'))).toEqual({ all: null, agents: {} });
+      expect(JSON.parse(await readFile(path.join(dir, 'leash-lockdown.json'), 'utf8'))).toEqual({
+        all: null,
+        agents: {},
+      });
     } finally {
       p.child.kill('SIGTERM');
       await p.exited;

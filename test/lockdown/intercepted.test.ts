@@ -24,8 +24,13 @@ beforeAll(async () => {
   const cert = ca.issue(['chat.test']);
   server = https.createServer({ key: cert.keyPem, cert: cert.certPem }, (_req, res) => res.end('plain'));
   server.on('upgrade', (req, socket: net.Socket) => {
-    const accept = crypto.createHash('sha1').update(`${req.headers['sec-websocket-key']}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
-    socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
+    const accept = crypto
+      .createHash('sha1')
+      .update(`${req.headers['sec-websocket-key']}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`)
+      .digest('base64');
+    socket.write(
+      `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
+    );
     socket.on('error', () => {});
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
@@ -69,20 +74,26 @@ async function intercepted(): Promise<{ client: tls.TLSSocket; text: () => strin
 
 it('cuts an open WebSocket and its intercepted tunnel within a second, each audited lockdown', async () => {
   const ws = await intercepted();
-  ws.client.write(`GET /socket HTTP/1.1\r\nHost: chat.test:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${crypto.randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+  ws.client.write(
+    `GET /socket HTTP/1.1\r\nHost: chat.test:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${crypto.randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+  );
   await waitFor(() => ws.text().startsWith('HTTP/1.1 101'));
   const idle = await intercepted();
 
   const t0 = performance.now();
-  const code = await main(['lockdown', 'on', '--reason', 'drill', '--control', leash.running.control.path], { out: () => {}, err: () => {}, env: {} });
+  const code = await main(['lockdown', 'on', '--reason', 'drill', '--control', leash.running.control.path], {
+    out: () => {},
+    err: () => {},
+    env: {},
+  });
   expect(code).toBe(0);
   expect((await ws.closed) - t0).toBeLessThan(1000);
   expect((await idle.closed) - t0).toBeLessThan(1000);
 
-  const records = await waitFor(async () => {
+  const records = (await waitFor(async () => {
     const all = (await leash.records()).filter((r) => r.reason === 'lockdown');
     return all.length >= 3 ? all : undefined;
-  });
+  })) as Record<string, unknown>[];
   expect(records).toEqual(
     expect.arrayContaining([
       expect.objectContaining({ event: 'request', upgrade: 'websocket', status: 101, effect: 'deny' }),

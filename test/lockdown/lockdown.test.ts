@@ -8,7 +8,13 @@ import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/main.js';
 import { tempDir, waitFor } from '../helpers/audit-sink.js';
-import { defaultOriginHandler, startHttpOrigin, startTcpSink, type TcpSink, type TestOrigin } from '../helpers/origin.js';
+import {
+  defaultOriginHandler,
+  startHttpOrigin,
+  startTcpSink,
+  type TcpSink,
+  type TestOrigin,
+} from '../helpers/origin.js';
 import { policy, startLeash, type TestLeash } from '../helpers/leash.js';
 
 const TOKENS = { LEASH_TEST_LOCKDOWN_RESEARCH: 'research-tok-71c2a9', LEASH_TEST_LOCKDOWN_MAIL: 'mail-tok-3e8f05' };
@@ -76,17 +82,37 @@ interface Reply {
 
 function get(leash: TestLeash, agent: Agent, keepAlive?: http.Agent, path = '/'): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port: leash.port, path: `http://api.test:${origin.port}${path}`, agent: keepAlive, headers: { 'Proxy-Authorization': AUTH[agent] } }, (res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => (body += c.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, statusMessage: res.statusMessage ?? '', headers: res.headers, body, socket: req.socket as net.Socket }));
-    });
+    const req = http.request(
+      {
+        host: '127.0.0.1',
+        port: leash.port,
+        path: `http://api.test:${origin.port}${path}`,
+        agent: keepAlive,
+        headers: { 'Proxy-Authorization': AUTH[agent] },
+      },
+      (res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => (body += c.toString()));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            statusMessage: res.statusMessage ?? '',
+            headers: res.headers,
+            body,
+            socket: req.socket as net.Socket,
+          }),
+        );
+      },
+    );
     req.on('error', reject);
     req.end();
   });
 }
 
-const closedAt = (socket: net.Socket) => new Promise<number>((resolve) => (socket.destroyed ? resolve(performance.now()) : socket.once('close', () => resolve(performance.now()))));
+const closedAt = (socket: net.Socket) =>
+  new Promise<number>((resolve) =>
+    socket.destroyed ? resolve(performance.now()) : socket.once('close', () => resolve(performance.now())),
+  );
 
 describe('leash lockdown on one agent', () => {
   let leash: TestLeash;
@@ -110,9 +136,21 @@ describe('leash lockdown on one agent', () => {
     const keptCut = closedAt(researchKept.socket);
 
     const t0 = performance.now();
-    const on = await cli(env, 'lockdown', 'on', '--agent', 'research', '--reason', 'exfiltrating to pastebin', '--control', control);
+    const on = await cli(
+      env,
+      'lockdown',
+      'on',
+      '--agent',
+      'research',
+      '--reason',
+      'exfiltrating to pastebin',
+      '--control',
+      control,
+    );
     expect(on).toMatchObject({ code: 0, err: [] });
-    expect(on.out[0]).toBe('lockdown on: agent research: new requests are refused (403 lockdown), open connections were cut');
+    expect(on.out[0]).toBe(
+      'lockdown on: agent research: new requests are refused (403 lockdown), open connections were cut',
+    );
     expect((await tunnelCut) - t0).toBeLessThan(1000);
     expect((await keptCut) - t0).toBeLessThan(1000);
 
@@ -127,7 +165,9 @@ describe('leash lockdown on one agent', () => {
     const socket = net.connect(leash.port, '127.0.0.1');
     socket.write(`CONNECT raw.test:${sink.port} HTTP/1.1\r\nProxy-Authorization: ${AUTH.research}\r\n\r\n`);
     const head = await new Promise<string>((resolve) => socket.once('data', (c: Buffer) => resolve(c.toString())));
-    expect(head).toMatch(/^HTTP\/1\.1 403 Blocked by leash \(agent research is locked down since .*: exfiltrating to pastebin\)\r\n/);
+    expect(head).toMatch(
+      /^HTTP\/1\.1 403 Blocked by leash \(agent research is locked down since .*: exfiltrating to pastebin\)\r\n/,
+    );
     socket.destroy();
 
     // The other agent: its tunnel and kept-alive connection are untouched, and it is served.
@@ -142,18 +182,37 @@ describe('leash lockdown on one agent', () => {
     const status = await cli(env, 'lockdown', 'status', '--control', control);
     expect(status.code).toBe(0);
     expect(status.out[0]).toMatch(/^lockdown in force \(state in .*leash-lockdown\.json\):$/);
-    expect(status.out[1]).toMatch(/^ {2}agent research: since \S+, by \S+ \(uid \d+\) \(control socket\): exfiltrating to pastebin$/);
+    expect(status.out[1]).toMatch(
+      /^ {2}agent research: since \S+, by \S+ \(uid \d+\) \(control socket\): exfiltrating to pastebin$/,
+    );
 
     const off = await cli(env, 'lockdown', 'off', '--agent', 'research', '--control', control);
-    expect(off).toMatchObject({ code: 0, out: ['lockdown off: agent research', expect.stringMatching(/^no lockdown in force/)] });
+    expect(off).toMatchObject({
+      code: 0,
+      out: ['lockdown off: agent research', expect.stringMatching(/^no lockdown in force/)],
+    });
     expect((await get(leash, 'research')).status).toBe(200);
 
     // Every step is in the audit log.
     const records = await leash.records();
     const lockdownEvents = records.filter((r) => r.event === 'lockdown');
     expect(lockdownEvents).toEqual([
-      expect.objectContaining({ agent: 'research', reason: 'lockdown_on', effect: 'deny', lockdown: expect.objectContaining({ by: expect.stringMatching(/\(uid \d+\) \(control socket\)$/), reason: 'exfiltrating to pastebin', stored: true }) }),
-      expect.objectContaining({ agent: 'research', reason: 'lockdown_off', effect: 'allow', lockdown: expect.objectContaining({ by: expect.stringMatching(/\(control socket\)$/) }) }),
+      expect.objectContaining({
+        agent: 'research',
+        reason: 'lockdown_on',
+        effect: 'deny',
+        lockdown: expect.objectContaining({
+          by: expect.stringMatching(/\(uid \d+\) \(control socket\)$/),
+          reason: 'exfiltrating to pastebin',
+          stored: true,
+        }),
+      }),
+      expect.objectContaining({
+        agent: 'research',
+        reason: 'lockdown_off',
+        effect: 'allow',
+        lockdown: expect.objectContaining({ by: expect.stringMatching(/\(control socket\)$/) }),
+      }),
     ]);
     const cut = records.filter((r) => r.reason === 'lockdown');
     expect(cut).toEqual(
@@ -169,8 +228,12 @@ describe('leash lockdown on one agent', () => {
     // And in leash audit --summary.
     const summary = await cli({}, 'audit', leash.auditFile, '--summary', '--format', 'table');
     const text = summary.out.join('\n');
-    expect(text).toMatch(/agent research\n.*\n {2}rate-limited 0; grants issued 0, used 0; refused or cut by lockdown 4\n/);
-    expect(text).toMatch(/lockdowns switched \(2\):\n {2}\S+ {2}on {3}agent research {2}by .*\(control socket\): exfiltrating to pastebin\n {2}\S+ {2}off {2}agent research {2}by /);
+    expect(text).toMatch(
+      /agent research\n.*\n {2}rate-limited 0; grants issued 0, used 0; refused or cut by lockdown 4\n/,
+    );
+    expect(text).toMatch(
+      /lockdowns switched \(2\):\n {2}\S+ {2}on {3}agent research {2}by .*\(control socket\): exfiltrating to pastebin\n {2}\S+ {2}off {2}agent research {2}by /,
+    );
     researchPool.destroy();
     mailPool.destroy();
     mailTunnel.destroy();
@@ -179,7 +242,16 @@ describe('leash lockdown on one agent', () => {
   it('a request still in flight is cut too, audited lockdown', async () => {
     const control = leash.running.control.path;
     const response = await new Promise<http.IncomingMessage>((resolve, reject) => {
-      const req = http.request({ host: '127.0.0.1', port: leash.port, path: `http://api.test:${origin.port}/slow`, agent: false, headers: { 'Proxy-Authorization': AUTH.research } }, resolve);
+      const req = http.request(
+        {
+          host: '127.0.0.1',
+          port: leash.port,
+          path: `http://api.test:${origin.port}/slow`,
+          agent: false,
+          headers: { 'Proxy-Authorization': AUTH.research },
+        },
+        resolve,
+      );
       req.on('error', reject);
       req.end();
     });
@@ -191,9 +263,18 @@ describe('leash lockdown on one agent', () => {
     expect((await cli(env, 'lockdown', 'on', '--agent', 'research', '--control', control)).code).toBe(0);
     expect((await cut) - t0).toBeLessThan(1000);
     expect(response.complete).toBe(false);
-    const record = await waitFor(async () => (await leash.records()).find((r) => r.event === 'request' && r.path === '/slow'));
-    expect(record).toMatchObject({ agent: 'research', effect: 'deny', reason: 'lockdown', message: expect.stringContaining('agent research is locked down since') });
-    expect(leash.stderr.join('\n')).toMatch(/leash: lockdown on for research, asked by .*\(control socket\): locked down by an operator/);
+    const record = await waitFor(async () =>
+      (await leash.records()).find((r) => r.event === 'request' && r.path === '/slow'),
+    );
+    expect(record).toMatchObject({
+      agent: 'research',
+      effect: 'deny',
+      reason: 'lockdown',
+      message: expect.stringContaining('agent research is locked down since'),
+    });
+    expect(leash.stderr.join('\n')).toMatch(
+      /leash: lockdown on for research, asked by .*\(control socket\): locked down by an operator/,
+    );
     expect((await cli(env, 'lockdown', 'off', '--control', control)).code).toBe(0);
   });
 
@@ -210,14 +291,30 @@ describe('leash lockdown on one agent', () => {
   it('when leash is not running there, the command says so in one line and exits 1', async () => {
     const dir = await tempDir('leash-none-');
     const reply = await cli({}, 'lockdown', 'on', '--control', `${dir}/leash-admin.sock`);
-    expect(reply).toEqual({ code: 1, out: [], err: [`leash lockdown on: leash is not running at ${dir}/leash-admin.sock (no control socket there); start leash serve, or point to its socket with --control PATH (or its --admin listener with --admin URL)`] });
+    expect(reply).toEqual({
+      code: 1,
+      out: [],
+      err: [
+        `leash lockdown on: leash is not running at ${dir}/leash-admin.sock (no control socket there); start leash serve, or point to its socket with --control PATH (or its --admin listener with --admin URL)`,
+      ],
+    });
   });
 });
 
 describe('lockdown survives a restart', () => {
   it('a leash restarted on the same audit directory keeps refusing, and says so at start', async () => {
     const first = await startLeash(POLICY);
-    const on = await cli({}, 'lockdown', 'on', '--agent', 'mail', '--reason', 'incident 42', '--control', first.running.control.path);
+    const on = await cli(
+      {},
+      'lockdown',
+      'on',
+      '--agent',
+      'mail',
+      '--reason',
+      'incident 42',
+      '--control',
+      first.running.control.path,
+    );
     expect(on.code).toBe(0);
     await first.stop();
     const second = await startLeash(POLICY, { dir: first.dir });
@@ -244,8 +341,18 @@ describe('the control API over --admin', () => {
   afterAll(async () => leash?.stop());
 
   it.each([
-    { name: 'no token', env: {}, code: 1, err: /lockdown on: this call needs Authorization: Bearer with the token in LEASH_ADMIN_TOKEN \(unauthorized, HTTP 401\)$/ },
-    { name: 'a wrong token', env: { LEASH_ADMIN_TOKEN: `${TOKEN}-wrong` }, code: 1, err: /lockdown on: the bearer token is wrong \(unauthorized, HTTP 401\)$/ },
+    {
+      name: 'no token',
+      env: {},
+      code: 1,
+      err: /lockdown on: this call needs Authorization: Bearer with the token in LEASH_ADMIN_TOKEN \(unauthorized, HTTP 401\)$/,
+    },
+    {
+      name: 'a wrong token',
+      env: { LEASH_ADMIN_TOKEN: `${TOKEN}-wrong` },
+      code: 1,
+      err: /lockdown on: the bearer token is wrong \(unauthorized, HTTP 401\)$/,
+    },
   ])('refuses a lockdown with $name, and nothing is locked', async ({ env, code, err }) => {
     const reply = await cli(env, 'lockdown', 'on', '--admin', admin);
     expect(reply.code).toBe(code);
@@ -260,7 +367,10 @@ describe('the control API over --admin', () => {
     expect((await get(leash, 'research')).status).toBe(403);
     expect((await cli({ LEASH_ADMIN: admin, LEASH_ADMIN_TOKEN: TOKEN }, 'lockdown', 'off')).code).toBe(0);
     const records = await leash.records();
-    expect(records.filter((r) => r.event === 'lockdown').map((r) => (r.lockdown as { by: string }).by)).toEqual(['admin-token', 'admin-token']);
+    expect(records.filter((r) => r.event === 'lockdown').map((r) => (r.lockdown as { by: string }).by)).toEqual([
+      'admin-token',
+      'admin-token',
+    ]);
     expect(JSON.stringify(records)).not.toContain(TOKEN);
     expect(leash.stderr.join('\n')).not.toContain(TOKEN);
   });
@@ -268,20 +378,42 @@ describe('the control API over --admin', () => {
   it('is not reachable through the proxy port', async () => {
     // Origin-form on the proxy port: leash is a forward proxy, not the control API.
     const direct = await new Promise<number>((resolve, reject) => {
-      const req = http.request({ host: '127.0.0.1', port: leash.port, path: '/v1/lockdown/off', method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' } }, (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
-      });
+      const req = http.request(
+        {
+          host: '127.0.0.1',
+          port: leash.port,
+          path: '/v1/lockdown/off',
+          method: 'POST',
+          headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+        },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
       req.on('error', reject);
       req.end('{}');
     });
     expect(direct).toBe(400);
     // Through the proxy to the admin address: the policy and the address guard decide, as for any host.
     const proxied = await new Promise<{ status: number; decision: string }>((resolve, reject) => {
-      const req = http.request({ host: '127.0.0.1', port: leash.port, path: `${admin}/v1/lockdown/off`, method: 'POST', headers: { 'Proxy-Authorization': AUTH.research, authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' } }, (res) => {
-        res.resume();
-        resolve({ status: res.statusCode ?? 0, decision: String(res.headers['x-leash-decision']) });
-      });
+      const req = http.request(
+        {
+          host: '127.0.0.1',
+          port: leash.port,
+          path: `${admin}/v1/lockdown/off`,
+          method: 'POST',
+          headers: {
+            'Proxy-Authorization': AUTH.research,
+            authorization: `Bearer ${TOKEN}`,
+            'content-type': 'application/json',
+          },
+        },
+        (res) => {
+          res.resume();
+          resolve({ status: res.statusCode ?? 0, decision: String(res.headers['x-leash-decision']) });
+        },
+      );
       req.on('error', reject);
       req.end('{}');
     });

@@ -42,7 +42,9 @@ describeWithRedis('Redis lockdown store', () => {
     server().pause();
     try {
       await expect(store.read()).rejects.toBeInstanceOf(StoreUnavailableError);
-      await expect(store.lock({ all: true }, { reason: 'r', by: 'b', since: 0 })).rejects.toBeInstanceOf(StoreUnavailableError);
+      await expect(store.lock({ all: true }, { reason: 'r', by: 'b', since: 0 })).rejects.toBeInstanceOf(
+        StoreUnavailableError,
+      );
     } finally {
       server().resume();
     }

@@ -35,7 +35,13 @@ class FlakyStore implements LockdownStore {
 async function runtime(store: LockdownStore) {
   const changes: LockdownState[] = [];
   const log: string[] = [];
-  const r = await LockdownRuntime.open({ store, now: () => 1_000, log: (l) => log.push(l), onChange: (_b, a) => changes.push(a), pollMs: 60_000 });
+  const r = await LockdownRuntime.open({
+    store,
+    now: () => 1_000,
+    log: (l) => log.push(l),
+    onChange: (_b, a) => changes.push(a),
+    pollMs: 60_000,
+  });
   return { r, changes, log };
 }
 

@@ -5,7 +5,11 @@ import { describe, expect, it } from 'vitest';
 import type { LockdownStore } from '../../src/lockdown/store.js';
 import { EMPTY_LOCKDOWN, type LockdownEntry } from '../../src/lockdown/state.js';
 
-const entry = (reason: string, since = 1_700_000_000_000): LockdownEntry => ({ reason, by: 'alice (uid 1000) (control socket)', since });
+const entry = (reason: string, since = 1_700_000_000_000): LockdownEntry => ({
+  reason,
+  by: 'alice (uid 1000) (control socket)',
+  since,
+});
 
 export function describeLockdownStore(name: string, create: () => LockdownStore | Promise<LockdownStore>): void {
   describe(`lockdown store contract: ${name}`, () => {
@@ -24,13 +28,18 @@ export function describeLockdownStore(name: string, create: () => LockdownStore 
     it('locks every agent down, keeping the per-agent entries', async () => {
       const store = await create();
       await store.lock({ agents: ['research'] }, entry('one'));
-      expect(await store.lock({ all: true }, entry('all', 1_700_000_000_500))).toEqual({ all: entry('all', 1_700_000_000_500), agents: { research: entry('one') } });
+      expect(await store.lock({ all: true }, entry('all', 1_700_000_000_500))).toEqual({
+        all: entry('all', 1_700_000_000_500),
+        agents: { research: entry('one') },
+      });
     });
 
     it('a second lock of the same agent replaces its entry', async () => {
       const store = await create();
       await store.lock({ agents: ['research'] }, entry('first'));
-      expect((await store.lock({ agents: ['research'] }, entry('second', 5))).agents).toEqual({ research: entry('second', 5) });
+      expect((await store.lock({ agents: ['research'] }, entry('second', 5))).agents).toEqual({
+        research: entry('second', 5),
+      });
     });
 
     it('lifts one agent, leaving the others and the all-agents lock', async () => {
