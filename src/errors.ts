@@ -5,6 +5,8 @@
 export const ERROR_CODES = {
   LEASH_POLICY_INVALID: 'the policy files contain errors; each names file:line:column, the field, the bad value and what is allowed',
   LEASH_POLICY_READ: 'a policy path could not be read (missing file or directory, unreadable, or a directory with no policy files)',
+  LEASH_TEST_READ: 'a policy test path could not be read (missing file or directory, unreadable, or a directory with no *.yaml test files)',
+  LEASH_TEST_INVALID: 'a policy test file is malformed; each error names file:line:column, the field and what is allowed',
   LEASH_USAGE: 'the command line is wrong: unknown flag, missing argument or malformed value',
   LEASH_LISTEN: 'the proxy could not listen on the requested address',
   LEASH_CA_EXISTS: 'leash ca init found a CA already; replacing it would break every agent that trusts it, so it needs --force',

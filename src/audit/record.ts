@@ -35,6 +35,10 @@ export interface AuditRecord {
   /** Bytes from the agent to the upstream (request body or tunnel upload): the exfiltration view. */
   bytesOut: number;
   durationMs: number;
+  /** Time from the first byte to leash's decision (admission, DNS included). */
+  decisionMs?: number;
+  /** Time from the decision to the upstream's response head (requests) or connection (tunnels). */
+  upstreamMs?: number;
   /** The address leash dialled, exactly the one it checked. */
   resolved: string | null;
   policyRevision: string;

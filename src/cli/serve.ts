@@ -85,12 +85,22 @@ export async function startServe(options: ServeOptions, io: CommandIo): Promise<
     const warning = caExpiryWarning(await ensureCa(certs, io.err), certs, new Date());
     if (warning) io.err(warning);
   }
+  // Metrics count every audit record as it is written, so they cannot disagree with the log.
+  let proxyRef: ProxyServer | undefined;
+  let written: AuditLog | undefined;
+  const metrics = new ProxyMetrics({
+    openExchanges: () => proxyRef?.openExchanges ?? 0,
+    revision: () => proxyRef?.policy.revision ?? policy.revision,
+    auditRecords: () => written?.count ?? 0,
+    activeGrants: () => proxyRef?.activeGrants(),
+  });
   const storeUrl = options.store ?? io.env.LEASH_STORE;
-  const store = storeUrl ? await openSharedStores(storeUrl, { timeout: options.storeTimeout ?? io.env.LEASH_STORE_TIMEOUT, log: io.err, now: options.now }) : undefined;
+  const store = storeUrl
+    ? await openSharedStores(storeUrl, { timeout: options.storeTimeout ?? io.env.LEASH_STORE_TIMEOUT, log: io.err, now: options.now, observe: (op, seconds, ok) => metrics.observeStore(op, seconds, ok) })
+    : undefined;
   const auditPath = options.audit ?? defaultAuditPath(io.env);
   // Lockdown is state, not a flag in memory: in the shared store with --store (every replica obeys it), else in a
   // file beside the audit log; either way it survives a restart. An unreadable state file stops leash here.
-  let proxyRef: ProxyServer | undefined;
   let lockdown: LockdownRuntime;
   try {
     lockdown = await LockdownRuntime.open({
@@ -110,9 +120,7 @@ export async function startServe(options: ServeOptions, io: CommandIo): Promise<
     });
     if (cut) io.err(`leash: lockdown: ${cut} open tunnel(s) or connection(s) cut (${after.all ? 'every agent' : Object.keys(after.agents).join(', ')})`);
   };
-  const written = openAuditLog(auditPath, { ...parseRotation(options.auditMaxSize, options.auditKeep), log: io.err });
-  // Metrics count every audit record as it is written, so they cannot disagree with the log.
-  const metrics = new ProxyMetrics({ openExchanges: () => proxyRef?.openExchanges ?? 0, revision: () => proxyRef?.policy.revision ?? policy.revision, auditRecords: () => written.count });
+  written = openAuditLog(auditPath, { ...parseRotation(options.auditMaxSize, options.auditKeep), log: io.err });
   const audit = metrics.counting(written);
   let proxy: ProxyServer;
   try {

@@ -33,6 +33,7 @@ export class Exchange {
    */
   revalidate?: (policy: CompiledPolicy) => Promise<{ reason: Reason; message: string } | undefined>;
   private readonly finishers: (() => void)[] = [];
+  private decidedAt: number | undefined;
 
   constructor(
     private readonly sink: ExchangeSink,
@@ -50,13 +51,20 @@ export class Exchange {
     return this.done;
   }
 
-  /** What admission decided (admission.ts), into the record. */
+  /** What admission decided (admission.ts), into the record, with how long deciding took. */
   noteAdmission(notes: AdmissionNotes): void {
+    this.decidedAt = performance.now();
+    this.record.decisionMs = round(this.decidedAt - this.startedAt);
     const { ruleReason, wouldDeny, ...fields } = notes;
     Object.assign(this.record, fields);
     if (wouldDeny) this.record.wouldDeny = true;
     else delete this.record.wouldDeny;
     if (ruleReason !== undefined) this.ruleReason = ruleReason;
+  }
+
+  /** The upstream answered (a response head) or accepted the connection (a tunnel). */
+  noteUpstream(): void {
+    if (this.decidedAt !== undefined && this.record.upstreamMs === undefined) this.record.upstreamMs = round(performance.now() - this.decidedAt);
   }
 
   /** A refusal after (or instead of) the policy decision: the exchange is denied for `reason`. */
@@ -103,8 +111,13 @@ export class Exchange {
     this.done = true;
     for (const fn of this.finishers.splice(0)) fn();
     Object.assign(this.record, fields);
-    this.record.durationMs = Math.round((performance.now() - this.startedAt) * 1000) / 1000;
+    this.record.durationMs = round(performance.now() - this.startedAt);
     this.sink.open.delete(this);
     this.sink.audit.write(this.record);
   }
+}
+
+/** Milliseconds to the microsecond. */
+function round(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
 }

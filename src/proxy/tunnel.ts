@@ -115,6 +115,7 @@ async function openTunnel(state: ProxyState & ExchangeSink, exchange: Exchange, 
     socket.destroy();
     return refuse(upstreamReason(connected), `upstream ${req.url} (${resolution.address}): ${describeUpstreamError(connected)}`);
   }
+  exchange.noteUpstream();
   socket.on('error', () => exchange.abort());
   if (client.destroyed) {
     socket.destroy();

@@ -180,6 +180,7 @@ export function attachProxyEvents(proxy: HttpProxy): void {
     // for that and leash is not draining (http-proxy would otherwise copy or invent a Connection header).
     proxyRes.headers.connection = res.shouldKeepAlive ? 'keep-alive' : 'close';
     if (!entry) return;
+    entry.exchange.noteUpstream();
     if (entry.deliver) return entry.deliver(proxyRes, res);
     countBytesIn(entry.exchange, proxyRes);
   });
