@@ -67,6 +67,8 @@ const PURE_FILES = [
   'src/audit/chain.ts',
   'src/run/environment.ts',
   'src/run/summary.ts',
+  'src/lockdown/state.ts',
+  'src/lockdown/step.ts',
 ];
 
 const rows: Row[] = [
