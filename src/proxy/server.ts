@@ -115,7 +115,8 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
       handleRequest(state, req, res).catch(failClosed('request', () => res.destroy()));
     },
     upgrade: (req, socket) => refuseEarly(state, socket, 'upgrade_denied', `protocol upgrade to "${String(req.headers.upgrade).slice(0, 40)}" is not allowed through leash`, req),
-    refuse: (socket, reason, message) => refuseEarly(state, socket, reason, message),
+    refuse: (socket, reason, message, req) => refuseEarly(state, socket, reason, message, req),
+    connect: (req, socket, head) => void handleConnect(state, req, socket, head).catch(failClosed('CONNECT', () => socket.destroy())),
     draining: () => state.draining,
     refused: (socket) => overLimit.has(socket),
   });
@@ -135,10 +136,6 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
     }
   });
 
-  server.on('connect', (req, socket: Socket, head: Buffer) => {
-    if (overLimit.has(socket)) return;
-    handleConnect(state, req, socket, head).catch(failClosed('CONNECT', () => socket.destroy()));
-  });
   // Set interception up before listening when the policy needs it, so the first intercepted tunnel does not wait
   // for key generation; a failure here is retried by the first tunnel that needs it.
   if (policyNeedsInterception(options.policy)) await state.interceptor().catch(() => undefined);

@@ -173,6 +173,7 @@ async function readHello(client: Duplex, head: Buffer, timeoutMs: number): Promi
       clearTimeout(timer);
       client.off('data', onData);
       client.off('close', finish);
+      client.off('end', finish);
       client.pause();
       resolve({ result, buffered });
     };
@@ -184,6 +185,8 @@ async function readHello(client: Duplex, head: Buffer, timeoutMs: number): Promi
     const timer = setTimeout(finish, timeoutMs);
     client.on('data', onData);
     client.once('close', finish);
+    // The proxy's sockets allow half-open: a client that sends FIN before any ClientHello ends, it does not close.
+    client.once('end', finish);
   });
 }
 

@@ -150,8 +150,17 @@ export async function sendUpstream(
   });
 }
 
+/** An upgrade (WebSocket) on its way upstream: its exchange notes when the upstream answers with 101. */
+export function trackUpgrade(req: IncomingMessage, exchange: Exchange, policy: CompiledPolicy): void {
+  (req as ForwardedRequest)[FORWARDING] = { exchange, connectMs: policy.settings.timeouts.connectMs, responseMs: policy.settings.timeouts.responseMs };
+}
+
 /** Wires the per-request upstream timeouts and byte counting into http-proxy's events. */
 export function attachProxyEvents(proxy: HttpProxy): void {
+  proxy.on('proxyReqWs', (proxyReq, req) => {
+    const entry = forwardingOf(req);
+    if (entry) proxyReq.once('upgrade', () => entry.exchange.noteUpstream());
+  });
   proxy.on('proxyReq', (proxyReq, req) => {
     const entry = forwardingOf(req);
     if (!entry) return;
