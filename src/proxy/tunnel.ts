@@ -16,7 +16,7 @@ import { guardTunnel } from './open-tunnels.js';
 import { describeUpstreamError, upstreamReason } from './upstream.js';
 import type { Reason } from './reasons.js';
 import { refuseSocket } from './respond.js';
-import { spliceTunnel } from './splice.js';
+import { dialTunnelUpstream } from './splice.js';
 import type { ProxyState } from './state.js';
 
 const ESTABLISHED = 'HTTP/1.1 200 Connection Established\r\n\r\n';
@@ -88,7 +88,8 @@ async function openTunnel(state: ProxyState & ExchangeSink, exchange: Exchange, 
   });
   if (client.destroyed) return exchange.finish({ reason: 'client_closed', message: 'the client went away before the tunnel was opened' });
 
-  const socket = net.connect({ host: resolution.address, port: target.port, family: resolution.family });
+  const link = dialTunnelUpstream(resolution.address, target.port, resolution.family);
+  const socket = link.socket;
   upstream = socket;
   const connected = await new Promise<NodeJS.ErrnoException | undefined>((resolve) => {
     const timer = setTimeout(() => resolve(Object.assign(new Error('connect timeout'), { code: 'LEASH_CONNECT_TIMEOUT' })), timeouts.connectMs);
@@ -132,7 +133,7 @@ async function openTunnel(state: ProxyState & ExchangeSink, exchange: Exchange, 
     first = hello.buffered;
   }
 
-  spliceTunnel(exchange, client, socket, { idleMs: timeouts.idleMs, first, ...(budget ? { budget } : {}) });
+  link.splice(exchange, client, { idleMs: timeouts.idleMs, first, ...(budget ? { budget } : {}) });
 }
 
 async function readHello(client: Duplex, head: Buffer, timeoutMs: number): Promise<{ result: HelloResult; buffered: Buffer }> {
