@@ -21,7 +21,7 @@ import type { Exchange } from './exchange.js';
  */
 export const SPLICE_MAX_BUFFERED = 256 * 1024;
 /** The upstream read buffer: its first size, and the most it grows to while reads fill it. */
-const READ_BUFFER_MIN = 16 * 1024;
+const READ_BUFFER_MIN = 4 * 1024;
 const READ_BUFFER_MAX = 256 * 1024;
 
 export interface SpliceOptions {

@@ -294,25 +294,33 @@ export async function proxyBench(): Promise<BenchLine[]> {
         progress(`64 MiB downloads (${label}): direct and through one tunnel, alternating, ${DOWNLOAD.repeats} each`);
         const request = head('/big', port, 'Connection: close\r\n');
         const speeds = new Map<string, number[]>();
-        /** The proxy's CPU ms per MB moved, each repeat (user + kernel: a splice costs mostly kernel time). */
-        const cpuPerMb = new Map<string, number[]>();
+        /**
+         * The proxy's CPU time (user + kernel: a splice costs mostly kernel time) and MB moved, summed over the
+         * repeats: /proc counts CPU in 10 ms ticks, a few of them per download, so one download alone is too coarse.
+         */
+        const cpuAndMb = new Map<string, { cpuMs: number; mb: number }>();
         for (let i = 0; i < DOWNLOAD.repeats; i++) {
           for (const via of [null, ...proxies]) {
             const name = via?.name ?? 'direct';
             const download = () => gen.run<DownloadResult>({ kind: 'download', route: route(via), request, expectBytes: BIG_BYTES, timeoutMs: DOWNLOAD.timeoutMs }, DOWNLOAD.timeoutMs + 5000);
             const { result: r, cpu } = await metered(`download ${label} ${i + 1}, ${name}`, download);
             speeds.set(name, [...(speeds.get(name) ?? []), r.bytes / 1e6 / r.seconds]);
-            if (via) cpuPerMb.set(name, [...(cpuPerMb.get(name) ?? []), ((cpu[name] ?? NaN) * 1000) / (r.bytes / 1e6)]);
+            const sum = cpuAndMb.get(name) ?? { cpuMs: 0, mb: 0 };
+            if (via) cpuAndMb.set(name, { cpuMs: sum.cpuMs + (cpu[name] ?? NaN) * 1000, mb: sum.mb + r.bytes / 1e6 });
           }
         }
         const directName = `64 MiB download, ${label}, direct`;
         const directSpeed = Math.max(...(speeds.get('direct') ?? []));
         push({ name: directName, value: directSpeed, unit: 'MB/s' });
         const squidSpeed = speeds.has('squid') ? Math.max(...(speeds.get('squid') ?? [])) : undefined;
-        const squidCpu = cpuPerMb.has('squid') ? Math.min(...(cpuPerMb.get('squid') ?? [])) : undefined;
+        const perMb = (name: string) => {
+          const sum = cpuAndMb.get(name);
+          return sum ? sum.cpuMs / sum.mb : undefined;
+        };
+        const squidCpu = perMb('squid');
         for (const proxy of proxies) {
           const speed = Math.max(...(speeds.get(proxy.name) ?? []));
-          const cpuMs = Math.min(...(cpuPerMb.get(proxy.name) ?? []));
+          const cpuMs = perMb(proxy.name) ?? NaN;
           const name = `64 MiB download, ${label}, one tunnel, ${proxy.name}`;
           const cpuName = `proxy CPU per MB, ${label} tunnel, ${proxy.name}`;
           if (label === 'TLS' && proxy.name === 'leash') {
