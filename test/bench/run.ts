@@ -70,8 +70,19 @@ async function runBench(argv: readonly string[]): Promise<number> {
   for (let run = 1; run <= runs; run++) {
     const lines: BenchLine[] = [];
     for (const suite of selected) {
-      process.stderr.write(`bench: run ${run} of ${runs}: ${suite.name}...\n`);
-      lines.push(...(await suite.run()));
+      // One retry: on this shared machine a child process can die under the load of others (the load generator
+      // has been seen to segfault in Node's TLS); a suite that fails twice is reported as failed, and the rest run.
+      for (let attempt = 1; attempt <= 2; attempt++) {
+        process.stderr.write(`bench: run ${run} of ${runs}: ${suite.name}${attempt > 1 ? ' (again)' : ''}...\n`);
+        try {
+          lines.push(...(await suite.run()));
+          break;
+        } catch (err) {
+          const message = err instanceof Error ? err.message.split('\n')[0] : String(err);
+          process.stderr.write(`bench: ${suite.name} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+          if (attempt === 2) lines.push({ suite: suite.name, name: `suite failed: ${message}`, value: NaN, unit: '', target: 'completes', pass: false });
+        }
+      }
     }
     perRun.push(lines);
   }
