@@ -521,8 +521,10 @@ function exchange(socket: net.Socket, request: string): Promise<Response> {
   });
 }
 
+/** Outermost layer first (TLS before the TCP socket under it): a TCP handle closed under a live TLS layer is
+ * the one suspect we have for the generator's occasional SIGSEGV inside intercepted tunnels. */
 function destroyAll(sockets: Set<net.Socket>): void {
-  for (const socket of sockets) socket.destroy();
+  for (const socket of [...sockets].reverse()) socket.destroy();
   sockets.clear();
 }
 
