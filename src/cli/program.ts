@@ -19,8 +19,11 @@ commands:
            [--certs DIR]                                               where leash's CA for TLS interception lives (certs/)
            [--admin HOST:PORT]                                         a second listener: GET /metrics, /healthz, /readyz
            [--store redis://[USER:PASS@]HOST:PORT[/DB] [--store-timeout 250ms]]  shared state for a fleet ($LEASH_STORE)
+  run      [--policy PATH]... [--agent NAME] [--user USER] [--isolate netns|uid|none] [--proxy URL] -- COMMAND [ARGS]...
+                                                                       run one command through leash (its own proxy, CA trust, isolation)
   check    [--policy PATH]... [--format text|github]                   validate policy files
   explain  [--policy PATH]... [--agent NAME] [--resolve] METHOD URL    what leash serve would do with a request, and why
+  test     [--policy PATH]... [--format text|junit] [TESTFILE|DIR]...  policy unit tests (default policies/tests/); exit 1 on a failure
   rules    --user NAME|UID... --proxy HOST:PORT --format nft|iptables|pf [--allow HOST:PORT]... [--action reject|drop] [--no-log]
            [--apply|--remove|--status]                                 kernel rules: the agent's user may reach only the proxy
   rules    --format k8s --agent-selector KEY=VALUE [--namespace NS] [--proxy-selector KEY=VALUE]
@@ -30,6 +33,10 @@ commands:
                                                                        read the audit log (default $LEASH_AUDIT, else ./leash-audit.log)
   audit verify [FILE|DIR]...                                           check the audit log's hash chain; exit 1 at the first break
   audit report [FILE|DIR]... [filters] [--policy PATH]... -o FILE.html one self-contained HTML report with charts
+  policy replay [--policy NEW]... [--format text|json] [--allow-tightening] [AUDIT]...
+                                                                       re-decide the audit log under a new policy: the decisions that change
+  policy suggest [AUDIT]... [--agent NAME] [--since 7d] [--min-requests N] [-o FILE]
+                                                                       propose the rules that would allow what the audit log shows
   ca init  [--certs DIR] [--force]                                     create leash's CA for TLS interception
   ca trust [--certs DIR]                                               how to make agents trust it
   help [COMMAND]                                                       this text, or one command's flags, defaults and an example
@@ -71,7 +78,8 @@ export function buildProgram(io: CommandIo, outcome: Outcome, argv: readonly str
     .configureOutput({ writeOut: print(io.out), writeErr: print(io.err), outputError: () => {} })
     .exitOverride()
     .helpCommand('help [command]', 'show the help of a command')
-    .showSuggestionAfterError(true);
+    .showSuggestionAfterError(true)
+    .enablePositionalOptions(); // so `leash run -- COMMAND --flag` leaves the command's flags alone
   program.helpInformation = () => `${OVERVIEW}\n`;
 
   const command = (name: string, summary: string, example: string) =>
@@ -104,6 +112,21 @@ export function buildProgram(io: CommandIo, outcome: Outcome, argv: readonly str
       return done(import('./serve.js').then(({ serveCommand }) => serveCommand(options, io)));
     });
 
+  command('run', 'run one command through leash: proxy variables, CA trust and isolation set up for it', 'sudo leash run --agent research -- python agent.py')
+    .usage('[--policy PATH]... [--agent NAME] [--user USER] [--isolate netns|uid|none] [--proxy URL] -- COMMAND [ARGS]...')
+    .argument('<command...>', 'the command and its arguments (after --)')
+    .passThroughOptions()
+    .addOption(new Option('--policy <path>', 'policy file or directory (repeatable; default as for leash serve)').argParser(collect))
+    .option('--agent <name>', "the agent the command is: its token from the policy goes in the proxy URL")
+    .option('--user <name|uid>', 'run the command as this user (needs root)')
+    .option('--isolate <how>', 'netns: a network namespace whose only way out is leash (Linux, root); uid: kernel rules for --user while it runs; none: no confinement (default: uid with --user, else netns)')
+    .option('--proxy <url>', 'use the leash listening at http://HOST:PORT instead of starting one')
+    .option('--audit <path>', 'audit log file, or - for stdout (default: $LEASH_AUDIT, else ./leash-audit.log)')
+    .option('--certs <dir>', "where leash's CA for TLS interception lives", 'certs')
+    .action((command: string[], options: { policy?: string[]; agent?: string; user?: string; isolate?: string; proxy?: string; audit?: string; certs: string }) =>
+      done(import('./run.js').then((m) => m.runCommand(options, command, io))),
+    );
+
   command('check', 'validate policy files: every error and warning with file:line:column', 'leash check --policy policies/ --format github')
     .addOption(policyOption)
     .option('--format <format>', 'text, or github (workflow commands CI turns into annotations)', 'text')
@@ -120,6 +143,28 @@ export function buildProgram(io: CommandIo, outcome: Outcome, argv: readonly str
     .action(function (this: Command, options: { policy?: string[]; agent?: string; resolve?: boolean }) {
       return done(import('./explain.js').then((m) => m.explainCommand(options, this.args, io)));
     });
+
+  command('test', 'run policy tests: requests and the decisions the policy must make', 'leash test --policy policies/ policies/tests/')
+    .usage('[--policy PATH]... [--format text|junit] [TESTFILE|DIR]...')
+    .argument('[tests...]', 'test files or directories of *.yaml test files (default: policies/tests/)')
+    .addOption(policyOption)
+    .option('--format <format>', 'text (each failure, then N passed, N failed), or junit (XML for CI)', 'text')
+    .action((tests: string[], options: { policy?: string[]; format?: string }) => done(import('./test.js').then((m) => m.testCommand(options, tests, io))));
+
+  const policyGroup = command('policy', 'policy as code: suggest rules from the audit log, replay it under a changed policy', 'leash policy replay --policy pr/policies/ /var/log/leash/');
+  policyGroup
+    .command('replay')
+    .description('re-decide every recorded request under a new policy and print the decisions that change')
+    .usage('[--policy NEW]... [--format text|json] [--allow-tightening] [AUDIT]...')
+    .argument('[inputs...]', 'audit files or directories (default: $LEASH_AUDIT, else ./leash-audit.log, with rotated siblings)')
+    .helpOption('-h, --help', 'show this help')
+    .configureOutput({ writeOut: print(io.out), writeErr: print(io.err), outputError: () => {} })
+    .exitOverride()
+    .addOption(new Option('--policy <path>', 'the new policy: file or directory (repeatable; default: policies/ here, else the policy shipped with leash)').argParser(collect))
+    .option('--format <format>', 'text or json', 'text')
+    .option('--allow-tightening', 'exit 0 even when something allowed would now be denied')
+    .addHelpText('after', '\nExample:\n  leash policy replay --policy pr/policies/ /var/log/leash/')
+    .action((inputs: string[], options: { policy?: string[]; format?: string; allowTightening?: boolean }) => done(import('./policy-replay.js').then((m) => m.replayCommand(options, inputs, io))));
 
   command('rules', "kernel rules that let the agent's user reach only the proxy", 'sudo leash rules --user agent --proxy 127.0.0.1:3128 --format nft --apply')
     .option('--user <name|uid>', "the agent's OS user (repeatable)", collect)
@@ -190,6 +235,25 @@ export function buildProgram(io: CommandIo, outcome: Outcome, argv: readonly str
       const filters = audit.opts<AuditOptions>();
       return done(import('./audit.js').then((m) => m.auditCli({ ...filters, output: options.output, policy: options.policy }, ['report', ...inputs], io)));
     });
+
+  policyGroup
+    .command('suggest')
+    .description('learn mode: propose the rules that would allow what the audit log shows, each with its evidence')
+    .usage('[AUDIT]... [--agent NAME] [--since 7d] [--min-requests N] [--wildcard-min N] [--policy PATH]... [-o FILE]')
+    .argument('[inputs...]', 'audit files or directories (default as for leash audit)')
+    .helpOption('-h, --help', 'show this help')
+    .configureOutput({ writeOut: print(io.out), writeErr: print(io.err), outputError: () => {} })
+    .exitOverride()
+    .option('--agent <name>', 'only this agent\'s records (repeatable)', collect)
+    .option('--since <when>', 'a duration back from now (7d) or an ISO time')
+    .option('--min-requests <n>', 'requests a host and port needs to be proposed (default 1)')
+    .option('--wildcard-min <n>', 'sibling subdomains seen before they become one *.parent rule (default 5)')
+    .addOption(new Option('--policy <path>', 'the policy to check against: no host it denies, no rule it has (repeatable; default as for leash check)').argParser(collect))
+    .option('-o, --output <file>', 'write the suggested policy here (default: stdout)')
+    .addHelpText('after', '\nExample:\n  leash policy suggest /var/log/leash/ --since 7d -o policies/50-suggested.yaml')
+    .action((inputs: string[], options: { agent?: string[]; since?: string; minRequests?: string; wildcardMin?: string; policy?: string[]; output?: string }) =>
+      done(import('./policy-suggest.js').then((m) => m.suggestCommand(options, inputs, io))),
+    );
 
   const ca = command('ca', "leash's CA for TLS interception", 'leash ca init --certs /etc/leash/certs');
   for (const [name, summary, example] of [

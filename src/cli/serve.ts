@@ -5,7 +5,7 @@
 
 import { randomUUID } from 'node:crypto';
 import { openAuditLog, parseRotation, type AuditLog } from '../audit/logger.js';
-import { newRecord } from '../audit/record.js';
+import { newRecord, type AuditRecord } from '../audit/record.js';
 import { formatIssue, LeashError } from '../errors.js';
 import { loadPolicy, PolicyWatcher, type ReloadOutcome } from '../policy/watch.js';
 import { policyNeedsInterception } from '../policy/evaluate.js';
@@ -38,6 +38,8 @@ export interface ServeOptions {
   store?: string;
   /** `--store-timeout` (else LEASH_STORE_TIMEOUT): bound on each store operation, default 250ms. */
   storeTimeout?: string;
+  /** Sees each audit record as it is written (`leash run` counts its command's requests with it). */
+  observe?: (record: AuditRecord) => void;
 }
 
 export interface RunningServe {
@@ -65,13 +67,21 @@ export async function startServe(options: ServeOptions, io: CommandIo): Promise<
     const warning = caExpiryWarning(await ensureCa(certs, io.err), certs, new Date());
     if (warning) io.err(warning);
   }
-  const storeUrl = options.store ?? io.env.LEASH_STORE;
-  const store = storeUrl ? await openSharedStores(storeUrl, { timeout: options.storeTimeout ?? io.env.LEASH_STORE_TIMEOUT, log: io.err, now: options.now }) : undefined;
-  const written = openAuditLog(options.audit ?? defaultAuditPath(io.env), { ...parseRotation(options.auditMaxSize, options.auditKeep), log: io.err });
   // Metrics count every audit record as it is written, so they cannot disagree with the log.
   let proxyRef: ProxyServer | undefined;
-  const metrics = new ProxyMetrics({ openExchanges: () => proxyRef?.openExchanges ?? 0, revision: () => proxyRef?.policy.revision ?? policy.revision, auditRecords: () => written.count });
-  const audit = metrics.counting(written);
+  let written: AuditLog | undefined;
+  const metrics = new ProxyMetrics({
+    openExchanges: () => proxyRef?.openExchanges ?? 0,
+    revision: () => proxyRef?.policy.revision ?? policy.revision,
+    auditRecords: () => written?.count ?? 0,
+    activeGrants: () => proxyRef?.activeGrants(),
+  });
+  const storeUrl = options.store ?? io.env.LEASH_STORE;
+  const store = storeUrl
+    ? await openSharedStores(storeUrl, { timeout: options.storeTimeout ?? io.env.LEASH_STORE_TIMEOUT, log: io.err, now: options.now, observe: (op, seconds, ok) => metrics.observeStore(op, seconds, ok) })
+    : undefined;
+  written = openAuditLog(options.audit ?? defaultAuditPath(io.env), { ...parseRotation(options.auditMaxSize, options.auditKeep), log: io.err });
+  const audit = metrics.counting(options.observe ? observed(written, options.observe) : written);
   let proxy: ProxyServer;
   try {
     proxy = await startProxy({ policy, host, port, audit, log: io.err, now: options.now, certsDir: options.certs ?? DEFAULT_CERTS_DIR, rateLimits: store?.rateLimits, grants: store?.grants });
@@ -114,6 +124,24 @@ export async function startServe(options: ServeOptions, io: CommandIo): Promise<
         await audit.close();
       })();
       return stopping;
+    },
+  };
+}
+
+function observed(audit: AuditLog, observe: (record: AuditRecord) => void): AuditLog {
+  return {
+    write: (record) => {
+      audit.write(record);
+      observe(record);
+    },
+    flush: () => audit.flush(),
+    close: () => audit.close(),
+    reopen: () => audit.reopen(),
+    get count() {
+      return audit.count;
+    },
+    get head() {
+      return audit.head;
     },
   };
 }

@@ -20,7 +20,7 @@ interface Suite {
 
 // Loaded after the flags are read: the suites size their windows from the mode when they load.
 async function suites(): Promise<readonly Suite[]> {
-  const [{ policyBench }, { proxyBench }, { auditBench }, { inspectBench }, { interceptBench }, { grantsBench }, { storeBench }] = await Promise.all([
+  const [{ policyBench }, { proxyBench }, { auditBench }, { inspectBench }, { interceptBench }, { grantsBench }, { storeBench }, { suggestBench }] = await Promise.all([
     import('./policy.js'),
     import('./proxy.js'),
     import('./audit.js'),
@@ -28,6 +28,7 @@ async function suites(): Promise<readonly Suite[]> {
     import('./intercept.js'),
     import('./grants.js'),
     import('./store.js'),
+    import('./suggest.js'),
   ]);
   return [
     { name: 'policy', run: policyBench },
@@ -37,10 +38,11 @@ async function suites(): Promise<readonly Suite[]> {
     { name: 'intercept', run: interceptBench },
     { name: 'grants', run: grantsBench },
     { name: 'store', run: storeBench },
+    { name: 'suggest', run: suggestBench },
   ];
 }
 
-const SUITE_NAMES = ['policy', 'proxy', 'audit', 'inspect', 'intercept', 'grants', 'store'];
+const SUITE_NAMES = ['policy', 'proxy', 'audit', 'inspect', 'intercept', 'grants', 'store', 'suggest'];
 
 async function runBench(argv: readonly string[]): Promise<number> {
   const names: string[] = [];
@@ -61,8 +63,11 @@ async function runBench(argv: readonly string[]): Promise<number> {
     process.stderr.write(`bench: unknown suite ${unknown.map((n) => `"${n}"`).join(', ')}; suites: ${SUITE_NAMES.join(', ')}\n`);
     return 2;
   }
-  // A quick run generates a smaller audit log, unless told otherwise.
-  if (process.env.LEASH_BENCH_QUICK === '1') process.env.LEASH_BENCH_AUDIT_BYTES ??= String(200 * 1024 ** 2);
+  // A quick run generates smaller logs for the audit and suggest suites, unless told otherwise.
+  if (process.env.LEASH_BENCH_QUICK === '1') {
+    process.env.LEASH_BENCH_AUDIT_BYTES ??= String(200 * 1024 ** 2);
+    process.env.LEASH_BENCH_SUGGEST_BYTES ??= String(200 * 1024 ** 2);
+  }
   const all = await suites();
   const selected = names.length === 0 ? all : all.filter((s) => names.includes(s.name));
   const perRun: BenchLine[][] = [];
