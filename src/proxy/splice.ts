@@ -38,7 +38,8 @@ export interface TunnelUpstream {
   splice(exchange: Exchange, client: net.Socket, options: SpliceOptions): void;
 }
 
-export function dialTunnelUpstream(host: string, port: number, family: number): TunnelUpstream {
+/** `family` when the address is known to be IPv4 or IPv6 (net.connect then does no lookup of its own). */
+export function dialTunnelUpstream(host: string, port: number, family: number | undefined): TunnelUpstream {
   let to: Writable | undefined;
   /** What the upstream sent before the splice began (a server that speaks first): a copy, held until then. */
   let early: Buffer[] = [];
@@ -48,7 +49,7 @@ export function dialTunnelUpstream(host: string, port: number, family: number): 
   const socket = net.connect({
     host,
     port,
-    family,
+    ...(family === undefined ? {} : { family }),
     onread: {
       // Called once at connect and after every read: the buffer the next read goes into.
       buffer: () => {
