@@ -50,3 +50,18 @@ it('a JSON body with "_method": "DELETE" (Laravel reads it) is refused too', asy
   const status = await post('application/json', JSON.stringify({ name: 'x', _method: 'DELETE' }));
   expect({ status, forwarded: origin.seen.length - before }).toEqual({ status: expect.stringMatching(/^HTTP\/1\.1 403 /), forwarded: 0 });
 });
+
+it('a large JSON body (past 64 KiB) with _method in what leash reads is refused; one without is forwarded', async () => {
+  const pad = 'z'.repeat(100_000);
+  expect(await post('application/json', JSON.stringify({ _method: 'DELETE', pad }))).toMatch(/^HTTP\/1\.1 403 /);
+  expect(await post('application/json', `{"\\u005fmethod":"DELETE","pad":"${pad}"}`)).toMatch(/^HTTP\/1\.1 403 /);
+  expect(await post('application/json', JSON.stringify({ model: 'm', pad }))).toMatch(/^HTTP\/1\.1 200 /);
+});
+
+it('a large multipart upload is forwarded; its _method field, when leash reads it, is refused', async () => {
+  const boundary = 'review1boundary';
+  const file = `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.bin"\r\nContent-Type: application/octet-stream\r\n\r\n${'q'.repeat(100_000)}\r\n`;
+  const method = `--${boundary}\r\nContent-Disposition: form-data; name="_method"\r\n\r\nDELETE\r\n`;
+  expect(await post(`multipart/form-data; boundary=${boundary}`, `${file}--${boundary}--\r\n`)).toMatch(/^HTTP\/1\.1 200 /);
+  expect(await post(`multipart/form-data; boundary=${boundary}`, `${method}${file}--${boundary}--\r\n`)).toMatch(/^HTTP\/1\.1 403 /);
+});
