@@ -76,6 +76,9 @@ async function forwardRequest(state: ProxyState & ExchangeSink, exchange: Exchan
   const path = `${url.pathname.replace(/\/{2,}/g, '/')}${url.search}`;
   record.path = path;
   const port = url.port ? Number(url.port) : 80;
+  // What was asked for, on record even if the request is refused before a decision names the normalised host.
+  record.host = url.hostname;
+  record.port = port;
   // The go-ahead for the body (server.ts leaves 100 Continue to leash): once allowed, or earlier when the decision
   // needs the body itself (a form that may carry _method).
   let continued = false;

@@ -102,7 +102,7 @@ export class ProxyMetrics {
     this.duration.observe({ event: record.event }, record.durationMs / 1000);
     if (record.decisionMs !== undefined) this.decision.observe({ event: record.event }, record.decisionMs / 1000);
     if (record.upstreamMs !== undefined) this.upstream.observe({ event: record.event }, record.upstreamMs / 1000);
-    if (record.rule === 'grant' && record.effect === 'allow') this.grantsUsed.inc();
+    if (record.rule === 'grant' && record.effect === 'allow' && !record.wouldDeny) this.grantsUsed.inc();
   }
 
   /** One shared-store operation (store/redis.ts StoreObserver). */
