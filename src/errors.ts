@@ -15,6 +15,8 @@ export const ERROR_CODES = {
   LEASH_USER_UNKNOWN: 'a --user name is not a user of this system (looked up in /etc/passwd, then with id -u)',
   LEASH_RULES_OWN_UID: 'leash rules would restrict the uid running the command, which is where the proxy runs; restrict the agent\'s user instead',
   LEASH_KERNEL: 'nft, iptables-restore or iptables-save failed or is missing while loading, removing or reading kernel rules; the message quotes the tool',
+  LEASH_NOT_RUNNING: 'nothing answers as leash at the control endpoint a command looked at (--control PATH, --admin URL, $LEASH_ADMIN, else the default socket)',
+  LEASH_CONTROL: "the running leash refused a control call (a missing or wrong admin token, an invalid value); the message quotes leash's answer",
   LEASH_STORE_UNAVAILABLE: 'the shared store (--store, Redis) did not answer in time or is unreachable; what needed it is refused (reason store_unavailable)',
 } as const;
 

@@ -17,7 +17,8 @@ commands:
   serve    [--policy PATH]... [--listen HOST:PORT] [--audit PATH|-]   run the proxy (default policies/, 127.0.0.1:3128, audit to ./leash-audit.log)
            [--audit-max-size SIZE [--audit-keep N]]                    rotate the audit file by size (100M), keeping N files (5)
            [--certs DIR]                                               where leash's CA for TLS interception lives (certs/)
-           [--admin HOST:PORT]                                         a second listener: GET /metrics, /healthz, /readyz
+           [--admin HOST:PORT]                                         a second listener: GET /metrics, /healthz, /readyz, control API
+           [--control PATH]                                            the control socket (default /run/leash/admin.sock as root, else beside the audit log)
            [--store redis://[USER:PASS@]HOST:PORT[/DB] [--store-timeout 250ms]]  shared state for a fleet ($LEASH_STORE)
   check    [--policy PATH]... [--format text|github]                   validate policy files
   explain  [--policy PATH]... [--agent NAME] [--resolve] METHOD URL    what leash serve would do with a request, and why
@@ -96,10 +97,11 @@ export function buildProgram(io: CommandIo, outcome: Outcome, argv: readonly str
     .option('--audit-max-size <size>', 'rotate the audit file before it exceeds SIZE (100M, 1G, 500K)')
     .option('--audit-keep <n>', 'rotated audit files to keep (default 5; needs --audit-max-size)')
     .option('--certs <dir>', "where leash's CA for TLS interception lives", 'certs')
-    .option('--admin <host:port>', 'a second listener for GET /metrics (Prometheus), /healthz and /readyz; never the proxy port')
+    .option('--admin <host:port>', 'a second listener for GET /metrics (Prometheus), /healthz and /readyz, and the control API with LEASH_ADMIN_TOKEN; never the proxy port')
+    .option('--control <path>', 'the control socket (mode 0600) leash lockdown talks to (default: /run/leash/admin.sock as root, else leash-admin.sock beside the audit log)')
     .option('--store <url>', 'keep rate limits, upload budgets and grants in Redis, shared by a fleet: redis://[USER:PASS@]HOST:PORT[/DB], rediss:// for TLS (default: $LEASH_STORE, else in memory)')
     .option('--store-timeout <time>', 'bound on each store operation, past which what needs it is refused (default: $LEASH_STORE_TIMEOUT, else 250ms)')
-    .action(function (this: Command, options: { policy?: string[]; listen?: string; audit?: string; auditMaxSize?: string; auditKeep?: string; certs: string; store?: string; storeTimeout?: string; admin?: string }) {
+    .action(function (this: Command, options: { policy?: string[]; listen?: string; audit?: string; auditMaxSize?: string; auditKeep?: string; certs: string; store?: string; storeTimeout?: string; admin?: string; control?: string }) {
       noArguments(this);
       return done(import('./serve.js').then(({ serveCommand }) => serveCommand(options, io)));
     });

@@ -15,6 +15,9 @@ import { startAdmin, type AdminServer, type Readiness } from '../proxy/admin.js'
 import { ProxyMetrics } from '../proxy/metrics.js';
 import { startProxy, type ProxyServer } from '../proxy/server.js';
 import { openSharedStores } from '../store/open.js';
+import { indexRoute, type ControlRoute } from '../control/api.js';
+import { defaultControlPath } from '../control/client.js';
+import { controlHandler, startControlSocket, type ControlSocket } from '../control/server.js';
 import type { CommandIo } from './io.js';
 import { defaultAuditPath } from './audit-path.js';
 import { policyPaths } from './policy-paths.js';
@@ -38,6 +41,8 @@ export interface ServeOptions {
   store?: string;
   /** `--store-timeout` (else LEASH_STORE_TIMEOUT): bound on each store operation, default 250ms. */
   storeTimeout?: string;
+  /** `--control PATH`: the control socket; default /run/leash/admin.sock as root, else beside the audit log. */
+  control?: string;
 }
 
 export interface RunningServe {
@@ -46,6 +51,8 @@ export interface RunningServe {
   readonly watcher: PolicyWatcher;
   /** The admin listener, with --admin. */
   readonly admin: AdminServer | undefined;
+  /** The control socket (always open). */
+  readonly control: ControlSocket;
   stop(): Promise<void>;
 }
 
@@ -81,19 +88,36 @@ export async function startServe(options: ServeOptions, io: CommandIo): Promise<
     throw new LeashError('LEASH_LISTEN', `cannot listen on ${host}:${port}: ${(err as Error).message}`, { cause: err });
   }
   proxyRef = proxy;
+  // The control API: one route table, served on the control socket and, with --admin, over TCP.
+  const routes: ControlRoute[] = [];
+  routes.push(indexRoute(() => routes, () => ({ pid: process.pid, revision: proxy.policy.revision })));
+  const auditPath = options.audit ?? defaultAuditPath(io.env);
+  let control: ControlSocket;
+  try {
+    control = await startControlSocket(options.control ?? defaultControlPath(auditPath, process.getuid?.()), controlHandler(routes, { kind: 'socket' }, io.err));
+  } catch (err) {
+    await proxy.close();
+    await store?.close();
+    await audit.close();
+    throw err;
+  }
+  io.err(`control socket at ${control.path} (mode 0600: leash lockdown and the other control commands)`);
+  const adminToken = io.env.LEASH_ADMIN_TOKEN || undefined;
   let admin: AdminServer | undefined;
   if (options.admin) {
     const at = parseListen(options.admin, '--admin');
     if (at.host === host && at.port === proxy.port) throw new LeashError('LEASH_USAGE', '--admin must not be the proxy\'s address: agents reach the proxy port');
     try {
-      admin = await startAdmin({ ...at, metrics, ready: () => readiness(audit, store) });
+      admin = await startAdmin({ ...at, metrics, ready: () => readiness(audit, store), control: controlHandler(routes, { kind: 'tcp', token: adminToken }, io.err) });
     } catch (err) {
+      await control.close();
       await proxy.close();
       await store?.close();
       await audit.close();
       throw new LeashError('LEASH_LISTEN', `cannot listen on ${options.admin} for --admin: ${(err as Error).message}`, { cause: err });
     }
     io.err(`admin on ${at.host.includes(':') ? `[${at.host}]` : at.host}:${admin.port} (GET /metrics, /healthz, /readyz)`);
+    io.err(adminToken ? 'control API also on the admin listener under /v1 (mutating calls need Authorization: Bearer $LEASH_ADMIN_TOKEN)' : 'control API over the admin listener is off: LEASH_ADMIN_TOKEN is not set (the control socket works)');
   }
   const watcher = new PolicyWatcher(paths, () => proxy.policy, (outcome) => onReload(outcome, proxy, audit, io));
   watcher.start();
@@ -105,9 +129,11 @@ export async function startServe(options: ServeOptions, io: CommandIo): Promise<
     audit,
     watcher,
     admin,
+    control,
     stop() {
       stopping ??= (async () => {
         watcher.stop();
+        await control.close();
         await admin?.close();
         await proxy.close();
         await store?.close();
