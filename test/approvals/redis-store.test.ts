@@ -20,7 +20,7 @@ describeWithRedis('Redis approval store', () => {
     const b = new RedisApprovalStore(await connect(), { prefix: 'fleet:' });
     const now = Date.now();
     expect((await a.arrive(candidate('x1'), 60_000, now + 3_600_000)).kind).toBe('created');
-    expect((await b.arrive(candidate('x2'), 60_000, now)).approval).toMatchObject({ id: 'x1', requests: 2 });
+    expect(await b.arrive(candidate('x2'), 60_000, now)).toMatchObject({ approval: { id: 'x1', requests: 2 } });
     const listed = await b.list(now);
     expect(listed.map((x) => x.id)).toEqual(['x1']);
     expect(listed[0]?.expiresAt).toBeGreaterThan(now + 55_000);
