@@ -110,7 +110,7 @@ export async function approvalFor(ctx: ApprovalContext, verdict: Verdict, ask: A
   }
 }
 
-export function auditFields(a: Approval): AuditRecord['approval'] {
+export function auditFields(a: Approval): NonNullable<AuditRecord['approval']> {
   return { id: a.id, state: a.state, grant: a.grant, requests: a.requests, expiresAt: new Date(a.expiresAt).toISOString(), ...(a.decidedBy ? { by: a.decidedBy } : {}) };
 }
 

@@ -5,7 +5,11 @@
 
 import { randomUUID } from 'node:crypto';
 import { openAuditLog, parseRotation, type AuditLog } from '../audit/logger.js';
-import { newRecord } from '../audit/record.js';
+import { newRecord, type AuditRecord } from '../audit/record.js';
+import { MemoryApprovalStore } from '../approvals/memory-store.js';
+import { approvalRoutes } from '../approvals/routes.js';
+import { MemoryScopeStore } from '../scopes/memory-store.js';
+import { scopeRoutes } from '../scopes/routes.js';
 import { formatIssue, LeashError } from '../errors.js';
 import { loadPolicy, PolicyWatcher, type ReloadOutcome } from '../policy/watch.js';
 import { policyNeedsInterception } from '../policy/evaluate.js';
@@ -74,6 +78,8 @@ export async function startServe(options: ServeOptions, io: CommandIo): Promise<
   }
   const storeUrl = options.store ?? io.env.LEASH_STORE;
   const store = storeUrl ? await openSharedStores(storeUrl, { timeout: options.storeTimeout ?? io.env.LEASH_STORE_TIMEOUT, log: io.err, now: options.now }) : undefined;
+  const scopes = store?.scopes ?? new MemoryScopeStore();
+  const approvals = store?.approvals ?? new MemoryApprovalStore();
   const written = openAuditLog(options.audit ?? defaultAuditPath(io.env), { ...parseRotation(options.auditMaxSize, options.auditKeep), log: io.err });
   // Metrics count every audit record as it is written, so they cannot disagree with the log.
   let proxyRef: ProxyServer | undefined;
@@ -81,7 +87,7 @@ export async function startServe(options: ServeOptions, io: CommandIo): Promise<
   const audit = metrics.counting(written);
   let proxy: ProxyServer;
   try {
-    proxy = await startProxy({ policy, host, port, audit, log: io.err, now: options.now, certsDir: options.certs ?? DEFAULT_CERTS_DIR, rateLimits: store?.rateLimits, grants: store?.grants });
+    proxy = await startProxy({ policy, host, port, audit, log: io.err, now: options.now, certsDir: options.certs ?? DEFAULT_CERTS_DIR, rateLimits: store?.rateLimits, grants: store?.grants, scopes, approvals });
   } catch (err) {
     await store?.close();
     await audit.close();
@@ -91,6 +97,12 @@ export async function startServe(options: ServeOptions, io: CommandIo): Promise<
   // The control API: one route table, served on the control socket and, with --admin, over TCP.
   const routes: ControlRoute[] = [];
   routes.push(indexRoute(() => routes, () => ({ pid: process.pid, revision: proxy.policy.revision })));
+  const now = options.now ?? Date.now;
+  const record = (r: AuditRecord) => audit.write(r);
+  // The watcher is made after the routes; --always reloads through it once it exists.
+  let reload: () => Promise<void> = async () => {};
+  routes.push(...scopeRoutes({ scopes, policy: () => proxy.policy, now, record }));
+  routes.push(...approvalRoutes({ approvals, policy: () => proxy.policy, now, record, policyPaths: paths, reload: () => reload() }));
   const auditPath = options.audit ?? defaultAuditPath(io.env);
   let control: ControlSocket;
   try {
@@ -121,6 +133,7 @@ export async function startServe(options: ServeOptions, io: CommandIo): Promise<
   }
   const watcher = new PolicyWatcher(paths, () => proxy.policy, (outcome) => onReload(outcome, proxy, audit, io));
   watcher.start();
+  reload = () => watcher.reload();
   io.err(`leash: policy revision ${policy.revision}: ${policy.rules.length} rules from ${policy.files.length} file(s)${policy.settings.mode === 'report' ? ' (report mode: nothing is blocked)' : ''}`);
   io.err(`listening on ${host.includes(':') ? `[${host}]` : host}:${proxy.port}`);
   let stopping: Promise<void> | undefined;
