@@ -18,6 +18,7 @@ import type { Reason } from './reasons.js';
 import type { ProxyState } from './state.js';
 import { describeUpstreamError, httpsAgentFor, sendUpstream, upstreamReason } from './upstream.js';
 import { withGrant } from './grants.js';
+import { unknownHost } from './admit.js';
 import { judge } from './verdict.js';
 import { guardStream } from './open-tunnels.js';
 
@@ -34,6 +35,8 @@ export interface InterceptSession {
   /** The agent's TCP connection, for the client address in records. */
   readonly client: Socket;
   requests: number;
+  /** X-Leash-Scope of the CONNECT: the sandbox scope of every request inside that does not name its own. */
+  readonly scope?: string;
 }
 
 export async function handleInterceptedRequest(state: ProxyState & ExchangeSink, session: InterceptSession, req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -72,7 +75,13 @@ export async function handleInterceptedRequest(state: ProxyState & ExchangeSink,
     const facts = { method: req.method ?? '', host: session.host, port: session.port, path, agent: session.agent, methodOverrides };
     const judged = judge(policy, facts);
     exchange.applyVerdict(judged);
-    const verdict = await withGrant(state, exchange, judged, 'https', path, req.headers);
+    let verdict = await withGrant(state, exchange, judged, 'https', path, req.headers);
+    if (verdict.effect === 'deny' && verdict.request) {
+      // The tunnel's address was checked when it opened: an access opened here is on record at once.
+      const unknown = await unknownHost(state, exchange, req, verdict, session.scope);
+      verdict = unknown.verdict;
+      if (unknown.opening) state.audit.write(unknown.opening.record);
+    }
     const decided = { reason: verdict.reason, rule: record.rule, ruleReason: exchange.ruleReason };
     const override = overrideRefusal(policy, facts, decided, overrides);
     if (override && policy.settings.mode !== 'report') return refuse(override.reason, override.message);

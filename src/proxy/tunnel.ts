@@ -9,7 +9,7 @@ import type { Duplex } from 'node:stream';
 import { splitAuthority } from '../policy/host.js';
 import { readClientHello, type HelloResult } from '../tls/client-hello.js';
 import { sniProblem } from '../tls/sni.js';
-import { admit } from './admit.js';
+import { admit, scopeHeader } from './admit.js';
 import { uploadBudget } from './bandwidth.js';
 import { Exchange, type ExchangeSink } from './exchange.js';
 import { guardTunnel } from './open-tunnels.js';
@@ -74,7 +74,7 @@ async function openTunnel(state: ProxyState & ExchangeSink, exchange: Exchange, 
     client.write(ESTABLISHED);
     record.status = 200;
     guardTunnel(state, exchange, { host: target.host, port: target.port, agent: target.agent, address: resolution.address, intercepted: true, granted: record.rule === 'grant' });
-    interceptor.start({ tunnel: exchange, policy, host: target.host, hostKind: target.hostKind, port: target.port, address: resolution.address, agent: target.agent, identity: record.identity, client, requests: 0 }, client, head);
+    interceptor.start({ tunnel: exchange, policy, host: target.host, hostKind: target.hostKind, port: target.port, address: resolution.address, agent: target.agent, identity: record.identity, client, requests: 0, scope: scopeHeader(req.headers['x-leash-scope']) }, client, head);
     return;
   }
   const budget = admission.rule && uploadBudget(state, admission.rule, target.agent, (message, reason) => {

@@ -3,7 +3,8 @@
 // its tunnel, or scope: NAME on the agent) may reach a host no rule allows and no deny rule matches: the first
 // such request opens a time-bound access for that agent to that host and port, audited as its own record
 // (`event: scope`, reason scope_opened, naming the scope and the request), and every request in the access's
-// lifetime is allowed with reason `scope`.
+// lifetime is allowed with reason `scope`. The opening is recorded by the pipeline once the request is admitted
+// (ScopeOpening), so a host the address guard refuses is never on record as opened.
 //
 // What it never does: apply where a rule speaks about the host (policy/unknown-host.ts), open a port the scope
 // does not list, open more than `maxHosts` accesses per agent and scope (`scope_full`), or allow anything when the
@@ -28,8 +29,6 @@ export interface ScopeContext {
   readonly policy: CompiledPolicy;
   readonly scopes: ScopeStore;
   readonly now: () => number;
-  /** Writes an audit record of its own (scope_opened). */
-  readonly record: (record: AuditRecord) => void;
 }
 
 export interface ScopeAsk {
@@ -40,10 +39,20 @@ export interface ScopeAsk {
   readonly identity: AuditRecord['identity'];
 }
 
+/**
+ * An access this request opened, not yet on record: the pipeline writes `record` once the request is admitted
+ * (the address guard passed), and calls `undo` when a later step refuses it, so a scope never shows (or counts
+ * against maxHosts) a host that was never reached, such as a name that resolves to a private address.
+ */
+export interface ScopeOpening {
+  readonly record: AuditRecord;
+  undo(): Promise<void>;
+}
+
 export type ScopeOutcome =
   /** No scope applies; `scope` says what the request asked for, for its record. */
   | { readonly kind: 'none'; readonly scope?: AuditRecord['scope']; readonly message?: string }
-  | { readonly kind: 'allowed'; readonly verdict: Verdict; readonly scope: AuditRecord['scope'] }
+  | { readonly kind: 'allowed'; readonly verdict: Verdict; readonly scope: AuditRecord['scope']; readonly opening?: ScopeOpening }
   | { readonly kind: 'refused'; readonly verdict: Verdict; readonly scope?: AuditRecord['scope'] };
 
 /** The scope this request activates: the header's, else the agent's own; undefined when there is none. */
@@ -95,9 +104,14 @@ export async function scopeFor(ctx: ScopeContext, verdict: Verdict, ask: ScopeAs
   }
   const access = admission.access;
   const scope = { ...note, openedBy: access.openedBy.requestId, expiresAt: new Date(access.expiresAt).toISOString() };
+  let opening: ScopeOpening | undefined;
   if (admission.kind === 'opened') {
-    ctx.record(
-      newRecord(randomUUID(), 'scope', ctx.policy.revision, {
+    const key = { scope: spec.name, agent: request.agent, host: request.host, port: request.port };
+    opening = {
+      undo: async () => {
+        await ctx.scopes.revoke(key, ctx.now()).catch(() => []);
+      },
+      record: newRecord(randomUUID(), 'scope', ctx.policy.revision, {
         agent: request.agent,
         identity: ask.identity,
         method: request.method,
@@ -109,11 +123,12 @@ export async function scopeFor(ctx: ScopeContext, verdict: Verdict, ask: ScopeAs
         message: `scope ${spec.name} opened ${request.host}:${request.port} for agent ${request.agent} until ${scope.expiresAt}: request ${ask.requestId} (${describeRequest(request)}) was allowed by no rule`,
         scope,
       }),
-    );
+    };
   }
   return {
     kind: 'allowed',
     scope,
+    ...(opening ? { opening } : {}),
     verdict: {
       ...verdict,
       effect: 'allow',

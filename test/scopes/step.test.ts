@@ -27,11 +27,16 @@ rules:
 function setup(store: ScopeStore = new MemoryScopeStore()) {
   const records: AuditRecord[] = [];
   let now = 1_000_000;
-  const ctx = { policy, scopes: store, now: () => now, record: (r: AuditRecord) => records.push(r) };
+  let requests = 0;
+  const ctx = { policy, scopes: store, now: () => now };
   const run = (agent: string, method: string, url: string, header?: string): Promise<ScopeOutcome> => {
     const u = new URL(method === 'CONNECT' ? `https://${url}` : url);
     const verdict = judge(policy, { method, host: u.hostname, port: Number(u.port) || (u.protocol === 'https:' ? 443 : 80), agent, ...(method === 'CONNECT' ? {} : { path: u.pathname }) });
-    return scopeFor(ctx, verdict, { header, requestId: `req-${records.length}`, identity: 'token' });
+    // The pipeline puts an opening on record once the request is admitted; here every one is.
+    return scopeFor(ctx, verdict, { header, requestId: `req-${requests++}`, identity: 'token' }).then((outcome) => {
+      if (outcome.kind === 'allowed' && outcome.opening) records.push(outcome.opening.record);
+      return outcome;
+    });
   };
   return { records, run, advance: (ms: number) => (now += ms), store };
 }
@@ -86,7 +91,15 @@ describe('the scope step', () => {
     await run('dev', 'CONNECT', 'b.test:443', 'sandbox');
     expect(await run('dev', 'CONNECT', 'c.test:443', 'sandbox')).toMatchObject({ kind: 'refused', verdict: { reason: 'scope_full', effect: 'deny' }, scope: { open: 2 } });
     advance(3_600_000);
-    expect(await run('dev', 'CONNECT', 'c.test:443', 'sandbox')).toMatchObject({ kind: 'allowed', scope: { openedBy: 'req-2' } });
+    expect(await run('dev', 'CONNECT', 'c.test:443', 'sandbox')).toMatchObject({ kind: 'allowed', scope: { openedBy: 'req-3' } });
+  });
+
+  it('undo of an opening (the address guard refused the request) frees its place and leaves nothing on record', async () => {
+    const { run, store } = setup();
+    const outcome = await run('dev', 'GET', 'http://private.test/', 'sandbox');
+    if (outcome.kind !== 'allowed' || !outcome.opening) throw new Error('expected an opening');
+    await outcome.opening.undo();
+    expect(await store.list({}, 1_000_000)).toEqual([]);
   });
 
   it('a tunnel a deny rule on paths covers is opened intercepted, so the deny rule holds inside', async () => {
