@@ -61,11 +61,13 @@ export async function approvalFor(ctx: ApprovalContext, verdict: Verdict, ask: A
   const candidate = { id: ctx.newId(), agent: request.agent, host: request.host, port: request.port, first: { requestId: ask.requestId, method: request.method, path: request.path ?? null } };
 
   let arrival: Arrival;
+  // Report mode blocks nothing, so it holds nothing either: the question is asked, the request goes on.
+  const waitMs = ctx.policy.settings.mode === 'report' ? 0 : settings.waitMs;
   try {
     arrival = await ctx.approvals.arrive(candidate, settings.expireMs, ctx.now());
     if (arrival.kind === 'created') ctx.record(requested(ctx.policy, arrival.approval, request, ask));
     // Held: ask again until answered, the wait ends, or the client goes away. A check is not another request.
-    const until = ctx.now() + settings.waitMs;
+    const until = ctx.now() + waitMs;
     while ((arrival.kind === 'created' || arrival.kind === 'pending') && ctx.now() < until && !ask.signal?.aborted) {
       await ctx.sleep(Math.min(POLL_MS, until - ctx.now()), ask.signal);
       if (ask.signal?.aborted) break;
@@ -100,7 +102,7 @@ export async function approvalFor(ctx: ApprovalContext, verdict: Verdict, ask: A
     }
     default: {
       const a = arrival.approval;
-      const held = settings.waitMs > 0 ? ` (held ${settings.waitMs / 1000} s without an answer)` : '';
+      const held = waitMs > 0 ? ` (held ${waitMs / 1000} s without an answer)` : '';
       return refuse(
         'pending_approval',
         `${what} is waiting for approval ${a.id}${held}; a human approves it with: leash approvals allow ${a.id} (--once, --for 1h or --always), or refuses it with: leash approvals deny ${a.id}`,

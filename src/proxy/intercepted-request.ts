@@ -12,14 +12,13 @@ import type { IdentityMethod } from '../policy/identity.js';
 import type { CompiledPolicy } from '../policy/policy.js';
 import { Exchange, type ExchangeSink } from './exchange.js';
 import { expectation, framingProblem, hostHeaderProblem, unsupportedExpectation } from './headers.js';
-import { gatherOverrides, headerOverrides, overrideRefusal, queryOverrides } from './method-override.js';
-import { overRateLimit } from './rate-limit.js';
+import { gatherOverrides, headerOverrides, queryOverrides } from './method-override.js';
 import type { Reason } from './reasons.js';
 import type { ProxyState } from './state.js';
 import { describeUpstreamError, httpsAgentFor, sendUpstream, upstreamReason } from './upstream.js';
-import { withGrant } from './grants.js';
-import { unknownHost } from './admit.js';
 import { judge } from './verdict.js';
+import { admit } from './admission.js';
+import { admissionContext, scopeHeader, whileConnected } from './admission-context.js';
 import { guardStream } from './open-tunnels.js';
 
 export interface InterceptSession {
@@ -71,27 +70,10 @@ export async function handleInterceptedRequest(state: ProxyState & ExchangeSink,
       continued = true;
     };
     const { overrides, bodyPrefix } = await gatherOverrides(policy, req, session.host, path, sendContinue);
-    const methodOverrides = overrides.map((o) => o.method);
-    const facts = { method: req.method ?? '', host: session.host, port: session.port, path, agent: session.agent, methodOverrides };
-    const judged = judge(policy, facts);
-    exchange.applyVerdict(judged);
-    let verdict = await withGrant(state, exchange, judged, 'https', path, req.headers);
-    if (verdict.effect === 'deny' && verdict.request) {
-      // The tunnel's address was checked when it opened: an access opened here is on record at once.
-      const unknown = await unknownHost(state, exchange, req, verdict, session.scope);
-      verdict = unknown.verdict;
-      if (unknown.opening) state.audit.write(unknown.opening.record);
-    }
-    const decided = { reason: verdict.reason, rule: record.rule, ruleReason: exchange.ruleReason };
-    const override = overrideRefusal(policy, facts, decided, overrides);
-    if (override && policy.settings.mode !== 'report') return refuse(override.reason, override.message);
-    if (override) Object.assign(record, { wouldDeny: true, reason: override.reason, message: override.message });
-    if (verdict.effect === 'deny' || !verdict.request) return refuse(verdict.reason, verdict.message);
-    const limited = await overRateLimit(state, verdict);
-    if (limited) {
-      if (policy.settings.mode !== 'report') return refuse(limited.reason, limited.message, limited.retryAfterSeconds);
-      Object.assign(record, { wouldDeny: true, reason: limited.reason, message: limited.message });
-    }
+    const connected = whileConnected(req);
+    const admission = await admit(admissionContext(state, policy), { ...inTunnel(session, req), requestId: exchange.id, signal: connected.signal, method: req.method ?? '', path, overrides, headers: req.headers }).finally(connected.release);
+    exchange.noteAdmission(admission.notes);
+    if (!admission.ok) return refuse(admission.reason, admission.message, admission.retryAfterSeconds);
     const name = hostForUrl(session.host, session.hostKind);
     sendContinue();
     await sendUpstream(state, exchange, req, res, {
@@ -100,10 +82,9 @@ export async function handleInterceptedRequest(state: ProxyState & ExchangeSink,
       port: session.port,
       hostHeader: session.port === 443 ? name : `${name}:${session.port}`,
       path,
-      rule: verdict.rule,
+      rule: admission.rule,
       agent: session.agent,
-      reportOnly: policy.settings.mode === 'report',
-      bodyPrefix,
+        bodyPrefix,
     }, refuse);
   } catch (err) {
     // Fail closed: a bug anywhere above still ends in a refusal and an audit record.
@@ -157,20 +138,11 @@ export async function handleInterceptedUpgrade(state: ProxyState & ExchangeSink,
   record.path = destination.path;
   // An upgrade carries no body: only header and query overrides.
   const overrides = [...headerOverrides(req.rawHeaders), ...queryOverrides(destination.path)];
-  const methodOverrides = overrides.map((o) => o.method);
-  const facts = { method: req.method ?? '', host: session.host, port: session.port, path: destination.path, agent: session.agent, methodOverrides };
-  const verdict = judge(policy, facts);
-  exchange.applyVerdict(verdict);
-  const override = overrideRefusal(policy, facts, { reason: verdict.reason, rule: record.rule, ruleReason: exchange.ruleReason }, overrides);
-  if (override && policy.settings.mode !== 'report') return refuse(override.reason, override.message);
-  if (verdict.effect === 'deny' || !verdict.request) return refuse(verdict.reason, verdict.message);
-  if (req.method !== 'GET' || String(req.headers.upgrade).toLowerCase() !== 'websocket' || !verdict.rule?.websocket) {
-    return refuse('upgrade_denied', `protocol upgrade to "${String(req.headers.upgrade).slice(0, 40)}" is allowed only for GETs allowed by a rule with websocket: true`);
-  }
-  const limited = await overRateLimit(state, verdict);
-  if (limited && policy.settings.mode !== 'report') return exchange.refuseOnSocket(socket, limited.reason, limited.message, limited.retryAfterSeconds);
-  // An upload budget cannot be held on a spliced stream yet: refuse rather than let it go unenforced.
-  if (verdict.rule.bandwidth) return refuse('upgrade_denied', `rule ${verdict.rule.name} has a bandwidth budget, which leash cannot enforce on a WebSocket stream`);
+  const upgrade = String(req.headers.upgrade ?? '');
+  const admission = await admit(admissionContext(state, policy), { ...inTunnel(session, req), requestId: exchange.id, method: req.method ?? '', path: destination.path, overrides, upgrade });
+  exchange.noteAdmission(admission.notes);
+  if (!admission.ok) return exchange.refuseOnSocket(socket, admission.reason, admission.message, admission.retryAfterSeconds);
+  const facts = { method: req.method ?? '', host: session.host, port: session.port, path: destination.path, agent: session.agent, methodOverrides: overrides.map((o) => o.method) };
   const name = hostForUrl(session.host, session.hostKind);
   req.headers.host = session.port === 443 ? name : `${name}:${session.port}`;
   req.url = destination.path;
@@ -185,6 +157,19 @@ export async function handleInterceptedUpgrade(state: ProxyState & ExchangeSink,
     exchange.deny(upstreamReason(err), `upstream ${req.headers.host} (${session.address}): ${describeUpstreamError(err)}`);
     socket.destroy();
   });
+}
+
+/** What the tunnel fixed for every request inside it: who asks, where to, and the address checked at CONNECT. */
+function inTunnel(session: InterceptSession, req: IncomingMessage) {
+  const scope = scopeHeader(req) ?? session.scope;
+  return {
+    applicant: { agent: session.agent, identity: session.identity },
+    channel: 'intercepted' as const,
+    host: session.host,
+    port: session.port,
+    address: session.address,
+    ...(scope !== undefined ? { scope } : {}),
+  };
 }
 
 function sameDestination(host: string, port: number, session: InterceptSession): boolean {

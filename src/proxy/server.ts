@@ -29,6 +29,7 @@ import { revokeOpen } from './open-tunnels.js';
 import { PolicyRuntimes } from './policy-runtime.js';
 import { KeepAliveConnections } from './keep-alive.js';
 import { RecentRequests } from '../grants/recent.js';
+import { SocketOwners } from './socket-owner.js';
 
 export interface ProxyOptions {
   readonly policy: CompiledPolicy;
@@ -63,6 +64,8 @@ export interface ProxyServer {
   /** Stops accepting, lets in-flight work finish for up to `drainMs`, then cuts the rest; all of it audited. */
   close(drainMs?: number): Promise<void>;
   readonly openExchanges: number;
+  /** Grants in force now, when the grant store can count them (metrics). */
+  activeGrants(): number | undefined;
 }
 
 export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
@@ -82,6 +85,7 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
     runtimes: new PolicyRuntimes(options.policy),
     keepAlive: new KeepAliveConnections(),
     recentRequests: new RecentRequests(),
+    socketOwners: new SocketOwners(),
     draining: false,
     rateLimits: options.rateLimits ?? new MemoryRateLimitStore(),
     grants: options.grants ?? new MemoryGrantStore(),
@@ -186,6 +190,7 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
     get openExchanges() {
       return state.open.size;
     },
+    activeGrants: () => state.grants.active?.(state.now()),
     setPolicy(policy) {
       state.runtimes.swap(policy);
       state.policy = policy;
