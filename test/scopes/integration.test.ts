@@ -3,43 +3,13 @@
 // agent only, never to a denied or private host; the access expires at its ttl, is listed and revocable; every step
 // is in the audit log and in `leash audit --summary`; X-Leash-Scope never reaches the origin.
 
-import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runProgram } from '../../src/cli/program.js';
 import { startLeash, type TestLeash } from '../helpers/leash.js';
 import { startHttpOrigin, type TestOrigin } from '../helpers/origin.js';
+import { leashCli, viaProxy } from '../helpers/through-leash.js';
 
 const TOKENS = { LEASH_T_SCOPE_DEV: 'dev-token-8c1f', LEASH_T_SCOPE_OPS: 'ops-token-2b7e' };
 const auth = (agent: 'dev' | 'ops') => `Basic ${Buffer.from(`${agent}:${agent === 'dev' ? TOKENS.LEASH_T_SCOPE_DEV : TOKENS.LEASH_T_SCOPE_OPS}`).toString('base64')}`;
-
-export interface ProxyReply {
-  status: number;
-  statusMessage: string;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-}
-
-/** One plain-HTTP request through the proxy (absolute form), as an agent would send it. */
-export function viaProxy(proxyPort: number, url: string, headers: Record<string, string> = {}, method = 'GET'): Promise<ProxyReply> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port: proxyPort, method, path: url, headers: { ...headers, Connection: 'close' }, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, statusMessage: res.statusMessage ?? '', headers: res.headers, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-/** A leash command run in-process, as a person would type it. */
-export async function leashCli(args: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await runProgram(args, { out: (l) => out.push(l), err: (l) => err.push(l), env: {} });
-  return { code, out, err };
-}
 
 describe('sandbox scopes through a real leash', () => {
   let origin: TestOrigin;
