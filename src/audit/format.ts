@@ -141,6 +141,10 @@ export function summaryText(s: AuditSummary): string[] {
   const span = s.firstTime ? `${s.firstTime} to ${s.lastTime}` : 'no times';
   lines.push(`${s.records} record${s.records === 1 ? '' : 's'}, ${span}`);
   for (const a of s.agents) lines.push('', ...agentText(a));
+  if (s.lockdowns.length > 0) {
+    lines.push('', `lockdowns switched (${s.lockdowns.length}):`);
+    for (const l of s.lockdowns) lines.push(`  ${l.time ?? '-'}  ${l.on ? 'on ' : 'off'}  ${l.agent === '*' ? 'every agent' : `agent ${terminalSafe(l.agent)}`}  by ${terminalSafe(l.by)}${l.reason ? `: ${terminalSafe(l.reason)}` : ''}`);
+  }
   for (const scope of s.scopes) lines.push('', ...scopeText(scope));
   if (s.approvals.length > 0 || s.approvalsNotTracked > 0) lines.push('', ...approvalsText(s));
   lines.push('', `policy revisions seen (${s.revisions.length}); reloads ${s.policyReloads}, rejected ${s.policyRejected}`);
@@ -152,7 +156,7 @@ function agentText(a: AgentSummary): string[] {
   const lines = [
     `agent ${terminalSafe(a.agent)}`,
     `  requests ${a.requests}: allowed ${a.allowed}, denied ${a.denied}${a.wouldDeny > 0 ? `, would deny ${a.wouldDeny} (report mode)` : ''}`,
-    `  rate-limited ${a.rateLimited}; grants issued ${a.grantsIssued}, used ${a.grantsUsed}`,
+    `  rate-limited ${a.rateLimited}; grants issued ${a.grantsIssued}, used ${a.grantsUsed}${a.lockdownRefused > 0 ? `; refused or cut by lockdown ${a.lockdownRefused}` : ''}`,
     `  bytes out ${a.bytesOut} (${humanBytes(a.bytesOut)}), in ${a.bytesIn} (${humanBytes(a.bytesIn)})`,
   ];
   if (a.topDeniedHosts.length > 0) {

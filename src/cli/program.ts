@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { LeashError } from '../errors.js';
 import type { AuditOptions } from './audit.js';
+import type { LockdownFlags } from './lockdown.js';
 import type { RulesFlags } from './rules.js';
 import type { CommandIo } from './io.js';
 
@@ -18,7 +19,7 @@ commands:
            [--audit-max-size SIZE [--audit-keep N]]                    rotate the audit file by size (100M), keeping N files (5)
            [--certs DIR]                                               where leash's CA for TLS interception lives (certs/)
            [--admin HOST:PORT]                                         a second listener: GET /metrics, /healthz, /readyz, control API
-           [--control PATH]                                            the control socket (default /run/leash/admin.sock as root, else beside the audit log)
+           [--control PATH]                                            the control socket ($LEASH_CONTROL; /run/leash/admin.sock as root, else beside the audit log)
            [--store redis://[USER:PASS@]HOST:PORT[/DB] [--store-timeout 250ms]]  shared state for a fleet ($LEASH_STORE)
   check    [--policy PATH]... [--format text|github]                   validate policy files
   explain  [--policy PATH]... [--agent NAME] [--resolve] METHOD URL    what leash serve would do with a request, and why
@@ -36,6 +37,8 @@ commands:
                                                                        re-decide the audit log under a new policy: the decisions that change
   ca init  [--certs DIR] [--force]                                     create leash's CA for TLS interception
   ca trust [--certs DIR]                                               how to make agents trust it
+  lockdown on [--agent NAME]... [--reason TEXT] | off [--agent NAME]... | status
+           [--control PATH | --admin URL]                              the kill switch: refuse an agent's (or every agent's) traffic and cut it
   scopes list [--agent NAME] [--scope NAME] [--format table|json]      open sandbox-scope accesses of the running leash, with their expiry
   scopes revoke [--agent NAME] [--scope NAME] [--host HOST[:PORT]] | --all   end them
   approvals list [--format table|json]                                 pending, allowed and denied approvals of the running leash
@@ -106,7 +109,7 @@ export function buildProgram(io: CommandIo, outcome: Outcome, argv: readonly str
     .option('--audit-keep <n>', 'rotated audit files to keep (default 5; needs --audit-max-size)')
     .option('--certs <dir>', "where leash's CA for TLS interception lives", 'certs')
     .option('--admin <host:port>', 'a second listener for GET /metrics (Prometheus), /healthz and /readyz, and the control API with LEASH_ADMIN_TOKEN; never the proxy port')
-    .option('--control <path>', 'the control socket (mode 0600) leash lockdown talks to (default: /run/leash/admin.sock as root, else leash-admin.sock beside the audit log)')
+    .option('--control <path>', 'the control socket (mode 0600) leash lockdown talks to (default: $LEASH_CONTROL, else /run/leash/admin.sock as root, else leash-admin.sock beside the audit log)')
     .option('--store <url>', 'keep rate limits, upload budgets and grants in Redis, shared by a fleet: redis://[USER:PASS@]HOST:PORT[/DB], rediss:// for TLS (default: $LEASH_STORE, else in memory)')
     .option('--store-timeout <time>', 'bound on each store operation, past which what needs it is refused (default: $LEASH_STORE_TIMEOUT, else 250ms)')
     .action(function (this: Command, options: { policy?: string[]; listen?: string; audit?: string; auditMaxSize?: string; auditKeep?: string; certs: string; store?: string; storeTimeout?: string; admin?: string; control?: string }) {
@@ -222,6 +225,29 @@ export function buildProgram(io: CommandIo, outcome: Outcome, argv: readonly str
       const filters = audit.opts<AuditOptions>();
       return done(import('./audit.js').then((m) => m.auditCli({ ...filters, output: options.output, policy: options.policy }, ['report', ...inputs], io)));
     });
+
+  const lockdown = command('lockdown', 'the kill switch: stop an agent\'s network at once (through the running leash\'s control API)', 'leash lockdown on --agent research --reason "exfiltrating to pastebin"');
+  for (const [name, summary, example] of [
+    ['on', "refuse the agents' new requests and tunnels (403 lockdown) and cut what they have open; without --agent, every agent", 'leash lockdown on --agent research --reason "exfiltrating to pastebin"'],
+    ['off', 'lift the lockdown of the agents; without --agent, every lockdown', 'leash lockdown off --agent research'],
+    ['status', 'the lockdown in force: who, since when, why', 'leash lockdown status'],
+  ] as const) {
+    const sub = lockdown
+      .command(name)
+      .description(summary)
+      .helpOption('-h, --help', 'show this help')
+      .configureOutput({ writeOut: print(io.out), writeErr: print(io.err), outputError: () => {} })
+      .exitOverride()
+      .option('--control <path>', "the running leash's control socket (default: $LEASH_CONTROL, else /run/leash/admin.sock as root, else leash-admin.sock beside $LEASH_AUDIT or ./leash-audit.log)")
+      .option('--admin <url>', "the running leash's --admin listener, e.g. http://127.0.0.1:9090 (default: $LEASH_ADMIN); the token comes from $LEASH_ADMIN_TOKEN")
+      .addHelpText('after', `\nExample:\n  ${example}`);
+    if (name !== 'status') sub.option('--agent <name>', 'an agent (repeatable); without it, every agent', collect);
+    if (name === 'on') sub.option('--reason <text>', 'why, shown to the agent in every refusal and kept in the audit log');
+    sub.action(function (this: Command, options: LockdownFlags) {
+      noArguments(this);
+      return done(import('./lockdown.js').then((m) => m.lockdownCommand(name, options, io)));
+    });
+  }
 
   const ca = command('ca', "leash's CA for TLS interception", 'leash ca init --certs /etc/leash/certs');
   for (const [name, summary, example] of [

@@ -1,7 +1,9 @@
 // `leash serve [--policy PATH]... [--listen HOST:PORT] [--audit PATH|-]`: run the proxy. Audit records go to the
 // file or stdout; operational messages (listening, reloads, errors) go to stderr. SIGHUP and file changes reload
 // the policy; SIGTERM and SIGINT drain in-flight work, flush the audit log and exit 0. SIGUSR2 reopens the audit
-// file (logrotate); `--audit-max-size` rotates it by size.
+// file (logrotate); `--audit-max-size` rotates it by size. SIGUSR1 locks every agent down (the local fallback of
+// `leash lockdown on`). The control API is served on a Unix socket (`--control`), and with LEASH_ADMIN_TOKEN on
+// the --admin listener too.
 
 import { randomUUID } from 'node:crypto';
 import { openAuditLog, parseRotation, type AuditLog } from '../audit/logger.js';
@@ -22,6 +24,10 @@ import { openSharedStores } from '../store/open.js';
 import { indexRoute, type ControlRoute } from '../control/api.js';
 import { defaultControlPath } from '../control/client.js';
 import { controlHandler, startControlSocket, type ControlSocket } from '../control/server.js';
+import { FileLockdownStore, defaultLockdownFile } from '../lockdown/file-store.js';
+import { lockdownRoutes, switchOn, type LockdownDeps } from '../lockdown/routes.js';
+import { LockdownRuntime } from '../lockdown/runtime.js';
+import { lockdownMessage, type LockdownState } from '../lockdown/state.js';
 import type { CommandIo } from './io.js';
 import { defaultAuditPath } from './audit-path.js';
 import { policyPaths } from './policy-paths.js';
@@ -45,8 +51,13 @@ export interface ServeOptions {
   store?: string;
   /** `--store-timeout` (else LEASH_STORE_TIMEOUT): bound on each store operation, default 250ms. */
   storeTimeout?: string;
-  /** `--control PATH`: the control socket; default /run/leash/admin.sock as root, else beside the audit log. */
+  /** `--control PATH` (else LEASH_CONTROL): the control socket; default /run/leash/admin.sock as root, else beside the audit log. */
   control?: string;
+}
+
+export interface RunningLockdown {
+  readonly runtime: LockdownRuntime;
+  readonly deps: LockdownDeps;
 }
 
 export interface RunningServe {
@@ -57,6 +68,8 @@ export interface RunningServe {
   readonly admin: AdminServer | undefined;
   /** The control socket (always open). */
   readonly control: ControlSocket;
+  /** The lockdown in force, and what switches it (the control API, SIGUSR1). */
+  readonly lockdown: RunningLockdown;
   stop(): Promise<void>;
 }
 
@@ -91,12 +104,35 @@ export async function startServe(options: ServeOptions, io: CommandIo): Promise<
     : undefined;
   const scopes = store?.scopes ?? new MemoryScopeStore();
   const approvals = store?.approvals ?? new MemoryApprovalStore();
-  written = openAuditLog(options.audit ?? defaultAuditPath(io.env), { ...parseRotation(options.auditMaxSize, options.auditKeep), log: io.err });
+  const auditPath = options.audit ?? defaultAuditPath(io.env);
+  // Lockdown is state, not a flag in memory: in the shared store with --store (every replica obeys it), else in a
+  // file beside the audit log; either way it survives a restart. An unreadable state file stops leash here.
+  let lockdown: LockdownRuntime;
+  try {
+    lockdown = await LockdownRuntime.open({
+      store: store?.lockdown ?? (await FileLockdownStore.open(defaultLockdownFile(auditPath))),
+      now: Date.now,
+      log: io.err,
+      onChange: (_before, after) => cutLocked(after),
+    });
+  } catch (err) {
+    await store?.close();
+    throw err;
+  }
+  const cutLocked = (after: LockdownState) => {
+    const cut = proxyRef?.cutAgents('lockdown', (agent) => {
+      const lock = lockdown.lockOf(agent);
+      return lock && `${lockdownMessage(agent, lock.entry, lock.scope)}; this open connection was cut`;
+    });
+    if (cut) io.err(`leash: lockdown: ${cut} open tunnel(s) or connection(s) cut (${after.all ? 'every agent' : Object.keys(after.agents).join(', ')})`);
+  };
+  written = openAuditLog(auditPath, { ...parseRotation(options.auditMaxSize, options.auditKeep), log: io.err });
   const audit = metrics.counting(written);
   let proxy: ProxyServer;
   try {
-    proxy = await startProxy({ policy, host, port, audit, log: io.err, now: options.now, certsDir: options.certs ?? DEFAULT_CERTS_DIR, rateLimits: store?.rateLimits, grants: store?.grants, scopes, approvals });
+    proxy = await startProxy({ policy, host, port, audit, log: io.err, now: options.now, certsDir: options.certs ?? DEFAULT_CERTS_DIR, rateLimits: store?.rateLimits, grants: store?.grants, lockdown, scopes, approvals });
   } catch (err) {
+    lockdown.stop();
     await store?.close();
     await audit.close();
     throw new LeashError('LEASH_LISTEN', `cannot listen on ${host}:${port}: ${(err as Error).message}`, { cause: err });
@@ -105,17 +141,19 @@ export async function startServe(options: ServeOptions, io: CommandIo): Promise<
   // The control API: one route table, served on the control socket and, with --admin, over TCP.
   const routes: ControlRoute[] = [];
   routes.push(indexRoute(() => routes, () => ({ pid: process.pid, revision: proxy.policy.revision })));
+  const lockdownDeps: LockdownDeps = { runtime: lockdown, audit: (record) => audit.write(record), revision: () => proxy.policy.revision, agents: () => new Set(proxy.policy.agents.keys()), log: io.err };
+  routes.push(...lockdownRoutes(lockdownDeps));
   const now = options.now ?? Date.now;
   const record = (r: AuditRecord) => audit.write(r);
   // The watcher is made after the routes; --always reloads through it once it exists.
   let reload: () => Promise<void> = async () => {};
   routes.push(...scopeRoutes({ scopes, policy: () => proxy.policy, now, record }));
   routes.push(...approvalRoutes({ approvals, policy: () => proxy.policy, now, record, policyPaths: paths, reload: () => reload() }));
-  const auditPath = options.audit ?? defaultAuditPath(io.env);
   let control: ControlSocket;
   try {
-    control = await startControlSocket(options.control ?? defaultControlPath(auditPath, process.getuid?.()), controlHandler(routes, { kind: 'socket' }, io.err));
+    control = await startControlSocket(options.control ?? (io.env.LEASH_CONTROL || defaultControlPath(auditPath, process.getuid?.())), controlHandler(routes, { kind: 'socket' }, io.err));
   } catch (err) {
+    lockdown.stop();
     await proxy.close();
     await store?.close();
     await audit.close();
@@ -131,6 +169,7 @@ export async function startServe(options: ServeOptions, io: CommandIo): Promise<
       admin = await startAdmin({ ...at, metrics, ready: () => readiness(audit, store), control: controlHandler(routes, { kind: 'tcp', token: adminToken }, io.err) });
     } catch (err) {
       await control.close();
+      lockdown.stop();
       await proxy.close();
       await store?.close();
       await audit.close();
@@ -143,6 +182,8 @@ export async function startServe(options: ServeOptions, io: CommandIo): Promise<
   watcher.start();
   reload = () => watcher.reload();
   io.err(`leash: policy revision ${policy.revision}: ${policy.rules.length} rules from ${policy.files.length} file(s)${policy.settings.mode === 'report' ? ' (report mode: nothing is blocked)' : ''}`);
+  const locked = lockdown.state;
+  if (locked.all || Object.keys(locked.agents).length > 0) io.err(`leash: lockdown in force (${lockdown.display}): ${locked.all ? 'every agent' : Object.keys(locked.agents).sort().join(', ')}; leash lockdown status shows why`);
   io.err(`listening on ${host.includes(':') ? `[${host}]` : host}:${proxy.port}`);
   let stopping: Promise<void> | undefined;
   return {
@@ -151,11 +192,13 @@ export async function startServe(options: ServeOptions, io: CommandIo): Promise<
     watcher,
     admin,
     control,
+    lockdown: { runtime: lockdown, deps: lockdownDeps },
     stop() {
       stopping ??= (async () => {
         watcher.stop();
         await control.close();
         await admin?.close();
+        await lockdown.close();
         await proxy.close();
         await store?.close();
         await audit.close();
@@ -203,6 +246,13 @@ export async function serveCommand(options: ServeOptions, io: CommandIo): Promis
       (err: unknown) => io.err(`leash: SIGUSR2: cannot reopen the audit log: ${(err as Error).message}`),
     );
   process.on('SIGUSR2', reopen);
+  // The local kill switch, for when the control API cannot be reached: every agent, at once, audited.
+  const lockAll = () =>
+    void switchOn(running.lockdown.deps, { all: true }, 'SIGUSR1', `SIGUSR1 (signal to pid ${process.pid})`).then(
+      (outcome) => io.err(`leash: SIGUSR1: every agent is locked down${outcome.stored ? '' : ` (${outcome.problem})`}; leash lockdown off lifts it`),
+      (err: unknown) => io.err(`leash: SIGUSR1: lockdown failed: ${(err as Error).message}`),
+    );
+  process.on('SIGUSR1', lockAll);
   return new Promise<number>((resolve) => {
     const shutdown = (signal: string) => {
       io.err(`leash: ${signal}: draining in-flight work (up to ${running.proxy.policy.settings.timeouts.drainMs} ms)`);
@@ -212,6 +262,7 @@ export async function serveCommand(options: ServeOptions, io: CommandIo): Promis
           io.err(`leash: audit chain head: seq ${running.audit.head.seq} sha256 ${running.audit.head.hash}`);
           process.off('SIGHUP', reload);
           process.off('SIGUSR2', reopen);
+          process.off('SIGUSR1', lockAll);
           resolve(0);
         },
         (err: unknown) => {

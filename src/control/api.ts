@@ -41,8 +41,14 @@ export interface ControlRoute {
 /** Every error the control API answers with: a stable code, the HTTP status, and what it means. */
 export const CONTROL_ERRORS = {
   bad_request: { status: 400, text: 'the body is not JSON of the expected shape, or a value is invalid' },
-  unauthorized: { status: 401, text: 'over TCP, a mutating call needs Authorization: Bearer with the token in LEASH_ADMIN_TOKEN' },
-  tcp_control_off: { status: 403, text: 'the control API over --admin is off because LEASH_ADMIN_TOKEN is not set; use the control socket' },
+  unauthorized: {
+    status: 401,
+    text: 'over TCP, a mutating call needs Authorization: Bearer with the token in LEASH_ADMIN_TOKEN',
+  },
+  tcp_control_off: {
+    status: 403,
+    text: 'the control API over --admin is off because LEASH_ADMIN_TOKEN is not set; use the control socket',
+  },
   not_found: { status: 404, text: 'no such route (GET /v1 lists them), or no such object' },
   method_not_allowed: { status: 405, text: 'the route exists with another method' },
   unsupported_media_type: { status: 415, text: 'a body must be Content-Type: application/json' },
@@ -103,6 +109,10 @@ export function indexRoute(routes: () => readonly ControlRoute[], about: () => R
     path: '/v1',
     mutating: false,
     summary: 'what this control API offers',
-    handle: async () => ok({ leash: about(), routes: routes().map((r) => ({ method: r.method, path: r.path, mutating: r.mutating, summary: r.summary })) }),
+    handle: async () =>
+      ok({
+        leash: about(),
+        routes: routes().map((r) => ({ method: r.method, path: r.path, mutating: r.mutating, summary: r.summary })),
+      }),
   };
 }

@@ -1,5 +1,6 @@
-// How operators' commands reach a running leash's control API: `--control PATH` (its Unix socket), `--admin URL`
-// or $LEASH_ADMIN (its --admin listener, with the token in $LEASH_ADMIN_TOKEN), else the default socket, which is
+// How operators' commands reach a running leash's control API: `--control PATH` or $LEASH_CONTROL (its Unix
+// socket), `--admin URL` or $LEASH_ADMIN (its --admin listener, with the token in $LEASH_ADMIN_TOKEN), else the
+// default socket, which is
 // where `leash serve` puts it when given no --control. When nothing answers there, one line says so and how to
 // point the command elsewhere; the token is sent only to the endpoint and never printed.
 
@@ -37,10 +38,17 @@ export interface EndpointFlags {
 
 /** `defaultSocket`: defaultControlPath() of the audit log the command would read (the CLI knows which). */
 export function controlEndpoint(flags: EndpointFlags, env: NodeJS.ProcessEnv, defaultSocket: string): ControlEndpoint {
-  if (flags.control !== undefined && flags.admin !== undefined) throw new LeashError('LEASH_USAGE', 'give --control PATH or --admin URL, not both');
+  if (flags.control !== undefined && flags.admin !== undefined)
+    throw new LeashError('LEASH_USAGE', 'give --control PATH or --admin URL, not both');
   if (flags.control !== undefined) return { kind: 'socket', path: flags.control };
+  if (flags.admin === undefined && env.LEASH_CONTROL) return { kind: 'socket', path: env.LEASH_CONTROL };
   const admin = flags.admin ?? (env.LEASH_ADMIN || undefined);
-  if (admin !== undefined) return { kind: 'admin', url: adminUrl(admin, flags.admin !== undefined ? '--admin' : 'LEASH_ADMIN'), token: env.LEASH_ADMIN_TOKEN || undefined };
+  if (admin !== undefined)
+    return {
+      kind: 'admin',
+      url: adminUrl(admin, flags.admin !== undefined ? '--admin' : 'LEASH_ADMIN'),
+      token: env.LEASH_ADMIN_TOKEN || undefined,
+    };
   return { kind: 'socket', path: defaultSocket };
 }
 
@@ -52,8 +60,18 @@ function adminUrl(text: string, source: string): URL {
   } catch {
     url = undefined;
   }
-  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.username || url.password || (url.pathname !== '/' && url.pathname !== '') || url.search) {
-    throw new LeashError('LEASH_USAGE', `${source} needs the admin listener's address, like http://127.0.0.1:9090 or 127.0.0.1:9090, got "${text.slice(0, 80)}"`);
+  if (
+    !url ||
+    (url.protocol !== 'http:' && url.protocol !== 'https:') ||
+    url.username ||
+    url.password ||
+    (url.pathname !== '/' && url.pathname !== '') ||
+    url.search
+  ) {
+    throw new LeashError(
+      'LEASH_USAGE',
+      `${source} needs the admin listener's address, like http://127.0.0.1:9090 or 127.0.0.1:9090, got "${text.slice(0, 80)}"`,
+    );
   }
   return url;
 }
@@ -67,8 +85,8 @@ export interface ControlReply {
   readonly body: unknown;
 }
 
-/** Who runs this command, sent on the control socket for the audit log: `alice (uid 1000)`. */
-export function localCaller(): string {
+/** Who runs this command, sent on the control socket for the audit log: `alice (uid 1000)`, `root (uid 0, sudo from alice)`. */
+export function localCaller(env: NodeJS.ProcessEnv = process.env): string {
   const uid = process.getuid?.();
   let name: string;
   try {
@@ -76,25 +94,45 @@ export function localCaller(): string {
   } catch {
     name = 'unknown user';
   }
-  return uid === undefined ? name : `${name} (uid ${uid})`;
+  const sudo = uid === 0 && env.SUDO_USER ? `, sudo from ${env.SUDO_USER}` : '';
+  return uid === undefined ? name : `${name} (uid ${uid}${sudo})`;
 }
 
 /**
  * One call. Resolves with any HTTP answer the control API gave (the caller reads `status`); rejects with a
  * LeashError whose message is one line when nothing answers as leash there.
  */
-export async function callControl(endpoint: ControlEndpoint, method: ControlMethod, route: string, body?: unknown): Promise<ControlReply> {
+export async function callControl(
+  endpoint: ControlEndpoint,
+  method: ControlMethod,
+  route: string,
+  body?: unknown,
+): Promise<ControlReply> {
   const payload = body === undefined ? undefined : JSON.stringify(body);
   const headers: Record<string, string> = { Accept: 'application/json' };
-  if (payload !== undefined) Object.assign(headers, { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(payload)) });
+  if (payload !== undefined)
+    Object.assign(headers, {
+      'Content-Type': 'application/json',
+      'Content-Length': String(Buffer.byteLength(payload)),
+    });
   if (endpoint.kind === 'socket') headers[CALLER_HEADER] = localCaller();
   else if (endpoint.token !== undefined) headers.Authorization = `Bearer ${endpoint.token}`;
   const where = describeEndpoint(endpoint);
   const options: http.RequestOptions =
     endpoint.kind === 'socket'
       ? { socketPath: endpoint.path, path: route, method, headers }
-      : { host: endpoint.url.hostname.replace(/^\[|\]$/g, ''), port: endpoint.url.port || (endpoint.url.protocol === 'https:' ? 443 : 80), path: route, method, headers, protocol: endpoint.url.protocol };
-  const request = endpoint.kind === 'admin' && endpoint.url.protocol === 'https:' ? (await import('node:https')).request : http.request;
+      : {
+          host: endpoint.url.hostname.replace(/^\[|\]$/g, ''),
+          port: endpoint.url.port || (endpoint.url.protocol === 'https:' ? 443 : 80),
+          path: route,
+          method,
+          headers,
+          protocol: endpoint.url.protocol,
+        };
+  const request =
+    endpoint.kind === 'admin' && endpoint.url.protocol === 'https:'
+      ? (await import('node:https')).request
+      : http.request;
   return new Promise<ControlReply>((resolve, reject) => {
     const req = request(options, (res) => {
       const chunks: Buffer[] = [];
@@ -106,7 +144,12 @@ export async function callControl(endpoint: ControlEndpoint, method: ControlMeth
         try {
           parsed = JSON.parse(text);
         } catch {
-          return reject(new LeashError('LEASH_NOT_RUNNING', `${where} answered ${res.statusCode}, but not as leash's control API (is that leash serve's --admin listener, and a leash with the control API?)`));
+          return reject(
+            new LeashError(
+              'LEASH_NOT_RUNNING',
+              `${where} answered ${res.statusCode}, but not as leash's control API (is that leash serve's --admin listener, and a leash with the control API?)`,
+            ),
+          );
         }
         resolve({ status: res.statusCode ?? 0, body: parsed });
       });
@@ -119,19 +162,30 @@ export async function callControl(endpoint: ControlEndpoint, method: ControlMeth
 
 /** The one line a command prints when leash does not answer where it looked. */
 function notRunning(endpoint: ControlEndpoint, err: NodeJS.ErrnoException): LeashError {
-  const hint = endpoint.kind === 'socket' ? 'start leash serve, or point to its socket with --control PATH (or its --admin listener with --admin URL)' : 'start leash serve with --admin, or check the address';
+  const hint =
+    endpoint.kind === 'socket'
+      ? 'start leash serve, or point to its socket with --control PATH (or its --admin listener with --admin URL)'
+      : 'start leash serve with --admin, or check the address';
   const where = describeEndpoint(endpoint);
   const why =
-    err.code === 'ENOENT' ? 'no control socket there'
-    : err.code === 'ECONNREFUSED' ? (endpoint.kind === 'socket' ? 'a stale control socket: nothing answers on it' : 'connection refused')
-    : err.code === 'EACCES' || err.code === 'EPERM' ? 'permission denied: the socket admits only the user leash runs as, and root'
-    : err.code === 'ETIMEDOUT' ? `no answer within ${CALL_TIMEOUT_MS / 1000} s`
-    : (err.code ?? err.message);
+    err.code === 'ENOENT'
+      ? 'no control socket there'
+      : err.code === 'ECONNREFUSED'
+        ? endpoint.kind === 'socket'
+          ? 'a stale control socket: nothing answers on it'
+          : 'connection refused'
+        : err.code === 'EACCES' || err.code === 'EPERM'
+          ? 'permission denied: the socket admits only the user leash runs as, and root'
+          : err.code === 'ETIMEDOUT'
+            ? `no answer within ${CALL_TIMEOUT_MS / 1000} s`
+            : (err.code ?? err.message);
   return new LeashError('LEASH_NOT_RUNNING', `leash is not running at ${where} (${why}); ${hint}`, { cause: err });
 }
 
 /** The message of an error body the control API sent, or a line naming the status. */
 export function replyError(reply: ControlReply): string {
   const error = (reply.body as { error?: { code?: unknown; message?: unknown } } | null)?.error;
-  return typeof error?.message === 'string' ? `${error.message} (${String(error.code)}, HTTP ${reply.status})` : `the control API answered HTTP ${reply.status}`;
+  return typeof error?.message === 'string'
+    ? `${error.message} (${String(error.code)}, HTTP ${reply.status})`
+    : `the control API answered HTTP ${reply.status}`;
 }

@@ -36,7 +36,11 @@ export function isControlPath(pathname: string): boolean {
   return pathname === '/v1' || pathname.startsWith('/v1/');
 }
 
-export function controlHandler(routes: readonly ControlRoute[], transport: ControlTransport, log: (line: string) => void = () => {}): ControlHandler {
+export function controlHandler(
+  routes: readonly ControlRoute[],
+  transport: ControlTransport,
+  log: (line: string) => void = () => {},
+): ControlHandler {
   const expected = transport.kind === 'tcp' && transport.token !== undefined ? digest(transport.token) : undefined;
   return (req, res) => {
     void serve(req, res).catch((err: unknown) => {
@@ -49,17 +53,43 @@ export function controlHandler(routes: readonly ControlRoute[], transport: Contr
     const url = new URL(req.url ?? '/', 'http://control.invalid');
     const matched = matchRoute(routes, req.method ?? '', url.pathname);
     if ('error' in matched) {
-      return send(res, controlError(matched.error, matched.error === 'not_found' ? `no route ${url.pathname.slice(0, 100)} (GET /v1 lists them)` : `${url.pathname.slice(0, 100)} does not take ${String(req.method).slice(0, 10)}`));
+      return send(
+        res,
+        controlError(
+          matched.error,
+          matched.error === 'not_found'
+            ? `no route ${url.pathname.slice(0, 100)} (GET /v1 lists them)`
+            : `${url.pathname.slice(0, 100)} does not take ${String(req.method).slice(0, 10)}`,
+        ),
+      );
     }
     const { route, params } = matched;
     let caller: string;
     if (transport.kind === 'tcp') {
-      if (expected === undefined) return send(res, controlError('tcp_control_off', 'the control API over --admin is off: LEASH_ADMIN_TOKEN is not set (use the control socket)'));
+      if (expected === undefined)
+        return send(
+          res,
+          controlError(
+            'tcp_control_off',
+            'the control API over --admin is off: LEASH_ADMIN_TOKEN is not set (use the control socket)',
+          ),
+        );
       const presented = bearer(req.headers.authorization);
       // A wrong token is refused even on a read, so a caller learns at once that its token is wrong.
-      if ((route.mutating || presented !== undefined) && (presented === undefined || !timingSafeEqual(digest(presented), expected))) {
+      if (
+        (route.mutating || presented !== undefined) &&
+        (presented === undefined || !timingSafeEqual(digest(presented), expected))
+      ) {
         res.setHeader('WWW-Authenticate', 'Bearer realm="leash"');
-        return send(res, controlError('unauthorized', presented === undefined ? 'this call needs Authorization: Bearer with the token in LEASH_ADMIN_TOKEN' : 'the bearer token is wrong'));
+        return send(
+          res,
+          controlError(
+            'unauthorized',
+            presented === undefined
+              ? 'this call needs Authorization: Bearer with the token in LEASH_ADMIN_TOKEN'
+              : 'the bearer token is wrong',
+          ),
+        );
       }
       caller = presented === undefined ? 'admin (no token)' : 'admin-token';
     } else {
@@ -81,7 +111,13 @@ function send(res: http.ServerResponse, response: ControlResponse): void {
     return;
   }
   const text = `${JSON.stringify(response.body)}\n`;
-  res.writeHead(response.status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), 'Cache-Control': 'no-store' }).end(text);
+  res
+    .writeHead(response.status, {
+      'Content-Type': 'application/json',
+      'Content-Length': Buffer.byteLength(text),
+      'Cache-Control': 'no-store',
+    })
+    .end(text);
 }
 
 /** SHA-256 first, so the comparison is of equal lengths and takes the same time whatever was presented. */
@@ -97,7 +133,10 @@ function bearer(header: string | undefined): string | undefined {
 /** `alice (uid 1000)` as the client sent it, reduced to printable ASCII without quotes, at most 80 characters. */
 function callerOf(header: string | string[] | undefined): string {
   const value = Array.isArray(header) ? header[0] : header;
-  const clean = (value ?? '').replace(/[^\x20-\x7e]|["\\]/g, '?').trim().slice(0, 80);
+  const clean = (value ?? '')
+    .replace(/[^\x20-\x7e]|["\\]/g, '?')
+    .trim()
+    .slice(0, 80);
   return clean === '' ? 'unknown user (control socket)' : `${clean} (control socket)`;
 }
 
@@ -128,7 +167,8 @@ async function readBody(req: http.IncomingMessage): Promise<{ value: unknown } |
   if (outcome === 'too_large') return { error: controlError('too_large', `the body exceeds ${MAX_BODY_BYTES} bytes`) };
   if (outcome !== 'done') return { error: controlError('bad_request', 'the body did not arrive whole') };
   if (size === 0) return { value: undefined };
-  if (!/^application\/json\s*(;|$)/i.test(req.headers['content-type'] ?? '')) return { error: controlError('unsupported_media_type', 'send the body as Content-Type: application/json') };
+  if (!/^application\/json\s*(;|$)/i.test(req.headers['content-type'] ?? ''))
+    return { error: controlError('unsupported_media_type', 'send the body as Content-Type: application/json') };
   try {
     return { value: JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown };
   } catch {
@@ -147,7 +187,11 @@ export interface ControlSocket {
  */
 export async function startControlSocket(socketPath: string, handler: ControlHandler): Promise<ControlSocket> {
   // sun_path holds 107 bytes on Linux (103 on macOS); a longer path would be silently truncated by some systems.
-  if (Buffer.byteLength(socketPath) > 103) throw new LeashError('LEASH_LISTEN', `control socket path is too long for a Unix socket (${Buffer.byteLength(socketPath)} bytes, at most 103): ${socketPath}; choose a shorter one with --control`);
+  if (Buffer.byteLength(socketPath) > 103)
+    throw new LeashError(
+      'LEASH_LISTEN',
+      `control socket path is too long for a Unix socket (${Buffer.byteLength(socketPath)} bytes, at most 103): ${socketPath}; choose a shorter one with --control`,
+    );
   await mkdir(path.dirname(socketPath), { recursive: true, mode: 0o750 });
   await removeStale(socketPath);
   let secured = false;
@@ -169,13 +213,18 @@ export async function startControlSocket(socketPath: string, handler: ControlHan
       if (previous !== undefined) setUmask(previous);
     }
   }).catch((err: NodeJS.ErrnoException) => {
-    throw new LeashError('LEASH_LISTEN', `cannot open the control socket ${socketPath}: ${err.message}`, { cause: err });
+    throw new LeashError('LEASH_LISTEN', `cannot open the control socket ${socketPath}: ${err.message}`, {
+      cause: err,
+    });
   });
   await chmod(socketPath, 0o600);
   const stat = await lstat(socketPath);
   if ((stat.mode & 0o077) !== 0) {
     server.close();
-    throw new LeashError('LEASH_LISTEN', `the control socket ${socketPath} could not be made private (mode ${(stat.mode & 0o777).toString(8)})`);
+    throw new LeashError(
+      'LEASH_LISTEN',
+      `the control socket ${socketPath} could not be made private (mode ${(stat.mode & 0o777).toString(8)})`,
+    );
   }
   secured = true;
   const inode = stat.ino;
@@ -206,9 +255,15 @@ function setUmask(mask: number): number | undefined {
 }
 
 async function removeStale(socketPath: string): Promise<void> {
-  const stat = await lstat(socketPath).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? undefined : Promise.reject(err)));
+  const stat = await lstat(socketPath).catch((err: NodeJS.ErrnoException) =>
+    err.code === 'ENOENT' ? undefined : Promise.reject(err),
+  );
   if (!stat) return;
-  if (!stat.isSocket()) throw new LeashError('LEASH_LISTEN', `${socketPath} exists and is not a socket; leash will not replace it (choose another path with --control)`);
+  if (!stat.isSocket())
+    throw new LeashError(
+      'LEASH_LISTEN',
+      `${socketPath} exists and is not a socket; leash will not replace it (choose another path with --control)`,
+    );
   const answered = await new Promise<boolean>((resolve) => {
     const probe = net.connect(socketPath);
     probe.once('connect', () => {
@@ -217,6 +272,10 @@ async function removeStale(socketPath: string): Promise<void> {
     });
     probe.once('error', () => resolve(false));
   });
-  if (answered) throw new LeashError('LEASH_LISTEN', `another leash is running with its control socket at ${socketPath} (stop it, or give this one --control PATH)`);
+  if (answered)
+    throw new LeashError(
+      'LEASH_LISTEN',
+      `another leash is running with its control socket at ${socketPath} (stop it, or give this one --control PATH)`,
+    );
   await unlink(socketPath);
 }

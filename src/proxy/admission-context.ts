@@ -22,6 +22,7 @@ export function admissionContext(state: ProxyState, policy: CompiledPolicy): Adm
     rateLimits: state.rateLimits,
     now: state.now,
     resolve: (host, kind) => resolveTarget(host, kind, policy.settings, runtime.resolver),
+    lockdown: state.lockdown,
     scopes: state.scopes,
     approvals: state.approvals,
     record: (record) => state.audit.write(record),

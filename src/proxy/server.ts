@@ -29,6 +29,7 @@ import { revokeOpen } from './open-tunnels.js';
 import { PolicyRuntimes } from './policy-runtime.js';
 import { KeepAliveConnections } from './keep-alive.js';
 import { RecentRequests } from '../grants/recent.js';
+import type { LockdownView } from '../lockdown/step.js';
 import { SocketOwners } from './socket-owner.js';
 
 export interface ProxyOptions {
@@ -49,6 +50,8 @@ export interface ProxyOptions {
   readonly now?: () => number;
   /** Where leash's CA lives (created there on first interception); default certs/. */
   readonly certsDir?: string;
+  /** The lockdown in force (leash lockdown); without it no agent is locked down. */
+  readonly lockdown?: LockdownView;
 }
 
 export interface ProxyServer {
@@ -61,6 +64,11 @@ export interface ProxyServer {
    * upgraded streams are decided again and those the new policy denies are closed. Resolves to how many were.
    */
   setPolicy(policy: CompiledPolicy): Promise<number>;
+  /**
+   * Cuts every open exchange (tunnel, request, upgraded stream) and idle kept-alive connection of the agents
+   * `locked` names, with reason `reason` and the message it returns; each is audited. Resolves to how many.
+   */
+  cutAgents(reason: Reason, locked: (agent: string) => string | undefined): number;
   /** Stops accepting, lets in-flight work finish for up to `drainMs`, then cuts the rest; all of it audited. */
   close(drainMs?: number): Promise<void>;
   readonly openExchanges: number;
@@ -84,6 +92,7 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
     upstreamAgent: newUpstreamAgent(),
     runtimes: new PolicyRuntimes(options.policy),
     keepAlive: new KeepAliveConnections(),
+    lockdown: options.lockdown,
     recentRequests: new RecentRequests(),
     socketOwners: new SocketOwners(),
     draining: false,
@@ -203,6 +212,24 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
         exchange.finish();
       });
       return revokeOpen(state, policy).then((tunnels) => tunnels + idle);
+    },
+    cutAgents(reason, locked) {
+      let cut = 0;
+      for (const exchange of [...state.open]) {
+        // One not identified yet reads as `anonymous`; should it turn out to be a locked agent, the step refuses it.
+        if (exchange.finished) continue;
+        const message = locked(exchange.record.agent);
+        if (message === undefined) continue;
+        exchange.cut(reason, message);
+        cut++;
+      }
+      const idle = state.keepAlive.revokeAgents(locked, (socket, facts, message) => {
+        const exchange = new Exchange(state, state.policy, 'connection', socket);
+        Object.assign(exchange.record, { method: facts.method, host: facts.host, port: facts.port, path: facts.path ?? null, agent: facts.agent ?? 'anonymous', scheme: 'http' });
+        exchange.deny(reason, message);
+        exchange.finish();
+      });
+      return cut + idle;
     },
     close(drainMs = state.policy.settings.timeouts.drainMs) {
       closing ??= (async () => {

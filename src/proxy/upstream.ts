@@ -116,7 +116,9 @@ export async function sendUpstream(
     // A client that leaves must not leave an upstream request behind.
     if (!res.writableFinished) forwardingOf(req)?.proxyReq?.destroy();
     if (res.writableFinished) exchange.finish({ status: res.statusCode });
-    else exchange.finish({ status: res.headersSent ? res.statusCode : null, reason: record.effect === 'allow' ? 'client_closed' : record.reason, message: 'the exchange ended before the response was complete' });
+    // A cut (lockdown, bandwidth) already says why; only a client that left is described here.
+    else if (record.effect === 'allow') exchange.finish({ status: res.headersSent ? res.statusCode : null, reason: 'client_closed', message: 'the exchange ended before the response was complete' });
+    else exchange.finish({ status: res.headersSent ? res.statusCode : null });
   });
   const body = target.bodyPrefix ? prefixedBody(req, target.bodyPrefix) : undefined;
   if (target.bodyPrefix) record.bytesOut += target.bodyPrefix.length;

@@ -13,6 +13,8 @@ import type { ApprovalStore } from '../approvals/store.js';
 import { RedisScopeStore } from '../scopes/redis-store.js';
 import type { ScopeStore } from '../scopes/store.js';
 import { RedisRateLimitStore } from '../limits/redis-store.js';
+import { RedisLockdownStore } from '../lockdown/redis-store.js';
+import type { LockdownStore } from '../lockdown/store.js';
 import type { RateLimitStore } from '../limits/store.js';
 import { parseDuration } from '../policy/duration.js';
 import { DEFAULT_STORE_TIMEOUT_MS, RedisConnection, type StoreObserver } from './redis.js';
@@ -24,6 +26,8 @@ export interface SharedStores {
   readonly grants: GrantStore;
   readonly scopes: ScopeStore;
   readonly approvals: ApprovalStore;
+  /** The lockdown state every replica obeys (leash lockdown). */
+  readonly lockdown: LockdownStore;
   /** Whether the store answers now (for /readyz). */
   reachable(): boolean;
   close(): Promise<void>;
@@ -48,7 +52,7 @@ export async function openSharedStores(url: string, options: SharedStoreOptions)
     throw new LeashError('LEASH_USAGE', `--store-timeout needs a duration from 1ms to 60s, like 250ms, got "${String(options.timeout).slice(0, 40)}"`);
   }
   const connection = new RedisConnection(parsed, { timeoutMs, log: options.log, ...(options.observe ? { observe: options.observe } : {}) });
-  options.log(`leash: shared state in ${parsed.display} (rate limits, upload budgets, grants, scope accesses, approvals); ${timeoutMs} ms per operation`);
+  options.log(`leash: shared state in ${parsed.display} (rate limits, upload budgets, grants, lockdown, scope accesses, approvals); ${timeoutMs} ms per operation`);
   connection.start();
   await connection.ready(options.connectWaitMs ?? 2_000);
   return {
@@ -57,6 +61,7 @@ export async function openSharedStores(url: string, options: SharedStoreOptions)
     grants: new RedisGrantStore(connection, { now: options.now }),
     scopes: new RedisScopeStore(connection),
     approvals: new RedisApprovalStore(connection),
+    lockdown: new RedisLockdownStore(connection),
     reachable: () => connection.reachable,
     close: () => connection.close(),
   };
