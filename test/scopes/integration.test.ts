@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLeash, type TestLeash } from '../helpers/leash.js';
 import { startHttpOrigin, type TestOrigin } from '../helpers/origin.js';
 import { leashCli, viaProxy } from '../helpers/through-leash.js';
+import { rawRequest } from '../helpers/clients.js';
 
 const TOKENS = { LEASH_T_SCOPE_DEV: 'dev-token-8c1f', LEASH_T_SCOPE_OPS: 'ops-token-2b7e' };
 const auth = (agent: 'dev' | 'ops') => `Basic ${Buffer.from(`${agent}:${agent === 'dev' ? TOKENS.LEASH_T_SCOPE_DEV : TOKENS.LEASH_T_SCOPE_OPS}`).toString('base64')}`;
@@ -25,7 +26,7 @@ describe('sandbox scopes through a real leash', () => {
       `version: 1
 settings:
   dns:
-    hosts: { new.example.test: 127.0.0.1, second.example.test: 127.0.0.1, third.example.test: 127.0.0.1, denied.example.test: 127.0.0.1, private.example.test: 10.0.0.1 }
+    hosts: { tunnel.example.test: 127.0.0.1, new.example.test: 127.0.0.1, second.example.test: 127.0.0.1, third.example.test: 127.0.0.1, denied.example.test: 127.0.0.1, private.example.test: 10.0.0.1 }
   network: { allowCidrs: ["127.0.0.0/8"] }
 agents:
   dev: { token: env:LEASH_T_SCOPE_DEV }
@@ -126,5 +127,18 @@ rules:
     expect(section).not.toContain('private.example.test');
     expect(text).toMatch(new RegExp(`new\\.example\\.test:${origin.port}  agent dev  first opened \\S+ by request [0-9a-f-]{36}; 3 requests`));
     expect(text).toMatch(/third\.example\.test:\d+ {2}agent dev .*refused scope_full 1/);
+  });
+
+  it('X-Leash-Scope on a CONNECT opens the tunnel; the header goes no further than leash', async () => {
+    const authority = `tunnel.example.test:${origin.port}`;
+    const bytes =
+      `CONNECT ${authority} HTTP/1.1\r\nHost: ${authority}\r\nProxy-Authorization: ${auth('dev')}\r\nX-Leash-Scope: sandbox\r\n\r\n` +
+      `GET /through-the-tunnel HTTP/1.1\r\nHost: ${authority}\r\nConnection: close\r\n\r\n`;
+    const reply = await rawRequest(leash.port, bytes, { timeoutMs: 3_000 });
+    expect(reply.text).toMatch(/^HTTP\/1\.1 200 Connection Established\r\n/);
+    expect(reply.text).toMatch(/\r\n\r\nHTTP\/1\.1 200 /);
+    expect(origin.seen.find((r) => r.url === '/through-the-tunnel')?.headers['x-leash-scope']).toBeUndefined();
+    const records = await leash.waitForRecords(1);
+    expect(records.filter((r) => r.reason === 'scope_opened' && r.host === 'tunnel.example.test')).toHaveLength(1);
   });
 });
