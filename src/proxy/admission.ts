@@ -166,16 +166,17 @@ export async function admit(ctx: AdmissionContext, application: Application): Pr
   } else if (granted.message) {
     verdict = { ...verdict, message: granted.message };
   }
-  // scope, approval: only for what no rule allows and no deny rule matches (policy/unknown-host.ts).
+  // scope, approval: only for what no rule allows and no deny rule matches (policy/unknown-host.ts). The scope step
+  // also runs where a rule decides, only to put the scope the request asked for on its record (it changes nothing).
   let opening: ScopeOpening | undefined;
-  if (granted.kind === 'none' && verdict.effect === 'deny') {
+  if (granted.kind === 'none') {
     const ask = { requestId: application.requestId ?? '-', identity: identity.method };
     const scoped = await scopeFor(ctx, verdict, { ...ask, header: application.scope });
     if (scoped.scope) notes.scope = scoped.scope;
     if (scoped.kind !== 'none') {
       verdict = scoped.verdict;
       if (scoped.kind === 'allowed') opening = scoped.opening;
-    } else {
+    } else if (verdict.effect === 'deny') {
       if (scoped.message) verdict = { ...verdict, message: scoped.message };
       const asked = await approvalFor(ctx, verdict, { ...ask, signal: application.signal });
       if (asked.kind !== 'none') {

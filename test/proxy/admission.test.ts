@@ -393,6 +393,14 @@ settings:
     expect(w.resolved.length > 0).toBe(resolves);
   });
 
+  it('where a rule decides, X-Leash-Scope changes nothing and is noted on the record', async () => {
+    const w = world(SANDBOX);
+    const a = await admit(w.ctx, http('GET', 'http://docs.example/', { applicant: ops, scope: 'sandbox' }));
+    expect(outcome(a)).toBe('allow allowed_by_rule');
+    expect(a.notes.scope).toEqual({ name: 'sandbox', via: 'header' });
+    expect(w.records).toEqual([]);
+  });
+
   it('the opening goes on record once the request is admitted, naming the scope and the request', async () => {
     const w = world(SANDBOX);
     const a = await admit(w.ctx, http('GET', 'http://new.example/', { applicant: dev, scope: 'sandbox', requestId: 'req-7' }));
