@@ -164,7 +164,14 @@ export async function startServe(options: ServeOptions, io: CommandIo): Promise<
   let admin: AdminServer | undefined;
   if (options.admin) {
     const at = parseListen(options.admin, '--admin');
-    if (at.host === host && at.port === proxy.port) throw new LeashError('LEASH_USAGE', '--admin must not be the proxy\'s address: agents reach the proxy port');
+    if (at.host === host && at.port === proxy.port) {
+      await control.close();
+      lockdown.stop();
+      await proxy.close();
+      await store?.close();
+      await audit.close();
+      throw new LeashError('LEASH_USAGE', '--admin must not be the proxy\'s address: agents reach the proxy port');
+    }
     try {
       admin = await startAdmin({ ...at, metrics, ready: () => readiness(audit, store), control: controlHandler(routes, { kind: 'tcp', token: adminToken }, io.err) });
     } catch (err) {

@@ -10,17 +10,23 @@ import { luaScript } from '../store/redis.js';
 import { AGENT_NAME, parseEntry, type LockdownEntry, type LockdownState, type LockdownTarget } from './state.js';
 import type { LockdownStore } from './store.js';
 
-const READ = luaScript(`return redis.call('HGETALL', KEYS[1])`);
+const READ = luaScript(`return redis.call('HGETALL', KEYS[1])`, 'lockdown_read');
 // ARGV[1] entry JSON, ARGV[2..] fields to set.
-const LOCK = luaScript(`
+const LOCK = luaScript(
+  `
 for i = 2, #ARGV do redis.call('HSET', KEYS[1], ARGV[i], ARGV[1]) end
 return redis.call('HGETALL', KEYS[1])
-`);
+`,
+  'lockdown_lock',
+);
 // ARGV: fields to delete; none: delete every lockdown.
-const UNLOCK = luaScript(`
+const UNLOCK = luaScript(
+  `
 if #ARGV == 0 then redis.call('DEL', KEYS[1]) else redis.call('HDEL', KEYS[1], unpack(ARGV)) end
 return redis.call('HGETALL', KEYS[1])
-`);
+`,
+  'lockdown_unlock',
+);
 
 const UNREADABLE: LockdownEntry = {
   reason: 'the stored lockdown entry is unreadable; locked down to fail closed',
