@@ -17,11 +17,13 @@ export const ERROR_CODES = {
   LEASH_USER_UNKNOWN: 'a --user name is not a user of this system (looked up in /etc/passwd, then with id -u)',
   LEASH_RULES_OWN_UID: 'leash rules would restrict the uid running the command, which is where the proxy runs; restrict the agent\'s user instead',
   LEASH_KERNEL: 'nft, iptables-restore or iptables-save failed or is missing while loading, removing or reading kernel rules; the message quotes the tool',
+  LEASH_ISOLATION: 'leash run could not set up the isolation asked for (--isolate netns or uid), so it did not start the command; the message says why',
   LEASH_NOT_RUNNING: 'nothing answers as leash at the control endpoint a command looked at (--control PATH, --admin URL, $LEASH_CONTROL, $LEASH_ADMIN, else the default socket)',
   LEASH_CONTROL: "the running leash refused a control call (a missing or wrong admin token, an invalid value); the message quotes leash's answer",
   LEASH_LOCKDOWN: 'the lockdown state (leash-lockdown.json beside the audit log, or the shared store) cannot be read or written; leash does not guess that nothing is locked down',
   LEASH_CONNECT_TIMEOUT: 'the upstream did not accept the connection within settings.timeouts.connect (reason upstream_timeout)',
   LEASH_RESPONSE_TIMEOUT: 'the upstream did not answer within settings.timeouts.response (reason upstream_timeout)',
+  LEASH_IMPORT: 'leash policy import could not read the source file or write its output',
   LEASH_STORE_UNAVAILABLE: 'the shared store (--store, Redis) did not answer in time or is unreachable; what needed it is refused (reason store_unavailable)',
 } as const;
 

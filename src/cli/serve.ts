@@ -51,6 +51,8 @@ export interface ServeOptions {
   store?: string;
   /** `--store-timeout` (else LEASH_STORE_TIMEOUT): bound on each store operation, default 250ms. */
   storeTimeout?: string;
+  /** Sees each audit record as it is written (`leash run` counts its command's requests with it). */
+  observe?: (record: AuditRecord) => void;
   /** `--control PATH` (else LEASH_CONTROL): the control socket; default /run/leash/admin.sock as root, else beside the audit log. */
   control?: string;
 }
@@ -127,7 +129,7 @@ export async function startServe(options: ServeOptions, io: CommandIo): Promise<
     if (cut) io.err(`leash: lockdown: ${cut} open tunnel(s) or connection(s) cut (${after.all ? 'every agent' : Object.keys(after.agents).join(', ')})`);
   };
   written = openAuditLog(auditPath, { ...parseRotation(options.auditMaxSize, options.auditKeep), log: io.err });
-  const audit = metrics.counting(written);
+  const audit = metrics.counting(options.observe ? observed(written, options.observe) : written);
   let proxy: ProxyServer;
   try {
     proxy = await startProxy({ policy, host, port, audit, log: io.err, now: options.now, certsDir: options.certs ?? DEFAULT_CERTS_DIR, rateLimits: store?.rateLimits, grants: store?.grants, lockdown, scopes, approvals });
@@ -211,6 +213,24 @@ export async function startServe(options: ServeOptions, io: CommandIo): Promise<
         await audit.close();
       })();
       return stopping;
+    },
+  };
+}
+
+function observed(audit: AuditLog, observe: (record: AuditRecord) => void): AuditLog {
+  return {
+    write: (record) => {
+      audit.write(record);
+      observe(record);
+    },
+    flush: () => audit.flush(),
+    close: () => audit.close(),
+    reopen: () => audit.reopen(),
+    get count() {
+      return audit.count;
+    },
+    get head() {
+      return audit.head;
     },
   };
 }

@@ -65,6 +65,8 @@ const PURE_FILES = [
   'src/limits/token-bucket.ts',
   'src/audit/redact.ts',
   'src/audit/chain.ts',
+  'src/run/environment.ts',
+  'src/run/summary.ts',
   'src/lockdown/state.ts',
   'src/lockdown/step.ts',
 ];
