@@ -19,6 +19,7 @@ import { describeUpstreamError, httpsAgentFor, sendUpstream, upstreamReason } fr
 import { judge } from './verdict.js';
 import { admit } from './admission.js';
 import { admissionContext, scopeHeader, whileConnected } from './admission-context.js';
+import { SCOPE_HEADER } from '../scopes/step.js';
 import { guardStream } from './open-tunnels.js';
 
 export interface InterceptSession {
@@ -146,6 +147,8 @@ export async function handleInterceptedUpgrade(state: ProxyState & ExchangeSink,
   const name = hostForUrl(session.host, session.hostKind);
   req.headers.host = session.port === 443 ? name : `${name}:${session.port}`;
   req.url = destination.path;
+  // Addressed to leash (scopes/step.ts), never to the origin; http-proxy's ws() forwards the headers as they are.
+  delete req.headers[SCOPE_HEADER];
   socket.once('close', () => exchange.finish({ status: 101, bytesOut: socket.bytesRead, bytesIn: socket.bytesWritten }));
   guardStream(exchange, 'WebSocket', (next) => {
     const again = judge(next, facts);
