@@ -39,22 +39,43 @@ export function approvedRule(approval: Approval, by: string, at: Date): { name: 
 export type WriteOutcome = { ok: true; file: string; rule: string } | { ok: false; message: string };
 
 /** Appends the approval's rule to approved.yaml in the first policy directory of `paths`, after checking the result loads. */
-export async function writeApprovedRule(paths: readonly string[], approval: Approval, by: string, at: Date): Promise<WriteOutcome> {
+export async function writeApprovedRule(
+  paths: readonly string[],
+  approval: Approval,
+  by: string,
+  at: Date,
+): Promise<WriteOutcome> {
   let dir: string | undefined;
   for (const p of paths) {
-    if (await stat(p).then((s) => s.isDirectory(), () => false)) {
+    if (
+      await stat(p).then(
+        (s) => s.isDirectory(),
+        () => false,
+      )
+    ) {
       dir = p;
       break;
     }
   }
-  if (dir === undefined) return { ok: false, message: 'leash serves policy files, not a directory, so there is no policy directory to write approved.yaml in: add the rule yourself, or serve a directory (--policy DIR)' };
-  if (path.resolve(dir) === path.resolve(embeddedPolicyDir())) return { ok: false, message: 'leash serves the policy shipped with leash; give leash serve --policy DIR to have --always write approved.yaml there' };
+  if (dir === undefined)
+    return {
+      ok: false,
+      message:
+        'leash serves policy files, not a directory, so there is no policy directory to write approved.yaml in: add the rule yourself, or serve a directory (--policy DIR)',
+    };
+  if (path.resolve(dir) === path.resolve(embeddedPolicyDir()))
+    return {
+      ok: false,
+      message:
+        'leash serves the policy shipped with leash; give leash serve --policy DIR to have --always write approved.yaml there',
+    };
   const file = path.join(dir, APPROVED_FILE);
   let existing: string;
   try {
     existing = await readFile(file, 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') return { ok: false, message: `${file}: cannot read: ${(err as Error).message}` };
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT')
+      return { ok: false, message: `${file}: cannot read: ${(err as Error).message}` };
     existing = HEADER;
   }
   const rule = approvedRule(approval, by, at);
@@ -63,11 +84,19 @@ export async function writeApprovedRule(paths: readonly string[], approval: Appr
   // The policy leash would load after the write, compiled now: nothing is written that it would refuse.
   const sources: PolicySource[] = (await readPolicySources(paths)).filter((s) => s.file !== file);
   sources.push({ file, text });
-  sources.sort((a, b) => order(paths, a.file) - order(paths, b.file) || (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
+  sources.sort(
+    (a, b) => order(paths, a.file) - order(paths, b.file) || (a.file < b.file ? -1 : a.file > b.file ? 1 : 0),
+  );
   const result = compilePolicy(sources);
   if (!result.policy) {
-    const errors = result.issues.filter((i) => i.severity === 'error').slice(0, 3).map(formatIssue);
-    return { ok: false, message: `the policy would not load with the approved rule in ${file}, so nothing was written: ${errors.join('; ')}` };
+    const errors = result.issues
+      .filter((i) => i.severity === 'error')
+      .slice(0, 3)
+      .map(formatIssue);
+    return {
+      ok: false,
+      message: `the policy would not load with the approved rule in ${file}, so nothing was written: ${errors.join('; ')}`,
+    };
   }
 
   const temporary = path.join(dir, `.${APPROVED_FILE}.${randomBytes(6).toString('hex')}`);

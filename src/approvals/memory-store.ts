@@ -1,7 +1,16 @@
 // Approvals in process memory: by id, and by (agent, host, port) for coalescing. Bounded: each agent holds at most
 // MAX_PENDING_PER_AGENT approvals in force, and every approval goes at its expiry (pruned as the store is used).
 
-import { approvalKey, decided, MAX_PENDING_PER_AGENT, type Approval, type ApprovalCandidate, type ApprovalDecision, type ApprovalStore, type Arrival } from './store.js';
+import {
+  approvalKey,
+  decided,
+  MAX_PENDING_PER_AGENT,
+  type Approval,
+  type ApprovalCandidate,
+  type ApprovalDecision,
+  type ApprovalStore,
+  type Arrival,
+} from './store.js';
 
 export class MemoryApprovalStore implements ApprovalStore {
   private readonly byId = new Map<string, Approval>();
@@ -25,7 +34,16 @@ export class MemoryApprovalStore implements ApprovalStore {
     let held = 0;
     for (const a of this.byId.values()) if (a.agent === candidate.agent) held++;
     if (held >= MAX_PENDING_PER_AGENT) return { kind: 'full' };
-    const approval: Approval = { ...candidate, requests: 1, createdAt: nowMs, state: 'pending', grant: null, expiresAt: nowMs + expireMs, decidedBy: null, decidedAt: null };
+    const approval: Approval = {
+      ...candidate,
+      requests: 1,
+      createdAt: nowMs,
+      state: 'pending',
+      grant: null,
+      expiresAt: nowMs + expireMs,
+      decidedBy: null,
+      decidedAt: null,
+    };
     this.byId.set(approval.id, approval);
     this.byKey.set(key, approval.id);
     return { kind: 'created', approval };

@@ -12,7 +12,15 @@
 // taken as given. Redis trouble rejects with StoreUnavailableError (store/redis.ts).
 
 import { LUA_NOW, luaScript, type RedisConnection, type StoreClock } from '../store/redis.js';
-import { approvalKey, MAX_PENDING_PER_AGENT, type Approval, type ApprovalCandidate, type ApprovalDecision, type ApprovalStore, type Arrival } from './store.js';
+import {
+  approvalKey,
+  MAX_PENDING_PER_AGENT,
+  type Approval,
+  type ApprovalCandidate,
+  type ApprovalDecision,
+  type ApprovalStore,
+  type Arrival,
+} from './store.js';
 
 // Sets an approval's JSON and keeps its key, its coalescing key and its index entries to its expiry.
 const LUA_PUT = `
@@ -132,8 +140,18 @@ export class RedisApprovalStore implements ApprovalStore {
   }
 
   async arrive(candidate: ApprovalCandidate, expireMs: number, nowMs: number, count = true): Promise<Arrival> {
-    const keys = [`${this.prefix}approval-key:${approvalKey(candidate.agent, candidate.host, candidate.port)}`, `${this.prefix}approvals:${candidate.agent}`];
-    const reply = (await this.redis.eval(ARRIVE, keys, [this.now(nowMs), String(expireMs), count ? '1' : '0', JSON.stringify(candidate), this.prefix, String(MAX_PENDING_PER_AGENT)])) as string[];
+    const keys = [
+      `${this.prefix}approval-key:${approvalKey(candidate.agent, candidate.host, candidate.port)}`,
+      `${this.prefix}approvals:${candidate.agent}`,
+    ];
+    const reply = (await this.redis.eval(ARRIVE, keys, [
+      this.now(nowMs),
+      String(expireMs),
+      count ? '1' : '0',
+      JSON.stringify(candidate),
+      this.prefix,
+      String(MAX_PENDING_PER_AGENT),
+    ])) as string[];
     const kind = reply[1] as Arrival['kind'];
     if (kind === 'full') return { kind };
     return { kind, approval: this.parse(String(reply[2]), Number(reply[0]), nowMs) };
@@ -152,12 +170,20 @@ export class RedisApprovalStore implements ApprovalStore {
   async decide(id: string, decision: ApprovalDecision, expireMs: number, nowMs: number): Promise<Approval | undefined> {
     if (!/^[a-z0-9]{1,32}$/.test(id)) return undefined;
     const forMs = decision.grant === 'for' ? decision.forMs : 0;
-    const reply = (await this.redis.eval(DECIDE, [`${this.prefix}approval:${id}`], [this.now(nowMs), decision.grant, String(forMs), decision.by, String(expireMs), this.prefix])) as string[];
+    const reply = (await this.redis.eval(
+      DECIDE,
+      [`${this.prefix}approval:${id}`],
+      [this.now(nowMs), decision.grant, String(forMs), decision.by, String(expireMs), this.prefix],
+    )) as string[];
     return reply[1] === undefined ? undefined : this.parse(String(reply[1]), Number(reply[0]), nowMs);
   }
 
   private async read(id: string, nowMs: number): Promise<Approval[]> {
-    const reply = (await this.redis.eval(READ, [`${this.prefix}approvals`], [this.now(nowMs), id, this.prefix])) as string[];
+    const reply = (await this.redis.eval(
+      READ,
+      [`${this.prefix}approvals`],
+      [this.now(nowMs), id, this.prefix],
+    )) as string[];
     const redisNow = Number(reply[0]);
     return reply
       .slice(1)
@@ -170,7 +196,12 @@ export class RedisApprovalStore implements ApprovalStore {
     const a = JSON.parse(raw) as Approval;
     if (this.clock === 'caller') return a;
     const onCaller = (t: number) => nowMs + (t - redisNow);
-    return { ...a, createdAt: onCaller(a.createdAt), expiresAt: onCaller(a.expiresAt), decidedAt: a.decidedAt === null ? null : onCaller(a.decidedAt) };
+    return {
+      ...a,
+      createdAt: onCaller(a.createdAt),
+      expiresAt: onCaller(a.expiresAt),
+      decidedAt: a.decidedAt === null ? null : onCaller(a.decidedAt),
+    };
   }
 
   private now(nowMs: number): string {

@@ -26,7 +26,12 @@ export interface ApprovalRoutesDeps {
 }
 
 export function approvalJson(a: Approval): Record<string, unknown> {
-  return { ...a, createdAt: new Date(a.createdAt).toISOString(), expiresAt: new Date(a.expiresAt).toISOString(), decidedAt: a.decidedAt === null ? null : new Date(a.decidedAt).toISOString() };
+  return {
+    ...a,
+    createdAt: new Date(a.createdAt).toISOString(),
+    expiresAt: new Date(a.expiresAt).toISOString(),
+    decidedAt: a.decidedAt === null ? null : new Date(a.decidedAt).toISOString(),
+  };
 }
 
 export function approvalRoutes(deps: ApprovalRoutesDeps): ControlRoute[] {
@@ -42,7 +47,8 @@ export function approvalRoutes(deps: ApprovalRoutesDeps): ControlRoute[] {
       method: 'POST',
       path: '/v1/approvals/:id/allow',
       mutating: true,
-      summary: 'allow: { grant: "once" } (the next request), { grant: "for", for: "1h" }, or { grant: "always" } (a rule in approved.yaml, reloaded)',
+      summary:
+        'allow: { grant: "once" } (the next request), { grant: "for", for: "1h" }, or { grant: "always" } (a rule in approved.yaml, reloaded)',
       handle: (req) => guarded(() => allow(deps, req)),
     },
     {
@@ -57,7 +63,8 @@ export function approvalRoutes(deps: ApprovalRoutesDeps): ControlRoute[] {
 
 async function allow(deps: ApprovalRoutesDeps, req: ControlRequest): Promise<ControlResponse> {
   const body = (req.body ?? { grant: 'once' }) as Record<string, unknown>;
-  if (typeof body !== 'object' || Array.isArray(body)) return controlError('bad_request', 'the body must be a JSON object');
+  if (typeof body !== 'object' || Array.isArray(body))
+    return controlError('bad_request', 'the body must be a JSON object');
   const grant = body.grant ?? 'once';
   if (grant === 'once' || grant === 'always') {
     if (body.for !== undefined) return controlError('bad_request', `"for" goes only with grant "for"`);
@@ -66,7 +73,8 @@ async function allow(deps: ApprovalRoutesDeps, req: ControlRequest): Promise<Con
   }
   if (grant !== 'for') return controlError('bad_request', 'grant must be once, for or always');
   const forMs = typeof body.for === 'string' ? parseDuration(body.for) : undefined;
-  if (forMs === undefined || forMs < 1000 || forMs > SCOPE_TTL_MAX_MS) return controlError('bad_request', 'for needs a duration from 1s to 720h, like 30m or 1h');
+  if (forMs === undefined || forMs < 1000 || forMs > SCOPE_TTL_MAX_MS)
+    return controlError('bad_request', 'for needs a duration from 1s to 720h, like 30m or 1h');
   return answer(deps, req, { grant: 'for', forMs, by: req.caller });
 }
 
@@ -76,18 +84,35 @@ async function always(deps: ApprovalRoutesDeps, req: ControlRequest): Promise<Co
   if (!approval) return notFound(req);
   const written = await writeApprovedRule(deps.policyPaths, approval, req.caller, new Date(now));
   if (!written.ok) return controlError('bad_request', written.message);
-  const response = await answer(deps, req, { grant: 'always', by: req.caller }, { file: written.file, rule: written.rule });
+  const response = await answer(
+    deps,
+    req,
+    { grant: 'always', by: req.caller },
+    { file: written.file, rule: written.rule },
+  );
   await deps.reload();
   const inForce = deps.policy().rules.some((r) => r.name === written.rule);
   return ok({ ...(response.body as object), file: written.file, rule: written.rule, reloaded: inForce });
 }
 
-async function answer(deps: ApprovalRoutesDeps, req: ControlRequest, decision: ApprovalDecision, written?: { file: string; rule: string }): Promise<ControlResponse> {
+async function answer(
+  deps: ApprovalRoutesDeps,
+  req: ControlRequest,
+  decision: ApprovalDecision,
+  written?: { file: string; rule: string },
+): Promise<ControlResponse> {
   const policy = deps.policy();
   const expireMs = policy.approvals?.expireMs ?? (parseDuration(APPROVAL_DEFAULTS.expire) as number);
   const decided = await deps.approvals.decide(req.params.id ?? '', decision, expireMs, deps.now());
   if (!decided) return notFound(req);
-  const how = decision.grant === 'deny' ? 'denied' : decision.grant === 'for' ? `allowed until ${new Date(decided.expiresAt).toISOString()}` : decision.grant === 'once' ? 'allowed once' : `allowed always (rule ${written?.rule} in ${written?.file})`;
+  const how =
+    decision.grant === 'deny'
+      ? 'denied'
+      : decision.grant === 'for'
+        ? `allowed until ${new Date(decided.expiresAt).toISOString()}`
+        : decision.grant === 'once'
+          ? 'allowed once'
+          : `allowed always (rule ${written?.rule} in ${written?.file})`;
   deps.record(
     newRecord(randomUUID(), 'approval', policy.revision, {
       agent: decided.agent,
@@ -103,5 +128,8 @@ async function answer(deps: ApprovalRoutesDeps, req: ControlRequest, decision: A
 }
 
 function notFound(req: ControlRequest): ControlResponse {
-  return controlError('not_found', `no approval ${String(req.params.id).slice(0, 40)} in force (it expired, was used, or never existed): leash approvals list`);
+  return controlError(
+    'not_found',
+    `no approval ${String(req.params.id).slice(0, 40)} in force (it expired, was used, or never existed): leash approvals list`,
+  );
 }

@@ -58,7 +58,13 @@ export async function approvalFor(ctx: ApprovalContext, verdict: Verdict, ask: A
     verdict: { ...verdict, effect: 'deny', wouldDeny: false, reason, rule: null, message },
     ...(approval ? { approval: auditFields(approval) } : {}),
   });
-  const candidate = { id: ctx.newId(), agent: request.agent, host: request.host, port: request.port, first: { requestId: ask.requestId, method: request.method, path: request.path ?? null } };
+  const candidate = {
+    id: ctx.newId(),
+    agent: request.agent,
+    host: request.host,
+    port: request.port,
+    first: { requestId: ask.requestId, method: request.method, path: request.path ?? null },
+  };
 
   let arrival: Arrival;
   // Report mode blocks nothing, so it holds nothing either: the question is asked, the request goes on.
@@ -80,12 +86,27 @@ export async function approvalFor(ctx: ApprovalContext, verdict: Verdict, ask: A
 
   switch (arrival.kind) {
     case 'full':
-      return { kind: 'refused', verdict: { ...verdict, message: `${verdict.message}; agent ${request.agent} already has the most open approvals leash keeps, so no new one was made: answer them (leash approvals list)` } };
+      return {
+        kind: 'refused',
+        verdict: {
+          ...verdict,
+          message: `${verdict.message}; agent ${request.agent} already has the most open approvals leash keeps, so no new one was made: answer them (leash approvals list)`,
+        },
+      };
     case 'denied':
-      return refuse('approval_denied', `${what} denied: ${arrival.approval.decidedBy ?? 'a human'} denied approval ${arrival.approval.id} for ${request.host}:${request.port}; it is refused until ${new Date(arrival.approval.expiresAt).toISOString()}`, arrival.approval);
+      return refuse(
+        'approval_denied',
+        `${what} denied: ${arrival.approval.decidedBy ?? 'a human'} denied approval ${arrival.approval.id} for ${request.host}:${request.port}; it is refused until ${new Date(arrival.approval.expiresAt).toISOString()}`,
+        arrival.approval,
+      );
     case 'allowed': {
       const a = arrival.approval;
-      const how = a.grant === 'once' ? 'once (used by this request)' : a.grant === 'for' ? `until ${new Date(a.expiresAt).toISOString()}` : 'always (a rule was written)';
+      const how =
+        a.grant === 'once'
+          ? 'once (used by this request)'
+          : a.grant === 'for'
+            ? `until ${new Date(a.expiresAt).toISOString()}`
+            : 'always (a rule was written)';
       return {
         kind: 'allowed',
         approval: auditFields(a),
@@ -113,10 +134,22 @@ export async function approvalFor(ctx: ApprovalContext, verdict: Verdict, ask: A
 }
 
 export function auditFields(a: Approval): NonNullable<AuditRecord['approval']> {
-  return { id: a.id, state: a.state, grant: a.grant, requests: a.requests, expiresAt: new Date(a.expiresAt).toISOString(), ...(a.decidedBy ? { by: a.decidedBy } : {}) };
+  return {
+    id: a.id,
+    state: a.state,
+    grant: a.grant,
+    requests: a.requests,
+    expiresAt: new Date(a.expiresAt).toISOString(),
+    ...(a.decidedBy ? { by: a.decidedBy } : {}),
+  };
 }
 
-function requested(policy: CompiledPolicy, approval: Approval, request: NonNullable<Verdict['request']>, ask: ApprovalAsk): AuditRecord {
+function requested(
+  policy: CompiledPolicy,
+  approval: Approval,
+  request: NonNullable<Verdict['request']>,
+  ask: ApprovalAsk,
+): AuditRecord {
   return newRecord(randomUUID(), 'approval', policy.revision, {
     agent: request.agent,
     identity: ask.identity,

@@ -13,7 +13,13 @@ export interface EndpointOptions {
 }
 
 /** One call; a reply that is not 2xx is a LeashError (exit 1) with the API's message. */
-export async function control(options: EndpointOptions, io: CommandIo, method: ControlMethod, route: string, body?: unknown): Promise<ControlReply> {
+export async function control(
+  options: EndpointOptions,
+  io: CommandIo,
+  method: ControlMethod,
+  route: string,
+  body?: unknown,
+): Promise<ControlReply> {
   const endpoint = controlEndpoint(options, io.env, defaultControlPath(defaultAuditPath(io.env), process.getuid?.()));
   const reply = await callControl(endpoint, method, route, body);
   if (reply.status < 200 || reply.status > 299) throw new LeashError('LEASH_CONTROL', replyError(reply));
@@ -35,5 +41,10 @@ export function until(iso: unknown, now: number): string {
 /** Aligned columns; every cell already terminal-safe. */
 export function table(header: readonly string[], rows: readonly string[][]): string[] {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => [...(r[i] ?? '')].length)));
-  return [header, ...rows].map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell + ' '.repeat((widths[i] ?? 0) - [...cell].length))).join('  ').trimEnd());
+  return [header, ...rows].map((row) =>
+    row
+      .map((cell, i) => (i === row.length - 1 ? cell : cell + ' '.repeat((widths[i] ?? 0) - [...cell].length)))
+      .join('  ')
+      .trimEnd(),
+  );
 }

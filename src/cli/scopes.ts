@@ -28,7 +28,8 @@ interface AccessJson {
 
 export async function scopesCommand(action: 'list' | 'revoke', options: ScopesOptions, io: CommandIo): Promise<number> {
   const format = options.format ?? 'table';
-  if (format !== 'table' && format !== 'json') throw new LeashError('LEASH_USAGE', `--format must be table or json, got "${format}"`);
+  if (format !== 'table' && format !== 'json')
+    throw new LeashError('LEASH_USAGE', `--format must be table or json, got "${format}"`);
   if (action === 'list') {
     const query = new URLSearchParams();
     if (options.agent) query.set('agent', options.agent);
@@ -47,7 +48,8 @@ export async function scopesCommand(action: 'list' | 'revoke', options: ScopesOp
     else body.host = options.host;
   }
   if (options.all) body.all = true;
-  if (Object.keys(body).length === 0) throw new LeashError('LEASH_USAGE', 'say which accesses to end: --agent, --scope, --host HOST[:PORT], or --all');
+  if (Object.keys(body).length === 0)
+    throw new LeashError('LEASH_USAGE', 'say which accesses to end: --agent, --scope, --host HOST[:PORT], or --all');
   const reply = await control(options, io, 'POST', '/v1/scopes/revoke', body);
   const revoked = (reply.body as { revoked: AccessJson[] }).revoked;
   if (format === 'json') io.out(JSON.stringify(revoked));
@@ -60,6 +62,15 @@ function print(accesses: AccessJson[], format: string, io: CommandIo, empty: str
   if (format === 'json') return io.out(JSON.stringify(accesses));
   if (accesses.length === 0) return io.err(empty);
   const now = Date.now();
-  const rows = accesses.map((a) => [a.scope, a.agent, `${a.host}:${a.port}`, a.openedAt, `${a.expiresAt} (${until(a.expiresAt, now)})`, `${a.openedBy.method} ${a.openedBy.requestId}`].map(terminalSafe));
+  const rows = accesses.map((a) =>
+    [
+      a.scope,
+      a.agent,
+      `${a.host}:${a.port}`,
+      a.openedAt,
+      `${a.expiresAt} (${until(a.expiresAt, now)})`,
+      `${a.openedBy.method} ${a.openedBy.requestId}`,
+    ].map(terminalSafe),
+  );
   for (const line of table(['SCOPE', 'AGENT', 'HOST', 'OPENED', 'EXPIRES', 'OPENED BY'], rows)) io.out(line);
 }

@@ -19,7 +19,9 @@ export interface DecidedFacts {
 }
 
 export function noRuleSpeaks(decision: DecidedFacts): decision is DecidedFacts & { request: NormalizedRequest } {
-  return decision.reason === ('no_rule' satisfies PolicyReason) && decision.hostHasRule !== true && decision.request !== null;
+  return (
+    decision.reason === ('no_rule' satisfies PolicyReason) && decision.hostHasRule !== true && decision.request !== null
+  );
 }
 
 /**
@@ -30,8 +32,13 @@ export function noRuleSpeaks(decision: DecidedFacts): decision is DecidedFacts &
 export function denyLooksInside(policy: CompiledPolicy, request: NormalizedRequest): boolean {
   if (!isInterceptable(policy, request)) return false;
   let inspects = false;
-  decideAmong(policy, request, candidateRules(policy.index, policy.rules, request.host, request.hostKind), (_rule, how) => {
-    if (how === 'inspects') inspects = true;
-  });
+  decideAmong(
+    policy,
+    request,
+    candidateRules(policy.index, policy.rules, request.host, request.hostKind),
+    (_rule, how) => {
+      if (how === 'inspects') inspects = true;
+    },
+  );
   return inspects;
 }

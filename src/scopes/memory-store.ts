@@ -1,7 +1,15 @@
 // Scope accesses in process memory. Bounded by the policy: each (scope, agent) holds at most its scope's
 // `maxHosts` accesses in force, and expired ones are pruned whenever that (scope, agent) is touched or listed.
 
-import { byOpening, matchesScopeFilter, type ScopeAccess, type ScopeAdmission, type ScopeFilter, type ScopeRequest, type ScopeStore } from './store.js';
+import {
+  byOpening,
+  matchesScopeFilter,
+  type ScopeAccess,
+  type ScopeAdmission,
+  type ScopeFilter,
+  type ScopeRequest,
+  type ScopeStore,
+} from './store.js';
 
 const key = (scope: string, agent: string) => `${scope}\u0000${agent}`;
 const field = (host: string, port: number) => `${host}\u0000${port}`;
@@ -10,7 +18,11 @@ export class MemoryScopeStore implements ScopeStore {
   /** (scope, agent) → (host, port) → access. */
   private readonly sandboxes = new Map<string, Map<string, ScopeAccess>>();
 
-  async admit(request: ScopeRequest, limits: { ttlMs: number; maxHosts: number }, nowMs: number): Promise<ScopeAdmission> {
+  async admit(
+    request: ScopeRequest,
+    limits: { ttlMs: number; maxHosts: number },
+    nowMs: number,
+  ): Promise<ScopeAdmission> {
     const k = key(request.scope, request.agent);
     let accesses = this.sandboxes.get(k);
     if (!accesses) {
@@ -39,7 +51,8 @@ export class MemoryScopeStore implements ScopeStore {
 
   async revoke(filter: ScopeFilter, nowMs: number): Promise<ScopeAccess[]> {
     const removed = await this.list(filter, nowMs);
-    for (const access of removed) this.sandboxes.get(key(access.scope, access.agent))?.delete(field(access.host, access.port));
+    for (const access of removed)
+      this.sandboxes.get(key(access.scope, access.agent))?.delete(field(access.host, access.port));
     return removed;
   }
 }

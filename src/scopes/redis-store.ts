@@ -14,7 +14,15 @@
 // clock `caller` (contract tests) times are taken as given. Redis trouble rejects with StoreUnavailableError.
 
 import { LUA_NOW, luaScript, type RedisConnection, type StoreClock } from '../store/redis.js';
-import { byOpening, matchesScopeFilter, type ScopeAccess, type ScopeAdmission, type ScopeFilter, type ScopeRequest, type ScopeStore } from './store.js';
+import {
+  byOpening,
+  matchesScopeFilter,
+  type ScopeAccess,
+  type ScopeAdmission,
+  type ScopeFilter,
+  type ScopeRequest,
+  type ScopeStore,
+} from './store.js';
 
 // KEYS[1] the (scope, agent) hash, KEYS[2] the index; ARGV: now ('' = TIME), ttl ms, maxHosts, field, JSON.
 // Returns {now, 'open'|'opened', value} or {now, 'full', count}.
@@ -91,15 +99,34 @@ export class RedisScopeStore implements ScopeStore {
     this.prefix = options.prefix ?? 'leash:';
   }
 
-  async admit(request: ScopeRequest, limits: { ttlMs: number; maxHosts: number }, nowMs: number): Promise<ScopeAdmission> {
-    const stored: Stored = { scope: request.scope, agent: request.agent, host: request.host, port: request.port, openedBy: request.openedBy };
+  async admit(
+    request: ScopeRequest,
+    limits: { ttlMs: number; maxHosts: number },
+    nowMs: number,
+  ): Promise<ScopeAdmission> {
+    const stored: Stored = {
+      scope: request.scope,
+      agent: request.agent,
+      host: request.host,
+      port: request.port,
+      openedBy: request.openedBy,
+    };
     const reply = (await this.redis.eval(
       ADMIT,
       [`${this.prefix}scope:${request.scope}\u0000${request.agent}`, this.index()],
-      [this.now(nowMs), String(limits.ttlMs), String(limits.maxHosts), `${request.host}\u0000${request.port}`, JSON.stringify(stored)],
+      [
+        this.now(nowMs),
+        String(limits.ttlMs),
+        String(limits.maxHosts),
+        `${request.host}\u0000${request.port}`,
+        JSON.stringify(stored),
+      ],
     )) as string[];
     if (reply[1] === 'full') return { kind: 'full', open: Number(reply[2]) };
-    return { kind: reply[1] === 'opened' ? 'opened' : 'open', access: this.parse(String(reply[2]), Number(reply[0]), nowMs) };
+    return {
+      kind: reply[1] === 'opened' ? 'opened' : 'open',
+      access: this.parse(String(reply[2]), Number(reply[0]), nowMs),
+    };
   }
 
   async list(filter: ScopeFilter, nowMs: number): Promise<ScopeAccess[]> {
@@ -108,14 +135,22 @@ export class RedisScopeStore implements ScopeStore {
   }
 
   async revoke(filter: ScopeFilter, nowMs: number): Promise<ScopeAccess[]> {
-    const args = [filter.scope ?? '', filter.agent ?? '', filter.host ?? '', filter.port === undefined ? '' : String(filter.port)];
+    const args = [
+      filter.scope ?? '',
+      filter.agent ?? '',
+      filter.host ?? '',
+      filter.port === undefined ? '' : String(filter.port),
+    ];
     const reply = (await this.redis.eval(WALK, [this.index()], [this.now(nowMs), '1', ...args])) as string[];
     return this.accesses(reply, nowMs);
   }
 
   private accesses(reply: string[], nowMs: number): ScopeAccess[] {
     const redisNow = Number(reply[0]);
-    return reply.slice(1).map((value) => this.parse(value, redisNow, nowMs)).sort(byOpening);
+    return reply
+      .slice(1)
+      .map((value) => this.parse(value, redisNow, nowMs))
+      .sort(byOpening);
   }
 
   /** A stored value, with its times on the caller's clock. */
@@ -123,7 +158,11 @@ export class RedisScopeStore implements ScopeStore {
     const m = /^(\S+) (\S+) (.*)$/s.exec(value);
     if (!m) throw new Error('a scope access in the store is malformed');
     const onCaller = (t: number) => (this.clock === 'caller' ? t : nowMs + (t - redisNow));
-    return { ...(JSON.parse(m[3] as string) as Stored), openedAt: onCaller(Number(m[1])), expiresAt: onCaller(Number(m[2])) };
+    return {
+      ...(JSON.parse(m[3] as string) as Stored),
+      openedAt: onCaller(Number(m[1])),
+      expiresAt: onCaller(Number(m[2])),
+    };
   }
 
   private now(nowMs: number): string {

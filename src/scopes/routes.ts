@@ -31,7 +31,10 @@ export function scopeRoutes(deps: ScopeRoutesDeps): ControlRoute[] {
       summary: 'open sandbox-scope accesses (?agent=NAME&scope=NAME), with their expiry',
       handle: (req) =>
         guarded(async () => {
-          const filter = selector({ agent: req.query.get('agent') ?? undefined, scope: req.query.get('scope') ?? undefined });
+          const filter = selector({
+            agent: req.query.get('agent') ?? undefined,
+            scope: req.query.get('scope') ?? undefined,
+          });
           if ('error' in filter) return controlError('bad_request', filter.error);
           return ok({ accesses: (await deps.scopes.list(filter, deps.now())).map(accessJson) });
         }),
@@ -48,14 +51,23 @@ export function scopeRoutes(deps: ScopeRoutesDeps): ControlRoute[] {
 
 async function revoke(deps: ScopeRoutesDeps, req: ControlRequest): Promise<ControlResponse> {
   const body = (req.body ?? {}) as Record<string, unknown>;
-  if (typeof body !== 'object' || Array.isArray(body)) return controlError('bad_request', 'the body must be a JSON object');
+  if (typeof body !== 'object' || Array.isArray(body))
+    return controlError('bad_request', 'the body must be a JSON object');
   const unknown = Object.keys(body).find((k) => !['agent', 'scope', 'host', 'port', 'all'].includes(k));
-  if (unknown) return controlError('bad_request', `unknown field "${unknown.slice(0, 40)}" (allowed: agent, scope, host, port, all)`);
+  if (unknown)
+    return controlError(
+      'bad_request',
+      `unknown field "${unknown.slice(0, 40)}" (allowed: agent, scope, host, port, all)`,
+    );
   const filter = selector(body);
   if ('error' in filter) return controlError('bad_request', filter.error);
   const selects = Object.values(filter).some((v) => v !== undefined);
   // Revoking everything is allowed, but only when asked for in so many words.
-  if (!selects && body.all !== true) return controlError('bad_request', 'say which accesses to end (agent, scope, host, port), or all: true for every one');
+  if (!selects && body.all !== true)
+    return controlError(
+      'bad_request',
+      'say which accesses to end (agent, scope, host, port), or all: true for every one',
+    );
   if (selects && body.all === true) return controlError('bad_request', 'all: true ends every access; give it alone');
   const revoked = await deps.scopes.revoke(filter, deps.now());
   const policy = deps.policy();
@@ -68,7 +80,12 @@ async function revoke(deps: ScopeRoutesDeps, req: ControlRequest): Promise<Contr
         effect: 'deny',
         reason: 'scope_revoked',
         message: `${req.caller} ended scope ${a.scope}'s access to ${a.host}:${a.port} for agent ${a.agent} (opened by request ${a.openedBy.requestId}, due to expire ${new Date(a.expiresAt).toISOString()})`,
-        scope: { name: a.scope, openedBy: a.openedBy.requestId, expiresAt: new Date(a.expiresAt).toISOString(), by: req.caller },
+        scope: {
+          name: a.scope,
+          openedBy: a.openedBy.requestId,
+          expiresAt: new Date(a.expiresAt).toISOString(),
+          by: req.caller,
+        },
       }),
     );
   }
@@ -81,7 +98,8 @@ function selector(raw: Record<string, unknown>): ScopeFilter | { error: string }
   for (const key of ['agent', 'scope'] as const) {
     const value = raw[key];
     if (value === undefined || value === '') continue;
-    if (typeof value !== 'string' || !/^[a-z][a-z0-9_-]{0,62}$/.test(value)) return { error: `${key} must be a name as the policy spells it` };
+    if (typeof value !== 'string' || !/^[a-z][a-z0-9_-]{0,62}$/.test(value))
+      return { error: `${key} must be a name as the policy spells it` };
     out[key] = value;
   }
   if (raw.host !== undefined) {
@@ -90,7 +108,8 @@ function selector(raw: Record<string, unknown>): ScopeFilter | { error: string }
     out.host = host.host;
   }
   if (raw.port !== undefined) {
-    if (typeof raw.port !== 'number' || !Number.isInteger(raw.port) || raw.port < 1 || raw.port > 65535) return { error: 'port must be a number from 1 to 65535' };
+    if (typeof raw.port !== 'number' || !Number.isInteger(raw.port) || raw.port < 1 || raw.port > 65535)
+      return { error: 'port must be a number from 1 to 65535' };
     out.port = raw.port;
   }
   return out;

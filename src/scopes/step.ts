@@ -52,11 +52,20 @@ export interface ScopeOpening {
 export type ScopeOutcome =
   /** No scope applies; `scope` says what the request asked for, for its record. */
   | { readonly kind: 'none'; readonly scope?: AuditRecord['scope']; readonly message?: string }
-  | { readonly kind: 'allowed'; readonly verdict: Verdict; readonly scope: AuditRecord['scope']; readonly opening?: ScopeOpening }
+  | {
+      readonly kind: 'allowed';
+      readonly verdict: Verdict;
+      readonly scope: AuditRecord['scope'];
+      readonly opening?: ScopeOpening;
+    }
   | { readonly kind: 'refused'; readonly verdict: Verdict; readonly scope?: AuditRecord['scope'] };
 
 /** The scope this request activates: the header's, else the agent's own; undefined when there is none. */
-export function activeScope(policy: CompiledPolicy, agent: string, header: string | undefined): { name: string; via: 'header' | 'agent' } | undefined {
+export function activeScope(
+  policy: CompiledPolicy,
+  agent: string,
+  header: string | undefined,
+): { name: string; via: 'header' | 'agent' } | undefined {
   const asked = header?.trim();
   if (asked) return { name: asked.slice(0, 64), via: 'header' };
   const own = policy.agents.get(agent)?.scope;
@@ -79,28 +88,50 @@ export async function scopeFor(ctx: ScopeContext, verdict: Verdict, ask: ScopeAs
 
   const spec: ScopeSpec | undefined = ctx.policy.scopes.get(active.name);
   if (!spec || !spec.agents.has(request.agent)) {
-    const why = !spec ? `no scope "${active.name}" is defined` : `scope ${spec.name} does not list agent ${request.agent}`;
-    return refuse('scope_denied', `${describeRequest(request)} denied: X-Leash-Scope asks for a sandbox scope, but ${why}; no rule allows this host`);
+    const why = !spec
+      ? `no scope "${active.name}" is defined`
+      : `scope ${spec.name} does not list agent ${request.agent}`;
+    return refuse(
+      'scope_denied',
+      `${describeRequest(request)} denied: X-Leash-Scope asks for a sandbox scope, but ${why}; no rule allows this host`,
+    );
   }
   if (!spec.ports.has(request.port)) {
-    return { kind: 'none', scope: note, message: `${verdict.message}; scope ${spec.name} opens only ports [${[...spec.ports].join(', ')}]` };
+    return {
+      kind: 'none',
+      scope: note,
+      message: `${verdict.message}; scope ${spec.name} opens only ports [${[...spec.ports].join(', ')}]`,
+    };
   }
 
   const now = ctx.now();
   let admission;
   try {
     admission = await ctx.scopes.admit(
-      { scope: spec.name, agent: request.agent, host: request.host, port: request.port, openedBy: { requestId: ask.requestId, method: request.method, path: request.path ?? null } },
+      {
+        scope: spec.name,
+        agent: request.agent,
+        host: request.host,
+        port: request.port,
+        openedBy: { requestId: ask.requestId, method: request.method, path: request.path ?? null },
+      },
       { ttlMs: spec.ttlMs, maxHosts: spec.maxHosts },
       now,
     );
   } catch (err) {
     // Fail closed: an access that cannot be checked is not an access.
     if (!(err instanceof StoreUnavailableError)) throw err;
-    return refuse('store_unavailable', `${describeRequest(request)}: scope ${spec.name} cannot be checked: ${err.message}`);
+    return refuse(
+      'store_unavailable',
+      `${describeRequest(request)}: scope ${spec.name} cannot be checked: ${err.message}`,
+    );
   }
   if (admission.kind === 'full') {
-    return refuse('scope_full', `${describeRequest(request)} denied: agent ${request.agent} already holds ${admission.open} open accesses in scope ${spec.name} (maxHosts ${spec.maxHosts}); wait for one to expire or end one with leash scopes revoke`, { ...note, open: admission.open });
+    return refuse(
+      'scope_full',
+      `${describeRequest(request)} denied: agent ${request.agent} already holds ${admission.open} open accesses in scope ${spec.name} (maxHosts ${spec.maxHosts}); wait for one to expire or end one with leash scopes revoke`,
+      { ...note, open: admission.open },
+    );
   }
   const access = admission.access;
   const scope = { ...note, openedBy: access.openedBy.requestId, expiresAt: new Date(access.expiresAt).toISOString() };

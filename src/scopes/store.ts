@@ -44,7 +44,11 @@ export interface ScopeFilter {
 
 export interface ScopeStore {
   /** The access in force for the request's (scope, agent, host, port), else a new one, else `full`. */
-  admit(request: ScopeRequest, limits: { readonly ttlMs: number; readonly maxHosts: number }, nowMs: number): Promise<ScopeAdmission>;
+  admit(
+    request: ScopeRequest,
+    limits: { readonly ttlMs: number; readonly maxHosts: number },
+    nowMs: number,
+  ): Promise<ScopeAdmission>;
   /** Accesses in force at `nowMs`, oldest first. */
   list(filter: ScopeFilter, nowMs: number): Promise<ScopeAccess[]>;
   /** Ends the accesses in force that match; returns them. */

@@ -55,15 +55,22 @@ describe('the approved rule', () => {
     const dir = await policyDir({ 'policy.yaml': POLICY });
     const written = await writeApprovedRule([dir], approval({ host: '2001:db8::1' }), 'alice', AT);
     expect(written).toMatchObject({ ok: true, rule: 'approved-k7c2mq4rtx9a' });
-    expect(compilePolicy(await readPolicySources([dir])).policy?.rules.map((r) => r.name)).toEqual(['approved-k7c2mq4rtx9a']);
+    expect(compilePolicy(await readPolicySources([dir])).policy?.rules.map((r) => r.name)).toEqual([
+      'approved-k7c2mq4rtx9a',
+    ]);
   });
 });
 
 describe('writing approved.yaml', () => {
   it('creates it with a header, then appends; every version loads', async () => {
     const dir = await policyDir({ 'policy.yaml': POLICY });
-    expect(await writeApprovedRule([dir], approval(), 'alice', AT)).toMatchObject({ ok: true, file: path.join(dir, 'approved.yaml') });
-    expect(await writeApprovedRule([dir], approval({ id: 'second234567', host: 'b.example' }), 'bob', AT)).toMatchObject({ ok: true });
+    expect(await writeApprovedRule([dir], approval(), 'alice', AT)).toMatchObject({
+      ok: true,
+      file: path.join(dir, 'approved.yaml'),
+    });
+    expect(
+      await writeApprovedRule([dir], approval({ id: 'second234567', host: 'b.example' }), 'bob', AT),
+    ).toMatchObject({ ok: true });
     const text = await readFile(path.join(dir, 'approved.yaml'), 'utf8');
     expect(text).toMatch(/^# Rules approved with `leash approvals allow ID --always`/);
     expect(text.match(/# approved by/g)).toHaveLength(2);

@@ -64,7 +64,9 @@ describe('approvals through a real leash', () => {
     expect(first.headers['proxy-status']).toContain('retrying later may help');
     const second = await viaProxy(leash.port, url('once.example.test', '/b'), ops);
     expect(idOf(second)).toBe(id);
-    const listed = JSON.parse((await leashCli(['approvals', 'list', '--format', 'json', ...control()])).out.join('')) as { id: string; requests: number; state: string }[];
+    const listed = JSON.parse(
+      (await leashCli(['approvals', 'list', '--format', 'json', ...control()])).out.join(''),
+    ) as { id: string; requests: number; state: string }[];
     expect(listed).toEqual([expect.objectContaining({ id, requests: 2, state: 'pending', host: 'once.example.test' })]);
     const table = await leashCli(['approvals', 'list', ...control()]);
     expect(table.out[0]).toMatch(/^ID\s+STATE\s+AGENT\s+HOST/);
@@ -79,7 +81,13 @@ describe('approvals through a real leash', () => {
     const retry = await viaProxy(leash.port, url('once.example.test', '/retry'), ops);
     expect(retry.status).toBe(200);
     const records = await leash.records();
-    expect(records.at(-1)).toMatchObject({ event: 'request', effect: 'allow', reason: 'approved', rule: null, approval: { id, grant: 'once' } });
+    expect(records.at(-1)).toMatchObject({
+      event: 'request',
+      effect: 'allow',
+      reason: 'approved',
+      rule: null,
+      approval: { id, grant: 'once' },
+    });
     const next = await viaProxy(leash.port, url('once.example.test'), ops);
     expect(next.status).toBe(403);
     expect(idOf(next)).not.toBe(id);
@@ -88,7 +96,8 @@ describe('approvals through a real leash', () => {
   it('--for 1h: every request goes through while it lasts', async () => {
     const id = idOf(await viaProxy(leash.port, url('for.example.test'), ops));
     expect((await leashCli(['approvals', 'allow', id, '--for', '1h', ...control()])).code).toBe(0);
-    for (const p of ['/1', '/2', '/3']) expect((await viaProxy(leash.port, url('for.example.test', p), ops)).status).toBe(200);
+    for (const p of ['/1', '/2', '/3'])
+      expect((await viaProxy(leash.port, url('for.example.test', p), ops)).status).toBe(200);
   });
 
   it('deny: refused at once with approval_denied, and no new question', async () => {
@@ -107,8 +116,14 @@ describe('approvals through a real leash', () => {
     expect(answered.out.join('\n')).toContain('policy reloaded: the rule is in force');
     const file = path.join(leash.dir, 'policies', 'approved.yaml');
     const text = await readFile(file, 'utf8');
-    expect(text).toMatch(new RegExp(`# approved by .+ \\(uid \\d+\\).* at \\S+: approval ${id}, agent ops asked GET always\\.example\\.test:${origin.port}`));
-    expect(text).toContain(`- { name: approved-${id}, domain: "always.example.test", ports: [${origin.port}], agents: [ops], effect: allow`);
+    expect(text).toMatch(
+      new RegExp(
+        `# approved by .+ \\(uid \\d+\\).* at \\S+: approval ${id}, agent ops asked GET always\\.example\\.test:${origin.port}`,
+      ),
+    );
+    expect(text).toContain(
+      `- { name: approved-${id}, domain: "always.example.test", ports: [${origin.port}], agents: [ops], effect: allow`,
+    );
     // The file the next start loads, loads.
     expect(compilePolicy(await readPolicySources([path.join(leash.dir, 'policies')])).policy).toBeDefined();
     expect(leash.running.proxy.policy.revision).not.toBe(before);
@@ -128,14 +143,23 @@ describe('approvals through a real leash', () => {
     const requested = records.filter((r) => r.event === 'approval' && r.reason === 'approval_requested');
     const decided = records.filter((r) => r.event === 'approval' && r.reason === 'approval_decided');
     expect(requested.length).toBeGreaterThanOrEqual(5);
-    expect(decided.map((r) => (r.approval as { grant: string | null; state: string }).state)).toEqual(['allowed', 'allowed', 'denied', 'allowed']);
+    expect(decided.map((r) => (r.approval as { grant: string | null; state: string }).state)).toEqual([
+      'allowed',
+      'allowed',
+      'denied',
+      'allowed',
+    ]);
     expect(decided.every((r) => /\(uid \d+\)/.test(String((r.approval as { by: string }).by)))).toBe(true);
     const summary = (await leashCli(['audit', leash.auditFile, '--summary'])).out.join('\n');
     expect(summary).toMatch(/approvals \(\d+\)/);
     // The first question was asked three times (two coalesced, one more before --once), then used by one request.
-    expect(summary).toMatch(/agent ops {2}once\.example\.test:\d+ {2}asked \S+; refused pending 3; once by .+?\(uid \d+\).*?; 1 approved request /);
+    expect(summary).toMatch(
+      /agent ops {2}once\.example\.test:\d+ {2}asked \S+; refused pending 3; once by .+?\(uid \d+\).*?; 1 approved request /,
+    );
     expect(summary).toMatch(/for\.example\.test:\d+ .*; for by .+?; 3 approved requests/);
-    expect(summary).toMatch(/denied\.example\.test:\d+ .*; deny by .+?; 0 approved requests \(bytes out 0\); refused denied 1/);
+    expect(summary).toMatch(
+      /denied\.example\.test:\d+ .*; deny by .+?; 0 approved requests \(bytes out 0\); refused denied 1/,
+    );
     expect(summary).toMatch(/always\.example\.test:\d+ .*always by .+?\(uid \d+\).*? \(rule approved-[a-z0-9]+\)/);
   });
 });
@@ -161,7 +185,11 @@ describe('approvals with wait: the request is held for the answer', () => {
     const held = viaProxy(leash.port, `http://held.example.test:${origin.port}/wait`, ops);
     const pending = await (async () => {
       for (let i = 0; i < 100; i++) {
-        const listed = JSON.parse((await leashCli(['approvals', 'list', '--format', 'json', '--control', leash.running.control.path])).out.join('')) as { id: string }[];
+        const listed = JSON.parse(
+          (await leashCli(['approvals', 'list', '--format', 'json', '--control', leash.running.control.path])).out.join(
+            '',
+          ),
+        ) as { id: string }[];
         if (listed[0]) return listed[0];
         await new Promise((r) => setTimeout(r, 50));
       }
@@ -175,7 +203,14 @@ describe('approvals with wait: the request is held for the answer', () => {
   });
 
   it('a client that goes away releases the held request (no upstream request, one record)', async () => {
-    const req = http.request({ host: '127.0.0.1', port: leash.port, method: 'GET', path: `http://held.example.test:${origin.port}/gone`, headers: { ...ops, Connection: 'close' }, agent: false });
+    const req = http.request({
+      host: '127.0.0.1',
+      port: leash.port,
+      method: 'GET',
+      path: `http://held.example.test:${origin.port}/gone`,
+      headers: { ...ops, Connection: 'close' },
+      agent: false,
+    });
     req.on('error', () => {});
     req.end();
     await new Promise((r) => setTimeout(r, 400));

@@ -11,9 +11,18 @@ import { describeApprovalStore } from './store-contract.js';
 describeWithRedis('Redis approval store', () => {
   const { server, connect } = useRedis();
   let stores = 0;
-  describeApprovalStore('redis', async () => new RedisApprovalStore(await connect(), { clock: 'caller', prefix: `t${++stores}:` }));
+  describeApprovalStore(
+    'redis',
+    async () => new RedisApprovalStore(await connect(), { clock: 'caller', prefix: `t${++stores}:` }),
+  );
 
-  const candidate = (id: string): ApprovalCandidate => ({ id, agent: 'dev', host: 'new.test', port: 443, first: { requestId: id, method: 'CONNECT', path: null } });
+  const candidate = (id: string): ApprovalCandidate => ({
+    id,
+    agent: 'dev',
+    host: 'new.test',
+    port: 443,
+    first: { requestId: id, method: 'CONNECT', path: null },
+  });
 
   it('asked through one replica, answered through another; one --once serves one request of the fleet', async () => {
     const a = new RedisApprovalStore(await connect(), { prefix: 'fleet:' });

@@ -23,7 +23,11 @@ rules:
   - { name: evil, domain: evil.example.test, effect: deny }
 `;
 
-function setup(wait = '0s', store: ApprovalStore = new MemoryApprovalStore(), onSleep?: (now: number) => Promise<void> | void) {
+function setup(
+  wait = '0s',
+  store: ApprovalStore = new MemoryApprovalStore(),
+  onSleep?: (now: number) => Promise<void> | void,
+) {
   const policy = compile(policyText(wait));
   const records: AuditRecord[] = [];
   let now = 5_000_000;
@@ -42,17 +46,42 @@ function setup(wait = '0s', store: ApprovalStore = new MemoryApprovalStore(), on
   let requests = 0;
   const run = (agent: string, method: string, url: string, signal?: AbortSignal): Promise<ApprovalOutcome> => {
     const u = new URL(method === 'CONNECT' ? `https://${url}` : url);
-    const verdict = judge(policy, { method, host: u.hostname, port: Number(u.port) || (u.protocol === 'https:' ? 443 : 80), agent, ...(method === 'CONNECT' ? {} : { path: u.pathname }) });
+    const verdict = judge(policy, {
+      method,
+      host: u.hostname,
+      port: Number(u.port) || (u.protocol === 'https:' ? 443 : 80),
+      agent,
+      ...(method === 'CONNECT' ? {} : { path: u.pathname }),
+    });
     return approvalFor(ctx, verdict, { requestId: `req-${++requests}`, identity: 'token', signal });
   };
   return { records, run, store, now: () => now };
 }
 
 const rows = [
-  { name: 'an unknown host, an agent under approvals', agent: 'dev', method: 'GET', url: 'http://new.example.test/x', kind: 'refused', reason: 'pending_approval' },
-  { name: 'an unknown host, another agent', agent: 'ops', method: 'GET', url: 'http://new.example.test/x', kind: 'none' },
+  {
+    name: 'an unknown host, an agent under approvals',
+    agent: 'dev',
+    method: 'GET',
+    url: 'http://new.example.test/x',
+    kind: 'refused',
+    reason: 'pending_approval',
+  },
+  {
+    name: 'an unknown host, another agent',
+    agent: 'ops',
+    method: 'GET',
+    url: 'http://new.example.test/x',
+    kind: 'none',
+  },
   { name: 'a host a deny rule matches', agent: 'dev', method: 'GET', url: 'http://evil.example.test/', kind: 'none' },
-  { name: 'a host an allow rule speaks about, another method', agent: 'dev', method: 'DELETE', url: 'http://api.example.test/', kind: 'none' },
+  {
+    name: 'a host an allow rule speaks about, another method',
+    agent: 'dev',
+    method: 'DELETE',
+    url: 'http://api.example.test/',
+    kind: 'none',
+  },
 ];
 
 describe('the approval step', () => {
@@ -68,8 +97,19 @@ describe('the approval step', () => {
     if (first.kind !== 'refused') throw new Error('expected a refusal');
     const id = first.approval?.id as string;
     expect(first.verdict.message).toContain(`leash approvals allow ${id}`);
-    expect(reasonPhrase({ reason: 'pending_approval', rule: null, message: first.verdict.message, requestId: 'r' }, null)).toBe(`Blocked by leash (pending approval ${id}: leash approvals allow ${id})`);
-    expect(records).toEqual([expect.objectContaining({ event: 'approval', reason: 'approval_requested', agent: 'dev', host: 'new.example.test', port: 443, approval: expect.objectContaining({ id, state: 'pending' }) })]);
+    expect(
+      reasonPhrase({ reason: 'pending_approval', rule: null, message: first.verdict.message, requestId: 'r' }, null),
+    ).toBe(`Blocked by leash (pending approval ${id}: leash approvals allow ${id})`);
+    expect(records).toEqual([
+      expect.objectContaining({
+        event: 'approval',
+        reason: 'approval_requested',
+        agent: 'dev',
+        host: 'new.example.test',
+        port: 443,
+        approval: expect.objectContaining({ id, state: 'pending' }),
+      }),
+    ]);
     const again = await run('dev', 'GET', 'https://new.example.test/other');
     expect(again).toMatchObject({ kind: 'refused', approval: { id, requests: 2 } });
     expect(records).toHaveLength(1);
@@ -85,7 +125,10 @@ describe('the approval step', () => {
     const first = await run('dev', 'GET', 'http://new.example.test/x');
     const id = (first as { approval: { id: string } }).approval.id;
     await store.decide(id, decision, 3_600_000, now());
-    const outcomes = [await run('dev', 'GET', 'http://new.example.test/x'), await run('dev', 'GET', 'http://new.example.test/x')];
+    const outcomes = [
+      await run('dev', 'GET', 'http://new.example.test/x'),
+      await run('dev', 'GET', 'http://new.example.test/x'),
+    ];
     expect(outcomes.map((o) => (o.kind === 'none' ? 'none' : o.verdict.reason))).toEqual(reasons);
   });
 
@@ -100,15 +143,25 @@ describe('the approval step', () => {
       }
     });
     const outcome = await run('dev', 'GET', 'http://new.example.test/x');
-    expect(outcome).toMatchObject({ kind: 'allowed', verdict: { reason: 'approved', effect: 'allow' }, approval: { grant: 'once' } });
+    expect(outcome).toMatchObject({
+      kind: 'allowed',
+      verdict: { reason: 'approved', effect: 'allow' },
+      approval: { grant: 'once' },
+    });
     expect(now()).toBe(5_001_000);
     // The once was used by the held request: the next one asks again (and waits its 30 s in vain).
-    expect(await run('dev', 'GET', 'http://new.example.test/x')).toMatchObject({ kind: 'refused', verdict: { reason: 'pending_approval' } });
+    expect(await run('dev', 'GET', 'http://new.example.test/x')).toMatchObject({
+      kind: 'refused',
+      verdict: { reason: 'pending_approval' },
+    });
   });
 
   it('wait: unanswered, the request is refused pending_approval when the wait ends, never later', async () => {
     const { run, now } = setup('30s');
-    expect(await run('dev', 'GET', 'http://new.example.test/x')).toMatchObject({ kind: 'refused', verdict: { reason: 'pending_approval' } });
+    expect(await run('dev', 'GET', 'http://new.example.test/x')).toMatchObject({
+      kind: 'refused',
+      verdict: { reason: 'pending_approval' },
+    });
     expect(now()).toBe(5_030_000);
   });
 
@@ -117,7 +170,10 @@ describe('the approval step', () => {
     const { run, now } = setup('30s', new MemoryApprovalStore(), (t) => {
       if (t >= 5_000_500) abort.abort();
     });
-    expect(await run('dev', 'GET', 'http://new.example.test/x', abort.signal)).toMatchObject({ kind: 'refused', verdict: { reason: 'pending_approval' } });
+    expect(await run('dev', 'GET', 'http://new.example.test/x', abort.signal)).toMatchObject({
+      kind: 'refused',
+      verdict: { reason: 'pending_approval' },
+    });
     expect(now()).toBe(5_000_500);
   });
 
@@ -128,6 +184,9 @@ describe('the approval step', () => {
       get: () => Promise.resolve(undefined),
       decide: () => Promise.resolve(undefined),
     };
-    expect(await setup('0s', down).run('dev', 'GET', 'http://new.example.test/x')).toMatchObject({ kind: 'refused', verdict: { reason: 'store_unavailable' } });
+    expect(await setup('0s', down).run('dev', 'GET', 'http://new.example.test/x')).toMatchObject({
+      kind: 'refused',
+      verdict: { reason: 'store_unavailable' },
+    });
   });
 });

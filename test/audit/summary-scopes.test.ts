@@ -9,18 +9,140 @@ import { SummaryBuilder, type AuditLineRecord } from '../../src/audit/query.js';
 const t = (s: number) => new Date(Date.UTC(2026, 11, 3, 16, 0, s)).toISOString();
 const base = { policyRevision: 'rev1', identity: 'token', method: 'GET', path: '/', bytesIn: 0 };
 const log: AuditLineRecord[] = [
-  { ...base, time: t(0), event: 'scope', agent: 'dev', host: 'new.test', port: 443, effect: 'allow', reason: 'scope_opened', bytesOut: 0, scope: { name: 'sandbox', openedBy: 'req-1' } },
-  { ...base, time: t(1), event: 'tunnel', agent: 'dev', host: 'new.test', port: 443, effect: 'allow', reason: 'scope', bytesOut: 1000, scope: { name: 'sandbox', openedBy: 'req-1' } },
-  { ...base, time: t(2), event: 'request', agent: 'dev', host: 'new.test', port: 443, effect: 'allow', reason: 'scope', bytesOut: 24, scope: { name: 'sandbox', openedBy: 'req-1' } },
-  { ...base, time: t(3), event: 'request', agent: 'dev', host: 'third.test', port: 443, effect: 'deny', reason: 'scope_full', bytesOut: 0, scope: { name: 'sandbox', open: 2 } },
-  { ...base, time: t(4), event: 'scope', agent: 'dev', host: 'new.test', port: 443, effect: 'deny', reason: 'scope_revoked', bytesOut: 0, scope: { name: 'sandbox', by: 'alice (uid 1000)' } },
+  {
+    ...base,
+    time: t(0),
+    event: 'scope',
+    agent: 'dev',
+    host: 'new.test',
+    port: 443,
+    effect: 'allow',
+    reason: 'scope_opened',
+    bytesOut: 0,
+    scope: { name: 'sandbox', openedBy: 'req-1' },
+  },
+  {
+    ...base,
+    time: t(1),
+    event: 'tunnel',
+    agent: 'dev',
+    host: 'new.test',
+    port: 443,
+    effect: 'allow',
+    reason: 'scope',
+    bytesOut: 1000,
+    scope: { name: 'sandbox', openedBy: 'req-1' },
+  },
+  {
+    ...base,
+    time: t(2),
+    event: 'request',
+    agent: 'dev',
+    host: 'new.test',
+    port: 443,
+    effect: 'allow',
+    reason: 'scope',
+    bytesOut: 24,
+    scope: { name: 'sandbox', openedBy: 'req-1' },
+  },
+  {
+    ...base,
+    time: t(3),
+    event: 'request',
+    agent: 'dev',
+    host: 'third.test',
+    port: 443,
+    effect: 'deny',
+    reason: 'scope_full',
+    bytesOut: 0,
+    scope: { name: 'sandbox', open: 2 },
+  },
+  {
+    ...base,
+    time: t(4),
+    event: 'scope',
+    agent: 'dev',
+    host: 'new.test',
+    port: 443,
+    effect: 'deny',
+    reason: 'scope_revoked',
+    bytesOut: 0,
+    scope: { name: 'sandbox', by: 'alice (uid 1000)' },
+  },
   // A request that merely named a scope where a rule decided is not the scope's.
-  { ...base, time: t(5), event: 'request', agent: 'dev', host: 'api.test', port: 443, effect: 'allow', reason: 'allowed_by_rule', rule: 'api', bytesOut: 5, scope: { name: 'sandbox', via: 'header' } },
-  { ...base, time: t(6), event: 'approval', agent: 'ops', host: 'ask.test', port: 80, effect: 'deny', reason: 'approval_requested', bytesOut: 0, approval: { id: 'k7c2mq4rtx9a', state: 'pending' } },
-  { ...base, time: t(6), event: 'request', agent: 'ops', host: 'ask.test', port: 80, effect: 'deny', reason: 'pending_approval', bytesOut: 0, approval: { id: 'k7c2mq4rtx9a', state: 'pending', requests: 1 } },
-  { ...base, time: t(7), event: 'request', agent: 'ops', host: 'ask.test', port: 80, effect: 'deny', reason: 'pending_approval', bytesOut: 0, approval: { id: 'k7c2mq4rtx9a', state: 'pending', requests: 2 } },
-  { ...base, time: t(8), event: 'approval', agent: 'ops', host: 'ask.test', port: 80, effect: 'allow', reason: 'approval_decided', bytesOut: 0, approval: { id: 'k7c2mq4rtx9a', state: 'allowed', grant: 'once', by: 'alice (uid 1000)' } },
-  { ...base, time: t(9), event: 'request', agent: 'ops', host: 'ask.test', port: 80, effect: 'allow', reason: 'approved', bytesOut: 77, approval: { id: 'k7c2mq4rtx9a', state: 'allowed', grant: 'once' } },
+  {
+    ...base,
+    time: t(5),
+    event: 'request',
+    agent: 'dev',
+    host: 'api.test',
+    port: 443,
+    effect: 'allow',
+    reason: 'allowed_by_rule',
+    rule: 'api',
+    bytesOut: 5,
+    scope: { name: 'sandbox', via: 'header' },
+  },
+  {
+    ...base,
+    time: t(6),
+    event: 'approval',
+    agent: 'ops',
+    host: 'ask.test',
+    port: 80,
+    effect: 'deny',
+    reason: 'approval_requested',
+    bytesOut: 0,
+    approval: { id: 'k7c2mq4rtx9a', state: 'pending' },
+  },
+  {
+    ...base,
+    time: t(6),
+    event: 'request',
+    agent: 'ops',
+    host: 'ask.test',
+    port: 80,
+    effect: 'deny',
+    reason: 'pending_approval',
+    bytesOut: 0,
+    approval: { id: 'k7c2mq4rtx9a', state: 'pending', requests: 1 },
+  },
+  {
+    ...base,
+    time: t(7),
+    event: 'request',
+    agent: 'ops',
+    host: 'ask.test',
+    port: 80,
+    effect: 'deny',
+    reason: 'pending_approval',
+    bytesOut: 0,
+    approval: { id: 'k7c2mq4rtx9a', state: 'pending', requests: 2 },
+  },
+  {
+    ...base,
+    time: t(8),
+    event: 'approval',
+    agent: 'ops',
+    host: 'ask.test',
+    port: 80,
+    effect: 'allow',
+    reason: 'approval_decided',
+    bytesOut: 0,
+    approval: { id: 'k7c2mq4rtx9a', state: 'allowed', grant: 'once', by: 'alice (uid 1000)' },
+  },
+  {
+    ...base,
+    time: t(9),
+    event: 'request',
+    agent: 'ops',
+    host: 'ask.test',
+    port: 80,
+    effect: 'allow',
+    reason: 'approved',
+    bytesOut: 77,
+    approval: { id: 'k7c2mq4rtx9a', state: 'allowed', grant: 'once' },
+  },
 ];
 
 describe('--summary: scopes and approvals', () => {
@@ -34,8 +156,30 @@ describe('--summary: scopes and approvals', () => {
         scope: 'sandbox',
         recordsNotTracked: 0,
         hosts: [
-          { agent: 'dev', host: 'new.test', port: 443, opened: 1, firstOpened: t(0), openedBy: 'req-1', requests: 2, bytesOut: 1024, refusedFull: 0, revoked: 1 },
-          { agent: 'dev', host: 'third.test', port: 443, opened: 0, firstOpened: null, openedBy: null, requests: 0, bytesOut: 0, refusedFull: 1, revoked: 0 },
+          {
+            agent: 'dev',
+            host: 'new.test',
+            port: 443,
+            opened: 1,
+            firstOpened: t(0),
+            openedBy: 'req-1',
+            requests: 2,
+            bytesOut: 1024,
+            refusedFull: 0,
+            revoked: 1,
+          },
+          {
+            agent: 'dev',
+            host: 'third.test',
+            port: 443,
+            opened: 0,
+            firstOpened: null,
+            openedBy: null,
+            requests: 0,
+            bytesOut: 0,
+            refusedFull: 1,
+            revoked: 0,
+          },
         ],
       },
     ]);
@@ -43,7 +187,18 @@ describe('--summary: scopes and approvals', () => {
 
   it('per approval: asked, refused while pending, answered by whom, and what it let through', () => {
     expect(summary.approvals).toEqual([
-      { id: 'k7c2mq4rtx9a', agent: 'ops', host: 'ask.test', port: 80, requestedAt: t(6), pendingRefusals: 2, decisions: [{ grant: 'once', by: 'alice (uid 1000)', time: t(8) }], approvedRequests: 1, bytesOut: 77, deniedRequests: 0 },
+      {
+        id: 'k7c2mq4rtx9a',
+        agent: 'ops',
+        host: 'ask.test',
+        port: 80,
+        requestedAt: t(6),
+        pendingRefusals: 2,
+        decisions: [{ grant: 'once', by: 'alice (uid 1000)', time: t(8) }],
+        approvedRequests: 1,
+        bytesOut: 77,
+        deniedRequests: 0,
+      },
     ]);
   });
 
@@ -55,8 +210,14 @@ describe('--summary: scopes and approvals', () => {
   it('the text names each host with its agent, opening request and bytes, and each approval with its answers', () => {
     const text = summaryText(summary).join('\n');
     expect(text).toContain('scope sandbox: 1 host opened');
-    expect(text).toContain(`new.test:443  agent dev  first opened ${t(0)} by request req-1; 2 requests, bytes out 1024 (1.0K); revoked 1`);
-    expect(text).toContain('third.test:443  agent dev  not opened in this period; 0 requests, bytes out 0 (0); refused scope_full 1');
-    expect(text).toContain(`k7c2mq4rtx9a  agent ops  ask.test:80  asked ${t(6)}; refused pending 2; once by alice (uid 1000); 1 approved request (bytes out 77)`);
+    expect(text).toContain(
+      `new.test:443  agent dev  first opened ${t(0)} by request req-1; 2 requests, bytes out 1024 (1.0K); revoked 1`,
+    );
+    expect(text).toContain(
+      'third.test:443  agent dev  not opened in this period; 0 requests, bytes out 0 (0); refused scope_full 1',
+    );
+    expect(text).toContain(
+      `k7c2mq4rtx9a  agent ops  ask.test:80  asked ${t(6)}; refused pending 2; once by alice (uid 1000); 1 approved request (bytes out 77)`,
+    );
   });
 });

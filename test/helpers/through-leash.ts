@@ -12,14 +12,31 @@ export interface ProxyReply {
 }
 
 /** One plain-HTTP request through the proxy (absolute form), as an agent would send it. */
-export function viaProxy(proxyPort: number, url: string, headers: Record<string, string> = {}, method = 'GET'): Promise<ProxyReply> {
+export function viaProxy(
+  proxyPort: number,
+  url: string,
+  headers: Record<string, string> = {},
+  method = 'GET',
+): Promise<ProxyReply> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port: proxyPort, method, path: url, headers: { ...headers, Connection: 'close' }, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, statusMessage: res.statusMessage ?? '', headers: res.headers, body }));
-    });
+    const req = http.request(
+      {
+        host: '127.0.0.1',
+        port: proxyPort,
+        method,
+        path: url,
+        headers: { ...headers, Connection: 'close' },
+        agent: false,
+      },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (body += c));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, statusMessage: res.statusMessage ?? '', headers: res.headers, body }),
+        );
+      },
+    );
     req.on('error', reject);
     req.end();
   });
@@ -32,4 +49,3 @@ export async function leashCli(args: string[]): Promise<{ code: number; out: str
   const code = await runProgram(args, { out: (l) => out.push(l), err: (l) => err.push(l), env: {} });
   return { code, out, err };
 }
-

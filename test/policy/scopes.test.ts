@@ -20,7 +20,12 @@ scopes:
   sandbox: { agents: [dev, ops], ttl: 24h }
   wide: { agents: [ops], ttl: 30m, maxHosts: 5, ports: [443, 8443] }
 `);
-    expect(policy.scopes.get('sandbox')).toMatchObject({ ttlMs: 86_400_000, maxHosts: 50, ports: new Set([443]), agents: new Set(['dev', 'ops']) });
+    expect(policy.scopes.get('sandbox')).toMatchObject({
+      ttlMs: 86_400_000,
+      maxHosts: 50,
+      ports: new Set([443]),
+      agents: new Set(['dev', 'ops']),
+    });
     expect(policy.scopes.get('wide')).toMatchObject({ ttlMs: 1_800_000, maxHosts: 5, ports: new Set([443, 8443]) });
     expect(policy.agents.get('dev')?.scope).toBe('sandbox');
     expect(policy.agents.get('ops')?.scope).toBeNull();
@@ -33,14 +38,19 @@ ${AGENTS}settings:
   approvals: { agents: [dev, anonymous] }
 `);
     expect(policy.approvals).toEqual({ agents: new Set(['dev', 'anonymous']), waitMs: 0, expireMs: 3_600_000 });
-    expect(compile(`version: 1\n${AGENTS}settings:\n  approvals: { agents: [ops], wait: 30s, expire: 2h }\n`).approvals).toMatchObject({ waitMs: 30_000, expireMs: 7_200_000 });
+    expect(
+      compile(`version: 1\n${AGENTS}settings:\n  approvals: { agents: [ops], wait: 30s, expire: 2h }\n`).approvals,
+    ).toMatchObject({ waitMs: 30_000, expireMs: 7_200_000 });
   });
 
   it('scopes from two files merge', () => {
     const a = `version: 1\n${AGENTS}scopes:\n  one: { agents: [dev], ttl: 1h }\n`;
     const b = 'version: 1\nscopes:\n  two: { agents: [ops], ttl: 1h }\n';
     return import('../../src/policy/load.js').then(({ compilePolicy: load }) => {
-      const { policy, issues } = load([{ file: 'a.yaml', text: a }, { file: 'b.yaml', text: b }]);
+      const { policy, issues } = load([
+        { file: 'a.yaml', text: a },
+        { file: 'b.yaml', text: b },
+      ]);
       expect(issues.map(formatIssue)).toEqual([]);
       expect([...(policy?.scopes.keys() ?? [])]).toEqual(['one', 'two']);
     });
@@ -183,7 +193,10 @@ describe('scopes and approvals that do not load', () => {
     const { compilePolicy } = await import('../../src/policy/load.js');
     const a = `version: 1\n${AGENTS}scopes:\n  sandbox: { agents: [dev], ttl: 1h }\n`;
     const b = 'version: 1\nscopes:\n  sandbox: { agents: [ops], ttl: 2h }\n';
-    const { issues } = compilePolicy([{ file: 'a.yaml', text: a }, { file: 'b.yaml', text: b }]);
+    const { issues } = compilePolicy([
+      { file: 'a.yaml', text: a },
+      { file: 'b.yaml', text: b },
+    ]);
     expect(issues.map(formatIssue)).toEqual(['b.yaml:3:3: scopes.sandbox: is defined twice; first at a.yaml:6:3']);
   });
 });

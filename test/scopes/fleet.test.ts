@@ -9,7 +9,9 @@ import { describeWithRedis, startRedisServer, type RedisServer } from '../helper
 import { leashCli, viaProxy } from '../helpers/through-leash.js';
 
 const TOKENS = { LEASH_T_FLEET_DEV: 'dev-token-91ab', LEASH_T_FLEET_OPS: 'ops-token-4e0c' };
-const as = (agent: 'dev' | 'ops') => ({ 'Proxy-Authorization': `Basic ${Buffer.from(`${agent}:${agent === 'dev' ? TOKENS.LEASH_T_FLEET_DEV : TOKENS.LEASH_T_FLEET_OPS}`).toString('base64')}` });
+const as = (agent: 'dev' | 'ops') => ({
+  'Proxy-Authorization': `Basic ${Buffer.from(`${agent}:${agent === 'dev' ? TOKENS.LEASH_T_FLEET_DEV : TOKENS.LEASH_T_FLEET_OPS}`).toString('base64')}`,
+});
 
 describeWithRedis('scopes and approvals shared by replicas through Redis', () => {
   let redis: RedisServer;
@@ -55,9 +57,13 @@ scopes:
     expect((await viaProxy(b.port, url('two.example.test'), scoped)).status).toBe(200);
     const full = await viaProxy(a.port, url('three.example.test'), scoped);
     expect(full.headers['x-leash-decision']).toBe('deny; reason=scope_full');
-    const listed = JSON.parse((await leashCli(['scopes', 'list', '--format', 'json', '--control', b.running.control.path])).out.join('')) as { host: string }[];
+    const listed = JSON.parse(
+      (await leashCli(['scopes', 'list', '--format', 'json', '--control', b.running.control.path])).out.join(''),
+    ) as { host: string }[];
     expect(listed.map((x) => x.host)).toEqual(['one.example.test', 'two.example.test']);
-    expect((await leashCli(['scopes', 'revoke', '--host', 'one.example.test', '--control', b.running.control.path])).code).toBe(0);
+    expect(
+      (await leashCli(['scopes', 'revoke', '--host', 'one.example.test', '--control', b.running.control.path])).code,
+    ).toBe(0);
     // Its place is free on the other replica at once.
     expect((await viaProxy(a.port, url('three.example.test'), scoped)).status).toBe(200);
   });

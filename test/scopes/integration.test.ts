@@ -10,7 +10,8 @@ import { leashCli, viaProxy } from '../helpers/through-leash.js';
 import { rawRequest } from '../helpers/clients.js';
 
 const TOKENS = { LEASH_T_SCOPE_DEV: 'dev-token-8c1f', LEASH_T_SCOPE_OPS: 'ops-token-2b7e' };
-const auth = (agent: 'dev' | 'ops') => `Basic ${Buffer.from(`${agent}:${agent === 'dev' ? TOKENS.LEASH_T_SCOPE_DEV : TOKENS.LEASH_T_SCOPE_OPS}`).toString('base64')}`;
+const auth = (agent: 'dev' | 'ops') =>
+  `Basic ${Buffer.from(`${agent}:${agent === 'dev' ? TOKENS.LEASH_T_SCOPE_DEV : TOKENS.LEASH_T_SCOPE_OPS}`).toString('base64')}`;
 
 describe('sandbox scopes through a real leash', () => {
   let origin: TestOrigin;
@@ -47,10 +48,16 @@ rules:
   });
 
   it('opens an unlisted host for the agent whose request names the scope, audited as its own record; the header never reaches the origin', async () => {
-    const reply = await viaProxy(leash.port, url('new.example.test', '/a'), { 'Proxy-Authorization': auth('dev'), 'X-Leash-Scope': 'sandbox' });
+    const reply = await viaProxy(leash.port, url('new.example.test', '/a'), {
+      'Proxy-Authorization': auth('dev'),
+      'X-Leash-Scope': 'sandbox',
+    });
     expect(reply.status).toBe(200);
     expect(origin.seen.at(-1)?.headers['x-leash-scope']).toBeUndefined();
-    const again = await viaProxy(leash.port, url('new.example.test', '/b'), { 'Proxy-Authorization': auth('dev'), 'X-Leash-Scope': 'sandbox' });
+    const again = await viaProxy(leash.port, url('new.example.test', '/b'), {
+      'Proxy-Authorization': auth('dev'),
+      'X-Leash-Scope': 'sandbox',
+    });
     expect(again.status).toBe(200);
     const records = await leash.records();
     const opened = records.filter((r) => r.event === 'scope' && r.reason === 'scope_opened');
@@ -58,8 +65,18 @@ rules:
     const requests = records.filter((r) => r.event === 'request' && r.reason === 'scope');
     expect(requests).toHaveLength(2);
     // The scope record names the scope and the request that opened it, which is the first request's own record.
-    expect(opened[0]).toMatchObject({ agent: 'dev', host: 'new.example.test', port: origin.port, effect: 'allow', scope: { name: 'sandbox', openedBy: requests[0]?.id } });
-    expect(requests[1]).toMatchObject({ effect: 'allow', rule: null, scope: { name: 'sandbox', via: 'header', openedBy: requests[0]?.id } });
+    expect(opened[0]).toMatchObject({
+      agent: 'dev',
+      host: 'new.example.test',
+      port: origin.port,
+      effect: 'allow',
+      scope: { name: 'sandbox', openedBy: requests[0]?.id },
+    });
+    expect(requests[1]).toMatchObject({
+      effect: 'allow',
+      rule: null,
+      scope: { name: 'sandbox', via: 'header', openedBy: requests[0]?.id },
+    });
   });
 
   it.each([
@@ -69,23 +86,43 @@ rules:
     ['a scope that does not exist', 'dev', 'sandbx', 'second.example.test', 403, 'scope_denied'],
     ['a host a deny rule matches', 'dev', 'sandbox', 'denied.example.test', 403, 'denied_by_rule'],
   ] as const)('%s (agent %s, scope %s, host %s) → %i %s', async (_name, agent, scope, host, status, reason) => {
-    const reply = await viaProxy(leash.port, url(host), { 'Proxy-Authorization': auth(agent), ...(scope ? { 'X-Leash-Scope': scope } : {}) });
+    const reply = await viaProxy(leash.port, url(host), {
+      'Proxy-Authorization': auth(agent),
+      ...(scope ? { 'X-Leash-Scope': scope } : {}),
+    });
     expect(reply.status).toBe(status);
-    expect(reply.headers['x-leash-decision']).toBe(`deny; ${reason === 'denied_by_rule' ? 'rule=denied; ' : ''}reason=${reason}`);
+    expect(reply.headers['x-leash-decision']).toBe(
+      `deny; ${reason === 'denied_by_rule' ? 'rule=denied; ' : ''}reason=${reason}`,
+    );
   });
 
   it('never a private address: the address guard still refuses what a scope opens', async () => {
-    const reply = await viaProxy(leash.port, url('private.example.test'), { 'Proxy-Authorization': auth('dev'), 'X-Leash-Scope': 'sandbox' });
+    const reply = await viaProxy(leash.port, url('private.example.test'), {
+      'Proxy-Authorization': auth('dev'),
+      'X-Leash-Scope': 'sandbox',
+    });
     expect(reply.status).toBe(403);
     expect(reply.headers['x-leash-decision']).toBe('deny; reason=address_denied');
-    expect(JSON.parse((await leashCli(['scopes', 'list', '--format', 'json', ...control()])).out.join('')).map((a: { host: string }) => a.host)).toEqual(['new.example.test']);
-    expect((await leash.records()).filter((r) => r.reason === 'scope_opened' && r.host === 'private.example.test')).toEqual([]);
+    expect(
+      JSON.parse((await leashCli(['scopes', 'list', '--format', 'json', ...control()])).out.join('')).map(
+        (a: { host: string }) => a.host,
+      ),
+    ).toEqual(['new.example.test']);
+    expect(
+      (await leash.records()).filter((r) => r.reason === 'scope_opened' && r.host === 'private.example.test'),
+    ).toEqual([]);
   });
 
   it('is listed with its expiry, refused past maxHosts (scope_full), and revocable; the next request opens anew', async () => {
-    const second = await viaProxy(leash.port, url('second.example.test'), { 'Proxy-Authorization': auth('dev'), 'X-Leash-Scope': 'sandbox' });
+    const second = await viaProxy(leash.port, url('second.example.test'), {
+      'Proxy-Authorization': auth('dev'),
+      'X-Leash-Scope': 'sandbox',
+    });
     expect(second.status).toBe(200);
-    const full = await viaProxy(leash.port, url('third.example.test'), { 'Proxy-Authorization': auth('dev'), 'X-Leash-Scope': 'sandbox' });
+    const full = await viaProxy(leash.port, url('third.example.test'), {
+      'Proxy-Authorization': auth('dev'),
+      'X-Leash-Scope': 'sandbox',
+    });
     expect(full.status).toBe(403);
     expect(full.headers['x-leash-decision']).toBe('deny; reason=scope_full');
 
@@ -97,14 +134,30 @@ rules:
     const table = await leashCli(['scopes', 'list', ...control()]);
     expect(table.out[0]).toMatch(/^SCOPE\s+AGENT\s+HOST\s+OPENED\s+EXPIRES\s+OPENED BY$/);
 
-    const revoked = await leashCli(['scopes', 'revoke', '--agent', 'dev', '--host', `second.example.test:${origin.port}`, ...control()]);
+    const revoked = await leashCli([
+      'scopes',
+      'revoke',
+      '--agent',
+      'dev',
+      '--host',
+      `second.example.test:${origin.port}`,
+      ...control(),
+    ]);
     expect(revoked.code).toBe(0);
     expect(revoked.err).toContain('revoked 1 access');
     const records = await leash.records();
-    expect(records.at(-1)).toMatchObject({ event: 'scope', reason: 'scope_revoked', host: 'second.example.test', scope: { name: 'sandbox' } });
+    expect(records.at(-1)).toMatchObject({
+      event: 'scope',
+      reason: 'scope_revoked',
+      host: 'second.example.test',
+      scope: { name: 'sandbox' },
+    });
     expect(String((records.at(-1)?.scope as { by: string }).by)).toMatch(/\(uid \d+\)/);
     // Its place is free again.
-    const third = await viaProxy(leash.port, url('third.example.test'), { 'Proxy-Authorization': auth('dev'), 'X-Leash-Scope': 'sandbox' });
+    const third = await viaProxy(leash.port, url('third.example.test'), {
+      'Proxy-Authorization': auth('dev'),
+      'X-Leash-Scope': 'sandbox',
+    });
     expect(third.status).toBe(200);
   });
 
@@ -112,7 +165,10 @@ rules:
     const before = (await leash.records()).filter((r) => r.reason === 'scope_opened').length;
     now += 3_600_000;
     expect((await leashCli(['scopes', 'list', '--format', 'json', ...control()])).out.join('')).toBe('[]');
-    const reply = await viaProxy(leash.port, url('new.example.test'), { 'Proxy-Authorization': auth('dev'), 'X-Leash-Scope': 'sandbox' });
+    const reply = await viaProxy(leash.port, url('new.example.test'), {
+      'Proxy-Authorization': auth('dev'),
+      'X-Leash-Scope': 'sandbox',
+    });
     expect(reply.status).toBe(200);
     expect((await leash.records()).filter((r) => r.reason === 'scope_opened')).toHaveLength(before + 1);
   });
@@ -125,7 +181,11 @@ rules:
     // The private host was refused by the address guard: never on record as opened.
     const section = text.slice(text.indexOf('scope sandbox:')).split('\n\n')[0];
     expect(section).not.toContain('private.example.test');
-    expect(text).toMatch(new RegExp(`new\\.example\\.test:${origin.port}  agent dev  first opened \\S+ by request [0-9a-f-]{36}; 3 requests`));
+    expect(text).toMatch(
+      new RegExp(
+        `new\\.example\\.test:${origin.port}  agent dev  first opened \\S+ by request [0-9a-f-]{36}; 3 requests`,
+      ),
+    );
     expect(text).toMatch(/third\.example\.test:\d+ {2}agent dev .*refused scope_full 1/);
   });
 

@@ -51,7 +51,9 @@ rules:
 
   it('is intercepted; inside, the scope of the CONNECT allows /ok and the deny rule refuses /admin/x', async () => {
     const socket = net.connect({ port: leash.port, host: '127.0.0.1' });
-    socket.write(`CONNECT wiki.test:${origin.port} HTTP/1.1\r\nProxy-Authorization: ${auth}\r\nX-Leash-Scope: sandbox\r\n\r\n`);
+    socket.write(
+      `CONNECT wiki.test:${origin.port} HTTP/1.1\r\nProxy-Authorization: ${auth}\r\nX-Leash-Scope: sandbox\r\n\r\n`,
+    );
     const established = await new Promise<string>((r) => socket.once('data', (d: Buffer) => r(d.toString('latin1'))));
     expect(established).toMatch(/^HTTP\/1\.1 200 /);
     const client = tls.connect({ socket, servername: 'wiki.test', ca: leashCaPem });
@@ -60,7 +62,8 @@ rules:
     let text = '';
     client.on('data', (d: Buffer) => (text += d.toString('latin1')));
     const answered = async (n: number) => {
-      for (let i = 0; i < 200 && (text.match(/HTTP\/1\.1 \d{3} /g) ?? []).length < n; i++) await new Promise((r) => setTimeout(r, 20));
+      for (let i = 0; i < 200 && (text.match(/HTTP\/1\.1 \d{3} /g) ?? []).length < n; i++)
+        await new Promise((r) => setTimeout(r, 20));
     };
     client.write(`GET /ok HTTP/1.1\r\nHost: wiki.test:${origin.port}\r\n\r\n`);
     await answered(1);

@@ -11,9 +11,18 @@ import { describeScopeStore } from './store-contract.js';
 describeWithRedis('Redis scope store', () => {
   const { server, connect } = useRedis();
   let stores = 0;
-  describeScopeStore('redis', async () => new RedisScopeStore(await connect(), { clock: 'caller', prefix: `t${++stores}:` }));
+  describeScopeStore(
+    'redis',
+    async () => new RedisScopeStore(await connect(), { clock: 'caller', prefix: `t${++stores}:` }),
+  );
 
-  const request = (host: string): ScopeRequest => ({ scope: 's', agent: 'dev', host, port: 443, openedBy: { requestId: 'r', method: 'CONNECT', path: null } });
+  const request = (host: string): ScopeRequest => ({
+    scope: 's',
+    agent: 'dev',
+    host,
+    port: 443,
+    openedBy: { requestId: 'r', method: 'CONNECT', path: null },
+  });
 
   it('an access opened through one replica is open through another, on its own clock, and maxHosts counts both', async () => {
     const a = new RedisScopeStore(await connect(), { prefix: 'fleet:' });

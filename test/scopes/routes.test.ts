@@ -12,16 +12,28 @@ import { scopeRoutes } from '../../src/scopes/routes.js';
 import type { ScopeStore } from '../../src/scopes/store.js';
 import { compile } from '../policy/compile.js';
 
-const policy = compile('version: 1\nagents:\n  dev: { token: env:T_DEV }\nscopes:\n  sandbox: { agents: [dev], ttl: 1h }\n');
+const policy = compile(
+  'version: 1\nagents:\n  dev: { token: env:T_DEV }\nscopes:\n  sandbox: { agents: [dev], ttl: 1h }\n',
+);
 
 function routes(scopes: ScopeStore = new MemoryScopeStore()) {
   const records: AuditRecord[] = [];
   const deps = { policy: () => policy, now: () => 0, record: (r: AuditRecord) => records.push(r) };
-  const all = [...scopeRoutes({ ...deps, scopes }), ...approvalRoutes({ ...deps, approvals: new MemoryApprovalStore(), policyPaths: [], reload: async () => {} })];
+  const all = [
+    ...scopeRoutes({ ...deps, scopes }),
+    ...approvalRoutes({ ...deps, approvals: new MemoryApprovalStore(), policyPaths: [], reload: async () => {} }),
+  ];
   const call = (method: string, path: string, body?: unknown, query = '') => {
-    const route = all.find((r) => r.method === method && new RegExp(`^${r.path.replace(/:[a-z]+/g, '([^/]+)')}$`).test(path)) as ControlRoute;
+    const route = all.find(
+      (r) => r.method === method && new RegExp(`^${r.path.replace(/:[a-z]+/g, '([^/]+)')}$`).test(path),
+    ) as ControlRoute;
     const id = /\/v1\/approvals\/([^/]+)\//.exec(path)?.[1];
-    return route.handle({ body, caller: 'alice (uid 1000)', params: id ? { id } : {}, query: new URLSearchParams(query) });
+    return route.handle({
+      body,
+      caller: 'alice (uid 1000)',
+      params: id ? { id } : {},
+      query: new URLSearchParams(query),
+    });
   };
   return { call, records };
 }

@@ -31,7 +31,13 @@ function setup(store: ScopeStore = new MemoryScopeStore()) {
   const ctx = { policy, scopes: store, now: () => now };
   const run = (agent: string, method: string, url: string, header?: string): Promise<ScopeOutcome> => {
     const u = new URL(method === 'CONNECT' ? `https://${url}` : url);
-    const verdict = judge(policy, { method, host: u.hostname, port: Number(u.port) || (u.protocol === 'https:' ? 443 : 80), agent, ...(method === 'CONNECT' ? {} : { path: u.pathname }) });
+    const verdict = judge(policy, {
+      method,
+      host: u.hostname,
+      port: Number(u.port) || (u.protocol === 'https:' ? 443 : 80),
+      agent,
+      ...(method === 'CONNECT' ? {} : { path: u.pathname }),
+    });
     // The pipeline puts an opening on record once the request is admitted; here every one is.
     return scopeFor(ctx, verdict, { header, requestId: `req-${requests++}`, identity: 'token' }).then((outcome) => {
       if (outcome.kind === 'allowed' && outcome.opening) records.push(outcome.opening.record);
@@ -52,15 +58,74 @@ interface Row {
 }
 
 const rows: Row[] = [
-  { name: 'an unlisted host, scope by header', agent: 'dev', method: 'CONNECT', url: 'new.example.test:443', header: 'sandbox', kind: 'allowed', reason: 'scope' },
-  { name: 'an unlisted host, scope on the agent', agent: 'always', method: 'GET', url: 'http://new.example.test/x', kind: 'allowed', reason: 'scope' },
+  {
+    name: 'an unlisted host, scope by header',
+    agent: 'dev',
+    method: 'CONNECT',
+    url: 'new.example.test:443',
+    header: 'sandbox',
+    kind: 'allowed',
+    reason: 'scope',
+  },
+  {
+    name: 'an unlisted host, scope on the agent',
+    agent: 'always',
+    method: 'GET',
+    url: 'http://new.example.test/x',
+    kind: 'allowed',
+    reason: 'scope',
+  },
   { name: 'no scope active', agent: 'dev', method: 'CONNECT', url: 'new.example.test:443', kind: 'none' },
-  { name: 'a host a deny rule matches', agent: 'dev', method: 'GET', url: 'http://evil.example.test/', header: 'sandbox', kind: 'none' },
-  { name: 'a host an allow rule speaks about, another method', agent: 'dev', method: 'POST', url: 'http://api.example.test/', header: 'sandbox', kind: 'none' },
-  { name: 'a port the scope does not list', agent: 'dev', method: 'CONNECT', url: 'new.example.test:8443', header: 'sandbox', kind: 'none' },
-  { name: 'a scope that does not list the agent', agent: 'dev', method: 'CONNECT', url: 'new.example.test:443', header: 'other', kind: 'refused', reason: 'scope_denied' },
-  { name: 'a scope that does not exist', agent: 'dev', method: 'CONNECT', url: 'new.example.test:443', header: 'nope', kind: 'refused', reason: 'scope_denied' },
-  { name: 'a header naming a scope the agent lacks, where a rule decides', agent: 'dev', method: 'GET', url: 'http://api.example.test/', header: 'other', kind: 'none' },
+  {
+    name: 'a host a deny rule matches',
+    agent: 'dev',
+    method: 'GET',
+    url: 'http://evil.example.test/',
+    header: 'sandbox',
+    kind: 'none',
+  },
+  {
+    name: 'a host an allow rule speaks about, another method',
+    agent: 'dev',
+    method: 'POST',
+    url: 'http://api.example.test/',
+    header: 'sandbox',
+    kind: 'none',
+  },
+  {
+    name: 'a port the scope does not list',
+    agent: 'dev',
+    method: 'CONNECT',
+    url: 'new.example.test:8443',
+    header: 'sandbox',
+    kind: 'none',
+  },
+  {
+    name: 'a scope that does not list the agent',
+    agent: 'dev',
+    method: 'CONNECT',
+    url: 'new.example.test:443',
+    header: 'other',
+    kind: 'refused',
+    reason: 'scope_denied',
+  },
+  {
+    name: 'a scope that does not exist',
+    agent: 'dev',
+    method: 'CONNECT',
+    url: 'new.example.test:443',
+    header: 'nope',
+    kind: 'refused',
+    reason: 'scope_denied',
+  },
+  {
+    name: 'a header naming a scope the agent lacks, where a rule decides',
+    agent: 'dev',
+    method: 'GET',
+    url: 'http://api.example.test/',
+    header: 'other',
+    kind: 'none',
+  },
 ];
 
 describe('the scope step', () => {
@@ -73,9 +138,21 @@ describe('the scope step', () => {
   it('the first request opens an access audited as its own record; later ones use it; only for that agent', async () => {
     const { records, run } = setup();
     const first = await run('dev', 'CONNECT', 'new.example.test:443', 'sandbox');
-    expect(first).toMatchObject({ kind: 'allowed', verdict: { effect: 'allow', reason: 'scope', rule: null, intercept: false }, scope: { name: 'sandbox', via: 'header', openedBy: 'req-0' } });
+    expect(first).toMatchObject({
+      kind: 'allowed',
+      verdict: { effect: 'allow', reason: 'scope', rule: null, intercept: false },
+      scope: { name: 'sandbox', via: 'header', openedBy: 'req-0' },
+    });
     expect(records).toHaveLength(1);
-    expect(records[0]).toMatchObject({ event: 'scope', reason: 'scope_opened', agent: 'dev', host: 'new.example.test', port: 443, effect: 'allow', scope: { name: 'sandbox', openedBy: 'req-0' } });
+    expect(records[0]).toMatchObject({
+      event: 'scope',
+      reason: 'scope_opened',
+      agent: 'dev',
+      host: 'new.example.test',
+      port: 443,
+      effect: 'allow',
+      scope: { name: 'sandbox', openedBy: 'req-0' },
+    });
     expect(records[0]?.message).toContain('req-0');
     expect((await run('dev', 'GET', 'https://new.example.test/a', 'sandbox')).kind).toBe('allowed');
     expect(records).toHaveLength(1);
@@ -89,9 +166,16 @@ describe('the scope step', () => {
     const { run, advance } = setup();
     await run('dev', 'CONNECT', 'a.test:443', 'sandbox');
     await run('dev', 'CONNECT', 'b.test:443', 'sandbox');
-    expect(await run('dev', 'CONNECT', 'c.test:443', 'sandbox')).toMatchObject({ kind: 'refused', verdict: { reason: 'scope_full', effect: 'deny' }, scope: { open: 2 } });
+    expect(await run('dev', 'CONNECT', 'c.test:443', 'sandbox')).toMatchObject({
+      kind: 'refused',
+      verdict: { reason: 'scope_full', effect: 'deny' },
+      scope: { open: 2 },
+    });
     advance(3_600_000);
-    expect(await run('dev', 'CONNECT', 'c.test:443', 'sandbox')).toMatchObject({ kind: 'allowed', scope: { openedBy: 'req-3' } });
+    expect(await run('dev', 'CONNECT', 'c.test:443', 'sandbox')).toMatchObject({
+      kind: 'allowed',
+      scope: { openedBy: 'req-3' },
+    });
   });
 
   it('undo of an opening (the address guard refused the request) frees its place and leaves nothing on record', async () => {
@@ -103,7 +187,10 @@ describe('the scope step', () => {
   });
 
   it('a tunnel a deny rule on paths covers is opened intercepted, so the deny rule holds inside', async () => {
-    expect(await setup().run('dev', 'CONNECT', 'x.inspected.test:443', 'sandbox')).toMatchObject({ kind: 'allowed', verdict: { intercept: true } });
+    expect(await setup().run('dev', 'CONNECT', 'x.inspected.test:443', 'sandbox')).toMatchObject({
+      kind: 'allowed',
+      verdict: { intercept: true },
+    });
   });
 
   it('a store that cannot answer refuses (store_unavailable), never allows', async () => {
@@ -112,6 +199,9 @@ describe('the scope step', () => {
       list: () => Promise.resolve([]),
       revoke: () => Promise.resolve([]),
     };
-    expect(await setup(down).run('dev', 'CONNECT', 'new.example.test:443', 'sandbox')).toMatchObject({ kind: 'refused', verdict: { reason: 'store_unavailable', effect: 'deny' } });
+    expect(await setup(down).run('dev', 'CONNECT', 'new.example.test:443', 'sandbox')).toMatchObject({
+      kind: 'refused',
+      verdict: { reason: 'store_unavailable', effect: 'deny' },
+    });
   });
 });

@@ -19,9 +19,16 @@ export function describeScopeStore(name: string, create: () => ScopeStore | Prom
   describe(`scope store contract: ${name}`, () => {
     it('opens an access once, then finds it in force until its expiry, never extended by use', async () => {
       const store = await create();
-      expect(await store.admit(request(), limits, 1_000)).toMatchObject({ kind: 'opened', access: { openedAt: 1_000, expiresAt: 61_000, openedBy: { requestId: 'r1' } } });
-      expect(await store.admit(request({ openedBy: { requestId: 'r2', method: 'GET', path: '/' } }), limits, 30_000)).toMatchObject({ kind: 'open', access: { expiresAt: 61_000, openedBy: { requestId: 'r1' } } });
-      expect(await store.admit(request({ openedBy: { requestId: 'r3', method: 'GET', path: '/' } }), limits, 61_000)).toMatchObject({ kind: 'opened', access: { expiresAt: 121_000, openedBy: { requestId: 'r3' } } });
+      expect(await store.admit(request(), limits, 1_000)).toMatchObject({
+        kind: 'opened',
+        access: { openedAt: 1_000, expiresAt: 61_000, openedBy: { requestId: 'r1' } },
+      });
+      expect(
+        await store.admit(request({ openedBy: { requestId: 'r2', method: 'GET', path: '/' } }), limits, 30_000),
+      ).toMatchObject({ kind: 'open', access: { expiresAt: 61_000, openedBy: { requestId: 'r1' } } });
+      expect(
+        await store.admit(request({ openedBy: { requestId: 'r3', method: 'GET', path: '/' } }), limits, 61_000),
+      ).toMatchObject({ kind: 'opened', access: { expiresAt: 121_000, openedBy: { requestId: 'r3' } } });
     });
 
     it.each([
@@ -52,9 +59,16 @@ export function describeScopeStore(name: string, create: () => ScopeStore | Prom
       await store.admit(request({ host: 'a.test' }), limits, 0);
       await store.admit(request({ host: 'b.test', agent: 'ops' }), limits, 5);
       await store.admit(request({ host: 'c.test', scope: 'other' }), { ...limits, ttlMs: 10 }, 6);
-      expect((await store.list({}, 20)).map((a) => `${a.agent} ${a.scope} ${a.host}:${a.port}`)).toEqual(['dev sandbox a.test:443', 'ops sandbox b.test:443']);
+      expect((await store.list({}, 20)).map((a) => `${a.agent} ${a.scope} ${a.host}:${a.port}`)).toEqual([
+        'dev sandbox a.test:443',
+        'ops sandbox b.test:443',
+      ]);
       expect((await store.list({ agent: 'ops' }, 20)).map((a) => a.host)).toEqual(['b.test']);
-      expect((await store.list({ scope: 'sandbox', agent: 'dev' }, 20))[0]).toMatchObject({ host: 'a.test', openedAt: 0, expiresAt: 60_000 });
+      expect((await store.list({ scope: 'sandbox', agent: 'dev' }, 20))[0]).toMatchObject({
+        host: 'a.test',
+        openedAt: 0,
+        expiresAt: 60_000,
+      });
       expect(await store.list({}, 60_005)).toEqual([]);
     });
 
@@ -63,9 +77,17 @@ export function describeScopeStore(name: string, create: () => ScopeStore | Prom
       await store.admit(request({ host: 'a.test' }), limits, 0);
       await store.admit(request({ host: 'b.test' }), limits, 0);
       await store.admit(request({ host: 'a.test', agent: 'ops' }), limits, 0);
-      expect((await store.revoke({ agent: 'dev', host: 'a.test' }, 1)).map((a) => `${a.agent} ${a.host}`)).toEqual(['dev a.test']);
+      expect((await store.revoke({ agent: 'dev', host: 'a.test' }, 1)).map((a) => `${a.agent} ${a.host}`)).toEqual([
+        'dev a.test',
+      ]);
       expect((await store.list({}, 1)).map((a) => `${a.agent} ${a.host}`).sort()).toEqual(['dev b.test', 'ops a.test']);
-      expect((await store.admit(request({ host: 'a.test', openedBy: { requestId: 'r9', method: 'GET', path: '/' } }), limits, 2))).toMatchObject({ kind: 'opened', access: { openedBy: { requestId: 'r9' } } });
+      expect(
+        await store.admit(
+          request({ host: 'a.test', openedBy: { requestId: 'r9', method: 'GET', path: '/' } }),
+          limits,
+          2,
+        ),
+      ).toMatchObject({ kind: 'opened', access: { openedBy: { requestId: 'r9' } } });
       expect(await store.revoke({ port: 80 }, 3)).toEqual([]);
       expect(await store.revoke({}, 3)).toHaveLength(3);
       expect(await store.list({}, 3)).toEqual([]);
