@@ -8,8 +8,8 @@
 //
 // What it never does: apply where a rule speaks about the host (policy/unknown-host.ts), open a port the scope
 // does not list, open more than `maxHosts` accesses per agent and scope (`scope_full`), or allow anything when the
-// store cannot answer (`store_unavailable`). Deny rules are decided before it; the address guard, lockdown and
-// rate limits are steps after it and still apply. A header naming a scope that does not exist or does not list
+// store cannot answer (`store_unavailable`). Deny rules and the lockdown are decided before it, the rate-limit step
+// and the address guard after it, and all still apply. A header naming a scope that does not exist or does not list
 // the agent is refused (`scope_denied`) where the scope would have mattered: silently ignoring it would leave a
 // developer wondering why the sandbox does nothing; where a rule decides, the header changes nothing.
 
