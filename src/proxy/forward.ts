@@ -6,7 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { hostForUrl } from '../policy/host.js';
 import { admit } from './admission.js';
-import { admissionContext, applicantOf } from './admission-context.js';
+import { admissionContext, applicantOf, scopeHeader, whileConnected } from './admission-context.js';
 import { Exchange, type ExchangeSink } from './exchange.js';
 import { gatherOverrides } from './method-override.js';
 import { expectation, framingProblem, hostHeaderProblem, unsupportedExpectation } from './headers.js';
@@ -87,6 +87,7 @@ async function forwardRequest(state: ProxyState & ExchangeSink, exchange: Exchan
     continued = true;
   };
   const { overrides, bodyPrefix } = await gatherOverrides(exchange.policy, req, url.hostname, path, sendContinue);
+  const connected = whileConnected(req);
   const admission = await admit(admissionContext(state, exchange.policy), {
     applicant: await applicantOf(state, exchange.policy, req),
     channel: 'http',
@@ -96,7 +97,10 @@ async function forwardRequest(state: ProxyState & ExchangeSink, exchange: Exchan
     path,
     overrides,
     headers: req.headers,
-  });
+    requestId: exchange.id,
+    scope: scopeHeader(req),
+    signal: connected.signal,
+  }).finally(connected.release);
   exchange.noteAdmission(admission.notes);
   if (!admission.ok) return refuse(admission.reason, admission.message, admission.retryAfterSeconds);
   const destination = admission.request;

@@ -18,7 +18,8 @@ import type { ProxyState } from './state.js';
 import { describeUpstreamError, httpsAgentFor, sendUpstream, trackUpgrade, upstreamReason } from './upstream.js';
 import { judge } from './verdict.js';
 import { admit } from './admission.js';
-import { admissionContext } from './admission-context.js';
+import { admissionContext, scopeHeader, whileConnected } from './admission-context.js';
+import { SCOPE_HEADER } from '../scopes/step.js';
 import { guardStream } from './open-tunnels.js';
 
 export interface InterceptSession {
@@ -34,6 +35,8 @@ export interface InterceptSession {
   /** The agent's TCP connection, for the client address in records. */
   readonly client: Socket;
   requests: number;
+  /** X-Leash-Scope of the CONNECT: the sandbox scope of every request inside that does not name its own. */
+  readonly scope?: string;
 }
 
 export async function handleInterceptedRequest(state: ProxyState & ExchangeSink, session: InterceptSession, req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -68,7 +71,8 @@ export async function handleInterceptedRequest(state: ProxyState & ExchangeSink,
       continued = true;
     };
     const { overrides, bodyPrefix } = await gatherOverrides(policy, req, session.host, path, sendContinue);
-    const admission = await admit(admissionContext(state, policy), { ...inTunnel(session), method: req.method ?? '', path, overrides, headers: req.headers });
+    const connected = whileConnected(req);
+    const admission = await admit(admissionContext(state, policy), { ...inTunnel(session, req), requestId: exchange.id, signal: connected.signal, method: req.method ?? '', path, overrides, headers: req.headers }).finally(connected.release);
     exchange.noteAdmission(admission.notes);
     if (!admission.ok) return refuse(admission.reason, admission.message, admission.retryAfterSeconds);
     const name = hostForUrl(session.host, session.hostKind);
@@ -136,13 +140,15 @@ export async function handleInterceptedUpgrade(state: ProxyState & ExchangeSink,
   // An upgrade carries no body: only header and query overrides.
   const overrides = [...headerOverrides(req.rawHeaders), ...queryOverrides(destination.path)];
   const upgrade = String(req.headers.upgrade ?? '');
-  const admission = await admit(admissionContext(state, policy), { ...inTunnel(session), method: req.method ?? '', path: destination.path, overrides, upgrade });
+  const admission = await admit(admissionContext(state, policy), { ...inTunnel(session, req), requestId: exchange.id, method: req.method ?? '', path: destination.path, overrides, upgrade });
   exchange.noteAdmission(admission.notes);
   if (!admission.ok) return exchange.refuseOnSocket(socket, admission.reason, admission.message, admission.retryAfterSeconds);
   const facts = { method: req.method ?? '', host: session.host, port: session.port, path: destination.path, agent: session.agent, methodOverrides: overrides.map((o) => o.method) };
   const name = hostForUrl(session.host, session.hostKind);
   req.headers.host = session.port === 443 ? name : `${name}:${session.port}`;
   req.url = destination.path;
+  // Addressed to leash (scopes/step.ts), never to the origin; http-proxy's ws() forwards the headers as they are.
+  delete req.headers[SCOPE_HEADER];
   socket.once('close', () => exchange.finish({ status: 101, bytesOut: socket.bytesRead, bytesIn: socket.bytesWritten }));
   guardStream(exchange, 'WebSocket', (next) => {
     const again = judge(next, facts);
@@ -158,13 +164,15 @@ export async function handleInterceptedUpgrade(state: ProxyState & ExchangeSink,
 }
 
 /** What the tunnel fixed for every request inside it: who asks, where to, and the address checked at CONNECT. */
-function inTunnel(session: InterceptSession) {
+function inTunnel(session: InterceptSession, req: IncomingMessage) {
+  const scope = scopeHeader(req) ?? session.scope;
   return {
     applicant: { agent: session.agent, identity: session.identity },
     channel: 'intercepted' as const,
     host: session.host,
     port: session.port,
     address: session.address,
+    ...(scope !== undefined ? { scope } : {}),
   };
 }
 

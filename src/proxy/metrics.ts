@@ -91,6 +91,8 @@ export class ProxyMetrics {
     }
     // Switching a lockdown is not traffic; the requests it refuses are (reason="lockdown").
     if (record.event === 'lockdown') return;
+    // A scope opened or revoked, an approval asked for or answered: steps of requests, each counted on its own record.
+    if (record.event === 'scope' || record.event === 'approval') return;
     if (record.event === 'grant') {
       this.grants.inc({ result: record.reason });
       return;
