@@ -12,9 +12,10 @@
 //             for a while (scopes/step.ts); else, for agents under settings.approvals, the request becomes a
 //   approval  pending approval a human answers (approvals/step.ts)
 //   upgrade   a WebSocket needs an allowed GET under a rule with websocket: true
-//   limit     the rule's rateLimit (requests) or connections (tunnels), per agent (rate-limit.ts)
 //   report    report mode (verdict.ts `reported`): a policy refusal becomes an allow that records wouldDeny
 //   resolve   only now is the name looked up, every address checked by the guard, and one address kept to dial
+//   limit     the rule's rateLimit (requests) or connections (tunnels), per agent (rate-limit.ts): last, so a
+//             refused request never spends a token
 //
 // Refusals come in two kinds. A policy refusal (deny, override, grant store trouble, rate limit) is what report
 // mode reports instead of enforcing. A hard refusal (identity, a broken upgrade, the address guard, DNS, an
@@ -209,12 +210,6 @@ export async function admit(ctx: AdmissionContext, application: Application): Pr
     if (refusal) return refusedAfterScope(policyRefusal && !reported(policy, policyRefusal.reason) ? policyRefusal : refusal);
   }
 
-  // limit: only what is still allowed takes a token.
-  if (!policyRefusal) {
-    const limited = await overRateLimit(ctx, verdict);
-    if (limited) policyRefusal = limited;
-  }
-
   // report
   if (policyRefusal) {
     if (!reported(policy, policyRefusal.reason)) return refusedAfterScope(policyRefusal);
@@ -237,6 +232,14 @@ export async function admit(ctx: AdmissionContext, application: Application): Pr
     if (!resolution.ok) return refusedAfterScope(resolution);
     address = resolution.address;
     family = resolution.family;
+  }
+
+  // limit: last, so only what is otherwise admitted takes a token; a name the guard refuses spends none of the
+  // budget its rule shares with good names. What was already refused (and reported) takes none either.
+  if (!policyRefusal) {
+    const limited = await overRateLimit(ctx, verdict);
+    if (limited && !reported(policy, limited.reason)) return refusedAfterScope(limited);
+    if (limited) Object.assign(notes, { effect: 'allow', wouldDeny: true, reason: limited.reason, message: limited.message });
   }
   notes.resolved = address;
   if (opening) ctx.record(opening.record);

@@ -1,6 +1,8 @@
 // Holds an allowed request to its rule's `rateLimit`, and an allowed tunnel to its rule's `connections`, per
-// agent. Counted after the policy allowed and before anything is resolved or dialled, so a throttled request
-// costs the upstream nothing. `rateLimit` counts requests, as the README promises: plain HTTP requests one by one
+// agent. Counted last in admission, once the policy allowed and the address guard passed, and before anything is
+// dialled: a throttled request costs the upstream nothing, and a refused one (a private address under a wildcard
+// rule) spends no token of the budget it shares with good names. A tunnel whose upstream then refuses the
+// connection did take its token: it was a connection attempt. `rateLimit` counts requests, as the README promises: plain HTTP requests one by one
 // whatever the keep-alive pattern, and each request inside an intercepted tunnel (a rule with rateLimit on a TLS
 // port is intercepted so its requests can be counted), never the CONNECT that carries them. `connections` counts
 // tunnels, for operators who mean exactly that.

@@ -46,11 +46,11 @@ it('requests the address guard refuses take no rate-limit token', async () => {
   expect(await get('good.rl.test')).toBe('200');
 });
 
-it('tunnels that never reached the upstream (connect_refused) take no connections token', async () => {
+it('a tunnel whose upstream refuses the connection took its connections token: it was a connection attempt (rate-limit.ts)', async () => {
   const connect = async (port: number) => {
     const r = await rawRequest(leash.port, `CONNECT good.cx.test:${port} HTTP/1.1\r\nHost: good.cx.test:${port}\r\n\r\n`, { timeoutMs: 1500 });
     return /^HTTP\/1\.1 (\d{3})/.exec(r.text)?.[1];
   };
   expect([await connect(deadPort), await connect(deadPort)]).toEqual(['502', '502']);
-  expect(await connect(origin.port)).toBe('200');
+  expect(await connect(origin.port)).toBe('429');
 });
