@@ -13,6 +13,8 @@ import { compileRule, type CompiledRule, type RawRule } from './rule.js';
 import { checkSchema, fieldName } from './schema.js';
 import { mergeSettings, resolveSettings } from './settings.js';
 import { parseYaml, type ParsedYaml } from './yaml.js';
+import { secretsOutsideInterception } from '../secrets/reach.js';
+import { collectSecrets } from '../secrets/spec.js';
 
 export interface PolicySource {
   /** As shown in messages: the path the operator gave, joined with the file name. */
@@ -44,6 +46,7 @@ export function compilePolicy(sources: readonly PolicySource[]): LoadResult {
   const settings = resolveSettings(mergeSettings(files, issues), issues);
   const agents = collectAgents(files, issues);
   const agentNames = new Set(agents.keys());
+  const secrets = collectSecrets(files, issues);
 
   const rules: CompiledRule[] = [];
   // Where each rule name was first used, whether or not that rule compiled, so a duplicate is reported in the
@@ -75,9 +78,13 @@ export function compilePolicy(sources: readonly PolicySource[]): LoadResult {
     rules: Object.freeze(rules),
     settings,
     agents,
+    secrets,
     index,
     warnings: sortIssues(warnings),
   });
+  // Needs the compiled rules: it asks the decision what a tunnel to each secret's host would get.
+  const unreachable = secretsOutsideInterception(policy, secrets);
+  if (unreachable.length > 0) return { issues: sortIssues([...issues, ...unreachable]) };
   return { policy, issues: policy.warnings };
 }
 
