@@ -12,6 +12,7 @@ import type { Exchange } from './exchange.js';
 import { overRateLimit } from './rate-limit.js';
 import type { Reason } from './reasons.js';
 import { resolveTarget, type Resolution } from './resolve.js';
+import { checkSecrets } from './secret-misuse.js';
 import { socketOwnerUid } from './socket-owner.js';
 import type { ProxyState } from './state.js';
 import { judge } from './verdict.js';
@@ -38,6 +39,21 @@ export async function admit(state: ProxyState, exchange: Exchange, req: Incoming
 
   let verdict = judge(policy, { ...facts, agent: identity.agent });
   exchange.applyVerdict(verdict);
+  if (verdict.request) {
+    // A placeholder on its way here is misuse whatever the rules say: plain HTTP and CONNECT never carry a secret.
+    const tunnel = verdict.request.method === 'CONNECT';
+    const secrets = checkSecrets(runtime.secrets, undefined, { agent: identity.agent, host: verdict.request.host, transport: tunnel ? 'tunnel' : 'http', rawHeaders: req.rawHeaders, target: req.url ?? '' });
+    if (!secrets.ok) {
+      if (secrets.secret) exchange.record.secret = secrets.secret;
+      if (policy.settings.mode !== 'report') {
+        // No rule decided this refusal: the request carried what it must not, whatever rule would have allowed it.
+        exchange.record.rule = null;
+        exchange.ruleReason = null;
+        return { ok: false, reason: secrets.reason, message: secrets.message };
+      }
+      Object.assign(exchange.record, { wouldDeny: true, reason: secrets.reason, message: secrets.message });
+    }
+  }
   if (verdict.request) {
     const tunnel = verdict.request.method === 'CONNECT';
     // A tunnel to a non-TLS port could carry any method, so a GET-only grant never opens one.

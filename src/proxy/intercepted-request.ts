@@ -20,6 +20,8 @@ import { describeUpstreamError, httpsAgentFor, sendUpstream, upstreamReason } fr
 import { withGrant } from './grants.js';
 import { judge } from './verdict.js';
 import { guardStream } from './open-tunnels.js';
+import { checkSecrets } from './secret-misuse.js';
+import { injectSecrets } from '../secrets/inject.js';
 
 export interface InterceptSession {
   readonly tunnel: Exchange;
@@ -72,6 +74,17 @@ export async function handleInterceptedRequest(state: ProxyState & ExchangeSink,
     const facts = { method: req.method ?? '', host: session.host, port: session.port, path, agent: session.agent, methodOverrides };
     const judged = judge(policy, facts);
     exchange.applyVerdict(judged);
+    const secrets = checkSecrets(state.runtimes.of(policy).secrets, (await state.interceptor()).ca.key, { agent: session.agent, host: session.host, transport: 'https', rawHeaders: req.rawHeaders, target: rawPath });
+    if (!secrets.ok) {
+      if (secrets.secret) record.secret = secrets.secret;
+      if (policy.settings.mode !== 'report') {
+        // No rule decided this refusal: the request carried what it must not, whatever rule would have allowed it.
+        record.rule = null;
+        exchange.ruleReason = null;
+        return refuse(secrets.reason, secrets.message);
+      }
+      Object.assign(record, { wouldDeny: true, reason: secrets.reason, message: secrets.message });
+    }
     const verdict = await withGrant(state, exchange, judged, 'https', path, req.headers);
     const decided = { reason: verdict.reason, rule: record.rule, ruleReason: exchange.ruleReason };
     const override = overrideRefusal(policy, facts, decided, overrides);
@@ -95,6 +108,7 @@ export async function handleInterceptedRequest(state: ProxyState & ExchangeSink,
       agent: session.agent,
       reportOnly: policy.settings.mode === 'report',
       bodyPrefix,
+      injections: secrets.ok ? secrets.injections : [],
     }, refuse);
   } catch (err) {
     // Fail closed: a bug anywhere above still ends in a refusal and an audit record.
@@ -152,6 +166,13 @@ export async function handleInterceptedUpgrade(state: ProxyState & ExchangeSink,
   const facts = { method: req.method ?? '', host: session.host, port: session.port, path: destination.path, agent: session.agent, methodOverrides };
   const verdict = judge(policy, facts);
   exchange.applyVerdict(verdict);
+  const secrets = checkSecrets(state.runtimes.of(policy).secrets, (await state.interceptor()).ca.key, { agent: session.agent, host: session.host, transport: 'https', rawHeaders: req.rawHeaders, target: destination.path });
+  if (!secrets.ok && policy.settings.mode !== 'report') {
+    if (secrets.secret) record.secret = secrets.secret;
+    record.rule = null;
+    exchange.ruleReason = null;
+    return refuse(secrets.reason, secrets.message);
+  }
   const override = overrideRefusal(policy, facts, { reason: verdict.reason, rule: record.rule, ruleReason: exchange.ruleReason }, overrides);
   if (override && policy.settings.mode !== 'report') return refuse(override.reason, override.message);
   if (verdict.effect === 'deny' || !verdict.request) return refuse(verdict.reason, verdict.message);
@@ -165,6 +186,12 @@ export async function handleInterceptedUpgrade(state: ProxyState & ExchangeSink,
   const name = hostForUrl(session.host, session.hostKind);
   req.headers.host = session.port === 443 ? name : `${name}:${session.port}`;
   req.url = destination.path;
+  if (secrets.ok && secrets.injections.length > 0) {
+    const injected = injectSecrets(req.headers, destination.path, secrets.injections);
+    Object.assign(req.headers, injected.headers);
+    req.url = injected.path;
+    if (injected.injected.length > 0) record.injected = [...injected.injected];
+  }
   socket.once('close', () => exchange.finish({ status: 101, bytesOut: socket.bytesRead, bytesIn: socket.bytesWritten }));
   guardStream(exchange, 'WebSocket', (next) => {
     const again = judge(next, facts);

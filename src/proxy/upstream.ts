@@ -18,6 +18,7 @@ import { stripHopByHop } from './headers.js';
 import { prefixedBody } from './method-override.js';
 import type { Reason } from './reasons.js';
 import { refuseResponse } from './respond.js';
+import { injectSecrets, type Injection } from '../secrets/inject.js';
 import type { ProxyState } from './state.js';
 
 /** Per-request state http-proxy's events need; keyed by the incoming request. */
@@ -46,6 +47,11 @@ export interface UpstreamTarget {
   readonly reportOnly: boolean;
   /** Body bytes leash already read (a form checked for `_method`): forwarded first, unchanged. */
   readonly bodyPrefix?: Buffer;
+  /**
+   * Secrets whose values replace their placeholders (secret-misuse.ts judged them): applied to what goes upstream
+   * only, after everything that records or inspects the request has taken its copy.
+   */
+  readonly injections?: readonly Injection[];
 }
 
 export async function sendUpstream(
@@ -108,6 +114,12 @@ export async function sendUpstream(
   });
   const body = target.bodyPrefix ? prefixedBody(req, target.bodyPrefix) : undefined;
   if (target.bodyPrefix) record.bytesOut += target.bodyPrefix.length;
+  if (target.injections?.length) {
+    const injected = injectSecrets(req.headers, target.path, target.injections);
+    Object.assign(req.headers, injected.headers);
+    req.url = injected.path;
+    if (injected.injected.length > 0) record.injected = [...injected.injected];
+  }
   const https = target.protocol === 'https:';
   const options: HttpProxy.ServerOptions = {
     target: { protocol: target.protocol, host: target.address, port: target.port },
