@@ -16,9 +16,10 @@ import { createHmac, hkdfSync, timingSafeEqual, type KeyObject } from 'node:cryp
 
 export const PLACEHOLDER_PREFIX = 'leash-ph-';
 const MAC_HEX = 32;
-// The name is lazy so that `leash-ph-open-ai-<mac>` reads as secret `open-ai`; the MAC is 32 hex digits ending the
-// token. Case-insensitive: header values and hosts are case-folded by some clients and proxies on the way.
-export const PLACEHOLDER_PATTERN = /leash-ph-([a-z][a-z0-9_-]{0,62}?)-([0-9a-f]{32})(?![0-9a-z])/gi;
+// The name is lazy so that `leash-ph-open-ai-<mac>` reads as secret `open-ai`; the MAC is the 32 hex digits after
+// it, whatever follows (an agent may glue text to it). Case-insensitive: header values and hosts are case-folded
+// by some clients and proxies on the way.
+export const PLACEHOLDER_PATTERN = /leash-ph-([a-z][a-z0-9_-]{0,62}?)-([0-9a-f]{32})/gi;
 
 /** The key placeholders are derived with, from the CA's private key (HKDF-SHA256, RFC 5869). */
 export function placeholderKey(caKey: KeyObject): Buffer {

@@ -42,7 +42,7 @@ function base64Forms(text: string): string[] {
     for (let shift = 0; shift < 4; shift++) {
       const part = run.slice(shift);
       if (part.length < 56) break;
-      out.push(Buffer.from(part.slice(0, part.length - (part.length % 4)), 'base64').toString('latin1'));
+      out.push(Buffer.from(part, 'base64').toString('latin1'));
     }
   }
   return out;
