@@ -1,0 +1,242 @@
+// Credentials the agent never holds, end to end: real clients (curl, Python requests, Node fetch through undici's
+// EnvHttpProxyAgent) run with only a placeholder in their environment and leash's CA trusted through their
+// ecosystem's variables; they reach an HTTPS origin on loopback through an intercepted tunnel, and the origin
+// receives the real key. The same placeholder on its way to another allowed host, in a header, the query or the
+// body, or over plain HTTP, or another agent's placeholder, is refused with secret_misuse and never reaches the
+// origin. Nothing leash writes (audit log, stderr, metrics) holds a real value or the placeholder-to-value mapping.
+
+import { spawn } from 'node:child_process';
+import { readFile, readdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadCa } from '../../src/tls/ca.js';
+import { placeholderEnvironment } from '../../src/secrets/environment.js';
+import { tempDir } from '../helpers/audit-sink.js';
+import { createTestCa } from '../helpers/certs.js';
+import { curl } from '../helpers/clients.js';
+import { startHttpOrigin, startHttpsOrigin, type TestOrigin } from '../helpers/origin.js';
+import { policy, startLeash, type TestLeash } from '../helpers/leash.js';
+import { run } from '../cli/run.js';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+// Values shaped so that the generic audit redaction would not recognise them: only the exact-value scrub can.
+const REAL_KEY = 'plainword-REALKEY-forapi';
+const REAL_QUERY_KEY = 'plainword-REALQUERY-key';
+const TOKENS = { research: 'research-token-1', writer: 'writer-token-2' };
+
+let origin: TestOrigin;
+let plain: TestOrigin;
+let leash: TestLeash;
+let bundle: string;
+let leashCa: string;
+let dir: string;
+/** Placeholders by agent, by variable name. */
+let placeholders: Record<string, Record<string, string>>;
+
+beforeAll(async () => {
+  dir = await tempDir('leash-secrets-');
+  const originCa = createTestCa('origin test CA');
+  const extraCa = path.join(dir, 'origin-ca.pem');
+  await writeFile(extraCa, originCa.certPem);
+  await writeFile(path.join(dir, 'api-key'), `${REAL_KEY}\n`, { mode: 0o600 });
+  await writeFile(path.join(dir, 'query-key'), REAL_QUERY_KEY, { mode: 0o600 });
+  for (const [name, token] of Object.entries(TOKENS)) await writeFile(path.join(dir, `${name}.token`), token, { mode: 0o600 });
+  origin = await startHttpsOrigin(originCa.issue(['api.test', 'other.test']));
+  plain = await startHttpOrigin();
+  leash = await startLeash(policy(`
+settings:
+  dns: { hosts: { api.test: 127.0.0.1, other.test: 127.0.0.1, plain.test: 127.0.0.1 } }
+  network: { allowCidrs: ["127.0.0.0/8"] }
+  tls: { extraCa: ${JSON.stringify(extraCa)} }
+  tlsPorts: [${origin.port}]
+agents:
+  research: { token: ${JSON.stringify(`file:${path.join(dir, 'research.token')}`)} }
+  writer: { token: ${JSON.stringify(`file:${path.join(dir, 'writer.token')}`)} }
+secrets:
+  openai:
+    value: ${JSON.stringify(`file:${path.join(dir, 'api-key')}`)}
+    hosts: [api.test]
+    header: Authorization
+    format: "Bearer {}"
+  maps:
+    value: ${JSON.stringify(`file:${path.join(dir, 'query-key')}`)}
+    hosts: [api.test]
+    query: key
+rules:
+  - { name: api, domain: api.test, ports: [${origin.port}], methods: [GET, POST], effect: allow }
+  - { name: other, domain: other.test, ports: [${origin.port}], methods: [GET, POST], effect: allow }
+  - { name: plain, domain: plain.test, ports: [${plain.port}], effect: allow }
+`));
+  leashCa = path.join(leash.dir, 'certs', 'leash-ca.pem');
+  bundle = path.join(dir, 'bundle.pem');
+  await writeFile(bundle, `${await readFile(leashCa, 'utf8')}\n${originCa.certPem}`);
+  const ca = await loadCa(path.join(leash.dir, 'certs'));
+  const compiled = leash.running.proxy.policy;
+  placeholders = Object.fromEntries(Object.keys(TOKENS).map((agent) => [agent, placeholderEnvironment(compiled, agent, ca!.key)]));
+});
+
+afterAll(async () => {
+  await leash?.stop();
+  await origin?.close();
+  await plain?.close();
+});
+
+const proxyFor = (agent: keyof typeof TOKENS) => `http://${agent}:${TOKENS[agent]}@127.0.0.1:${leash.port}`;
+const url = (host: string, p: string) => `https://${host}:${origin.port}${p}`;
+/** The placeholder of secret openai (variable name LEASH_SECRET_OPENAI: its value is a file:). */
+const openaiPh = (agent: keyof typeof TOKENS) => placeholders[agent]!.LEASH_SECRET_OPENAI as string;
+const mapsPh = (agent: keyof typeof TOKENS) => placeholders[agent]!.LEASH_SECRET_MAPS as string;
+const seenFor = (host: string) => origin.seen.filter((s) => String(s.headers.host).startsWith(host));
+
+interface Spawned {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** A client process with only what an agent under `leash run` would have: proxy variables, CA trust, placeholders. */
+function agentProcess(command: string, args: string[], env: Record<string, string>): Promise<Spawned> {
+  const base: Record<string, string> = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: dir };
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { env: { ...base, ...env }, cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const killer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(killer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+const agentEnv = (agent: keyof typeof TOKENS) => ({
+  HTTPS_PROXY: proxyFor(agent),
+  https_proxy: proxyFor(agent),
+  HTTP_PROXY: proxyFor(agent),
+  http_proxy: proxyFor(agent),
+  NODE_EXTRA_CA_CERTS: leashCa,
+  REQUESTS_CA_BUNDLE: bundle,
+  SSL_CERT_FILE: bundle,
+  CURL_CA_BUNDLE: bundle,
+  OPENAI_API_KEY: openaiPh(agent),
+});
+
+const PYTHON = `
+import os, sys, requests
+r = requests.get(sys.argv[1], headers={"Authorization": "Bearer " + os.environ["OPENAI_API_KEY"]}, timeout=10)
+print(r.status_code)
+print(r.headers.get("x-leash-decision", ""))
+`;
+const NODE = `
+import { EnvHttpProxyAgent, setGlobalDispatcher } from 'undici';
+setGlobalDispatcher(new EnvHttpProxyAgent());
+const r = await fetch(process.argv[1], { headers: { authorization: 'Bearer ' + process.env.OPENAI_API_KEY }, signal: AbortSignal.timeout(10000) });
+console.log(r.status);
+console.log(r.headers.get('x-leash-decision') ?? '');
+`;
+// curl reads CURL_CA_BUNDLE and the proxy variables; the shell expands the placeholder like an agent's script would.
+const CURL = 'curl -q -sS -o /dev/null -w "%{http_code}\\n%header{x-leash-decision}\\n" -H "Authorization: Bearer $OPENAI_API_KEY" "$1"';
+
+const clients: { name: string; start: (target: string) => Promise<Spawned> }[] = [
+  { name: 'curl', start: (target) => agentProcess('sh', ['-c', CURL, 'sh', target], agentEnv('research')) },
+  { name: 'python requests', start: (target) => agentProcess('python3', ['-c', PYTHON, target], agentEnv('research')) },
+  { name: 'node fetch (undici EnvHttpProxyAgent)', start: (target) => agentProcess('node', ['--input-type=module', '-e', NODE, target], agentEnv('research')) },
+];
+
+describe('an agent holding only a placeholder reaches its API, and the origin receives the real key', () => {
+  it.each(clients)('$name', async ({ name, start }) => {
+    const before = seenFor('api.test').length;
+    const result = await start(url('api.test', `/v1/models?client=${encodeURIComponent(name)}`));
+    expect(result.stderr).toBe('');
+    expect(result.stdout.split('\n')[0]).toBe('200');
+    const seen = seenFor('api.test').slice(before);
+    expect(seen.map((s) => s.headers.authorization)).toContain(`Bearer ${REAL_KEY}`);
+    expect(JSON.stringify(seen)).not.toContain('leash-ph-');
+  });
+
+  it('a query-parameter secret goes into the query', async () => {
+    const before = seenFor('api.test').length;
+    const r = await curl({ url: url('api.test', `/v1/geo?q=x&key=${mapsPh('research')}`), proxy: proxyFor('research'), caFile: bundle });
+    expect(r.status).toBe(200);
+    expect(seenFor('api.test').slice(before).map((s) => s.url)).toEqual([`/v1/geo?q=x&key=${REAL_QUERY_KEY}`]);
+  });
+});
+
+describe('a placeholder anywhere else is refused with secret_misuse, and the origin never sees it', () => {
+  const misuse = [
+    { name: 'to another allowed host, in the header', agent: 'research' as const, target: () => url('other.test', '/collect'), headers: () => ({ Authorization: `Bearer ${openaiPh('research')}` }), secret: 'openai' },
+    { name: 'to another allowed host, in the query', agent: 'research' as const, target: () => url('other.test', `/collect?k=${encodeURIComponent(openaiPh('research'))}`), headers: () => ({}), secret: 'openai' },
+    { name: 'to another allowed host, base64 in a header', agent: 'research' as const, target: () => url('other.test', '/collect'), headers: () => ({ 'X-Data': Buffer.from(`k=${openaiPh('research')}`).toString('base64') }), secret: 'openai' },
+    { name: 'another agent’s placeholder to the right host', agent: 'research' as const, target: () => url('api.test', '/v1/models'), headers: () => ({ Authorization: `Bearer ${openaiPh('writer')}` }), secret: 'openai' },
+    { name: 'over plain HTTP', agent: 'research' as const, target: () => `http://plain.test:${plain.port}/x`, headers: () => ({ Authorization: `Bearer ${openaiPh('research')}` }), secret: 'openai' },
+  ];
+
+  it.each(misuse)('$name', async ({ agent, target, headers, secret }) => {
+    const seenBefore = origin.seen.length + plain.seen.length;
+    const r = await curl({ url: target(), proxy: proxyFor(agent), caFile: bundle, headers: headers() });
+    expect(r.status).toBe(403);
+    expect(r.headers['x-leash-decision']).toBe('deny; reason=secret_misuse');
+    expect(origin.seen.length + plain.seen.length).toBe(seenBefore);
+    const records = await leash.records();
+    const last = records.filter((rec) => rec.reason === 'secret_misuse').at(-1);
+    expect(last).toMatchObject({ effect: 'deny', reason: 'secret_misuse', secret, status: 403, agent });
+    expect(String(last?.message)).not.toMatch(/REAL/);
+  });
+
+  it('python requests and node fetch are refused the same way on another host', async () => {
+    const before = seenFor('other.test').length;
+    const py = await agentProcess('python3', ['-c', PYTHON, url('other.test', '/collect')], agentEnv('research'));
+    expect(py.stdout.split('\n').slice(0, 2)).toEqual(['403', 'deny; reason=secret_misuse']);
+    const node = await agentProcess('node', ['--input-type=module', '-e', NODE, url('other.test', '/collect')], agentEnv('research'));
+    expect(node.stdout.split('\n').slice(0, 2)).toEqual(['403', 'deny; reason=secret_misuse']);
+    expect(seenFor('other.test').length).toBe(before);
+  });
+});
+
+describe('nothing leash writes holds a real value or the placeholder-to-value mapping', () => {
+  it('audit log, stderr and metrics', async () => {
+    // A request whose value leash would have to write if anything echoed it: the origin error quoting the header.
+    await curl({ url: url('api.test', `/v1/models`), proxy: proxyFor('research'), caFile: bundle, headers: { Authorization: `Bearer ${openaiPh('research')}` } });
+    const records = await leash.records();
+    expect(records.some((r) => Array.isArray(r.injected) && (r.injected as string[]).includes('openai'))).toBe(true);
+    const files = await readdir(leash.dir, { recursive: true });
+    for (const file of files) {
+      const full = path.join(leash.dir, String(file));
+      const text = await readFile(full, 'utf8').catch(() => '');
+      expect(text, file as string).not.toContain(REAL_KEY);
+      expect(text, file as string).not.toContain(REAL_QUERY_KEY);
+    }
+    const stderr = leash.stderr.join('\n');
+    expect(stderr).not.toContain(REAL_KEY);
+    expect(stderr).not.toContain(REAL_QUERY_KEY);
+  });
+});
+
+describe('leash secrets placeholder prints what the agent is given', () => {
+  it('the same placeholder leash serve accepts, and the variable to put it in', async () => {
+    const policyDir = path.join(leash.dir, 'policies');
+    const { code, out, err } = await run('secrets', 'placeholder', 'openai', '--agent', 'research', '--policy', policyDir, '--certs', path.join(leash.dir, 'certs'));
+    expect(code).toBe(0);
+    expect(out).toEqual([openaiPh('research')]);
+    expect(err).toEqual(['leash: the placeholder of secret openai for agent research; give it to the agent as LEASH_SECRET_OPENAI']);
+  });
+
+  it.each([
+    { name: 'an unknown secret', args: ['stripe'], error: 'leash secrets placeholder: no secret "stripe" in the policy; defined: openai, maps' },
+    { name: 'an unknown agent', args: ['openai', '--agent', 'nobody'], error: 'leash secrets placeholder: no agent "nobody" in the policy; defined: research, writer, anonymous' },
+  ])('$name: exit 2', async ({ args, error }) => {
+    const { code, err } = await run('secrets', 'placeholder', ...args, '--policy', path.join(leash.dir, 'policies'), '--certs', path.join(leash.dir, 'certs'));
+    expect(code).toBe(2);
+    expect(err[0]).toBe(error);
+  });
+
+  it('no CA: says how to get one, exit 1', async () => {
+    const { code, err } = await run('secrets', 'placeholder', 'openai', '--policy', path.join(leash.dir, 'policies'), '--certs', path.join(dir, 'no-certs'));
+    expect(code).toBe(1);
+    expect(err[0]).toMatch(/no CA in .*no-certs\/: placeholders are derived from leash's CA key; create it with leash ca init/);
+  });
+});
