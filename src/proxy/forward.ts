@@ -13,6 +13,7 @@ import type { Reason } from './reasons.js';
 import { refuseResponse } from './respond.js';
 import type { ProxyState } from './state.js';
 import { sendUpstream } from './upstream.js';
+import { bodyCheck } from './secret-misuse.js';
 
 export async function handleRequest(state: ProxyState & ExchangeSink, req: IncomingMessage, res: ServerResponse): Promise<void> {
   await state.keepAlive.started(req.socket);
@@ -106,5 +107,6 @@ async function forwardRequest(state: ProxyState & ExchangeSink, exchange: Exchan
     agent: destination.agent,
     reportOnly: admission.reportOnly,
     bodyPrefix,
+    bodyCheck: bodyCheck(state.runtimes.of(exchange.policy).secrets, undefined, { agent: destination.agent, host: destination.host, transport: 'http' }),
   }, refuse);
 }

@@ -20,7 +20,7 @@ import { describeUpstreamError, httpsAgentFor, sendUpstream, upstreamReason } fr
 import { withGrant } from './grants.js';
 import { judge } from './verdict.js';
 import { guardStream } from './open-tunnels.js';
-import { checkSecrets } from './secret-misuse.js';
+import { bodyCheck, checkSecrets } from './secret-misuse.js';
 import { injectSecrets } from '../secrets/inject.js';
 
 export interface InterceptSession {
@@ -74,7 +74,9 @@ export async function handleInterceptedRequest(state: ProxyState & ExchangeSink,
     const facts = { method: req.method ?? '', host: session.host, port: session.port, path, agent: session.agent, methodOverrides };
     const judged = judge(policy, facts);
     exchange.applyVerdict(judged);
-    const secrets = checkSecrets(state.runtimes.of(policy).secrets, (await state.interceptor()).ca.key, { agent: session.agent, host: session.host, transport: 'https', rawHeaders: req.rawHeaders, target: rawPath });
+    const secretsRuntime = state.runtimes.of(policy).secrets;
+    const caKey = (await state.interceptor()).ca.key;
+    const secrets = checkSecrets(secretsRuntime, caKey, { agent: session.agent, host: session.host, transport: 'https', rawHeaders: req.rawHeaders, target: rawPath });
     if (!secrets.ok) {
       if (secrets.secret) record.secret = secrets.secret;
       if (policy.settings.mode !== 'report') {
@@ -109,6 +111,7 @@ export async function handleInterceptedRequest(state: ProxyState & ExchangeSink,
       reportOnly: policy.settings.mode === 'report',
       bodyPrefix,
       injections: secrets.ok ? secrets.injections : [],
+      bodyCheck: bodyCheck(secretsRuntime, caKey, { agent: session.agent, host: session.host, transport: 'https' }),
     }, refuse);
   } catch (err) {
     // Fail closed: a bug anywhere above still ends in a refusal and an audit record.

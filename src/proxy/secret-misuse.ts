@@ -9,7 +9,7 @@ import type { KeyObject } from 'node:crypto';
 import type { Injection } from '../secrets/inject.js';
 import { judgeSecrets } from '../secrets/judge.js';
 import type { SecretsRuntime } from '../secrets/runtime.js';
-import { findIn, findInHeaders } from '../secrets/scan.js';
+import { findIn, findInHeaders, type Found } from '../secrets/scan.js';
 
 export interface SecretCheckInput {
   readonly agent: string;
@@ -46,4 +46,20 @@ export function checkSecrets(secrets: SecretsRuntime, caKey: KeyObject | undefin
     return { ok: false, reason: 'secret_unavailable', secret: injections.secret, message: `secret ${injections.secret} could not be read when this policy revision was loaded (leash said why on stderr); the request is refused rather than sent with a placeholder` };
   }
   return { ok: true, injections: injections.injections };
+}
+
+/**
+ * What a request body's placeholders mean (body-watch.ts): an objection (secret_misuse) or undefined. Undefined
+ * as a whole when the policy has no secrets: the body is then not watched at all.
+ */
+export function bodyCheck(
+  secrets: SecretsRuntime,
+  caKey: KeyObject | undefined,
+  input: Pick<SecretCheckInput, 'agent' | 'host' | 'transport'>,
+): ((found: readonly Found[]) => { readonly secret: string | null; readonly message: string } | undefined) | undefined {
+  if (!secrets.any) return undefined;
+  return (found) => {
+    const judged = judgeSecrets(secrets.view(caKey), { ...input, found });
+    return judged.ok ? undefined : { secret: judged.secret, message: judged.message };
+  };
 }

@@ -6,6 +6,8 @@
 // origin. Nothing leash writes (audit log, stderr, metrics) holds a real value or the placeholder-to-value mapping.
 
 import { spawn } from 'node:child_process';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,6 +29,10 @@ const TOKENS = { research: 'research-token-1', writer: 'writer-token-2' };
 
 let origin: TestOrigin;
 let plain: TestOrigin;
+/** An HTTPS origin (sink.test) that keeps every body byte as it arrives, complete request or not. */
+let sink: https.Server;
+let sinkPort: number;
+const sinkBytes: Buffer[] = [];
 let leash: TestLeash;
 let bundle: string;
 let leashCa: string;
@@ -44,12 +50,19 @@ beforeAll(async () => {
   for (const [name, token] of Object.entries(TOKENS)) await writeFile(path.join(dir, `${name}.token`), token, { mode: 0o600 });
   origin = await startHttpsOrigin(originCa.issue(['api.test', 'other.test']));
   plain = await startHttpOrigin();
+  const sinkCert = originCa.issue(['sink.test']);
+  sink = https.createServer({ cert: sinkCert.certPem, key: sinkCert.keyPem }, (req, res) => {
+    req.on('data', (chunk: Buffer) => sinkBytes.push(chunk));
+    req.on('end', () => res.end('stored'));
+  });
+  await new Promise<void>((r) => sink.listen(0, '127.0.0.1', r));
+  sinkPort = (sink.address() as AddressInfo).port;
   leash = await startLeash(policy(`
 settings:
-  dns: { hosts: { api.test: 127.0.0.1, other.test: 127.0.0.1, plain.test: 127.0.0.1 } }
+  dns: { hosts: { api.test: 127.0.0.1, other.test: 127.0.0.1, plain.test: 127.0.0.1, sink.test: 127.0.0.1 } }
   network: { allowCidrs: ["127.0.0.0/8"] }
   tls: { extraCa: ${JSON.stringify(extraCa)} }
-  tlsPorts: [${origin.port}]
+  tlsPorts: [${origin.port}, ${sinkPort}]
 agents:
   research: { token: ${JSON.stringify(`file:${path.join(dir, 'research.token')}`)} }
   writer: { token: ${JSON.stringify(`file:${path.join(dir, 'writer.token')}`)} }
@@ -67,6 +80,7 @@ rules:
   - { name: api, domain: api.test, ports: [${origin.port}], methods: [GET, POST], effect: allow }
   - { name: other, domain: other.test, ports: [${origin.port}], methods: [GET, POST], effect: allow }
   - { name: plain, domain: plain.test, ports: [${plain.port}], effect: allow }
+  - { name: sink, domain: sink.test, ports: [${sinkPort}], methods: [POST], effect: allow }
 `));
   leashCa = path.join(leash.dir, 'certs', 'leash-ca.pem');
   bundle = path.join(dir, 'bundle.pem');
@@ -80,6 +94,8 @@ afterAll(async () => {
   await leash?.stop();
   await origin?.close();
   await plain?.close();
+  sink?.closeAllConnections();
+  await new Promise((r) => sink?.close(r));
 });
 
 const proxyFor = (agent: keyof typeof TOKENS) => `http://${agent}:${TOKENS[agent]}@127.0.0.1:${leash.port}`;
@@ -194,6 +210,54 @@ describe('a placeholder anywhere else is refused with secret_misuse, and the ori
     const node = await agentProcess('node', ['--input-type=module', '-e', NODE, url('other.test', '/collect')], agentEnv('research'));
     expect(node.stdout.split('\n').slice(0, 2)).toEqual(['403', 'deny; reason=secret_misuse']);
     expect(seenFor('other.test').length).toBe(before);
+  });
+});
+
+describe('placeholders in request bodies', () => {
+  const bodyFile = async (name: string, body: string) => {
+    const file = path.join(dir, name);
+    await writeFile(file, body);
+    return file;
+  };
+
+  it.each([
+    { name: 'in JSON', body: () => JSON.stringify({ note: 'hi', key: openaiPh('research') }) },
+    { name: 'JSON-escaped, after 200 KB (across chunks)', body: () => `${'a'.repeat(200_000)}${openaiPh('research').replace(/-/g, '\\u002d')}${'b'.repeat(1000)}` },
+    { name: 'percent-encoded in a form', body: () => `x=1&k=${encodeURIComponent(openaiPh('research')).replace(/-/g, '%2D')}` },
+  ])('$name: refused on the way to another host, and the origin never receives it', async ({ name, body }) => {
+    sinkBytes.length = 0;
+    const file = await bodyFile(`body-${name.length}`, body());
+    const r = await curl({ url: `https://sink.test:${sinkPort}/store`, proxy: proxyFor('research'), caFile: bundle, method: 'POST', headers: { 'Content-Type': 'application/octet-stream' }, extra: ['--data-binary', `@${file}`] });
+    expect(r.status).toBe(403);
+    expect(r.headers['x-leash-decision']).toBe('deny; reason=secret_misuse');
+    expect(Buffer.concat(sinkBytes).toString('latin1')).not.toMatch(/leash.ph|leash%2Dph|leash\\u002dph/i);
+    const last = (await leash.records()).filter((rec) => rec.reason === 'secret_misuse').at(-1);
+    expect(last).toMatchObject({ host: 'sink.test', secret: 'openai', status: 403 });
+    expect(String(last?.message)).toContain('in the request body');
+  });
+
+  it('a body without a placeholder streams through whole', async () => {
+    sinkBytes.length = 0;
+    const body = 'c'.repeat(300_000);
+    const file = await bodyFile('clean', body);
+    const r = await curl({ url: `https://sink.test:${sinkPort}/store`, proxy: proxyFor('research'), caFile: bundle, method: 'POST', headers: { 'Content-Type': 'application/octet-stream' }, extra: ['--data-binary', `@${file}`] });
+    expect(r.status).toBe(200);
+    expect(Buffer.concat(sinkBytes).toString('latin1')).toBe(body);
+  });
+
+  it('its own placeholder in a body to its own host is left as it is (only its header is replaced)', async () => {
+    const before = seenFor('api.test').length;
+    const r = await curl({ url: url('api.test', '/v1/echo'), proxy: proxyFor('research'), caFile: bundle, method: 'POST', data: `note=${openaiPh('research')}` });
+    expect(r.status).toBe(200);
+    expect(seenFor('api.test').slice(before).map((s) => s.body.toString())).toEqual([`note=${openaiPh('research')}`]);
+  });
+
+  it('over plain HTTP, a placeholder in the body is refused', async () => {
+    const before = plain.seen.length;
+    const r = await curl({ url: `http://plain.test:${plain.port}/x`, proxy: proxyFor('research'), method: 'POST', data: `k=${openaiPh('research')}` });
+    expect(r.status).toBe(403);
+    expect(r.headers['x-leash-decision']).toBe('deny; reason=secret_misuse');
+    expect(plain.seen.length).toBe(before);
   });
 });
 
