@@ -81,7 +81,7 @@ rules:
   - { name: other, domain: other.test, ports: [${origin.port}], methods: [GET, POST], effect: allow }
   - { name: plain, domain: plain.test, ports: [${plain.port}], effect: allow }
   - { name: sink, domain: sink.test, ports: [${sinkPort}], methods: [POST], effect: allow }
-`));
+`), { admin: '127.0.0.1:0' });
   leashCa = path.join(leash.dir, 'certs', 'leash-ca.pem');
   bundle = path.join(dir, 'bundle.pem');
   await writeFile(bundle, `${await readFile(leashCa, 'utf8')}\n${originCa.certPem}`);
@@ -277,6 +277,12 @@ describe('nothing leash writes holds a real value or the placeholder-to-value ma
     const stderr = leash.stderr.join('\n');
     expect(stderr).not.toContain(REAL_KEY);
     expect(stderr).not.toContain(REAL_QUERY_KEY);
+    const metrics = await (await fetch(`http://127.0.0.1:${leash.running.admin?.port}/metrics`)).text();
+    expect(metrics).not.toContain(REAL_KEY);
+    expect(metrics).not.toContain('leash-ph-');
+    expect(Number(/^leash_secret_misuse_total\{secret="openai"\} (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThan(0);
+    expect(Number(/^leash_secrets_injected_total\{secret="openai"\} (\d+)$/m.exec(metrics)?.[1])).toBeGreaterThan(0);
+    expect(Number(/^leash_secrets_injected_total\{secret="maps"\} (\d+)$/m.exec(metrics)?.[1])).toBe(1);
   });
 });
 
