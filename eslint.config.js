@@ -46,6 +46,7 @@ const PURE = {
   kernel: { files: ['src/kernel/{model,nft,iptables,pf,endpoint,status,k8s}.ts'] }, // the generators and parsers
   limits: { files: ['src/limits/token-bucket.ts'] },
   audit: { files: ['src/audit/{chain,verify,redact,query,format}.ts'] },
+  secrets: { files: ['src/secrets/{spec,reach,placeholder,scan,judge,inject,environment}.ts'] },
 };
 // The layers a PURE module may not import: policy/ is the bottom layer; proxy/, tls/ and cli/ do I/O.
 const higherLayers = (here) =>

@@ -204,7 +204,7 @@ export function buildProgram(io: CommandIo, outcome: Outcome, argv: readonly str
     .addOption(new Option('--policy <path>', 'policy file or directory (repeatable; default: policies/ here, else the policy shipped with leash)').argParser(collect))
     .option('--agent <name>', 'the agent that holds it (default: anonymous)')
     .option('--certs <dir>', "where leash's CA lives (the one leash serve uses)", 'certs')
-    .addHelpText('after', '\nExample:\n  export OPENAI_API_KEY=$(leash secrets placeholder openai --agent research)')
+    .addHelpText('after', '\nExample:\n  leash secrets placeholder openai --agent research\n  export OPENAI_API_KEY=$(leash secrets placeholder openai --agent research --certs /etc/leash/certs)')
     .action((name: string, options: { policy?: string[]; agent?: string; certs: string }) => done(import('./secrets.js').then((m) => m.secretsCommand(options, ['placeholder', name], io))));
 
   const ca = command('ca', "leash's CA for TLS interception", 'leash ca init --certs /etc/leash/certs');
