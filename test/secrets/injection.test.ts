@@ -76,6 +76,9 @@ secrets:
     value: ${JSON.stringify(`file:${path.join(dir, 'query-key')}`)}
     hosts: [api.test]
     query: key
+  gone:
+    value: env:LEASH_TEST_SECRET_NEVER_SET
+    hosts: [api.test]
 rules:
   - { name: api, domain: api.test, ports: [${origin.port}], methods: [GET, POST], effect: allow }
   - { name: other, domain: other.test, ports: [${origin.port}], methods: [GET, POST], effect: allow }
@@ -188,6 +191,8 @@ describe('a placeholder anywhere else is refused with secret_misuse, and the ori
     { name: 'to another allowed host, in the query', agent: 'research' as const, target: () => url('other.test', `/collect?k=${encodeURIComponent(openaiPh('research'))}`), headers: () => ({}), secret: 'openai' },
     { name: 'to another allowed host, base64 in a header', agent: 'research' as const, target: () => url('other.test', '/collect'), headers: () => ({ 'X-Data': Buffer.from(`k=${openaiPh('research')}`).toString('base64') }), secret: 'openai' },
     { name: 'another agent’s placeholder to the right host', agent: 'research' as const, target: () => url('api.test', '/v1/models'), headers: () => ({ Authorization: `Bearer ${openaiPh('writer')}` }), secret: 'openai' },
+    { name: 'a forged placeholder naming no secret', agent: 'research' as const, target: () => url('other.test', '/collect'), headers: () => ({ 'X-Key': `leash-ph-stripe-${'ab'.repeat(16)}` }), secret: undefined },
+    { name: 'in the host name of a CONNECT (before any lookup)', agent: 'research' as const, target: () => url(`${openaiPh('research')}.other.test`, '/'), headers: () => ({}), secret: 'openai' },
     { name: 'over plain HTTP', agent: 'research' as const, target: () => `http://plain.test:${plain.port}/x`, headers: () => ({ Authorization: `Bearer ${openaiPh('research')}` }), secret: 'openai' },
   ];
 
@@ -199,7 +204,8 @@ describe('a placeholder anywhere else is refused with secret_misuse, and the ori
     expect(origin.seen.length + plain.seen.length).toBe(seenBefore);
     const records = await leash.records();
     const last = records.filter((rec) => rec.reason === 'secret_misuse').at(-1);
-    expect(last).toMatchObject({ effect: 'deny', reason: 'secret_misuse', secret, status: 403, agent });
+    expect(last).toMatchObject({ effect: 'deny', reason: 'secret_misuse', status: 403, agent, rule: null });
+    expect(last?.secret).toBe(secret);
     expect(String(last?.message)).not.toMatch(/REAL/);
   });
 
@@ -210,6 +216,17 @@ describe('a placeholder anywhere else is refused with secret_misuse, and the ori
     const node = await agentProcess('node', ['--input-type=module', '-e', NODE, url('other.test', '/collect')], agentEnv('research'));
     expect(node.stdout.split('\n').slice(0, 2)).toEqual(['403', 'deny; reason=secret_misuse']);
     expect(seenFor('other.test').length).toBe(before);
+  });
+});
+
+describe('a secret whose value could not be read', () => {
+  it('is said on stderr at start, and its placeholder is refused with 503 secret_unavailable, not forwarded', async () => {
+    expect(leash.stderr).toContain('leash: secret gone: environment variable LEASH_TEST_SECRET_NEVER_SET is not set; requests carrying its placeholder are refused');
+    const before = seenFor('api.test').length;
+    const r = await curl({ url: url('api.test', '/v1/x'), proxy: proxyFor('research'), caFile: bundle, headers: { 'X-Key': placeholders.research!.LEASH_TEST_SECRET_NEVER_SET as string } });
+    expect(r.status).toBe(503);
+    expect(r.headers['x-leash-decision']).toBe('deny; reason=secret_unavailable');
+    expect(seenFor('api.test').length).toBe(before);
   });
 });
 
@@ -296,7 +313,7 @@ describe('leash secrets placeholder prints what the agent is given', () => {
   });
 
   it.each([
-    { name: 'an unknown secret', args: ['stripe'], error: 'leash secrets placeholder: no secret "stripe" in the policy; defined: openai, maps' },
+    { name: 'an unknown secret', args: ['stripe'], error: 'leash secrets placeholder: no secret "stripe" in the policy; defined: openai, maps, gone' },
     { name: 'an unknown agent', args: ['openai', '--agent', 'nobody'], error: 'leash secrets placeholder: no agent "nobody" in the policy; defined: research, writer, anonymous' },
   ])('$name: exit 2', async ({ args, error }) => {
     const { code, err } = await run('secrets', 'placeholder', ...args, '--policy', path.join(leash.dir, 'policies'), '--certs', path.join(leash.dir, 'certs'));
