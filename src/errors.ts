@@ -5,6 +5,8 @@
 export const ERROR_CODES = {
   LEASH_POLICY_INVALID: 'the policy files contain errors; each names file:line:column, the field, the bad value and what is allowed',
   LEASH_POLICY_READ: 'a policy path could not be read (missing file or directory, unreadable, or a directory with no policy files)',
+  LEASH_TEST_READ: 'a policy test path could not be read (missing file or directory, unreadable, or a directory with no *.yaml test files)',
+  LEASH_TEST_INVALID: 'a policy test file is malformed; each error names file:line:column, the field and what is allowed',
   LEASH_USAGE: 'the command line is wrong: unknown flag, missing argument or malformed value',
   LEASH_LISTEN: 'the proxy could not listen on the requested address',
   LEASH_CA_EXISTS: 'leash ca init found a CA already; replacing it would break every agent that trusts it, so it needs --force',
@@ -15,6 +17,8 @@ export const ERROR_CODES = {
   LEASH_USER_UNKNOWN: 'a --user name is not a user of this system (looked up in /etc/passwd, then with id -u)',
   LEASH_RULES_OWN_UID: 'leash rules would restrict the uid running the command, which is where the proxy runs; restrict the agent\'s user instead',
   LEASH_KERNEL: 'nft, iptables-restore or iptables-save failed or is missing while loading, removing or reading kernel rules; the message quotes the tool',
+  LEASH_CONNECT_TIMEOUT: 'the upstream did not accept the connection within settings.timeouts.connect (reason upstream_timeout)',
+  LEASH_RESPONSE_TIMEOUT: 'the upstream did not answer within settings.timeouts.response (reason upstream_timeout)',
   LEASH_STORE_UNAVAILABLE: 'the shared store (--store, Redis) did not answer in time or is unreachable; what needed it is refused (reason store_unavailable)',
 } as const;
 
@@ -75,5 +79,13 @@ export class PolicyInvalidError extends LeashError {
     super('LEASH_POLICY_INVALID', errors.map(formatIssue).join('\n'));
     this.issues = issues;
     this.name = 'PolicyInvalidError';
+  }
+}
+
+/** The upstream took too long to connect or to answer; mapped to reason upstream_timeout (upstream.ts). */
+export class UpstreamTimeoutError extends LeashError {
+  constructor(code: 'LEASH_CONNECT_TIMEOUT' | 'LEASH_RESPONSE_TIMEOUT') {
+    super(code, code === 'LEASH_CONNECT_TIMEOUT' ? 'connect timeout' : 'response timeout');
+    this.name = 'UpstreamTimeoutError';
   }
 }

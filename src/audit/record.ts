@@ -2,6 +2,8 @@
 // names that reviewers' tools are written against. Records are redacted when written (logger.ts), never here,
 // so there is exactly one place where secrets are removed.
 
+import type { AuditReason, Reason } from '../proxy/reasons.js';
+
 export type AuditEvent = 'request' | 'tunnel' | 'policy' | 'connection' | 'grant';
 
 export interface AuditRecord {
@@ -23,7 +25,8 @@ export interface AuditRecord {
   /** Report mode only: enforce mode would have denied this. */
   wouldDeny?: boolean;
   rule: string | null;
-  reason: string;
+  /** A code from the closed catalogue (proxy/reasons.ts): what the client was told, or an audit-only event. */
+  reason: Reason | AuditReason;
   message?: string;
   /** Status sent to the client; null when none could be sent (the connection was cut). */
   status: number | null;
@@ -32,6 +35,10 @@ export interface AuditRecord {
   /** Bytes from the agent to the upstream (request body or tunnel upload): the exfiltration view. */
   bytesOut: number;
   durationMs: number;
+  /** Time from the first byte to leash's decision (admission, DNS included). */
+  decisionMs?: number;
+  /** Time from the decision to the upstream's response head (requests) or connection (tunnels). */
+  upstreamMs?: number;
   /** The address leash dialled, exactly the one it checked. */
   resolved: string | null;
   policyRevision: string;

@@ -5,11 +5,10 @@
 // seen at run time.
 
 import { LeashError, PolicyInvalidError } from '../errors.js';
-import type { RequestFacts } from '../policy/evaluate.js';
 import { explain } from '../policy/explain.js';
-import { splitAuthority } from '../policy/host.js';
 import { compilePolicy } from '../policy/load.js';
 import { readPolicySources } from '../policy/read.js';
+import { asServed, parseRequestLine } from '../policy/request-line.js';
 import { PolicyRuntime } from '../proxy/policy-runtime.js';
 import { resolveTarget } from '../proxy/resolve.js';
 import type { CommandIo } from './io.js';
@@ -25,14 +24,16 @@ export interface ExplainOptions {
 export async function explainCommand(options: ExplainOptions, args: readonly string[], io: CommandIo): Promise<number> {
   if (args.length !== 2) throw new LeashError('LEASH_USAGE', 'usage: leash explain [--policy PATH]... [--agent NAME] [--resolve] METHOD URL   (or CONNECT host:port)');
   const [method, target] = args as [string, string];
-  const { facts, inner } = requestFacts(method.toUpperCase(), target, options.agent);
+  const parsed = parseRequestLine(method, target, options.agent);
+  if (!parsed.ok) throw new LeashError('LEASH_USAGE', parsed.message);
+  const { facts, inner } = parsed.line;
   const result = compilePolicy(await readPolicySources(policyPaths(options.policy)));
   if (!result.policy) throw new PolicyInvalidError(result.issues);
   const policy = result.policy;
-  const tunnel = explain(policy, facts);
-  // What serve does: a tunnel to an intercepted host is opened, and the request inside is decided on its own.
-  const intercepted = inner !== undefined && tunnel.decision.intercept === true;
-  const { decision, trace, omitted } = intercepted ? explain(policy, inner) : tunnel;
+  const served = asServed(parsed.line, (f) => explain(policy, f));
+  const tunnel = served.tunnel ?? served.result;
+  const intercepted = served.intercepted;
+  const { decision, trace, omitted } = served.result;
   const rule = decision.rule;
   const request = decision.request;
   const seenAs = inner === undefined
@@ -67,26 +68,4 @@ export async function explainCommand(options: ExplainOptions, args: readonly str
     ...(omitted > 0 ? { omitted: `${omitted} rules whose host pattern cannot match are not listed` } : {}),
   }, null, 2));
   return 0;
-}
-
-/** The facts leash sees first, and for https:// the request inside the tunnel (decided there when intercepted). */
-function requestFacts(method: string, target: string, agent: string | undefined): { facts: RequestFacts; inner?: RequestFacts } {
-  if (method === 'CONNECT') {
-    const authority = splitAuthority(target);
-    if (!authority) throw new LeashError('LEASH_USAGE', `CONNECT needs host:port, got "${target}"`);
-    return { facts: { method, host: authority.host, port: authority.port, agent } };
-  }
-  let url: URL;
-  try {
-    url = new URL(target);
-  } catch {
-    throw new LeashError('LEASH_USAGE', `"${target}" is not an absolute http:// or https:// URL`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new LeashError('LEASH_USAGE', `"${target}": only http:// and https:// URLs can be explained`);
-  const port = url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
-  const host = url.hostname;
-  if (url.protocol === 'https:') {
-    return { facts: { method: 'CONNECT', host, port, agent }, inner: { method, host, port, path: `${url.pathname}${url.search}`, agent } };
-  }
-  return { facts: { method, host, port, path: `${url.pathname}${url.search}`, agent } };
 }

@@ -21,6 +21,7 @@ commands:
            [--store redis://[USER:PASS@]HOST:PORT[/DB] [--store-timeout 250ms]]  shared state for a fleet ($LEASH_STORE)
   check    [--policy PATH]... [--format text|github]                   validate policy files
   explain  [--policy PATH]... [--agent NAME] [--resolve] METHOD URL    what leash serve would do with a request, and why
+  test     [--policy PATH]... [--format text|junit] [TESTFILE|DIR]...  policy unit tests (default policies/tests/); exit 1 on a failure
   rules    --user NAME|UID... --proxy HOST:PORT --format nft|iptables|pf [--allow HOST:PORT]... [--action reject|drop] [--no-log]
            [--apply|--remove|--status]                                 kernel rules: the agent's user may reach only the proxy
   rules    --format k8s --agent-selector KEY=VALUE [--namespace NS] [--proxy-selector KEY=VALUE]
@@ -32,6 +33,8 @@ commands:
   audit report [FILE|DIR]... [filters] [--policy PATH]... -o FILE.html one self-contained HTML report with charts
   secrets placeholder NAME [--agent NAME] [--policy PATH]... [--certs DIR]
                                                                        the placeholder an agent holds instead of secret NAME
+  policy replay [--policy NEW]... [--format text|json] [--allow-tightening] [AUDIT]...
+                                                                       re-decide the audit log under a new policy: the decisions that change
   ca init  [--certs DIR] [--force]                                     create leash's CA for TLS interception
   ca trust [--certs DIR]                                               how to make agents trust it
   help [COMMAND]                                                       this text, or one command's flags, defaults and an example
@@ -122,6 +125,28 @@ export function buildProgram(io: CommandIo, outcome: Outcome, argv: readonly str
     .action(function (this: Command, options: { policy?: string[]; agent?: string; resolve?: boolean }) {
       return done(import('./explain.js').then((m) => m.explainCommand(options, this.args, io)));
     });
+
+  command('test', 'run policy tests: requests and the decisions the policy must make', 'leash test --policy policies/ policies/tests/')
+    .usage('[--policy PATH]... [--format text|junit] [TESTFILE|DIR]...')
+    .argument('[tests...]', 'test files or directories of *.yaml test files (default: policies/tests/)')
+    .addOption(policyOption)
+    .option('--format <format>', 'text (each failure, then N passed, N failed), or junit (XML for CI)', 'text')
+    .action((tests: string[], options: { policy?: string[]; format?: string }) => done(import('./test.js').then((m) => m.testCommand(options, tests, io))));
+
+  const policyGroup = command('policy', 'policy as code: replay an audit log under a changed policy', 'leash policy replay --policy pr/policies/ /var/log/leash/');
+  policyGroup
+    .command('replay')
+    .description('re-decide every recorded request under a new policy and print the decisions that change')
+    .usage('[--policy NEW]... [--format text|json] [--allow-tightening] [AUDIT]...')
+    .argument('[inputs...]', 'audit files or directories (default: $LEASH_AUDIT, else ./leash-audit.log, with rotated siblings)')
+    .helpOption('-h, --help', 'show this help')
+    .configureOutput({ writeOut: print(io.out), writeErr: print(io.err), outputError: () => {} })
+    .exitOverride()
+    .addOption(new Option('--policy <path>', 'the new policy: file or directory (repeatable; default: policies/ here, else the policy shipped with leash)').argParser(collect))
+    .option('--format <format>', 'text or json', 'text')
+    .option('--allow-tightening', 'exit 0 even when something allowed would now be denied')
+    .addHelpText('after', '\nExample:\n  leash policy replay --policy pr/policies/ /var/log/leash/')
+    .action((inputs: string[], options: { policy?: string[]; format?: string; allowTightening?: boolean }) => done(import('./policy-replay.js').then((m) => m.replayCommand(options, inputs, io))));
 
   command('rules', "kernel rules that let the agent's user reach only the proxy", 'sudo leash rules --user agent --proxy 127.0.0.1:3128 --format nft --apply')
     .option('--user <name|uid>', "the agent's OS user (repeatable)", collect)

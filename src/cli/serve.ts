@@ -67,12 +67,20 @@ export async function startServe(options: ServeOptions, io: CommandIo): Promise<
     const warning = caExpiryWarning(await ensureCa(certs, io.err), certs, new Date());
     if (warning) io.err(warning);
   }
-  const storeUrl = options.store ?? io.env.LEASH_STORE;
-  const store = storeUrl ? await openSharedStores(storeUrl, { timeout: options.storeTimeout ?? io.env.LEASH_STORE_TIMEOUT, log: io.err, now: options.now }) : undefined;
-  const written = openAuditLog(options.audit ?? defaultAuditPath(io.env), { ...parseRotation(options.auditMaxSize, options.auditKeep), log: io.err });
   // Metrics count every audit record as it is written, so they cannot disagree with the log.
   let proxyRef: ProxyServer | undefined;
-  const metrics = new ProxyMetrics({ openExchanges: () => proxyRef?.openExchanges ?? 0, revision: () => proxyRef?.policy.revision ?? policy.revision, auditRecords: () => written.count });
+  let written: AuditLog | undefined;
+  const metrics = new ProxyMetrics({
+    openExchanges: () => proxyRef?.openExchanges ?? 0,
+    revision: () => proxyRef?.policy.revision ?? policy.revision,
+    auditRecords: () => written?.count ?? 0,
+    activeGrants: () => proxyRef?.activeGrants(),
+  });
+  const storeUrl = options.store ?? io.env.LEASH_STORE;
+  const store = storeUrl
+    ? await openSharedStores(storeUrl, { timeout: options.storeTimeout ?? io.env.LEASH_STORE_TIMEOUT, log: io.err, now: options.now, observe: (op, seconds, ok) => metrics.observeStore(op, seconds, ok) })
+    : undefined;
+  written = openAuditLog(options.audit ?? defaultAuditPath(io.env), { ...parseRotation(options.auditMaxSize, options.auditKeep), log: io.err });
   const audit = metrics.counting(written);
   let proxy: ProxyServer;
   try {

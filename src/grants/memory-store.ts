@@ -21,6 +21,15 @@ export class MemoryGrantStore implements GrantStore {
     this.entries = new LRUCache({ max: maxHosts });
   }
 
+  active(nowMs: number): number {
+    let count = 0;
+    for (const entry of this.entries.values()) {
+      if (entry.host && entry.host.expiresAt > nowMs) count++;
+      for (const grant of entry.urls.values()) if (grant.expiresAt > nowMs) count++;
+    }
+    return count;
+  }
+
   async add(grant: Grant): Promise<void> {
     const key = grantKey(grant.agent, grant.scheme, grant.host, grant.port);
     let entry = this.entries.get(key);

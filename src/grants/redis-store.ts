@@ -76,7 +76,7 @@ local ttl = redis.call('PTTL', KEYS[1])
 local wanted = math.ceil(expiry - now) + 1000
 if ttl < wanted then redis.call('PEXPIRE', KEYS[1], wanted) end
 return 1
-`);
+`, 'grant_add');
 
 // KEYS[1] hash; ARGV: now ('' = TIME), URL ('' = any). Returns {now, kind, expiry, seq, JSON, URL}: kind 'host'
 // (the host grant in force), 'url' (the grant of that URL, or without one the URL grant lasting longest), 'none'.
@@ -106,7 +106,7 @@ for i = 1, #all, 2 do
 end
 if best == nil then return {nowText, 'none'} end
 return {nowText, 'url', string.format('%.17g', best[1]), best[2], best[3], best[4]}
-`);
+`, 'grant_find');
 
 // KEYS[1] hash; ARGV: field, source request id. Removes the entry only if it still names that source.
 const REVOKE = luaScript(`${LUA_ENTRY}
@@ -117,7 +117,7 @@ local ok, grant = pcall(cjson.decode, j)
 if not ok or type(grant) ~= 'table' or type(grant.source) ~= 'table' or grant.source.requestId ~= ARGV[2] then return 0 end
 redis.call('HDEL', KEYS[1], ARGV[1])
 return 1
-`);
+`, 'grant_revoke');
 
 export interface RedisGrantStoreOptions {
   readonly clock?: StoreClock;

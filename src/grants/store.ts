@@ -39,6 +39,8 @@ export interface GrantStore {
    * made it its own). True if one was removed.
    */
   revoke(key: GrantKey, sourceRequestId: string): Promise<boolean>;
+  /** Grants in force at `nowMs`, for metrics; only stores that can count without scanning a server offer it. */
+  active?(nowMs: number): number;
 }
 
 export function grantKey(agent: string, scheme: string, host: string, port: number): string {

@@ -34,7 +34,7 @@ end
 redis.call('HSET', KEYS[1], 'tokens', string.format('%.17g', tokens), 'at', string.format('%.17g', now))
 redis.call('PEXPIRE', KEYS[1], math.ceil(((limit - tokens) * window) / limit) + 1000)
 return {ok, retry}
-`);
+`, 'rate_take');
 
 export interface RedisRateLimitStoreOptions {
   readonly clock?: StoreClock;

@@ -2,7 +2,7 @@
 // editors use), turning Ajv's errors into located, operator-readable issues. Semantic checks that a schema cannot
 // express (host patterns, CIDRs, references between files) live with the code that compiles those fields.
 
-import { Ajv, type ErrorObject } from 'ajv';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import schema from './policy.schema.json' with { type: 'json' };
 import type { PolicyIssue } from '../errors.js';
 import type { ParsedYaml, YamlPath } from './yaml.js';
@@ -14,8 +14,18 @@ ajv.addKeyword({ keyword: 'x-allowed', schemaType: 'string' });
 const validateFile = ajv.compile(schema);
 
 export function checkSchema(parsed: ParsedYaml): PolicyIssue[] {
-  if (validateFile(parsed.value)) return [];
-  const errors = validateFile.errors ?? [];
+  return schemaIssues(validateFile, parsed);
+}
+
+/** A validator for another YAML format leash reads (policy tests), with the same `x-allowed` messages. */
+export function compileSchema(other: object): ValidateFunction {
+  return ajv.compile(other);
+}
+
+/** `parsed` checked against `validate`: each error located at file:line:column and worded for the operator. */
+export function schemaIssues(validate: ValidateFunction, parsed: ParsedYaml): PolicyIssue[] {
+  if (validate(parsed.value)) return [];
+  const errors = validate.errors ?? [];
   const anyOfPaths = new Set(errors.filter((e) => e.keyword === 'anyOf').map((e) => e.schemaPath));
   const seen = new Set<string>();
   const issues: PolicyIssue[] = [];

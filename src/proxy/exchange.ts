@@ -11,7 +11,7 @@ import type { Reason } from './reasons.js';
 import { refuseResponse, refuseSocket, statusOf } from './respond.js';
 import type { ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { Verdict } from './verdict.js';
+import type { AdmissionNotes } from './admission.js';
 
 export interface ExchangeSink {
   readonly audit: AuditLog;
@@ -33,6 +33,7 @@ export class Exchange {
    */
   revalidate?: (policy: CompiledPolicy) => Promise<{ reason: Reason; message: string } | undefined>;
   private readonly finishers: (() => void)[] = [];
+  private decidedAt: number | undefined;
 
   constructor(
     private readonly sink: ExchangeSink,
@@ -50,19 +51,20 @@ export class Exchange {
     return this.done;
   }
 
-  applyVerdict(verdict: Verdict): void {
-    const r = this.record;
-    r.effect = verdict.effect;
-    r.reason = verdict.reason;
-    r.rule = verdict.rule?.name ?? null;
-    this.ruleReason = verdict.rule?.reason ?? null;
-    r.message = verdict.message;
-    if (verdict.wouldDeny) r.wouldDeny = true;
-    if (verdict.request) {
-      r.host = verdict.request.host;
-      r.port = verdict.request.port;
-      r.agent = verdict.request.agent;
-    }
+  /** What admission decided (admission.ts), into the record, with how long deciding took. */
+  noteAdmission(notes: AdmissionNotes): void {
+    this.decidedAt = performance.now();
+    this.record.decisionMs = round(this.decidedAt - this.startedAt);
+    const { ruleReason, wouldDeny, ...fields } = notes;
+    Object.assign(this.record, fields);
+    if (wouldDeny) this.record.wouldDeny = true;
+    else delete this.record.wouldDeny;
+    if (ruleReason !== undefined) this.ruleReason = ruleReason;
+  }
+
+  /** The upstream answered (a response head) or accepted the connection (a tunnel). */
+  noteUpstream(): void {
+    if (this.decidedAt !== undefined && this.record.upstreamMs === undefined) this.record.upstreamMs = round(performance.now() - this.decidedAt);
   }
 
   /** A refusal after (or instead of) the policy decision: the exchange is denied for `reason`. */
@@ -109,8 +111,13 @@ export class Exchange {
     this.done = true;
     for (const fn of this.finishers.splice(0)) fn();
     Object.assign(this.record, fields);
-    this.record.durationMs = Math.round((performance.now() - this.startedAt) * 1000) / 1000;
+    this.record.durationMs = round(performance.now() - this.startedAt);
     this.sink.open.delete(this);
     this.sink.audit.write(this.record);
   }
+}
+
+/** Milliseconds to the microsecond. */
+function round(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
 }

@@ -5,9 +5,10 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { hostForUrl } from '../policy/host.js';
-import { admit } from './admit.js';
+import { admit } from './admission.js';
+import { admissionContext, applicantOf } from './admission-context.js';
 import { Exchange, type ExchangeSink } from './exchange.js';
-import { gatherOverrides, overrideRefusal } from './method-override.js';
+import { gatherOverrides } from './method-override.js';
 import { expectation, framingProblem, hostHeaderProblem, unsupportedExpectation } from './headers.js';
 import type { Reason } from './reasons.js';
 import { refuseResponse } from './respond.js';
@@ -84,28 +85,31 @@ async function forwardRequest(state: ProxyState & ExchangeSink, exchange: Exchan
     continued = true;
   };
   const { overrides, bodyPrefix } = await gatherOverrides(exchange.policy, req, url.hostname, path, sendContinue);
-  const facts = { method: req.method ?? '', host: url.hostname, port, path, methodOverrides: overrides.map((o) => o.method) };
-  const admission = await admit(state, exchange, req, facts);
-  // Refused, or let through by a grant: was it for a method asked for through an override?
-  const decided = { reason: admission.ok ? (record.reason as Reason) : admission.reason, rule: record.rule, ruleReason: exchange.ruleReason };
-  const override = overrideRefusal(exchange.policy, { ...facts, agent: record.agent }, decided, overrides);
-  if (!admission.ok && override) return refuse(override.reason, override.message);
+  const admission = await admit(admissionContext(state, exchange.policy), {
+    applicant: await applicantOf(state, exchange.policy, req),
+    channel: 'http',
+    method: req.method ?? '',
+    host: url.hostname,
+    port,
+    path,
+    overrides,
+    headers: req.headers,
+    carried: { rawHeaders: req.rawHeaders, target: req.url ?? '' },
+  });
+  exchange.noteAdmission(admission.notes);
   if (!admission.ok) return refuse(admission.reason, admission.message, admission.retryAfterSeconds);
-  if (override && !admission.reportOnly) return refuse(override.reason, override.message);
-  if (override) Object.assign(record, { wouldDeny: true, reason: override.reason, message: override.message });
-  const { request: destination, resolution } = admission;
+  const destination = admission.request;
   // RFC 9112 §3.2.2: a proxy replaces Host with the authority of the absolute-form target.
   const authority = hostForUrl(destination.host, destination.hostKind);
   sendContinue();
   await sendUpstream(state, exchange, req, res, {
     protocol: 'http:',
-    address: resolution.address,
+    address: admission.address,
     port,
     hostHeader: url.port ? `${authority}:${port}` : authority,
     path,
     rule: admission.rule,
     agent: destination.agent,
-    reportOnly: admission.reportOnly,
     bodyPrefix,
     bodyCheck: bodyCheck(state.runtimes.of(exchange.policy).secrets, undefined, { agent: destination.agent, host: destination.host, transport: 'http' }),
   }, refuse);

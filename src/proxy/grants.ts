@@ -20,7 +20,7 @@ import { newRecord, type AuditRecord } from '../audit/record.js';
 import { StoreUnavailableError } from '../errors.js';
 import type { RequestMaterial } from '../grants/reflection.js';
 import { newResponseGrants, selectReference, SKIP_REASONS, type ResponseGrants, type Selection, type SkipReason } from '../grants/select.js';
-import type { Grant } from '../grants/store.js';
+import type { Grant, GrantStore } from '../grants/store.js';
 import { inspectResponse, type ResponseInspector } from '../inspect/body.js';
 import { headerReferences } from '../inspect/headers.js';
 import type { Reference } from '../inspect/reference.js';
@@ -327,23 +327,29 @@ function carriesBody(headers: IncomingHttpHeaders): boolean {
   return headers['transfer-encoding'] !== undefined || (headers['content-length'] ?? '0') !== '0';
 }
 
+/** What grant lookups need: the store and the clock. */
+export interface GrantLookup {
+  readonly policy: CompiledPolicy;
+  readonly grants: GrantStore;
+  readonly now: () => number;
+}
+
 /**
  * The grant that lets this request through when no rule matched, or undefined. Usable per request anywhere,
  * inside intercepted tunnels too: a GET or HEAD without a body (`headers` given) to a host a trusted response
- * referenced for this agent, still in force at state.now(); with scope url, only the exact URL seen (target is
- * the path and query as forwarded). For a CONNECT, the grant that lasts longest on the host: its `expiresAt` is
- * when a tunnel opened by it must close (each request inside is then checked again by this function).
+ * referenced for this agent, still in force at now(); with scope url, only the exact URL seen (target is the path
+ * and query as forwarded). For a CONNECT, the grant that lasts longest on the host: its `expiresAt` is when a
+ * tunnel opened by it must close (each request inside is then checked again by this function).
  */
 export async function findGrant(
-  state: ProxyState,
-  policy: CompiledPolicy,
+  lookup: Pick<GrantLookup, 'grants' | 'now'>,
   request: NormalizedRequest,
   scheme: 'http' | 'https',
   target: string | undefined,
   headers?: IncomingHttpHeaders,
 ): Promise<Grant | undefined> {
   const tunnel = request.method === 'CONNECT' && request.path === undefined;
-  if (tunnel) return state.grants.find(request.agent, scheme, request.host, request.port, state.now());
+  if (tunnel) return lookup.grants.find(request.agent, scheme, request.host, request.port, lookup.now());
   if (request.method !== 'GET' && request.method !== 'HEAD') return undefined;
   if (headers && carriesBody(headers)) return undefined;
   const host = request.hostKind === 'ipv6' ? `[${request.host}]` : request.host;
@@ -354,43 +360,49 @@ export async function findGrant(
   } catch {
     return undefined;
   }
-  return state.grants.find(request.agent, scheme, request.host, request.port, state.now(), wanted);
+  return lookup.grants.find(request.agent, scheme, request.host, request.port, lookup.now(), wanted);
 }
 
+export type GrantOutcome =
+  /** No grant applies; `message` says why one the agent holds on the host does not cover this request. */
+  | { readonly kind: 'none'; readonly message?: string }
+  | { readonly kind: 'granted'; readonly verdict: Verdict; readonly grant: AuditRecord['grant'] }
+  /** The store could not say: a refusal (store_unavailable) when grants can exist under this policy. */
+  | { readonly kind: 'unknown'; readonly verdict: Verdict };
+
 /**
- * When no rule matched, a grant may still let the request through; returns the verdict to enforce and names the
- * grant in the record. `scheme` undefined: this request cannot use a grant (an opaque tunnel to a non-TLS port).
+ * When no rule matched, a grant may still let the request through. `scheme` undefined: this request cannot use a
+ * grant (an opaque tunnel to a non-TLS port, an upgrade).
  */
-export async function withGrant(state: ProxyState, exchange: Exchange, verdict: Verdict, scheme: 'http' | 'https' | undefined, target?: string, headers?: IncomingHttpHeaders): Promise<Verdict> {
+export async function grantFor(lookup: GrantLookup, verdict: Verdict, scheme: 'http' | 'https' | undefined, target?: string, headers?: IncomingHttpHeaders): Promise<GrantOutcome> {
   const request = verdict.request;
   // A grant is for hosts no rule speaks about; where an allow rule decides the host, its limits stand, whatever was
   // granted before (a reload may have added that rule since).
-  if (verdict.reason !== 'no_rule' || verdict.hostHasRule || !request || !scheme) return verdict;
+  if (verdict.reason !== 'no_rule' || verdict.hostHasRule || !request || !scheme) return { kind: 'none' };
   let grant: Grant | undefined;
   try {
-    grant = await findGrant(state, exchange.policy, request, scheme, target, headers);
+    grant = await findGrant(lookup, request, scheme, target, headers);
   } catch (err) {
     if (!(err instanceof StoreUnavailableError)) throw err;
-    const refused = grantUnknown(exchange.policy, verdict, err);
-    exchange.applyVerdict(refused);
-    return refused;
+    return { kind: 'unknown', verdict: grantUnknown(lookup.policy, verdict, err) };
   }
-  if (!grant) return notGranted(state, verdict, request, scheme, target);
-  const granted: Verdict = {
-    ...verdict,
-    effect: 'allow',
-    wouldDeny: false,
-    reason: 'granted',
-    rule: null,
-    // A grant is GET/HEAD, for its TTL, per request: its tunnels are intercepted so each request in them is held
-    // to that (and, with scope url, to the exact URLs seen). A spliced tunnel could carry anything, for ever.
-    intercept: request.method === 'CONNECT',
-    // Names the source by request id: its URL may carry query secrets, and messages are only pattern-redacted.
-    message: `${request.method} ${request.host}:${request.port} allowed by a grant from the response to request ${grant.source.requestId} (rule ${grant.source.rule})`,
+  if (!grant) return { kind: 'none', message: await notGranted(lookup, request, scheme, target) };
+  return {
+    kind: 'granted',
+    grant: grantAuditFields(grant),
+    verdict: {
+      ...verdict,
+      effect: 'allow',
+      wouldDeny: false,
+      reason: 'granted',
+      rule: null,
+      // A grant is GET/HEAD, for its TTL, per request: its tunnels are intercepted so each request in them is held
+      // to that (and, with scope url, to the exact URLs seen). A spliced tunnel could carry anything, for ever.
+      intercept: request.method === 'CONNECT',
+      // Names the source by request id: its URL may carry query secrets, and messages are only pattern-redacted.
+      message: `${request.method} ${request.host}:${request.port} allowed by a grant from the response to request ${grant.source.requestId} (rule ${grant.source.rule})`,
+    },
   };
-  exchange.applyVerdict(granted);
-  Object.assign(exchange.record, { rule: 'grant', grant: grantAuditFields(grant) });
-  return granted;
 }
 
 export function grantAuditFields(grant: Grant): AuditRecord['grant'] {
@@ -408,15 +420,15 @@ export function grantAuditFields(grant: Grant): AuditRecord['grant'] {
  * A request to a host the agent holds a grant for, that the grant does not cover: says so (the URL was not among
  * those the response named, or the method or body is not a read), instead of "no rule allows it".
  */
-async function notGranted(state: ProxyState, verdict: Verdict, request: NormalizedRequest, scheme: 'http' | 'https', target: string | undefined): Promise<Verdict> {
-  if (request.method === 'CONNECT') return verdict;
-  const onHost = await state.grants.find(request.agent, scheme, request.host, request.port, state.now()).catch(() => undefined);
-  if (!onHost) return verdict;
+async function notGranted(lookup: Pick<GrantLookup, 'grants' | 'now'>, request: NormalizedRequest, scheme: 'http' | 'https', target: string | undefined): Promise<string | undefined> {
+  if (request.method === 'CONNECT') return undefined;
+  const onHost = await lookup.grants.find(request.agent, scheme, request.host, request.port, lookup.now()).catch(() => undefined);
+  if (!onHost) return undefined;
   const what = `${request.method} ${request.host}:${request.port}${target ?? ''}`;
   const why = request.method !== 'GET' && request.method !== 'HEAD'
     ? `a grant allows only GET and HEAD, and this is ${request.method}`
     : onHost.url !== null
       ? 'the grant for this host covers only the URLs its response named (scope url), and this one was not among them'
       : 'a grant allows only reads without a body';
-  return { ...verdict, message: `${what} not granted: ${why} (grant from the response to request ${onHost.source.requestId})` };
+  return `${what} not granted: ${why} (grant from the response to request ${onHost.source.requestId})`;
 }

@@ -12,15 +12,15 @@ import type { IdentityMethod } from '../policy/identity.js';
 import type { CompiledPolicy } from '../policy/policy.js';
 import { Exchange, type ExchangeSink } from './exchange.js';
 import { expectation, framingProblem, hostHeaderProblem, unsupportedExpectation } from './headers.js';
-import { gatherOverrides, headerOverrides, overrideRefusal, queryOverrides } from './method-override.js';
-import { overRateLimit } from './rate-limit.js';
+import { gatherOverrides, headerOverrides, queryOverrides } from './method-override.js';
 import type { Reason } from './reasons.js';
 import type { ProxyState } from './state.js';
 import { describeUpstreamError, httpsAgentFor, sendUpstream, upstreamReason } from './upstream.js';
-import { withGrant } from './grants.js';
 import { judge } from './verdict.js';
+import { admit } from './admission.js';
+import { admissionContext } from './admission-context.js';
 import { guardStream } from './open-tunnels.js';
-import { bodyCheck, checkSecrets } from './secret-misuse.js';
+import { bodyCheck } from './secret-misuse.js';
 import { injectSecrets } from '../secrets/inject.js';
 
 export interface InterceptSession {
@@ -70,34 +70,11 @@ export async function handleInterceptedRequest(state: ProxyState & ExchangeSink,
       continued = true;
     };
     const { overrides, bodyPrefix } = await gatherOverrides(policy, req, session.host, path, sendContinue);
-    const methodOverrides = overrides.map((o) => o.method);
-    const facts = { method: req.method ?? '', host: session.host, port: session.port, path, agent: session.agent, methodOverrides };
-    const judged = judge(policy, facts);
-    exchange.applyVerdict(judged);
-    const secretsRuntime = state.runtimes.of(policy).secrets;
+    // Placeholders derive from leash's CA key, loaded since the tunnel was intercepted.
     const caKey = (await state.interceptor()).ca.key;
-    const secrets = checkSecrets(secretsRuntime, caKey, { agent: session.agent, host: session.host, transport: 'https', rawHeaders: req.rawHeaders, target: rawPath });
-    if (!secrets.ok) {
-      if (secrets.secret) record.secret = secrets.secret;
-      if (policy.settings.mode !== 'report') {
-        // No rule decided this refusal: the request carried what it must not, whatever rule would have allowed it.
-        record.rule = null;
-        exchange.ruleReason = null;
-        return refuse(secrets.reason, secrets.message);
-      }
-      Object.assign(record, { wouldDeny: true, reason: secrets.reason, message: secrets.message });
-    }
-    const verdict = await withGrant(state, exchange, judged, 'https', path, req.headers);
-    const decided = { reason: verdict.reason, rule: record.rule, ruleReason: exchange.ruleReason };
-    const override = overrideRefusal(policy, facts, decided, overrides);
-    if (override && policy.settings.mode !== 'report') return refuse(override.reason, override.message);
-    if (override) Object.assign(record, { wouldDeny: true, reason: override.reason, message: override.message });
-    if (verdict.effect === 'deny' || !verdict.request) return refuse(verdict.reason, verdict.message);
-    const limited = await overRateLimit(state, verdict);
-    if (limited) {
-      if (policy.settings.mode !== 'report') return refuse(limited.reason, limited.message, limited.retryAfterSeconds);
-      Object.assign(record, { wouldDeny: true, reason: limited.reason, message: limited.message });
-    }
+    const admission = await admit(admissionContext(state, policy, caKey), { ...inTunnel(session), method: req.method ?? '', path, overrides, headers: req.headers, carried: { rawHeaders: req.rawHeaders, target: rawPath } });
+    exchange.noteAdmission(admission.notes);
+    if (!admission.ok) return refuse(admission.reason, admission.message, admission.retryAfterSeconds);
     const name = hostForUrl(session.host, session.hostKind);
     sendContinue();
     await sendUpstream(state, exchange, req, res, {
@@ -106,12 +83,11 @@ export async function handleInterceptedRequest(state: ProxyState & ExchangeSink,
       port: session.port,
       hostHeader: session.port === 443 ? name : `${name}:${session.port}`,
       path,
-      rule: verdict.rule,
+      rule: admission.rule,
       agent: session.agent,
-      reportOnly: policy.settings.mode === 'report',
       bodyPrefix,
-      injections: secrets.ok ? secrets.injections : [],
-      bodyCheck: bodyCheck(secretsRuntime, caKey, { agent: session.agent, host: session.host, transport: 'https' }),
+      injections: admission.injections,
+      bodyCheck: bodyCheck(state.runtimes.of(policy).secrets, caKey, { agent: session.agent, host: session.host, transport: 'https' }),
     }, refuse);
   } catch (err) {
     // Fail closed: a bug anywhere above still ends in a refusal and an audit record.
@@ -165,32 +141,17 @@ export async function handleInterceptedUpgrade(state: ProxyState & ExchangeSink,
   record.path = destination.path;
   // An upgrade carries no body: only header and query overrides.
   const overrides = [...headerOverrides(req.rawHeaders), ...queryOverrides(destination.path)];
-  const methodOverrides = overrides.map((o) => o.method);
-  const facts = { method: req.method ?? '', host: session.host, port: session.port, path: destination.path, agent: session.agent, methodOverrides };
-  const verdict = judge(policy, facts);
-  exchange.applyVerdict(verdict);
-  const secrets = checkSecrets(state.runtimes.of(policy).secrets, (await state.interceptor()).ca.key, { agent: session.agent, host: session.host, transport: 'https', rawHeaders: req.rawHeaders, target: destination.path });
-  if (!secrets.ok && policy.settings.mode !== 'report') {
-    if (secrets.secret) record.secret = secrets.secret;
-    record.rule = null;
-    exchange.ruleReason = null;
-    return refuse(secrets.reason, secrets.message);
-  }
-  const override = overrideRefusal(policy, facts, { reason: verdict.reason, rule: record.rule, ruleReason: exchange.ruleReason }, overrides);
-  if (override && policy.settings.mode !== 'report') return refuse(override.reason, override.message);
-  if (verdict.effect === 'deny' || !verdict.request) return refuse(verdict.reason, verdict.message);
-  if (req.method !== 'GET' || String(req.headers.upgrade).toLowerCase() !== 'websocket' || !verdict.rule?.websocket) {
-    return refuse('upgrade_denied', `protocol upgrade to "${String(req.headers.upgrade).slice(0, 40)}" is allowed only for GETs allowed by a rule with websocket: true`);
-  }
-  const limited = await overRateLimit(state, verdict);
-  if (limited && policy.settings.mode !== 'report') return exchange.refuseOnSocket(socket, limited.reason, limited.message, limited.retryAfterSeconds);
-  // An upload budget cannot be held on a spliced stream yet: refuse rather than let it go unenforced.
-  if (verdict.rule.bandwidth) return refuse('upgrade_denied', `rule ${verdict.rule.name} has a bandwidth budget, which leash cannot enforce on a WebSocket stream`);
+  const upgrade = String(req.headers.upgrade ?? '');
+  const caKey = (await state.interceptor()).ca.key;
+  const admission = await admit(admissionContext(state, policy, caKey), { ...inTunnel(session), method: req.method ?? '', path: destination.path, overrides, upgrade, carried: { rawHeaders: req.rawHeaders, target: destination.path } });
+  exchange.noteAdmission(admission.notes);
+  if (!admission.ok) return exchange.refuseOnSocket(socket, admission.reason, admission.message, admission.retryAfterSeconds);
+  const facts = { method: req.method ?? '', host: session.host, port: session.port, path: destination.path, agent: session.agent, methodOverrides: overrides.map((o) => o.method) };
   const name = hostForUrl(session.host, session.hostKind);
   req.headers.host = session.port === 443 ? name : `${name}:${session.port}`;
   req.url = destination.path;
-  if (secrets.ok && secrets.injections.length > 0) {
-    const injected = injectSecrets(req.headers, destination.path, secrets.injections);
+  if (admission.injections.length > 0) {
+    const injected = injectSecrets(req.headers, destination.path, admission.injections);
     Object.assign(req.headers, injected.headers);
     req.url = injected.path;
     if (injected.injected.length > 0) record.injected = [...injected.injected];
@@ -206,6 +167,17 @@ export async function handleInterceptedUpgrade(state: ProxyState & ExchangeSink,
     exchange.deny(upstreamReason(err), `upstream ${req.headers.host} (${session.address}): ${describeUpstreamError(err)}`);
     socket.destroy();
   });
+}
+
+/** What the tunnel fixed for every request inside it: who asks, where to, and the address checked at CONNECT. */
+function inTunnel(session: InterceptSession) {
+  return {
+    applicant: { agent: session.agent, identity: session.identity },
+    channel: 'intercepted' as const,
+    host: session.host,
+    port: session.port,
+    address: session.address,
+  };
 }
 
 function sameDestination(host: string, port: number, session: InterceptSession): boolean {

@@ -14,6 +14,8 @@ export interface MetricsSources {
   readonly revision: () => string;
   /** Records the audit log has written. */
   readonly auditRecords: () => number;
+  /** Grants in force now, where the store can count them cheaply (the memory store); absent otherwise. */
+  readonly activeGrants?: () => number | undefined;
 }
 
 export class ProxyMetrics {
@@ -25,6 +27,11 @@ export class ProxyMetrics {
   private readonly reloads: Counter<'outcome'>;
   private readonly secretMisuse: Counter<'secret'>;
   private readonly secretsInjected: Counter<'secret'>;
+  private readonly decision: Histogram<'event'>;
+  private readonly upstream: Histogram<'event'>;
+  private readonly grantsUsed: Counter;
+  private readonly storeSeconds: Histogram<'operation' | 'outcome'>;
+  private readonly storeErrors: Counter<'operation'>;
 
   constructor(sources: MetricsSources) {
     const registers = [this.registry];
@@ -38,6 +45,29 @@ export class ProxyMetrics {
       registers,
     });
     this.grants = new Counter({ name: 'leash_grants_total', help: 'References in inspected responses, by outcome (granted, grant_skipped, grant_revoked).', labelNames: ['result'], registers });
+    this.decision = new Histogram({
+      name: 'leash_decision_seconds',
+      help: "Time from a request's or tunnel's first byte to leash's decision (identity, policy, grants, limits, DNS).",
+      labelNames: ['event'],
+      buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+      registers,
+    });
+    this.upstream = new Histogram({
+      name: 'leash_upstream_seconds',
+      help: "Time from the decision to the upstream's response head (requests) or accepted connection (tunnels).",
+      labelNames: ['event'],
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
+      registers,
+    });
+    this.grantsUsed = new Counter({ name: 'leash_grants_used_total', help: 'Requests and tunnels a grant let through (no rule allowed them).', registers });
+    this.storeSeconds = new Histogram({
+      name: 'leash_store_operation_seconds',
+      help: 'Shared store (--store) operations, by operation and outcome (ok, error: refused, timed out, unreachable).',
+      labelNames: ['operation', 'outcome'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers,
+    });
+    this.storeErrors = new Counter({ name: 'leash_store_errors_total', help: 'Shared store operations that failed (what needed them was refused store_unavailable).', labelNames: ['operation'], registers });
     this.reloads = new Counter({ name: 'leash_policy_reloads_total', help: 'Policy reloads, by outcome (loaded, rejected).', labelNames: ['outcome'], registers });
     // Secret names come from the policy (plus `unknown` for a placeholder naming none): bounded, never a value.
     this.secretMisuse = new Counter({ name: 'leash_secret_misuse_total', help: "Requests refused because they carried a secret's placeholder where it does not belong (secret_misuse), by secret.", labelNames: ['secret'], registers });
@@ -47,6 +77,10 @@ export class ProxyMetrics {
     } });
     new Gauge({ name: 'leash_audit_records_written', help: 'Audit records written since start.', registers, collect() {
       this.set(sources.auditRecords());
+    } });
+    new Gauge({ name: 'leash_grants_active', help: 'Grants in force now (memory store only; a Redis store is not scanned).', registers, collect() {
+      const active = sources.activeGrants?.();
+      if (active !== undefined) this.set(active);
     } });
     new Gauge({ name: 'leash_policy_info', help: 'The policy revision in force (value 1).', labelNames: ['revision'], registers, collect() {
       this.reset();
@@ -71,6 +105,15 @@ export class ProxyMetrics {
     if (record.bytesOut > 0) this.bytes.inc({ direction: 'up', rule }, record.bytesOut);
     if (record.bytesIn > 0) this.bytes.inc({ direction: 'down', rule }, record.bytesIn);
     this.duration.observe({ event: record.event }, record.durationMs / 1000);
+    if (record.decisionMs !== undefined) this.decision.observe({ event: record.event }, record.decisionMs / 1000);
+    if (record.upstreamMs !== undefined) this.upstream.observe({ event: record.event }, record.upstreamMs / 1000);
+    if (record.rule === 'grant' && record.effect === 'allow') this.grantsUsed.inc();
+  }
+
+  /** One shared-store operation (store/redis.ts StoreObserver). */
+  observeStore(operation: string, seconds: number, ok: boolean): void {
+    this.storeSeconds.observe({ operation, outcome: ok ? 'ok' : 'error' }, seconds);
+    if (!ok) this.storeErrors.inc({ operation });
   }
 
   /** An audit log that counts every record it writes into these metrics. */

@@ -44,7 +44,7 @@ export function guardTunnel(state: ProxyState, exchange: Exchange, facts: Tunnel
 
   if (facts.granted) {
     const check = async () => {
-      const grant = await findGrant(state, state.policy, tunnelRequest(facts), 'https', undefined).catch((err: unknown) => (err instanceof StoreUnavailableError ? err : undefined));
+      const grant = await findGrant(state, tunnelRequest(facts), 'https', undefined).catch((err: unknown) => (err instanceof StoreUnavailableError ? err : undefined));
       if (grant instanceof StoreUnavailableError) return cut('store_unavailable', `whether the grant for ${facts.host}:${facts.port} still holds cannot be checked (${grant.message}); the tunnel was closed`);
       if (!grant) return cut('grant_expired', `the grant for ${facts.host}:${facts.port} expired, and with it this tunnel`);
       timers.push(setTimeout(() => void check(), Math.max(50, grant.expiresAt - state.now())).unref());
@@ -76,7 +76,7 @@ async function redecide(state: ProxyState, policy: CompiledPolicy, facts: Tunnel
   if (!guard.ok) return { reason: 'policy_revoked', message: `policy revision ${policy.revision}: the address guard now refuses ${guard.message}` };
   const verdict = judge(policy, { method: 'CONNECT', host: facts.host, port: facts.port, agent: facts.agent });
   if (verdict.effect === 'deny') {
-    if (facts.granted && verdict.reason === 'no_rule' && verdict.request && (await findGrant(state, policy, verdict.request, 'https', undefined).catch(() => undefined))) return undefined;
+    if (facts.granted && verdict.reason === 'no_rule' && verdict.request && (await findGrant(state, verdict.request, 'https', undefined).catch(() => undefined))) return undefined;
     return { reason: 'policy_revoked', message: `policy revision ${policy.revision} denies this tunnel: ${verdict.message}` };
   }
   if (verdict.intercept && !facts.intercepted) {

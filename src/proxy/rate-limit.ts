@@ -16,7 +16,7 @@ export interface Limited {
   readonly message: string;
 }
 
-export async function overRateLimit(state: ProxyState, verdict: Verdict): Promise<Limited | undefined> {
+export async function overRateLimit(state: Pick<ProxyState, 'rateLimits' | 'now'>, verdict: Verdict): Promise<Limited | undefined> {
   const rule = verdict.rule;
   const request = verdict.request;
   if (verdict.effect !== 'allow' || verdict.wouldDeny || !rule || !request) return undefined;

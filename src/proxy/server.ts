@@ -26,6 +26,7 @@ import { PolicyRuntimes } from './policy-runtime.js';
 import { KeepAliveConnections } from './keep-alive.js';
 import { RecentRequests } from '../grants/recent.js';
 import { withoutSecretValues } from '../secrets/audit-guard.js';
+import { SocketOwners } from './socket-owner.js';
 
 export interface ProxyOptions {
   readonly policy: CompiledPolicy;
@@ -57,6 +58,8 @@ export interface ProxyServer {
   /** Stops accepting, lets in-flight work finish for up to `drainMs`, then cuts the rest; all of it audited. */
   close(drainMs?: number): Promise<void>;
   readonly openExchanges: number;
+  /** Grants in force now, when the grant store can count them (metrics). */
+  activeGrants(): number | undefined;
 }
 
 export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
@@ -77,6 +80,7 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
     runtimes,
     keepAlive: new KeepAliveConnections(),
     recentRequests: new RecentRequests(),
+    socketOwners: new SocketOwners(),
     draining: false,
     rateLimits: options.rateLimits ?? new MemoryRateLimitStore(),
     grants: options.grants ?? new MemoryGrantStore(),
@@ -179,6 +183,7 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
     get openExchanges() {
       return state.open.size;
     },
+    activeGrants: () => state.grants.active?.(state.now()),
     setPolicy(policy) {
       state.runtimes.swap(policy);
       state.policy = policy;

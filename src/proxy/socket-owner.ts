@@ -6,54 +6,56 @@ import { readFile } from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import ipaddr from 'ipaddr.js';
 
-const cache = new WeakMap<Socket, Promise<number | undefined>>();
-
-/** The uid owning the client end of `socket`, looked up once per connection. */
-export function socketOwnerUid(socket: Socket): Promise<number | undefined> {
-  let pending = cache.get(socket);
-  if (!pending) {
-    pending = lookup(socket).catch(() => undefined);
-    cache.set(socket, pending);
-  }
-  return pending;
-}
-
-async function lookup(socket: Socket): Promise<number | undefined> {
-  if (process.platform !== 'linux') return undefined;
-  const client = endpoint(socket.remoteAddress, socket.remotePort);
-  const server = endpoint(socket.localAddress, socket.localPort);
-  if (!client || !server || !isLoopback(client.address)) return undefined;
-  for (const table of await tablesReadFromNowOn()) {
-    const uid = findSocketOwner(table, client, server);
-    if (uid !== undefined) return uid;
-  }
-  return undefined;
-}
-
-let inFlight: Promise<string[]> | undefined;
-let queued: Promise<string[]> | undefined;
-
 /**
- * Socket tables read by a read that starts no earlier than this call, so they list the caller's connection.
- * Reading them costs the kernel ~2 µs per socket listed, so callers are batched: at most one read runs, and
- * everyone who arrives meanwhile shares the single read that starts when it ends.
+ * Socket owners, looked up once per connection. One per process (ProxyState.socketOwners): it batches reads of the
+ * kernel's tables. Reading them costs the kernel ~2 µs per socket listed, so at most one read runs, and everyone
+ * who arrives meanwhile shares the single read that starts when it ends.
  */
-function tablesReadFromNowOn(): Promise<string[]> {
-  if (!inFlight) return startRead();
-  queued ??= inFlight.then(() => {
-    queued = undefined;
-    return startRead();
-  });
-  return queued;
-}
+export class SocketOwners {
+  private readonly cache = new WeakMap<Socket, Promise<number | undefined>>();
+  private inFlight: Promise<string[]> | undefined;
+  private queued: Promise<string[]> | undefined;
 
-function startRead(): Promise<string[]> {
-  const read = readTables();
-  inFlight = read;
-  void read.finally(() => {
-    if (inFlight === read) inFlight = undefined;
-  });
-  return read;
+  /** The uid owning the client end of `socket`. */
+  uidOf(socket: Socket): Promise<number | undefined> {
+    let pending = this.cache.get(socket);
+    if (!pending) {
+      pending = this.lookup(socket).catch(() => undefined);
+      this.cache.set(socket, pending);
+    }
+    return pending;
+  }
+
+  private async lookup(socket: Socket): Promise<number | undefined> {
+    if (process.platform !== 'linux') return undefined;
+    const client = endpoint(socket.remoteAddress, socket.remotePort);
+    const server = endpoint(socket.localAddress, socket.localPort);
+    if (!client || !server || !isLoopback(client.address)) return undefined;
+    for (const table of await this.tablesReadFromNowOn()) {
+      const uid = findSocketOwner(table, client, server);
+      if (uid !== undefined) return uid;
+    }
+    return undefined;
+  }
+
+  /** Socket tables read by a read that starts no earlier than this call, so they list the caller's connection. */
+  private tablesReadFromNowOn(): Promise<string[]> {
+    if (!this.inFlight) return this.startRead();
+    this.queued ??= this.inFlight.then(() => {
+      this.queued = undefined;
+      return this.startRead();
+    });
+    return this.queued;
+  }
+
+  private startRead(): Promise<string[]> {
+    const read = readTables();
+    this.inFlight = read;
+    void read.finally(() => {
+      if (this.inFlight === read) this.inFlight = undefined;
+    });
+    return read;
+  }
 }
 
 function readTables(): Promise<string[]> {

@@ -12,6 +12,7 @@ import type { Exchange } from './exchange.js';
 import type { PolicyRuntimes } from './policy-runtime.js';
 import type { KeepAliveConnections } from './keep-alive.js';
 import type { RecentRequests } from '../grants/recent.js';
+import type { SocketOwners } from './socket-owner.js';
 
 export interface ProxyState {
   policy: CompiledPolicy;
@@ -25,6 +26,8 @@ export interface ProxyState {
   readonly keepAlive: KeepAliveConnections;
   /** What each policy revision in use needs (tokens, resolver, HTTPS agent), built on swap, retired after. */
   readonly runtimes: PolicyRuntimes;
+  /** Which local user owns each agent connection (agents identified by uid). */
+  readonly socketOwners: SocketOwners;
   draining: boolean;
   readonly rateLimits: RateLimitStore;
   /** Hosts trusted responses referenced, per agent, for a short while. */

@@ -6,12 +6,12 @@
 
 import type { StoreUnavailableError } from '../errors.js';
 import type { CompiledPolicy } from '../policy/policy.js';
-import { reportMode, type Verdict } from './verdict.js';
+import type { Verdict } from './verdict.js';
 
 export function grantUnknown(policy: CompiledPolicy, verdict: Verdict, err: StoreUnavailableError): Verdict {
   if (!policy.rules.some((rule) => rule.inspect.length > 0)) return verdict;
   const request = verdict.request;
   const what = request ? `${request.method} ${request.host}:${request.port}` : 'the request';
-  // Report mode still reports: reportMode lets it through with wouldDeny, as it does for no_rule.
-  return reportMode(policy, { ...verdict, effect: 'deny', wouldDeny: false, reason: 'store_unavailable', message: `no rule allows ${what}, and whether a grant does cannot be checked: ${err.message}` });
+  // A policy refusal: report mode (admission.ts) lets it through with wouldDeny, as it does for no_rule.
+  return { ...verdict, effect: 'deny', wouldDeny: false, reason: 'store_unavailable', message: `no rule allows ${what}, and whether a grant does cannot be checked: ${err.message}` };
 }

@@ -9,7 +9,8 @@ import type { Duplex } from 'node:stream';
 import { splitAuthority } from '../policy/host.js';
 import { readClientHello, type HelloResult } from '../tls/client-hello.js';
 import { sniProblem } from '../tls/sni.js';
-import { admit } from './admit.js';
+import { admit } from './admission.js';
+import { admissionContext, applicantOf } from './admission-context.js';
 import { uploadBudget } from './bandwidth.js';
 import { Exchange, type ExchangeSink } from './exchange.js';
 import { guardTunnel } from './open-tunnels.js';
@@ -17,6 +18,8 @@ import { describeUpstreamError, upstreamReason } from './upstream.js';
 import type { Reason } from './reasons.js';
 import { refuseSocket } from './respond.js';
 import type { ProxyState } from './state.js';
+import { UpstreamTimeoutError } from '../errors.js';
+import { reported } from './verdict.js';
 
 const ESTABLISHED = 'HTTP/1.1 200 Connection Established\r\n\r\n';
 
@@ -60,9 +63,18 @@ async function openTunnel(state: ProxyState & ExchangeSink, exchange: Exchange, 
   if (!authority) return refuse('bad_request', `CONNECT needs host:port, got "${(req.url ?? '').slice(0, 100)}"`);
   record.host = authority.host;
   record.port = authority.port;
-  const admission = await admit(state, exchange, req, { method: 'CONNECT', host: authority.host, port: authority.port });
+  const admission = await admit(admissionContext(state, policy), {
+    applicant: await applicantOf(state, policy, req),
+    channel: 'tunnel',
+    method: 'CONNECT',
+    host: authority.host,
+    port: authority.port,
+    carried: { rawHeaders: req.rawHeaders, target: req.url ?? '' },
+  });
+  exchange.noteAdmission(admission.notes);
   if (!admission.ok) return refuse(admission.reason, admission.message, admission.retryAfterSeconds);
-  const { request: target, resolution } = admission;
+  const target = admission.request;
+  const resolution = { address: admission.address, family: admission.family };
   if (admission.intercept) {
     let interceptor;
     try {
@@ -78,7 +90,7 @@ async function openTunnel(state: ProxyState & ExchangeSink, exchange: Exchange, 
     return;
   }
   const budget = admission.rule && uploadBudget(state, admission.rule, target.agent, (message, reason) => {
-    if (admission.reportOnly) {
+    if (reported(policy, reason)) {
       Object.assign(record, { wouldDeny: true, reason, message });
       return;
     }
@@ -90,7 +102,7 @@ async function openTunnel(state: ProxyState & ExchangeSink, exchange: Exchange, 
   const socket = net.connect({ host: resolution.address, port: target.port, family: resolution.family });
   upstream = socket;
   const connected = await new Promise<NodeJS.ErrnoException | undefined>((resolve) => {
-    const timer = setTimeout(() => resolve(Object.assign(new Error('connect timeout'), { code: 'LEASH_CONNECT_TIMEOUT' })), timeouts.connectMs);
+    const timer = setTimeout(() => resolve(new UpstreamTimeoutError('LEASH_CONNECT_TIMEOUT')), timeouts.connectMs);
     socket.once('connect', () => {
       clearTimeout(timer);
       resolve(undefined);
@@ -104,6 +116,7 @@ async function openTunnel(state: ProxyState & ExchangeSink, exchange: Exchange, 
     socket.destroy();
     return refuse(upstreamReason(connected), `upstream ${req.url} (${resolution.address}): ${describeUpstreamError(connected)}`);
   }
+  exchange.noteUpstream();
   socket.on('error', () => exchange.abort());
   if (client.destroyed) {
     socket.destroy();
@@ -120,7 +133,7 @@ async function openTunnel(state: ProxyState & ExchangeSink, exchange: Exchange, 
     if (hello.result.kind === 'hello') record.sni = hello.result.serverName ?? null;
     if (problem) {
       exchange.deny(problem.reason, problem.message);
-      if (policy.settings.mode === 'report' && problem.reason !== 'hello_timeout' && hello.result.kind !== 'need_more') {
+      if (reported(policy, problem.reason)) {
         record.effect = 'allow';
         record.wouldDeny = true;
       } else {

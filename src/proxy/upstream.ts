@@ -18,12 +18,25 @@ import { stripHopByHop } from './headers.js';
 import { prefixedBody } from './method-override.js';
 import type { Reason } from './reasons.js';
 import { refuseResponse } from './respond.js';
+import { reported } from './verdict.js';
 import { injectSecrets, type Injection } from '../secrets/inject.js';
 import { BodyWatch, PlaceholderObjection } from '../secrets/body-watch.js';
 import type { ProxyState } from './state.js';
+import { UpstreamTimeoutError } from '../errors.js';
 
-/** Per-request state http-proxy's events need; keyed by the incoming request. */
-const forwarding = new WeakMap<IncomingMessage, ForwardingEntry>();
+/**
+ * Per-request state http-proxy's events need, carried by the request itself: http-proxy's events are wired once
+ * per process and hand back only the request.
+ */
+const FORWARDING = Symbol('leash.forwarding');
+
+interface ForwardedRequest extends IncomingMessage {
+  [FORWARDING]?: ForwardingEntry;
+}
+
+function forwardingOf(req: IncomingMessage): ForwardingEntry | undefined {
+  return (req as ForwardedRequest)[FORWARDING];
+}
 
 interface ForwardingEntry {
   readonly exchange: Exchange;
@@ -45,12 +58,11 @@ export interface UpstreamTarget {
   readonly path: string;
   readonly rule: CompiledRule | null;
   readonly agent: string;
-  readonly reportOnly: boolean;
   /** Body bytes leash already read (a form checked for `_method`): forwarded first, unchanged. */
   readonly bodyPrefix?: Buffer;
   /**
-   * Secrets whose values replace their placeholders (secret-misuse.ts judged them): applied to what goes upstream
-   * only, after everything that records or inspects the request has taken its copy.
+   * Secrets whose values replace their placeholders (the admission's secrets step named them): applied to what
+   * goes upstream only, after everything that records or inspects the request has taken its copy.
    */
   readonly injections?: readonly Injection[];
   /** Placeholders in the body (secret-misuse.ts bodyCheck): an objection cuts the request before they leave. */
@@ -69,16 +81,16 @@ export async function sendUpstream(
   const policy = exchange.policy;
   if (target.rule?.bandwidth) {
     const over = await chargeRequestHead(state, target.rule, target.agent, requestHeadBytes(req.method ?? '', target.path, req.headers));
-    if (over && !target.reportOnly) return refuse(over.reason, over.message);
+    if (over && !reported(policy, over.reason)) return refuse(over.reason, over.message);
     if (over) Object.assign(record, { wouldDeny: true, reason: over.reason, message: over.message });
   }
   const budget = target.rule && uploadBudget(state, target.rule, target.agent, (message, reason) => {
-    if (target.reportOnly) {
+    if (reported(policy, reason)) {
       Object.assign(record, { wouldDeny: true, reason, message });
       return;
     }
     exchange.deny(reason, message);
-    forwarding.get(req)?.proxyReq?.destroy();
+    forwardingOf(req)?.proxyReq?.destroy();
     if (!res.headersSent) refuseResponse(res, { reason, rule: record.rule, message, requestId: exchange.id }, exchange.ruleReason);
     else res.destroy();
   });
@@ -101,17 +113,17 @@ export async function sendUpstream(
   // An API that stores input hands it back later: responses are checked against this agent's recent requests too.
   const recentKey = `${target.agent}\u0000${target.rule?.name ?? ''}`;
   if (reflection) state.recentRequests.remember(recentKey, reflection, state.now());
-  forwarding.set(req, {
+  (req as ForwardedRequest)[FORWARDING] = {
     exchange,
     connectMs: policy.settings.timeouts.connectMs,
     responseMs: policy.settings.timeouts.responseMs,
     ...(inspect && target.rule && reflection
       ? { deliver: (proxyRes, response) => void deliverInspected(state, { exchange, rule: target.rule as CompiledRule, agent: target.agent, responseUrl, host: hostOf(target.hostHeader), port: target.port, reflection: state.recentRequests.with(recentKey, reflection, state.now()) }, proxyRes, response) }
       : {}),
-  });
+  };
   res.on('close', () => {
     // A client that leaves must not leave an upstream request behind.
-    if (!res.writableFinished) forwarding.get(req)?.proxyReq?.destroy();
+    if (!res.writableFinished) forwardingOf(req)?.proxyReq?.destroy();
     if (res.writableFinished) exchange.finish({ status: res.statusCode });
     else exchange.finish({ status: res.headersSent ? res.statusCode : null, reason: record.effect === 'allow' ? 'client_closed' : record.reason, message: 'the exchange ended before the response was complete' });
   });
@@ -121,7 +133,7 @@ export async function sendUpstream(
   const watch = check && new BodyWatch((found) => {
     const objection = check(found);
     // Report mode records what enforce mode would have cut, and lets the body through.
-    if (!objection || !target.reportOnly) return objection;
+    if (!objection || !reported(policy, 'secret_misuse')) return objection;
     if (objection.secret) record.secret = objection.secret;
     Object.assign(record, { wouldDeny: true, reason: 'secret_misuse', message: objection.message });
     return undefined;
@@ -133,7 +145,7 @@ export async function sendUpstream(
     // No rule decided this: the body carried what it must not, whatever rule allowed the request.
     record.rule = null;
     exchange.ruleReason = null;
-    forwarding.get(req)?.proxyReq?.destroy();
+    forwardingOf(req)?.proxyReq?.destroy();
     if (!res.headersSent) return exchange.refuse(res, 'secret_misuse', message);
     exchange.deny('secret_misuse', message);
     res.destroy();
@@ -176,19 +188,19 @@ export async function sendUpstream(
 /** Wires the per-request upstream timeouts and byte counting into http-proxy's events. */
 export function attachProxyEvents(proxy: HttpProxy): void {
   proxy.on('proxyReq', (proxyReq, req) => {
-    const entry = forwarding.get(req);
+    const entry = forwardingOf(req);
     if (!entry) return;
     entry.proxyReq = proxyReq;
     const socket = proxyReq.socket;
     if (socket?.connecting) {
-      const timer = setTimeout(() => proxyReq.destroy(Object.assign(new Error('connect timeout'), { code: 'LEASH_CONNECT_TIMEOUT' })), entry.connectMs);
+      const timer = setTimeout(() => proxyReq.destroy(new UpstreamTimeoutError('LEASH_CONNECT_TIMEOUT')), entry.connectMs);
       socket.once('connect', () => clearTimeout(timer));
       socket.once('close', () => clearTimeout(timer));
     }
-    proxyReq.setTimeout(entry.responseMs, () => proxyReq.destroy(Object.assign(new Error('response timeout'), { code: 'LEASH_RESPONSE_TIMEOUT' })));
+    proxyReq.setTimeout(entry.responseMs, () => proxyReq.destroy(new UpstreamTimeoutError('LEASH_RESPONSE_TIMEOUT')));
   });
   proxy.on('proxyRes', (proxyRes, req, res) => {
-    const entry = forwarding.get(req);
+    const entry = forwardingOf(req);
     // Node's client accepts status lines its server refuses to write (status 000, control bytes in the reason);
     // passing one on would throw outside any handler and take leash down with it.
     const status = proxyRes.statusCode ?? 0;
@@ -203,6 +215,7 @@ export function attachProxyEvents(proxy: HttpProxy): void {
     // for that and leash is not draining (http-proxy would otherwise copy or invent a Connection header).
     proxyRes.headers.connection = res.shouldKeepAlive ? 'keep-alive' : 'close';
     if (!entry) return;
+    entry.exchange.noteUpstream();
     if (entry.deliver) return entry.deliver(proxyRes, res);
     countBytesIn(entry.exchange, proxyRes);
   });

@@ -11,7 +11,7 @@ import { RedisGrantStore } from '../grants/redis-store.js';
 import { RedisRateLimitStore } from '../limits/redis-store.js';
 import type { RateLimitStore } from '../limits/store.js';
 import { parseDuration } from '../policy/duration.js';
-import { DEFAULT_STORE_TIMEOUT_MS, RedisConnection } from './redis.js';
+import { DEFAULT_STORE_TIMEOUT_MS, RedisConnection, type StoreObserver } from './redis.js';
 import { parseStoreUrl } from './url.js';
 
 export interface SharedStores {
@@ -29,6 +29,8 @@ export interface SharedStoreOptions {
   readonly log: (line: string) => void;
   /** This replica's clock (tests inject one). */
   readonly now?: () => number;
+  /** Told of every operation (metrics). */
+  readonly observe?: StoreObserver;
   /** How long to wait for the first connection before serving anyway (it only orders the stderr lines). */
   readonly connectWaitMs?: number;
 }
@@ -39,7 +41,7 @@ export async function openSharedStores(url: string, options: SharedStoreOptions)
   if (timeoutMs === undefined || timeoutMs < 1 || timeoutMs > 60_000) {
     throw new LeashError('LEASH_USAGE', `--store-timeout needs a duration from 1ms to 60s, like 250ms, got "${String(options.timeout).slice(0, 40)}"`);
   }
-  const connection = new RedisConnection(parsed, { timeoutMs, log: options.log });
+  const connection = new RedisConnection(parsed, { timeoutMs, log: options.log, ...(options.observe ? { observe: options.observe } : {}) });
   options.log(`leash: shared state in ${parsed.display} (rate limits, upload budgets, grants); ${timeoutMs} ms per operation`);
   connection.start();
   await connection.ready(options.connectWaitMs ?? 2_000);

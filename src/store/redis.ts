@@ -26,11 +26,16 @@ const MAX_RECONNECT_DELAY_MS = 2_000;
 export interface LuaScript {
   readonly source: string;
   readonly sha1: string;
+  /** What it does, for metrics (`grant_find`, `rate_take`, ...): a bounded label. */
+  readonly name: string;
 }
 
-export function luaScript(source: string): LuaScript {
-  return { source, sha1: createHash('sha1').update(source).digest('hex') };
+export function luaScript(source: string, name = 'script'): LuaScript {
+  return { source, sha1: createHash('sha1').update(source).digest('hex'), name };
 }
+
+/** Told of every store operation: which, how long it took, and whether Redis answered. */
+export type StoreObserver = (operation: string, seconds: number, ok: boolean) => void;
 
 /**
  * The clock a script decides with: `redis` (Redis `TIME`, read inside the script, so replicas with skewed clocks
@@ -52,6 +57,7 @@ export interface RedisConnectionOptions {
   readonly timeoutMs?: number;
   /** Operational messages (stderr in the CLI). */
   readonly log?: (line: string) => void;
+  readonly observe?: StoreObserver;
 }
 
 export class RedisConnection {
@@ -59,6 +65,7 @@ export class RedisConnection {
   readonly timeoutMs: number;
   private readonly client: RedisClientType;
   private readonly log: (line: string) => void;
+  private readonly observe: StoreObserver | undefined;
   private readonly password: string | undefined;
   /** undefined until the first connection or failure; then whether the last news was bad. */
   private down: boolean | undefined;
@@ -67,6 +74,7 @@ export class RedisConnection {
   constructor(url: StoreUrl, options: RedisConnectionOptions = {}) {
     this.display = url.display;
     this.timeoutMs = options.timeoutMs ?? DEFAULT_STORE_TIMEOUT_MS;
+    this.observe = options.observe;
     this.log = options.log ?? (() => {});
     this.password = url.password;
     this.client = createClient({
@@ -108,12 +116,15 @@ export class RedisConnection {
   async eval(script: LuaScript, keys: readonly string[], args: readonly string[]): Promise<unknown> {
     if (this.closed) throw new StoreUnavailableError(`store ${this.display} is closed`);
     let timer: NodeJS.Timeout | undefined;
+    const started = performance.now();
+    let ok = false;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new StoreUnavailableError(`store ${this.display} did not answer within ${this.timeoutMs} ms`)), this.timeoutMs);
     });
     try {
       const reply = await Promise.race([this.send(script, keys, args), timeout]);
       this.markUp();
+      ok = true;
       return reply;
     } catch (err) {
       const unavailable = err instanceof StoreUnavailableError ? err : new StoreUnavailableError(`store ${this.display} unavailable: ${this.scrub((err as Error).message)}`, { cause: err });
@@ -121,6 +132,7 @@ export class RedisConnection {
       throw unavailable;
     } finally {
       clearTimeout(timer);
+      this.observe?.(script.name, (performance.now() - started) / 1000, ok);
     }
   }
 

@@ -210,7 +210,7 @@ describe('leash explain', () => {
     ['too many arguments', ['GET', 'http://a.example/', 'extra'], 'usage: leash explain'],
     ['a relative URL', ['GET', '/v1/models'], '"/v1/models" is not an absolute http:// or https:// URL'],
     ['a URL without a scheme', ['GET', 'api.openai.com/v1'], 'is not an absolute http:// or https:// URL'],
-    ['an ftp URL', ['GET', 'ftp://files.example/'], 'only http:// and https:// URLs can be explained'],
+    ['an ftp URL', ['GET', 'ftp://files.example/'], 'only http:// and https:// URLs are requests leash decides'],
     ['CONNECT without a port', ['CONNECT', 'api.openai.com'], 'CONNECT needs host:port, got "api.openai.com"'],
     ['CONNECT to port 0', ['CONNECT', 'api.openai.com:0'], 'CONNECT needs host:port'],
     ['an unknown flag', ['--agnet', 'x', 'GET', 'http://a.example/'], "leash explain: unknown option '--agnet'"],

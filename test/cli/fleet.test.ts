@@ -1,7 +1,7 @@
 // A fleet: two `leash serve` processes sharing one real redis-server through `--store` (one by the flag, one by
 // LEASH_STORE), the way replicas behind one Service run. What the README promises for it:
 //   - a rateLimit is one budget for the fleet, not one per replica, and the rest get 429 with Retry-After;
-//   - a grant earned through one replica is honoured by the other;
+//   - a grant earned through one replica is honoured by the other, and expires on both at its TTL;
 //   - with Redis gone, what needs the store is refused 503 store_unavailable (audited), what does not is still
 //     decided by the policy, and each replica says so once on stderr;
 //   - with Redis back on the same port, service resumes without restarting leash;
@@ -17,6 +17,8 @@ import { startHttpOrigin, type TestOrigin } from '../helpers/origin.js';
 import { describeWithRedis, startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 
 const SECRET = 'fleet-secret-8c1f2a';
+/** Long enough for a grant to be earned on one replica and used on the other on a loaded machine. */
+const GRANT_TTL_MS = 4_000;
 
 interface Reply {
   status: number;
@@ -64,7 +66,7 @@ describeWithRedis('a fleet of two leash replicas sharing Redis', () => {
 settings:
   dns: { hosts: { api.test: 127.0.0.1, cdn.test: 127.0.0.1, limited.test: 127.0.0.1, open.test: 127.0.0.1, nowhere.test: 127.0.0.1 } }
   network: { allowCidrs: ["127.0.0.0/8"] }
-  grants: { ttl: 5m }
+  grants: { ttl: ${GRANT_TTL_MS}ms }
 rules:
   - { name: api, domain: api.test, ports: [${api.port}], inspect: [json], effect: allow }
   - { name: limited, domain: limited.test, ports: [${origin.port}], rateLimit: 5/1m, effect: allow }
@@ -114,6 +116,16 @@ rules:
     expect(used).toMatchObject({ effect: 'allow', rule: 'grant', status: 200 });
   });
 
+  it('a grant expires on both replicas at its TTL', async () => {
+    expect((await get(A, url('api.test', api.port, '/search'))).status).toBe(200);
+    const earned = Date.now();
+    expect((await get(B, cdn())).status).toBe(200);
+    expect((await get(A, cdn())).status).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, earned + GRANT_TTL_MS + 300 - Date.now())));
+    expect((await get(A, cdn())).status).toBe(403);
+    expect((await get(B, cdn())).status).toBe(403);
+  });
+
   it('with Redis down, what needs the store is refused 503 store_unavailable (audited); the rest is decided by the policy', async () => {
     const admin = `http://127.0.0.1:${/^admin on 127\.0\.0\.1:(\d+)/m.exec(replicas[A]?.p.stderr() ?? '')?.[1]}`;
     expect((await adminGet(`${admin}/readyz`)).status).toBe(200);
@@ -147,7 +159,11 @@ rules:
     expect(skipped).toMatchObject({ effect: 'deny', grant: { skipped: 'store_unavailable' } });
     // One line when the store went down, not one per request.
     for (const r of replicas) expect(r.p.stderr().match(/unavailable \(/g)).toHaveLength(1);
-    expect((await adminGet(`${admin}/metrics`)).body).toMatch(/^leash_requests_total\{event="request",effect="deny",reason="store_unavailable",rule="limited"\} [1-9]/m);
+    const metrics = (await adminGet(`${admin}/metrics`)).body;
+    expect(metrics).toMatch(/^leash_requests_total\{event="request",effect="deny",reason="store_unavailable",rule="limited"\} [1-9]/m);
+    // Store trouble is counted per operation, and the operations that worked were timed.
+    expect(metrics).toMatch(/^leash_store_errors_total\{operation="rate_take"\} [1-9]/m);
+    expect(metrics).toMatch(/^leash_store_operation_seconds_count\{operation="rate_take",outcome="ok"\} [1-9]/m);
   }, 30_000);
 
   it('with Redis back on the same port, service resumes without restarting leash', async () => {

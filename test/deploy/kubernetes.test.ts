@@ -113,11 +113,14 @@ describe('deploy/kubernetes: what the deployment promises', () => {
     expect(redis.spec.template.metadata.labels).toMatchObject(REDIS_LABEL);
   });
 
-  it('the Service exposes the proxy port 3128', () => {
+  it('the Service exposes the proxy port 3128, and only that', () => {
     expect(find('Service', 'leash').spec.ports).toEqual([
       { name: 'proxy', port: 3128, targetPort: 'proxy', protocol: 'TCP' },
     ]);
-    expect(container.ports).toEqual([{ name: 'proxy', containerPort: 3128, protocol: 'TCP' }]);
+    expect(container.ports).toEqual([
+      { name: 'proxy', containerPort: 3128, protocol: 'TCP' },
+      { name: 'admin', containerPort: 9090, protocol: 'TCP' },
+    ]);
   });
 
   it.each([
@@ -142,9 +145,11 @@ describe('deploy/kubernetes: what the deployment promises', () => {
     expect(redis.spec.template.spec.containers.map((c: Obj) => c.image)).toEqual(['redis:7']);
   });
 
-  it('probes GET /healthz on the proxy port', () => {
-    for (const probe of [container.readinessProbe, container.livenessProbe])
-      expect(probe.httpGet).toEqual({ path: '/healthz', port: 'proxy' });
+  it('probes the admin port, never the proxy port: /readyz for readiness, /healthz for liveness', () => {
+    expect(container.args).toEqual(expect.arrayContaining(['--admin', '0.0.0.0:9090']));
+    expect(container.ports).toContainEqual({ name: 'admin', containerPort: 9090, protocol: 'TCP' });
+    expect(container.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'admin' });
+    expect(container.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'admin' });
   });
 
   it('configures leash through the environment leash reads', () => {
@@ -189,11 +194,15 @@ describe('deploy/kubernetes: network policies', () => {
     ]);
   });
 
-  it('leash accepts only agents on 3128, and reaches DNS, Redis and the internet', () => {
+  it('leash accepts only agents on 3128 and monitoring on the admin port, and reaches DNS, Redis and the internet', () => {
     const spec = find('NetworkPolicy', 'leash').spec;
     expect(spec.policyTypes).toEqual(['Ingress', 'Egress']);
     expect(spec.ingress).toEqual([
       { from: [{ podSelector: { matchLabels: AGENT_LABEL } }], ports: [{ protocol: 'TCP', port: 3128 }] },
+      {
+        from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }],
+        ports: [{ protocol: 'TCP', port: 9090 }],
+      },
     ]);
     const [dns, store, internet] = spec.egress;
     expect(dns.ports).toEqual([

@@ -9,9 +9,7 @@ import type { Grant } from '../../src/grants/store.js';
 import type { NormalizedRequest } from '../../src/policy/evaluate.js';
 import { findGrant } from '../../src/proxy/grants.js';
 import type { ProxyState } from '../../src/proxy/state.js';
-import { compileWithWarnings } from './compile.js';
 
-const policy = compileWithWarnings('version: 1\nrules: []\n');
 const grant = (over: Partial<Grant>): Grant => ({
   agent: 'a',
   scheme: 'https',
@@ -48,7 +46,7 @@ describe('findGrant', () => {
     ['CONNECT: none in force', [{ expiresAt: 10_000 }], 10_000, 'CONNECT', undefined, undefined, undefined],
   ])('%s', async (_name, grants, now, method, target, headers, expected) => {
     const state = await stateWith(grants.map(grant), now);
-    const found = await findGrant(state, policy, request(method, method === 'CONNECT' ? undefined : target), 'https', target, headers);
+    const found = await findGrant(state, request(method, method === 'CONNECT' ? undefined : target), 'https', target, headers);
     expect(found?.expiresAt).toBe(expected);
   });
 });

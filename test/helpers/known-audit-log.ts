@@ -55,7 +55,7 @@ export const KNOWN: readonly Known[] = [
   rec('r10', 150, { agent: 'anonymous', host: 'sub.attacker.test', effect: 'deny', rule: 'block-exfil', reason: 'denied_by_rule', status: 403, policyRevision: 'rev-b' }),
   rec('r11', 180, { host: 'attacker.test', path: '/?q=1', effect: 'deny', rule: 'block-exfil', reason: 'denied_by_rule', status: 403, policyRevision: 'rev-b' }),
   rec('r12', 210, { agent: 'builder', host: 'docs.example.com', path: '/v2/b', wouldDeny: true, rule: 'docs', reason: 'allowed_by_rule', bytesOut: 50, policyRevision: 'rev-b' }),
-  rec('r13', 240, { event: 'grant', host: 'cdn.example.net', rule: 'docs', reason: 'grant', status: null, method: null, path: null, port: 443, policyRevision: 'rev-b' }),
+  rec('r13', 240, { event: 'grant', host: 'cdn.example.net', rule: 'docs', reason: 'granted', status: null, method: null, path: null, port: 443, policyRevision: 'rev-b' }),
   rec('r14', 241, { host: 'cdn.example.net', path: '/img.png', rule: 'grant', bytesOut: 10, bytesIn: 20000, policyRevision: 'rev-b' }),
 ];
 

@@ -83,6 +83,20 @@ it('leash_requests_total moves with the traffic, labelled by effect, reason and 
   expect(labels.some((l) => l.includes('api.test') || l.startsWith('/'))).toBe(false);
 });
 
+it('times the decision and the upstream apart: every decided request is timed, only forwarded ones reach upstream', async () => {
+  // The parser keeps neither labels nor counts of histograms: read their _count lines from the text itself.
+  const count = (text: string, name: string) => Number(new RegExp(`^${name}_count\\{event="request"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
+  const text = async () => (await get(`${admin}/metrics`)).body;
+  const before = await text();
+  for (let i = 0; i < 2; i++) expect((await curl({ url: `http://api.test:${origin.port}/t${i}`, proxy: leash.url })).status).toBe(200);
+  expect((await curl({ url: `http://blocked.test:${origin.port}/`, proxy: leash.url })).status).toBe(403);
+  await leash.running.audit.flush();
+  const after = await text();
+  expect(count(after, 'leash_decision_seconds') - count(before, 'leash_decision_seconds')).toBe(3);
+  expect(count(after, 'leash_upstream_seconds') - count(before, 'leash_upstream_seconds')).toBe(2);
+  expect(after).toMatch(/^leash_grants_active 0$/m);
+});
+
 it('/healthz says the process is alive; /readyz that it can do its job', async () => {
   expect(await get(`${admin}/healthz`)).toMatchObject({ status: 200, body: 'ok\n' });
   expect(await get(`${admin}/readyz`)).toMatchObject({ status: 200, body: 'ready\n' });

@@ -3,7 +3,7 @@
 import net from 'node:net';
 import ipaddr from 'ipaddr.js';
 import { describe, expect, it } from 'vitest';
-import { findSocketOwner, socketOwnerUid } from '../../src/proxy/socket-owner.js';
+import { findSocketOwner, SocketOwners } from '../../src/proxy/socket-owner.js';
 
 const TCP = `  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
    0: 0100007F:0C38 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1001 1 0000000000000000 100 0 0 10 0
@@ -34,7 +34,7 @@ describe.runIf(process.platform === 'linux')('socketOwnerUid on this machine', (
     const accepted = new Promise<net.Socket>((r) => server.once('connection', r));
     const client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
     const socket = await accepted;
-    expect(await socketOwnerUid(socket)).toBe(process.getuid?.());
+    expect(await new SocketOwners().uidOf(socket)).toBe(process.getuid?.());
     client.destroy();
     await new Promise<void>((r) => server.close(() => r()));
   });
