@@ -91,3 +91,14 @@ describe('a secret host leash would not intercept is refused at load (it cannot 
     expect(errors(`version: 1\nsecrets:\n  openai:\n    value: env:K\n    hosts: [api.openai.com]\nrules:\n${rules}\n`)).toEqual([]);
   });
 });
+
+describe('leash check notes where each secret goes, never its value', () => {
+  it('one note per secret', async () => {
+    const { policyNotes } = await import('../../src/policy/notes.js');
+    const { policy } = load(`version: 1\nsecrets:\n  openai: { value: env:OPENAI_API_KEY, hosts: [api.openai.com], header: Authorization, format: "Bearer {}" }\n  maps: { value: file:/run/k, hosts: [api.openai.com], query: key }\n${RULES}`);
+    expect(policyNotes(policy!)).toEqual([
+      'p.yaml:3:3: note: secrets (openai): its value (from env:OPENAI_API_KEY) goes into header authorization (as "Bearer {}") on intercepted requests to api.openai.com; the agent holds a placeholder (leash secrets placeholder openai), refused anywhere else',
+      'p.yaml:4:3: note: secrets (maps): its value (from file:/run/k) goes into query parameter key on intercepted requests to api.openai.com; the agent holds a placeholder (leash secrets placeholder maps), refused anywhere else',
+    ]);
+  });
+});
