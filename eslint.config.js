@@ -93,6 +93,20 @@ const pureSyntax = [
   },
 ];
 
+// proxy/ does I/O, but its state is visible too: per process (ProxyState), per policy revision (PolicyRuntime), per
+// request (the exchange, the request object). Nothing lives in module scope, where a newcomer cannot see it.
+const moduleState = [
+  'error',
+  {
+    selector: atTopLevel("VariableDeclaration[kind!='const']"),
+    message: 'proxy/ keeps no module-level state: no top-level let or var (put it on ProxyState, PolicyRuntime or the exchange).',
+  },
+  {
+    selector: atTopLevel(`VariableDeclaration > VariableDeclarator${notReadonly} > NewExpression.init${collection}`),
+    message: 'proxy/ keeps no module-level state: a map or cache belongs to ProxyState, PolicyRuntime or the exchange; a constant set or map is typed ReadonlySet / ReadonlyMap.',
+  },
+];
+
 export default defineConfig([
   globalIgnores(['dist/', 'coverage/', 'test/kernel/golden/', 'test/policy/fixtures/'], 'leash/ignores'),
 
@@ -133,6 +147,12 @@ export default defineConfig([
       'no-restricted-syntax': pureSyntax,
     },
   })),
+
+  {
+    name: 'leash/layout/proxy-state',
+    files: ['src/proxy/**/*.ts'],
+    rules: { 'no-restricted-syntax': moduleState },
+  },
 
   // tls/ knows certificates, ClientHellos and TLS termination; it is handed what it needs (a secure-context lookup,
   // a callback) and never imports proxy/: a lower layer never calls back into a higher one.

@@ -9,6 +9,7 @@ import type { CertificateAuthority } from '../tls/ca.js';
 import type { LeafMinter } from '../tls/leaf.js';
 import { terminateTls } from '../tls/terminate.js';
 import { Exchange, type ExchangeSink } from './exchange.js';
+import { createLeashHttpServer } from './http-server.js';
 import { handleInterceptedRequest, handleInterceptedUpgrade, type InterceptSession } from './intercepted-request.js';
 import type { Reason } from './reasons.js';
 import type { ProxyState } from './state.js';
@@ -25,39 +26,27 @@ export class Interceptor {
     private readonly log: (line: string) => void,
   ) {
     this.minter = minter;
-    const { limits, timeouts } = state.policy.settings;
-    this.server = http.createServer({ maxHeaderSize: limits.maxHeaderBytes, headersTimeout: timeouts.headersMs, requestTimeout: 0, keepAliveTimeout: Math.min(timeouts.idleMs, 60_000), requireHostHeader: false });
-    const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
-      const session = this.sessions.get(req.socket);
-      if (!session) {
-        res.destroy();
-        return;
-      }
-      // A request parsed after a refusal half-closed this connection gets no answer and no upstream.
-      if (req.socket.writableEnded) return;
-      if (state.draining) res.shouldKeepAlive = false;
-      handleInterceptedRequest(state, session, req, res).catch((err: unknown) => this.log(`internal error in intercepted request: ${(err as Error).stack ?? String(err)}`));
-    };
-    this.server.on('request', onRequest);
-    // Expect (RFC 9110 §10.1.1): 100 Continue only once the request is allowed, 417 audited; see server.ts.
-    this.server.on('checkContinue', onRequest);
-    this.server.on('checkExpectation', onRequest);
-    this.server.on('upgrade', (req, socket: Socket, head: Buffer) => {
-      const session = this.sessions.get(socket);
-      if (!session) return socket.destroy();
-      handleInterceptedUpgrade(state, session, req, socket, head).catch((err: unknown) => {
-        this.log(`internal error in intercepted upgrade: ${(err as Error).stack ?? String(err)}`);
-        socket.destroy();
-      });
-    });
-    this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
-      if (err.code === 'ECONNRESET' || !socket.writable) {
-        socket.destroy();
-        return;
-      }
-      const reason: Reason = err.code === 'HPE_HEADER_OVERFLOW' ? 'header_too_large' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'client_timeout' : 'bad_request';
-      this.refuseInside(socket, reason, `malformed HTTP request inside the tunnel (${err.code ?? 'parse error'})`);
-    });
+    this.server = createLeashHttpServer(
+      state.policy.settings,
+      {
+        request: (req, res) => {
+          const session = this.sessions.get(req.socket);
+          if (!session) return void res.destroy();
+          handleInterceptedRequest(state, session, req, res).catch((err: unknown) => this.log(`internal error in intercepted request: ${(err as Error).stack ?? String(err)}`));
+        },
+        upgrade: (req, socket, head) => {
+          const session = this.sessions.get(socket);
+          if (!session) return void socket.destroy();
+          handleInterceptedUpgrade(state, session, req, socket, head).catch((err: unknown) => {
+            this.log(`internal error in intercepted upgrade: ${(err as Error).stack ?? String(err)}`);
+            socket.destroy();
+          });
+        },
+        refuse: (socket, reason, message) => this.refuseInside(socket, reason, message),
+        draining: () => state.draining,
+      },
+      ' inside the tunnel',
+    );
   }
 
   /** Takes over a tunnel after `200 Connection Established`; the tunnel record is finished when it closes. */

@@ -57,7 +57,7 @@ function sanitize(text: string): string {
 }
 
 // Refusals after which the connection is still in a known state: the request was read whole and judged.
-const KEEP_ALIVE_STATUSES = new Set([403, 407, 429]);
+const KEEP_ALIVE_STATUSES: ReadonlySet<number> = new Set([403, 407, 429]);
 
 function headers(refusal: Refusal, body: string, keepAlive = false, json = false): Record<string, string> {
   const retry: Record<string, string> = refusal.retryAfterSeconds === undefined ? {} : { 'Retry-After': String(refusal.retryAfterSeconds) };

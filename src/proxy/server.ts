@@ -15,6 +15,7 @@ import { LeafMinter } from '../tls/leaf.js';
 import { policyNeedsInterception } from '../policy/evaluate.js';
 import type { RateLimitStore } from '../limits/store.js';
 import type { CompiledPolicy } from '../policy/policy.js';
+import { createLeashHttpServer } from './http-server.js';
 import { Exchange } from './exchange.js';
 import { handleRequest } from './forward.js';
 import { attachProxyEvents, newUpstreamAgent } from './upstream.js';
@@ -93,20 +94,27 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
     },
   };
   const { timeouts, limits } = options.policy.settings;
-  const server = http.createServer({
-    maxHeaderSize: limits.maxHeaderBytes,
-    headersTimeout: timeouts.headersMs,
-    // Bodies may legitimately take long; the idle timeout below catches stalls.
-    requestTimeout: 0,
-    keepAliveTimeout: Math.min(timeouts.idleMs, 60_000),
-    connectionsCheckingInterval: Math.min(1000, timeouts.headersMs),
-    insecureHTTPParser: false,
-    requireHostHeader: false,
+  const failClosed = (where: string, exchangeCleanup: () => void) => (err: unknown) => {
+    log(`internal error in ${where}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    exchangeCleanup();
+  };
+  const overLimit = new WeakSet<Socket>();
+  const server = createLeashHttpServer(options.policy.settings, {
+    request: (req, res) => {
+      if (req.url === '/healthz' && req.method === 'GET') {
+        res.writeHead(200, { 'Content-Type': 'text/plain', 'Cache-Control': 'no-store' }).end(`ok ${state.policy.revision}\n`);
+        return;
+      }
+      handleRequest(state, req, res).catch(failClosed('request', () => res.destroy()));
+    },
+    upgrade: (req, socket) => refuseEarly(state, socket, 'upgrade_denied', `protocol upgrade to "${String(req.headers.upgrade).slice(0, 40)}" is not allowed through leash`, req),
+    refuse: (socket, reason, message) => refuseEarly(state, socket, reason, message),
+    draining: () => state.draining,
+    refused: (socket) => overLimit.has(socket),
   });
   // Connections over limits.maxConnections get the 503 the README promises. Node's own server.maxConnections
   // closes such sockets before anything can be written, so the count is kept here, per process.
   let connections = 0;
-  const overLimit = new WeakSet<Socket>();
   server.on('connection', (socket: Socket) => {
     socket.setNoDelay(true);
     socket.setTimeout(timeouts.idleMs, () => socket.destroy());
@@ -120,42 +128,9 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
     }
   });
 
-  const failClosed = (where: string, exchangeCleanup: () => void) => (err: unknown) => {
-    log(`internal error in ${where}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-    exchangeCleanup();
-  };
-
-  const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
-    // A request parsed after leash refused and half-closed this connection (or refused it at accept, over
-    // limits.maxConnections) gets no answer and no upstream.
-    if (req.socket.writableEnded || overLimit.has(req.socket)) return;
-    if (req.url === '/healthz' && req.method === 'GET') {
-      res.writeHead(200, { 'Content-Type': 'text/plain', 'Cache-Control': 'no-store' }).end(`ok ${state.policy.revision}\n`);
-      return;
-    }
-    if (state.draining) res.shouldKeepAlive = false;
-    handleRequest(state, req, res).catch(failClosed('request', () => res.destroy()));
-  };
-  server.on('request', onRequest);
-  // Expect (RFC 9110 §10.1.1): without these listeners Node answers 100 Continue before leash has decided, or 417
-  // unaudited. The handler answers both: 100 only once the request is allowed, 417 as expectation_failed.
-  server.on('checkContinue', onRequest);
-  server.on('checkExpectation', onRequest);
   server.on('connect', (req, socket: Socket, head: Buffer) => {
     if (overLimit.has(socket)) return;
     handleConnect(state, req, socket, head).catch(failClosed('CONNECT', () => socket.destroy()));
-  });
-  server.on('upgrade', (req, socket: Socket) => {
-    if (overLimit.has(socket)) return;
-    refuseEarly(state, socket, 'upgrade_denied', `protocol upgrade to "${String(req.headers.upgrade).slice(0, 40)}" is not allowed through leash`, req);
-  });
-  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
-    if (err.code === 'ECONNRESET' || !socket.writable) {
-      socket.destroy();
-      return;
-    }
-    const reason: Reason = err.code === 'HPE_HEADER_OVERFLOW' ? 'header_too_large' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'client_timeout' : 'bad_request';
-    refuseEarly(state, socket, reason, reason === 'bad_request' ? `malformed HTTP request (${err.code ?? 'parse error'})` : REASON_MESSAGES[reason] ?? reason);
   });
   // Set interception up before listening when the policy needs it, so the first intercepted tunnel does not wait
   // for key generation; a failure here is retried by the first tunnel that needs it.
@@ -223,11 +198,6 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
     },
   };
 }
-
-const REASON_MESSAGES: Partial<Record<Reason, string>> = {
-  header_too_large: 'request headers are larger than the limit',
-  client_timeout: 'request headers did not arrive in time',
-};
 
 function refuseEarly(state: ProxyState, socket: Socket, reason: Reason, message: string, req?: http.IncomingMessage): void {
   const exchange = new Exchange(state, state.policy, 'request', socket);

@@ -271,9 +271,16 @@ const rows: Row[] = [
     fires: [SYNTAX],
   },
   {
-    name: 'proxy: state and clock are not linted there',
+    name: 'proxy: a module-level cache is state nobody can see',
     file: 'src/proxy/x.ts',
-    code: 'export const cache = new WeakMap<object, number>();\nexport const now = () => Date.now();',
+    code: 'export const cache = new WeakMap<object, number>();',
+    fires: [SYNTAX],
+  },
+  { name: 'proxy: a top-level let', file: 'src/proxy/x.ts', code: 'export let inFlight = 0;', fires: [SYNTAX] },
+  {
+    name: 'proxy: a ReadonlySet constant and the clock are fine (proxy/ does I/O)',
+    file: 'src/proxy/x.ts',
+    code: "export const S: ReadonlySet<number> = new Set([403]);\nexport const now = () => Date.now();",
     fires: [],
   },
 ];
