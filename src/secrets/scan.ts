@@ -13,12 +13,46 @@ import { parsePlaceholder, PLACEHOLDER_PATTERN, type ParsedPlaceholder } from '.
 // A run that could be base64 of something holding `leash-ph-` plus a MAC: 9 + 1 + 1 + 32 bytes encode to 58
 // characters; shorter runs cannot hold a whole placeholder.
 const BASE64_RUN = /[A-Za-z0-9+/_-]{56,}={0,2}/g;
-// Anything that could hide or spell the prefix: the prefix itself, an escape, or a run long enough to be base64.
-const PRECHECK = /leash-ph-|%|&|\\|[A-Za-z0-9+/_-]{56}/i;
+
+// The cheap tests that decide what is worth decoding (a body streams through here chunk by chunk, so decoding
+// every chunk in every way would cost ~10 ms per 64 KiB):
+//  - the prefix written with each character as itself or one escape (percent, JSON \u, HTML numeric reference):
+//    then the decodings are run;
+//  - an escaped escape character (%25, %5C, \u0025, &#37;, &amp; ...): an escape may hide behind another, so the
+//    decodings are run whatever else the text holds;
+//  - base64 of the prefix, at each of the three byte alignments, standard or URL-safe, lower or upper case: then
+//    the runs are decoded.
+// Text with none of these cannot decode to a placeholder by the decodings scan.ts knows.
+const ESCAPE = String.raw`(?:%[0-9a-f]{2}|\\u[0-9a-f]{4}|&#(?:x[0-9a-f]{1,6}|\d{1,7});?)`;
+const SPELLED_PREFIX = new RegExp(
+  [...'leash-ph-'].map((c) => `(?:${c === '-' ? '\\-' : c}|${ESCAPE})`).join(''),
+  'i',
+);
+const NESTED_ESCAPE = /%25|%5c|%26|\\u00(?:25|5c|26)|&#(?:37|92|38|x25|x5c|x26);?|&(?:amp|percnt|bsol);/i;
+const BASE64_SIGNATURES: readonly string[] = base64Signatures();
+
+/** The base64 characters fully determined by `leash-ph-` (either case) at each alignment, both alphabets. */
+function base64Signatures(): string[] {
+  const out = new Set<string>();
+  for (const prefix of ['leash-ph-', 'LEASH-PH-']) {
+    for (let lead = 0; lead < 3; lead++) {
+      // Characters that also depend on the bytes before or after the prefix differ from text to text: skip them.
+      const a = Buffer.from(`${'\0'.repeat(lead)}${prefix}\0\0`).toString('base64');
+      const b = Buffer.from(`${'\xff'.repeat(lead)}${prefix}\xff\xff`, 'latin1').toString('base64');
+      let start = 0;
+      while (start < a.length && a[start] !== b[start]) start++;
+      let end = start;
+      while (end < a.length && a[end] === b[end]) end++;
+      const stable = a.slice(start, end);
+      out.add(stable);
+      out.add(stable.replace(/\+/g, '-').replace(/\//g, '_'));
+    }
+  }
+  return [...out];
+}
 
 /** Every placeholder-shaped token in `text`, as written or under the encodings above; each once. */
 export function findPlaceholders(text: string): ParsedPlaceholder[] {
-  if (!PRECHECK.test(text)) return [];
   const found = new Map<string, ParsedPlaceholder>();
   const look = (form: string) => {
     if (!/leash-ph-/i.test(form)) return;
@@ -27,9 +61,12 @@ export function findPlaceholders(text: string): ParsedPlaceholder[] {
       if (parsed && !found.has(parsed.token)) found.set(parsed.token, parsed);
     }
   };
-  for (const form of decodingSteps(text)) {
+  const decode = SPELLED_PREFIX.test(text) || NESTED_ESCAPE.test(text);
+  const base64 = BASE64_SIGNATURES.some((signature) => text.includes(signature));
+  if (!decode && !base64) return [];
+  for (const form of decode ? decodingSteps(text) : [text]) {
     look(form);
-    for (const decoded of base64Forms(form)) for (const inner of decodingSteps(decoded)) look(inner);
+    if (base64) for (const decoded of base64Forms(form)) for (const inner of decodingSteps(decoded)) look(inner);
   }
   return [...found.values()];
 }
@@ -38,6 +75,7 @@ export function findPlaceholders(text: string): ParsedPlaceholder[] {
 function base64Forms(text: string): string[] {
   const out: string[] = [];
   for (const m of text.matchAll(BASE64_RUN)) {
+    if (!BASE64_SIGNATURES.some((signature) => m[0].includes(signature))) continue;
     const run = m[0].replace(/=+$/, '');
     for (let shift = 0; shift < 4; shift++) {
       const part = run.slice(shift);

@@ -21,6 +21,10 @@ describe('findPlaceholders', () => {
     { name: 'base64url', text: `t=${Buffer.from(`??>${P}`).toString('base64url')}` },
     { name: 'percent-encoded base64', text: `q=${encodeURIComponent(b64(`k=${P}`))}` },
     { name: 'a host label', text: `${P}.attacker.example:443` },
+    { name: 'HTML hex references', text: P.replace(/[a-z]/g, (c) => `&#x${c.charCodeAt(0).toString(16)};`) },
+    { name: 'every character percent-encoded', text: [...P].map((c) => `%${c.charCodeAt(0).toString(16)}`).join('') },
+    { name: 'a JSON escape, percent-encoded', text: encodeURIComponent(P.replace('l', '\\u006c')) },
+    { name: 'base64 of the upper-cased placeholder', text: `x=${b64(`a${P.toUpperCase()}`)}` },
   ])('$name', ({ text }) => {
     expect(findPlaceholders(text).map((p) => p.token)).toEqual([P]);
   });
