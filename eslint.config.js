@@ -47,6 +47,7 @@ const PURE = {
   limits: { files: ['src/limits/token-bucket.ts'] },
   audit: { files: ['src/audit/{chain,verify,redact,query,format}.ts'] },
   secrets: { files: ['src/secrets/{spec,reach,placeholder,scan,judge,inject,environment}.ts'] },
+  run: { files: ['src/run/{environment,summary}.ts'] }, // leash run: the command's environment, the summary line
 };
 // The layers a PURE module may not import: policy/ is the bottom layer; proxy/, tls/ and cli/ do I/O.
 const higherLayers = (here) =>

@@ -17,8 +17,10 @@ export const ERROR_CODES = {
   LEASH_USER_UNKNOWN: 'a --user name is not a user of this system (looked up in /etc/passwd, then with id -u)',
   LEASH_RULES_OWN_UID: 'leash rules would restrict the uid running the command, which is where the proxy runs; restrict the agent\'s user instead',
   LEASH_KERNEL: 'nft, iptables-restore or iptables-save failed or is missing while loading, removing or reading kernel rules; the message quotes the tool',
+  LEASH_ISOLATION: 'leash run could not set up the isolation asked for (--isolate netns or uid), so it did not start the command; the message says why',
   LEASH_CONNECT_TIMEOUT: 'the upstream did not accept the connection within settings.timeouts.connect (reason upstream_timeout)',
   LEASH_RESPONSE_TIMEOUT: 'the upstream did not answer within settings.timeouts.response (reason upstream_timeout)',
+  LEASH_IMPORT: 'leash policy import could not read the source file or write its output',
   LEASH_STORE_UNAVAILABLE: 'the shared store (--store, Redis) did not answer in time or is unreachable; what needed it is refused (reason store_unavailable)',
 } as const;
 

@@ -19,6 +19,8 @@ commands:
            [--certs DIR]                                               where leash's CA for TLS interception lives (certs/)
            [--admin HOST:PORT]                                         a second listener: GET /metrics, /healthz, /readyz
            [--store redis://[USER:PASS@]HOST:PORT[/DB] [--store-timeout 250ms]]  shared state for a fleet ($LEASH_STORE)
+  run      [--policy PATH]... [--agent NAME] [--user USER] [--isolate netns|uid|none] [--proxy URL] -- COMMAND [ARGS]...
+                                                                       run one command through leash (its own proxy, CA trust, isolation)
   check    [--policy PATH]... [--format text|github]                   validate policy files
   explain  [--policy PATH]... [--agent NAME] [--resolve] METHOD URL    what leash serve would do with a request, and why
   test     [--policy PATH]... [--format text|junit] [TESTFILE|DIR]...  policy unit tests (default policies/tests/); exit 1 on a failure
@@ -35,8 +37,11 @@ commands:
                                                                        the placeholder an agent holds instead of secret NAME
   policy replay [--policy NEW]... [--format text|json] [--allow-tightening] [AUDIT]...
                                                                        re-decide the audit log under a new policy: the decisions that change
+  policy suggest [AUDIT]... [--agent NAME] [--since 7d] [--min-requests N] [-o FILE]
+                                                                       propose the rules that would allow what the audit log shows
   ca init  [--certs DIR] [--force]                                     create leash's CA for TLS interception
   ca trust [--certs DIR]                                               how to make agents trust it
+  policy import --from safeclaw|srt|squid|smokescreen FILE [-o FILE]  another tool's policy as a leash policy, with comments
   help [COMMAND]                                                       this text, or one command's flags, defaults and an example
 
 leash COMMAND --help shows a command's flags, defaults and an example; leash --version prints the version.`;
@@ -76,7 +81,8 @@ export function buildProgram(io: CommandIo, outcome: Outcome, argv: readonly str
     .configureOutput({ writeOut: print(io.out), writeErr: print(io.err), outputError: () => {} })
     .exitOverride()
     .helpCommand('help [command]', 'show the help of a command')
-    .showSuggestionAfterError(true);
+    .showSuggestionAfterError(true)
+    .enablePositionalOptions(); // so `leash run -- COMMAND --flag` leaves the command's flags alone
   program.helpInformation = () => `${OVERVIEW}\n`;
 
   const command = (name: string, summary: string, example: string) =>
@@ -109,6 +115,21 @@ export function buildProgram(io: CommandIo, outcome: Outcome, argv: readonly str
       return done(import('./serve.js').then(({ serveCommand }) => serveCommand(options, io)));
     });
 
+  command('run', 'run one command through leash: proxy variables, CA trust and isolation set up for it', 'sudo leash run --agent research -- python agent.py')
+    .usage('[--policy PATH]... [--agent NAME] [--user USER] [--isolate netns|uid|none] [--proxy URL] -- COMMAND [ARGS]...')
+    .argument('<command...>', 'the command and its arguments (after --)')
+    .passThroughOptions()
+    .addOption(new Option('--policy <path>', 'policy file or directory (repeatable; default as for leash serve)').argParser(collect))
+    .option('--agent <name>', "the agent the command is: its token from the policy goes in the proxy URL")
+    .option('--user <name|uid>', 'run the command as this user (needs root)')
+    .option('--isolate <how>', 'netns: a network namespace whose only way out is leash (Linux, root); uid: kernel rules for --user while it runs; none: no confinement (default: uid with --user, else netns)')
+    .option('--proxy <url>', 'use the leash listening at http://HOST:PORT instead of starting one')
+    .option('--audit <path>', 'audit log file, or - for stdout (default: $LEASH_AUDIT, else ./leash-audit.log)')
+    .option('--certs <dir>', "where leash's CA for TLS interception lives", 'certs')
+    .action((command: string[], options: { policy?: string[]; agent?: string; user?: string; isolate?: string; proxy?: string; audit?: string; certs: string }) =>
+      done(import('./run.js').then((m) => m.runCommand(options, command, io))),
+    );
+
   command('check', 'validate policy files: every error and warning with file:line:column', 'leash check --policy policies/ --format github')
     .addOption(policyOption)
     .option('--format <format>', 'text, or github (workflow commands CI turns into annotations)', 'text')
@@ -133,7 +154,7 @@ export function buildProgram(io: CommandIo, outcome: Outcome, argv: readonly str
     .option('--format <format>', 'text (each failure, then N passed, N failed), or junit (XML for CI)', 'text')
     .action((tests: string[], options: { policy?: string[]; format?: string }) => done(import('./test.js').then((m) => m.testCommand(options, tests, io))));
 
-  const policyGroup = command('policy', 'policy as code: replay an audit log under a changed policy', 'leash policy replay --policy pr/policies/ /var/log/leash/');
+  const policyGroup = command('policy', 'policy as code: suggest rules from the audit log, replay it under a changed policy', 'leash policy replay --policy pr/policies/ /var/log/leash/');
   policyGroup
     .command('replay')
     .description('re-decide every recorded request under a new policy and print the decisions that change')
@@ -231,6 +252,37 @@ export function buildProgram(io: CommandIo, outcome: Outcome, argv: readonly str
     .option('--certs <dir>', "where leash's CA lives (the one leash serve uses)", 'certs')
     .addHelpText('after', '\nExample:\n  leash secrets placeholder openai --agent research\n  export OPENAI_API_KEY=$(leash secrets placeholder openai --agent research --certs /etc/leash/certs)')
     .action((name: string, options: { policy?: string[]; agent?: string; certs: string }) => done(import('./secrets.js').then((m) => m.secretsCommand(options, ['placeholder', name], io))));
+
+  policyGroup
+    .command('suggest')
+    .description('learn mode: propose the rules that would allow what the audit log shows, each with its evidence')
+    .usage('[AUDIT]... [--agent NAME] [--since 7d] [--min-requests N] [--wildcard-min N] [--policy PATH]... [-o FILE]')
+    .argument('[inputs...]', 'audit files or directories (default as for leash audit)')
+    .helpOption('-h, --help', 'show this help')
+    .configureOutput({ writeOut: print(io.out), writeErr: print(io.err), outputError: () => {} })
+    .exitOverride()
+    .option('--agent <name>', 'only this agent\'s records (repeatable)', collect)
+    .option('--since <when>', 'a duration back from now (7d) or an ISO time')
+    .option('--min-requests <n>', 'requests a host and port needs to be proposed (default 1)')
+    .option('--wildcard-min <n>', 'sibling subdomains seen before they become one *.parent rule (default 5)')
+    .addOption(new Option('--policy <path>', 'the policy to check against: no host it denies, no rule it has (repeatable; default as for leash check)').argParser(collect))
+    .option('-o, --output <file>', 'write the suggested policy here (default: stdout)')
+    .addHelpText('after', '\nExample:\n  leash policy suggest /var/log/leash/ --since 7d -o policies/50-suggested.yaml')
+    .action((inputs: string[], options: { agent?: string[]; since?: string; minRequests?: string; wildcardMin?: string; policy?: string[]; output?: string }) =>
+      done(import('./policy-suggest.js').then((m) => m.suggestCommand(options, inputs, io))),
+    );
+
+  policyGroup
+    .command('import')
+    .description("write an equivalent leash policy from another tool's, with a comment on everything not carried over exactly")
+    .argument('<file>', 'the source file: SafeClaw YAML, sandbox-runtime settings JSON, squid.conf or a smokescreen ACL')
+    .helpOption('-h, --help', 'show this help')
+    .configureOutput({ writeOut: print(io.out), writeErr: print(io.err), outputError: () => {} })
+    .exitOverride()
+    .addOption(new Option('--from <format>', 'the source tool').choices(['safeclaw', 'srt', 'squid', 'smokescreen']).makeOptionMandatory())
+    .option('-o, --output <file>', 'where to write the policy (default: stdout)')
+    .addHelpText('after', '\nExample:\n  leash policy import --from squid /etc/squid/squid.conf -o policies/imported.yaml')
+    .action((file: string, options: { from: string; output?: string }) => done(import('./policy-import.js').then((m) => m.policyImportCommand(options, file, io))));
 
   const ca = command('ca', "leash's CA for TLS interception", 'leash ca init --certs /etc/leash/certs');
   for (const [name, summary, example] of [

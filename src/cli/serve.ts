@@ -5,7 +5,7 @@
 
 import { randomUUID } from 'node:crypto';
 import { openAuditLog, parseRotation, type AuditLog } from '../audit/logger.js';
-import { newRecord } from '../audit/record.js';
+import { newRecord, type AuditRecord } from '../audit/record.js';
 import { formatIssue, LeashError } from '../errors.js';
 import { loadPolicy, PolicyWatcher, type ReloadOutcome } from '../policy/watch.js';
 import { policyNeedsInterception } from '../policy/evaluate.js';
@@ -39,6 +39,8 @@ export interface ServeOptions {
   store?: string;
   /** `--store-timeout` (else LEASH_STORE_TIMEOUT): bound on each store operation, default 250ms. */
   storeTimeout?: string;
+  /** Sees each audit record as it is written (`leash run` counts its command's requests with it). */
+  observe?: (record: AuditRecord) => void;
 }
 
 export interface RunningServe {
@@ -81,7 +83,7 @@ export async function startServe(options: ServeOptions, io: CommandIo): Promise<
     ? await openSharedStores(storeUrl, { timeout: options.storeTimeout ?? io.env.LEASH_STORE_TIMEOUT, log: io.err, now: options.now, observe: (op, seconds, ok) => metrics.observeStore(op, seconds, ok) })
     : undefined;
   written = openAuditLog(options.audit ?? defaultAuditPath(io.env), { ...parseRotation(options.auditMaxSize, options.auditKeep), log: io.err });
-  const audit = metrics.counting(written);
+  const audit = metrics.counting(options.observe ? observed(written, options.observe) : written);
   let proxy: ProxyServer;
   try {
     proxy = await startProxy({ policy, host, port, audit, log: io.err, now: options.now, certsDir: options.certs ?? DEFAULT_CERTS_DIR, rateLimits: store?.rateLimits, grants: store?.grants });
@@ -124,6 +126,24 @@ export async function startServe(options: ServeOptions, io: CommandIo): Promise<
         await audit.close();
       })();
       return stopping;
+    },
+  };
+}
+
+function observed(audit: AuditLog, observe: (record: AuditRecord) => void): AuditLog {
+  return {
+    write: (record) => {
+      audit.write(record);
+      observe(record);
+    },
+    flush: () => audit.flush(),
+    close: () => audit.close(),
+    reopen: () => audit.reopen(),
+    get count() {
+      return audit.count;
+    },
+    get head() {
+      return audit.head;
     },
   };
 }

@@ -12,7 +12,7 @@
 //    `leash audit report` (which verifies the chain and parses every line: two parses per line).
 
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, statfsSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statfsSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -91,7 +91,7 @@ export function generateLog(file: string, bytes: number, seed: number): number {
   return records;
 }
 
-interface ChildRun {
+export interface ChildRun {
   seconds: number;
   peakRssMb: number | undefined;
   code: number | null;
@@ -99,7 +99,7 @@ interface ChildRun {
 }
 
 /** Runs a command with stdout captured (small) or discarded, and reads the peak RSS line peak-rss.mjs prints. */
-function runChild(command: string, args: string[], keepStdout = false): Promise<ChildRun> {
+export function runChild(command: string, args: string[], keepStdout = false): Promise<ChildRun> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
     const child = spawn(command, args, { stdio: ['ignore', keepStdout ? 'pipe' : 'ignore', 'pipe'], cwd: process.cwd() });
@@ -119,13 +119,15 @@ function runChild(command: string, args: string[], keepStdout = false): Promise<
   });
 }
 
-const PEAK = ['--import', path.resolve('test/bench/peak-rss.mjs')];
+export const PEAK = ['--import', path.resolve('test/bench/peak-rss.mjs')];
 
 /** Compiles src/ into DIR/dist (with node_modules linked beside it); returns how to run leash. */
-function buildLeash(dir: string): { argv: string[]; how: string } {
+export function buildLeash(dir: string): { argv: string[]; how: string } {
   const out = path.join(dir, 'build');
   mkdirSync(out);
-  writeFileSync(path.join(out, 'package.json'), '{"type":"module"}\n');
+  // The real version: `leash --version` (and commander's program set-up) reads it from this file.
+  const { version } = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
+  writeFileSync(path.join(out, 'package.json'), `${JSON.stringify({ type: 'module', version })}\n`);
   symlinkSync(path.resolve('node_modules'), path.join(out, 'node_modules'));
   const tsc = spawnSync(process.execPath, [path.resolve('node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', path.join(out, 'dist')], { encoding: 'utf8' });
   if (tsc.status === 0) return { argv: [path.join(out, 'dist', 'main.js')], how: 'dist' };

@@ -11,6 +11,7 @@ import { interceptBench } from './intercept.js';
 import { policyBench } from './policy.js';
 import { proxyBench } from './proxy.js';
 import { storeBench } from './store.js';
+import { suggestBench } from './suggest.js';
 import { printBench, type BenchLine } from './report.js';
 
 const SUITES: readonly { name: string; run: () => Promise<BenchLine[]> }[] = [
@@ -21,6 +22,7 @@ const SUITES: readonly { name: string; run: () => Promise<BenchLine[]> }[] = [
   { name: 'intercept', run: interceptBench },
   { name: 'grants', run: grantsBench },
   { name: 'store', run: storeBench },
+  { name: 'suggest', run: suggestBench },
 ];
 
 async function runBench(argv: readonly string[]): Promise<number> {

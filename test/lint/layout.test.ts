@@ -67,6 +67,8 @@ const PURE_FILES = [
   'src/audit/chain.ts',
   'src/secrets/placeholder.ts',
   'src/secrets/judge.ts',
+  'src/run/environment.ts',
+  'src/run/summary.ts',
 ];
 
 const rows: Row[] = [
