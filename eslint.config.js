@@ -48,6 +48,7 @@ const PURE = {
   audit: { files: ['src/audit/{chain,verify,redact,query,format}.ts'] },
   secrets: { files: ['src/secrets/{spec,reach,placeholder,scan,judge,inject,environment}.ts'] },
   run: { files: ['src/run/{environment,summary}.ts'] }, // leash run: the command's environment, the summary line
+  lockdown: { files: ['src/lockdown/{state,step}.ts'] }, // what a lockdown is, and the admission step that reads it
 };
 // The layers a PURE module may not import: policy/ is the bottom layer; proxy/, tls/ and cli/ do I/O.
 const higherLayers = (here) =>

@@ -141,6 +141,10 @@ export function summaryText(s: AuditSummary): string[] {
   const span = s.firstTime ? `${s.firstTime} to ${s.lastTime}` : 'no times';
   lines.push(`${s.records} record${s.records === 1 ? '' : 's'}, ${span}`);
   for (const a of s.agents) lines.push('', ...agentText(a));
+  if (s.lockdowns.length > 0) {
+    lines.push('', `lockdowns switched (${s.lockdowns.length}):`);
+    for (const l of s.lockdowns) lines.push(`  ${l.time ?? '-'}  ${l.on ? 'on ' : 'off'}  ${l.agent === '*' ? 'every agent' : `agent ${terminalSafe(l.agent)}`}  by ${terminalSafe(l.by)}${l.reason ? `: ${terminalSafe(l.reason)}` : ''}`);
+  }
   lines.push('', `policy revisions seen (${s.revisions.length}); reloads ${s.policyReloads}, rejected ${s.policyRejected}`);
   for (const r of s.revisions) lines.push(`  ${terminalSafe(r.revision)}  ${r.records} records  ${r.firstSeen ?? '-'} to ${r.lastSeen ?? '-'}`);
   return lines;
@@ -150,7 +154,7 @@ function agentText(a: AgentSummary): string[] {
   const lines = [
     `agent ${terminalSafe(a.agent)}`,
     `  requests ${a.requests}: allowed ${a.allowed}, denied ${a.denied}${a.wouldDeny > 0 ? `, would deny ${a.wouldDeny} (report mode)` : ''}`,
-    `  rate-limited ${a.rateLimited}; grants issued ${a.grantsIssued}, used ${a.grantsUsed}`,
+    `  rate-limited ${a.rateLimited}; grants issued ${a.grantsIssued}, used ${a.grantsUsed}${a.lockdownRefused > 0 ? `; refused or cut by lockdown ${a.lockdownRefused}` : ''}`,
     `  bytes out ${a.bytesOut} (${humanBytes(a.bytesOut)}), in ${a.bytesIn} (${humanBytes(a.bytesIn)})`,
   ];
   if (a.topDeniedHosts.length > 0) {

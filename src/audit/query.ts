@@ -154,6 +154,18 @@ export interface AgentSummary {
   readonly bytesOutByHost: readonly HostBytes[];
   /** Records about hosts beyond the first MAX_HOSTS of this agent, left out of the two lists above (0 normally). */
   readonly recordsNotTracked: number;
+  /** Requests, tunnels and connections refused or cut by a lockdown (reason lockdown). */
+  readonly lockdownRefused: number;
+}
+
+/** One lockdown switched on or off (`event: lockdown`), in log order. */
+export interface LockdownSwitch {
+  readonly time: string | null;
+  readonly on: boolean;
+  /** An agent, or `*` for every agent. */
+  readonly agent: string;
+  readonly by: string;
+  readonly reason: string | null;
 }
 
 export interface RevisionSeen {
@@ -171,7 +183,11 @@ export interface AuditSummary {
   readonly revisions: readonly RevisionSeen[];
   readonly policyReloads: number;
   readonly policyRejected: number;
+  /** Every lockdown switched on or off, the most recent MAX_LOCKDOWNS. */
+  readonly lockdowns: readonly LockdownSwitch[];
 }
+
+export const MAX_LOCKDOWNS = 100;
 
 interface AgentTally {
   requests: number;
@@ -183,6 +199,7 @@ interface AgentTally {
   grantsUsed: number;
   bytesOut: number;
   bytesIn: number;
+  lockdownRefused: number;
   /** Per host: denials and bytes out; only hosts with a denial or bytes out, at most MAX_HOSTS. */
   hosts: Map<string, { denied: number; bytesOut: number; requests: number }>;
   notTracked: number;
@@ -199,6 +216,7 @@ export class SummaryBuilder {
   private readonly revisions = new Map<string, { records: number; firstSeen: string | null; lastSeen: string | null }>();
   private policyReloads = 0;
   private policyRejected = 0;
+  private readonly lockdowns: LockdownSwitch[] = [];
 
   add(record: AuditLineRecord): void {
     this.records++;
@@ -221,6 +239,12 @@ export class SummaryBuilder {
       else if (record.reason === 'policy_invalid') this.policyRejected++;
       return;
     }
+    if (event === 'lockdown') {
+      const detail = (typeof record.lockdown === 'object' && record.lockdown !== null ? record.lockdown : {}) as Record<string, unknown>;
+      this.lockdowns.push({ time, on: record.reason === 'lockdown_on', agent: str(record.agent) ?? '(unknown)', by: str(detail.by) ?? '(unknown)', reason: str(detail.reason) ?? null });
+      if (this.lockdowns.length > MAX_LOCKDOWNS) this.lockdowns.shift();
+      return;
+    }
     const tally = this.tally(str(record.agent) ?? '(unknown)');
     if (event === 'grant') {
       tally.grantsIssued++;
@@ -233,6 +257,7 @@ export class SummaryBuilder {
     tally.bytesIn += num(record.bytesIn);
     if (record.wouldDeny === true) tally.wouldDeny++;
     if (record.reason === 'rate_limited') tally.rateLimited++;
+    if (record.reason === 'lockdown') tally.lockdownRefused++;
     if (record.effect === 'allow') {
       tally.allowed++;
       if (record.rule === 'grant') tally.grantsUsed++;
@@ -282,6 +307,7 @@ export class SummaryBuilder {
           .sort((a, b) => b.bytesOut - a.bytesOut || compare(a.host, b.host))
           .slice(0, TOP),
         recordsNotTracked: t.notTracked,
+        lockdownRefused: t.lockdownRefused,
       }));
     const revisions = [...this.revisions.entries()]
       .map(([revision, r]) => ({ revision, ...r }))
@@ -294,13 +320,14 @@ export class SummaryBuilder {
       revisions,
       policyReloads: this.policyReloads,
       policyRejected: this.policyRejected,
+      lockdowns: [...this.lockdowns],
     };
   }
 
   private tally(agent: string): AgentTally {
     let tally = this.agents.get(agent);
     if (!tally) {
-      tally = { requests: 0, allowed: 0, denied: 0, wouldDeny: 0, rateLimited: 0, grantsIssued: 0, grantsUsed: 0, bytesOut: 0, bytesIn: 0, hosts: new Map(), notTracked: 0 };
+      tally = { requests: 0, allowed: 0, denied: 0, wouldDeny: 0, rateLimited: 0, grantsIssued: 0, grantsUsed: 0, bytesOut: 0, bytesIn: 0, lockdownRefused: 0, hosts: new Map(), notTracked: 0 };
       this.agents.set(agent, tally);
     }
     return tally;

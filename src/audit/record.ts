@@ -4,7 +4,7 @@
 
 import type { AuditReason, Reason } from '../proxy/reasons.js';
 
-export type AuditEvent = 'request' | 'tunnel' | 'policy' | 'connection' | 'grant';
+export type AuditEvent = 'request' | 'tunnel' | 'policy' | 'connection' | 'grant' | 'lockdown';
 
 export interface AuditRecord {
   /** Set by the logger when the record is written; ISO 8601. */
@@ -79,6 +79,12 @@ export interface AuditRecord {
   injected?: string[];
   /** Tunnels: the server name the client's TLS ClientHello asked for. */
   sni?: string | null;
+  /**
+   * `event: lockdown` records (reason lockdown_on or lockdown_off; agent `*` for every agent): who asked (the OS
+   * user on the control socket, `admin-token` over TCP, `SIGUSR1`), the operator's reason, where the state is kept
+   * and whether the store took it (false: only this replica obeys it until the store answers).
+   */
+  lockdown?: { readonly by: string; readonly reason?: string; readonly store: string; readonly stored: boolean };
   /** Policy events: the files and the errors of a rejected reload. */
   files?: string[];
   errors?: string[];

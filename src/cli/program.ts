@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { LeashError } from '../errors.js';
 import type { AuditOptions } from './audit.js';
+import type { LockdownFlags } from './lockdown.js';
 import type { RulesFlags } from './rules.js';
 import type { CommandIo } from './io.js';
 
@@ -17,7 +18,8 @@ commands:
   serve    [--policy PATH]... [--listen HOST:PORT] [--audit PATH|-]   run the proxy (default policies/, 127.0.0.1:3128, audit to ./leash-audit.log)
            [--audit-max-size SIZE [--audit-keep N]]                    rotate the audit file by size (100M), keeping N files (5)
            [--certs DIR]                                               where leash's CA for TLS interception lives (certs/)
-           [--admin HOST:PORT]                                         a second listener: GET /metrics, /healthz, /readyz
+           [--admin HOST:PORT]                                         a second listener: GET /metrics, /healthz, /readyz, control API
+           [--control PATH]                                            the control socket ($LEASH_CONTROL; /run/leash/admin.sock as root, else beside the audit log)
            [--store redis://[USER:PASS@]HOST:PORT[/DB] [--store-timeout 250ms]]  shared state for a fleet ($LEASH_STORE)
   run      [--policy PATH]... [--agent NAME] [--user USER] [--isolate netns|uid|none] [--proxy URL] -- COMMAND [ARGS]...
                                                                        run one command through leash (its own proxy, CA trust, isolation)
@@ -42,6 +44,8 @@ commands:
   ca init  [--certs DIR] [--force]                                     create leash's CA for TLS interception
   ca trust [--certs DIR]                                               how to make agents trust it
   policy import --from safeclaw|srt|squid|smokescreen FILE [-o FILE]  another tool's policy as a leash policy, with comments
+  lockdown on [--agent NAME]... [--reason TEXT] | off [--agent NAME]... | status
+           [--control PATH | --admin URL]                              the kill switch: refuse an agent's (or every agent's) traffic and cut it
   help [COMMAND]                                                       this text, or one command's flags, defaults and an example
 
 leash COMMAND --help shows a command's flags, defaults and an example; leash --version prints the version.`;
@@ -107,10 +111,11 @@ export function buildProgram(io: CommandIo, outcome: Outcome, argv: readonly str
     .option('--audit-max-size <size>', 'rotate the audit file before it exceeds SIZE (100M, 1G, 500K)')
     .option('--audit-keep <n>', 'rotated audit files to keep (default 5; needs --audit-max-size)')
     .option('--certs <dir>', "where leash's CA for TLS interception lives", 'certs')
-    .option('--admin <host:port>', 'a second listener for GET /metrics (Prometheus), /healthz and /readyz; never the proxy port')
+    .option('--admin <host:port>', 'a second listener for GET /metrics (Prometheus), /healthz and /readyz, and the control API with LEASH_ADMIN_TOKEN; never the proxy port')
+    .option('--control <path>', 'the control socket (mode 0600) leash lockdown talks to (default: $LEASH_CONTROL, else /run/leash/admin.sock as root, else leash-admin.sock beside the audit log)')
     .option('--store <url>', 'keep rate limits, upload budgets and grants in Redis, shared by a fleet: redis://[USER:PASS@]HOST:PORT[/DB], rediss:// for TLS (default: $LEASH_STORE, else in memory)')
     .option('--store-timeout <time>', 'bound on each store operation, past which what needs it is refused (default: $LEASH_STORE_TIMEOUT, else 250ms)')
-    .action(function (this: Command, options: { policy?: string[]; listen?: string; audit?: string; auditMaxSize?: string; auditKeep?: string; certs: string; store?: string; storeTimeout?: string; admin?: string }) {
+    .action(function (this: Command, options: { policy?: string[]; listen?: string; audit?: string; auditMaxSize?: string; auditKeep?: string; certs: string; store?: string; storeTimeout?: string; admin?: string; control?: string }) {
       noArguments(this);
       return done(import('./serve.js').then(({ serveCommand }) => serveCommand(options, io)));
     });
@@ -283,6 +288,29 @@ export function buildProgram(io: CommandIo, outcome: Outcome, argv: readonly str
     .option('-o, --output <file>', 'where to write the policy (default: stdout)')
     .addHelpText('after', '\nExample:\n  leash policy import --from squid /etc/squid/squid.conf -o policies/imported.yaml')
     .action((file: string, options: { from: string; output?: string }) => done(import('./policy-import.js').then((m) => m.policyImportCommand(options, file, io))));
+
+  const lockdown = command('lockdown', 'the kill switch: stop an agent\'s network at once (through the running leash\'s control API)', 'leash lockdown on --agent research --reason "exfiltrating to pastebin"');
+  for (const [name, summary, example] of [
+    ['on', "refuse the agents' new requests and tunnels (403 lockdown) and cut what they have open; without --agent, every agent", 'leash lockdown on --agent research --reason "exfiltrating to pastebin"'],
+    ['off', 'lift the lockdown of the agents; without --agent, every lockdown', 'leash lockdown off --agent research'],
+    ['status', 'the lockdown in force: who, since when, why', 'leash lockdown status'],
+  ] as const) {
+    const sub = lockdown
+      .command(name)
+      .description(summary)
+      .helpOption('-h, --help', 'show this help')
+      .configureOutput({ writeOut: print(io.out), writeErr: print(io.err), outputError: () => {} })
+      .exitOverride()
+      .option('--control <path>', "the running leash's control socket (default: $LEASH_CONTROL, else /run/leash/admin.sock as root, else leash-admin.sock beside $LEASH_AUDIT or ./leash-audit.log)")
+      .option('--admin <url>', "the running leash's --admin listener, e.g. http://127.0.0.1:9090 (default: $LEASH_ADMIN); the token comes from $LEASH_ADMIN_TOKEN")
+      .addHelpText('after', `\nExample:\n  ${example}`);
+    if (name !== 'status') sub.option('--agent <name>', 'an agent (repeatable); without it, every agent', collect);
+    if (name === 'on') sub.option('--reason <text>', 'why, shown to the agent in every refusal and kept in the audit log');
+    sub.action(function (this: Command, options: LockdownFlags) {
+      noArguments(this);
+      return done(import('./lockdown.js').then((m) => m.lockdownCommand(name, options, io)));
+    });
+  }
 
   const ca = command('ca', "leash's CA for TLS interception", 'leash ca init --certs /etc/leash/certs');
   for (const [name, summary, example] of [

@@ -1,7 +1,9 @@
 // `leash serve [--policy PATH]... [--listen HOST:PORT] [--audit PATH|-]`: run the proxy. Audit records go to the
 // file or stdout; operational messages (listening, reloads, errors) go to stderr. SIGHUP and file changes reload
 // the policy; SIGTERM and SIGINT drain in-flight work, flush the audit log and exit 0. SIGUSR2 reopens the audit
-// file (logrotate); `--audit-max-size` rotates it by size.
+// file (logrotate); `--audit-max-size` rotates it by size. SIGUSR1 locks every agent down (the local fallback of
+// `leash lockdown on`). The control API is served on a Unix socket (`--control`), and with LEASH_ADMIN_TOKEN on
+// the --admin listener too.
 
 import { randomUUID } from 'node:crypto';
 import { openAuditLog, parseRotation, type AuditLog } from '../audit/logger.js';
@@ -16,6 +18,13 @@ import { startAdmin, type AdminServer, type Readiness } from '../proxy/admin.js'
 import { ProxyMetrics } from '../proxy/metrics.js';
 import { startProxy, type ProxyServer } from '../proxy/server.js';
 import { openSharedStores } from '../store/open.js';
+import { indexRoute, type ControlRoute } from '../control/api.js';
+import { defaultControlPath } from '../control/client.js';
+import { controlHandler, startControlSocket, type ControlSocket } from '../control/server.js';
+import { FileLockdownStore, defaultLockdownFile } from '../lockdown/file-store.js';
+import { lockdownRoutes, switchOn, type LockdownDeps } from '../lockdown/routes.js';
+import { LockdownRuntime } from '../lockdown/runtime.js';
+import { lockdownMessage, type LockdownState } from '../lockdown/state.js';
 import type { CommandIo } from './io.js';
 import { defaultAuditPath } from './audit-path.js';
 import { policyPaths } from './policy-paths.js';
@@ -41,6 +50,13 @@ export interface ServeOptions {
   storeTimeout?: string;
   /** Sees each audit record as it is written (`leash run` counts its command's requests with it). */
   observe?: (record: AuditRecord) => void;
+  /** `--control PATH` (else LEASH_CONTROL): the control socket; default /run/leash/admin.sock as root, else beside the audit log. */
+  control?: string;
+}
+
+export interface RunningLockdown {
+  readonly runtime: LockdownRuntime;
+  readonly deps: LockdownDeps;
 }
 
 export interface RunningServe {
@@ -49,6 +65,10 @@ export interface RunningServe {
   readonly watcher: PolicyWatcher;
   /** The admin listener, with --admin. */
   readonly admin: AdminServer | undefined;
+  /** The control socket (always open). */
+  readonly control: ControlSocket;
+  /** The lockdown in force, and what switches it (the control API, SIGUSR1). */
+  readonly lockdown: RunningLockdown;
   stop(): Promise<void>;
 }
 
@@ -82,34 +102,86 @@ export async function startServe(options: ServeOptions, io: CommandIo): Promise<
   const store = storeUrl
     ? await openSharedStores(storeUrl, { timeout: options.storeTimeout ?? io.env.LEASH_STORE_TIMEOUT, log: io.err, now: options.now, observe: (op, seconds, ok) => metrics.observeStore(op, seconds, ok) })
     : undefined;
-  written = openAuditLog(options.audit ?? defaultAuditPath(io.env), { ...parseRotation(options.auditMaxSize, options.auditKeep), log: io.err });
+  const auditPath = options.audit ?? defaultAuditPath(io.env);
+  // Lockdown is state, not a flag in memory: in the shared store with --store (every replica obeys it), else in a
+  // file beside the audit log; either way it survives a restart. An unreadable state file stops leash here.
+  let lockdown: LockdownRuntime;
+  try {
+    lockdown = await LockdownRuntime.open({
+      store: store?.lockdown ?? (await FileLockdownStore.open(defaultLockdownFile(auditPath))),
+      now: Date.now,
+      log: io.err,
+      onChange: (_before, after) => cutLocked(after),
+    });
+  } catch (err) {
+    await store?.close();
+    throw err;
+  }
+  const cutLocked = (after: LockdownState) => {
+    const cut = proxyRef?.cutAgents('lockdown', (agent) => {
+      const lock = lockdown.lockOf(agent);
+      return lock && `${lockdownMessage(agent, lock.entry, lock.scope)}; this open connection was cut`;
+    });
+    if (cut) io.err(`leash: lockdown: ${cut} open tunnel(s) or connection(s) cut (${after.all ? 'every agent' : Object.keys(after.agents).join(', ')})`);
+  };
+  written = openAuditLog(auditPath, { ...parseRotation(options.auditMaxSize, options.auditKeep), log: io.err });
   const audit = metrics.counting(options.observe ? observed(written, options.observe) : written);
   let proxy: ProxyServer;
   try {
-    proxy = await startProxy({ policy, host, port, audit, log: io.err, now: options.now, certsDir: options.certs ?? DEFAULT_CERTS_DIR, rateLimits: store?.rateLimits, grants: store?.grants });
+    proxy = await startProxy({ policy, host, port, audit, log: io.err, now: options.now, certsDir: options.certs ?? DEFAULT_CERTS_DIR, rateLimits: store?.rateLimits, grants: store?.grants, lockdown });
   } catch (err) {
+    lockdown.stop();
     await store?.close();
     await audit.close();
     throw new LeashError('LEASH_LISTEN', `cannot listen on ${host}:${port}: ${(err as Error).message}`, { cause: err });
   }
   proxyRef = proxy;
+  // The control API: one route table, served on the control socket and, with --admin, over TCP.
+  const routes: ControlRoute[] = [];
+  routes.push(indexRoute(() => routes, () => ({ pid: process.pid, revision: proxy.policy.revision })));
+  const lockdownDeps: LockdownDeps = { runtime: lockdown, audit: (record) => audit.write(record), revision: () => proxy.policy.revision, agents: () => new Set(proxy.policy.agents.keys()), log: io.err };
+  routes.push(...lockdownRoutes(lockdownDeps));
+  let control: ControlSocket;
+  try {
+    control = await startControlSocket(options.control ?? (io.env.LEASH_CONTROL || defaultControlPath(auditPath, process.getuid?.())), controlHandler(routes, { kind: 'socket' }, io.err));
+  } catch (err) {
+    lockdown.stop();
+    await proxy.close();
+    await store?.close();
+    await audit.close();
+    throw err;
+  }
+  io.err(`control socket at ${control.path} (mode 0600: leash lockdown and the other control commands)`);
+  const adminToken = io.env.LEASH_ADMIN_TOKEN || undefined;
   let admin: AdminServer | undefined;
   if (options.admin) {
     const at = parseListen(options.admin, '--admin');
-    if (at.host === host && at.port === proxy.port) throw new LeashError('LEASH_USAGE', '--admin must not be the proxy\'s address: agents reach the proxy port');
+    if (at.host === host && at.port === proxy.port) {
+      await control.close();
+      lockdown.stop();
+      await proxy.close();
+      await store?.close();
+      await audit.close();
+      throw new LeashError('LEASH_USAGE', '--admin must not be the proxy\'s address: agents reach the proxy port');
+    }
     try {
-      admin = await startAdmin({ ...at, metrics, ready: () => readiness(audit, store) });
+      admin = await startAdmin({ ...at, metrics, ready: () => readiness(audit, store), control: controlHandler(routes, { kind: 'tcp', token: adminToken }, io.err) });
     } catch (err) {
+      await control.close();
+      lockdown.stop();
       await proxy.close();
       await store?.close();
       await audit.close();
       throw new LeashError('LEASH_LISTEN', `cannot listen on ${options.admin} for --admin: ${(err as Error).message}`, { cause: err });
     }
     io.err(`admin on ${at.host.includes(':') ? `[${at.host}]` : at.host}:${admin.port} (GET /metrics, /healthz, /readyz)`);
+    io.err(adminToken ? 'control API also on the admin listener under /v1 (mutating calls need Authorization: Bearer $LEASH_ADMIN_TOKEN)' : 'control API over the admin listener is off: LEASH_ADMIN_TOKEN is not set (the control socket works)');
   }
   const watcher = new PolicyWatcher(paths, () => proxy.policy, (outcome) => onReload(outcome, proxy, audit, io));
   watcher.start();
   io.err(`leash: policy revision ${policy.revision}: ${policy.rules.length} rules from ${policy.files.length} file(s)${policy.settings.mode === 'report' ? ' (report mode: nothing is blocked)' : ''}`);
+  const locked = lockdown.state;
+  if (locked.all || Object.keys(locked.agents).length > 0) io.err(`leash: lockdown in force (${lockdown.display}): ${locked.all ? 'every agent' : Object.keys(locked.agents).sort().join(', ')}; leash lockdown status shows why`);
   io.err(`listening on ${host.includes(':') ? `[${host}]` : host}:${proxy.port}`);
   let stopping: Promise<void> | undefined;
   return {
@@ -117,10 +189,14 @@ export async function startServe(options: ServeOptions, io: CommandIo): Promise<
     audit,
     watcher,
     admin,
+    control,
+    lockdown: { runtime: lockdown, deps: lockdownDeps },
     stop() {
       stopping ??= (async () => {
         watcher.stop();
+        await control.close();
         await admin?.close();
+        await lockdown.close();
         await proxy.close();
         await store?.close();
         await audit.close();
@@ -187,6 +263,13 @@ export async function serveCommand(options: ServeOptions, io: CommandIo): Promis
       (err: unknown) => io.err(`leash: SIGUSR2: cannot reopen the audit log: ${(err as Error).message}`),
     );
   process.on('SIGUSR2', reopen);
+  // The local kill switch, for when the control API cannot be reached: every agent, at once, audited.
+  const lockAll = () =>
+    void switchOn(running.lockdown.deps, { all: true }, 'SIGUSR1', `SIGUSR1 (signal to pid ${process.pid})`).then(
+      (outcome) => io.err(`leash: SIGUSR1: every agent is locked down${outcome.stored ? '' : ` (${outcome.problem})`}; leash lockdown off lifts it`),
+      (err: unknown) => io.err(`leash: SIGUSR1: lockdown failed: ${(err as Error).message}`),
+    );
+  process.on('SIGUSR1', lockAll);
   return new Promise<number>((resolve) => {
     const shutdown = (signal: string) => {
       io.err(`leash: ${signal}: draining in-flight work (up to ${running.proxy.policy.settings.timeouts.drainMs} ms)`);
@@ -196,6 +279,7 @@ export async function serveCommand(options: ServeOptions, io: CommandIo): Promis
           io.err(`leash: audit chain head: seq ${running.audit.head.seq} sha256 ${running.audit.head.hash}`);
           process.off('SIGHUP', reload);
           process.off('SIGUSR2', reopen);
+          process.off('SIGUSR1', lockAll);
           resolve(0);
         },
         (err: unknown) => {

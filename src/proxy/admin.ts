@@ -4,6 +4,7 @@
 // network cannot route to, which the kernel rules and the Kubernetes NetworkPolicy keep them from anyway.
 
 import http from 'node:http';
+import { isControlPath, type ControlHandler } from '../control/server.js';
 import type { ProxyMetrics } from './metrics.js';
 
 export interface Readiness {
@@ -17,6 +18,8 @@ export interface AdminOptions {
   readonly port: number;
   readonly metrics: ProxyMetrics;
   readonly ready: () => Promise<Readiness>;
+  /** The control API (`/v1/...`), served here with the TCP rules: a bearer token for every mutating call. */
+  readonly control?: ControlHandler;
 }
 
 export interface AdminServer {
@@ -30,6 +33,7 @@ export async function startAdmin(options: AdminOptions): Promise<AdminServer> {
     const send = (status: number, type: string, body: string) => {
       res.writeHead(status, { 'Content-Type': type, 'Cache-Control': 'no-store' }).end(body);
     };
+    if (options.control && isControlPath((req.url ?? '').split('?')[0] ?? '')) return options.control(req, res);
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, 'text/plain; charset=utf-8', 'method not allowed\n');
     const path = (req.url ?? '').split('?')[0];
     if (path === '/healthz') return send(200, 'text/plain; charset=utf-8', 'ok\n');
@@ -47,7 +51,7 @@ export async function startAdmin(options: AdminOptions): Promise<AdminServer> {
       );
       return;
     }
-    send(404, 'text/plain; charset=utf-8', 'leash admin: GET /metrics, /healthz or /readyz\n');
+    send(404, 'text/plain; charset=utf-8', `leash admin: GET /metrics, /healthz or /readyz${options.control ? ', or the control API under /v1' : ''}\n`);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

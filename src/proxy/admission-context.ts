@@ -22,6 +22,7 @@ export function admissionContext(state: ProxyState, policy: CompiledPolicy, caKe
     now: state.now,
     resolve: (host, kind) => resolveTarget(host, kind, policy.settings, runtime.resolver),
     ...(runtime.secrets.any ? { secrets: { runtime: runtime.secrets, caKey } } : {}),
+    lockdown: state.lockdown,
   };
 }
 

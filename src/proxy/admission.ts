@@ -4,6 +4,7 @@
 // checked address, or refused, for this reason. The steps, in the order that keeps the promises:
 //
 //   identify  an unidentified client under requireAgent never reaches the policy (or is fixed by the tunnel)
+//   lockdown  an agent an operator locked down is refused whatever the policy says (lockdown/step.ts)
 //   decide    the pure engine; a throw is a deny with reason internal_error (verdict.ts)
 //   override  a method asked for through X-HTTP-Method-Override & co. is held to the rules (method-override.ts)
 //   secrets   a secret's placeholder where it does not belong is refused whatever the rules say; where it
@@ -16,7 +17,7 @@
 //
 // Refusals come in two kinds. A policy refusal (deny, override, grant store trouble, rate limit) is what report
 // mode reports instead of enforcing. A hard refusal (identity, a broken upgrade, the address guard, DNS, an
-// internal error) is enforced in every mode: report mode observes the policy, it never switches off the guards.
+// internal error, a lockdown) is enforced in every mode: report mode observes the policy, it never switches off the guards.
 //
 // The pipeline does no I/O of its own: stores, the clock and the resolver come in the context, so its table tests
 // (test/proxy/admission.test.ts) run without sockets. It never touches an Exchange: the edge copies `notes` into
@@ -29,6 +30,7 @@ import type { GrantStore } from '../grants/store.js';
 import type { RateLimitStore } from '../limits/store.js';
 import type { NormalizedRequest } from '../policy/evaluate.js';
 import type { HostKind } from '../policy/host.js';
+import { lockdownStep, type LockdownView } from '../lockdown/step.js';
 import { identify, type AgentTokens, type IdentityFacts, type IdentityMethod } from '../policy/identity.js';
 import type { CompiledPolicy } from '../policy/policy.js';
 import type { CompiledRule } from '../policy/rule.js';
@@ -57,6 +59,8 @@ export interface AdmissionContext {
    * interception is set up; absent before, where no placeholder can be used anyway). Absent: no secrets step.
    */
   readonly secrets?: { readonly runtime: SecretsRuntime; readonly caKey: KeyObject | undefined };
+  /** The lockdown in force (leash lockdown, SIGUSR1); absent: nobody is locked down. */
+  readonly lockdown?: LockdownView;
 }
 
 /** Who asks: the facts to identify the client by, or the identity an intercepted tunnel already established. */
@@ -125,6 +129,14 @@ export async function admit(ctx: AdmissionContext, application: Application): Pr
   const identity = 'agent' in application.applicant ? { ok: true as const, agent: application.applicant.agent, method: application.applicant.identity } : identify(policy, application.applicant, ctx.tokens);
   if (!identity.ok) return refused(identity);
   Object.assign(notes, { agent: identity.agent, identity: identity.method });
+
+  // lockdown: hard, in every mode; before the policy, so nothing the policy says can let a locked agent through.
+  const locked = lockdownStep(ctx.lockdown, identity.agent);
+  if (locked) {
+    // The policy never named the destination: record what was asked for.
+    Object.assign(notes, { host: application.host.toLowerCase(), port: application.port });
+    return refused(locked);
+  }
 
   // decide
   const facts = {

@@ -354,13 +354,19 @@ export async function findGrant(
   if (headers && carriesBody(headers)) return undefined;
   const host = request.hostKind === 'ipv6' ? `[${request.host}]` : request.host;
   // The exact URL as forwarded (query included), not the path normalised for rule matching.
-  let wanted: string;
+  const forwarded = target ?? '/';
+  let url: URL;
   try {
-    wanted = new URL(`${scheme}://${host}:${request.port}${target ?? '/'}`).href;
+    url = new URL(`${scheme}://${host}:${request.port}${forwarded}`);
   } catch {
     return undefined;
   }
-  return lookup.grants.find(request.agent, scheme, request.host, request.port, lookup.now(), wanted);
+  const grant = await lookup.grants.find(request.agent, scheme, request.host, request.port, lookup.now(), url.href);
+  // A URL grant covers the URL the response named, byte for byte as it is forwarded. The URL parser resolves dot
+  // segments and backslashes that the origin receives raw (`/SECRET/../img/cat.png` parses as `/img/cat.png`): a
+  // target the parser rewrote is not the granted URL, however it parses.
+  if (grant && grant.url !== null && `${url.pathname}${url.search}` !== forwarded) return undefined;
+  return grant;
 }
 
 export type GrantOutcome =

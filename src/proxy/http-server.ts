@@ -14,8 +14,10 @@ export interface LeashHttpHandlers {
   /** A request to decide; not called for requests parsed after a refusal closed the connection's write side. */
   readonly request: (req: http.IncomingMessage, res: http.ServerResponse) => void;
   readonly upgrade: (req: http.IncomingMessage, socket: Socket, head: Buffer) => void;
-  /** Refuses on the socket and audits: a malformed request, headers too large or too slow. */
-  readonly refuse: (socket: Socket, reason: Reason, message: string) => void;
+  /** Refuses on the socket and audits: a malformed request, headers too large or too slow, a stray CONNECT. */
+  readonly refuse: (socket: Socket, reason: Reason, message: string, req?: http.IncomingMessage) => void;
+  /** A CONNECT; without a handler (inside a tunnel) it is refused as bad_request, audited. */
+  readonly connect?: (req: http.IncomingMessage, socket: Socket, head: Buffer) => void;
   /** Whether the server is draining (answers then close the connection). */
   readonly draining: () => boolean;
   /** Skips a connection leash already refused at accept. */
@@ -49,6 +51,12 @@ export function createLeashHttpServer(settings: PolicySettings, handlers: LeashH
   server.on('upgrade', (req: http.IncomingMessage, socket: Socket, head: Buffer) => {
     if (handlers.refused?.(socket)) return;
     handlers.upgrade(req, socket, head);
+  });
+  // Node destroys the socket of a CONNECT nobody listens for, silently: every refusal is answered and audited.
+  server.on('connect', (req: http.IncomingMessage, socket: Socket, head: Buffer) => {
+    if (handlers.refused?.(socket)) return;
+    if (handlers.connect) return handlers.connect(req, socket, head);
+    handlers.refuse(socket, 'bad_request', `CONNECT is not a request leash forwards${where}`, req);
   });
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
     if (err.code === 'ECONNRESET' || !socket.writable) {

@@ -42,7 +42,7 @@ export class Interceptor {
             socket.destroy();
           });
         },
-        refuse: (socket, reason, message) => this.refuseInside(socket, reason, message),
+        refuse: (socket, reason, message, req) => this.refuseInside(socket, reason, message, req),
         draining: () => state.draining,
       },
       ' inside the tunnel',

@@ -15,7 +15,7 @@ import { expectation, framingProblem, hostHeaderProblem, unsupportedExpectation 
 import { gatherOverrides, headerOverrides, queryOverrides } from './method-override.js';
 import type { Reason } from './reasons.js';
 import type { ProxyState } from './state.js';
-import { describeUpstreamError, httpsAgentFor, sendUpstream, upstreamReason } from './upstream.js';
+import { describeUpstreamError, httpsAgentFor, sendUpstream, trackUpgrade, upstreamReason } from './upstream.js';
 import { judge } from './verdict.js';
 import { admit } from './admission.js';
 import { admissionContext } from './admission-context.js';
@@ -163,6 +163,7 @@ export async function handleInterceptedUpgrade(state: ProxyState & ExchangeSink,
     if (!again.rule?.websocket) return `policy revision ${next.revision} no longer allows WebSocket upgrades here (no rule with websocket: true decides ${describe(session)}${destination.path})`;
     return undefined;
   });
+  trackUpgrade(req, exchange, policy);
   state.httpProxy.ws(req, socket, head, { target: { protocol: 'https:', host: session.address, port: session.port }, agent: httpsAgentFor(state, policy), secure: true }, (err: NodeJS.ErrnoException) => {
     exchange.deny(upstreamReason(err), `upstream ${req.headers.host} (${session.address}): ${describeUpstreamError(err)}`);
     socket.destroy();

@@ -51,6 +51,23 @@ export class KeepAliveConnections {
     if (facts) connection.last = facts;
   }
 
+  /**
+   * Closes the idle connections whose last request came from an agent `locked` names (a lockdown); calls `audit`
+   * with the message `locked` gave. One with a request in flight is closed with that request's exchange.
+   */
+  revokeAgents(locked: (agent: string) => string | undefined, audit: (socket: Socket, facts: RequestFacts, message: string) => void): number {
+    let closed = 0;
+    for (const [socket, connection] of this.connections) {
+      if (connection.inFlight > 0 || !connection.last || socket.destroyed) continue;
+      const message = locked(connection.last.agent ?? 'anonymous');
+      if (message === undefined) continue;
+      audit(socket, connection.last, message);
+      socket.destroy();
+      closed++;
+    }
+    return closed;
+  }
+
   /** Closes the idle connections whose last request `policy` denies; calls `audit` for each. */
   revoke(policy: CompiledPolicy, audit: (socket: Socket, facts: RequestFacts, message: string) => void): number {
     let closed = 0;

@@ -1,17 +1,18 @@
 // Method overrides at the proxy: the ways a request asks the origin to apply another method than the one on its
 // request line. The headers X-HTTP-Method-Override, X-HTTP-Method and X-Method-Override, and a `_method` query
-// parameter or urlencoded form field, are honoured by Rails, Laravel, Symfony, Express's method-override and many
-// HTTP APIs. The attack: under a rule that allows GET and POST, `POST /v1/items/1` with
+// parameter or form field (urlencoded or multipart; a JSON key for Laravel), are honoured by Rails, Laravel,
+// Symfony, Express's method-override and many HTTP APIs. The attack: under a rule that allows GET and POST, `POST /v1/items/1` with
 // `X-HTTP-Method-Override: DELETE` deletes. Leash gathers every override into the request facts and the pure engine
 // holds each one to the rule's `methods` (policy/evaluate.ts, `mismatch`).
 //
-// A form body is read for `_method` before the decision only when that can matter: a urlencoded content type, and
-// a host one of whose rules limits methods. At most MAX_FORM_BYTES are read; a longer form counts as an override
-// leash could not read (`*`, which could be any method), so a methods-limited rule refuses it. The bytes read are
-// forwarded first and unchanged: leash never edits a body.
+// A body is read for `_method` before the decision only when that can matter: a urlencoded, multipart or JSON
+// content type, and a host one of whose rules limits methods. At most MAX_FORM_BYTES are read; a longer body, or
+// one leash cannot parse as its type, counts as an override leash could not read (`*`, which could be any method),
+// so a methods-limited rule refuses it. The bytes read are forwarded first and unchanged: leash never edits a body.
 
 import type { IncomingMessage } from 'node:http';
 import { PassThrough, type Readable } from 'node:stream';
+import { Busboy } from '@fastify/busboy';
 import { describeRequest, type RequestFacts } from '../policy/evaluate.js';
 import { candidateRules } from '../policy/host-index.js';
 import { normalizeHost } from '../policy/host.js';
@@ -50,13 +51,16 @@ export async function gatherOverrides(
   beforeBodyRead: () => void,
 ): Promise<GatheredOverrides> {
   const overrides = [...headerOverrides(req.rawHeaders), ...queryOverrides(path)];
-  if (!formMayMatter(policy, req, host)) return { overrides };
+  const kinds = bodyKinds(policy, req, host);
+  if (kinds.size === 0) return { overrides };
   const declared = Number(req.headers['content-length'] ?? Number.NaN);
-  if (declared > MAX_FORM_BYTES) return { overrides: [...overrides, unreadableForm()] };
+  if (declared > MAX_FORM_BYTES && kinds.has('form')) return { overrides: [...overrides, unreadableForm()] };
   beforeBodyRead();
   const { prefix, complete } = await readPrefix(req, MAX_FORM_BYTES);
-  const form = complete ? fieldOverrides(prefix.toString('utf8'), 'the _method form field') : [unreadableForm()];
-  return { overrides: [...overrides, ...form], bodyPrefix: prefix };
+  if (!complete && kinds.has('form')) return { overrides: [...overrides, unreadableForm()], bodyPrefix: prefix };
+  const found = [...overrides];
+  for (const kind of kinds) found.push(...(await bodyOverrides(kind, prefix, complete, req)));
+  return { overrides: found, bodyPrefix: prefix };
 }
 
 export function headerOverrides(rawHeaders: readonly string[]): MethodOverride[] {
@@ -100,26 +104,105 @@ function methodOf(value: string): string {
 }
 
 function unreadableForm(): MethodOverride {
-  const source = `a form body over ${MAX_FORM_BYTES / 1024} KiB, too long for leash to check for _method`;
-  return { method: UNREADABLE, source };
+  return unreadableBody(`a body over ${MAX_FORM_BYTES / 1024} KiB, too long for leash to check for _method`);
+}
+
+/** Bodies frameworks read `_method` from: forms (Rack, PHP), multipart forms (Rack, PHP) and JSON (Laravel). */
+type BodyKind = 'form' | 'multipart' | 'json';
+
+/**
+ * The kinds of body that some rule for this host could care about. Every Content-Type header counts (Node keeps
+ * only the first; an origin may read another), and any rule for the host with `methods`, whichever decides.
+ */
+function bodyKinds(policy: CompiledPolicy, req: IncomingMessage, rawHost: string): ReadonlySet<BodyKind> {
+  const kinds = new Set<BodyKind>();
+  if (req.headers['transfer-encoding'] === undefined && (req.headers['content-length'] ?? '0') === '0') return kinds;
+  for (let i = 0; i < req.rawHeaders.length; i += 2) {
+    if ((req.rawHeaders[i] ?? '').toLowerCase() !== 'content-type') continue;
+    const media = (req.rawHeaders[i + 1] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+    if (media === 'application/x-www-form-urlencoded') kinds.add('form');
+    else if (media === 'multipart/form-data') kinds.add('multipart');
+    else if (media === 'application/json' || /^application\/[^/]+\+json$/.test(media)) kinds.add('json');
+  }
+  if (kinds.size === 0) return kinds;
+  const host = normalizeHost(rawHost);
+  if (!host.ok || !candidateRules(policy.index, policy.rules, host.host, host.kind).some((i) => policy.rules[i]?.methods != null)) kinds.clear();
+  return kinds;
 }
 
 /**
- * A urlencoded body that some rule for this host could care about. Every Content-Type header counts (Node keeps
- * only the first; an origin may read another), and any rule for the host with `methods`, whichever decides.
+ * The `_method` fields of a body. A form must be read whole (a longer one is refused before this). Multipart and
+ * JSON bodies are often large (uploads, prompts with images) and are checked in the part leash read: a field or
+ * key past MAX_FORM_BYTES is not seen (README, Limitations).
  */
-function formMayMatter(policy: CompiledPolicy, req: IncomingMessage, rawHost: string): boolean {
-  if (req.headers['transfer-encoding'] === undefined && (req.headers['content-length'] ?? '0') === '0') return false;
-  let form = false;
-  for (let i = 0; i < req.rawHeaders.length; i += 2) {
-    if ((req.rawHeaders[i] ?? '').toLowerCase() !== 'content-type') continue;
-    const media = (req.rawHeaders[i + 1] ?? '').split(';')[0]?.trim().toLowerCase();
-    if (media === 'application/x-www-form-urlencoded') form = true;
+async function bodyOverrides(kind: BodyKind, body: Buffer, complete: boolean, req: IncomingMessage): Promise<MethodOverride[]> {
+  switch (kind) {
+    case 'form':
+      return fieldOverrides(body.toString('utf8'), 'the _method form field');
+    case 'json':
+      return complete ? jsonOverrides(body) : jsonKeyOverrides(body.toString('utf8'));
+    case 'multipart':
+      return multipartOverrides(body, complete, req);
   }
-  if (!form) return false;
-  const host = normalizeHost(rawHost);
-  if (!host.ok) return false;
-  return candidateRules(policy.index, policy.rules, host.host, host.kind).some((i) => policy.rules[i]?.methods != null);
+}
+
+/** A top-level `_method` key of a JSON object (Laravel reads JSON input as request parameters). */
+function jsonOverrides(body: Buffer): MethodOverride[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.toString('utf8'));
+  } catch {
+    // The framework cannot parse it either: it carries no parameters, so no override.
+    return [];
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return [];
+  const found: MethodOverride[] = [];
+  for (const [name, value] of Object.entries(parsed)) {
+    if (phpName(name) !== '_method') continue;
+    // A value that is not a string could still be cast to one by the framework: count it as any method.
+    if (typeof value !== 'string') found.push(unreadableBody('a _method JSON key whose value is not a string'));
+    else if (value.trim() !== '') found.push({ method: methodOf(value), source: 'the _method JSON key' });
+  }
+  return found;
+}
+
+/** The start of a JSON body too long to parse here: any `_method` key in it counts, whatever its depth. */
+function jsonKeyOverrides(text: string): MethodOverride[] {
+  const found: MethodOverride[] = [];
+  // JSON string escapes (\u005f for _) decoded first, so an escaped key is found too.
+  const decoded = text.replace(/\\u([0-9a-fA-F]{4})/g, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+  for (const m of decoded.matchAll(/"([^"\\]{0,40})"\s*:\s*("([^"\\]{0,40})"|[^\s,}\]]+)/g)) {
+    if (phpName(m[1] ?? '') !== '_method') continue;
+    found.push(m[3] !== undefined ? { method: methodOf(m[3]), source: 'the _method JSON key' } : unreadableBody('a _method JSON key whose value is not a string'));
+  }
+  return found.filter((o) => o.method !== '');
+}
+
+/** `_method` fields of a multipart form, parsed by busboy from the bytes leash read; a broken whole body is unreadable. */
+function multipartOverrides(body: Buffer, complete: boolean, req: IncomingMessage): Promise<MethodOverride[]> {
+  return new Promise((resolve) => {
+    const found: MethodOverride[] = [];
+    let parser: InstanceType<typeof Busboy>;
+    try {
+      parser = new Busboy({ headers: { 'content-type': req.headers['content-type'] ?? '' }, limits: { fieldSize: MAX_FORM_BYTES } });
+    } catch {
+      // No boundary: the framework cannot read a field from it either.
+      return resolve([]);
+    }
+    parser.on('field', (name: string, value: string) => {
+      if (phpName(name) === '_method' && value.trim() !== '') found.push({ method: methodOf(value), source: 'the _method multipart field' });
+    });
+    parser.on('file', (_name: string, stream: NodeJS.ReadableStream) => stream.resume());
+    // A whole body busboy cannot parse is one the origin may still read differently: fail closed. A cut-off one
+    // ends mid-part by construction: what was parsed counts.
+    parser.on('error', () => resolve(complete ? [...found, unreadableBody('a multipart body leash could not parse')] : found));
+    parser.on('finish', () => resolve(found));
+    parser.end(body);
+  });
+}
+
+function unreadableBody(source: string): MethodOverride {
+  return { method: UNREADABLE, source };
 }
 
 /** Reads up to `limit` bytes (a little more: whole chunks), then pauses; `complete` when the body ended within. */

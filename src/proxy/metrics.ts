@@ -94,6 +94,8 @@ export class ProxyMetrics {
       this.reloads.inc({ outcome: record.reason === 'policy_loaded' ? 'loaded' : 'rejected' });
       return;
     }
+    // Switching a lockdown is not traffic; the requests it refuses are (reason="lockdown").
+    if (record.event === 'lockdown') return;
     if (record.event === 'grant') {
       this.grants.inc({ result: record.reason });
       return;

@@ -37,6 +37,7 @@ export const PROXY_STATUS: Readonly<Record<Reason, { readonly error: ProxyErrorT
   opaque_tunnel: DENIED,
   policy_revoked: DENIED,
   grant_expired: DENIED,
+  lockdown: DENIED,
   max_lifetime: { error: 'connection_terminated', retry: 'later' },
   method_override: DENIED,
   secret_misuse: DENIED,

@@ -12,6 +12,7 @@ export const REASONS = {
   opaque_tunnel: { status: 403, text: 'a CONNECT to a port outside settings.tlsPorts, which leash cannot see into, and no rule naming CONNECT in its methods allows it' },
   policy_revoked: { status: 403, text: 'a policy reload denies what this open tunnel or connection was allowed; it was closed' },
   grant_expired: { status: 403, text: 'the grant that opened this tunnel expired; the tunnel was closed' },
+  lockdown: { status: 403, text: 'an operator locked this agent (or every agent) down with leash lockdown or SIGUSR1: new requests and tunnels are refused and open ones were cut; the message says who, since when and why' },
   max_lifetime: { status: 403, text: 'the tunnel or WebSocket reached settings.timeouts.maxLifetime and was closed' },
   method_override: {
     status: 403,
@@ -62,6 +63,8 @@ export const AUDIT_REASONS = {
   policy_invalid: 'a reload was rejected; the running policy stays',
   grant_skipped: 'a referenced host or URL was not granted; grant.skipped says why',
   grant_revoked: 'a grant was withdrawn: the JSON body that made it turned out malformed or was cut short',
+  lockdown_on: 'an operator switched a lockdown on (agent `*`: every agent); lockdown.by says who asked',
+  lockdown_off: 'an operator lifted a lockdown (agent `*`: every lockdown); lockdown.by says who asked',
   inspection_stopped: 'inspection of one response stopped at its reference or time budget; the rest was delivered uninspected',
 } as const;
 

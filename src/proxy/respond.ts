@@ -37,7 +37,8 @@ export function reasonPhrase(refusal: Refusal, ruleReason: string | null): strin
   const status = statusOf(refusal.reason);
   let detail: string;
   // The address guard decided, whatever rule allowed the name: name the address, its class and the way out.
-  if (refusal.reason === 'address_denied') detail = refusal.message;
+  // So does a lockdown: who, since when, and the operator's reason, since no rule decided.
+  if (refusal.reason === 'address_denied' || refusal.reason === 'lockdown') detail = refusal.message;
   else if (status === 403) detail = refusal.rule ? `rule ${refusal.rule}${ruleReason ? `: ${ruleReason}` : ''}` : refusal.reason === 'no_rule' ? noRuleDetail(refusal.message) : refusal.reason;
   else detail = refusal.reason;
   const head = status === 403 ? 'Blocked by leash' : `leash: ${REASONS[refusal.reason].text}`;

@@ -27,6 +27,7 @@ import { PolicyRuntimes } from './policy-runtime.js';
 import { KeepAliveConnections } from './keep-alive.js';
 import { RecentRequests } from '../grants/recent.js';
 import { withoutSecretValues } from '../secrets/audit-guard.js';
+import type { LockdownView } from '../lockdown/step.js';
 import { SocketOwners } from './socket-owner.js';
 
 export interface ProxyOptions {
@@ -44,6 +45,8 @@ export interface ProxyOptions {
   readonly now?: () => number;
   /** Where leash's CA lives (created there on first interception); default certs/. */
   readonly certsDir?: string;
+  /** The lockdown in force (leash lockdown); without it no agent is locked down. */
+  readonly lockdown?: LockdownView;
 }
 
 export interface ProxyServer {
@@ -56,6 +59,11 @@ export interface ProxyServer {
    * upgraded streams are decided again and those the new policy denies are closed. Resolves to how many were.
    */
   setPolicy(policy: CompiledPolicy): Promise<number>;
+  /**
+   * Cuts every open exchange (tunnel, request, upgraded stream) and idle kept-alive connection of the agents
+   * `locked` names, with reason `reason` and the message it returns; each is audited. Resolves to how many.
+   */
+  cutAgents(reason: Reason, locked: (agent: string) => string | undefined): number;
   /** Stops accepting, lets in-flight work finish for up to `drainMs`, then cuts the rest; all of it audited. */
   close(drainMs?: number): Promise<void>;
   readonly openExchanges: number;
@@ -80,6 +88,7 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
     upstreamAgent: newUpstreamAgent(),
     runtimes,
     keepAlive: new KeepAliveConnections(),
+    lockdown: options.lockdown,
     recentRequests: new RecentRequests(),
     socketOwners: new SocketOwners(),
     draining: false,
@@ -108,7 +117,8 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
       handleRequest(state, req, res).catch(failClosed('request', () => res.destroy()));
     },
     upgrade: (req, socket) => refuseEarly(state, socket, 'upgrade_denied', `protocol upgrade to "${String(req.headers.upgrade).slice(0, 40)}" is not allowed through leash`, req),
-    refuse: (socket, reason, message) => refuseEarly(state, socket, reason, message),
+    refuse: (socket, reason, message, req) => refuseEarly(state, socket, reason, message, req),
+    connect: (req, socket, head) => void handleConnect(state, req, socket, head).catch(failClosed('CONNECT', () => socket.destroy())),
     draining: () => state.draining,
     refused: (socket) => overLimit.has(socket),
   });
@@ -128,10 +138,6 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
     }
   });
 
-  server.on('connect', (req, socket: Socket, head: Buffer) => {
-    if (overLimit.has(socket)) return;
-    handleConnect(state, req, socket, head).catch(failClosed('CONNECT', () => socket.destroy()));
-  });
   // Set interception up before listening when the policy needs it, so the first intercepted tunnel does not wait
   // for key generation; a failure here is retried by the first tunnel that needs it.
   if (policyNeedsInterception(options.policy)) await state.interceptor().catch(() => undefined);
@@ -171,6 +177,24 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
         exchange.finish();
       });
       return revokeOpen(state, policy).then((tunnels) => tunnels + idle);
+    },
+    cutAgents(reason, locked) {
+      let cut = 0;
+      for (const exchange of [...state.open]) {
+        // One not identified yet reads as `anonymous`; should it turn out to be a locked agent, the step refuses it.
+        if (exchange.finished) continue;
+        const message = locked(exchange.record.agent);
+        if (message === undefined) continue;
+        exchange.cut(reason, message);
+        cut++;
+      }
+      const idle = state.keepAlive.revokeAgents(locked, (socket, facts, message) => {
+        const exchange = new Exchange(state, state.policy, 'connection', socket);
+        Object.assign(exchange.record, { method: facts.method, host: facts.host, port: facts.port, path: facts.path ?? null, agent: facts.agent ?? 'anonymous', scheme: 'http' });
+        exchange.deny(reason, message);
+        exchange.finish();
+      });
+      return cut + idle;
     },
     close(drainMs = state.policy.settings.timeouts.drainMs) {
       closing ??= (async () => {

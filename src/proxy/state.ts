@@ -12,6 +12,7 @@ import type { Exchange } from './exchange.js';
 import type { PolicyRuntimes } from './policy-runtime.js';
 import type { KeepAliveConnections } from './keep-alive.js';
 import type { RecentRequests } from '../grants/recent.js';
+import type { LockdownView } from '../lockdown/step.js';
 import type { SocketOwners } from './socket-owner.js';
 
 export interface ProxyState {
@@ -29,6 +30,8 @@ export interface ProxyState {
   /** Which local user owns each agent connection (agents identified by uid). */
   readonly socketOwners: SocketOwners;
   draining: boolean;
+  /** The lockdown in force (leash lockdown, SIGUSR1); undefined: nothing is locked down. */
+  readonly lockdown: LockdownView | undefined;
   readonly rateLimits: RateLimitStore;
   /** Hosts trusted responses referenced, per agent, for a short while. */
   readonly grants: GrantStore;

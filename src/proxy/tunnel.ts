@@ -1,7 +1,7 @@
 // CONNECT tunnels. Decide on host and port, resolve and check the address, dial exactly it, and only then answer
 // 200 (so DNS and connection failures reach the client as real statuses). On a TLS port the first client bytes
 // must be a ClientHello whose SNI names the CONNECT host: a different name is domain fronting or a policy bypass,
-// and nothing is forwarded until the check passes. Then bytes are spliced both ways with back-pressure (pipe).
+// and nothing is forwarded until the check passes. Then bytes are spliced both ways (splice.ts).
 
 import net from 'node:net';
 import type { IncomingMessage } from 'node:http';
@@ -17,6 +17,7 @@ import { guardTunnel } from './open-tunnels.js';
 import { describeUpstreamError, upstreamReason } from './upstream.js';
 import type { Reason } from './reasons.js';
 import { refuseSocket } from './respond.js';
+import { dialTunnelUpstream } from './splice.js';
 import type { ProxyState } from './state.js';
 import { UpstreamTimeoutError } from '../errors.js';
 import { reported } from './verdict.js';
@@ -99,7 +100,8 @@ async function openTunnel(state: ProxyState & ExchangeSink, exchange: Exchange, 
   });
   if (client.destroyed) return exchange.finish({ reason: 'client_closed', message: 'the client went away before the tunnel was opened' });
 
-  const socket = net.connect({ host: resolution.address, port: target.port, family: resolution.family });
+  const link = dialTunnelUpstream(resolution.address, target.port, resolution.family);
+  const socket = link.socket;
   upstream = socket;
   const connected = await new Promise<NodeJS.ErrnoException | undefined>((resolve) => {
     const timer = setTimeout(() => resolve(new UpstreamTimeoutError('LEASH_CONNECT_TIMEOUT')), timeouts.connectMs);
@@ -144,25 +146,7 @@ async function openTunnel(state: ProxyState & ExchangeSink, exchange: Exchange, 
     first = hello.buffered;
   }
 
-  client.setTimeout(timeouts.idleMs, () => exchange.abort());
-  socket.setTimeout(timeouts.idleMs, () => exchange.abort());
-  let closed = 0;
-  const onClose = () => {
-    if (++closed < 2) {
-      // One side is gone: give the other a moment to flush, then tear down.
-      setTimeout(() => exchange.abort(), 1000).unref();
-      return;
-    }
-    exchange.finish({ bytesOut: socket.bytesWritten, bytesIn: socket.bytesRead });
-  };
-  client.once('close', onClose);
-  socket.once('close', onClose);
-  // Upload passes the budget (when the rule has one) from the very first byte, ClientHello included.
-  const toUpstream = budget ?? socket;
-  if (budget) budget.pipe(socket);
-  if (first.length > 0) toUpstream.write(first);
-  client.pipe(toUpstream);
-  socket.pipe(client);
+  link.splice(exchange, client, { idleMs: timeouts.idleMs, first, ...(budget ? { budget } : {}) });
 }
 
 async function readHello(client: Duplex, head: Buffer, timeoutMs: number): Promise<{ result: HelloResult; buffered: Buffer }> {
@@ -174,6 +158,7 @@ async function readHello(client: Duplex, head: Buffer, timeoutMs: number): Promi
       clearTimeout(timer);
       client.off('data', onData);
       client.off('close', finish);
+      client.off('end', finish);
       client.pause();
       resolve({ result, buffered });
     };
@@ -185,6 +170,8 @@ async function readHello(client: Duplex, head: Buffer, timeoutMs: number): Promi
     const timer = setTimeout(finish, timeoutMs);
     client.on('data', onData);
     client.once('close', finish);
+    // The proxy's sockets allow half-open: a client that sends FIN before any ClientHello ends, it does not close.
+    client.once('end', finish);
   });
 }
 

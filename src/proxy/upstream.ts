@@ -125,7 +125,9 @@ export async function sendUpstream(
     // A client that leaves must not leave an upstream request behind.
     if (!res.writableFinished) forwardingOf(req)?.proxyReq?.destroy();
     if (res.writableFinished) exchange.finish({ status: res.statusCode });
-    else exchange.finish({ status: res.headersSent ? res.statusCode : null, reason: record.effect === 'allow' ? 'client_closed' : record.reason, message: 'the exchange ended before the response was complete' });
+    // A cut (lockdown, bandwidth) already says why; only a client that left is described here.
+    else if (record.effect === 'allow') exchange.finish({ status: res.headersSent ? res.statusCode : null, reason: 'client_closed', message: 'the exchange ended before the response was complete' });
+    else exchange.finish({ status: res.headersSent ? res.statusCode : null });
   });
   const prefixed = target.bodyPrefix ? prefixedBody(req, target.bodyPrefix) : undefined;
   if (target.bodyPrefix) record.bytesOut += target.bodyPrefix.length;
@@ -185,8 +187,17 @@ export async function sendUpstream(
   });
 }
 
+/** An upgrade (WebSocket) on its way upstream: its exchange notes when the upstream answers with 101. */
+export function trackUpgrade(req: IncomingMessage, exchange: Exchange, policy: CompiledPolicy): void {
+  (req as ForwardedRequest)[FORWARDING] = { exchange, connectMs: policy.settings.timeouts.connectMs, responseMs: policy.settings.timeouts.responseMs };
+}
+
 /** Wires the per-request upstream timeouts and byte counting into http-proxy's events. */
 export function attachProxyEvents(proxy: HttpProxy): void {
+  proxy.on('proxyReqWs', (proxyReq, req) => {
+    const entry = forwardingOf(req);
+    if (entry) proxyReq.once('upgrade', () => entry.exchange.noteUpstream());
+  });
   proxy.on('proxyReq', (proxyReq, req) => {
     const entry = forwardingOf(req);
     if (!entry) return;

@@ -9,6 +9,8 @@ import { LeashError } from '../errors.js';
 import type { GrantStore } from '../grants/store.js';
 import { RedisGrantStore } from '../grants/redis-store.js';
 import { RedisRateLimitStore } from '../limits/redis-store.js';
+import { RedisLockdownStore } from '../lockdown/redis-store.js';
+import type { LockdownStore } from '../lockdown/store.js';
 import type { RateLimitStore } from '../limits/store.js';
 import { parseDuration } from '../policy/duration.js';
 import { DEFAULT_STORE_TIMEOUT_MS, RedisConnection, type StoreObserver } from './redis.js';
@@ -18,6 +20,8 @@ export interface SharedStores {
   readonly display: string;
   readonly rateLimits: RateLimitStore;
   readonly grants: GrantStore;
+  /** The lockdown state every replica obeys (leash lockdown). */
+  readonly lockdown: LockdownStore;
   /** Whether the store answers now (for /readyz). */
   reachable(): boolean;
   close(): Promise<void>;
@@ -42,13 +46,14 @@ export async function openSharedStores(url: string, options: SharedStoreOptions)
     throw new LeashError('LEASH_USAGE', `--store-timeout needs a duration from 1ms to 60s, like 250ms, got "${String(options.timeout).slice(0, 40)}"`);
   }
   const connection = new RedisConnection(parsed, { timeoutMs, log: options.log, ...(options.observe ? { observe: options.observe } : {}) });
-  options.log(`leash: shared state in ${parsed.display} (rate limits, upload budgets, grants); ${timeoutMs} ms per operation`);
+  options.log(`leash: shared state in ${parsed.display} (rate limits, upload budgets, grants, lockdown); ${timeoutMs} ms per operation`);
   connection.start();
   await connection.ready(options.connectWaitMs ?? 2_000);
   return {
     display: parsed.display,
     rateLimits: new RedisRateLimitStore(connection),
     grants: new RedisGrantStore(connection, { now: options.now }),
+    lockdown: new RedisLockdownStore(connection),
     reachable: () => connection.reachable,
     close: () => connection.close(),
   };

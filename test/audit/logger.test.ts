@@ -245,7 +245,7 @@ describe('openAuditLog: permissions (issue 19)', () => {
     await chmod(file, 0o644);
     const stderr: string[] = [];
     const running = await startServe(
-      { policy: [path.join(dir, 'policy.yaml')], listen: '127.0.0.1:0', audit: file, certs: path.join(dir, 'certs') },
+      { policy: [path.join(dir, 'policy.yaml')], listen: '127.0.0.1:0', audit: file, certs: path.join(dir, 'certs'), control: path.join(dir, 'leash-admin.sock') },
       { out: () => {}, err: (line) => stderr.push(line), env: {} },
     );
     running.watcher.stop();

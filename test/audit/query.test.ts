@@ -153,6 +153,7 @@ describe('SummaryBuilder on the known log', () => {
       topDeniedHosts: [{ host: 'attacker.test', count: 3 }, { host: 'api.openai.com', count: 1 }],
       bytesOutByHost: [{ host: 'api.openai.com', bytesOut: 2000, requests: 2 }, { host: 'cdn.example.net', bytesOut: 10, requests: 1 }],
       recordsNotTracked: 0,
+      lockdownRefused: 0,
     });
   });
 

@@ -46,7 +46,7 @@ rules:
   - { name: plain, domain: plain.test, ports: [${origin.port}], effect: allow }
   - { name: inspected, domain: inspected.test, ports: [${origin.port}], inspect: { types: [json, html], grant: { hosts: ["*.cdn.example"] } }, effect: allow }
 `);
-  const running = await startServe({ policy: [path.join(dir, 'policies')], listen: '127.0.0.1:0', audit: path.join(dir, 'audit.log'), certs: path.join(dir, 'certs') }, { out: () => {}, err: () => {}, env: {} });
+  const running = await startServe({ policy: [path.join(dir, 'policies')], listen: '127.0.0.1:0', audit: path.join(dir, 'audit.log'), certs: path.join(dir, 'certs'), control: path.join(dir, 'leash-admin.sock') }, { out: () => {}, err: () => {}, env: {} });
   running.watcher.stop();
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   const bigAgent = new http.Agent({ keepAlive: true, maxSockets: 1 });

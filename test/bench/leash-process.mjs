@@ -23,7 +23,7 @@ if (!serveModule || !policyDir || !auditFile || !process.send) {
 
 const { startServe } = await import(serveModule);
 const line = (text) => process.stderr.write(`${text}\n`);
-const running = await startServe({ policy: [policyDir], listen: '127.0.0.1:0', audit: auditFile, ...(certsDir ? { certs: certsDir } : {}) }, { out: line, err: line, env: process.env });
+const running = await startServe({ policy: [policyDir], listen: '127.0.0.1:0', audit: auditFile, control: `${auditFile}.sock`, ...(certsDir ? { certs: certsDir } : {}) }, { out: line, err: line, env: process.env });
 
 let stopping = false;
 async function stop(id) {

@@ -26,6 +26,8 @@ export interface HttpJob {
   kind: 'http';
   /** Plain TCP to 127.0.0.1:port, unless `route` is set. */
   port: number;
+  /** When set (and no `route`), connections go round-robin to these ports instead: replicas behind no balancer. */
+  ports?: readonly number[];
   /** When set, each connection is opened along this route (TLS, a CONNECT tunnel, or both) instead of `port`. */
   route?: Route;
   /** The full request head, sent as is on every request. */
@@ -317,7 +319,8 @@ function runHttp(job: HttpJob): Promise<HttpResult> {
         );
         return;
       }
-      const socket = net.connect({ host: '127.0.0.1', port: job.port });
+      const port = job.ports && job.ports.length > 0 ? (job.ports[opened % job.ports.length] as number) : job.port;
+      const socket = net.connect({ host: '127.0.0.1', port });
       socket.setNoDelay(true);
       drive(socket, false);
     };
@@ -518,8 +521,10 @@ function exchange(socket: net.Socket, request: string): Promise<Response> {
   });
 }
 
+/** Outermost layer first (TLS before the TCP socket under it): a TCP handle closed under a live TLS layer is
+ * the one suspect we have for the generator's occasional SIGSEGV inside intercepted tunnels. */
 function destroyAll(sockets: Set<net.Socket>): void {
-  for (const socket of sockets) socket.destroy();
+  for (const socket of [...sockets].reverse()) socket.destroy();
   sockets.clear();
 }
 

@@ -1,12 +1,13 @@
-// Squid, side by side with leash in the proxy benchmark, when the machine has it (/usr/sbin/squid; the benchmark
-// never installs it). Configured like leash is there: listening on 127.0.0.1 only, serving loopback clients only,
+// Squid, side by side with leash in the proxy benchmark: Debian's package (/usr/sbin/squid), installed by the
+// benchmark with `apt-get install -y squid` when it is missing and the benchmark runs as root; otherwise the run
+// says so and goes on without the Squid figures. Configured like leash is there: listening on 127.0.0.1 only, serving loopback clients only,
 // the benchmark's names pinned to 127.0.0.1 by a hosts file, nothing cached, and its access log on (leash's audit
 // log is on too), so the two do comparable work per request.
 //
 // Never: listen on anything but 127.0.0.1; resolve a name through anything but the hosts file (its resolver is
 // pointed at 127.0.0.1); outlive the benchmark (it runs in the foreground, as our child, and is killed at stop).
 
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import net from 'node:net';
@@ -29,6 +30,23 @@ export interface RunningSquid {
   pid: number;
   port: number;
   stop(): Promise<void>;
+}
+
+/**
+ * Makes sure Squid is there: installs Debian's package when it is missing and this process is root. Returns why
+ * there is no Squid, or undefined when there is one. Bounded: apt-get gets at most 5 minutes.
+ */
+export function ensureSquid(progress: (text: string) => void): string | undefined {
+  if (existsSync(SQUID_BINARY)) return undefined;
+  if (process.getuid?.() !== 0) return `${SQUID_BINARY} is missing and the benchmark is not root (install it: apt-get install -y squid)`;
+  progress(`${SQUID_BINARY} is missing: apt-get install -y squid`);
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  const install = spawnSync('apt-get', ['install', '-y', 'squid'], { env, encoding: 'utf8', timeout: 300_000 });
+  if (install.status !== 0 || !existsSync(SQUID_BINARY)) {
+    const why = (install.stderr || install.error?.message || '').trim().split('\n').slice(-1)[0];
+    return `apt-get install -y squid failed${why ? `: ${why}` : ''}`;
+  }
+  return undefined;
 }
 
 function freePort(): Promise<number> {

@@ -2,6 +2,9 @@
 // goes to stdout versus stderr. Also a plain proxied GET for driving it.
 
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import os from 'node:os';
+import path from 'node:path';
 import http from 'node:http';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -19,8 +22,13 @@ const MAIN = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
 // By URL, so a child started in another working directory still finds the checkout's tsx.
 const TSX = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 
+/**
+ * Each process gets a control socket of its own (LEASH_CONTROL, unless `env` names one): run as root, every leash
+ * would otherwise share /run/leash/admin.sock and the second to start would refuse to.
+ */
 export function leashProcess(args: string[], env: NodeJS.ProcessEnv = {}, cwd?: string): LeashProcess {
-  const child = spawn(process.execPath, ['--import', TSX, MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env }, cwd });
+  const control = path.join(os.tmpdir(), `leash-test-${process.pid}-${randomBytes(4).toString('hex')}.sock`);
+  const child = spawn(process.execPath, ['--import', TSX, MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LEASH_CONTROL: control, ...env }, cwd });
   let out = '';
   let err = '';
   child.stdout?.on('data', (c: Buffer) => (out += c.toString()));

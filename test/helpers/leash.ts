@@ -24,20 +24,20 @@ export interface TestLeash {
 
 export async function startLeash(
   policyYaml: string,
-  opts: { watch?: boolean; now?: () => number; /** `--audit-max-size` / `--audit-keep` */ auditRotation?: { maxSize: string; keep?: string }; /** `--admin HOST:PORT` */ admin?: string } = {},
+  opts: { watch?: boolean; now?: () => number; /** `--audit-max-size` / `--audit-keep` */ auditRotation?: { maxSize: string; keep?: string }; /** `--admin HOST:PORT` */ admin?: string; /** the environment leash serve sees (LEASH_ADMIN_TOKEN) */ env?: NodeJS.ProcessEnv; /** `--store URL` */ store?: string; /** reuse this directory (a restart: same audit log, same lockdown state) */ dir?: string } = {},
 ): Promise<TestLeash> {
-  const dir = await tempDir('leash-proxy-');
+  const dir = opts.dir ?? (await tempDir('leash-proxy-'));
   const policyDir = path.join(dir, 'policies');
   const { mkdir } = await import('node:fs/promises');
-  await mkdir(policyDir);
+  await mkdir(policyDir, { recursive: true });
   const policyFile = path.join(policyDir, 'policy.yaml');
   await writeFile(policyFile, policyYaml);
   const auditFile = path.join(dir, 'audit.log');
   const stderr: string[] = [];
   const running = await startServe(
     // The CA for interception goes in the test's own directory, never in the repository's certs/.
-    { policy: [policyDir], listen: '127.0.0.1:0', audit: auditFile, now: opts.now, certs: path.join(dir, 'certs'), auditMaxSize: opts.auditRotation?.maxSize, auditKeep: opts.auditRotation?.keep, admin: opts.admin },
-    { out: (line) => stderr.push(line), err: (line) => stderr.push(line), env: {} },
+    { policy: [policyDir], listen: '127.0.0.1:0', audit: auditFile, now: opts.now, certs: path.join(dir, 'certs'), auditMaxSize: opts.auditRotation?.maxSize, auditKeep: opts.auditRotation?.keep, admin: opts.admin, store: opts.store, control: path.join(dir, 'leash-admin.sock') },
+    { out: (line) => stderr.push(line), err: (line) => stderr.push(line), env: opts.env ?? {} },
   );
   if (!opts.watch) running.watcher.stop();
   const records = async () => {

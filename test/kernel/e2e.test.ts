@@ -16,6 +16,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -359,7 +360,7 @@ function counts(): Promise<Record<string, number>> {
 
 /** Starts leash serve in the namespace on `port` (0: any), as root. */
 async function startLeash(port: number): Promise<void> {
-  proxy = await startUntil(inNs([process.execPath, '--import', 'tsx', 'src/main.ts', 'serve', '--listen', `127.0.0.1:${port}`, '--policy', policyDir, '--audit', '-']), /^listening on 127\.0\.0\.1:(\d+)$/m);
+  proxy = await startUntil(inNs([process.execPath, '--import', 'tsx', 'src/main.ts', 'serve', '--listen', `127.0.0.1:${port}`, '--policy', policyDir, '--audit', '-', '--control', path.join(os.tmpdir(), `leash-e2e-${process.pid}-root.sock`)]), /^listening on 127\.0\.0\.1:(\d+)$/m);
   ports.leash = Number((proxy as Started & { match: RegExpExecArray }).match[1]);
 }
 
@@ -584,7 +585,7 @@ if (missing !== null && inCi) {
         // check reads the record --apply left, as a real unprivileged start would.
         const checkout = await agentReadableCheckout();
         const p = await startUntil(
-          inNs([...AS_AGENT, process.execPath, '--import', 'tsx', 'src/main.ts', 'serve', '--listen', '127.0.0.1:0', '--policy', policyDir, '--audit', '-', '--certs', path.join(checkout, 'certs')]),
+          inNs([...AS_AGENT, process.execPath, '--import', 'tsx', 'src/main.ts', 'serve', '--listen', '127.0.0.1:0', '--policy', policyDir, '--audit', '-', '--certs', path.join(checkout, 'certs'), '--control', path.join(os.tmpdir(), `leash-e2e-${process.pid}-agent.sock`)]),
           /^listening on /m,
           checkout,
         );

@@ -69,6 +69,8 @@ const PURE_FILES = [
   'src/secrets/judge.ts',
   'src/run/environment.ts',
   'src/run/summary.ts',
+  'src/lockdown/state.ts',
+  'src/lockdown/step.ts',
 ];
 
 const rows: Row[] = [

@@ -9,6 +9,8 @@ import { MemoryGrantStore } from '../../src/grants/memory-store.js';
 import type { Grant, GrantStore } from '../../src/grants/store.js';
 import { MemoryRateLimitStore } from '../../src/limits/memory-store.js';
 import type { CompiledPolicy } from '../../src/policy/policy.js';
+import { EMPTY_LOCKDOWN, lockdownOf, type LockdownState } from '../../src/lockdown/state.js';
+import type { LockdownView } from '../../src/lockdown/step.js';
 import { admit, type Admission, type AdmissionContext, type Application } from '../../src/proxy/admission.js';
 import type { Resolution } from '../../src/proxy/resolve.js';
 import { compileWithWarnings } from '../grants/compile.js';
@@ -140,6 +142,48 @@ describe('admission: identity comes first', () => {
     expect(outcome(a)).toBe(expected);
     if (!a.ok) expect(w.resolved).toEqual([]);
     if (agent) expect(a.notes.agent).toBe(agent);
+  });
+});
+
+describe('admission: a lockdown comes right after identity', () => {
+  const since = Date.UTC(2026, 11, 3, 3, 0, 0);
+  const locked = (state: LockdownState): LockdownView => ({
+    lockOf: (agent) => {
+      const entry = lockdownOf(state, agent);
+      return entry && { entry, scope: state.all ? 'all' : 'agent' };
+    },
+  });
+  const RESEARCH: LockdownState = { all: null, agents: { research: { reason: 'exfiltration', by: 'alice', since } } };
+  const EVERYONE: LockdownState = { all: { reason: 'incident 42', by: 'SIGUSR1', since }, agents: {} };
+  type Row = [name: string, policy: CompiledPolicy, lockdown: LockdownState, application: Application, expected: string];
+  it.each<Row>([
+    ['the locked agent is refused, whatever the policy allows', ENFORCE, RESEARCH, http('GET', 'http://docs.example/', { applicant: research }), 'deny lockdown'],
+    ['another agent is decided by the policy', ENFORCE, RESEARCH, http('GET', 'http://docs.example/'), 'allow allowed_by_rule'],
+    ['another agent still meets deny-by-default', ENFORCE, RESEARCH, http('GET', 'http://unknown.example/'), 'deny no_rule'],
+    ['a tunnel of the locked agent', ENFORCE, RESEARCH, connect('ws.example', 443, { applicant: research }), 'deny lockdown'],
+    ['a request inside a tunnel the agent opened before', ENFORCE, RESEARCH, inside('GET', 'docs.example', '/a', { applicant: { agent: 'research', identity: 'token' } }), 'deny lockdown'],
+    ['every agent: unidentified clients too', ENFORCE, EVERYONE, http('GET', 'http://docs.example/'), 'deny lockdown'],
+    ['report mode enforces a lockdown: it is an operator, not the policy', REPORT, EVERYONE, http('GET', 'http://docs.example/'), 'deny lockdown'],
+    ['an unidentified client under requireAgent is refused as before', REQUIRE_AGENT, EVERYONE, http('GET', 'http://docs.example/'), 'deny auth_required'],
+    ['nothing locked: the policy decides', ENFORCE, EMPTY_LOCKDOWN, http('GET', 'http://docs.example/', { applicant: research }), 'allow allowed_by_rule'],
+  ])('%s', async (_name, policy, lockdown, application, expected) => {
+    const w = world(policy);
+    const a = await admit({ ...w.ctx, lockdown: locked(lockdown) }, application);
+    expect(outcome(a)).toBe(expected);
+    if (!a.ok) expect(w.resolved).toEqual([]);
+  });
+
+  it('the refusal says since when and why, and records the destination asked for', async () => {
+    const w = world(ENFORCE);
+    const a = await admit({ ...w.ctx, lockdown: locked(RESEARCH) }, http('GET', 'http://Docs.Example/x', { applicant: research }));
+    expect(a).toMatchObject({ ok: false, reason: 'lockdown', message: 'agent research is locked down since 2026-12-03T03:00:00.000Z: exfiltration' });
+    expect(a.notes).toMatchObject({ agent: 'research', identity: 'token', host: 'docs.example', port: 80, effect: 'deny', reason: 'lockdown' });
+  });
+
+  it('a locked request takes no rate-limit token', async () => {
+    const w = world(ENFORCE);
+    for (let i = 0; i < 3; i++) await admit({ ...w.ctx, lockdown: locked(EVERYONE) }, http('GET', 'http://api.example/'));
+    expect(outcome(await admit(w.ctx, http('GET', 'http://api.example/')))).toBe('allow allowed_by_rule');
   });
 });
 

@@ -114,7 +114,8 @@ describe('what stays allowed, byte for byte', () => {
     { name: 'a form without _method', host: 'api.test', headers: FORM, body: 'title=a+b&n=%41' },
     { name: 'a form whose _method is allowed, near the read limit', host: 'api.test', headers: FORM, body: `_method=POST&a=${'y'.repeat(60_000)}` },
     { name: 'a chunked form without _method', host: 'api.test', headers: `${FORM}Transfer-Encoding: chunked\r\n`, body: chunked('a=1&b=2') },
-    { name: 'a large body that is no form', host: 'api.test', headers: 'Content-Type: application/json\r\n', body: JSON.stringify({ _method: 'DELETE', pad: 'z'.repeat(200_000) }) },
+    { name: 'a large JSON body without _method (a prompt, an image)', host: 'api.test', headers: 'Content-Type: application/json\r\n', body: JSON.stringify({ model: 'm', pad: 'z'.repeat(200_000) }) },
+    { name: 'a large body of another type', host: 'api.test', headers: 'Content-Type: application/octet-stream\r\n', body: `_method=DELETE&${'z'.repeat(200_000)}` },
     { name: 'any override where no rule limits methods', host: 'open.test', headers: `X-HTTP-Method-Override: DELETE\r\n${FORM}`, body: `_method=DELETE&a=${'w'.repeat(200_000)}` },
   ])('$name → 200, the origin gets the body unchanged', async ({ host, headers, body }) => {
     const path = `/v1/allowed-${Math.random().toString(36).slice(2)}`;

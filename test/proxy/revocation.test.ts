@@ -120,7 +120,7 @@ describe('--policy FILE is watched across saves by rename', () => {
     const ruleFor = (host: string) => yaml(`  - { name: r, domain: ${host}, ports: "*", methods: [CONNECT], effect: allow }\n`);
     await writeFile(file, ruleFor('kept.test'));
     const stderr: string[] = [];
-    const running = await startServe({ policy: [file], listen: '127.0.0.1:0', audit: path.join(dir, 'audit.log'), certs: path.join(dir, 'certs') }, { out: () => {}, err: (l) => stderr.push(l), env: {} });
+    const running = await startServe({ policy: [file], listen: '127.0.0.1:0', audit: path.join(dir, 'audit.log'), certs: path.join(dir, 'certs'), control: path.join(dir, 'leash-admin.sock') }, { out: () => {}, err: (l) => stderr.push(l), env: {} });
     try {
       // As vim, sed -i and mv save: write a new file beside it, rename it over the old one.
       const save = async (text: string, n: number) => {

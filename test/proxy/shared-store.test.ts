@@ -35,7 +35,7 @@ ${rules}`,
   const stderr: string[] = [];
   const audit = path.join(dir, 'audit.log');
   const running = await startServe(
-    { policy: [path.join(dir, 'policies')], listen: '127.0.0.1:0', audit, certs: path.join(dir, 'certs'), store: `redis://leash:s3cr3t-pw@127.0.0.1:${await freePort()}/3`, storeTimeout: '100ms' },
+    { policy: [path.join(dir, 'policies')], listen: '127.0.0.1:0', audit, certs: path.join(dir, 'certs'), control: path.join(dir, 'leash-admin.sock'), store: `redis://leash:s3cr3t-pw@127.0.0.1:${await freePort()}/3`, storeTimeout: '100ms' },
     { out: (l) => stderr.push(l), err: (l) => stderr.push(l), env: {} },
   );
   running.watcher.stop();

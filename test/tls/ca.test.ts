@@ -157,7 +157,7 @@ describe('leash serve with such a CA', () => {
   async function serve(certs: string) {
     const dir = await tempDir();
     await writeFile(path.join(dir, 'policy.yaml'), INTERCEPTING);
-    const started = run('serve', '--listen', '127.0.0.1:0', '--policy', path.join(dir, 'policy.yaml'), '--certs', certs, '--audit', path.join(dir, 'audit.log'));
+    const started = run('serve', '--listen', '127.0.0.1:0', '--policy', path.join(dir, 'policy.yaml'), '--certs', certs, '--audit', path.join(dir, 'audit.log'), '--control', path.join(dir, 'leash-admin.sock'));
     const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('leash serve started with a CA it must refuse')), 10_000).unref());
     return Promise.race([started, timeout]);
   }
@@ -183,7 +183,7 @@ describe('leash serve with such a CA', () => {
     await writeFile(path.join(dir, 'policy.yaml'), INTERCEPTING);
     const { startServe } = await import('../../src/cli/serve.js');
     const err: string[] = [];
-    const running = await startServe({ listen: '127.0.0.1:0', policy: [path.join(dir, 'policy.yaml')], certs, audit: path.join(dir, 'audit.log') }, { out: () => {}, err: (l) => err.push(l), env: {} });
+    const running = await startServe({ listen: '127.0.0.1:0', policy: [path.join(dir, 'policy.yaml')], certs, audit: path.join(dir, 'audit.log'), control: path.join(dir, 'leash-admin.sock') }, { out: () => {}, err: (l) => err.push(l), env: {} });
     await running.stop();
     expect(err.join('\n')).toMatch(/^leash: warning: the CA certificate \S+leash-ca\.pem expires on .* \(in 9 days\); before then run `leash ca init --certs \S+ --force`/m);
     expect(err.join('\n')).toMatch(/^listening on /m);
