@@ -5,7 +5,7 @@
 // and CSV cells that a spreadsheet would run as a formula (=, +, -, @, tab, CR) get a leading apostrophe.
 // PURE: no I/O, no clock, no module state; the table writer holds only its first rows, to size the columns.
 
-import type { AgentSummary, AuditLineRecord, AuditSummary } from './query.js';
+import type { AgentSummary, AuditLineRecord, AuditSummary, ScopeSummary } from './query.js';
 
 const str = (value: unknown): string => (typeof value === 'string' ? value : value === null || value === undefined ? '' : String(value));
 
@@ -145,6 +145,8 @@ export function summaryText(s: AuditSummary): string[] {
     lines.push('', `lockdowns switched (${s.lockdowns.length}):`);
     for (const l of s.lockdowns) lines.push(`  ${l.time ?? '-'}  ${l.on ? 'on ' : 'off'}  ${l.agent === '*' ? 'every agent' : `agent ${terminalSafe(l.agent)}`}  by ${terminalSafe(l.by)}${l.reason ? `: ${terminalSafe(l.reason)}` : ''}`);
   }
+  for (const scope of s.scopes) lines.push('', ...scopeText(scope));
+  if (s.approvals.length > 0 || s.approvalsNotTracked > 0) lines.push('', ...approvalsText(s));
   lines.push('', `policy revisions seen (${s.revisions.length}); reloads ${s.policyReloads}, rejected ${s.policyRejected}`);
   for (const r of s.revisions) lines.push(`  ${terminalSafe(r.revision)}  ${r.records} records  ${r.firstSeen ?? '-'} to ${r.lastSeen ?? '-'}`);
   return lines;
@@ -168,5 +170,31 @@ function agentText(a: AgentSummary): string[] {
     for (const h of a.bytesOutByHost) lines.push(`    ${String(h.bytesOut).padStart(width)}  ${terminalSafe(h.host)}  (${h.requests} request${h.requests === 1 ? '' : 's'})`);
   }
   if (a.recordsNotTracked > 0) lines.push(`  (${a.recordsNotTracked} records about further hosts are counted above but not listed by host)`);
+  return lines;
+}
+
+/** Per scope, the hosts it opened, for whom, and what was sent: the list a reviewer reads before promoting a host. */
+function scopeText(scope: ScopeSummary): string[] {
+  const opened = scope.hosts.filter((h) => h.opened > 0).length;
+  const lines = [`scope ${terminalSafe(scope.scope)}: ${opened} host${opened === 1 ? '' : 's'} opened`];
+  for (const h of scope.hosts) {
+    const where = `${h.host}${h.port === null ? '' : `:${h.port}`}`;
+    const extra = [h.refusedFull > 0 ? `refused scope_full ${h.refusedFull}` : '', h.revoked > 0 ? `revoked ${h.revoked}` : ''].filter(Boolean).join(', ');
+    const first = h.firstOpened ? `first opened ${h.firstOpened} by request ${h.openedBy ?? '?'}` : 'not opened in this period';
+    lines.push(terminalSafe(`  ${where}  agent ${h.agent}  ${first}; ${h.requests} request${h.requests === 1 ? '' : 's'}, bytes out ${h.bytesOut} (${humanBytes(h.bytesOut)})${extra ? `; ${extra}` : ''}`));
+  }
+  if (scope.recordsNotTracked > 0) lines.push(`  (${scope.recordsNotTracked} records about further hosts are not listed)`);
+  return lines;
+}
+
+function approvalsText(s: AuditSummary): string[] {
+  const lines = [`approvals (${s.approvals.length})`];
+  for (const a of s.approvals) {
+    const where = `${a.host}${a.port === null ? '' : `:${a.port}`}`;
+    const answers = a.decisions.length === 0 ? 'no answer' : a.decisions.map((d) => `${d.grant} by ${d.by}${d.rule ? ` (rule ${d.rule})` : ''}`).join(', then ');
+    const used = `${a.approvedRequests} approved request${a.approvedRequests === 1 ? '' : 's'} (bytes out ${a.bytesOut})`;
+    lines.push(terminalSafe(`  ${a.id}  agent ${a.agent}  ${where}  asked ${a.requestedAt ?? '-'}; refused pending ${a.pendingRefusals}; ${answers}; ${used}${a.deniedRequests > 0 ? `; refused denied ${a.deniedRequests}` : ''}`));
+  }
+  if (s.approvalsNotTracked > 0) lines.push(`  (${s.approvalsNotTracked} records about further approvals are not listed)`);
   return lines;
 }

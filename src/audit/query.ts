@@ -175,6 +175,49 @@ export interface RevisionSeen {
   readonly lastSeen: string | null;
 }
 
+/** One (agent, host, port) a sandbox scope opened: what a reviewer reads before promoting a host to a rule. */
+export interface ScopeHost {
+  readonly agent: string;
+  readonly host: string;
+  readonly port: number | null;
+  /** Times an access was opened (scope_opened records), the first time and the request that first opened it. */
+  readonly opened: number;
+  readonly firstOpened: string | null;
+  readonly openedBy: string | null;
+  /** Requests and tunnels allowed through the scope (reason scope), and the bytes they sent upstream. */
+  readonly requests: number;
+  readonly bytesOut: number;
+  /** Requests refused scope_full in this scope for this host. */
+  readonly refusedFull: number;
+  /** Revoked by an operator (scope_revoked). */
+  readonly revoked: number;
+}
+
+export interface ScopeSummary {
+  readonly scope: string;
+  /** Most bytes out first. */
+  readonly hosts: readonly ScopeHost[];
+  /** Records about hosts beyond the first MAX_HOSTS of this scope (0 normally). */
+  readonly recordsNotTracked: number;
+}
+
+/** One approval's story: asked, answered, used. */
+export interface ApprovalSummary {
+  readonly id: string;
+  readonly agent: string;
+  readonly host: string;
+  readonly port: number | null;
+  readonly requestedAt: string | null;
+  /** Requests refused while it was pending (pending_approval). */
+  readonly pendingRefusals: number;
+  /** The answers, in log order: `once by alice`, `deny by bob`. */
+  readonly decisions: readonly { readonly grant: string; readonly by: string; readonly time: string | null; readonly rule?: string }[];
+  /** Requests let through by it (reason approved), and the bytes they sent upstream. */
+  readonly approvedRequests: number;
+  readonly bytesOut: number;
+  readonly deniedRequests: number;
+}
+
 export interface AuditSummary {
   readonly records: number;
   readonly firstTime: string | null;
@@ -185,6 +228,10 @@ export interface AuditSummary {
   readonly policyRejected: number;
   /** Every lockdown switched on or off, the most recent MAX_LOCKDOWNS. */
   readonly lockdowns: readonly LockdownSwitch[];
+  readonly scopes: readonly ScopeSummary[];
+  readonly approvals: readonly ApprovalSummary[];
+  /** Approvals beyond the first MAX_HOSTS, counted but not listed (0 normally). */
+  readonly approvalsNotTracked: number;
 }
 
 export const MAX_LOCKDOWNS = 100;
@@ -217,6 +264,9 @@ export class SummaryBuilder {
   private policyReloads = 0;
   private policyRejected = 0;
   private readonly lockdowns: LockdownSwitch[] = [];
+  private readonly scopes = new Map<string, { hosts: Map<string, Mutable<ScopeHost>>; notTracked: number }>();
+  private readonly approvals = new Map<string, Mutable<ApprovalSummary> & { decisions: ApprovalSummary['decisions'][number][] }>();
+  private approvalsNotTracked = 0;
 
   add(record: AuditLineRecord): void {
     this.records++;
@@ -245,6 +295,10 @@ export class SummaryBuilder {
       if (this.lockdowns.length > MAX_LOCKDOWNS) this.lockdowns.shift();
       return;
     }
+    this.addScope(record, event, time);
+    this.addApproval(record, event, time);
+    // A scope or approval event is a step of someone's request, not a request of its own.
+    if (event === 'scope' || event === 'approval') return;
     const tally = this.tally(str(record.agent) ?? '(unknown)');
     if (event === 'grant') {
       tally.grantsIssued++;
@@ -312,6 +366,14 @@ export class SummaryBuilder {
     const revisions = [...this.revisions.entries()]
       .map(([revision, r]) => ({ revision, ...r }))
       .sort((a, b) => compare(a.firstSeen ?? '', b.firstSeen ?? '') || compare(a.revision, b.revision));
+    const scopes = [...this.scopes.entries()]
+      .sort(([a], [b]) => compare(a, b))
+      .map(([scope, s]) => ({
+        scope,
+        hosts: [...s.hosts.values()].sort((a, b) => b.bytesOut - a.bytesOut || b.requests - a.requests || compare(`${a.host}:${a.agent}`, `${b.host}:${b.agent}`)),
+        recordsNotTracked: s.notTracked,
+      }));
+    const approvals = [...this.approvals.values()].sort((a, b) => compare(a.requestedAt ?? '', b.requestedAt ?? '') || compare(a.id, b.id));
     return {
       records: this.records,
       firstTime: this.firstTime,
@@ -321,7 +383,84 @@ export class SummaryBuilder {
       policyReloads: this.policyReloads,
       policyRejected: this.policyRejected,
       lockdowns: [...this.lockdowns],
+      scopes,
+      approvals,
+      approvalsNotTracked: this.approvalsNotTracked,
     };
+  }
+
+  /** scope_opened, scope_revoked and scope_full records, and requests allowed with reason scope. */
+  private addScope(record: AuditLineRecord, event: string | undefined, time: string | null): void {
+    const scope = record.scope as { name?: unknown; openedBy?: unknown } | undefined;
+    const name = str(scope?.name);
+    if (name === undefined) return;
+    const reason = record.reason;
+    const counts = event === 'scope' || reason === 'scope' || reason === 'scope_full';
+    if (!counts) return;
+    let s = this.scopes.get(name);
+    if (!s) {
+      if (this.scopes.size >= MAX_HOSTS) return;
+      s = { hosts: new Map(), notTracked: 0 };
+      this.scopes.set(name, s);
+    }
+    const agent = str(record.agent) ?? '(unknown)';
+    const host = str(record.host) ?? NO_HOST;
+    const port = typeof record.port === 'number' ? record.port : null;
+    const key = `${agent}\u0000${host}\u0000${port}`;
+    let entry = s.hosts.get(key);
+    if (!entry) {
+      if (s.hosts.size >= MAX_HOSTS) {
+        s.notTracked++;
+        return;
+      }
+      entry = { agent, host, port, opened: 0, firstOpened: null, openedBy: null, requests: 0, bytesOut: 0, refusedFull: 0, revoked: 0 };
+      s.hosts.set(key, entry);
+    }
+    if (event === 'scope' && reason === 'scope_opened') {
+      entry.opened++;
+      if (entry.firstOpened === null || (time !== null && time < entry.firstOpened)) {
+        entry.firstOpened = time;
+        entry.openedBy = str(scope?.openedBy) ?? null;
+      }
+    } else if (event === 'scope' && reason === 'scope_revoked') {
+      entry.revoked++;
+    } else if (reason === 'scope_full') {
+      entry.refusedFull++;
+    } else if (reason === 'scope') {
+      entry.requests++;
+      entry.bytesOut += num(record.bytesOut);
+    }
+  }
+
+  /** approval_requested and approval_decided records, and requests refused or allowed by an approval. */
+  private addApproval(record: AuditLineRecord, event: string | undefined, time: string | null): void {
+    const approval = record.approval as { id?: unknown; grant?: unknown; by?: unknown; rule?: unknown; state?: unknown } | undefined;
+    const id = str(approval?.id);
+    if (id === undefined) return;
+    let entry = this.approvals.get(id);
+    if (!entry) {
+      if (this.approvals.size >= MAX_HOSTS) {
+        this.approvalsNotTracked++;
+        return;
+      }
+      entry = { id, agent: str(record.agent) ?? '(unknown)', host: str(record.host) ?? NO_HOST, port: typeof record.port === 'number' ? record.port : null, requestedAt: null, pendingRefusals: 0, decisions: [], approvedRequests: 0, bytesOut: 0, deniedRequests: 0 };
+      this.approvals.set(id, entry);
+    }
+    const reason = record.reason;
+    if (event === 'approval' && reason === 'approval_requested') {
+      if (entry.requestedAt === null || (time !== null && time < entry.requestedAt)) entry.requestedAt = time;
+    } else if (event === 'approval' && reason === 'approval_decided') {
+      const grant = approval?.state === 'denied' ? 'deny' : (str(approval?.grant) ?? '?');
+      const rule = str(approval?.rule);
+      entry.decisions.push({ grant, by: str(approval?.by) ?? '?', time, ...(rule ? { rule } : {}) });
+    } else if (reason === 'pending_approval') {
+      entry.pendingRefusals++;
+    } else if (reason === 'approved') {
+      entry.approvedRequests++;
+      entry.bytesOut += num(record.bytesOut);
+    } else if (reason === 'approval_denied') {
+      entry.deniedRequests++;
+    }
   }
 
   private tally(agent: string): AgentTally {
@@ -333,6 +472,8 @@ export class SummaryBuilder {
     return tally;
   }
 }
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;

@@ -4,7 +4,7 @@
 
 import type { AuditReason, Reason } from '../proxy/reasons.js';
 
-export type AuditEvent = 'request' | 'tunnel' | 'policy' | 'connection' | 'grant' | 'lockdown';
+export type AuditEvent = 'request' | 'tunnel' | 'policy' | 'connection' | 'grant' | 'lockdown' | 'scope' | 'approval';
 
 export interface AuditRecord {
   /** Set by the logger when the record is written; ISO 8601. */
@@ -70,6 +70,39 @@ export interface AuditRecord {
     readonly references?: number;
     /** grant_revoked: why (malformed, truncated). */
     readonly revoked?: string;
+  };
+  /**
+   * Sandbox scopes. On a request: the scope it asked for (`X-Leash-Scope`) or the agent has, and, when the scope
+   * let it through, the access it used. On `event: scope` records (scope_opened, scope_revoked): the access.
+   */
+  scope?: {
+    readonly name: string;
+    /** `header` (X-Leash-Scope) or `agent` (scope: on the agent). */
+    readonly via?: 'header' | 'agent';
+    /** The request that opened the access. */
+    readonly openedBy?: string;
+    readonly expiresAt?: string;
+    /** scope_full: how many accesses the agent holds open in the scope. */
+    readonly open?: number;
+    /** scope_revoked: who ended it. */
+    readonly by?: string;
+  };
+  /**
+   * Approvals. On a request refused pending_approval or approval_denied, or allowed (reason approved): the approval.
+   * On `event: approval` records (approval_requested, approval_decided): the approval and its answer.
+   */
+  approval?: {
+    readonly id: string;
+    readonly state: 'pending' | 'allowed' | 'denied';
+    readonly grant?: 'once' | 'for' | 'always' | null;
+    /** Requests coalesced into it so far. */
+    readonly requests?: number;
+    readonly expiresAt?: string;
+    /** approval_decided: who answered (as the control API was told). */
+    readonly by?: string;
+    /** --always: the file the rule was written to, and the rule's name. */
+    readonly file?: string;
+    readonly rule?: string;
   };
   /** Report mode: this grant was recorded; enforce mode would have made it too. */
   wouldGrant?: boolean;

@@ -46,6 +46,11 @@ commands:
   policy import --from safeclaw|srt|squid|smokescreen FILE [-o FILE]  another tool's policy as a leash policy, with comments
   lockdown on [--agent NAME]... [--reason TEXT] | off [--agent NAME]... | status
            [--control PATH | --admin URL]                              the kill switch: refuse an agent's (or every agent's) traffic and cut it
+  scopes list [--agent NAME] [--scope NAME] [--format table|json]      open sandbox-scope accesses of the running leash, with their expiry
+  scopes revoke [--agent NAME] [--scope NAME] [--host HOST[:PORT]] | --all   end them
+  approvals list [--format table|json]                                 pending, allowed and denied approvals of the running leash
+  approvals allow ID [--once | --for 1h | --always]                    let it through: the next request, for a while, or as a rule
+  approvals deny ID                                                    refuse its requests until it expires
   help [COMMAND]                                                       this text, or one command's flags, defaults and an example
 
 leash COMMAND --help shows a command's flags, defaults and an example; leash --version prints the version.`;
@@ -328,6 +333,58 @@ export function buildProgram(io: CommandIo, outcome: Outcome, argv: readonly str
     if (name === 'init') sub.option('--force', 'replace an existing CA (every agent must trust the new one)');
     sub.action((options: { certs: string; force?: boolean }) => done(import('./ca.js').then((m) => m.caCommand(options, [name], io))));
   }
+  // Commands that talk to a running leash: where to find it.
+  const endpointOptions = (sub: Command) =>
+    sub
+      .option('--control <path>', "the running leash's control socket (default: /run/leash/admin.sock as root, else leash-admin.sock beside $LEASH_AUDIT or ./leash-audit.log)")
+      .option('--admin <url>', "the running leash's --admin listener, with the token in $LEASH_ADMIN_TOKEN (default: $LEASH_ADMIN)");
+  const subcommand = (parent: Command, name: string, summary: string, example: string) =>
+    endpointOptions(
+      parent
+        .command(name)
+        .description(summary)
+        .helpOption('-h, --help', 'show this help')
+        .configureOutput({ writeOut: print(io.out), writeErr: print(io.err), outputError: () => {} })
+        .exitOverride()
+        .addHelpText('after', `\nExample:\n  ${example}`),
+    );
+
+  const scopes = command('scopes', 'sandbox-scope accesses of the running leash', 'leash scopes list --agent dev');
+  subcommand(scopes, 'list', 'open sandbox-scope accesses, with their expiry', 'leash scopes list --agent dev')
+    .option('--agent <name>', 'only this agent')
+    .option('--scope <name>', 'only this scope')
+    .option('--format <format>', 'table or json', 'table')
+    .action(function (this: Command, options) {
+      noArguments(this);
+      return done(import('./scopes.js').then((m) => m.scopesCommand('list', options, io)));
+    });
+  subcommand(scopes, 'revoke', 'end open accesses (audited as scope_revoked)', 'leash scopes revoke --agent dev --host api.new.example:443')
+    .option('--agent <name>', "this agent's accesses")
+    .option('--scope <name>', "this scope's accesses")
+    .option('--host <host[:port]>', 'accesses to this host (and port)')
+    .option('--all', 'every open access')
+    .option('--format <format>', 'table or json', 'table')
+    .action(function (this: Command, options) {
+      noArguments(this);
+      return done(import('./scopes.js').then((m) => m.scopesCommand('revoke', options, io)));
+    });
+
+  const approvals = command('approvals', 'answer the approvals the running leash asks for (settings.approvals)', 'leash approvals allow k7c2mq4rtx9a --for 1h');
+  subcommand(approvals, 'list', 'pending, allowed and denied approvals', 'leash approvals list')
+    .option('--format <format>', 'table or json', 'table')
+    .action(function (this: Command, options) {
+      noArguments(this);
+      return done(import('./approvals.js').then((m) => m.approvalsCommand('list', undefined, options, io)));
+    });
+  subcommand(approvals, 'allow', 'let an approval through: --once (default), --for DURATION, or --always (a rule in approved.yaml)', 'leash approvals allow k7c2mq4rtx9a --always')
+    .argument('<id>', 'the approval id (leash approvals list)')
+    .option('--once', 'the next request only (the default)')
+    .option('--for <duration>', 'every request for this long (30m, 1h, up to 720h)')
+    .option('--always', 'append a rule to approved.yaml in the policy directory leash serves, and reload')
+    .action((id: string, options) => done(import('./approvals.js').then((m) => m.approvalsCommand('allow', id, options, io))));
+  subcommand(approvals, 'deny', 'refuse an approval: its requests get approval_denied until it expires', 'leash approvals deny k7c2mq4rtx9a')
+    .argument('<id>', 'the approval id (leash approvals list)')
+    .action((id: string, options) => done(import('./approvals.js').then((m) => m.approvalsCommand('deny', id, options, io))));
   return program;
 }
 

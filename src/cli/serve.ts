@@ -8,6 +8,10 @@
 import { randomUUID } from 'node:crypto';
 import { openAuditLog, parseRotation, type AuditLog } from '../audit/logger.js';
 import { newRecord, type AuditRecord } from '../audit/record.js';
+import { MemoryApprovalStore } from '../approvals/memory-store.js';
+import { approvalRoutes } from '../approvals/routes.js';
+import { MemoryScopeStore } from '../scopes/memory-store.js';
+import { scopeRoutes } from '../scopes/routes.js';
 import { formatIssue, LeashError } from '../errors.js';
 import { loadPolicy, PolicyWatcher, type ReloadOutcome } from '../policy/watch.js';
 import { policyNeedsInterception } from '../policy/evaluate.js';
@@ -102,6 +106,8 @@ export async function startServe(options: ServeOptions, io: CommandIo): Promise<
   const store = storeUrl
     ? await openSharedStores(storeUrl, { timeout: options.storeTimeout ?? io.env.LEASH_STORE_TIMEOUT, log: io.err, now: options.now, observe: (op, seconds, ok) => metrics.observeStore(op, seconds, ok) })
     : undefined;
+  const scopes = store?.scopes ?? new MemoryScopeStore();
+  const approvals = store?.approvals ?? new MemoryApprovalStore();
   const auditPath = options.audit ?? defaultAuditPath(io.env);
   // Lockdown is state, not a flag in memory: in the shared store with --store (every replica obeys it), else in a
   // file beside the audit log; either way it survives a restart. An unreadable state file stops leash here.
@@ -128,7 +134,7 @@ export async function startServe(options: ServeOptions, io: CommandIo): Promise<
   const audit = metrics.counting(options.observe ? observed(written, options.observe) : written);
   let proxy: ProxyServer;
   try {
-    proxy = await startProxy({ policy, host, port, audit, log: io.err, now: options.now, certsDir: options.certs ?? DEFAULT_CERTS_DIR, rateLimits: store?.rateLimits, grants: store?.grants, lockdown });
+    proxy = await startProxy({ policy, host, port, audit, log: io.err, now: options.now, certsDir: options.certs ?? DEFAULT_CERTS_DIR, rateLimits: store?.rateLimits, grants: store?.grants, lockdown, scopes, approvals });
   } catch (err) {
     lockdown.stop();
     await store?.close();
@@ -141,6 +147,12 @@ export async function startServe(options: ServeOptions, io: CommandIo): Promise<
   routes.push(indexRoute(() => routes, () => ({ pid: process.pid, revision: proxy.policy.revision })));
   const lockdownDeps: LockdownDeps = { runtime: lockdown, audit: (record) => audit.write(record), revision: () => proxy.policy.revision, agents: () => new Set(proxy.policy.agents.keys()), log: io.err };
   routes.push(...lockdownRoutes(lockdownDeps));
+  const now = options.now ?? Date.now;
+  const record = (r: AuditRecord) => audit.write(r);
+  // The watcher is made after the routes; --always reloads through it once it exists.
+  let reload: () => Promise<void> = async () => {};
+  routes.push(...scopeRoutes({ scopes, policy: () => proxy.policy, now, record }));
+  routes.push(...approvalRoutes({ approvals, policy: () => proxy.policy, now, record, policyPaths: paths, reload: () => reload() }));
   let control: ControlSocket;
   try {
     control = await startControlSocket(options.control ?? (io.env.LEASH_CONTROL || defaultControlPath(auditPath, process.getuid?.())), controlHandler(routes, { kind: 'socket' }, io.err));
@@ -179,6 +191,7 @@ export async function startServe(options: ServeOptions, io: CommandIo): Promise<
   }
   const watcher = new PolicyWatcher(paths, () => proxy.policy, (outcome) => onReload(outcome, proxy, audit, io));
   watcher.start();
+  reload = () => watcher.reload();
   io.err(`leash: policy revision ${policy.revision}: ${policy.rules.length} rules from ${policy.files.length} file(s)${policy.settings.mode === 'report' ? ' (report mode: nothing is blocked)' : ''}`);
   const locked = lockdown.state;
   if (locked.all || Object.keys(locked.agents).length > 0) io.err(`leash: lockdown in force (${lockdown.display}): ${locked.all ? 'every agent' : Object.keys(locked.agents).sort().join(', ')}; leash lockdown status shows why`);

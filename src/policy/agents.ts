@@ -14,6 +14,7 @@ interface RawAgent {
   token?: string;
   uid?: number;
   cidrs?: string[];
+  scope?: string;
 }
 
 export function collectAgents(files: readonly ParsedYaml[], issues: PolicyIssue[]): Map<string, AgentSpec> {
@@ -41,7 +42,7 @@ export function collectAgents(files: readonly ParsedYaml[], issues: PolicyIssue[
         else cidrs.push(compiled.pattern);
       });
       const token = spec?.token ? { kind: spec.token.startsWith('env:') ? ('env' as const) : ('file' as const), ref: spec.token.slice(spec.token.indexOf(':') + 1) } : null;
-      const agent: AgentSpec = Object.freeze({ name, token, uid: spec?.uid ?? null, cidrs, location });
+      const agent: AgentSpec = Object.freeze({ name, token, uid: spec?.uid ?? null, cidrs, location, scope: spec?.scope ?? null });
       if (agent.uid !== null) {
         const other = uids.get(agent.uid);
         if (other) fail(['uid'], `uid ${agent.uid} already identifies agent ${other.name} (${formatLocation(other.location)})`);

@@ -11,6 +11,7 @@ import { collectAgents } from './agents.js';
 import type { CompiledPolicy } from './policy.js';
 import { compileRule, type CompiledRule, type RawRule } from './rule.js';
 import { checkSchema, fieldName } from './schema.js';
+import { checkAgentScopes, collectScopes, resolveApprovals, scopeNames } from './scopes.js';
 import { mergeSettings, resolveSettings } from './settings.js';
 import { parseYaml, type ParsedYaml } from './yaml.js';
 import { secretsOutsideInterception } from '../secrets/reach.js';
@@ -43,10 +44,14 @@ export function compilePolicy(sources: readonly PolicySource[]): LoadResult {
     if (schemaIssues.length === 0) files.push(result.parsed);
   }
 
-  const settings = resolveSettings(mergeSettings(files, issues), issues);
+  const leaves = mergeSettings(files, issues);
+  const settings = resolveSettings(leaves, issues);
   const agents = collectAgents(files, issues);
   const agentNames = new Set(agents.keys());
   const secrets = collectSecrets(files, issues);
+  const scopes = collectScopes(files, agents, issues);
+  checkAgentScopes(files, agents, scopes, scopeNames(files), issues);
+  const approvals = resolveApprovals(leaves, agents, issues);
 
   const rules: CompiledRule[] = [];
   // Where each rule name was first used, whether or not that rule compiled, so a duplicate is reported in the
@@ -79,6 +84,8 @@ export function compilePolicy(sources: readonly PolicySource[]): LoadResult {
     settings,
     agents,
     secrets,
+    scopes,
+    approvals,
     index,
     warnings: sortIssues(warnings),
   });

@@ -14,6 +14,28 @@ export interface AgentSpec {
   readonly uid: number | null;
   readonly cidrs: readonly Extract<HostPattern, { kind: 'cidr' }>[];
   readonly location: SourceLocation;
+  /** A sandbox scope active on every request of this agent (`scope:`), or null. */
+  readonly scope: string | null;
+}
+
+/**
+ * A sandbox scope (`scopes:`): the agents that may activate it, how long each access it opens lasts, how many
+ * (host, port) accesses one agent may hold open in it, and the ports it may open.
+ */
+export interface ScopeSpec {
+  readonly name: string;
+  readonly agents: ReadonlySet<string>;
+  readonly ttlMs: number;
+  readonly maxHosts: number;
+  readonly ports: ReadonlySet<number>;
+  readonly location: SourceLocation;
+}
+
+/** `settings.approvals`: whose unknown requests wait for a human, how long leash holds them, how long they are kept. */
+export interface ApprovalSettings {
+  readonly agents: ReadonlySet<string>;
+  readonly waitMs: number;
+  readonly expireMs: number;
 }
 
 export interface CompiledPolicy {
@@ -24,6 +46,9 @@ export interface CompiledPolicy {
   readonly agents: ReadonlyMap<string, AgentSpec>;
   /** `secrets:`: where each value lives and where it may go; never the values (read per revision at run time). */
   readonly secrets: ReadonlyMap<string, CompiledSecret>;
+  readonly scopes: ReadonlyMap<string, ScopeSpec>;
+  /** `settings.approvals`, or null when no agent's requests wait for approval. */
+  readonly approvals: ApprovalSettings | null;
   readonly index: HostIndex;
   readonly warnings: readonly PolicyIssue[];
 }

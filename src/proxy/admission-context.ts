@@ -9,6 +9,9 @@ import type { CompiledPolicy } from '../policy/policy.js';
 import { parseProxyAuthorization, type IdentityFacts } from '../policy/identity.js';
 import type { AdmissionContext } from './admission.js';
 import { resolveTarget } from './resolve.js';
+import { newApprovalId } from '../approvals/id.js';
+import { sleep } from '../approvals/step.js';
+import { SCOPE_HEADER } from '../scopes/step.js';
 import type { ProxyState } from './state.js';
 
 /** @param caKey leash's CA key, where interception is set up (requests inside intercepted tunnels). */
@@ -23,7 +26,26 @@ export function admissionContext(state: ProxyState, policy: CompiledPolicy, caKe
     resolve: (host, kind) => resolveTarget(host, kind, policy.settings, runtime.resolver),
     ...(runtime.secrets.any ? { secrets: { runtime: runtime.secrets, caKey } } : {}),
     lockdown: state.lockdown,
+    scopes: state.scopes,
+    approvals: state.approvals,
+    record: (record) => state.audit.write(record),
+    newId: newApprovalId,
+    sleep,
   };
+}
+
+/** X-Leash-Scope, once: a header sent twice names no one scope (Node joins repeats with ", ", which no scope is named). */
+export function scopeHeader(req: IncomingMessage): string | undefined {
+  const value = req.headers[SCOPE_HEADER];
+  return Array.isArray(value) ? value.join(', ') : value;
+}
+
+/** An AbortSignal that fires when the client's connection closes, and `release` to stop listening. */
+export function whileConnected(req: IncomingMessage): { signal: AbortSignal; release: () => void } {
+  const gone = new AbortController();
+  const abort = () => gone.abort();
+  req.socket.once('close', abort);
+  return { signal: gone.signal, release: () => req.socket.off('close', abort) };
 }
 
 export async function applicantOf(state: ProxyState, policy: CompiledPolicy, req: IncomingMessage): Promise<IdentityFacts> {

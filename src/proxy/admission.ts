@@ -6,10 +6,13 @@
 //   identify  an unidentified client under requireAgent never reaches the policy (or is fixed by the tunnel)
 //   lockdown  an agent an operator locked down is refused whatever the policy says (lockdown/step.ts)
 //   decide    the pure engine; a throw is a deny with reason internal_error (verdict.ts)
-//   override  a method asked for through X-HTTP-Method-Override & co. is held to the rules (method-override.ts)
 //   secrets   a secret's placeholder where it does not belong is refused whatever the rules say; where it
 //             belongs, the secrets whose values go in are named (secret-misuse.ts)
+//   override  a method asked for through X-HTTP-Method-Override & co. is held to the rules (method-override.ts)
 //   grant     where no rule speaks about the host, a grant from a trusted response may allow a read (grants.ts)
+//   scope     where no rule allows and no deny rule matches, the agent's active sandbox scope may open the host
+//             for a while (scopes/step.ts); else, for agents under settings.approvals, the request becomes a
+//   approval  pending approval a human answers (approvals/step.ts)
 //   upgrade   a WebSocket needs an allowed GET under a rule with websocket: true
 //   limit     the rule's rateLimit (requests) or connections (tunnels), per agent (rate-limit.ts)
 //   report    report mode (verdict.ts `reported`): a policy refusal becomes an allow that records wouldDeny
@@ -36,6 +39,10 @@ import type { CompiledPolicy } from '../policy/policy.js';
 import type { CompiledRule } from '../policy/rule.js';
 import type { SecretsRuntime } from '../secrets/runtime.js';
 import type { Injection } from '../secrets/inject.js';
+import type { ApprovalStore } from '../approvals/store.js';
+import { approvalFor } from '../approvals/step.js';
+import { scopeFor, type ScopeOpening } from '../scopes/step.js';
+import type { ScopeStore } from '../scopes/store.js';
 import { grantFor } from './grants.js';
 import { checkSecrets } from './secret-misuse.js';
 import { overrideRefusal, type MethodOverride } from './method-override.js';
@@ -61,6 +68,14 @@ export interface AdmissionContext {
   readonly secrets?: { readonly runtime: SecretsRuntime; readonly caKey: KeyObject | undefined };
   /** The lockdown in force (leash lockdown, SIGUSR1); absent: nobody is locked down. */
   readonly lockdown?: LockdownView;
+  /** Sandbox-scope accesses and approvals (scopes/, approvals/). */
+  readonly scopes: ScopeStore;
+  readonly approvals: ApprovalStore;
+  /** Writes an audit record of its own: a scope opened, an approval asked for. */
+  readonly record: (record: AuditRecord) => void;
+  /** A fresh approval id (approvals/id.ts), and the wait of a request held for an approval (approvals/step.ts). */
+  readonly newId: () => string;
+  readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
 
 /** Who asks: the facts to identify the client by, or the identity an intercepted tunnel already established. */
@@ -85,6 +100,12 @@ export interface Application {
   readonly upgrade?: string;
   /** The address checked when the tunnel opened: requests inside it go there and are not resolved again. */
   readonly address?: string;
+  /** The id of the request's audit record: it names the request that opened a scope access or asked for approval. */
+  readonly requestId?: string;
+  /** X-Leash-Scope as sent on the request (or on the CONNECT of the tunnel it travels in). */
+  readonly scope?: string;
+  /** Aborts when the client goes away: a request held for an approval is released. */
+  readonly signal?: AbortSignal;
   /**
    * Where a secret's placeholder may hide: the raw headers (names and values) and the target as received (path
    * and query, an absolute URL, a CONNECT's host:port). Bodies are watched as they stream (secret-misuse.ts).
@@ -93,7 +114,7 @@ export interface Application {
 }
 
 /** What the audit record says about the decision; the edge copies it into the exchange's record. */
-export type AdmissionNotes = Partial<Pick<AuditRecord, 'agent' | 'identity' | 'host' | 'port' | 'effect' | 'reason' | 'rule' | 'message' | 'wouldDeny' | 'grant' | 'resolved' | 'secret'>> & {
+export type AdmissionNotes = Partial<Pick<AuditRecord, 'agent' | 'identity' | 'host' | 'port' | 'effect' | 'reason' | 'rule' | 'message' | 'wouldDeny' | 'grant' | 'resolved' | 'scope' | 'approval' | 'secret'>> & {
   /** The deciding rule's `reason:` text, for the reason phrase of a refusal. */
   ruleReason?: string | null;
 };
@@ -150,6 +171,28 @@ export async function admit(ctx: AdmissionContext, application: Application): Pr
   let verdict = decideSafely(policy, facts);
   if (verdict.reason === 'internal_error') return refused(note(notes, verdict));
 
+  // secrets: a placeholder where it does not belong is refused whatever the rules say, before a grant, a scope or an
+  // approval is asked about it (nothing is opened or stored for it). No rule decided it, so none is named. A secret
+  // whose value could not be read is refused in every mode (fail closed); misuse is reported in report mode.
+  let injections: readonly Injection[] = [];
+  let misuse: Refusal | undefined;
+  if (ctx.secrets && application.carried && verdict.request) {
+    const transport = application.channel === 'intercepted' ? 'https' : application.channel;
+    const secrets = checkSecrets(ctx.secrets.runtime, ctx.secrets.caKey, { agent: identity.agent, host: verdict.request.host, transport, ...application.carried });
+    if (!secrets.ok) {
+      note(notes, verdict);
+      if (secrets.secret) notes.secret = secrets.secret;
+      const refusal = { reason: secrets.reason, message: secrets.message };
+      if (!reported(policy, secrets.reason)) {
+        Object.assign(notes, { rule: null, ruleReason: null });
+        return refused(refusal);
+      }
+      misuse = refusal;
+    } else {
+      injections = secrets.injections;
+    }
+  }
+
   // grant: the grant step looks at the raw decision, so a report-mode deny can still be granted (and then is no
   // deny at all). A grant is for reads: it never opens an upgrade.
   let policyRefusal: Refusal | undefined;
@@ -163,6 +206,31 @@ export async function admit(ctx: AdmissionContext, application: Application): Pr
   } else if (granted.message) {
     verdict = { ...verdict, message: granted.message };
   }
+  // scope, approval: only for what no rule allows and no deny rule matches (policy/unknown-host.ts). The scope step
+  // also runs where a rule decides, only to put the scope the request asked for on its record (it changes nothing).
+  let opening: ScopeOpening | undefined;
+  if (granted.kind === 'none') {
+    const ask = { requestId: application.requestId ?? '-', identity: identity.method };
+    const scoped = await scopeFor(ctx, verdict, { ...ask, header: application.scope });
+    if (scoped.scope) notes.scope = scoped.scope;
+    if (scoped.kind !== 'none') {
+      verdict = scoped.verdict;
+      if (scoped.kind === 'allowed') opening = scoped.opening;
+    } else if (verdict.effect === 'deny') {
+      if (scoped.message) verdict = { ...verdict, message: scoped.message };
+      const asked = await approvalFor(ctx, verdict, { ...ask, signal: application.signal });
+      if (asked.kind !== 'none') {
+        verdict = asked.verdict;
+        if (asked.approval) notes.approval = asked.approval;
+      }
+    }
+  }
+  // An access this request opened goes on record once the request is admitted, and is undone if it is not (a name
+  // that resolves to a private address is never a host the scope opened).
+  const refusedAfterScope = async (refusal: Refusal): Promise<Admission> => {
+    await opening?.undo();
+    return refused(refusal);
+  };
   note(notes, verdict);
   if (granted.kind === 'granted') notes.rule = 'grant';
 
@@ -174,28 +242,14 @@ export async function admit(ctx: AdmissionContext, application: Application): Pr
   else if (verdict.effect === 'deny') policyRefusal = verdict;
   if (!verdict.request) return refused(policyRefusal ?? { reason: 'internal_error', message: 'the request was not normalised' });
 
-  // secrets: misuse wins over what the rules said (a deny, an override): it is the more telling refusal. No rule
-  // decided it, so none is named; a secret that could not be read is refused in every mode (fail closed).
-  let injections: readonly Injection[] = [];
-  if (ctx.secrets && application.carried) {
-    const transport = application.channel === 'intercepted' ? 'https' : application.channel;
-    const secrets = checkSecrets(ctx.secrets.runtime, ctx.secrets.caKey, { agent: identity.agent, host: verdict.request.host, transport, ...application.carried });
-    if (!secrets.ok) {
-      if (secrets.secret) notes.secret = secrets.secret;
-      const refusal = { reason: secrets.reason, message: secrets.message };
-      if (!reported(policy, secrets.reason)) Object.assign(notes, { rule: null, ruleReason: null });
-      if (secrets.reason === 'secret_unavailable') return refused(refusal);
-      policyRefusal = refusal;
-    } else {
-      injections = secrets.injections;
-    }
-  }
+  // secrets (reported): misuse outranks what the rules said.
+  if (misuse) policyRefusal = misuse;
 
   // upgrade: hard, in every mode; no allowed GET under a websocket rule, no upgrade.
   if (application.upgrade !== undefined) {
     const refusal = upgradeRefusal(application, verdict);
     // Enforced, a denied upgrade says why the GET was denied; reported, it is still no upgrade.
-    if (refusal) return refused(policyRefusal && !reported(policy, policyRefusal.reason) ? policyRefusal : refusal);
+    if (refusal) return refusedAfterScope(policyRefusal && !reported(policy, policyRefusal.reason) ? policyRefusal : refusal);
   }
 
   // limit: only what is still allowed takes a token.
@@ -206,7 +260,7 @@ export async function admit(ctx: AdmissionContext, application: Application): Pr
 
   // report
   if (policyRefusal) {
-    if (!reported(policy, policyRefusal.reason)) return refused(policyRefusal);
+    if (!reported(policy, policyRefusal.reason)) return refusedAfterScope(policyRefusal);
     verdict = reportMode(policy, verdict);
     Object.assign(notes, { effect: 'allow', wouldDeny: true, reason: policyRefusal.reason, message: policyRefusal.message });
   }
@@ -221,13 +275,14 @@ export async function admit(ctx: AdmissionContext, application: Application): Pr
     try {
       resolution = await ctx.resolve(request.host, request.hostKind);
     } catch (err) {
-      return refused({ reason: 'internal_error', message: `internal error while resolving: ${(err as Error).message}` });
+      return refusedAfterScope({ reason: 'internal_error', message: `internal error while resolving: ${(err as Error).message}` });
     }
-    if (!resolution.ok) return refused(resolution);
+    if (!resolution.ok) return refusedAfterScope(resolution);
     address = resolution.address;
     family = resolution.family;
   }
   notes.resolved = address;
+  if (opening) ctx.record(opening.record);
   return {
     ok: true,
     notes,

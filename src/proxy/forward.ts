@@ -6,7 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { hostForUrl } from '../policy/host.js';
 import { admit } from './admission.js';
-import { admissionContext, applicantOf } from './admission-context.js';
+import { admissionContext, applicantOf, scopeHeader, whileConnected } from './admission-context.js';
 import { Exchange, type ExchangeSink } from './exchange.js';
 import { gatherOverrides } from './method-override.js';
 import { expectation, framingProblem, hostHeaderProblem, unsupportedExpectation } from './headers.js';
@@ -77,6 +77,9 @@ async function forwardRequest(state: ProxyState & ExchangeSink, exchange: Exchan
   const path = `${url.pathname.replace(/\/{2,}/g, '/')}${url.search}`;
   record.path = path;
   const port = url.port ? Number(url.port) : 80;
+  // What was asked for, on record even if the request is refused before a decision names the normalised host.
+  record.host = url.hostname;
+  record.port = port;
   // The go-ahead for the body (server.ts leaves 100 Continue to leash): once allowed, or earlier when the decision
   // needs the body itself (a form that may carry _method).
   let continued = false;
@@ -85,6 +88,7 @@ async function forwardRequest(state: ProxyState & ExchangeSink, exchange: Exchan
     continued = true;
   };
   const { overrides, bodyPrefix } = await gatherOverrides(exchange.policy, req, url.hostname, path, sendContinue);
+  const connected = whileConnected(req);
   const admission = await admit(admissionContext(state, exchange.policy), {
     applicant: await applicantOf(state, exchange.policy, req),
     channel: 'http',
@@ -95,7 +99,10 @@ async function forwardRequest(state: ProxyState & ExchangeSink, exchange: Exchan
     overrides,
     headers: req.headers,
     carried: { rawHeaders: req.rawHeaders, target: req.url ?? '' },
-  });
+    requestId: exchange.id,
+    scope: scopeHeader(req),
+    signal: connected.signal,
+  }).finally(connected.release);
   exchange.noteAdmission(admission.notes);
   if (!admission.ok) return refuse(admission.reason, admission.message, admission.retryAfterSeconds);
   const destination = admission.request;

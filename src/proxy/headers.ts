@@ -16,6 +16,8 @@ export function stripHopByHop(headers: IncomingHttpHeaders | Record<string, unkn
     .filter((h) => h !== '' && !keep.includes(h));
   for (const name of [...HOP_BY_HOP, ...listed]) if (!keep.includes(name)) delete headers[name];
   for (const name of Object.keys(headers)) if (name.startsWith('proxy-')) delete headers[name];
+  // Addressed to leash, like Proxy-*: the sandbox scope an agent activates (scopes/step.ts) is nobody else's business.
+  delete headers['x-leash-scope'];
 }
 
 /** Why a request's framing is ambiguous, or undefined when it is sound. Reads raw headers: Node joins duplicates. */

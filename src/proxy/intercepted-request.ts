@@ -18,7 +18,8 @@ import type { ProxyState } from './state.js';
 import { describeUpstreamError, httpsAgentFor, sendUpstream, trackUpgrade, upstreamReason } from './upstream.js';
 import { judge } from './verdict.js';
 import { admit } from './admission.js';
-import { admissionContext } from './admission-context.js';
+import { admissionContext, scopeHeader, whileConnected } from './admission-context.js';
+import { SCOPE_HEADER } from '../scopes/step.js';
 import { guardStream } from './open-tunnels.js';
 import { bodyCheck } from './secret-misuse.js';
 import { injectSecrets } from '../secrets/inject.js';
@@ -36,6 +37,8 @@ export interface InterceptSession {
   /** The agent's TCP connection, for the client address in records. */
   readonly client: Socket;
   requests: number;
+  /** X-Leash-Scope of the CONNECT: the sandbox scope of every request inside that does not name its own. */
+  readonly scope?: string;
 }
 
 export async function handleInterceptedRequest(state: ProxyState & ExchangeSink, session: InterceptSession, req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -70,9 +73,10 @@ export async function handleInterceptedRequest(state: ProxyState & ExchangeSink,
       continued = true;
     };
     const { overrides, bodyPrefix } = await gatherOverrides(policy, req, session.host, path, sendContinue);
+    const connected = whileConnected(req);
     // Placeholders derive from leash's CA key, loaded since the tunnel was intercepted.
     const caKey = (await state.interceptor()).ca.key;
-    const admission = await admit(admissionContext(state, policy, caKey), { ...inTunnel(session), method: req.method ?? '', path, overrides, headers: req.headers, carried: { rawHeaders: req.rawHeaders, target: rawPath } });
+    const admission = await admit(admissionContext(state, policy, caKey), { ...inTunnel(session, req), requestId: exchange.id, signal: connected.signal, method: req.method ?? '', path, overrides, headers: req.headers, carried: { rawHeaders: req.rawHeaders, target: rawPath } }).finally(connected.release);
     exchange.noteAdmission(admission.notes);
     if (!admission.ok) return refuse(admission.reason, admission.message, admission.retryAfterSeconds);
     const name = hostForUrl(session.host, session.hostKind);
@@ -143,13 +147,15 @@ export async function handleInterceptedUpgrade(state: ProxyState & ExchangeSink,
   const overrides = [...headerOverrides(req.rawHeaders), ...queryOverrides(destination.path)];
   const upgrade = String(req.headers.upgrade ?? '');
   const caKey = (await state.interceptor()).ca.key;
-  const admission = await admit(admissionContext(state, policy, caKey), { ...inTunnel(session), method: req.method ?? '', path: destination.path, overrides, upgrade, carried: { rawHeaders: req.rawHeaders, target: destination.path } });
+  const admission = await admit(admissionContext(state, policy, caKey), { ...inTunnel(session, req), requestId: exchange.id, method: req.method ?? '', path: destination.path, overrides, upgrade, carried: { rawHeaders: req.rawHeaders, target: destination.path } });
   exchange.noteAdmission(admission.notes);
   if (!admission.ok) return exchange.refuseOnSocket(socket, admission.reason, admission.message, admission.retryAfterSeconds);
   const facts = { method: req.method ?? '', host: session.host, port: session.port, path: destination.path, agent: session.agent, methodOverrides: overrides.map((o) => o.method) };
   const name = hostForUrl(session.host, session.hostKind);
   req.headers.host = session.port === 443 ? name : `${name}:${session.port}`;
   req.url = destination.path;
+  // Addressed to leash (scopes/step.ts), never to the origin; http-proxy's ws() forwards the headers as they are.
+  delete req.headers[SCOPE_HEADER];
   if (admission.injections.length > 0) {
     const injected = injectSecrets(req.headers, destination.path, admission.injections);
     Object.assign(req.headers, injected.headers);
@@ -171,13 +177,15 @@ export async function handleInterceptedUpgrade(state: ProxyState & ExchangeSink,
 }
 
 /** What the tunnel fixed for every request inside it: who asks, where to, and the address checked at CONNECT. */
-function inTunnel(session: InterceptSession) {
+function inTunnel(session: InterceptSession, req: IncomingMessage) {
+  const scope = scopeHeader(req) ?? session.scope;
   return {
     applicant: { agent: session.agent, identity: session.identity },
     channel: 'intercepted' as const,
     host: session.host,
     port: session.port,
     address: session.address,
+    ...(scope !== undefined ? { scope } : {}),
   };
 }
 

@@ -96,6 +96,8 @@ export class ProxyMetrics {
     }
     // Switching a lockdown is not traffic; the requests it refuses are (reason="lockdown").
     if (record.event === 'lockdown') return;
+    // A scope opened or revoked, an approval asked for or answered: steps of requests, each counted on its own record.
+    if (record.event === 'scope' || record.event === 'approval') return;
     if (record.event === 'grant') {
       this.grants.inc({ result: record.reason });
       return;
@@ -109,7 +111,7 @@ export class ProxyMetrics {
     this.duration.observe({ event: record.event }, record.durationMs / 1000);
     if (record.decisionMs !== undefined) this.decision.observe({ event: record.event }, record.decisionMs / 1000);
     if (record.upstreamMs !== undefined) this.upstream.observe({ event: record.event }, record.upstreamMs / 1000);
-    if (record.rule === 'grant' && record.effect === 'allow') this.grantsUsed.inc();
+    if (record.rule === 'grant' && record.effect === 'allow' && !record.wouldDeny) this.grantsUsed.inc();
   }
 
   /** One shared-store operation (store/redis.ts StoreObserver). */

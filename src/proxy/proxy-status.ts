@@ -32,6 +32,13 @@ export const PROXY_STATUS: Readonly<Record<Reason, { readonly error: ProxyErrorT
   allowed_by_rule: { error: 'proxy_internal_response', retry: 'no' },
   granted: { error: 'proxy_internal_response', retry: 'no' },
   intercepted: { error: 'proxy_internal_response', retry: 'no' },
+  scope: { error: 'proxy_internal_response', retry: 'no' },
+  approved: { error: 'proxy_internal_response', retry: 'no' },
+  scope_full: DENIED,
+  scope_denied: DENIED,
+  // Once a human answers, the same request passes: retrying later is exactly what helps.
+  pending_approval: { error: 'http_request_denied', retry: 'later' },
+  approval_denied: DENIED,
   denied_by_rule: DENIED,
   no_rule: DENIED,
   opaque_tunnel: DENIED,

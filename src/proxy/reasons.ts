@@ -7,9 +7,15 @@ export const REASONS = {
   allowed_by_rule: { status: 200, text: 'a rule allowed the request' },
   granted: { status: 200, text: 'no rule matched, but a trusted response referenced this host for this agent moments ago (a grant)' },
   intercepted: { status: 200, text: 'a tunnel opened with TLS interception: each request inside is decided on its own' },
+  scope: { status: 200, text: "no rule allows the host and no deny rule matches, and the agent's active sandbox scope opened (or had open) time-bound access to it" },
+  approved: { status: 200, text: 'no rule allows the host and no deny rule matches, and a human approved it (leash approvals allow)' },
   denied_by_rule: { status: 403, text: 'a deny rule matched' },
   no_rule: { status: 403, text: 'no rule allows the request (default deny), or the most specific rule for the host does not allow this method, path or agent' },
   opaque_tunnel: { status: 403, text: 'a CONNECT to a port outside settings.tlsPorts, which leash cannot see into, and no rule naming CONNECT in its methods allows it' },
+  scope_full: { status: 403, text: "the agent's sandbox scope already has maxHosts open accesses; a new host is refused until one expires or is revoked" },
+  scope_denied: { status: 403, text: 'X-Leash-Scope names a scope that does not exist or does not list this agent, on a request no rule allows' },
+  pending_approval: { status: 403, text: 'no rule allows the host and no deny rule matches: a pending approval was made; the body names the command that approves it' },
+  approval_denied: { status: 403, text: 'a human denied the approval for this host (leash approvals deny); it is refused until the denial expires' },
   policy_revoked: { status: 403, text: 'a policy reload denies what this open tunnel or connection was allowed; it was closed' },
   grant_expired: { status: 403, text: 'the grant that opened this tunnel expired; the tunnel was closed' },
   lockdown: { status: 403, text: 'an operator locked this agent (or every agent) down with leash lockdown or SIGUSR1: new requests and tunnels are refused and open ones were cut; the message says who, since when and why' },
@@ -66,6 +72,10 @@ export const AUDIT_REASONS = {
   lockdown_on: 'an operator switched a lockdown on (agent `*`: every agent); lockdown.by says who asked',
   lockdown_off: 'an operator lifted a lockdown (agent `*`: every lockdown); lockdown.by says who asked',
   inspection_stopped: 'inspection of one response stopped at its reference or time budget; the rest was delivered uninspected',
+  scope_opened: "a sandbox scope opened time-bound access to a host for an agent; scope.openedBy names the request",
+  scope_revoked: 'an operator ended scope accesses (leash scopes revoke)',
+  approval_requested: 'a request no rule allows made a pending approval; approval.id names it',
+  approval_decided: 'an operator answered an approval (leash approvals allow or deny); approval.grant and approval.by say how and who',
 } as const;
 
 export type AuditReason = keyof typeof AUDIT_REASONS;

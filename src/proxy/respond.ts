@@ -39,6 +39,8 @@ export function reasonPhrase(refusal: Refusal, ruleReason: string | null): strin
   // The address guard decided, whatever rule allowed the name: name the address, its class and the way out.
   // So does a lockdown: who, since when, and the operator's reason, since no rule decided.
   if (refusal.reason === 'address_denied' || refusal.reason === 'lockdown') detail = refusal.message;
+  // Many clients show only the status line of a refused CONNECT: it must carry the command that approves it.
+  else if (refusal.reason === 'pending_approval') detail = pendingDetail(refusal.message);
   else if (status === 403) detail = refusal.rule ? `rule ${refusal.rule}${ruleReason ? `: ${ruleReason}` : ''}` : refusal.reason === 'no_rule' ? noRuleDetail(refusal.message) : refusal.reason;
   else detail = refusal.reason;
   const head = status === 403 ? 'Blocked by leash' : `leash: ${REASONS[refusal.reason].text}`;
@@ -51,6 +53,12 @@ function noRuleDetail(message: string): string {
   if (decided) return `rule ${decided[1]} does not allow this: ${decided[2]}`;
   const grant = / not granted: (.*) \(grant from the response to request [^)]*\)$/.exec(message);
   return grant ? `not granted: ${grant[1]}` : 'no rule allows this host';
+}
+
+/** `pending approval k7c2...: leash approvals allow k7c2...`, from the message approvals/step.ts writes. */
+function pendingDetail(message: string): string {
+  const command = /leash approvals allow [a-z0-9]+/.exec(message);
+  return command ? `pending approval ${command[0].slice('leash approvals allow '.length)}: ${command[0]}` : 'pending approval';
 }
 
 function sanitize(text: string): string {

@@ -8,6 +8,10 @@ import httpProxy from 'http-proxy';
 import type { AuditLog } from '../audit/logger.js';
 import { MemoryGrantStore } from '../grants/memory-store.js';
 import type { GrantStore } from '../grants/store.js';
+import { MemoryApprovalStore } from '../approvals/memory-store.js';
+import type { ApprovalStore } from '../approvals/store.js';
+import { MemoryScopeStore } from '../scopes/memory-store.js';
+import type { ScopeStore } from '../scopes/store.js';
 import { MemoryRateLimitStore } from '../limits/memory-store.js';
 import { DEFAULT_CERTS_DIR, ensureCa } from '../tls/ca.js';
 import { Interceptor } from './intercept-server.js';
@@ -41,6 +45,9 @@ export interface ProxyOptions {
   readonly rateLimits?: RateLimitStore;
   /** Grants from inspected responses; in memory unless a shared store is given. */
   readonly grants?: GrantStore;
+  /** Sandbox-scope accesses and approvals; in memory unless a shared store is given. */
+  readonly scopes?: ScopeStore;
+  readonly approvals?: ApprovalStore;
   /** Clock for rate limits (tests inject one). */
   readonly now?: () => number;
   /** Where leash's CA lives (created there on first interception); default certs/. */
@@ -94,6 +101,8 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
     draining: false,
     rateLimits: options.rateLimits ?? new MemoryRateLimitStore(),
     grants: options.grants ?? new MemoryGrantStore(),
+    scopes: options.scopes ?? new MemoryScopeStore(),
+    approvals: options.approvals ?? new MemoryApprovalStore(),
     now: options.now ?? Date.now,
     interceptor: () => {
       interceptor ??= ensureCa(options.certsDir ?? DEFAULT_CERTS_DIR, log).then(async (ca) => new Interceptor(state, ca, await LeafMinter.create(ca), log));

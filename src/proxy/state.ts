@@ -6,6 +6,8 @@ import type HttpProxy from 'http-proxy';
 import type { AuditLog } from '../audit/logger.js';
 import type { CompiledPolicy } from '../policy/policy.js';
 import type { GrantStore } from '../grants/store.js';
+import type { ApprovalStore } from '../approvals/store.js';
+import type { ScopeStore } from '../scopes/store.js';
 import type { RateLimitStore } from '../limits/store.js';
 import type { Interceptor } from './intercept-server.js';
 import type { Exchange } from './exchange.js';
@@ -35,6 +37,9 @@ export interface ProxyState {
   readonly rateLimits: RateLimitStore;
   /** Hosts trusted responses referenced, per agent, for a short while. */
   readonly grants: GrantStore;
+  /** Sandbox-scope accesses (scopes/) and approvals (approvals/), shared by replicas with --store. */
+  readonly scopes: ScopeStore;
+  readonly approvals: ApprovalStore;
   /** The clock for rate limits; injected so tests can control time. */
   readonly now: () => number;
   /** TLS interception, set up on first use (the CA is created then if there is none). */

@@ -10,7 +10,7 @@ import { splitAuthority } from '../policy/host.js';
 import { readClientHello, type HelloResult } from '../tls/client-hello.js';
 import { sniProblem } from '../tls/sni.js';
 import { admit } from './admission.js';
-import { admissionContext, applicantOf } from './admission-context.js';
+import { admissionContext, applicantOf, scopeHeader, whileConnected } from './admission-context.js';
 import { uploadBudget } from './bandwidth.js';
 import { Exchange, type ExchangeSink } from './exchange.js';
 import { guardTunnel } from './open-tunnels.js';
@@ -64,6 +64,7 @@ async function openTunnel(state: ProxyState & ExchangeSink, exchange: Exchange, 
   if (!authority) return refuse('bad_request', `CONNECT needs host:port, got "${(req.url ?? '').slice(0, 100)}"`);
   record.host = authority.host;
   record.port = authority.port;
+  const held = whileConnected(req);
   const admission = await admit(admissionContext(state, policy), {
     applicant: await applicantOf(state, policy, req),
     channel: 'tunnel',
@@ -71,7 +72,10 @@ async function openTunnel(state: ProxyState & ExchangeSink, exchange: Exchange, 
     host: authority.host,
     port: authority.port,
     carried: { rawHeaders: req.rawHeaders, target: req.url ?? '' },
-  });
+    requestId: exchange.id,
+    scope: scopeHeader(req),
+    signal: held.signal,
+  }).finally(held.release);
   exchange.noteAdmission(admission.notes);
   if (!admission.ok) return refuse(admission.reason, admission.message, admission.retryAfterSeconds);
   const target = admission.request;
@@ -87,7 +91,7 @@ async function openTunnel(state: ProxyState & ExchangeSink, exchange: Exchange, 
     client.write(ESTABLISHED);
     record.status = 200;
     guardTunnel(state, exchange, { host: target.host, port: target.port, agent: target.agent, address: resolution.address, intercepted: true, granted: record.rule === 'grant' });
-    interceptor.start({ tunnel: exchange, policy, host: target.host, hostKind: target.hostKind, port: target.port, address: resolution.address, agent: target.agent, identity: record.identity, client, requests: 0 }, client, head);
+    interceptor.start({ tunnel: exchange, policy, host: target.host, hostKind: target.hostKind, port: target.port, address: resolution.address, agent: target.agent, identity: record.identity, client, requests: 0, scope: scopeHeader(req) }, client, head);
     return;
   }
   const budget = admission.rule && uploadBudget(state, admission.rule, target.agent, (message, reason) => {

@@ -8,6 +8,10 @@
 import { LeashError } from '../errors.js';
 import type { GrantStore } from '../grants/store.js';
 import { RedisGrantStore } from '../grants/redis-store.js';
+import { RedisApprovalStore } from '../approvals/redis-store.js';
+import type { ApprovalStore } from '../approvals/store.js';
+import { RedisScopeStore } from '../scopes/redis-store.js';
+import type { ScopeStore } from '../scopes/store.js';
 import { RedisRateLimitStore } from '../limits/redis-store.js';
 import { RedisLockdownStore } from '../lockdown/redis-store.js';
 import type { LockdownStore } from '../lockdown/store.js';
@@ -20,6 +24,8 @@ export interface SharedStores {
   readonly display: string;
   readonly rateLimits: RateLimitStore;
   readonly grants: GrantStore;
+  readonly scopes: ScopeStore;
+  readonly approvals: ApprovalStore;
   /** The lockdown state every replica obeys (leash lockdown). */
   readonly lockdown: LockdownStore;
   /** Whether the store answers now (for /readyz). */
@@ -46,13 +52,15 @@ export async function openSharedStores(url: string, options: SharedStoreOptions)
     throw new LeashError('LEASH_USAGE', `--store-timeout needs a duration from 1ms to 60s, like 250ms, got "${String(options.timeout).slice(0, 40)}"`);
   }
   const connection = new RedisConnection(parsed, { timeoutMs, log: options.log, ...(options.observe ? { observe: options.observe } : {}) });
-  options.log(`leash: shared state in ${parsed.display} (rate limits, upload budgets, grants, lockdown); ${timeoutMs} ms per operation`);
+  options.log(`leash: shared state in ${parsed.display} (rate limits, upload budgets, grants, lockdown, scope accesses, approvals); ${timeoutMs} ms per operation`);
   connection.start();
   await connection.ready(options.connectWaitMs ?? 2_000);
   return {
     display: parsed.display,
     rateLimits: new RedisRateLimitStore(connection),
     grants: new RedisGrantStore(connection, { now: options.now }),
+    scopes: new RedisScopeStore(connection),
+    approvals: new RedisApprovalStore(connection),
     lockdown: new RedisLockdownStore(connection),
     reachable: () => connection.reachable,
     close: () => connection.close(),

@@ -35,7 +35,8 @@ export async function startLeash(
   const auditFile = path.join(dir, 'audit.log');
   const stderr: string[] = [];
   const running = await startServe(
-    // The CA for interception goes in the test's own directory, never in the repository's certs/.
+    // The CA for interception and the control socket go in the test's own directory, never in the repository's
+    // certs/ or in /run/leash (where a leash run as root would put its socket, and test files run in parallel).
     { policy: [policyDir], listen: '127.0.0.1:0', audit: auditFile, now: opts.now, certs: path.join(dir, 'certs'), auditMaxSize: opts.auditRotation?.maxSize, auditKeep: opts.auditRotation?.keep, admin: opts.admin, store: opts.store, control: path.join(dir, 'leash-admin.sock') },
     { out: (line) => stderr.push(line), err: (line) => stderr.push(line), env: opts.env ?? {} },
   );

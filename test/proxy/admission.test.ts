@@ -12,6 +12,10 @@ import type { CompiledPolicy } from '../../src/policy/policy.js';
 import { EMPTY_LOCKDOWN, lockdownOf, type LockdownState } from '../../src/lockdown/state.js';
 import type { LockdownView } from '../../src/lockdown/step.js';
 import { admit, type Admission, type AdmissionContext, type Application } from '../../src/proxy/admission.js';
+import { MemoryApprovalStore } from '../../src/approvals/memory-store.js';
+import type { AuditRecord } from '../../src/audit/record.js';
+import { MemoryScopeStore } from '../../src/scopes/memory-store.js';
+import type { ScopeStore } from '../../src/scopes/store.js';
 import type { Resolution } from '../../src/proxy/resolve.js';
 import { compileWithWarnings } from '../grants/compile.js';
 
@@ -40,10 +44,13 @@ interface World {
   readonly ctx: AdmissionContext;
   readonly resolved: string[];
   readonly clock: { now: number };
+  /** Records the pipeline wrote of its own (a scope opened, an approval asked for). */
+  readonly records: AuditRecord[];
 }
 
-function world(policy: CompiledPolicy, options: { grants?: GrantStore; tokens?: [string, string][] } = {}): World {
+function world(policy: CompiledPolicy, options: { grants?: GrantStore; tokens?: [string, string][]; scopes?: ScopeStore } = {}): World {
   const resolved: string[] = [];
+  const records: AuditRecord[] = [];
   const clock = { now: 1_000_000 };
   const resolve = async (host: string): Promise<Resolution> => {
     resolved.push(host);
@@ -51,7 +58,22 @@ function world(policy: CompiledPolicy, options: { grants?: GrantStore; tokens?: 
     return { ok: true, address: '192.0.2.10', family: 4, source: 'dns' };
   };
   return {
-    ctx: { policy, tokens: new Map(options.tokens ?? [['research', 's3cret']]), grants: options.grants ?? new MemoryGrantStore(), rateLimits: new MemoryRateLimitStore(), now: () => clock.now, resolve },
+    ctx: {
+      policy,
+      tokens: new Map(options.tokens ?? [['research', 's3cret']]),
+      grants: options.grants ?? new MemoryGrantStore(),
+      rateLimits: new MemoryRateLimitStore(),
+      now: () => clock.now,
+      resolve,
+      scopes: options.scopes ?? new MemoryScopeStore(),
+      approvals: new MemoryApprovalStore(),
+      record: (r: AuditRecord) => records.push(r),
+      newId: () => `id${String(records.length).padStart(10, '0')}`,
+      sleep: async (ms: number) => {
+        clock.now += ms;
+      },
+    },
+    records,
     resolved,
     clock,
   };
@@ -330,5 +352,83 @@ describe('admission: report mode reports policy refusals and enforces the guards
     const a = await admit(w.ctx, http('GET', 'http://unknown.example/'));
     expect(a.ok && a.address).toBe('192.0.2.10');
     expect(w.resolved).toEqual(['unknown.example']);
+  });
+});
+
+describe('admission: sandbox scopes and approvals, for what no rule allows and no deny rule matches', () => {
+  const SANDBOX = compileWithWarnings(`version: 1
+agents:
+  dev: { token: env:LEASH_ADMISSION_TEST_DEV }
+  ops: { token: env:LEASH_ADMISSION_TEST_OPS }
+scopes:
+  sandbox: { agents: [dev], ttl: 1h, maxHosts: 5, ports: [80, 443] }
+settings:
+  approvals: { agents: [ops] }
+rules:
+  - { name: docs, domain: docs.example, ports: [80, 443], methods: [GET], effect: allow }
+  - { name: bad, domain: bad.example, effect: deny }
+`);
+  const REPORTED = compileWithWarnings(`version: 1
+agents:
+  ops: { token: env:LEASH_ADMISSION_TEST_OPS }
+settings:
+  mode: report
+  approvals: { agents: [ops], wait: 30s }
+`);
+  const dev = { agent: 'dev', identity: 'token' as const };
+  const ops = { agent: 'ops', identity: 'token' as const };
+  type Row = [name: string, application: Application, expected: string, resolves: boolean];
+  it.each<Row>([
+    ['a scope opens an unknown host, then it is resolved and checked', http('GET', 'http://new.example/', { applicant: dev, scope: 'sandbox', requestId: 'r1' }), 'allow scope', true],
+    ['a scope opens an unknown host to a tunnel', connect('new.example', 443, { applicant: dev, scope: 'sandbox', requestId: 'r1' }), 'allow scope', true],
+    ['a scope never opens a host a deny rule matches', http('GET', 'http://bad.example/', { applicant: dev, scope: 'sandbox' }), 'deny denied_by_rule', false],
+    ['a scope never widens a rule: another method on a host a rule decides', http('DELETE', 'http://docs.example/', { applicant: dev, scope: 'sandbox' }), 'deny no_rule', false],
+    ['a scope the agent is not allowed is refused where it would matter', http('GET', 'http://new.example/', { applicant: ops, scope: 'sandbox' }), 'deny scope_denied', false],
+    ['the address guard refuses what a scope opened', http('GET', 'http://internal.example/x', { applicant: dev, scope: 'sandbox' }), 'deny address_denied', true],
+    ['an agent under approvals: a pending approval, never resolved', http('GET', 'http://new.example/', { applicant: ops, requestId: 'r2' }), 'deny pending_approval', false],
+    ['an agent under approvals, a host a deny rule matches', http('GET', 'http://bad.example/', { applicant: ops }), 'deny denied_by_rule', false],
+  ])('%s', async (_name, application, expected, resolves) => {
+    const w = world(SANDBOX);
+    expect(outcome(await admit(w.ctx, application))).toBe(expected);
+    expect(w.resolved.length > 0).toBe(resolves);
+  });
+
+  it('where a rule decides, X-Leash-Scope changes nothing and is noted on the record', async () => {
+    const w = world(SANDBOX);
+    const a = await admit(w.ctx, http('GET', 'http://docs.example/', { applicant: ops, scope: 'sandbox' }));
+    expect(outcome(a)).toBe('allow allowed_by_rule');
+    expect(a.notes.scope).toEqual({ name: 'sandbox', via: 'header' });
+    expect(w.records).toEqual([]);
+  });
+
+  it('the opening goes on record once the request is admitted, naming the scope and the request', async () => {
+    const w = world(SANDBOX);
+    const a = await admit(w.ctx, http('GET', 'http://new.example/', { applicant: dev, scope: 'sandbox', requestId: 'req-7' }));
+    expect(a.notes).toMatchObject({ reason: 'scope', rule: null, scope: { name: 'sandbox', via: 'header', openedBy: 'req-7' } });
+    expect(w.records).toEqual([expect.objectContaining({ event: 'scope', reason: 'scope_opened', agent: 'dev', host: 'new.example', scope: expect.objectContaining({ name: 'sandbox', openedBy: 'req-7' }) })]);
+  });
+
+  it('a host the address guard refuses is never on record as opened, and takes no place in the scope', async () => {
+    const scopes = new MemoryScopeStore();
+    const w = world(SANDBOX, { scopes });
+    await admit(w.ctx, http('GET', 'http://internal.example/x', { applicant: dev, scope: 'sandbox', requestId: 'r' }));
+    expect(w.records).toEqual([]);
+    expect(await scopes.list({}, w.clock.now)).toEqual([]);
+  });
+
+  it('a pending approval carries its id and the command in the notes; the approval request is on record', async () => {
+    const w = world(SANDBOX);
+    const a = await admit(w.ctx, http('GET', 'http://new.example/x', { applicant: ops, requestId: 'req-9' }));
+    if (a.ok) throw new Error('expected a refusal');
+    expect(a.message).toMatch(/leash approvals allow id\d{10}/);
+    expect(a.notes.approval).toMatchObject({ state: 'pending', requests: 1 });
+    expect(w.records).toEqual([expect.objectContaining({ event: 'approval', reason: 'approval_requested', agent: 'ops' })]);
+  });
+
+  it('report mode reports a pending approval (wouldDeny) and holds nothing', async () => {
+    const w = world(REPORTED);
+    const started = w.clock.now;
+    expect(outcome(await admit(w.ctx, http('GET', 'http://new.example/', { applicant: ops, requestId: 'r' })))).toBe('report pending_approval');
+    expect(w.clock.now).toBe(started);
   });
 });

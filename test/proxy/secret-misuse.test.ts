@@ -6,6 +6,8 @@ import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { MemoryGrantStore } from '../../src/grants/memory-store.js';
 import { MemoryRateLimitStore } from '../../src/limits/memory-store.js';
+import { MemoryScopeStore } from '../../src/scopes/memory-store.js';
+import { MemoryApprovalStore } from '../../src/approvals/memory-store.js';
 import type { CompiledPolicy } from '../../src/policy/policy.js';
 import { admit, type Admission, type AdmissionContext, type Application } from '../../src/proxy/admission.js';
 import type { Resolution } from '../../src/proxy/resolve.js';
@@ -37,7 +39,20 @@ function context(policy: CompiledPolicy, resolved: string[]): AdmissionContext {
     resolved.push(host);
     return { ok: true, address: '192.0.2.10', family: 4, source: 'dns' };
   };
-  return { policy, tokens: new Map(), grants: new MemoryGrantStore(), rateLimits: new MemoryRateLimitStore(), now: () => 1_000_000, resolve, secrets: { runtime: new SecretsRuntime(policy, ENV), caKey: CA_KEY } };
+  return {
+    policy,
+    tokens: new Map(),
+    grants: new MemoryGrantStore(),
+    rateLimits: new MemoryRateLimitStore(),
+    now: () => 1_000_000,
+    resolve,
+    scopes: new MemoryScopeStore(),
+    approvals: new MemoryApprovalStore(),
+    record: () => {},
+    newId: () => 'id',
+    sleep: async () => {},
+    secrets: { runtime: new SecretsRuntime(policy, ENV), caKey: CA_KEY },
+  };
 }
 
 const as = (agent: string) => ({ agent, identity: 'token' as const });

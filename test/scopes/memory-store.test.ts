@@ -1,0 +1,4 @@
+import { MemoryScopeStore } from '../../src/scopes/memory-store.js';
+import { describeScopeStore } from './store-contract.js';
+
+describeScopeStore('memory', () => new MemoryScopeStore());
