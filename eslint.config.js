@@ -46,6 +46,7 @@ const PURE = {
   kernel: { files: ['src/kernel/{model,nft,iptables,pf,endpoint,status,k8s}.ts'] }, // the generators and parsers
   limits: { files: ['src/limits/token-bucket.ts'] },
   audit: { files: ['src/audit/{chain,verify,redact,query,format}.ts'] },
+  secrets: { files: ['src/secrets/{spec,reach,placeholder,scan,judge,inject,environment}.ts'] },
   run: { files: ['src/run/{environment,summary}.ts'] }, // leash run: the command's environment, the summary line
   lockdown: { files: ['src/lockdown/{state,step}.ts'] }, // what a lockdown is, and the admission step that reads it
 };

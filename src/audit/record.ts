@@ -106,6 +106,10 @@ export interface AuditRecord {
   };
   /** Report mode: this grant was recorded; enforce mode would have made it too. */
   wouldGrant?: boolean;
+  /** secret_misuse and secret_unavailable: the secret whose placeholder the request carried (never its value). */
+  secret?: string;
+  /** Intercepted requests: the secrets whose values leash put in on the way upstream (never the values). */
+  injected?: string[];
   /** Tunnels: the server name the client's TLS ClientHello asked for. */
   sni?: string | null;
   /**

@@ -354,3 +354,35 @@ function redactWhole(value: unknown): unknown {
 function define(target: Record<string, unknown>, name: string, value: unknown): void {
   Object.defineProperty(target, name, { value, enumerable: true, writable: true, configurable: true });
 }
+
+// ---- exact values
+
+/**
+ * Deep copy of `record` with every occurrence of one of `values` (secrets leash holds: `secrets:` values), as
+ * written, percent-encoded or in base64, replaced by [REDACTED] in every string and key. The patterns above
+ * catch most credentials by their shape; these are known exactly, so they are removed whatever their shape.
+ * Returns `record` itself when there is nothing to remove.
+ */
+export function redactValues<T>(record: T, values: readonly string[]): T {
+  const forms = [...new Set(values.filter((v) => v.length >= 4).flatMap(valueForms))].sort((a, b) => b.length - a.length);
+  if (forms.length === 0) return record;
+  const scrub = (text: string) => {
+    let out = text;
+    for (const form of forms) if (out.includes(form)) out = out.split(form).join(REDACTED);
+    return out;
+  };
+  const walk = (value: unknown): unknown => {
+    if (typeof value === 'string') return scrub(value);
+    if (Array.isArray(value)) return value.map(walk);
+    if (value === null || typeof value !== 'object') return value;
+    const out: Record<string, unknown> = {};
+    for (const [key, item] of Object.entries(value)) define(out, scrub(key), walk(item));
+    return out;
+  };
+  return walk(record) as T;
+}
+
+function valueForms(value: string): string[] {
+  const bytes = Buffer.from(value, 'utf8');
+  return [value, encodeURIComponent(value), bytes.toString('base64').replace(/=+$/, ''), bytes.toString('base64url')];
+}

@@ -29,6 +29,10 @@ export async function checkCommand(options: CheckOptions, io: CommandIo): Promis
       if (agent.token?.kind !== 'env' || io.env[agent.token.ref]) continue;
       issues.push({ severity: 'warning', location: agent.location, field: `agents.${agent.name}.token`, message: `environment variable ${agent.token.ref} is not set here; agent ${agent.name} cannot authenticate with a token until it is` });
     }
+    for (const secret of result.policy.secrets.values()) {
+      if (secret.source.kind !== 'env' || io.env[secret.source.ref]) continue;
+      issues.push({ severity: 'warning', location: secret.location, field: `secrets.${secret.name}.value`, message: `environment variable ${secret.source.ref} is not set here; requests carrying the placeholder of secret ${secret.name} are refused until it is` });
+    }
   }
   issues.sort((a, b) => (a.location.file === b.location.file ? a.location.line - b.location.line || a.location.column - b.location.column : 0));
   for (const issue of issues) io.out(format === 'github' ? githubAnnotation(issue) : formatIssue(issue));

@@ -35,6 +35,8 @@ commands:
                                                                        read the audit log (default $LEASH_AUDIT, else ./leash-audit.log)
   audit verify [FILE|DIR]...                                           check the audit log's hash chain; exit 1 at the first break
   audit report [FILE|DIR]... [filters] [--policy PATH]... -o FILE.html one self-contained HTML report with charts
+  secrets placeholder NAME [--agent NAME] [--policy PATH]... [--certs DIR]
+                                                                       the placeholder an agent holds instead of secret NAME
   policy replay [--policy NEW]... [--format text|json] [--allow-tightening] [AUDIT]...
                                                                        re-decide the audit log under a new policy: the decisions that change
   policy suggest [AUDIT]... [--agent NAME] [--since 7d] [--min-requests N] [-o FILE]
@@ -246,6 +248,20 @@ export function buildProgram(io: CommandIo, outcome: Outcome, argv: readonly str
       const filters = audit.opts<AuditOptions>();
       return done(import('./audit.js').then((m) => m.auditCli({ ...filters, output: options.output, policy: options.policy }, ['report', ...inputs], io)));
     });
+
+  const secrets = command('secrets', 'credentials the agent never holds: the placeholders it holds instead', 'leash secrets placeholder openai --agent research');
+  secrets
+    .command('placeholder')
+    .description('print the placeholder an agent holds instead of a secret (derived from the CA key; the same on every replica)')
+    .argument('<name>', 'the secret, as named under secrets: in the policy')
+    .helpOption('-h, --help', 'show this help')
+    .configureOutput({ writeOut: print(io.out), writeErr: print(io.err), outputError: () => {} })
+    .exitOverride()
+    .addOption(new Option('--policy <path>', 'policy file or directory (repeatable; default: policies/ here, else the policy shipped with leash)').argParser(collect))
+    .option('--agent <name>', 'the agent that holds it (default: anonymous)')
+    .option('--certs <dir>', "where leash's CA lives (the one leash serve uses)", 'certs')
+    .addHelpText('after', '\nExample:\n  leash secrets placeholder openai --agent research\n  export OPENAI_API_KEY=$(leash secrets placeholder openai --agent research --certs /etc/leash/certs)')
+    .action((name: string, options: { policy?: string[]; agent?: string; certs: string }) => done(import('./secrets.js').then((m) => m.secretsCommand(options, ['placeholder', name], io))));
 
   policyGroup
     .command('suggest')

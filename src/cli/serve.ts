@@ -16,6 +16,7 @@ import { formatIssue, LeashError } from '../errors.js';
 import { loadPolicy, PolicyWatcher, type ReloadOutcome } from '../policy/watch.js';
 import { policyNeedsInterception } from '../policy/evaluate.js';
 import { readAgentTokens } from '../proxy/agent-tokens.js';
+import { readSecretValues } from '../secrets/values.js';
 import { caExpiryWarning, DEFAULT_CERTS_DIR, ensureCa } from '../tls/ca.js';
 import { startAdmin, type AdminServer, type Readiness } from '../proxy/admin.js';
 import { ProxyMetrics } from '../proxy/metrics.js';
@@ -82,6 +83,7 @@ export async function startServe(options: ServeOptions, io: CommandIo): Promise<
   const policy = await loadPolicy(paths);
   for (const warning of policy.warnings) io.err(formatIssue(warning));
   for (const problem of readAgentTokens(policy).problems) io.err(`leash: ${problem}`);
+  for (const problem of readSecretValues(policy).problems) io.err(`leash: ${problem}`);
   await (await import('../kernel/loaded.js')).warnIfRestricted(io.err); // a proxy under its own agent rules can reach nothing upstream
   // The CA is made at start when the policy will intercept, so the operator learns where it is before an agent
   // meets it (a reload that starts needing one creates it on first use).
@@ -251,6 +253,7 @@ function onReload(outcome: ReloadOutcome, proxy: ProxyServer, audit: AuditLog, i
     });
     for (const warning of outcome.policy.warnings) io.err(formatIssue(warning));
     for (const problem of readAgentTokens(outcome.policy).problems) io.err(`leash: ${problem}`);
+    for (const problem of readSecretValues(outcome.policy).problems) io.err(`leash: ${problem}`);
     io.err(`leash: policy reloaded: revision ${outcome.previous.revision} -> ${outcome.policy.revision} (${outcome.policy.rules.length} rules)`);
     audit.write(newRecord(randomUUID(), 'policy', outcome.policy.revision, { agent: '-', effect: 'allow', reason: 'policy_loaded', message: `policy revision ${outcome.policy.revision} in force`, previousRevision: outcome.previous.revision, files: [...outcome.policy.files] }));
   } else if (outcome.kind === 'unchanged') {

@@ -14,6 +14,8 @@ import { checkSchema, fieldName } from './schema.js';
 import { checkAgentScopes, collectScopes, resolveApprovals, scopeNames } from './scopes.js';
 import { mergeSettings, resolveSettings } from './settings.js';
 import { parseYaml, type ParsedYaml } from './yaml.js';
+import { secretsOutsideInterception } from '../secrets/reach.js';
+import { collectSecrets } from '../secrets/spec.js';
 
 export interface PolicySource {
   /** As shown in messages: the path the operator gave, joined with the file name. */
@@ -46,6 +48,7 @@ export function compilePolicy(sources: readonly PolicySource[]): LoadResult {
   const settings = resolveSettings(leaves, issues);
   const agents = collectAgents(files, issues);
   const agentNames = new Set(agents.keys());
+  const secrets = collectSecrets(files, issues);
   const scopes = collectScopes(files, agents, issues);
   checkAgentScopes(files, agents, scopes, scopeNames(files), issues);
   const approvals = resolveApprovals(leaves, agents, issues);
@@ -80,11 +83,15 @@ export function compilePolicy(sources: readonly PolicySource[]): LoadResult {
     rules: Object.freeze(rules),
     settings,
     agents,
+    secrets,
     scopes,
     approvals,
     index,
     warnings: sortIssues(warnings),
   });
+  // Needs the compiled rules: it asks the decision what a tunnel to each secret's host would get.
+  const unreachable = secretsOutsideInterception(policy, secrets);
+  if (unreachable.length > 0) return { issues: sortIssues([...issues, ...unreachable]) };
   return { policy, issues: policy.warnings };
 }
 

@@ -6,6 +6,7 @@ import type { HostIndex } from './host-index.js';
 import type { HostPattern } from './host-pattern.js';
 import type { CompiledRule } from './rule.js';
 import type { PolicySettings } from './settings.js';
+import type { CompiledSecret } from '../secrets/spec.js';
 
 export interface AgentSpec {
   readonly name: string;
@@ -43,6 +44,8 @@ export interface CompiledPolicy {
   readonly rules: readonly CompiledRule[];
   readonly settings: PolicySettings;
   readonly agents: ReadonlyMap<string, AgentSpec>;
+  /** `secrets:`: where each value lives and where it may go; never the values (read per revision at run time). */
+  readonly secrets: ReadonlyMap<string, CompiledSecret>;
   readonly scopes: ReadonlyMap<string, ScopeSpec>;
   /** `settings.approvals`, or null when no agent's requests wait for approval. */
   readonly approvals: ApprovalSettings | null;

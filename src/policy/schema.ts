@@ -44,8 +44,9 @@ export function schemaIssues(validate: ValidateFunction, parsed: ParsedYaml): Po
 function toIssue(parsed: ParsedYaml, error: ErrorObject): PolicyIssue {
   const path = pointerToPath(parsed.value, error.instancePath);
   const allowed = (error.parentSchema as { 'x-allowed'?: string } | undefined)?.['x-allowed'];
-  // A literal agent token is a secret: say what is wrong without echoing it into terminals and CI logs.
-  const secret = path[0] === 'agents' && path[2] === 'token' && error.data !== null && typeof error.data !== 'object';
+  // A literal agent token or secret value is a secret: say what is wrong without echoing it into terminals and CI logs.
+  const secretField = (path[0] === 'agents' && path[2] === 'token') || (path[0] === 'secrets' && path[2] === 'value');
+  const secret = secretField && error.data !== null && typeof error.data !== 'object';
   const value = secret ? 'a literal value (not shown: it may be a secret)' : describe(error.data);
   const at = (p: YamlPath, where: 'key' | 'value' = 'value') => ({
     severity: 'error' as const,

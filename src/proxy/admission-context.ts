@@ -3,6 +3,7 @@
 // applicant is what identifies the client on its connection (Proxy-Authorization, the socket owner's uid when some
 // agent is identified by uid, the source address).
 
+import type { KeyObject } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { CompiledPolicy } from '../policy/policy.js';
 import { parseProxyAuthorization, type IdentityFacts } from '../policy/identity.js';
@@ -13,7 +14,8 @@ import { sleep } from '../approvals/step.js';
 import { SCOPE_HEADER } from '../scopes/step.js';
 import type { ProxyState } from './state.js';
 
-export function admissionContext(state: ProxyState, policy: CompiledPolicy): AdmissionContext {
+/** @param caKey leash's CA key, where interception is set up (requests inside intercepted tunnels). */
+export function admissionContext(state: ProxyState, policy: CompiledPolicy, caKey?: KeyObject): AdmissionContext {
   const runtime = state.runtimes.of(policy);
   return {
     policy,
@@ -22,6 +24,7 @@ export function admissionContext(state: ProxyState, policy: CompiledPolicy): Adm
     rateLimits: state.rateLimits,
     now: state.now,
     resolve: (host, kind) => resolveTarget(host, kind, policy.settings, runtime.resolver),
+    ...(runtime.secrets.any ? { secrets: { runtime: runtime.secrets, caKey } } : {}),
     lockdown: state.lockdown,
     scopes: state.scopes,
     approvals: state.approvals,

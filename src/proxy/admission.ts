@@ -6,6 +6,8 @@
 //   identify  an unidentified client under requireAgent never reaches the policy (or is fixed by the tunnel)
 //   lockdown  an agent an operator locked down is refused whatever the policy says (lockdown/step.ts)
 //   decide    the pure engine; a throw is a deny with reason internal_error (verdict.ts)
+//   secrets   a secret's placeholder where it does not belong is refused whatever the rules say; where it
+//             belongs, the secrets whose values go in are named (secret-misuse.ts)
 //   override  a method asked for through X-HTTP-Method-Override & co. is held to the rules (method-override.ts)
 //   grant     where no rule speaks about the host, a grant from a trusted response may allow a read (grants.ts)
 //   scope     where no rule allows and no deny rule matches, the agent's active sandbox scope may open the host
@@ -25,6 +27,7 @@
 // (test/proxy/admission.test.ts) run without sockets. It never touches an Exchange: the edge copies `notes` into
 // the audit record, so the exchange stays the only writer of its record.
 
+import type { KeyObject } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { AuditRecord } from '../audit/record.js';
 import type { GrantStore } from '../grants/store.js';
@@ -35,11 +38,14 @@ import { lockdownStep, type LockdownView } from '../lockdown/step.js';
 import { identify, type AgentTokens, type IdentityFacts, type IdentityMethod } from '../policy/identity.js';
 import type { CompiledPolicy } from '../policy/policy.js';
 import type { CompiledRule } from '../policy/rule.js';
+import type { SecretsRuntime } from '../secrets/runtime.js';
+import type { Injection } from '../secrets/inject.js';
 import type { ApprovalStore } from '../approvals/store.js';
 import { approvalFor } from '../approvals/step.js';
 import { scopeFor, type ScopeOpening } from '../scopes/step.js';
 import type { ScopeStore } from '../scopes/store.js';
 import { grantFor } from './grants.js';
+import { checkSecrets } from './secret-misuse.js';
 import { overrideRefusal, type MethodOverride } from './method-override.js';
 import { overRateLimit } from './rate-limit.js';
 import type { Reason } from './reasons.js';
@@ -56,6 +62,11 @@ export interface AdmissionContext {
   readonly now: () => number;
   /** Resolves an allowed name and checks every address (resolve.ts); injected so tests need no DNS. */
   readonly resolve: (host: string, kind: HostKind) => Promise<Resolution>;
+  /**
+   * `secrets:` of this revision (values, placeholders), and leash's CA key placeholders derive from (loaded once
+   * interception is set up; absent before, where no placeholder can be used anyway). Absent: no secrets step.
+   */
+  readonly secrets?: { readonly runtime: SecretsRuntime; readonly caKey: KeyObject | undefined };
   /** The lockdown in force (leash lockdown, SIGUSR1); absent: nobody is locked down. */
   readonly lockdown?: LockdownView;
   /** Sandbox-scope accesses and approvals (scopes/, approvals/). */
@@ -96,10 +107,15 @@ export interface Application {
   readonly scope?: string;
   /** Aborts when the client goes away: a request held for an approval is released. */
   readonly signal?: AbortSignal;
+  /**
+   * Where a secret's placeholder may hide: the raw headers (names and values) and the target as received (path
+   * and query, an absolute URL, a CONNECT's host:port). Bodies are watched as they stream (secret-misuse.ts).
+   */
+  readonly carried?: { readonly rawHeaders: readonly string[]; readonly target: string };
 }
 
 /** What the audit record says about the decision; the edge copies it into the exchange's record. */
-export type AdmissionNotes = Partial<Pick<AuditRecord, 'agent' | 'identity' | 'host' | 'port' | 'effect' | 'reason' | 'rule' | 'message' | 'wouldDeny' | 'grant' | 'resolved' | 'scope' | 'approval'>> & {
+export type AdmissionNotes = Partial<Pick<AuditRecord, 'agent' | 'identity' | 'host' | 'port' | 'effect' | 'reason' | 'rule' | 'message' | 'wouldDeny' | 'grant' | 'resolved' | 'scope' | 'approval' | 'secret'>> & {
   /** The deciding rule's `reason:` text, for the reason phrase of a refusal. */
   ruleReason?: string | null;
 };
@@ -115,6 +131,8 @@ export type Admission =
       readonly family?: 4 | 6;
       /** Open this tunnel with TLS interception. */
       readonly intercept: boolean;
+      /** Secrets whose values replace the agent's placeholders on the way upstream (inject.ts). */
+      readonly injections: readonly Injection[];
     }
   | { readonly ok: false; readonly notes: AdmissionNotes; readonly reason: Reason; readonly message: string; readonly retryAfterSeconds?: number };
 
@@ -153,6 +171,28 @@ export async function admit(ctx: AdmissionContext, application: Application): Pr
   };
   let verdict = decideSafely(policy, facts);
   if (verdict.reason === 'internal_error') return refused(note(notes, verdict));
+
+  // secrets: a placeholder where it does not belong is refused whatever the rules say, before a grant, a scope or an
+  // approval is asked about it (nothing is opened or stored for it). No rule decided it, so none is named. A secret
+  // whose value could not be read is refused in every mode (fail closed); misuse is reported in report mode.
+  let injections: readonly Injection[] = [];
+  let misuse: Refusal | undefined;
+  if (ctx.secrets && application.carried && verdict.request) {
+    const transport = application.channel === 'intercepted' ? 'https' : application.channel;
+    const secrets = checkSecrets(ctx.secrets.runtime, ctx.secrets.caKey, { agent: identity.agent, host: verdict.request.host, transport, ...application.carried });
+    if (!secrets.ok) {
+      note(notes, verdict);
+      if (secrets.secret) notes.secret = secrets.secret;
+      const refusal = { reason: secrets.reason, message: secrets.message };
+      if (!reported(policy, secrets.reason)) {
+        Object.assign(notes, { rule: null, ruleReason: null });
+        return refused(refusal);
+      }
+      misuse = refusal;
+    } else {
+      injections = secrets.injections;
+    }
+  }
 
   // grant: the grant step looks at the raw decision, so a report-mode deny can still be granted (and then is no
   // deny at all). A grant is for reads: it never opens an upgrade.
@@ -203,6 +243,9 @@ export async function admit(ctx: AdmissionContext, application: Application): Pr
   else if (verdict.effect === 'deny') policyRefusal = verdict;
   if (!verdict.request) return refused(policyRefusal ?? { reason: 'internal_error', message: 'the request was not normalised' });
 
+  // secrets (reported): misuse outranks what the rules said.
+  if (misuse) policyRefusal = misuse;
+
   // upgrade: hard, in every mode; no allowed GET under a websocket rule, no upgrade.
   if (application.upgrade !== undefined) {
     const refusal = upgradeRefusal(application, verdict);
@@ -251,6 +294,7 @@ export async function admit(ctx: AdmissionContext, application: Application): Pr
     address,
     ...(family ? { family } : {}),
     intercept: verdict.intercept,
+    injections,
   };
 }
 

@@ -14,6 +14,7 @@ import type { Reason } from './reasons.js';
 import { refuseResponse } from './respond.js';
 import type { ProxyState } from './state.js';
 import { sendUpstream } from './upstream.js';
+import { bodyCheck } from './secret-misuse.js';
 
 export async function handleRequest(state: ProxyState & ExchangeSink, req: IncomingMessage, res: ServerResponse): Promise<void> {
   await state.keepAlive.started(req.socket);
@@ -97,6 +98,7 @@ async function forwardRequest(state: ProxyState & ExchangeSink, exchange: Exchan
     path,
     overrides,
     headers: req.headers,
+    carried: { rawHeaders: req.rawHeaders, target: req.url ?? '' },
     requestId: exchange.id,
     scope: scopeHeader(req),
     signal: connected.signal,
@@ -116,5 +118,6 @@ async function forwardRequest(state: ProxyState & ExchangeSink, exchange: Exchan
     rule: admission.rule,
     agent: destination.agent,
     bodyPrefix,
+    bodyCheck: bodyCheck(state.runtimes.of(exchange.policy).secrets, undefined, { agent: destination.agent, host: destination.host, transport: 'http' }),
   }, refuse);
 }

@@ -21,6 +21,8 @@ import { admit } from './admission.js';
 import { admissionContext, scopeHeader, whileConnected } from './admission-context.js';
 import { SCOPE_HEADER } from '../scopes/step.js';
 import { guardStream } from './open-tunnels.js';
+import { bodyCheck } from './secret-misuse.js';
+import { injectSecrets } from '../secrets/inject.js';
 
 export interface InterceptSession {
   readonly tunnel: Exchange;
@@ -72,7 +74,9 @@ export async function handleInterceptedRequest(state: ProxyState & ExchangeSink,
     };
     const { overrides, bodyPrefix } = await gatherOverrides(policy, req, session.host, path, sendContinue);
     const connected = whileConnected(req);
-    const admission = await admit(admissionContext(state, policy), { ...inTunnel(session, req), requestId: exchange.id, signal: connected.signal, method: req.method ?? '', path, overrides, headers: req.headers }).finally(connected.release);
+    // Placeholders derive from leash's CA key, loaded since the tunnel was intercepted.
+    const caKey = (await state.interceptor()).ca.key;
+    const admission = await admit(admissionContext(state, policy, caKey), { ...inTunnel(session, req), requestId: exchange.id, signal: connected.signal, method: req.method ?? '', path, overrides, headers: req.headers, carried: { rawHeaders: req.rawHeaders, target: rawPath } }).finally(connected.release);
     exchange.noteAdmission(admission.notes);
     if (!admission.ok) return refuse(admission.reason, admission.message, admission.retryAfterSeconds);
     const name = hostForUrl(session.host, session.hostKind);
@@ -85,7 +89,9 @@ export async function handleInterceptedRequest(state: ProxyState & ExchangeSink,
       path,
       rule: admission.rule,
       agent: session.agent,
-        bodyPrefix,
+      bodyPrefix,
+      injections: admission.injections,
+      bodyCheck: bodyCheck(state.runtimes.of(policy).secrets, caKey, { agent: session.agent, host: session.host, transport: 'https' }),
     }, refuse);
   } catch (err) {
     // Fail closed: a bug anywhere above still ends in a refusal and an audit record.
@@ -140,7 +146,8 @@ export async function handleInterceptedUpgrade(state: ProxyState & ExchangeSink,
   // An upgrade carries no body: only header and query overrides.
   const overrides = [...headerOverrides(req.rawHeaders), ...queryOverrides(destination.path)];
   const upgrade = String(req.headers.upgrade ?? '');
-  const admission = await admit(admissionContext(state, policy), { ...inTunnel(session, req), requestId: exchange.id, method: req.method ?? '', path: destination.path, overrides, upgrade });
+  const caKey = (await state.interceptor()).ca.key;
+  const admission = await admit(admissionContext(state, policy, caKey), { ...inTunnel(session, req), requestId: exchange.id, method: req.method ?? '', path: destination.path, overrides, upgrade, carried: { rawHeaders: req.rawHeaders, target: destination.path } });
   exchange.noteAdmission(admission.notes);
   if (!admission.ok) return exchange.refuseOnSocket(socket, admission.reason, admission.message, admission.retryAfterSeconds);
   const facts = { method: req.method ?? '', host: session.host, port: session.port, path: destination.path, agent: session.agent, methodOverrides: overrides.map((o) => o.method) };
@@ -149,6 +156,12 @@ export async function handleInterceptedUpgrade(state: ProxyState & ExchangeSink,
   req.url = destination.path;
   // Addressed to leash (scopes/step.ts), never to the origin; http-proxy's ws() forwards the headers as they are.
   delete req.headers[SCOPE_HEADER];
+  if (admission.injections.length > 0) {
+    const injected = injectSecrets(req.headers, destination.path, admission.injections);
+    Object.assign(req.headers, injected.headers);
+    req.url = injected.path;
+    if (injected.injected.length > 0) record.injected = [...injected.injected];
+  }
   socket.once('close', () => exchange.finish({ status: 101, bytesOut: socket.bytesRead, bytesIn: socket.bytesWritten }));
   guardStream(exchange, 'WebSocket', (next) => {
     const again = judge(next, facts);

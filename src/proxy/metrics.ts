@@ -25,6 +25,8 @@ export class ProxyMetrics {
   private readonly duration: Histogram<'event'>;
   private readonly grants: Counter<'result'>;
   private readonly reloads: Counter<'outcome'>;
+  private readonly secretMisuse: Counter<'secret'>;
+  private readonly secretsInjected: Counter<'secret'>;
   private readonly decision: Histogram<'event'>;
   private readonly upstream: Histogram<'event'>;
   private readonly grantsUsed: Counter;
@@ -67,6 +69,9 @@ export class ProxyMetrics {
     });
     this.storeErrors = new Counter({ name: 'leash_store_errors_total', help: 'Shared store operations that failed (what needed them was refused store_unavailable).', labelNames: ['operation'], registers });
     this.reloads = new Counter({ name: 'leash_policy_reloads_total', help: 'Policy reloads, by outcome (loaded, rejected).', labelNames: ['outcome'], registers });
+    // Secret names come from the policy (plus `unknown` for a placeholder naming none): bounded, never a value.
+    this.secretMisuse = new Counter({ name: 'leash_secret_misuse_total', help: "Requests refused because they carried a secret's placeholder where it does not belong (secret_misuse), by secret.", labelNames: ['secret'], registers });
+    this.secretsInjected = new Counter({ name: 'leash_secrets_injected_total', help: "Requests into which leash put a secret's value on the way to its host, by secret.", labelNames: ['secret'], registers });
     new Gauge({ name: 'leash_open_exchanges', help: 'Requests, tunnels and upgraded streams open now.', registers, collect() {
       this.set(sources.openExchanges());
     } });
@@ -99,6 +104,8 @@ export class ProxyMetrics {
     }
     const rule = record.rule ?? 'none';
     this.requests.inc({ event: record.event, effect: record.effect, reason: record.reason, rule });
+    if (record.reason === 'secret_misuse') this.secretMisuse.inc({ secret: record.secret ?? 'unknown' });
+    for (const secret of record.injected ?? []) this.secretsInjected.inc({ secret });
     if (record.bytesOut > 0) this.bytes.inc({ direction: 'up', rule }, record.bytesOut);
     if (record.bytesIn > 0) this.bytes.inc({ direction: 'down', rule }, record.bytesIn);
     this.duration.observe({ event: record.event }, record.durationMs / 1000);

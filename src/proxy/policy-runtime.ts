@@ -14,6 +14,7 @@ import tls from 'node:tls';
 import type { CompiledPolicy } from '../policy/policy.js';
 import type { AgentTokens } from '../policy/identity.js';
 import { readAgentTokens } from './agent-tokens.js';
+import { SecretsRuntime } from '../secrets/runtime.js';
 
 export class PolicyRuntime {
   readonly tokens: AgentTokens;
@@ -23,6 +24,8 @@ export class PolicyRuntime {
   readonly identifiesByUid: boolean;
   /** Resolver for settings.dns.servers; undefined means the system resolver. */
   readonly resolver: dns.Resolver | undefined;
+  /** `secrets:` values (read once, here) and placeholders. */
+  readonly secrets: SecretsRuntime;
   private agent: https.Agent | undefined;
   private retired = false;
 
@@ -34,6 +37,7 @@ export class PolicyRuntime {
     this.tokens = tokens.tokens;
     this.tokenProblems = tokens.problems;
     this.identifiesByUid = [...policy.agents.values()].some((a) => a.uid !== null);
+    this.secrets = new SecretsRuntime(policy, env);
     const { dns: settings } = policy.settings;
     if (settings.servers.length > 0) {
       this.resolver = new dns.Resolver({ timeout: Math.max(100, Math.floor(settings.timeoutMs / 2)), tries: 2 });
@@ -132,6 +136,13 @@ export class PolicyRuntimes {
       this.retiring.add(runtime);
     }
     return runtime;
+  }
+
+  /** Every secret value a revision still in use holds: the audit log removes them from whatever it writes. */
+  secretValues(): string[] {
+    const values = new Set(this.currentRuntime.secrets.values.values());
+    for (const runtime of this.retiring) for (const value of runtime.secrets.values.values()) values.add(value);
+    return [...values];
   }
 
   destroy(): void {

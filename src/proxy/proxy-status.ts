@@ -19,6 +19,7 @@ export type ProxyErrorType =
   | 'tls_certificate_error'
   | 'connection_limit_reached'
   | 'proxy_internal_response'
+  | 'proxy_configuration_error'
   | 'proxy_internal_error';
 
 /** Whether sending the same request again can succeed: never, after Retry-After, or perhaps later. */
@@ -46,6 +47,8 @@ export const PROXY_STATUS: Readonly<Record<Reason, { readonly error: ProxyErrorT
   lockdown: DENIED,
   max_lifetime: { error: 'connection_terminated', retry: 'later' },
   method_override: DENIED,
+  secret_misuse: DENIED,
+  secret_unavailable: { error: 'proxy_configuration_error', retry: 'later' },
   invalid_request: MALFORMED,
   address_denied: { error: 'destination_ip_prohibited', retry: 'no' },
   dns_failure: { error: 'dns_error', retry: 'later' },

@@ -24,6 +24,8 @@ export const REASONS = {
     status: 403,
     text: 'the request asks, through X-HTTP-Method-Override, X-HTTP-Method, X-Method-Override or _method, for a method the rules do not allow, or its form is too long to check for _method',
   },
+  secret_misuse: { status: 403, text: "a secret's placeholder was on its way to a host the secret does not belong to, over plain HTTP, or from another agent; the origin never saw it" },
+  secret_unavailable: { status: 503, text: "the request carries a secret's placeholder, and the secret's value could not be read when the policy was loaded" },
   invalid_request: { status: 400, text: 'the host, port or method cannot be normalised' },
   address_denied: { status: 403, text: 'the host resolved to an address the address guard refuses (private, loopback, metadata, ...)' },
   dns_failure: { status: 502, text: 'the host name could not be resolved' },

@@ -30,6 +30,7 @@ import { revokeOpen } from './open-tunnels.js';
 import { PolicyRuntimes } from './policy-runtime.js';
 import { KeepAliveConnections } from './keep-alive.js';
 import { RecentRequests } from '../grants/recent.js';
+import { withoutSecretValues } from '../secrets/audit-guard.js';
 import type { LockdownView } from '../lockdown/step.js';
 import { SocketOwners } from './socket-owner.js';
 
@@ -85,13 +86,14 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
   // unhandled 'error' event would crash the process.
   proxy.on('error', (err) => log(`http-proxy error: ${err.message}`));
   let interceptor: Promise<Interceptor> | undefined;
+  const runtimes = new PolicyRuntimes(options.policy);
   const state: ProxyState = {
     policy: options.policy,
-    audit: options.audit,
+    audit: withoutSecretValues(options.audit, () => runtimes.secretValues()),
     open: new Set(),
     httpProxy: proxy,
     upstreamAgent: newUpstreamAgent(),
-    runtimes: new PolicyRuntimes(options.policy),
+    runtimes,
     keepAlive: new KeepAliveConnections(),
     lockdown: options.lockdown,
     recentRequests: new RecentRequests(),

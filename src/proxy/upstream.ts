@@ -19,6 +19,8 @@ import { prefixedBody } from './method-override.js';
 import type { Reason } from './reasons.js';
 import { refuseResponse } from './respond.js';
 import { reported } from './verdict.js';
+import { injectSecrets, type Injection } from '../secrets/inject.js';
+import { BodyWatch, PlaceholderObjection } from '../secrets/body-watch.js';
 import type { ProxyState } from './state.js';
 import { UpstreamTimeoutError } from '../errors.js';
 
@@ -58,6 +60,13 @@ export interface UpstreamTarget {
   readonly agent: string;
   /** Body bytes leash already read (a form checked for `_method`): forwarded first, unchanged. */
   readonly bodyPrefix?: Buffer;
+  /**
+   * Secrets whose values replace their placeholders (the admission's secrets step named them): applied to what
+   * goes upstream only, after everything that records or inspects the request has taken its copy.
+   */
+  readonly injections?: readonly Injection[];
+  /** Placeholders in the body (secret-misuse.ts bodyCheck): an objection cuts the request before they leave. */
+  readonly bodyCheck?: ConstructorParameters<typeof BodyWatch>[0];
 }
 
 export async function sendUpstream(
@@ -120,8 +129,36 @@ export async function sendUpstream(
     else if (record.effect === 'allow') exchange.finish({ status: res.headersSent ? res.statusCode : null, reason: 'client_closed', message: 'the exchange ended before the response was complete' });
     else exchange.finish({ status: res.headersSent ? res.statusCode : null });
   });
-  const body = target.bodyPrefix ? prefixedBody(req, target.bodyPrefix) : undefined;
+  const prefixed = target.bodyPrefix ? prefixedBody(req, target.bodyPrefix) : undefined;
   if (target.bodyPrefix) record.bytesOut += target.bodyPrefix.length;
+  const check = target.bodyCheck;
+  const watch = check && new BodyWatch((found) => {
+    const objection = check(found);
+    // Report mode records what enforce mode would have cut, and lets the body through.
+    if (!objection || !reported(policy, 'secret_misuse')) return objection;
+    if (objection.secret) record.secret = objection.secret;
+    Object.assign(record, { wouldDeny: true, reason: 'secret_misuse', message: objection.message });
+    return undefined;
+  });
+  watch?.on('error', (err) => {
+    if (!(err instanceof PlaceholderObjection)) return;
+    const { secret, message } = err.objection;
+    if (secret) record.secret = secret;
+    // No rule decided this: the body carried what it must not, whatever rule allowed the request.
+    record.rule = null;
+    exchange.ruleReason = null;
+    forwardingOf(req)?.proxyReq?.destroy();
+    if (!res.headersSent) return exchange.refuse(res, 'secret_misuse', message);
+    exchange.deny('secret_misuse', message);
+    res.destroy();
+  });
+  const body = watch ? (prefixed ?? req).pipe(watch) : prefixed;
+  if (target.injections?.length) {
+    const injected = injectSecrets(req.headers, target.path, target.injections);
+    Object.assign(req.headers, injected.headers);
+    req.url = injected.path;
+    if (injected.injected.length > 0) record.injected = [...injected.injected];
+  }
   const https = target.protocol === 'https:';
   const options: HttpProxy.ServerOptions = {
     target: { protocol: target.protocol, host: target.address, port: target.port },
@@ -133,7 +170,7 @@ export async function sendUpstream(
   };
   state.httpProxy.web(req, res, options, (err: NodeJS.ErrnoException) => {
     // A cut for bandwidth (or a budget the store could not check) already answered the client and named the reason.
-    if (record.reason === 'bandwidth' || record.reason === 'store_unavailable') return;
+    if (record.reason === 'bandwidth' || record.reason === 'store_unavailable' || record.reason === 'secret_misuse') return;
     const reason = upstreamReason(err);
     const message = `upstream ${target.hostHeader} (${target.address}): ${describeUpstreamError(err)}`;
     if (res.headersSent) {

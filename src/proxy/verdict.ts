@@ -43,7 +43,7 @@ export function judge(policy: CompiledPolicy, facts: RequestFacts): Verdict {
  * requests, the address guard, DNS, a ClientHello that never came, internal errors) protects the host, not the
  * policy, and is enforced in every mode.
  */
-const REPORTABLE: ReadonlySet<Reason> = new Set<Reason>(['denied_by_rule', 'no_rule', 'opaque_tunnel', 'method_override', 'rate_limited', 'bandwidth', 'store_unavailable', 'sni_mismatch', 'sni_missing', 'not_tls', 'scope_full', 'scope_denied', 'pending_approval', 'approval_denied']);
+const REPORTABLE: ReadonlySet<Reason> = new Set<Reason>(['denied_by_rule', 'no_rule', 'opaque_tunnel', 'method_override', 'rate_limited', 'bandwidth', 'store_unavailable', 'sni_mismatch', 'sni_missing', 'not_tls', 'scope_full', 'scope_denied', 'pending_approval', 'approval_denied', 'secret_misuse']);
 
 /** Report mode, the one definition: true when `policy` records a refusal for `reason` and lets the request through. */
 export function reported(policy: CompiledPolicy, reason: Reason): boolean {

@@ -26,6 +26,8 @@ import { startServe, type RunningServe } from '../cli/serve.js';
 import { writeCaBundle } from './ca-bundle.js';
 import { CommandNotRun, startChild, type Launch } from './child.js';
 import { childEnvironment, proxyUrlFor } from './environment.js';
+import { agentPlaceholders } from '../secrets/agent-placeholders.js';
+import { ANONYMOUS_AGENT } from '../policy/rule.js';
 import { netnsUnavailable, relayCommand, startBridge, type Bridge } from './netns.js';
 import { writeNodePreload } from './node-preload.js';
 import { EMPTY_TALLY, summaryLine, tally, type Ending, type RunTally } from './summary.js';
@@ -200,8 +202,10 @@ export async function runSession(options: RunOptions, io: CommandIo): Promise<nu
     const nodePreload = await writeNodePreload(workspace.file('node-preload.mjs'));
     // In the namespace the relay listens on the proxy's port on the namespace's own loopback.
     const proxyUrl = proxyUrlFor(isolation === 'netns' ? '127.0.0.1' : leash.host, leash.port, credentials);
-    // Secret placeholders (credential injection) are handed in here when the policy has `secrets:`.
-    const env = childEnvironment({ base: io.env, proxyUrl, caBundle, nodePreload, placeholders: {} });
+    // Secret placeholders: the command holds these instead of the secrets (README "Credentials the agent never
+    // holds"); they override the variables that hold the real values in leash's own environment.
+    const placeholders = leash.policy ? await agentPlaceholders(leash.policy, options.agent ?? ANONYMOUS_AGENT, options.certs ?? DEFAULT_CERTS_DIR) : {};
+    const env = childEnvironment({ base: io.env, proxyUrl, caBundle, nodePreload, placeholders });
     if (user !== undefined)
       await workspace.giveTo(
         user.uid,

@@ -21,6 +21,7 @@ const COMMANDS: [argv: string[], flag: string][] = [
   [['audit', 'verify'], '[inputs...]'],
   [['ca', 'init'], '--force'],
   [['ca', 'trust'], '--certs <dir>'],
+  [['secrets', 'placeholder'], '--agent <name>'],
 ];
 
 describe('--help and leash help COMMAND', () => {

@@ -65,6 +65,8 @@ const PURE_FILES = [
   'src/limits/token-bucket.ts',
   'src/audit/redact.ts',
   'src/audit/chain.ts',
+  'src/secrets/placeholder.ts',
+  'src/secrets/judge.ts',
   'src/run/environment.ts',
   'src/run/summary.ts',
   'src/lockdown/state.ts',
