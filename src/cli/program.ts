@@ -205,6 +205,9 @@ export function buildProgram(io: CommandIo, outcome: Outcome, argv: readonly str
     });
 
   const audit = command('audit', 'read the audit log: filter, format, sum up, follow', 'leash audit --effect deny --since 24h --summary')
+    // Subcommands inherit positional options from the program (for leash run); audit's filters must be taken
+    // wherever they stand, after `report` or `verify` too, so its subcommands parse them as before.
+    .enablePositionalOptions(false)
     .argument('[inputs...]', 'audit files or directories (default: $LEASH_AUDIT, else ./leash-audit.log, with rotated siblings)')
     .option('--effect <effect>', 'allow or deny')
     .option('--host <glob>', 'host glob (repeatable)', collect)

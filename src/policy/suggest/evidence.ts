@@ -42,10 +42,26 @@ export const REASON_USE: Readonly<Record<string, 'use' | 'deny' | 'guard' | 'gra
   upstream_error: 'use',
   denied_by_rule: 'deny',
   address_denied: 'guard',
+  // Runtime control: what a sandbox scope opened or a human approved is what a reviewer promotes to a rule; what
+  // no rule allowed and a scope or approval refused is evidence like a no_rule denial. A host a human refused, or
+  // one an agent sent a secret's placeholder to, is never proposed.
+  scope: 'use',
+  approved: 'use',
+  scope_full: 'use',
+  scope_denied: 'use',
+  pending_approval: 'use',
+  approval_denied: 'deny',
+  secret_misuse: 'deny',
   granted: 'grant',
   grant_expired: 'grant',
   grant_skipped: 'grant',
   grant_revoked: 'grant',
+};
+
+/** How a refusal that names no rule is shown among a host's deny reasons. */
+const DENIED_WITHOUT_RULE: Readonly<Record<string, string>> = {
+  approval_denied: 'an approval a human denied',
+  secret_misuse: "a secret's placeholder sent there",
 };
 
 /** Use of one host and port by one agent. */
@@ -170,7 +186,8 @@ export class EvidenceBuilder {
     }
     if (kind === 'deny') {
       const flags = this.flag(host);
-      if (flags && typeof record.rule === 'string' && RULE_NAME.test(record.rule) && flags.deniedBy.size < 8) flags.deniedBy.add(record.rule);
+      const by = typeof record.rule === 'string' && RULE_NAME.test(record.rule) ? record.rule : DENIED_WITHOUT_RULE[record.reason as string];
+      if (flags && by !== undefined && flags.deniedBy.size < 8) flags.deniedBy.add(by);
       return;
     }
     if (kind === 'guard') {

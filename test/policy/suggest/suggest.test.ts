@@ -348,6 +348,10 @@ describe('every reason has a stated place in learn mode', () => {
     'identity_mismatch', 'upstream_tls', 'host_mismatch', 'sni_mismatch', 'sni_missing', 'not_tls', 'hello_timeout', 'bad_request',
     'expectation_failed', 'not_a_proxy_request', 'unsupported_scheme', 'upgrade_denied', 'header_too_large', 'client_timeout',
     'store_unavailable', 'too_many_connections', 'shutting_down', 'internal_error', 'policy_loaded', 'policy_invalid', 'inspection_stopped',
+    // An operator's kill switch says nothing about what the agent needs; runtime-control events are not requests.
+    'lockdown', 'lockdown_on', 'lockdown_off', 'scope_opened', 'scope_revoked', 'approval_requested', 'approval_decided',
+    // The policy allowed it; the value could not be read.
+    'secret_unavailable',
   ];
   it.each([...Object.keys(REASONS), ...Object.keys(AUDIT_REASONS)])('%s', (reason) => {
     expect(Object.hasOwn(REASON_USE, reason) !== IGNORED.includes(reason)).toBe(true);
