@@ -12,7 +12,7 @@ import { LeashError } from '../errors.js';
 import type { RelayReply, RelayRequest } from './netns-relay.js';
 import type { Ending } from './summary.js';
 
-const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] as const;
 
 export interface Launch {
   readonly command: string;

@@ -11,9 +11,34 @@ export const PROXY_VARIABLES = ['HTTP_PROXY', 'HTTPS_PROXY', 'http_proxy', 'http
 
 /**
  * Removed from the command's environment. NO_PROXY lists hosts that skip the proxy; ALL_PROXY is the fallback for
- * schemes the variables above do not name, where an inherited socks:// proxy would route around leash.
+ * schemes the variables above do not name, where an inherited socks:// proxy would route around leash. The rest
+ * are tools' own proxy settings, which they prefer to HTTPS_PROXY (npm, yarn, global-agent, git's proxy command):
+ * inherited, they would send the command's traffic around leash.
  */
-export const CLEARED_VARIABLES = ['NO_PROXY', 'no_proxy', 'ALL_PROXY', 'all_proxy'] as const;
+export const CLEARED_VARIABLES = [
+  'NO_PROXY',
+  'no_proxy',
+  'ALL_PROXY',
+  'all_proxy',
+  'FTP_PROXY',
+  'ftp_proxy',
+  'WSS_PROXY',
+  'wss_proxy',
+  'WS_PROXY',
+  'ws_proxy',
+  'npm_config_proxy',
+  'npm_config_https_proxy',
+  'npm_config_noproxy',
+  'NPM_CONFIG_PROXY',
+  'NPM_CONFIG_HTTPS_PROXY',
+  'NPM_CONFIG_NOPROXY',
+  'YARN_HTTP_PROXY',
+  'YARN_HTTPS_PROXY',
+  'GLOBAL_AGENT_HTTP_PROXY',
+  'GLOBAL_AGENT_HTTPS_PROXY',
+  'GLOBAL_AGENT_NO_PROXY',
+  'GIT_PROXY_COMMAND',
+] as const;
 
 /**
  * Where each ecosystem reads its CA trust from: Node, OpenSSL (Python's ssl, Ruby, Go's crypto/x509 on Linux),

@@ -23,7 +23,7 @@ export interface RelayRequest {
 
 export type RelayReply = { readonly started: true } | { readonly error: string; readonly code: number };
 
-const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] as const;
 
 function readRequest(control: net.Socket): Promise<RelayRequest> {
   return new Promise((resolve, reject) => {
@@ -73,8 +73,14 @@ async function main(): Promise<void> {
   server.once('error', (err) => fail(`cannot listen on 127.0.0.1:${request.port} in the namespace: ${err.message}`, 1));
   server.listen(request.port, '127.0.0.1', () => {
     let child: ChildProcess;
+    // Root keeps its capabilities in a network namespace of its own: with CAP_SYS_ADMIN it could setns() back into
+    // leash's. A command left to run as root (no --user) runs without any capability and cannot regain one
+    // (util-linux setpriv: bounding and inheritable sets emptied, no_new_privs).
+    const asRoot = request.uid === undefined && process.getuid?.() === 0;
+    const command = asRoot ? 'setpriv' : request.command;
+    const args = asRoot ? ['--bounding-set=-all', '--inh-caps=-all', '--no-new-privs', '--', request.command, ...request.args] : [...request.args];
     try {
-      child = spawn(request.command, [...request.args], {
+      child = spawn(command, args, {
         stdio: 'inherit',
         env: request.env,
         uid: request.uid,

@@ -35,7 +35,8 @@ import { loadUidRules, type LoadedUidRules } from './uid-rules.js';
 import { resolveRunUser, type RunUser } from './user.js';
 import { openWorkspace, type Workspace } from './workspace.js';
 
-const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+// Every signal whose default action ends the process: leash cleans up (rules, private directory) and stops the command.
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] as const;
 
 export type Isolation = 'netns' | 'uid' | 'none';
 export const ISOLATIONS: readonly Isolation[] = ['netns', 'uid', 'none'];
