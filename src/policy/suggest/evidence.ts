@@ -198,6 +198,8 @@ export class EvidenceBuilder {
     if (kind === 'grant' || viaGrant || event === 'grant') {
       const flags = this.flag(host);
       if (flags) flags.granted++;
+      // Where a granted host led counts too: one that resolved to a special address is never granted on.
+      if (typeof record.resolved === 'string') this.resolved(host, record.resolved);
       if (event === 'grant' && record.reason === 'granted') this.grantSource(record, host);
       if (kind !== 'use' || event === 'grant') return;
     }

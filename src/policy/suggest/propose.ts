@@ -138,8 +138,17 @@ export function proposePolicy(evidence: Evidence, policy: CompiledPolicy, option
   return { rules, notProposed };
 }
 
+/**
+ * Names that mean this machine or a cloud's metadata service wherever they are looked up. A no_rule denial is never
+ * resolved, so the log cannot show where they lead: they are refused by name.
+ */
+const LOCAL_NAMES: ReadonlySet<string> = new Set(['localhost', 'metadata', 'metadata.google.internal', 'instance-data', 'instance-data.ec2.internal', 'metadata.azure.com', 'metadata.packet.net', 'metadata.platformequinix.com']);
+
 /** Why a host must never be proposed, or undefined. */
 function refusal(evidence: Evidence, policy: CompiledPolicy, host: string): string | undefined {
+  if (LOCAL_NAMES.has(host) || host.endsWith('.localhost') || host.endsWith('.internal') || host.endsWith('.local')) {
+    return 'its name means this machine, the local network or a metadata service, which the address guard exists to keep agents from';
+  }
   const flags = evidence.flags.get(host);
   if (flags && flags.deniedBy.size > 0) return `a deny rule refused it (${[...flags.deniedBy].sort().join(', ')})`;
   if (flags && flags.guardRefused > 0) return `the address guard refused it (${flags.guardRefused} record${flags.guardRefused === 1 ? '' : 's'} with reason address_denied)`;
@@ -237,7 +246,7 @@ function shapeFor(evidence: Evidence, policy: CompiledPolicy, uses: readonly Use
  */
 function attachGrants(evidence: Evidence, policy: CompiledPolicy, shapes: Shape[], notProposed: NotProposed[]): void {
   for (const source of [...evidence.grantSources.values()].sort((a, b) => compare(a.rule, b.rule))) {
-    const hosts = [...source.hosts].filter((h) => isName(h) && !(evidence.flags.get(h)?.deniedBy.size)).sort();
+    const hosts = [...source.hosts].filter((h) => isName(h) && refusal(evidence, policy, h) === undefined).sort();
     const what = `grants by rule ${source.rule}`;
     if (policy.rules.some((r) => r.name === source.rule)) {
       notProposed.push({ what, why: `${source.grants} grant${source.grants === 1 ? '' : 's'} (${hosts.slice(0, 5).join(', ')}${hosts.length > 5 ? ', …' : ''}); the policy has rule ${source.rule}, which made them: nothing to add` });
