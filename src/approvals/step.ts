@@ -16,6 +16,7 @@ import { randomUUID } from 'node:crypto';
 import { newRecord, type AuditRecord } from '../audit/record.js';
 import { StoreUnavailableError } from '../errors.js';
 import { describeRequest } from '../policy/evaluate.js';
+import type { LockdownView } from '../lockdown/step.js';
 import type { CompiledPolicy } from '../policy/policy.js';
 import { denyLooksInside, noRuleSpeaks } from '../policy/unknown-host.js';
 import type { Verdict } from '../proxy/verdict.js';
@@ -34,6 +35,8 @@ export interface ApprovalContext {
   readonly newId: () => string;
   /** Resolves after `ms`, or at once when `signal` aborts; injected so table tests step a clock instead. */
   readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /** The lockdown in force: a held request of an agent locked down meanwhile is let go at once (and refused). */
+  readonly lockdown?: LockdownView;
 }
 
 export interface ApprovalAsk {
@@ -74,7 +77,7 @@ export async function approvalFor(ctx: ApprovalContext, verdict: Verdict, ask: A
     if (arrival.kind === 'created') ctx.record(requested(ctx.policy, arrival.approval, request, ask));
     // Held: ask again until answered, the wait ends, or the client goes away. A check is not another request.
     const until = ctx.now() + waitMs;
-    while ((arrival.kind === 'created' || arrival.kind === 'pending') && ctx.now() < until && !ask.signal?.aborted) {
+    while ((arrival.kind === 'created' || arrival.kind === 'pending') && ctx.now() < until && !ask.signal?.aborted && !ctx.lockdown?.lockOf(request.agent)) {
       await ctx.sleep(Math.min(POLL_MS, until - ctx.now()), ask.signal);
       if (ask.signal?.aborted) break;
       arrival = await ctx.approvals.arrive(candidate, settings.expireMs, ctx.now(), false);

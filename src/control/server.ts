@@ -3,7 +3,7 @@
 //     user leash runs as (and root), so no secret is needed on one host. The caller is the OS user the client says
 //     it runs as (X-Leash-Caller); Node cannot read the peer's credentials (SO_PEERCRED), and the mode already
 //     limits who that can be.
-//   - the --admin TCP listener, where every mutating route needs `Authorization: Bearer $LEASH_ADMIN_TOKEN`,
+//   - the --admin TCP listener, where every route needs `Authorization: Bearer $LEASH_ADMIN_TOKEN`,
 //     compared in constant time and never logged; without the variable the control API is off there and says so.
 // Bodies are JSON of at most 64 KiB and must say Content-Type: application/json (a browser cannot send that across
 // origins without a preflight, so a page an operator visits cannot drive the API). A handler that throws is
@@ -75,11 +75,9 @@ export function controlHandler(
           ),
         );
       const presented = bearer(req.headers.authorization);
-      // A wrong token is refused even on a read, so a caller learns at once that its token is wrong.
-      if (
-        (route.mutating || presented !== undefined) &&
-        (presented === undefined || !timingSafeEqual(digest(presented), expected))
-      ) {
+      // Over TCP every call needs the token, reads too: what the API lists (pending approvals, open scope accesses)
+      // names agents, hosts and paths, and the admin port is the one a fleet's scrapers reach.
+      if (presented === undefined || !timingSafeEqual(digest(presented), expected)) {
         res.setHeader('WWW-Authenticate', 'Bearer realm="leash"');
         return send(
           res,
@@ -91,7 +89,7 @@ export function controlHandler(
           ),
         );
       }
-      caller = presented === undefined ? 'admin (no token)' : 'admin-token';
+      caller = 'admin-token';
     } else {
       caller = callerOf(req.headers[CALLER_HEADER]);
     }

@@ -34,6 +34,7 @@ import type { GrantStore } from '../grants/store.js';
 import type { RateLimitStore } from '../limits/store.js';
 import type { NormalizedRequest } from '../policy/evaluate.js';
 import type { HostKind } from '../policy/host.js';
+import { belongsTo } from '../secrets/spec.js';
 import { lockdownStep, type LockdownView } from '../lockdown/step.js';
 import { identify, type AgentTokens, type IdentityFacts, type IdentityMethod } from '../policy/identity.js';
 import type { CompiledPolicy } from '../policy/policy.js';
@@ -284,6 +285,10 @@ export async function admit(ctx: AdmissionContext, application: Application): Pr
     if (limited && !reported(policy, limited.reason)) return refusedAfterScope(limited);
     if (limited) Object.assign(notes, { effect: 'allow', wouldDeny: true, reason: limited.reason, message: limited.message });
   }
+  // lockdown, again: a lockdown switched on while this request waited (a slow name, a held approval, the store) is
+  // not one it slips past.
+  const lockedSince = lockdownStep(ctx.lockdown, identity.agent);
+  if (lockedSince) return refusedAfterScope(lockedSince);
   notes.resolved = address;
   if (opening) ctx.record(opening.record);
   return {
@@ -293,7 +298,9 @@ export async function admit(ctx: AdmissionContext, application: Application): Pr
     rule: verdict.rule,
     address,
     ...(family ? { family } : {}),
-    intercept: verdict.intercept,
+    // A tunnel to a secret's host is always opened intercepted, whatever let it through (a rule, report mode, a
+    // grant, a scope, an approval): spliced, the placeholder would reach the host and the value never would.
+    intercept: verdict.intercept || (request.method === 'CONNECT' && policy.settings.tlsPorts.has(request.port) && [...policy.secrets.values()].some((secret) => belongsTo(secret, request.host))),
     injections,
   };
 }

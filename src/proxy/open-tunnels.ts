@@ -23,7 +23,14 @@ export interface TunnelFacts {
   readonly intercepted: boolean;
   /** Opened through a grant: it lives while a grant for its host does. */
   readonly granted: boolean;
+  /** Opened through a sandbox-scope access or an approval: it lives while that does. */
+  readonly access?: TunnelAccess;
 }
+
+export type TunnelAccess = { readonly kind: 'scope'; readonly name: string } | { readonly kind: 'approval'; readonly id: string; readonly grant: string | null };
+
+/** How often a tunnel opened by an access asks whether the access still holds (so a revoke or deny ends it). */
+const ACCESS_CHECK_MS = 1000;
 
 export interface Cut {
   readonly reason: Reason;
@@ -41,6 +48,18 @@ export function guardTunnel(state: ProxyState, exchange: Exchange, facts: Tunnel
 
   const lifetime = exchange.policy.settings.timeouts.maxLifetimeMs;
   timers.push(setTimeout(() => cut('max_lifetime', `the tunnel reached settings.timeouts.maxLifetime (${lifetime / 1000} s) and was closed`), lifetime).unref());
+
+  if (facts.access) {
+    const access = facts.access;
+    const check = async () => {
+      if (exchange.finished) return;
+      const holds = await accessHolds(state, facts, access).catch((err: unknown) => (err instanceof StoreUnavailableError ? err : false));
+      if (holds instanceof StoreUnavailableError) return cut('store_unavailable', `whether the ${describeAccess(access)} that opened this tunnel still holds cannot be checked (${holds.message}); the tunnel was closed`);
+      if (!holds) return cut('access_ended', `the ${describeAccess(access)} that opened this tunnel to ${facts.host}:${facts.port} ended (expired, revoked or denied), and with it this tunnel`);
+      timers.push(setTimeout(() => void check(), ACCESS_CHECK_MS).unref());
+    };
+    timers.push(setTimeout(() => void check(), ACCESS_CHECK_MS).unref());
+  }
 
   if (facts.granted) {
     const check = async () => {
@@ -77,12 +96,31 @@ async function redecide(state: ProxyState, policy: CompiledPolicy, facts: Tunnel
   const verdict = judge(policy, { method: 'CONNECT', host: facts.host, port: facts.port, agent: facts.agent });
   if (verdict.effect === 'deny') {
     if (facts.granted && verdict.reason === 'no_rule' && verdict.request && (await findGrant(state, verdict.request, 'https', undefined).catch(() => undefined))) return undefined;
+    // A tunnel a scope access or an approval opened is still what no rule decides: it stays while the access does.
+    if (facts.access && verdict.reason === 'no_rule' && !verdict.hostHasRule && (await accessHolds(state, facts, facts.access).catch(() => false)) === true) return undefined;
     return { reason: 'policy_revoked', message: `policy revision ${policy.revision} denies this tunnel: ${verdict.message}` };
   }
   if (verdict.intercept && !facts.intercepted) {
     return { reason: 'policy_revoked', message: `policy revision ${policy.revision} looks inside requests to ${facts.host}:${facts.port}; this spliced tunnel was closed so the next one is intercepted` };
   }
   return undefined;
+}
+
+/** Whether the scope access or the approval a tunnel was opened by is still in force. */
+async function accessHolds(state: ProxyState, facts: TunnelFacts, access: TunnelAccess): Promise<boolean> {
+  const now = state.now();
+  if (access.kind === 'scope') {
+    const open = await state.scopes.list({ scope: access.name, agent: facts.agent, host: facts.host, port: facts.port }, now);
+    return open.some((a) => a.expiresAt > now);
+  }
+  // `once` admitted exactly this tunnel: it is used, and the tunnel is what it was for.
+  if (access.grant === 'once') return true;
+  const approval = await state.approvals.get(access.id, now);
+  return approval !== undefined && approval.state === 'allowed' && approval.expiresAt > now;
+}
+
+function describeAccess(access: TunnelAccess): string {
+  return access.kind === 'scope' ? `access of sandbox scope ${access.name}` : `approval ${access.id}`;
 }
 
 function tunnelRequest(facts: TunnelFacts) {

@@ -43,6 +43,7 @@ export const PROXY_STATUS: Readonly<Record<Reason, { readonly error: ProxyErrorT
   no_rule: DENIED,
   opaque_tunnel: DENIED,
   policy_revoked: DENIED,
+  access_ended: DENIED,
   grant_expired: DENIED,
   lockdown: DENIED,
   max_lifetime: { error: 'connection_terminated', retry: 'later' },

@@ -17,6 +17,7 @@ export const REASONS = {
   pending_approval: { status: 403, text: 'no rule allows the host and no deny rule matches: a pending approval was made; the body names the command that approves it' },
   approval_denied: { status: 403, text: 'a human denied the approval for this host (leash approvals deny); it is refused until the denial expires' },
   policy_revoked: { status: 403, text: 'a policy reload denies what this open tunnel or connection was allowed; it was closed' },
+  access_ended: { status: 403, text: 'the sandbox-scope access or approval that opened this tunnel ended (expired, revoked or denied); the tunnel was closed' },
   grant_expired: { status: 403, text: 'the grant that opened this tunnel expired; the tunnel was closed' },
   lockdown: { status: 403, text: 'an operator locked this agent (or every agent) down with leash lockdown or SIGUSR1: new requests and tunnels are refused and open ones were cut; the message says who, since when and why' },
   max_lifetime: { status: 403, text: 'the tunnel or WebSocket reached settings.timeouts.maxLifetime and was closed' },

@@ -13,7 +13,8 @@ import { admit } from './admission.js';
 import { admissionContext, applicantOf, scopeHeader, whileConnected } from './admission-context.js';
 import { uploadBudget } from './bandwidth.js';
 import { Exchange, type ExchangeSink } from './exchange.js';
-import { guardTunnel } from './open-tunnels.js';
+import { guardTunnel, type TunnelAccess } from './open-tunnels.js';
+import type { AuditRecord } from '../audit/record.js';
 import { describeUpstreamError, upstreamReason } from './upstream.js';
 import type { Reason } from './reasons.js';
 import { refuseSocket } from './respond.js';
@@ -90,7 +91,7 @@ async function openTunnel(state: ProxyState & ExchangeSink, exchange: Exchange, 
     if (client.destroyed) return exchange.finish({ reason: 'client_closed', message: 'the client went away before the tunnel was opened' });
     client.write(ESTABLISHED);
     record.status = 200;
-    guardTunnel(state, exchange, { host: target.host, port: target.port, agent: target.agent, address: resolution.address, intercepted: true, granted: record.rule === 'grant' });
+    guardTunnel(state, exchange, { host: target.host, port: target.port, agent: target.agent, address: resolution.address, intercepted: true, granted: record.rule === 'grant', ...accessOf(record) });
     interceptor.start({ tunnel: exchange, policy, host: target.host, hostKind: target.hostKind, port: target.port, address: resolution.address, agent: target.agent, identity: record.identity, client, requests: 0, scope: scopeHeader(req) }, client, head);
     return;
   }
@@ -130,7 +131,7 @@ async function openTunnel(state: ProxyState & ExchangeSink, exchange: Exchange, 
   }
   client.write(ESTABLISHED);
   record.status = 200;
-  guardTunnel(state, exchange, { host: target.host, port: target.port, agent: target.agent, address: resolution.address, intercepted: false, granted: record.rule === 'grant' });
+  guardTunnel(state, exchange, { host: target.host, port: target.port, agent: target.agent, address: resolution.address, intercepted: false, granted: record.rule === 'grant', ...accessOf(record) });
 
   let first = head;
   if (tlsPorts.has(target.port)) {
@@ -189,4 +190,11 @@ function helloProblem(result: HelloResult, host: string, kind: 'name' | 'ipv4' |
     case 'hello':
       return sniProblem(result.serverName, host, kind);
   }
+}
+
+/** The scope access or approval that let this tunnel through, from its record (admission notes it). */
+function accessOf(record: AuditRecord): { access?: TunnelAccess } {
+  if (record.reason === 'scope' && record.scope) return { access: { kind: 'scope', name: record.scope.name } };
+  if (record.reason === 'approved' && record.approval) return { access: { kind: 'approval', id: record.approval.id, grant: record.approval.grant ?? null } };
+  return {};
 }

@@ -9,6 +9,9 @@
 
 import type { CompiledSecret } from './spec.js';
 
+/** Where a secret with no `header:` goes: the headers APIs read credentials from (and do not echo). */
+const CREDENTIAL_HEADERS: ReadonlySet<string> = new Set(['authorization', 'x-api-key', 'api-key', 'x-goog-api-key', 'x-auth-token', 'x-access-token', 'anthropic-api-key', 'openai-api-key']);
+
 export type RequestHeaders = Record<string, string | string[] | undefined>;
 
 export interface Injection {
@@ -42,11 +45,14 @@ export function injectSecrets(headers: RequestHeaders, path: string, injections:
     for (const [name, value] of Object.entries(outHeaders)) {
       if (value === undefined || name === 'host') continue;
       if (target.kind === 'header' && name !== target.name) continue;
+      // Without a named header, only headers that carry credentials: an API copies others back in its response
+      // (Origin into Access-Control-Allow-Origin, X-Request-Id), which would hand the agent the real value.
+      if (target.kind === 'headers' && !CREDENTIAL_HEADERS.has(name)) continue;
       const replaced = Array.isArray(value) ? value.map((v) => replaceIn(v, injection)) : replaceIn(value, injection);
       const same = Array.isArray(value) ? value.every((v, i) => v === (replaced as string[])[i]) : value === replaced;
       if (same) continue;
       changed = true;
-      copy[name] = target.kind === 'header' && target.format !== null ? target.format.replace('{}', injection.value) : replaced;
+      copy[name] = target.kind === 'header' && target.format !== null ? target.format.replace('{}', () => injection.value) : replaced;
     }
     if (changed) injected.push(injection.secret.name);
     outHeaders = copy;

@@ -14,7 +14,9 @@ export interface SecretValues {
 }
 
 // Visible ASCII, space and tab, and non-ASCII text (RFC 9110 §5.5 field-vchar, obs-text): never CR, LF or NUL.
-const FIELD_VALUE = /^[\t\x20-\x7e\x80-\uffff]+$/;
+// Printable ASCII only: Node writes other characters as single latin1 bytes (or refuses them), so the API would
+// get another key than the one on file.
+const FIELD_VALUE = /^[\t\x20-\x7e]+$/;
 
 export function readSecretValues(policy: CompiledPolicy, env: NodeJS.ProcessEnv = process.env): SecretValues {
   const values = new Map<string, string>();
@@ -34,7 +36,7 @@ export function readSecretValues(policy: CompiledPolicy, env: NodeJS.ProcessEnv 
       }
     }
     if (!value) problems.push(`secret ${secret.name}: ${from} is ${kind === 'env' ? 'not set' : 'empty'}; requests carrying its placeholder are refused`);
-    else if (!FIELD_VALUE.test(value)) problems.push(`secret ${secret.name}: the value in ${from} holds a line break or control character, which cannot go into a request; requests carrying its placeholder are refused`);
+    else if (!FIELD_VALUE.test(value)) problems.push(`secret ${secret.name}: the value in ${from} holds a line break, a control character or a character outside printable ASCII, which cannot go into a request header as it is; requests carrying its placeholder are refused`);
     else values.set(secret.name, value);
   }
   return { values, problems };
