@@ -19,7 +19,7 @@ import { prefixedBody } from './method-override.js';
 import type { Reason } from './reasons.js';
 import { refuseResponse } from './respond.js';
 import { reported } from './verdict.js';
-import { injectSecrets, type Injection } from '../secrets/inject.js';
+import { injectSecrets, scrubResponseHeaders, type Injection } from '../secrets/inject.js';
 import { BodyWatch, PlaceholderObjection } from '../secrets/body-watch.js';
 import type { ProxyState } from './state.js';
 import { UpstreamTimeoutError } from '../errors.js';
@@ -45,6 +45,8 @@ interface ForwardingEntry {
   proxyReq?: http.ClientRequest;
   /** Set for responses leash reads (inspect rules): it writes them to the client itself, grants first. */
   readonly deliver?: (proxyRes: IncomingMessage, res: ServerResponse) => void;
+  /** Secrets whose values went into the request: the response headers get their placeholders back. */
+  injected?: readonly Injection[];
 }
 
 export interface UpstreamTarget {
@@ -157,7 +159,11 @@ export async function sendUpstream(
     const injected = injectSecrets(req.headers, target.path, target.injections);
     Object.assign(req.headers, injected.headers);
     req.url = injected.path;
-    if (injected.injected.length > 0) record.injected = [...injected.injected];
+    if (injected.injected.length > 0) {
+      record.injected = [...injected.injected];
+      const entry = forwardingOf(req);
+      if (entry) entry.injected = target.injections;
+    }
   }
   const https = target.protocol === 'https:';
   const options: HttpProxy.ServerOptions = {
@@ -226,6 +232,7 @@ export function attachProxyEvents(proxy: HttpProxy): void {
     // for that and leash is not draining (http-proxy would otherwise copy or invent a Connection header).
     proxyRes.headers.connection = res.shouldKeepAlive ? 'keep-alive' : 'close';
     if (!entry) return;
+    if (entry.injected) scrubResponseHeaders(proxyRes.headers, entry.injected);
     entry.exchange.noteUpstream();
     if (entry.deliver) return entry.deliver(proxyRes, res);
     countBytesIn(entry.exchange, proxyRes);

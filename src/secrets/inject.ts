@@ -9,8 +9,6 @@
 
 import type { CompiledSecret } from './spec.js';
 
-/** Where a secret with no `header:` goes: the headers APIs read credentials from (and do not echo). */
-const CREDENTIAL_HEADERS: ReadonlySet<string> = new Set(['authorization', 'x-api-key', 'api-key', 'x-goog-api-key', 'x-auth-token', 'x-access-token', 'anthropic-api-key', 'openai-api-key']);
 
 export type RequestHeaders = Record<string, string | string[] | undefined>;
 
@@ -45,9 +43,6 @@ export function injectSecrets(headers: RequestHeaders, path: string, injections:
     for (const [name, value] of Object.entries(outHeaders)) {
       if (value === undefined || name === 'host') continue;
       if (target.kind === 'header' && name !== target.name) continue;
-      // Without a named header, only headers that carry credentials: an API copies others back in its response
-      // (Origin into Access-Control-Allow-Origin, X-Request-Id), which would hand the agent the real value.
-      if (target.kind === 'headers' && !CREDENTIAL_HEADERS.has(name)) continue;
       const replaced = Array.isArray(value) ? value.map((v) => replaceIn(v, injection)) : replaceIn(value, injection);
       const same = Array.isArray(value) ? value.every((v, i) => v === (replaced as string[])[i]) : value === replaced;
       if (same) continue;
@@ -105,5 +100,18 @@ function decode(text: string): string {
     return decodeURIComponent(text.replace(/\+/g, ' '));
   } catch {
     return text;
+  }
+}
+
+/**
+ * The response headers with every injected value put back as its placeholder. Without a named header a value goes
+ * wherever the placeholder was, and APIs copy some request headers into their response (Origin into
+ * Access-Control-Allow-Origin, X-Request-Id): the agent must get its placeholder back, never the value.
+ */
+export function scrubResponseHeaders(headers: Record<string, string | string[] | undefined>, injections: readonly Injection[]): void {
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    const scrub = (v: string) => injections.reduce((text, i) => (i.value.length > 0 ? text.split(i.value).join(i.placeholder) : text), v);
+    headers[name] = Array.isArray(value) ? value.map(scrub) : scrub(value);
   }
 }
