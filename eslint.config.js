@@ -101,11 +101,13 @@ const moduleState = [
   'error',
   {
     selector: atTopLevel("VariableDeclaration[kind!='const']"),
-    message: 'proxy/ keeps no module-level state: no top-level let or var (put it on ProxyState, PolicyRuntime or the exchange).',
+    message:
+      'proxy/ keeps no module-level state: no top-level let or var (put it on ProxyState, PolicyRuntime or the exchange).',
   },
   {
     selector: atTopLevel(`VariableDeclaration > VariableDeclarator${notReadonly} > NewExpression.init${collection}`),
-    message: 'proxy/ keeps no module-level state: a map or cache belongs to ProxyState, PolicyRuntime or the exchange; a constant set or map is typed ReadonlySet / ReadonlyMap.',
+    message:
+      'proxy/ keeps no module-level state: a map or cache belongs to ProxyState, PolicyRuntime or the exchange; a constant set or map is typed ReadonlySet / ReadonlyMap.',
   },
 ];
 

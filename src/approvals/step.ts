@@ -77,7 +77,12 @@ export async function approvalFor(ctx: ApprovalContext, verdict: Verdict, ask: A
     if (arrival.kind === 'created') ctx.record(requested(ctx.policy, arrival.approval, request, ask));
     // Held: ask again until answered, the wait ends, or the client goes away. A check is not another request.
     const until = ctx.now() + waitMs;
-    while ((arrival.kind === 'created' || arrival.kind === 'pending') && ctx.now() < until && !ask.signal?.aborted && !ctx.lockdown?.lockOf(request.agent)) {
+    while (
+      (arrival.kind === 'created' || arrival.kind === 'pending') &&
+      ctx.now() < until &&
+      !ask.signal?.aborted &&
+      !ctx.lockdown?.lockOf(request.agent)
+    ) {
       await ctx.sleep(Math.min(POLL_MS, until - ctx.now()), ask.signal);
       if (ask.signal?.aborted) break;
       arrival = await ctx.approvals.arrive(candidate, settings.expireMs, ctx.now(), false);

@@ -38,7 +38,11 @@ export function hashLine(line: string | Uint8Array): string {
  * then the record's own fields in their order, then `prev`. Returns the line (no newline) and the new head.
  * Fields named v, time, seq or prev in `fields` are ignored: only the chain sets them.
  */
-export function chainLine(head: ChainHead, fields: Readonly<Record<string, unknown>>, time: string): { line: string; head: ChainHead } {
+export function chainLine(
+  head: ChainHead,
+  fields: Readonly<Record<string, unknown>>,
+  time: string,
+): { line: string; head: ChainHead } {
   const seq = head.seq + 1;
   const out: Record<string, unknown> = { v: AUDIT_FORMAT_VERSION, time, seq };
   for (const [key, value] of Object.entries(fields)) {

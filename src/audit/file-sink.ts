@@ -13,7 +13,15 @@
 // first byte not written).
 
 import fs, {
-  chmodSync, closeSync, fchmodSync, fstatSync, mkdirSync, openSync, readSync, statSync, writeSync,
+  chmodSync,
+  closeSync,
+  fchmodSync,
+  fstatSync,
+  mkdirSync,
+  openSync,
+  readSync,
+  statSync,
+  writeSync,
 } from 'node:fs';
 import { open, rename } from 'node:fs/promises';
 import path from 'node:path';
@@ -61,6 +69,8 @@ export class FileSink {
   private readonly onError: (err: Error) => void;
   private readonly lines: string[] = [];
   private readonly lengths: number[] = [];
+  /** When each queued line was handed over (performance.now), for the write lag. */
+  private readonly queuedAt: number[] = [];
   private enqueued = 0;
   private written = 0;
   private waiters: Waiter[] = [];
@@ -108,8 +118,15 @@ export class FileSink {
     const text = `${line}\n`;
     this.lines.push(text);
     this.lengths.push(Buffer.byteLength(text));
+    this.queuedAt.push(performance.now());
     this.enqueued++;
     this.pump();
+  }
+
+  /** How long the oldest line still queued has waited, in ms (0 when everything is written): the write lag. */
+  lagMs(): number {
+    const oldest = this.queuedAt[0];
+    return oldest === undefined ? 0 : performance.now() - oldest;
   }
 
   /** Resolves once every line queued before the call is written to the file (in the kernel, not yet fsynced). */
@@ -213,6 +230,7 @@ export class FileSink {
     }
     this.lines.splice(0, count);
     this.lengths.splice(0, count);
+    this.queuedAt.splice(0, count);
     this.written += count;
     if (this.waiters.length > 0) {
       const done = this.waiters.filter((w) => w.upTo <= this.written);
@@ -260,7 +278,12 @@ export class FileSink {
     try {
       await this.swapFd();
     } catch (err) {
-      this.onError(new Error(`cannot reopen the audit log ${this.path}: ${(err as Error).message}; still writing to the old file`, { cause: err }));
+      this.onError(
+        new Error(
+          `cannot reopen the audit log ${this.path}: ${(err as Error).message}; still writing to the old file`,
+          { cause: err },
+        ),
+      );
     }
     for (const resolve of waiters) resolve();
   }
@@ -355,7 +378,9 @@ function exists(file: string): Promise<boolean> {
 }
 
 function writeFd(fd: number, buffer: Buffer, offset: number): Promise<number> {
-  return new Promise((resolve, reject) => fs.write(fd, buffer, offset, buffer.length - offset, null, (err, n) => (err ? reject(err) : resolve(n))));
+  return new Promise((resolve, reject) =>
+    fs.write(fd, buffer, offset, buffer.length - offset, null, (err, n) => (err ? reject(err) : resolve(n))),
+  );
 }
 
 function fsyncFd(fd: number): Promise<void> {

@@ -7,7 +7,8 @@
 
 import type { AgentSummary, AuditLineRecord, AuditSummary, ScopeSummary } from './query.js';
 
-const str = (value: unknown): string => (typeof value === 'string' ? value : value === null || value === undefined ? '' : String(value));
+const str = (value: unknown): string =>
+  typeof value === 'string' ? value : value === null || value === undefined ? '' : String(value);
 
 // C0 controls, DEL, C1 controls, and the Unicode bidi embeddings, overrides and isolates (Trojan Source).
 const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]/g;
@@ -22,7 +23,18 @@ export function terminalSafe(text: string): string {
 
 // ---- table ----
 
-export const TABLE_HEADER = ['TIME', 'AGENT', 'EFFECT', 'METHOD', 'HOST', 'PATH', 'RULE', 'REASON', 'STATUS', 'OUT/IN'] as const;
+export const TABLE_HEADER = [
+  'TIME',
+  'AGENT',
+  'EFFECT',
+  'METHOD',
+  'HOST',
+  'PATH',
+  'RULE',
+  'REASON',
+  'STATUS',
+  'OUT/IN',
+] as const;
 /** Longest path shown in the table (the rest is cut with …; --format json has it whole). */
 export const TABLE_PATH_WIDTH = 48;
 /** Rows held to size the columns before the first line is printed. */
@@ -31,7 +43,10 @@ const SIZING_ROWS = 100;
 const MAX_COLUMN = TABLE_PATH_WIDTH;
 
 export function tableCells(r: AuditLineRecord): string[] {
-  const hostPort = r.host === null || r.host === undefined ? '-' : `${str(r.host)}${typeof r.port === 'number' && r.port !== 80 && r.port !== 443 ? `:${r.port}` : ''}`;
+  const hostPort =
+    r.host === null || r.host === undefined
+      ? '-'
+      : `${str(r.host)}${typeof r.port === 'number' && r.port !== 80 && r.port !== 443 ? `:${r.port}` : ''}`;
   const effect = `${str(r.effect) || '-'}${r.wouldDeny === true ? '*' : ''}`;
   let path = str(r.path) || (r.event === 'tunnel' ? '(tunnel)' : '-');
   if (path.length > TABLE_PATH_WIDTH) path = `${path.slice(0, TABLE_PATH_WIDTH - 1)}…`;
@@ -71,7 +86,9 @@ export class TableWriter {
   release(): void {
     if (this.widths) return;
     const rows = [[...TABLE_HEADER], ...this.held];
-    this.widths = TABLE_HEADER.map((_, i) => Math.min(MAX_COLUMN, Math.max(...rows.map((row) => displayWidth(row[i] ?? '')))));
+    this.widths = TABLE_HEADER.map((_, i) =>
+      Math.min(MAX_COLUMN, Math.max(...rows.map((row) => displayWidth(row[i] ?? '')))),
+    );
     for (const row of rows) this.emit(this.format(row));
     this.held = [];
   }
@@ -79,7 +96,9 @@ export class TableWriter {
   private format(cells: readonly string[]): string {
     const widths = this.widths as number[];
     return cells
-      .map((cell, i) => (i === cells.length - 1 ? cell : cell + ' '.repeat(Math.max(0, (widths[i] ?? 0) - displayWidth(cell)))))
+      .map((cell, i) =>
+        i === cells.length - 1 ? cell : cell + ' '.repeat(Math.max(0, (widths[i] ?? 0) - displayWidth(cell))),
+      )
       .join('  ')
       .trimEnd();
   }
@@ -106,9 +125,31 @@ export function humanBytes(value: unknown): string {
 // ---- CSV (RFC 4180) ----
 
 export const CSV_COLUMNS = [
-  'time', 'seq', 'id', 'event', 'agent', 'identity', 'effect', 'wouldDeny', 'method', 'scheme', 'host', 'port', 'path',
-  'rule', 'reason', 'status', 'bytesOut', 'bytesIn', 'durationMs', 'resolved', 'sni', 'policyRevision', 'userAgent',
-  'client', 'message',
+  'time',
+  'seq',
+  'id',
+  'event',
+  'agent',
+  'identity',
+  'effect',
+  'wouldDeny',
+  'method',
+  'scheme',
+  'host',
+  'port',
+  'path',
+  'rule',
+  'reason',
+  'status',
+  'bytesOut',
+  'bytesIn',
+  'durationMs',
+  'resolved',
+  'sni',
+  'policyRevision',
+  'userAgent',
+  'client',
+  'message',
 ] as const;
 
 export function csvHeader(): string {
@@ -143,12 +184,19 @@ export function summaryText(s: AuditSummary): string[] {
   for (const a of s.agents) lines.push('', ...agentText(a));
   if (s.lockdowns.length > 0) {
     lines.push('', `lockdowns switched (${s.lockdowns.length}):`);
-    for (const l of s.lockdowns) lines.push(`  ${l.time ?? '-'}  ${l.on ? 'on ' : 'off'}  ${l.agent === '*' ? 'every agent' : `agent ${terminalSafe(l.agent)}`}  by ${terminalSafe(l.by)}${l.reason ? `: ${terminalSafe(l.reason)}` : ''}`);
+    for (const l of s.lockdowns)
+      lines.push(
+        `  ${l.time ?? '-'}  ${l.on ? 'on ' : 'off'}  ${l.agent === '*' ? 'every agent' : `agent ${terminalSafe(l.agent)}`}  by ${terminalSafe(l.by)}${l.reason ? `: ${terminalSafe(l.reason)}` : ''}`,
+      );
   }
   for (const scope of s.scopes) lines.push('', ...scopeText(scope));
   if (s.approvals.length > 0 || s.approvalsNotTracked > 0) lines.push('', ...approvalsText(s));
-  lines.push('', `policy revisions seen (${s.revisions.length}); reloads ${s.policyReloads}, rejected ${s.policyRejected}`);
-  for (const r of s.revisions) lines.push(`  ${terminalSafe(r.revision)}  ${r.records} records  ${r.firstSeen ?? '-'} to ${r.lastSeen ?? '-'}`);
+  lines.push(
+    '',
+    `policy revisions seen (${s.revisions.length}); reloads ${s.policyReloads}, rejected ${s.policyRejected}`,
+  );
+  for (const r of s.revisions)
+    lines.push(`  ${terminalSafe(r.revision)}  ${r.records} records  ${r.firstSeen ?? '-'} to ${r.lastSeen ?? '-'}`);
   return lines;
 }
 
@@ -167,9 +215,13 @@ function agentText(a: AgentSummary): string[] {
   if (a.bytesOutByHost.length > 0) {
     lines.push('  bytes out by host:');
     const width = Math.max(...a.bytesOutByHost.map((h) => String(h.bytesOut).length));
-    for (const h of a.bytesOutByHost) lines.push(`    ${String(h.bytesOut).padStart(width)}  ${terminalSafe(h.host)}  (${h.requests} request${h.requests === 1 ? '' : 's'})`);
+    for (const h of a.bytesOutByHost)
+      lines.push(
+        `    ${String(h.bytesOut).padStart(width)}  ${terminalSafe(h.host)}  (${h.requests} request${h.requests === 1 ? '' : 's'})`,
+      );
   }
-  if (a.recordsNotTracked > 0) lines.push(`  (${a.recordsNotTracked} records about further hosts are counted above but not listed by host)`);
+  if (a.recordsNotTracked > 0)
+    lines.push(`  (${a.recordsNotTracked} records about further hosts are counted above but not listed by host)`);
   return lines;
 }
 
@@ -179,11 +231,23 @@ function scopeText(scope: ScopeSummary): string[] {
   const lines = [`scope ${terminalSafe(scope.scope)}: ${opened} host${opened === 1 ? '' : 's'} opened`];
   for (const h of scope.hosts) {
     const where = `${h.host}${h.port === null ? '' : `:${h.port}`}`;
-    const extra = [h.refusedFull > 0 ? `refused scope_full ${h.refusedFull}` : '', h.revoked > 0 ? `revoked ${h.revoked}` : ''].filter(Boolean).join(', ');
-    const first = h.firstOpened ? `first opened ${h.firstOpened} by request ${h.openedBy ?? '?'}` : 'not opened in this period';
-    lines.push(terminalSafe(`  ${where}  agent ${h.agent}  ${first}; ${h.requests} request${h.requests === 1 ? '' : 's'}, bytes out ${h.bytesOut} (${humanBytes(h.bytesOut)})${extra ? `; ${extra}` : ''}`));
+    const extra = [
+      h.refusedFull > 0 ? `refused scope_full ${h.refusedFull}` : '',
+      h.revoked > 0 ? `revoked ${h.revoked}` : '',
+    ]
+      .filter(Boolean)
+      .join(', ');
+    const first = h.firstOpened
+      ? `first opened ${h.firstOpened} by request ${h.openedBy ?? '?'}`
+      : 'not opened in this period';
+    lines.push(
+      terminalSafe(
+        `  ${where}  agent ${h.agent}  ${first}; ${h.requests} request${h.requests === 1 ? '' : 's'}, bytes out ${h.bytesOut} (${humanBytes(h.bytesOut)})${extra ? `; ${extra}` : ''}`,
+      ),
+    );
   }
-  if (scope.recordsNotTracked > 0) lines.push(`  (${scope.recordsNotTracked} records about further hosts are not listed)`);
+  if (scope.recordsNotTracked > 0)
+    lines.push(`  (${scope.recordsNotTracked} records about further hosts are not listed)`);
   return lines;
 }
 
@@ -191,10 +255,18 @@ function approvalsText(s: AuditSummary): string[] {
   const lines = [`approvals (${s.approvals.length})`];
   for (const a of s.approvals) {
     const where = `${a.host}${a.port === null ? '' : `:${a.port}`}`;
-    const answers = a.decisions.length === 0 ? 'no answer' : a.decisions.map((d) => `${d.grant} by ${d.by}${d.rule ? ` (rule ${d.rule})` : ''}`).join(', then ');
+    const answers =
+      a.decisions.length === 0
+        ? 'no answer'
+        : a.decisions.map((d) => `${d.grant} by ${d.by}${d.rule ? ` (rule ${d.rule})` : ''}`).join(', then ');
     const used = `${a.approvedRequests} approved request${a.approvedRequests === 1 ? '' : 's'} (bytes out ${a.bytesOut})`;
-    lines.push(terminalSafe(`  ${a.id}  agent ${a.agent}  ${where}  asked ${a.requestedAt ?? '-'}; refused pending ${a.pendingRefusals}; ${answers}; ${used}${a.deniedRequests > 0 ? `; refused denied ${a.deniedRequests}` : ''}`));
+    lines.push(
+      terminalSafe(
+        `  ${a.id}  agent ${a.agent}  ${where}  asked ${a.requestedAt ?? '-'}; refused pending ${a.pendingRefusals}; ${answers}; ${used}${a.deniedRequests > 0 ? `; refused denied ${a.deniedRequests}` : ''}`,
+      ),
+    );
   }
-  if (s.approvalsNotTracked > 0) lines.push(`  (${s.approvalsNotTracked} records about further approvals are not listed)`);
+  if (s.approvalsNotTracked > 0)
+    lines.push(`  (${s.approvalsNotTracked} records about further approvals are not listed)`);
   return lines;
 }

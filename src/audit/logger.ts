@@ -29,6 +29,8 @@ export interface AuditLog {
   readonly count: number;
   /** The end of the chain: the last record's seq and the SHA-256 of its line. */
   readonly head: ChainHead;
+  /** How long the oldest record not yet in the file has waited, in ms (files; 0 otherwise). */
+  lagMs?(): number;
 }
 
 export interface AuditLogOptions {
@@ -51,6 +53,7 @@ interface LineSink {
   flush(): Promise<void>;
   close(): Promise<void>;
   reopen(): Promise<void>;
+  lagMs?(): number;
 }
 
 export function openAuditLog(target: string, options: AuditLogOptions = {}): AuditLog {
@@ -59,18 +62,29 @@ export function openAuditLog(target: string, options: AuditLogOptions = {}): Aud
   let sink: LineSink;
   let head: ChainHead = EMPTY_CHAIN;
   if (target === '-') {
-    if (options.maxBytes !== undefined) throw new LeashError('LEASH_USAGE', '--audit-max-size needs --audit FILE (stdout cannot be rotated)');
+    if (options.maxBytes !== undefined)
+      throw new LeashError('LEASH_USAGE', '--audit-max-size needs --audit FILE (stdout cannot be rotated)');
     sink = stdoutSink();
   } else {
     let file: FileSink;
     try {
-      file = new FileSink(target, { maxBytes: options.maxBytes, keep: options.keep, syncIntervalMs: options.syncIntervalMs, onError: (err) => log(`leash: ${err.message}`) });
+      file = new FileSink(target, {
+        maxBytes: options.maxBytes,
+        keep: options.keep,
+        syncIntervalMs: options.syncIntervalMs,
+        onError: (err) => log(`leash: ${err.message}`),
+      });
     } catch (err) {
-      throw new LeashError('LEASH_AUDIT', `cannot open the audit log ${target}: ${(err as Error).message}`, { cause: err });
+      throw new LeashError('LEASH_AUDIT', `cannot open the audit log ${target}: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
     sink = file;
     const resumed = file.tail === undefined ? undefined : resumeChain(file.tail);
-    if (file.repairedTail) log(`leash: ${target} ended in an incomplete line (a crash while writing?); it was ended with a newline and a new chain starts (leash audit verify will point at it)`);
+    if (file.repairedTail)
+      log(
+        `leash: ${target} ended in an incomplete line (a crash while writing?); it was ended with a newline and a new chain starts (leash audit verify will point at it)`,
+      );
     if (resumed && !file.repairedTail) {
       head = resumed;
       log(`leash: audit log ${target}: continuing the chain at seq ${head.seq + 1}`);
@@ -98,13 +112,25 @@ export function openAuditLog(target: string, options: AuditLogOptions = {}): Aud
       } catch (err) {
         // Records are plain data and always serialise; if one ever does not, the chain still gets a line for it.
         const { id, event, agent, effect, reason } = record;
-        next = chainLine(head, { id, event, agent, effect, reason, message: `audit record could not be serialised: ${(err as Error).message}` }, time);
+        next = chainLine(
+          head,
+          {
+            id,
+            event,
+            agent,
+            effect,
+            reason,
+            message: `audit record could not be serialised: ${(err as Error).message}`,
+          },
+          time,
+        );
       }
       head = next.head;
       sink.write(next.line);
       count++;
     },
     flush: () => (closed ? Promise.resolve() : sink.flush()),
+    lagMs: () => sink.lagMs?.() ?? 0,
     reopen: () => (closed ? Promise.resolve() : sink.reopen()),
     async close() {
       if (closed) return;
@@ -118,18 +144,24 @@ export function openAuditLog(target: string, options: AuditLogOptions = {}): Aud
  * Parses `--audit-max-size` (bytes, or with K/M/G for KiB/MiB/GiB: `100M`, `1G`, `512K`; a trailing `B`/`iB` is
  * allowed) and `--audit-keep` (1 to 1000).
  */
-export function parseRotation(maxSize: string | undefined, keep: string | undefined): { maxBytes?: number; keep?: number } {
+export function parseRotation(
+  maxSize: string | undefined,
+  keep: string | undefined,
+): { maxBytes?: number; keep?: number } {
   const out: { maxBytes?: number; keep?: number } = {};
   if (maxSize !== undefined) {
     const m = /^(\d+(?:\.\d+)?)\s*([kmg]?)(?:i?b)?$/i.exec(maxSize.trim());
     const bytes = m ? Math.floor(Number(m[1]) * 1024 ** ' kmg'.indexOf((m[2] || ' ').toLowerCase())) : NaN;
-    if (!m || !(bytes >= 1)) throw new LeashError('LEASH_USAGE', `--audit-max-size needs a size such as 100M, 1G or 500K, got "${maxSize}"`);
+    if (!m || !(bytes >= 1))
+      throw new LeashError('LEASH_USAGE', `--audit-max-size needs a size such as 100M, 1G or 500K, got "${maxSize}"`);
     out.maxBytes = bytes;
   }
   if (keep !== undefined) {
-    if (maxSize === undefined) throw new LeashError('LEASH_USAGE', '--audit-keep applies to --audit-max-size rotation; give both');
+    if (maxSize === undefined)
+      throw new LeashError('LEASH_USAGE', '--audit-keep applies to --audit-max-size rotation; give both');
     const n = /^\d+$/.test(keep) ? Number(keep) : NaN;
-    if (!(n >= 1 && n <= 1000)) throw new LeashError('LEASH_USAGE', `--audit-keep needs a whole number from 1 to 1000, got "${keep}"`);
+    if (!(n >= 1 && n <= 1000))
+      throw new LeashError('LEASH_USAGE', `--audit-keep needs a whole number from 1 to 1000, got "${keep}"`);
     out.keep = n;
   }
   return out;

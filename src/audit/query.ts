@@ -112,7 +112,10 @@ export function parseTimeBound(text: string, now: number, flag: string): number 
   const m = /^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?)(Z|[+-]\d{2}:?\d{2})?)?$/i.exec(trimmed);
   const ms = m ? Date.parse(`${m[1]}T${m[2] ?? '00:00'}${m[3] ?? 'Z'}`) : NaN;
   if (Number.isNaN(ms)) {
-    throw new LeashError('LEASH_USAGE', `--${flag} needs a duration back from now (30m, 24h, 7d) or an ISO date or time (2026-11-22, 2026-11-22T07:00Z), got "${text}"`);
+    throw new LeashError(
+      'LEASH_USAGE',
+      `--${flag} needs a duration back from now (30m, 24h, 7d) or an ISO date or time (2026-11-22, 2026-11-22T07:00Z), got "${text}"`,
+    );
   }
   return ms;
 }
@@ -211,7 +214,12 @@ export interface ApprovalSummary {
   /** Requests refused while it was pending (pending_approval). */
   readonly pendingRefusals: number;
   /** The answers, in log order: `once by alice`, `deny by bob`. */
-  readonly decisions: readonly { readonly grant: string; readonly by: string; readonly time: string | null; readonly rule?: string }[];
+  readonly decisions: readonly {
+    readonly grant: string;
+    readonly by: string;
+    readonly time: string | null;
+    readonly rule?: string;
+  }[];
   /** Requests let through by it (reason approved), and the bytes they sent upstream. */
   readonly approvedRequests: number;
   readonly bytesOut: number;
@@ -260,12 +268,18 @@ export class SummaryBuilder {
   private firstTime: string | null = null;
   private lastTime: string | null = null;
   private readonly agents = new Map<string, AgentTally>();
-  private readonly revisions = new Map<string, { records: number; firstSeen: string | null; lastSeen: string | null }>();
+  private readonly revisions = new Map<
+    string,
+    { records: number; firstSeen: string | null; lastSeen: string | null }
+  >();
   private policyReloads = 0;
   private policyRejected = 0;
   private readonly lockdowns: LockdownSwitch[] = [];
   private readonly scopes = new Map<string, { hosts: Map<string, Mutable<ScopeHost>>; notTracked: number }>();
-  private readonly approvals = new Map<string, Mutable<ApprovalSummary> & { decisions: ApprovalSummary['decisions'][number][] }>();
+  private readonly approvals = new Map<
+    string,
+    Mutable<ApprovalSummary> & { decisions: ApprovalSummary['decisions'][number][] }
+  >();
   private approvalsNotTracked = 0;
 
   add(record: AuditLineRecord): void {
@@ -290,8 +304,17 @@ export class SummaryBuilder {
       return;
     }
     if (event === 'lockdown') {
-      const detail = (typeof record.lockdown === 'object' && record.lockdown !== null ? record.lockdown : {}) as Record<string, unknown>;
-      this.lockdowns.push({ time, on: record.reason === 'lockdown_on', agent: str(record.agent) ?? '(unknown)', by: str(detail.by) ?? '(unknown)', reason: str(detail.reason) ?? null });
+      const detail = (typeof record.lockdown === 'object' && record.lockdown !== null ? record.lockdown : {}) as Record<
+        string,
+        unknown
+      >;
+      this.lockdowns.push({
+        time,
+        on: record.reason === 'lockdown_on',
+        agent: str(record.agent) ?? '(unknown)',
+        by: str(detail.by) ?? '(unknown)',
+        reason: str(detail.reason) ?? null,
+      });
       if (this.lockdowns.length > MAX_LOCKDOWNS) this.lockdowns.shift();
       return;
     }
@@ -370,10 +393,17 @@ export class SummaryBuilder {
       .sort(([a], [b]) => compare(a, b))
       .map(([scope, s]) => ({
         scope,
-        hosts: [...s.hosts.values()].sort((a, b) => b.bytesOut - a.bytesOut || b.requests - a.requests || compare(`${a.host}:${a.agent}`, `${b.host}:${b.agent}`)),
+        hosts: [...s.hosts.values()].sort(
+          (a, b) =>
+            b.bytesOut - a.bytesOut ||
+            b.requests - a.requests ||
+            compare(`${a.host}:${a.agent}`, `${b.host}:${b.agent}`),
+        ),
         recordsNotTracked: s.notTracked,
       }));
-    const approvals = [...this.approvals.values()].sort((a, b) => compare(a.requestedAt ?? '', b.requestedAt ?? '') || compare(a.id, b.id));
+    const approvals = [...this.approvals.values()].sort(
+      (a, b) => compare(a.requestedAt ?? '', b.requestedAt ?? '') || compare(a.id, b.id),
+    );
     return {
       records: this.records,
       firstTime: this.firstTime,
@@ -413,7 +443,18 @@ export class SummaryBuilder {
         s.notTracked++;
         return;
       }
-      entry = { agent, host, port, opened: 0, firstOpened: null, openedBy: null, requests: 0, bytesOut: 0, refusedFull: 0, revoked: 0 };
+      entry = {
+        agent,
+        host,
+        port,
+        opened: 0,
+        firstOpened: null,
+        openedBy: null,
+        requests: 0,
+        bytesOut: 0,
+        refusedFull: 0,
+        revoked: 0,
+      };
       s.hosts.set(key, entry);
     }
     if (event === 'scope' && reason === 'scope_opened') {
@@ -434,7 +475,8 @@ export class SummaryBuilder {
 
   /** approval_requested and approval_decided records, and requests refused or allowed by an approval. */
   private addApproval(record: AuditLineRecord, event: string | undefined, time: string | null): void {
-    const approval = record.approval as { id?: unknown; grant?: unknown; by?: unknown; rule?: unknown; state?: unknown } | undefined;
+    const approval = record.approval as
+      { id?: unknown; grant?: unknown; by?: unknown; rule?: unknown; state?: unknown } | undefined;
     const id = str(approval?.id);
     if (id === undefined) return;
     let entry = this.approvals.get(id);
@@ -443,7 +485,18 @@ export class SummaryBuilder {
         this.approvalsNotTracked++;
         return;
       }
-      entry = { id, agent: str(record.agent) ?? '(unknown)', host: str(record.host) ?? NO_HOST, port: typeof record.port === 'number' ? record.port : null, requestedAt: null, pendingRefusals: 0, decisions: [], approvedRequests: 0, bytesOut: 0, deniedRequests: 0 };
+      entry = {
+        id,
+        agent: str(record.agent) ?? '(unknown)',
+        host: str(record.host) ?? NO_HOST,
+        port: typeof record.port === 'number' ? record.port : null,
+        requestedAt: null,
+        pendingRefusals: 0,
+        decisions: [],
+        approvedRequests: 0,
+        bytesOut: 0,
+        deniedRequests: 0,
+      };
       this.approvals.set(id, entry);
     }
     const reason = record.reason;
@@ -466,7 +519,20 @@ export class SummaryBuilder {
   private tally(agent: string): AgentTally {
     let tally = this.agents.get(agent);
     if (!tally) {
-      tally = { requests: 0, allowed: 0, denied: 0, wouldDeny: 0, rateLimited: 0, grantsIssued: 0, grantsUsed: 0, bytesOut: 0, bytesIn: 0, lockdownRefused: 0, hosts: new Map(), notTracked: 0 };
+      tally = {
+        requests: 0,
+        allowed: 0,
+        denied: 0,
+        wouldDeny: 0,
+        rateLimited: 0,
+        grantsIssued: 0,
+        grantsUsed: 0,
+        bytesOut: 0,
+        bytesIn: 0,
+        lockdownRefused: 0,
+        hosts: new Map(),
+        notTracked: 0,
+      };
       this.agents.set(agent, tally);
     }
     return tally;

@@ -60,7 +60,10 @@ export async function auditInputs(args: readonly string[], defaultPath: string):
   if (args.length === 0) {
     const siblings = await rotatedSiblings(defaultPath);
     if (siblings.length === 0) {
-      throw new LeashError('LEASH_AUDIT', `no audit log at ${defaultPath}: pass FILE or DIR, or set LEASH_AUDIT to the path leash serve --audit writes`);
+      throw new LeashError(
+        'LEASH_AUDIT',
+        `no audit log at ${defaultPath}: pass FILE or DIR, or set LEASH_AUDIT to the path leash serve --audit writes`,
+      );
     }
     found.push(...siblings);
     live = defaultPath;
@@ -94,7 +97,11 @@ async function statOrThrow(file: string): Promise<Stats> {
   try {
     return await stat(file);
   } catch (err) {
-    throw new LeashError('LEASH_AUDIT', `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
+    throw new LeashError(
+      'LEASH_AUDIT',
+      `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      { cause: err },
+    );
   }
 }
 
@@ -121,7 +128,11 @@ async function describe(file: string): Promise<AuditInput> {
   try {
     const magic = Buffer.alloc(2);
     const { bytesRead } = await handle.read(magic, 0, 2, 0);
-    return { path: file, size: (await handle.stat()).size, gzip: bytesRead === 2 && magic[0] === 0x1f && magic[1] === 0x8b };
+    return {
+      path: file,
+      size: (await handle.stat()).size,
+      gzip: bytesRead === 2 && magic[0] === 0x1f && magic[1] === 0x8b,
+    };
   } finally {
     await handle.close();
   }
@@ -138,16 +149,21 @@ async function orderKey(input: AuditInput): Promise<OrderKey> {
   let first: Buffer | undefined;
   if (input.size > 0) {
     const controller = new AbortController();
-    await readInput(input, (bytes, _f, _l, state) => {
-      if (first === undefined && state !== 'too_long') first = Buffer.from(bytes);
-      controller.abort();
-    }, { signal: controller.signal }).catch(() => {});
+    await readInput(
+      input,
+      (bytes, _f, _l, state) => {
+        if (first === undefined && state !== 'too_long') first = Buffer.from(bytes);
+        controller.abort();
+      },
+      { signal: controller.signal },
+    ).catch(() => {});
   }
   if (first !== undefined) {
     try {
       const record = JSON.parse(first.toString('utf8')) as { time?: unknown; seq?: unknown };
       const ms = typeof record.time === 'string' ? Date.parse(record.time) : NaN;
-      if (!Number.isNaN(ms)) return { time: new Date(ms).toISOString(), seq: typeof record.seq === 'number' ? record.seq : 0 };
+      if (!Number.isNaN(ms))
+        return { time: new Date(ms).toISOString(), seq: typeof record.seq === 'number' ? record.seq : 0 };
     } catch {
       // not a record: ordered by mtime below
     }
@@ -226,22 +242,38 @@ export class LineSplitter {
 }
 
 /** Reads the inputs in order, line by line. */
-export async function readAuditInputs(inputs: readonly AuditInput[], onLine: OnLine, options: ReadOptions = {}): Promise<void> {
+export async function readAuditInputs(
+  inputs: readonly AuditInput[],
+  onLine: OnLine,
+  options: ReadOptions = {},
+): Promise<void> {
   const bytesTotal = inputs.reduce((sum, f) => sum + f.size, 0);
   let before = 0;
   let lines = 0;
   for (const input of inputs) {
     if (options.signal?.aborted) return;
     const onChunk = options.onChunk;
-    await readInput(input, onLine, {
-      signal: options.signal,
-      onChunk: onChunk && ((p) => onChunk({ bytesRead: before + p.bytesRead, bytesTotal, lines: lines + p.lines, file: input.path })),
-    }, (n) => (lines += n));
+    await readInput(
+      input,
+      onLine,
+      {
+        signal: options.signal,
+        onChunk:
+          onChunk &&
+          ((p) => onChunk({ bytesRead: before + p.bytesRead, bytesTotal, lines: lines + p.lines, file: input.path })),
+      },
+      (n) => (lines += n),
+    );
     before += input.size;
   }
 }
 
-async function readInput(input: AuditInput, onLine: OnLine, options: ReadOptions, done?: (lines: number) => void): Promise<void> {
+async function readInput(
+  input: AuditInput,
+  onLine: OnLine,
+  options: ReadOptions,
+  done?: (lines: number) => void,
+): Promise<void> {
   const splitter = new LineSplitter(input.path, onLine);
   const raw = input.path === '-' ? process.stdin : createReadStream(input.path, { highWaterMark: CHUNK });
   let bytesRead = 0;
@@ -256,7 +288,11 @@ async function readInput(input: AuditInput, onLine: OnLine, options: ReadOptions
     }
     splitter.end();
   } catch (err) {
-    throw new LeashError('LEASH_AUDIT', `cannot read ${input.path === '-' ? 'stdin' : input.path}: ${(err as Error).message}`, { cause: err });
+    throw new LeashError(
+      'LEASH_AUDIT',
+      `cannot read ${input.path === '-' ? 'stdin' : input.path}: ${(err as Error).message}`,
+      { cause: err },
+    );
   } finally {
     if (raw !== process.stdin) (raw as { destroy(): void }).destroy();
     if (source !== raw) (source as { destroy(): void }).destroy();

@@ -128,7 +128,12 @@ export interface AuditRecord {
  * A record with every field present and nothing decided yet (a deny with reason internal_error until someone says
  * otherwise), so a record that is written early still fails closed in what it claims.
  */
-export function newRecord(id: string, event: AuditEvent, policyRevision: string, fields: Partial<AuditRecord> = {}): AuditRecord {
+export function newRecord(
+  id: string,
+  event: AuditEvent,
+  policyRevision: string,
+  fields: Partial<AuditRecord> = {},
+): AuditRecord {
   return {
     id,
     event,

@@ -25,22 +25,78 @@ export const REDACTED = '[REDACTED]';
 export type FieldKind = 'target' | 'host' | 'text';
 
 const SENSITIVE_QUERY_KEYS: ReadonlySet<string> = new Set([
-  'token', 'access_token', 'refresh_token', 'id_token', 'api_key', 'apikey', 'api-key', 'key', 'secret',
-  'client_secret', 'pass', 'password', 'passwd', 'pwd', 'pw', 'auth', 'authorization', 'sig', 'signature', 'code',
-  'session', 'sessionid', 'sid', 'jwt', 'credential', 'credentials', 'otp', 'x-amz-signature', 'x-amz-credential',
-  'x-amz-security-token', 'x-goog-signature', 'x-goog-credential',
+  'token',
+  'access_token',
+  'refresh_token',
+  'id_token',
+  'api_key',
+  'apikey',
+  'api-key',
+  'key',
+  'secret',
+  'client_secret',
+  'pass',
+  'password',
+  'passwd',
+  'pwd',
+  'pw',
+  'auth',
+  'authorization',
+  'sig',
+  'signature',
+  'code',
+  'session',
+  'sessionid',
+  'sid',
+  'jwt',
+  'credential',
+  'credentials',
+  'otp',
+  'x-amz-signature',
+  'x-amz-credential',
+  'x-amz-security-token',
+  'x-goog-signature',
+  'x-goog-credential',
 ]);
 // `sessid` also catches PHPSESSID, which `session` misses; `auth…` but not `author`; `pass…` but not `passenger`.
 const SENSITIVE_QUERY_KEY_PART = new RegExp(
   [
-    'token', 'secret', 'passw', 'passphrase', 'passcode', 'apikey', 'api_key', 'api-key', 'signature', 'credential',
-    'session', 'sessid', 'private', '^auth(?!ors?$)', '^pass(?:$|[_.-])',
+    'token',
+    'secret',
+    'passw',
+    'passphrase',
+    'passcode',
+    'apikey',
+    'api_key',
+    'api-key',
+    'signature',
+    'credential',
+    'session',
+    'sessid',
+    'private',
+    '^auth(?!ors?$)',
+    '^pass(?:$|[_.-])',
   ].join('|'),
 );
 // `key` as a word (`key`, `api_key`, `x-api-key`, `key_id`) or a known compound (`accesskey`), not `monkey`/`keyboard`.
 const KEY_COMPOUNDS = [
-  'api', 'access', 'secret', 'private', 'auth', 'session', 'signing', 'master', 'licen[cs]e', 'app', 'client',
-  'subscription', 'encryption', 'account', 'service', 'user', 'server',
+  'api',
+  'access',
+  'secret',
+  'private',
+  'auth',
+  'session',
+  'signing',
+  'master',
+  'licen[cs]e',
+  'app',
+  'client',
+  'subscription',
+  'encryption',
+  'account',
+  'service',
+  'user',
+  'server',
 ];
 const KEY_WORD = new RegExp(`(?:^|[^a-z])key(?:$|[^a-z])|(?:${KEY_COMPOUNDS.join('|')})key`);
 // camelCase `apiKey`, `accessKeyId`, `AccountKey` (read on the key as sent, before lower-casing).
@@ -48,8 +104,15 @@ const CAMEL_KEY = /(?:^|[a-z0-9])Key(?![a-z])/;
 
 // Header-like keys whose value is a credential as a whole, whatever its format.
 const SECRET_VALUE_KEYS: ReadonlySet<string> = new Set([
-  'authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'x-api-key', 'api-key',
-  'x-auth-token', 'x-goog-api-key', 'x-amz-security-token',
+  'authorization',
+  'proxy-authorization',
+  'cookie',
+  'set-cookie',
+  'x-api-key',
+  'api-key',
+  'x-auth-token',
+  'x-goog-api-key',
+  'x-amz-security-token',
 ]);
 const TARGET_KEYS: ReadonlySet<string> = new Set(['path', 'url']);
 const HOST_KEYS: ReadonlySet<string> = new Set(['host', 'sni', 'found', 'hostname']);
@@ -311,8 +374,7 @@ export function redactFlatRecord<T extends object>(record: T): T {
     else if (value === null || typeof value !== 'object') out[key] = value;
     else if (Array.isArray(value) && value.every((item) => typeof item === 'string')) {
       out[key] = value.map((item: string) => redactString(item, 'text'));
-    }
-    else out[key] = redactRecord(value);
+    } else out[key] = redactRecord(value);
   }
   return out as T;
 }
@@ -364,7 +426,9 @@ function define(target: Record<string, unknown>, name: string, value: unknown): 
  * Returns `record` itself when there is nothing to remove.
  */
 export function redactValues<T>(record: T, values: readonly string[]): T {
-  const forms = [...new Set(values.filter((v) => v.length >= 4).flatMap(valueForms))].sort((a, b) => b.length - a.length);
+  const forms = [...new Set(values.filter((v) => v.length >= 4).flatMap(valueForms))].sort(
+    (a, b) => b.length - a.length,
+  );
   if (forms.length === 0) return record;
   const scrub = (text: string) => {
     let out = text;

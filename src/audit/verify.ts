@@ -61,7 +61,11 @@ export class ChainVerifier {
   add(bytes: Uint8Array, at: LineAt, terminated = true): void {
     if (this.found) return;
     if (!terminated) {
-      this.fail('incomplete', at, `${formatAt(at)}: incomplete last line (no newline): a write was cut short, or the file was truncated`);
+      this.fail(
+        'incomplete',
+        at,
+        `${formatAt(at)}: incomplete last line (no newline): a write was cut short, or the file was truncated`,
+      );
       return;
     }
     let record: unknown;
@@ -74,7 +78,11 @@ export class ChainVerifier {
     const fields = chainFields(record);
     if (!fields) {
       const v = (record as { v?: unknown } | null)?.v;
-      this.fail('unchained', at, `${formatAt(at)}: record has no seq/prev${v === 1 ? ' (format v1, written before the chain existed)' : ''}: cannot be verified`);
+      this.fail(
+        'unchained',
+        at,
+        `${formatAt(at)}: record has no seq/prev${v === 1 ? ' (format v1, written before the chain existed)' : ''}: cannot be verified`,
+      );
       return;
     }
     const link: Link = { seq: fields.seq, hash: hashLine(bytes), at };
@@ -83,7 +91,11 @@ export class ChainVerifier {
     if (this.pendingGap) {
       const { before, link: after } = this.pendingGap;
       if (link.seq > before.seq && link.seq < after.seq) {
-        this.fail('reordered', link.at, `${formatAt(link.at)}: record seq ${link.seq} comes after seq ${after.seq} (${formatAt(after.at)}): records are out of order`);
+        this.fail(
+          'reordered',
+          link.at,
+          `${formatAt(link.at)}: record seq ${link.seq} comes after seq ${after.seq} (${formatAt(after.at)}): records are out of order`,
+        );
         return;
       }
       this.reportGap(before, after);
@@ -95,14 +107,22 @@ export class ChainVerifier {
       this.chains++;
       if (last !== undefined && this.chainStarts.length < 100) this.chainStarts.push(at);
     } else if (fields.seq === 1) {
-      this.fail('broken_link', at, `${formatAt(at)}: record seq 1 must start a chain with prev ${GENESIS.slice(0, 8)}…, but prev is ${fields.prev.slice(0, 12)}…`);
+      this.fail(
+        'broken_link',
+        at,
+        `${formatAt(at)}: record seq 1 must start a chain with prev ${GENESIS.slice(0, 8)}…, but prev is ${fields.prev.slice(0, 12)}…`,
+      );
       return;
     } else if (last === undefined) {
       this.chains++;
       this.startsAt = fields.seq;
     } else if (fields.seq === last.seq + 1) {
       if (fields.prev !== last.hash) {
-        this.fail('broken_link', at, `${formatAt(at)}: broken link: prev is not the hash of the record before it (${formatAt(last.at)}, seq ${last.seq}): that record was altered, or records were inserted or removed between them`);
+        this.fail(
+          'broken_link',
+          at,
+          `${formatAt(at)}: broken link: prev is not the hash of the record before it (${formatAt(last.at)}, seq ${last.seq}): that record was altered, or records were inserted or removed between them`,
+        );
         return;
       }
     } else if (fields.seq > last.seq + 1) {
@@ -110,7 +130,11 @@ export class ChainVerifier {
       this.last = link;
       return;
     } else {
-      this.fail('reordered', at, `${formatAt(at)}: record seq ${fields.seq} comes after seq ${last.seq} (${formatAt(last.at)}): records are out of order or duplicated`);
+      this.fail(
+        'reordered',
+        at,
+        `${formatAt(at)}: record seq ${fields.seq} comes after seq ${last.seq} (${formatAt(last.at)}): records are out of order or duplicated`,
+      );
       return;
     }
     this.last = link;
@@ -120,12 +144,23 @@ export class ChainVerifier {
   finish(): VerifyResult {
     if (this.pendingGap && !this.found) this.reportGap(this.pendingGap.before, this.pendingGap.link);
     const head = this.last && !this.found ? { seq: this.last.seq, hash: this.last.hash, at: this.last.at } : undefined;
-    return { records: this.records, chains: this.chains, chainStarts: this.chainStarts, startsAt: this.startsAt, head, finding: this.found };
+    return {
+      records: this.records,
+      chains: this.chains,
+      chainStarts: this.chainStarts,
+      startsAt: this.startsAt,
+      head,
+      finding: this.found,
+    };
   }
 
   private reportGap(before: Link, after: Link): void {
     const missing = after.seq - before.seq - 1;
-    this.fail('gap', after.at, `${formatAt(after.at)}: gap: seq jumps from ${before.seq} (${formatAt(before.at)}) to ${after.seq}: ${missing} record${missing === 1 ? '' : 's'} missing`);
+    this.fail(
+      'gap',
+      after.at,
+      `${formatAt(after.at)}: gap: seq jumps from ${before.seq} (${formatAt(before.at)}) to ${after.seq}: ${missing} record${missing === 1 ? '' : 's'} missing`,
+    );
   }
 
   private fail(problem: VerifyProblem, at: LineAt, message: string): void {

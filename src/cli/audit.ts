@@ -45,11 +45,16 @@ export interface AuditContext {
   readonly outputDrained?: () => Promise<void> | undefined;
 }
 
-
 /** The command-line entry: `verify` dispatch, and SIGINT/SIGTERM/EPIPE ending --follow or a long read cleanly. */
-export async function auditCli(values: AuditOptions & { output?: string; policy?: string[] }, positionals: string[], io: CommandIo): Promise<number> {
-  if (positionals[0] === 'report') return (await import('./audit-report.js')).reportCommand(values, positionals.slice(1), io);
-  if (values.output !== undefined || values.policy !== undefined) throw new LeashError('LEASH_USAGE', '-o/--output and --policy are for leash audit report');
+export async function auditCli(
+  values: AuditOptions & { output?: string; policy?: string[] },
+  positionals: string[],
+  io: CommandIo,
+): Promise<number> {
+  if (positionals[0] === 'report')
+    return (await import('./audit-report.js')).reportCommand(values, positionals.slice(1), io);
+  if (values.output !== undefined || values.policy !== undefined)
+    throw new LeashError('LEASH_USAGE', '-o/--output and --policy are for leash audit report');
   if (positionals[0] === 'verify') {
     const filters = Object.keys(values);
     if (filters.length > 0) throw new LeashError('LEASH_USAGE', `audit verify takes only files, got --${filters[0]}`);
@@ -66,7 +71,8 @@ export async function auditCli(values: AuditOptions & { output?: string; policy?
   try {
     return await auditCommand(values, positionals, io, {
       signal: controller.signal,
-      outputDrained: () => (process.stdout.writableNeedDrain ? once(process.stdout, 'drain').then(() => undefined) : undefined),
+      outputDrained: () =>
+        process.stdout.writableNeedDrain ? once(process.stdout, 'drain').then(() => undefined) : undefined,
     });
   } finally {
     process.off('SIGINT', stop);
@@ -77,20 +83,34 @@ export async function auditCli(values: AuditOptions & { output?: string; policy?
 
 type Format = 'table' | 'json' | 'csv';
 
-export async function auditCommand(options: AuditOptions, args: readonly string[], io: CommandIo, context: AuditContext = {}): Promise<number> {
+export async function auditCommand(
+  options: AuditOptions,
+  args: readonly string[],
+  io: CommandIo,
+  context: AuditContext = {},
+): Promise<number> {
   const format = parseFormat(options.format);
   if (options.fromStart && !options.follow) throw new LeashError('LEASH_USAGE', '--from-start applies to --follow');
-  if (options.summary && options.follow) throw new LeashError('LEASH_USAGE', '--summary and --follow cannot be combined (a summary needs the end of the log)');
-  if (options.summary && format === 'csv') throw new LeashError('LEASH_USAGE', '--summary prints as table (text) or json, not csv');
+  if (options.summary && options.follow)
+    throw new LeashError(
+      'LEASH_USAGE',
+      '--summary and --follow cannot be combined (a summary needs the end of the log)',
+    );
+  if (options.summary && format === 'csv')
+    throw new LeashError('LEASH_USAGE', '--summary prints as table (text) or json, not csv');
   const query = parseQuery(options, context.now ?? Date.now());
   for (const reason of query.reasons ?? []) {
-    if (!(reason in REASONS) && !(reason in AUDIT_REASONS)) io.err(`leash audit: note: "${reason}" is not a reason code leash writes (see the README's reason table)`);
+    if (!(reason in REASONS) && !(reason in AUDIT_REASONS))
+      io.err(`leash audit: note: "${reason}" is not a reason code leash writes (see the README's reason table)`);
   }
   const compiled = compileQuery(query);
   const needles = compiled.needles.map((n) => Buffer.from(n));
   const { files, live } = await auditInputs(args, defaultAuditPath(io.env));
   if (options.follow && (live === undefined || files.find((f) => f.path === live)?.gzip)) {
-    throw new LeashError('LEASH_USAGE', '--follow needs a plain (not compressed) live file: the default path, one FILE, or a DIR');
+    throw new LeashError(
+      'LEASH_USAGE',
+      '--follow needs a plain (not compressed) live file: the default path, one FILE, or a DIR',
+    );
   }
 
   let pending: string[] = [];
@@ -122,9 +142,12 @@ export async function auditCommand(options: AuditOptions, args: readonly string[
     try {
       record = JSON.parse(text);
     } catch {
-      return problem(`${file}:${line}: ${state === 'unterminated' ? 'incomplete last line (no newline)' : 'not a JSON record'}, skipped`);
+      return problem(
+        `${file}:${line}: ${state === 'unterminated' ? 'incomplete last line (no newline)' : 'not a JSON record'}, skipped`,
+      );
     }
-    if (typeof record !== 'object' || record === null || Array.isArray(record)) return problem(`${file}:${line}: not a JSON object, skipped`);
+    if (typeof record !== 'object' || record === null || Array.isArray(record))
+      return problem(`${file}:${line}: not a JSON object, skipped`);
     if (!compiled.matches(record as AuditLineRecord)) return;
     matched++;
     if (summary) summary.add(record as AuditLineRecord);
@@ -171,7 +194,10 @@ export async function auditCommand(options: AuditOptions, args: readonly string[
   await flush();
   progress.stop();
   if (problems > 10) io.err(`leash audit: ${problems - 10} more unreadable lines not shown`);
-  if (problems > 0) io.err(`leash audit: ${problems} line${problems === 1 ? '' : 's'} could not be read as records; run \`leash audit verify\` on the same files`);
+  if (problems > 0)
+    io.err(
+      `leash audit: ${problems} line${problems === 1 ? '' : 's'} could not be read as records; run \`leash audit verify\` on the same files`,
+    );
   return problems > 0 ? 1 : 0;
 }
 
@@ -204,8 +230,14 @@ export async function verifyCommand(args: readonly string[], io: CommandIo): Pro
   const first = result.startsAt ?? 1;
   io.out(`ok: ${result.records} records in ${fileCount}, seq ${first}..${result.head.seq}, chain intact`);
   io.out(`head: seq ${result.head.seq} sha256 ${result.head.hash} (${formatAt(result.head.at)})`);
-  if (result.startsAt !== undefined) io.out(`note: the first record is seq ${result.startsAt}; records before it are not in these files (rotated out or deleted), so its prev cannot be checked`);
-  for (const at of result.chainStarts) io.out(`note: a new chain starts at ${formatAt(at)} (leash started without the previous file, or another log follows)`);
+  if (result.startsAt !== undefined)
+    io.out(
+      `note: the first record is seq ${result.startsAt}; records before it are not in these files (rotated out or deleted), so its prev cannot be checked`,
+    );
+  for (const at of result.chainStarts)
+    io.out(
+      `note: a new chain starts at ${formatAt(at)} (leash started without the previous file, or another log follows)`,
+    );
   return 0;
 }
 
@@ -221,8 +253,20 @@ export function parseQuery(options: AuditOptions, now: number): AuditQuery {
   }
   const since = options.since === undefined ? undefined : parseTimeBound(options.since, now, 'since');
   const until = options.until === undefined ? undefined : parseTimeBound(options.until, now, 'until');
-  if (since !== undefined && until !== undefined && since >= until) throw new LeashError('LEASH_USAGE', `--since (${new Date(since).toISOString()}) is not before --until (${new Date(until).toISOString()})`);
-  return { effect: options.effect, hosts: options.host, agents: options.agent, rules: options.rule, reasons: options.reason, since, until };
+  if (since !== undefined && until !== undefined && since >= until)
+    throw new LeashError(
+      'LEASH_USAGE',
+      `--since (${new Date(since).toISOString()}) is not before --until (${new Date(until).toISOString()})`,
+    );
+  return {
+    effect: options.effect,
+    hosts: options.host,
+    agents: options.agent,
+    rules: options.rule,
+    reasons: options.reason,
+    since,
+    until,
+  };
 }
 
 /** Progress on a terminal (progress-bar.ts): how far through the input, records read and matched. */

@@ -6,7 +6,11 @@ import { LeashError } from '../errors.js';
 import { caPaths, createCa, DEFAULT_CERTS_DIR } from '../tls/ca.js';
 import type { CommandIo } from './io.js';
 
-export async function caCommand(options: { certs?: string; force?: boolean }, args: readonly string[], io: CommandIo): Promise<number> {
+export async function caCommand(
+  options: { certs?: string; force?: boolean },
+  args: readonly string[],
+  io: CommandIo,
+): Promise<number> {
   const dir = options.certs ?? DEFAULT_CERTS_DIR;
   switch (args[0]) {
     case 'init': {
@@ -19,7 +23,10 @@ export async function caCommand(options: { certs?: string; force?: boolean }, ar
       io.out(trustInstructions(path.resolve(caPaths(dir).certPath)));
       return 0;
     default:
-      throw new LeashError('LEASH_USAGE', 'usage: leash ca init [--certs DIR] [--force] | leash ca trust [--certs DIR]');
+      throw new LeashError(
+        'LEASH_USAGE',
+        'usage: leash ca init [--certs DIR] [--force] | leash ca trust [--certs DIR]',
+      );
   }
 }
 

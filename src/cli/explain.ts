@@ -22,7 +22,11 @@ export interface ExplainOptions {
 }
 
 export async function explainCommand(options: ExplainOptions, args: readonly string[], io: CommandIo): Promise<number> {
-  if (args.length !== 2) throw new LeashError('LEASH_USAGE', 'usage: leash explain [--policy PATH]... [--agent NAME] [--resolve] METHOD URL   (or CONNECT host:port)');
+  if (args.length !== 2)
+    throw new LeashError(
+      'LEASH_USAGE',
+      'usage: leash explain [--policy PATH]... [--agent NAME] [--resolve] METHOD URL   (or CONNECT host:port)',
+    );
   const [method, target] = args as [string, string];
   const parsed = parseRequestLine(method, target, options.agent);
   if (!parsed.ok) throw new LeashError('LEASH_USAGE', parsed.message);
@@ -36,36 +40,62 @@ export async function explainCommand(options: ExplainOptions, args: readonly str
   const { decision, trace, omitted } = served.result;
   const rule = decision.rule;
   const request = decision.request;
-  const seenAs = inner === undefined
-    ? undefined
-    : intercepted
-      ? `CONNECT ${tunnel.decision.request?.host}:${tunnel.decision.request?.port} is intercepted (rule ${tunnel.decision.rule?.name}), so this ${inner.method} is decided inside the tunnel on its own method and path`
-      : `CONNECT ${facts.host}:${facts.port}: HTTPS travels in a tunnel, so leash decides on host and port only`;
+  const seenAs =
+    inner === undefined
+      ? undefined
+      : intercepted
+        ? `CONNECT ${tunnel.decision.request?.host}:${tunnel.decision.request?.port} is intercepted (rule ${tunnel.decision.rule?.name}), so this ${inner.method} is decided inside the tunnel on its own method and path`
+        : `CONNECT ${facts.host}:${facts.port}: HTTPS travels in a tunnel, so leash decides on host and port only`;
   let effect = decision.effect;
   let reason: string = decision.reason;
   let message = decision.message;
   let resolved: { address: string; source: string } | undefined;
   if (options.resolve && request && effect === 'allow') {
-    const resolution = await resolveTarget(request.host, request.hostKind, policy.settings, new PolicyRuntime(policy, {}).resolver);
+    const resolution = await resolveTarget(
+      request.host,
+      request.hostKind,
+      policy.settings,
+      new PolicyRuntime(policy, {}).resolver,
+    );
     if (resolution.ok) resolved = { address: resolution.address, source: resolution.source };
-    else ({ reason, message, effect } = { reason: resolution.reason, message: resolution.message, effect: 'deny' as const });
+    else
+      ({ reason, message, effect } = {
+        reason: resolution.reason,
+        message: resolution.message,
+        effect: 'deny' as const,
+      });
   }
-  io.out(JSON.stringify({
-    effect,
-    rule: rule ? { name: rule.name, at: `${rule.location.file}:${rule.location.line}` } : null,
-    reason,
-    message,
-    host: request?.host ?? null,
-    port: request?.port ?? facts.port,
-    method: request?.method ?? facts.method,
-    path: request?.path ?? null,
-    agent: request?.agent ?? facts.agent ?? 'anonymous',
-    ...(seenAs ? { seenAs } : {}),
-    ...(intercepted ? { tunnel: { effect: tunnel.decision.effect, reason: tunnel.decision.reason, rule: tunnel.decision.rule?.name ?? null, message: tunnel.decision.message } } : {}),
-    ...(options.resolve ? { resolved: resolved ?? null } : {}),
-    revision: decision.revision,
-    trace,
-    ...(omitted > 0 ? { omitted: `${omitted} rules whose host pattern cannot match are not listed` } : {}),
-  }, null, 2));
+  io.out(
+    JSON.stringify(
+      {
+        effect,
+        rule: rule ? { name: rule.name, at: `${rule.location.file}:${rule.location.line}` } : null,
+        reason,
+        message,
+        host: request?.host ?? null,
+        port: request?.port ?? facts.port,
+        method: request?.method ?? facts.method,
+        path: request?.path ?? null,
+        agent: request?.agent ?? facts.agent ?? 'anonymous',
+        ...(seenAs ? { seenAs } : {}),
+        ...(intercepted
+          ? {
+              tunnel: {
+                effect: tunnel.decision.effect,
+                reason: tunnel.decision.reason,
+                rule: tunnel.decision.rule?.name ?? null,
+                message: tunnel.decision.message,
+              },
+            }
+          : {}),
+        ...(options.resolve ? { resolved: resolved ?? null } : {}),
+        revision: decision.revision,
+        trace,
+        ...(omitted > 0 ? { omitted: `${omitted} rules whose host pattern cannot match are not listed` } : {}),
+      },
+      null,
+      2,
+    ),
+  );
   return 0;
 }

@@ -27,7 +27,8 @@ const SHOWN_PROBLEMS = 10;
 
 export async function replayCommand(options: ReplayOptions, args: readonly string[], io: CommandIo): Promise<number> {
   const format = options.format ?? 'text';
-  if (format !== 'text' && format !== 'json') throw new LeashError('LEASH_USAGE', `--format needs text or json, got "${format}"`);
+  if (format !== 'text' && format !== 'json')
+    throw new LeashError('LEASH_USAGE', `--format needs text or json, got "${format}"`);
   const compiled = compilePolicy(await readPolicySources(policyPaths(options.policy)));
   if (!compiled.policy) throw new PolicyInvalidError(compiled.issues);
   const policy = compiled.policy;
@@ -45,9 +46,12 @@ export async function replayCommand(options: ReplayOptions, args: readonly strin
     try {
       record = JSON.parse(bytes.toString('utf8'));
     } catch {
-      return problem(`${file}:${line}: ${state === 'unterminated' ? 'incomplete last line (no newline)' : 'not a JSON record'}, not replayed`);
+      return problem(
+        `${file}:${line}: ${state === 'unterminated' ? 'incomplete last line (no newline)' : 'not a JSON record'}, not replayed`,
+      );
     }
-    if (typeof record !== 'object' || record === null || Array.isArray(record)) return problem(`${file}:${line}: not a JSON object, not replayed`);
+    if (typeof record !== 'object' || record === null || Array.isArray(record))
+      return problem(`${file}:${line}: not a JSON object, not replayed`);
     replay.add(record as AuditLine);
   };
   const progress = progressBar(io, 'leash policy replay');
@@ -57,22 +61,50 @@ export async function replayCommand(options: ReplayOptions, args: readonly strin
   const result = replay.result();
   const blocked = result.tightened > 0 && !options.allowTightening;
   if (format === 'json') {
-    io.out(JSON.stringify({ policy: { revision: policy.revision, files: policy.files }, inputs: files.map((f) => f.path), ...result, unreadableLines: problems }, null, 2));
+    io.out(
+      JSON.stringify(
+        {
+          policy: { revision: policy.revision, files: policy.files },
+          inputs: files.map((f) => f.path),
+          ...result,
+          unreadableLines: problems,
+        },
+        null,
+        2,
+      ),
+    );
   } else {
     for (const line of replayText(result, policy.files, files.length, policy.settings.mode)) io.out(line);
   }
-  if (problems > SHOWN_PROBLEMS) io.err(`leash policy replay: ${problems - SHOWN_PROBLEMS} more unreadable lines not shown`);
-  if (problems > 0) io.err(`leash policy replay: ${problems} line${problems === 1 ? '' : 's'} could not be read as records, so this replay is incomplete; run \`leash audit verify\` on the same files`);
-  if (blocked) io.err(`leash policy replay: ${count(result.tightened, 'request')} allowed before would now be denied (--allow-tightening accepts that)`);
+  if (problems > SHOWN_PROBLEMS)
+    io.err(`leash policy replay: ${problems - SHOWN_PROBLEMS} more unreadable lines not shown`);
+  if (problems > 0)
+    io.err(
+      `leash policy replay: ${problems} line${problems === 1 ? '' : 's'} could not be read as records, so this replay is incomplete; run \`leash audit verify\` on the same files`,
+    );
+  if (blocked)
+    io.err(
+      `leash policy replay: ${count(result.tightened, 'request')} allowed before would now be denied (--allow-tightening accepts that)`,
+    );
   return problems > 0 || blocked ? 1 : 0;
 }
 
 /** The report for a terminal or a pull request comment; every string from the log made terminal-safe. */
-export function replayText(result: ReplayResult, policyFiles: readonly string[], inputFiles: number, mode: 'enforce' | 'report' = 'enforce'): string[] {
+export function replayText(
+  result: ReplayResult,
+  policyFiles: readonly string[],
+  inputFiles: number,
+  mode: 'enforce' | 'report' = 'enforce',
+): string[] {
   const out: string[] = [];
   const shownFiles = policyFiles.length > 3 ? `${policyFiles.slice(0, 3).join(', ')}, ...` : policyFiles.join(', ');
-  out.push(`replayed ${count(result.records, 'record')} from ${count(inputFiles, 'file')} under policy revision ${result.revision} (${shownFiles})`);
-  if (mode === 'report') out.push('note: the new policy is in report mode: leash would let its denials through, recorded with wouldDeny; they are shown as what the policy decides');
+  out.push(
+    `replayed ${count(result.records, 'record')} from ${count(inputFiles, 'file')} under policy revision ${result.revision} (${shownFiles})`,
+  );
+  if (mode === 'report')
+    out.push(
+      'note: the new policy is in report mode: leash would let its denials through, recorded with wouldDeny; they are shown as what the policy decides',
+    );
   for (const [direction, title, total] of [
     ['tightened', 'allow → deny', result.tightened],
     ['loosened', 'deny → allow', result.loosened],
@@ -81,19 +113,28 @@ export function replayText(result: ReplayResult, policyFiles: readonly string[],
     out.push('', `${title}: ${count(total, 'request')}`);
     for (const group of result.groups.filter((g) => g.direction === direction)) out.push(...groupText(group));
     const ungrouped = result.ungrouped[direction];
-    if (ungrouped > 0) out.push(`  ${count(ungrouped, 'more request')} in groups past the first ${result.groups.length} (not listed)`);
+    if (ungrouped > 0)
+      out.push(`  ${count(ungrouped, 'more request')} in groups past the first ${result.groups.length} (not listed)`);
   }
   out.push('');
-  out.push(`${number(result.replayed)} requests and tunnels replayed: ${number(result.unchanged)} unchanged, ${number(result.tightened)} allow → deny, ${number(result.loosened)} deny → allow`);
+  out.push(
+    `${number(result.replayed)} requests and tunnels replayed: ${number(result.unchanged)} unchanged, ${number(result.tightened)} allow → deny, ${number(result.loosened)} deny → allow`,
+  );
   if (result.keptByGrant > 0) {
-    out.push(`  ${count(result.keptByGrant, 'request')} allowed by a grant: a grant would still apply, since no rule of the new policy speaks for the host`);
+    out.push(
+      `  ${count(result.keptByGrant, 'request')} allowed by a grant: a grant would still apply, since no rule of the new policy speaks for the host`,
+    );
   }
   if (result.nowIntercepted > 0) {
-    out.push(`  ${count(result.nowIntercepted, 'tunnel')} spliced before would now be intercepted: agents must trust leash's CA, and the requests inside were never recorded, so replay cannot decide them`);
+    out.push(
+      `  ${count(result.nowIntercepted, 'tunnel')} spliced before would now be intercepted: agents must trust leash's CA, and the requests inside were never recorded, so replay cannot decide them`,
+    );
   }
   if (result.skipped.length > 0) {
     const skipped = result.skipped.reduce((sum, s) => sum + s.count, 0);
-    out.push(`not replayed: ${number(skipped)}: ${result.skipped.map((s) => `${number(s.count)} ${s.label}`).join('; ')}`);
+    out.push(
+      `not replayed: ${number(skipped)}: ${result.skipped.map((s) => `${number(s.count)} ${s.label}`).join('; ')}`,
+    );
   }
   return out.map(terminalSafe);
 }

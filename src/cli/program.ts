@@ -67,7 +67,8 @@ function noArguments(command: Command): void {
 
 function version(): string {
   try {
-    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string })
+      .version;
   } catch {
     return 'unknown';
   }
@@ -103,44 +104,105 @@ export function buildProgram(io: CommandIo, outcome: Outcome, argv: readonly str
       .exitOverride()
       .allowExcessArguments(true)
       .addHelpText('after', `\nExample:\n  ${example}`);
-  const policyOption = new Option('--policy <path>', 'policy file or directory (repeatable; default: policies/ here, else the policy shipped with leash)').argParser(collect);
+  const policyOption = new Option(
+    '--policy <path>',
+    'policy file or directory (repeatable; default: policies/ here, else the policy shipped with leash)',
+  ).argParser(collect);
   const done = (promise: Promise<number>) =>
     promise.then((code) => {
       outcome.code = code;
     });
 
-  command('serve', 'run the proxy', 'leash serve --policy policies/ --listen 127.0.0.1:3128 --audit /var/log/leash/audit.log')
+  command(
+    'serve',
+    'run the proxy',
+    'leash serve --policy policies/ --listen 127.0.0.1:3128 --audit /var/log/leash/audit.log',
+  )
     .addOption(policyOption)
     .option('--listen <host:port>', 'address to listen on (default: $LEASH_LISTEN, else 127.0.0.1:3128)')
     .option('--audit <path>', 'audit log file, or - for stdout (default: $LEASH_AUDIT, else ./leash-audit.log)')
     .option('--audit-max-size <size>', 'rotate the audit file before it exceeds SIZE (100M, 1G, 500K)')
     .option('--audit-keep <n>', 'rotated audit files to keep (default 5; needs --audit-max-size)')
     .option('--certs <dir>', "where leash's CA for TLS interception lives", 'certs')
-    .option('--admin <host:port>', 'a second listener for GET /metrics (Prometheus), /healthz and /readyz, and the control API with LEASH_ADMIN_TOKEN; never the proxy port')
-    .option('--control <path>', 'the control socket (mode 0600) leash lockdown talks to (default: $LEASH_CONTROL, else /run/leash/admin.sock as root, else leash-admin.sock beside the audit log)')
-    .option('--store <url>', 'keep rate limits, upload budgets and grants in Redis, shared by a fleet: redis://[USER:PASS@]HOST:PORT[/DB], rediss:// for TLS (default: $LEASH_STORE, else in memory)')
-    .option('--store-timeout <time>', 'bound on each store operation, past which what needs it is refused (default: $LEASH_STORE_TIMEOUT, else 250ms)')
-    .action(function (this: Command, options: { policy?: string[]; listen?: string; audit?: string; auditMaxSize?: string; auditKeep?: string; certs: string; store?: string; storeTimeout?: string; admin?: string; control?: string }) {
+    .option(
+      '--admin <host:port>',
+      'a second listener for GET /metrics (Prometheus), /healthz and /readyz, and the control API with LEASH_ADMIN_TOKEN; never the proxy port',
+    )
+    .option(
+      '--control <path>',
+      'the control socket (mode 0600) leash lockdown talks to (default: $LEASH_CONTROL, else /run/leash/admin.sock as root, else leash-admin.sock beside the audit log)',
+    )
+    .option(
+      '--store <url>',
+      'keep rate limits, upload budgets and grants in Redis, shared by a fleet: redis://[USER:PASS@]HOST:PORT[/DB], rediss:// for TLS (default: $LEASH_STORE, else in memory)',
+    )
+    .option(
+      '--store-timeout <time>',
+      'bound on each store operation, past which what needs it is refused (default: $LEASH_STORE_TIMEOUT, else 250ms)',
+    )
+    .action(function (
+      this: Command,
+      options: {
+        policy?: string[];
+        listen?: string;
+        audit?: string;
+        auditMaxSize?: string;
+        auditKeep?: string;
+        certs: string;
+        store?: string;
+        storeTimeout?: string;
+        admin?: string;
+        control?: string;
+      },
+    ) {
       noArguments(this);
       return done(import('./serve.js').then(({ serveCommand }) => serveCommand(options, io)));
     });
 
-  command('run', 'run one command through leash: proxy variables, CA trust and isolation set up for it', 'sudo leash run --agent research -- python agent.py')
-    .usage('[--policy PATH]... [--agent NAME] [--user USER] [--isolate netns|uid|none] [--proxy URL] -- COMMAND [ARGS]...')
+  command(
+    'run',
+    'run one command through leash: proxy variables, CA trust and isolation set up for it',
+    'sudo leash run --agent research -- python agent.py',
+  )
+    .usage(
+      '[--policy PATH]... [--agent NAME] [--user USER] [--isolate netns|uid|none] [--proxy URL] -- COMMAND [ARGS]...',
+    )
     .argument('<command...>', 'the command and its arguments (after --)')
     .passThroughOptions()
-    .addOption(new Option('--policy <path>', 'policy file or directory (repeatable; default as for leash serve)').argParser(collect))
-    .option('--agent <name>', "the agent the command is: its token from the policy goes in the proxy URL")
+    .addOption(
+      new Option('--policy <path>', 'policy file or directory (repeatable; default as for leash serve)').argParser(
+        collect,
+      ),
+    )
+    .option('--agent <name>', 'the agent the command is: its token from the policy goes in the proxy URL')
     .option('--user <name|uid>', 'run the command as this user (needs root)')
-    .option('--isolate <how>', 'netns: a network namespace whose only way out is leash (Linux, root); uid: kernel rules for --user while it runs; none: no confinement (default: uid with --user, else netns)')
+    .option(
+      '--isolate <how>',
+      'netns: a network namespace whose only way out is leash (Linux, root); uid: kernel rules for --user while it runs; none: no confinement (default: uid with --user, else netns)',
+    )
     .option('--proxy <url>', 'use the leash listening at http://HOST:PORT instead of starting one')
     .option('--audit <path>', 'audit log file, or - for stdout (default: $LEASH_AUDIT, else ./leash-audit.log)')
     .option('--certs <dir>', "where leash's CA for TLS interception lives", 'certs')
-    .action((command: string[], options: { policy?: string[]; agent?: string; user?: string; isolate?: string; proxy?: string; audit?: string; certs: string }) =>
-      done(import('./run.js').then((m) => m.runCommand(options, command, io))),
+    .action(
+      (
+        command: string[],
+        options: {
+          policy?: string[];
+          agent?: string;
+          user?: string;
+          isolate?: string;
+          proxy?: string;
+          audit?: string;
+          certs: string;
+        },
+      ) => done(import('./run.js').then((m) => m.runCommand(options, command, io))),
     );
 
-  command('check', 'validate policy files: every error and warning with file:line:column', 'leash check --policy policies/ --format github')
+  command(
+    'check',
+    'validate policy files: every error and warning with file:line:column',
+    'leash check --policy policies/ --format github',
+  )
     .addOption(policyOption)
     .option('--format <format>', 'text, or github (workflow commands CI turns into annotations)', 'text')
     .action(function (this: Command, options: { policy?: string[]; format?: string }) {
@@ -148,7 +210,11 @@ export function buildProgram(io: CommandIo, outcome: Outcome, argv: readonly str
       return done(import('./check.js').then((m) => m.checkCommand(options, io)));
     });
 
-  command('explain', 'show which rule decides a request, and why, as JSON', 'leash explain --agent research GET https://api.openai.com/v1/models')
+  command(
+    'explain',
+    'show which rule decides a request, and why, as JSON',
+    'leash explain --agent research GET https://api.openai.com/v1/models',
+  )
     .usage('[--policy PATH]... [--agent NAME] [--resolve] METHOD URL   (or: CONNECT host:port)')
     .addOption(policyOption)
     .option('--agent <name>', 'the agent making the request (default: anonymous)')
@@ -157,32 +223,56 @@ export function buildProgram(io: CommandIo, outcome: Outcome, argv: readonly str
       return done(import('./explain.js').then((m) => m.explainCommand(options, this.args, io)));
     });
 
-  command('test', 'run policy tests: requests and the decisions the policy must make', 'leash test --policy policies/ policies/tests/')
+  command(
+    'test',
+    'run policy tests: requests and the decisions the policy must make',
+    'leash test --policy policies/ policies/tests/',
+  )
     .usage('[--policy PATH]... [--format text|junit] [TESTFILE|DIR]...')
     .argument('[tests...]', 'test files or directories of *.yaml test files (default: policies/tests/)')
     .addOption(policyOption)
     .option('--format <format>', 'text (each failure, then N passed, N failed), or junit (XML for CI)', 'text')
-    .action((tests: string[], options: { policy?: string[]; format?: string }) => done(import('./test.js').then((m) => m.testCommand(options, tests, io))));
+    .action((tests: string[], options: { policy?: string[]; format?: string }) =>
+      done(import('./test.js').then((m) => m.testCommand(options, tests, io))),
+    );
 
-  const policyGroup = command('policy', 'policy as code: suggest rules from the audit log, replay it under a changed policy', 'leash policy replay --policy pr/policies/ /var/log/leash/');
+  const policyGroup = command(
+    'policy',
+    'policy as code: suggest rules from the audit log, replay it under a changed policy',
+    'leash policy replay --policy pr/policies/ /var/log/leash/',
+  );
   policyGroup
     .command('replay')
     .description('re-decide every recorded request under a new policy and print the decisions that change')
     .usage('[--policy NEW]... [--format text|json] [--allow-tightening] [AUDIT]...')
-    .argument('[inputs...]', 'audit files or directories (default: $LEASH_AUDIT, else ./leash-audit.log, with rotated siblings)')
+    .argument(
+      '[inputs...]',
+      'audit files or directories (default: $LEASH_AUDIT, else ./leash-audit.log, with rotated siblings)',
+    )
     .helpOption('-h, --help', 'show this help')
     .configureOutput({ writeOut: print(io.out), writeErr: print(io.err), outputError: () => {} })
     .exitOverride()
-    .addOption(new Option('--policy <path>', 'the new policy: file or directory (repeatable; default: policies/ here, else the policy shipped with leash)').argParser(collect))
+    .addOption(
+      new Option(
+        '--policy <path>',
+        'the new policy: file or directory (repeatable; default: policies/ here, else the policy shipped with leash)',
+      ).argParser(collect),
+    )
     .option('--format <format>', 'text or json', 'text')
     .option('--allow-tightening', 'exit 0 even when something allowed would now be denied')
     .addHelpText('after', '\nExample:\n  leash policy replay --policy pr/policies/ /var/log/leash/')
-    .action((inputs: string[], options: { policy?: string[]; format?: string; allowTightening?: boolean }) => done(import('./policy-replay.js').then((m) => m.replayCommand(options, inputs, io))));
+    .action((inputs: string[], options: { policy?: string[]; format?: string; allowTightening?: boolean }) =>
+      done(import('./policy-replay.js').then((m) => m.replayCommand(options, inputs, io))),
+    );
 
-  command('rules', "kernel rules that let the agent's user reach only the proxy", 'sudo leash rules --user agent --proxy 127.0.0.1:3128 --format nft --apply')
+  command(
+    'rules',
+    "kernel rules that let the agent's user reach only the proxy",
+    'sudo leash rules --user agent --proxy 127.0.0.1:3128 --format nft --apply',
+  )
     .option('--user <name|uid>', "the agent's OS user (repeatable)", collect)
     .option('--proxy <host:port>', 'where leash listens (repeatable: give 127.0.0.1 and ::1)', collect)
-    .option('--format <format>', 'nft, iptables, pf, or k8s (a NetworkPolicy for the agents\' pods)')
+    .option('--format <format>', "nft, iptables, pf, or k8s (a NetworkPolicy for the agents' pods)")
     .option('--allow <host:port>', 'another endpoint the agent may reach (repeatable)', collect)
     .option('--action <action>', 'reject (fail at once) or drop', 'reject')
     .option('--log', 'log each refusal (the default)')
@@ -191,24 +281,39 @@ export function buildProgram(io: CommandIo, outcome: Outcome, argv: readonly str
     .option('--remove', "remove all of leash's rules of that format; other flags are ignored")
     .option('--status', 'whether the rules are loaded, and their counters; other flags are ignored')
     .option('--agent-selector <key=value>', "with --format k8s: the label of the agents' pods")
-    .option('--proxy-selector <key=value>', 'with --format k8s: the label of the leash pods (default app.kubernetes.io/name=leash)')
+    .option(
+      '--proxy-selector <key=value>',
+      'with --format k8s: the label of the leash pods (default app.kubernetes.io/name=leash)',
+    )
     .option('--namespace <ns>', "with --format k8s: the agents' namespace (default: kubectl's current one)")
     .action(function (this: Command) {
       noArguments(this);
       // commander folds --log/--no-log into one value; rules.ts wants to know which were given.
       const raw = this.opts<RulesFlags>();
-      const flags: RulesFlags = { ...raw, action: this.getOptionValueSource('action') === 'cli' ? raw.action : undefined, log: undefined, 'no-log': undefined };
+      const flags: RulesFlags = {
+        ...raw,
+        action: this.getOptionValueSource('action') === 'cli' ? raw.action : undefined,
+        log: undefined,
+        'no-log': undefined,
+      };
       const logFlags = argv.filter((a) => a === '--log' || a === '--no-log');
       if (logFlags.includes('--log')) flags.log = true;
       if (logFlags.includes('--no-log')) flags['no-log'] = true;
       return done(import('./rules.js').then((m) => m.rulesCommand(flags, io)));
     });
 
-  const audit = command('audit', 'read the audit log: filter, format, sum up, follow', 'leash audit --effect deny --since 24h --summary')
+  const audit = command(
+    'audit',
+    'read the audit log: filter, format, sum up, follow',
+    'leash audit --effect deny --since 24h --summary',
+  )
     // Subcommands inherit positional options from the program (for leash run); audit's filters must be taken
     // wherever they stand, after `report` or `verify` too, so its subcommands parse them as before.
     .enablePositionalOptions(false)
-    .argument('[inputs...]', 'audit files or directories (default: $LEASH_AUDIT, else ./leash-audit.log, with rotated siblings)')
+    .argument(
+      '[inputs...]',
+      'audit files or directories (default: $LEASH_AUDIT, else ./leash-audit.log, with rotated siblings)',
+    )
     .option('--effect <effect>', 'allow or deny')
     .option('--host <glob>', 'host glob (repeatable)', collect)
     .option('--agent <name>', 'agent (repeatable)', collect)
@@ -220,7 +325,9 @@ export function buildProgram(io: CommandIo, outcome: Outcome, argv: readonly str
     .option('--summary', 'per agent: requests, denials, hosts, bytes')
     .option('--follow', 'print new records as they are written, from the end of the log')
     .option('--from-start', 'with --follow: print the records already in the log first')
-    .action((inputs: string[], options: AuditOptions) => done(import('./audit.js').then((m) => m.auditCli(options, inputs, io))));
+    .action((inputs: string[], options: AuditOptions) =>
+      done(import('./audit.js').then((m) => m.auditCli(options, inputs, io))),
+    );
   audit
     .command('verify')
     .description("check the audit log's hash chain; exit 1 at the first break")
@@ -232,7 +339,8 @@ export function buildProgram(io: CommandIo, outcome: Outcome, argv: readonly str
     .action((inputs: string[]) => {
       // Filters are options of `leash audit`, so commander takes them wherever they stand; verify reads everything.
       const filter = Object.entries(audit.opts()).find(([, value]) => value !== undefined);
-      if (filter) usage(`audit verify takes only files, got --${filter[0].replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
+      if (filter)
+        usage(`audit verify takes only files, got --${filter[0].replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
       return done(import('./audit.js').then((m) => m.auditCli({}, ['verify', ...inputs], io)));
     });
 
@@ -244,27 +352,55 @@ export function buildProgram(io: CommandIo, outcome: Outcome, argv: readonly str
     .configureOutput({ writeOut: print(io.out), writeErr: print(io.err), outputError: () => {} })
     .exitOverride()
     .requiredOption('-o, --output <file>', 'where to write the report (HTML)')
-    .addOption(new Option('--policy <path>', 'the policy, to list the rules never hit (repeatable; default as for leash check)').argParser(collect))
-    .addHelpText('after', '\nThe filters of leash audit (--effect, --host, --agent, --rule, --reason, --since, --until) apply too.\n\nExample:\n  leash audit report /var/log/leash/ --since 7d -o report.html')
+    .addOption(
+      new Option(
+        '--policy <path>',
+        'the policy, to list the rules never hit (repeatable; default as for leash check)',
+      ).argParser(collect),
+    )
+    .addHelpText(
+      'after',
+      '\nThe filters of leash audit (--effect, --host, --agent, --rule, --reason, --since, --until) apply too.\n\nExample:\n  leash audit report /var/log/leash/ --since 7d -o report.html',
+    )
     .action((inputs: string[], options: { output: string; policy?: string[] }) => {
       // Filters are options of `leash audit`; commander takes them wherever they stand.
       const filters = audit.opts<AuditOptions>();
-      return done(import('./audit.js').then((m) => m.auditCli({ ...filters, output: options.output, policy: options.policy }, ['report', ...inputs], io)));
+      return done(
+        import('./audit.js').then((m) =>
+          m.auditCli({ ...filters, output: options.output, policy: options.policy }, ['report', ...inputs], io),
+        ),
+      );
     });
 
-  const secrets = command('secrets', 'credentials the agent never holds: the placeholders it holds instead', 'leash secrets placeholder openai --agent research');
+  const secrets = command(
+    'secrets',
+    'credentials the agent never holds: the placeholders it holds instead',
+    'leash secrets placeholder openai --agent research',
+  );
   secrets
     .command('placeholder')
-    .description('print the placeholder an agent holds instead of a secret (derived from the CA key; the same on every replica)')
+    .description(
+      'print the placeholder an agent holds instead of a secret (derived from the CA key; the same on every replica)',
+    )
     .argument('<name>', 'the secret, as named under secrets: in the policy')
     .helpOption('-h, --help', 'show this help')
     .configureOutput({ writeOut: print(io.out), writeErr: print(io.err), outputError: () => {} })
     .exitOverride()
-    .addOption(new Option('--policy <path>', 'policy file or directory (repeatable; default: policies/ here, else the policy shipped with leash)').argParser(collect))
+    .addOption(
+      new Option(
+        '--policy <path>',
+        'policy file or directory (repeatable; default: policies/ here, else the policy shipped with leash)',
+      ).argParser(collect),
+    )
     .option('--agent <name>', 'the agent that holds it (default: anonymous)')
     .option('--certs <dir>', "where leash's CA lives (the one leash serve uses)", 'certs')
-    .addHelpText('after', '\nExample:\n  leash secrets placeholder openai --agent research\n  export OPENAI_API_KEY=$(leash secrets placeholder openai --agent research --certs /etc/leash/certs)')
-    .action((name: string, options: { policy?: string[]; agent?: string; certs: string }) => done(import('./secrets.js').then((m) => m.secretsCommand(options, ['placeholder', name], io))));
+    .addHelpText(
+      'after',
+      '\nExample:\n  leash secrets placeholder openai --agent research\n  export OPENAI_API_KEY=$(leash secrets placeholder openai --agent research --certs /etc/leash/certs)',
+    )
+    .action((name: string, options: { policy?: string[]; agent?: string; certs: string }) =>
+      done(import('./secrets.js').then((m) => m.secretsCommand(options, ['placeholder', name], io))),
+    );
 
   policyGroup
     .command('suggest')
@@ -274,32 +410,69 @@ export function buildProgram(io: CommandIo, outcome: Outcome, argv: readonly str
     .helpOption('-h, --help', 'show this help')
     .configureOutput({ writeOut: print(io.out), writeErr: print(io.err), outputError: () => {} })
     .exitOverride()
-    .option('--agent <name>', 'only this agent\'s records (repeatable)', collect)
+    .option('--agent <name>', "only this agent's records (repeatable)", collect)
     .option('--since <when>', 'a duration back from now (7d) or an ISO time')
     .option('--min-requests <n>', 'requests a host and port needs to be proposed (default 1)')
     .option('--wildcard-min <n>', 'sibling subdomains seen before they become one *.parent rule (default 5)')
-    .addOption(new Option('--policy <path>', 'the policy to check against: no host it denies, no rule it has (repeatable; default as for leash check)').argParser(collect))
+    .addOption(
+      new Option(
+        '--policy <path>',
+        'the policy to check against: no host it denies, no rule it has (repeatable; default as for leash check)',
+      ).argParser(collect),
+    )
     .option('-o, --output <file>', 'write the suggested policy here (default: stdout)')
     .addHelpText('after', '\nExample:\n  leash policy suggest /var/log/leash/ --since 7d -o policies/50-suggested.yaml')
-    .action((inputs: string[], options: { agent?: string[]; since?: string; minRequests?: string; wildcardMin?: string; policy?: string[]; output?: string }) =>
-      done(import('./policy-suggest.js').then((m) => m.suggestCommand(options, inputs, io))),
+    .action(
+      (
+        inputs: string[],
+        options: {
+          agent?: string[];
+          since?: string;
+          minRequests?: string;
+          wildcardMin?: string;
+          policy?: string[];
+          output?: string;
+        },
+      ) => done(import('./policy-suggest.js').then((m) => m.suggestCommand(options, inputs, io))),
     );
 
   policyGroup
     .command('import')
-    .description("write an equivalent leash policy from another tool's, with a comment on everything not carried over exactly")
-    .argument('<file>', 'the source file: SafeClaw YAML, sandbox-runtime settings JSON, squid.conf or a smokescreen ACL')
+    .description(
+      "write an equivalent leash policy from another tool's, with a comment on everything not carried over exactly",
+    )
+    .argument(
+      '<file>',
+      'the source file: SafeClaw YAML, sandbox-runtime settings JSON, squid.conf or a smokescreen ACL',
+    )
     .helpOption('-h, --help', 'show this help')
     .configureOutput({ writeOut: print(io.out), writeErr: print(io.err), outputError: () => {} })
     .exitOverride()
-    .addOption(new Option('--from <format>', 'the source tool').choices(['safeclaw', 'srt', 'squid', 'smokescreen']).makeOptionMandatory())
+    .addOption(
+      new Option('--from <format>', 'the source tool')
+        .choices(['safeclaw', 'srt', 'squid', 'smokescreen'])
+        .makeOptionMandatory(),
+    )
     .option('-o, --output <file>', 'where to write the policy (default: stdout)')
-    .addHelpText('after', '\nExample:\n  leash policy import --from squid /etc/squid/squid.conf -o policies/imported.yaml')
-    .action((file: string, options: { from: string; output?: string }) => done(import('./policy-import.js').then((m) => m.policyImportCommand(options, file, io))));
+    .addHelpText(
+      'after',
+      '\nExample:\n  leash policy import --from squid /etc/squid/squid.conf -o policies/imported.yaml',
+    )
+    .action((file: string, options: { from: string; output?: string }) =>
+      done(import('./policy-import.js').then((m) => m.policyImportCommand(options, file, io))),
+    );
 
-  const lockdown = command('lockdown', 'the kill switch: stop an agent\'s network at once (through the running leash\'s control API)', 'leash lockdown on --agent research --reason "exfiltrating to pastebin"');
+  const lockdown = command(
+    'lockdown',
+    "the kill switch: stop an agent's network at once (through the running leash's control API)",
+    'leash lockdown on --agent research --reason "exfiltrating to pastebin"',
+  );
   for (const [name, summary, example] of [
-    ['on', "refuse the agents' new requests and tunnels (403 lockdown) and cut what they have open; without --agent, every agent", 'leash lockdown on --agent research --reason "exfiltrating to pastebin"'],
+    [
+      'on',
+      "refuse the agents' new requests and tunnels (403 lockdown) and cut what they have open; without --agent, every agent",
+      'leash lockdown on --agent research --reason "exfiltrating to pastebin"',
+    ],
     ['off', 'lift the lockdown of the agents; without --agent, every lockdown', 'leash lockdown off --agent research'],
     ['status', 'the lockdown in force: who, since when, why', 'leash lockdown status'],
   ] as const) {
@@ -309,11 +482,18 @@ export function buildProgram(io: CommandIo, outcome: Outcome, argv: readonly str
       .helpOption('-h, --help', 'show this help')
       .configureOutput({ writeOut: print(io.out), writeErr: print(io.err), outputError: () => {} })
       .exitOverride()
-      .option('--control <path>', "the running leash's control socket (default: $LEASH_CONTROL, else /run/leash/admin.sock as root, else leash-admin.sock beside $LEASH_AUDIT or ./leash-audit.log)")
-      .option('--admin <url>', "the running leash's --admin listener, e.g. http://127.0.0.1:9090 (default: $LEASH_ADMIN); the token comes from $LEASH_ADMIN_TOKEN")
+      .option(
+        '--control <path>',
+        "the running leash's control socket (default: $LEASH_CONTROL, else /run/leash/admin.sock as root, else leash-admin.sock beside $LEASH_AUDIT or ./leash-audit.log)",
+      )
+      .option(
+        '--admin <url>',
+        "the running leash's --admin listener, e.g. http://127.0.0.1:9090 (default: $LEASH_ADMIN); the token comes from $LEASH_ADMIN_TOKEN",
+      )
       .addHelpText('after', `\nExample:\n  ${example}`);
     if (name !== 'status') sub.option('--agent <name>', 'an agent (repeatable); without it, every agent', collect);
-    if (name === 'on') sub.option('--reason <text>', 'why, shown to the agent in every refusal and kept in the audit log');
+    if (name === 'on')
+      sub.option('--reason <text>', 'why, shown to the agent in every refusal and kept in the audit log');
     sub.action(function (this: Command, options: LockdownFlags) {
       noArguments(this);
       return done(import('./lockdown.js').then((m) => m.lockdownCommand(name, options, io)));
@@ -334,13 +514,21 @@ export function buildProgram(io: CommandIo, outcome: Outcome, argv: readonly str
       .option('--certs <dir>', 'where the CA lives', 'certs')
       .addHelpText('after', `\nExample:\n  ${example}`);
     if (name === 'init') sub.option('--force', 'replace an existing CA (every agent must trust the new one)');
-    sub.action((options: { certs: string; force?: boolean }) => done(import('./ca.js').then((m) => m.caCommand(options, [name], io))));
+    sub.action((options: { certs: string; force?: boolean }) =>
+      done(import('./ca.js').then((m) => m.caCommand(options, [name], io))),
+    );
   }
   // Commands that talk to a running leash: where to find it.
   const endpointOptions = (sub: Command) =>
     sub
-      .option('--control <path>', "the running leash's control socket (default: /run/leash/admin.sock as root, else leash-admin.sock beside $LEASH_AUDIT or ./leash-audit.log)")
-      .option('--admin <url>', "the running leash's --admin listener, with the token in $LEASH_ADMIN_TOKEN (default: $LEASH_ADMIN)");
+      .option(
+        '--control <path>',
+        "the running leash's control socket (default: /run/leash/admin.sock as root, else leash-admin.sock beside $LEASH_AUDIT or ./leash-audit.log)",
+      )
+      .option(
+        '--admin <url>',
+        "the running leash's --admin listener, with the token in $LEASH_ADMIN_TOKEN (default: $LEASH_ADMIN)",
+      );
   const subcommand = (parent: Command, name: string, summary: string, example: string) =>
     endpointOptions(
       parent
@@ -361,7 +549,12 @@ export function buildProgram(io: CommandIo, outcome: Outcome, argv: readonly str
       noArguments(this);
       return done(import('./scopes.js').then((m) => m.scopesCommand('list', options, io)));
     });
-  subcommand(scopes, 'revoke', 'end open accesses (audited as scope_revoked)', 'leash scopes revoke --agent dev --host api.new.example:443')
+  subcommand(
+    scopes,
+    'revoke',
+    'end open accesses (audited as scope_revoked)',
+    'leash scopes revoke --agent dev --host api.new.example:443',
+  )
     .option('--agent <name>', "this agent's accesses")
     .option('--scope <name>', "this scope's accesses")
     .option('--host <host[:port]>', 'accesses to this host (and port)')
@@ -372,22 +565,40 @@ export function buildProgram(io: CommandIo, outcome: Outcome, argv: readonly str
       return done(import('./scopes.js').then((m) => m.scopesCommand('revoke', options, io)));
     });
 
-  const approvals = command('approvals', 'answer the approvals the running leash asks for (settings.approvals)', 'leash approvals allow k7c2mq4rtx9a --for 1h');
+  const approvals = command(
+    'approvals',
+    'answer the approvals the running leash asks for (settings.approvals)',
+    'leash approvals allow k7c2mq4rtx9a --for 1h',
+  );
   subcommand(approvals, 'list', 'pending, allowed and denied approvals', 'leash approvals list')
     .option('--format <format>', 'table or json', 'table')
     .action(function (this: Command, options) {
       noArguments(this);
       return done(import('./approvals.js').then((m) => m.approvalsCommand('list', undefined, options, io)));
     });
-  subcommand(approvals, 'allow', 'let an approval through: --once (default), --for DURATION, or --always (a rule in approved.yaml)', 'leash approvals allow k7c2mq4rtx9a --always')
+  subcommand(
+    approvals,
+    'allow',
+    'let an approval through: --once (default), --for DURATION, or --always (a rule in approved.yaml)',
+    'leash approvals allow k7c2mq4rtx9a --always',
+  )
     .argument('<id>', 'the approval id (leash approvals list)')
     .option('--once', 'the next request only (the default)')
     .option('--for <duration>', 'every request for this long (30m, 1h, up to 720h)')
     .option('--always', 'append a rule to approved.yaml in the policy directory leash serves, and reload')
-    .action((id: string, options) => done(import('./approvals.js').then((m) => m.approvalsCommand('allow', id, options, io))));
-  subcommand(approvals, 'deny', 'refuse an approval: its requests get approval_denied until it expires', 'leash approvals deny k7c2mq4rtx9a')
+    .action((id: string, options) =>
+      done(import('./approvals.js').then((m) => m.approvalsCommand('allow', id, options, io))),
+    );
+  subcommand(
+    approvals,
+    'deny',
+    'refuse an approval: its requests get approval_denied until it expires',
+    'leash approvals deny k7c2mq4rtx9a',
+  )
     .argument('<id>', 'the approval id (leash approvals list)')
-    .action((id: string, options) => done(import('./approvals.js').then((m) => m.approvalsCommand('deny', id, options, io))));
+    .action((id: string, options) =>
+      done(import('./approvals.js').then((m) => m.approvalsCommand('deny', id, options, io))),
+    );
   return program;
 }
 

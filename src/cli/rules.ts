@@ -11,7 +11,14 @@ import { parseEndpoint } from '../kernel/endpoint.js';
 import { renderIptables } from '../kernel/iptables.js';
 import { DEFAULT_PROXY_LABEL, parseLabel, parseNamespace, PROXY_PORT, renderAgentPolicy } from '../kernel/k8s.js';
 import { applyRules, readStatus, removeRules } from '../kernel/loaded.js';
-import { buildRuleset, describeUser, USER_NAME, type AgentUser, type Ruleset, type RulesAction } from '../kernel/model.js';
+import {
+  buildRuleset,
+  describeUser,
+  USER_NAME,
+  type AgentUser,
+  type Ruleset,
+  type RulesAction,
+} from '../kernel/model.js';
 import { renderNft } from '../kernel/nft.js';
 import { renderPf } from '../kernel/pf.js';
 import { systemHost, type KernelHost } from '../kernel/system.js';
@@ -37,7 +44,11 @@ type Format = 'nft' | 'iptables' | 'pf';
 const FORMATS: readonly Format[] = ['nft', 'iptables', 'pf'];
 const ALL_FORMATS = [...FORMATS, 'k8s'];
 const HOST_FLAGS = ['user', 'proxy', 'allow', 'action', 'log', 'no-log'] as const;
-const K8S_FLAGS = { agentSelector: '--agent-selector', proxySelector: '--proxy-selector', namespace: '--namespace' } as const;
+const K8S_FLAGS = {
+  agentSelector: '--agent-selector',
+  proxySelector: '--proxy-selector',
+  namespace: '--namespace',
+} as const;
 const MODES = ['apply', 'remove', 'status'] as const;
 
 function usage(message: string): never {
@@ -52,9 +63,13 @@ export async function rulesCommand(flags: RulesFlags, io: CommandIo, host: Kerne
   const k8sOnly = Object.entries(K8S_FLAGS).find(([key]) => flags[key as keyof typeof K8S_FLAGS] !== undefined);
   if (k8sOnly !== undefined) usage(`${k8sOnly[1]} goes with --format k8s`);
   const mode = modes[0];
-  if (mode !== undefined && format === 'pf') usage(`--${mode} drives nft and iptables on Linux; for pf, follow the pfctl commands at the head of the --format pf output`);
+  if (mode !== undefined && format === 'pf')
+    usage(
+      `--${mode} drives nft and iptables on Linux; for pf, follow the pfctl commands at the head of the --format pf output`,
+    );
   if (mode !== undefined && format !== 'pf') {
-    if (host.platform !== 'linux') usage(`--${mode} needs Linux (nft or iptables); print the rules instead and load them by hand`);
+    if (host.platform !== 'linux')
+      usage(`--${mode} needs Linux (nft or iptables); print the rules instead and load them by hand`);
     if (mode === 'apply') {
       for (const line of await applyRules(await rulesetFromFlags(flags, host), format, host)) io.out(line);
       return 0;
@@ -74,13 +89,17 @@ export async function rulesCommand(flags: RulesFlags, io: CommandIo, host: Kerne
 }
 
 function k8sRules(flags: RulesFlags, mode: (typeof MODES)[number] | undefined, io: CommandIo): number {
-  if (mode !== undefined) usage(`--${mode} is for nft and iptables; leash does not touch a cluster: apply it with kubectl apply -f -`);
+  if (mode !== undefined)
+    usage(`--${mode} is for nft and iptables; leash does not touch a cluster: apply it with kubectl apply -f -`);
   const hostOnly = HOST_FLAGS.find((f) => flags[f] !== undefined);
-  if (hostOnly !== undefined) usage(`--${hostOnly} is for nft, iptables and pf; with --format k8s, agents are chosen by --agent-selector`);
-  if (flags.agentSelector === undefined) usage('--format k8s needs --agent-selector KEY=VALUE, the label of the agents\' pods');
+  if (hostOnly !== undefined)
+    usage(`--${hostOnly} is for nft, iptables and pf; with --format k8s, agents are chosen by --agent-selector`);
+  if (flags.agentSelector === undefined)
+    usage("--format k8s needs --agent-selector KEY=VALUE, the label of the agents' pods");
   const text = renderAgentPolicy({
     agent: parseLabel(flags.agentSelector, '--agent-selector'),
-    proxy: flags.proxySelector === undefined ? DEFAULT_PROXY_LABEL : parseLabel(flags.proxySelector, '--proxy-selector'),
+    proxy:
+      flags.proxySelector === undefined ? DEFAULT_PROXY_LABEL : parseLabel(flags.proxySelector, '--proxy-selector'),
     namespace: flags.namespace === undefined ? undefined : parseNamespace(flags.namespace, '--namespace'),
     port: PROXY_PORT,
   });
@@ -101,7 +120,8 @@ function render(format: Format, ruleset: Ruleset): string {
 
 function parseFormat(text: string | undefined): Format {
   if (text === undefined) usage(`--format is needed: ${ALL_FORMATS.join(', ')}`);
-  if (!(FORMATS as readonly string[]).includes(text)) usage(`--format must be one of ${ALL_FORMATS.join(', ')}, got "${text}"`);
+  if (!(FORMATS as readonly string[]).includes(text))
+    usage(`--format must be one of ${ALL_FORMATS.join(', ')}, got "${text}"`);
   return text as Format;
 }
 
@@ -131,6 +151,10 @@ async function resolveUser(text: string, host: KernelHost): Promise<AgentUser> {
   if (/^\d+$/.test(text)) return { uid: Number(text) };
   if (!USER_NAME.test(text)) usage(`--user: "${text}" is neither a uid nor a valid user name`);
   const uid = await host.lookupUser(text);
-  if (uid === undefined) throw new LeashError('LEASH_USER_UNKNOWN', `--user ${text}: no such user (not in /etc/passwd, and id -u does not know it); give a uid to restrict a user that does not exist yet`);
+  if (uid === undefined)
+    throw new LeashError(
+      'LEASH_USER_UNKNOWN',
+      `--user ${text}: no such user (not in /etc/passwd, and id -u does not know it); give a uid to restrict a user that does not exist yet`,
+    );
   return { uid, name: text };
 }

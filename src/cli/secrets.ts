@@ -22,24 +22,38 @@ export interface SecretsOptions {
 export async function secretsCommand(options: SecretsOptions, args: readonly string[], io: CommandIo): Promise<number> {
   const [sub, name, ...rest] = args;
   if (sub !== 'placeholder' || name === undefined || rest.length > 0) {
-    throw new LeashError('LEASH_USAGE', 'usage: leash secrets placeholder NAME [--agent NAME] [--policy PATH]... [--certs DIR]');
+    throw new LeashError(
+      'LEASH_USAGE',
+      'usage: leash secrets placeholder NAME [--agent NAME] [--policy PATH]... [--certs DIR]',
+    );
   }
   const policy = await loadPolicy(policyPaths(options.policy));
   const secret = policy.secrets.get(name);
   if (!secret) {
     const known = [...policy.secrets.keys()];
-    throw new LeashError('LEASH_USAGE', `no secret "${name}" in the policy; ${known.length ? `defined: ${known.join(', ')}` : 'it defines no secrets (secrets: in a policy file)'}`);
+    throw new LeashError(
+      'LEASH_USAGE',
+      `no secret "${name}" in the policy; ${known.length ? `defined: ${known.join(', ')}` : 'it defines no secrets (secrets: in a policy file)'}`,
+    );
   }
   const agent = options.agent ?? ANONYMOUS_AGENT;
   if (agent !== ANONYMOUS_AGENT && !policy.agents.has(agent)) {
-    throw new LeashError('LEASH_USAGE', `no agent "${agent}" in the policy; defined: ${[...policy.agents.keys(), ANONYMOUS_AGENT].join(', ')}`);
+    throw new LeashError(
+      'LEASH_USAGE',
+      `no agent "${agent}" in the policy; defined: ${[...policy.agents.keys(), ANONYMOUS_AGENT].join(', ')}`,
+    );
   }
   const certs = options.certs ?? DEFAULT_CERTS_DIR;
   const ca = await loadCa(certs);
   if (!ca) {
-    throw new LeashError('LEASH_CA_INVALID', `no CA in ${certs}/: placeholders are derived from leash's CA key; create it with leash ca init --certs ${certs} (or start leash serve once), and give leash serve the same --certs`);
+    throw new LeashError(
+      'LEASH_CA_INVALID',
+      `no CA in ${certs}/: placeholders are derived from leash's CA key; create it with leash ca init --certs ${certs} (or start leash serve once), and give leash serve the same --certs`,
+    );
   }
   io.out(placeholderFor(placeholderKey(ca.key), agent, secret.name));
-  io.err(`leash: the placeholder of secret ${secret.name} for agent ${agent}; give it to the agent as ${placeholderVariable(secret)}`);
+  io.err(
+    `leash: the placeholder of secret ${secret.name} for agent ${agent}; give it to the agent as ${placeholderVariable(secret)}`,
+  );
   return 0;
 }

@@ -100,11 +100,17 @@ export async function startServe(options: ServeOptions, io: CommandIo): Promise<
     openExchanges: () => proxyRef?.openExchanges ?? 0,
     revision: () => proxyRef?.policy.revision ?? policy.revision,
     auditRecords: () => written?.count ?? 0,
+    auditLagMs: () => written?.lagMs?.() ?? 0,
     activeGrants: () => proxyRef?.activeGrants(),
   });
   const storeUrl = options.store ?? io.env.LEASH_STORE;
   const store = storeUrl
-    ? await openSharedStores(storeUrl, { timeout: options.storeTimeout ?? io.env.LEASH_STORE_TIMEOUT, log: io.err, now: options.now, observe: (op, seconds, ok) => metrics.observeStore(op, seconds, ok) })
+    ? await openSharedStores(storeUrl, {
+        timeout: options.storeTimeout ?? io.env.LEASH_STORE_TIMEOUT,
+        log: io.err,
+        now: options.now,
+        observe: (op, seconds, ok) => metrics.observeStore(op, seconds, ok),
+      })
     : undefined;
   const scopes = store?.scopes ?? new MemoryScopeStore();
   const approvals = store?.approvals ?? new MemoryApprovalStore();
@@ -128,13 +134,29 @@ export async function startServe(options: ServeOptions, io: CommandIo): Promise<
       const lock = lockdown.lockOf(agent);
       return lock && `${lockdownMessage(agent, lock.entry, lock.scope)}; this open connection was cut`;
     });
-    if (cut) io.err(`leash: lockdown: ${cut} open tunnel(s) or connection(s) cut (${after.all ? 'every agent' : Object.keys(after.agents).join(', ')})`);
+    if (cut)
+      io.err(
+        `leash: lockdown: ${cut} open tunnel(s) or connection(s) cut (${after.all ? 'every agent' : Object.keys(after.agents).join(', ')})`,
+      );
   };
   written = openAuditLog(auditPath, { ...parseRotation(options.auditMaxSize, options.auditKeep), log: io.err });
   const audit = metrics.counting(options.observe ? observed(written, options.observe) : written);
   let proxy: ProxyServer;
   try {
-    proxy = await startProxy({ policy, host, port, audit, log: io.err, now: options.now, certsDir: options.certs ?? DEFAULT_CERTS_DIR, rateLimits: store?.rateLimits, grants: store?.grants, lockdown, scopes, approvals });
+    proxy = await startProxy({
+      policy,
+      host,
+      port,
+      audit,
+      log: io.err,
+      now: options.now,
+      certsDir: options.certs ?? DEFAULT_CERTS_DIR,
+      rateLimits: store?.rateLimits,
+      grants: store?.grants,
+      lockdown,
+      scopes,
+      approvals,
+    });
   } catch (err) {
     lockdown.stop();
     await store?.close();
@@ -144,18 +166,41 @@ export async function startServe(options: ServeOptions, io: CommandIo): Promise<
   proxyRef = proxy;
   // The control API: one route table, served on the control socket and, with --admin, over TCP.
   const routes: ControlRoute[] = [];
-  routes.push(indexRoute(() => routes, () => ({ pid: process.pid, revision: proxy.policy.revision })));
-  const lockdownDeps: LockdownDeps = { runtime: lockdown, audit: (record) => audit.write(record), revision: () => proxy.policy.revision, agents: () => new Set(proxy.policy.agents.keys()), log: io.err };
+  routes.push(
+    indexRoute(
+      () => routes,
+      () => ({ pid: process.pid, revision: proxy.policy.revision }),
+    ),
+  );
+  const lockdownDeps: LockdownDeps = {
+    runtime: lockdown,
+    audit: (record) => audit.write(record),
+    revision: () => proxy.policy.revision,
+    agents: () => new Set(proxy.policy.agents.keys()),
+    log: io.err,
+  };
   routes.push(...lockdownRoutes(lockdownDeps));
   const now = options.now ?? Date.now;
   const record = (r: AuditRecord) => audit.write(r);
   // The watcher is made after the routes; --always reloads through it once it exists.
   let reload: () => Promise<void> = async () => {};
   routes.push(...scopeRoutes({ scopes, policy: () => proxy.policy, now, record }));
-  routes.push(...approvalRoutes({ approvals, policy: () => proxy.policy, now, record, policyPaths: paths, reload: () => reload() }));
+  routes.push(
+    ...approvalRoutes({
+      approvals,
+      policy: () => proxy.policy,
+      now,
+      record,
+      policyPaths: paths,
+      reload: () => reload(),
+    }),
+  );
   let control: ControlSocket;
   try {
-    control = await startControlSocket(options.control ?? (io.env.LEASH_CONTROL || defaultControlPath(auditPath, process.getuid?.())), controlHandler(routes, { kind: 'socket' }, io.err));
+    control = await startControlSocket(
+      options.control ?? (io.env.LEASH_CONTROL || defaultControlPath(auditPath, process.getuid?.())),
+      controlHandler(routes, { kind: 'socket' }, io.err),
+    );
   } catch (err) {
     lockdown.stop();
     await proxy.close();
@@ -174,27 +219,49 @@ export async function startServe(options: ServeOptions, io: CommandIo): Promise<
       await proxy.close();
       await store?.close();
       await audit.close();
-      throw new LeashError('LEASH_USAGE', '--admin must not be the proxy\'s address: agents reach the proxy port');
+      throw new LeashError('LEASH_USAGE', "--admin must not be the proxy's address: agents reach the proxy port");
     }
     try {
-      admin = await startAdmin({ ...at, metrics, ready: () => readiness(audit, store), control: controlHandler(routes, { kind: 'tcp', token: adminToken }, io.err) });
+      admin = await startAdmin({
+        ...at,
+        metrics,
+        ready: () => readiness(audit, store),
+        control: controlHandler(routes, { kind: 'tcp', token: adminToken }, io.err),
+      });
     } catch (err) {
       await control.close();
       lockdown.stop();
       await proxy.close();
       await store?.close();
       await audit.close();
-      throw new LeashError('LEASH_LISTEN', `cannot listen on ${options.admin} for --admin: ${(err as Error).message}`, { cause: err });
+      throw new LeashError('LEASH_LISTEN', `cannot listen on ${options.admin} for --admin: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
-    io.err(`admin on ${at.host.includes(':') ? `[${at.host}]` : at.host}:${admin.port} (GET /metrics, /healthz, /readyz)`);
-    io.err(adminToken ? 'control API also on the admin listener under /v1 (mutating calls need Authorization: Bearer $LEASH_ADMIN_TOKEN)' : 'control API over the admin listener is off: LEASH_ADMIN_TOKEN is not set (the control socket works)');
+    io.err(
+      `admin on ${at.host.includes(':') ? `[${at.host}]` : at.host}:${admin.port} (GET /metrics, /healthz, /readyz)`,
+    );
+    io.err(
+      adminToken
+        ? 'control API also on the admin listener under /v1 (mutating calls need Authorization: Bearer $LEASH_ADMIN_TOKEN)'
+        : 'control API over the admin listener is off: LEASH_ADMIN_TOKEN is not set (the control socket works)',
+    );
   }
-  const watcher = new PolicyWatcher(paths, () => proxy.policy, (outcome) => onReload(outcome, proxy, audit, io));
+  const watcher = new PolicyWatcher(
+    paths,
+    () => proxy.policy,
+    (outcome) => onReload(outcome, proxy, audit, io),
+  );
   watcher.start();
   reload = () => watcher.reload();
-  io.err(`leash: policy revision ${policy.revision}: ${policy.rules.length} rules from ${policy.files.length} file(s)${policy.settings.mode === 'report' ? ' (report mode: nothing is blocked)' : ''}`);
+  io.err(
+    `leash: policy revision ${policy.revision}: ${policy.rules.length} rules from ${policy.files.length} file(s)${policy.settings.mode === 'report' ? ' (report mode: nothing is blocked)' : ''}`,
+  );
   const locked = lockdown.state;
-  if (locked.all || Object.keys(locked.agents).length > 0) io.err(`leash: lockdown in force (${lockdown.display}): ${locked.all ? 'every agent' : Object.keys(locked.agents).sort().join(', ')}; leash lockdown status shows why`);
+  if (locked.all || Object.keys(locked.agents).length > 0)
+    io.err(
+      `leash: lockdown in force (${lockdown.display}): ${locked.all ? 'every agent' : Object.keys(locked.agents).sort().join(', ')}; leash lockdown status shows why`,
+    );
   io.err(`listening on ${host.includes(':') ? `[${host}]` : host}:${proxy.port}`);
   let stopping: Promise<void> | undefined;
   return {
@@ -241,7 +308,13 @@ function observed(audit: AuditLog, observe: (record: AuditRecord) => void): Audi
 async function readiness(audit: AuditLog, store: { reachable(): boolean } | undefined): Promise<Readiness> {
   const problems: string[] = [];
   if (store && !store.reachable()) problems.push('the shared store does not answer');
-  const flushed = await Promise.race([audit.flush().then(() => true, () => false), new Promise<boolean>((r) => setTimeout(() => r(false), 1000).unref())]);
+  const flushed = await Promise.race([
+    audit.flush().then(
+      () => true,
+      () => false,
+    ),
+    new Promise<boolean>((r) => setTimeout(() => r(false), 1000).unref()),
+  ]);
   if (!flushed) problems.push('the audit log does not take writes');
   return { ok: problems.length === 0, problems };
 }
@@ -249,19 +322,40 @@ async function readiness(audit: AuditLog, store: { reachable(): boolean } | unde
 function onReload(outcome: ReloadOutcome, proxy: ProxyServer, audit: AuditLog, io: CommandIo): void {
   if (outcome.kind === 'loaded') {
     void proxy.setPolicy(outcome.policy).then((closed) => {
-      if (closed > 0) io.err(`leash: ${closed} open tunnel(s) or connection(s) the new policy denies were closed (policy_revoked)`);
+      if (closed > 0)
+        io.err(`leash: ${closed} open tunnel(s) or connection(s) the new policy denies were closed (policy_revoked)`);
     });
     for (const warning of outcome.policy.warnings) io.err(formatIssue(warning));
     for (const problem of readAgentTokens(outcome.policy).problems) io.err(`leash: ${problem}`);
     for (const problem of readSecretValues(outcome.policy).problems) io.err(`leash: ${problem}`);
-    io.err(`leash: policy reloaded: revision ${outcome.previous.revision} -> ${outcome.policy.revision} (${outcome.policy.rules.length} rules)`);
-    audit.write(newRecord(randomUUID(), 'policy', outcome.policy.revision, { agent: '-', effect: 'allow', reason: 'policy_loaded', message: `policy revision ${outcome.policy.revision} in force`, previousRevision: outcome.previous.revision, files: [...outcome.policy.files] }));
+    io.err(
+      `leash: policy reloaded: revision ${outcome.previous.revision} -> ${outcome.policy.revision} (${outcome.policy.rules.length} rules)`,
+    );
+    audit.write(
+      newRecord(randomUUID(), 'policy', outcome.policy.revision, {
+        agent: '-',
+        effect: 'allow',
+        reason: 'policy_loaded',
+        message: `policy revision ${outcome.policy.revision} in force`,
+        previousRevision: outcome.previous.revision,
+        files: [...outcome.policy.files],
+      }),
+    );
   } else if (outcome.kind === 'unchanged') {
-    io.err(`leash: policy files changed, but the policy they make is the same (revision ${outcome.policy.revision}); nothing to reload`);
+    io.err(
+      `leash: policy files changed, but the policy they make is the same (revision ${outcome.policy.revision}); nothing to reload`,
+    );
   } else if (outcome.kind === 'rejected') {
     io.err(`leash: policy reload rejected; revision ${proxy.policy.revision} stays in force:`);
     for (const line of outcome.errors) io.err(`  ${line}`);
-    audit.write(newRecord(randomUUID(), 'policy', proxy.policy.revision, { agent: '-', reason: 'policy_invalid', message: 'policy change rejected; the running policy stays in force', errors: outcome.errors }));
+    audit.write(
+      newRecord(randomUUID(), 'policy', proxy.policy.revision, {
+        agent: '-',
+        reason: 'policy_invalid',
+        message: 'policy change rejected; the running policy stays in force',
+        errors: outcome.errors,
+      }),
+    );
   }
 }
 
@@ -279,7 +373,10 @@ export async function serveCommand(options: ServeOptions, io: CommandIo): Promis
   // The local kill switch, for when the control API cannot be reached: every agent, at once, audited.
   const lockAll = () =>
     void switchOn(running.lockdown.deps, { all: true }, 'SIGUSR1', `SIGUSR1 (signal to pid ${process.pid})`).then(
-      (outcome) => io.err(`leash: SIGUSR1: every agent is locked down${outcome.stored ? '' : ` (${outcome.problem})`}; leash lockdown off lifts it`),
+      (outcome) =>
+        io.err(
+          `leash: SIGUSR1: every agent is locked down${outcome.stored ? '' : ` (${outcome.problem})`}; leash lockdown off lifts it`,
+        ),
       (err: unknown) => io.err(`leash: SIGUSR1: lockdown failed: ${(err as Error).message}`),
     );
   process.on('SIGUSR1', lockAll);
@@ -309,7 +406,7 @@ export async function serveCommand(options: ServeOptions, io: CommandIo): Promis
 export function parseListen(text: string, flag = '--listen'): { host: string; port: number } {
   const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(text);
   const port = Number(m?.[3]);
-  if (!m || port > 65535) throw new LeashError('LEASH_USAGE', `${flag} needs HOST:PORT (e.g. 127.0.0.1:3128 or [::1]:3128), got "${text}"`);
+  if (!m || port > 65535)
+    throw new LeashError('LEASH_USAGE', `${flag} needs HOST:PORT (e.g. 127.0.0.1:3128 or [::1]:3128), got "${text}"`);
   return { host: (m[1] ?? m[2]) as string, port };
 }
-

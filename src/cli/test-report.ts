@@ -23,7 +23,9 @@ export function failureLine(result: CaseResult): string {
   const c = result.case;
   const where = `${c.location.file}:${c.location.line}`;
   // A mismatch already says what was decided; a problem with the case says it here.
-  const decided = result.caseProblem ? `decided: ${describeDecision(result.decided)}: ${result.decided.message}` : result.decided.message;
+  const decided = result.caseProblem
+    ? `decided: ${describeDecision(result.decided)}: ${result.decided.message}`
+    : result.decided.message;
   const parts = [`${where}: ${caseName(c)}: ${result.failure ?? ''}`, decided];
   const tunnel = tunnelNote(result);
   if (tunnel) parts.push(tunnel);
@@ -37,7 +39,8 @@ function tunnelNote(result: CaseResult): string | undefined {
   if (!tunnel || !inner) return undefined;
   // A denied CONNECT says so in its message; an allowed one is where a case about the request inside goes wrong.
   if (!result.intercepted && tunnel.effect === 'deny') return undefined;
-  if (!result.intercepted) return `decided on the CONNECT: HTTPS travels in a tunnel, and leash sees inside only when it intercepts (this tunnel is spliced: ${tunnel.reason})`;
+  if (!result.intercepted)
+    return `decided on the CONNECT: HTTPS travels in a tunnel, and leash sees inside only when it intercepts (this tunnel is spliced: ${tunnel.reason})`;
   return `the CONNECT is intercepted (rule ${tunnel.rule ?? '-'}), so the ${inner.method} inside was decided on its own`;
 }
 
@@ -53,10 +56,15 @@ export function testJunit(run: TestRun): string {
     const file = result.case.location.file;
     files.set(file, [...(files.get(file) ?? []), result]);
   }
-  const out = ['<?xml version="1.0" encoding="UTF-8"?>', `<testsuites name="leash test" tests="${run.results.length}" failures="${run.failed}" errors="0">`];
+  const out = [
+    '<?xml version="1.0" encoding="UTF-8"?>',
+    `<testsuites name="leash test" tests="${run.results.length}" failures="${run.failed}" errors="0">`,
+  ];
   for (const [file, results] of files) {
     const failures = results.filter((r) => !r.passed).length;
-    out.push(`  <testsuite name="${xml(file)}" tests="${results.length}" failures="${failures}" errors="0" skipped="0">`);
+    out.push(
+      `  <testsuite name="${xml(file)}" tests="${results.length}" failures="${failures}" errors="0" skipped="0">`,
+    );
     for (const result of results) {
       const c = result.case;
       const head = `    <testcase name="${xml(caseName(c))}" classname="${xml(file)}" file="${xml(file)}" line="${c.location.line}"`;
@@ -69,10 +77,14 @@ export function testJunit(run: TestRun): string {
         `decided: ${describeDecision(result.decided)}: ${result.decided.message}`,
         ...(tunnelNote(result) ? [tunnelNote(result) as string] : []),
         'trace:',
-        ...(result.trace.length === 0 ? ['  no rule names this host'] : result.trace.map((t) => `  ${t.effect} ${t.rule} (${t.at}) ${t.how}: ${t.why}`)),
+        ...(result.trace.length === 0
+          ? ['  no rule names this host']
+          : result.trace.map((t) => `  ${t.effect} ${t.rule} (${t.at}) ${t.how}: ${t.why}`)),
       ];
       out.push(`${head}>`);
-      out.push(`      <failure message="${xml(result.failure ?? '')}" type="policy">${details.map(xml).join('&#10;')}</failure>`);
+      out.push(
+        `      <failure message="${xml(result.failure ?? '')}" type="policy">${details.map(xml).join('&#10;')}</failure>`,
+      );
       out.push('    </testcase>');
     }
     out.push('  </testsuite>');

@@ -26,7 +26,8 @@ export const TESTS_DIR = 'tests';
 
 export async function testCommand(options: TestOptions, args: readonly string[], io: CommandIo): Promise<number> {
   const format = options.format ?? 'text';
-  if (format !== 'text' && format !== 'junit') throw new LeashError('LEASH_USAGE', `--format needs text or junit, got "${format}"`);
+  if (format !== 'text' && format !== 'junit')
+    throw new LeashError('LEASH_USAGE', `--format needs text or junit, got "${format}"`);
   const { run } = await runTestFiles(policyPaths(options.policy), args.length > 0 ? args : [defaultTestsDir()]);
   if (format === 'junit') io.out(testJunit(run));
   else for (const line of testText(run)) io.out(line);
@@ -45,7 +46,10 @@ export interface TestFilesRun {
 }
 
 /** The library form of `leash test`: compile the policy, read and validate every test file, run every case. */
-export async function runTestFiles(policyPathList: readonly string[], testPaths: readonly string[]): Promise<TestFilesRun> {
+export async function runTestFiles(
+  policyPathList: readonly string[],
+  testPaths: readonly string[],
+): Promise<TestFilesRun> {
   const compiled = compilePolicy(await readPolicySources(policyPathList));
   if (!compiled.policy) throw new PolicyInvalidError(compiled.issues);
   const policy = compiled.policy;
@@ -55,13 +59,22 @@ export async function runTestFiles(policyPathList: readonly string[], testPaths:
     try {
       text = await readFile(file, 'utf8');
     } catch (err) {
-      throw new LeashError('LEASH_TEST_READ', `${file}: cannot read test file: ${(err as Error).message}`, { cause: err });
+      throw new LeashError('LEASH_TEST_READ', `${file}: cannot read test file: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
     files.push(parseTestFile(file, text));
   }
   const issues: PolicyIssue[] = files.flatMap((f) => f.issues);
   if (issues.length > 0) throw new LeashError('LEASH_TEST_INVALID', issues.map(formatIssue).join('\n'));
-  return { policy, files, run: runPolicyTests(policy, files.flatMap((f) => f.cases)) };
+  return {
+    policy,
+    files,
+    run: runPolicyTests(
+      policy,
+      files.flatMap((f) => f.cases),
+    ),
+  };
 }
 
 const TEST_FILE = /\.ya?ml$/;
@@ -75,15 +88,23 @@ async function testFiles(paths: readonly string[]): Promise<string[]> {
       directory = (await stat(p)).isDirectory();
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      throw new LeashError('LEASH_TEST_READ', `${p}: cannot read tests: ${code === 'ENOENT' ? 'no such file or directory' : (err as Error).message}`, { cause: err });
+      throw new LeashError(
+        'LEASH_TEST_READ',
+        `${p}: cannot read tests: ${code === 'ENOENT' ? 'no such file or directory' : (err as Error).message}`,
+        { cause: err },
+      );
     }
     if (!directory) {
       found.push(p);
       continue;
     }
     const entries = await readdir(p, { withFileTypes: true });
-    const names = entries.filter((e) => (e.isFile() || e.isSymbolicLink()) && TEST_FILE.test(e.name) && !e.name.startsWith('.')).map((e) => e.name).sort();
-    if (names.length === 0) throw new LeashError('LEASH_TEST_READ', `${p}: no *.yaml or *.yml test files in this directory`);
+    const names = entries
+      .filter((e) => (e.isFile() || e.isSymbolicLink()) && TEST_FILE.test(e.name) && !e.name.startsWith('.'))
+      .map((e) => e.name)
+      .sort();
+    if (names.length === 0)
+      throw new LeashError('LEASH_TEST_READ', `${p}: no *.yaml or *.yml test files in this directory`);
     found.push(...names.map((name) => path.join(p, name)));
   }
   return [...new Set(found)];

@@ -48,7 +48,14 @@ export class MemoryGrantStore implements GrantStore {
     entry.urls.set(grant.url, grant);
   }
 
-  async find(agent: string, scheme: 'http' | 'https', host: string, port: number, nowMs: number, url?: string): Promise<Grant | undefined> {
+  async find(
+    agent: string,
+    scheme: 'http' | 'https',
+    host: string,
+    port: number,
+    nowMs: number,
+    url?: string,
+  ): Promise<Grant | undefined> {
     const entry = this.entries.get(grantKey(agent, scheme, host, port));
     if (!entry) return undefined;
     if (entry.host && entry.host.expiresAt > nowMs) return entry.host;
@@ -57,7 +64,8 @@ export class MemoryGrantStore implements GrantStore {
       return grant && grant.expiresAt > nowMs ? grant : undefined;
     }
     let longest: Grant | undefined;
-    for (const grant of entry.urls.values()) if (grant.expiresAt > nowMs && (!longest || grant.expiresAt > longest.expiresAt)) longest = grant;
+    for (const grant of entry.urls.values())
+      if (grant.expiresAt > nowMs && (!longest || grant.expiresAt > longest.expiresAt)) longest = grant;
     return longest;
   }
 

@@ -51,7 +51,9 @@ export class RecentRequests {
 
   /** The material a response to `current` is checked against: `current`'s own, and what `key` sent recently. */
   with(key: string, current: RequestMaterial, nowMs: number): RequestMaterial {
-    const earlier = (this.byKey.get(key) ?? []).filter((r) => nowMs - r.at <= RECENT_MS && r.material !== current).map((r) => r.material);
+    const earlier = (this.byKey.get(key) ?? [])
+      .filter((r) => nowMs - r.at <= RECENT_MS && r.material !== current)
+      .map((r) => r.material);
     if (earlier.length === 0) return current;
     const all = [current, ...earlier];
     return {

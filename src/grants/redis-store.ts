@@ -30,7 +30,8 @@ end
 
 // KEYS[1] hash; ARGV: now ('' = TIME), lifetime (ms from now), JSON, max URL grants, then the URLs (none: the host
 // grant). A later expiry replaces an entry; an earlier one changes nothing.
-const ADD = luaScript(`${LUA_NOW}${LUA_ENTRY}
+const ADD = luaScript(
+  `${LUA_NOW}${LUA_ENTRY}
 local now = leash_now(ARGV[1])
 local expiry = now + tonumber(ARGV[2])
 if expiry <= now then return 0 end
@@ -76,11 +77,14 @@ local ttl = redis.call('PTTL', KEYS[1])
 local wanted = math.ceil(expiry - now) + 1000
 if ttl < wanted then redis.call('PEXPIRE', KEYS[1], wanted) end
 return 1
-`, 'grant_add');
+`,
+  'grant_add',
+);
 
 // KEYS[1] hash; ARGV: now ('' = TIME), URL ('' = any). Returns {now, kind, expiry, seq, JSON, URL}: kind 'host'
 // (the host grant in force), 'url' (the grant of that URL, or without one the URL grant lasting longest), 'none'.
-const FIND = luaScript(`${LUA_NOW}${LUA_ENTRY}
+const FIND = luaScript(
+  `${LUA_NOW}${LUA_ENTRY}
 local now = leash_now(ARGV[1])
 local nowText = string.format('%.17g', now)
 local host = redis.call('HGET', KEYS[1], 'host')
@@ -106,10 +110,13 @@ for i = 1, #all, 2 do
 end
 if best == nil then return {nowText, 'none'} end
 return {nowText, 'url', string.format('%.17g', best[1]), best[2], best[3], best[4]}
-`, 'grant_find');
+`,
+  'grant_find',
+);
 
 // KEYS[1] hash; ARGV: field, source request id. Removes the entry only if it still names that source.
-const REVOKE = luaScript(`${LUA_ENTRY}
+const REVOKE = luaScript(
+  `${LUA_ENTRY}
 local v = redis.call('HGET', KEYS[1], ARGV[1])
 if not v then return 0 end
 local e, s, j = leash_entry(v)
@@ -117,7 +124,9 @@ local ok, grant = pcall(cjson.decode, j)
 if not ok or type(grant) ~= 'table' or type(grant.source) ~= 'table' or grant.source.requestId ~= ARGV[2] then return 0 end
 redis.call('HDEL', KEYS[1], ARGV[1])
 return 1
-`, 'grant_revoke');
+`,
+  'grant_revoke',
+);
 
 export interface RedisGrantStoreOptions {
   readonly clock?: StoreClock;
@@ -144,27 +153,62 @@ export class RedisGrantStore implements GrantStore {
   }
 
   async add(grant: Grant): Promise<void> {
-    const stored: Stored = { agent: grant.agent, scheme: grant.scheme, host: grant.host, port: grant.port, source: grant.source };
+    const stored: Stored = {
+      agent: grant.agent,
+      scheme: grant.scheme,
+      host: grant.host,
+      port: grant.port,
+      source: grant.source,
+    };
     const [now, lifetime] = this.clock === 'caller' ? ['0', grant.expiresAt] : ['', grant.expiresAt - this.now()];
-    await this.redis.eval(ADD, [this.key(grant)], [now, String(lifetime), JSON.stringify(stored), String(MAX_URLS_PER_GRANT), ...(grant.url === null ? [] : [grant.url])]);
+    await this.redis.eval(
+      ADD,
+      [this.key(grant)],
+      [
+        now,
+        String(lifetime),
+        JSON.stringify(stored),
+        String(MAX_URLS_PER_GRANT),
+        ...(grant.url === null ? [] : [grant.url]),
+      ],
+    );
   }
 
   /**
    * The grant in force for (agent, scheme, host, port): the host grant if there is one; else, with `url`, the grant
    * of exactly that URL; else the URL grant lasting longest (what a tunnel to the host may use).
    */
-  async find(agent: string, scheme: 'http' | 'https', host: string, port: number, nowMs: number, url?: string): Promise<Grant | undefined> {
-    const reply = (await this.redis.eval(FIND, [this.key({ agent, scheme, host, port })], [this.clock === 'caller' ? String(nowMs) : '', url ?? ''])) as string[];
+  async find(
+    agent: string,
+    scheme: 'http' | 'https',
+    host: string,
+    port: number,
+    nowMs: number,
+    url?: string,
+  ): Promise<Grant | undefined> {
+    const reply = (await this.redis.eval(
+      FIND,
+      [this.key({ agent, scheme, host, port })],
+      [this.clock === 'caller' ? String(nowMs) : '', url ?? ''],
+    )) as string[];
     if (reply[1] !== 'host' && reply[1] !== 'url') return undefined;
     // On the caller's clock: what is left of the grant, from the caller's now.
     const expiry = Number(reply[2]);
     const expiresAt = this.clock === 'caller' ? expiry : nowMs + (expiry - Number(reply[0]));
-    return { ...(JSON.parse(String(reply[4])) as Stored), expiresAt, url: reply[1] === 'host' ? null : String(reply[5]) };
+    return {
+      ...(JSON.parse(String(reply[4])) as Stored),
+      expiresAt,
+      url: reply[1] === 'host' ? null : String(reply[5]),
+    };
   }
 
   /** Removes the grant with this key if it still names `sourceRequestId` (a later response may have made it its own). */
   async revoke(key: GrantKey, sourceRequestId: string): Promise<boolean> {
-    const reply = await this.redis.eval(REVOKE, [this.key(key)], [key.url === null ? 'host' : `url:${key.url}`, sourceRequestId]);
+    const reply = await this.redis.eval(
+      REVOKE,
+      [this.key(key)],
+      [key.url === null ? 'host' : `url:${key.url}`, sourceRequestId],
+    );
     return Number(reply) === 1;
   }
 

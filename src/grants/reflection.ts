@@ -77,7 +77,8 @@ export class Reflection implements RequestMaterial {
       .map(([, value]) => (Array.isArray(value) ? value.join(', ') : String(value)))
       .join('\n');
     const coding = headers['content-encoding'];
-    if (coding !== undefined && String(coding).trim().toLowerCase() !== 'identity' && String(coding).trim() !== '') this.#opaque = true;
+    if (coding !== undefined && String(coding).trim().toLowerCase() !== 'identity' && String(coding).trim() !== '')
+      this.#opaque = true;
   }
 
   /** A piece of the request body, as it streams to the upstream. Past MAX_REQUEST_BODY, only counted. */
@@ -141,7 +142,12 @@ export class Reflection implements RequestMaterial {
     if (!this.#index) {
       // Header values too (an API may echo any of them), but not Host: it names the API itself, and its own CDN
       // subdomains would all look reflected.
-      const texts = [...skeletons(this.#path), ...skeletons(this.#query), ...skeletons(this.#headerValues), ...skeletons(this.#body)];
+      const texts = [
+        ...skeletons(this.#path),
+        ...skeletons(this.#query),
+        ...skeletons(this.#headerValues),
+        ...skeletons(this.#body),
+      ];
       let total = 0;
       for (const t of texts) total += t.length;
       // Adversarial layering could multiply the material; what is not indexed counts as unseen (fail closed).
@@ -257,7 +263,12 @@ const STEPS: readonly ((text: string) => string)[] = [
 /** Letters and digits only, compatibility-normalised and case-folded: the text runs are compared on. */
 export function skeleton(text: string): string {
   // ß and ẞ are "ss" to UTS 46 (and so to every URL parser); the rest of what it maps NFKC and case folding cover.
-  return text.normalize('NFKC').toLowerCase().normalize('NFKC').replace(/[\u00df\u1e9e]/g, 'ss').replace(/[^\p{L}\p{N}]+/gu, '');
+  return text
+    .normalize('NFKC')
+    .toLowerCase()
+    .normalize('NFKC')
+    .replace(/[\u00df\u1e9e]/g, 'ss')
+    .replace(/[^\p{L}\p{N}]+/gu, '');
 }
 
 /**
@@ -272,7 +283,9 @@ export function skeletons(text: string): string[] {
 function hostForm(text: string): string {
   // What a URL parser deletes from a host (UTS 46: soft hyphen, zero-width joiners, variation selectors, ...) must
   // not hide a host from this check: "e\u00ADv.il" in a request is the host ev.il.
-  const decoded = decodingSteps(text).join('\n').replace(/\p{Default_Ignorable_Code_Point}/gu, '');
+  const decoded = decodingSteps(text)
+    .join('\n')
+    .replace(/\p{Default_Ignorable_Code_Point}/gu, '');
   const folded = decoded
     .normalize('NFKC')
     .toLowerCase()
@@ -322,7 +335,16 @@ function percentDecode(text: string): string {
 }
 
 const JSON_ESCAPE = /\\(?:u([0-9a-fA-F]{4})|([\\/"bfnrt]))/g;
-const SIMPLE: Readonly<Record<string, string>> = { '\\': '\\', '/': '/', '"': '"', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t' };
+const SIMPLE: Readonly<Record<string, string>> = {
+  '\\': '\\',
+  '/': '/',
+  '"': '"',
+  b: '\b',
+  f: '\f',
+  n: '\n',
+  r: '\r',
+  t: '\t',
+};
 
 function jsonUnescape(text: string): string {
   return text.replace(JSON_ESCAPE, (_m, hex: string | undefined, simple: string | undefined) =>

@@ -28,7 +28,8 @@ export const SKIP_REASONS: Readonly<Record<SkipReason, string>> = {
   ip_literal: 'an IP literal is never granted',
   deny_rule: 'a deny rule names this host',
   over_limit: 'more hosts than settings.grants.maxPerResponse in one response',
-  reflected: 'the request that produced the response carried it (its host, or 8 or more characters of its path, query or body)',
+  reflected:
+    'the request that produced the response carried it (its host, or 8 or more characters of its path, query or body)',
   request_unseen:
     'the request body was larger than leash reads (64 KiB) or content-coded, so the response could reflect data ' +
     'leash did not see; only hosts in inspect.grant.hosts are granted then',
@@ -72,7 +73,12 @@ export function newResponseGrants(
 }
 
 /** The decision for one reference, or undefined when it repeats one already decided for this response. */
-export function selectReference(policy: CompiledPolicy, agent: string, reference: Reference, state: ResponseGrants): Selection | undefined {
+export function selectReference(
+  policy: CompiledPolicy,
+  agent: string,
+  reference: Reference,
+  state: ResponseGrants,
+): Selection | undefined {
   const key = `${reference.scheme}://${reference.host}:${reference.port}`;
   const scopeUrl = policy.settings.grants.scope === 'url';
   const decided = state.hosts.get(key);
@@ -87,34 +93,45 @@ export function selectReference(policy: CompiledPolicy, agent: string, reference
   };
 
   if (decided === undefined) {
-    if (reference.host === state.responseHost && reference.port === state.responsePort) return hostLevel({ kind: 'none', reference });
+    if (reference.host === state.responseHost && reference.port === state.responsePort)
+      return hostLevel({ kind: 'none', reference });
     if (reference.hostKind !== 'name') return hostLevel({ kind: 'skip', reference, why: 'ip_literal' });
     const named = ruleNaming(policy, reference.host);
     if (named?.effect === 'deny') return hostLevel({ kind: 'skip', reference, why: 'deny_rule', rule: named.name });
     // A host the policy names is decided by its rules (an allow limited to some paths, say), never by grants.
     if (named) return hostLevel({ kind: 'none', reference });
-    if (decide(policy, { method: 'GET', host: reference.host, port: reference.port, path: pathOf(reference.url), agent }).effect === 'allow') {
+    if (
+      decide(policy, { method: 'GET', host: reference.host, port: reference.port, path: pathOf(reference.url), agent })
+        .effect === 'allow'
+    ) {
       return hostLevel({ kind: 'none', reference });
     }
     const hosts = state.narrowing?.hosts;
-    const inHosts = hosts ? hosts.some((pattern) => hostMatches(pattern, reference.host, reference.hostKind)) : undefined;
+    const inHosts = hosts
+      ? hosts.some((pattern) => hostMatches(pattern, reference.host, reference.hostKind))
+      : undefined;
     if (inHosts === false) return hostLevel({ kind: 'skip', reference, why: 'not_in_grant_hosts' });
     const reflection = state.reflection;
-    if (reflection && reflection.hostReflected(reference.host)) return hostLevel({ kind: 'skip', reference, why: 'reflected' });
-    if (reflection && !reflection.complete && inHosts !== true) return hostLevel({ kind: 'skip', reference, why: 'request_unseen' });
+    if (reflection && reflection.hostReflected(reference.host))
+      return hostLevel({ kind: 'skip', reference, why: 'reflected' });
+    if (reflection && !reflection.complete && inHosts !== true)
+      return hostLevel({ kind: 'skip', reference, why: 'request_unseen' });
     // Host-wide, but only if the host is not granted yet: the cap counts distinct hosts.
-    if (!scopeUrl && reflection?.carriesRun(reference.host)) return hostLevel({ kind: 'skip', reference, why: 'reflected' });
+    if (!scopeUrl && reflection?.carriesRun(reference.host))
+      return hostLevel({ kind: 'skip', reference, why: 'reflected' });
   }
 
   // Per reference: where it was found, and (scope url) what its URL carries. Not remembered for the host: the
   // same host found at a listed path, or under a clean URL, may still be granted.
   const paths = state.narrowing?.paths;
-  if (paths && !paths.some((pattern) => pattern.matches(reference.found))) return { kind: 'skip', reference, why: 'not_in_grant_paths' };
+  if (paths && !paths.some((pattern) => pattern.matches(reference.found)))
+    return { kind: 'skip', reference, why: 'not_in_grant_paths' };
   if (scopeUrl && state.reflection?.carriesRun(reference.url)) {
     state.urls.add(reference.url);
     return { kind: 'skip', reference, why: 'reflected' };
   }
-  if (decided === undefined && state.granted >= policy.settings.grants.maxPerResponse) return hostLevel({ kind: 'skip', reference, why: 'over_limit' });
+  if (decided === undefined && state.granted >= policy.settings.grants.maxPerResponse)
+    return hostLevel({ kind: 'skip', reference, why: 'over_limit' });
   if (decided === undefined) state.granted++;
   if (scopeUrl) state.urls.add(reference.url);
   return hostLevel({ kind: 'grant', reference });

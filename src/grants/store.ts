@@ -33,7 +33,14 @@ export interface GrantStore {
    * exactly that URL. Without: the host grant, else the URL grant on that host that lasts longest (a tunnel to the
    * host, whose requests are each held to their own URL, may stay open until then).
    */
-  find(agent: string, scheme: 'http' | 'https', host: string, port: number, nowMs: number, url?: string): Promise<Grant | undefined>;
+  find(
+    agent: string,
+    scheme: 'http' | 'https',
+    host: string,
+    port: number,
+    nowMs: number,
+    url?: string,
+  ): Promise<Grant | undefined>;
   /**
    * Removes the grant with this key if it still names `sourceRequestId` (a later response that extended it
    * made it its own). True if one was removed.

@@ -49,7 +49,12 @@ export interface InspectOptions {
 /** The size of the pieces the decompressors produce: the most they decode past maxBytes. */
 export const DECODE_CHUNK = 16 * 1024;
 
-const JSON_TYPES: ReadonlySet<string> = new Set(['application/json', 'application/x-ndjson', 'application/ndjson', 'application/jsonl']);
+const JSON_TYPES: ReadonlySet<string> = new Set([
+  'application/json',
+  'application/x-ndjson',
+  'application/ndjson',
+  'application/jsonl',
+]);
 const HTML_TYPES: ReadonlySet<string> = new Set(['text/html', 'application/xhtml+xml']);
 
 /** The kind of scanner for a Content-Type value (parameters and case ignored), or undefined. */
@@ -93,7 +98,8 @@ export function inspectResponse(options: InspectOptions): ResponseInspector | un
   if (kind === undefined || !options.kinds.includes(kind)) return undefined;
   const coding = contentCoding(options.contentEncoding);
   if (coding === undefined) return undefined;
-  const scanner = kind === 'json' ? new JsonReferenceScanner(options.responseUrl) : new HtmlReferenceScanner(options.responseUrl);
+  const scanner =
+    kind === 'json' ? new JsonReferenceScanner(options.responseUrl) : new HtmlReferenceScanner(options.responseUrl);
   return new BodyInspector(scanner, coding, options.maxBytes, kind, options.now);
 }
 
@@ -126,7 +132,13 @@ export class BodyInspector implements ResponseInspector {
   readonly #now: (() => number) | undefined;
   #scanMs = 0;
 
-  constructor(scanner: TextScanner, coding: ContentCoding, maxBytes: number, kind: InspectKind = 'json', now?: () => number) {
+  constructor(
+    scanner: TextScanner,
+    coding: ContentCoding,
+    maxBytes: number,
+    kind: InspectKind = 'json',
+    now?: () => number,
+  ) {
     this.#scanner = scanner;
     this.#coding = coding;
     this.#maxBytes = maxBytes;
@@ -233,7 +245,10 @@ export class BodyInspector implements ResponseInspector {
     const zlibOptions = { chunkSize: DECODE_CHUNK, flush: zlib.constants.Z_SYNC_FLUSH };
     let decompressor: Decompressor;
     if (this.#coding === 'br') {
-      decompressor = zlib.createBrotliDecompress({ chunkSize: DECODE_CHUNK, flush: zlib.constants.BROTLI_OPERATION_FLUSH });
+      decompressor = zlib.createBrotliDecompress({
+        chunkSize: DECODE_CHUNK,
+        flush: zlib.constants.BROTLI_OPERATION_FLUSH,
+      });
     } else if (this.#coding === 'gzip') {
       decompressor = zlib.createGunzip(zlibOptions);
     } else {

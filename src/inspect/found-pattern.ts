@@ -14,7 +14,17 @@ export type FoundPatternResult = { ok: true; pattern: FoundPattern } | { ok: fal
 
 type Segment = { kind: 'key'; name: string } | { kind: 'index'; index: number } | { kind: 'any' } | { kind: 'descend' };
 
-const HTML_ATTRIBUTES: ReadonlySet<string> = new Set(['href', 'src', 'srcset', 'poster', 'data-src', 'action', 'formaction', 'cite', 'refresh']);
+const HTML_ATTRIBUTES: ReadonlySet<string> = new Set([
+  'href',
+  'src',
+  'srcset',
+  'poster',
+  'data-src',
+  'action',
+  'formaction',
+  'cite',
+  'refresh',
+]);
 const HEADERS: ReadonlyMap<string, string> = new Map([
   ['location', 'Location'],
   ['content-location', 'Content-Location'],
@@ -33,7 +43,11 @@ export function compileFoundPattern(text: string): FoundPatternResult {
   const header = /^header\s+([A-Za-z-]+)$/i.exec(trimmed);
   if (header) {
     const name = HEADERS.get((header[1] as string).toLowerCase());
-    if (!name) return { ok: false, message: `"${text}": references are read only from the Location, Content-Location and Link headers` };
+    if (!name)
+      return {
+        ok: false,
+        message: `"${text}": references are read only from the Location, Content-Location and Link headers`,
+      };
     const found = `header ${name}`;
     return { ok: true, pattern: { text, matches: (f) => f === found } };
   }
@@ -41,14 +55,23 @@ export function compileFoundPattern(text: string): FoundPatternResult {
   if (html) {
     const tag = (html[1] as string).toLowerCase();
     const attribute = (html[2] as string).toLowerCase();
-    if (!HTML_ATTRIBUTES.has(attribute)) return { ok: false, message: `"${text}": references are read only from the attributes ${[...HTML_ATTRIBUTES].join(', ')}` };
-    if (attribute === 'refresh' && tag !== 'meta' && tag !== '*') return { ok: false, message: `"${text}": refresh is read only from <meta http-equiv=refresh>` };
+    if (!HTML_ATTRIBUTES.has(attribute))
+      return {
+        ok: false,
+        message: `"${text}": references are read only from the attributes ${[...HTML_ATTRIBUTES].join(', ')}`,
+      };
+    if (attribute === 'refresh' && tag !== 'meta' && tag !== '*')
+      return { ok: false, message: `"${text}": refresh is read only from <meta http-equiv=refresh>` };
     const suffix = `[${attribute}]`;
     const exact = `html ${tag}${suffix}`;
-    const anyTag = (f: string) => f.startsWith('html ') && f.endsWith(suffix) && !f.slice(5, -suffix.length).includes('[');
+    const anyTag = (f: string) =>
+      f.startsWith('html ') && f.endsWith(suffix) && !f.slice(5, -suffix.length).includes('[');
     return { ok: true, pattern: { text, matches: (f) => (tag === '*' ? anyTag(f) : f === exact) } };
   }
-  return { ok: false, message: `"${text}" is not a JSON path ($.results[*].image), an HTML element and attribute (img[src]) or a header (header Location)` };
+  return {
+    ok: false,
+    message: `"${text}" is not a JSON path ($.results[*].image), an HTML element and attribute (img[src]) or a header (header Location)`,
+  };
 }
 
 /**

@@ -18,7 +18,15 @@ import { Tokenizer } from 'htmlparser2';
 import type { Reference } from './reference.js';
 import { resolveReference, type HostMemo } from './urls.js';
 
-const URL_ATTRIBUTES: ReadonlySet<string> = new Set(['href', 'src', 'poster', 'data-src', 'action', 'formaction', 'cite']);
+const URL_ATTRIBUTES: ReadonlySet<string> = new Set([
+  'href',
+  'src',
+  'poster',
+  'data-src',
+  'action',
+  'formaction',
+  'cite',
+]);
 /** Tokenizer quote type for an attribute without a value (`<a href>`). */
 const NO_VALUE = 0;
 

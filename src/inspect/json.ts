@@ -234,14 +234,30 @@ export class JsonReferenceScanner {
   #escape(c: number): void {
     let decoded: string;
     switch (c) {
-      case 0x22: decoded = '"'; break;
-      case 0x5c: decoded = '\\'; break;
-      case 0x2f: decoded = '/'; break;
-      case 0x62: decoded = '\b'; break;
-      case 0x66: decoded = '\f'; break;
-      case 0x6e: decoded = '\n'; break;
-      case 0x72: decoded = '\r'; break;
-      case 0x74: decoded = '\t'; break;
+      case 0x22:
+        decoded = '"';
+        break;
+      case 0x5c:
+        decoded = '\\';
+        break;
+      case 0x2f:
+        decoded = '/';
+        break;
+      case 0x62:
+        decoded = '\b';
+        break;
+      case 0x66:
+        decoded = '\f';
+        break;
+      case 0x6e:
+        decoded = '\n';
+        break;
+      case 0x72:
+        decoded = '\r';
+        break;
+      case 0x74:
+        decoded = '\t';
+        break;
       case 0x75:
         this.#unicode = 0;
         this.#unicodeDigits = 0;
@@ -314,7 +330,14 @@ export class JsonReferenceScanner {
   }
 
   #report(url: ReturnType<typeof findUrls>[number], found: string): void {
-    this.#found.push({ url: url.url, scheme: url.scheme, host: url.host, hostKind: url.hostKind, port: url.port, found });
+    this.#found.push({
+      url: url.url,
+      scheme: url.scheme,
+      host: url.host,
+      hostKind: url.hostKind,
+      port: url.port,
+      found,
+    });
   }
 
   #path(): string {
@@ -348,5 +371,12 @@ function hexValue(c: number): number {
 
 /** Characters of true, false, null and numbers (and of their malformed neighbours, rejected at the end). */
 function isLiteralChar(c: number): boolean {
-  return (c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || c === 0x2d || c === 0x2b || c === 0x2e;
+  return (
+    (c >= 0x30 && c <= 0x39) ||
+    (c >= 0x61 && c <= 0x7a) ||
+    (c >= 0x41 && c <= 0x5a) ||
+    c === 0x2d ||
+    c === 0x2b ||
+    c === 0x2e
+  );
 }

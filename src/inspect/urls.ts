@@ -73,7 +73,8 @@ export function findUrls(text: string, base?: string, hosts?: HostMemo): UrlInTe
     const start = schemeStart(text, slashes);
     let url: UrlInText | undefined;
     if (start !== -1) url = urlAt(text, start, slashes + 2, undefined, hosts);
-    else if (base !== undefined && schemeRelativeBoundary(text, slashes)) url = urlAt(text, slashes, slashes + 2, base, hosts);
+    else if (base !== undefined && schemeRelativeBoundary(text, slashes))
+      url = urlAt(text, slashes, slashes + 2, base, hosts);
     if (url) found.push(url);
   }
   return found;
@@ -82,7 +83,8 @@ export function findUrls(text: string, base?: string, hosts?: HostMemo): UrlInTe
 /** findUrls, each match as a reference found at `found`. */
 export function referencesInText(text: string, base: string | undefined, found: string, hosts?: HostMemo): Reference[] {
   const references: Reference[] = [];
-  for (const u of findUrls(text, base, hosts)) references.push({ url: u.url, scheme: u.scheme, host: u.host, hostKind: u.hostKind, port: u.port, found });
+  for (const u of findUrls(text, base, hosts))
+    references.push({ url: u.url, scheme: u.scheme, host: u.host, hostKind: u.hostKind, port: u.port, found });
   return references;
 }
 
@@ -94,7 +96,13 @@ function schemeStart(text: string, slashes: number): number {
 }
 
 /** The URL whose scheme (or scheme-relative `//`) starts at `index`; `afterSlashes` is where its authority starts. */
-function urlAt(text: string, index: number, afterSlashes: number, base: string | undefined, hosts: HostMemo | undefined): UrlInText | undefined {
+function urlAt(
+  text: string,
+  index: number,
+  afterSlashes: number,
+  base: string | undefined,
+  hosts: HostMemo | undefined,
+): UrlInText | undefined {
   let end = extentEnd(text, index);
   // Cut by a control byte: no part of it is a reference.
   if (end < text.length && isControl(text.charCodeAt(end))) return undefined;
@@ -111,21 +119,40 @@ function urlAt(text: string, index: number, afterSlashes: number, base: string |
 }
 
 function nextScheme(text: string, from: number, end: number): number {
-  for (let slashes = text.indexOf('//', from); slashes !== -1 && slashes < end; slashes = text.indexOf('//', slashes + 2)) {
+  for (
+    let slashes = text.indexOf('//', from);
+    slashes !== -1 && slashes < end;
+    slashes = text.indexOf('//', slashes + 2)
+  ) {
     const start = schemeStart(text, slashes);
     if (start >= from) return start;
   }
   return -1;
 }
 
-function parseCandidate(text: string, index: number, afterSlashes: number, end: number, base: string | undefined, hosts: HostMemo | undefined): UrlInText | undefined {
+function parseCandidate(
+  text: string,
+  index: number,
+  afterSlashes: number,
+  end: number,
+  base: string | undefined,
+  hosts: HostMemo | undefined,
+): UrlInText | undefined {
   end = trimEnd(text, index, end);
   // Nothing after the slashes: not a URL.
   if (end <= afterSlashes) return undefined;
   const url = parseUrl(text.slice(index, end), base);
   const reference = url && toReference(url, '', hosts);
   if (!reference) return undefined;
-  return { url: reference.url, scheme: reference.scheme, host: reference.host, hostKind: reference.hostKind, port: reference.port, index, end };
+  return {
+    url: reference.url,
+    scheme: reference.scheme,
+    host: reference.host,
+    hostKind: reference.hostKind,
+    port: reference.port,
+    index,
+    end,
+  };
 }
 
 function parseUrl(raw: string, base: string | undefined): URL | undefined {
@@ -209,7 +236,16 @@ function extentEnd(text: string, index: number): number {
 function trimEnd(text: string, index: number, end: number): number {
   while (end > index) {
     const c = text.charCodeAt(end - 1);
-    if (c === 0x2e || c === 0x2c || c === 0x3b || c === 0x3a || c === 0x21 || c === 0x3f || c === 0x2a || c === 0x3002) {
+    if (
+      c === 0x2e ||
+      c === 0x2c ||
+      c === 0x3b ||
+      c === 0x3a ||
+      c === 0x21 ||
+      c === 0x3f ||
+      c === 0x2a ||
+      c === 0x3002
+    ) {
       end--;
     } else if (c === 0x29 && count(text, index, end, 0x28) < count(text, index, end, 0x29)) {
       end--;

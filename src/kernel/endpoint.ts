@@ -26,14 +26,21 @@ export function formatEndpoint(endpoint: Endpoint): string {
 /** Parses `--proxy`/`--allow` values; `flag` names the option in the error message. */
 export function parseEndpoint(text: string, flag: string): Endpoint {
   const authority = splitAuthority(text);
-  if (!authority) throw new LeashError('LEASH_USAGE', `${flag} needs IP:PORT (e.g. 127.0.0.1:3128 or [::1]:3128), got "${text}"`);
+  if (!authority)
+    throw new LeashError('LEASH_USAGE', `${flag} needs IP:PORT (e.g. 127.0.0.1:3128 or [::1]:3128), got "${text}"`);
   const host = normalizeHost(authority.host);
   if (!host.ok) throw new LeashError('LEASH_USAGE', `${flag} "${text}": ${host.message}`);
   if (host.kind === 'name') {
-    throw new LeashError('LEASH_USAGE', `${flag} "${text}": give an IP address, not a name: kernel rules match addresses, and a name would be resolved once and go stale`);
+    throw new LeashError(
+      'LEASH_USAGE',
+      `${flag} "${text}": give an IP address, not a name: kernel rules match addresses, and a name would be resolved once and go stale`,
+    );
   }
   if (host.host === '0.0.0.0' || host.host === '::') {
-    throw new LeashError('LEASH_USAGE', `${flag} "${text}": the unspecified address is where a server listens, not where a client connects; give the address the agent connects to (e.g. 127.0.0.1)`);
+    throw new LeashError(
+      'LEASH_USAGE',
+      `${flag} "${text}": the unspecified address is where a server listens, not where a client connects; give the address the agent connects to (e.g. 127.0.0.1)`,
+    );
   }
   return { family: host.kind === 'ipv6' ? 6 : 4, address: host.host, port: authority.port };
 }

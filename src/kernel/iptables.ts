@@ -8,7 +8,14 @@
 // PURE: renders and parses text; running the tools is loaded.ts's job.
 
 import type { Family } from './endpoint.js';
-import { describeRuleset, describeUser, rulesCommandLine, type KernelRule, type Ruleset, type UidChain } from './model.js';
+import {
+  describeRuleset,
+  describeUser,
+  rulesCommandLine,
+  type KernelRule,
+  type Ruleset,
+  type UidChain,
+} from './model.js';
 import type { LoadedRule, LoadedStatus } from './status.js';
 
 export const IPT_CHAIN = 'LEASH';
@@ -30,7 +37,7 @@ export function renderIptables(ruleset: Ruleset): string {
     ...describeRuleset(ruleset),
     '',
     'Two restore files in one: IPv4 for iptables-restore, then IPv6 for ip6tables-restore.',
-    'Load:   leash rules ... --format iptables --apply   (loads both, replacing only leash\'s chains and jump)',
+    "Load:   leash rules ... --format iptables --apply   (loads both, replacing only leash's chains and jump)",
     '        by hand, on a first load only (each load by hand adds one more OUTPUT jump):',
     "          sed '/^# ---- ip6tables-restore/,$d' FILE | iptables-restore --noflush",
     "          sed -n '/^# ---- ip6tables-restore/,$p' FILE | ip6tables-restore --noflush",
@@ -76,7 +83,12 @@ export function iptablesRemoveScript(saveText: string): string | null {
   ].join('\n');
 }
 
-function restoreFile(ruleset: Ruleset, family: Family, oldJumps: readonly string[], staleChains: readonly string[]): string[] {
+function restoreFile(
+  ruleset: Ruleset,
+  family: Family,
+  oldJumps: readonly string[],
+  staleChains: readonly string[],
+): string[] {
   const chains = ruleset.chains;
   return [
     '*filter',
@@ -86,7 +98,10 @@ function restoreFile(ruleset: Ruleset, family: Family, oldJumps: readonly string
     ...oldJumps.map((spec) => `-D OUTPUT ${spec}`),
     ...staleChains.map((c) => `-F ${c}`),
     ...staleChains.map((c) => `-X ${c}`),
-    ...chains.map((c) => `-A ${IPT_CHAIN} -m owner --uid-owner ${c.user.uid} ${comment(`${describeUser(c.user)}: only the proxy and --allow endpoints`)} -j ${uidChainName(c.user.uid)}`),
+    ...chains.map(
+      (c) =>
+        `-A ${IPT_CHAIN} -m owner --uid-owner ${c.user.uid} ${comment(`${describeUser(c.user)}: only the proxy and --allow endpoints`)} -j ${uidChainName(c.user.uid)}`,
+    ),
     ...chains.flatMap((c) => chainRules(c, family)),
     '# Every packet this host sends goes through LEASH first; it only acts on the agent uids.',
     `-I OUTPUT 1 ${comment(JUMP_COMMENT)} -j ${IPT_CHAIN}`,
@@ -99,7 +114,11 @@ function chainRules(chain: UidChain, family: Family): string[] {
   const lines: string[] = [];
   for (const rule of chain.rules) {
     if ('endpoint' in rule.match && rule.match.endpoint.family !== family) continue;
-    lines.push([`-A ${name}`, match(rule, family), comment(rule.comment), target(rule, family)].filter((p) => p !== '').join(' '));
+    lines.push(
+      [`-A ${name}`, match(rule, family), comment(rule.comment), target(rule, family)]
+        .filter((p) => p !== '')
+        .join(' '),
+    );
   }
   return lines;
 }
@@ -130,7 +149,9 @@ function target(rule: KernelRule, family: Family): string {
     case 'reject':
       // In OUTPUT the reset goes to the sending socket: the agent's own, never the other end.
       if (rule.match.kind === 'tcp' || rule.match.kind === 'tcp-from') return '-j REJECT --reject-with tcp-reset';
-      return family === 6 ? '-j REJECT --reject-with icmp6-adm-prohibited' : '-j REJECT --reject-with icmp-admin-prohibited';
+      return family === 6
+        ? '-j REJECT --reject-with icmp6-adm-prohibited'
+        : '-j REJECT --reject-with icmp-admin-prohibited';
     case 'drop':
       return '-j DROP';
   }
@@ -174,14 +195,19 @@ function parseSave(saveText: string): SavedFilter {
     if (!inFilter) continue;
     if (line.startsWith(':')) chains.push(line.slice(1).split(' ')[0] ?? '');
     const m = SAVED_RULE.exec(line);
-    if (m) rules.push({ chain: m[3] as string, spec: m[4] as string, packets: Number(m[1] ?? 0), bytes: Number(m[2] ?? 0) });
+    if (m)
+      rules.push({ chain: m[3] as string, spec: m[4] as string, packets: Number(m[1] ?? 0), bytes: Number(m[2] ?? 0) });
   }
-  const jumps = rules.filter((r) => r.chain === 'OUTPUT' && new RegExp(`(^| )-j ${IPT_CHAIN}( |$)`).test(r.spec)).map((r) => r.spec);
+  const jumps = rules
+    .filter((r) => r.chain === 'OUTPUT' && new RegExp(`(^| )-j ${IPT_CHAIN}( |$)`).test(r.spec))
+    .map((r) => r.spec);
   return { chains, rules, jumps };
 }
 
 /** Reads `iptables-save -c -t filter` (or ip6tables-save) output. Loaded means the chain exists and OUTPUT jumps to it. */
-export function parseIptablesStatus(saveText: string): LoadedStatus & { readonly hooked: boolean; readonly present: boolean } {
+export function parseIptablesStatus(
+  saveText: string,
+): LoadedStatus & { readonly hooked: boolean; readonly present: boolean } {
   const saved = parseSave(saveText);
   const present = saved.chains.includes(IPT_CHAIN);
   const hooked = saved.jumps.length > 0;

@@ -23,7 +23,8 @@ export interface StatusReport {
 }
 
 function toolFailed(what: string, result: ToolResult): LeashError {
-  if (result.missing) return new LeashError('LEASH_KERNEL', `${what}: not installed (Debian: apt-get install nftables iptables)`);
+  if (result.missing)
+    return new LeashError('LEASH_KERNEL', `${what}: not installed (Debian: apt-get install nftables iptables)`);
   const detail = result.stderr.split('\n').slice(0, 8).join('\n') || `exit code ${result.code}`;
   return new LeashError('LEASH_KERNEL', `${what} failed: ${detail}`);
 }
@@ -31,7 +32,8 @@ function toolFailed(what: string, result: ToolResult): LeashError {
 async function saveFilter(host: KernelHost, save: string, counters: boolean, timeoutMs?: number): Promise<string> {
   const result = await host.run(save, [...(counters ? ['-c'] : []), '-t', 'filter'], { timeoutMs });
   // A host whose filter table was never used has nothing to save; that is an empty table, not an error.
-  if (result.code !== 0 && /table .?filter.? (does not exist|not found)|Table does not exist/i.test(result.stderr)) return '';
+  if (result.code !== 0 && /table .?filter.? (does not exist|not found)|Table does not exist/i.test(result.stderr))
+    return '';
   if (result.code !== 0) throw toolFailed(save, result);
   return result.stdout;
 }
@@ -43,7 +45,11 @@ async function nftStatus(host: KernelHost, timeoutMs?: number): Promise<LoadedSt
   throw toolFailed(`nft list table ${NFT_TABLE}`, result);
 }
 
-export async function applyRules(ruleset: Ruleset, format: KernelFormat, host: KernelHost = systemHost): Promise<string[]> {
+export async function applyRules(
+  ruleset: Ruleset,
+  format: KernelFormat,
+  host: KernelHost = systemHost,
+): Promise<string[]> {
   const uids = ruleset.users.map((u) => u.uid).join(', ');
   if (format === 'nft') {
     const result = await host.run('nft', ['-f', '/dev/stdin'], { input: renderNft(ruleset) });
@@ -57,8 +63,14 @@ export async function applyRules(ruleset: Ruleset, format: KernelFormat, host: K
       if (result.code !== 0) throw toolFailed(`${f.restore} --noflush`, result);
     }
   }
-  const lines = [`applied: ${where(format)} now restricts uid ${uids}; see counters with: leash rules --status --format ${format}`];
-  const note = await record(host, format, ruleset.users.map((u) => u.uid));
+  const lines = [
+    `applied: ${where(format)} now restricts uid ${uids}; see counters with: leash rules --status --format ${format}`,
+  ];
+  const note = await record(
+    host,
+    format,
+    ruleset.users.map((u) => u.uid),
+  );
   if (note) lines.push(note);
   return lines;
 }
@@ -67,7 +79,10 @@ export async function removeRules(format: KernelFormat, host: KernelHost = syste
   let removed: boolean | undefined = false;
   if (format === 'nft') {
     // Only to say whether there was anything to remove; a failed read must not stop the removal.
-    removed = await nftStatus(host).then((s) => s.loaded, () => undefined);
+    removed = await nftStatus(host).then(
+      (s) => s.loaded,
+      () => undefined,
+    );
     const result = await host.run('nft', ['-f', '/dev/stdin'], { input: NFT_REMOVE });
     if (result.code !== 0) throw toolFailed('nft -f', result);
   } else {
@@ -85,7 +100,11 @@ export async function removeRules(format: KernelFormat, host: KernelHost = syste
   return [removed ? `removed: ${where(format)}` : `${where(format)}: not loaded; nothing to remove`];
 }
 
-export async function readStatus(format: KernelFormat, host: KernelHost = systemHost, timeoutMs?: number): Promise<StatusReport> {
+export async function readStatus(
+  format: KernelFormat,
+  host: KernelHost = systemHost,
+  timeoutMs?: number,
+): Promise<StatusReport> {
   if (format === 'nft') {
     const status = await nftStatus(host, timeoutMs);
     return { loaded: status.loaded, uids: status.uids, lines: formatStatus(`nft table ${NFT_TABLE}`, status) };
@@ -98,7 +117,8 @@ export async function readStatus(format: KernelFormat, host: KernelHost = system
   for (const [i, f] of families.entries()) {
     const status = parseIptablesStatus(saved[i] ?? '');
     lines.push(...formatStatus(`${f.label} chain LEASH`, status));
-    if (status.present && !status.hooked) lines.push('  (the chain exists but OUTPUT does not jump to it: nothing is enforced)');
+    if (status.present && !status.hooked)
+      lines.push('  (the chain exists but OUTPUT does not jump to it: nothing is enforced)');
     loaded &&= status.loaded;
     for (const uid of status.uids) uids.add(uid);
   }
@@ -159,7 +179,7 @@ export async function warnIfRestricted(log: (line: string) => void, host: Kernel
       log(
         `leash: warning: this process runs as uid ${uid}, which the loaded leash ${r.format} rules restrict to the proxy and ` +
           `--allow endpoints${r.source === 'record' ? ` (as recorded by leash rules --apply)` : ''}: its upstream connections will be refused. ` +
-          'Run leash serve as a user other than the agent\'s.',
+          "Run leash serve as a user other than the agent's.",
       );
     }
   } catch {

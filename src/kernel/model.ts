@@ -101,12 +101,19 @@ const MAX_UID = 4294967294;
 export const USER_NAME = /^[A-Za-z0-9._][A-Za-z0-9._-]{0,31}\$?$/;
 
 export function buildRuleset(options: RulesOptions): Ruleset {
-  if (options.users.length === 0) throw new LeashError('LEASH_USAGE', 'at least one --user is needed: the agent\'s OS user, whose traffic the rules restrict');
-  if (options.proxies.length === 0) throw new LeashError('LEASH_USAGE', '--proxy HOST:PORT is needed: the address where the agent reaches leash');
+  if (options.users.length === 0)
+    throw new LeashError(
+      'LEASH_USAGE',
+      "at least one --user is needed: the agent's OS user, whose traffic the rules restrict",
+    );
+  if (options.proxies.length === 0)
+    throw new LeashError('LEASH_USAGE', '--proxy HOST:PORT is needed: the address where the agent reaches leash');
   for (const user of options.users) {
-    if (!Number.isInteger(user.uid) || user.uid < 0 || user.uid > MAX_UID) throw new LeashError('LEASH_USAGE', `--user: ${user.uid} is not a valid uid (0-${MAX_UID})`);
+    if (!Number.isInteger(user.uid) || user.uid < 0 || user.uid > MAX_UID)
+      throw new LeashError('LEASH_USAGE', `--user: ${user.uid} is not a valid uid (0-${MAX_UID})`);
     // Names end up inside quoted comments of three rule languages; a quote or newline would break out of them.
-    if (user.name !== undefined && !USER_NAME.test(user.name)) throw new LeashError('LEASH_USAGE', `--user: "${user.name}" is not a valid user name`);
+    if (user.name !== undefined && !USER_NAME.test(user.name))
+      throw new LeashError('LEASH_USAGE', `--user: "${user.name}" is not a valid user name`);
   }
   const users = dedupe(options.users, (u) => String(u.uid)).sort((a, b) => a.uid - b.uid);
   const proxies = dedupe(options.proxies, formatEndpoint);
@@ -117,29 +124,77 @@ export function buildRuleset(options: RulesOptions): Ruleset {
   return { users, proxies, allow, action: options.action, log, chains };
 }
 
-function uidRules(user: AgentUser, proxies: readonly Endpoint[], allow: readonly Endpoint[], action: RulesAction, log: LogLimit | null): KernelRule[] {
+function uidRules(
+  user: AgentUser,
+  proxies: readonly Endpoint[],
+  allow: readonly Endpoint[],
+  action: RulesAction,
+  log: LogLimit | null,
+): KernelRule[] {
   const refuse = action === 'reject' ? 'reject' : 'drop';
   const rules: KernelRule[] = [];
   // First, before any accept: a packet from a proxy's address and port may also be addressed to an endpoint (a
   // client whose ephemeral port equals an --allow port), and must be refused all the same.
   for (const endpoint of proxies) {
     const match: Match = { kind: 'tcp-from', endpoint };
-    if (log) rules.push({ match, verdict: 'log', prefix: logPrefix(user.uid), limit: log, comment: `log packets from the proxy ${formatEndpoint(endpoint)} as ${logPrefix(user.uid).trim()}, at most ${log.perMinute}/minute` });
-    rules.push({ match, verdict: refuse, comment: `sent from the proxy ${formatEndpoint(endpoint)}: a listener posing as leash while it is stopped; no one gets a handshake` });
+    if (log)
+      rules.push({
+        match,
+        verdict: 'log',
+        prefix: logPrefix(user.uid),
+        limit: log,
+        comment: `log packets from the proxy ${formatEndpoint(endpoint)} as ${logPrefix(user.uid).trim()}, at most ${log.perMinute}/minute`,
+      });
+    rules.push({
+      match,
+      verdict: refuse,
+      comment: `sent from the proxy ${formatEndpoint(endpoint)}: a listener posing as leash while it is stopped; no one gets a handshake`,
+    });
   }
   rules.push(
-    ...allow.map((endpoint): KernelRule => ({ match: { kind: 'established-to', endpoint }, verdict: 'accept', comment: `replies of a listener of this uid at --allow ${formatEndpoint(endpoint)} (connections opened to it)` })),
-    ...proxies.map((endpoint): KernelRule => ({ match: { kind: 'tcp-to', endpoint, why: 'proxy' }, verdict: 'accept', comment: `the proxy ${formatEndpoint(endpoint)}` })),
-    ...allow.map((endpoint): KernelRule => ({ match: { kind: 'tcp-to', endpoint, why: 'allow' }, verdict: 'accept', comment: `--allow ${formatEndpoint(endpoint)}` })),
+    ...allow.map((endpoint): KernelRule => ({
+      match: { kind: 'established-to', endpoint },
+      verdict: 'accept',
+      comment: `replies of a listener of this uid at --allow ${formatEndpoint(endpoint)} (connections opened to it)`,
+    })),
+    ...proxies.map((endpoint): KernelRule => ({
+      match: { kind: 'tcp-to', endpoint, why: 'proxy' },
+      verdict: 'accept',
+      comment: `the proxy ${formatEndpoint(endpoint)}`,
+    })),
+    ...allow.map((endpoint): KernelRule => ({
+      match: { kind: 'tcp-to', endpoint, why: 'allow' },
+      verdict: 'accept',
+      comment: `--allow ${formatEndpoint(endpoint)}`,
+    })),
   );
   if (log) {
-    rules.push({ match: { kind: 'any' }, verdict: 'log', prefix: logPrefix(user.uid), limit: log, comment: `log what is refused below as ${logPrefix(user.uid).trim()}, at most ${log.perMinute}/minute` });
+    rules.push({
+      match: { kind: 'any' },
+      verdict: 'log',
+      prefix: logPrefix(user.uid),
+      limit: log,
+      comment: `log what is refused below as ${logPrefix(user.uid).trim()}, at most ${log.perMinute}/minute`,
+    });
   }
   if (action === 'reject') {
-    rules.push({ match: { kind: 'tcp' }, verdict: 'reject', comment: 'any other TCP, connections already open, loopback and IPv6 included: reset, so the agent fails at once' });
-    rules.push({ match: { kind: 'any' }, verdict: 'reject', comment: 'UDP (DNS to any resolver included), ICMP, all else: ICMP admin-prohibited' });
+    rules.push({
+      match: { kind: 'tcp' },
+      verdict: 'reject',
+      comment: 'any other TCP, connections already open, loopback and IPv6 included: reset, so the agent fails at once',
+    });
+    rules.push({
+      match: { kind: 'any' },
+      verdict: 'reject',
+      comment: 'UDP (DNS to any resolver included), ICMP, all else: ICMP admin-prohibited',
+    });
   } else {
-    rules.push({ match: { kind: 'any' }, verdict: 'drop', comment: 'any other TCP (connections already open too), UDP (DNS to any resolver included), ICMP, all else: dropped' });
+    rules.push({
+      match: { kind: 'any' },
+      verdict: 'drop',
+      comment:
+        'any other TCP (connections already open too), UDP (DNS to any resolver included), ICMP, all else: dropped',
+    });
   }
   return rules;
 }
@@ -151,7 +206,9 @@ export function reachableFamilies(ruleset: Ruleset): Family[] {
 }
 
 export function describeUser(user: AgentUser): string {
-  return user.name !== undefined && user.name !== String(user.uid) ? `uid ${user.uid} (${user.name})` : `uid ${user.uid}`;
+  return user.name !== undefined && user.name !== String(user.uid)
+    ? `uid ${user.uid} (${user.name})`
+    : `uid ${user.uid}`;
 }
 
 /**
@@ -178,13 +235,20 @@ export function describeRuleset(ruleset: Ruleset, limits: FormatLimits = FULL): 
   ];
   const ipv6 = families.includes(6) ? 'IPv6 except the endpoints above' : 'all IPv6 (no endpoint is IPv6)';
   const icmp = limits.icmpByUid ? 'ICMP, ' : '';
-  const action = ruleset.action === 'reject' ? 'rejected (TCP reset, ICMP admin-prohibited), so the agent fails at once' : 'dropped silently';
+  const action =
+    ruleset.action === 'reject'
+      ? 'rejected (TCP reset, ICMP admin-prohibited), so the agent fails at once'
+      : 'dropped silently';
   const logged = limits.logPrefixAndLimit
     ? `Logged: each refusal as "leash-deny uid=N", at most ${ruleset.log?.perMinute}/minute (bursts of ${ruleset.log?.burst}) per uid and rule.`
     : 'Logged: each refusal, to pflog0 (see the limits of pf below).';
-  const servers = ruleset.allow.length > 0 ? ' Servers they run answer no one, except at the --allow endpoints.' : ' Servers they run answer no one.';
+  const servers =
+    ruleset.allow.length > 0
+      ? ' Servers they run answer no one, except at the --allow endpoints.'
+      : ' Servers they run answer no one.';
   const open = limits.cutsOpenConnections
-    ? 'Connections they opened before the rules were loaded get no exemption: any other one is cut at its next packet.' + servers
+    ? 'Connections they opened before the rules were loaded get no exemption: any other one is cut at its next packet.' +
+      servers
     : 'Connections they opened before the rules were loaded are not cut (see the limits of pf below).';
   const paragraphs = [
     `Restricted: ${ruleset.users.map(describeUser).join(', ')}.`,
@@ -192,8 +256,10 @@ export function describeRuleset(ruleset: Ruleset, limits: FormatLimits = FULL): 
     'Refused: every other TCP and UDP destination (DNS to any resolver, local stubs such as 127.0.0.53 included), ' +
       `other loopback ports, ${icmp}and ${ipv6}. Refusals are ${action}.`,
     `While leash is stopped, a listener of theirs on ${joinList(ruleset.proxies.map(formatEndpoint))} cannot pose as the proxy: ` +
-      'what they send from that address and port is refused, so other users\' clients get no handshake.',
-    ...(limits.icmpByUid ? [] : ['Not refused: ICMP and ICMPv6, which pf cannot match by user (see the limits of pf below).']),
+      "what they send from that address and port is refused, so other users' clients get no handshake.",
+    ...(limits.icmpByUid
+      ? []
+      : ['Not refused: ICMP and ICMPv6, which pf cannot match by user (see the limits of pf below).']),
     ruleset.log ? logged : 'Logged: nothing (--no-log).',
     'Other users, root and the user leash serve runs as included, are not matched and pass untouched.',
   ];

@@ -6,7 +6,14 @@
 // PURE: renders and parses text; running nft is loaded.ts's job.
 
 import type { Endpoint } from './endpoint.js';
-import { describeRuleset, describeUser, rulesCommandLine, type KernelRule, type Ruleset, type UidChain } from './model.js';
+import {
+  describeRuleset,
+  describeUser,
+  rulesCommandLine,
+  type KernelRule,
+  type Ruleset,
+  type UidChain,
+} from './model.js';
 import { NOT_LOADED, type LoadedRule, type LoadedStatus } from './status.js';
 
 export const NFT_TABLE = 'inet leash';
@@ -43,7 +50,10 @@ export function renderNft(ruleset: Ruleset): string {
     '\t# Every packet this host sends passes here; only the agent uids are sent on to their chain.',
     `\tchain ${NFT_OUTPUT_CHAIN} {`,
     '\t\ttype filter hook output priority filter; policy accept;',
-    ...ruleset.chains.map((c) => `\t\tmeta skuid ${c.user.uid} counter jump ${uidChainName(c.user.uid)} comment "${describeUser(c.user)}: only the proxy and --allow endpoints"`),
+    ...ruleset.chains.map(
+      (c) =>
+        `\t\tmeta skuid ${c.user.uid} counter jump ${uidChainName(c.user.uid)} comment "${describeUser(c.user)}: only the proxy and --allow endpoints"`,
+    ),
     '\t}',
   ];
   for (const chain of ruleset.chains) lines.push('', ...renderChain(chain));
@@ -67,12 +77,18 @@ function renderRule(rule: KernelRule): string {
       parts.push('counter accept');
       break;
     case 'log':
-      parts.push(`limit rate ${rule.limit.perMinute}/minute burst ${rule.limit.burst} packets counter log prefix "${rule.prefix}"`);
+      parts.push(
+        `limit rate ${rule.limit.perMinute}/minute burst ${rule.limit.burst} packets counter log prefix "${rule.prefix}"`,
+      );
       break;
     case 'reject':
       // `icmpx` picks ICMP or ICMPv6 by the packet's family: admin-prohibited is code 13 / code 1.
       // In the output hook a reset goes to the sending socket: the agent's own, never the other end.
-      parts.push(rule.match.kind === 'tcp' || rule.match.kind === 'tcp-from' ? 'counter reject with tcp reset' : 'counter reject with icmpx type admin-prohibited');
+      parts.push(
+        rule.match.kind === 'tcp' || rule.match.kind === 'tcp-from'
+          ? 'counter reject with tcp reset'
+          : 'counter reject with icmpx type admin-prohibited',
+      );
       break;
     case 'drop':
       parts.push('counter drop');
@@ -143,7 +159,12 @@ export function parseNftStatus(json: string): LoadedStatus {
         if (e.match?.left?.meta?.key === 'skuid' && typeof right === 'number') uids.add(right);
       }
     }
-    rules.push({ chain: rule.chain ?? '?', comment: rule.comment ?? '', packets: counter?.packets ?? 0, bytes: counter?.bytes ?? 0 });
+    rules.push({
+      chain: rule.chain ?? '?',
+      comment: rule.comment ?? '',
+      packets: counter?.packets ?? 0,
+      bytes: counter?.bytes ?? 0,
+    });
   }
   if (!sawTable) return NOT_LOADED;
   return { loaded: true, uids: [...uids].sort((a, b) => a - b), rules };

@@ -12,7 +12,15 @@
 // PURE.
 
 import { formatEndpoint, type Endpoint } from './endpoint.js';
-import { describeRuleset, describeUser, logPrefix, rulesCommandLine, type KernelRule, type Ruleset, type UidChain } from './model.js';
+import {
+  describeRuleset,
+  describeUser,
+  logPrefix,
+  rulesCommandLine,
+  type KernelRule,
+  type Ruleset,
+  type UidChain,
+} from './model.js';
 
 export const PF_ANCHOR = 'leash';
 export const PF_ANCHOR_FILE = '/etc/pf.anchors/leash';
@@ -42,13 +50,13 @@ export function renderPf(ruleset: Ruleset): string {
     '  the rules carry the label "leash-deny uid=N" instead.',
     '- A "set skip on lo0" line in /etc/pf.conf exempts loopback from every rule, this anchor included: remove it,',
     '  or the agent can reach every local port.',
-    '- pf keeps no state for a connection to the agent\'s own listening sockets unless a rule passes it with',
+    "- pf keeps no state for a connection to the agent's own listening sockets unless a rule passes it with",
     '  keep state, so UDP replies from such sockets are refused, and TCP replies pass (the blocks match',
     '  connection attempts only), wherever the listener is, not only at the --allow endpoints.',
     '- Connections the agent opened before this anchor was loaded are not cut: pf passes the packets of a',
     '  connection it keeps state for without evaluating any rule, and the blocks match connection attempts only.',
-    '  pf cannot kill states by user: restart the agent\'s processes after loading (sudo pfctl -F states cuts',
-    '  them too, and every other user\'s stateful connections with them).',
+    "  pf cannot kill states by user: restart the agent's processes after loading (sudo pfctl -F states cuts",
+    "  them too, and every other user's stateful connections with them).",
   ];
   const lines = [...head.map((l) => (l === '' ? '#' : `# ${l}`))];
   for (const chain of ruleset.chains) lines.push('', ...renderChain(chain));
@@ -77,20 +85,33 @@ function renderRule(rule: KernelRule, uid: number, log: boolean): { comment: str
   switch (rule.verdict) {
     case 'accept':
       if (rule.match.kind === 'established-to') {
-        return { comment: `${rule.comment}: pass, as the blocks below match connection attempts only (see the limits of pf)` };
+        return {
+          comment: `${rule.comment}: pass, as the blocks below match connection attempts only (see the limits of pf)`,
+        };
       }
       if (rule.match.kind !== 'tcp-to') throw new Error(`pf: unexpected accept on ${rule.match.kind}`);
-      return { comment: rule.comment, rule: `pass out quick ${af(rule.match.endpoint)} proto tcp from any to ${rule.match.endpoint.address} port ${rule.match.endpoint.port} ${user} flags S/SA keep state` };
+      return {
+        comment: rule.comment,
+        rule: `pass out quick ${af(rule.match.endpoint)} proto tcp from any to ${rule.match.endpoint.address} port ${rule.match.endpoint.port} ${user} flags S/SA keep state`,
+      };
     case 'log':
       if (rule.match.kind === 'tcp-from') return { comment: 'the two blocks below log to pflog0' };
-      return { comment: 'the blocks below log to pflog0 (pf has no log prefix or rate limit; the label names the uid)' };
+      return {
+        comment: 'the blocks below log to pflog0 (pf has no log prefix or rate limit; the label names the uid)',
+      };
     case 'reject':
       if (rule.match.kind === 'tcp-from') return posingAsProxy(rule.match.endpoint, 'return-rst', user, logged, label);
       if (rule.match.kind === 'tcp') {
-        return { comment: 'any other TCP connection attempt (flags S/SA), loopback and IPv6 included: reset', rule: `block return-rst out${logged} quick proto tcp from any to any ${user} flags S/SA ${label}` };
+        return {
+          comment: 'any other TCP connection attempt (flags S/SA), loopback and IPv6 included: reset',
+          rule: `block return-rst out${logged} quick proto tcp from any to any ${user} flags S/SA ${label}`,
+        };
       }
       // ICMP code 13 (filter-prohib) for IPv4, ICMPv6 code 1 (admin-unr) for IPv6.
-      return { comment: 'UDP, DNS to any resolver included: ICMP admin-prohibited', rule: `block return-icmp(filter-prohib, admin-unr) out${logged} quick proto udp from any to any ${user} ${label}` };
+      return {
+        comment: 'UDP, DNS to any resolver included: ICMP admin-prohibited',
+        rule: `block return-icmp(filter-prohib, admin-unr) out${logged} quick proto udp from any to any ${user} ${label}`,
+      };
     case 'drop':
       if (rule.match.kind === 'tcp-from') return posingAsProxy(rule.match.endpoint, 'drop', user, logged, label);
       return {
@@ -108,7 +129,13 @@ function renderRule(rule: KernelRule, uid: number, log: boolean): { comment: str
  * of the listening socket, so a client's connection attempt is refused before any handshake (leash's own
  * listener belongs to another user and is not matched); outgoing, whatever that listener still sends is refused.
  */
-function posingAsProxy(endpoint: Endpoint, how: 'return-rst' | 'drop', user: string, logged: string, label: string): { comment: string; rule: string } {
+function posingAsProxy(
+  endpoint: Endpoint,
+  how: 'return-rst' | 'drop',
+  user: string,
+  logged: string,
+  label: string,
+): { comment: string; rule: string } {
   const { address, port } = endpoint;
   return {
     comment: `a listener of this uid posing as the proxy ${formatEndpoint(endpoint)} while leash is stopped: clients ${how === 'drop' ? 'get no answer' : 'are reset'}, and what it sends is refused`,
@@ -122,4 +149,3 @@ function posingAsProxy(endpoint: Endpoint, how: 'return-rst' | 'drop', user: str
 function af(endpoint: Endpoint): string {
   return endpoint.family === 6 ? 'inet6' : 'inet';
 }
-

@@ -28,7 +28,9 @@ export function formatStatus(what: string, status: LoadedStatus): string[] {
   const width = Math.max(5, ...status.rules.map((r) => r.chain.length));
   lines.push(`  ${'chain'.padEnd(width)}  ${'packets'.padStart(10)}  ${'bytes'.padStart(12)}  rule`);
   for (const rule of status.rules) {
-    lines.push(`  ${rule.chain.padEnd(width)}  ${String(rule.packets).padStart(10)}  ${String(rule.bytes).padStart(12)}  ${rule.comment}`);
+    lines.push(
+      `  ${rule.chain.padEnd(width)}  ${String(rule.packets).padStart(10)}  ${String(rule.bytes).padStart(12)}  ${rule.comment}`,
+    );
   }
   return lines;
 }

@@ -51,7 +51,11 @@ function recordFile(format: KernelFormat, netns: string): string {
   return path.join(RECORD_DIR, `rules-${format}-net${inode}.json`);
 }
 
-function runTool(command: string, args: readonly string[], options: { input?: string; timeoutMs?: number } = {}): Promise<ToolResult> {
+function runTool(
+  command: string,
+  args: readonly string[],
+  options: { input?: string; timeoutMs?: number } = {},
+): Promise<ToolResult> {
   return new Promise((resolve) => {
     const child = spawn(command, [...args], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' } });
     const out: Buffer[] = [];
@@ -67,7 +71,12 @@ function runTool(command: string, args: readonly string[], options: { input?: st
     });
     child.on('close', (code) => {
       clearTimeout(timer);
-      resolve({ code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8').trim(), missing });
+      resolve({
+        code,
+        stdout: Buffer.concat(out).toString('utf8'),
+        stderr: Buffer.concat(err).toString('utf8').trim(),
+        missing,
+      });
     });
     child.stdin.end(options.input ?? '');
   });
@@ -112,8 +121,16 @@ export const systemHost: KernelHost = {
     for (const name of names.filter((n) => /^rules-.*\.json$/.test(n))) {
       try {
         const value = JSON.parse(await readFile(path.join(RECORD_DIR, name), 'utf8')) as Partial<RulesRecord>;
-        if ((value.format === 'nft' || value.format === 'iptables') && Array.isArray(value.uids) && typeof value.netns === 'string') {
-          records.push({ format: value.format, uids: value.uids.filter((u): u is number => Number.isInteger(u)), netns: value.netns });
+        if (
+          (value.format === 'nft' || value.format === 'iptables') &&
+          Array.isArray(value.uids) &&
+          typeof value.netns === 'string'
+        ) {
+          records.push({
+            format: value.format,
+            uids: value.uids.filter((u): u is number => Number.isInteger(u)),
+            netns: value.netns,
+          });
         }
       } catch {
         // A half-written or foreign file is no record.

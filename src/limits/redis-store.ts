@@ -15,7 +15,8 @@ import type { RateLimitStore, RateOutcome } from './store.js';
 
 // KEYS[1] bucket; ARGV: limit, windowMs, cost, now ('' = Redis TIME). Returns {ok 0|1, retryAfterMs}.
 // Mirrors takeToken(): multiply before dividing and allow for rounding; the state is kept at full precision.
-const TAKE = luaScript(`${LUA_NOW}
+const TAKE = luaScript(
+  `${LUA_NOW}
 local limit, window, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local now = leash_now(ARGV[4])
 local saved = redis.call('HMGET', KEYS[1], 'tokens', 'at')
@@ -34,7 +35,9 @@ end
 redis.call('HSET', KEYS[1], 'tokens', string.format('%.17g', tokens), 'at', string.format('%.17g', now))
 redis.call('PEXPIRE', KEYS[1], math.ceil(((limit - tokens) * window) / limit) + 1000)
 return {ok, retry}
-`, 'rate_take');
+`,
+  'rate_take',
+);
 
 export interface RedisRateLimitStoreOptions {
   readonly clock?: StoreClock;
@@ -56,7 +59,11 @@ export class RedisRateLimitStore implements RateLimitStore {
 
   async take(key: string, rate: Rate, nowMs: number, cost = 1): Promise<RateOutcome> {
     const now = this.clock === 'caller' ? String(nowMs) : '';
-    const reply = (await this.redis.eval(TAKE, [this.prefix + key], [String(rate.limit), String(rate.windowMs), String(cost), now])) as [number, number];
+    const reply = (await this.redis.eval(
+      TAKE,
+      [this.prefix + key],
+      [String(rate.limit), String(rate.windowMs), String(cost), now],
+    )) as [number, number];
     return { ok: Number(reply[0]) === 1, retryAfterMs: Number(reply[1]) };
   }
 }

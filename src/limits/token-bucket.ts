@@ -22,6 +22,11 @@ export function takeToken(bucket: Bucket | undefined, rate: Rate, nowMs: number,
   // Multiply before dividing and allow for rounding, so 1/1h is refilled after exactly 3,600,000 ms.
   const elapsed = bucket ? Math.max(0, nowMs - bucket.updatedMs) : 0;
   const tokens = bucket ? Math.min(rate.limit, bucket.tokens + (elapsed * rate.limit) / rate.windowMs) : rate.limit;
-  if (tokens >= cost - EPSILON) return { bucket: { tokens: Math.max(0, tokens - cost), updatedMs: nowMs }, ok: true, retryAfterMs: 0 };
-  return { bucket: { tokens, updatedMs: nowMs }, ok: false, retryAfterMs: Math.ceil(((cost - tokens) * rate.windowMs) / rate.limit - EPSILON) };
+  if (tokens >= cost - EPSILON)
+    return { bucket: { tokens: Math.max(0, tokens - cost), updatedMs: nowMs }, ok: true, retryAfterMs: 0 };
+  return {
+    bucket: { tokens, updatedMs: nowMs },
+    ok: false,
+    retryAfterMs: Math.ceil(((cost - tokens) * rate.windowMs) / rate.limit - EPSILON),
+  };
 }

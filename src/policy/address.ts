@@ -128,7 +128,9 @@ export function compileAddressGuard(allowCidrs: readonly string[], denyCidrs: re
         try {
           return parseCidrText(text);
         } catch (err) {
-          throw new TypeError(`invalid CIDR ${JSON.stringify(text)} in ${field}: ${(err as Error).message}`, { cause: err });
+          throw new TypeError(`invalid CIDR ${JSON.stringify(text)} in ${field}: ${(err as Error).message}`, {
+            cause: err,
+          });
         }
       }),
     );
@@ -151,8 +153,15 @@ export function checkAddress(guard: AddressGuard, ip: string): AddressVerdict {
   }
   if (category === 'public' || guard.allow.some(covered)) return { ok: true, address, category };
   // Says what would allow it: a metadata address never should be, the rest through an exception the operator owns.
-  const remedy = category === 'metadata' ? 'leash never dials it' : `leash refuses it unless settings.network.allowCidrs lists it`;
-  return { ok: false, address, category, reason: 'address_denied', message: `${describe(cls)} is ${PHRASE[category]}; ${remedy}` };
+  const remedy =
+    category === 'metadata' ? 'leash never dials it' : `leash refuses it unless settings.network.allowCidrs lists it`;
+  return {
+    ok: false,
+    address,
+    category,
+    reason: 'address_denied',
+    message: `${describe(cls)} is ${PHRASE[category]}; ${remedy}`,
+  };
 }
 
 function analyse(ip: string): { cls: AddressClass; forms: Ip[] } {

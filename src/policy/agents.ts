@@ -25,7 +25,12 @@ export function collectAgents(files: readonly ParsedYaml[], issues: PolicyIssue[
     for (const [name, spec] of Object.entries(raw)) {
       const location = file.locate(['agents', name], 'key');
       const fail = (path: (string | number)[], message: string) =>
-        issues.push({ severity: 'error', location: file.locate(['agents', name, ...path], path.length ? 'value' : 'key'), field: fieldName(['agents', name, ...path]), message });
+        issues.push({
+          severity: 'error',
+          location: file.locate(['agents', name, ...path], path.length ? 'value' : 'key'),
+          field: fieldName(['agents', name, ...path]),
+          message,
+        });
       const first = agents.get(name);
       if (first) {
         fail([], `is defined twice; first at ${formatLocation(first.location)}`);
@@ -38,14 +43,28 @@ export function collectAgents(files: readonly ParsedYaml[], issues: PolicyIssue[
       const cidrs: Extract<HostPattern, { kind: 'cidr' }>[] = [];
       (spec?.cidrs ?? []).forEach((text, i) => {
         const compiled = compileHostPattern(text.includes('/') ? text : `${text}/${text.includes(':') ? 128 : 32}`);
-        if (!compiled.ok || compiled.pattern.kind !== 'cidr') fail(['cidrs', i], compiled.ok ? `"${text}" is not a CIDR` : compiled.message);
+        if (!compiled.ok || compiled.pattern.kind !== 'cidr')
+          fail(['cidrs', i], compiled.ok ? `"${text}" is not a CIDR` : compiled.message);
         else cidrs.push(compiled.pattern);
       });
-      const token = spec?.token ? { kind: spec.token.startsWith('env:') ? ('env' as const) : ('file' as const), ref: spec.token.slice(spec.token.indexOf(':') + 1) } : null;
-      const agent: AgentSpec = Object.freeze({ name, token, uid: spec?.uid ?? null, cidrs, location, scope: spec?.scope ?? null });
+      const token = spec?.token
+        ? {
+            kind: spec.token.startsWith('env:') ? ('env' as const) : ('file' as const),
+            ref: spec.token.slice(spec.token.indexOf(':') + 1),
+          }
+        : null;
+      const agent: AgentSpec = Object.freeze({
+        name,
+        token,
+        uid: spec?.uid ?? null,
+        cidrs,
+        location,
+        scope: spec?.scope ?? null,
+      });
       if (agent.uid !== null) {
         const other = uids.get(agent.uid);
-        if (other) fail(['uid'], `uid ${agent.uid} already identifies agent ${other.name} (${formatLocation(other.location)})`);
+        if (other)
+          fail(['uid'], `uid ${agent.uid} already identifies agent ${other.name} (${formatLocation(other.location)})`);
         else uids.set(agent.uid, agent);
       }
       agents.set(name, agent);

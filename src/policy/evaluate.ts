@@ -45,7 +45,8 @@ export interface NormalizedRequest {
   readonly methodOverrides?: readonly string[];
 }
 
-export type PolicyReason = 'allowed_by_rule' | 'denied_by_rule' | 'no_rule' | 'invalid_request' | 'intercepted' | 'opaque_tunnel';
+export type PolicyReason =
+  'allowed_by_rule' | 'denied_by_rule' | 'no_rule' | 'invalid_request' | 'intercepted' | 'opaque_tunnel';
 
 export interface Decision {
   readonly effect: Effect;
@@ -72,7 +73,8 @@ const AMBIGUOUS_PATH = /(^|\/)(\.|%2e){1,2}(\/|$)|%2f|%5c|\\|;|\/\//i;
 export function normalizeRequest(facts: RequestFacts): NormalizedRequest | { error: string } {
   const host = normalizeHost(facts.host);
   if (!host.ok) return { error: host.message };
-  if (!Number.isInteger(facts.port) || facts.port < 1 || facts.port > 65535) return { error: `port ${facts.port} is outside 1-65535` };
+  if (!Number.isInteger(facts.port) || facts.port < 1 || facts.port > 65535)
+    return { error: `port ${facts.port} is outside 1-65535` };
   if (!METHOD.test(facts.method)) return { error: `"${facts.method.slice(0, 20)}" is not an HTTP method` };
   return {
     method: facts.method,
@@ -89,7 +91,14 @@ export function normalizeRequest(facts: RequestFacts): NormalizedRequest | { err
 export function decide(policy: CompiledPolicy, facts: RequestFacts): Decision {
   const request = normalizeRequest(facts);
   if ('error' in request) {
-    return { effect: 'deny', reason: 'invalid_request', message: request.error, rule: null, request: null, revision: policy.revision };
+    return {
+      effect: 'deny',
+      reason: 'invalid_request',
+      message: request.error,
+      rule: null,
+      request: null,
+      revision: policy.revision,
+    };
   }
   return decideAmong(policy, request, candidateRules(policy.index, policy.rules, request.host, request.hostKind));
 }
@@ -103,7 +112,12 @@ export type TraceSink = (rule: CompiledRule, how: Consideration, why: string) =>
  * The decision among `candidates`: indices (ascending) of the rules whose host pattern matches the request's host.
  * `trace`, when given, hears about every candidate and why it did or did not decide (leash explain).
  */
-export function decideAmong(policy: CompiledPolicy, request: NormalizedRequest, candidates: readonly number[], trace?: TraceSink): Decision {
+export function decideAmong(
+  policy: CompiledPolicy,
+  request: NormalizedRequest,
+  candidates: readonly number[],
+  trace?: TraceSink,
+): Decision {
   const rules = policy.rules;
   const tunnel = request.method === 'CONNECT' && request.path === undefined;
   const interceptable = tunnel && policy.settings.tlsPorts.has(request.port);
@@ -126,10 +140,18 @@ export function decideAmong(policy: CompiledPolicy, request: NormalizedRequest, 
     }
     if (interceptable && needsInterception(rule)) {
       inspectingDeny ??= rule;
-      trace?.(rule, 'inspects', `denies some requests inside ${describeRequest(request)}: the tunnel is intercepted so each request can be held to it`);
+      trace?.(
+        rule,
+        'inspects',
+        `denies some requests inside ${describeRequest(request)}: the tunnel is intercepted so each request can be held to it`,
+      );
       continue;
     }
-    trace?.(rule, 'matched', `${describeRequest(request)} matches deny rule ${rule.name}; a matching deny rule always wins`);
+    trace?.(
+      rule,
+      'matched',
+      `${describeRequest(request)} matches deny rule ${rule.name}; a matching deny rule always wins`,
+    );
     return ruleDecision(policy, rule, request);
   }
 
@@ -140,16 +162,28 @@ export function decideAmong(policy: CompiledPolicy, request: NormalizedRequest, 
     const rule = rules[i] as CompiledRule;
     if (rule.effect !== 'allow') continue;
     if (!portMatches(rule, request.port)) {
-      trace?.(rule, 'skipped', `port ${request.port} is not in [${[...(rule.ports as ReadonlySet<number>)].join(', ')}]`);
+      trace?.(
+        rule,
+        'skipped',
+        `port ${request.port} is not in [${[...(rule.ports as ReadonlySet<number>)].join(', ')}]`,
+      );
       continue;
     }
     if (specificity(rule.pattern) < bestAllow) {
-      trace?.(rule, 'outranked', `a more specific rule for ${request.host} decides; ${rule.pattern.text} cannot widen what it allows`);
+      trace?.(
+        rule,
+        'outranked',
+        `a more specific rule for ${request.host} decides; ${rule.pattern.text} cannot widen what it allows`,
+      );
       continue;
     }
     // An opaque tunnel is allowed only by a rule that says CONNECT: leash could not hold it to anything else.
     if (opaque && !rule.methods?.has('CONNECT') && mismatch(rule, request, true) === undefined) {
-      trace?.(rule, 'skipped', `a CONNECT to port ${request.port} (not in settings.tlsPorts) is an opaque tunnel leash cannot see into, and rule ${rule.name} does not name CONNECT in its methods`);
+      trace?.(
+        rule,
+        'skipped',
+        `a CONNECT to port ${request.port} (not in settings.tlsPorts) is an opaque tunnel leash cannot see into, and rule ${rule.name} does not name CONNECT in its methods`,
+      );
       opaqueRule ??= rule;
       continue;
     }
@@ -160,10 +194,18 @@ export function decideAmong(policy: CompiledPolicy, request: NormalizedRequest, 
       continue;
     }
     if (interceptable && (needsInterception(rule) || inspectingDeny)) {
-      trace?.(rule, 'matched', `${describeRequest(request)} matches ${rule.name}; ${inspectingDeny && !needsInterception(rule) ? `deny rule ${inspectingDeny.name} looks inside requests` : 'the rule looks inside requests'}, so the tunnel is intercepted and each request in it is decided on its own`);
+      trace?.(
+        rule,
+        'matched',
+        `${describeRequest(request)} matches ${rule.name}; ${inspectingDeny && !needsInterception(rule) ? `deny rule ${inspectingDeny.name} looks inside requests` : 'the rule looks inside requests'}, so the tunnel is intercepted and each request in it is decided on its own`,
+      );
       return interceptDecision(policy, rule, request);
     }
-    trace?.(rule, 'matched', `${describeRequest(request)} matches ${rule.name}, the most specific allow rule for this host`);
+    trace?.(
+      rule,
+      'matched',
+      `${describeRequest(request)} matches ${rule.name}, the most specific allow rule for this host`,
+    );
     return ruleDecision(policy, rule, request);
   }
   if (opaqueRule) return opaqueTunnel(policy, opaqueRule, request);
@@ -183,14 +225,23 @@ export function isInterceptable(policy: CompiledPolicy, request: NormalizedReque
 /** A rule that decides on more than host and port: it can only be enforced by looking inside the tunnel. */
 export function needsInterception(rule: CompiledRule): boolean {
   // rateLimit counts requests, so they must be seen; `connections` counts tunnels and needs nothing of the sort.
-  return rule.paths !== null || rule.inspect.length > 0 || rule.rateLimit !== null || (rule.methods !== null && [...rule.methods].some((m) => m !== 'CONNECT'));
+  return (
+    rule.paths !== null ||
+    rule.inspect.length > 0 ||
+    rule.rateLimit !== null ||
+    (rule.methods !== null && [...rule.methods].some((m) => m !== 'CONNECT'))
+  );
 }
 
 /** Will some tunnel under this policy be intercepted? Then leash needs its CA. */
 export function policyNeedsInterception(policy: CompiledPolicy): boolean {
   const tls = policy.settings.tlsPorts;
   // Any inspect rule can grant an https:// host, and tunnels opened through grants are intercepted.
-  return policy.rules.some((rule) => rule.inspect.length > 0 || (needsInterception(rule) && (rule.ports === 'any' ? tls.size > 0 : [...rule.ports].some((p) => tls.has(p)))));
+  return policy.rules.some(
+    (rule) =>
+      rule.inspect.length > 0 ||
+      (needsInterception(rule) && (rule.ports === 'any' ? tls.size > 0 : [...rule.ports].some((p) => tls.has(p)))),
+  );
 }
 
 export function interceptDecision(policy: CompiledPolicy, rule: CompiledRule, request: NormalizedRequest): Decision {
@@ -219,7 +270,11 @@ export function ruleDecision(policy: CompiledPolicy, rule: CompiledRule, request
 }
 
 /** No rule allows the request; `nearest` is the most specific allow rule for the host, and why it did not match. */
-export function noRule(policy: CompiledPolicy, request: NormalizedRequest, nearest?: { rule: CompiledRule; why: string }): Decision {
+export function noRule(
+  policy: CompiledPolicy,
+  request: NormalizedRequest,
+  nearest?: { rule: CompiledRule; why: string },
+): Decision {
   return {
     effect: 'deny',
     reason: 'no_rule',
@@ -248,8 +303,10 @@ export function opaqueTunnel(policy: CompiledPolicy, rule: CompiledRule, request
  * tunnel only ports and agents count: methods and paths are decided later, on each request inside.
  */
 export function mismatch(rule: CompiledRule, request: NormalizedRequest, interceptable = false): string | undefined {
-  if (rule.ports !== 'any' && !rule.ports.has(request.port)) return `port ${request.port} is not in [${[...rule.ports].join(', ')}]`;
-  if (rule.agents && !rule.agents.has(request.agent)) return `agent ${request.agent} is not in [${[...rule.agents].join(', ')}]`;
+  if (rule.ports !== 'any' && !rule.ports.has(request.port))
+    return `port ${request.port} is not in [${[...rule.ports].join(', ')}]`;
+  if (rule.agents && !rule.agents.has(request.agent))
+    return `agent ${request.agent} is not in [${[...rule.agents].join(', ')}]`;
   if (interceptable) return undefined;
   // Inside a tunnel leash sees no method and no path. An allow rule restricted by them cannot vouch for what the
   // tunnel carries, so it does not match; a deny rule might forbid what the tunnel carries, so it does.
@@ -277,8 +334,10 @@ export function mismatch(rule: CompiledRule, request: NormalizedRequest, interce
   if (rule.paths) {
     const path = request.path;
     if (path === undefined) return 'the rule restricts paths and a tunnel has no visible path';
-    if (rule.effect === 'allow' && request.ambiguousPath) return 'the path uses dot segments, encoded slashes, backslashes or ;parameters, which origins resolve differently, so an allow rule on paths does not vouch for it';
-    if (!rule.paths.some((glob) => glob.regex.test(path))) return `path ${path} matches none of [${rule.paths.map((g) => g.text).join(', ')}]`;
+    if (rule.effect === 'allow' && request.ambiguousPath)
+      return 'the path uses dot segments, encoded slashes, backslashes or ;parameters, which origins resolve differently, so an allow rule on paths does not vouch for it';
+    if (!rule.paths.some((glob) => glob.regex.test(path)))
+      return `path ${path} matches none of [${rule.paths.map((g) => g.text).join(', ')}]`;
   }
   return undefined;
 }
@@ -298,5 +357,7 @@ export function hostMatches(pattern: HostPattern, host: string, kind: HostKind):
 
 export function describeRequest(request: NormalizedRequest): string {
   const host = request.hostKind === 'ipv6' ? `[${request.host}]` : request.host;
-  return request.path === undefined ? `${request.method} ${host}:${request.port}` : `${request.method} ${host}:${request.port}${request.path}`;
+  return request.path === undefined
+    ? `${request.method} ${host}:${request.port}`
+    : `${request.method} ${host}:${request.port}${request.path}`;
 }

@@ -2,7 +2,15 @@
 // function `decide` runs (decideAmong), over candidates found by scanning every rule instead of the index, so it
 // doubles as the reference the indexed matcher is tested against and cannot disagree with enforcement.
 
-import { decide, decideAmong, hostMatches, normalizeRequest, type Consideration, type Decision, type RequestFacts } from './evaluate.js';
+import {
+  decide,
+  decideAmong,
+  hostMatches,
+  normalizeRequest,
+  type Consideration,
+  type Decision,
+  type RequestFacts,
+} from './evaluate.js';
 import type { CompiledPolicy } from './policy.js';
 import type { CompiledRule } from './rule.js';
 
@@ -43,17 +51,23 @@ export function explain(policy: CompiledPolicy, facts: RequestFacts): Explanatio
   const candidates: number[] = [];
   for (const rule of policy.rules) {
     if (hostMatches(rule.pattern, request.host, request.hostKind)) candidates.push(rule.index);
-    else if (policy.rules.length <= TRACE_ALL_LIMIT) entries.set(rule.index, entry(rule, 'host', `host ${request.host} does not match ${rule.pattern.text}`));
+    else if (policy.rules.length <= TRACE_ALL_LIMIT)
+      entries.set(rule.index, entry(rule, 'host', `host ${request.host} does not match ${rule.pattern.text}`));
     else omitted++;
   }
-  const decision = decideAmong(policy, request, candidates, (rule, how, why) => entries.set(rule.index, entry(rule, how, `${why}${how === 'matched' ? `; ${describeRule(rule)}` : ''}`)));
+  const decision = decideAmong(policy, request, candidates, (rule, how, why) =>
+    entries.set(rule.index, entry(rule, how, `${why}${how === 'matched' ? `; ${describeRule(rule)}` : ''}`)),
+  );
   // In rule order, whatever order precedence considered them in.
   const trace = [...entries.entries()].sort((a, b) => a[0] - b[0]).map(([, e]) => e);
   return { decision, trace, omitted };
 }
 
 function describeRule(rule: CompiledRule): string {
-  const parts = [`domain ${rule.pattern.text}`, `ports ${rule.ports === 'any' ? '*' : `[${[...rule.ports].join(', ')}]`}`];
+  const parts = [
+    `domain ${rule.pattern.text}`,
+    `ports ${rule.ports === 'any' ? '*' : `[${[...rule.ports].join(', ')}]`}`,
+  ];
   if (rule.methods) parts.push(`methods [${[...rule.methods].join(', ')}]`);
   if (rule.paths) parts.push(`paths [${rule.paths.map((p) => p.text).join(', ')}]`);
   if (rule.agents) parts.push(`agents [${[...rule.agents].join(', ')}]`);

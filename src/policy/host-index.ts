@@ -36,7 +36,12 @@ export function buildHostIndex(rules: readonly CompiledRule[]): HostIndex {
 }
 
 /** Indices of the rules whose host pattern matches `host` (normalised), ascending. */
-export function candidateRules(index: HostIndex, rules: readonly CompiledRule[], host: string, kind: HostKind): readonly number[] {
+export function candidateRules(
+  index: HostIndex,
+  rules: readonly CompiledRule[],
+  host: string,
+  kind: HostKind,
+): readonly number[] {
   const lists: (readonly number[])[] = [];
   const exact = index.exact.get(host);
   if (exact) lists.push(exact);

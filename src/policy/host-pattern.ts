@@ -63,17 +63,32 @@ function notAHost(text: string): string | undefined {
 
 function compileWildcard(text: string): PatternResult {
   const rest = text.slice(2);
-  if (rest.includes('*')) return { ok: false, message: `"${text}": ${WILDCARD_HELP}; "*.*.example.com" is written "*.example.com"` };
-  if (rest === '' || rest === '.') return { ok: false, message: `"${text}" names no domain after "*."; write "*.example.com", or "*" for every host` };
+  if (rest.includes('*'))
+    return { ok: false, message: `"${text}": ${WILDCARD_HELP}; "*.*.example.com" is written "*.example.com"` };
+  if (rest === '' || rest === '.')
+    return { ok: false, message: `"${text}" names no domain after "*."; write "*.example.com", or "*" for every host` };
   const host = normalizeHost(rest);
   if (!host.ok) return { ok: false, message: host.message };
-  if (host.kind !== 'name') return { ok: false, message: `"${text}": a wildcard applies to host names, not addresses; use a CIDR for address ranges` };
+  if (host.kind !== 'name')
+    return {
+      ok: false,
+      message: `"${text}": a wildcard applies to host names, not addresses; use a CIDR for address ranges`,
+    };
   // One label (`*.com`, `*.test`): a whole top-level domain.
-  if (!host.host.includes('.')) return { ok: true, pattern: { kind: 'wildcard', text, suffix: host.host, publicSuffix: 'icann' } };
+  if (!host.host.includes('.'))
+    return { ok: true, pattern: { kind: 'wildcard', text, suffix: host.host, publicSuffix: 'icann' } };
   const info = parseDomain(host.host, { allowPrivateDomains: true });
   if (info.publicSuffix === host.host || info.domain === null) {
     // The caller knows the rule's effect: denying a whole suffix is safe, allowing one needs `broad: true`.
-    return { ok: true, pattern: { kind: 'wildcard', text, suffix: host.host, publicSuffix: info.isIcann === false ? 'private' : 'icann' } };
+    return {
+      ok: true,
+      pattern: {
+        kind: 'wildcard',
+        text,
+        suffix: host.host,
+        publicSuffix: info.isIcann === false ? 'private' : 'icann',
+      },
+    };
   }
   return { ok: true, pattern: { kind: 'wildcard', text, suffix: host.host, publicSuffix: null } };
 }
@@ -122,7 +137,11 @@ function networkAddress(address: ipaddr.IPv4 | ipaddr.IPv6, bits: number): strin
 }
 
 /** Does a normalised IP host fall inside a CIDR pattern? Address families never cross. */
-export function cidrContains(pattern: Extract<HostPattern, { kind: 'cidr' }>, host: string, hostKind: HostKind): boolean {
+export function cidrContains(
+  pattern: Extract<HostPattern, { kind: 'cidr' }>,
+  host: string,
+  hostKind: HostKind,
+): boolean {
   if (hostKind !== pattern.family) return false;
   return ipaddr.parse(host).match(pattern.range);
 }

@@ -21,7 +21,11 @@ export type IdentityMethod = 'token' | 'uid' | 'token+uid' | 'cidr' | 'none';
 
 export type Identity =
   | { readonly ok: true; readonly agent: string; readonly method: IdentityMethod }
-  | { readonly ok: false; readonly reason: 'auth_required' | 'auth_failed' | 'identity_mismatch'; readonly message: string };
+  | {
+      readonly ok: false;
+      readonly reason: 'auth_required' | 'auth_failed' | 'identity_mismatch';
+      readonly message: string;
+    };
 
 /** Agent name → token, as read from env:/file: sources. Agents whose token could not be read are absent. */
 export type AgentTokens = ReadonlyMap<string, string>;
@@ -46,7 +50,11 @@ export function identify(policy: CompiledPolicy, facts: IdentityFacts, tokens: A
   }
 
   if (byToken && byUid && byToken !== byUid) {
-    return { ok: false, reason: 'identity_mismatch', message: `the proxy credentials name agent ${byToken} but the connection belongs to uid ${facts.uid} (agent ${byUid})` };
+    return {
+      ok: false,
+      reason: 'identity_mismatch',
+      message: `the proxy credentials name agent ${byToken} but the connection belongs to uid ${facts.uid} (agent ${byUid})`,
+    };
   }
   if (byToken) return { ok: true, agent: byToken, method: byUid ? 'token+uid' : 'token' };
   if (byUid) return { ok: true, agent: byUid, method: 'uid' };
@@ -56,14 +64,19 @@ export function identify(policy: CompiledPolicy, facts: IdentityFacts, tokens: A
     let best: { agent: string; bits: number } | undefined;
     for (const agent of policy.agents.values()) {
       for (const cidr of agent.cidrs) {
-        if (cidrContains(cidr, address.host, address.kind) && (!best || cidr.range[1] > best.bits)) best = { agent: agent.name, bits: cidr.range[1] };
+        if (cidrContains(cidr, address.host, address.kind) && (!best || cidr.range[1] > best.bits))
+          best = { agent: agent.name, bits: cidr.range[1] };
       }
     }
     if (best) return { ok: true, agent: best.agent, method: 'cidr' };
   }
 
   if (policy.settings.requireAgent) {
-    return { ok: false, reason: 'auth_required', message: 'this proxy requires agent credentials (HTTPS_PROXY=http://AGENT:TOKEN@host:port)' };
+    return {
+      ok: false,
+      reason: 'auth_required',
+      message: 'this proxy requires agent credentials (HTTPS_PROXY=http://AGENT:TOKEN@host:port)',
+    };
   }
   return { ok: true, agent: ANONYMOUS_AGENT, method: 'none' };
 }

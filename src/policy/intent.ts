@@ -11,8 +11,10 @@ export function intentWarnings(policy: Pick<CompiledPolicy, 'rules' | 'settings'
   const warnings: PolicyIssue[] = [];
   const tls = policy.settings.tlsPorts;
   for (const rule of policy.rules) {
-    const warn = (message: string) => warnings.push({ severity: 'warning', location: rule.location, field: `rules (${rule.name})`, message });
-    const looksInside = rule.paths !== null || (rule.methods !== null && [...rule.methods].some((m) => m !== 'CONNECT'));
+    const warn = (message: string) =>
+      warnings.push({ severity: 'warning', location: rule.location, field: `rules (${rule.name})`, message });
+    const looksInside =
+      rule.paths !== null || (rule.methods !== null && [...rule.methods].some((m) => m !== 'CONNECT'));
     if (looksInside && rule.effect === 'allow' && rule.ports !== 'any') {
       const opaque = [...rule.ports].filter((p) => !tls.has(p) && p !== PLAIN_HTTP_PORT);
       if (opaque.length > 0) {
@@ -26,10 +28,14 @@ export function intentWarnings(policy: Pick<CompiledPolicy, 'rules' | 'settings'
       }
     }
     if (rule.inspect.length > 0 && rule.effect === 'deny') {
-      warn('inspect on a deny rule does nothing: leash reads the responses of requests it allows, and this rule allows none');
+      warn(
+        'inspect on a deny rule does nothing: leash reads the responses of requests it allows, and this rule allows none',
+      );
     }
     if (rule.websocket && rule.methods && !rule.methods.has('GET')) {
-      warn(`websocket: true allows the upgrade of a GET, and this rule's methods [${[...rule.methods].join(', ')}] do not include GET, so no WebSocket can open`);
+      warn(
+        `websocket: true allows the upgrade of a GET, and this rule's methods [${[...rule.methods].join(', ')}] do not include GET, so no WebSocket can open`,
+      );
     }
     if (rule.websocket && rule.effect === 'deny') {
       warn('websocket: true on a deny rule does nothing: it only lets allowed GETs upgrade');

@@ -16,12 +16,20 @@ export function lintRules(rules: readonly CompiledRule[], index: HostIndex): Pol
         severity: 'warning',
         location: rule.location,
         field: `rules (${rule.name}).inspect`,
-        message: 'no inspect.grant.hosts: it will grant any host its responses name; list the hosts it may grant, e.g. inspect: { types: [json], grant: { hosts: ["*.cdn.example"] } }',
+        message:
+          'no inspect.grant.hosts: it will grant any host its responses name; list the hosts it may grant, e.g. inspect: { types: [json], grant: { hosts: ["*.cdn.example"] } }',
       });
     }
     const covering = coveringRules(rule, rules, index).filter((other) => other !== rule && covers(other, rule));
     const deny = rule.effect === 'allow' ? covering.find((other) => other.effect === 'deny') : undefined;
-    const shadow = deny ?? covering.find((other) => other.index < rule.index && other.effect === rule.effect && specificity(other.pattern) === specificity(rule.pattern));
+    const shadow =
+      deny ??
+      covering.find(
+        (other) =>
+          other.index < rule.index &&
+          other.effect === rule.effect &&
+          specificity(other.pattern) === specificity(rule.pattern),
+      );
     if (!shadow) continue;
     const message = deny
       ? `never allows anything: deny rule ${deny.name} (${formatLocation(deny.location)}) covers every request this rule would allow, and deny rules always win`
@@ -49,16 +57,22 @@ function coveringRules(rule: CompiledRule, rules: readonly CompiledRule[], index
 
 function suffixHits(host: string, index: HostIndex): number[] {
   const hits: number[] = [];
-  for (let dot = host.indexOf('.'); dot !== -1; dot = host.indexOf('.', dot + 1)) hits.push(...(index.wildcard.get(host.slice(dot + 1)) ?? []));
+  for (let dot = host.indexOf('.'); dot !== -1; dot = host.indexOf('.', dot + 1))
+    hits.push(...(index.wildcard.get(host.slice(dot + 1)) ?? []));
   return hits;
 }
 
 /** Does `outer` match every request `inner` matches? */
 function covers(outer: CompiledRule, inner: CompiledRule): boolean {
   if (!patternCovers(outer.pattern, inner.pattern)) return false;
-  if (outer.ports !== 'any' && (inner.ports === 'any' || ![...inner.ports].every((p) => (outer.ports as ReadonlySet<number>).has(p)))) return false;
+  if (
+    outer.ports !== 'any' &&
+    (inner.ports === 'any' || ![...inner.ports].every((p) => (outer.ports as ReadonlySet<number>).has(p)))
+  )
+    return false;
   if (outer.methods && (!inner.methods || ![...inner.methods].every((m) => outer.methods?.has(m)))) return false;
   if (outer.agents && (!inner.agents || ![...inner.agents].every((a) => outer.agents?.has(a)))) return false;
-  if (outer.paths && (!inner.paths || !inner.paths.every((p) => outer.paths?.some((o) => o.text === p.text)))) return false;
+  if (outer.paths && (!inner.paths || !inner.paths.every((p) => outer.paths?.some((o) => o.text === p.text))))
+    return false;
   return true;
 }

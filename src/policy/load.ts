@@ -58,7 +58,7 @@ export function compilePolicy(sources: readonly PolicySource[]): LoadResult {
   // same run as the first rule's own errors.
   const names = new Map<string, SourceLocation>();
   for (const file of files) {
-    const raws = ((file.value as { rules?: RawRule[] }).rules ?? []);
+    const raws = (file.value as { rules?: RawRule[] }).rules ?? [];
     if (raws.length === 0) continue;
     const locations = file.itemLocations(['rules']);
     raws.forEach((raw, position) => {
@@ -66,7 +66,12 @@ export function compilePolicy(sources: readonly PolicySource[]): LoadResult {
       const rule = compileRule(raw, { file, position, location, index: rules.length, settings, agentNames }, issues);
       const first = names.get(raw.name);
       if (first) {
-        issues.push({ severity: 'error', location: file.locate(['rules', position, 'name']), field: fieldName(['rules', position, 'name']), message: `"${raw.name}" is already the name of the rule at ${formatLocation(first)}; rule names must be unique` });
+        issues.push({
+          severity: 'error',
+          location: file.locate(['rules', position, 'name']),
+          field: fieldName(['rules', position, 'name']),
+          message: `"${raw.name}" is already the name of the rule at ${formatLocation(first)}; rule names must be unique`,
+        });
       } else {
         names.set(raw.name, location);
       }
@@ -104,6 +109,12 @@ function revisionOf(sources: readonly PolicySource[]): string {
 function sortIssues(issues: PolicyIssue[]): PolicyIssue[] {
   // Stable: keeps file order (load order), then line order within a file.
   const fileOrder = new Map<string, number>();
-  for (const issue of issues) if (!fileOrder.has(issue.location.file)) fileOrder.set(issue.location.file, fileOrder.size);
-  return [...issues].sort((a, b) => (fileOrder.get(a.location.file) ?? 0) - (fileOrder.get(b.location.file) ?? 0) || a.location.line - b.location.line || a.location.column - b.location.column);
+  for (const issue of issues)
+    if (!fileOrder.has(issue.location.file)) fileOrder.set(issue.location.file, fileOrder.size);
+  return [...issues].sort(
+    (a, b) =>
+      (fileOrder.get(a.location.file) ?? 0) - (fileOrder.get(b.location.file) ?? 0) ||
+      a.location.line - b.location.line ||
+      a.location.column - b.location.column,
+  );
 }

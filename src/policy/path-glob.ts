@@ -48,12 +48,18 @@ export function normalizePath(target: string): string {
   const q = target.search(/[?#]/);
   let path = q === -1 ? target : target.slice(0, q);
   if (!path.startsWith('/')) path = `/${path}`;
-  path = path.replace(UNRESERVED, (enc) => String.fromCharCode(parseInt(enc.slice(1), 16))).replace(/\\/g, '/').replace(/\/{2,}/g, '/');
+  path = path
+    .replace(UNRESERVED, (enc) => String.fromCharCode(parseInt(enc.slice(1), 16)))
+    .replace(/\\/g, '/')
+    .replace(/\/{2,}/g, '/');
   const out: string[] = [];
-  const segments = path.split('/').slice(1).map((segment) => {
-    const semicolon = segment.indexOf(';');
-    return semicolon === -1 ? segment : segment.slice(0, semicolon);
-  });
+  const segments = path
+    .split('/')
+    .slice(1)
+    .map((segment) => {
+      const semicolon = segment.indexOf(';');
+      return semicolon === -1 ? segment : segment.slice(0, semicolon);
+    });
   segments.forEach((segment, i) => {
     const last = i === segments.length - 1;
     if (segment === '.') {

@@ -15,7 +15,11 @@ export async function readPolicySources(paths: readonly string[]): Promise<Polic
     try {
       info = await stat(p);
     } catch (err) {
-      throw new LeashError('LEASH_POLICY_READ', `${p}: cannot read policy: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (err as Error).message}`, { cause: err });
+      throw new LeashError(
+        'LEASH_POLICY_READ',
+        `${p}: cannot read policy: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (err as Error).message}`,
+        { cause: err },
+      );
     }
     const files = info.isDirectory()
       ? (await readdir(p, { withFileTypes: true }))
@@ -24,12 +28,15 @@ export async function readPolicySources(paths: readonly string[]): Promise<Polic
           .map((e) => path.join(p, e.name))
           .sort()
       : [p];
-    if (files.length === 0) throw new LeashError('LEASH_POLICY_READ', `${p}: no *.yaml or *.yml policy files in this directory`);
+    if (files.length === 0)
+      throw new LeashError('LEASH_POLICY_READ', `${p}: no *.yaml or *.yml policy files in this directory`);
     for (const file of files) {
       try {
         sources.push({ file, text: await readFile(file, 'utf8') });
       } catch (err) {
-        throw new LeashError('LEASH_POLICY_READ', `${file}: cannot read policy: ${(err as Error).message}`, { cause: err });
+        throw new LeashError('LEASH_POLICY_READ', `${file}: cannot read policy: ${(err as Error).message}`, {
+          cause: err,
+        });
       }
     }
   }

@@ -89,7 +89,14 @@ interface Recorded {
 }
 
 type Classified =
-  | { readonly replay: true; readonly line: RequestLine; readonly was: Recorded; readonly sample: string; readonly agent: string; readonly tunnel: boolean }
+  | {
+      readonly replay: true;
+      readonly line: RequestLine;
+      readonly was: Recorded;
+      readonly sample: string;
+      readonly agent: string;
+      readonly tunnel: boolean;
+    }
   | { readonly replay: false; readonly label: string };
 
 interface MutableGroup {
@@ -128,7 +135,11 @@ export class Replay {
     this.replayed++;
     const { line, was } = classified;
     // A grant opens a tunnel no rule speaks for, intercepted; the request inside is then decided on its own.
-    const served = asServed(line, (facts: RequestFacts) => ({ decision: decide(this.policy, facts) }), (t) => t.decision.intercept === true || (was.viaGrant && grantMayApply(t.decision)));
+    const served = asServed(
+      line,
+      (facts: RequestFacts) => ({ decision: decide(this.policy, facts) }),
+      (t) => t.decision.intercept === true || (was.viaGrant && grantMayApply(t.decision)),
+    );
     const now = served.result.decision;
     if (was.viaGrant && now.effect === 'deny' && grantMayApply(now)) {
       this.keptByGrant++;
@@ -146,9 +157,22 @@ export class Replay {
 
   result(): ReplayResult {
     const groups = [...this.groups.values()]
-      .map((g): ReplayGroup => ({ ...g, samples: [...g.samples], agents: [...g.agents].sort(), moreAgents: g.moreAgents }))
-      .sort((a, b) => b.count - a.count || (a.direction === b.direction ? 0 : a.direction === 'tightened' ? -1 : 1) || compare(a.host, b.host) || a.port - b.port);
-    const skipped = [...this.skipped.entries()].map(([label, count]) => ({ label, count })).sort((a, b) => b.count - a.count || compare(a.label, b.label));
+      .map((g): ReplayGroup => ({
+        ...g,
+        samples: [...g.samples],
+        agents: [...g.agents].sort(),
+        moreAgents: g.moreAgents,
+      }))
+      .sort(
+        (a, b) =>
+          b.count - a.count ||
+          (a.direction === b.direction ? 0 : a.direction === 'tightened' ? -1 : 1) ||
+          compare(a.host, b.host) ||
+          a.port - b.port,
+      );
+    const skipped = [...this.skipped.entries()]
+      .map(([label, count]) => ({ label, count }))
+      .sort((a, b) => b.count - a.count || compare(a.label, b.label));
     return {
       revision: this.policy.revision,
       records: this.records,
@@ -174,7 +198,11 @@ export class Replay {
     const port = now.request?.port ?? c.line.facts.port;
     const was = { rule: c.was.rule, reason: c.was.reason };
     const rule = now.rule;
-    const nowPart = { rule: rule?.name ?? null, reason: now.reason, at: rule ? `${rule.location.file}:${rule.location.line}` : null };
+    const nowPart = {
+      rule: rule?.name ?? null,
+      reason: now.reason,
+      at: rule ? `${rule.location.file}:${rule.location.line}` : null,
+    };
     const key = [direction, host, port, was.rule ?? '', was.reason, nowPart.rule ?? '', nowPart.reason].join('\u0000');
     let group = this.groups.get(key);
     if (!group) {
@@ -203,47 +231,88 @@ function grantMayApply(decision: Decision): boolean {
 export function classify(record: AuditLine): Classified {
   const event = str(record.event);
   if (event !== 'request' && event !== 'tunnel') {
-    return { replay: false, label: event === 'grant' || event === 'policy' || event === 'connection' ? `${event} events (not requests)` : 'records of no known event' };
+    return {
+      replay: false,
+      label:
+        event === 'grant' || event === 'policy' || event === 'connection'
+          ? `${event} events (not requests)`
+          : 'records of no known event',
+    };
   }
   const reason = str(record.reason);
   const effect = record.effect;
   if (reason === undefined || (effect !== 'allow' && effect !== 'deny')) return { replay: false, label: INCOMPLETE };
-  if (NOT_REPLAYABLE.has(reason)) return { replay: false, label: `${reason} (the method the request asked for is not recorded)` };
+  if (NOT_REPLAYABLE.has(reason))
+    return { replay: false, label: `${reason} (the method the request asked for is not recorded)` };
   const rule = record.rule === null || record.rule === undefined ? null : str(record.rule);
   if (rule === undefined) return { replay: false, label: INCOMPLETE };
   const wouldDeny = record.wouldDeny === true;
 
   let was: Recorded;
   if (POLICY_ALLOW.has(reason)) {
-    if (effect !== 'allow' || wouldDeny || (reason !== 'granted' && rule === null)) return { replay: false, label: INCONSISTENT };
-    was = { effect: 'allow', rule: reason === 'granted' ? GRANT_RULE : rule, reason, viaGrant: reason === 'granted' || rule === GRANT_RULE };
+    if (effect !== 'allow' || wouldDeny || (reason !== 'granted' && rule === null))
+      return { replay: false, label: INCONSISTENT };
+    was = {
+      effect: 'allow',
+      rule: reason === 'granted' ? GRANT_RULE : rule,
+      reason,
+      viaGrant: reason === 'granted' || rule === GRANT_RULE,
+    };
   } else if (POLICY_DENY.has(reason)) {
     // Report mode lets a deny through and says so with wouldDeny; the policy still denied.
-    if ((effect !== 'deny' && !wouldDeny) || (reason === 'denied_by_rule' && rule === null) || rule === GRANT_RULE) return { replay: false, label: INCONSISTENT };
+    if ((effect !== 'deny' && !wouldDeny) || (reason === 'denied_by_rule' && rule === null) || rule === GRANT_RULE)
+      return { replay: false, label: INCONSISTENT };
     was = { effect: 'deny', rule, reason, viaGrant: false };
   } else if (rule !== null) {
     // Refused after the policy allowed (the record keeps the allowing rule): an allow by that rule, or by a grant.
     was = { effect: 'allow', rule, reason, viaGrant: rule === GRANT_RULE };
   } else {
-    return { replay: false, label: /^[a-z_]{1,40}$/.test(reason) ? `${reason} (refused without a policy decision)` : 'unknown reasons' };
+    return {
+      replay: false,
+      label: /^[a-z_]{1,40}$/.test(reason) ? `${reason} (refused without a policy decision)` : 'unknown reasons',
+    };
   }
 
   const method = str(record.method);
   const host = str(record.host);
   const port = record.port;
   const agent = str(record.agent);
-  if (method === undefined || host === undefined || host === '' || agent === undefined || typeof port !== 'number' || !Number.isInteger(port)) return { replay: false, label: INCOMPLETE };
+  if (
+    method === undefined ||
+    host === undefined ||
+    host === '' ||
+    agent === undefined ||
+    typeof port !== 'number' ||
+    !Number.isInteger(port)
+  )
+    return { replay: false, label: INCOMPLETE };
   const display = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
   if (event === 'tunnel') {
-    if (method !== 'CONNECT' || (record.path !== null && record.path !== undefined)) return { replay: false, label: INCONSISTENT };
-    return { replay: true, line: { facts: { method, host, port, agent } }, was, sample: `CONNECT ${display}:${port}`, agent, tunnel: true };
+    if (method !== 'CONNECT' || (record.path !== null && record.path !== undefined))
+      return { replay: false, label: INCONSISTENT };
+    return {
+      replay: true,
+      line: { facts: { method, host, port, agent } },
+      was,
+      sample: `CONNECT ${display}:${port}`,
+      agent,
+      tunnel: true,
+    };
   }
   const path = str(record.path);
   if (path === undefined || method === 'CONNECT') return { replay: false, label: INCOMPLETE };
   const facts: RequestFacts = { method, host, port, path, agent };
-  const sample = (scheme: 'http' | 'https') => clip(`${method} ${scheme}://${display}${port === (scheme === 'http' ? 80 : 443) ? '' : `:${port}`}${path}`);
+  const sample = (scheme: 'http' | 'https') =>
+    clip(`${method} ${scheme}://${display}${port === (scheme === 'http' ? 80 : 443) ? '' : `:${port}`}${path}`);
   if (record.tls === 'intercepted' || record.scheme === 'https') {
-    return { replay: true, line: { facts: { method: 'CONNECT', host, port, agent }, inner: facts }, was, sample: sample('https'), agent, tunnel: false };
+    return {
+      replay: true,
+      line: { facts: { method: 'CONNECT', host, port, agent }, inner: facts },
+      was,
+      sample: sample('https'),
+      agent,
+      tunnel: false,
+    };
   }
   return { replay: true, line: { facts }, was, sample: sample('http'), agent, tunnel: false };
 }

@@ -20,7 +20,11 @@ export type ParsedRequestLine = { ok: true; line: RequestLine } | { ok: false; m
 /** `METHOD URL` or `CONNECT host:port`, split on whitespace. */
 export function parseRequestText(text: string, agent?: string): ParsedRequestLine {
   const parts = text.trim().split(/\s+/);
-  if (parts.length !== 2 || parts[0] === '') return { ok: false, message: `"${clip(text)}" is not METHOD URL (GET https://api.example.com/v1) or CONNECT host:port` };
+  if (parts.length !== 2 || parts[0] === '')
+    return {
+      ok: false,
+      message: `"${clip(text)}" is not METHOD URL (GET https://api.example.com/v1) or CONNECT host:port`,
+    };
   return parseRequestLine(parts[0] as string, parts[1] as string, agent);
 }
 
@@ -37,11 +41,16 @@ export function parseRequestLine(methodText: string, target: string, agent?: str
   } catch {
     return { ok: false, message: `"${clip(target)}" is not an absolute http:// or https:// URL` };
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') return { ok: false, message: `"${clip(target)}": only http:// and https:// URLs are requests leash decides` };
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    return { ok: false, message: `"${clip(target)}": only http:// and https:// URLs are requests leash decides` };
   const port = url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
   const host = url.hostname;
   const path = `${url.pathname}${url.search}`;
-  if (url.protocol === 'https:') return { ok: true, line: { facts: { method: 'CONNECT', host, port, agent }, inner: { method, host, port, path, agent } } };
+  if (url.protocol === 'https:')
+    return {
+      ok: true,
+      line: { facts: { method: 'CONNECT', host, port, agent }, inner: { method, host, port, path, agent } },
+    };
   return { ok: true, line: { facts: { method, host, port, path, agent } } };
 }
 

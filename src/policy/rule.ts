@@ -96,7 +96,11 @@ export function compileRule(raw: RawRule, ctx: RuleContext, issues: PolicyIssue[
   if (!compiled.ok) fail('domain', compiled.message);
   else if (raw.effect === 'allow' && raw.broad !== true) {
     const p = compiled.pattern;
-    if (p.kind === 'any') fail('domain', '"*" allows every host on the internet; leash is an allowlist. Name the hosts, or add broad: true if that is really meant');
+    if (p.kind === 'any')
+      fail(
+        'domain',
+        '"*" allows every host on the internet; leash is an allowlist. Name the hosts, or add broad: true if that is really meant',
+      );
     else if (p.kind === 'wildcard' && p.publicSuffix) {
       const why = !p.suffix.includes('.')
         ? 'is too broad: a wildcard must keep at least two labels'
@@ -105,12 +109,25 @@ export function compileRule(raw: RawRule, ctx: RuleContext, issues: PolicyIssue[
           : `is too broad to allow: ${p.suffix} is a public suffix whose subdomains belong to different owners (deny rules may use it)`;
       fail('domain', `"${raw.domain}" ${why}; name the sites, or add broad: true if that is really meant`);
     }
-  } else if (raw.effect === 'deny' && compiled.pattern.kind === 'any' && (raw.ports === undefined || raw.ports === '*') && !raw.methods && !raw.paths && !raw.agents) {
-    fail('domain', 'a deny rule for "*" with no ports, methods, paths or agents denies everything, which leash already does: no rule allowing a request denies it. Remove the rule (deny rules win over allow rules whatever their order)');
+  } else if (
+    raw.effect === 'deny' &&
+    compiled.pattern.kind === 'any' &&
+    (raw.ports === undefined || raw.ports === '*') &&
+    !raw.methods &&
+    !raw.paths &&
+    !raw.agents
+  ) {
+    fail(
+      'domain',
+      'a deny rule for "*" with no ports, methods, paths or agents denies everything, which leash already does: no rule allowing a request denies it. Remove the rule (deny rules win over allow rules whatever their order)',
+    );
   }
 
   // A deny rule without ports covers every port: a deny on hook.example must not be passed on :8080.
-  const ports: ReadonlySet<number> | 'any' = raw.ports === '*' || (raw.ports === undefined && raw.effect === 'deny') ? 'any' : new Set(raw.ports ?? DEFAULT_PORTS);
+  const ports: ReadonlySet<number> | 'any' =
+    raw.ports === '*' || (raw.ports === undefined && raw.effect === 'deny')
+      ? 'any'
+      : new Set(raw.ports ?? DEFAULT_PORTS);
   if (ports !== 'any' && raw.ports && ports.size !== raw.ports.length) fail('ports', 'lists a port twice');
 
   const methods = raw.methods ? new Set(raw.methods) : null;
@@ -129,20 +146,29 @@ export function compileRule(raw: RawRule, ctx: RuleContext, issues: PolicyIssue[
   let rateLimit: Rate | null = null;
   if (raw.rateLimit !== undefined) {
     rateLimit = parseRate(raw.rateLimit) ?? null;
-    if (!rateLimit) fail('rateLimit', `"${raw.rateLimit}" does not parse; allowed: N/WINDOW such as 60/1m, 10/s or 1000/1h`);
+    if (!rateLimit)
+      fail('rateLimit', `"${raw.rateLimit}" does not parse; allowed: N/WINDOW such as 60/1m, 10/s or 1000/1h`);
   }
   let connections: Rate | null = null;
   if (raw.connections !== undefined) {
     connections = parseRate(raw.connections) ?? null;
-    if (!connections) fail('connections', `"${raw.connections}" does not parse; allowed: N/WINDOW such as 30/1m, 5/s or 1000/1h`);
+    if (!connections)
+      fail('connections', `"${raw.connections}" does not parse; allowed: N/WINDOW such as 30/1m, 5/s or 1000/1h`);
   }
   if (raw.rateLimit !== undefined && raw.methods?.includes('CONNECT')) {
-    fail('rateLimit', 'counts requests, and leash cannot see the requests inside the CONNECT tunnels this rule allows; limit tunnels with connections: N/WINDOW instead');
+    fail(
+      'rateLimit',
+      'counts requests, and leash cannot see the requests inside the CONNECT tunnels this rule allows; limit tunnels with connections: N/WINDOW instead',
+    );
   }
   let bandwidth: Rate | null = null;
   if (raw.bandwidth !== undefined) {
     bandwidth = parseBandwidth(raw.bandwidth) ?? null;
-    if (!bandwidth) fail('bandwidth', `"${raw.bandwidth}" does not parse; allowed: BYTES/WINDOW such as 10MB/1h, 512KiB/1m or 1GB/24h`);
+    if (!bandwidth)
+      fail(
+        'bandwidth',
+        `"${raw.bandwidth}" does not parse; allowed: BYTES/WINDOW such as 10MB/1h, 512KiB/1m or 1GB/24h`,
+      );
   }
 
   raw.agents?.forEach((agent, i) => {
@@ -166,12 +192,16 @@ export function compileRule(raw: RawRule, ctx: RuleContext, issues: PolicyIssue[
           fail([...at, 'hosts', i], `"${text}": grants are never made for IP addresses; name hosts`);
         } else if (host.pattern.kind === 'any' || (host.pattern.kind === 'wildcard' && host.pattern.publicSuffix)) {
           const p = host.pattern;
-          const why = p.kind === 'any'
-            ? 'it is every host, which is what no narrowing already means'
-            : !p.suffix.includes('.')
-              ? 'a wildcard must keep at least two labels'
-              : `${p.suffix} is a public suffix whose subdomains belong to different owners`;
-          fail([...at, 'hosts', i], `"${text}" is too broad${p.kind === 'wildcard' && !p.suffix.includes('.') ? '' : ' to grant'}: ${why}`);
+          const why =
+            p.kind === 'any'
+              ? 'it is every host, which is what no narrowing already means'
+              : !p.suffix.includes('.')
+                ? 'a wildcard must keep at least two labels'
+                : `${p.suffix} is a public suffix whose subdomains belong to different owners`;
+          fail(
+            [...at, 'hosts', i],
+            `"${text}" is too broad${p.kind === 'wildcard' && !p.suffix.includes('.') ? '' : ' to grant'}: ${why}`,
+          );
         } else hosts?.push(host.pattern);
       });
     }

@@ -58,19 +58,31 @@ function toIssue(parsed: ParsedYaml, error: ErrorObject): PolicyIssue {
       const key = String(error.params.additionalProperty);
       const known = Object.keys((error.parentSchema as { properties?: object }).properties ?? {});
       const hint = closest(key, known);
-      return { ...at([...path, key], 'key'), message: `unknown key "${key}"${hint ? `; did you mean "${hint}"?` : ''} (allowed: ${known.join(', ')})` };
+      return {
+        ...at([...path, key], 'key'),
+        message: `unknown key "${key}"${hint ? `; did you mean "${hint}"?` : ''} (allowed: ${known.join(', ')})`,
+      };
     }
     case 'required':
       return { ...at(path), field: fieldName([...path, String(error.params.missingProperty)]), message: 'is required' };
     case 'propertyNames': {
       const name = String(error.params.propertyName);
       const rule = (error.schema as { 'x-allowed'?: string })['x-allowed'];
-      return { ...at([...path, name], 'key'), message: `"${name}" is not a valid name${rule ? `; allowed: ${rule}` : ''}` };
+      return {
+        ...at([...path, name], 'key'),
+        message: `"${name}" is not a valid name${rule ? `; allowed: ${rule}` : ''}`,
+      };
     }
     case 'type':
       return { ...at(path), message: `expected ${allowed ?? String(error.params.type)}, got ${value}` };
     case 'minItems':
-      return { ...at(path), message: error.params.limit === 1 ? `must not be empty${allowed ? `; allowed: ${allowed}` : ''}` : `needs at least ${error.params.limit} items` };
+      return {
+        ...at(path),
+        message:
+          error.params.limit === 1
+            ? `must not be empty${allowed ? `; allowed: ${allowed}` : ''}`
+            : `needs at least ${error.params.limit} items`,
+      };
     case 'uniqueItems':
       return { ...at(path), message: `lists ${describe((error.data as unknown[])[error.params.i as number])} twice` };
     case 'maxLength':

@@ -20,10 +20,22 @@ export interface PolicySettings {
   };
   readonly network: { readonly allowCidrs: readonly string[]; readonly denyCidrs: readonly string[] };
   readonly guard: AddressGuard;
-  readonly grants: { readonly ttlMs: number; readonly maxPerResponse: number; readonly scope: 'host' | 'url'; readonly maxInspectBytes: number };
+  readonly grants: {
+    readonly ttlMs: number;
+    readonly maxPerResponse: number;
+    readonly scope: 'host' | 'url';
+    readonly maxInspectBytes: number;
+  };
   readonly tlsPorts: ReadonlySet<number>;
   readonly tls: { readonly extraCa: string | null };
-  readonly timeouts: { readonly headersMs: number; readonly connectMs: number; readonly responseMs: number; readonly idleMs: number; readonly drainMs: number; readonly maxLifetimeMs: number };
+  readonly timeouts: {
+    readonly headersMs: number;
+    readonly connectMs: number;
+    readonly responseMs: number;
+    readonly idleMs: number;
+    readonly drainMs: number;
+    readonly maxLifetimeMs: number;
+  };
   readonly limits: { readonly maxConnections: number; readonly maxHeaderBytes: number };
 }
 
@@ -47,7 +59,11 @@ interface Leaf {
  * Lists that several files may each contribute to, as `dns.hosts` entries do: an exception to the address guard
  * added by one team's file must not make another team's an error. Every other leaf may be set once.
  */
-const MERGED_LISTS: ReadonlySet<string> = new Set(['settings.network.allowCidrs', 'settings.network.denyCidrs', 'settings.tlsPorts']);
+const MERGED_LISTS: ReadonlySet<string> = new Set([
+  'settings.network.allowCidrs',
+  'settings.network.denyCidrs',
+  'settings.tlsPorts',
+]);
 
 /** Merges the `settings` blocks of all files leaf by leaf; maps merge, scalars and lists may be set once. */
 export function mergeSettings(files: readonly ParsedYaml[], issues: PolicyIssue[]): Map<string, Leaf> {
@@ -67,12 +83,21 @@ export function mergeSettings(files: readonly ParsedYaml[], issues: PolicyIssue[
         const items = value.map((_, i) => file.locate([...path, i]));
         if (!first) leaves.set(key, { value, location, itemLocations: items });
         else if (Array.isArray(first.value)) {
-          leaves.set(key, { value: [...first.value, ...value], location: first.location, itemLocations: [...(first.itemLocations ?? []), ...items] });
+          leaves.set(key, {
+            value: [...first.value, ...value],
+            location: first.location,
+            itemLocations: [...(first.itemLocations ?? []), ...items],
+          });
         }
         return;
       }
       if (first) {
-        issues.push({ severity: 'error', location, field: key, message: `is defined twice; first at ${first.location.file}:${first.location.line}:${first.location.column}` });
+        issues.push({
+          severity: 'error',
+          location,
+          field: key,
+          message: `is defined twice; first at ${first.location.file}:${first.location.line}:${first.location.column}`,
+        });
         return;
       }
       leaves.set(key, { value, location });
@@ -89,35 +114,58 @@ export function resolveSettings(leaves: Map<string, Leaf>, issues: PolicyIssue[]
     const location = (item === undefined ? undefined : leaf?.itemLocations?.[item]) ?? leaf?.location;
     if (location) issues.push({ severity: 'error', location, field: fieldName(path), message });
   };
-  const duration = (path: YamlPath, fallback: string) => parseDuration(get(path, fallback)) ?? (parseDuration(fallback) as number);
+  const duration = (path: YamlPath, fallback: string) =>
+    parseDuration(get(path, fallback)) ?? (parseDuration(fallback) as number);
 
   const servers = get<string[]>(['settings', 'dns', 'servers'], []);
   servers.forEach((server, i) => {
-    if (!isResolverAddress(server)) fail(['settings', 'dns', 'servers'], `"${server}" (item ${i + 1}) is not a resolver address; allowed: IP or IP:PORT ([IPv6]:PORT)`);
+    if (!isResolverAddress(server))
+      fail(
+        ['settings', 'dns', 'servers'],
+        `"${server}" (item ${i + 1}) is not a resolver address; allowed: IP or IP:PORT ([IPv6]:PORT)`,
+      );
   });
 
   const hosts = new Map<string, string[]>();
   for (const [key, leaf] of leaves) {
     const prefix = 'settings.dns.hosts';
     if (!key.startsWith(prefix) || key === prefix) continue;
-    const name = key.slice(prefix.length).replace(/^\./, '').replace(/^\["(.*)"\]$/, '$1');
+    const name = key
+      .slice(prefix.length)
+      .replace(/^\./, '')
+      .replace(/^\["(.*)"\]$/, '$1');
     const field = key;
     const host = normalizeHost(name);
     if (!host.ok || host.kind !== 'name') {
-      issues.push({ severity: 'error', location: leaf.location, field, message: `"${name}" is not a host name to pin` });
+      issues.push({
+        severity: 'error',
+        location: leaf.location,
+        field,
+        message: `"${name}" is not a host name to pin`,
+      });
       continue;
     }
     const addresses = (Array.isArray(leaf.value) ? leaf.value : [leaf.value]) as string[];
     const canonical: string[] = [];
     for (const address of addresses) {
       if (!ipaddr.isValid(address)) {
-        issues.push({ severity: 'error', location: leaf.location, field, message: `"${address}" is not an IP address` });
+        issues.push({
+          severity: 'error',
+          location: leaf.location,
+          field,
+          message: `"${address}" is not an IP address`,
+        });
       } else {
         canonical.push(ipaddr.process(address).toString());
       }
     }
     if (hosts.has(host.host)) {
-      issues.push({ severity: 'error', location: leaf.location, field, message: `pins ${host.host} a second time (another spelling of the same host)` });
+      issues.push({
+        severity: 'error',
+        location: leaf.location,
+        field,
+        message: `pins ${host.host} a second time (another spelling of the same host)`,
+      });
     }
     hosts.set(host.host, canonical);
   }
@@ -126,7 +174,10 @@ export function resolveSettings(leaves: Map<string, Leaf>, issues: PolicyIssue[]
   const denyCidrs = get<string[]>(['settings', 'network', 'denyCidrs'], []);
   let guard: AddressGuard = compileAddressGuard([], []);
   let guardOk = true;
-  for (const [key, list] of [['allowCidrs', allowCidrs], ['denyCidrs', denyCidrs]] as const) {
+  for (const [key, list] of [
+    ['allowCidrs', allowCidrs],
+    ['denyCidrs', denyCidrs],
+  ] as const) {
     list.forEach((cidr, i) => {
       try {
         if (key === 'allowCidrs') compileAddressGuard([cidr], []);
@@ -141,7 +192,13 @@ export function resolveSettings(leaves: Map<string, Leaf>, issues: PolicyIssue[]
   for (const cidr of allowCidrs) {
     if (/\/0$/.test(cidr)) {
       const leaf = leaves.get('settings.network.allowCidrs');
-      if (leaf) issues.push({ severity: 'warning', location: leaf.location, field: 'settings.network.allowCidrs', message: `"${cidr}" switches the address guard off for a whole address family` });
+      if (leaf)
+        issues.push({
+          severity: 'warning',
+          location: leaf.location,
+          field: 'settings.network.allowCidrs',
+          message: `"${cidr}" switches the address guard off for a whole address family`,
+        });
     }
   }
 

@@ -62,7 +62,10 @@ export function runCase(policy: CompiledPolicy, c: PolicyTestCase): CaseResult {
   };
   const problem = caseProblem(policy, c);
   if (problem) return { ...base, passed: false, failure: problem, caseProblem: true };
-  const mismatch = c.expect !== decided.effect || (c.rule !== undefined && c.rule !== decided.rule) || (c.reason !== undefined && c.reason !== decided.reason);
+  const mismatch =
+    c.expect !== decided.effect ||
+    (c.rule !== undefined && c.rule !== decided.rule) ||
+    (c.reason !== undefined && c.reason !== decided.reason);
   if (!mismatch) return { ...base, passed: true };
   return { ...base, passed: false, failure: `expected ${describeExpectation(c)}, got ${describeDecision(decided)}` };
 }
@@ -71,7 +74,8 @@ function caseProblem(policy: CompiledPolicy, c: PolicyTestCase): string | undefi
   if (c.agent !== undefined && c.agent !== ANONYMOUS_AGENT && !policy.agents.has(c.agent)) {
     return `agent "${c.agent}" is not defined in the policy (defined: ${[...policy.agents.keys(), ANONYMOUS_AGENT].join(', ')})`;
   }
-  if (c.rule !== undefined && !policy.rules.some((r) => r.name === c.rule)) return `the policy has no rule named "${c.rule}"`;
+  if (c.rule !== undefined && !policy.rules.some((r) => r.name === c.rule))
+    return `the policy has no rule named "${c.rule}"`;
   return undefined;
 }
 

@@ -57,13 +57,19 @@ const TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d
 
 export function parseTestFile(file: string, text: string): ParsedTestFile {
   const result = parseYaml(file, text);
-  if (!result.ok) return { file, cases: [], issues: [{ severity: 'error', location: result.location, field: '(file)', message: result.message }] };
+  if (!result.ok)
+    return {
+      file,
+      cases: [],
+      issues: [{ severity: 'error', location: result.location, field: '(file)', message: result.message }],
+    };
   const parsed = result.parsed;
   const structural = schemaIssues(validateTestFile, parsed);
   if (structural.length > 0) return { file, cases: [], issues: structural };
 
   const issues: PolicyIssue[] = [];
-  const fail = (path: YamlPath, message: string) => issues.push({ severity: 'error', location: parsed.locate(path), field: fieldName(path), message });
+  const fail = (path: YamlPath, message: string) =>
+    issues.push({ severity: 'error', location: parsed.locate(path), field: fieldName(path), message });
   const raws = parsed.value as RawCase[];
   const starts = parsed.itemLocations([]);
   const cases: PolicyTestCase[] = [];
@@ -71,10 +77,16 @@ export function parseTestFile(file: string, text: string): ParsedTestFile {
     const request = parseRequestText(raw.request, raw.agent);
     if (!request.ok) fail([i, 'request'], request.message);
     if (raw.time !== undefined && (!TIME.test(raw.time) || Number.isNaN(Date.parse(raw.time)))) {
-      fail([i, 'time'], `"${raw.time.slice(0, 40)}" is not an ISO 8601 time with an offset; write it as 2026-11-22T09:00:00Z`);
+      fail(
+        [i, 'time'],
+        `"${raw.time.slice(0, 40)}" is not an ISO 8601 time with an offset; write it as 2026-11-22T09:00:00Z`,
+      );
     }
     if (raw.reason !== undefined && ALLOW_REASONS.has(raw.reason) !== (raw.expect === 'allow')) {
-      fail([i, 'reason'], `${raw.reason} is the reason of ${ALLOW_REASONS.has(raw.reason) ? 'an allow' : 'a deny'}, and the case expects ${raw.expect}; the case could never pass`);
+      fail(
+        [i, 'reason'],
+        `${raw.reason} is the reason of ${ALLOW_REASONS.has(raw.reason) ? 'an allow' : 'a deny'}, and the case expects ${raw.expect}; the case could never pass`,
+      );
     }
     if (!request.ok) return;
     cases.push({

@@ -83,7 +83,11 @@ export class PolicyWatcher {
       const result = compilePolicy(await readPolicySources(this.paths));
       const previous = this.current();
       if (!result.policy) {
-        outcome = { kind: 'rejected', errors: result.issues.filter((i) => i.severity === 'error').map(formatIssue), issues: result.issues };
+        outcome = {
+          kind: 'rejected',
+          errors: result.issues.filter((i) => i.severity === 'error').map(formatIssue),
+          issues: result.issues,
+        };
       } else if (result.policy.revision === previous.revision) {
         outcome = { kind: 'unchanged', policy: previous };
       } else {

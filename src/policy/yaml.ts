@@ -17,9 +17,7 @@ export interface ParsedYaml {
   itemLocations(path: YamlPath): SourceLocation[];
 }
 
-export type ParseResult =
-  | { ok: true; parsed: ParsedYaml }
-  | { ok: false; location: SourceLocation; message: string };
+export type ParseResult = { ok: true; parsed: ParsedYaml } | { ok: false; location: SourceLocation; message: string };
 
 const E = jsyaml.EVENT_ID;
 
@@ -31,14 +29,20 @@ export function parseYaml(file: string, text: string): ParseResult {
     const documents = jsyaml.constructFromEvents(events, { source: text, filename: file, maxAliases: 0 });
     if (documents.length > 1) {
       const second = events.filter((e) => e.type === E.DOCUMENT)[1];
-      return { ok: false, location: { file, line: lineOfDocument(text, second), column: 1 }, message: 'a policy file holds one YAML document; split the others into their own files' };
+      return {
+        ok: false,
+        location: { file, line: lineOfDocument(text, second), column: 1 },
+        message: 'a policy file holds one YAML document; split the others into their own files',
+      };
     }
     value = documents[0] ?? null;
   } catch (err) {
     const e = err as { reason?: string; mark?: { line: number; column: number }; message?: string };
     const mark = e.mark ?? { line: 0, column: 0 };
     const reason = e.reason ?? e.message ?? String(err);
-    const message = /alias/i.test(reason) ? `YAML aliases (*name) are not allowed in policy files: write the value out where it applies` : `YAML syntax: ${reason}`;
+    const message = /alias/i.test(reason)
+      ? `YAML aliases (*name) are not allowed in policy files: write the value out where it applies`
+      : `YAML syntax: ${reason}`;
     return { ok: false, location: { file, line: mark.line + 1, column: mark.column + 1 }, message };
   }
 
@@ -62,11 +66,20 @@ export function parseYaml(file: string, text: string): ParseResult {
       itemLocations(path) {
         const target = pathKey(path);
         const offsets: number[] = [];
-        walk(events, text, (current, offset) => {
-          if (current.length === path.length + 1 && typeof current[path.length] === 'number' && pathKey(current.slice(0, -1)) === target) {
-            offsets.push(offset);
-          }
-        }, path.length + 1);
+        walk(
+          events,
+          text,
+          (current, offset) => {
+            if (
+              current.length === path.length + 1 &&
+              typeof current[path.length] === 'number' &&
+              pathKey(current.slice(0, -1)) === target
+            ) {
+              offsets.push(offset);
+            }
+          },
+          path.length + 1,
+        );
         return offsets.map(locationOf);
       },
     },
@@ -118,7 +131,9 @@ function walk(
       top.keyOffset = offset;
       if (ev.type === E.MAPPING || ev.type === E.SEQUENCE) {
         // A complex key: track its nesting so POP stays balanced; the schema rejects the resulting key.
-        frames.push(ev.type === E.MAPPING ? { kind: 'map', expectKey: true, key: '', keyOffset: -1 } : { kind: 'seq', index: 0 });
+        frames.push(
+          ev.type === E.MAPPING ? { kind: 'map', expectKey: true, key: '', keyOffset: -1 } : { kind: 'seq', index: 0 },
+        );
         pushedSegment.push(false);
       }
       continue;
@@ -135,7 +150,9 @@ function walk(
     if (segment !== undefined) path.push(segment);
     if (path.length <= maxDepth) visit(path, offset, keyOffset);
     if (ev.type === E.MAPPING || ev.type === E.SEQUENCE) {
-      frames.push(ev.type === E.MAPPING ? { kind: 'map', expectKey: true, key: '', keyOffset: -1 } : { kind: 'seq', index: 0 });
+      frames.push(
+        ev.type === E.MAPPING ? { kind: 'map', expectKey: true, key: '', keyOffset: -1 } : { kind: 'seq', index: 0 },
+      );
       pushedSegment.push(segment !== undefined);
     } else if (segment !== undefined) {
       path.pop();

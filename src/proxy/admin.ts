@@ -34,12 +34,18 @@ export async function startAdmin(options: AdminOptions): Promise<AdminServer> {
       res.writeHead(status, { 'Content-Type': type, 'Cache-Control': 'no-store' }).end(body);
     };
     if (options.control && isControlPath((req.url ?? '').split('?')[0] ?? '')) return options.control(req, res);
-    if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, 'text/plain; charset=utf-8', 'method not allowed\n');
+    if (req.method !== 'GET' && req.method !== 'HEAD')
+      return send(405, 'text/plain; charset=utf-8', 'method not allowed\n');
     const path = (req.url ?? '').split('?')[0];
     if (path === '/healthz') return send(200, 'text/plain; charset=utf-8', 'ok\n');
     if (path === '/readyz') {
       void options.ready().then(
-        (r) => send(r.ok ? 200 : 503, 'text/plain; charset=utf-8', r.ok ? 'ready\n' : `not ready:\n${r.problems.map((p) => `- ${p}\n`).join('')}`),
+        (r) =>
+          send(
+            r.ok ? 200 : 503,
+            'text/plain; charset=utf-8',
+            r.ok ? 'ready\n' : `not ready:\n${r.problems.map((p) => `- ${p}\n`).join('')}`,
+          ),
         (err: Error) => send(503, 'text/plain; charset=utf-8', `not ready: ${err.message}\n`),
       );
       return;
@@ -51,7 +57,11 @@ export async function startAdmin(options: AdminOptions): Promise<AdminServer> {
       );
       return;
     }
-    send(404, 'text/plain; charset=utf-8', `leash admin: GET /metrics, /healthz or /readyz${options.control ? ', or the control API under /v1' : ''}\n`);
+    send(
+      404,
+      'text/plain; charset=utf-8',
+      `leash admin: GET /metrics, /healthz or /readyz${options.control ? ', or the control API under /v1' : ''}\n`,
+    );
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

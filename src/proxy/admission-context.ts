@@ -48,7 +48,11 @@ export function whileConnected(req: IncomingMessage): { signal: AbortSignal; rel
   return { signal: gone.signal, release: () => req.socket.off('close', abort) };
 }
 
-export async function applicantOf(state: ProxyState, policy: CompiledPolicy, req: IncomingMessage): Promise<IdentityFacts> {
+export async function applicantOf(
+  state: ProxyState,
+  policy: CompiledPolicy,
+  req: IncomingMessage,
+): Promise<IdentityFacts> {
   return {
     credentials: parseProxyAuthorization(req.headers['proxy-authorization']),
     uid: state.runtimes.of(policy).identifiesByUid ? await state.socketOwners.uidOf(req.socket) : undefined,

@@ -116,7 +116,25 @@ export interface Application {
 }
 
 /** What the audit record says about the decision; the edge copies it into the exchange's record. */
-export type AdmissionNotes = Partial<Pick<AuditRecord, 'agent' | 'identity' | 'host' | 'port' | 'effect' | 'reason' | 'rule' | 'message' | 'wouldDeny' | 'grant' | 'resolved' | 'scope' | 'approval' | 'secret'>> & {
+export type AdmissionNotes = Partial<
+  Pick<
+    AuditRecord,
+    | 'agent'
+    | 'identity'
+    | 'host'
+    | 'port'
+    | 'effect'
+    | 'reason'
+    | 'rule'
+    | 'message'
+    | 'wouldDeny'
+    | 'grant'
+    | 'resolved'
+    | 'scope'
+    | 'approval'
+    | 'secret'
+  >
+> & {
   /** The deciding rule's `reason:` text, for the reason phrase of a refusal. */
   ruleReason?: string | null;
 };
@@ -135,7 +153,13 @@ export type Admission =
       /** Secrets whose values replace the agent's placeholders on the way upstream (inject.ts). */
       readonly injections: readonly Injection[];
     }
-  | { readonly ok: false; readonly notes: AdmissionNotes; readonly reason: Reason; readonly message: string; readonly retryAfterSeconds?: number };
+  | {
+      readonly ok: false;
+      readonly notes: AdmissionNotes;
+      readonly reason: Reason;
+      readonly message: string;
+      readonly retryAfterSeconds?: number;
+    };
 
 interface Refusal {
   readonly reason: Reason;
@@ -146,10 +170,17 @@ interface Refusal {
 export async function admit(ctx: AdmissionContext, application: Application): Promise<Admission> {
   const { policy } = ctx;
   const notes: AdmissionNotes = {};
-  const refused = (refusal: Refusal): Admission => ({ ok: false, notes: { ...notes, effect: 'deny', reason: refusal.reason, message: refusal.message, wouldDeny: undefined }, ...refusal });
+  const refused = (refusal: Refusal): Admission => ({
+    ok: false,
+    notes: { ...notes, effect: 'deny', reason: refusal.reason, message: refusal.message, wouldDeny: undefined },
+    ...refusal,
+  });
 
   // identify
-  const identity = 'agent' in application.applicant ? { ok: true as const, agent: application.applicant.agent, method: application.applicant.identity } : identify(policy, application.applicant, ctx.tokens);
+  const identity =
+    'agent' in application.applicant
+      ? { ok: true as const, agent: application.applicant.agent, method: application.applicant.identity }
+      : identify(policy, application.applicant, ctx.tokens);
   if (!identity.ok) return refused(identity);
   Object.assign(notes, { agent: identity.agent, identity: identity.method });
 
@@ -180,7 +211,12 @@ export async function admit(ctx: AdmissionContext, application: Application): Pr
   let misuse: Refusal | undefined;
   if (ctx.secrets && application.carried && verdict.request) {
     const transport = application.channel === 'intercepted' ? 'https' : application.channel;
-    const secrets = checkSecrets(ctx.secrets.runtime, ctx.secrets.caKey, { agent: identity.agent, host: verdict.request.host, transport, ...application.carried });
+    const secrets = checkSecrets(ctx.secrets.runtime, ctx.secrets.caKey, {
+      agent: identity.agent,
+      host: verdict.request.host,
+      transport,
+      ...application.carried,
+    });
     if (!secrets.ok) {
       note(notes, verdict);
       if (secrets.secret) notes.secret = secrets.secret;
@@ -199,7 +235,13 @@ export async function admit(ctx: AdmissionContext, application: Application): Pr
   // deny at all). A grant is for reads: it never opens an upgrade.
   let policyRefusal: Refusal | undefined;
   const scheme = application.upgrade === undefined ? grantScheme(policy, application) : undefined;
-  const granted = await grantFor(ctx, verdict, scheme, application.path, application.channel === 'tunnel' ? undefined : application.headers);
+  const granted = await grantFor(
+    ctx,
+    verdict,
+    scheme,
+    application.path,
+    application.channel === 'tunnel' ? undefined : application.headers,
+  );
   if (granted.kind === 'granted') {
     verdict = granted.verdict;
     notes.grant = granted.grant;
@@ -238,11 +280,17 @@ export async function admit(ctx: AdmissionContext, application: Application): Pr
 
   // override: refused for the method it asked for, rather than for the request line's.
   const override = application.overrides?.length
-    ? overrideRefusal(policy, facts, { reason: verdict.reason, rule: notes.rule ?? null, ruleReason: notes.ruleReason ?? null }, application.overrides)
+    ? overrideRefusal(
+        policy,
+        facts,
+        { reason: verdict.reason, rule: notes.rule ?? null, ruleReason: notes.ruleReason ?? null },
+        application.overrides,
+      )
     : undefined;
   if (override) policyRefusal = override;
   else if (verdict.effect === 'deny') policyRefusal = verdict;
-  if (!verdict.request) return refused(policyRefusal ?? { reason: 'internal_error', message: 'the request was not normalised' });
+  if (!verdict.request)
+    return refused(policyRefusal ?? { reason: 'internal_error', message: 'the request was not normalised' });
 
   // secrets (reported): misuse outranks what the rules said.
   if (misuse) policyRefusal = misuse;
@@ -251,14 +299,20 @@ export async function admit(ctx: AdmissionContext, application: Application): Pr
   if (application.upgrade !== undefined) {
     const refusal = upgradeRefusal(application, verdict);
     // Enforced, a denied upgrade says why the GET was denied; reported, it is still no upgrade.
-    if (refusal) return refusedAfterScope(policyRefusal && !reported(policy, policyRefusal.reason) ? policyRefusal : refusal);
+    if (refusal)
+      return refusedAfterScope(policyRefusal && !reported(policy, policyRefusal.reason) ? policyRefusal : refusal);
   }
 
   // report
   if (policyRefusal) {
     if (!reported(policy, policyRefusal.reason)) return refusedAfterScope(policyRefusal);
     verdict = reportMode(policy, verdict);
-    Object.assign(notes, { effect: 'allow', wouldDeny: true, reason: policyRefusal.reason, message: policyRefusal.message });
+    Object.assign(notes, {
+      effect: 'allow',
+      wouldDeny: true,
+      reason: policyRefusal.reason,
+      message: policyRefusal.message,
+    });
   }
   const request = verdict.request;
   if (!request) return refused({ reason: 'internal_error', message: 'the request was not normalised' });
@@ -271,7 +325,10 @@ export async function admit(ctx: AdmissionContext, application: Application): Pr
     try {
       resolution = await ctx.resolve(request.host, request.hostKind);
     } catch (err) {
-      return refusedAfterScope({ reason: 'internal_error', message: `internal error while resolving: ${(err as Error).message}` });
+      return refusedAfterScope({
+        reason: 'internal_error',
+        message: `internal error while resolving: ${(err as Error).message}`,
+      });
     }
     if (!resolution.ok) return refusedAfterScope(resolution);
     address = resolution.address;
@@ -283,7 +340,8 @@ export async function admit(ctx: AdmissionContext, application: Application): Pr
   if (!policyRefusal) {
     const limited = await overRateLimit(ctx, verdict);
     if (limited && !reported(policy, limited.reason)) return refusedAfterScope(limited);
-    if (limited) Object.assign(notes, { effect: 'allow', wouldDeny: true, reason: limited.reason, message: limited.message });
+    if (limited)
+      Object.assign(notes, { effect: 'allow', wouldDeny: true, reason: limited.reason, message: limited.message });
   }
   // lockdown, again: a lockdown switched on while this request waited (a slow name, a held approval, the store) is
   // not one it slips past.
@@ -300,14 +358,24 @@ export async function admit(ctx: AdmissionContext, application: Application): Pr
     ...(family ? { family } : {}),
     // A tunnel to a secret's host is always opened intercepted, whatever let it through (a rule, report mode, a
     // grant, a scope, an approval): spliced, the placeholder would reach the host and the value never would.
-    intercept: verdict.intercept || (request.method === 'CONNECT' && policy.settings.tlsPorts.has(request.port) && [...policy.secrets.values()].some((secret) => belongsTo(secret, request.host))),
+    intercept:
+      verdict.intercept ||
+      (request.method === 'CONNECT' &&
+        policy.settings.tlsPorts.has(request.port) &&
+        [...policy.secrets.values()].some((secret) => belongsTo(secret, request.host))),
     injections,
   };
 }
 
 /** Copies what a verdict says into the notes; returns the verdict as a refusal, for a deny. */
 function note(notes: AdmissionNotes, verdict: Verdict): Refusal {
-  Object.assign(notes, { effect: verdict.effect, reason: verdict.reason, rule: verdict.rule?.name ?? null, ruleReason: verdict.rule?.reason ?? null, message: verdict.message });
+  Object.assign(notes, {
+    effect: verdict.effect,
+    reason: verdict.reason,
+    rule: verdict.rule?.name ?? null,
+    ruleReason: verdict.rule?.reason ?? null,
+    message: verdict.message,
+  });
   if (verdict.request) Object.assign(notes, { host: verdict.request.host, port: verdict.request.port });
   return verdict;
 }
@@ -330,9 +398,16 @@ function grantScheme(policy: CompiledPolicy, application: Application): 'http' |
 function upgradeRefusal(application: Application, verdict: Verdict): Refusal | undefined {
   const upgrade = application.upgrade ?? '';
   if (application.method !== 'GET' || upgrade.toLowerCase() !== 'websocket' || !verdict.rule?.websocket) {
-    return { reason: 'upgrade_denied', message: `protocol upgrade to "${upgrade.slice(0, 40)}" is allowed only for GETs allowed by a rule with websocket: true` };
+    return {
+      reason: 'upgrade_denied',
+      message: `protocol upgrade to "${upgrade.slice(0, 40)}" is allowed only for GETs allowed by a rule with websocket: true`,
+    };
   }
   // An upload budget cannot be held on a spliced stream yet: refuse rather than let it go unenforced.
-  if (verdict.rule.bandwidth) return { reason: 'upgrade_denied', message: `rule ${verdict.rule.name} has a bandwidth budget, which leash cannot enforce on a WebSocket stream` };
+  if (verdict.rule.bandwidth)
+    return {
+      reason: 'upgrade_denied',
+      message: `rule ${verdict.rule.name} has a bandwidth budget, which leash cannot enforce on a WebSocket stream`,
+    };
   return undefined;
 }

@@ -7,7 +7,10 @@ import type { AgentTokens } from '../policy/identity.js';
 import type { CompiledPolicy } from '../policy/policy.js';
 
 /** Tokens by agent, plus one line per agent whose token could not be read (that agent cannot authenticate). */
-export function readAgentTokens(policy: CompiledPolicy, env: NodeJS.ProcessEnv = process.env): { tokens: AgentTokens; problems: string[] } {
+export function readAgentTokens(
+  policy: CompiledPolicy,
+  env: NodeJS.ProcessEnv = process.env,
+): { tokens: AgentTokens; problems: string[] } {
   const tokens = new Map<string, string>();
   const problems: string[] = [];
   for (const agent of policy.agents.values()) {
@@ -15,13 +18,21 @@ export function readAgentTokens(policy: CompiledPolicy, env: NodeJS.ProcessEnv =
     let value: string | undefined;
     if (agent.token.kind === 'env') {
       value = env[agent.token.ref];
-      if (!value) problems.push(`agent ${agent.name}: environment variable ${agent.token.ref} is not set; it cannot authenticate with a token`);
+      if (!value)
+        problems.push(
+          `agent ${agent.name}: environment variable ${agent.token.ref} is not set; it cannot authenticate with a token`,
+        );
     } else {
       try {
         value = readFileSync(agent.token.ref, 'utf8').trim();
-        if (!value) problems.push(`agent ${agent.name}: token file ${agent.token.ref} is empty; it cannot authenticate with a token`);
+        if (!value)
+          problems.push(
+            `agent ${agent.name}: token file ${agent.token.ref} is empty; it cannot authenticate with a token`,
+          );
       } catch (err) {
-        problems.push(`agent ${agent.name}: cannot read token file ${agent.token.ref} (${(err as NodeJS.ErrnoException).code ?? 'error'}); it cannot authenticate with a token`);
+        problems.push(
+          `agent ${agent.name}: cannot read token file ${agent.token.ref} (${(err as NodeJS.ErrnoException).code ?? 'error'}); it cannot authenticate with a token`,
+        );
       }
     }
     if (value) tokens.set(agent.name, value);

@@ -15,20 +15,42 @@ export type BudgetReason = 'bandwidth' | 'store_unavailable';
  * forwarded: a GET loop can carry data out in its target and headers as well as a POST in its body.
  * Undefined when the budget has room (or the rule has none); otherwise why the request is refused.
  */
-export async function chargeRequestHead(state: ProxyState, rule: CompiledRule, agent: string, bytes: number): Promise<{ message: string; reason: BudgetReason } | undefined> {
+export async function chargeRequestHead(
+  state: ProxyState,
+  rule: CompiledRule,
+  agent: string,
+  bytes: number,
+): Promise<{ message: string; reason: BudgetReason } | undefined> {
   const budget = rule.bandwidth;
   if (!budget || bytes <= 0) return undefined;
   try {
-    const outcome = await state.rateLimits.take(`bandwidth\u0000${rule.name}\u0000${agent}`, budget, state.now(), bytes);
-    return outcome.ok ? undefined : { message: `agent ${agent} exceeded rule ${rule.name}'s upload budget of ${budget.text} (the request line and headers count too)`, reason: 'bandwidth' };
+    const outcome = await state.rateLimits.take(
+      `bandwidth\u0000${rule.name}\u0000${agent}`,
+      budget,
+      state.now(),
+      bytes,
+    );
+    return outcome.ok
+      ? undefined
+      : {
+          message: `agent ${agent} exceeded rule ${rule.name}'s upload budget of ${budget.text} (the request line and headers count too)`,
+          reason: 'bandwidth',
+        };
   } catch (err) {
     if (!(err instanceof StoreUnavailableError)) throw err;
-    return { message: `rule ${rule.name}'s upload budget of ${budget.text} cannot be checked: ${err.message}`, reason: 'store_unavailable' };
+    return {
+      message: `rule ${rule.name}'s upload budget of ${budget.text} cannot be checked: ${err.message}`,
+      reason: 'store_unavailable',
+    };
   }
 }
 
 /** The size of a request line and headers as they go upstream (HTTP/1.1 framing). */
-export function requestHeadBytes(method: string, path: string, headers: Readonly<Record<string, string | string[] | undefined>>): number {
+export function requestHeadBytes(
+  method: string,
+  path: string,
+  headers: Readonly<Record<string, string | string[] | undefined>>,
+): number {
   let bytes = method.length + path.length + 12; // "M P HTTP/1.1\r\n" and the closing "\r\n"
   for (const [name, value] of Object.entries(headers)) {
     if (value === undefined) continue;
@@ -37,7 +59,12 @@ export function requestHeadBytes(method: string, path: string, headers: Readonly
   return bytes;
 }
 
-export function uploadBudget(state: ProxyState, rule: CompiledRule, agent: string, onExceeded: (message: string, reason: BudgetReason) => void): Transform | undefined {
+export function uploadBudget(
+  state: ProxyState,
+  rule: CompiledRule,
+  agent: string,
+  onExceeded: (message: string, reason: BudgetReason) => void,
+): Transform | undefined {
   const budget = rule.bandwidth;
   if (!budget) return undefined;
   const key = `bandwidth\u0000${rule.name}\u0000${agent}`;
@@ -55,7 +82,10 @@ export function uploadBudget(state: ProxyState, rule: CompiledRule, agent: strin
         (err: Error) => {
           if (!(err instanceof StoreUnavailableError)) return callback(err);
           exceeded = true;
-          onExceeded(`rule ${rule.name}'s upload budget of ${budget.text} cannot be checked: ${err.message}`, 'store_unavailable');
+          onExceeded(
+            `rule ${rule.name}'s upload budget of ${budget.text} cannot be checked: ${err.message}`,
+            'store_unavailable',
+          );
           callback();
         },
       );

@@ -64,7 +64,8 @@ export class Exchange {
 
   /** The upstream answered (a response head) or accepted the connection (a tunnel). */
   noteUpstream(): void {
-    if (this.decidedAt !== undefined && this.record.upstreamMs === undefined) this.record.upstreamMs = round(performance.now() - this.decidedAt);
+    if (this.decidedAt !== undefined && this.record.upstreamMs === undefined)
+      this.record.upstreamMs = round(performance.now() - this.decidedAt);
   }
 
   /** A refusal after (or instead of) the policy decision: the exchange is denied for `reason`. */
@@ -78,14 +79,22 @@ export class Exchange {
   /** Refuses over HTTP: the response names the rule and reason, and the record is finished. */
   refuse(res: ServerResponse, reason: Reason, message: string, retryAfterSeconds?: number): void {
     this.deny(reason, message);
-    refuseResponse(res, { reason, rule: this.record.rule, message, requestId: this.id, retryAfterSeconds }, this.ruleReason);
+    refuseResponse(
+      res,
+      { reason, rule: this.record.rule, message, requestId: this.id, retryAfterSeconds },
+      this.ruleReason,
+    );
     this.finish({ status: res.statusCode });
   }
 
   /** Refuses on a bare socket (CONNECT, parse errors, upgrades), the same way. */
   refuseOnSocket(socket: Duplex, reason: Reason, message: string, retryAfterSeconds?: number): void {
     this.deny(reason, message);
-    refuseSocket(socket, { reason, rule: this.record.rule, message, requestId: this.id, retryAfterSeconds }, this.ruleReason);
+    refuseSocket(
+      socket,
+      { reason, rule: this.record.rule, message, requestId: this.id, retryAfterSeconds },
+      this.ruleReason,
+    );
     this.finish({ status: statusOf(reason) });
   }
 

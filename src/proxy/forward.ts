@@ -16,7 +16,11 @@ import type { ProxyState } from './state.js';
 import { sendUpstream } from './upstream.js';
 import { bodyCheck } from './secret-misuse.js';
 
-export async function handleRequest(state: ProxyState & ExchangeSink, req: IncomingMessage, res: ServerResponse): Promise<void> {
+export async function handleRequest(
+  state: ProxyState & ExchangeSink,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
   await state.keepAlive.started(req.socket);
   if (req.socket.writableEnded || req.socket.destroyed) {
     // Queued behind a refusal that closed the connection: nothing was decided, nothing is forwarded or answered.
@@ -26,7 +30,10 @@ export async function handleRequest(state: ProxyState & ExchangeSink, req: Incom
   const exchange = new Exchange(state, state.policy, 'request', req.socket);
   exchange.onFinish(() => {
     const r = exchange.record;
-    const facts = r.host !== null && r.port !== null && r.method !== null ? { method: r.method, host: r.host, port: r.port, path: r.path ?? '/', agent: r.agent } : undefined;
+    const facts =
+      r.host !== null && r.port !== null && r.method !== null
+        ? { method: r.method, host: r.host, port: r.port, path: r.path ?? '/', agent: r.agent }
+        : undefined;
     state.keepAlive.finished(req.socket, facts);
   });
   try {
@@ -41,7 +48,12 @@ export async function handleRequest(state: ProxyState & ExchangeSink, req: Incom
   }
 }
 
-async function forwardRequest(state: ProxyState & ExchangeSink, exchange: Exchange, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function forwardRequest(
+  state: ProxyState & ExchangeSink,
+  exchange: Exchange,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
   const record = exchange.record;
   exchange.abort = () => res.destroy();
   record.method = req.method ?? null;
@@ -49,12 +61,16 @@ async function forwardRequest(state: ProxyState & ExchangeSink, exchange: Exchan
   const userAgent = req.headers['user-agent'];
   if (userAgent) record.userAgent = userAgent;
 
-  const refuse = (reason: Reason, message: string, retryAfterSeconds?: number) => exchange.refuse(res, reason, message, retryAfterSeconds);
+  const refuse = (reason: Reason, message: string, retryAfterSeconds?: number) =>
+    exchange.refuse(res, reason, message, retryAfterSeconds);
 
   const target = req.url ?? '';
   if (target.startsWith('/')) {
     record.path = target;
-    return refuse('not_a_proxy_request', `leash is a forward proxy: send absolute-form requests (set HTTP_PROXY/HTTPS_PROXY to http://${req.headers.host ?? 'this-proxy'})`);
+    return refuse(
+      'not_a_proxy_request',
+      `leash is a forward proxy: send absolute-form requests (set HTTP_PROXY/HTTPS_PROXY to http://${req.headers.host ?? 'this-proxy'})`,
+    );
   }
   let url: URL;
   try {
@@ -63,7 +79,10 @@ async function forwardRequest(state: ProxyState & ExchangeSink, exchange: Exchan
     return refuse('bad_request', 'the request target is not a valid absolute URL');
   }
   if (url.protocol !== 'http:') {
-    return refuse('unsupported_scheme', `${url.protocol.replace(/:$/, '')}:// cannot be proxied as a plain request; HTTPS goes through CONNECT`);
+    return refuse(
+      'unsupported_scheme',
+      `${url.protocol.replace(/:$/, '')}:// cannot be proxied as a plain request; HTTPS goes through CONNECT`,
+    );
   }
   const framing = framingProblem(req.rawHeaders);
   if (framing) return refuse('bad_request', `ambiguous request framing: ${framing}`);
@@ -109,15 +128,26 @@ async function forwardRequest(state: ProxyState & ExchangeSink, exchange: Exchan
   // RFC 9112 §3.2.2: a proxy replaces Host with the authority of the absolute-form target.
   const authority = hostForUrl(destination.host, destination.hostKind);
   sendContinue();
-  await sendUpstream(state, exchange, req, res, {
-    protocol: 'http:',
-    address: admission.address,
-    port,
-    hostHeader: url.port ? `${authority}:${port}` : authority,
-    path,
-    rule: admission.rule,
-    agent: destination.agent,
-    bodyPrefix,
-    bodyCheck: bodyCheck(state.runtimes.of(exchange.policy).secrets, undefined, { agent: destination.agent, host: destination.host, transport: 'http' }),
-  }, refuse);
+  await sendUpstream(
+    state,
+    exchange,
+    req,
+    res,
+    {
+      protocol: 'http:',
+      address: admission.address,
+      port,
+      hostHeader: url.port ? `${authority}:${port}` : authority,
+      path,
+      rule: admission.rule,
+      agent: destination.agent,
+      bodyPrefix,
+      bodyCheck: bodyCheck(state.runtimes.of(exchange.policy).secrets, undefined, {
+        agent: destination.agent,
+        host: destination.host,
+        transport: 'http',
+      }),
+    },
+    refuse,
+  );
 }

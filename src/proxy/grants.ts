@@ -19,7 +19,14 @@ import { Transform } from 'node:stream';
 import { newRecord, type AuditRecord } from '../audit/record.js';
 import { StoreUnavailableError } from '../errors.js';
 import type { RequestMaterial } from '../grants/reflection.js';
-import { newResponseGrants, selectReference, SKIP_REASONS, type ResponseGrants, type Selection, type SkipReason } from '../grants/select.js';
+import {
+  newResponseGrants,
+  selectReference,
+  SKIP_REASONS,
+  type ResponseGrants,
+  type Selection,
+  type SkipReason,
+} from '../grants/select.js';
 import type { Grant, GrantStore } from '../grants/store.js';
 import { inspectResponse, type ResponseInspector } from '../inspect/body.js';
 import { headerReferences } from '../inspect/headers.js';
@@ -80,7 +87,10 @@ export class ResponseInspection {
     private readonly response: InspectedResponse,
     readonly clock: () => number = () => performance.now(),
   ) {
-    this.grants = newResponseGrants(response.host, response.port, { reflection: response.reflection, narrowing: response.rule.grantNarrowing });
+    this.grants = newResponseGrants(response.host, response.port, {
+      reflection: response.reflection,
+      narrowing: response.rule.grantNarrowing,
+    });
   }
 
   /** Selects and stores the grants of some references, yielding now and then; stops at either budget. */
@@ -181,7 +191,12 @@ export class ResponseInspection {
       host: reference.host,
       port: reference.port,
       expiresAt: this.state.now() + ttlMs,
-      source: { requestId: this.response.exchange.id, rule: this.response.rule.name, url: this.response.responseUrl, found: reference.found },
+      source: {
+        requestId: this.response.exchange.id,
+        rule: this.response.rule.name,
+        url: this.response.responseUrl,
+        found: reference.found,
+      },
       url: scopeUrl ? requestableUrl(reference.url) : null,
     };
     try {
@@ -217,7 +232,12 @@ export class ResponseInspection {
       message:
         `${this.response.agent} may GET ${scopeUrl ? 'one URL on ' : ''}${reference.scheme}://${reference.host}:${reference.port} ` +
         `for ${ttlMs / 1000} s: referenced by the response to request ${this.response.exchange.id} (${reference.found})`,
-      grant: { ...this.#sourceFields(reference.found), ...(grant.url ? { url: grant.url } : {}), ttlMs, expiresAt: new Date(grant.expiresAt).toISOString() },
+      grant: {
+        ...this.#sourceFields(reference.found),
+        ...(grant.url ? { url: grant.url } : {}),
+        ttlMs,
+        expiresAt: new Date(grant.expiresAt).toISOString(),
+      },
     });
     if (this.policy.settings.mode === 'report') record.wouldGrant = true;
   }
@@ -250,7 +270,11 @@ export class ResponseInspection {
  * Sets up inspection of one response: grants from its headers at once, and a Transform for its body that holds
  * each chunk until the grants it contains are stored. Undefined when the body needs no inspection.
  */
-export async function inspectForGrants(state: ProxyState, response: InspectedResponse, proxyRes: IncomingMessage): Promise<Transform | undefined> {
+export async function inspectForGrants(
+  state: ProxyState,
+  response: InspectedResponse,
+  proxyRes: IncomingMessage,
+): Promise<Transform | undefined> {
   const policy = response.exchange.policy;
   const inspection = new ResponseInspection(state, policy, response);
   const started = inspection.clock();
@@ -290,7 +314,11 @@ export async function inspectForGrants(state: ProxyState, response: InspectedRes
   });
 }
 
-async function inspectChunk(inspection: ResponseInspection, inspector: ResponseInspector, chunk: Buffer): Promise<void> {
+async function inspectChunk(
+  inspection: ResponseInspection,
+  inspector: ResponseInspector,
+  chunk: Buffer,
+): Promise<void> {
   for (let at = 0; at < chunk.length && !inspection.stopped; at += INSPECT_SLICE) {
     if (at > 0) await yieldToLoop();
     // Scanning time is measured inside the inspector (not the wait for the decompressor or for other connections).
@@ -380,7 +408,13 @@ export type GrantOutcome =
  * When no rule matched, a grant may still let the request through. `scheme` undefined: this request cannot use a
  * grant (an opaque tunnel to a non-TLS port, an upgrade).
  */
-export async function grantFor(lookup: GrantLookup, verdict: Verdict, scheme: 'http' | 'https' | undefined, target?: string, headers?: IncomingHttpHeaders): Promise<GrantOutcome> {
+export async function grantFor(
+  lookup: GrantLookup,
+  verdict: Verdict,
+  scheme: 'http' | 'https' | undefined,
+  target?: string,
+  headers?: IncomingHttpHeaders,
+): Promise<GrantOutcome> {
   const request = verdict.request;
   // A grant is for hosts no rule speaks about; where an allow rule decides the host, its limits stand, whatever was
   // granted before (a reload may have added that rule since).
@@ -426,15 +460,23 @@ export function grantAuditFields(grant: Grant): AuditRecord['grant'] {
  * A request to a host the agent holds a grant for, that the grant does not cover: says so (the URL was not among
  * those the response named, or the method or body is not a read), instead of "no rule allows it".
  */
-async function notGranted(lookup: Pick<GrantLookup, 'grants' | 'now'>, request: NormalizedRequest, scheme: 'http' | 'https', target: string | undefined): Promise<string | undefined> {
+async function notGranted(
+  lookup: Pick<GrantLookup, 'grants' | 'now'>,
+  request: NormalizedRequest,
+  scheme: 'http' | 'https',
+  target: string | undefined,
+): Promise<string | undefined> {
   if (request.method === 'CONNECT') return undefined;
-  const onHost = await lookup.grants.find(request.agent, scheme, request.host, request.port, lookup.now()).catch(() => undefined);
+  const onHost = await lookup.grants
+    .find(request.agent, scheme, request.host, request.port, lookup.now())
+    .catch(() => undefined);
   if (!onHost) return undefined;
   const what = `${request.method} ${request.host}:${request.port}${target ?? ''}`;
-  const why = request.method !== 'GET' && request.method !== 'HEAD'
-    ? `a grant allows only GET and HEAD, and this is ${request.method}`
-    : onHost.url !== null
-      ? 'the grant for this host covers only the URLs its response named (scope url), and this one was not among them'
-      : 'a grant allows only reads without a body';
+  const why =
+    request.method !== 'GET' && request.method !== 'HEAD'
+      ? `a grant allows only GET and HEAD, and this is ${request.method}`
+      : onHost.url !== null
+        ? 'the grant for this host covers only the URLs its response named (scope url), and this one was not among them'
+        : 'a grant allows only reads without a body';
   return `${what} not granted: ${why} (grant from the response to request ${onHost.source.requestId})`;
 }

@@ -9,7 +9,10 @@ import type { IncomingHttpHeaders } from 'node:http';
 
 const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade'];
 
-export function stripHopByHop(headers: IncomingHttpHeaders | Record<string, unknown>, keep: readonly string[] = []): void {
+export function stripHopByHop(
+  headers: IncomingHttpHeaders | Record<string, unknown>,
+  keep: readonly string[] = [],
+): void {
   const listed = String(headers.connection ?? '')
     .split(',')
     .map((h) => h.trim().toLowerCase())
@@ -33,10 +36,13 @@ export function framingProblem(rawHeaders: readonly string[]): string | undefine
       transferEncoding = value.toLowerCase();
     }
   }
-  if (transferEncoding !== undefined && lengths.length > 0) return 'both Content-Length and Transfer-Encoding are present';
-  if (transferEncoding !== undefined && transferEncoding !== 'chunked') return `Transfer-Encoding "${transferEncoding}" is not plain chunked`;
+  if (transferEncoding !== undefined && lengths.length > 0)
+    return 'both Content-Length and Transfer-Encoding are present';
+  if (transferEncoding !== undefined && transferEncoding !== 'chunked')
+    return `Transfer-Encoding "${transferEncoding}" is not plain chunked`;
   if (lengths.length > 1) return 'Content-Length appears more than once';
-  if (lengths.length === 1 && !/^\d{1,15}$/.test(lengths[0] as string)) return `Content-Length "${lengths[0]}" is not a number`;
+  if (lengths.length === 1 && !/^\d{1,15}$/.test(lengths[0] as string))
+    return `Content-Length "${lengths[0]}" is not a number`;
   return undefined;
 }
 

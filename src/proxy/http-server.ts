@@ -63,8 +63,19 @@ export function createLeashHttpServer(settings: PolicySettings, handlers: LeashH
       socket.destroy();
       return;
     }
-    const reason: Reason = err.code === 'HPE_HEADER_OVERFLOW' ? 'header_too_large' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'client_timeout' : 'bad_request';
-    handlers.refuse(socket, reason, reason === 'bad_request' ? `malformed HTTP request${where} (${err.code ?? 'parse error'})` : `${PARSE_MESSAGES[reason] ?? reason}${where}`);
+    const reason: Reason =
+      err.code === 'HPE_HEADER_OVERFLOW'
+        ? 'header_too_large'
+        : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? 'client_timeout'
+          : 'bad_request';
+    handlers.refuse(
+      socket,
+      reason,
+      reason === 'bad_request'
+        ? `malformed HTTP request${where} (${err.code ?? 'parse error'})`
+        : `${PARSE_MESSAGES[reason] ?? reason}${where}`,
+    );
   });
   return server;
 }

@@ -32,7 +32,9 @@ export class Interceptor {
         request: (req, res) => {
           const session = this.sessions.get(req.socket);
           if (!session) return void res.destroy();
-          handleInterceptedRequest(state, session, req, res).catch((err: unknown) => this.log(`internal error in intercepted request: ${(err as Error).stack ?? String(err)}`));
+          handleInterceptedRequest(state, session, req, res).catch((err: unknown) =>
+            this.log(`internal error in intercepted request: ${(err as Error).stack ?? String(err)}`),
+          );
         },
         upgrade: (req, socket, head) => {
           const session = this.sessions.get(socket);
@@ -60,11 +62,19 @@ export class Interceptor {
     if (head.length > 0) {
       // Bytes sent before the proxy's answer would have to be replayed into the TLS layer; no mainstream client
       // does this, so it is refused rather than handled by a rarely exercised path.
-      fail('not_tls', 'the client sent data before the CONNECT was answered; intercepted tunnels need the client to wait for 200');
+      fail(
+        'not_tls',
+        'the client sent data before the CONNECT was answered; intercepted tunnels need the client to wait for 200',
+      );
       return;
     }
     const { timeouts } = session.policy.settings;
-    const { secure, done } = terminateTls(client, { host: session.host, hostKind: session.hostKind, secureContext: this.minter.contextFor(session.host), handshakeTimeoutMs: timeouts.headersMs });
+    const { secure, done } = terminateTls(client, {
+      host: session.host,
+      hostKind: session.hostKind,
+      secureContext: this.minter.contextFor(session.host),
+      handshakeTimeoutMs: timeouts.headersMs,
+    });
     tunnel.abort = () => {
       secure.destroy();
       client.destroy();
@@ -77,13 +87,22 @@ export class Interceptor {
       secure.setTimeout(timeouts.idleMs, () => tunnel.abort());
       this.server.emit('connection', secure);
     });
-    client.once('close', () => tunnel.finish({ bytesOut: client.bytesRead, bytesIn: client.bytesWritten, requests: session.requests }));
+    client.once('close', () =>
+      tunnel.finish({ bytesOut: client.bytesRead, bytesIn: client.bytesWritten, requests: session.requests }),
+    );
   }
 
   private refuseInside(socket: Socket, reason: Reason, message: string, req?: http.IncomingMessage): void {
     const session = this.sessions.get(socket);
     const exchange = new Exchange(this.state, session?.policy ?? this.state.policy, 'request', session?.client ?? null);
-    Object.assign(exchange.record, { scheme: 'https', tls: 'intercepted', host: session?.host ?? null, port: session?.port ?? null, agent: session?.agent ?? 'anonymous', identity: session?.identity ?? 'none' });
+    Object.assign(exchange.record, {
+      scheme: 'https',
+      tls: 'intercepted',
+      host: session?.host ?? null,
+      port: session?.port ?? null,
+      agent: session?.agent ?? 'anonymous',
+      identity: session?.identity ?? 'none',
+    });
     if (req) {
       exchange.record.method = req.method ?? null;
       exchange.record.path = (req.url ?? '').slice(0, 2048);

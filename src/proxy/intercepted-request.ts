@@ -41,17 +41,32 @@ export interface InterceptSession {
   readonly scope?: string;
 }
 
-export async function handleInterceptedRequest(state: ProxyState & ExchangeSink, session: InterceptSession, req: IncomingMessage, res: ServerResponse): Promise<void> {
+export async function handleInterceptedRequest(
+  state: ProxyState & ExchangeSink,
+  session: InterceptSession,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
   session.requests++;
   // The policy in force now, not the one the tunnel opened under: a keep-alive tunnel must not outlive a reload.
   const policy = state.policy;
   const exchange = new Exchange(state, policy, 'request', session.client);
   const record = exchange.record;
   exchange.abort = () => res.destroy();
-  Object.assign(record, { method: req.method ?? null, scheme: 'https', tls: 'intercepted', host: session.host, port: session.port, agent: session.agent, identity: session.identity, resolved: session.address });
+  Object.assign(record, {
+    method: req.method ?? null,
+    scheme: 'https',
+    tls: 'intercepted',
+    host: session.host,
+    port: session.port,
+    agent: session.agent,
+    identity: session.identity,
+    resolved: session.address,
+  });
   const userAgent = req.headers['user-agent'];
   if (userAgent) record.userAgent = userAgent;
-  const refuse = (reason: Reason, message: string, retryAfterSeconds?: number) => exchange.refuse(res, reason, message, retryAfterSeconds);
+  const refuse = (reason: Reason, message: string, retryAfterSeconds?: number) =>
+    exchange.refuse(res, reason, message, retryAfterSeconds);
   try {
     // Before the destination check, which reads the one Host header Node kept.
     const hosts = hostHeaderProblem(req.rawHeaders);
@@ -76,23 +91,43 @@ export async function handleInterceptedRequest(state: ProxyState & ExchangeSink,
     const connected = whileConnected(req);
     // Placeholders derive from leash's CA key, loaded since the tunnel was intercepted.
     const caKey = (await state.interceptor()).ca.key;
-    const admission = await admit(admissionContext(state, policy, caKey), { ...inTunnel(session, req), requestId: exchange.id, signal: connected.signal, method: req.method ?? '', path, overrides, headers: req.headers, carried: { rawHeaders: req.rawHeaders, target: rawPath } }).finally(connected.release);
+    const admission = await admit(admissionContext(state, policy, caKey), {
+      ...inTunnel(session, req),
+      requestId: exchange.id,
+      signal: connected.signal,
+      method: req.method ?? '',
+      path,
+      overrides,
+      headers: req.headers,
+      carried: { rawHeaders: req.rawHeaders, target: rawPath },
+    }).finally(connected.release);
     exchange.noteAdmission(admission.notes);
     if (!admission.ok) return refuse(admission.reason, admission.message, admission.retryAfterSeconds);
     const name = hostForUrl(session.host, session.hostKind);
     sendContinue();
-    await sendUpstream(state, exchange, req, res, {
-      protocol: 'https:',
-      address: session.address,
-      port: session.port,
-      hostHeader: session.port === 443 ? name : `${name}:${session.port}`,
-      path,
-      rule: admission.rule,
-      agent: session.agent,
-      bodyPrefix,
-      injections: admission.injections,
-      bodyCheck: bodyCheck(state.runtimes.of(policy).secrets, caKey, { agent: session.agent, host: session.host, transport: 'https' }),
-    }, refuse);
+    await sendUpstream(
+      state,
+      exchange,
+      req,
+      res,
+      {
+        protocol: 'https:',
+        address: session.address,
+        port: session.port,
+        hostHeader: session.port === 443 ? name : `${name}:${session.port}`,
+        path,
+        rule: admission.rule,
+        agent: session.agent,
+        bodyPrefix,
+        injections: admission.injections,
+        bodyCheck: bodyCheck(state.runtimes.of(policy).secrets, caKey, {
+          agent: session.agent,
+          host: session.host,
+          transport: 'https',
+        }),
+      },
+      refuse,
+    );
   } catch (err) {
     // Fail closed: a bug anywhere above still ends in a refusal and an audit record.
     if (!exchange.finished) refuse('internal_error', `internal error: ${(err as Error).message}`);
@@ -101,7 +136,10 @@ export async function handleInterceptedRequest(state: ProxyState & ExchangeSink,
 }
 
 /** The path of a request inside the tunnel, once its target and Host header are shown to name the tunnel's host. */
-function checkDestination(req: IncomingMessage, session: InterceptSession): { path: string } | { reason: Reason; message: string } {
+function checkDestination(
+  req: IncomingMessage,
+  session: InterceptSession,
+): { path: string } | { reason: Reason; message: string } {
   const target = req.url ?? '';
   let path = target;
   if (!target.startsWith('/')) {
@@ -112,15 +150,24 @@ function checkDestination(req: IncomingMessage, session: InterceptSession): { pa
       return { reason: 'bad_request', message: 'the request target is neither a path nor an absolute URL' };
     }
     if (!sameDestination(url.hostname, url.port ? Number(url.port) : defaultPort(url.protocol), session)) {
-      return { reason: 'host_mismatch', message: `the request targets ${url.host}, but the tunnel was opened to ${describe(session)}` };
+      return {
+        reason: 'host_mismatch',
+        message: `the request targets ${url.host}, but the tunnel was opened to ${describe(session)}`,
+      };
     }
     path = `${url.pathname}${url.search}`;
   }
   const hostHeader = req.headers.host;
   if (hostHeader === undefined) return { reason: 'bad_request', message: 'HTTP/1.1 requests need a Host header' };
   const authority = /^(\[[^\]]*\]|[^:]*)(?::(\d{1,5}))?$/.exec(hostHeader);
-  if (!authority || !sameDestination(authority[1] as string, authority[2] ? Number(authority[2]) : session.port, session)) {
-    return { reason: 'host_mismatch', message: `Host "${hostHeader.slice(0, 100)}" names another host than the tunnel's ${describe(session)}` };
+  if (
+    !authority ||
+    !sameDestination(authority[1] as string, authority[2] ? Number(authority[2]) : session.port, session)
+  ) {
+    return {
+      reason: 'host_mismatch',
+      message: `Host "${hostHeader.slice(0, 100)}" names another host than the tunnel's ${describe(session)}`,
+    };
   }
   return { path: path.replace(/^([^?]*)/, (p) => p.replace(/\/{2,}/g, '/')) };
 }
@@ -129,13 +176,29 @@ function checkDestination(req: IncomingMessage, session: InterceptSession): { pa
  * A WebSocket upgrade inside an intercepted tunnel: allowed only when the GET is allowed by a rule with
  * `websocket: true`; then the upgraded stream is spliced to the origin and audited as one record when it closes.
  */
-export async function handleInterceptedUpgrade(state: ProxyState & ExchangeSink, session: InterceptSession, req: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
+export async function handleInterceptedUpgrade(
+  state: ProxyState & ExchangeSink,
+  session: InterceptSession,
+  req: IncomingMessage,
+  socket: Socket,
+  head: Buffer,
+): Promise<void> {
   session.requests++;
   // The policy in force now, not the one the tunnel opened under: a keep-alive tunnel must not outlive a reload.
   const policy = state.policy;
   const exchange = new Exchange(state, policy, 'request', session.client);
   const record = exchange.record;
-  Object.assign(record, { method: req.method ?? null, scheme: 'https', tls: 'intercepted', host: session.host, port: session.port, agent: session.agent, identity: session.identity, resolved: session.address, upgrade: 'websocket' });
+  Object.assign(record, {
+    method: req.method ?? null,
+    scheme: 'https',
+    tls: 'intercepted',
+    host: session.host,
+    port: session.port,
+    agent: session.agent,
+    identity: session.identity,
+    resolved: session.address,
+    upgrade: 'websocket',
+  });
   exchange.abort = () => socket.destroy();
   const refuse = (reason: Reason, message: string) => exchange.refuseOnSocket(socket, reason, message);
   const hosts = hostHeaderProblem(req.rawHeaders);
@@ -147,10 +210,26 @@ export async function handleInterceptedUpgrade(state: ProxyState & ExchangeSink,
   const overrides = [...headerOverrides(req.rawHeaders), ...queryOverrides(destination.path)];
   const upgrade = String(req.headers.upgrade ?? '');
   const caKey = (await state.interceptor()).ca.key;
-  const admission = await admit(admissionContext(state, policy, caKey), { ...inTunnel(session, req), requestId: exchange.id, method: req.method ?? '', path: destination.path, overrides, upgrade, carried: { rawHeaders: req.rawHeaders, target: destination.path } });
+  const admission = await admit(admissionContext(state, policy, caKey), {
+    ...inTunnel(session, req),
+    requestId: exchange.id,
+    method: req.method ?? '',
+    path: destination.path,
+    overrides,
+    upgrade,
+    carried: { rawHeaders: req.rawHeaders, target: destination.path },
+  });
   exchange.noteAdmission(admission.notes);
-  if (!admission.ok) return exchange.refuseOnSocket(socket, admission.reason, admission.message, admission.retryAfterSeconds);
-  const facts = { method: req.method ?? '', host: session.host, port: session.port, path: destination.path, agent: session.agent, methodOverrides: overrides.map((o) => o.method) };
+  if (!admission.ok)
+    return exchange.refuseOnSocket(socket, admission.reason, admission.message, admission.retryAfterSeconds);
+  const facts = {
+    method: req.method ?? '',
+    host: session.host,
+    port: session.port,
+    path: destination.path,
+    agent: session.agent,
+    methodOverrides: overrides.map((o) => o.method),
+  };
   const name = hostForUrl(session.host, session.hostKind);
   req.headers.host = session.port === 443 ? name : `${name}:${session.port}`;
   req.url = destination.path;
@@ -162,18 +241,34 @@ export async function handleInterceptedUpgrade(state: ProxyState & ExchangeSink,
     req.url = injected.path;
     if (injected.injected.length > 0) record.injected = [...injected.injected];
   }
-  socket.once('close', () => exchange.finish({ status: 101, bytesOut: socket.bytesRead, bytesIn: socket.bytesWritten }));
+  socket.once('close', () =>
+    exchange.finish({ status: 101, bytesOut: socket.bytesRead, bytesIn: socket.bytesWritten }),
+  );
   guardStream(exchange, 'WebSocket', (next) => {
     const again = judge(next, facts);
     if (again.effect === 'deny') return `policy revision ${next.revision} denies this WebSocket: ${again.message}`;
-    if (!again.rule?.websocket) return `policy revision ${next.revision} no longer allows WebSocket upgrades here (no rule with websocket: true decides ${describe(session)}${destination.path})`;
+    if (!again.rule?.websocket)
+      return `policy revision ${next.revision} no longer allows WebSocket upgrades here (no rule with websocket: true decides ${describe(session)}${destination.path})`;
     return undefined;
   });
   trackUpgrade(req, exchange, policy);
-  state.httpProxy.ws(req, socket, head, { target: { protocol: 'https:', host: session.address, port: session.port }, agent: httpsAgentFor(state, policy), secure: true }, (err: NodeJS.ErrnoException) => {
-    exchange.deny(upstreamReason(err), `upstream ${req.headers.host} (${session.address}): ${describeUpstreamError(err)}`);
-    socket.destroy();
-  });
+  state.httpProxy.ws(
+    req,
+    socket,
+    head,
+    {
+      target: { protocol: 'https:', host: session.address, port: session.port },
+      agent: httpsAgentFor(state, policy),
+      secure: true,
+    },
+    (err: NodeJS.ErrnoException) => {
+      exchange.deny(
+        upstreamReason(err),
+        `upstream ${req.headers.host} (${session.address}): ${describeUpstreamError(err)}`,
+      );
+      socket.destroy();
+    },
+  );
 }
 
 /** What the tunnel fixed for every request inside it: who asks, where to, and the address checked at CONNECT. */

@@ -55,7 +55,10 @@ export class KeepAliveConnections {
    * Closes the idle connections whose last request came from an agent `locked` names (a lockdown); calls `audit`
    * with the message `locked` gave. One with a request in flight is closed with that request's exchange.
    */
-  revokeAgents(locked: (agent: string) => string | undefined, audit: (socket: Socket, facts: RequestFacts, message: string) => void): number {
+  revokeAgents(
+    locked: (agent: string) => string | undefined,
+    audit: (socket: Socket, facts: RequestFacts, message: string) => void,
+  ): number {
     let closed = 0;
     for (const [socket, connection] of this.connections) {
       if (connection.inFlight > 0 || !connection.last || socket.destroyed) continue;
@@ -76,7 +79,11 @@ export class KeepAliveConnections {
       // Report mode turns a deny into an allow with wouldDeny: nothing is closed, as nothing is blocked.
       const verdict = judge(policy, connection.last);
       if (verdict.effect === 'allow') continue;
-      audit(socket, connection.last, `policy revision ${policy.revision} denies what this kept-alive connection last asked for: ${verdict.message}`);
+      audit(
+        socket,
+        connection.last,
+        `policy revision ${policy.revision} denies what this kept-alive connection last asked for: ${verdict.message}`,
+      );
       socket.destroy();
       closed++;
     }

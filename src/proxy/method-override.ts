@@ -126,7 +126,11 @@ function bodyKinds(policy: CompiledPolicy, req: IncomingMessage, rawHost: string
   }
   if (kinds.size === 0) return kinds;
   const host = normalizeHost(rawHost);
-  if (!host.ok || !candidateRules(policy.index, policy.rules, host.host, host.kind).some((i) => policy.rules[i]?.methods != null)) kinds.clear();
+  if (
+    !host.ok ||
+    !candidateRules(policy.index, policy.rules, host.host, host.kind).some((i) => policy.rules[i]?.methods != null)
+  )
+    kinds.clear();
   return kinds;
 }
 
@@ -135,7 +139,12 @@ function bodyKinds(policy: CompiledPolicy, req: IncomingMessage, rawHost: string
  * JSON bodies are often large (uploads, prompts with images) and are checked in the part leash read: a field or
  * key past MAX_FORM_BYTES is not seen (README, Limitations).
  */
-async function bodyOverrides(kind: BodyKind, body: Buffer, complete: boolean, req: IncomingMessage): Promise<MethodOverride[]> {
+async function bodyOverrides(
+  kind: BodyKind,
+  body: Buffer,
+  complete: boolean,
+  req: IncomingMessage,
+): Promise<MethodOverride[]> {
   switch (kind) {
     case 'form':
       return fieldOverrides(body.toString('utf8'), 'the _method form field');
@@ -173,7 +182,11 @@ function jsonKeyOverrides(text: string): MethodOverride[] {
   const decoded = text.replace(/\\u([0-9a-fA-F]{4})/g, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16)));
   for (const m of decoded.matchAll(/"([^"\\]{0,40})"\s*:\s*("([^"\\]{0,40})"|[^\s,}\]]+)/g)) {
     if (phpName(m[1] ?? '') !== '_method') continue;
-    found.push(m[3] !== undefined ? { method: methodOf(m[3]), source: 'the _method JSON key' } : unreadableBody('a _method JSON key whose value is not a string'));
+    found.push(
+      m[3] !== undefined
+        ? { method: methodOf(m[3]), source: 'the _method JSON key' }
+        : unreadableBody('a _method JSON key whose value is not a string'),
+    );
   }
   return found.filter((o) => o.method !== '');
 }
@@ -184,18 +197,24 @@ function multipartOverrides(body: Buffer, complete: boolean, req: IncomingMessag
     const found: MethodOverride[] = [];
     let parser: InstanceType<typeof Busboy>;
     try {
-      parser = new Busboy({ headers: { 'content-type': req.headers['content-type'] ?? '' }, limits: { fieldSize: MAX_FORM_BYTES } });
+      parser = new Busboy({
+        headers: { 'content-type': req.headers['content-type'] ?? '' },
+        limits: { fieldSize: MAX_FORM_BYTES },
+      });
     } catch {
       // No boundary: the framework cannot read a field from it either.
       return resolve([]);
     }
     parser.on('field', (name: string, value: string) => {
-      if (phpName(name) === '_method' && value.trim() !== '') found.push({ method: methodOf(value), source: 'the _method multipart field' });
+      if (phpName(name) === '_method' && value.trim() !== '')
+        found.push({ method: methodOf(value), source: 'the _method multipart field' });
     });
     parser.on('file', (_name: string, stream: NodeJS.ReadableStream) => stream.resume());
     // A whole body busboy cannot parse is one the origin may still read differently: fail closed. A cut-off one
     // ends mid-part by construction: what was parsed counts.
-    parser.on('error', () => resolve(complete ? [...found, unreadableBody('a multipart body leash could not parse')] : found));
+    parser.on('error', () =>
+      resolve(complete ? [...found, unreadableBody('a multipart body leash could not parse')] : found),
+    );
     parser.on('finish', () => resolve(found));
     parser.end(body);
   });
@@ -261,7 +280,10 @@ export function overrideRefusal(
   const asked = overrides.map((o) => `${o.method === UNREADABLE ? 'any method' : o.method} (${o.source})`).join(', ');
   if (decided.reason === 'granted') {
     if (overrides.every((o) => o.method === 'GET' || o.method === 'HEAD')) return undefined;
-    return { reason: 'method_override', message: `${facts.method} ${facts.host} asks for ${asked}; a grant allows only GET and HEAD` };
+    return {
+      reason: 'method_override',
+      message: `${facts.method} ${facts.host} asks for ${asked}; a grant allows only GET and HEAD`,
+    };
   }
   if (decided.reason !== 'no_rule' && decided.reason !== 'denied_by_rule') return undefined;
   const plain = judge(policy, { ...facts, methodOverrides: undefined });
@@ -272,5 +294,8 @@ export function overrideRefusal(
     return { reason: 'method_override', message: `${what}: denied by rule ${decided.rule}${why}` };
   }
   const limit = plain.rule?.methods ? `, which allows only ${[...plain.rule.methods].join(', ')}` : '';
-  return { reason: 'method_override', message: `${what}: rule ${plain.rule?.name ?? '?'} does not vouch for it${limit}` };
+  return {
+    reason: 'method_override',
+    message: `${what}: rule ${plain.rule?.name ?? '?'} does not vouch for it${limit}`,
+  };
 }

@@ -14,6 +14,8 @@ export interface MetricsSources {
   readonly revision: () => string;
   /** Records the audit log has written. */
   readonly auditRecords: () => number;
+  /** Age of the oldest audit record not yet written to the file, in ms. */
+  readonly auditLagMs?: () => number;
   /** Grants in force now, where the store can count them cheaply (the memory store); absent otherwise. */
   readonly activeGrants?: () => number | undefined;
 }
@@ -35,8 +37,18 @@ export class ProxyMetrics {
 
   constructor(sources: MetricsSources) {
     const registers = [this.registry];
-    this.requests = new Counter({ name: 'leash_requests_total', help: 'Requests, tunnels and refused connections, by how they were decided.', labelNames: ['event', 'effect', 'reason', 'rule'], registers });
-    this.bytes = new Counter({ name: 'leash_bytes_total', help: 'Bytes relayed, by direction (up: agent to upstream, the exfiltration view; down) and rule.', labelNames: ['direction', 'rule'], registers });
+    this.requests = new Counter({
+      name: 'leash_requests_total',
+      help: 'Requests, tunnels and refused connections, by how they were decided.',
+      labelNames: ['event', 'effect', 'reason', 'rule'],
+      registers,
+    });
+    this.bytes = new Counter({
+      name: 'leash_bytes_total',
+      help: 'Bytes relayed, by direction (up: agent to upstream, the exfiltration view; down) and rule.',
+      labelNames: ['direction', 'rule'],
+      registers,
+    });
     this.duration = new Histogram({
       name: 'leash_exchange_duration_seconds',
       help: 'Time from the first byte of a request or tunnel to its audit record (decision, upstream and transfer).',
@@ -44,7 +56,12 @@ export class ProxyMetrics {
       buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 300],
       registers,
     });
-    this.grants = new Counter({ name: 'leash_grants_total', help: 'References in inspected responses, by outcome (granted, grant_skipped, grant_revoked).', labelNames: ['result'], registers });
+    this.grants = new Counter({
+      name: 'leash_grants_total',
+      help: 'References in inspected responses, by outcome (granted, grant_skipped, grant_revoked).',
+      labelNames: ['result'],
+      registers,
+    });
     this.decision = new Histogram({
       name: 'leash_decision_seconds',
       help: "Time from a request's or tunnel's first byte to leash's decision (identity, policy, grants, limits, DNS).",
@@ -59,7 +76,11 @@ export class ProxyMetrics {
       buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
       registers,
     });
-    this.grantsUsed = new Counter({ name: 'leash_grants_used_total', help: 'Requests and tunnels a grant let through (no rule allowed them).', registers });
+    this.grantsUsed = new Counter({
+      name: 'leash_grants_used_total',
+      help: 'Requests and tunnels a grant let through (no rule allowed them).',
+      registers,
+    });
     this.storeSeconds = new Histogram({
       name: 'leash_store_operation_seconds',
       help: 'Shared store (--store) operations, by operation and outcome (ok, error: refused, timed out, unreachable).',
@@ -67,25 +88,74 @@ export class ProxyMetrics {
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
       registers,
     });
-    this.storeErrors = new Counter({ name: 'leash_store_errors_total', help: 'Shared store operations that failed (what needed them was refused store_unavailable).', labelNames: ['operation'], registers });
-    this.reloads = new Counter({ name: 'leash_policy_reloads_total', help: 'Policy reloads, by outcome (loaded, rejected).', labelNames: ['outcome'], registers });
+    this.storeErrors = new Counter({
+      name: 'leash_store_errors_total',
+      help: 'Shared store operations that failed (what needed them was refused store_unavailable).',
+      labelNames: ['operation'],
+      registers,
+    });
+    this.reloads = new Counter({
+      name: 'leash_policy_reloads_total',
+      help: 'Policy reloads, by outcome (loaded, rejected).',
+      labelNames: ['outcome'],
+      registers,
+    });
     // Secret names come from the policy (plus `unknown` for a placeholder naming none): bounded, never a value.
-    this.secretMisuse = new Counter({ name: 'leash_secret_misuse_total', help: "Requests refused because they carried a secret's placeholder where it does not belong (secret_misuse), by secret.", labelNames: ['secret'], registers });
-    this.secretsInjected = new Counter({ name: 'leash_secrets_injected_total', help: "Requests into which leash put a secret's value on the way to its host, by secret.", labelNames: ['secret'], registers });
-    new Gauge({ name: 'leash_open_exchanges', help: 'Requests, tunnels and upgraded streams open now.', registers, collect() {
-      this.set(sources.openExchanges());
-    } });
-    new Gauge({ name: 'leash_audit_records_written', help: 'Audit records written since start.', registers, collect() {
-      this.set(sources.auditRecords());
-    } });
-    new Gauge({ name: 'leash_grants_active', help: 'Grants in force now (memory store only; a Redis store is not scanned).', registers, collect() {
-      const active = sources.activeGrants?.();
-      if (active !== undefined) this.set(active);
-    } });
-    new Gauge({ name: 'leash_policy_info', help: 'The policy revision in force (value 1).', labelNames: ['revision'], registers, collect() {
-      this.reset();
-      this.set({ revision: sources.revision() }, 1);
-    } });
+    this.secretMisuse = new Counter({
+      name: 'leash_secret_misuse_total',
+      help: "Requests refused because they carried a secret's placeholder where it does not belong (secret_misuse), by secret.",
+      labelNames: ['secret'],
+      registers,
+    });
+    this.secretsInjected = new Counter({
+      name: 'leash_secrets_injected_total',
+      help: "Requests into which leash put a secret's value on the way to its host, by secret.",
+      labelNames: ['secret'],
+      registers,
+    });
+    new Gauge({
+      name: 'leash_open_exchanges',
+      help: 'Requests, tunnels and upgraded streams open now.',
+      registers,
+      collect() {
+        this.set(sources.openExchanges());
+      },
+    });
+    new Gauge({
+      name: 'leash_audit_records_written',
+      help: 'Audit records written since start.',
+      registers,
+      collect() {
+        this.set(sources.auditRecords());
+      },
+    });
+    new Gauge({
+      name: 'leash_audit_write_lag_seconds',
+      help: 'How long the oldest audit record not yet written to the file has waited (0: all written).',
+      registers,
+      collect() {
+        this.set((sources.auditLagMs?.() ?? 0) / 1000);
+      },
+    });
+    new Gauge({
+      name: 'leash_grants_active',
+      help: 'Grants in force now (memory store only; a Redis store is not scanned).',
+      registers,
+      collect() {
+        const active = sources.activeGrants?.();
+        if (active !== undefined) this.set(active);
+      },
+    });
+    new Gauge({
+      name: 'leash_policy_info',
+      help: 'The policy revision in force (value 1).',
+      labelNames: ['revision'],
+      registers,
+      collect() {
+        this.reset();
+        this.set({ revision: sources.revision() }, 1);
+      },
+    });
   }
 
   /** Counts one audit record. */
@@ -128,6 +198,7 @@ export class ProxyMetrics {
         this.observe(record);
       },
       flush: () => audit.flush(),
+      lagMs: () => audit.lagMs?.() ?? 0,
       close: () => audit.close(),
       reopen: () => audit.reopen(),
       get count() {

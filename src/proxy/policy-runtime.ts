@@ -52,7 +52,14 @@ export class PolicyRuntime {
   httpsAgent(): https.Agent {
     if (!this.agent) {
       const secureContext = tls.createSecureContext({ ca: trustedCas(this.policy) });
-      this.agent = new https.Agent({ keepAlive: !this.retired, maxSockets: 512, maxFreeSockets: 64, scheduling: 'lifo', secureContext, rejectUnauthorized: true });
+      this.agent = new https.Agent({
+        keepAlive: !this.retired,
+        maxSockets: 512,
+        maxFreeSockets: 64,
+        scheduling: 'lifo',
+        secureContext,
+        rejectUnauthorized: true,
+      });
       if (this.retired) this.closeWhenFree(this.agent);
     }
     return this.agent;

@@ -94,6 +94,9 @@ export function retryText(reason: Reason): string {
 
 /** `leash; error=http_request_denied; details="..."` (a Structured Field list member, RFC 8941 §3.3.3 strings). */
 export function proxyStatus(reason: Reason, message: string): string {
-  const details = `${message} (${reason}; ${retryText(reason)})`.replace(/[^\x20-\x7e]/g, '?').replace(/[\\"]/g, (c) => `\\${c}`).slice(0, 1024);
+  const details = `${message} (${reason}; ${retryText(reason)})`
+    .replace(/[^\x20-\x7e]/g, '?')
+    .replace(/[\\"]/g, (c) => `\\${c}`)
+    .slice(0, 1024);
   return `leash; error=${PROXY_STATUS[reason].error}; details="${details}"`;
 }

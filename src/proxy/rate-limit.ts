@@ -18,7 +18,10 @@ export interface Limited {
   readonly message: string;
 }
 
-export async function overRateLimit(state: Pick<ProxyState, 'rateLimits' | 'now'>, verdict: Verdict): Promise<Limited | undefined> {
+export async function overRateLimit(
+  state: Pick<ProxyState, 'rateLimits' | 'now'>,
+  verdict: Verdict,
+): Promise<Limited | undefined> {
   const rule = verdict.rule;
   const request = verdict.request;
   if (verdict.effect !== 'allow' || verdict.wouldDeny || !rule || !request) return undefined;
@@ -37,5 +40,9 @@ export async function overRateLimit(state: Pick<ProxyState, 'rateLimits' | 'now'
   }
   if (outcome.ok) return undefined;
   const retryAfterSeconds = Math.max(1, Math.ceil(outcome.retryAfterMs / 1000));
-  return { reason: 'rate_limited', retryAfterSeconds, message: `agent ${request.agent} exceeded rule ${rule.name}'s ${what}; retry in ${retryAfterSeconds} s` };
+  return {
+    reason: 'rate_limited',
+    retryAfterSeconds,
+    message: `agent ${request.agent} exceeded rule ${rule.name}'s ${what}; retry in ${retryAfterSeconds} s`,
+  };
 }

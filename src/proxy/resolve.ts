@@ -16,7 +16,12 @@ export type Resolution =
  * `resolver` queries settings.dns.servers (one per policy revision, see policy-runtime.ts); without one, or when
  * the policy names no servers, the system resolver answers.
  */
-export async function resolveTarget(host: string, kind: HostKind, settings: PolicySettings, resolver?: dns.Resolver): Promise<Resolution> {
+export async function resolveTarget(
+  host: string,
+  kind: HostKind,
+  settings: PolicySettings,
+  resolver?: dns.Resolver,
+): Promise<Resolution> {
   let addresses: readonly string[];
   let source: 'literal' | 'pin' | 'dns' | 'system';
   if (kind !== 'name') {
@@ -27,7 +32,11 @@ export async function resolveTarget(host: string, kind: HostKind, settings: Poli
     source = 'pin';
   } else {
     const servers = settings.dns.servers.length > 0 && resolver ? resolver : undefined;
-    const looked = await withTimeout(servers ? queryServers(host, servers) : querySystem(host), settings.dns.timeoutMs, host);
+    const looked = await withTimeout(
+      servers ? queryServers(host, servers) : querySystem(host),
+      settings.dns.timeoutMs,
+      host,
+    );
     if (!looked.ok) return looked;
     addresses = looked.addresses;
     source = servers ? 'dns' : 'system';
@@ -36,7 +45,15 @@ export async function resolveTarget(host: string, kind: HostKind, settings: Poli
   for (const address of addresses) {
     const verdict = checkAddress(settings.guard, address);
     // "api.test resolves to 10.1.2.3, which is a private network address; ..." reads as one sentence.
-    if (!verdict.ok) return { ok: false, reason: 'address_denied', message: kind === 'name' ? `${host} resolves to ${verdict.message.replace(/^(\S+(?: \([^)]*\))?) is /, '$1, which is ')}` : verdict.message };
+    if (!verdict.ok)
+      return {
+        ok: false,
+        reason: 'address_denied',
+        message:
+          kind === 'name'
+            ? `${host} resolves to ${verdict.message.replace(/^(\S+(?: \([^)]*\))?) is /, '$1, which is ')}`
+            : verdict.message,
+      };
   }
   const address = addresses[0] as string;
   return { ok: true, address, family: address.includes(':') ? 6 : 4, source };
@@ -48,7 +65,8 @@ async function queryServers(host: string, resolver: dns.Resolver): Promise<Looku
   const [v4, v6] = await Promise.allSettled([resolver.resolve4(host), resolver.resolve6(host)]);
   const addresses = [...(v4.status === 'fulfilled' ? v4.value : []), ...(v6.status === 'fulfilled' ? v6.value : [])];
   if (addresses.length > 0) return { ok: true, addresses };
-  const err = (v4.status === 'rejected' ? v4.reason : v6.status === 'rejected' ? v6.reason : undefined) as NodeJS.ErrnoException | undefined;
+  const err = (v4.status === 'rejected' ? v4.reason : v6.status === 'rejected' ? v6.reason : undefined) as
+    NodeJS.ErrnoException | undefined;
   return { ok: false, reason: 'dns_failure', message: describeDnsError(host, err) };
 }
 
@@ -80,7 +98,10 @@ function describeDnsError(host: string, err: NodeJS.ErrnoException | undefined):
 async function withTimeout(lookup: Promise<Lookup>, ms: number, host: string): Promise<Lookup> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<Lookup>((resolve) => {
-    timer = setTimeout(() => resolve({ ok: false, reason: 'dns_failure', message: `DNS lookup of ${host} timed out` }), ms);
+    timer = setTimeout(
+      () => resolve({ ok: false, reason: 'dns_failure', message: `DNS lookup of ${host} timed out` }),
+      ms,
+    );
   });
   try {
     return await Promise.race([lookup, timeout]);

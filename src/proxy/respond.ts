@@ -41,7 +41,12 @@ export function reasonPhrase(refusal: Refusal, ruleReason: string | null): strin
   if (refusal.reason === 'address_denied' || refusal.reason === 'lockdown') detail = refusal.message;
   // Many clients show only the status line of a refused CONNECT: it must carry the command that approves it.
   else if (refusal.reason === 'pending_approval') detail = pendingDetail(refusal.message);
-  else if (status === 403) detail = refusal.rule ? `rule ${refusal.rule}${ruleReason ? `: ${ruleReason}` : ''}` : refusal.reason === 'no_rule' ? noRuleDetail(refusal.message) : refusal.reason;
+  else if (status === 403)
+    detail = refusal.rule
+      ? `rule ${refusal.rule}${ruleReason ? `: ${ruleReason}` : ''}`
+      : refusal.reason === 'no_rule'
+        ? noRuleDetail(refusal.message)
+        : refusal.reason;
   else detail = refusal.reason;
   const head = status === 403 ? 'Blocked by leash' : `leash: ${REASONS[refusal.reason].text}`;
   return sanitize(`${head} (${detail})`).slice(0, 200);
@@ -58,7 +63,9 @@ function noRuleDetail(message: string): string {
 /** `pending approval k7c2...: leash approvals allow k7c2...`, from the message approvals/step.ts writes. */
 function pendingDetail(message: string): string {
   const command = /leash approvals allow [a-z0-9]+/.exec(message);
-  return command ? `pending approval ${command[0].slice('leash approvals allow '.length)}: ${command[0]}` : 'pending approval';
+  return command
+    ? `pending approval ${command[0].slice('leash approvals allow '.length)}: ${command[0]}`
+    : 'pending approval';
 }
 
 function sanitize(text: string): string {
@@ -69,9 +76,11 @@ function sanitize(text: string): string {
 const KEEP_ALIVE_STATUSES: ReadonlySet<number> = new Set([403, 407, 429]);
 
 function headers(refusal: Refusal, body: string, keepAlive = false, json = false): Record<string, string> {
-  const retry: Record<string, string> = refusal.retryAfterSeconds === undefined ? {} : { 'Retry-After': String(refusal.retryAfterSeconds) };
+  const retry: Record<string, string> =
+    refusal.retryAfterSeconds === undefined ? {} : { 'Retry-After': String(refusal.retryAfterSeconds) };
   // RFC 9110 §11.7.1: a 407 names the scheme the client should answer with.
-  const challenge: Record<string, string> = statusOf(refusal.reason) === 407 ? { 'Proxy-Authenticate': 'Basic realm="leash"' } : {};
+  const challenge: Record<string, string> =
+    statusOf(refusal.reason) === 407 ? { 'Proxy-Authenticate': 'Basic realm="leash"' } : {};
   return {
     ...retry,
     ...challenge,
@@ -110,8 +119,13 @@ export function refuseResponse(res: ServerResponse, refusal: Refusal, ruleReason
   const request = res.req;
   const json = wantsJson(request.headers.accept);
   const body = bodyOf(refusal, json);
-  const bodiless = request.headers['transfer-encoding'] === undefined && (request.headers['content-length'] ?? '0') === '0';
-  const keepAlive = res.shouldKeepAlive && bodiless && request.method !== 'CONNECT' && KEEP_ALIVE_STATUSES.has(statusOf(refusal.reason));
+  const bodiless =
+    request.headers['transfer-encoding'] === undefined && (request.headers['content-length'] ?? '0') === '0';
+  const keepAlive =
+    res.shouldKeepAlive &&
+    bodiless &&
+    request.method !== 'CONNECT' &&
+    KEEP_ALIVE_STATUSES.has(statusOf(refusal.reason));
   if (!keepAlive) res.shouldKeepAlive = false;
   res.writeHead(statusOf(refusal.reason), reasonPhrase(refusal, ruleReason), headers(refusal, body, keepAlive, json));
   const socket = res.socket;

@@ -25,7 +25,12 @@ export interface SecretCheckInput {
 
 export type SecretCheck =
   | { readonly ok: true; readonly injections: readonly Injection[] }
-  | { readonly ok: false; readonly reason: 'secret_misuse' | 'secret_unavailable'; readonly secret: string | null; readonly message: string };
+  | {
+      readonly ok: false;
+      readonly reason: 'secret_misuse' | 'secret_unavailable';
+      readonly secret: string | null;
+      readonly message: string;
+    };
 
 const NOTHING: SecretCheck = { ok: true, injections: [] };
 
@@ -33,17 +38,34 @@ const NOTHING: SecretCheck = { ok: true, injections: [] };
  * @param caKey leash's CA key, from which placeholders are derived; undefined where no interception has been set
  *   up (plain HTTP, CONNECT): no placeholder can be used there anyway.
  */
-export function checkSecrets(secrets: SecretsRuntime, caKey: KeyObject | undefined, input: SecretCheckInput): SecretCheck {
+export function checkSecrets(
+  secrets: SecretsRuntime,
+  caKey: KeyObject | undefined,
+  input: SecretCheckInput,
+): SecretCheck {
   if (!secrets.any) return NOTHING;
-  const found = [...findInHeaders(input.rawHeaders), ...findIn(input.target, input.transport === 'tunnel' ? 'the CONNECT target' : 'the request target')];
+  const found = [
+    ...findInHeaders(input.rawHeaders),
+    ...findIn(input.target, input.transport === 'tunnel' ? 'the CONNECT target' : 'the request target'),
+  ];
   if (found.length === 0) return NOTHING;
-  const judged = judgeSecrets(secrets.view(caKey), { agent: input.agent, host: input.host, transport: input.transport, found });
+  const judged = judgeSecrets(secrets.view(caKey), {
+    agent: input.agent,
+    host: input.host,
+    transport: input.transport,
+    found,
+  });
   if (!judged.ok) return { ok: false, reason: 'secret_misuse', secret: judged.secret, message: judged.message };
   // judge.ts accepts a placeholder only when its MAC checks out, which needs the key.
   if (judged.secrets.length === 0 || !caKey) return NOTHING;
   const injections = secrets.injections(caKey, input.agent, judged);
   if (!injections.ok) {
-    return { ok: false, reason: 'secret_unavailable', secret: injections.secret, message: `secret ${injections.secret} could not be read when this policy revision was loaded (leash said why on stderr); the request is refused rather than sent with a placeholder` };
+    return {
+      ok: false,
+      reason: 'secret_unavailable',
+      secret: injections.secret,
+      message: `secret ${injections.secret} could not be read when this policy revision was loaded (leash said why on stderr); the request is refused rather than sent with a placeholder`,
+    };
   }
   return { ok: true, injections: injections.injections };
 }

@@ -105,7 +105,9 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
     approvals: options.approvals ?? new MemoryApprovalStore(),
     now: options.now ?? Date.now,
     interceptor: () => {
-      interceptor ??= ensureCa(options.certsDir ?? DEFAULT_CERTS_DIR, log).then(async (ca) => new Interceptor(state, ca, await LeafMinter.create(ca), log));
+      interceptor ??= ensureCa(options.certsDir ?? DEFAULT_CERTS_DIR, log).then(
+        async (ca) => new Interceptor(state, ca, await LeafMinter.create(ca), log),
+      );
       // A failure (unwritable certs directory, unsafe key) is retried on the next tunnel, once fixed.
       interceptor.catch(() => (interceptor = undefined));
       return interceptor;
@@ -120,14 +122,24 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
   const server = createLeashHttpServer(options.policy.settings, {
     request: (req, res) => {
       if (req.url === '/healthz' && req.method === 'GET') {
-        res.writeHead(200, { 'Content-Type': 'text/plain', 'Cache-Control': 'no-store' }).end(`ok ${state.policy.revision}\n`);
+        res
+          .writeHead(200, { 'Content-Type': 'text/plain', 'Cache-Control': 'no-store' })
+          .end(`ok ${state.policy.revision}\n`);
         return;
       }
       handleRequest(state, req, res).catch(failClosed('request', () => res.destroy()));
     },
-    upgrade: (req, socket) => refuseEarly(state, socket, 'upgrade_denied', `protocol upgrade to "${String(req.headers.upgrade).slice(0, 40)}" is not allowed through leash`, req),
+    upgrade: (req, socket) =>
+      refuseEarly(
+        state,
+        socket,
+        'upgrade_denied',
+        `protocol upgrade to "${String(req.headers.upgrade).slice(0, 40)}" is not allowed through leash`,
+        req,
+      ),
     refuse: (socket, reason, message, req) => refuseEarly(state, socket, reason, message, req),
-    connect: (req, socket, head) => void handleConnect(state, req, socket, head).catch(failClosed('CONNECT', () => socket.destroy())),
+    connect: (req, socket, head) =>
+      void handleConnect(state, req, socket, head).catch(failClosed('CONNECT', () => socket.destroy())),
     draining: () => state.draining,
     refused: (socket) => overLimit.has(socket),
   });
@@ -143,7 +155,11 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
     if (connections > limits.maxConnections) {
       overLimit.add(socket);
       const exchange = new Exchange(state, state.policy, 'connection', socket);
-      exchange.refuseOnSocket(socket, 'too_many_connections', `connection refused: ${limits.maxConnections} connections already open (limits.maxConnections)`);
+      exchange.refuseOnSocket(
+        socket,
+        'too_many_connections',
+        `connection refused: ${limits.maxConnections} connections already open (limits.maxConnections)`,
+      );
     }
   });
 
@@ -181,7 +197,14 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
       // connections whose last request it denies, are closed (policy_revoked).
       const idle = state.keepAlive.revoke(policy, (socket, facts, message) => {
         const exchange = new Exchange(state, policy, 'connection', socket);
-        Object.assign(exchange.record, { method: facts.method, host: facts.host, port: facts.port, path: facts.path ?? null, agent: facts.agent ?? 'anonymous', scheme: 'http' });
+        Object.assign(exchange.record, {
+          method: facts.method,
+          host: facts.host,
+          port: facts.port,
+          path: facts.path ?? null,
+          agent: facts.agent ?? 'anonymous',
+          scheme: 'http',
+        });
         exchange.deny('policy_revoked', message);
         exchange.finish();
       });
@@ -199,7 +222,14 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
       }
       const idle = state.keepAlive.revokeAgents(locked, (socket, facts, message) => {
         const exchange = new Exchange(state, state.policy, 'connection', socket);
-        Object.assign(exchange.record, { method: facts.method, host: facts.host, port: facts.port, path: facts.path ?? null, agent: facts.agent ?? 'anonymous', scheme: 'http' });
+        Object.assign(exchange.record, {
+          method: facts.method,
+          host: facts.host,
+          port: facts.port,
+          path: facts.path ?? null,
+          agent: facts.agent ?? 'anonymous',
+          scheme: 'http',
+        });
         exchange.deny(reason, message);
         exchange.finish();
       });
@@ -232,7 +262,13 @@ export async function startProxy(options: ProxyOptions): Promise<ProxyServer> {
   };
 }
 
-function refuseEarly(state: ProxyState, socket: Socket, reason: Reason, message: string, req?: http.IncomingMessage): void {
+function refuseEarly(
+  state: ProxyState,
+  socket: Socket,
+  reason: Reason,
+  message: string,
+  req?: http.IncomingMessage,
+): void {
   const exchange = new Exchange(state, state.policy, 'request', socket);
   if (req) {
     exchange.record.method = req.method ?? null;

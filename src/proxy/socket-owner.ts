@@ -84,15 +84,24 @@ function isLoopback(address: ipaddr.IPv4 | ipaddr.IPv6): boolean {
 export function findSocketOwner(table: string, client: Endpoint, server: Endpoint): number | undefined {
   const local = `${hexAddress(client.address)}:${hexPort(client.port)}`;
   const remote = `${hexAddress(server.address)}:${hexPort(server.port)}`;
-  const mappedLocal = client.address.kind() === 'ipv4' ? `${hexAddress(ipaddr.IPv6.parse(`::ffff:${client.address.toString()}`))}:${hexPort(client.port)}` : local;
-  const mappedRemote = server.address.kind() === 'ipv4' ? `${hexAddress(ipaddr.IPv6.parse(`::ffff:${server.address.toString()}`))}:${hexPort(server.port)}` : remote;
+  const mappedLocal =
+    client.address.kind() === 'ipv4'
+      ? `${hexAddress(ipaddr.IPv6.parse(`::ffff:${client.address.toString()}`))}:${hexPort(client.port)}`
+      : local;
+  const mappedRemote =
+    server.address.kind() === 'ipv4'
+      ? `${hexAddress(ipaddr.IPv6.parse(`::ffff:${server.address.toString()}`))}:${hexPort(server.port)}`
+      : remote;
   // A text search for the address pair, then only that line is split: tables hold thousands of sockets.
   for (const pair of [`${local} ${remote} `, `${mappedLocal} ${mappedRemote} `]) {
     const at = table.indexOf(pair);
     if (at === -1) continue;
     const end = table.indexOf('\n', at);
     // sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid ...
-    const fields = table.slice(at, end === -1 ? undefined : end).trim().split(/\s+/);
+    const fields = table
+      .slice(at, end === -1 ? undefined : end)
+      .trim()
+      .split(/\s+/);
     const uid = Number(fields[6]);
     if (Number.isInteger(uid)) return uid;
   }

@@ -13,5 +13,11 @@ export function grantUnknown(policy: CompiledPolicy, verdict: Verdict, err: Stor
   const request = verdict.request;
   const what = request ? `${request.method} ${request.host}:${request.port}` : 'the request';
   // A policy refusal: report mode (admission.ts) lets it through with wouldDeny, as it does for no_rule.
-  return { ...verdict, effect: 'deny', wouldDeny: false, reason: 'store_unavailable', message: `no rule allows ${what}, and whether a grant does cannot be checked: ${err.message}` };
+  return {
+    ...verdict,
+    effect: 'deny',
+    wouldDeny: false,
+    reason: 'store_unavailable',
+    message: `no rule allows ${what}, and whether a grant does cannot be checked: ${err.message}`,
+  };
 }

@@ -25,7 +25,12 @@ import { reported } from './verdict.js';
 
 const ESTABLISHED = 'HTTP/1.1 200 Connection Established\r\n\r\n';
 
-export async function handleConnect(state: ProxyState & ExchangeSink, req: IncomingMessage, client: net.Socket, head: Buffer): Promise<void> {
+export async function handleConnect(
+  state: ProxyState & ExchangeSink,
+  req: IncomingMessage,
+  client: net.Socket,
+  head: Buffer,
+): Promise<void> {
   const exchange = new Exchange(state, state.policy, 'tunnel', req.socket);
   try {
     await openTunnel(state, exchange, req, client, head);
@@ -44,7 +49,13 @@ export async function handleConnect(state: ProxyState & ExchangeSink, req: Incom
   }
 }
 
-async function openTunnel(state: ProxyState & ExchangeSink, exchange: Exchange, req: IncomingMessage, client: net.Socket, head: Buffer): Promise<void> {
+async function openTunnel(
+  state: ProxyState & ExchangeSink,
+  exchange: Exchange,
+  req: IncomingMessage,
+  client: net.Socket,
+  head: Buffer,
+): Promise<void> {
   const policy = exchange.policy;
   const { timeouts, tlsPorts } = policy.settings;
   const record = exchange.record;
@@ -59,7 +70,8 @@ async function openTunnel(state: ProxyState & ExchangeSink, exchange: Exchange, 
     upstream?.destroy();
   };
 
-  const refuse = (reason: Reason, message: string, retryAfterSeconds?: number) => exchange.refuseOnSocket(client, reason, message, retryAfterSeconds);
+  const refuse = (reason: Reason, message: string, retryAfterSeconds?: number) =>
+    exchange.refuseOnSocket(client, reason, message, retryAfterSeconds);
 
   const authority = splitAuthority(req.url ?? '');
   if (!authority) return refuse('bad_request', `CONNECT needs host:port, got "${(req.url ?? '').slice(0, 100)}"`);
@@ -88,22 +100,50 @@ async function openTunnel(state: ProxyState & ExchangeSink, exchange: Exchange, 
     } catch (err) {
       return refuse('internal_error', `TLS interception is unavailable: ${(err as Error).message}`);
     }
-    if (client.destroyed) return exchange.finish({ reason: 'client_closed', message: 'the client went away before the tunnel was opened' });
+    if (client.destroyed)
+      return exchange.finish({ reason: 'client_closed', message: 'the client went away before the tunnel was opened' });
     client.write(ESTABLISHED);
     record.status = 200;
-    guardTunnel(state, exchange, { host: target.host, port: target.port, agent: target.agent, address: resolution.address, intercepted: true, granted: record.rule === 'grant', ...accessOf(record) });
-    interceptor.start({ tunnel: exchange, policy, host: target.host, hostKind: target.hostKind, port: target.port, address: resolution.address, agent: target.agent, identity: record.identity, client, requests: 0, scope: scopeHeader(req) }, client, head);
+    guardTunnel(state, exchange, {
+      host: target.host,
+      port: target.port,
+      agent: target.agent,
+      address: resolution.address,
+      intercepted: true,
+      granted: record.rule === 'grant',
+      ...accessOf(record),
+    });
+    interceptor.start(
+      {
+        tunnel: exchange,
+        policy,
+        host: target.host,
+        hostKind: target.hostKind,
+        port: target.port,
+        address: resolution.address,
+        agent: target.agent,
+        identity: record.identity,
+        client,
+        requests: 0,
+        scope: scopeHeader(req),
+      },
+      client,
+      head,
+    );
     return;
   }
-  const budget = admission.rule && uploadBudget(state, admission.rule, target.agent, (message, reason) => {
-    if (reported(policy, reason)) {
-      Object.assign(record, { wouldDeny: true, reason, message });
-      return;
-    }
-    exchange.deny(reason, message);
-    exchange.abort();
-  });
-  if (client.destroyed) return exchange.finish({ reason: 'client_closed', message: 'the client went away before the tunnel was opened' });
+  const budget =
+    admission.rule &&
+    uploadBudget(state, admission.rule, target.agent, (message, reason) => {
+      if (reported(policy, reason)) {
+        Object.assign(record, { wouldDeny: true, reason, message });
+        return;
+      }
+      exchange.deny(reason, message);
+      exchange.abort();
+    });
+  if (client.destroyed)
+    return exchange.finish({ reason: 'client_closed', message: 'the client went away before the tunnel was opened' });
 
   const link = dialTunnelUpstream(resolution.address, target.port, resolution.family);
   const socket = link.socket;
@@ -121,7 +161,10 @@ async function openTunnel(state: ProxyState & ExchangeSink, exchange: Exchange, 
   });
   if (connected) {
     socket.destroy();
-    return refuse(upstreamReason(connected), `upstream ${req.url} (${resolution.address}): ${describeUpstreamError(connected)}`);
+    return refuse(
+      upstreamReason(connected),
+      `upstream ${req.url} (${resolution.address}): ${describeUpstreamError(connected)}`,
+    );
   }
   exchange.noteUpstream();
   socket.on('error', () => exchange.abort());
@@ -131,7 +174,15 @@ async function openTunnel(state: ProxyState & ExchangeSink, exchange: Exchange, 
   }
   client.write(ESTABLISHED);
   record.status = 200;
-  guardTunnel(state, exchange, { host: target.host, port: target.port, agent: target.agent, address: resolution.address, intercepted: false, granted: record.rule === 'grant', ...accessOf(record) });
+  guardTunnel(state, exchange, {
+    host: target.host,
+    port: target.port,
+    agent: target.agent,
+    address: resolution.address,
+    intercepted: false,
+    granted: record.rule === 'grant',
+    ...accessOf(record),
+  });
 
   let first = head;
   if (tlsPorts.has(target.port)) {
@@ -154,7 +205,11 @@ async function openTunnel(state: ProxyState & ExchangeSink, exchange: Exchange, 
   link.splice(exchange, client, { idleMs: timeouts.idleMs, first, ...(budget ? { budget } : {}) });
 }
 
-async function readHello(client: Duplex, head: Buffer, timeoutMs: number): Promise<{ result: HelloResult; buffered: Buffer }> {
+async function readHello(
+  client: Duplex,
+  head: Buffer,
+  timeoutMs: number,
+): Promise<{ result: HelloResult; buffered: Buffer }> {
   let buffered = head;
   let result = readClientHello(buffered);
   if (result.kind !== 'need_more') return { result, buffered };
@@ -180,7 +235,11 @@ async function readHello(client: Duplex, head: Buffer, timeoutMs: number): Promi
   });
 }
 
-function helloProblem(result: HelloResult, host: string, kind: 'name' | 'ipv4' | 'ipv6'): { reason: Reason; message: string } | undefined {
+function helloProblem(
+  result: HelloResult,
+  host: string,
+  kind: 'name' | 'ipv4' | 'ipv6',
+): { reason: Reason; message: string } | undefined {
   switch (result.kind) {
     case 'need_more':
       return { reason: 'hello_timeout', message: `no complete TLS ClientHello arrived for ${host}` };
@@ -195,6 +254,7 @@ function helloProblem(result: HelloResult, host: string, kind: 'name' | 'ipv4' |
 /** The scope access or approval that let this tunnel through, from its record (admission notes it). */
 function accessOf(record: AuditRecord): { access?: TunnelAccess } {
   if (record.reason === 'scope' && record.scope) return { access: { kind: 'scope', name: record.scope.name } };
-  if (record.reason === 'approved' && record.approval) return { access: { kind: 'approval', id: record.approval.id, grant: record.approval.grant ?? null } };
+  if (record.reason === 'approved' && record.approval)
+    return { access: { kind: 'approval', id: record.approval.id, grant: record.approval.grant ?? null } };
   return {};
 }

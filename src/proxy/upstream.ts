@@ -82,22 +82,34 @@ export async function sendUpstream(
   const record = exchange.record;
   const policy = exchange.policy;
   if (target.rule?.bandwidth) {
-    const over = await chargeRequestHead(state, target.rule, target.agent, requestHeadBytes(req.method ?? '', target.path, req.headers));
+    const over = await chargeRequestHead(
+      state,
+      target.rule,
+      target.agent,
+      requestHeadBytes(req.method ?? '', target.path, req.headers),
+    );
     if (over && !reported(policy, over.reason)) return refuse(over.reason, over.message);
     if (over) Object.assign(record, { wouldDeny: true, reason: over.reason, message: over.message });
   }
-  const budget = target.rule && uploadBudget(state, target.rule, target.agent, (message, reason) => {
-    if (reported(policy, reason)) {
-      Object.assign(record, { wouldDeny: true, reason, message });
-      return;
-    }
-    exchange.deny(reason, message);
-    forwardingOf(req)?.proxyReq?.destroy();
-    if (!res.headersSent) refuseResponse(res, { reason, rule: record.rule, message, requestId: exchange.id }, exchange.ruleReason);
-    else res.destroy();
-  });
+  const budget =
+    target.rule &&
+    uploadBudget(state, target.rule, target.agent, (message, reason) => {
+      if (reported(policy, reason)) {
+        Object.assign(record, { wouldDeny: true, reason, message });
+        return;
+      }
+      exchange.deny(reason, message);
+      forwardingOf(req)?.proxyReq?.destroy();
+      if (!res.headersSent)
+        refuseResponse(res, { reason, rule: record.rule, message, requestId: exchange.id }, exchange.ruleReason);
+      else res.destroy();
+    });
   if (res.destroyed || req.socket.destroyed) {
-    exchange.finish({ status: null, reason: 'client_closed', message: 'the client went away before the request was forwarded' });
+    exchange.finish({
+      status: null,
+      reason: 'client_closed',
+      message: 'the client went away before the request was forwarded',
+    });
     return;
   }
 
@@ -120,7 +132,23 @@ export async function sendUpstream(
     connectMs: policy.settings.timeouts.connectMs,
     responseMs: policy.settings.timeouts.responseMs,
     ...(inspect && target.rule && reflection
-      ? { deliver: (proxyRes, response) => void deliverInspected(state, { exchange, rule: target.rule as CompiledRule, agent: target.agent, responseUrl, host: hostOf(target.hostHeader), port: target.port, reflection: state.recentRequests.with(recentKey, reflection, state.now()) }, proxyRes, response) }
+      ? {
+          deliver: (proxyRes, response) =>
+            void deliverInspected(
+              state,
+              {
+                exchange,
+                rule: target.rule as CompiledRule,
+                agent: target.agent,
+                responseUrl,
+                host: hostOf(target.hostHeader),
+                port: target.port,
+                reflection: state.recentRequests.with(recentKey, reflection, state.now()),
+              },
+              proxyRes,
+              response,
+            ),
+        }
       : {}),
   };
   res.on('close', () => {
@@ -128,20 +156,27 @@ export async function sendUpstream(
     if (!res.writableFinished) forwardingOf(req)?.proxyReq?.destroy();
     if (res.writableFinished) exchange.finish({ status: res.statusCode });
     // A cut (lockdown, bandwidth) already says why; only a client that left is described here.
-    else if (record.effect === 'allow') exchange.finish({ status: res.headersSent ? res.statusCode : null, reason: 'client_closed', message: 'the exchange ended before the response was complete' });
+    else if (record.effect === 'allow')
+      exchange.finish({
+        status: res.headersSent ? res.statusCode : null,
+        reason: 'client_closed',
+        message: 'the exchange ended before the response was complete',
+      });
     else exchange.finish({ status: res.headersSent ? res.statusCode : null });
   });
   const prefixed = target.bodyPrefix ? prefixedBody(req, target.bodyPrefix) : undefined;
   if (target.bodyPrefix) record.bytesOut += target.bodyPrefix.length;
   const check = target.bodyCheck;
-  const watch = check && new BodyWatch((found) => {
-    const objection = check(found);
-    // Report mode records what enforce mode would have cut, and lets the body through.
-    if (!objection || !reported(policy, 'secret_misuse')) return objection;
-    if (objection.secret) record.secret = objection.secret;
-    Object.assign(record, { wouldDeny: true, reason: 'secret_misuse', message: objection.message });
-    return undefined;
-  });
+  const watch =
+    check &&
+    new BodyWatch((found) => {
+      const objection = check(found);
+      // Report mode records what enforce mode would have cut, and lets the body through.
+      if (!objection || !reported(policy, 'secret_misuse')) return objection;
+      if (objection.secret) record.secret = objection.secret;
+      Object.assign(record, { wouldDeny: true, reason: 'secret_misuse', message: objection.message });
+      return undefined;
+    });
   watch?.on('error', (err) => {
     if (!(err instanceof PlaceholderObjection)) return;
     const { secret, message } = err.objection;
@@ -176,7 +211,8 @@ export async function sendUpstream(
   };
   state.httpProxy.web(req, res, options, (err: NodeJS.ErrnoException) => {
     // A cut for bandwidth (or a budget the store could not check) already answered the client and named the reason.
-    if (record.reason === 'bandwidth' || record.reason === 'store_unavailable' || record.reason === 'secret_misuse') return;
+    if (record.reason === 'bandwidth' || record.reason === 'store_unavailable' || record.reason === 'secret_misuse')
+      return;
     const reason = upstreamReason(err);
     const message = `upstream ${target.hostHeader} (${target.address}): ${describeUpstreamError(err)}`;
     if (res.headersSent) {
@@ -195,7 +231,11 @@ export async function sendUpstream(
 
 /** An upgrade (WebSocket) on its way upstream: its exchange notes when the upstream answers with 101. */
 export function trackUpgrade(req: IncomingMessage, exchange: Exchange, policy: CompiledPolicy): void {
-  (req as ForwardedRequest)[FORWARDING] = { exchange, connectMs: policy.settings.timeouts.connectMs, responseMs: policy.settings.timeouts.responseMs };
+  (req as ForwardedRequest)[FORWARDING] = {
+    exchange,
+    connectMs: policy.settings.timeouts.connectMs,
+    responseMs: policy.settings.timeouts.responseMs,
+  };
 }
 
 /** Wires the per-request upstream timeouts and byte counting into http-proxy's events. */
@@ -210,7 +250,10 @@ export function attachProxyEvents(proxy: HttpProxy): void {
     entry.proxyReq = proxyReq;
     const socket = proxyReq.socket;
     if (socket?.connecting) {
-      const timer = setTimeout(() => proxyReq.destroy(new UpstreamTimeoutError('LEASH_CONNECT_TIMEOUT')), entry.connectMs);
+      const timer = setTimeout(
+        () => proxyReq.destroy(new UpstreamTimeoutError('LEASH_CONNECT_TIMEOUT')),
+        entry.connectMs,
+      );
       socket.once('connect', () => clearTimeout(timer));
       socket.once('close', () => clearTimeout(timer));
     }
@@ -250,7 +293,12 @@ function countBytesIn(exchange: Exchange, proxyRes: IncomingMessage): void {
  * goes out, and each body chunk passes only once the grants it carries are stored. Inspection can only add
  * grants, so when it fails the response is still delivered unchanged.
  */
-async function deliverInspected(state: ProxyState, response: InspectedResponse, proxyRes: IncomingMessage, res: ServerResponse): Promise<void> {
+async function deliverInspected(
+  state: ProxyState,
+  response: InspectedResponse,
+  proxyRes: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
   try {
     await writeInspected(state, response, proxyRes, res);
   } catch {
@@ -260,7 +308,12 @@ async function deliverInspected(state: ProxyState, response: InspectedResponse, 
   }
 }
 
-async function writeInspected(state: ProxyState, response: InspectedResponse, proxyRes: IncomingMessage, res: ServerResponse): Promise<void> {
+async function writeInspected(
+  state: ProxyState,
+  response: InspectedResponse,
+  proxyRes: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
   let body: Transform | undefined;
   try {
     body = await inspectForGrants(state, response, proxyRes);

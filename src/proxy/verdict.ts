@@ -26,9 +26,26 @@ export interface Verdict {
 export function decideSafely(policy: CompiledPolicy, facts: RequestFacts): Verdict {
   try {
     const d = decide(policy, facts);
-    return { effect: d.effect, wouldDeny: false, reason: d.reason, rule: d.rule, message: d.message, request: d.request, intercept: d.intercept === true, ...(d.hostHasRule ? { hostHasRule: true } : {}) };
+    return {
+      effect: d.effect,
+      wouldDeny: false,
+      reason: d.reason,
+      rule: d.rule,
+      message: d.message,
+      request: d.request,
+      intercept: d.intercept === true,
+      ...(d.hostHasRule ? { hostHasRule: true } : {}),
+    };
   } catch (err) {
-    return { effect: 'deny', wouldDeny: false, reason: 'internal_error', rule: null, message: `internal error while deciding: ${(err as Error).message}`, request: null, intercept: false };
+    return {
+      effect: 'deny',
+      wouldDeny: false,
+      reason: 'internal_error',
+      rule: null,
+      message: `internal error while deciding: ${(err as Error).message}`,
+      request: null,
+      intercept: false,
+    };
   }
 }
 
@@ -43,7 +60,23 @@ export function judge(policy: CompiledPolicy, facts: RequestFacts): Verdict {
  * requests, the address guard, DNS, a ClientHello that never came, internal errors) protects the host, not the
  * policy, and is enforced in every mode.
  */
-const REPORTABLE: ReadonlySet<Reason> = new Set<Reason>(['denied_by_rule', 'no_rule', 'opaque_tunnel', 'method_override', 'rate_limited', 'bandwidth', 'store_unavailable', 'sni_mismatch', 'sni_missing', 'not_tls', 'scope_full', 'scope_denied', 'pending_approval', 'approval_denied', 'secret_misuse']);
+const REPORTABLE: ReadonlySet<Reason> = new Set<Reason>([
+  'denied_by_rule',
+  'no_rule',
+  'opaque_tunnel',
+  'method_override',
+  'rate_limited',
+  'bandwidth',
+  'store_unavailable',
+  'sni_mismatch',
+  'sni_missing',
+  'not_tls',
+  'scope_full',
+  'scope_denied',
+  'pending_approval',
+  'approval_denied',
+  'secret_misuse',
+]);
 
 /** Report mode, the one definition: true when `policy` records a refusal for `reason` and lets the request through. */
 export function reported(policy: CompiledPolicy, reason: Reason): boolean {

@@ -78,7 +78,9 @@ async function main(): Promise<void> {
     // (util-linux setpriv: bounding and inheritable sets emptied, no_new_privs).
     const asRoot = request.uid === undefined && process.getuid?.() === 0;
     const command = asRoot ? 'setpriv' : request.command;
-    const args = asRoot ? ['--bounding-set=-all', '--inh-caps=-all', '--no-new-privs', '--', request.command, ...request.args] : [...request.args];
+    const args = asRoot
+      ? ['--bounding-set=-all', '--inh-caps=-all', '--no-new-privs', '--', request.command, ...request.args]
+      : [...request.args];
     try {
       child = spawn(command, args, {
         stdio: 'inherit',

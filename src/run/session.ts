@@ -205,11 +205,15 @@ export async function runSession(options: RunOptions, io: CommandIo): Promise<nu
     const proxyUrl = proxyUrlFor(isolation === 'netns' ? '127.0.0.1' : leash.host, leash.port, credentials);
     // Secret placeholders: the command holds these instead of the secrets (README "Credentials the agent never
     // holds"); they override the variables that hold the real values in leash's own environment.
-    const placeholders = leash.policy ? await agentPlaceholders(leash.policy, options.agent ?? ANONYMOUS_AGENT, options.certs ?? DEFAULT_CERTS_DIR) : {};
+    const placeholders = leash.policy
+      ? await agentPlaceholders(leash.policy, options.agent ?? ANONYMOUS_AGENT, options.certs ?? DEFAULT_CERTS_DIR)
+      : {};
     // A command running as leash's own user can read leash's environment (/proc/PID/environ) and the CA key: the
     // placeholders keep the values out of its environment, not out of its reach. Said once, plainly.
     if (user === undefined && Object.keys(placeholders).length > 0) {
-      io.err("leash: warning: the command runs as leash's own user, so it could read the secrets' values from leash's process and the CA key; run it as another user (--user) to keep them out of its reach");
+      io.err(
+        "leash: warning: the command runs as leash's own user, so it could read the secrets' values from leash's process and the CA key; run it as another user (--user) to keep them out of its reach",
+      );
     }
     const env = childEnvironment({ base: io.env, proxyUrl, caBundle, nodePreload, placeholders });
     if (user !== undefined)

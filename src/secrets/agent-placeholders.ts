@@ -8,11 +8,18 @@ import type { CompiledPolicy } from '../policy/policy.js';
 import { loadCa } from '../tls/ca.js';
 import { placeholderEnvironment } from './environment.js';
 
-export async function agentPlaceholders(policy: CompiledPolicy, agent: string, certsDir: string): Promise<Record<string, string>> {
+export async function agentPlaceholders(
+  policy: CompiledPolicy,
+  agent: string,
+  certsDir: string,
+): Promise<Record<string, string>> {
   if (policy.secrets.size === 0) return {};
   const ca = await loadCa(certsDir);
   if (!ca) {
-    throw new LeashError('LEASH_CA_INVALID', `the policy has secrets, and there is no CA in ${certsDir}/ to derive their placeholders from; give --certs the directory of the leash's CA`);
+    throw new LeashError(
+      'LEASH_CA_INVALID',
+      `the policy has secrets, and there is no CA in ${certsDir}/ to derive their placeholders from; give --certs the directory of the leash's CA`,
+    );
   }
   return placeholderEnvironment(policy, agent, ca.key);
 }

@@ -22,7 +22,11 @@ export class BodyWatch extends Transform {
   #held = Buffer.alloc(0);
 
   /** @param check what the found placeholders mean for this request: undefined lets the body through. */
-  constructor(private readonly check: (found: readonly Found[]) => { readonly secret: string | null; readonly message: string } | undefined) {
+  constructor(
+    private readonly check: (
+      found: readonly Found[],
+    ) => { readonly secret: string | null; readonly message: string } | undefined,
+  ) {
     super();
   }
 

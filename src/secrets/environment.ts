@@ -12,13 +12,20 @@ import type { CompiledSecret } from './spec.js';
 
 /** The variable that carries a secret's placeholder in an agent's environment. */
 export function placeholderVariable(secret: CompiledSecret): string {
-  return secret.source.kind === 'env' ? secret.source.ref : `LEASH_SECRET_${secret.name.toUpperCase().replace(/-/g, '_')}`;
+  return secret.source.kind === 'env'
+    ? secret.source.ref
+    : `LEASH_SECRET_${secret.name.toUpperCase().replace(/-/g, '_')}`;
 }
 
 /** Every secret's placeholder for `agent`, by the variable that carries it. */
-export function placeholderEnvironment(policy: CompiledPolicy, agent: string, caKey: KeyObject): Record<string, string> {
+export function placeholderEnvironment(
+  policy: CompiledPolicy,
+  agent: string,
+  caKey: KeyObject,
+): Record<string, string> {
   const key = placeholderKey(caKey);
   const env: Record<string, string> = {};
-  for (const secret of policy.secrets.values()) env[placeholderVariable(secret)] = placeholderFor(key, agent, secret.name);
+  for (const secret of policy.secrets.values())
+    env[placeholderVariable(secret)] = placeholderFor(key, agent, secret.name);
   return env;
 }

@@ -9,7 +9,6 @@
 
 import type { CompiledSecret } from './spec.js';
 
-
 export type RequestHeaders = Record<string, string | string[] | undefined>;
 
 export interface Injection {
@@ -47,7 +46,10 @@ export function injectSecrets(headers: RequestHeaders, path: string, injections:
       const same = Array.isArray(value) ? value.every((v, i) => v === (replaced as string[])[i]) : value === replaced;
       if (same) continue;
       changed = true;
-      copy[name] = target.kind === 'header' && target.format !== null ? target.format.replace('{}', () => injection.value) : replaced;
+      copy[name] =
+        target.kind === 'header' && target.format !== null
+          ? target.format.replace('{}', () => injection.value)
+          : replaced;
     }
     if (changed) injected.push(injection.secret.name);
     outHeaders = copy;
@@ -63,7 +65,10 @@ function replaceIn(text: string, injection: Injection): string {
   if (basic) {
     const decoded = Buffer.from(basic[2] as string, 'base64').toString('utf8');
     if (carries(decoded, injection)) {
-      const credentials = Buffer.from(decoded.replace(pattern, () => injection.value), 'utf8').toString('base64');
+      const credentials = Buffer.from(
+        decoded.replace(pattern, () => injection.value),
+        'utf8',
+      ).toString('base64');
       return `${basic[1] as string}${credentials}${basic[3] as string}`;
     }
   }
@@ -108,10 +113,14 @@ function decode(text: string): string {
  * wherever the placeholder was, and APIs copy some request headers into their response (Origin into
  * Access-Control-Allow-Origin, X-Request-Id): the agent must get its placeholder back, never the value.
  */
-export function scrubResponseHeaders(headers: Record<string, string | string[] | undefined>, injections: readonly Injection[]): void {
+export function scrubResponseHeaders(
+  headers: Record<string, string | string[] | undefined>,
+  injections: readonly Injection[],
+): void {
   for (const [name, value] of Object.entries(headers)) {
     if (value === undefined) continue;
-    const scrub = (v: string) => injections.reduce((text, i) => (i.value.length > 0 ? text.split(i.value).join(i.placeholder) : text), v);
+    const scrub = (v: string) =>
+      injections.reduce((text, i) => (i.value.length > 0 ? text.split(i.value).join(i.placeholder) : text), v);
     headers[name] = Array.isArray(value) ? value.map(scrub) : scrub(value);
   }
 }

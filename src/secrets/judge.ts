@@ -39,19 +39,32 @@ export function judgeSecrets(view: SecretsView, facts: SecretFacts): SecretJudge
   const usable = new Map<string, CompiledSecret>();
   for (const { placeholder, where } of facts.found) {
     const secret = view.secrets.get(placeholder.secret);
-    const refuse = (why: string): SecretJudgement => ({ ok: false, secret: secret?.name ?? null, message: `${why}; refused as an attempt to send a credential where it does not belong` });
-    if (!secret) return refuse(`a placeholder (in ${where}) names no secret of this policy; it was on its way to ${facts.host}`);
+    const refuse = (why: string): SecretJudgement => ({
+      ok: false,
+      secret: secret?.name ?? null,
+      message: `${why}; refused as an attempt to send a credential where it does not belong`,
+    });
+    if (!secret)
+      return refuse(`a placeholder (in ${where}) names no secret of this policy; it was on its way to ${facts.host}`);
     if (!belongsTo(secret, facts.host)) {
-      return refuse(`the placeholder of secret ${secret.name} (in ${where}) was on its way to ${facts.host}, which is not one of its hosts (${hostList(secret)})`);
+      return refuse(
+        `the placeholder of secret ${secret.name} (in ${where}) was on its way to ${facts.host}, which is not one of its hosts (${hostList(secret)})`,
+      );
     }
     if (facts.transport === 'http') {
-      return refuse(`the placeholder of secret ${secret.name} (in ${where}) was on its way to ${facts.host} over plain HTTP, and leash sends secrets only inside TLS it intercepts (use https://)`);
+      return refuse(
+        `the placeholder of secret ${secret.name} (in ${where}) was on its way to ${facts.host} over plain HTTP, and leash sends secrets only inside TLS it intercepts (use https://)`,
+      );
     }
     if (facts.transport === 'tunnel') {
-      return refuse(`the placeholder of secret ${secret.name} (in ${where}) was sent with a CONNECT request, which goes no further than leash; send it in the requests inside the tunnel`);
+      return refuse(
+        `the placeholder of secret ${secret.name} (in ${where}) was sent with a CONNECT request, which goes no further than leash; send it in the requests inside the tunnel`,
+      );
     }
     if (!view.isOwn(facts.agent, placeholder)) {
-      return refuse(`a placeholder of secret ${secret.name} (in ${where}) that is not agent ${facts.agent}'s (another agent's, or forged) was on its way to ${facts.host}`);
+      return refuse(
+        `a placeholder of secret ${secret.name} (in ${where}) that is not agent ${facts.agent}'s (another agent's, or forged) was on its way to ${facts.host}`,
+      );
     }
     usable.set(secret.name, secret);
   }

@@ -15,7 +15,10 @@ import type { CompiledPolicy } from '../policy/policy.js';
 import { ANONYMOUS_AGENT } from '../policy/rule.js';
 import type { CompiledSecret, SecretHost } from './spec.js';
 
-export function secretsOutsideInterception(policy: CompiledPolicy, secrets: ReadonlyMap<string, CompiledSecret>): PolicyIssue[] {
+export function secretsOutsideInterception(
+  policy: CompiledPolicy,
+  secrets: ReadonlyMap<string, CompiledSecret>,
+): PolicyIssue[] {
   const issues: PolicyIssue[] = [];
   const agents = [...policy.agents.keys(), ANONYMOUS_AGENT];
   for (const secret of secrets.values()) {
@@ -39,7 +42,11 @@ interface Spliced {
   readonly why: string;
 }
 
-function firstSplicedTunnel(policy: CompiledPolicy, secretHost: SecretHost, agents: readonly string[]): Spliced | undefined {
+function firstSplicedTunnel(
+  policy: CompiledPolicy,
+  secretHost: SecretHost,
+  agents: readonly string[],
+): Spliced | undefined {
   for (const host of hostsToTry(policy, secretHost)) {
     for (const port of portsToTry(policy, host)) {
       for (const agent of agents) {
@@ -81,10 +88,12 @@ function portsToTry(policy: CompiledPolicy, host: string): number[] {
   for (const rule of policy.rules) {
     if (!hostMatches(rule.pattern, normalized.host, normalized.kind)) continue;
     if (rule.ports !== 'any') for (const port of rule.ports) ports.add(port);
-    else for (let port = 1; port <= 65535; port++) if (!tls.has(port)) {
-      ports.add(port);
-      break;
-    }
+    else
+      for (let port = 1; port <= 65535; port++)
+        if (!tls.has(port)) {
+          ports.add(port);
+          break;
+        }
   }
   return [...ports].sort((a, b) => a - b);
 }

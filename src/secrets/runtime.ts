@@ -41,7 +41,11 @@ export class SecretsRuntime {
    * What to put in for the secrets a request may carry (judge.ts said so), or the first secret whose value could
    * not be read (then the request is refused: forwarding a placeholder would only look like a broken key).
    */
-  injections(caKey: KeyObject, agent: string, judged: Extract<SecretJudgement, { ok: true }>): { ok: true; injections: Injection[] } | { ok: false; secret: string } {
+  injections(
+    caKey: KeyObject,
+    agent: string,
+    judged: Extract<SecretJudgement, { ok: true }>,
+  ): { ok: true; injections: Injection[] } | { ok: false; secret: string } {
     const key = this.#key(caKey);
     const injections: Injection[] = [];
     for (const secret of judged.secrets) {

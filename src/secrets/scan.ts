@@ -24,10 +24,7 @@ const BASE64_RUN = /[A-Za-z0-9+/_-]{56,}={0,2}/g;
 //    the runs are decoded.
 // Text with none of these cannot decode to a placeholder by the decodings scan.ts knows.
 const ESCAPE = String.raw`(?:%[0-9a-f]{2}|\\u[0-9a-f]{4}|&#(?:x[0-9a-f]{1,6}|\d{1,7});?)`;
-const SPELLED_PREFIX = new RegExp(
-  [...'leash-ph-'].map((c) => `(?:${c === '-' ? '\\-' : c}|${ESCAPE})`).join(''),
-  'i',
-);
+const SPELLED_PREFIX = new RegExp([...'leash-ph-'].map((c) => `(?:${c === '-' ? '\\-' : c}|${ESCAPE})`).join(''), 'i');
 const NESTED_ESCAPE = /%25|%5c|%26|\\u00(?:25|5c|26)|&#(?:37|92|38|x25|x5c|x26);?|&(?:amp|percnt|bsol);/i;
 const BASE64_SIGNATURES: readonly string[] = base64Signatures();
 
@@ -99,7 +96,8 @@ export function findInHeaders(rawHeaders: readonly string[]): Found[] {
     const name = rawHeaders[i] as string;
     // A header whose name is itself a placeholder is not named in the message (messages go to the audit log).
     const where = findPlaceholders(name).length > 0 ? 'a header name' : `header ${name.slice(0, 64)}`;
-    for (const placeholder of findPlaceholders(`${name}: ${rawHeaders[i + 1] as string}`)) out.push({ placeholder, where });
+    for (const placeholder of findPlaceholders(`${name}: ${rawHeaders[i + 1] as string}`))
+      out.push({ placeholder, where });
   }
   return out;
 }

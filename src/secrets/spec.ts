@@ -44,7 +44,15 @@ interface RawSecret {
 // Headers that frame the message or talk to the proxy: a secret placed there would change what the request is, or
 // never reach the origin (RFC 9110 §7.6.1, RFC 9112 §6).
 const FRAMING_HEADERS: ReadonlySet<string> = new Set([
-  'host', 'content-length', 'transfer-encoding', 'connection', 'keep-alive', 'te', 'trailer', 'upgrade', 'expect',
+  'host',
+  'content-length',
+  'transfer-encoding',
+  'connection',
+  'keep-alive',
+  'te',
+  'trailer',
+  'upgrade',
+  'expect',
 ]);
 
 export function collectSecrets(files: readonly ParsedYaml[], issues: PolicyIssue[]): Map<string, CompiledSecret> {
@@ -55,7 +63,12 @@ export function collectSecrets(files: readonly ParsedYaml[], issues: PolicyIssue
       const before = issues.length;
       const at = (path: (string | number)[]) => ['secrets', name, ...path];
       const fail = (path: (string | number)[], message: string) =>
-        issues.push({ severity: 'error', location: file.locate(at(path), path.length ? 'value' : 'key'), field: fieldName(at(path)), message });
+        issues.push({
+          severity: 'error',
+          location: file.locate(at(path), path.length ? 'value' : 'key'),
+          field: fieldName(at(path)),
+          message,
+        });
       const location = file.locate(['secrets', name], 'key');
       const first = secrets.get(name);
       if (first) {
@@ -68,10 +81,16 @@ export function collectSecrets(files: readonly ParsedYaml[], issues: PolicyIssue
         if (!compiled.ok) return fail(['hosts', i], compiled.message);
         const pattern = compiled.pattern;
         if (pattern.kind === 'any' || pattern.kind === 'cidr') {
-          return fail(['hosts', i], `"${text}" is a whole range of hosts; a secret belongs to the hosts of one service: name them`);
+          return fail(
+            ['hosts', i],
+            `"${text}" is a whole range of hosts; a secret belongs to the hosts of one service: name them`,
+          );
         }
         if (pattern.kind === 'wildcard' && pattern.publicSuffix) {
-          return fail(['hosts', i], `"${text}" covers a whole public suffix, whose subdomains belong to different owners; name the service's hosts`);
+          return fail(
+            ['hosts', i],
+            `"${text}" covers a whole public suffix, whose subdomains belong to different owners; name the service's hosts`,
+          );
         }
         hosts.push({ pattern, location: file.locate(at(['hosts', i])) });
       });
@@ -79,7 +98,10 @@ export function collectSecrets(files: readonly ParsedYaml[], issues: PolicyIssue
         fail(['query'], 'a secret goes in one place: a header or a query parameter, not both');
       }
       if (spec.format !== undefined && spec.header === undefined) {
-        fail(['format'], 'says what leash writes into a header; name that header with header: (e.g. header: Authorization)');
+        fail(
+          ['format'],
+          'says what leash writes into a header; name that header with header: (e.g. header: Authorization)',
+        );
       }
       const header = spec.header?.toLowerCase();
       if (header !== undefined && (FRAMING_HEADERS.has(header) || header.startsWith('proxy-'))) {
@@ -95,7 +117,13 @@ export function collectSecrets(files: readonly ParsedYaml[], issues: PolicyIssue
       const kind = spec.value.startsWith('env:') ? ('env' as const) : ('file' as const);
       secrets.set(
         name,
-        Object.freeze({ name, source: { kind, ref: spec.value.slice(spec.value.indexOf(':') + 1) }, hosts: Object.freeze(hosts), target, location }),
+        Object.freeze({
+          name,
+          source: { kind, ref: spec.value.slice(spec.value.indexOf(':') + 1) },
+          hosts: Object.freeze(hosts),
+          target,
+          location,
+        }),
       );
     }
   }

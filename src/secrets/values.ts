@@ -31,12 +31,20 @@ export function readSecretValues(policy: CompiledPolicy, env: NodeJS.ProcessEnv 
       try {
         value = readFileSync(ref, 'utf8').trim();
       } catch (err) {
-        problems.push(`secret ${secret.name}: cannot read ${from} (${(err as NodeJS.ErrnoException).code ?? 'error'}); requests carrying its placeholder are refused`);
+        problems.push(
+          `secret ${secret.name}: cannot read ${from} (${(err as NodeJS.ErrnoException).code ?? 'error'}); requests carrying its placeholder are refused`,
+        );
         continue;
       }
     }
-    if (!value) problems.push(`secret ${secret.name}: ${from} is ${kind === 'env' ? 'not set' : 'empty'}; requests carrying its placeholder are refused`);
-    else if (!FIELD_VALUE.test(value)) problems.push(`secret ${secret.name}: the value in ${from} holds a line break, a control character or a character outside printable ASCII, which cannot go into a request header as it is; requests carrying its placeholder are refused`);
+    if (!value)
+      problems.push(
+        `secret ${secret.name}: ${from} is ${kind === 'env' ? 'not set' : 'empty'}; requests carrying its placeholder are refused`,
+      );
+    else if (!FIELD_VALUE.test(value))
+      problems.push(
+        `secret ${secret.name}: the value in ${from} holds a line break, a control character or a character outside printable ASCII, which cannot go into a request header as it is; requests carrying its placeholder are refused`,
+      );
     else values.set(secret.name, value);
   }
   return { values, problems };

@@ -49,10 +49,19 @@ export async function openSharedStores(url: string, options: SharedStoreOptions)
   const parsed = parseStoreUrl(url);
   const timeoutMs = options.timeout === undefined ? DEFAULT_STORE_TIMEOUT_MS : parseDuration(options.timeout);
   if (timeoutMs === undefined || timeoutMs < 1 || timeoutMs > 60_000) {
-    throw new LeashError('LEASH_USAGE', `--store-timeout needs a duration from 1ms to 60s, like 250ms, got "${String(options.timeout).slice(0, 40)}"`);
+    throw new LeashError(
+      'LEASH_USAGE',
+      `--store-timeout needs a duration from 1ms to 60s, like 250ms, got "${String(options.timeout).slice(0, 40)}"`,
+    );
   }
-  const connection = new RedisConnection(parsed, { timeoutMs, log: options.log, ...(options.observe ? { observe: options.observe } : {}) });
-  options.log(`leash: shared state in ${parsed.display} (rate limits, upload budgets, grants, lockdown, scope accesses, approvals); ${timeoutMs} ms per operation`);
+  const connection = new RedisConnection(parsed, {
+    timeoutMs,
+    log: options.log,
+    ...(options.observe ? { observe: options.observe } : {}),
+  });
+  options.log(
+    `leash: shared state in ${parsed.display} (rate limits, upload budgets, grants, lockdown, scope accesses, approvals); ${timeoutMs} ms per operation`,
+  );
   connection.start();
   await connection.ready(options.connectWaitMs ?? 2_000);
   return {

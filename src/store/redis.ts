@@ -84,7 +84,8 @@ export class RedisConnection {
         ...(url.tls ? { tls: true as const, servername: url.host } : {}),
         connectTimeout: Math.max(1_000, this.timeoutMs),
         // Never give up: a replica whose Redis comes back must serve again without a restart.
-        reconnectStrategy: (retries: number) => Math.min(50 * 2 ** Math.min(retries, 10), MAX_RECONNECT_DELAY_MS) + Math.floor(Math.random() * 100),
+        reconnectStrategy: (retries: number) =>
+          Math.min(50 * 2 ** Math.min(retries, 10), MAX_RECONNECT_DELAY_MS) + Math.floor(Math.random() * 100),
       },
       username: url.username,
       password: url.password,
@@ -119,7 +120,10 @@ export class RedisConnection {
     const started = performance.now();
     let ok = false;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new StoreUnavailableError(`store ${this.display} did not answer within ${this.timeoutMs} ms`)), this.timeoutMs);
+      timer = setTimeout(
+        () => reject(new StoreUnavailableError(`store ${this.display} did not answer within ${this.timeoutMs} ms`)),
+        this.timeoutMs,
+      );
     });
     try {
       const reply = await Promise.race([this.send(script, keys, args), timeout]);
@@ -127,7 +131,12 @@ export class RedisConnection {
       ok = true;
       return reply;
     } catch (err) {
-      const unavailable = err instanceof StoreUnavailableError ? err : new StoreUnavailableError(`store ${this.display} unavailable: ${this.scrub((err as Error).message)}`, { cause: err });
+      const unavailable =
+        err instanceof StoreUnavailableError
+          ? err
+          : new StoreUnavailableError(`store ${this.display} unavailable: ${this.scrub((err as Error).message)}`, {
+              cause: err,
+            });
       this.markDown(unavailable.message.replace(/^store \S+ (unavailable: )?/, ''));
       throw unavailable;
     } finally {
@@ -143,7 +152,13 @@ export class RedisConnection {
     if (!this.client.isOpen) return;
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), this.timeoutMs)));
-    const outcome = await Promise.race([this.client.close().then(() => 'closed' as const, () => 'failed' as const), late]);
+    const outcome = await Promise.race([
+      this.client.close().then(
+        () => 'closed' as const,
+        () => 'failed' as const,
+      ),
+      late,
+    ]);
     clearTimeout(timer);
     // A Redis that answers nothing must not hold up leash's shutdown.
     if (outcome !== 'closed' && this.client.isOpen) this.client.destroy();
@@ -163,7 +178,9 @@ export class RedisConnection {
   private markDown(cause: string): void {
     if (this.closed || this.down === true) return;
     this.down = true;
-    this.log(`leash: store ${this.display} unavailable (${this.scrub(cause)}): requests that need it are refused (store_unavailable) until it is back`);
+    this.log(
+      `leash: store ${this.display} unavailable (${this.scrub(cause)}): requests that need it are refused (store_unavailable) until it is back`,
+    );
   }
 
   private markUp(): void {

@@ -20,7 +20,10 @@ export interface StoreUrl {
 export function parseStoreUrl(text: string): StoreUrl {
   // Never echo the text itself: it may carry a password. Say what is wrong about its shape only.
   const fail = (what: string): never => {
-    throw new LeashError('LEASH_USAGE', `--store needs redis://[USER:PASSWORD@]HOST:PORT[/DB] or rediss://... for TLS: ${what}`);
+    throw new LeashError(
+      'LEASH_USAGE',
+      `--store needs redis://[USER:PASSWORD@]HOST:PORT[/DB] or rediss://... for TLS: ${what}`,
+    );
   };
   let url: URL;
   try {
@@ -28,7 +31,8 @@ export function parseStoreUrl(text: string): StoreUrl {
   } catch {
     return fail('not a URL');
   }
-  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') fail(`the scheme must be redis or rediss, not ${JSON.stringify(url.protocol.slice(0, -1).slice(0, 20))}`);
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:')
+    fail(`the scheme must be redis or rediss, not ${JSON.stringify(url.protocol.slice(0, -1).slice(0, 20))}`);
   if (url.hostname === '') fail('the host is missing');
   if (url.search !== '' || url.hash !== '') fail('query strings and fragments are not supported');
   const dbText = url.pathname.replace(/^\//, '');

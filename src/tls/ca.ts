@@ -33,10 +33,16 @@ export function caPaths(dir: string): { certPath: string; keyPath: string } {
 }
 
 /** Creates a new CA in `dir`; refuses to replace an existing one unless `force`. */
-export async function createCa(dir: string, options: { force?: boolean; now?: Date } = {}): Promise<{ certPath: string; keyPath: string }> {
+export async function createCa(
+  dir: string,
+  options: { force?: boolean; now?: Date } = {},
+): Promise<{ certPath: string; keyPath: string }> {
   const { certPath, keyPath } = caPaths(dir);
   if (!options.force && ((await exists(certPath)) || (await exists(keyPath)))) {
-    throw new LeashError('LEASH_CA_EXISTS', `a CA already exists in ${dir} (${CA_CERT_FILE}, ${CA_KEY_FILE}); agents trust it, so replacing it breaks them: pass --force to replace it anyway`);
+    throw new LeashError(
+      'LEASH_CA_EXISTS',
+      `a CA already exists in ${dir} (${CA_CERT_FILE}, ${CA_KEY_FILE}); agents trust it, so replacing it breaks them: pass --force to replace it anyway`,
+    );
   }
   const now = options.now ?? new Date();
   const { privateKey, publicKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -78,7 +84,10 @@ export async function loadCa(dir: string, options: { now?: Date } = {}): Promise
   try {
     const info = await stat(keyPath);
     if ((info.mode & 0o077) !== 0) {
-      throw new LeashError('LEASH_CA_INVALID', `${keyPath} is readable by group or others (mode ${(info.mode & 0o777).toString(8)}); run: chmod 600 ${keyPath}`);
+      throw new LeashError(
+        'LEASH_CA_INVALID',
+        `${keyPath} is readable by group or others (mode ${(info.mode & 0o777).toString(8)}); run: chmod 600 ${keyPath}`,
+      );
     }
     const certPem = await readFile(certPath, 'utf8');
     const key = crypto.createPrivateKey(await readFile(keyPath, 'utf8'));
@@ -89,7 +98,10 @@ export async function loadCa(dir: string, options: { now?: Date } = {}): Promise
     throw new LeashError('LEASH_CA_INVALID', `cannot load the CA in ${dir}: ${(err as Error).message}`, { cause: err });
   }
   if (!x509.checkPrivateKey(ca.key)) {
-    throw new LeashError('LEASH_CA_KEY_MISMATCH', `${keyPath} does not belong to ${certPath}: restore the key made with it, or run \`${initCommand(dir)}\` to make a new CA (agents must trust it again)`);
+    throw new LeashError(
+      'LEASH_CA_KEY_MISMATCH',
+      `${keyPath} does not belong to ${certPath}: restore the key made with it, or run \`${initCommand(dir)}\` to make a new CA (agents must trust it again)`,
+    );
   }
   checkValidity(ca.cert, certPath, dir, options.now ?? new Date());
   return ca;
@@ -99,10 +111,16 @@ export async function loadCa(dir: string, options: { now?: Date } = {}): Promise
 function checkValidity(cert: forge.pki.Certificate, certPath: string, dir: string, now: Date): void {
   const { notBefore, notAfter } = cert.validity;
   if (now.getTime() > notAfter.getTime()) {
-    throw new LeashError('LEASH_CA_EXPIRED', `the CA certificate ${certPath} expired on ${formatDate(notAfter)}; run \`${initCommand(dir)}\` to make a new one (agents must trust it again)`);
+    throw new LeashError(
+      'LEASH_CA_EXPIRED',
+      `the CA certificate ${certPath} expired on ${formatDate(notAfter)}; run \`${initCommand(dir)}\` to make a new one (agents must trust it again)`,
+    );
   }
   if (now.getTime() < notBefore.getTime()) {
-    throw new LeashError('LEASH_CA_EXPIRED', `the CA certificate ${certPath} is not valid yet: valid from ${formatDate(notBefore)}, and this machine's clock says ${formatDate(now)}: is the clock right?`);
+    throw new LeashError(
+      'LEASH_CA_EXPIRED',
+      `the CA certificate ${certPath} is not valid yet: valid from ${formatDate(notBefore)}, and this machine's clock says ${formatDate(now)}: is the clock right?`,
+    );
   }
 }
 
@@ -116,7 +134,11 @@ export function caExpiryWarning(ca: CertificateAuthority, dir: string, now: Date
 }
 
 /** Loads the CA, creating it on first use; `log` says where a new one was written. Never replaces a refused one. */
-export async function ensureCa(dir: string, log: (line: string) => void, options: { now?: Date } = {}): Promise<CertificateAuthority> {
+export async function ensureCa(
+  dir: string,
+  log: (line: string) => void,
+  options: { now?: Date } = {},
+): Promise<CertificateAuthority> {
   const existing = await loadCa(dir, options);
   if (existing) return existing;
   let paths: { certPath: string; keyPath: string };
@@ -132,10 +154,16 @@ export async function ensureCa(dir: string, log: (line: string) => void, options
       const theirs = await loadCa(dir, options).catch(() => undefined);
       if (theirs) return theirs;
     }
-    throw new LeashError('LEASH_CA_INVALID', `another process started creating a CA in ${dir} and did not finish it within 3 s; remove the partial files and run leash ca init --certs ${dir}`, { cause: err });
+    throw new LeashError(
+      'LEASH_CA_INVALID',
+      `another process started creating a CA in ${dir} and did not finish it within 3 s; remove the partial files and run leash ca init --certs ${dir}`,
+      { cause: err },
+    );
   }
   const { certPath, keyPath } = paths;
-  log(`leash: created a CA for TLS interception: certificate ${certPath}, key ${keyPath} (mode 0600); make agents trust it: leash ca trust --certs ${dir}`);
+  log(
+    `leash: created a CA for TLS interception: certificate ${certPath}, key ${keyPath} (mode 0600); make agents trust it: leash ca trust --certs ${dir}`,
+  );
   const created = await loadCa(dir, options);
   if (!created) throw new LeashError('LEASH_CA_INVALID', `the CA just written to ${dir} cannot be read back`);
   return created;
@@ -157,7 +185,8 @@ export function signWith(cert: forge.pki.Certificate, key: crypto.KeyObject): vo
   cert.signatureOid = forge.pki.oids.sha256WithRSAEncryption as string;
   (cert as unknown as { siginfo: { algorithmOid: string } }).siginfo.algorithmOid = cert.signatureOid;
   // getTBSCertificate exists in forge but is missing from its type definitions.
-  const getTbs = (forge.pki as unknown as { getTBSCertificate(c: forge.pki.Certificate): forge.asn1.Asn1 }).getTBSCertificate;
+  const getTbs = (forge.pki as unknown as { getTBSCertificate(c: forge.pki.Certificate): forge.asn1.Asn1 })
+    .getTBSCertificate;
   const tbs = forge.asn1.toDer(getTbs(cert)).getBytes();
   cert.signature = crypto.sign('sha256', Buffer.from(tbs, 'binary'), key).toString('binary');
 }

@@ -159,7 +159,13 @@ function parseAlpn(data: Reader): string[] {
   const list = data.vector(2, 2, 2 ** 16 - 1, 'ALPN protocol list');
   data.end();
   const protocols: string[] = [];
-  while (list.remaining > 0) protocols.push(list.vector(1, 1, 2 ** 8 - 1, 'ALPN protocol').rest().toString('latin1'));
+  while (list.remaining > 0)
+    protocols.push(
+      list
+        .vector(1, 1, 2 ** 8 - 1, 'ALPN protocol')
+        .rest()
+        .toString('latin1'),
+    );
   return protocols;
 }
 
@@ -218,5 +224,8 @@ function hex(value: number, digits: number): string {
 }
 
 function printablePrefix(buffered: Buffer): string {
-  return buffered.subarray(0, 16).toString('latin1').replace(/[^\x20-\x7e]/g, '.');
+  return buffered
+    .subarray(0, 16)
+    .toString('latin1')
+    .replace(/[^\x20-\x7e]/g, '.');
 }

@@ -38,9 +38,14 @@ export class LeafMinter {
   }
 
   /** Generates the leaf key pair off the event loop (RSA key generation takes 50-300 ms). */
-  static async create(ca: CertificateAuthority, options: { maxHosts?: number; now?: () => number } = {}): Promise<LeafMinter> {
+  static async create(
+    ca: CertificateAuthority,
+    options: { maxHosts?: number; now?: () => number } = {},
+  ): Promise<LeafMinter> {
     const keyPair = await new Promise<crypto.KeyPairKeyObjectResult>((resolve, reject) =>
-      crypto.generateKeyPair('rsa', { modulusLength: 2048 }, (err, publicKey, privateKey) => (err ? reject(err) : resolve({ publicKey, privateKey }))),
+      crypto.generateKeyPair('rsa', { modulusLength: 2048 }, (err, publicKey, privateKey) =>
+        err ? reject(err) : resolve({ publicKey, privateKey }),
+      ),
     );
     return new LeafMinter(ca, { ...options, keyPair });
   }

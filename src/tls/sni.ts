@@ -12,10 +12,18 @@ export interface SniProblem {
 
 export function sniProblem(sni: string | undefined, host: string, hostKind: HostKind): SniProblem | undefined {
   if (sni === undefined) {
-    if (hostKind === 'name') return { reason: 'sni_missing', message: `the TLS ClientHello for ${host} names no server (SNI); leash cannot confirm the destination` };
+    if (hostKind === 'name')
+      return {
+        reason: 'sni_missing',
+        message: `the TLS ClientHello for ${host} names no server (SNI); leash cannot confirm the destination`,
+      };
     return undefined;
   }
   const normalized = normalizeHost(sni);
-  if (!normalized.ok || normalized.host !== host) return { reason: 'sni_mismatch', message: `the TLS ClientHello asks for ${sni}, but the tunnel was opened to ${host}` };
+  if (!normalized.ok || normalized.host !== host)
+    return {
+      reason: 'sni_mismatch',
+      message: `the TLS ClientHello asks for ${sni}, but the tunnel was opened to ${host}`,
+    };
   return undefined;
 }

@@ -9,7 +9,12 @@ import { sniProblem } from './sni.js';
 
 export type Termination =
   | { readonly ok: true; readonly secure: tls.TLSSocket; readonly sni: string | undefined }
-  | { readonly ok: false; readonly reason: 'not_tls' | 'hello_timeout' | 'sni_missing' | 'sni_mismatch'; readonly message: string; readonly sni?: string };
+  | {
+      readonly ok: false;
+      readonly reason: 'not_tls' | 'hello_timeout' | 'sni_missing' | 'sni_mismatch';
+      readonly message: string;
+      readonly sni?: string;
+    };
 
 export interface TerminateOptions {
   readonly host: string;
@@ -22,17 +27,36 @@ export interface TerminateOptions {
  * Terminates `client`'s TLS. `secure` is handed out at once (so the caller can destroy it if the tunnel is cut
  * mid-handshake); the promise settles once the handshake succeeded and the SNI matched, or failed.
  */
-export function terminateTls(client: Socket, options: TerminateOptions): { secure: tls.TLSSocket; done: Promise<Termination> } {
-  const secure = new tls.TLSSocket(client, { isServer: true, secureContext: options.secureContext, ALPNProtocols: ['http/1.1'] });
+export function terminateTls(
+  client: Socket,
+  options: TerminateOptions,
+): { secure: tls.TLSSocket; done: Promise<Termination> } {
+  const secure = new tls.TLSSocket(client, {
+    isServer: true,
+    secureContext: options.secureContext,
+    ALPNProtocols: ['http/1.1'],
+  });
   const done = new Promise<Termination>((resolve) => {
-    const timer = setTimeout(() => resolve({ ok: false, reason: 'hello_timeout', message: `no TLS handshake for ${options.host} within ${options.handshakeTimeoutMs} ms` }), options.handshakeTimeoutMs);
+    const timer = setTimeout(
+      () =>
+        resolve({
+          ok: false,
+          reason: 'hello_timeout',
+          message: `no TLS handshake for ${options.host} within ${options.handshakeTimeoutMs} ms`,
+        }),
+      options.handshakeTimeoutMs,
+    );
     let established = false;
     // Stays attached: an error after the handshake is the caller's to handle (it adds its own listener), but one
     // arriving before the caller has attached must not go unhandled and take the process down.
     secure.on('error', (err: NodeJS.ErrnoException) => {
       if (established) return;
       clearTimeout(timer);
-      resolve({ ok: false, reason: 'not_tls', message: `TLS handshake with the client failed: ${err.code ?? err.message}` });
+      resolve({
+        ok: false,
+        reason: 'not_tls',
+        message: `TLS handshake with the client failed: ${err.code ?? err.message}`,
+      });
     });
     secure.once('secure', () => {
       clearTimeout(timer);

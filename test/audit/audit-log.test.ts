@@ -14,7 +14,8 @@ let leash: TestLeash;
 beforeAll(async () => {
   origin = await startHttpOrigin();
   process.env.LEASH_TEST_AUDIT_TOKEN = SECRETS.proxyPassword;
-  leash = await startLeash(policy(`
+  leash = await startLeash(
+    policy(`
 agents:
   agent: { token: env:LEASH_TEST_AUDIT_TOKEN }
 settings:
@@ -22,7 +23,8 @@ settings:
   network: { allowCidrs: ["127.0.0.0/8"] }
 rules:
   - { name: origin, domain: origin.test, ports: "*", effect: allow }
-`));
+`),
+  );
 });
 
 afterAll(async () => {
@@ -45,9 +47,17 @@ describe('no secret reaches the audit log', () => {
     await curl({
       url: `http://origin.test:${origin.port}/v1/${SECRETS.openai}/x?access_token=${SECRETS.queryToken}&q=ok`,
       proxy: proxyWithCreds,
-      headers: { Authorization: `Bearer ${SECRETS.bearer}`, Cookie: SECRETS.cookie, 'User-Agent': `agent/1.0 (key ${SECRETS.github})` },
+      headers: {
+        Authorization: `Bearer ${SECRETS.bearer}`,
+        Cookie: SECRETS.cookie,
+        'User-Agent': `agent/1.0 (key ${SECRETS.github})`,
+      },
     });
-    await curl({ url: `http://denied.test/?api_key=${SECRETS.queryToken}`, proxy: leash.url, headers: { Authorization: `Bearer ${SECRETS.bearer}` } });
+    await curl({
+      url: `http://denied.test/?api_key=${SECRETS.queryToken}`,
+      proxy: leash.url,
+      headers: { Authorization: `Bearer ${SECRETS.bearer}` },
+    });
     await curl({ url: `https://denied.test/`, proxy: proxyWithCreds });
     await leash.records();
     const text = await readFile(leash.auditFile, 'utf8');
@@ -75,16 +85,21 @@ describe('nothing is lost', () => {
     const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
     const N = 300;
     const statuses = await Promise.all(
-      Array.from({ length: N }, (_, i) =>
-        new Promise<number>((resolve, reject) => {
-          const target = i % 3 === 0 ? `http://denied.test/${i}` : `http://origin.test:${origin.port}/load/${i}`;
-          const req = http.request({ host: '127.0.0.1', port: leash.port, method: 'GET', path: target, agent, headers: { host: 'x' } }, (res) => {
-            res.resume();
-            res.on('end', () => resolve(res.statusCode ?? 0));
-          });
-          req.on('error', reject);
-          req.end();
-        }),
+      Array.from(
+        { length: N },
+        (_, i) =>
+          new Promise<number>((resolve, reject) => {
+            const target = i % 3 === 0 ? `http://denied.test/${i}` : `http://origin.test:${origin.port}/load/${i}`;
+            const req = http.request(
+              { host: '127.0.0.1', port: leash.port, method: 'GET', path: target, agent, headers: { host: 'x' } },
+              (res) => {
+                res.resume();
+                res.on('end', () => resolve(res.statusCode ?? 0));
+              },
+            );
+            req.on('error', reject);
+            req.end();
+          }),
       ),
     );
     agent.destroy();

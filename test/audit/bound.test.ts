@@ -17,7 +17,11 @@ describe('boundRecord', () => {
       'x'.repeat(MAX_FIELD_CHARS + 1),
       `${'x'.repeat(MAX_FIELD_CHARS)}…[truncated from ${MAX_FIELD_CHARS + 1} chars]`,
     ],
-    ['a megabyte path', `/${'a'.repeat(1 << 20)}`, `/${'a'.repeat(MAX_FIELD_CHARS - 1)}…[truncated from ${(1 << 20) + 1} chars]`],
+    [
+      'a megabyte path',
+      `/${'a'.repeat(1 << 20)}`,
+      `/${'a'.repeat(MAX_FIELD_CHARS - 1)}…[truncated from ${(1 << 20) + 1} chars]`,
+    ],
     [
       'never inside a surrogate pair',
       `${'x'.repeat(MAX_FIELD_CHARS - 1)}😀😀`,

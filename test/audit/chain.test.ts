@@ -2,14 +2,27 @@
 // first names GENESIS, and the verifier points at the first edited, deleted, reordered, duplicated or torn record.
 
 import { describe, expect, it } from 'vitest';
-import { AUDIT_FORMAT_VERSION, chainLine, EMPTY_CHAIN, escapeLineBreaks, GENESIS, hashLine, resumeChain, type ChainHead } from '../../src/audit/chain.js';
+import {
+  AUDIT_FORMAT_VERSION,
+  chainLine,
+  EMPTY_CHAIN,
+  escapeLineBreaks,
+  GENESIS,
+  hashLine,
+  resumeChain,
+  type ChainHead,
+} from '../../src/audit/chain.js';
 import { ChainVerifier, type VerifyProblem } from '../../src/audit/verify.js';
 
 function chainOf(count: number, start: ChainHead = EMPTY_CHAIN): { lines: string[]; head: ChainHead } {
   const lines: string[] = [];
   let head = start;
   for (let i = 0; i < count; i++) {
-    const next = chainLine(head, { id: `r${i + 1}`, event: 'request', effect: i % 2 ? 'deny' : 'allow', bytesOut: i }, `2026-11-22T00:00:${String(i).padStart(2, '0')}.000Z`);
+    const next = chainLine(
+      head,
+      { id: `r${i + 1}`, event: 'request', effect: i % 2 ? 'deny' : 'allow', bytesOut: i },
+      `2026-11-22T00:00:${String(i).padStart(2, '0')}.000Z`,
+    );
     lines.push(next.line);
     head = next.head;
   }
@@ -20,7 +33,13 @@ function verify(files: Record<string, string[]>, terminatedLast = true) {
   const verifier = new ChainVerifier();
   const names = Object.keys(files);
   for (const [f, lines] of Object.entries(files)) {
-    lines.forEach((line, i) => verifier.add(Buffer.from(line), { file: f, line: i + 1 }, terminatedLast || f !== names.at(-1) || i < lines.length - 1));
+    lines.forEach((line, i) =>
+      verifier.add(
+        Buffer.from(line),
+        { file: f, line: i + 1 },
+        terminatedLast || f !== names.at(-1) || i < lines.length - 1,
+      ),
+    );
   }
   return verifier.finish();
 }
@@ -59,7 +78,9 @@ describe('escapeLineBreaks: one record is one line to every reader', () => {
 describe('chainLine', () => {
   it('writes v, time and seq first, the record, then prev; the first record names GENESIS', () => {
     const { line, head } = chainLine(EMPTY_CHAIN, { id: 'a', event: 'request' }, '2026-11-22T00:00:00.000Z');
-    expect(line).toBe(`{"v":${AUDIT_FORMAT_VERSION},"time":"2026-11-22T00:00:00.000Z","seq":1,"id":"a","event":"request","prev":"${GENESIS}"}`);
+    expect(line).toBe(
+      `{"v":${AUDIT_FORMAT_VERSION},"time":"2026-11-22T00:00:00.000Z","seq":1,"id":"a","event":"request","prev":"${GENESIS}"}`,
+    );
     expect(head).toEqual({ seq: 1, hash: hashLine(line) });
     expect(GENESIS).toMatch(/^0{64}$/);
   });
@@ -81,7 +102,11 @@ describe('chainLine', () => {
   });
 
   it.each<[name: string, line: string, expected: ChainHead | undefined]>([
-    ['a chained record resumes after it', chainOf(1).lines[0] as string, { seq: 1, hash: hashLine(chainOf(1).lines[0] as string) }],
+    [
+      'a chained record resumes after it',
+      chainOf(1).lines[0] as string,
+      { seq: 1, hash: hashLine(chainOf(1).lines[0] as string) },
+    ],
     ['a v1 record starts a new chain', '{"v":1,"time":"t","id":"a"}', undefined],
     ['not JSON', '{"v":2,"seq":', undefined],
     ['a malformed prev', '{"v":2,"seq":4,"prev":"abc"}', undefined],
@@ -95,19 +120,75 @@ describe('ChainVerifier', () => {
   const L = (i: number) => lines[i - 1] as string; // 1-based, like line numbers
   const edited = L(4).replace('"bytesOut":3', '"bytesOut":9999');
 
-  it.each<[name: string, files: Record<string, string[]>, problem: VerifyProblem | undefined, at: string | undefined, message: RegExp | undefined]>([
+  it.each<
+    [
+      name: string,
+      files: Record<string, string[]>,
+      problem: VerifyProblem | undefined,
+      at: string | undefined,
+      message: RegExp | undefined,
+    ]
+  >([
     ['an intact log', { 'a.log': lines }, undefined, undefined, undefined],
-    ['an intact log split across rotated files', { 'a.log.1': lines.slice(0, 4), 'a.log': lines.slice(4) }, undefined, undefined, undefined],
-    ['an edited record: the next link breaks, naming it', { 'a.log': [L(1), L(2), L(3), edited, L(5), L(6)] }, 'broken_link', 'a.log:5', /prev is not the hash of the record before it \(a\.log:4, seq 4\)/],
-    ['a deleted record: a gap', { 'a.log': [L(1), L(2), L(3), L(5), L(6)] }, 'gap', 'a.log:4', /seq jumps from 3 \(a\.log:3\) to 5: 1 record missing/],
+    [
+      'an intact log split across rotated files',
+      { 'a.log.1': lines.slice(0, 4), 'a.log': lines.slice(4) },
+      undefined,
+      undefined,
+      undefined,
+    ],
+    [
+      'an edited record: the next link breaks, naming it',
+      { 'a.log': [L(1), L(2), L(3), edited, L(5), L(6)] },
+      'broken_link',
+      'a.log:5',
+      /prev is not the hash of the record before it \(a\.log:4, seq 4\)/,
+    ],
+    [
+      'a deleted record: a gap',
+      { 'a.log': [L(1), L(2), L(3), L(5), L(6)] },
+      'gap',
+      'a.log:4',
+      /seq jumps from 3 \(a\.log:3\) to 5: 1 record missing/,
+    ],
     ['three deleted records', { 'a.log': [L(1), L(2), L(6), L(7)] }, 'gap', 'a.log:3', /3 records missing/],
-    ['the last record deleted before more follow in the next file', { 'a.log.1': [L(1), L(2), L(3)], 'a.log': [L(5), L(6)] }, 'gap', 'a.log:1', /seq jumps from 3 \(a\.log\.1:3\) to 5/],
-    ['two records swapped', { 'a.log': [L(1), L(2), L(4), L(3), L(5)] }, 'reordered', 'a.log:4', /seq 3 comes after seq 4 \(a\.log:3\): records are out of order/],
-    ['a record moved back', { 'a.log': [L(1), L(2), L(3), L(4), L(2), L(5)] }, 'reordered', 'a.log:5', /seq 2 comes after seq 4/],
-    ['a duplicated record', { 'a.log': [L(1), L(2), L(2), L(3)] }, 'reordered', 'a.log:3', /out of order or duplicated/],
+    [
+      'the last record deleted before more follow in the next file',
+      { 'a.log.1': [L(1), L(2), L(3)], 'a.log': [L(5), L(6)] },
+      'gap',
+      'a.log:1',
+      /seq jumps from 3 \(a\.log\.1:3\) to 5/,
+    ],
+    [
+      'two records swapped',
+      { 'a.log': [L(1), L(2), L(4), L(3), L(5)] },
+      'reordered',
+      'a.log:4',
+      /seq 3 comes after seq 4 \(a\.log:3\): records are out of order/,
+    ],
+    [
+      'a record moved back',
+      { 'a.log': [L(1), L(2), L(3), L(4), L(2), L(5)] },
+      'reordered',
+      'a.log:5',
+      /seq 2 comes after seq 4/,
+    ],
+    [
+      'a duplicated record',
+      { 'a.log': [L(1), L(2), L(2), L(3)] },
+      'reordered',
+      'a.log:3',
+      /out of order or duplicated/,
+    ],
     ['a line that is not JSON', { 'a.log': [L(1), 'garbage', L(2)] }, 'unreadable', 'a.log:2', /not a JSON record/],
     ['a v1 record', { 'a.log': ['{"v":1,"time":"t","id":"x"}'] }, 'unchained', 'a.log:1', /format v1/],
-    ['seq 1 with a prev that is not GENESIS', { 'a.log': [L(2).replace('"seq":2', '"seq":1')] }, 'broken_link', 'a.log:1', /must start a chain/],
+    [
+      'seq 1 with a prev that is not GENESIS',
+      { 'a.log': [L(2).replace('"seq":2', '"seq":1')] },
+      'broken_link',
+      'a.log:1',
+      /must start a chain/,
+    ],
   ])('%s', (_name, files, problem, at, message) => {
     const result = verify(files);
     expect(result.finding?.problem).toBe(problem);

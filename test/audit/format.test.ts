@@ -22,11 +22,33 @@ describe('terminalSafe', () => {
 describe('csvLine', () => {
   it('writes the header and a row in the same column order, numbers as numbers', () => {
     const header = csvHeader().split(',');
-    const row = csvLine({ time: 't', seq: 3, id: 'a', agent: 'research', effect: 'deny', host: 'x.test', port: 80, status: 403, bytesOut: 12, client: { address: '127.0.0.1', port: 5 } });
+    const row = csvLine({
+      time: 't',
+      seq: 3,
+      id: 'a',
+      agent: 'research',
+      effect: 'deny',
+      host: 'x.test',
+      port: 80,
+      status: 403,
+      bytesOut: 12,
+      client: { address: '127.0.0.1', port: 5 },
+    });
     const cells = row.split(',');
     expect(cells).toHaveLength(header.length);
     const byName = Object.fromEntries(header.map((h, i) => [h, cells[i]]));
-    expect(byName).toMatchObject({ time: 't', seq: '3', agent: 'research', effect: 'deny', host: 'x.test', port: '80', status: '403', bytesOut: '12', client: '127.0.0.1:5', rule: '' });
+    expect(byName).toMatchObject({
+      time: 't',
+      seq: '3',
+      agent: 'research',
+      effect: 'deny',
+      host: 'x.test',
+      port: '80',
+      status: '403',
+      bytesOut: '12',
+      client: '127.0.0.1:5',
+      rule: '',
+    });
   });
 
   it.each<[name: string, value: string, cell: string]>([
@@ -42,7 +64,9 @@ describe('csvLine', () => {
     const header = csvHeader().split(',');
     const line = csvLine({ userAgent: value });
     // userAgent is the only non-empty cell; everything before it is an empty cell.
-    expect(line).toBe(`${','.repeat(header.indexOf('userAgent'))}${cell}${','.repeat(header.length - header.indexOf('userAgent') - 1)}`);
+    expect(line).toBe(
+      `${','.repeat(header.indexOf('userAgent'))}${cell}${','.repeat(header.length - header.indexOf('userAgent') - 1)}`,
+    );
   });
 });
 
@@ -50,8 +74,38 @@ describe('table', () => {
   it('aligns columns on the widest of the first rows and prints a header', () => {
     const lines: string[] = [];
     const table = new TableWriter((line) => lines.push(line));
-    table.row(tableCells({ time: '2026-11-22T00:00:00.000Z', agent: 'a', effect: 'allow', method: 'GET', host: 'short.test', port: 80, path: '/', rule: 'r', reason: 'allowed_by_rule', status: 200, bytesOut: 10, bytesIn: 2048 }));
-    table.row(tableCells({ time: '2026-11-22T00:00:01.000Z', agent: 'research', effect: 'deny', wouldDeny: false, event: 'tunnel', method: 'CONNECT', host: 'a-much-longer-host.example.test', port: 8443, path: null, rule: null, reason: 'no_rule', status: 403 }));
+    table.row(
+      tableCells({
+        time: '2026-11-22T00:00:00.000Z',
+        agent: 'a',
+        effect: 'allow',
+        method: 'GET',
+        host: 'short.test',
+        port: 80,
+        path: '/',
+        rule: 'r',
+        reason: 'allowed_by_rule',
+        status: 200,
+        bytesOut: 10,
+        bytesIn: 2048,
+      }),
+    );
+    table.row(
+      tableCells({
+        time: '2026-11-22T00:00:01.000Z',
+        agent: 'research',
+        effect: 'deny',
+        wouldDeny: false,
+        event: 'tunnel',
+        method: 'CONNECT',
+        host: 'a-much-longer-host.example.test',
+        port: 8443,
+        path: null,
+        rule: null,
+        reason: 'no_rule',
+        status: 403,
+      }),
+    );
     table.release();
     expect(lines).toHaveLength(3);
     expect(lines[0]).toMatch(/^TIME\s+AGENT\s+EFFECT\s+METHOD\s+HOST\s+PATH\s+RULE\s+REASON\s+STATUS\s+OUT\/IN$/);

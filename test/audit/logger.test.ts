@@ -14,7 +14,28 @@ import { LeashError } from '../../src/errors.js';
 import { readAuditLines, tempDir } from '../helpers/audit-sink.js';
 
 function record(i: number, extra: Partial<AuditRecord> = {}): AuditRecord {
-  return { id: `id-${i}`, event: 'request', agent: 'research', identity: 'none', client: null, method: 'GET', scheme: 'http', host: 'example.test', port: 80, path: `/item/${i}`, effect: 'allow', rule: 'r', reason: 'allowed_by_rule', status: 200, bytesIn: 0, bytesOut: i, durationMs: 1, resolved: null, policyRevision: 'rev', ...extra };
+  return {
+    id: `id-${i}`,
+    event: 'request',
+    agent: 'research',
+    identity: 'none',
+    client: null,
+    method: 'GET',
+    scheme: 'http',
+    host: 'example.test',
+    port: 80,
+    path: `/item/${i}`,
+    effect: 'allow',
+    rule: 'r',
+    reason: 'allowed_by_rule',
+    status: 200,
+    bytesIn: 0,
+    bytesOut: i,
+    durationMs: 1,
+    resolved: null,
+    policyRevision: 'rev',
+    ...extra,
+  };
 }
 
 /** The audit files in DIR, oldest first (PATH.N … PATH.1, PATH), as lists of lines. */
@@ -23,7 +44,12 @@ async function rotatedFiles(file: string): Promise<{ name: string; lines: string
   const names = (await readdir(path.dirname(file))).filter((n) => n === base || /^\S+\.\d+$/.test(n));
   const order = (n: string) => (n === base ? 0 : Number(n.slice(base.length + 1)));
   names.sort((a, b) => order(b) - order(a));
-  return Promise.all(names.map(async (name) => ({ name, lines: (await readFile(path.join(path.dirname(file), name), 'utf8')).split('\n').slice(0, -1) })));
+  return Promise.all(
+    names.map(async (name) => ({
+      name,
+      lines: (await readFile(path.join(path.dirname(file), name), 'utf8')).split('\n').slice(0, -1),
+    })),
+  );
 }
 
 function verifyLines(files: { name: string; lines: string[] }[]) {
@@ -48,7 +74,13 @@ describe('openAuditLog: the chain', () => {
     log.write(record(2));
     await log.close();
     const [a, b] = await readAuditLines(file);
-    expect(a).toMatchObject({ v: 2, time: '2026-11-22T00:00:00.000Z', seq: 1, prev: GENESIS, path: '/x?token=[REDACTED]' });
+    expect(a).toMatchObject({
+      v: 2,
+      time: '2026-11-22T00:00:00.000Z',
+      seq: 1,
+      prev: GENESIS,
+      path: '/x?token=[REDACTED]',
+    });
     const lines = (await readFile(file, 'utf8')).split('\n');
     expect(b).toMatchObject({ seq: 2, prev: hashLine(lines[0] as string) });
     expect(log.head).toEqual({ seq: 2, hash: hashLine(lines[1] as string) });
@@ -84,7 +116,10 @@ describe('openAuditLog: the chain', () => {
     expect(lines).toHaveLength(5);
     expect(JSON.parse(lines[4] as string)).toMatchObject({ seq: 1, prev: GENESIS });
     expect(notes.join('\n')).toMatch(/incomplete line/);
-    expect(verifyLines([{ name: 'audit.log', lines }]).finding).toMatchObject({ problem: 'unreadable', at: { line: 4 } });
+    expect(verifyLines([{ name: 'audit.log', lines }]).finding).toMatchObject({
+      problem: 'unreadable',
+      at: { line: 4 },
+    });
   });
 
   it('a v1 file gets a new chain after its last record', async () => {
@@ -159,7 +194,9 @@ describe('openAuditLog: reopen (logrotate, SIGUSR2)', () => {
     const files = await rotatedFiles(file);
     expect(files.map((f) => f.name)).toEqual(['audit.log.1', 'audit.log']);
     expect(files[0]?.lines.length).toBeGreaterThanOrEqual(150);
-    expect(files.flatMap((f) => f.lines.map((l) => JSON.parse(l).seq))).toEqual(Array.from({ length: 300 }, (_, i) => i + 1));
+    expect(files.flatMap((f) => f.lines.map((l) => JSON.parse(l).seq))).toEqual(
+      Array.from({ length: 300 }, (_, i) => i + 1),
+    );
     expect(verifyLines(files).finding).toBeUndefined();
   });
 });
@@ -169,10 +206,29 @@ describe('openAuditLog: one line per record for every reader (issue 12)', () => 
     const file = path.join(await tempDir(), 'audit.log');
     const log = openAuditLog(file);
     const forged = '{"v":2,"seq":99,"effect":"allow"}';
-    const hostile = ['\n', '\r', '\u000b', '\u000c', '\u001c', '\u001d', '\u001e', '\u0085', '\u2028', '\u2029', '\u0000', '\u009b'];
-    hostile.forEach((c, i) => log.write(record(i + 1, { userAgent: `ua${c}${forged}`, message: `m${c}${forged}`, path: `/p${c}x` })));
+    const hostile = [
+      '\n',
+      '\r',
+      '\u000b',
+      '\u000c',
+      '\u001c',
+      '\u001d',
+      '\u001e',
+      '\u0085',
+      '\u2028',
+      '\u2029',
+      '\u0000',
+      '\u009b',
+    ];
+    hostile.forEach((c, i) =>
+      log.write(record(i + 1, { userAgent: `ua${c}${forged}`, message: `m${c}${forged}`, path: `/p${c}x` })),
+    );
     await log.close();
-    const python = spawnSync('python3', ['-c', 'import sys; t = open(sys.argv[1], encoding="utf-8").read(); print(len(t.splitlines()))', file], { encoding: 'utf8' });
+    const python = spawnSync(
+      'python3',
+      ['-c', 'import sys; t = open(sys.argv[1], encoding="utf-8").read(); print(len(t.splitlines()))', file],
+      { encoding: 'utf8' },
+    );
     expect(python.stdout.trim()).toBe(String(hostile.length));
     const records = await readAuditLines(file);
     expect(records.map((r) => r.userAgent)).toEqual(hostile.map((c) => `ua${c}${forged}`));
@@ -245,12 +301,20 @@ describe('openAuditLog: permissions (issue 19)', () => {
     await chmod(file, 0o644);
     const stderr: string[] = [];
     const running = await startServe(
-      { policy: [path.join(dir, 'policy.yaml')], listen: '127.0.0.1:0', audit: file, certs: path.join(dir, 'certs'), control: path.join(dir, 'leash-admin.sock') },
+      {
+        policy: [path.join(dir, 'policy.yaml')],
+        listen: '127.0.0.1:0',
+        audit: file,
+        certs: path.join(dir, 'certs'),
+        control: path.join(dir, 'leash-admin.sock'),
+      },
       { out: () => {}, err: (line) => stderr.push(line), env: {} },
     );
     running.watcher.stop();
     await running.stop();
-    expect(stderr.join('\n')).toContain(`leash: the audit log ${file} was open to other users (mode 0644); leash removed their access (now 0640)`);
+    expect(stderr.join('\n')).toContain(
+      `leash: the audit log ${file} was open to other users (mode 0644); leash removed their access (now 0640)`,
+    );
     expect(await modeOf(file)).toBe(0o640);
   });
 

@@ -11,13 +11,15 @@ let leash: TestLeash;
 
 beforeAll(async () => {
   api = await startHttpOrigin();
-  leash = await startLeash(policy(`
+  leash = await startLeash(
+    policy(`
 settings:
   dns: { hosts: { api.test: 127.0.0.1 } }
   network: { allowCidrs: ["127.0.0.0/8"] }
 rules:
   - { name: api, domain: api.test, ports: [${api.port}], methods: [GET], effect: allow }
-`));
+`),
+  );
 });
 
 afterAll(async () => {
@@ -42,7 +44,11 @@ it('a ?password= value never reaches the audit file from the path or message', a
   await leash.waitForRecords(4);
   const log = await readFile(leash.auditFile, 'utf8');
   const lines = log.split('\n').filter((l) => l.includes(PASSWORD) || l.includes(SHORT));
-  expect(lines.map((l) => JSON.parse(l) as Record<string, unknown>).map((r) => ({ path: r.path, message: r.message, userAgent: r.userAgent }))).toEqual([]);
+  expect(
+    lines
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .map((r) => ({ path: r.path, message: r.message, userAgent: r.userAgent })),
+  ).toEqual([]);
   expect(leash.stderr.filter((l) => l.includes(PASSWORD))).toEqual([]);
 });
 
@@ -50,17 +56,23 @@ async function leaked(marker: string): Promise<unknown[]> {
   await leash.running.audit.flush();
   const log = await readFile(leash.auditFile, 'utf8');
   return [
-    ...log.split('\n').filter((l) => l.toLowerCase().includes(marker.toLowerCase())).map((l) => {
-      const r = JSON.parse(l) as Record<string, unknown>;
-      return { method: r.method, host: r.host, path: r.path, message: r.message, userAgent: r.userAgent, sni: r.sni };
-    }),
+    ...log
+      .split('\n')
+      .filter((l) => l.toLowerCase().includes(marker.toLowerCase()))
+      .map((l) => {
+        const r = JSON.parse(l) as Record<string, unknown>;
+        return { method: r.method, host: r.host, path: r.path, message: r.message, userAgent: r.userAgent, sni: r.sni };
+      }),
     ...leash.stderr.filter((l) => l.toLowerCase().includes(marker.toLowerCase())),
   ];
 }
 
 it('a URL with ?password= in the User-Agent is redacted (README: step 1 applies to every string, user agent included)', async () => {
   const secret = 'uaPw4711xy';
-  await send(`GET http://denied.test/ua HTTP/1.1`, `User-Agent: fetcher/1 (+https://bot.example/cb?password=${secret})\r\n`);
+  await send(
+    `GET http://denied.test/ua HTTP/1.1`,
+    `User-Agent: fetcher/1 (+https://bot.example/cb?password=${secret})\r\n`,
+  );
   await send(`GET http://denied.test/ua2 HTTP/1.1`, `User-Agent: x?api_key=${secret}b&token=${secret}c\r\n`);
   expect(await leaked(secret)).toEqual([]);
 });

@@ -60,7 +60,8 @@ afterAll(async () => {
   await secure?.close();
 });
 
-const encodeAll = (text: string) => [...Buffer.from(text, 'utf8')].map((b) => `%${b.toString(16).padStart(2, '0').toUpperCase()}`).join('');
+const encodeAll = (text: string) =>
+  [...Buffer.from(text, 'utf8')].map((b) => `%${b.toString(16).padStart(2, '0').toUpperCase()}`).join('');
 const encodeFirst = (text: string) => `${encodeAll(text.slice(0, 1))}${text.slice(1)}`;
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 
@@ -91,7 +92,8 @@ async function plainRequests(secret: string): Promise<number> {
   const labelled = `${secret.toLowerCase()}.plain.test:${plain.port}`;
   const requests = [
     ...plantedPaths(secret).map(
-      (p) => `GET http://${origin}${p} HTTP/1.1\r\nHost: ${origin}\r\n${plantedHeaders(secret)}\r\nConnection: close\r\n\r\n`,
+      (p) =>
+        `GET http://${origin}${p} HTTP/1.1\r\nHost: ${origin}\r\n${plantedHeaders(secret)}\r\nConnection: close\r\n\r\n`,
     ),
     // A secret as a host label (unknown host: denied, and its name is logged).
     `GET http://${labelled}/ HTTP/1.1\r\nHost: ${labelled}\r\nConnection: close\r\n\r\n`,
@@ -119,7 +121,9 @@ function connect(host: string, port: number, extraHeaders = ''): Promise<{ statu
         resolve({ status });
         return;
       }
-      const secure = tls.connect({ socket, servername: host, ca: leashCaPem }, () => resolve({ status, socket: secure }));
+      const secure = tls.connect({ socket, servername: host, ca: leashCaPem }, () =>
+        resolve({ status, socket: secure }),
+      );
       secure.on('error', reject);
     };
     socket.on('data', onData);
@@ -160,7 +164,9 @@ async function interceptedRequests(secret: string): Promise<number> {
 async function everythingLeashWrote(): Promise<{ name: string; text: string }[]> {
   await leash.running.audit.flush();
   const names = (await readdir(leash.dir)).filter((n) => n.startsWith('audit.log'));
-  const files = await Promise.all(names.map(async (name) => ({ name, text: await readFile(path.join(leash.dir, name), 'utf8') })));
+  const files = await Promise.all(
+    names.map(async (name) => ({ name, text: await readFile(path.join(leash.dir, name), 'utf8') })),
+  );
   return [...files, { name: 'stderr', text: leash.stderr.join('\n') }];
 }
 
@@ -194,7 +200,8 @@ describe('the log those requests left', () => {
   it('spans rotated files, every line a JSON record, the chain intact, and the agent known only by name', async () => {
     const files = (await everythingLeashWrote()).filter((f) => f.name !== 'stderr');
     expect(files.length).toBeGreaterThan(1);
-    for (const f of files) for (const line of f.text.split('\n').filter(Boolean)) expect(() => JSON.parse(line)).not.toThrow();
+    for (const f of files)
+      for (const line of f.text.split('\n').filter(Boolean)) expect(() => JSON.parse(line)).not.toThrow();
     expect(files.some((f) => f.text.includes(AGENT_TOKEN))).toBe(false);
   });
 });

@@ -5,7 +5,14 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { chainLine, EMPTY_CHAIN } from '../../src/audit/chain.js';
-import { compileHostGlob, compileQuery, parseTimeBound, SummaryBuilder, type AuditLineRecord, type AuditQuery } from '../../src/audit/query.js';
+import {
+  compileHostGlob,
+  compileQuery,
+  parseTimeBound,
+  SummaryBuilder,
+  type AuditLineRecord,
+  type AuditQuery,
+} from '../../src/audit/query.js';
 import { LeashError } from '../../src/errors.js';
 import { BASE, ids, KNOWN } from '../helpers/known-audit-log.js';
 
@@ -17,7 +24,11 @@ describe('compileQuery on the known log', () => {
   it.each<[name: string, query: AuditQuery, expected: string[]]>([
     ['no filter: everything', {}, ALL as string[]],
     ['--effect deny', { effect: 'deny' }, ['r02', 'r03', 'r04', 'r05', 'r08', 'r10', 'r11']],
-    ['--effect allow (policy and grant records included)', { effect: 'allow' }, ['r01', 'r06', 'r07', 'r09', 'r12', 'r13', 'r14']],
+    [
+      '--effect allow (policy and grant records included)',
+      { effect: 'allow' },
+      ['r01', 'r06', 'r07', 'r09', 'r12', 'r13', 'r14'],
+    ],
     ['--host exact', { hosts: ['attacker.test'] }, ['r02', 'r03', 'r11']],
     ['--host exact, any case, trailing dot', { hosts: ['ATTACKER.Test.'] }, ['r02', 'r03', 'r11']],
     ['--host *.domain: subdomains only', { hosts: ['*.attacker.test'] }, ['r10']],
@@ -29,9 +40,17 @@ describe('compileQuery on the known log', () => {
     ['--rule', { rules: ['block-exfil'] }, ['r02', 'r03', 'r10', 'r11']],
     ['--reason', { reasons: ['rate_limited'] }, ['r05']],
     ['--reason repeated', { reasons: ['no_rule', 'address_denied'] }, ['r04', 'r08']],
-    ['--since is inclusive', { since: T('2026-11-22T01:00:00Z') }, ['r07', 'r08', 'r09', 'r10', 'r11', 'r12', 'r13', 'r14']],
+    [
+      '--since is inclusive',
+      { since: T('2026-11-22T01:00:00Z') },
+      ['r07', 'r08', 'r09', 'r10', 'r11', 'r12', 'r13', 'r14'],
+    ],
     ['--until is exclusive', { until: T('2026-11-22T01:00:00Z') }, ['r01', 'r02', 'r03', 'r04', 'r05', 'r06']],
-    ['--since and --until', { since: T('2026-11-22T00:10:00Z'), until: T('2026-11-22T00:30:00Z') }, ['r03', 'r04', 'r05']],
+    [
+      '--since and --until',
+      { since: T('2026-11-22T00:10:00Z'), until: T('2026-11-22T00:30:00Z') },
+      ['r03', 'r04', 'r05'],
+    ],
     ['all at once', { agents: ['research'], effect: 'deny', since: T('2026-11-22T00:06:00Z') }, ['r03', 'r05', 'r11']],
     ['nothing matches', { agents: ['nobody'] }, []],
   ])('%s', (_name, query, expected) => {
@@ -60,7 +79,11 @@ describe('compileQuery on the known log', () => {
 describe('needles: the parse-free fast path never drops a match', () => {
   it.each<[name: string, query: AuditQuery, needles: string[]]>([
     ['effect', { effect: 'deny' }, ['"deny"']],
-    ['one agent, rule, reason', { agents: ['a b'], rules: ['r"1'], reasons: ['no_rule'] }, ['"a b"', '"r\\"1"', '"no_rule"']],
+    [
+      'one agent, rule, reason',
+      { agents: ['a b'], rules: ['r"1'], reasons: ['no_rule'] },
+      ['"a b"', '"r\\"1"', '"no_rule"'],
+    ],
     ['two agents: no needle (either may match)', { agents: ['a', 'b'] }, []],
     ['host globs and times: no needle', { hosts: ['*.x'], since: 0 }, []],
   ])('%s', (_name, query, needles) => {
@@ -68,14 +91,24 @@ describe('needles: the parse-free fast path never drops a match', () => {
   });
 
   it('property: a matching line either contains every needle or contains a backslash', () => {
-    const value = fc.oneof(fc.constantFrom('deny', 'allow', 'research', 'no_rule', 'r"1', 'a\\b', 'ü', '\u0007'), fc.string({ maxLength: 6 }));
+    const value = fc.oneof(
+      fc.constantFrom('deny', 'allow', 'research', 'no_rule', 'r"1', 'a\\b', 'ü', '\u0007'),
+      fc.string({ maxLength: 6 }),
+    );
     fc.assert(
-      fc.property(value, value, value, value, fc.constantFrom<'allow' | 'deny'>('allow', 'deny'), (agent, rule, reason, path, effect) => {
-        const { line } = chainLine(EMPTY_CHAIN, { agent, rule, reason, path, effect }, '2026-11-22T00:00:00.000Z');
-        const query = compileQuery({ agents: [agent], rules: [rule], reasons: [reason], effect });
-        expect(query.matches(JSON.parse(line))).toBe(true);
-        if (!line.includes('\\')) for (const needle of query.needles) expect(line).toContain(needle);
-      }),
+      fc.property(
+        value,
+        value,
+        value,
+        value,
+        fc.constantFrom<'allow' | 'deny'>('allow', 'deny'),
+        (agent, rule, reason, path, effect) => {
+          const { line } = chainLine(EMPTY_CHAIN, { agent, rule, reason, path, effect }, '2026-11-22T00:00:00.000Z');
+          const query = compileQuery({ agents: [agent], rules: [rule], reasons: [reason], effect });
+          expect(query.matches(JSON.parse(line))).toBe(true);
+          if (!line.includes('\\')) for (const needle of query.needles) expect(line).toContain(needle);
+        },
+      ),
       { seed: 8, numRuns: 500 },
     );
   });
@@ -117,10 +150,13 @@ describe('parseTimeBound', () => {
     expect(new Date(parseTimeBound(text, now, 'since')).toISOString()).toBe(expected);
   });
 
-  it.each(['yesterday', '24', 'h', '-1h', '2026-13-40', '2026-11-20T25:00', ''])('rejects %j with a usage error naming the flag', (text) => {
-    expect(() => parseTimeBound(text, now, 'until')).toThrow(LeashError);
-    expect(() => parseTimeBound(text, now, 'until')).toThrow(/--until needs a duration .* got/);
-  });
+  it.each(['yesterday', '24', 'h', '-1h', '2026-13-40', '2026-11-20T25:00', ''])(
+    'rejects %j with a usage error naming the flag',
+    (text) => {
+      expect(() => parseTimeBound(text, now, 'until')).toThrow(LeashError);
+      expect(() => parseTimeBound(text, now, 'until')).toThrow(/--until needs a duration .* got/);
+    },
+  );
 });
 
 describe('SummaryBuilder on the known log', () => {
@@ -150,19 +186,42 @@ describe('SummaryBuilder on the known log', () => {
       grantsUsed: 1,
       bytesOut: 2010,
       bytesIn: 25100,
-      topDeniedHosts: [{ host: 'attacker.test', count: 3 }, { host: 'api.openai.com', count: 1 }],
-      bytesOutByHost: [{ host: 'api.openai.com', bytesOut: 2000, requests: 2 }, { host: 'cdn.example.net', bytesOut: 10, requests: 1 }],
+      topDeniedHosts: [
+        { host: 'attacker.test', count: 3 },
+        { host: 'api.openai.com', count: 1 },
+      ],
+      bytesOutByHost: [
+        { host: 'api.openai.com', bytesOut: 2000, requests: 2 },
+        { host: 'cdn.example.net', bytesOut: 10, requests: 1 },
+      ],
       recordsNotTracked: 0,
       lockdownRefused: 0,
     });
   });
 
   it('builder: report-mode wouldDeny counted apart', () => {
-    expect(agent('builder')).toMatchObject({ requests: 3, allowed: 2, denied: 1, wouldDeny: 1, bytesOut: 350, topDeniedHosts: [{ host: '169.254.169.254', count: 1 }], bytesOutByHost: [{ host: 'docs.example.com', bytesOut: 350, requests: 2 }] });
+    expect(agent('builder')).toMatchObject({
+      requests: 3,
+      allowed: 2,
+      denied: 1,
+      wouldDeny: 1,
+      bytesOut: 350,
+      topDeniedHosts: [{ host: '169.254.169.254', count: 1 }],
+      bytesOutByHost: [{ host: 'docs.example.com', bytesOut: 350, requests: 2 }],
+    });
   });
 
   it('anonymous: denied hosts with equal counts in host order', () => {
-    expect(agent('anonymous')).toMatchObject({ requests: 2, allowed: 0, denied: 2, topDeniedHosts: [{ host: 'example.com', count: 1 }, { host: 'sub.attacker.test', count: 1 }], bytesOutByHost: [] });
+    expect(agent('anonymous')).toMatchObject({
+      requests: 2,
+      allowed: 0,
+      denied: 2,
+      topDeniedHosts: [
+        { host: 'example.com', count: 1 },
+        { host: 'sub.attacker.test', count: 1 },
+      ],
+      bytesOutByHost: [],
+    });
   });
 
   it('policy revisions seen, in order of first appearance', () => {
@@ -175,7 +234,8 @@ describe('SummaryBuilder on the known log', () => {
   it('memory stays bounded: past MAX_HOSTS hosts per agent, further hosts are counted, not listed', async () => {
     const { MAX_HOSTS } = await import('../../src/audit/query.js');
     const b = new SummaryBuilder();
-    for (let i = 0; i < MAX_HOSTS + 50; i++) b.add({ agent: 'x', event: 'request', effect: 'deny', host: `h${i}.exfil.test` });
+    for (let i = 0; i < MAX_HOSTS + 50; i++)
+      b.add({ agent: 'x', event: 'request', effect: 'deny', host: `h${i}.exfil.test` });
     const x = b.result().agents[0];
     expect(x?.denied).toBe(MAX_HOSTS + 50);
     expect(x?.recordsNotTracked).toBe(50);

@@ -7,14 +7,23 @@ import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { openAuditLog } from '../../src/audit/logger.js';
 import type { AuditRecord } from '../../src/audit/record.js';
-import { auditInputs, followFile, LineSplitter, MAX_LINE, readAuditInputs, type LineState } from '../../src/audit/read.js';
+import {
+  auditInputs,
+  followFile,
+  LineSplitter,
+  MAX_LINE,
+  readAuditInputs,
+  type LineState,
+} from '../../src/audit/read.js';
 import { tempDir, waitFor } from '../helpers/audit-sink.js';
 
 type Seen = [text: string, file: string, line: number, state: LineState];
 
 function splitAll(chunks: (string | Buffer)[]): Seen[] {
   const seen: Seen[] = [];
-  const splitter = new LineSplitter('f', (bytes, file, line, state) => seen.push([bytes.toString(), file, line, state]));
+  const splitter = new LineSplitter('f', (bytes, file, line, state) =>
+    seen.push([bytes.toString(), file, line, state]),
+  );
   for (const chunk of chunks) splitter.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
   splitter.end();
   return seen;
@@ -22,13 +31,53 @@ function splitAll(chunks: (string | Buffer)[]): Seen[] {
 
 describe('LineSplitter', () => {
   it.each<[name: string, chunks: (string | Buffer)[], expected: [string, number, LineState][]]>([
-    ['one chunk', ['a\nb\n'], [['a', 1, 'complete'], ['b', 2, 'complete']]],
-    ['a line across chunks', ['{"a":', '1}\n{"b"', ':2}\n'], [['{"a":1}', 1, 'complete'], ['{"b":2}', 2, 'complete']]],
+    [
+      'one chunk',
+      ['a\nb\n'],
+      [
+        ['a', 1, 'complete'],
+        ['b', 2, 'complete'],
+      ],
+    ],
+    [
+      'a line across chunks',
+      ['{"a":', '1}\n{"b"', ':2}\n'],
+      [
+        ['{"a":1}', 1, 'complete'],
+        ['{"b":2}', 2, 'complete'],
+      ],
+    ],
     ['a line across three chunks', ['ab', 'cd', 'ef\n'], [['abcdef', 1, 'complete']]],
-    ['a newline alone in a chunk', ['abc', '\n', 'd\n'], [['abc', 1, 'complete'], ['d', 2, 'complete']]],
-    ['an empty line', ['a\n\nb\n'], [['a', 1, 'complete'], ['', 2, 'complete'], ['b', 3, 'complete']]],
-    ['a last line without newline', ['a\nbc'], [['a', 1, 'complete'], ['bc', 2, 'unterminated']]],
-    ['a multi-byte character split between chunks', [Buffer.from([0x7b, 0x22, 0xc3]), Buffer.from([0xbc, 0x22, 0x7d, 0x0a])], [['{"ü"}', 1, 'complete']]],
+    [
+      'a newline alone in a chunk',
+      ['abc', '\n', 'd\n'],
+      [
+        ['abc', 1, 'complete'],
+        ['d', 2, 'complete'],
+      ],
+    ],
+    [
+      'an empty line',
+      ['a\n\nb\n'],
+      [
+        ['a', 1, 'complete'],
+        ['', 2, 'complete'],
+        ['b', 3, 'complete'],
+      ],
+    ],
+    [
+      'a last line without newline',
+      ['a\nbc'],
+      [
+        ['a', 1, 'complete'],
+        ['bc', 2, 'unterminated'],
+      ],
+    ],
+    [
+      'a multi-byte character split between chunks',
+      [Buffer.from([0x7b, 0x22, 0xc3]), Buffer.from([0xbc, 0x22, 0x7d, 0x0a])],
+      [['{"ü"}', 1, 'complete']],
+    ],
   ])('%s', (_name, chunks, expected) => {
     expect(splitAll(chunks).map(([text, , line, state]) => [text, line, state])).toEqual(expected);
   });
@@ -44,7 +93,27 @@ describe('LineSplitter', () => {
 });
 
 function rec(i: number): AuditRecord {
-  return { id: `id-${i}`, event: 'request', agent: 'a', identity: 'none', client: null, method: 'GET', scheme: 'http', host: 'h.test', port: 80, path: '/', effect: 'allow', rule: null, reason: 'allowed_by_rule', status: 200, bytesIn: 0, bytesOut: 0, durationMs: 0, resolved: null, policyRevision: 'r' };
+  return {
+    id: `id-${i}`,
+    event: 'request',
+    agent: 'a',
+    identity: 'none',
+    client: null,
+    method: 'GET',
+    scheme: 'http',
+    host: 'h.test',
+    port: 80,
+    path: '/',
+    effect: 'allow',
+    rule: null,
+    reason: 'allowed_by_rule',
+    status: 200,
+    bytesIn: 0,
+    bytesOut: 0,
+    durationMs: 0,
+    resolved: null,
+    policyRevision: 'r',
+  };
 }
 
 /** Writes `count` records per file into DIR/audit.log, rotating by hand, oldest first; returns the files. */
@@ -115,7 +184,9 @@ describe('auditInputs and readAuditInputs', () => {
 
   it('no argument and no file at the default path says what to do', async () => {
     const dir = await tempDir();
-    await expect(auditInputs([], path.join(dir, 'leash-audit.log'))).rejects.toThrow(/no audit log at .*leash-audit\.log: pass FILE or DIR, or set LEASH_AUDIT/);
+    await expect(auditInputs([], path.join(dir, 'leash-audit.log'))).rejects.toThrow(
+      /no audit log at .*leash-audit\.log: pass FILE or DIR, or set LEASH_AUDIT/,
+    );
   });
 
   it('reports progress as bytes of the total', async () => {
@@ -138,7 +209,10 @@ describe('followFile', () => {
     await log.flush();
     const seen: string[] = [];
     const controller = new AbortController();
-    const following = followFile(file, (bytes) => seen.push(JSON.parse(bytes.toString()).id), { signal: controller.signal, pollMs: 20 });
+    const following = followFile(file, (bytes) => seen.push(JSON.parse(bytes.toString()).id), {
+      signal: controller.signal,
+      pollMs: 20,
+    });
     await waitFor(() => seen.length === 3);
     for (let i = 3; i < 6; i++) log.write(rec(i));
     await log.flush();

@@ -1,7 +1,15 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { looksRandom } from '../../src/audit/entropy.js';
-import { REDACTED, redactPath, redactRecord, redactFlatRecord, redactSecrets, redactString, type FieldKind } from '../../src/audit/redact.js';
+import {
+  REDACTED,
+  redactPath,
+  redactRecord,
+  redactFlatRecord,
+  redactSecrets,
+  redactString,
+  type FieldKind,
+} from '../../src/audit/redact.js';
 import { SECRET_RULES } from '../../src/audit/secret-rules.js';
 import { BARE_RANDOM_KEY, findLeak, PLANTED, RULE_SAMPLES } from './secret-samples.js';
 
@@ -109,7 +117,11 @@ describe('redactPath', () => {
     ['value continuing after ;', '/x?token=abc;def&b=2', `/x?token=${REDACTED}&b=2`],
     ['key after ;', '/x?a=1;token=abc&b=2', `/x?a=1;token=${REDACTED}&b=2`],
     ['same key twice', '/x?token=a&token=b', `/x?token=${REDACTED}&token=${REDACTED}`],
-    ['fragment (OAuth implicit flow)', '/cb#access_token=abc&expires_in=3600', `/cb#access_token=${REDACTED}&expires_in=3600`],
+    [
+      'fragment (OAuth implicit flow)',
+      '/cb#access_token=abc&expires_in=3600',
+      `/cb#access_token=${REDACTED}&expires_in=3600`,
+    ],
     ['hash route', '/#/callback?code=abc', `/#/callback?code=${REDACTED}`],
     ['matrix parameter', '/app;jsessionid=ABC123/page?x=1', `/app;jsessionid=${REDACTED}/page?x=1`],
     ['innocent matrix parameter', '/map;lat=1;lng=2', '/map;lat=1;lng=2'],
@@ -126,14 +138,19 @@ describe('redactPath', () => {
   });
 
   const tokenKey = fc.constantFrom('token', 'TOKEN', 'Token', '%74oken', 'to%6Ben', 'tok%65n');
-  const otherKey = fc.string({ minLength: 1 }).filter((k) => !/token|secret|passw|api|signature|credential|session/i.test(k));
+  const otherKey = fc
+    .string({ minLength: 1 })
+    .filter((k) => !/token|secret|passw|api|signature|credential|session/i.test(k));
   const param = fc.tuple(fc.oneof(tokenKey, otherKey), fc.string());
 
   it('never lets a value of a token parameter through, as a WHATWG parser reads the output', () => {
     fc.assert(
       fc.property(fc.array(param, { minLength: 1, maxLength: 6 }), fc.boolean(), (params, rawValues) => {
         const query = params
-          .map(([key, value]) => `${key.includes('%') ? key : encodeURIComponent(key)}=${rawValues ? value.replace(/[&#]/g, '') : encodeURIComponent(value)}`)
+          .map(
+            ([key, value]) =>
+              `${key.includes('%') ? key : encodeURIComponent(key)}=${rawValues ? value.replace(/[&#]/g, '') : encodeURIComponent(value)}`,
+          )
           .join('&');
         const parsed = new URL(redactPath(`/p?${query}`), 'http://leash.invalid').searchParams;
         for (const [key, value] of parsed) {
@@ -149,10 +166,20 @@ describe('redactPath', () => {
     const secret = fc.stringMatching(/^[a-z0-9]{8,24}$/);
     const other = fc.stringMatching(/^[A-Z_.~-]{0,12}$/);
     fc.assert(
-      fc.property(fc.array(other, { maxLength: 4 }), tokenKey, secret, fc.array(other, { maxLength: 4 }), (before, key, value, after) => {
-        const query = [...before.map((v, i) => `K${i}=${v}`), `${key}=${value}`, ...after.map((v, i) => `L${i}=${v}`)].join('&');
-        expect(redactPath(`/P?${query}`)).not.toContain(value);
-      }),
+      fc.property(
+        fc.array(other, { maxLength: 4 }),
+        tokenKey,
+        secret,
+        fc.array(other, { maxLength: 4 }),
+        (before, key, value, after) => {
+          const query = [
+            ...before.map((v, i) => `K${i}=${v}`),
+            `${key}=${value}`,
+            ...after.map((v, i) => `L${i}=${v}`),
+          ].join('&');
+          expect(redactPath(`/P?${query}`)).not.toContain(value);
+        },
+      ),
       { seed: SEED, numRuns: 500 },
     );
   });
@@ -205,7 +232,11 @@ describe('redactRecord', () => {
   it.each<[name: string, input: unknown, expected: unknown]>([
     ['a bare string', `x ${awsKeyId}`, `x ${REDACTED}`],
     ['a number', 42, 42],
-    ['an Error keeps name and message, not the stack', { error: new TypeError(`bad ${openAiKey}`) }, { error: { name: 'TypeError', message: `bad ${REDACTED}` } }],
+    [
+      'an Error keeps name and message, not the stack',
+      { error: new TypeError(`bad ${openAiKey}`) },
+      { error: { name: 'TypeError', message: `bad ${REDACTED}` } },
+    ],
     ['binary data', { body: Buffer.from('password=x') }, { body: REDACTED }],
     ['a Date', { at: new Date(0) }, { at: new Date(0) }],
     ['a null cookie stays null', { cookie: null }, { cookie: null }],
@@ -234,7 +265,12 @@ describe('redactRecord', () => {
     };
     fc.assert(
       fc.property(fc.jsonValue(), fc.constantFrom(openAiKey, jwt, `Bearer ${jwt}`, githubPat), (json, planted) => {
-        const input = deepFreeze({ payload: json, authorization: planted, path: `/x?token=${planted}`, list: [planted] });
+        const input = deepFreeze({
+          payload: json,
+          authorization: planted,
+          path: `/x?token=${planted}`,
+          list: [planted],
+        });
         const before = structuredClone(input);
         const out = redactRecord(input);
         expect(input).toStrictEqual(before);
@@ -265,7 +301,15 @@ describe('cost', () => {
 
 describe('redactFlatRecord agrees with redactRecord on audit-shaped records', () => {
   it.each([
-    { path: '/v1/x?access_token=abc&q=1', message: 'Bearer eyJabc.eyJdef.sig', userAgent: 'ua sk-proj-Abc123def456ghi789jkl012', n: 3, client: { address: '127.0.0.1', port: 1 }, errors: ['x ghp_ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789'], rule: null },
+    {
+      path: '/v1/x?access_token=abc&q=1',
+      message: 'Bearer eyJabc.eyJdef.sig',
+      userAgent: 'ua sk-proj-Abc123def456ghi789jkl012',
+      n: 3,
+      client: { address: '127.0.0.1', port: 1 },
+      errors: ['x ghp_ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789'],
+      rule: null,
+    },
     { path: null, host: 'user:pw@host', authorization: 'Basic abc', cookie: 'a=b', files: ['a.yaml'] },
   ])('record %#', (record) => {
     expect(redactFlatRecord(record)).toEqual(redactRecord(record));
@@ -274,7 +318,8 @@ describe('redactFlatRecord agrees with redactRecord on audit-shaped records', ()
 
 // ---- the catalogue, the encodings, the parameter names, the entropy check (issue 12)
 
-const encodeAll = (text: string) => [...Buffer.from(text, 'utf8')].map((b) => `%${b.toString(16).padStart(2, '0').toUpperCase()}`).join('');
+const encodeAll = (text: string) =>
+  [...Buffer.from(text, 'utf8')].map((b) => `%${b.toString(16).padStart(2, '0').toUpperCase()}`).join('');
 const encodeFirst = (text: string) => `${encodeAll(text.slice(0, 1))}${text.slice(1)}`;
 
 /** Every place and encoding a secret can take in one field, as [placement, field kind, the string]. */
@@ -303,16 +348,19 @@ describe('the catalogue of credential formats (secret-rules.ts)', () => {
     for (const rule of SECRET_RULES) for (const keyword of rule.keywords) expect(keyword).toBe(keyword.toLowerCase());
   });
 
-  it.each(SECRET_RULES.flatMap((rule) => (RULE_SAMPLES[rule.id] ?? []).map((sample, i) => [`${rule.id} #${i + 1}`, rule, sample] as const)))(
-    '%s: its own pattern matches the sample whole, and the sample holds a keyword',
-    (_name, rule, sample) => {
-      expect(sample.match(new RegExp(rule.pattern, 'gi'))?.[0]).toBe(sample);
-      expect(rule.keywords.some((keyword) => sample.toLowerCase().includes(keyword))).toBe(true);
-    },
-  );
+  it.each(
+    SECRET_RULES.flatMap((rule) =>
+      (RULE_SAMPLES[rule.id] ?? []).map((sample, i) => [`${rule.id} #${i + 1}`, rule, sample] as const),
+    ),
+  )('%s: its own pattern matches the sample whole, and the sample holds a keyword', (_name, rule, sample) => {
+    expect(sample.match(new RegExp(rule.pattern, 'gi'))?.[0]).toBe(sample);
+    expect(rule.keywords.some((keyword) => sample.toLowerCase().includes(keyword))).toBe(true);
+  });
 });
 
-const everySample = Object.entries(RULE_SAMPLES).flatMap(([id, samples]) => samples.map((sample, i) => [`${id} #${i + 1}`, sample] as const));
+const everySample = Object.entries(RULE_SAMPLES).flatMap(([id, samples]) =>
+  samples.map((sample, i) => [`${id} #${i + 1}`, sample] as const),
+);
 
 describe('no placement and no encoding lets a known format through', () => {
   // A format of several words (a webhook URL, a PEM block) is recognised by its first word; encoding only that word
@@ -323,21 +371,40 @@ describe('no placement and no encoding lets a known format through', () => {
       .filter(([place]) => !(severalWords(sample) && place.includes('first character')))
       .map(([place, kind, text]) => [`${name} in ${place}`, kind, text, sample] as const),
   );
-  it.each(cases)(
-    '%s',
-    (_name, kind, text, sample) => {
-      const out = redactString(text, kind);
-      expect(findLeak(out, sample)).toBeUndefined();
-      expect(out).toContain(REDACTED);
-    },
-  );
+  it.each(cases)('%s', (_name, kind, text, sample) => {
+    const out = redactString(text, kind);
+    expect(findLeak(out, sample)).toBeUndefined();
+    expect(out).toContain(REDACTED);
+  });
 
   const kinds = fc.constantFrom<FieldKind>('target', 'text', 'host');
   const planted = PLANTED.map(([, secret]) => secret);
 
   it('whatever sits around a known key, and in either case, none of it is left (seeded)', () => {
-    const single = Object.values(RULE_SAMPLES).flat().filter((sample) => !/[\s/]/.test(sample));
-    const glue = fc.constantFrom('', '/', '_', '-', '=', ' ', '%20', '+', '.', ':', '?q=', '#', ';a=', '"', '(', '%2F', '&', ',', '%22');
+    const single = Object.values(RULE_SAMPLES)
+      .flat()
+      .filter((sample) => !/[\s/]/.test(sample));
+    const glue = fc.constantFrom(
+      '',
+      '/',
+      '_',
+      '-',
+      '=',
+      ' ',
+      '%20',
+      '+',
+      '.',
+      ':',
+      '?q=',
+      '#',
+      ';a=',
+      '"',
+      '(',
+      '%2F',
+      '&',
+      ',',
+      '%22',
+    );
     fc.assert(
       fc.property(fc.constantFrom(...single), glue, glue, kinds, fc.boolean(), (secret, before, after, kind, lower) => {
         const out = redactString(`/p/${before}${lower ? secret.toLowerCase() : secret}${after}/q`, kind);
@@ -350,23 +417,39 @@ describe('no placement and no encoding lets a known format through', () => {
   it('letters glued before or after a planted key do not hide it (seeded)', () => {
     const glue = fc.constantFrom('', 'x', 'abc', 'Z9', '_', '-');
     fc.assert(
-      fc.property(fc.constantFrom(...planted), glue, glue, kinds, fc.boolean(), (secret, before, after, kind, lower) => {
-        const out = redactString(`/p/${before}${lower ? secret.toLowerCase() : secret}${after}/q`, kind);
-        expect(findLeak(out, secret), out).toBeUndefined();
-      }),
+      fc.property(
+        fc.constantFrom(...planted),
+        glue,
+        glue,
+        kinds,
+        fc.boolean(),
+        (secret, before, after, kind, lower) => {
+          const out = redactString(`/p/${before}${lower ? secret.toLowerCase() : secret}${after}/q`, kind);
+          expect(findLeak(out, secret), out).toBeUndefined();
+        },
+      ),
       { seed: SEED, numRuns: 3000 },
     );
   });
 
-  it.each(placements(BARE_RANDOM_KEY).filter(([, kind]) => kind !== 'host'))('a bare random key in %s', (_place, kind, text) => {
-    expect(findLeak(redactString(text, kind), BARE_RANDOM_KEY)).toBeUndefined();
-  });
+  it.each(placements(BARE_RANDOM_KEY).filter(([, kind]) => kind !== 'host'))(
+    'a bare random key in %s',
+    (_place, kind, text) => {
+      expect(findLeak(redactString(text, kind), BARE_RANDOM_KEY)).toBeUndefined();
+    },
+  );
 });
 
 describe('the shapes of issue 12, exactly', () => {
   const ids = [
-    'groq-api-key', 'xai-api-key', 'perplexity-api-key', 'fireworks-api-key', 'huggingface-access-token', 'gitlab-pat',
-    'npm-access-token', 'replicate-api-token',
+    'groq-api-key',
+    'xai-api-key',
+    'perplexity-api-key',
+    'fireworks-api-key',
+    'huggingface-access-token',
+    'gitlab-pat',
+    'npm-access-token',
+    'replicate-api-token',
   ];
   const [groq, xai, pplx, fw, hf, glpat, npm, r8] = ids.map((id) => RULE_SAMPLES[id]![0]!);
   const projectKey = RULE_SAMPLES['openai-api-key']![0]!;
@@ -385,11 +468,31 @@ describe('the shapes of issue 12, exactly', () => {
     ['a secret as a host label', 'host', `${projectKey.toLowerCase()}.attacker.test`, `${REDACTED}.attacker.test`],
     ['a secret inside the User-Agent', 'text', `agent/1.0 (key ${groq})`, `agent/1.0 (key ${REDACTED})`],
     ['%73k-proj- stored encoded in the path', 'target', `/v1/%73${projectKey.slice(1)}/x`, `/v1/${REDACTED}/x`],
-    ['the same key decoded in the message', 'text', `GET api.test:80/v1/${projectKey}/x denied: no rule allows it`, `GET api.test:80/v1/${REDACTED}/x denied: no rule allows it`],
-    ['a key cut short by an earlier message (…)', 'text', `"${'a'.repeat(60)}${groq!.slice(0, 12)}..." is not a valid host name`, `"${REDACTED}" is not a valid host name`],
-    ['a key cut short with an ellipsis', 'text', `label ${xai!.slice(0, 10)}… is too long`, `label ${REDACTED} is too long`],
+    [
+      'the same key decoded in the message',
+      'text',
+      `GET api.test:80/v1/${projectKey}/x denied: no rule allows it`,
+      `GET api.test:80/v1/${REDACTED}/x denied: no rule allows it`,
+    ],
+    [
+      'a key cut short by an earlier message (…)',
+      'text',
+      `"${'a'.repeat(60)}${groq!.slice(0, 12)}..." is not a valid host name`,
+      `"${REDACTED}" is not a valid host name`,
+    ],
+    [
+      'a key cut short with an ellipsis',
+      'text',
+      `label ${xai!.slice(0, 10)}… is too long`,
+      `label ${REDACTED} is too long`,
+    ],
     ['letters glued in front of a distinctive prefix', 'target', `/k/abc${groq}`, `/k/abc${REDACTED}`],
-    ['a Telegram Bot API path', 'target', `/bot${telegram}/sendMessage?chat_id=42`, `/bot${REDACTED}/sendMessage?chat_id=42`],
+    [
+      'a Telegram Bot API path',
+      'target',
+      `/bot${telegram}/sendMessage?chat_id=42`,
+      `/bot${REDACTED}/sendMessage?chat_id=42`,
+    ],
   ])('%s', (_name, kind, input, expected) => {
     expect(redactString(input, kind)).toBe(expected);
   });
@@ -397,15 +500,48 @@ describe('the shapes of issue 12, exactly', () => {
 
 describe('credential-named parameters', () => {
   it.each<[key: string, redacted: boolean]>([
-    ['pass', true], ['password', true], ['passwd', true], ['Passphrase', true], ['secret', true], ['client_secret', true],
-    ['token', true], ['access_token', true], ['X-Upload-Token', true], ['csrftoken', true], ['key', true], ['api_key', true],
-    ['apiKey', true], ['AccountKey', true], ['x-api-key', true], ['private_key', true], ['accesskey', true], ['sig', true],
-    ['signature', true], ['auth', true], ['auth_code', true], ['authToken', true], ['authorization', true], ['pwd', true],
-    ['credentials', true], ['PHPSESSID', true], ['%70ass', true],
-    ['monkey', false], ['keyboard', false], ['keys', false], ['turkey', false], ['author', false], ['authors', false],
-    ['passenger', false], ['page', false], ['q', false], ['sort', false], ['state', false],
+    ['pass', true],
+    ['password', true],
+    ['passwd', true],
+    ['Passphrase', true],
+    ['secret', true],
+    ['client_secret', true],
+    ['token', true],
+    ['access_token', true],
+    ['X-Upload-Token', true],
+    ['csrftoken', true],
+    ['key', true],
+    ['api_key', true],
+    ['apiKey', true],
+    ['AccountKey', true],
+    ['x-api-key', true],
+    ['private_key', true],
+    ['accesskey', true],
+    ['sig', true],
+    ['signature', true],
+    ['auth', true],
+    ['auth_code', true],
+    ['authToken', true],
+    ['authorization', true],
+    ['pwd', true],
+    ['credentials', true],
+    ['PHPSESSID', true],
+    ['%70ass', true],
+    ['monkey', false],
+    ['keyboard', false],
+    ['keys', false],
+    ['turkey', false],
+    ['author', false],
+    ['authors', false],
+    ['passenger', false],
+    ['page', false],
+    ['q', false],
+    ['sort', false],
+    ['state', false],
   ])('%s → redacted: %s', (key, redacted) => {
-    expect(redactPath(`/x?${key}=opaque-value&n=1`)).toBe(redacted ? `/x?${key}=${REDACTED}&n=1` : `/x?${key}=opaque-value&n=1`);
+    expect(redactPath(`/x?${key}=opaque-value&n=1`)).toBe(
+      redacted ? `/x?${key}=${REDACTED}&n=1` : `/x?${key}=opaque-value&n=1`,
+    );
   });
 });
 
@@ -416,7 +552,11 @@ describe('the entropy check', () => {
     ['a content-hashed asset (hex)', 'target', '/static/app.3f9a8c1b2d4e.js'],
     ['a content-hashed asset (base64url, short)', 'target', '/assets/index-BxK3a9Zq.js'],
     ['a sha256- path', 'target', '/sha256-9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08.js'],
-    ['a registry blob digest', 'target', '/v2/library/ubuntu/blobs/sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08'],
+    [
+      'a registry blob digest',
+      'target',
+      '/v2/library/ubuntu/blobs/sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08',
+    ],
     ['an SRI integrity value', 'target', '/pkg.tgz?integrity=sha512-z4PhNX7vuL3xVChQ1m2AB9Yg5AULVxXcg'],
     ['a camelCase name with digits', 'target', '/api/v2/getUserAccountSettingsForTenant42'],
     ['a model name with a date', 'target', '/v1/models/claude-3-5-sonnet-20241022'],
@@ -432,7 +572,11 @@ describe('the entropy check', () => {
     ['an S3 host', 'host', 'my-bucket-2024.s3.us-east-1.amazonaws.com'],
     ['an Azure storage host', 'host', 'storageaccount2024prod.blob.core.windows.net'],
     ['an IDN host', 'host', 'xn--bcher-kva.example'],
-    ['a browser User-Agent', 'text', 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36'],
+    [
+      'a browser User-Agent',
+      'text',
+      'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36',
+    ],
     ['an SDK User-Agent', 'text', 'anthropic-sdk-typescript/0.24.3 linux/x64 node/20.11.1'],
   ])('keeps %s readable', (_name, kind, text) => {
     expect(redactString(text, kind)).toBe(text);
@@ -441,11 +585,31 @@ describe('the entropy check', () => {
   it.each<[name: string, kind: FieldKind, text: string, expected: string]>([
     ['a random path segment', 'target', `/files/${BARE_RANDOM_KEY}/raw`, `/files/${REDACTED}/raw`],
     ['a random query value', 'target', `/x?cursor=${BARE_RANDOM_KEY}`, `/x?cursor=${REDACTED}`],
-    ['a base64 query value with / and +', 'target', '/x?q=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY+a1', `/x?q=${REDACTED}`],
-    ['a random host label (lower case)', 'host', `${BARE_RANDOM_KEY.toLowerCase()}.exfil.test`, `${REDACTED}.exfil.test`],
+    [
+      'a base64 query value with / and +',
+      'target',
+      '/x?q=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY+a1',
+      `/x?q=${REDACTED}`,
+    ],
+    [
+      'a random host label (lower case)',
+      'host',
+      `${BARE_RANDOM_KEY.toLowerCase()}.exfil.test`,
+      `${REDACTED}.exfil.test`,
+    ],
     ['a random word in a User-Agent', 'text', `agent/1.0 ${BARE_RANDOM_KEY}`, `agent/1.0 ${REDACTED}`],
-    ['base64 of anything (cannot tell text from a key)', 'text', 'dGhpcyBpcyBqdXN0IHNvbWUgbG9uZyBiYXNlNjQgdGV4dA', REDACTED],
-    ['known false positive: an IPFS CID (base32, looks random)', 'target', '/ipfs/bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi', `/ipfs/${REDACTED}`],
+    [
+      'base64 of anything (cannot tell text from a key)',
+      'text',
+      'dGhpcyBpcyBqdXN0IHNvbWUgbG9uZyBiYXNlNjQgdGV4dA',
+      REDACTED,
+    ],
+    [
+      'known false positive: an IPFS CID (base32, looks random)',
+      'target',
+      '/ipfs/bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi',
+      `/ipfs/${REDACTED}`,
+    ],
   ])('redacts %s', (_name, kind, text, expected) => {
     expect(redactString(text, kind)).toBe(expected);
   });
@@ -471,7 +635,13 @@ describe('cost: every rule stays linear on 1 MB of adversarial input', () => {
     const pattern = new RegExp(rule.pattern, 'gi');
     const started = performance.now();
     for (const keyword of rule.keywords.slice(0, 3)) {
-      for (const input of [fill(keyword), fill(`${keyword}a`), `${keyword}${fill('a')}`, fill(`${keyword}1-`), fill(`1${keyword}.`)]) {
+      for (const input of [
+        fill(keyword),
+        fill(`${keyword}a`),
+        `${keyword}${fill('a')}`,
+        fill(`${keyword}1-`),
+        fill(`1${keyword}.`),
+      ]) {
         input.replace(pattern, REDACTED);
       }
     }
@@ -501,7 +671,13 @@ describe('every string field of a record, nested too', () => {
         userAgent: `ua ${secret}`,
         message: `GET x:80/v1/${secret} denied`,
         sni: secret.toLowerCase(),
-        grant: { source: `req ${secret}`, sourceRule: 'r', sourceUrl: `https://docs.test/${encodeAll(secret)}`, found: `${secret.toLowerCase()}.cdn.test`, expiresAt: 't' },
+        grant: {
+          source: `req ${secret}`,
+          sourceRule: 'r',
+          sourceUrl: `https://docs.test/${encodeAll(secret)}`,
+          found: `${secret.toLowerCase()}.cdn.test`,
+          expiresAt: 't',
+        },
         errors: [`bad ${secret}`],
         client: { address: '127.0.0.1', port: 1 },
       };

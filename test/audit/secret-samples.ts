@@ -23,7 +23,12 @@ const hex = (n: number, seed = 3): string => {
   }
   return out;
 };
-const upper = (n: number, seed = 5) => body(n * 3, seed).replace(/[a-z]/g, '').slice(0, n).toUpperCase().padEnd(n, '7');
+const upper = (n: number, seed = 5) =>
+  body(n * 3, seed)
+    .replace(/[a-z]/g, '')
+    .slice(0, n)
+    .toUpperCase()
+    .padEnd(n, '7');
 
 /** Rule id → samples that rule must recognise. */
 export const RULE_SAMPLES: Readonly<Record<string, readonly string[]>> = {
@@ -33,7 +38,10 @@ export const RULE_SAMPLES: Readonly<Record<string, readonly string[]>> = {
     j('sk-', 'ant-', 'api03-', body(80, 4), 'AA'),
     j('sk-', 'svcacct-', body(40, 5)),
   ],
-  'anthropic-api-key': [j('sk-', 'ant-', 'api03-', body(93, 4), 'AA'), j('sk-', 'ant-', 'admin01-', body(93, 70), 'AA')],
+  'anthropic-api-key': [
+    j('sk-', 'ant-', 'api03-', body(93, 4), 'AA'),
+    j('sk-', 'ant-', 'admin01-', body(93, 70), 'AA'),
+  ],
   'groq-api-key': [j('gsk', '_', body(52, 6))],
   'xai-api-key': [j('xai', '-', body(80, 7))],
   'perplexity-api-key': [j('pplx', '-', body(48, 8))],
@@ -89,7 +97,9 @@ export const RULE_SAMPLES: Readonly<Record<string, readonly string[]>> = {
       'SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c',
     ),
   ],
-  'private-key': [j('-----BEGIN ', 'RSA PRIVATE KEY-----\n', body(64, 66), '\n', body(64, 67), '\n-----END RSA PRIVATE KEY-----')],
+  'private-key': [
+    j('-----BEGIN ', 'RSA PRIVATE KEY-----\n', body(64, 66), '\n', body(64, 67), '\n-----END RSA PRIVATE KEY-----'),
+  ],
 };
 
 /** A key with no known prefix: the entropy check has to find it. */
@@ -133,12 +143,14 @@ export function findLeak(text: string, secret: string): string | undefined {
   }
   const haystacks = [...forms].map((f) => f.toLowerCase());
   const needle = secret.toLowerCase();
-  const windows = needle.length <= 16 ? [needle] : Array.from({ length: needle.length - 15 }, (_, i) => needle.slice(i, i + 16));
+  const windows =
+    needle.length <= 16 ? [needle] : Array.from({ length: needle.length - 15 }, (_, i) => needle.slice(i, i + 16));
   for (const w of windows) {
     // A stretch made only of a common prefix or of repeated filler proves nothing.
     if (/^[a-z]+[-_]?$/.test(w) || new Set(w).size < 6) continue;
     const found = haystacks.find((h) => h.includes(w));
-    if (found !== undefined) return `"${w}" in ${JSON.stringify(found.slice(Math.max(0, found.indexOf(w) - 40), found.indexOf(w) + 56))}`;
+    if (found !== undefined)
+      return `"${w}" in ${JSON.stringify(found.slice(Math.max(0, found.indexOf(w) - 40), found.indexOf(w) + 56))}`;
   }
   return undefined;
 }

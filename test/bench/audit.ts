@@ -12,7 +12,18 @@
 //    `leash audit report` (which verifies the chain and parses every line: two parses per line).
 
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statfsSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  statfsSync,
+  symlinkSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -26,7 +37,6 @@ const SUITE = 'audit';
 const LOG_BYTES = Number(process.env.LEASH_BENCH_AUDIT_BYTES ?? 1024 ** 3);
 const SMALL_BYTES = Math.min(LOG_BYTES / 10, 100 * 1024 ** 2);
 const RUN_TIMEOUT_MS = 10 * 60_000;
-
 
 const AGENTS = ['research', 'builder', 'support', 'anonymous', 'ops'];
 const REASONS_DENY = ['no_rule', 'denied_by_rule', 'address_denied', 'rate_limited'];
@@ -49,7 +59,9 @@ export function generateLog(file: string, bytes: number, seed: number): number {
       const tunnel = random() < 0.5;
       time += Math.floor(random() * 50);
       const record = {
-        id: `${(records + 1).toString(16).padStart(8, '0')}-4c1e-4a5b-9d2e-${Math.floor(random() * 1e12).toString(16).padStart(12, '0')}`,
+        id: `${(records + 1).toString(16).padStart(8, '0')}-4c1e-4a5b-9d2e-${Math.floor(random() * 1e12)
+          .toString(16)
+          .padStart(12, '0')}`,
         event: tunnel ? 'tunnel' : 'request',
         agent,
         identity: agent === 'anonymous' ? 'none' : 'token',
@@ -58,11 +70,15 @@ export function generateLog(file: string, bytes: number, seed: number): number {
         scheme: tunnel ? 'tunnel' : 'http',
         host: `api-${hostN}.example-${hostN % 10}.test`,
         port: tunnel ? 443 : 80,
-        path: tunnel ? null : `/v1/items/${Math.floor(random() * 1e6)}?page=${Math.floor(random() * 20)}&q=search+terms`,
+        path: tunnel
+          ? null
+          : `/v1/items/${Math.floor(random() * 1e6)}?page=${Math.floor(random() * 20)}&q=search+terms`,
         effect: deny ? 'deny' : 'allow',
         rule: deny && random() < 0.5 ? null : `rule-${hostN % 50}`,
         reason: deny ? (REASONS_DENY[Math.floor(random() * REASONS_DENY.length)] as string) : 'allowed_by_rule',
-        message: deny ? `GET api-${hostN}.example-${hostN % 10}.test denied: no rule allows it (default deny)` : undefined,
+        message: deny
+          ? `GET api-${hostN}.example-${hostN % 10}.test denied: no rule allows it (default deny)`
+          : undefined,
         status: deny ? 403 : 200,
         bytesIn: deny ? 0 : Math.floor(random() * 100_000),
         bytesOut: deny ? 0 : Math.floor(random() * 5_000),
@@ -102,7 +118,10 @@ export interface ChildRun {
 export function runChild(command: string, args: string[], keepStdout = false): Promise<ChildRun> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
-    const child = spawn(command, args, { stdio: ['ignore', keepStdout ? 'pipe' : 'ignore', 'pipe'], cwd: process.cwd() });
+    const child = spawn(command, args, {
+      stdio: ['ignore', keepStdout ? 'pipe' : 'ignore', 'pipe'],
+      cwd: process.cwd(),
+    });
     let stdout = '';
     let stderr = '';
     child.stdout?.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -113,7 +132,8 @@ export function runChild(command: string, args: string[], keepStdout = false): P
       clearTimeout(timer);
       const seconds = (performance.now() - started) / 1000;
       const kb = /peak-rss-kb (\d+)/.exec(stderr);
-      if (code !== 0 && code !== 1) return reject(new Error(`${command} ${args.join(' ')} exited ${code}: ${stderr.slice(-500)}`));
+      if (code !== 0 && code !== 1)
+        return reject(new Error(`${command} ${args.join(' ')} exited ${code}: ${stderr.slice(-500)}`));
       resolve({ seconds, peakRssMb: kb ? Number(kb[1]) / 1024 : undefined, code, stdout });
     });
   });
@@ -129,9 +149,15 @@ export function buildLeash(dir: string): { argv: string[]; how: string } {
   const { version } = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
   writeFileSync(path.join(out, 'package.json'), `${JSON.stringify({ type: 'module', version })}\n`);
   symlinkSync(path.resolve('node_modules'), path.join(out, 'node_modules'));
-  const tsc = spawnSync(process.execPath, [path.resolve('node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', path.join(out, 'dist')], { encoding: 'utf8' });
+  const tsc = spawnSync(
+    process.execPath,
+    [path.resolve('node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', path.join(out, 'dist')],
+    { encoding: 'utf8' },
+  );
   if (tsc.status === 0) return { argv: [path.join(out, 'dist', 'main.js')], how: 'dist' };
-  process.stderr.write(`bench: audit: build failed, running leash through tsx instead:\n${tsc.stdout.slice(0, 1000)}\n`);
+  process.stderr.write(
+    `bench: audit: build failed, running leash through tsx instead:\n${tsc.stdout.slice(0, 1000)}\n`,
+  );
   return { argv: ['--import', 'tsx', 'src/main.ts'], how: 'tsx' };
 }
 
@@ -141,15 +167,38 @@ export function buildLeash(dir: string): { argv: string[]; how: string } {
  */
 export function writePathLines(): BenchLine[] {
   const record = (path: string, userAgent: string) => ({
-    id: '3f1c2b9e-7d4a-4c1e-9b2f-8a6d5e4c3b2a', event: 'request', agent: 'research', identity: 'token', client: { address: '127.0.0.1', port: 40000 },
-    method: 'GET', scheme: 'http', host: 'api.example-7.test', port: 80, path, effect: 'allow', rule: 'rule-7', reason: 'allowed_by_rule',
-    message: `GET api.example-7.test:80${path} allowed by rule rule-7`, status: 200, bytesIn: 512, bytesOut: 128, durationMs: 1.2,
-    resolved: '127.0.0.1', policyRevision: '133de760891a', userAgent,
+    id: '3f1c2b9e-7d4a-4c1e-9b2f-8a6d5e4c3b2a',
+    event: 'request',
+    agent: 'research',
+    identity: 'token',
+    client: { address: '127.0.0.1', port: 40000 },
+    method: 'GET',
+    scheme: 'http',
+    host: 'api.example-7.test',
+    port: 80,
+    path,
+    effect: 'allow',
+    rule: 'rule-7',
+    reason: 'allowed_by_rule',
+    message: `GET api.example-7.test:80${path} allowed by rule rule-7`,
+    status: 200,
+    bytesIn: 512,
+    bytesOut: 128,
+    durationMs: 1.2,
+    resolved: '127.0.0.1',
+    policyRevision: '133de760891a',
+    userAgent,
   });
   const key = ['sk', 'proj', 'Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4z'].join('-');
   const cases = [
     ['nothing to hide', record('/v1/chat/completions', 'python-requests/2.31.0')],
-    ['a query string', record('/v1/items/1?page=2&q=search+terms', 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36')],
+    [
+      'a query string',
+      record(
+        '/v1/items/1?page=2&q=search+terms',
+        'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36',
+      ),
+    ],
     ['a planted key, encoded', record(`/v1/%73${key.slice(1)}?token=abc`, `agent/1.0 ${key}`)],
   ] as const;
   const perRecordUs = (write: () => void) => {
@@ -164,7 +213,14 @@ export function writePathLines(): BenchLine[] {
     const chainOnly = perRecordUs(() => chainLine(EMPTY_CHAIN, r, 't'));
     const full = perRecordUs(() => chainLine(EMPTY_CHAIN, boundRecord(redactFlatRecord(r), r), 't'));
     lines.push({ suite: SUITE, name: `write path, ${name}: chain only`, value: chainOnly, unit: 'µs/record' });
-    lines.push({ suite: SUITE, name: `write path, ${name}: redact + cap + chain`, value: full, unit: 'µs/record', ratio: full / chainOnly, ratioOf: 'chain only' });
+    lines.push({
+      suite: SUITE,
+      name: `write path, ${name}: redact + cap + chain`,
+      value: full,
+      unit: 'µs/record',
+      ratio: full / chainOnly,
+      ratioOf: 'chain only',
+    });
   }
   return lines;
 }
@@ -176,7 +232,10 @@ export async function auditBench(): Promise<BenchLine[]> {
       const s = statfsSync(dir);
       return s.bavail * s.bsize;
     })();
-    if (free < (LOG_BYTES + SMALL_BYTES) * 1.5) throw new Error(`audit bench needs ${Math.ceil(((LOG_BYTES + SMALL_BYTES) * 1.5) / 1024 ** 2)} MB free in ${os.tmpdir()}, has ${Math.floor(free / 1024 ** 2)} MB`);
+    if (free < (LOG_BYTES + SMALL_BYTES) * 1.5)
+      throw new Error(
+        `audit bench needs ${Math.ceil(((LOG_BYTES + SMALL_BYTES) * 1.5) / 1024 ** 2)} MB free in ${os.tmpdir()}, has ${Math.floor(free / 1024 ** 2)} MB`,
+      );
     const big = path.join(dir, 'audit.log');
     const small = path.join(dir, 'small', 'audit.log');
     mkdirSync(path.dirname(small));
@@ -190,11 +249,16 @@ export async function auditBench(): Promise<BenchLine[]> {
     const start = await runChild(process.execPath, [...PEAK, ...build.argv, 'help'], true);
 
     const rate = (run: ChildRun, n = records) => n / run.seconds;
-    const baseline = await runChild(process.execPath, [...PEAK, path.resolve('test/bench/audit-baseline.mjs'), big], true);
+    const baseline = await runChild(
+      process.execPath,
+      [...PEAK, path.resolve('test/bench/audit-baseline.mjs'), big],
+      true,
+    );
     const [baseRecords, baseDenied] = baseline.stdout.trim().split(' ').map(Number);
     if (baseRecords !== records) throw new Error(`baseline read ${baseRecords} records, the log has ${records}`);
     const grep = await runChild('grep', ['-c', '"effect":"deny"', big], true);
-    if (Number(grep.stdout.trim()) !== baseDenied) throw new Error(`grep counted ${grep.stdout.trim()} denials, the baseline ${baseDenied}`);
+    if (Number(grep.stdout.trim()) !== baseDenied)
+      throw new Error(`grep counted ${grep.stdout.trim()} denials, the baseline ${baseDenied}`);
 
     const deny = await leash(big, '--effect', 'deny', '--format', 'json');
     const host = await leash(big, '--host', '*.example-7.test', '--format', 'json');
@@ -206,21 +270,47 @@ export async function auditBench(): Promise<BenchLine[]> {
     const smallReport = await leash('report', small, '-o', path.join(dir, 'report-small.html'));
     if (report.code !== 0 || smallReport.code !== 0) throw new Error('leash audit report failed on the generated log');
     const smallDeny = await leash(small, '--effect', 'deny', '--format', 'json');
-    for (const run of [deny, host, table, summary, smallDeny]) if (run.code !== 0) throw new Error('leash audit exited 1 on the generated log');
+    for (const run of [deny, host, table, summary, smallDeny])
+      if (run.code !== 0) throw new Error('leash audit exited 1 on the generated log');
 
     const base = rate(baseline);
     const line = (name: string, run: ChildRun, target?: { min: number; text: string }): BenchLine => {
       const value = rate(run);
       const ratio = value / base;
-      return { suite: SUITE, name, value, unit: 'records/s', ratio, ratioOf: 'JSON.parse loop', ...(target ? { target: target.text, pass: ratio >= target.min } : {}) };
+      return {
+        suite: SUITE,
+        name,
+        value,
+        unit: 'records/s',
+        ratio,
+        ratioOf: 'JSON.parse loop',
+        ...(target ? { target: target.text, pass: ratio >= target.min } : {}),
+      };
     };
     const rss = (run: ChildRun) => run.peakRssMb ?? NaN;
     return [
       ...writePathLines(),
-      { suite: SUITE, name: `generated log: ${(LOG_BYTES / 1024 ** 3).toFixed(2)} GiB, ${records} records`, value: records / genSeconds, unit: 'records/s written' },
-      { suite: SUITE, name: `leash start-up (leash help, from ${build.how}), included below`, value: start.seconds * 1000, unit: 'ms' },
+      {
+        suite: SUITE,
+        name: `generated log: ${(LOG_BYTES / 1024 ** 3).toFixed(2)} GiB, ${records} records`,
+        value: records / genSeconds,
+        unit: 'records/s written',
+      },
+      {
+        suite: SUITE,
+        name: `leash start-up (leash help, from ${build.how}), included below`,
+        value: start.seconds * 1000,
+        unit: 'ms',
+      },
       { suite: SUITE, name: 'baseline: JSON.parse line loop', value: base, unit: 'records/s' },
-      { suite: SUITE, name: 'reference: grep -c', value: rate(grep), unit: 'records/s', ratio: rate(grep) / base, ratioOf: 'JSON.parse loop' },
+      {
+        suite: SUITE,
+        name: 'reference: grep -c',
+        value: rate(grep),
+        unit: 'records/s',
+        ratio: rate(grep) / base,
+        ratioOf: 'JSON.parse loop',
+      },
       line('leash audit --effect deny --format json', deny, { min: 1, text: '≥ 1x' }),
       line('leash audit --host GLOB --format json (every line parsed)', host, { min: 0.5, text: '≥ 0.5x' }),
       line('leash audit --agent --since (table)', table),
@@ -239,9 +329,36 @@ export async function auditBench(): Promise<BenchLine[]> {
         target: '≤ 1.25x (constant memory)',
         pass: rss(deny) / rss(smallDeny) <= 1.25,
       },
-      { suite: SUITE, name: 'peak RSS: leash audit --summary, 1 GB log', value: rss(summary), unit: 'MB', ratio: rss(summary) / rss(smallDeny), ratioOf: '100 MB log', target: '≤ 2x', pass: rss(summary) / rss(smallDeny) <= 2 },
-      { suite: SUITE, name: 'peak RSS: leash audit verify, 1 GB log', value: rss(verify), unit: 'MB', ratio: rss(verify) / rss(smallDeny), ratioOf: '100 MB log', target: '≤ 1.25x', pass: rss(verify) / rss(smallDeny) <= 1.25 },
-      { suite: SUITE, name: 'peak RSS: leash audit report, 1 GB log', value: rss(report), unit: 'MB', ratio: rss(report) / rss(smallReport), ratioOf: 'report, 100 MB log', target: '≤ 1.25x (constant memory)', pass: rss(report) / rss(smallReport) <= 1.25 },
+      {
+        suite: SUITE,
+        name: 'peak RSS: leash audit --summary, 1 GB log',
+        value: rss(summary),
+        unit: 'MB',
+        ratio: rss(summary) / rss(smallDeny),
+        ratioOf: '100 MB log',
+        target: '≤ 2x',
+        pass: rss(summary) / rss(smallDeny) <= 2,
+      },
+      {
+        suite: SUITE,
+        name: 'peak RSS: leash audit verify, 1 GB log',
+        value: rss(verify),
+        unit: 'MB',
+        ratio: rss(verify) / rss(smallDeny),
+        ratioOf: '100 MB log',
+        target: '≤ 1.25x',
+        pass: rss(verify) / rss(smallDeny) <= 1.25,
+      },
+      {
+        suite: SUITE,
+        name: 'peak RSS: leash audit report, 1 GB log',
+        value: rss(report),
+        unit: 'MB',
+        ratio: rss(report) / rss(smallReport),
+        ratioOf: 'report, 100 MB log',
+        target: '≤ 1.25x (constant memory)',
+        pass: rss(report) / rss(smallReport) <= 1.25,
+      },
     ];
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -20,7 +20,13 @@ const REQUESTS = 400;
 const MAX_MS = 20_000;
 
 export async function grantsBench(): Promise<BenchLine[]> {
-  const body = JSON.stringify({ results: Array.from({ length: 200 }, (_, i) => ({ title: `result ${i}`, image: `https://img${i}.cdn.example/pic/${i}.png`, text: 'lorem ipsum '.repeat(20) })) });
+  const body = JSON.stringify({
+    results: Array.from({ length: 200 }, (_, i) => ({
+      title: `result ${i}`,
+      image: `https://img${i}.cdn.example/pic/${i}.png`,
+      text: 'lorem ipsum '.repeat(20),
+    })),
+  });
   const many = generateManyHosts();
   const divs = generateNestedDivs();
   const origin = await startHttpOrigin((req, res) => {
@@ -37,7 +43,9 @@ export async function grantsBench(): Promise<BenchLine[]> {
   });
   const dir = await tempDir('leash-bench-grants-');
   await mkdir(path.join(dir, 'policies'));
-  await writeFile(path.join(dir, 'policies', 'p.yaml'), `version: 1
+  await writeFile(
+    path.join(dir, 'policies', 'p.yaml'),
+    `version: 1
 settings:
   dns: { hosts: { plain.test: 127.0.0.1, inspected.test: 127.0.0.1 } }
   network: { allowCidrs: ["127.0.0.0/8"] }
@@ -45,18 +53,37 @@ settings:
 rules:
   - { name: plain, domain: plain.test, ports: [${origin.port}], effect: allow }
   - { name: inspected, domain: inspected.test, ports: [${origin.port}], inspect: { types: [json, html], grant: { hosts: ["*.cdn.example"] } }, effect: allow }
-`);
-  const running = await startServe({ policy: [path.join(dir, 'policies')], listen: '127.0.0.1:0', audit: path.join(dir, 'audit.log'), certs: path.join(dir, 'certs'), control: path.join(dir, 'leash-admin.sock') }, { out: () => {}, err: () => {}, env: {} });
+`,
+  );
+  const running = await startServe(
+    {
+      policy: [path.join(dir, 'policies')],
+      listen: '127.0.0.1:0',
+      audit: path.join(dir, 'audit.log'),
+      certs: path.join(dir, 'certs'),
+      control: path.join(dir, 'leash-admin.sock'),
+    },
+    { out: () => {}, err: () => {}, env: {} },
+  );
   running.watcher.stop();
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   const bigAgent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   const fetchOnce = (host: string, path = '/search', via = agent) =>
     new Promise<number>((resolve, reject) => {
       const started = performance.now();
-      const req = http.request({ host: '127.0.0.1', port: running.proxy.port, path: `http://${host}:${origin.port}${path}`, agent: via, headers: { host } }, (res) => {
-        res.resume();
-        res.on('end', () => resolve(performance.now() - started));
-      });
+      const req = http.request(
+        {
+          host: '127.0.0.1',
+          port: running.proxy.port,
+          path: `http://${host}:${origin.port}${path}`,
+          agent: via,
+          headers: { host },
+        },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve(performance.now() - started));
+        },
+      );
       req.on('error', reject);
       req.end();
     });
@@ -85,22 +112,60 @@ rules:
       while (!done && times.length < 2_000 && Date.now() < deadline) times.push(await fetchOnce('plain.test'));
       const bigMs = await big;
       times.sort((a, b) => a - b);
-      return { bigMs, n: times.length, p50: times[Math.floor(times.length / 2)] ?? 0, max: times[times.length - 1] ?? 0 };
+      return {
+        bigMs,
+        n: times.length,
+        p50: times[Math.floor(times.length / 2)] ?? 0,
+        max: times[times.length - 1] ?? 0,
+      };
     };
     const manyLoad = await underLoad('/many');
     const divLoad = await underLoad('/divs');
     const mib = (n: number) => `${(n / (1024 * 1024)).toFixed(1)} MiB`;
     const loadLines = (label: string, load: Awaited<ReturnType<typeof underLoad>>, size: number): BenchLine[] => [
-      { suite: 'grants', name: `issue 19: ${label} (${mib(size)}), inspected response delivered in`, value: load.bigMs, unit: 'ms' },
-      { suite: 'grants', name: `issue 19: concurrent request p50 during it (${load.n} requests)`, value: load.p50, unit: 'ms', ratio: load.p50 / plain.p50, ratioOf: `response latency p50, not inspected (${Math.round(Buffer.byteLength(body) / 1024)} KiB JSON)` },
-      { suite: 'grants', name: 'issue 19: concurrent request, worst added latency during it', value: load.max - plain.p50, unit: 'ms', target: '< 100 ms', pass: load.max - plain.p50 < 100 },
+      {
+        suite: 'grants',
+        name: `issue 19: ${label} (${mib(size)}), inspected response delivered in`,
+        value: load.bigMs,
+        unit: 'ms',
+      },
+      {
+        suite: 'grants',
+        name: `issue 19: concurrent request p50 during it (${load.n} requests)`,
+        value: load.p50,
+        unit: 'ms',
+        ratio: load.p50 / plain.p50,
+        ratioOf: `response latency p50, not inspected (${Math.round(Buffer.byteLength(body) / 1024)} KiB JSON)`,
+      },
+      {
+        suite: 'grants',
+        name: 'issue 19: concurrent request, worst added latency during it',
+        value: load.max - plain.p50,
+        unit: 'ms',
+        target: '< 100 ms',
+        pass: load.max - plain.p50 < 100,
+      },
     ];
     const kib = Math.round(Buffer.byteLength(body) / 1024);
     return [
       { suite: 'grants', name: `response latency p50, not inspected (${kib} KiB JSON)`, value: plain.p50, unit: 'ms' },
-      { suite: 'grants', name: 'response latency p50, inspected (200 hosts granted)', value: inspected.p50, unit: 'ms', ratio: inspected.p50 / plain.p50, ratioOf: `response latency p50, not inspected (${kib} KiB JSON)` },
+      {
+        suite: 'grants',
+        name: 'response latency p50, inspected (200 hosts granted)',
+        value: inspected.p50,
+        unit: 'ms',
+        ratio: inspected.p50 / plain.p50,
+        ratioOf: `response latency p50, not inspected (${kib} KiB JSON)`,
+      },
       { suite: 'grants', name: 'added latency p50 of inspection', value: inspected.p50 - plain.p50, unit: 'ms' },
-      { suite: 'grants', name: 'response latency p99, inspected', value: inspected.p99, unit: 'ms', ratio: inspected.p99 / plain.p99, ratioOf: 'response latency p99, not inspected' },
+      {
+        suite: 'grants',
+        name: 'response latency p99, inspected',
+        value: inspected.p99,
+        unit: 'ms',
+        ratio: inspected.p99 / plain.p99,
+        ratioOf: 'response latency p99, not inspected',
+      },
       { suite: 'grants', name: 'response latency p99, not inspected', value: plain.p99, unit: 'ms' },
       ...loadLines('JSON naming 200,000 hosts', manyLoad, many.length),
       ...loadLines('nested <div>', divLoad, divs.length),

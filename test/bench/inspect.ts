@@ -24,8 +24,20 @@ const MAX_ROUNDS = 7;
 const BUDGET_MS = 12_000;
 const RESPONSE_URL = 'https://search.example.com/v1/search?q=cats';
 
-
-const WORDS = ['cat', 'kitten', 'whiskers', 'purr', 'tabby', 'meow', 'feline', 'siamese', 'café', 'naïve', '猫', 'Katze'];
+const WORDS = [
+  'cat',
+  'kitten',
+  'whiskers',
+  'purr',
+  'tabby',
+  'meow',
+  'feline',
+  'siamese',
+  'café',
+  'naïve',
+  '猫',
+  'Katze',
+];
 
 function words(random: () => number, n: number): string {
   const out: string[] = [];
@@ -59,7 +71,9 @@ export function generateJson(bytes: number, seed: number): Buffer {
 /** A search results page: links, images with srcset, scripts and text. */
 export function generateHtml(bytes: number, seed: number): Buffer {
   const random = prng(seed);
-  const parts = ['<!doctype html><html><head><meta charset="utf-8"><title>cats</title><link rel="stylesheet" href="https://static.example.com/s.css"></head><body>'];
+  const parts = [
+    '<!doctype html><html><head><meta charset="utf-8"><title>cats</title><link rel="stylesheet" href="https://static.example.com/s.css"></head><body>',
+  ];
   let size = parts[0]?.length ?? 0;
   for (let i = 0; size < bytes; i++) {
     const cdn = `cdn${Math.floor(random() * 500)}.example.com`;
@@ -76,7 +90,11 @@ export function generateHtml(bytes: number, seed: number): Buffer {
 
 /** Issue 19: a JSON body naming this many distinct hosts (about 8.7 MB). */
 export function generateManyHosts(hosts = 200_000): Buffer {
-  return Buffer.from(JSON.stringify({ results: Array.from({ length: hosts }, (_, i) => ({ u: `https://h${i}.cdn-${i % 97}.example/` })) }));
+  return Buffer.from(
+    JSON.stringify({
+      results: Array.from({ length: hosts }, (_, i) => ({ u: `https://h${i}.cdn-${i % 97}.example/` })),
+    }),
+  );
 }
 
 /** Issue 19: nested <div> elements, never closed, `bytes` long. */
@@ -86,10 +104,26 @@ export function generateNestedDivs(bytes = 10 * 1024 * 1024): Buffer {
 
 function tokenizerAlone(body: Buffer): number {
   const noop = () => {};
-  const tokenizer = new Tokenizer({ decodeEntities: true }, {
-    onattribdata: noop, onattribentity: noop, onattribend: noop, onattribname: noop, oncdata: noop, onclosetag: noop, oncomment: noop,
-    ondeclaration: noop, onend: noop, onopentagend: noop, onopentagname: noop, onprocessinginstruction: noop, onselfclosingtag: noop, ontext: noop, ontextentity: noop,
-  });
+  const tokenizer = new Tokenizer(
+    { decodeEntities: true },
+    {
+      onattribdata: noop,
+      onattribentity: noop,
+      onattribend: noop,
+      onattribname: noop,
+      oncdata: noop,
+      onclosetag: noop,
+      oncomment: noop,
+      ondeclaration: noop,
+      onend: noop,
+      onopentagend: noop,
+      onopentagname: noop,
+      onprocessinginstruction: noop,
+      onselfclosingtag: noop,
+      ontext: noop,
+      ontextentity: noop,
+    },
+  );
   const decoder = new TextDecoder();
   for (const chunk of chunks(body)) tokenizer.write(decoder.decode(chunk, { stream: true }));
   tokenizer.end();
@@ -102,7 +136,12 @@ function chunks(bytes: Buffer): Buffer[] {
   return out;
 }
 
-async function inspectBody(kind: 'json' | 'html', encoded: readonly Buffer[], encoding: string | undefined, decodedBytes: number): Promise<number> {
+async function inspectBody(
+  kind: 'json' | 'html',
+  encoded: readonly Buffer[],
+  encoding: string | undefined,
+  decodedBytes: number,
+): Promise<number> {
   const inspector = inspectResponse({
     kinds: [kind],
     contentType: kind === 'json' ? 'application/json' : 'text/html; charset=utf-8',
@@ -114,7 +153,8 @@ async function inspectBody(kind: 'json' | 'html', encoded: readonly Buffer[], en
   let found = 0;
   for (const chunk of encoded) found += (await inspector.write(chunk)).length;
   found += (await inspector.end()).length;
-  if (inspector.inspectedBytes !== decodedBytes || inspector.truncated) throw new Error(`bench: ${kind} inspected ${inspector.inspectedBytes} of ${decodedBytes} bytes`);
+  if (inspector.inspectedBytes !== decodedBytes || inspector.truncated)
+    throw new Error(`bench: ${kind} inspected ${inspector.inspectedBytes} of ${decodedBytes} bytes`);
   return found;
 }
 
@@ -122,7 +162,8 @@ async function gunzipAlone(encoded: readonly Buffer[]): Promise<number> {
   const gunzip = zlib.createGunzip();
   let bytes = 0;
   gunzip.on('data', (d: Buffer) => (bytes += d.length));
-  for (const chunk of encoded) await new Promise<void>((resolve, reject) => gunzip.write(chunk, (err) => (err ? reject(err) : resolve())));
+  for (const chunk of encoded)
+    await new Promise<void>((resolve, reject) => gunzip.write(chunk, (err) => (err ? reject(err) : resolve())));
   await new Promise<void>((resolve) => gunzip.end(resolve));
   return bytes;
 }
@@ -170,26 +211,32 @@ export async function inspectBench(): Promise<BenchLine[]> {
   const jsonRefs = await inspectBody('json', jsonChunks, undefined, json.length);
   const htmlRefs = await inspectBody('html', htmlChunks, undefined, html.length);
 
-  const [jsonMs, jsonGzipMs, parseMs, gunzipJsonMs] = await compareRounds([
+  const [jsonMs, jsonGzipMs, parseMs, gunzipJsonMs] = (await compareRounds([
     () => inspectBody('json', jsonChunks, undefined, json.length),
     () => inspectBody('json', jsonGzip, 'gzip', json.length),
     () => JSON.parse(json.toString('utf8')),
     () => gunzipAlone(jsonGzip),
-  ]) as [number, number, number, number];
-  const [htmlMs, htmlGzipMs, parserMs, gunzipHtmlMs] = await compareRounds([
+  ])) as [number, number, number, number];
+  const [htmlMs, htmlGzipMs, parserMs, gunzipHtmlMs] = (await compareRounds([
     () => inspectBody('html', htmlChunks, undefined, html.length),
     () => inspectBody('html', htmlGzip, 'gzip', html.length),
     () => htmlparser2Alone(html),
     () => gunzipAlone(htmlGzip),
-  ]) as [number, number, number, number];
+  ])) as [number, number, number, number];
 
   const many = generateManyHosts();
   const divs = generateNestedDivs();
   const manyChunks = chunks(many);
   const divChunks = chunks(divs);
   const manyRefs = await inspectBody('json', manyChunks, undefined, many.length);
-  const [manyMs, manyParseMs] = await compareRounds([() => inspectBody('json', manyChunks, undefined, many.length), () => JSON.parse(many.toString('utf8'))]) as [number, number];
-  const [divMs, tokenizerMs] = await compareRounds([() => inspectBody('html', divChunks, undefined, divs.length), () => tokenizerAlone(divs)]) as [number, number];
+  const [manyMs, manyParseMs] = (await compareRounds([
+    () => inspectBody('json', manyChunks, undefined, many.length),
+    () => JSON.parse(many.toString('utf8')),
+  ])) as [number, number];
+  const [divMs, tokenizerMs] = (await compareRounds([
+    () => inspectBody('html', divChunks, undefined, divs.length),
+    () => tokenizerAlone(divs),
+  ])) as [number, number];
 
   const parseName = `JSON.parse of the same ${size(json.length)} (baseline)`;
   const jsonName = `JSON inspection, ${size(json.length)}, ${jsonRefs.toLocaleString('en')} references`;
@@ -198,16 +245,70 @@ export async function inspectBench(): Promise<BenchLine[]> {
   // The gzip lines compare with the same inspection uncompressed: what decoding adds. gunzip alone for reference.
   return [
     { suite: SUITE, name: parseName, value: mb(json.length, parseMs), unit: 'MB/s' },
-    { suite: SUITE, name: jsonName, value: mb(json.length, jsonMs), unit: 'MB/s', ratio: parseMs / jsonMs, ratioOf: parseName },
-    { suite: SUITE, name: 'JSON inspection, gzip (MB decoded)', value: mb(json.length, jsonGzipMs), unit: 'MB/s', ratio: jsonMs / jsonGzipMs, ratioOf: jsonName },
+    {
+      suite: SUITE,
+      name: jsonName,
+      value: mb(json.length, jsonMs),
+      unit: 'MB/s',
+      ratio: parseMs / jsonMs,
+      ratioOf: parseName,
+    },
+    {
+      suite: SUITE,
+      name: 'JSON inspection, gzip (MB decoded)',
+      value: mb(json.length, jsonGzipMs),
+      unit: 'MB/s',
+      ratio: jsonMs / jsonGzipMs,
+      ratioOf: jsonName,
+    },
     { suite: SUITE, name: '  gunzip alone, the same JSON', value: mb(json.length, gunzipJsonMs), unit: 'MB/s' },
     { suite: SUITE, name: parserName, value: mb(html.length, parserMs), unit: 'MB/s' },
-    { suite: SUITE, name: htmlName, value: mb(html.length, htmlMs), unit: 'MB/s', ratio: parserMs / htmlMs, ratioOf: parserName },
-    { suite: SUITE, name: 'HTML inspection, gzip (MB decoded)', value: mb(html.length, htmlGzipMs), unit: 'MB/s', ratio: htmlMs / htmlGzipMs, ratioOf: htmlName },
+    {
+      suite: SUITE,
+      name: htmlName,
+      value: mb(html.length, htmlMs),
+      unit: 'MB/s',
+      ratio: parserMs / htmlMs,
+      ratioOf: parserName,
+    },
+    {
+      suite: SUITE,
+      name: 'HTML inspection, gzip (MB decoded)',
+      value: mb(html.length, htmlGzipMs),
+      unit: 'MB/s',
+      ratio: htmlMs / htmlGzipMs,
+      ratioOf: htmlName,
+    },
     { suite: SUITE, name: '  gunzip alone, the same HTML', value: mb(html.length, gunzipHtmlMs), unit: 'MB/s' },
-    { suite: SUITE, name: `issue 19: JSON.parse, ${size(many.length)} naming 200,000 hosts (baseline)`, value: manyParseMs, unit: 'ms' },
-    { suite: SUITE, name: `issue 19: JSON inspection of it, ${manyRefs.toLocaleString('en')} references`, value: manyMs, unit: 'ms', ratio: manyMs / manyParseMs, ratioOf: `issue 19: JSON.parse, ${size(many.length)} naming 200,000 hosts (baseline)`, target: 'linear (was 19 s)' },
-    { suite: SUITE, name: `issue 19: htmlparser2 Tokenizer alone, ${size(divs.length)} of nested <div> (baseline)`, value: tokenizerMs, unit: 'ms' },
-    { suite: SUITE, name: 'issue 19: HTML inspection of it', value: divMs, unit: 'ms', ratio: divMs / tokenizerMs, ratioOf: `issue 19: htmlparser2 Tokenizer alone, ${size(divs.length)} of nested <div> (baseline)`, target: 'linear (was 507 s)' },
+    {
+      suite: SUITE,
+      name: `issue 19: JSON.parse, ${size(many.length)} naming 200,000 hosts (baseline)`,
+      value: manyParseMs,
+      unit: 'ms',
+    },
+    {
+      suite: SUITE,
+      name: `issue 19: JSON inspection of it, ${manyRefs.toLocaleString('en')} references`,
+      value: manyMs,
+      unit: 'ms',
+      ratio: manyMs / manyParseMs,
+      ratioOf: `issue 19: JSON.parse, ${size(many.length)} naming 200,000 hosts (baseline)`,
+      target: 'linear (was 19 s)',
+    },
+    {
+      suite: SUITE,
+      name: `issue 19: htmlparser2 Tokenizer alone, ${size(divs.length)} of nested <div> (baseline)`,
+      value: tokenizerMs,
+      unit: 'ms',
+    },
+    {
+      suite: SUITE,
+      name: 'issue 19: HTML inspection of it',
+      value: divMs,
+      unit: 'ms',
+      ratio: divMs / tokenizerMs,
+      ratioOf: `issue 19: htmlparser2 Tokenizer alone, ${size(divs.length)} of nested <div> (baseline)`,
+      target: 'linear (was 507 s)',
+    },
   ];
 }

@@ -41,7 +41,17 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createTestCa } from '../helpers/certs.js';
 import type { HandshakeResult, HttpJob, HttpResult, Route } from './loadgen.js';
-import { cpuMeter, expectStatus, leashCode, rate, repoRoot, startLeashProcess, startLoadgen, startOrigins, type LeashProcess } from './proxy.js';
+import {
+  cpuMeter,
+  expectStatus,
+  leashCode,
+  rate,
+  repoRoot,
+  startLeashProcess,
+  startLoadgen,
+  startOrigins,
+  type LeashProcess,
+} from './proxy.js';
 import { benchMode } from './mode.js';
 import type { BenchLine } from './report.js';
 
@@ -77,7 +87,12 @@ const ALL_PHASES: readonly Phase[] = ['mint', 'first', 'keepalive', 'identity'];
 function selectedPhases(): Set<Phase> {
   const wanted = process.env.LEASH_BENCH_INTERCEPT_PHASES;
   if (!wanted) return new Set(ALL_PHASES);
-  return new Set(wanted.split(',').map((p) => p.trim()).filter((p): p is Phase => (ALL_PHASES as readonly string[]).includes(p)));
+  return new Set(
+    wanted
+      .split(',')
+      .map((p) => p.trim())
+      .filter((p): p is Phase => (ALL_PHASES as readonly string[]).includes(p)),
+  );
 }
 
 const progress = (text: string) => process.stderr.write(`bench intercept: ${text}\n`);
@@ -120,7 +135,10 @@ export async function interceptBench(): Promise<BenchLine[]> {
         const policyDir = path.join(dir, `policies-${i}`);
         await mkdir(policyDir);
         // The shipped default policy too, so that every request walks its real rule list, as in the proxy suite.
-        await writeFile(path.join(policyDir, 'default.yaml'), await readFile(path.join(repoRoot(), 'policies', 'default.yaml')));
+        await writeFile(
+          path.join(policyDir, 'default.yaml'),
+          await readFile(path.join(repoRoot(), 'policies', 'default.yaml')),
+        );
         await writeFile(path.join(policyDir, 'zz-bench.yaml'), yaml);
         policyDirs.set(name, policyDir);
         const options = name === 'intercept' ? { certs: certsDir } : { env: { ...process.env, [TOKEN_ENV]: token } };
@@ -140,16 +158,30 @@ export async function interceptBench(): Promise<BenchLine[]> {
     cleanups.push(() => gen.stop());
     // Leash created its CA on start, since the policy intercepts; clients trust it, as agents would.
     const leashCaPem = await readFile(path.join(certsDir, 'leash-ca.pem'), 'utf8');
-    progress(`leash pids ${[...leashes].map(([n, l]) => `${n} ${l.pid}`).join(', ')}; generator ${gen.pid}; origins :${origins.httpPort} (http), :${origins.httpsPort} (https)`);
+    progress(
+      `leash pids ${[...leashes].map(([n, l]) => `${n} ${l.pid}`).join(', ')}; generator ${gen.pid}; origins :${origins.httpPort} (http), :${origins.httpsPort} (https)`,
+    );
 
-    const pids: Record<string, number> = { generator: gen.pid, origin: process.pid, ...Object.fromEntries([...leashes].map(([n, l]) => [`leash ${n}`, l.pid])) };
+    const pids: Record<string, number> = {
+      generator: gen.pid,
+      origin: process.pid,
+      ...Object.fromEntries([...leashes].map(([n, l]) => [`leash ${n}`, l.pid])),
+    };
     /** Runs one measurement and reports the cores each named process used meanwhile. */
-    const metered = async <T>(label: string, names: string[], work: () => Promise<T>): Promise<{ result: T; cpu: Record<string, number> }> => {
+    const metered = async <T>(
+      label: string,
+      names: string[],
+      work: () => Promise<T>,
+    ): Promise<{ result: T; cpu: Record<string, number> }> => {
       const meter = cpuMeter(Object.fromEntries(names.map((n) => [n, pids[n] as number])));
       const result = await work();
       const { seconds, cpu, sys } = meter();
       const cores = (used: number) => Math.max(0, used / seconds).toFixed(2);
-      progress(`${label}: cores busy: ${Object.entries(cpu).map(([n, used]) => `${n} ${cores(used)} (kernel ${cores(sys[n] ?? 0)})`).join(', ')}`);
+      progress(
+        `${label}: cores busy: ${Object.entries(cpu)
+          .map(([n, used]) => `${n} ${cores(used)} (kernel ${cores(sys[n] ?? 0)})`)
+          .join(', ')}`,
+      );
       return { result, cpu };
     };
 
@@ -179,15 +211,35 @@ export async function interceptBench(): Promise<BenchLine[]> {
       const tbs = crypto.randomBytes(600); // about the size of a leaf's to-be-signed part
       timed(MINT.warmup, () => crypto.sign('sha256', tbs, ca.key));
       const sign = timed(MINT.hosts, () => crypto.sign('sha256', tbs, ca.key));
-      progress(`mint: ${mint.wallMs.length} leaves, CPU ${mint.cpuMs.toFixed(2)} ms each, wall median ${median(mint.wallMs).toFixed(2)} ms, worst ${Math.max(...mint.wallMs).toFixed(2)} ms; one RSA-2048 signature: CPU ${sign.cpuMs.toFixed(2)} ms`);
+      progress(
+        `mint: ${mint.wallMs.length} leaves, CPU ${mint.cpuMs.toFixed(2)} ms each, wall median ${median(mint.wallMs).toFixed(2)} ms, worst ${Math.max(...mint.wallMs).toFixed(2)} ms; one RSA-2048 signature: CPU ${sign.cpuMs.toFixed(2)} ms`,
+      );
       push({ name: 'RSA-2048 SHA-256 signature, CPU (baseline)', value: sign.cpuMs, unit: 'ms' });
-      push({ name: 'leaf certificate mint, new host, CPU', value: mint.cpuMs, unit: 'ms', ratio: mint.cpuMs / sign.cpuMs, ratioOf: 'RSA-2048 SHA-256 signature, CPU (baseline)', target: `< ${TARGETS.mintMs} ms`, pass: mint.cpuMs < TARGETS.mintMs });
+      push({
+        name: 'leaf certificate mint, new host, CPU',
+        value: mint.cpuMs,
+        unit: 'ms',
+        ratio: mint.cpuMs / sign.cpuMs,
+        ratioOf: 'RSA-2048 SHA-256 signature, CPU (baseline)',
+        target: `< ${TARGETS.mintMs} ms`,
+        pass: mint.cpuMs < TARGETS.mintMs,
+      });
       push({ name: 'leaf certificate mint, new host, wall (median)', value: median(mint.wallMs), unit: 'ms' });
     }
 
-    const tunnelTo = (host: string): Route => ({ mode: 'tunnel', port: leash('intercept').port, authority: `${host}:${origins.httpsPort}`, tls: { servername: host, ca: leashCaPem } });
-    const directTls = (host: string): Route => ({ mode: 'direct', port: origins.httpsPort, tls: { servername: host, ca: originCa.certPem } });
-    const head = (host: string, extra = '') => `GET /small HTTP/1.1\r\nHost: ${host}:${origins.httpsPort}\r\nUser-Agent: leash-bench\r\n${extra}\r\n`;
+    const tunnelTo = (host: string): Route => ({
+      mode: 'tunnel',
+      port: leash('intercept').port,
+      authority: `${host}:${origins.httpsPort}`,
+      tls: { servername: host, ca: leashCaPem },
+    });
+    const directTls = (host: string): Route => ({
+      mode: 'direct',
+      port: origins.httpsPort,
+      tls: { servername: host, ca: originCa.certPem },
+    });
+    const head = (host: string, extra = '') =>
+      `GET /small HTTP/1.1\r\nHost: ${host}:${origins.httpsPort}\r\nUser-Agent: leash-bench\r\n${extra}\r\n`;
 
     // 2. First request to a host leash has never seen vs one it has: one new connection at a time.
     if (phases.has('first')) {
@@ -195,10 +247,19 @@ export async function interceptBench(): Promise<BenchLine[]> {
       const once = async (route: Route, host: string): Promise<number> => {
         if (performance.now() > deadline) throw new Error(`first requests: over ${FIRST.maxMs} ms`);
         const result = await gen.run<HandshakeResult>(
-          { kind: 'handshake', route, request: head(host, 'Connection: close\r\n'), concurrency: 1, warmupMs: 0, durationMs: 5000, maxConnections: 1 },
+          {
+            kind: 'handshake',
+            route,
+            request: head(host, 'Connection: close\r\n'),
+            concurrency: 1,
+            warmupMs: 0,
+            durationMs: 5000,
+            maxConnections: 1,
+          },
           10_000,
         );
-        if (result.connections !== 1) throw new Error(`one request to ${host}: ${result.errors} failed (${result.firstError ?? 'no error'})`);
+        if (result.connections !== 1)
+          throw new Error(`one request to ${host}: ${result.errors} failed (${result.firstError ?? 'no error'})`);
         return result.p99Ms; // of one sample: its latency
       };
       // The very first intercepted tunnel also builds the interceptor (loads the CA, makes the leaf key pair).
@@ -214,11 +275,31 @@ export async function interceptBench(): Promise<BenchLine[]> {
         direct.push(await once(directTls(SEEN_HOST), SEEN_HOST));
       }
       const [f, s, d] = [median(fresh), median(seen), median(direct)];
-      progress(`first requests: cold start ${cold.toFixed(1)} ms; never-seen host median ${f.toFixed(2)} ms (max ${Math.max(...fresh).toFixed(1)}), seen host ${s.toFixed(2)} ms, direct ${d.toFixed(2)} ms (${fresh.length} each)`);
+      progress(
+        `first requests: cold start ${cold.toFixed(1)} ms; never-seen host median ${f.toFixed(2)} ms (max ${Math.max(...fresh).toFixed(1)}), seen host ${s.toFixed(2)} ms, direct ${d.toFixed(2)} ms (${fresh.length} each)`,
+      );
       push({ name: 'new TLS connection + 1 request, direct', value: d, unit: 'ms' });
-      push({ name: 'new tunnel + 1 request, seen intercepted host', value: s, unit: 'ms', ratio: s / d, ratioOf: 'new TLS connection + 1 request, direct' });
-      push({ name: 'new tunnel + 1 request, never-seen intercepted host', value: f, unit: 'ms', ratio: f / s, ratioOf: 'new tunnel + 1 request, seen intercepted host' });
-      push({ name: 'first intercepted tunnel after leash starts', value: cold, unit: 'ms', ratio: cold / s, ratioOf: 'new tunnel + 1 request, seen intercepted host' });
+      push({
+        name: 'new tunnel + 1 request, seen intercepted host',
+        value: s,
+        unit: 'ms',
+        ratio: s / d,
+        ratioOf: 'new TLS connection + 1 request, direct',
+      });
+      push({
+        name: 'new tunnel + 1 request, never-seen intercepted host',
+        value: f,
+        unit: 'ms',
+        ratio: f / s,
+        ratioOf: 'new tunnel + 1 request, seen intercepted host',
+      });
+      push({
+        name: 'first intercepted tunnel after leash starts',
+        value: cold,
+        unit: 'ms',
+        ratio: cold / s,
+        ratioOf: 'new tunnel + 1 request, seen intercepted host',
+      });
     }
 
     // 3. Keep-alive HTTPS: direct, inside intercepted tunnels, inside spliced tunnels; interleaved rounds.
@@ -226,13 +307,22 @@ export async function interceptBench(): Promise<BenchLine[]> {
       const kinds = [
         { label: 'direct', route: directTls(SEEN_HOST), host: SEEN_HOST, server: 'origin' },
         { label: 'intercepted', route: tunnelTo(SEEN_HOST), host: SEEN_HOST, server: 'leash intercept' },
-        { label: 'spliced', route: { ...tunnelTo(SPLICED_HOST), tls: { servername: SPLICED_HOST, ca: originCa.certPem } }, host: SPLICED_HOST, server: 'leash intercept' },
+        {
+          label: 'spliced',
+          route: { ...tunnelTo(SPLICED_HOST), tls: { servername: SPLICED_HOST, ca: originCa.certPem } },
+          host: SPLICED_HOST,
+          server: 'leash intercept',
+        },
       ];
       const samples = new Map<string, Sample[]>();
       for (let round = 0; round < KEEPALIVE_ROUNDS; round++) {
         for (const kind of rotate(kinds, round)) {
           const job: HttpJob = { kind: 'http', port: 0, route: kind.route, request: head(kind.host), ...KEEPALIVE };
-          const { result, cpu } = await metered(`keep-alive HTTPS round ${round + 1}, ${kind.label}`, ['generator', 'origin', 'leash intercept'], () => gen.run<HttpResult>(job, 20_000));
+          const { result, cpu } = await metered(
+            `keep-alive HTTPS round ${round + 1}, ${kind.label}`,
+            ['generator', 'origin', 'leash intercept'],
+            () => gen.run<HttpResult>(job, 20_000),
+          );
           expectStatus(result, 200, `keep-alive HTTPS, ${kind.label}`);
           samples.set(kind.label, [...(samples.get(kind.label) ?? []), sample(result, cpu[kind.server] ?? NaN)]);
         }
@@ -243,8 +333,27 @@ export async function interceptBench(): Promise<BenchLine[]> {
       for (const label of ['intercepted', 'spliced']) {
         const s = summarize(samples.get(label));
         const ratio = s.perSecond / direct.perSecond;
-        push({ name: `keep-alive HTTPS, ${label} tunnels`, value: s.perSecond, unit: 'req/s', ratio, ratioOf: 'keep-alive HTTPS, direct TLS', ...(label === 'intercepted' ? { target: `>= ${TARGETS.interceptedRatio}x direct`, want: { atLeast: TARGETS.interceptedRatio }, pass: ratio >= TARGETS.interceptedRatio } : {}) });
-        push({ name: `CPU per keep-alive HTTPS request, leash ${label}`, value: s.cpuUs, unit: 'us', ratio: s.cpuUs / direct.cpuUs, ratioOf: 'CPU per keep-alive HTTPS request, origin' });
+        push({
+          name: `keep-alive HTTPS, ${label} tunnels`,
+          value: s.perSecond,
+          unit: 'req/s',
+          ratio,
+          ratioOf: 'keep-alive HTTPS, direct TLS',
+          ...(label === 'intercepted'
+            ? {
+                target: `>= ${TARGETS.interceptedRatio}x direct`,
+                want: { atLeast: TARGETS.interceptedRatio },
+                pass: ratio >= TARGETS.interceptedRatio,
+              }
+            : {}),
+        });
+        push({
+          name: `CPU per keep-alive HTTPS request, leash ${label}`,
+          value: s.cpuUs,
+          unit: 'us',
+          ratio: s.cpuUs / direct.cpuUs,
+          ratioOf: 'CPU per keep-alive HTTPS request, origin',
+        });
       }
     }
 
@@ -252,15 +361,34 @@ export async function interceptBench(): Promise<BenchLine[]> {
     if (phases.has('identity')) {
       const auth = `Basic ${Buffer.from(`${AGENT}:${token}`).toString('base64')}`;
       const target = `http://${PLAIN_HOST}:${origins.httpPort}/small`;
-      const plainHead = (extra: string) => `GET ${target} HTTP/1.1\r\nHost: ${PLAIN_HOST}:${origins.httpPort}\r\nUser-Agent: leash-bench\r\n${extra}\r\n`;
-      const keepAlive = (name: IdentityKind, extra: string): HttpJob => ({ kind: 'http', port: leash(name).port, request: plainHead(extra), ...IDENTITY });
-      const fresh = (name: IdentityKind): HttpJob => ({ kind: 'http', port: leash(name).port, request: plainHead('Connection: close\r\n'), ...FRESH });
+      const plainHead = (extra: string) =>
+        `GET ${target} HTTP/1.1\r\nHost: ${PLAIN_HOST}:${origins.httpPort}\r\nUser-Agent: leash-bench\r\n${extra}\r\n`;
+      const keepAlive = (name: IdentityKind, extra: string): HttpJob => ({
+        kind: 'http',
+        port: leash(name).port,
+        request: plainHead(extra),
+        ...IDENTITY,
+      });
+      const fresh = (name: IdentityKind): HttpJob => ({
+        kind: 'http',
+        port: leash(name).port,
+        request: plainHead('Connection: close\r\n'),
+        ...FRESH,
+      });
       const groups: { label: string; leash: IdentityKind; job: HttpJob }[][] = [
         [
           { label: '(i) no agents', leash: 'none', job: keepAlive('none', '') },
-          { label: "(i') no agents, second leash (A/A control)", leash: 'none-control', job: keepAlive('none-control', '') },
+          {
+            label: "(i') no agents, second leash (A/A control)",
+            leash: 'none-control',
+            job: keepAlive('none-control', ''),
+          },
           { label: '(ii) token', leash: 'token', job: keepAlive('token', `Proxy-Authorization: ${auth}\r\n`) },
-          { label: '(iii) token + rateLimit', leash: 'token+rateLimit', job: keepAlive('token+rateLimit', `Proxy-Authorization: ${auth}\r\n`) },
+          {
+            label: '(iii) token + rateLimit',
+            leash: 'token+rateLimit',
+            job: keepAlive('token+rateLimit', `Proxy-Authorization: ${auth}\r\n`),
+          },
         ],
         [
           { label: '(i) no agents, new connections', leash: 'none', job: fresh('none') },
@@ -274,10 +402,16 @@ export async function interceptBench(): Promise<BenchLine[]> {
           for (const kind of rotate(group, round)) {
             const server = `leash ${kind.leash}`;
             if (kind.leash === 'uid') socketTable.push(tcpTableLines());
-            const { result, cpu } = await metered(`identity round ${round + 1}, ${kind.label}`, ['generator', 'origin', server], () => gen.run<HttpResult>(kind.job, 20_000));
+            const { result, cpu } = await metered(
+              `identity round ${round + 1}, ${kind.label}`,
+              ['generator', 'origin', server],
+              () => gen.run<HttpResult>(kind.job, 20_000),
+            );
             expectStatus(result, 200, kind.label);
             if (kind.label.endsWith('new connections') && result.connectionsOpened < result.totalRequests) {
-              throw new Error(`${kind.label}: ${result.connectionsOpened} connections for ${result.totalRequests} requests; expected one per request`);
+              throw new Error(
+                `${kind.label}: ${result.connectionsOpened} connections for ${result.totalRequests} requests; expected one per request`,
+              );
             }
             samples.set(kind.label, [...(samples.get(kind.label) ?? []), sample(result, cpu[server] ?? NaN)]);
           }
@@ -291,28 +425,62 @@ export async function interceptBench(): Promise<BenchLine[]> {
           return;
         }
         const b = summarize(samples.get(baseline));
-        push({ name: `plain HTTP ${label}`, value: s.perSecond, unit: 'req/s', ratio: s.perSecond / b.perSecond, ratioOf: `plain HTTP ${baseline}` });
-        push({ name: `leash CPU per request ${label}`, value: s.cpuUs, unit: 'us', ratio: s.cpuUs / b.cpuUs, ratioOf: `leash CPU per request ${baseline}` });
+        push({
+          name: `plain HTTP ${label}`,
+          value: s.perSecond,
+          unit: 'req/s',
+          ratio: s.perSecond / b.perSecond,
+          ratioOf: `plain HTTP ${baseline}`,
+        });
+        push({
+          name: `leash CPU per request ${label}`,
+          value: s.cpuUs,
+          unit: 'us',
+          ratio: s.cpuUs / b.cpuUs,
+          ratioOf: `leash CPU per request ${baseline}`,
+        });
       };
-      for (const label of ['(i) no agents', "(i') no agents, second leash (A/A control)", '(ii) token', '(iii) token + rateLimit']) report(label, '(i) no agents');
-      for (const label of ['(i) no agents, new connections', '(iv) uid, new connections']) report(label, '(i) no agents, new connections');
+      for (const label of [
+        '(i) no agents',
+        "(i') no agents, second leash (A/A control)",
+        '(ii) token',
+        '(iii) token + rateLimit',
+      ])
+        report(label, '(i) no agents');
+      for (const label of ['(i) no agents, new connections', '(iv) uid, new connections'])
+        report(label, '(i) no agents, new connections');
       push({ name: 'sockets in /proc/net/tcp{,6} as (iv) starts', value: mean(socketTable), unit: 'lines' });
 
       // The same calls leash makes per request, in this process, where a microsecond shows.
       const costs = await identityCallCosts(policyDirs.get('token+rateLimit') as string, origins.httpPort, token, auth);
       const perRequest = summarize(samples.get('(i) no agents')).cpuUs;
       const share = (us: number) => `${((100 * us) / perRequest).toFixed(1)}%`;
-      progress(`in process: token identification adds ${(costs.token - costs.none).toFixed(2)} us (${share(costs.token - costs.none)} of a request's CPU in (i)), the rate-limit check ${costs.rateLimit.toFixed(2)} us (${share(costs.rateLimit)})`);
+      progress(
+        `in process: token identification adds ${(costs.token - costs.none).toFixed(2)} us (${share(costs.token - costs.none)} of a request's CPU in (i)), the rate-limit check ${costs.rateLimit.toFixed(2)} us (${share(costs.rateLimit)})`,
+      );
       const ratioOf = 'leash CPU per request (i) no agents';
       push({ name: 'in-process identify, no credentials', value: costs.none, unit: 'us' });
-      push({ name: 'in-process identify, Basic token: added', value: costs.token - costs.none, unit: 'us', ratio: (costs.token - costs.none) / perRequest, ratioOf });
-      push({ name: 'in-process rate-limit check (memory store)', value: costs.rateLimit, unit: 'us', ratio: costs.rateLimit / perRequest, ratioOf });
+      push({
+        name: 'in-process identify, Basic token: added',
+        value: costs.token - costs.none,
+        unit: 'us',
+        ratio: (costs.token - costs.none) / perRequest,
+        ratioOf,
+      });
+      push({
+        name: 'in-process rate-limit check (memory store)',
+        value: costs.rateLimit,
+        unit: 'us',
+        ratio: costs.rateLimit / perRequest,
+        ratioOf,
+      });
     }
 
     // Every leash that carried traffic wrote its audit log (on, to a file, as in production).
     for (const [name, running] of leashes) {
       const records = await running.stop();
-      if (records === 0 && used.has(name)) throw new Error(`leash ${name} wrote no audit records: the audit log was not on`);
+      if (records === 0 && used.has(name))
+        throw new Error(`leash ${name} wrote no audit records: the audit log was not on`);
     }
     progress(`suite took ${((performance.now() - startedAt) / 1000).toFixed(1)} s`);
     return lines;
@@ -368,26 +536,42 @@ ${agents}rules:
 /** A leash module from the code the leash processes run: dist/ when it is up to date, else src/ (through tsx). */
 async function leashModule<T>(name: string): Promise<T> {
   const compiled = leashCode().describe.startsWith('compiled');
-  return (await import(pathToFileURL(path.join(repoRoot(), compiled ? 'dist' : 'src', `${name}.${compiled ? 'js' : 'ts'}`)).href)) as T;
+  return (await import(
+    pathToFileURL(path.join(repoRoot(), compiled ? 'dist' : 'src', `${name}.${compiled ? 'js' : 'ts'}`)).href
+  )) as T;
 }
 
 /** Microseconds per call of what leash does per request to identify an agent and hold it to a rate limit. */
-async function identityCallCosts(policyDir: string, port: number, token: string, authorization: string): Promise<{ none: number; token: number; rateLimit: number }> {
+async function identityCallCosts(
+  policyDir: string,
+  port: number,
+  token: string,
+  authorization: string,
+): Promise<{ none: number; token: number; rateLimit: number }> {
   const { loadPolicy } = await leashModule<typeof import('../../src/policy/watch.js')>('policy/watch');
-  const { identify, parseProxyAuthorization } = await leashModule<typeof import('../../src/policy/identity.js')>('policy/identity');
+  const { identify, parseProxyAuthorization } =
+    await leashModule<typeof import('../../src/policy/identity.js')>('policy/identity');
   const { readAgentTokens } = await leashModule<typeof import('../../src/proxy/agent-tokens.js')>('proxy/agent-tokens');
   const { overRateLimit } = await leashModule<typeof import('../../src/proxy/rate-limit.js')>('proxy/rate-limit');
   const { judge } = await leashModule<typeof import('../../src/proxy/verdict.js')>('proxy/verdict');
-  const { MemoryRateLimitStore } = await leashModule<typeof import('../../src/limits/memory-store.js')>('limits/memory-store');
+  const { MemoryRateLimitStore } =
+    await leashModule<typeof import('../../src/limits/memory-store.js')>('limits/memory-store');
   const policy = await loadPolicy([policyDir]);
   const tokens = readAgentTokens(policy, { [TOKEN_ENV]: token }).tokens;
   const identifyAs = (header: string | undefined, expect: string) => () => {
-    const identity = identify(policy, { credentials: parseProxyAuthorization(header), uid: undefined, address: '127.0.0.1' }, tokens);
-    if (!identity.ok || identity.agent !== expect) throw new Error(`identify: expected agent ${expect}, got ${JSON.stringify(identity)}`);
+    const identity = identify(
+      policy,
+      { credentials: parseProxyAuthorization(header), uid: undefined, address: '127.0.0.1' },
+      tokens,
+    );
+    if (!identity.ok || identity.agent !== expect)
+      throw new Error(`identify: expected agent ${expect}, got ${JSON.stringify(identity)}`);
   };
   const verdict = judge(policy, { method: 'GET', host: PLAIN_HOST, port, path: '/small', agent: AGENT });
   if (!verdict.rule?.rateLimit) throw new Error('in-process rate limit: the rule has no rateLimit');
-  const state = { rateLimits: new MemoryRateLimitStore(), now: Date.now } as unknown as Parameters<typeof overRateLimit>[0];
+  const state = { rateLimits: new MemoryRateLimitStore(), now: Date.now } as unknown as Parameters<
+    typeof overRateLimit
+  >[0];
   const none = await timeCalls(identifyAs(undefined, 'anonymous'));
   const byToken = await timeCalls(identifyAs(authorization, AGENT));
   const rateLimit = await timeCalls(async () => {

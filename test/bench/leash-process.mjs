@@ -17,20 +17,34 @@
 
 const [serveModule, policyDir, auditFile, certsDir] = process.argv.slice(2);
 if (!serveModule || !policyDir || !auditFile || !process.send) {
-  process.stderr.write('usage: forked with IPC: leash-process.mjs SERVE_MODULE_URL POLICY_DIR AUDIT_FILE [CERTS_DIR]\n');
+  process.stderr.write(
+    'usage: forked with IPC: leash-process.mjs SERVE_MODULE_URL POLICY_DIR AUDIT_FILE [CERTS_DIR]\n',
+  );
   process.exit(2);
 }
 
 const { startServe } = await import(serveModule);
 const line = (text) => process.stderr.write(`${text}\n`);
-const running = await startServe({ policy: [policyDir], listen: '127.0.0.1:0', audit: auditFile, control: `${auditFile}.sock`, ...(certsDir ? { certs: certsDir } : {}) }, { out: line, err: line, env: process.env });
+const running = await startServe(
+  {
+    policy: [policyDir],
+    listen: '127.0.0.1:0',
+    audit: auditFile,
+    control: `${auditFile}.sock`,
+    ...(certsDir ? { certs: certsDir } : {}),
+  },
+  { out: line, err: line, env: process.env },
+);
 
 let stopping = false;
 async function stop(id) {
   if (stopping) return;
   stopping = true;
   await running.stop();
-  if (process.connected) process.send({ kind: 'stopped', id, auditRecords: running.audit.count }, undefined, undefined, () => process.exit(0));
+  if (process.connected)
+    process.send({ kind: 'stopped', id, auditRecords: running.audit.count }, undefined, undefined, () =>
+      process.exit(0),
+    );
   else process.exit(0);
 }
 

@@ -148,7 +148,8 @@ class ResponseReader {
       }
       const text = buf.toString('latin1', 0, end);
       const status = Number(text.slice(9, 12));
-      if (!text.startsWith('HTTP/1.') || !Number.isInteger(status)) throw new Error(`not an HTTP response: ${JSON.stringify(text.slice(0, 60))}`);
+      if (!text.startsWith('HTTP/1.') || !Number.isInteger(status))
+        throw new Error(`not an HTTP response: ${JSON.stringify(text.slice(0, 60))}`);
       const length = /\r\ncontent-length:[ \t]*(\d+)/i.exec(text);
       this.head = {
         status,
@@ -572,7 +573,14 @@ async function runHandshakes(job: HandshakeJob): Promise<HandshakeResult> {
   await Promise.all(Array.from({ length: job.concurrency }, worker));
   if (windowEnd === 0) windowEnd = performance.now();
   const sorted = latencies.subarray(0, count).sort();
-  return { connections: count, totalConnections: total, seconds: windowStart === 0 ? 0 : (windowEnd - windowStart) / 1000, errors, ...(firstError ? { firstError } : {}), p99Ms: quantile(sorted, 0.99) };
+  return {
+    connections: count,
+    totalConnections: total,
+    seconds: windowStart === 0 ? 0 : (windowEnd - windowStart) / 1000,
+    errors,
+    ...(firstError ? { firstError } : {}),
+    p99Ms: quantile(sorted, 0.99),
+  };
 }
 
 async function runDownload(job: DownloadJob): Promise<DownloadResult> {
@@ -615,7 +623,8 @@ async function runHold(job: HoldJob): Promise<HoldResult> {
           (async () => {
             const s = await openRoute(job.route, sockets);
             const response = await exchange(s, job.request);
-            if (response.status !== 200 || response.close) throw new Error(`status ${response.status}${response.close ? ', connection: close' : ''}`);
+            if (response.status !== 200 || response.close)
+              throw new Error(`status ${response.status}${response.close ? ', connection: close' : ''}`);
             return s;
           })(),
           5000,
@@ -656,7 +665,8 @@ if (process.send) {
   process.on('message', (message: JobMessage) => {
     run(message).then(
       (result) => process.send?.({ id: message.id, result } satisfies ResultMessage),
-      (err: unknown) => process.send?.({ id: message.id, error: (err as Error).message ?? String(err) } satisfies ResultMessage),
+      (err: unknown) =>
+        process.send?.({ id: message.id, error: (err as Error).message ?? String(err) } satisfies ResultMessage),
     );
   });
   // The parent went away (finished, crashed or was killed): so do we, with every socket.

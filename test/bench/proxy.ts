@@ -69,7 +69,12 @@ const ALL_PHASES: readonly Phase[] = ['memory', 'small', 'denied', 'tunnels', 'd
 function selectedPhases(): Set<Phase> {
   const wanted = process.env.LEASH_BENCH_PHASES;
   if (!wanted) return new Set(ALL_PHASES);
-  return new Set(wanted.split(',').map((p) => p.trim()).filter((p): p is Phase => (ALL_PHASES as readonly string[]).includes(p)));
+  return new Set(
+    wanted
+      .split(',')
+      .map((p) => p.trim())
+      .filter((p): p is Phase => (ALL_PHASES as readonly string[]).includes(p)),
+  );
 }
 
 const progress = (text: string) => process.stderr.write(`bench proxy: ${text}\n`);
@@ -105,7 +110,9 @@ export async function proxyBench(): Promise<BenchLine[]> {
 
     const leash = await startLeashProcess(policyDir, auditFile);
     cleanups.push(() => leash.stop());
-    const proxies: BenchProxy[] = [{ name: 'leash', port: leash.port, pid: leash.pid, memoryWith: (open) => settle(leash, open) }];
+    const proxies: BenchProxy[] = [
+      { name: 'leash', port: leash.port, pid: leash.pid, memoryWith: (open) => settle(leash, open) },
+    ];
     let squid: RunningSquid | undefined;
     const noSquid = ensureSquid(progress);
     if (noSquid) progress(`${noSquid}: no side-by-side Squid figures`);
@@ -113,44 +120,78 @@ export async function proxyBench(): Promise<BenchLine[]> {
       // Its own temporary directory: Squid drops to its own user, who cannot enter ours (mkdtemp makes it 0700).
       const squidDir = await mkdtemp(path.join(os.tmpdir(), 'leash-bench-squid-'));
       cleanups.push(() => rm(squidDir, { recursive: true, force: true }));
-      squid = await startSquid({ dir: squidDir, hosts: [HOST, DENIED_HOST], allow: HOST, deny: DENIED_HOST }).catch((err: unknown) => {
-        progress(`squid: ${(err as Error).message.split('\n')[0]}; going on without it`);
-        return undefined;
-      });
+      squid = await startSquid({ dir: squidDir, hosts: [HOST, DENIED_HOST], allow: HOST, deny: DENIED_HOST }).catch(
+        (err: unknown) => {
+          progress(`squid: ${(err as Error).message.split('\n')[0]}; going on without it`);
+          return undefined;
+        },
+      );
     }
     if (squid) {
       const running = squid;
       cleanups.push(() => running.stop());
-      proxies.push({ name: 'squid', port: running.port, pid: running.pid, memoryWith: () => settleByTime(running.pid) });
+      proxies.push({
+        name: 'squid',
+        port: running.port,
+        pid: running.pid,
+        memoryWith: () => settleByTime(running.pid),
+      });
     }
     const engineProcess = await startEngineProcess();
     cleanups.push(() => engineProcess.stop());
-    const engine: BenchProxy = { name: 'engine', port: engineProcess.port, pid: engineProcess.pid, memoryWith: () => Promise.reject(new Error('the engine baseline holds no tunnels')) };
+    const engine: BenchProxy = {
+      name: 'engine',
+      port: engineProcess.port,
+      pid: engineProcess.pid,
+      memoryWith: () => Promise.reject(new Error('the engine baseline holds no tunnels')),
+    };
     const gen = await startLoadgen();
     cleanups.push(() => gen.stop());
-    progress(`leash pid ${leash.pid} on 127.0.0.1:${leash.port}${squid ? `, squid pid ${squid.pid} on 127.0.0.1:${squid.port}` : ' (no squid)'}, engine pid ${engine.pid} on 127.0.0.1:${engine.port}; origins on :${origins.httpPort} (http) and :${origins.httpsPort} (https); audit log ${auditFile}`);
+    progress(
+      `leash pid ${leash.pid} on 127.0.0.1:${leash.port}${squid ? `, squid pid ${squid.pid} on 127.0.0.1:${squid.port}` : ' (no squid)'}, engine pid ${engine.pid} on 127.0.0.1:${engine.port}; origins on :${origins.httpPort} (http) and :${origins.httpsPort} (https); audit log ${auditFile}`,
+    );
     /** A target against Squid's figure: met, missed, or not measured without Squid. */
     const vsSquid = (ratio: number | undefined, target: string, want: Want) =>
-      ratio === undefined || !Number.isFinite(ratio) ? { target: `${target} (${NO_SQUID})` } : { target, want, pass: meets(ratio, want) };
+      ratio === undefined || !Number.isFinite(ratio)
+        ? { target: `${target} (${NO_SQUID})` }
+        : { target, want, pass: meets(ratio, want) };
 
-    const pids: Record<string, number> = Object.fromEntries([...proxies.map((p) => [p.name, p.pid]), ['engine', engine.pid], ['generator', gen.pid], ['origin', process.pid]]);
+    const pids: Record<string, number> = Object.fromEntries([
+      ...proxies.map((p) => [p.name, p.pid]),
+      ['engine', engine.pid],
+      ['generator', gen.pid],
+      ['origin', process.pid],
+    ]);
     /** Runs one measurement and reports how much CPU each process used meanwhile. */
-    const metered = async <T>(label: string, work: () => Promise<T>): Promise<{ result: T; cpu: Record<string, number> }> => {
+    const metered = async <T>(
+      label: string,
+      work: () => Promise<T>,
+    ): Promise<{ result: T; cpu: Record<string, number> }> => {
       const meter = cpuMeter(pids);
       const result = await work();
       const { seconds, cpu, sys } = meter();
       const cores = (used: number) => Math.max(0, used / seconds).toFixed(2);
-      const busy = Object.entries(cpu).map(([name, used]) => `${name} ${cores(used)} (kernel ${cores(sys[name] ?? 0)})`);
+      const busy = Object.entries(cpu).map(
+        ([name, used]) => `${name} ${cores(used)} (kernel ${cores(sys[name] ?? 0)})`,
+      );
       progress(`${label}: cores busy: ${busy.join(', ')}`);
       return { result, cpu };
     };
     const tlsRoute = (via: BenchProxy | null): Route =>
       via === null
         ? { mode: 'direct', port: origins.httpsPort, tls: { servername: HOST, ca: ca.certPem } }
-        : { mode: 'tunnel', port: via.port, authority: `${HOST}:${origins.httpsPort}`, tls: { servername: HOST, ca: ca.certPem } };
+        : {
+            mode: 'tunnel',
+            port: via.port,
+            authority: `${HOST}:${origins.httpsPort}`,
+            tls: { servername: HOST, ca: ca.certPem },
+          };
     const plainRoute = (via: BenchProxy | null): Route =>
-      via === null ? { mode: 'direct', port: origins.httpPort } : { mode: 'tunnel', port: via.port, authority: `${HOST}:${origins.httpPort}` };
-    const head = (target: string, hostPort: number, extra = '') => `GET ${target} HTTP/1.1\r\nHost: ${HOST}:${hostPort}\r\nUser-Agent: leash-bench\r\n${extra}\r\n`;
+      via === null
+        ? { mode: 'direct', port: origins.httpPort }
+        : { mode: 'tunnel', port: via.port, authority: `${HOST}:${origins.httpPort}` };
+    const head = (target: string, hostPort: number, extra = '') =>
+      `GET ${target} HTTP/1.1\r\nHost: ${HOST}:${hostPort}\r\nUser-Agent: leash-bench\r\n${extra}\r\n`;
 
     // 1. Memory first, while each proxy is fresh: a process that has served heavy load keeps freed pages, which
     // would hide what new tunnels cost.
@@ -159,29 +200,57 @@ export async function proxyBench(): Promise<BenchLine[]> {
       for (const proxy of proxies) {
         progress(`memory: opening ${IDLE_TUNNELS} idle TLS tunnels through ${proxy.name}`);
         const hold = (count: number) =>
-          gen.run<HoldResult>({ kind: 'hold', route: tlsRoute(proxy), request: head('/small', origins.httpsPort), count, concurrency: 16, timeoutMs: 30_000 }, 40_000);
+          gen.run<HoldResult>(
+            {
+              kind: 'hold',
+              route: tlsRoute(proxy),
+              request: head('/small', origins.httpsPort),
+              count,
+              concurrency: 16,
+              timeoutMs: 30_000,
+            },
+            40_000,
+          );
         // Warm-up: the code paths, buffers and pools a tunnel uses exist before the baseline is read.
         const warm = await hold(64);
-        if (warm.open !== 64) throw new Error(`${proxy.name}: warm-up tunnels: ${warm.open} of 64 opened (${warm.firstError ?? 'no error'})`);
+        if (warm.open !== 64)
+          throw new Error(
+            `${proxy.name}: warm-up tunnels: ${warm.open} of 64 opened (${warm.firstError ?? 'no error'})`,
+          );
         await gen.run({ kind: 'release' }, 5000);
         const before = await proxy.memoryWith(0);
         const held = await hold(IDLE_TUNNELS);
-        if (held.open !== IDLE_TUNNELS) throw new Error(`${proxy.name}: idle tunnels: ${held.open} of ${IDLE_TUNNELS} opened (${held.firstError ?? 'no error'})`);
+        if (held.open !== IDLE_TUNNELS)
+          throw new Error(
+            `${proxy.name}: idle tunnels: ${held.open} of ${IDLE_TUNNELS} opened (${held.firstError ?? 'no error'})`,
+          );
         const after = await proxy.memoryWith(IDLE_TUNNELS);
         await gen.run({ kind: 'release' }, 5000);
         const rssKiB = (after.vmRss - before.vmRss) / IDLE_TUNNELS / 1024;
         idleKiB.set(proxy.name, rssKiB);
         push({ name: `idle tunnel memory, ${proxy.name} RSS`, value: rssKiB, unit: 'KiB/tunnel' });
         if (after.heap !== undefined && before.heap !== undefined) {
-          push({ name: `idle tunnel memory, ${proxy.name} heap+external`, value: (after.heap - before.heap) / IDLE_TUNNELS / 1024, unit: 'KiB/tunnel' });
+          push({
+            name: `idle tunnel memory, ${proxy.name} heap+external`,
+            value: (after.heap - before.heap) / IDLE_TUNNELS / 1024,
+            unit: 'KiB/tunnel',
+          });
         }
-        progress(`memory, ${proxy.name}: RSS ${mib(before.vmRss)} -> ${mib(after.vmRss)} MiB${after.heap !== undefined && before.heap !== undefined ? `, heap+external ${mib(before.heap)} -> ${mib(after.heap)} MiB` : ''}`);
+        progress(
+          `memory, ${proxy.name}: RSS ${mib(before.vmRss)} -> ${mib(after.vmRss)} MiB${after.heap !== undefined && before.heap !== undefined ? `, heap+external ${mib(before.heap)} -> ${mib(after.heap)} MiB` : ''}`,
+        );
       }
       const [leashKiB, squidKiB] = [idleKiB.get('leash'), idleKiB.get('squid')];
       if (leashKiB !== undefined) {
         // A ratio of small differences: Squid's RSS barely moves, so the figure compared is KiB, floored at 1.
         const ratio = squidKiB === undefined ? undefined : Math.max(leashKiB, 1) / Math.max(squidKiB, 1);
-        push({ name: 'idle tunnel memory, leash vs squid', value: leashKiB, unit: 'KiB/tunnel', ...(ratio === undefined ? {} : { ratio, ratioOf: 'idle tunnel memory, squid RSS' }), ...vsSquid(ratio, `<= ${TARGETS.idleKiBOfSquid}x squid`, { atMost: TARGETS.idleKiBOfSquid }) });
+        push({
+          name: 'idle tunnel memory, leash vs squid',
+          value: leashKiB,
+          unit: 'KiB/tunnel',
+          ...(ratio === undefined ? {} : { ratio, ratioOf: 'idle tunnel memory, squid RSS' }),
+          ...vsSquid(ratio, `<= ${TARGETS.idleKiBOfSquid}x squid`, { atMost: TARGETS.idleKiBOfSquid }),
+        });
       }
     }
 
@@ -201,12 +270,23 @@ export async function proxyBench(): Promise<BenchLine[]> {
         const job: Job =
           kind.proxy === null
             ? { kind: 'http', port: origins.httpPort, request: head('/small', origins.httpPort), ...SMALL }
-            : { kind: 'http', port: kind.proxy.port, request: head(`http://${kind.denied ? DENIED_HOST : HOST}:${origins.httpPort}/small`, origins.httpPort), ...SMALL };
-        const { result, cpu } = await metered(`small requests round ${round}, ${kind.label}`, () => gen.run<HttpResult>(job, 20_000));
+            : {
+                kind: 'http',
+                port: kind.proxy.port,
+                request: head(`http://${kind.denied ? DENIED_HOST : HOST}:${origins.httpPort}/small`, origins.httpPort),
+                ...SMALL,
+              };
+        const { result, cpu } = await metered(`small requests round ${round}, ${kind.label}`, () =>
+          gen.run<HttpResult>(job, 20_000),
+        );
         expectStatus(result, kind.denied ? 403 : 200, `${kind.label} requests`);
         // CPU per request of the process that answers: the origin (this process) direct, the proxy otherwise.
         const server = cpu[kind.proxy?.name ?? 'origin'] ?? NaN;
-        const sample = { result, perSecond: rate(result.requests, result.seconds), cpuPerRequestUs: (server / result.totalRequests) * 1e6 };
+        const sample = {
+          result,
+          perSecond: rate(result.requests, result.seconds),
+          cpuPerRequestUs: (server / result.totalRequests) * 1e6,
+        };
         httpRuns.set(kind.label, [...(httpRuns.get(kind.label) ?? []), sample]);
       }
     }
@@ -218,21 +298,72 @@ export async function proxyBench(): Promise<BenchLine[]> {
       push({ name: 'CPU per small request, origin', value: direct.cpuPerRequestUs, unit: 'us' });
       const bare = best('engine');
       if (bare) {
-        push({ name: 'small requests, engine', value: bare.perSecond, unit: 'req/s', ratio: bare.perSecond / direct.perSecond, ratioOf: 'small requests, direct' });
-        push({ name: 'small requests p99, engine', value: bare.result.p99Ms, unit: 'ms', ratio: bare.result.p99Ms / direct.result.p99Ms, ratioOf: 'small requests p99, direct' });
-        push({ name: 'CPU per small request, engine', value: bare.cpuPerRequestUs, unit: 'us', ratio: bare.cpuPerRequestUs / direct.cpuPerRequestUs, ratioOf: 'CPU per small request, origin' });
+        push({
+          name: 'small requests, engine',
+          value: bare.perSecond,
+          unit: 'req/s',
+          ratio: bare.perSecond / direct.perSecond,
+          ratioOf: 'small requests, direct',
+        });
+        push({
+          name: 'small requests p99, engine',
+          value: bare.result.p99Ms,
+          unit: 'ms',
+          ratio: bare.result.p99Ms / direct.result.p99Ms,
+          ratioOf: 'small requests p99, direct',
+        });
+        push({
+          name: 'CPU per small request, engine',
+          value: bare.cpuPerRequestUs,
+          unit: 'us',
+          ratio: bare.cpuPerRequestUs / direct.cpuPerRequestUs,
+          ratioOf: 'CPU per small request, origin',
+        });
       }
       for (const proxy of proxies) {
         const allowed = best(proxy.name);
         if (allowed) {
           // Leash against the engine it forwards with (issue 13); Squid against direct, for reference.
-          const base = proxy.name === 'leash' && bare ? { sample: bare, name: 'engine' } : { sample: direct, name: 'direct' };
+          const base =
+            proxy.name === 'leash' && bare ? { sample: bare, name: 'engine' } : { sample: direct, name: 'direct' };
           const ratio = allowed.perSecond / base.sample.perSecond;
           const p99Ratio = allowed.result.p99Ms / base.sample.result.p99Ms;
           const targeted = proxy.name === 'leash' && bare !== undefined;
-          push({ name: `small requests, ${proxy.name}`, value: allowed.perSecond, unit: 'req/s', ratio, ratioOf: `small requests, ${base.name}`, ...(targeted ? { target: `>= ${TARGETS.smallOfEngine}x engine`, want: { atLeast: TARGETS.smallOfEngine }, pass: ratio >= TARGETS.smallOfEngine } : {}) });
-          push({ name: `small requests p99, ${proxy.name}`, value: allowed.result.p99Ms, unit: 'ms', ratio: p99Ratio, ratioOf: `small requests p99, ${base.name}`, ...(targeted ? { target: `<= ${TARGETS.p99OfEngine}x engine`, want: { atMost: TARGETS.p99OfEngine }, pass: p99Ratio <= TARGETS.p99OfEngine } : {}) });
-          push({ name: `CPU per small request, ${proxy.name}`, value: allowed.cpuPerRequestUs, unit: 'us', ratio: allowed.cpuPerRequestUs / base.sample.cpuPerRequestUs, ratioOf: `CPU per small request, ${base.name === 'direct' ? 'origin' : base.name}` });
+          push({
+            name: `small requests, ${proxy.name}`,
+            value: allowed.perSecond,
+            unit: 'req/s',
+            ratio,
+            ratioOf: `small requests, ${base.name}`,
+            ...(targeted
+              ? {
+                  target: `>= ${TARGETS.smallOfEngine}x engine`,
+                  want: { atLeast: TARGETS.smallOfEngine },
+                  pass: ratio >= TARGETS.smallOfEngine,
+                }
+              : {}),
+          });
+          push({
+            name: `small requests p99, ${proxy.name}`,
+            value: allowed.result.p99Ms,
+            unit: 'ms',
+            ratio: p99Ratio,
+            ratioOf: `small requests p99, ${base.name}`,
+            ...(targeted
+              ? {
+                  target: `<= ${TARGETS.p99OfEngine}x engine`,
+                  want: { atMost: TARGETS.p99OfEngine },
+                  pass: p99Ratio <= TARGETS.p99OfEngine,
+                }
+              : {}),
+          });
+          push({
+            name: `CPU per small request, ${proxy.name}`,
+            value: allowed.cpuPerRequestUs,
+            unit: 'us',
+            ratio: allowed.cpuPerRequestUs / base.sample.cpuPerRequestUs,
+            ratioOf: `CPU per small request, ${base.name === 'direct' ? 'origin' : base.name}`,
+          });
         }
       }
       const deniedOf = (name: string) => best(`${name} denied`);
@@ -244,9 +375,21 @@ export async function proxyBench(): Promise<BenchLine[]> {
         const name = `denied requests, ${proxy.name} (${reconnecting ? 'new connection each' : 'keep-alive'})`;
         if (proxy.name === 'leash') {
           const ratio = squidDenied ? denied.perSecond / squidDenied.perSecond : undefined;
-          push({ name, value: denied.perSecond, unit: 'req/s', ...(ratio === undefined ? {} : { ratio, ratioOf: 'denied requests, squid' }), ...vsSquid(ratio, `>= ${TARGETS.ofSquid}x squid`, { atLeast: TARGETS.ofSquid }) });
+          push({
+            name,
+            value: denied.perSecond,
+            unit: 'req/s',
+            ...(ratio === undefined ? {} : { ratio, ratioOf: 'denied requests, squid' }),
+            ...vsSquid(ratio, `>= ${TARGETS.ofSquid}x squid`, { atLeast: TARGETS.ofSquid }),
+          });
         } else {
-          push({ name, value: denied.perSecond, unit: 'req/s', ratio: denied.perSecond / direct.perSecond, ratioOf: 'small requests, direct' });
+          push({
+            name,
+            value: denied.perSecond,
+            unit: 'req/s',
+            ratio: denied.perSecond / direct.perSecond,
+            ratioOf: 'small requests, direct',
+          });
         }
         push({ name: `CPU per denied request, ${proxy.name}`, value: denied.cpuPerRequestUs, unit: 'us' });
       }
@@ -261,12 +404,18 @@ export async function proxyBench(): Promise<BenchLine[]> {
       for (let round = 1; round <= TUNNEL_ROUNDS; round++) {
         for (const via of [null, ...proxies]) {
           const name = via?.name ?? 'direct';
-          const { result, cpu } = await metered(`new TLS connections round ${round}, ${name}`, () => gen.run<HandshakeResult>({ kind: 'handshake', route: tlsRoute(via), request, ...TUNNELS }, 20_000));
+          const { result, cpu } = await metered(`new TLS connections round ${round}, ${name}`, () =>
+            gen.run<HandshakeResult>({ kind: 'handshake', route: tlsRoute(via), request, ...TUNNELS }, 20_000),
+          );
           expectHandshakes(result, `TLS connections, ${name}`);
           rates.set(name, [...(rates.get(name) ?? []), rate(result.connections, result.seconds)]);
           // The handshakes dominate and load the origin and the generator; what the proxy spends per tunnel is
           // the steadier figure.
-          if (via) cpuPerTunnel.set(name, [...(cpuPerTunnel.get(name) ?? []), ((cpu[name] ?? NaN) / result.totalConnections) * 1e6]);
+          if (via)
+            cpuPerTunnel.set(name, [
+              ...(cpuPerTunnel.get(name) ?? []),
+              ((cpu[name] ?? NaN) / result.totalConnections) * 1e6,
+            ]);
         }
       }
       const directRate = Math.max(...(rates.get('direct') ?? []));
@@ -277,11 +426,29 @@ export async function proxyBench(): Promise<BenchLine[]> {
         const name = `new CONNECT tunnels (TLS + 1 request), ${proxy.name}`;
         if (proxy.name === 'leash') {
           const ratio = squidRate === undefined ? undefined : tunnelRate / squidRate;
-          push({ name, value: tunnelRate, unit: 'conn/s', ...(ratio === undefined ? { ratio: tunnelRate / directRate, ratioOf: 'new TLS connections, direct' } : { ratio, ratioOf: 'new CONNECT tunnels (TLS + 1 request), squid' }), ...vsSquid(ratio, `>= ${TARGETS.ofSquid}x squid`, { atLeast: TARGETS.ofSquid }) });
+          push({
+            name,
+            value: tunnelRate,
+            unit: 'conn/s',
+            ...(ratio === undefined
+              ? { ratio: tunnelRate / directRate, ratioOf: 'new TLS connections, direct' }
+              : { ratio, ratioOf: 'new CONNECT tunnels (TLS + 1 request), squid' }),
+            ...vsSquid(ratio, `>= ${TARGETS.ofSquid}x squid`, { atLeast: TARGETS.ofSquid }),
+          });
         } else {
-          push({ name, value: tunnelRate, unit: 'conn/s', ratio: tunnelRate / directRate, ratioOf: 'new TLS connections, direct' });
+          push({
+            name,
+            value: tunnelRate,
+            unit: 'conn/s',
+            ratio: tunnelRate / directRate,
+            ratioOf: 'new TLS connections, direct',
+          });
         }
-        push({ name: `CPU per new tunnel, ${proxy.name}`, value: Math.min(...(cpuPerTunnel.get(proxy.name) ?? [])), unit: 'us' });
+        push({
+          name: `CPU per new tunnel, ${proxy.name}`,
+          value: Math.min(...(cpuPerTunnel.get(proxy.name) ?? [])),
+          unit: 'us',
+        });
       }
     }
 
@@ -302,7 +469,11 @@ export async function proxyBench(): Promise<BenchLine[]> {
         for (let i = 0; i < DOWNLOAD.repeats; i++) {
           for (const via of [null, ...proxies]) {
             const name = via?.name ?? 'direct';
-            const download = () => gen.run<DownloadResult>({ kind: 'download', route: route(via), request, expectBytes: BIG_BYTES, timeoutMs: DOWNLOAD.timeoutMs }, DOWNLOAD.timeoutMs + 5000);
+            const download = () =>
+              gen.run<DownloadResult>(
+                { kind: 'download', route: route(via), request, expectBytes: BIG_BYTES, timeoutMs: DOWNLOAD.timeoutMs },
+                DOWNLOAD.timeoutMs + 5000,
+              );
             const { result: r, cpu } = await metered(`download ${label} ${i + 1}, ${name}`, download);
             speeds.set(name, [...(speeds.get(name) ?? []), r.bytes / 1e6 / r.seconds]);
             const sum = cpuAndMb.get(name) ?? { cpuMs: 0, mb: 0 };
@@ -326,8 +497,24 @@ export async function proxyBench(): Promise<BenchLine[]> {
           if (label === 'TLS' && proxy.name === 'leash') {
             const ratio = squidSpeed === undefined ? undefined : speed / squidSpeed;
             const cpuRatio = squidCpu === undefined ? undefined : cpuMs / squidCpu;
-            push({ name, value: speed, unit: 'MB/s', ...(ratio === undefined ? { ratio: speed / directSpeed, ratioOf: directName } : { ratio, ratioOf: `64 MiB download, ${label}, one tunnel, squid` }), ...vsSquid(ratio, `>= ${TARGETS.ofSquid}x squid`, { atLeast: TARGETS.ofSquid }) });
-            push({ name: cpuName, value: cpuMs, unit: 'ms/MB', ...(cpuRatio === undefined ? {} : { ratio: cpuRatio, ratioOf: `proxy CPU per MB, ${label} tunnel, squid` }), ...vsSquid(cpuRatio, `<= ${TARGETS.cpuPerMbOfSquid}x squid`, { atMost: TARGETS.cpuPerMbOfSquid }) });
+            push({
+              name,
+              value: speed,
+              unit: 'MB/s',
+              ...(ratio === undefined
+                ? { ratio: speed / directSpeed, ratioOf: directName }
+                : { ratio, ratioOf: `64 MiB download, ${label}, one tunnel, squid` }),
+              ...vsSquid(ratio, `>= ${TARGETS.ofSquid}x squid`, { atLeast: TARGETS.ofSquid }),
+            });
+            push({
+              name: cpuName,
+              value: cpuMs,
+              unit: 'ms/MB',
+              ...(cpuRatio === undefined
+                ? {}
+                : { ratio: cpuRatio, ratioOf: `proxy CPU per MB, ${label} tunnel, squid` }),
+              ...vsSquid(cpuRatio, `<= ${TARGETS.cpuPerMbOfSquid}x squid`, { atMost: TARGETS.cpuPerMbOfSquid }),
+            });
           } else {
             push({ name, value: speed, unit: 'MB/s', ratio: speed / directSpeed, ratioOf: directName });
             push({ name: cpuName, value: cpuMs, unit: 'ms/MB' });
@@ -337,8 +524,13 @@ export async function proxyBench(): Promise<BenchLine[]> {
     }
 
     const records = await leash.stop();
-    const auditBytes = await stat(auditFile).then((s) => s.size, () => 0);
-    progress(`leash wrote ${records} audit records (${mib(auditBytes)} MiB); suite took ${((performance.now() - startedAt) / 1000).toFixed(1)} s`);
+    const auditBytes = await stat(auditFile).then(
+      (s) => s.size,
+      () => 0,
+    );
+    progress(
+      `leash wrote ${records} audit records (${mib(auditBytes)} MiB); suite took ${((performance.now() - startedAt) / 1000).toFixed(1)} s`,
+    );
     if (records === 0 && phases.size > 0) throw new Error('leash wrote no audit records: the audit log was not on');
     return lines;
   } finally {
@@ -368,7 +560,9 @@ const mib = (bytes: number) => (bytes / 1024 / 1024).toFixed(1);
 export function expectStatus(result: HttpResult, status: number, what: string): HttpResult {
   const good = result.statuses[String(status)] ?? 0;
   if (result.requests === 0 || good < 0.99 * result.requests || result.errors > 0.01 * result.requests) {
-    throw new Error(`${what}: expected status ${status}, got ${JSON.stringify(result.statuses)} and ${result.errors} connection errors`);
+    throw new Error(
+      `${what}: expected status ${status}, got ${JSON.stringify(result.statuses)} and ${result.errors} connection errors`,
+    );
   }
   if (result.errors > 0) progress(`${what}: ${result.errors} connection errors`);
   return result;
@@ -376,7 +570,9 @@ export function expectStatus(result: HttpResult, status: number, what: string): 
 
 function expectHandshakes(result: HandshakeResult, what: string): HandshakeResult {
   if (result.connections === 0 || result.errors > 0.01 * result.connections) {
-    throw new Error(`${what}: ${result.connections} completed, ${result.errors} failed (${result.firstError ?? 'no error'})`);
+    throw new Error(
+      `${what}: ${result.connections} completed, ${result.errors} failed (${result.firstError ?? 'no error'})`,
+    );
   }
   return result;
 }
@@ -478,7 +674,9 @@ function script(name: string): { file: string; execArgv: string[] } {
 }
 
 function exited(child: ChildProcess): Promise<void> {
-  return new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve())));
+  return new Promise((resolve) =>
+    child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve()),
+  );
 }
 
 /** Ends a child we started: politely, then by SIGKILL after `graceMs`. */
@@ -560,7 +758,15 @@ export interface LeashProcess {
 /** What test/bench/leash-process.mjs sends and takes over IPC. */
 type LeashMessage =
   | { kind: 'ready'; port: number }
-  | { kind: 'memory'; id: number; rss: number; heapUsed: number; external: number; openExchanges: number; auditRecords: number }
+  | {
+      kind: 'memory';
+      id: number;
+      rss: number;
+      heapUsed: number;
+      external: number;
+      openExchanges: number;
+      auditRecords: number;
+    }
   | { kind: 'stopped'; id: number; auditRecords: number };
 type LeashRequest = { kind: 'memory' | 'stop'; id: number };
 
@@ -572,25 +778,44 @@ export function leashCode(): { module: string; execArgv: string[]; describe: str
   const root = repoRoot();
   const compiled = path.join(root, 'dist', 'cli', 'serve.js');
   const newestSource = (dir: string): number =>
-    Math.max(0, ...readdirSync(dir, { withFileTypes: true }).map((e) => (e.isDirectory() ? newestSource(path.join(dir, e.name)) : statSync(path.join(dir, e.name)).mtimeMs)));
+    Math.max(
+      0,
+      ...readdirSync(dir, { withFileTypes: true }).map((e) =>
+        e.isDirectory() ? newestSource(path.join(dir, e.name)) : statSync(path.join(dir, e.name)).mtimeMs,
+      ),
+    );
   if (existsSync(compiled) && statSync(compiled).mtimeMs >= newestSource(path.join(root, 'src'))) {
     return { module: pathToFileURL(compiled).href, execArgv: [], describe: 'compiled dist/' };
   }
   return {
     module: pathToFileURL(path.join(root, 'src', 'cli', 'serve.ts')).href,
     execArgv: ['--import', 'tsx'],
-    describe: 'src/ through tsx, since dist/ is missing or older than src/ (run `npm run build` for figures that match `leash serve`)',
+    describe:
+      'src/ through tsx, since dist/ is missing or older than src/ (run `npm run build` for figures that match `leash serve`)',
   };
 }
 
 /** `certs`: leash's CA directory (needed when the policy intercepts); `env`: leash's environment (tokens). */
-export async function startLeashProcess(policyDir: string, auditFile: string, options: { certs?: string; env?: NodeJS.ProcessEnv } = {}): Promise<LeashProcess> {
+export async function startLeashProcess(
+  policyDir: string,
+  auditFile: string,
+  options: { certs?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<LeashProcess> {
   const code = leashCode();
   progress(`leash code: ${code.describe}`);
   const profileDir = process.env.LEASH_BENCH_CPU_PROF;
-  const flags = ['--expose-gc', ...code.execArgv, ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(profileDir)}`] : [])];
+  const flags = [
+    '--expose-gc',
+    ...code.execArgv,
+    ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(profileDir)}`] : []),
+  ];
   const file = path.join(repoRoot(), 'test', 'bench', 'leash-process.mjs');
-  const child = fork(file, [code.module, policyDir, auditFile, ...(options.certs ? [options.certs] : [])], { cwd: repoRoot(), execArgv: flags, stdio: ['ignore', 'ignore', 'pipe', 'ipc'], ...(options.env ? { env: options.env } : {}) });
+  const child = fork(file, [code.module, policyDir, auditFile, ...(options.certs ? [options.certs] : [])], {
+    cwd: repoRoot(),
+    execArgv: flags,
+    stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+    ...(options.env ? { env: options.env } : {}),
+  });
   const stderr: string[] = [];
   child.on('error', (err) => stderr.push(`leash process: ${err.message}`));
   child.stderr?.on('data', (chunk: Buffer) => {
@@ -638,7 +863,11 @@ export async function startLeashProcess(policyDir: string, auditFile: string, op
       const answer = next('memory', id, 10_000);
       child.send({ kind: 'memory', id } satisfies LeashRequest);
       const m = await answer;
-      return { vmRss: vmRss(child.pid as number) ?? m.rss, heap: m.heapUsed + m.external, openExchanges: m.openExchanges };
+      return {
+        vmRss: vmRss(child.pid as number) ?? m.rss,
+        heap: m.heapUsed + m.external,
+        openExchanges: m.openExchanges,
+      };
     },
     stop() {
       stopped ??= (async () => {
@@ -647,7 +876,10 @@ export async function startLeashProcess(policyDir: string, auditFile: string, op
           return 0;
         }
         const id = nextId++;
-        const answer = next('stopped', id, 15_000).then((m) => m.auditRecords, () => 0);
+        const answer = next('stopped', id, 15_000).then(
+          (m) => m.auditRecords,
+          () => 0,
+        );
         child.send({ kind: 'stop', id } satisfies LeashRequest);
         const records = await answer;
         await endChild(child, 5000);
@@ -669,12 +901,19 @@ export async function startEngineProcess(): Promise<EngineProcess> {
   const code = leashCode();
   const upstream = code.module.replace(/cli\/serve\.(js|ts)$/, 'proxy/upstream.$1');
   const file = path.join(repoRoot(), 'test', 'bench', 'engine-process.mjs');
-  const child = fork(file, [upstream], { cwd: repoRoot(), execArgv: code.execArgv, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+  const child = fork(file, [upstream], {
+    cwd: repoRoot(),
+    execArgv: code.execArgv,
+    stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+  });
   const stderr: string[] = [];
   child.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk.toString('utf8')));
   try {
     const port = await new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`engine: not ready within 30 s: ${stderr.join('').slice(-1000)}`)), 30_000);
+      const timer = setTimeout(
+        () => reject(new Error(`engine: not ready within 30 s: ${stderr.join('').slice(-1000)}`)),
+        30_000,
+      );
       child.once('message', (m: { kind: string; port: number }) => {
         clearTimeout(timer);
         resolve(m.port);
@@ -709,7 +948,8 @@ async function settle(leash: LeashProcess, open: number): Promise<MemoryReading>
     await new Promise((r) => setTimeout(r, 100));
     reading = await leash.memory();
   }
-  if (reading.openExchanges !== open) throw new Error(`leash holds ${reading.openExchanges} open exchanges, expected ${open}`);
+  if (reading.openExchanges !== open)
+    throw new Error(`leash holds ${reading.openExchanges} open exchanges, expected ${open}`);
   // A moment for the allocator to settle after the collections, then the reading that counts.
   await new Promise((r) => setTimeout(r, 200));
   return leash.memory();

@@ -30,7 +30,9 @@ export function meets(ratio: number, want: Want): boolean {
 function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+  return sorted.length % 2 === 1
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
 /**
@@ -51,7 +53,12 @@ export function medianOfRuns(runs: readonly (readonly BenchLine[])[]): BenchLine
     const ratios = same.map((l) => l.ratio).filter((r): r is number => r !== undefined);
     const ratio = ratios.length > 0 ? median(ratios) : undefined;
     const passes = same.map((l) => l.pass).filter((p): p is boolean => p !== undefined);
-    const pass = first.want && ratio !== undefined ? meets(ratio, first.want) : passes.length > 0 ? passes.every(Boolean) : undefined;
+    const pass =
+      first.want && ratio !== undefined
+        ? meets(ratio, first.want)
+        : passes.length > 0
+          ? passes.every(Boolean)
+          : undefined;
     return {
       ...first,
       value: median(same.map((l) => l.value)),
@@ -69,7 +76,10 @@ export function formatValue(value: number): string {
 }
 
 /** Prints the lines as an aligned table on stdout. */
-export function printBench(lines: readonly BenchLine[], write: (text: string) => void = (text) => process.stdout.write(text)): void {
+export function printBench(
+  lines: readonly BenchLine[],
+  write: (text: string) => void = (text) => process.stdout.write(text),
+): void {
   const header = ['suite', 'measurement', 'value', 'ratio', 'target', 'result'];
   const rows = lines.map((line) => [
     line.suite,

@@ -20,7 +20,16 @@ interface Suite {
 
 // Loaded after the flags are read: the suites size their windows from the mode when they load.
 async function suites(): Promise<readonly Suite[]> {
-  const [{ policyBench }, { proxyBench }, { auditBench }, { inspectBench }, { interceptBench }, { grantsBench }, { storeBench }, { suggestBench }] = await Promise.all([
+  const [
+    { policyBench },
+    { proxyBench },
+    { auditBench },
+    { inspectBench },
+    { interceptBench },
+    { grantsBench },
+    { storeBench },
+    { suggestBench },
+  ] = await Promise.all([
     import('./policy.js'),
     import('./proxy.js'),
     import('./audit.js'),
@@ -60,7 +69,9 @@ async function runBench(argv: readonly string[]): Promise<number> {
   }
   const unknown = names.filter((name) => !SUITE_NAMES.includes(name));
   if (unknown.length > 0) {
-    process.stderr.write(`bench: unknown suite ${unknown.map((n) => `"${n}"`).join(', ')}; suites: ${SUITE_NAMES.join(', ')}\n`);
+    process.stderr.write(
+      `bench: unknown suite ${unknown.map((n) => `"${n}"`).join(', ')}; suites: ${SUITE_NAMES.join(', ')}\n`,
+    );
     return 2;
   }
   // A quick run generates smaller logs for the audit and suggest suites, unless told otherwise.
@@ -84,15 +95,27 @@ async function runBench(argv: readonly string[]): Promise<number> {
           break;
         } catch (err) {
           const message = err instanceof Error ? err.message.split('\n')[0] : String(err);
-          process.stderr.write(`bench: ${suite.name} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-          if (attempt === 2) lines.push({ suite: suite.name, name: `suite failed: ${message}`, value: NaN, unit: '', target: 'completes', pass: false });
+          process.stderr.write(
+            `bench: ${suite.name} failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+          );
+          if (attempt === 2)
+            lines.push({
+              suite: suite.name,
+              name: `suite failed: ${message}`,
+              value: NaN,
+              unit: '',
+              target: 'completes',
+              pass: false,
+            });
         }
       }
     }
     perRun.push(lines);
   }
   const lines = runs === 1 ? (perRun[0] as BenchLine[]) : medianOfRuns(perRun);
-  process.stdout.write(`${runs === 1 ? 'One run' : `Medians of ${runs} runs`}, ${process.env.LEASH_BENCH_QUICK === '1' ? 'quick' : 'full'} mode, ${((performance.now() - startedAt) / 1000).toFixed(0)} s:\n`);
+  process.stdout.write(
+    `${runs === 1 ? 'One run' : `Medians of ${runs} runs`}, ${process.env.LEASH_BENCH_QUICK === '1' ? 'quick' : 'full'} mode, ${((performance.now() - startedAt) / 1000).toFixed(0)} s:\n`,
+  );
   printBench(lines);
   const results = {
     date: new Date().toISOString(),

@@ -38,7 +38,8 @@ export interface RunningSquid {
  */
 export function ensureSquid(progress: (text: string) => void): string | undefined {
   if (existsSync(SQUID_BINARY)) return undefined;
-  if (process.getuid?.() !== 0) return `${SQUID_BINARY} is missing and the benchmark is not root (install it: apt-get install -y squid)`;
+  if (process.getuid?.() !== 0)
+    return `${SQUID_BINARY} is missing and the benchmark is not root (install it: apt-get install -y squid)`;
   progress(`${SQUID_BINARY} is missing: apt-get install -y squid`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   const install = spawnSync('apt-get', ['install', '-y', 'squid'], { env, encoding: 'utf8', timeout: 300_000 });

@@ -23,7 +23,15 @@ import { tempDir } from '../helpers/audit-sink.js';
 import { startRedisServer, type RedisServer } from '../helpers/redis-server.js';
 import type { HttpResult, Job } from './loadgen.js';
 import { benchMode } from './mode.js';
-import { cpuMeter, expectStatus, rate, startLeashProcess, startLoadgen, type LeashProcess, type Loadgen } from './proxy.js';
+import {
+  cpuMeter,
+  expectStatus,
+  rate,
+  startLeashProcess,
+  startLoadgen,
+  type LeashProcess,
+  type Loadgen,
+} from './proxy.js';
 import type { BenchLine } from './report.js';
 
 const SUITE = 'store';
@@ -86,17 +94,28 @@ rules:
     leashes.set('redis', await startLeashProcess(policies, path.join(dir, 'redis.log'), { env }));
     leashes.set('redis replica 2', await startLeashProcess(policies, path.join(dir, 'redis-2.log'), { env }));
     const leash = (name: string) => leashes.get(name) as LeashProcess;
-    const head = (host: string, target: string) => `GET http://${host}:${originPort}${target} HTTP/1.1\r\nHost: ${host}:${originPort}\r\nUser-Agent: leash-bench\r\n\r\n`;
+    const head = (host: string, target: string) =>
+      `GET http://${host}:${originPort}${target} HTTP/1.1\r\nHost: ${host}:${originPort}\r\nUser-Agent: leash-bench\r\n\r\n`;
     const limited = head(LIMITED_HOST, '/small');
     const granted = head(GRANTED_HOST, '/small');
 
     /** One request for the grant through this leash: the agent (anonymous) may then fetch granted.test. */
     const obtainGrant = async (port: number) => {
       const status = await new Promise<number>((resolve, reject) => {
-        const req = http.get({ host: '127.0.0.1', port, path: `http://${REFS_HOST}:${originPort}/refs`, headers: { host: `${REFS_HOST}:${originPort}` }, agent: false, timeout: 5000 }, (res) => {
-          res.resume();
-          res.on('end', () => resolve(res.statusCode ?? 0));
-        });
+        const req = http.get(
+          {
+            host: '127.0.0.1',
+            port,
+            path: `http://${REFS_HOST}:${originPort}/refs`,
+            headers: { host: `${REFS_HOST}:${originPort}` },
+            agent: false,
+            timeout: 5000,
+          },
+          (res) => {
+            res.resume();
+            res.on('end', () => resolve(res.statusCode ?? 0));
+          },
+        );
         req.on('timeout', () => req.destroy(new Error('no answer to the grant request in 5 s')));
         req.on('error', reject);
       });
@@ -109,12 +128,29 @@ rules:
       for (const name of names) pids[`leash ${name}`] = leash(name).pid;
       const meter = cpuMeter(pids);
       const ports = names.map((n) => leash(n).port);
-      const job: Job = { kind: 'http', port: ports[0] as number, ...(ports.length > 1 ? { ports } : {}), request, ...SMALL };
+      const job: Job = {
+        kind: 'http',
+        port: ports[0] as number,
+        ...(ports.length > 1 ? { ports } : {}),
+        request,
+        ...SMALL,
+      };
       const result = expectStatus(await (gen as Loadgen).run<HttpResult>(job, 30_000), 200, label);
       const { seconds, cpu } = meter();
       const leashCpu = names.reduce((sum, n) => sum + (cpu[`leash ${n}`] ?? NaN), 0);
-      progress(`round ${round}, ${label}: ${rate(result.requests, result.seconds).toFixed(0)} req/s; cores busy: ${Object.entries(cpu).map(([n, c]) => `${n} ${(c / seconds).toFixed(2)}`).join(', ')}`);
-      const sample = { result, perSecond: rate(result.requests, result.seconds), leashUs: (leashCpu / result.totalRequests) * 1e6, redisUs: ((cpu.redis ?? NaN) / result.totalRequests) * 1e6 };
+      progress(
+        `round ${round}, ${label}: ${rate(result.requests, result.seconds).toFixed(0)} req/s; cores busy: ${Object.entries(
+          cpu,
+        )
+          .map(([n, c]) => `${n} ${(c / seconds).toFixed(2)}`)
+          .join(', ')}`,
+      );
+      const sample = {
+        result,
+        perSecond: rate(result.requests, result.seconds),
+        leashUs: (leashCpu / result.totalRequests) * 1e6,
+        redisUs: ((cpu.redis ?? NaN) / result.totalRequests) * 1e6,
+      };
       samples.set(label, [...(samples.get(label) ?? []), sample]);
     };
 
@@ -125,7 +161,8 @@ rules:
       for (const side of sides) await measure(`rate limit, ${side}`, round, [side], limited);
       for (const side of sides) await measure(`grant lookup, ${side}`, round, [side], granted);
       const fleet = round % 2 === 1 ? ['one', 'two'] : ['two', 'one'];
-      for (const size of fleet) await measure(`replicas, ${size}`, round, size === 'one' ? ['redis'] : ['redis', 'redis replica 2'], limited);
+      for (const size of fleet)
+        await measure(`replicas, ${size}`, round, size === 'one' ? ['redis'] : ['redis', 'redis replica 2'], limited);
     }
 
     const best = (label: string) => (samples.get(label) ?? []).reduce((a, b) => (b.perSecond > a.perSecond ? b : a));
@@ -139,19 +176,57 @@ rules:
       const inRedis = best(`${call}, redis`);
       const base = `${what}, memory store`;
       push({ name: base, value: memory.perSecond, unit: 'req/s' });
-      push({ name: `${what}, Redis store`, value: inRedis.perSecond, unit: 'req/s', ratio: inRedis.perSecond / memory.perSecond, ratioOf: base });
+      push({
+        name: `${what}, Redis store`,
+        value: inRedis.perSecond,
+        unit: 'req/s',
+        ratio: inRedis.perSecond / memory.perSecond,
+        ratioOf: base,
+      });
       push({ name: `${what} p99, memory store`, value: memory.result.p99Ms, unit: 'ms' });
-      push({ name: `${what} p99, Redis store`, value: inRedis.result.p99Ms, unit: 'ms', ratio: inRedis.result.p99Ms / memory.result.p99Ms, ratioOf: `${what} p99, memory store` });
-      push({ name: `leash CPU per ${call === 'rate limit' ? 'rate-limited' : 'granted'} request, memory store`, value: memory.leashUs, unit: 'us' });
-      push({ name: `leash CPU per ${call === 'rate limit' ? 'rate-limited' : 'granted'} request, Redis store`, value: inRedis.leashUs, unit: 'us', ratio: inRedis.leashUs / memory.leashUs, ratioOf: `leash CPU per ${call === 'rate limit' ? 'rate-limited' : 'granted'} request, memory store` });
-      push({ name: `redis-server CPU per ${call === 'rate limit' ? 'rate-limited' : 'granted'} request`, value: inRedis.redisUs, unit: 'us' });
+      push({
+        name: `${what} p99, Redis store`,
+        value: inRedis.result.p99Ms,
+        unit: 'ms',
+        ratio: inRedis.result.p99Ms / memory.result.p99Ms,
+        ratioOf: `${what} p99, memory store`,
+      });
+      push({
+        name: `leash CPU per ${call === 'rate limit' ? 'rate-limited' : 'granted'} request, memory store`,
+        value: memory.leashUs,
+        unit: 'us',
+      });
+      push({
+        name: `leash CPU per ${call === 'rate limit' ? 'rate-limited' : 'granted'} request, Redis store`,
+        value: inRedis.leashUs,
+        unit: 'us',
+        ratio: inRedis.leashUs / memory.leashUs,
+        ratioOf: `leash CPU per ${call === 'rate limit' ? 'rate-limited' : 'granted'} request, memory store`,
+      });
+      push({
+        name: `redis-server CPU per ${call === 'rate limit' ? 'rate-limited' : 'granted'} request`,
+        value: inRedis.redisUs,
+        unit: 'us',
+      });
     }
     const one = best('replicas, one');
     const two = best('replicas, two');
     push({ name: 'rate-limited requests, one replica on Redis', value: one.perSecond, unit: 'req/s' });
-    push({ name: 'rate-limited requests, two replicas sharing Redis', value: two.perSecond, unit: 'req/s', ratio: two.perSecond / one.perSecond, ratioOf: 'rate-limited requests, one replica on Redis' });
+    push({
+      name: 'rate-limited requests, two replicas sharing Redis',
+      value: two.perSecond,
+      unit: 'req/s',
+      ratio: two.perSecond / one.perSecond,
+      ratioOf: 'rate-limited requests, one replica on Redis',
+    });
     push({ name: 'leash CPU per request, one replica', value: one.leashUs, unit: 'us' });
-    push({ name: 'leash CPU per request, two replicas (sum)', value: two.leashUs, unit: 'us', ratio: two.leashUs / one.leashUs, ratioOf: 'leash CPU per request, one replica' });
+    push({
+      name: 'leash CPU per request, two replicas (sum)',
+      value: two.leashUs,
+      unit: 'us',
+      ratio: two.leashUs / one.leashUs,
+      ratioOf: 'leash CPU per request, one replica',
+    });
     for (const [name, running] of leashes) {
       const records = await running.stop();
       if (records === 0) throw new Error(`leash ${name} wrote no audit records: the audit log was not on`);

@@ -53,17 +53,114 @@ export function generateSuggestLog(file: string, bytes: number, seed: number): n
       const agent = n % 3 === 0 ? pick(AGENTS) : AGENTS[n % AGENTS.length];
       time += Math.floor(random() * 20);
       const roll = random();
-      const base = { v: 2, time: new Date(time).toISOString(), seq: records + 1, id: `id-${records}`, agent, identity: agent === 'anonymous' ? 'none' : 'token', client: { address: '127.0.0.1', port: 40000 + (records % 20000) }, host, effect: 'allow', wouldDeny: true, rule: null, reason: 'no_rule', status: 200, bytesIn: Math.floor(random() * 50_000), bytesOut: Math.floor(random() * 2_000), durationMs: 3.2, resolved: `93.184.215.${n % 250}`, policyRevision: 'a1b2c3d4e5f6', userAgent: 'python-requests/2.32.3' };
+      const base = {
+        v: 2,
+        time: new Date(time).toISOString(),
+        seq: records + 1,
+        id: `id-${records}`,
+        agent,
+        identity: agent === 'anonymous' ? 'none' : 'token',
+        client: { address: '127.0.0.1', port: 40000 + (records % 20000) },
+        host,
+        effect: 'allow',
+        wouldDeny: true,
+        rule: null,
+        reason: 'no_rule',
+        status: 200,
+        bytesIn: Math.floor(random() * 50_000),
+        bytesOut: Math.floor(random() * 2_000),
+        durationMs: 3.2,
+        resolved: `93.184.215.${n % 250}`,
+        policyRevision: 'a1b2c3d4e5f6',
+        userAgent: 'python-requests/2.32.3',
+      };
       let record: Record<string, unknown>;
-      if (n % 97 === 0 && roll < 0.5) record = { ...base, event: 'request', method: 'GET', scheme: 'http', port: 80, path: '/', reason: 'denied_by_rule', rule: 'legacy-deny' };
-      else if (n % 89 === 0) record = { ...base, event: 'request', method: 'GET', scheme: 'http', port: 80, path: '/', effect: 'deny', wouldDeny: undefined, reason: 'address_denied', status: 403, resolved: null };
+      if (n % 97 === 0 && roll < 0.5)
+        record = {
+          ...base,
+          event: 'request',
+          method: 'GET',
+          scheme: 'http',
+          port: 80,
+          path: '/',
+          reason: 'denied_by_rule',
+          rule: 'legacy-deny',
+        };
+      else if (n % 89 === 0)
+        record = {
+          ...base,
+          event: 'request',
+          method: 'GET',
+          scheme: 'http',
+          port: 80,
+          path: '/',
+          effect: 'deny',
+          wouldDeny: undefined,
+          reason: 'address_denied',
+          status: 403,
+          resolved: null,
+        };
       else if (roll < 0.02) {
         const cdn = `img${n % 40}.cdn.example`;
-        record = { ...base, event: 'grant', host: cdn, method: null, scheme: 'https', port: 443, path: null, wouldDeny: undefined, wouldGrant: true, rule: 'search', reason: 'granted', status: null, grant: { source: 'id-1', sourceRule: 'search', sourceUrl: 'https://api.search.example/v1/search?q=x', found: '$.results[3].image', expiresAt: new Date(time + 30_000).toISOString() } };
-      } else if (roll < 0.04) record = { ...base, event: 'request', host: 'api.search.example', method: 'GET', scheme: 'https', tls: 'intercepted', port: 443, path: '/v1/search?q=x', wouldDeny: undefined, reason: 'allowed_by_rule', rule: 'search' };
-      else if (roll < 0.45) record = { ...base, event: 'request', method: random() < 0.8 ? 'GET' : 'POST', scheme: 'http', port: 80, path: `/v${1 + (n % 3)}/items/${Math.floor(random() * 1e6)}?page=${Math.floor(random() * 20)}` };
-      else if (roll < 0.75 && n % 4 !== 0) record = { ...base, event: 'tunnel', method: 'CONNECT', scheme: 'tunnel', port: 443, path: null, sni: host };
-      else record = { ...base, event: 'request', method: 'GET', scheme: 'https', tls: 'intercepted', port: 443, path: `/api/${n % 7}/x`, wouldDeny: undefined, reason: 'allowed_by_rule', rule: 'old' };
+        record = {
+          ...base,
+          event: 'grant',
+          host: cdn,
+          method: null,
+          scheme: 'https',
+          port: 443,
+          path: null,
+          wouldDeny: undefined,
+          wouldGrant: true,
+          rule: 'search',
+          reason: 'granted',
+          status: null,
+          grant: {
+            source: 'id-1',
+            sourceRule: 'search',
+            sourceUrl: 'https://api.search.example/v1/search?q=x',
+            found: '$.results[3].image',
+            expiresAt: new Date(time + 30_000).toISOString(),
+          },
+        };
+      } else if (roll < 0.04)
+        record = {
+          ...base,
+          event: 'request',
+          host: 'api.search.example',
+          method: 'GET',
+          scheme: 'https',
+          tls: 'intercepted',
+          port: 443,
+          path: '/v1/search?q=x',
+          wouldDeny: undefined,
+          reason: 'allowed_by_rule',
+          rule: 'search',
+        };
+      else if (roll < 0.45)
+        record = {
+          ...base,
+          event: 'request',
+          method: random() < 0.8 ? 'GET' : 'POST',
+          scheme: 'http',
+          port: 80,
+          path: `/v${1 + (n % 3)}/items/${Math.floor(random() * 1e6)}?page=${Math.floor(random() * 20)}`,
+        };
+      else if (roll < 0.75 && n % 4 !== 0)
+        record = { ...base, event: 'tunnel', method: 'CONNECT', scheme: 'tunnel', port: 443, path: null, sni: host };
+      else
+        record = {
+          ...base,
+          event: 'request',
+          method: 'GET',
+          scheme: 'https',
+          tls: 'intercepted',
+          port: 443,
+          path: `/api/${n % 7}/x`,
+          wouldDeny: undefined,
+          reason: 'allowed_by_rule',
+          rule: 'old',
+        };
       const line = `${JSON.stringify(record)}\n`;
       batch.push(line);
       batchBytes += Buffer.byteLength(line);
@@ -87,7 +184,10 @@ export async function suggestBench(): Promise<BenchLine[]> {
   try {
     const s = statfsSync(dir);
     const free = s.bavail * s.bsize;
-    if (free < (LOG_BYTES + SMALL_BYTES) * 1.5) throw new Error(`suggest bench needs ${Math.ceil(((LOG_BYTES + SMALL_BYTES) * 1.5) / 1024 ** 2)} MB free in ${os.tmpdir()}, has ${Math.floor(free / 1024 ** 2)} MB`);
+    if (free < (LOG_BYTES + SMALL_BYTES) * 1.5)
+      throw new Error(
+        `suggest bench needs ${Math.ceil(((LOG_BYTES + SMALL_BYTES) * 1.5) / 1024 ** 2)} MB free in ${os.tmpdir()}, has ${Math.floor(free / 1024 ** 2)} MB`,
+      );
     const big = path.join(dir, 'audit.log');
     const small = path.join(dir, 'small', 'audit.log');
     mkdirSync(path.dirname(small));
@@ -99,20 +199,63 @@ export async function suggestBench(): Promise<BenchLine[]> {
     const genSeconds = (performance.now() - genStart) / 1000;
     const smallRecords = generateSuggestLog(small, SMALL_BYTES, 4);
     const build = buildLeash(dir);
-    const suggest = (log: string, out: string) => runChild(process.execPath, [...PEAK, ...build.argv, 'policy', 'suggest', log, '--policy', policy, '-o', path.join(dir, out)]);
+    const suggest = (log: string, out: string) =>
+      runChild(process.execPath, [
+        ...PEAK,
+        ...build.argv,
+        'policy',
+        'suggest',
+        log,
+        '--policy',
+        policy,
+        '-o',
+        path.join(dir, out),
+      ]);
 
-    const baseline = await runChild(process.execPath, [...PEAK, path.resolve('test/bench/audit-baseline.mjs'), big], true);
+    const baseline = await runChild(
+      process.execPath,
+      [...PEAK, path.resolve('test/bench/audit-baseline.mjs'), big],
+      true,
+    );
     const smallRun = await suggest(small, 'small.yaml');
     const bigRun = await suggest(big, 'big.yaml');
-    for (const run of [smallRun, bigRun]) if (run.code !== 0) throw new Error(`leash policy suggest exited ${run.code} on the generated log`);
+    for (const run of [smallRun, bigRun])
+      if (run.code !== 0) throw new Error(`leash policy suggest exited ${run.code} on the generated log`);
     const rss = (run: { peakRssMb: number | undefined }) => run.peakRssMb ?? NaN;
     const ratio = rss(bigRun) / rss(smallRun);
     return [
-      { suite: SUITE, name: `generated log: ${(LOG_BYTES / 1024 ** 3).toFixed(2)} GiB, ${records} records`, value: records / genSeconds, unit: 'records/s written' },
-      { suite: SUITE, name: `leash policy suggest, ${Math.round(SMALL_BYTES / 1024 ** 2)} MB log (from ${build.how}, start-up included)`, value: smallRecords / smallRun.seconds, unit: 'records/s' },
-      { suite: SUITE, name: 'baseline: JSON.parse line loop, same log', value: records / baseline.seconds, unit: 'records/s' },
-      { suite: SUITE, name: `leash policy suggest, ${(LOG_BYTES / 1024 ** 3).toFixed(2)} GiB log (start-up included)`, value: records / bigRun.seconds, unit: 'records/s', ratio: baseline.seconds / bigRun.seconds, ratioOf: 'JSON.parse loop' },
-      { suite: SUITE, name: `peak RSS: leash policy suggest, ${Math.round(SMALL_BYTES / 1024 ** 2)} MB log`, value: rss(smallRun), unit: 'MB' },
+      {
+        suite: SUITE,
+        name: `generated log: ${(LOG_BYTES / 1024 ** 3).toFixed(2)} GiB, ${records} records`,
+        value: records / genSeconds,
+        unit: 'records/s written',
+      },
+      {
+        suite: SUITE,
+        name: `leash policy suggest, ${Math.round(SMALL_BYTES / 1024 ** 2)} MB log (from ${build.how}, start-up included)`,
+        value: smallRecords / smallRun.seconds,
+        unit: 'records/s',
+      },
+      {
+        suite: SUITE,
+        name: 'baseline: JSON.parse line loop, same log',
+        value: records / baseline.seconds,
+        unit: 'records/s',
+      },
+      {
+        suite: SUITE,
+        name: `leash policy suggest, ${(LOG_BYTES / 1024 ** 3).toFixed(2)} GiB log (start-up included)`,
+        value: records / bigRun.seconds,
+        unit: 'records/s',
+        ratio: baseline.seconds / bigRun.seconds,
+        ratioOf: 'JSON.parse loop',
+      },
+      {
+        suite: SUITE,
+        name: `peak RSS: leash policy suggest, ${Math.round(SMALL_BYTES / 1024 ** 2)} MB log`,
+        value: rss(smallRun),
+        unit: 'MB',
+      },
       {
         suite: SUITE,
         name: `peak RSS: leash policy suggest, ${(LOG_BYTES / 1024 ** 3).toFixed(2)} GiB log`,

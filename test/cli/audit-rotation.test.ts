@@ -16,7 +16,9 @@ import { startHttpOrigin, type TestOrigin } from '../helpers/origin.js';
 let origin: TestOrigin;
 
 beforeAll(async () => {
-  origin = await startHttpOrigin((req, res) => setTimeout(() => res.end(`done ${req.url}`), req.url?.startsWith('/slow') ? 500 : 0));
+  origin = await startHttpOrigin((req, res) =>
+    setTimeout(() => res.end(`done ${req.url}`), req.url?.startsWith('/slow') ? 500 : 0),
+  );
 });
 
 afterAll(async () => {
@@ -31,15 +33,26 @@ rules:
   - { name: origin, domain: origin.test, ports: "*", effect: allow }
 `);
 
-
 /** `N` requests at once, a third of them denied. */
 function load(port: number, n: number, tag: string, agent: http.Agent): Promise<number[]> {
-  return Promise.all(Array.from({ length: n }, (_, i) => proxiedGet(port, i % 3 === 0 ? `http://denied.test/${tag}/${i}` : `http://origin.test:${origin.port}/${tag}/${i}`, agent)));
+  return Promise.all(
+    Array.from({ length: n }, (_, i) =>
+      proxiedGet(
+        port,
+        i % 3 === 0 ? `http://denied.test/${tag}/${i}` : `http://origin.test:${origin.port}/${tag}/${i}`,
+        agent,
+      ),
+    ),
+  );
 }
 
 async function leashCli(argv: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; out: string[] }> {
   const out: string[] = [];
-  const code = await main(argv, { out: (t) => out.push(...t.split('\n')), err: (t) => out.push(...t.split('\n')), env });
+  const code = await main(argv, {
+    out: (t) => out.push(...t.split('\n')),
+    err: (t) => out.push(...t.split('\n')),
+    env,
+  });
   return { code, out };
 }
 
@@ -83,10 +96,16 @@ describe('size rotation under load (in-process leash)', () => {
       agent.destroy();
       await leash.stop();
     }
-    expect((await readdir(leash.dir)).filter((f) => f.startsWith('audit.log')).sort()).toEqual(['audit.log', 'audit.log.1', 'audit.log.2']);
+    expect((await readdir(leash.dir)).filter((f) => f.startsWith('audit.log')).sort()).toEqual([
+      'audit.log',
+      'audit.log.1',
+      'audit.log.2',
+    ]);
     const verify = await leashCli(['audit', 'verify'], { LEASH_AUDIT: leash.auditFile });
     expect(verify.code).toBe(0);
-    expect(verify.out.join('\n')).toMatch(/note: the first record is seq \d+; records before it are not in these files/);
+    expect(verify.out.join('\n')).toMatch(
+      /note: the first record is seq \d+; records before it are not in these files/,
+    );
   });
 });
 
@@ -97,7 +116,9 @@ describe('reopen under load (in-process leash, as SIGUSR2 does)', () => {
     const N = 400;
     let done = 0;
     try {
-      const all = Array.from({ length: N }, (_, i) => proxiedGet(leash.port, `http://origin.test:${origin.port}/reopen/${i}`, agent).then((s) => (done++, s)));
+      const all = Array.from({ length: N }, (_, i) =>
+        proxiedGet(leash.port, `http://origin.test:${origin.port}/reopen/${i}`, agent).then((s) => (done++, s)),
+      );
       await waitFor(() => done >= N / 4);
       await rename(leash.auditFile, `${leash.auditFile}-20261122`); // logrotate
       await leash.running.audit.reopen(); // postrotate: kill -USR2
@@ -114,14 +135,28 @@ describe('reopen under load (in-process leash, as SIGUSR2 does)', () => {
   });
 });
 
-
 describe('leash serve: logrotate (SIGUSR2), size rotation and SIGTERM under load', () => {
   it('loses and duplicates nothing; the head leash prints at exit is the head verify finds', async () => {
     const dir = await tempDir();
     await mkdir(path.join(dir, 'policies'));
     await writeFile(path.join(dir, 'policies', 'p.yaml'), POLICY);
     const audit = path.join(dir, 'audit.log');
-    const p = leashProcess(['serve', '--listen', '127.0.0.1:0', '--policy', path.join(dir, 'policies'), '--audit', audit, '--audit-max-size', '32K', '--audit-keep', '100'], { LEASH_AUDIT: '' });
+    const p = leashProcess(
+      [
+        'serve',
+        '--listen',
+        '127.0.0.1:0',
+        '--policy',
+        path.join(dir, 'policies'),
+        '--audit',
+        audit,
+        '--audit-max-size',
+        '32K',
+        '--audit-keep',
+        '100',
+      ],
+      { LEASH_AUDIT: '' },
+    );
     const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
     try {
       const port = await p.listening;
@@ -132,7 +167,9 @@ describe('leash serve: logrotate (SIGUSR2), size rotation and SIGTERM under load
       p.child.kill('SIGUSR2');
       await waitFor(() => p.stderr().includes('leash: SIGUSR2: audit log reopened'));
       const firstStatuses = await first;
-      const slow = Array.from({ length: 30 }, (_, i) => proxiedGet(port, `http://origin.test:${origin.port}/slow/term-${i}`));
+      const slow = Array.from({ length: 30 }, (_, i) =>
+        proxiedGet(port, `http://origin.test:${origin.port}/slow/term-${i}`),
+      );
       const second = await load(port, 150, 'second', agent);
       // SIGTERM once every slow request is in flight (the origin has it; it answers after 500 ms). A connection
       // still in the kernel's accept queue when leash closes its listener is reset, never served: it is not a
@@ -147,7 +184,9 @@ describe('leash serve: logrotate (SIGUSR2), size rotation and SIGTERM under load
       const records = await allRecords(audit);
       expect(records).toHaveLength(330);
       expect(new Set(records.map((r) => r.id)).size).toBe(330);
-      expect(records.filter((r) => typeof r.path === 'string' && r.path.startsWith('/slow/') && r.status === 200)).toHaveLength(30);
+      expect(
+        records.filter((r) => typeof r.path === 'string' && r.path.startsWith('/slow/') && r.status === 200),
+      ).toHaveLength(30);
 
       const verify = await leashCli(['audit', 'verify'], { LEASH_AUDIT: audit });
       expect(verify.out[0]).toMatch(/^ok: 330 records in \d+ files, seq 1\.\.330, chain intact$/);

@@ -23,7 +23,11 @@ async function leash(argv: string[], env: NodeJS.ProcessEnv = {}): Promise<Resul
   const out: string[] = [];
   const err: string[] = [];
   // Commands may print several lines in one call; split so tests see one entry per line.
-  const code = await main(argv, { out: (t) => out.push(...t.split('\n')), err: (t) => err.push(...t.split('\n')), env });
+  const code = await main(argv, {
+    out: (t) => out.push(...t.split('\n')),
+    err: (t) => err.push(...t.split('\n')),
+    env,
+  });
   return { code, out, err };
 }
 
@@ -49,7 +53,11 @@ describe('leash audit: filters on the known log', () => {
     ['--since ISO date-time (UTC)', ['--since', '2026-11-22T03:00'], ['r11', 'r12', 'r13', 'r14']],
     ['--until ISO with offset, exclusive', ['--until', '2026-11-22T01:15:00+01:00'], ['r01', 'r02', 'r03']],
     ['--since relative to now', ['--since', '1h'], []],
-    ['everything at once', ['--agent', 'research', '--effect', 'deny', '--since', '2026-11-22T00:06Z', '--until', '2026-11-22T03:00Z'], ['r03', 'r05']],
+    [
+      'everything at once',
+      ['--agent', 'research', '--effect', 'deny', '--since', '2026-11-22T00:06Z', '--until', '2026-11-22T03:00Z'],
+      ['r03', 'r05'],
+    ],
   ])('%s', async (_name, flags, expected) => {
     const r = await leash(['audit', file, ...flags, '--format', 'json']);
     expect(r.err).toEqual([]);
@@ -64,12 +72,14 @@ describe('leash audit: formats', () => {
     expect(r.out).toEqual(lines.filter((l) => JSON.parse(l).effect === 'deny'));
   });
 
-  it('table (the default): a header and one aligned row per record, with the issue\'s columns', async () => {
+  it("table (the default): a header and one aligned row per record, with the issue's columns", async () => {
     const r = await leash(['audit', file, '--agent', 'builder']);
     expect(r.code).toBe(0);
     expect(r.out).toHaveLength(4);
     expect(r.out[0]).toMatch(/^TIME\s+AGENT\s+EFFECT\s+METHOD\s+HOST\s+PATH\s+RULE\s+REASON\s+STATUS\s+OUT\/IN$/);
-    expect(r.out[1]).toMatch(/^2026-11-22T01:00:00\.000Z\s+builder\s+allow\s+GET\s+docs\.example\.com\s+\/v1\/a\s+docs\s+allowed_by_rule\s+200\s+300\/900$/);
+    expect(r.out[1]).toMatch(
+      /^2026-11-22T01:00:00\.000Z\s+builder\s+allow\s+GET\s+docs\.example\.com\s+\/v1\/a\s+docs\s+allowed_by_rule\s+200\s+300\/900$/,
+    );
     expect(r.out[3]).toMatch(/\ballow\*\s/); // report mode: would have been denied
     const col = (r.out[0] as string).indexOf('HOST');
     for (const row of r.out.slice(1)) expect(row.slice(col)).toMatch(/^(docs\.example\.com|169\.254\.169\.254)/);
@@ -97,7 +107,14 @@ describe('leash audit --summary', () => {
     const r = await leash(['audit', file, '--summary', '--format', 'json']);
     expect(r.code).toBe(0);
     const s = JSON.parse(r.out.join('\n'));
-    expect(s).toMatchObject({ records: 14, policyReloads: 1, revisions: [{ revision: 'rev-a', records: 5 }, { revision: 'rev-b', records: 9 }] });
+    expect(s).toMatchObject({
+      records: 14,
+      policyReloads: 1,
+      revisions: [
+        { revision: 'rev-a', records: 5 },
+        { revision: 'rev-b', records: 9 },
+      ],
+    });
     expect(s.agents.find((a: { agent: string }) => a.agent === 'research')).toMatchObject({
       requests: 7,
       allowed: 3,
@@ -106,8 +123,14 @@ describe('leash audit --summary', () => {
       grantsIssued: 1,
       grantsUsed: 1,
       bytesOut: 2010,
-      topDeniedHosts: [{ host: 'attacker.test', count: 3 }, { host: 'api.openai.com', count: 1 }],
-      bytesOutByHost: [{ host: 'api.openai.com', bytesOut: 2000, requests: 2 }, { host: 'cdn.example.net', bytesOut: 10, requests: 1 }],
+      topDeniedHosts: [
+        { host: 'attacker.test', count: 3 },
+        { host: 'api.openai.com', count: 1 },
+      ],
+      bytesOutByHost: [
+        { host: 'api.openai.com', bytesOut: 2000, requests: 2 },
+        { host: 'cdn.example.net', bytesOut: 10, requests: 1 },
+      ],
     });
   });
 
@@ -115,7 +138,9 @@ describe('leash audit --summary', () => {
     const r = await leash(['audit', file, '--summary']);
     const text = r.out.join('\n');
     expect(text).toContain('14 records, 2026-11-22T00:00:00.000Z to 2026-11-22T04:01:00.000Z');
-    expect(text).toMatch(/agent research\n {2}requests 7: allowed 3, denied 4\n {2}rate-limited 1; grants issued 1, used 1\n {2}bytes out 2010 \(2\.0K\), in 25100 \(25K\)\n {2}top denied hosts:\n {4}3 {2}attacker\.test\n {4}1 {2}api\.openai\.com\n {2}bytes out by host:\n {4}2000 {2}api\.openai\.com {2}\(2 requests\)/);
+    expect(text).toMatch(
+      /agent research\n {2}requests 7: allowed 3, denied 4\n {2}rate-limited 1; grants issued 1, used 1\n {2}bytes out 2010 \(2\.0K\), in 25100 \(25K\)\n {2}top denied hosts:\n {4}3 {2}attacker\.test\n {4}1 {2}api\.openai\.com\n {2}bytes out by host:\n {4}2000 {2}api\.openai\.com {2}\(2 requests\)/,
+    );
     expect(text).toContain('agent builder\n  requests 3: allowed 2, denied 1, would deny 1 (report mode)');
     expect(text).toContain('policy revisions seen (2); reloads 1, rejected 0');
   });
@@ -165,7 +190,11 @@ describe('leash audit: inputs', () => {
     ['--since after --until', ['--since', '2026-11-23', '--until', '2026-11-22'], /is not before --until/],
     ['--summary with --follow', ['--summary', '--follow'], /cannot be combined/],
     ['--summary as csv', ['--summary', '--format', 'csv'], /--summary prints as table \(text\) or json/],
-    ['an unknown flag, with a suggestion', ['--hots', 'x'], /leash audit: unknown option '--hots'\n\(Did you mean --host\?\)\nusage: leash audit /],
+    [
+      'an unknown flag, with a suggestion',
+      ['--hots', 'x'],
+      /leash audit: unknown option '--hots'\n\(Did you mean --host\?\)\nusage: leash audit /,
+    ],
   ])('usage error (exit 2): %s', async (_name, flags, message) => {
     const r = await leash(['audit', file, ...flags]);
     expect(r.code).toBe(2);
@@ -175,7 +204,9 @@ describe('leash audit: inputs', () => {
   it('usage error (exit 2): verify with a filter', async () => {
     const r = await leash(['audit', 'verify', file, '--effect', 'deny']);
     expect(r.code).toBe(2);
-    expect(r.err.join('\n')).toMatch(/leash audit verify: audit verify takes only files, got --effect\nusage: leash audit verify /);
+    expect(r.err.join('\n')).toMatch(
+      /leash audit verify: audit verify takes only files, got --effect\nusage: leash audit verify /,
+    );
   });
 
   it('an unknown reason code is noted (a typo finds nothing), not refused', async () => {
@@ -199,7 +230,11 @@ describe('leash audit --follow', () => {
     const controller = new AbortController();
     let following!: () => void;
     const opened = new Promise<void>((resolve) => (following = resolve));
-    const done = auditCommand({ follow: true, format: 'json' }, [], io, { signal: controller.signal, followPollMs: 20, onFollowing: following });
+    const done = auditCommand({ follow: true, format: 'json' }, [], io, {
+      signal: controller.signal,
+      followPollMs: 20,
+      onFollowing: following,
+    });
     await opened;
     write('new-1');
     await log.close();
@@ -221,7 +256,10 @@ describe('leash audit --follow', () => {
     const out: string[] = [];
     const io: CommandIo = { out: (t) => out.push(...t.split('\n')), err: () => {}, env: { LEASH_AUDIT: live } };
     const controller = new AbortController();
-    const done = auditCommand({ follow: true, fromStart: true, effect: 'deny', format: 'json' }, [], io, { signal: controller.signal, followPollMs: 20 });
+    const done = auditCommand({ follow: true, fromStart: true, effect: 'deny', format: 'json' }, [], io, {
+      signal: controller.signal,
+      followPollMs: 20,
+    });
     await waitFor(() => out.length === 1);
     write('live-1', 'deny');
     write('live-2', 'allow');
@@ -257,12 +295,29 @@ describe('leash audit verify', () => {
     [
       'an edited record (a denial turned into an allow)',
       (l) => l.map((line, i) => (i === 6 ? line.replace('"effect":"allow"', '"effect":"deny"') : line)),
-      (f) => `${f}:8: broken link: prev is not the hash of the record before it (${f}:7, seq 7): that record was altered, or records were inserted or removed between them`,
+      (f) =>
+        `${f}:8: broken link: prev is not the hash of the record before it (${f}:7, seq 7): that record was altered, or records were inserted or removed between them`,
     ],
-    ['a deleted record', (l) => l.filter((_, i) => i !== 9), (f) => `${f}:10: gap: seq jumps from 9 (${f}:9) to 11: 1 record missing`],
-    ['two records swapped', (l) => [...l.slice(0, 3), l[4] as string, l[3] as string, ...l.slice(5)], (f) => `${f}:5: record seq 4 comes after seq 5 (${f}:4): records are out of order`],
-    ['a record duplicated', (l) => [...l.slice(0, 5), l[2] as string, ...l.slice(5)], (f) => `${f}:6: record seq 3 comes after seq 5 (${f}:5): records are out of order or duplicated`],
-    ['a torn last line', (l) => [...l.slice(0, 13), (l[13] as string).slice(0, 50)], (f) => `${f}:14: not a JSON record`],
+    [
+      'a deleted record',
+      (l) => l.filter((_, i) => i !== 9),
+      (f) => `${f}:10: gap: seq jumps from 9 (${f}:9) to 11: 1 record missing`,
+    ],
+    [
+      'two records swapped',
+      (l) => [...l.slice(0, 3), l[4] as string, l[3] as string, ...l.slice(5)],
+      (f) => `${f}:5: record seq 4 comes after seq 5 (${f}:4): records are out of order`,
+    ],
+    [
+      'a record duplicated',
+      (l) => [...l.slice(0, 5), l[2] as string, ...l.slice(5)],
+      (f) => `${f}:6: record seq 3 comes after seq 5 (${f}:5): records are out of order or duplicated`,
+    ],
+    [
+      'a torn last line',
+      (l) => [...l.slice(0, 13), (l[13] as string).slice(0, 50)],
+      (f) => `${f}:14: not a JSON record`,
+    ],
   ])('%s: exit 1, naming file:line', async (_name, edit, message) => {
     const f = await variant(edit);
     const r = await leash(['audit', 'verify', f]);
@@ -276,7 +331,9 @@ describe('leash audit verify', () => {
     await writeFile(f, `${lines.slice(0, 3).join('\n')}\n${(lines[3] as string).slice(0, 30)}`);
     const r = await leash(['audit', 'verify', f]);
     expect(r.code).toBe(1);
-    expect(r.out[0]).toBe(`${f}:4: incomplete last line (no newline): a write was cut short, or the file was truncated`);
+    expect(r.out[0]).toBe(
+      `${f}:4: incomplete last line (no newline): a write was cut short, or the file was truncated`,
+    );
   });
 
   it('across rotated files: the first record of the newer file deleted is a gap at that file', async () => {

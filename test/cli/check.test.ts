@@ -29,7 +29,10 @@ async function policyFile(name: string, text: string): Promise<string> {
 
 describe('leash check', () => {
   it('prints ok with the rule count, file count and revision, and exits 0', async () => {
-    const file = await policyFile('ok.yaml', 'version: 1\nrules:\n  - { name: a, domain: a.example, effect: allow }\n  - { name: b, domain: b.example, effect: allow }\n');
+    const file = await policyFile(
+      'ok.yaml',
+      'version: 1\nrules:\n  - { name: a, domain: a.example, effect: allow }\n  - { name: b, domain: b.example, effect: allow }\n',
+    );
     const { code, out, err } = await run('check', '--policy', file);
     expect(code).toBe(0);
     expect(out).toEqual([expect.stringMatching(/^ok: 2 rules from 1 file \(revision [0-9a-f]{12}\)$/)]);
@@ -37,7 +40,10 @@ describe('leash check', () => {
   });
 
   it('counts rules and files across several --policy paths', async () => {
-    const one = await policyFile('one.yaml', 'version: 1\nrules:\n  - { name: one, domain: one.example, effect: allow }\n');
+    const one = await policyFile(
+      'one.yaml',
+      'version: 1\nrules:\n  - { name: one, domain: one.example, effect: allow }\n',
+    );
     const two = await policyFile('two.yaml', 'version: 1\n');
     const { code, out } = await run('check', '--policy', one, '--policy', two);
     expect(code).toBe(0);
@@ -51,20 +57,27 @@ describe('leash check', () => {
   });
 
   it('prints every error, then a summary, and exits 1', async () => {
-    const file = await policyFile('errors.yaml', [
-      'version: 1',
-      'rules:',
-      '  - { name: a, domain: "*.com", effect: allow }',
-      '  - { name: b, domain: 10.0.0.1/8, effect: allow }',
-      '  - { name: c, domain: c.example, agents: [ghost], effect: allow }',
-      '',
-    ].join('\n'));
+    const file = await policyFile(
+      'errors.yaml',
+      [
+        'version: 1',
+        'rules:',
+        '  - { name: a, domain: "*.com", effect: allow }',
+        '  - { name: b, domain: 10.0.0.1/8, effect: allow }',
+        '  - { name: c, domain: c.example, agents: [ghost], effect: allow }',
+        '',
+      ].join('\n'),
+    );
     const { code, out } = await run('check', '--policy', file);
     expect(code).toBe(1);
     expect(out).toEqual([
       `${file}:3:24: rules[0].domain: "*.com" is too broad: a wildcard must keep at least two labels; name the sites, or add broad: true if that is really meant`,
       `${file}:4:24: rules[1].domain: "10.0.0.1/8" has host bits set; did you mean 10.0.0.0/8?`,
-      expect.stringMatching(new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:5:\\d+: rules\\[2\\]\\.agents\\[0\\]: "ghost" is not a defined agent`)),
+      expect.stringMatching(
+        new RegExp(
+          `^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:5:\\d+: rules\\[2\\]\\.agents\\[0\\]: "ghost" is not a defined agent`,
+        ),
+      ),
       'error: 3 errors in 1 file; nothing was loaded',
     ]);
   });
@@ -73,7 +86,9 @@ describe('leash check', () => {
     const { code, out } = await run('check', '--policy', path.join(FIXTURES, 'invalid', 'settings-defined-twice'));
     expect(code).toBe(1);
     expect(out).toEqual([
-      expect.stringMatching(/settings-defined-twice\/20-team\.yaml:5:5: settings\.grants\.ttl: is defined twice; first at .*settings-defined-twice\/10-base\.yaml:5:5$/),
+      expect.stringMatching(
+        /settings-defined-twice\/20-team\.yaml:5:5: settings\.grants\.ttl: is defined twice; first at .*settings-defined-twice\/10-base\.yaml:5:5$/,
+      ),
       'error: 1 error in 2 files; nothing was loaded',
     ]);
   });
@@ -90,12 +105,15 @@ describe('leash check', () => {
 
   it('explains how each limit is counted: rateLimit counts requests (intercepting on TLS ports), connections counts tunnels', async () => {
     const file = path.join(work, 'limits.yaml');
-    await writeFile(file, `version: 1
+    await writeFile(
+      file,
+      `version: 1
 rules:
   - { name: search, domain: search.example.com, ports: [443], rateLimit: 60/1m, effect: allow }
   - { name: plain, domain: plain.example.com, ports: [80], rateLimit: 10/s, effect: allow }
   - { name: llm, domain: api.example.com, ports: [443], connections: 30/1m, effect: allow }
-`);
+`,
+    );
     const { code, out } = await run('check', '--policy', file);
     expect(code).toBe(0);
     expect(out.slice(0, 3)).toEqual([
@@ -107,13 +125,16 @@ rules:
 
   it('warns, with file:line, about an env: token not set here and a secret-looking literal', async () => {
     const file = path.join(work, 'secrets.yaml');
-    await writeFile(file, `version: 1
+    await writeFile(
+      file,
+      `version: 1
 agents:
   research: { token: env:LEASH_CHECK_TEST_UNSET }
 rules:
   # the key is sk-proj-Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4z
   - { name: openai, domain: api.openai.com, ports: [443], effect: allow }
-`);
+`,
+    );
     const { code, out } = await run('check', '--policy', file);
     expect(code).toBe(0);
     expect(out.slice(0, 2)).toEqual([
@@ -128,10 +149,20 @@ rules:
     const fixture = path.join(FIXTURES, 'warnings', 'inspect-on-deny.yaml');
     const { code, out } = await run('check', '--policy', fixture, '--format', 'github');
     expect(code).toBe(0);
-    expect(out[0]).toBe(`::warning file=${fixture},line=3,col=5,title=leash check%3A rules (no-search)::${fixture}:3:5: rules (no-search): inspect on a deny rule does nothing: leash reads the responses of requests it allows, and this rule allows none`);
-    const invalid = await run('check', '--policy', path.join(FIXTURES, 'invalid', 'domain-url.yaml'), '--format', 'github');
+    expect(out[0]).toBe(
+      `::warning file=${fixture},line=3,col=5,title=leash check%3A rules (no-search)::${fixture}:3:5: rules (no-search): inspect on a deny rule does nothing: leash reads the responses of requests it allows, and this rule allows none`,
+    );
+    const invalid = await run(
+      'check',
+      '--policy',
+      path.join(FIXTURES, 'invalid', 'domain-url.yaml'),
+      '--format',
+      'github',
+    );
     expect(invalid.code).toBe(1);
-    expect(invalid.out[0]).toMatch(/^::error file=.*domain-url\.yaml,line=4,col=13,title=leash check%3A rules\[0\]\.domain::/);
+    expect(invalid.out[0]).toMatch(
+      /^::error file=.*domain-url\.yaml,line=4,col=13,title=leash check%3A rules\[0\]\.domain::/,
+    );
   });
 
   it('does not print a literal token it refuses', async () => {
@@ -142,8 +173,16 @@ rules:
   });
 
   it.each<[name: string, target: () => string, message: RegExp]>([
-    ['a missing file', () => path.join(work, 'missing.yaml'), /^leash check: .*missing\.yaml: cannot read policy: no such file or directory$/],
-    ['a directory without policy files', () => ROOT + 'test/cli', /^leash check: .*test\/cli: no \*\.yaml or \*\.yml policy files in this directory$/],
+    [
+      'a missing file',
+      () => path.join(work, 'missing.yaml'),
+      /^leash check: .*missing\.yaml: cannot read policy: no such file or directory$/,
+    ],
+    [
+      'a directory without policy files',
+      () => ROOT + 'test/cli',
+      /^leash check: .*test\/cli: no \*\.yaml or \*\.yml policy files in this directory$/,
+    ],
   ])('exits 1 with a clear message for %s', async (_name, target, message) => {
     const { code, out, err } = await run('check', '--policy', target());
     expect(code).toBe(1);
@@ -179,6 +218,10 @@ describe('leash (no command)', () => {
   it('exits 2 on an unknown command', async () => {
     const { code, err } = await run('chekc');
     expect(code).toBe(2);
-    expect(err).toEqual(["leash: unknown command 'chekc'", '(Did you mean check?)', 'usage: leash <command> [options]   (leash help lists the commands)']);
+    expect(err).toEqual([
+      "leash: unknown command 'chekc'",
+      '(Did you mean check?)',
+      'usage: leash <command> [options]   (leash help lists the commands)',
+    ]);
   });
 });

@@ -108,21 +108,42 @@ describe('leash explain', () => {
     const result = await explain('GET', 'http://docs.example.com/guide');
     expect(result.rule).toEqual({ name: 'docs', at: `${policy}:11` });
     expect(result.trace.slice(0, 2)).toEqual([
-      { rule: 'docs-admin', at: `${policy}:5`, effect: 'deny', matched: false, how: 'skipped', why: 'path /guide matches none of [/admin/**]' },
-      { rule: 'docs', at: `${policy}:11`, effect: 'allow', matched: true, how: 'matched', why: 'GET docs.example.com:80/guide matches docs, the most specific allow rule for this host; domain docs.example.com, ports [80], methods [GET]' },
+      {
+        rule: 'docs-admin',
+        at: `${policy}:5`,
+        effect: 'deny',
+        matched: false,
+        how: 'skipped',
+        why: 'path /guide matches none of [/admin/**]',
+      },
+      {
+        rule: 'docs',
+        at: `${policy}:11`,
+        effect: 'allow',
+        matched: true,
+        how: 'matched',
+        why: 'GET docs.example.com:80/guide matches docs, the most specific allow rule for this host; domain docs.example.com, ports [80], methods [GET]',
+      },
     ]);
   });
 
   it('says which deny rule won, and that it wins whatever the order', async () => {
     const result = await explain('GET', 'http://docs.example.com/admin/users');
     expect(result).toMatchObject({ effect: 'deny', rule: { name: 'docs-admin' }, reason: 'denied_by_rule' });
-    expect(result.trace[0]).toMatchObject({ rule: 'docs-admin', matched: true, how: 'matched', why: expect.stringContaining('a matching deny rule always wins') });
+    expect(result.trace[0]).toMatchObject({
+      rule: 'docs-admin',
+      matched: true,
+      how: 'matched',
+      why: expect.stringContaining('a matching deny rule always wins'),
+    });
   });
 
   it('says why the rule that decides the host did not allow the request', async () => {
     const result = await explain('POST', 'http://docs.example.com/guide');
     expect(result).toMatchObject({ effect: 'deny', rule: null, reason: 'no_rule' });
-    expect(result.message).toBe('POST docs.example.com:80/guide denied: rule docs decides for this host and does not allow it (method POST is not in [GET])');
+    expect(result.message).toBe(
+      'POST docs.example.com:80/guide denied: rule docs decides for this host and does not allow it (method POST is not in [GET])',
+    );
   });
 
   it('traces every rule when none matches, and denies with no_rule', async () => {
@@ -143,7 +164,15 @@ describe('leash explain', () => {
 
   it('explains an https URL as the CONNECT tunnel leash sees', async () => {
     const result = await explain('POST', 'https://api.openai.com/v1/chat/completions');
-    expect(result).toMatchObject({ effect: 'allow', rule: { name: 'openai' }, reason: 'allowed_by_rule', method: 'CONNECT', host: 'api.openai.com', port: 443, path: null });
+    expect(result).toMatchObject({
+      effect: 'allow',
+      rule: { name: 'openai' },
+      reason: 'allowed_by_rule',
+      method: 'CONNECT',
+      host: 'api.openai.com',
+      port: 443,
+      path: null,
+    });
     expect(result.seenAs).toContain('HTTPS travels in a tunnel');
   });
 
@@ -151,28 +180,64 @@ describe('leash explain', () => {
     ['a host name', 'api.openai.com:443', 'openai', 'api.openai.com', 443],
     ['an odd IPv4 spelling', '0x0a.0x14.1.2:5432', 'lab', '10.20.1.2', 5432],
     ['an IPv4-mapped IPv6 address', '[::ffff:10.20.1.2]:22', 'lab', '10.20.1.2', 22],
-    ['a tunnel meets a deny rule with paths: it could carry them', 'docs.example.com:80', 'docs-admin', 'docs.example.com', 80],
+    [
+      'a tunnel meets a deny rule with paths: it could carry them',
+      'docs.example.com:80',
+      'docs-admin',
+      'docs.example.com',
+      80,
+    ],
     ['an opaque tunnel no rule naming CONNECT allows', 'api.openai.com:22', null, 'api.openai.com', 22],
   ])('accepts CONNECT host:port: %s', async (_name, target, rule, host, port) => {
     const result = await explain('CONNECT', target);
-    expect({ rule: result.rule?.name ?? null, host: result.host, port: result.port, method: result.method }).toEqual({ rule, host, port, method: 'CONNECT' });
+    expect({ rule: result.rule?.name ?? null, host: result.host, port: result.port, method: result.method }).toEqual({
+      rule,
+      host,
+      port,
+      method: 'CONNECT',
+    });
   });
 
   it('an intercepted host: the request inside the tunnel is decided as leash serve decides it', async () => {
     const refused = await explain('DELETE', 'https://secure.example.com/v1/items/1');
-    expect(refused).toMatchObject({ effect: 'deny', reason: 'no_rule', method: 'DELETE', path: '/v1/items/1', rule: null });
-    expect(refused.message).toContain('rule secure-read decides for this host and does not allow it (method DELETE is not in [GET])');
-    expect((refused as unknown as { tunnel: object }).tunnel).toMatchObject({ effect: 'allow', reason: 'intercepted', rule: 'secure-read' });
+    expect(refused).toMatchObject({
+      effect: 'deny',
+      reason: 'no_rule',
+      method: 'DELETE',
+      path: '/v1/items/1',
+      rule: null,
+    });
+    expect(refused.message).toContain(
+      'rule secure-read decides for this host and does not allow it (method DELETE is not in [GET])',
+    );
+    expect((refused as unknown as { tunnel: object }).tunnel).toMatchObject({
+      effect: 'allow',
+      reason: 'intercepted',
+      rule: 'secure-read',
+    });
     expect(refused.seenAs).toContain('is intercepted (rule secure-read), so this DELETE is decided inside the tunnel');
-    expect(await explain('GET', 'https://secure.example.com/v1/items/1')).toMatchObject({ effect: 'allow', reason: 'allowed_by_rule', rule: { name: 'secure-read' } });
+    expect(await explain('GET', 'https://secure.example.com/v1/items/1')).toMatchObject({
+      effect: 'allow',
+      reason: 'allowed_by_rule',
+      rule: { name: 'secure-read' },
+    });
   });
 
   it('--resolve: resolves as serve would and applies the address guard', async () => {
     const denied = await explain('--resolve', 'GET', 'http://internal.example.com/');
-    expect(denied).toMatchObject({ effect: 'deny', reason: 'address_denied', rule: { name: 'internal' }, resolved: null });
+    expect(denied).toMatchObject({
+      effect: 'deny',
+      reason: 'address_denied',
+      rule: { name: 'internal' },
+      resolved: null,
+    });
     expect(denied.message).toContain('internal.example.com resolves to 10.1.2.3');
     const allowed = await explain('--resolve', 'GET', 'http://pinned.example.com/');
-    expect(allowed).toMatchObject({ effect: 'allow', reason: 'allowed_by_rule', resolved: { address: '93.184.216.34', source: 'pin' } });
+    expect(allowed).toMatchObject({
+      effect: 'allow',
+      reason: 'allowed_by_rule',
+      resolved: { address: '93.184.216.34', source: 'pin' },
+    });
   });
 
   it('accepts a lower-case method', async () => {
@@ -180,8 +245,16 @@ describe('leash explain', () => {
   });
 
   it('uses --agent', async () => {
-    expect(await explain('--agent', 'research', 'CONNECT', 'papers.example.org:443')).toMatchObject({ effect: 'allow', rule: { name: 'papers' }, agent: 'research' });
-    expect(await explain('CONNECT', 'papers.example.org:443')).toMatchObject({ effect: 'deny', reason: 'no_rule', agent: 'anonymous' });
+    expect(await explain('--agent', 'research', 'CONNECT', 'papers.example.org:443')).toMatchObject({
+      effect: 'allow',
+      rule: { name: 'papers' },
+      agent: 'research',
+    });
+    expect(await explain('CONNECT', 'papers.example.org:443')).toMatchObject({
+      effect: 'deny',
+      reason: 'no_rule',
+      agent: 'anonymous',
+    });
   });
 
   it('reports a host it cannot normalise as invalid_request', async () => {
@@ -195,13 +268,17 @@ describe('leash explain', () => {
     const { code, out, err } = await run('explain', '--policy', broken, 'GET', 'http://a.com/');
     expect(code).toBe(1);
     expect(out).toEqual([]);
-    expect(err).toEqual([`leash explain: ${broken}:3:24: rules[0].domain: "*.com" is too broad: a wildcard must keep at least two labels; name the sites, or add broad: true if that is really meant`]);
+    expect(err).toEqual([
+      `leash explain: ${broken}:3:24: rules[0].domain: "*.com" is too broad: a wildcard must keep at least two labels; name the sites, or add broad: true if that is really meant`,
+    ]);
   });
 
   it('exits 1 with a clear message for a missing policy', async () => {
     const { code, err } = await run('explain', '--policy', path.join(work, 'missing.yaml'), 'GET', 'http://a.example/');
     expect(code).toBe(1);
-    expect(err).toEqual([expect.stringMatching(/^leash explain: .*missing\.yaml: cannot read policy: no such file or directory$/)]);
+    expect(err).toEqual([
+      expect.stringMatching(/^leash explain: .*missing\.yaml: cannot read policy: no such file or directory$/),
+    ]);
   });
 
   it.each<[name: string, args: string[], message: string]>([

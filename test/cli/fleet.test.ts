@@ -28,10 +28,13 @@ interface Reply {
 /** An absolute-form request through the proxy on `port`, body read. */
 function proxied(port: number, target: string, method = 'GET'): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, method, path: target, agent: false, headers: { host: new URL(target).host } }, (res) => {
-      res.resume();
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers }));
-    });
+    const req = http.request(
+      { host: '127.0.0.1', port, method, path: target, agent: false, headers: { host: new URL(target).host } },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers }));
+      },
+    );
     req.on('error', reject);
     req.end();
   });
@@ -47,7 +50,8 @@ describeWithRedis('a fleet of two leash replicas sharing Redis', () => {
 
   const url = (host: string, port: number, p = '/') => `http://${host}:${port}${p}`;
   const get = (replica: number, target: string, method?: string) => proxied(replicas[replica]!.port, target, method);
-  const records = (replica: number) => readAuditLines(replicas[replica]!.audit).catch(() => [] as Record<string, unknown>[]);
+  const records = (replica: number) =>
+    readAuditLines(replicas[replica]!.audit).catch(() => [] as Record<string, unknown>[]);
   const limited = () => url('limited.test', origin.port, '/x');
   const cdn = () => url('cdn.test', origin.port, '/asset.png');
 
@@ -80,11 +84,25 @@ rules:
     ca.listening.catch(() => {});
     expect(await ca.exited).toBe(0);
     const store = `redis://:${SECRET}@127.0.0.1:${redis.port}/0`;
-    const common = ['serve', '--listen', '127.0.0.1:0', '--policy', path.join(dir, 'policies'), '--certs', path.join(dir, 'certs')];
+    const common = [
+      'serve',
+      '--listen',
+      '127.0.0.1:0',
+      '--policy',
+      path.join(dir, 'policies'),
+      '--certs',
+      path.join(dir, 'certs'),
+    ];
     const a = leashProcess([...common, '--audit', path.join(dir, 'a.log'), '--store', store, '--admin', '127.0.0.1:0']);
     const b = leashProcess([...common, '--audit', path.join(dir, 'b.log')], { LEASH_STORE: store });
-    replicas.push({ p: a, port: await a.listening, audit: path.join(dir, 'a.log') }, { p: b, port: await b.listening, audit: path.join(dir, 'b.log') });
-    for (const r of replicas) await waitFor(() => r.p.stderr().includes(`store redis://127.0.0.1:${redis.port}/0 connected`), { timeoutMs: 10_000 });
+    replicas.push(
+      { p: a, port: await a.listening, audit: path.join(dir, 'a.log') },
+      { p: b, port: await b.listening, audit: path.join(dir, 'b.log') },
+    );
+    for (const r of replicas)
+      await waitFor(() => r.p.stderr().includes(`store redis://127.0.0.1:${redis.port}/0 connected`), {
+        timeoutMs: 10_000,
+      });
   }, 60_000);
 
   afterAll(async () => {
@@ -112,7 +130,9 @@ rules:
     expect((await get(B, cdn())).status).toBe(403);
     expect((await get(A, url('api.test', api.port, '/search'))).status).toBe(200);
     expect((await get(B, cdn())).status).toBe(200);
-    const used = await waitFor(async () => (await records(B)).find((r) => r.host === 'cdn.test' && r.reason === 'granted'));
+    const used = await waitFor(async () =>
+      (await records(B)).find((r) => r.host === 'cdn.test' && r.reason === 'granted'),
+    );
     expect(used).toMatchObject({ effect: 'allow', rule: 'grant', status: 200 });
   });
 
@@ -130,21 +150,60 @@ rules:
     const admin = `http://127.0.0.1:${/^admin on 127\.0\.0\.1:(\d+)/m.exec(replicas[A]?.p.stderr() ?? '')?.[1]}`;
     expect((await adminGet(`${admin}/readyz`)).status).toBe(200);
     await redis.stop();
-    for (const r of replicas) await waitFor(() => /store redis:\/\/127\.0\.0\.1:\d+\/0 unavailable/.test(r.p.stderr()), { timeoutMs: 10_000 });
+    for (const r of replicas)
+      await waitFor(() => /store redis:\/\/127\.0\.0\.1:\d+\/0 unavailable/.test(r.p.stderr()), { timeoutMs: 10_000 });
     // /readyz turns not-ready while the store is down; the metrics count the refusals by reason.
-    expect(await adminGet(`${admin}/readyz`)).toEqual({ status: 503, body: 'not ready:\n- the shared store does not answer\n' });
-    const cases: { name: string; replica: number; target: string; method?: string; status: number; reason: string }[] = [
-      { name: 'rate-limited rule', replica: A, target: limited(), status: 503, reason: 'store_unavailable' },
-      { name: 'rate-limited rule, other replica', replica: B, target: limited(), status: 503, reason: 'store_unavailable' },
-      { name: 'host reachable only by a grant', replica: B, target: cdn(), status: 503, reason: 'store_unavailable' },
-      { name: 'plain allowed rule', replica: A, target: url('open.test', origin.port), status: 200, reason: 'allowed_by_rule' },
-      { name: 'deny rule', replica: B, target: url('blocked.test', origin.port), status: 403, reason: 'denied_by_rule' },
-      { name: 'a POST no rule allows (no grant is ever for a POST)', replica: A, target: url('nowhere.test', origin.port), method: 'POST', status: 403, reason: 'no_rule' },
-      { name: 'the inspected API itself (its grants cannot be stored)', replica: A, target: url('api.test', api.port, '/search'), status: 200, reason: 'allowed_by_rule' },
-    ];
+    expect(await adminGet(`${admin}/readyz`)).toEqual({
+      status: 503,
+      body: 'not ready:\n- the shared store does not answer\n',
+    });
+    const cases: { name: string; replica: number; target: string; method?: string; status: number; reason: string }[] =
+      [
+        { name: 'rate-limited rule', replica: A, target: limited(), status: 503, reason: 'store_unavailable' },
+        {
+          name: 'rate-limited rule, other replica',
+          replica: B,
+          target: limited(),
+          status: 503,
+          reason: 'store_unavailable',
+        },
+        { name: 'host reachable only by a grant', replica: B, target: cdn(), status: 503, reason: 'store_unavailable' },
+        {
+          name: 'plain allowed rule',
+          replica: A,
+          target: url('open.test', origin.port),
+          status: 200,
+          reason: 'allowed_by_rule',
+        },
+        {
+          name: 'deny rule',
+          replica: B,
+          target: url('blocked.test', origin.port),
+          status: 403,
+          reason: 'denied_by_rule',
+        },
+        {
+          name: 'a POST no rule allows (no grant is ever for a POST)',
+          replica: A,
+          target: url('nowhere.test', origin.port),
+          method: 'POST',
+          status: 403,
+          reason: 'no_rule',
+        },
+        {
+          name: 'the inspected API itself (its grants cannot be stored)',
+          replica: A,
+          target: url('api.test', api.port, '/search'),
+          status: 200,
+          reason: 'allowed_by_rule',
+        },
+      ];
     for (const c of cases) {
       const reply = await get(c.replica, c.target, c.method);
-      expect({ name: c.name, status: reply.status, decision: reply.headers['x-leash-decision'] }).toMatchObject({ name: c.name, status: c.status });
+      expect({ name: c.name, status: reply.status, decision: reply.headers['x-leash-decision'] }).toMatchObject({
+        name: c.name,
+        status: c.status,
+      });
       if (c.status !== 200) expect(reply.headers['x-leash-decision']).toContain(`reason=${c.reason}`);
     }
     const refused = (await waitFor(async () => {
@@ -155,12 +214,16 @@ rules:
     for (const r of requests) expect(r).toMatchObject({ effect: 'deny', status: 503 });
     expect(requests.map((r) => r.host).sort()).toEqual(['cdn.test', 'limited.test', 'limited.test']);
     // The grant the API response would have made is audited as not made.
-    const skipped = await waitFor(async () => (await records(A)).find((r) => r.event === 'grant' && r.reason === 'grant_skipped' && r.host === 'cdn.test'));
+    const skipped = await waitFor(async () =>
+      (await records(A)).find((r) => r.event === 'grant' && r.reason === 'grant_skipped' && r.host === 'cdn.test'),
+    );
     expect(skipped).toMatchObject({ effect: 'deny', grant: { skipped: 'store_unavailable' } });
     // One line when the store went down, not one per request.
     for (const r of replicas) expect(r.p.stderr().match(/unavailable \(/g)).toHaveLength(1);
     const metrics = (await adminGet(`${admin}/metrics`)).body;
-    expect(metrics).toMatch(/^leash_requests_total\{event="request",effect="deny",reason="store_unavailable",rule="limited"\} [1-9]/m);
+    expect(metrics).toMatch(
+      /^leash_requests_total\{event="request",effect="deny",reason="store_unavailable",rule="limited"\} [1-9]/m,
+    );
     // Store trouble is counted per operation, and the operations that worked were timed.
     expect(metrics).toMatch(/^leash_store_errors_total\{operation="rate_take"\} [1-9]/m);
     expect(metrics).toMatch(/^leash_store_operation_seconds_count\{operation="rate_take",outcome="ok"\} [1-9]/m);
@@ -168,7 +231,10 @@ rules:
 
   it('with Redis back on the same port, service resumes without restarting leash', async () => {
     await redis.restart();
-    for (const r of replicas) await waitFor(() => r.p.stderr().includes(`store redis://127.0.0.1:${redis.port}/0 is back`), { timeoutMs: 15_000 });
+    for (const r of replicas)
+      await waitFor(() => r.p.stderr().includes(`store redis://127.0.0.1:${redis.port}/0 is back`), {
+        timeoutMs: 15_000,
+      });
     // This Redis keeps nothing on disk (--save ''): it came back empty, so the budget and the grant start afresh.
     expect((await get(B, limited())).status).toBe(200);
     expect((await get(B, cdn())).status).toBe(403);

@@ -57,16 +57,39 @@ describe('the rest of the command line', () => {
     const { code, out, err } = await run('serve', '--lisen', '127.0.0.1:0');
     expect(code).toBe(2);
     expect(out).toEqual([]);
-    expect(err).toEqual(["leash serve: unknown option '--lisen'", '(Did you mean --listen?)', 'usage: leash serve [options]   (leash help serve for the flags and an example)']);
+    expect(err).toEqual([
+      "leash serve: unknown option '--lisen'",
+      '(Did you mean --listen?)',
+      'usage: leash serve [options]   (leash help serve for the flags and an example)',
+    ]);
   });
 
   it('output into a closed pipe (| head) ends quietly with status 0', async () => {
     const dir = await tempDir();
     const log = path.join(dir, 'audit.log');
-    await writeFile(log, Array.from({ length: 20_000 }, (_, i) => JSON.stringify({ id: `r${i}`, event: 'request', effect: 'allow', reason: 'allowed_by_rule', host: 'a.test', agent: 'anonymous' })).join('\n') + '\n');
+    await writeFile(
+      log,
+      Array.from({ length: 20_000 }, (_, i) =>
+        JSON.stringify({
+          id: `r${i}`,
+          event: 'request',
+          effect: 'allow',
+          reason: 'allowed_by_rule',
+          host: 'a.test',
+          agent: 'anonymous',
+        }),
+      ).join('\n') + '\n',
+    );
     const tsx = createRequire(import.meta.url).resolve('tsx');
     const main = fileURLToPath(new URL('../../src/main.ts', import.meta.url));
-    const result = spawnSync('bash', ['-c', `set -o pipefail; "${process.execPath}" --import "${tsx}" "${main}" audit --format json "${log}" | head -n 1`], { encoding: 'utf8', timeout: 20_000 });
+    const result = spawnSync(
+      'bash',
+      [
+        '-c',
+        `set -o pipefail; "${process.execPath}" --import "${tsx}" "${main}" audit --format json "${log}" | head -n 1`,
+      ],
+      { encoding: 'utf8', timeout: 20_000 },
+    );
     expect(result.stderr).toBe('');
     expect(result.stdout.trim().split('\n')).toHaveLength(1);
     expect(result.status).toBe(0);

@@ -60,7 +60,12 @@ describe('a log written by a real leash', () => {
         ['GET', 'reads.test'],
         ['DELETE', 'reads.test'],
       ] as const) {
-        await curl({ url: `http://${host}:${port}/x`, proxy: leash.url, method, ...(method === 'POST' ? { data: 'x' } : {}) });
+        await curl({
+          url: `http://${host}:${port}/x`,
+          proxy: leash.url,
+          method,
+          ...(method === 'POST' ? { data: 'x' } : {}),
+        });
       }
       await leash.waitForRecords(7);
       auditFile = leash.auditFile;
@@ -76,7 +81,9 @@ describe('a log written by a real leash', () => {
   it('shows exactly the changed decisions, grouped by host and rule; exit 1 for the tightening', async () => {
     const { code, out, err } = await run('policy', 'replay', '--policy', newPolicy, auditFile);
     expect(code).toBe(1);
-    expect(err).toEqual(['leash policy replay: 1 request allowed before would now be denied (--allow-tightening accepts that)']);
+    expect(err).toEqual([
+      'leash policy replay: 1 request allowed before would now be denied (--allow-tightening accepts that)',
+    ]);
     const text = out.join('\n');
     expect(out.slice(1, 11)).toEqual([
       '',
@@ -103,8 +110,21 @@ describe('a log written by a real leash', () => {
     const { code, out } = await run('policy', 'replay', '--policy', newPolicy, '--format', 'json', auditFile);
     expect(code).toBe(1);
     const result = JSON.parse(out.join('\n')) as Record<string, unknown>;
-    expect(result).toMatchObject({ replayed: 7, unchanged: 4, tightened: 1, loosened: 2, unreadableLines: 0, inputs: [auditFile] });
-    expect((result.groups as { host: string; direction: string; count: number }[]).map((g) => [g.direction, g.host, g.count])).toEqual([
+    expect(result).toMatchObject({
+      replayed: 7,
+      unchanged: 4,
+      tightened: 1,
+      loosened: 2,
+      unreadableLines: 0,
+      inputs: [auditFile],
+    });
+    expect(
+      (result.groups as { host: string; direction: string; count: number }[]).map((g) => [
+        g.direction,
+        g.host,
+        g.count,
+      ]),
+    ).toEqual([
       ['loosened', 'unlisted.test', 2],
       ['tightened', 'reads.test', 1],
     ]);
@@ -119,22 +139,52 @@ describe('a log written by a real leash', () => {
   });
 });
 
-const line = (fields: Record<string, unknown>) => JSON.stringify({ event: 'request', agent: 'research', method: 'GET', scheme: 'http', port: 80, path: '/', effect: 'allow', rule: null, reason: 'allowed_by_rule', ...fields });
+const line = (fields: Record<string, unknown>) =>
+  JSON.stringify({
+    event: 'request',
+    agent: 'research',
+    method: 'GET',
+    scheme: 'http',
+    port: 80,
+    path: '/',
+    effect: 'allow',
+    rule: null,
+    reason: 'allowed_by_rule',
+    ...fields,
+  });
 
 describe('hand-written logs', () => {
   it('reads rotated files, gzip ones too, in time order', async () => {
     const d = await tempDir('leash-replay-rotated-');
-    await writeFile(path.join(d, 'audit.log.2.gz'), gzipSync(`${line({ time: '2026-11-22T00:00:00.000Z', host: 'reads.test', method: 'POST', rule: 'reads' })}\n`));
-    await writeFile(path.join(d, 'audit.log.1'), `${line({ time: '2026-11-22T01:00:00.000Z', host: 'unlisted.test', effect: 'deny', reason: 'no_rule' })}\n`);
-    await writeFile(path.join(d, 'audit.log'), `${line({ time: '2026-11-22T02:00:00.000Z', host: 'allowed.test', rule: 'allowed' })}\n`);
+    await writeFile(
+      path.join(d, 'audit.log.2.gz'),
+      gzipSync(`${line({ time: '2026-11-22T00:00:00.000Z', host: 'reads.test', method: 'POST', rule: 'reads' })}\n`),
+    );
+    await writeFile(
+      path.join(d, 'audit.log.1'),
+      `${line({ time: '2026-11-22T01:00:00.000Z', host: 'unlisted.test', effect: 'deny', reason: 'no_rule' })}\n`,
+    );
+    await writeFile(
+      path.join(d, 'audit.log'),
+      `${line({ time: '2026-11-22T02:00:00.000Z', host: 'allowed.test', rule: 'allowed' })}\n`,
+    );
     const { code, out } = await run('policy', 'replay', '--policy', newPolicy, '--format', 'json', d);
     expect(code).toBe(1);
-    expect(JSON.parse(out.join('\n'))).toMatchObject({ records: 3, replayed: 3, unchanged: 1, tightened: 1, loosened: 1 });
+    expect(JSON.parse(out.join('\n'))).toMatchObject({
+      records: 3,
+      replayed: 3,
+      unchanged: 1,
+      tightened: 1,
+      loosened: 1,
+    });
   });
 
   it('a line that is not a record: named on stderr, and exit 1 even with --allow-tightening (the replay is incomplete)', async () => {
     const file = path.join(await tempDir('leash-replay-broken-'), 'audit.log');
-    await writeFile(file, `${line({ host: 'allowed.test', rule: 'allowed' })}\nnot json\n[1,2]\n${line({ host: 'allowed.test', rule: 'allowed' }).slice(0, 20)}`);
+    await writeFile(
+      file,
+      `${line({ host: 'allowed.test', rule: 'allowed' })}\nnot json\n[1,2]\n${line({ host: 'allowed.test', rule: 'allowed' }).slice(0, 20)}`,
+    );
     const { code, out, err } = await run('policy', 'replay', '--policy', newPolicy, '--allow-tightening', file);
     expect(code).toBe(1);
     expect(out.join('\n')).toContain('1 requests and tunnels replayed: 1 unchanged');
@@ -148,7 +198,10 @@ describe('hand-written logs', () => {
 
   it('hostile strings from the log cannot repaint the terminal', async () => {
     const file = path.join(await tempDir('leash-replay-hostile-'), 'audit.log');
-    await writeFile(file, `${line({ host: 'reads.test', method: 'POST', rule: 'reads', agent: 'a\u001b]0;pwned\u0007', path: '/\u001b[2J\u202e' })}\n`);
+    await writeFile(
+      file,
+      `${line({ host: 'reads.test', method: 'POST', rule: 'reads', agent: 'a\u001b]0;pwned\u0007', path: '/\u001b[2J\u202e' })}\n`,
+    );
     const { out } = await run('policy', 'replay', '--policy', newPolicy, file);
     const text = out.join('\n');
     expect(text).not.toMatch(/[\u001b\u0007\u202e]/);
@@ -164,14 +217,21 @@ describe('hand-written logs', () => {
     await writeFile(file, `${line({ host: 'allowed.test', rule: 'allowed' })}\n`);
     const { code, out } = await run('policy', 'replay', '--policy', report, file);
     expect(code).toBe(1);
-    expect(out[1]).toBe('note: the new policy is in report mode: leash would let its denials through, recorded with wouldDeny; they are shown as what the policy decides');
+    expect(out[1]).toBe(
+      'note: the new policy is in report mode: leash would let its denials through, recorded with wouldDeny; they are shown as what the policy decides',
+    );
     expect(out).toContain('allow → deny: 1 request');
   });
 
   it.each<[name: string, args: string[], code: number, err: RegExp]>([
     ['an unknown format', ['--format', 'csv'], 2, /--format needs text or json, got "csv"/],
     ['no audit log where the default points', [], 1, /no audit log at /],
-    ['an audit path that does not exist', ['/nonexistent/leash-audit.log'], 1, /cannot read \/nonexistent\/leash-audit\.log/],
+    [
+      'an audit path that does not exist',
+      ['/nonexistent/leash-audit.log'],
+      1,
+      /cannot read \/nonexistent\/leash-audit\.log/,
+    ],
   ])('%s', async (_name, args, code, err) => {
     const result = await run('policy', 'replay', '--policy', newPolicy, ...args);
     expect(result.code).toBe(code);
@@ -182,7 +242,9 @@ describe('hand-written logs', () => {
     const { code, out } = await run('policy', 'replay', '--help');
     expect(code).toBe(0);
     const text = out.join('\n');
-    expect(text).toMatch(/^Usage: leash policy replay \[--policy NEW\]\.\.\. \[--format text\|json\] \[--allow-tightening\] \[AUDIT\]\.\.\./);
+    expect(text).toMatch(
+      /^Usage: leash policy replay \[--policy NEW\]\.\.\. \[--format text\|json\] \[--allow-tightening\] \[AUDIT\]\.\.\./,
+    );
     expect(text).toContain('--allow-tightening');
     expect(text).toMatch(/\nExample:\n {2}leash policy replay /);
   });

@@ -50,7 +50,9 @@ describe('leash policy suggest', () => {
     const result = await run('policy', 'suggest', log, '--policy', policy, '-o', out);
     expect(result.code).toBe(0);
     expect(result.out).toEqual([]);
-    expect(result.err.join('\n')).toMatch(/^leash policy suggest: 4 rules proposed, 3 not proposed, from 9 records in 1 file \(\d+ records\/s\); wrote .*suggested\.yaml$/);
+    expect(result.err.join('\n')).toMatch(
+      /^leash policy suggest: 4 rules proposed, 3 not proposed, from 9 records in 1 file \(\d+ records\/s\); wrote .*suggested\.yaml$/,
+    );
     const yaml = await readFile(out, 'utf8');
     expect(domains(yaml)).toEqual(['api.github.com', 'api.search.test', 'docs.example.test', 'late.example.test']);
     expect(yaml).toMatch(/# {3}img\.cdn\.test: reached only through grants made by rule search/);
@@ -112,7 +114,15 @@ describe('leash policy suggest', () => {
     const { code, out } = await run('policy', 'suggest', '--help');
     expect(code).toBe(0);
     const text = out.join('\n');
-    for (const flag of ['--agent <name>', '--since <when>', '--min-requests <n>', '--wildcard-min <n>', '--policy <path>', '-o, --output <file>']) expect(text).toContain(flag);
+    for (const flag of [
+      '--agent <name>',
+      '--since <when>',
+      '--min-requests <n>',
+      '--wildcard-min <n>',
+      '--policy <path>',
+      '-o, --output <file>',
+    ])
+      expect(text).toContain(flag);
     expect(text).toMatch(/\nExample:\n {2}leash policy suggest /);
   });
 });

@@ -11,14 +11,14 @@ import { startHttpOrigin, type TestOrigin } from '../helpers/origin.js';
 let origin: TestOrigin;
 
 beforeAll(async () => {
-  origin = await startHttpOrigin((req, res) => setTimeout(() => res.end(`done ${req.url}`), req.url?.startsWith('/slow') ? 600 : 0));
+  origin = await startHttpOrigin((req, res) =>
+    setTimeout(() => res.end(`done ${req.url}`), req.url?.startsWith('/slow') ? 600 : 0),
+  );
 });
 
 afterAll(async () => {
   await origin?.close();
 });
-
-
 
 describe('leash serve', () => {
   it('by default writes the audit log to ./leash-audit.log, where leash audit looks for it, and nothing to stdout', async () => {
@@ -54,7 +54,11 @@ describe('leash serve', () => {
       expect(await p.exited).toBe(0);
       const lines = p.stdout().trim().split('\n');
       expect(lines).toHaveLength(1);
-      expect(JSON.parse(lines[0] as string)).toMatchObject({ event: 'request', host: 'example.invalid', reason: 'no_rule' });
+      expect(JSON.parse(lines[0] as string)).toMatchObject({
+        event: 'request',
+        host: 'example.invalid',
+        reason: 'no_rule',
+      });
       expect(p.stderr()).toMatch(/policy revision [0-9a-f]{12}: \d+ rules from 1 file/);
     } finally {
       p.child.kill('SIGKILL');
@@ -64,19 +68,32 @@ describe('leash serve', () => {
   it('SIGTERM under load: in-flight requests complete, every record is on disk, exit 0', async () => {
     const dir = await tempDir();
     await mkdir(path.join(dir, 'policies'));
-    await writeFile(path.join(dir, 'policies', 'p.yaml'), `version: 1
+    await writeFile(
+      path.join(dir, 'policies', 'p.yaml'),
+      `version: 1
 settings:
   dns: { hosts: { origin.test: 127.0.0.1 } }
   network: { allowCidrs: ["127.0.0.0/8"] }
 rules:
   - { name: origin, domain: origin.test, ports: "*", effect: allow }
-`);
+`,
+    );
     const audit = path.join(dir, 'audit.log');
-    const p = leashProcess(['serve', '--listen', '127.0.0.1:0', '--policy', path.join(dir, 'policies'), '--audit', audit]);
+    const p = leashProcess([
+      'serve',
+      '--listen',
+      '127.0.0.1:0',
+      '--policy',
+      path.join(dir, 'policies'),
+      '--audit',
+      audit,
+    ]);
     try {
       const port = await p.listening;
       const N = 40;
-      const pending = Array.from({ length: N }, (_, i) => proxiedGet(port, `http://origin.test:${origin.port}/slow/${i}`));
+      const pending = Array.from({ length: N }, (_, i) =>
+        proxiedGet(port, `http://origin.test:${origin.port}/slow/${i}`),
+      );
       // SIGTERM only once every request is in flight at the origin, so "in-flight" is a fact, not a timing guess.
       await waitFor(() => origin.seen.filter((r) => r.url.startsWith('/slow/')).length >= N, { timeoutMs: 10_000 });
       p.child.kill('SIGTERM');
@@ -94,7 +111,10 @@ rules:
 
   it('refuses to start on an invalid policy, naming file:line', async () => {
     const dir = await tempDir();
-    await writeFile(path.join(dir, 'bad.yaml'), 'version: 1\nrules:\n  - { name: x, domain: "*.com", effect: allow }\n');
+    await writeFile(
+      path.join(dir, 'bad.yaml'),
+      'version: 1\nrules:\n  - { name: x, domain: "*.com", effect: allow }\n',
+    );
     const p = leashProcess(['serve', '--listen', '127.0.0.1:0', '--policy', path.join(dir, 'bad.yaml')]);
     p.listening.catch(() => {});
     expect(await p.exited).toBe(1);

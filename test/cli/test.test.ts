@@ -62,7 +62,9 @@ describe('text output', () => {
     await writeFile(file, '- { request: DELETE https://api.openai.com/v1/files/x, expect: deny }\n');
     const { code, out } = await run('test', '--policy', policy, file);
     expect(code).toBe(1);
-    expect(out[0]).toContain('decided on the CONNECT: HTTPS travels in a tunnel, and leash sees inside only when it intercepts');
+    expect(out[0]).toContain(
+      'decided on the CONNECT: HTTPS travels in a tunnel, and leash sees inside only when it intercepts',
+    );
   });
 
   it('hostile strings in a test file cannot repaint the terminal', async () => {
@@ -79,7 +81,11 @@ describe('--format junit', () => {
     const { code, out } = await run('test', '--policy', policy, '--format', 'junit', tests, failing);
     expect(code).toBe(1);
     const xml = out.join('\n');
-    expect(xml.startsWith('<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="leash test" tests="4" failures="1" errors="0">')).toBe(true);
+    expect(
+      xml.startsWith(
+        '<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="leash test" tests="4" failures="1" errors="0">',
+      ),
+    ).toBe(true);
     const doc = parseDocument(xml, { xmlMode: true });
     const suites = DomUtils.getElementsByTagName('testsuite', doc);
     expect(suites.map((s) => [s.attribs.name, s.attribs.tests, s.attribs.failures])).toEqual([
@@ -89,28 +95,72 @@ describe('--format junit', () => {
     const failure = DomUtils.getElementsByTagName('failure', doc)[0];
     expect(failure?.attribs.message).toBe(`expected allow, got deny (rule exfil at ${policy}:5, denied_by_rule)`);
     expect(failure?.parent && (failure.parent as { attribs: Record<string, string> }).attribs.line).toBe('2');
-    expect(DomUtils.textContent(failure ? [failure] : [])).toContain(`trace:&#10;  deny exfil (${policy}:5) matched`.replace('&#10;', '\n'));
+    expect(DomUtils.textContent(failure ? [failure] : [])).toContain(
+      `trace:&#10;  deny exfil (${policy}:5) matched`.replace('&#10;', '\n'),
+    );
   });
 
   it('markup and characters XML cannot carry are escaped', async () => {
     const file = path.join(dir, 'markup.yaml');
-    await writeFile(file, `- { request: GET http://x.test/, expect: allow, name: "</testcase><x a=\\"1\\">]]>&amp; \\e \\uD800" }\n`);
+    await writeFile(
+      file,
+      `- { request: GET http://x.test/, expect: allow, name: "</testcase><x a=\\"1\\">]]>&amp; \\e \\uD800" }\n`,
+    );
     const { out } = await run('test', '--policy', policy, '--format', 'junit', file);
     const xml = out.join('\n');
     expect(xml).not.toMatch(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\ud800-\udfff]/);
-    const testcase = DomUtils.getElementsByTagName('testcase', parseDocument(xml, { xmlMode: true, decodeEntities: true }))[0];
+    const testcase = DomUtils.getElementsByTagName(
+      'testcase',
+      parseDocument(xml, { xmlMode: true, decodeEntities: true }),
+    )[0];
     expect(testcase?.attribs.name).toBe('</testcase><x a="1">]]>&amp; \\x1b \ufffd');
   });
 });
 
 describe('inputs: named precisely, never a vacuous pass', () => {
   it.each<[name: string, files: Record<string, string>, args: (d: string) => string[], code: number, err: RegExp]>([
-    ['a malformed test file: file:line:column', { 'bad.yaml': '- { request: GET http://x.test/, expect: maybe }\n' }, (d) => [path.join(d, 'bad.yaml')], 1, /bad\.yaml:1:42: \[0\]\.expect: "maybe" is not allowed; allowed: allow or deny/],
-    ['every file is checked before any runs', { 'ok.yaml': PASSING, 'bad.yaml': '- { request: CONNECT x.test, expect: deny }\n' }, (d) => [d], 1, /bad\.yaml:1:14: \[0\]\.request: CONNECT needs host:port/],
-    ['an empty test file', { 'empty.yaml': '' }, (d) => [path.join(d, 'empty.yaml')], 1, /empty\.yaml:1:1: \(file\): expected a list of cases/],
-    ['a directory with no test files', { 'README.md': 'no tests' }, (d) => [d], 1, /no \*\.yaml or \*\.yml test files in this directory/],
-    ['a path that does not exist', {}, (d) => [path.join(d, 'nope')], 1, /nope: cannot read tests: no such file or directory/],
-    ['an unknown format', { 'ok.yaml': PASSING }, (d) => ['--format', 'tap', d], 2, /--format needs text or junit, got "tap"/],
+    [
+      'a malformed test file: file:line:column',
+      { 'bad.yaml': '- { request: GET http://x.test/, expect: maybe }\n' },
+      (d) => [path.join(d, 'bad.yaml')],
+      1,
+      /bad\.yaml:1:42: \[0\]\.expect: "maybe" is not allowed; allowed: allow or deny/,
+    ],
+    [
+      'every file is checked before any runs',
+      { 'ok.yaml': PASSING, 'bad.yaml': '- { request: CONNECT x.test, expect: deny }\n' },
+      (d) => [d],
+      1,
+      /bad\.yaml:1:14: \[0\]\.request: CONNECT needs host:port/,
+    ],
+    [
+      'an empty test file',
+      { 'empty.yaml': '' },
+      (d) => [path.join(d, 'empty.yaml')],
+      1,
+      /empty\.yaml:1:1: \(file\): expected a list of cases/,
+    ],
+    [
+      'a directory with no test files',
+      { 'README.md': 'no tests' },
+      (d) => [d],
+      1,
+      /no \*\.yaml or \*\.yml test files in this directory/,
+    ],
+    [
+      'a path that does not exist',
+      {},
+      (d) => [path.join(d, 'nope')],
+      1,
+      /nope: cannot read tests: no such file or directory/,
+    ],
+    [
+      'an unknown format',
+      { 'ok.yaml': PASSING },
+      (d) => ['--format', 'tap', d],
+      2,
+      /--format needs text or junit, got "tap"/,
+    ],
   ])('%s', async (_name, files, args, code, err) => {
     const d = await tempDir('leash-test-inputs-');
     for (const [name, text] of Object.entries(files)) await writeFile(path.join(d, name), text);

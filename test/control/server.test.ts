@@ -252,7 +252,14 @@ describe('the control API over TCP (--admin)', () => {
       status: 401,
       code: 'unauthorized',
     },
-    { name: 'a read without a token (what the API lists names agents, hosts and paths)', route: '/v1/echo', method: 'GET', auth: undefined, status: 401, code: 'unauthorized' },
+    {
+      name: 'a read without a token (what the API lists names agents, hosts and paths)',
+      route: '/v1/echo',
+      method: 'GET',
+      auth: undefined,
+      status: 401,
+      code: 'unauthorized',
+    },
     {
       name: 'a mutating call with the token',
       route: '/v1/echo/1',

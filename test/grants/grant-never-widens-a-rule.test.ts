@@ -19,7 +19,14 @@ beforeAll(async () => {
   cdn = await startHttpOrigin();
   api = await startHttpOrigin((req, res) => {
     res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ results: [{ image: `http://img.cdn.test:${cdn.port}/cat.png` }, { image: `http://late.cdn.test:${cdn.port}/dog.png` }] }));
+    res.end(
+      JSON.stringify({
+        results: [
+          { image: `http://img.cdn.test:${cdn.port}/cat.png` },
+          { image: `http://late.cdn.test:${cdn.port}/dog.png` },
+        ],
+      }),
+    );
   });
   base = `
 settings:
@@ -47,7 +54,11 @@ it('(a) a grant does not widen a `*` rule limited to /public/** (GET /private on
 
 it('(b) after a reload adds a narrow rule for a granted host, that rule decides, not the grant', async () => {
   expect((await curl({ url: `http://search.test:${api.port}/search?q=dogs`, proxy: leash.url })).status).toBe(200);
-  await leash.rewritePolicy(policy(`${base}  - { name: late-narrow, domain: late.cdn.test, ports: [${cdn.port}], paths: ["/img/**"], effect: allow }\n`));
+  await leash.rewritePolicy(
+    policy(
+      `${base}  - { name: late-narrow, domain: late.cdn.test, ports: [${cdn.port}], paths: ["/img/**"], effect: allow }\n`,
+    ),
+  );
   const r = await curl({ url: `http://late.cdn.test:${cdn.port}/not-img/x`, proxy: leash.url });
   expect(r.status).toBe(403);
 });

@@ -28,7 +28,16 @@ beforeAll(async () => {
     };
     switch (req.url) {
       case '/search':
-        return json(JSON.stringify({ results: [{ title: 'a', image: cdnUrl('img.cdn.test') }, { text: `see ${cdnUrl('text.cdn.test', '/page')} for more` }, { bad: cdnUrl('evil.test') }, { ip: `http://127.0.0.1:${cdn.port}/x` }] }));
+        return json(
+          JSON.stringify({
+            results: [
+              { title: 'a', image: cdnUrl('img.cdn.test') },
+              { text: `see ${cdnUrl('text.cdn.test', '/page')} for more` },
+              { bad: cdnUrl('evil.test') },
+              { ip: `http://127.0.0.1:${cdn.port}/x` },
+            ],
+          }),
+        );
       case '/split': {
         // The URL is cut in two TCP writes; it must still be found before the second half reaches the client.
         const body = JSON.stringify({ link: cdnUrl('split.cdn.test') });
@@ -40,7 +49,9 @@ beforeAll(async () => {
       }
       case '/html':
         res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-        return res.end(`<html><body><a href="${cdnUrl('html.cdn.test', '/doc')}">doc</a><img srcset="${cdnUrl('srcset.cdn.test', '/1x.png')} 1x"></body></html>`);
+        return res.end(
+          `<html><body><a href="${cdnUrl('html.cdn.test', '/doc')}">doc</a><img srcset="${cdnUrl('srcset.cdn.test', '/1x.png')} 1x"></body></html>`,
+        );
       case '/many':
         return json(JSON.stringify({ links: Array.from({ length: 10 }, (_, i) => cdnUrl(`m${i}.cdn.test`)) }));
       case '/redirect':
@@ -53,7 +64,8 @@ beforeAll(async () => {
         res.writeHead(404).end();
     }
   });
-  leash = await startLeash(policy(`
+  leash = await startLeash(
+    policy(`
 settings:
   dns: { hosts: { search.test: 127.0.0.1, img.cdn.test: 127.0.0.1, text.cdn.test: 127.0.0.1, evil.test: 127.0.0.1, split.cdn.test: 127.0.0.1, html.cdn.test: 127.0.0.1, srcset.cdn.test: 127.0.0.1, moved.cdn.test: 127.0.0.1, gz.cdn.test: 127.0.0.1, br.cdn.test: 127.0.0.1, ${Array.from({ length: 10 }, (_, i) => `m${i}.cdn.test: 127.0.0.1`).join(', ')} } }
   network: { allowCidrs: ["127.0.0.0/8"] }
@@ -64,7 +76,9 @@ agents:
 rules:
   - { name: evil, domain: evil.test, ports: "*", effect: deny }
   - { name: search, domain: search.test, ports: [${api.port}], inspect: [json, html], effect: allow }
-`), { now: () => now });
+`),
+    { now: () => now },
+  );
 });
 
 afterAll(async () => {
@@ -74,7 +88,11 @@ afterAll(async () => {
   for (const key of Object.keys(TOKENS)) delete process.env[key];
 });
 
-const as = (agent: 'a' | 'b') => leash.url.replace('http://', `http://${agent}:${TOKENS[agent === 'a' ? 'LEASH_TEST_GRANT_A' : 'LEASH_TEST_GRANT_B']}@`);
+const as = (agent: 'a' | 'b') =>
+  leash.url.replace(
+    'http://',
+    `http://${agent}:${TOKENS[agent === 'a' ? 'LEASH_TEST_GRANT_A' : 'LEASH_TEST_GRANT_B']}@`,
+  );
 const get = (url: string, agent: 'a' | 'b' = 'a') => curl({ url, proxy: as(agent) });
 
 describe('grants from a JSON response', () => {
@@ -101,8 +119,14 @@ describe('grants from a JSON response', () => {
     const denied = await get(cdnUrl('evil.test'));
     expect(denied.headers['x-leash-decision']).toBe('deny; rule=evil; reason=denied_by_rule');
     const records = await leash.records();
-    expect(records.find((r) => r.event === 'grant' && r.host === 'evil.test')).toMatchObject({ reason: 'grant_skipped', grant: { skipped: 'deny_rule' } });
-    expect(records.find((r) => r.event === 'grant' && r.host === '127.0.0.1')).toMatchObject({ reason: 'grant_skipped', grant: { skipped: 'ip_literal' } });
+    expect(records.find((r) => r.event === 'grant' && r.host === 'evil.test')).toMatchObject({
+      reason: 'grant_skipped',
+      grant: { skipped: 'deny_rule' },
+    });
+    expect(records.find((r) => r.event === 'grant' && r.host === '127.0.0.1')).toMatchObject({
+      reason: 'grant_skipped',
+      grant: { skipped: 'ip_literal' },
+    });
   });
 
   it('expires after the TTL', async () => {
@@ -116,9 +140,18 @@ describe('grants from a JSON response', () => {
     const records = await leash.records();
     const source = records.find((r) => r.event === 'request' && r.path === '/search');
     const grant = records.find((r) => r.event === 'grant' && r.host === 'img.cdn.test');
-    expect(grant).toMatchObject({ agent: 'a', reason: 'granted', rule: 'search', grant: { source: source?.id, ttlMs: 30_000, found: '$.results[0].image' } });
+    expect(grant).toMatchObject({
+      agent: 'a',
+      reason: 'granted',
+      rule: 'search',
+      grant: { source: source?.id, ttlMs: 30_000, found: '$.results[0].image' },
+    });
     const use = records.find((r) => r.event === 'request' && r.host === 'img.cdn.test' && r.effect === 'allow');
-    expect(use).toMatchObject({ rule: 'grant', reason: 'granted', grant: { source: source?.id, sourceRule: 'search' } });
+    expect(use).toMatchObject({
+      rule: 'grant',
+      reason: 'granted',
+      grant: { source: source?.id, sourceRule: 'search' },
+    });
   });
 });
 
@@ -138,7 +171,13 @@ describe('what is inspected', () => {
     const statuses = [];
     for (let i = 0; i < 10; i++) statuses.push((await get(cdnUrl(`m${i}.cdn.test`))).status);
     expect(statuses.filter((s) => s === 200)).toHaveLength(5);
-    const skipped = (await leash.records()).filter((r) => r.event === 'grant' && r.reason === 'grant_skipped' && String(r.host).endsWith('.cdn.test') && String(r.host).startsWith('m'));
+    const skipped = (await leash.records()).filter(
+      (r) =>
+        r.event === 'grant' &&
+        r.reason === 'grant_skipped' &&
+        String(r.host).endsWith('.cdn.test') &&
+        String(r.host).startsWith('m'),
+    );
     expect(skipped).toHaveLength(5);
   });
 
@@ -159,13 +198,15 @@ describe('compressed bodies', () => {
       res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': encoding });
       res.end(raw);
     });
-    const l = await startLeash(policy(`
+    const l = await startLeash(
+      policy(`
 settings:
   dns: { hosts: { api.test: 127.0.0.1, ${host}: 127.0.0.1 } }
   network: { allowCidrs: ["127.0.0.0/8"] }
 rules:
   - { name: api, domain: api.test, ports: [${origin.port}], inspect: [json], effect: allow }
-`));
+`),
+    );
     try {
       const r = await curl({ url: `http://api.test:${origin.port}/`, proxy: l.url, extra: ['--raw', '-o', '-'] });
       expect(r.status).toBe(200);
@@ -183,14 +224,16 @@ rules:
       res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' });
       res.end(bomb);
     });
-    const l = await startLeash(policy(`
+    const l = await startLeash(
+      policy(`
 settings:
   dns: { hosts: { bomb.test: 127.0.0.1 } }
   network: { allowCidrs: ["127.0.0.0/8"] }
   grants: { maxInspectBytes: 1048576 }
 rules:
   - { name: bomb, domain: bomb.test, ports: [${origin.port}], inspect: [json], effect: allow }
-`));
+`),
+    );
     try {
       global.gc?.();
       const before = process.memoryUsage().rss;
@@ -215,14 +258,16 @@ describe('scope url', () => {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ download: target }));
     });
-    const l = await startLeash(policy(`
+    const l = await startLeash(
+      policy(`
 settings:
   dns: { hosts: { api.test: 127.0.0.1, exact.cdn.test: 127.0.0.1 } }
   network: { allowCidrs: ["127.0.0.0/8"] }
   grants: { scope: url }
 rules:
   - { name: api, domain: api.test, ports: [${origin.port}], inspect: [json], effect: allow }
-`));
+`),
+    );
     try {
       await curl({ url: `http://api.test:${origin.port}/`, proxy: l.url });
       expect((await curl({ url: target, proxy: l.url })).status).toBe(200);
@@ -242,17 +287,21 @@ describe('scope url: each URL is its own grant (issue 11 §2)', () => {
     const u3 = cdnUrl('exact2.cdn.test', '/3.png');
     const origin = await startHttpOrigin((req, res) => {
       res.writeHead(200, { 'content-type': 'application/json' });
-      if (req.url === '/first') res.end(JSON.stringify({ results: [{ image: u0 }, { t: 1 }, { t: [2] }, { image: u3 }] }));
+      if (req.url === '/first')
+        res.end(JSON.stringify({ results: [{ image: u0 }, { t: 1 }, { t: [2] }, { image: u3 }] }));
       else res.end(JSON.stringify({ results: [{ image: u3 }] }));
     });
-    const l = await startLeash(policy(`
+    const l = await startLeash(
+      policy(`
 settings:
   dns: { hosts: { api.test: 127.0.0.1, exact2.cdn.test: 127.0.0.1 } }
   network: { allowCidrs: ["127.0.0.0/8"] }
   grants: { scope: url, ttl: 30s }
 rules:
   - { name: api, domain: api.test, ports: [${origin.port}], inspect: [json], effect: allow }
-`), { now: () => clock });
+`),
+      { now: () => clock },
+    );
     try {
       await curl({ url: `http://api.test:${origin.port}/first`, proxy: l.url });
       expect((await curl({ url: u0, proxy: l.url })).status).toBe(200);
@@ -296,7 +345,8 @@ describe('over intercepted HTTPS', () => {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ file: `https://files.cdn.test:${cdnTls.port}/report.pdf` }));
     });
-    const l = await startLeash(policy(`
+    const l = await startLeash(
+      policy(`
 settings:
   dns: { hosts: { api.tls.test: 127.0.0.1, files.cdn.test: 127.0.0.1 } }
   network: { allowCidrs: ["127.0.0.0/8"] }
@@ -304,19 +354,28 @@ settings:
   tlsPorts: [${apiTls.port}, ${cdnTls.port}]
 rules:
   - { name: api, domain: api.tls.test, ports: [${apiTls.port}], inspect: [json], effect: allow }
-`));
+`),
+    );
     try {
       const bundle = path.join(dir, 'bundle.pem');
       await writeFile(bundle, `${await readFile(path.join(l.dir, 'certs', 'leash-ca.pem'), 'utf8')}\n${ca.certPem}`);
       const file = `https://files.cdn.test:${cdnTls.port}/report.pdf`;
       expect((await curl({ url: file, proxy: l.url, caFile: bundle })).status).toBe(403);
-      expect((await curl({ url: `https://api.tls.test:${apiTls.port}/q`, proxy: l.url, caFile: bundle })).status).toBe(200);
+      expect((await curl({ url: `https://api.tls.test:${apiTls.port}/q`, proxy: l.url, caFile: bundle })).status).toBe(
+        200,
+      );
       const r = await curl({ url: file, proxy: l.url, caFile: bundle });
       expect(r.status).toBe(200);
-      const tunnel = await waitFor(async () => (await l.records()).find((x) => x.event === 'tunnel' && x.host === 'files.cdn.test' && x.effect === 'allow'));
+      const tunnel = await waitFor(async () =>
+        (await l.records()).find((x) => x.event === 'tunnel' && x.host === 'files.cdn.test' && x.effect === 'allow'),
+      );
       expect(tunnel).toMatchObject({ rule: 'grant', reason: 'granted' });
       const records = await l.records();
-      expect(records.find((x) => x.event === 'grant' && x.host === 'files.cdn.test')).toMatchObject({ reason: 'granted', scheme: 'https', port: cdnTls.port });
+      expect(records.find((x) => x.event === 'grant' && x.host === 'files.cdn.test')).toMatchObject({
+        reason: 'granted',
+        scheme: 'https',
+        port: cdnTls.port,
+      });
     } finally {
       await l.stop();
       await apiTls.close();
@@ -332,14 +391,16 @@ describe('secrets in the source URL', () => {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ img: cdnUrl('leaky.cdn.test', '/a.png#frag') }));
     });
-    const l = await startLeash(policy(`
+    const l = await startLeash(
+      policy(`
 settings:
   dns: { hosts: { api.test: 127.0.0.1, leaky.cdn.test: 127.0.0.1 } }
   network: { allowCidrs: ["127.0.0.0/8"] }
   grants: { scope: url }
 rules:
   - { name: api, domain: api.test, ports: [${origin.port}], inspect: [json], effect: allow }
-`));
+`),
+    );
     try {
       await curl({ url: `http://api.test:${origin.port}/search?api_key=plain-${secret.slice(8)}&q=x`, proxy: l.url });
       // The fragment is never sent, so the exact-URL grant must not depend on it.

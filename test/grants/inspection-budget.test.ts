@@ -7,7 +7,12 @@ import type { AuditRecord } from '../../src/audit/record.js';
 import { MemoryGrantStore } from '../../src/grants/memory-store.js';
 import { Reflection } from '../../src/grants/reflection.js';
 import type { Reference } from '../../src/inspect/reference.js';
-import { INSPECT_BUDGET_MS, MAX_REFERENCES, ResponseInspection, type InspectedResponse } from '../../src/proxy/grants.js';
+import {
+  INSPECT_BUDGET_MS,
+  MAX_REFERENCES,
+  ResponseInspection,
+  type InspectedResponse,
+} from '../../src/proxy/grants.js';
 import type { ProxyState } from '../../src/proxy/state.js';
 import { compileWithWarnings } from './compile.js';
 
@@ -21,7 +26,11 @@ rules:
 function setup(clock: () => number) {
   const records: AuditRecord[] = [];
   const grants = new MemoryGrantStore();
-  const state = { grants, now: () => 0, audit: { write: (r: AuditRecord) => records.push(r) } } as unknown as ProxyState;
+  const state = {
+    grants,
+    now: () => 0,
+    audit: { write: (r: AuditRecord) => records.push(r) },
+  } as unknown as ProxyState;
   const response = {
     exchange: { id: 'req-1', record: { identity: 'none' } },
     rule: policy.rules[0],
@@ -35,7 +44,14 @@ function setup(clock: () => number) {
 }
 
 const refs = (n: number, from = 0): Reference[] =>
-  Array.from({ length: n }, (_, i) => ({ url: `http://h${from + i}.cdn.example/`, scheme: 'http', host: `h${from + i}.cdn.example`, hostKind: 'name', port: 80, found: `$[${from + i}]` }));
+  Array.from({ length: n }, (_, i) => ({
+    url: `http://h${from + i}.cdn.example/`,
+    scheme: 'http',
+    host: `h${from + i}.cdn.example`,
+    hostKind: 'name',
+    port: 80,
+    found: `$[${from + i}]`,
+  }));
 
 describe('inspection budgets', () => {
   it(`examines at most ${MAX_REFERENCES} references, and says so once`, async () => {
@@ -45,7 +61,11 @@ describe('inspection budgets', () => {
     expect(inspection.examined).toBe(MAX_REFERENCES);
     const stops = records.filter((r) => r.reason === 'inspection_stopped');
     expect(stops).toHaveLength(1);
-    expect(stops[0]).toMatchObject({ event: 'grant', rule: 'api', grant: { stopped: 'reference_budget', references: MAX_REFERENCES, source: 'req-1' } });
+    expect(stops[0]).toMatchObject({
+      event: 'grant',
+      rule: 'api',
+      grant: { stopped: 'reference_budget', references: MAX_REFERENCES, source: 'req-1' },
+    });
   });
 
   it(`stops once ${INSPECT_BUDGET_MS} ms of work are spent, and says so once`, async () => {
@@ -81,7 +101,15 @@ describe('revocation', () => {
     const { grants, inspection } = setup(() => 0);
     await inspection.apply(refs(1, 0), false);
     await inspection.apply(refs(1, 1), true);
-    await grants.add({ agent: 'a', scheme: 'http', host: 'h1.cdn.example', port: 80, expiresAt: 99_000, url: null, source: { requestId: 'req-2', rule: 'api', url: 'x', found: '$' } });
+    await grants.add({
+      agent: 'a',
+      scheme: 'http',
+      host: 'h1.cdn.example',
+      port: 80,
+      expiresAt: 99_000,
+      url: null,
+      source: { requestId: 'req-2', rule: 'api', url: 'x', found: '$' },
+    });
     await inspection.revoke('truncated');
     expect(await grants.find('a', 'http', 'h0.cdn.example', 80, 0)).toBeDefined();
     expect(await grants.find('a', 'http', 'h1.cdn.example', 80, 0)).toMatchObject({ source: { requestId: 'req-2' } });

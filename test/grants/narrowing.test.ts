@@ -7,22 +7,67 @@ import { formatIssue } from '../../src/errors.js';
 import { compileFoundPattern } from '../../src/inspect/found-pattern.js';
 import { issuesOf } from '../policy/compile.js';
 
-const rule = (inspect: string) => `version: 1\nrules:\n  - name: api\n    domain: api.example.com\n    inspect: ${inspect}\n    effect: allow\n`;
+const rule = (inspect: string) =>
+  `version: 1\nrules:\n  - name: api\n    domain: api.example.com\n    inspect: ${inspect}\n    effect: allow\n`;
 
 describe('inspect: validation of the object form', () => {
   it.each<[name: string, inspect: string, expected: string]>([
-    ['a wildcard over a public suffix', '{ types: [json], grant: { hosts: ["*.com"] } }', 't.yaml:5:48: rules[0].inspect.grant.hosts[0]: "*.com" is too broad: a wildcard must keep at least two labels'],
-    ['a private public suffix', '{ types: [json], grant: { hosts: ["*.github.io"] } }', 't.yaml:5:48: rules[0].inspect.grant.hosts[0]: "*.github.io" is too broad to grant: github.io is a public suffix whose subdomains belong to different owners'],
-    ['a CIDR', '{ types: [json], grant: { hosts: [10.0.0.0/8] } }', 't.yaml:5:48: rules[0].inspect.grant.hosts[0]: "10.0.0.0/8": grants are never made for IP addresses; name hosts'],
-    ['an IP address', '{ types: [json], grant: { hosts: [192.0.2.1] } }', 't.yaml:5:48: rules[0].inspect.grant.hosts[0]: "192.0.2.1": grants are never made for IP addresses; name hosts'],
-    ['a path that is neither JSON, HTML nor a header', '{ types: [json], grant: { paths: ["results[*]"] } }', 't.yaml:5:48: rules[0].inspect.grant.paths[0]: "results[*]" is not a JSON path ($.results[*].image), an HTML element and attribute (img[src]) or a header (header Location)'],
-    ['an unclosed bracket', '{ types: [json], grant: { paths: ["$.a[0"] } }', 't.yaml:5:48: rules[0].inspect.grant.paths[0]: "$.a[0": unclosed "[" at position 4'],
-    ['an attribute leash does not read', '{ types: [html], grant: { paths: ["div[style]"] } }', 't.yaml:5:48: rules[0].inspect.grant.paths[0]: "div[style]": references are read only from the attributes href, src, srcset, poster, data-src, action, formaction, cite, refresh'],
-    ['a header leash does not read', '{ types: [json], grant: { paths: ["header Cookie"] } }', 't.yaml:5:48: rules[0].inspect.grant.paths[0]: "header Cookie": references are read only from the Location, Content-Location and Link headers'],
+    [
+      'a wildcard over a public suffix',
+      '{ types: [json], grant: { hosts: ["*.com"] } }',
+      't.yaml:5:48: rules[0].inspect.grant.hosts[0]: "*.com" is too broad: a wildcard must keep at least two labels',
+    ],
+    [
+      'a private public suffix',
+      '{ types: [json], grant: { hosts: ["*.github.io"] } }',
+      't.yaml:5:48: rules[0].inspect.grant.hosts[0]: "*.github.io" is too broad to grant: github.io is a public suffix whose subdomains belong to different owners',
+    ],
+    [
+      'a CIDR',
+      '{ types: [json], grant: { hosts: [10.0.0.0/8] } }',
+      't.yaml:5:48: rules[0].inspect.grant.hosts[0]: "10.0.0.0/8": grants are never made for IP addresses; name hosts',
+    ],
+    [
+      'an IP address',
+      '{ types: [json], grant: { hosts: [192.0.2.1] } }',
+      't.yaml:5:48: rules[0].inspect.grant.hosts[0]: "192.0.2.1": grants are never made for IP addresses; name hosts',
+    ],
+    [
+      'a path that is neither JSON, HTML nor a header',
+      '{ types: [json], grant: { paths: ["results[*]"] } }',
+      't.yaml:5:48: rules[0].inspect.grant.paths[0]: "results[*]" is not a JSON path ($.results[*].image), an HTML element and attribute (img[src]) or a header (header Location)',
+    ],
+    [
+      'an unclosed bracket',
+      '{ types: [json], grant: { paths: ["$.a[0"] } }',
+      't.yaml:5:48: rules[0].inspect.grant.paths[0]: "$.a[0": unclosed "[" at position 4',
+    ],
+    [
+      'an attribute leash does not read',
+      '{ types: [html], grant: { paths: ["div[style]"] } }',
+      't.yaml:5:48: rules[0].inspect.grant.paths[0]: "div[style]": references are read only from the attributes href, src, srcset, poster, data-src, action, formaction, cite, refresh',
+    ],
+    [
+      'a header leash does not read',
+      '{ types: [json], grant: { paths: ["header Cookie"] } }',
+      't.yaml:5:48: rules[0].inspect.grant.paths[0]: "header Cookie": references are read only from the Location, Content-Location and Link headers',
+    ],
     ['types missing', '{ grant: { hosts: [cdn.example] } }', 't.yaml:5:14: rules[0].inspect.types: is required'],
-    ['an unknown key in grant, with a suggestion', '{ types: [json], grant: { host: [cdn.example] } }', 't.yaml:5:40: rules[0].inspect.grant.host: unknown key "host"; did you mean "hosts"? (allowed: hosts, paths)'],
-    ['an unknown type', '{ types: [xml] }', 't.yaml:5:24: rules[0].inspect.types[0]: "xml" is not allowed; allowed: json or html'],
-    ['neither a list nor a mapping', 'json', 't.yaml:5:14: rules[0].inspect: expected a list of json and/or html, or { types: [json, html], grant: { hosts: [...], paths: [...] } }, got "json"'],
+    [
+      'an unknown key in grant, with a suggestion',
+      '{ types: [json], grant: { host: [cdn.example] } }',
+      't.yaml:5:40: rules[0].inspect.grant.host: unknown key "host"; did you mean "hosts"? (allowed: hosts, paths)',
+    ],
+    [
+      'an unknown type',
+      '{ types: [xml] }',
+      't.yaml:5:24: rules[0].inspect.types[0]: "xml" is not allowed; allowed: json or html',
+    ],
+    [
+      'neither a list nor a mapping',
+      'json',
+      't.yaml:5:14: rules[0].inspect: expected a list of json and/or html, or { types: [json, html], grant: { hosts: [...], paths: [...] } }, got "json"',
+    ],
   ])('%s', (_name, inspect, expected) => {
     const issues = issuesOf(rule(inspect)).filter((i) => i.severity === 'error');
     expect(issues.length).toBeGreaterThan(0);
@@ -31,7 +76,10 @@ describe('inspect: validation of the object form', () => {
 
   it.each([
     ['the list form', '[json, html]'],
-    ['the object form', '{ types: [json], grant: { hosts: ["*.gstatic.example", img.example.net], paths: ["$.results[*].image", "$..thumbnail", "img[src]", "*[href]", "meta[refresh]", "header Location"] } }'],
+    [
+      'the object form',
+      '{ types: [json], grant: { hosts: ["*.gstatic.example", img.example.net], paths: ["$.results[*].image", "$..thumbnail", "img[src]", "*[href]", "meta[refresh]", "header Location"] } }',
+    ],
     ['grant with hosts only', '{ types: [html], grant: { hosts: [cdn.example] } }'],
   ])('accepts %s', (_name, inspect) => {
     expect(issuesOf(rule(inspect)).filter((i) => i.severity === 'error')).toEqual([]);

@@ -5,7 +5,11 @@ import { describe, expect, it } from 'vitest';
 import { RECENT_MS, RECENT_PER_KEY, RECENT_TOTAL, RecentRequests } from '../../src/grants/recent.js';
 import type { RequestMaterial } from '../../src/grants/reflection.js';
 
-const carrying = (host: string): RequestMaterial => ({ complete: true, hostReflected: (h) => h === host, carriesRun: () => false });
+const carrying = (host: string): RequestMaterial => ({
+  complete: true,
+  hostReflected: (h) => h === host,
+  carriesRun: () => false,
+});
 
 describe('RecentRequests', () => {
   it('a response is checked against what the same agent and rule sent before, not only its own request', () => {

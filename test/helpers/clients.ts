@@ -29,7 +29,8 @@ const DEFAULT_TIMEOUT_MS = 10_000;
 // A spawned client gets this long past its own timeout before we kill it, so its own error message wins.
 const KILL_GRACE_MS = 5_000;
 
-const PROXY_ENV_VARS = /^(https?_proxy|all_proxy|no_proxy|ftp_proxy|socks_proxy|curl_ca_bundle|ssl_cert_file|ssl_cert_dir|requests_ca_bundle)$/i;
+const PROXY_ENV_VARS =
+  /^(https?_proxy|all_proxy|no_proxy|ftp_proxy|socks_proxy|curl_ca_bundle|ssl_cert_file|ssl_cert_dir|requests_ca_bundle)$/i;
 
 /** The parent environment minus every variable that changes where a client connects or which CAs it trusts. */
 function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
@@ -123,7 +124,10 @@ export async function curl(args: CurlArgs): Promise<ClientResult> {
   if (args.caFile) argv.push('--cacert', args.caFile);
   for (const entry of args.resolve ?? []) argv.push('--resolve', entry);
   argv.push(...(args.extra ?? []), '--', args.url);
-  const [command, commandArgs] = args.asUid === undefined ? ['curl', argv] : ['setpriv', [`--reuid=${args.asUid}`, `--regid=${args.asUid}`, '--clear-groups', 'curl', ...argv]];
+  const [command, commandArgs] =
+    args.asUid === undefined
+      ? ['curl', argv]
+      : ['setpriv', [`--reuid=${args.asUid}`, `--regid=${args.asUid}`, '--clear-groups', 'curl', ...argv]];
   const result = await run(command, commandArgs, cleanEnv(), timeoutMs + KILL_GRACE_MS);
   return { ...parseCurlOutput(result.stdout), stderr: result.stderr, exitCode: result.exitCode };
 }
@@ -176,7 +180,12 @@ export async function pythonUrllib(args: PythonUrllibArgs): Promise<ClientResult
     caFile: args.caFile ?? null,
     timeout: timeoutMs / 1000,
   });
-  const result = await run('python3', ['-c', PYTHON_URLLIB, payload], cleanEnv({ PYTHONIOENCODING: 'utf-8' }), timeoutMs + KILL_GRACE_MS);
+  const result = await run(
+    'python3',
+    ['-c', PYTHON_URLLIB, payload],
+    cleanEnv({ PYTHONIOENCODING: 'utf-8' }),
+    timeoutMs + KILL_GRACE_MS,
+  );
   const base = { stderr: result.stderr, exitCode: result.exitCode };
   const stdout = result.stdout.toString('utf8');
   if (stdout === '') return { ...base, status: null, body: '', headers: {} };
@@ -349,7 +358,11 @@ export function floodOn(socket: Duplex, head: string, opts: FloodOptions = {}): 
     const pump = () => {
       // Bounded by the timer above: each pass writes until the kernel pushes back, then waits for drain.
       while (!settled && !socket.destroyed) {
-        if (!socket.write(chunk, (err) => (err === undefined || err === null ? (flushedBytes += chunk.length) : undefined))) {
+        if (
+          !socket.write(chunk, (err) =>
+            err === undefined || err === null ? (flushedBytes += chunk.length) : undefined,
+          )
+        ) {
           socket.once('drain', pump);
           return;
         }

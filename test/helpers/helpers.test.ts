@@ -34,7 +34,13 @@ async function startMiniProxy(opts: { denyConnect?: boolean } = {}): Promise<Min
     targets.push(req.url ?? '');
     const target = new URL(req.url ?? '');
     const upstream = http.request(
-      { host: '127.0.0.1', port: target.port || 80, path: target.pathname + target.search, method: req.method, headers: req.headers },
+      {
+        host: '127.0.0.1',
+        port: target.port || 80,
+        path: target.pathname + target.search,
+        method: req.method,
+        headers: req.headers,
+      },
       (upstreamRes) => {
         res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.headers);
         upstreamRes.pipe(res);
@@ -155,7 +161,9 @@ describe('certs', () => {
     const now = Date.now();
     expect(Date.parse(cert.validFrom)).toBeLessThan(now);
     expect(Date.parse(cert.validTo)).toBeGreaterThan(now);
-    expect(forge.pki.certificateFromPem(leaf.certPem).siginfo.algorithmOid).toBe(forge.pki.oids['sha256WithRSAEncryption']);
+    expect(forge.pki.certificateFromPem(leaf.certPem).siginfo.algorithmOid).toBe(
+      forge.pki.oids['sha256WithRSAEncryption'],
+    );
     expect(leaf.keyPem).toMatch(/^-----BEGIN PRIVATE KEY-----/);
   });
 
@@ -176,10 +184,12 @@ describe('certs', () => {
     try {
       const get = (options: https.RequestOptions) =>
         new Promise<number>((resolve, reject) =>
-          https.get(`${origin.url}/x`, { ...options, agent: false }, (res) => {
-            res.resume();
-            resolve(res.statusCode ?? 0);
-          }).on('error', reject),
+          https
+            .get(`${origin.url}/x`, { ...options, agent: false }, (res) => {
+              res.resume();
+              resolve(res.statusCode ?? 0);
+            })
+            .on('error', reject),
         );
       expect(await get({ ca: ca.certPem })).toBe(200);
       await expect(get({})).rejects.toMatchObject({ code: 'UNABLE_TO_VERIFY_LEAF_SIGNATURE' });
@@ -194,7 +204,11 @@ describe('origin', () => {
     const origin = await startHttpOrigin();
     try {
       expect(origin.url).toBe(`http://127.0.0.1:${origin.port}`);
-      const res = await fetch(`${origin.url}/path?q=1`, { method: 'POST', body: 'payload', headers: { 'x-test': 'yes' } });
+      const res = await fetch(`${origin.url}/path?q=1`, {
+        method: 'POST',
+        body: 'payload',
+        headers: { 'x-test': 'yes' },
+      });
       expect(res.status).toBe(200);
       expect(res.headers.get('content-type')).toBe('text/plain');
       expect(await res.text()).toBe('hello from origin POST /path?q=1');
@@ -288,7 +302,13 @@ describe('clients', () => {
 
   describe('curl', () => {
     it('sends http:// in absolute-form through the proxy', async () => {
-      const r = await curl({ url: `${httpOrigin.url}/plain`, proxy: proxy.url, method: 'POST', data: 'a=1', headers: { 'X-Agent': 'curl' } });
+      const r = await curl({
+        url: `${httpOrigin.url}/plain`,
+        proxy: proxy.url,
+        method: 'POST',
+        data: 'a=1',
+        headers: { 'X-Agent': 'curl' },
+      });
       expect(r).toMatchObject({ status: 200, exitCode: 0, body: 'hello from origin POST /plain' });
       expect(r.headers['content-type']).toBe('text/plain');
       expect(proxy.targets).toContain(`${httpOrigin.url}/plain`);
@@ -358,13 +378,22 @@ describe('clients', () => {
     });
 
     it('sends http:// in absolute-form with tunnel: false', async () => {
-      const r = await nodeFetch({ url: `${httpOrigin.url}/undici-abs`, proxy: proxy.url, tunnel: false, method: 'POST', body: 'b' });
+      const r = await nodeFetch({
+        url: `${httpOrigin.url}/undici-abs`,
+        proxy: proxy.url,
+        tunnel: false,
+        method: 'POST',
+        body: 'b',
+      });
       expect(r).toMatchObject({ status: 200, body: 'hello from origin POST /undici-abs' });
       expect(proxy.targets).toContain(`${httpOrigin.url}/undici-abs`);
     });
 
     it('verifies https:// against caPem, and fails without it', async () => {
-      expect(await nodeFetch({ url: httpsUrl(), proxy: proxy.url, caPem: ca.certPem })).toMatchObject({ status: 200, exitCode: 0 });
+      expect(await nodeFetch({ url: httpsUrl(), proxy: proxy.url, caPem: ca.certPem })).toMatchObject({
+        status: 200,
+        exitCode: 0,
+      });
       const refused = await nodeFetch({ url: httpsUrl(), proxy: proxy.url });
       expect(refused).toMatchObject({ status: null, exitCode: 1 });
       expect(refused.stderr).toMatch(/UNABLE_TO_VERIFY_LEAF_SIGNATURE/);
@@ -425,18 +454,30 @@ describe('audit-sink', () => {
 
   it('waitFor returns the first truthy value, retrying through throws', async () => {
     let calls = 0;
-    const value = await waitFor(() => {
-      calls += 1;
-      if (calls < 3) throw new Error('not yet');
-      return calls === 3 ? 'ready' : '';
-    }, { intervalMs: 5 });
+    const value = await waitFor(
+      () => {
+        calls += 1;
+        if (calls < 3) throw new Error('not yet');
+        return calls === 3 ? 'ready' : '';
+      },
+      { intervalMs: 5 },
+    );
     expect(value).toBe('ready');
     expect(calls).toBe(3);
   });
 
   it('waitFor throws the last error at the timeout, or names the last falsy value', async () => {
-    await expect(waitFor(() => { throw new Error('still failing'); }, { timeoutMs: 50, intervalMs: 5 })).rejects.toThrow('still failing');
-    await expect(waitFor(() => 0, { timeoutMs: 50, intervalMs: 5 })).rejects.toThrow(/timed out after 50 ms; last value: 0/);
+    await expect(
+      waitFor(
+        () => {
+          throw new Error('still failing');
+        },
+        { timeoutMs: 50, intervalMs: 5 },
+      ),
+    ).rejects.toThrow('still failing');
+    await expect(waitFor(() => 0, { timeoutMs: 50, intervalMs: 5 })).rejects.toThrow(
+      /timed out after 50 ms; last value: 0/,
+    );
   });
 
   it('tempDir creates a fresh directory each time', async () => {

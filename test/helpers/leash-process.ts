@@ -28,7 +28,11 @@ const TSX = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
  */
 export function leashProcess(args: string[], env: NodeJS.ProcessEnv = {}, cwd?: string): LeashProcess {
   const control = path.join(os.tmpdir(), `leash-test-${process.pid}-${randomBytes(4).toString('hex')}.sock`);
-  const child = spawn(process.execPath, ['--import', TSX, MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LEASH_CONTROL: control, ...env }, cwd });
+  const child = spawn(process.execPath, ['--import', TSX, MAIN, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, LEASH_CONTROL: control, ...env },
+    cwd,
+  });
   let out = '';
   let err = '';
   child.stdout?.on('data', (c: Buffer) => (out += c.toString()));

@@ -24,7 +24,15 @@ export interface TestLeash {
 
 export async function startLeash(
   policyYaml: string,
-  opts: { watch?: boolean; now?: () => number; /** `--audit-max-size` / `--audit-keep` */ auditRotation?: { maxSize: string; keep?: string }; /** `--admin HOST:PORT` */ admin?: string; /** the environment leash serve sees (LEASH_ADMIN_TOKEN) */ env?: NodeJS.ProcessEnv; /** `--store URL` */ store?: string; /** reuse this directory (a restart: same audit log, same lockdown state) */ dir?: string } = {},
+  opts: {
+    watch?: boolean;
+    now?: () => number;
+    /** `--audit-max-size` / `--audit-keep` */ auditRotation?: { maxSize: string; keep?: string };
+    /** `--admin HOST:PORT` */ admin?: string;
+    /** the environment leash serve sees (LEASH_ADMIN_TOKEN) */ env?: NodeJS.ProcessEnv;
+    /** `--store URL` */ store?: string;
+    /** reuse this directory (a restart: same audit log, same lockdown state) */ dir?: string;
+  } = {},
 ): Promise<TestLeash> {
   const dir = opts.dir ?? (await tempDir('leash-proxy-'));
   const policyDir = path.join(dir, 'policies');
@@ -37,13 +45,26 @@ export async function startLeash(
   const running = await startServe(
     // The CA for interception and the control socket go in the test's own directory, never in the repository's
     // certs/ or in /run/leash (where a leash run as root would put its socket, and test files run in parallel).
-    { policy: [policyDir], listen: '127.0.0.1:0', audit: auditFile, now: opts.now, certs: path.join(dir, 'certs'), auditMaxSize: opts.auditRotation?.maxSize, auditKeep: opts.auditRotation?.keep, admin: opts.admin, store: opts.store, control: path.join(dir, 'leash-admin.sock') },
+    {
+      policy: [policyDir],
+      listen: '127.0.0.1:0',
+      audit: auditFile,
+      now: opts.now,
+      certs: path.join(dir, 'certs'),
+      auditMaxSize: opts.auditRotation?.maxSize,
+      auditKeep: opts.auditRotation?.keep,
+      admin: opts.admin,
+      store: opts.store,
+      control: path.join(dir, 'leash-admin.sock'),
+    },
     { out: (line) => stderr.push(line), err: (line) => stderr.push(line), env: opts.env ?? {} },
   );
   if (!opts.watch) running.watcher.stop();
   const records = async () => {
     await running.audit.flush();
-    return readAuditLines(auditFile).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? [] : Promise.reject(err)));
+    return readAuditLines(auditFile).catch((err: NodeJS.ErrnoException) =>
+      err.code === 'ENOENT' ? [] : Promise.reject(err),
+    );
   };
   return {
     url: running.proxy.url,

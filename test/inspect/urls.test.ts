@@ -13,16 +13,28 @@ describe('findUrls: absolute http(s) URLs in free text', () => {
     ['the whole text', 'https://cdn.example.com/a.png', ['https://cdn.example.com/a.png']],
     ['inside a sentence', 'See https://cdn.example.com/a.png for details', ['https://cdn.example.com/a.png']],
     ['trailing full stop is punctuation', 'Read https://example.org/page.', ['https://example.org/page']],
-    ['trailing comma, semicolon, colon, !, ?', 'a https://a.example/x, b https://b.example/y; c https://c.example/z: d https://d.example/!?', ['https://a.example/x', 'https://b.example/y', 'https://c.example/z', 'https://d.example/']],
+    [
+      'trailing comma, semicolon, colon, !, ?',
+      'a https://a.example/x, b https://b.example/y; c https://c.example/z: d https://d.example/!?',
+      ['https://a.example/x', 'https://b.example/y', 'https://c.example/z', 'https://d.example/'],
+    ],
     ['in parentheses', '(see https://example.org/x)', ['https://example.org/x']],
-    ['balanced parentheses are part of it', 'https://en.wikipedia.org/wiki/Foo_(bar)', ['https://en.wikipedia.org/wiki/Foo_(bar)']],
+    [
+      'balanced parentheses are part of it',
+      'https://en.wikipedia.org/wiki/Foo_(bar)',
+      ['https://en.wikipedia.org/wiki/Foo_(bar)'],
+    ],
     ['in brackets', '[https://example.org/x]', ['https://example.org/x']],
     ['in angle brackets', '<https://example.org/x>', ['https://example.org/x']],
     ['in single quotes', "'https://example.org/x'", ['https://example.org/x']],
     ['markdown link', '[docs](https://docs.example.com/start)', ['https://docs.example.com/start']],
     ['several on one line', 'https://a.example/ and http://b.example/', ['https://a.example/', 'http://b.example/']],
     ['separated by a comma only', 'https://a.example,https://b.example', ['https://a.example/', 'https://b.example/']],
-    ['one inside another (a redirector)', 'https://r.example/?to=https://t.example/x', ['https://r.example/?to=https://t.example/x', 'https://t.example/x']],
+    [
+      'one inside another (a redirector)',
+      'https://r.example/?to=https://t.example/x',
+      ['https://r.example/?to=https://t.example/x', 'https://t.example/x'],
+    ],
     ['after a newline and a tab', 'x\n\thttps://example.org/x', ['https://example.org/x']],
     ['glued to a word before it', 'url:https://example.org/x', ['https://example.org/x']],
     ['upper-case scheme', 'HTTPS://EXAMPLE.ORG/Path', ['https://example.org/Path']],
@@ -32,7 +44,11 @@ describe('findUrls: absolute http(s) URLs in free text', () => {
     ['userinfo does not hide the host', 'https://user:pw@example.org/x', ['https://user:pw@example.org/x']],
     ['CJK full stop and bracket end it', '見る「https://example.org/x」。', ['https://example.org/x']],
     ['no-break space ends it', 'https://example.org/x\u00a0next', ['https://example.org/x']],
-    ['other schemes are not references', 'ftp://example.org/ mailto:a@example.org javascript:alert(1) data:text/plain,x', []],
+    [
+      'other schemes are not references',
+      'ftp://example.org/ mailto:a@example.org javascript:alert(1) data:text/plain,x',
+      [],
+    ],
     ['a scheme and nothing else', 'https:// and http://', []],
     ['a host that cannot be one', 'https://exa_mple..com/ https://-bad-.example/', []],
     ['no URL at all', 'just words // and a comment', []],
@@ -87,13 +103,19 @@ describe('hosts are normalised as the policy normalises them', () => {
   it('a seeded property: every spelling of a host yields the host normalizeHost gives', () => {
     const label = fc.stringMatching(/^[a-z][a-z0-9]{0,9}$/);
     fc.assert(
-      fc.property(fc.array(label, { minLength: 1, maxLength: 4 }), fc.array(fc.boolean(), { minLength: 40, maxLength: 40 }), fc.boolean(), (labels, upper, dot) => {
-        const name = `${labels.join('.')}.example`;
-        const spelled = [...name].map((c, i) => (upper[i % upper.length] ? c.toUpperCase() : c)).join('') + (dot ? '.' : '');
-        const policy = normalizeHost(spelled);
-        const [url] = findUrls(`see https://${spelled}/path.`);
-        expect(policy.ok && url?.host).toBe(name);
-      }),
+      fc.property(
+        fc.array(label, { minLength: 1, maxLength: 4 }),
+        fc.array(fc.boolean(), { minLength: 40, maxLength: 40 }),
+        fc.boolean(),
+        (labels, upper, dot) => {
+          const name = `${labels.join('.')}.example`;
+          const spelled =
+            [...name].map((c, i) => (upper[i % upper.length] ? c.toUpperCase() : c)).join('') + (dot ? '.' : '');
+          const policy = normalizeHost(spelled);
+          const [url] = findUrls(`see https://${spelled}/path.`);
+          expect(policy.ok && url?.host).toBe(name);
+        },
+      ),
       { seed: 5, numRuns: 300 },
     );
   });
@@ -105,7 +127,12 @@ describe('resolveReference', () => {
     ['root-relative', '/images/a.png', BASE, 'https://api.example.com/images/a.png'],
     ['path-relative', 'a.png', 'https://api.example.com/v1/search', 'https://api.example.com/v1/a.png'],
     ['dot segments', '../a.png', 'https://api.example.com/v1/x/y', 'https://api.example.com/v1/a.png'],
-    ['scheme-relative takes the base scheme', '//cdn.example.com/a.png', 'http://api.example.com/', 'http://cdn.example.com/a.png'],
+    [
+      'scheme-relative takes the base scheme',
+      '//cdn.example.com/a.png',
+      'http://api.example.com/',
+      'http://cdn.example.com/a.png',
+    ],
     ['query only', '?page=2', BASE, 'https://api.example.com/v1/search?page=2'],
     ['surrounding whitespace is ignored (WHATWG)', '  https://cdn.example.com/a \n', BASE, 'https://cdn.example.com/a'],
     ['a tab inside is removed (WHATWG)', 'https://cdn.exa\tmple.com/', BASE, 'https://cdn.example.com/'],
@@ -166,7 +193,10 @@ describe('a control byte in or after a URL: no part of it is a reference (issue 
   });
 
   it('whitespace still separates words: a URL followed by a newline or a tab is found', () => {
-    expect(findUrls('https://a.example/x\nhttps://b.example/\tend').map((u) => u.url)).toEqual(['https://a.example/x', 'https://b.example/']);
+    expect(findUrls('https://a.example/x\nhttps://b.example/\tend').map((u) => u.url)).toEqual([
+      'https://a.example/x',
+      'https://b.example/',
+    ]);
   });
 
   it('a URL after the control byte is found on its own', () => {

@@ -9,7 +9,13 @@ const v6 = (address: string, port: number): Endpoint => ({ family: 6, address, p
 
 export const GOLDEN_CASES: Readonly<Record<string, RulesOptions>> = {
   // The common case: one agent user, leash on IPv4 loopback, defaults (reject, log).
-  'one-agent': { users: [{ uid: 1001, name: 'agent' }], proxies: [v4('127.0.0.1', 3128)], allow: [], action: 'reject', log: true },
+  'one-agent': {
+    users: [{ uid: 1001, name: 'agent' }],
+    proxies: [v4('127.0.0.1', 3128)],
+    allow: [],
+    action: 'reject',
+    log: true,
+  },
   // Several agents share one proxy that listens on both families, plus a local model server on each family.
   'two-agents-dual-stack': {
     users: [{ uid: 1002 }, { uid: 1001, name: 'agent' }],
@@ -19,7 +25,13 @@ export const GOLDEN_CASES: Readonly<Record<string, RulesOptions>> = {
     log: true,
   },
   // Silent drop, no log, proxy on another address of the host.
-  'drop-no-log': { users: [{ uid: 2000, name: 'ci-agent' }], proxies: [v4('10.0.0.5', 8080)], allow: [v4('127.0.0.1', 11434)], action: 'drop', log: false },
+  'drop-no-log': {
+    users: [{ uid: 2000, name: 'ci-agent' }],
+    proxies: [v4('10.0.0.5', 8080)],
+    allow: [v4('127.0.0.1', 11434)],
+    action: 'drop',
+    log: false,
+  },
 };
 
 export function goldenRuleset(name: string): Ruleset {

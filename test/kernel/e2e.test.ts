@@ -47,8 +47,11 @@ function has(command: string): boolean {
 function missingPrerequisite(): string | null {
   if (process.platform !== 'linux') return `not Linux (${process.platform})`;
   if (process.getuid?.() !== 0) return 'not root: network namespaces and nft need root';
-  const tools = ['ip', 'nft', 'iptables-restore', 'ip6tables-restore', 'iptables-save', 'setpriv', 'python3'].filter((t) => !has(t));
-  if (tools.length > 0) return `missing ${tools.join(', ')} (Debian: apt-get install iproute2 nftables iptables util-linux python3)`;
+  const tools = ['ip', 'nft', 'iptables-restore', 'ip6tables-restore', 'iptables-save', 'setpriv', 'python3'].filter(
+    (t) => !has(t),
+  );
+  if (tools.length > 0)
+    return `missing ${tools.join(', ')} (Debian: apt-get install iproute2 nftables iptables util-linux python3)`;
   // Root without CAP_SYS_ADMIN/CAP_NET_ADMIN (an unprivileged container) cannot make a namespace.
   const probe = `leash-probe-${randomBytes(4).toString('hex')}`;
   const add = spawnSync('ip', ['netns', 'add', probe], { env: ENV, encoding: 'utf8' });
@@ -61,7 +64,13 @@ const missing = missingPrerequisite();
 const inCi = process.env.CI === 'true';
 
 function sh(args: string[], input?: string): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(args[0] as string, args.slice(1), { env: ENV, encoding: 'utf8', input, cwd: ROOT, timeout: 30_000 });
+  const r = spawnSync(args[0] as string, args.slice(1), {
+    env: ENV,
+    encoding: 'utf8',
+    input,
+    cwd: ROOT,
+    timeout: 30_000,
+  });
   return { code: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
 }
 
@@ -79,7 +88,8 @@ async function agentReadableCheckout(): Promise<string> {
   spawnSync('chmod', ['755', dir]);
   for (const entry of ['src', 'node_modules', 'package.json', 'tsconfig.json']) {
     const linked = spawnSync('cp', ['-al', path.join(ROOT, entry), dir]);
-    if (linked.status !== 0 && spawnSync('cp', ['-a', path.join(ROOT, entry), dir]).status !== 0) throw new Error(`cannot copy ${entry} for the agent uid: ${linked.stderr}`);
+    if (linked.status !== 0 && spawnSync('cp', ['-a', path.join(ROOT, entry), dir]).status !== 0)
+      throw new Error(`cannot copy ${entry} for the agent uid: ${linked.stderr}`);
   }
   return dir;
 }
@@ -112,7 +122,9 @@ function startUntil(args: string[], ready: RegExp, cwd = ROOT): Promise<Started 
       err += c.toString();
       check();
     });
-    child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited (${code}) before it was ready:\n${out}\n${err}`)));
+    child.once('exit', (code) =>
+      reject(new Error(`${args.join(' ')} exited (${code}) before it was ready:\n${out}\n${err}`)),
+    );
   });
 }
 
@@ -334,7 +346,12 @@ interface SessionReply {
 }
 
 /** One request to the agent's session (AGENT_SESSION above). */
-function agent(request: { op: 'open' | 'send' | 'listen' | 'unlisten'; name: string; port?: number; viaProxy?: number }): Promise<SessionReply> {
+function agent(request: {
+  op: 'open' | 'send' | 'listen' | 'unlisten';
+  name: string;
+  port?: number;
+  viaProxy?: number;
+}): Promise<SessionReply> {
   return ask(agentSession, request) as Promise<SessionReply>;
 }
 
@@ -360,7 +377,24 @@ function counts(): Promise<Record<string, number>> {
 
 /** Starts leash serve in the namespace on `port` (0: any), as root. */
 async function startLeash(port: number): Promise<void> {
-  proxy = await startUntil(inNs([process.execPath, '--import', 'tsx', 'src/main.ts', 'serve', '--listen', `127.0.0.1:${port}`, '--policy', policyDir, '--audit', '-', '--control', path.join(os.tmpdir(), `leash-e2e-${process.pid}-root.sock`)]), /^listening on 127\.0\.0\.1:(\d+)$/m);
+  proxy = await startUntil(
+    inNs([
+      process.execPath,
+      '--import',
+      'tsx',
+      'src/main.ts',
+      'serve',
+      '--listen',
+      `127.0.0.1:${port}`,
+      '--policy',
+      policyDir,
+      '--audit',
+      '-',
+      '--control',
+      path.join(os.tmpdir(), `leash-e2e-${process.pid}-root.sock`),
+    ]),
+    /^listening on 127\.0\.0\.1:(\d+)$/m,
+  );
   ports.leash = Number((proxy as Started & { match: RegExpExecArray }).match[1]);
 }
 
@@ -382,7 +416,9 @@ async function posingAsProxy(): Promise<{ listen: string; root: string; other: s
   await stopLeash();
   try {
     const listen = await agent({ op: 'listen', name: 'fake-proxy', port: ports.leash });
-    const probe = { 'the proxy address and port': { kind: 'tcp', host: '127.0.0.1', port: ports.leash, timeoutMs: HANDSHAKE_WAIT_MS } } satisfies Record<string, Probe>;
+    const probe = {
+      'the proxy address and port': { kind: 'tcp', host: '127.0.0.1', port: ports.leash, timeoutMs: HANDSHAKE_WAIT_MS },
+    } satisfies Record<string, Probe>;
     const root = probeAll(false, probe).outcomes['the proxy address and port'] as string;
     const other = probeAll(OTHER_UID, probe).outcomes['the proxy address and port'] as string;
     const closed = listen.result === 'listening' ? await agent({ op: 'unlisten', name: 'fake-proxy' }) : undefined;
@@ -392,21 +428,31 @@ async function posingAsProxy(): Promise<{ listen: string; root: string; other: s
   }
 }
 
-const AGENT_REFUSED = () => ({
-  'direct TCP to the origin': { kind: 'tcp', host: '127.0.0.1', port: ports.origin },
-  'direct HTTP GET to the origin': { kind: 'get', host: '127.0.0.1', port: ports.origin },
-  'another loopback port': { kind: 'tcp', host: '127.0.0.1', port: ports.other },
-  'IPv6 ::1': { kind: 'tcp', host: '::1', port: ports.v6 },
-  'DNS to the stub resolver 127.0.0.53:53': { kind: 'dns', host: '127.0.0.53', port: 53 },
-  'DNS to 127.0.0.1:53': { kind: 'dns', host: '127.0.0.1', port: 53 },
-}) satisfies Record<string, Probe>;
+const AGENT_REFUSED = () =>
+  ({
+    'direct TCP to the origin': { kind: 'tcp', host: '127.0.0.1', port: ports.origin },
+    'direct HTTP GET to the origin': { kind: 'get', host: '127.0.0.1', port: ports.origin },
+    'another loopback port': { kind: 'tcp', host: '127.0.0.1', port: ports.other },
+    'IPv6 ::1': { kind: 'tcp', host: '::1', port: ports.v6 },
+    'DNS to the stub resolver 127.0.0.53:53': { kind: 'dns', host: '127.0.0.53', port: 53 },
+    'DNS to 127.0.0.1:53': { kind: 'dns', host: '127.0.0.1', port: 53 },
+  }) satisfies Record<string, Probe>;
 
-const AGENT_ALLOWED = () => ({
-  'the same request through the proxy': { kind: 'get', host: 'origin.test', port: ports.origin, proxyPort: ports.leash },
-  'the --allow endpoint': { kind: 'get', host: '127.0.0.1', port: ports.allowed },
-}) satisfies Record<string, Probe>;
+const AGENT_ALLOWED = () =>
+  ({
+    'the same request through the proxy': {
+      kind: 'get',
+      host: 'origin.test',
+      port: ports.origin,
+      proxyPort: ports.leash,
+    },
+    'the --allow endpoint': { kind: 'get', host: '127.0.0.1', port: ports.allowed },
+  }) satisfies Record<string, Probe>;
 
-function probeAll(who: Who, table: Record<string, Probe>): { outcomes: Record<string, string>; ms: Record<string, number> } {
+function probeAll(
+  who: Who,
+  table: Record<string, Probe>,
+): { outcomes: Record<string, string>; ms: Record<string, number> } {
   const names = Object.keys(table);
   const results = runProbes(who, Object.values(table));
   const outcomes: Record<string, string> = {};
@@ -427,16 +473,28 @@ if (missing !== null && inCi) {
 } else {
   describe.skipIf(missing !== null)(`kernel rules end to end${missing ? ` (skipped: ${missing})` : ''}`, () => {
     beforeAll(async () => {
-      for (const args of [['ip', 'netns', 'add', NS], ['ip', '-n', NS, 'link', 'set', 'lo', 'up']]) {
+      for (const args of [
+        ['ip', 'netns', 'add', NS],
+        ['ip', '-n', NS, 'link', 'set', 'lo', 'up'],
+      ]) {
         const r = sh(args);
         if (r.code !== 0) throw new Error(`${args.join(' ')}: ${r.stderr}`);
       }
       // Let uid 65534 open ICMP "ping sockets" in this namespace, so that ICMP refusal is the rules' doing.
       // (/proc/sys/net is per namespace; written with node because procps' sysctl is not on a minimal Debian.)
-      const ping = sh(inNs([process.execPath, '-e', "require('node:fs').writeFileSync('/proc/sys/net/ipv4/ping_group_range', '0 2147483647')"]));
+      const ping = sh(
+        inNs([
+          process.execPath,
+          '-e',
+          "require('node:fs').writeFileSync('/proc/sys/net/ipv4/ping_group_range', '0 2147483647')",
+        ]),
+      );
       if (ping.code !== 0) throw new Error(`cannot allow ping sockets in ${NS}: ${ping.stderr}`);
       netnsInode = /\d+/.exec(sh(inNs(['readlink', '/proc/self/ns/net'])).stdout)?.[0] ?? '';
-      servers = await startUntil(inNs([process.execPath, '--import', 'tsx', 'test/kernel/ns-servers.ts']), /^\{.*\}$/m).then((s) => {
+      servers = await startUntil(
+        inNs([process.execPath, '--import', 'tsx', 'test/kernel/ns-servers.ts']),
+        /^\{.*\}$/m,
+      ).then((s) => {
         ports = { ...(JSON.parse(s.match[0]) as Omit<typeof ports, 'leash' | 'served'>), leash: 0, served: 0 };
         return s;
       });
@@ -451,12 +509,16 @@ if (missing !== null && inCi) {
       await chmod(dir, 0o755);
       await startLeash(0);
       // Conntrack tracks every connection in the namespace from now on (see the header); the table is the test's.
-      const track = sh(inNs(['nft', '-f', '/dev/stdin']), 'table inet leash_e2e_conntrack {\n\tchain output {\n\t\ttype filter hook output priority -200; policy accept;\n\t\tct state new counter\n\t}\n}\n');
+      const track = sh(
+        inNs(['nft', '-f', '/dev/stdin']),
+        'table inet leash_e2e_conntrack {\n\tchain output {\n\t\ttype filter hook output priority -200; policy accept;\n\t\tct state new counter\n\t}\n}\n',
+      );
       if (track.code !== 0) throw new Error(`cannot make conntrack track connections in ${NS}: ${track.stderr}`);
       agentSession = await startUntil(inNs([...AS_AGENT, process.execPath, '-e', AGENT_SESSION]), /^ready$/m);
       // A server of the agent's own, which the rules let answer because it is an --allow endpoint.
       const served = await agent({ op: 'listen', name: 'served', port: 0 });
-      if (served.result !== 'listening' || !served.port) throw new Error(`the agent uid cannot listen: ${served.result}`);
+      if (served.result !== 'listening' || !served.port)
+        throw new Error(`the agent uid cannot listen: ${served.result}`);
       ports.served = served.port;
     }, 60_000);
 
@@ -464,7 +526,8 @@ if (missing !== null && inCi) {
       for (const p of [proxy, servers, agentSession]) p?.child.kill('SIGKILL');
       sh(['ip', 'netns', 'del', NS]);
       if (netnsInode) {
-        for (const format of ['nft', 'iptables']) await rm(path.join(RECORD_DIR, `rules-${format}-net${netnsInode}.json`), { force: true });
+        for (const format of ['nft', 'iptables'])
+          await rm(path.join(RECORD_DIR, `rules-${format}-net${netnsInode}.json`), { force: true });
       }
     }, 30_000);
 
@@ -474,7 +537,10 @@ if (missing !== null && inCi) {
         expect(nft.stderr, `${name}.nft`).toBe('');
         expect(nft.code, `${name}.nft`).toBe(0);
         const [v4, v6] = renderIptables(goldenRuleset(name)).split(IPT6_MARKER);
-        for (const [tool, text] of [['iptables-restore', v4], ['ip6tables-restore', v6]] as const) {
+        for (const [tool, text] of [
+          ['iptables-restore', v4],
+          ['ip6tables-restore', v6],
+        ] as const) {
           const r = sh(inNs([tool, '--noflush', '--test']), text);
           expect(r.stderr, `${name}.rules ${tool}`).toBe('');
           expect(r.code, `${name}.rules ${tool}`).toBe(0);
@@ -482,22 +548,49 @@ if (missing !== null && inCi) {
       }
     });
 
-    it('before any rules, the agent uid reaches the origin directly (so what follows is the rules\' doing)', () => {
-      expect(probeAll(true, { origin: { kind: 'get', host: '127.0.0.1', port: ports.origin } }).outcomes).toEqual({ origin: '200 hello from origin' });
+    it("before any rules, the agent uid reaches the origin directly (so what follows is the rules' doing)", () => {
+      expect(probeAll(true, { origin: { kind: 'get', host: '127.0.0.1', port: ports.origin } }).outcomes).toEqual({
+        origin: '200 hello from origin',
+      });
     });
 
     it('before any rules, with leash stopped, a listener the agent uid opens on the proxy address and port answers other users', async () => {
-      expect(await posingAsProxy()).toEqual({ listen: 'listening', root: 'connected', other: 'connected', accepted: 2 });
+      expect(await posingAsProxy()).toEqual({
+        listen: 'listening',
+        root: 'connected',
+        other: 'connected',
+        accepted: 2,
+      });
     }, 60_000);
 
     describe.each(['nft', 'iptables'] as const)('%s rules from leash rules --apply', (format) => {
       it('--apply loads them, and --status shows them loaded for the agent uid', async () => {
         // Connections the agent holds open across the load, used by the next test.
-        expect(await agent({ op: 'open', name: `direct-${format}`, port: ports.echo })).toMatchObject({ result: 'echoed' });
-        expect(await agent({ op: 'open', name: `proxied-${format}`, port: ports.echo, viaProxy: ports.leash })).toMatchObject({ result: 'echoed' });
+        expect(await agent({ op: 'open', name: `direct-${format}`, port: ports.echo })).toMatchObject({
+          result: 'echoed',
+        });
+        expect(
+          await agent({ op: 'open', name: `proxied-${format}`, port: ports.echo, viaProxy: ports.leash }),
+        ).toMatchObject({ result: 'echoed' });
         // The one command run as its own process, exactly as an operator types it; the others go through the helper.
         const allow = [ports.allowed, ports.served].flatMap((port) => ['--allow', `127.0.0.1:${port}`]);
-        const apply = sh(inNs([process.execPath, '--import', 'tsx', 'src/main.ts', 'rules', '--user', String(AGENT_UID), '--proxy', `127.0.0.1:${ports.leash}`, ...allow, '--format', format, '--apply']));
+        const apply = sh(
+          inNs([
+            process.execPath,
+            '--import',
+            'tsx',
+            'src/main.ts',
+            'rules',
+            '--user',
+            String(AGENT_UID),
+            '--proxy',
+            `127.0.0.1:${ports.leash}`,
+            ...allow,
+            '--format',
+            format,
+            '--apply',
+          ]),
+        );
         expect(apply.stderr).toBe('');
         expect(apply.code).toBe(0);
         expect(apply.stdout).toMatch(new RegExp(`^applied: .* now restricts uid ${AGENT_UID}`));
@@ -527,7 +620,8 @@ if (missing !== null && inCi) {
           'DNS to the stub resolver 127.0.0.53:53': 'no answer',
           'DNS to 127.0.0.1:53': 'no answer',
         });
-        for (const name of ['direct TCP to the origin', 'another loopback port', 'IPv6 ::1']) expect(ms[name], `${name} took ${ms[name]} ms`).toBeLessThan(FAST_MS);
+        for (const name of ['direct TCP to the origin', 'another loopback port', 'IPv6 ::1'])
+          expect(ms[name], `${name} took ${ms[name]} ms`).toBeLessThan(FAST_MS);
         // Nothing the agent sent arrived: not one DNS query, not one request.
         expect(await counts()).toEqual(before);
       }, 30_000);
@@ -548,7 +642,12 @@ if (missing !== null && inCi) {
         expect(elsewhere.result).toBe('listening');
         const { outcomes } = probeAll(false, {
           'at the --allow endpoint': { kind: 'tcp', host: '127.0.0.1', port: ports.served },
-          'on a port not listed': { kind: 'tcp', host: '127.0.0.1', port: elsewhere.port as number, timeoutMs: HANDSHAKE_WAIT_MS },
+          'on a port not listed': {
+            kind: 'tcp',
+            host: '127.0.0.1',
+            port: elsewhere.port as number,
+            timeoutMs: HANDSHAKE_WAIT_MS,
+          },
         });
         expect(outcomes).toEqual({ 'at the --allow endpoint': 'connected', 'on a port not listed': 'timeout' });
         expect(await agent({ op: 'unlisten', name: `elsewhere-${format}` })).toEqual({ result: 'closed', accepted: 0 });
@@ -557,7 +656,9 @@ if (missing !== null && inCi) {
       it('with leash stopped, a listener the agent uid opens on the proxy address and port gives no other user a handshake', async () => {
         expect(await posingAsProxy()).toEqual({ listen: 'listening', root: 'timeout', other: 'timeout', accepted: 0 });
         // leash is back on its port, and the agent reaches it again.
-        expect(probeAll(true, AGENT_ALLOWED()).outcomes).toMatchObject({ 'the same request through the proxy': '200 hello from origin' });
+        expect(probeAll(true, AGENT_ALLOWED()).outcomes).toMatchObject({
+          'the same request through the proxy': '200 hello from origin',
+        });
       }, 60_000);
 
       it('root in the same namespace is unaffected', () => {
@@ -574,7 +675,9 @@ if (missing !== null && inCi) {
 
       it('--status counts the refusals', async () => {
         const status = await leash('rules', '--status', '--format', format);
-        const refusals = status.stdout.split('\n').filter((l) => /reset, so the agent fails at once|ICMP admin-prohibited/.test(l));
+        const refusals = status.stdout
+          .split('\n')
+          .filter((l) => /reset, so the agent fails at once|ICMP admin-prohibited/.test(l));
         expect(refusals.length).toBeGreaterThan(0);
         const packets = refusals.map((l) => Number(/^\s+\S+\s+(\d+)\s/.exec(l)?.[1] ?? 0));
         expect(packets.reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
@@ -585,12 +688,34 @@ if (missing !== null && inCi) {
         // check reads the record --apply left, as a real unprivileged start would.
         const checkout = await agentReadableCheckout();
         const p = await startUntil(
-          inNs([...AS_AGENT, process.execPath, '--import', 'tsx', 'src/main.ts', 'serve', '--listen', '127.0.0.1:0', '--policy', policyDir, '--audit', '-', '--certs', path.join(checkout, 'certs'), '--control', path.join(os.tmpdir(), `leash-e2e-${process.pid}-agent.sock`)]),
+          inNs([
+            ...AS_AGENT,
+            process.execPath,
+            '--import',
+            'tsx',
+            'src/main.ts',
+            'serve',
+            '--listen',
+            '127.0.0.1:0',
+            '--policy',
+            policyDir,
+            '--audit',
+            '-',
+            '--certs',
+            path.join(checkout, 'certs'),
+            '--control',
+            path.join(os.tmpdir(), `leash-e2e-${process.pid}-agent.sock`),
+          ]),
           /^listening on /m,
           checkout,
         );
         p.child.kill('SIGKILL');
-        expect(p.stderr()).toMatch(new RegExp(`^leash: warning: this process runs as uid ${AGENT_UID}, which the loaded leash ${format} rules restrict .*\\(as recorded by leash rules --apply\\)`, 'm'));
+        expect(p.stderr()).toMatch(
+          new RegExp(
+            `^leash: warning: this process runs as uid ${AGENT_UID}, which the loaded leash ${format} rules restrict .*\\(as recorded by leash rules --apply\\)`,
+            'm',
+          ),
+        );
       }, 30_000);
 
       it('--remove restores direct access; --status then says not loaded (exit 1)', async () => {
@@ -600,7 +725,9 @@ if (missing !== null && inCi) {
         const status = await leash('rules', '--status', '--format', format);
         expect(status.code).toBe(1);
         expect(status.stdout).toMatch(/not loaded/);
-        expect(probeAll(true, { origin: { kind: 'get', host: '127.0.0.1', port: ports.origin } }).outcomes).toEqual({ origin: '200 hello from origin' });
+        expect(probeAll(true, { origin: { kind: 'get', host: '127.0.0.1', port: ports.origin } }).outcomes).toEqual({
+          origin: '200 hello from origin',
+        });
         expect(icmp(true)).toBe('answered');
       }, 30_000);
     });

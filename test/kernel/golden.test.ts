@@ -23,7 +23,9 @@ const FORMATS: ReadonlyArray<[format: string, extension: string, render: (r: Rul
   ['pf', 'pf.conf', renderPf],
 ];
 
-const rows = Object.keys(GOLDEN_CASES).flatMap((name) => FORMATS.map(([format, ext, render]) => [name, format, `${name}.${ext}`, render] as const));
+const rows = Object.keys(GOLDEN_CASES).flatMap((name) =>
+  FORMATS.map(([format, ext, render]) => [name, format, `${name}.${ext}`, render] as const),
+);
 
 describe('golden files', () => {
   it.each(rows)('%s as %s matches golden/%s', async (name, _format, file, render) => {

@@ -12,18 +12,45 @@ const NFT_JSON = JSON.stringify({
   nftables: [
     { metainfo: { version: '1.0.6', json_schema_version: 1 } },
     { table: { family: 'inet', name: 'leash', handle: 2 } },
-    { chain: { family: 'inet', table: 'leash', name: 'output', handle: 1, type: 'filter', hook: 'output', prio: 0, policy: 'accept' } },
+    {
+      chain: {
+        family: 'inet',
+        table: 'leash',
+        name: 'output',
+        handle: 1,
+        type: 'filter',
+        hook: 'output',
+        prio: 0,
+        policy: 'accept',
+      },
+    },
     { chain: { family: 'inet', table: 'leash', name: 'uid_1001', handle: 2 } },
     {
       rule: {
-        family: 'inet', table: 'leash', chain: 'output', handle: 4, comment: 'uid 1001: only the proxy and --allow endpoints',
-        expr: [{ match: { op: '==', left: { meta: { key: 'skuid' } }, right: 1001 } }, { counter: { packets: 7, bytes: 420 } }, { jump: { target: 'uid_1001' } }],
+        family: 'inet',
+        table: 'leash',
+        chain: 'output',
+        handle: 4,
+        comment: 'uid 1001: only the proxy and --allow endpoints',
+        expr: [
+          { match: { op: '==', left: { meta: { key: 'skuid' } }, right: 1001 } },
+          { counter: { packets: 7, bytes: 420 } },
+          { jump: { target: 'uid_1001' } },
+        ],
       },
     },
     {
       rule: {
-        family: 'inet', table: 'leash', chain: 'uid_1001', handle: 9, comment: 'any other TCP, loopback and IPv6 included: reset, so the agent fails at once',
-        expr: [{ match: { op: '==', left: { meta: { key: 'l4proto' } }, right: 'tcp' } }, { counter: { packets: 3, bytes: 180 } }, { reject: { type: 'tcp reset' } }],
+        family: 'inet',
+        table: 'leash',
+        chain: 'uid_1001',
+        handle: 9,
+        comment: 'any other TCP, loopback and IPv6 included: reset, so the agent fails at once',
+        expr: [
+          { match: { op: '==', left: { meta: { key: 'l4proto' } }, right: 'tcp' } },
+          { counter: { packets: 3, bytes: 180 } },
+          { reject: { type: 'tcp reset' } },
+        ],
       },
     },
   ],
@@ -61,7 +88,12 @@ describe('parseNftStatus', () => {
       uids: [1001],
       rules: [
         { chain: 'output', comment: 'uid 1001: only the proxy and --allow endpoints', packets: 7, bytes: 420 },
-        { chain: 'uid_1001', comment: 'any other TCP, loopback and IPv6 included: reset, so the agent fails at once', packets: 3, bytes: 180 },
+        {
+          chain: 'uid_1001',
+          comment: 'any other TCP, loopback and IPv6 included: reset, so the agent fails at once',
+          packets: 3,
+          bytes: 180,
+        },
       ],
     });
   });
@@ -149,7 +181,9 @@ describe('iptables restore scripts', () => {
 
 describe('formatStatus', () => {
   it('prints one line when not loaded, else the uids and a table of counters', () => {
-    expect(formatStatus('nft table inet leash', { loaded: false, uids: [], rules: [] })).toEqual(['nft table inet leash: not loaded']);
+    expect(formatStatus('nft table inet leash', { loaded: false, uids: [], rules: [] })).toEqual([
+      'nft table inet leash: not loaded',
+    ]);
     const lines = formatStatus('nft table inet leash', parseNftStatus(NFT_JSON));
     expect(lines[0]).toBe('nft table inet leash: loaded; restricts uid 1001');
     expect(lines[2]).toMatch(/^ {2}output +7 +420 {2}uid 1001: only the proxy/);

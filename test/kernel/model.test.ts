@@ -7,17 +7,32 @@
 
 import { describe, expect, it } from 'vitest';
 import { formatEndpoint, parseEndpoint, type Endpoint } from '../../src/kernel/endpoint.js';
-import { buildRuleset, describeRuleset, reachableFamilies, rulesCommandLine, wrap, type KernelRule, type RulesOptions } from '../../src/kernel/model.js';
+import {
+  buildRuleset,
+  describeRuleset,
+  reachableFamilies,
+  rulesCommandLine,
+  wrap,
+  type KernelRule,
+  type RulesOptions,
+} from '../../src/kernel/model.js';
 import { GOLDEN_CASES, goldenRuleset } from './cases.js';
 
 const v4 = (address: string, port: number): Endpoint => ({ family: 4, address, port });
 const v6 = (address: string, port: number): Endpoint => ({ family: 6, address, port });
-const base: RulesOptions = { users: [{ uid: 1001 }], proxies: [v4('127.0.0.1', 3128)], allow: [], action: 'reject', log: true };
+const base: RulesOptions = {
+  users: [{ uid: 1001 }],
+  proxies: [v4('127.0.0.1', 3128)],
+  allow: [],
+  action: 'reject',
+  log: true,
+};
 
 /** A rule as one short string: `verdict match`, e.g. `accept tcp-to 127.0.0.1:3128 (proxy)`. */
 function shape(rule: KernelRule): string {
   const m = rule.match;
-  const match = 'endpoint' in m ? `${m.kind} ${formatEndpoint(m.endpoint)}${m.kind === 'tcp-to' ? ` (${m.why})` : ''}` : m.kind;
+  const match =
+    'endpoint' in m ? `${m.kind} ${formatEndpoint(m.endpoint)}${m.kind === 'tcp-to' ? ` (${m.why})` : ''}` : m.kind;
   return `${rule.verdict} ${match}`;
 }
 
@@ -56,9 +71,27 @@ describe('parseEndpoint', () => {
 
 describe('buildRuleset: the rules of one uid, in order', () => {
   it.each<[name: string, options: Partial<RulesOptions>, rules: string[]]>([
-    ['defaults: from the proxy port refused, the proxy, log, TCP reset, ICMP for the rest', {}, [...FROM_PROXY, 'accept tcp-to 127.0.0.1:3128 (proxy)', 'log any', 'reject tcp', 'reject any']],
-    ['--no-log drops the log rules only', { log: false }, ['reject tcp-from 127.0.0.1:3128', 'accept tcp-to 127.0.0.1:3128 (proxy)', 'reject tcp', 'reject any']],
-    ['--action drop: drops instead of rejecting', { action: 'drop' }, ['log tcp-from 127.0.0.1:3128', 'drop tcp-from 127.0.0.1:3128', 'accept tcp-to 127.0.0.1:3128 (proxy)', 'log any', 'drop any']],
+    [
+      'defaults: from the proxy port refused, the proxy, log, TCP reset, ICMP for the rest',
+      {},
+      [...FROM_PROXY, 'accept tcp-to 127.0.0.1:3128 (proxy)', 'log any', 'reject tcp', 'reject any'],
+    ],
+    [
+      '--no-log drops the log rules only',
+      { log: false },
+      ['reject tcp-from 127.0.0.1:3128', 'accept tcp-to 127.0.0.1:3128 (proxy)', 'reject tcp', 'reject any'],
+    ],
+    [
+      '--action drop: drops instead of rejecting',
+      { action: 'drop' },
+      [
+        'log tcp-from 127.0.0.1:3128',
+        'drop tcp-from 127.0.0.1:3128',
+        'accept tcp-to 127.0.0.1:3128 (proxy)',
+        'log any',
+        'drop any',
+      ],
+    ],
     [
       '--allow endpoints: replies of a listener there, then connections to them after the proxy, in the order given',
       { allow: [v4('127.0.0.1', 11434), v6('::1', 8080)] },
@@ -77,12 +110,32 @@ describe('buildRuleset: the rules of one uid, in order', () => {
     [
       'a proxy on both families: both accepted, and both refused as a source',
       { proxies: [v4('127.0.0.1', 3128), v6('::1', 3128)] },
-      [...FROM_PROXY, 'log tcp-from [::1]:3128', 'reject tcp-from [::1]:3128', 'accept tcp-to 127.0.0.1:3128 (proxy)', 'accept tcp-to [::1]:3128 (proxy)', 'log any', 'reject tcp', 'reject any'],
+      [
+        ...FROM_PROXY,
+        'log tcp-from [::1]:3128',
+        'reject tcp-from [::1]:3128',
+        'accept tcp-to 127.0.0.1:3128 (proxy)',
+        'accept tcp-to [::1]:3128 (proxy)',
+        'log any',
+        'reject tcp',
+        'reject any',
+      ],
     ],
     [
       'duplicates collapse, and an --allow equal to the proxy is the proxy',
-      { proxies: [v4('127.0.0.1', 3128), v4('127.0.0.1', 3128)], allow: [v4('127.0.0.1', 3128), v4('127.0.0.1', 9), v4('127.0.0.1', 9)] },
-      [...FROM_PROXY, 'accept established-to 127.0.0.1:9', 'accept tcp-to 127.0.0.1:3128 (proxy)', 'accept tcp-to 127.0.0.1:9 (allow)', 'log any', 'reject tcp', 'reject any'],
+      {
+        proxies: [v4('127.0.0.1', 3128), v4('127.0.0.1', 3128)],
+        allow: [v4('127.0.0.1', 3128), v4('127.0.0.1', 9), v4('127.0.0.1', 9)],
+      },
+      [
+        ...FROM_PROXY,
+        'accept established-to 127.0.0.1:9',
+        'accept tcp-to 127.0.0.1:3128 (proxy)',
+        'accept tcp-to 127.0.0.1:9 (allow)',
+        'log any',
+        'reject tcp',
+        'reject any',
+      ],
     ],
   ])('%s', (_name, options, rules) => {
     const ruleset = buildRuleset({ ...base, ...options });
@@ -111,7 +164,11 @@ describe('buildRuleset: the rules of one uid, in order', () => {
     ['a negative uid', { users: [{ uid: -1 }] }, /not a valid uid/],
     ['(uid_t)-1, which is no user', { users: [{ uid: 4294967295 }] }, /not a valid uid/],
     ['a fractional uid', { users: [{ uid: 1.5 }] }, /not a valid uid/],
-    ['a name that would break out of a quoted comment', { users: [{ uid: 1001, name: 'a"b' }] }, /not a valid user name/],
+    [
+      'a name that would break out of a quoted comment',
+      { users: [{ uid: 1001, name: 'a"b' }] },
+      /not a valid user name/,
+    ],
     ['a name with a newline', { users: [{ uid: 1001, name: 'a\nb' }] }, /not a valid user name/],
   ])('refuses %s', (_name, options, message) => {
     expect(() => buildRuleset({ ...base, ...options })).toThrow(message);
@@ -136,7 +193,12 @@ function verdictOf(rules: readonly KernelRule[], p: Packet): string {
       case 'tcp-from':
         return p.proto === 'tcp' && same(p.from, m.endpoint);
       case 'established-to':
-        return p.proto === 'tcp' && p.ct.state === 'established' && p.ct.original !== undefined && same(p.ct.original, m.endpoint);
+        return (
+          p.proto === 'tcp' &&
+          p.ct.state === 'established' &&
+          p.ct.original !== undefined &&
+          same(p.ct.original, m.endpoint)
+        );
       case 'tcp-to':
         return p.proto === 'tcp' && same(p.to, m.endpoint);
       case 'tcp':
@@ -154,22 +216,51 @@ describe('what a chain does with the packets the agent uid sends', () => {
   const agent = v4('127.0.0.1', 40001);
   const client = v4('127.0.0.1', 50000);
   const remote = v4('93.184.216.34', 443);
-  const tcp = (from: Endpoint, to: Endpoint, state: Packet['ct']['state'], original?: Endpoint): Packet => ({ proto: 'tcp', from, to, ct: { state, original } });
+  const tcp = (from: Endpoint, to: Endpoint, state: Packet['ct']['state'], original?: Endpoint): Packet => ({
+    proto: 'tcp',
+    from,
+    to,
+    ct: { state, original },
+  });
   const rules = buildRuleset({ ...base, allow: [allowed] }).chains[0]?.rules ?? [];
 
   it.each<[name: string, packet: Packet, verdict: string]>([
     ['a new connection to the proxy', tcp(agent, proxy, 'new', proxy), 'accept'],
-    ['a connection to the proxy opened before the rules: its next packet', tcp(agent, proxy, 'established', proxy), 'accept'],
+    [
+      'a connection to the proxy opened before the rules: its next packet',
+      tcp(agent, proxy, 'established', proxy),
+      'accept',
+    ],
     ['the same, on a host that does not track loopback (notrack)', tcp(agent, proxy, 'untracked'), 'accept'],
     ['a new connection to the --allow endpoint', tcp(agent, allowed, 'new', allowed), 'accept'],
     ['a new direct connection', tcp(agent, remote, 'new', remote), 'reject'],
-    ['a direct connection opened before the rules: its next packet, established in conntrack', tcp(agent, remote, 'established', remote), 'reject'],
+    [
+      'a direct connection opened before the rules: its next packet, established in conntrack',
+      tcp(agent, remote, 'established', remote),
+      'reject',
+    ],
     ['the same, picked up mid-stream by conntrack (state new)', tcp(agent, remote, 'new', agent), 'reject'],
-    ['a listener posing as the proxy answers another user (its SYN-ACK)', tcp(proxy, client, 'established', proxy), 'reject'],
-    ['the same, to a client whose ephemeral port is an --allow port', tcp(proxy, allowed, 'established', proxy), 'reject'],
+    [
+      'a listener posing as the proxy answers another user (its SYN-ACK)',
+      tcp(proxy, client, 'established', proxy),
+      'reject',
+    ],
+    [
+      'the same, to a client whose ephemeral port is an --allow port',
+      tcp(proxy, allowed, 'established', proxy),
+      'reject',
+    ],
     ['a listener of the agent at the --allow endpoint answers', tcp(allowed, client, 'established', allowed), 'accept'],
-    ['a listener of the agent anywhere else answers', tcp(v4('127.0.0.1', 8000), client, 'established', v4('127.0.0.1', 8000)), 'reject'],
-    ['DNS to the stub resolver', { proto: 'udp', from: agent, to: v4('127.0.0.53', 53), ct: { state: 'new' } }, 'reject'],
+    [
+      'a listener of the agent anywhere else answers',
+      tcp(v4('127.0.0.1', 8000), client, 'established', v4('127.0.0.1', 8000)),
+      'reject',
+    ],
+    [
+      'DNS to the stub resolver',
+      { proto: 'udp', from: agent, to: v4('127.0.0.53', 53), ct: { state: 'new' } },
+      'reject',
+    ],
   ])('%s: %s', (_name, packet, verdict) => {
     expect(verdictOf(rules, packet)).toBe(verdict);
   });
@@ -186,41 +277,53 @@ describe('invariants over every named ruleset and option combination', () => {
     ),
   ];
 
-  it.each(combos.map((c, i) => [i, c] as const))('combination %i: accepts only the listed endpoints, refuses the proxy as a source first, ends in a refusal', (_i, options) => {
-    const ruleset = buildRuleset(options);
-    const listed = new Set([...options.proxies, ...options.allow].map(formatEndpoint));
-    const proxies = new Set(options.proxies.map(formatEndpoint));
-    for (const chain of ruleset.chains) {
-      for (const rule of chain.rules.filter((r) => r.verdict === 'accept')) {
-        // No accept on conntrack state alone: a connection opened before the rules would keep it.
-        expect(['tcp-to', 'established-to']).toContain(rule.match.kind);
-        if (!('endpoint' in rule.match)) continue;
-        expect(listed.has(formatEndpoint(rule.match.endpoint))).toBe(true);
-        // Replies of a listener at the proxy's address are exactly what a listener posing as leash sends.
-        if (rule.match.kind === 'established-to') expect(proxies.has(formatEndpoint(rule.match.endpoint))).toBe(false);
+  it.each(combos.map((c, i) => [i, c] as const))(
+    'combination %i: accepts only the listed endpoints, refuses the proxy as a source first, ends in a refusal',
+    (_i, options) => {
+      const ruleset = buildRuleset(options);
+      const listed = new Set([...options.proxies, ...options.allow].map(formatEndpoint));
+      const proxies = new Set(options.proxies.map(formatEndpoint));
+      for (const chain of ruleset.chains) {
+        for (const rule of chain.rules.filter((r) => r.verdict === 'accept')) {
+          // No accept on conntrack state alone: a connection opened before the rules would keep it.
+          expect(['tcp-to', 'established-to']).toContain(rule.match.kind);
+          if (!('endpoint' in rule.match)) continue;
+          expect(listed.has(formatEndpoint(rule.match.endpoint))).toBe(true);
+          // Replies of a listener at the proxy's address are exactly what a listener posing as leash sends.
+          if (rule.match.kind === 'established-to')
+            expect(proxies.has(formatEndpoint(rule.match.endpoint))).toBe(false);
+        }
+        const firstAccept = chain.rules.findIndex((r) => r.verdict === 'accept');
+        for (const proxy of proxies) {
+          const refusal = chain.rules.findIndex(
+            (r) =>
+              r.match.kind === 'tcp-from' && formatEndpoint(r.match.endpoint) === proxy && r.verdict === options.action,
+          );
+          expect(refusal, `refusal of packets from ${proxy}`).toBeGreaterThanOrEqual(0);
+          expect(refusal).toBeLessThan(firstAccept);
+        }
+        const last = chain.rules.at(-1);
+        expect(last?.match.kind).toBe('any');
+        expect(last?.verdict).toBe(options.action);
+        // Comments go inside double quotes in nft and iptables, and nft keeps at most 128 bytes of them.
+        for (const rule of chain.rules) {
+          expect(rule.comment).not.toMatch(/["\n\\]/);
+          expect(Buffer.byteLength(rule.comment)).toBeLessThanOrEqual(128);
+        }
       }
-      const firstAccept = chain.rules.findIndex((r) => r.verdict === 'accept');
-      for (const proxy of proxies) {
-        const refusal = chain.rules.findIndex((r) => r.match.kind === 'tcp-from' && formatEndpoint(r.match.endpoint) === proxy && r.verdict === options.action);
-        expect(refusal, `refusal of packets from ${proxy}`).toBeGreaterThanOrEqual(0);
-        expect(refusal).toBeLessThan(firstAccept);
-      }
-      const last = chain.rules.at(-1);
-      expect(last?.match.kind).toBe('any');
-      expect(last?.verdict).toBe(options.action);
-      // Comments go inside double quotes in nft and iptables, and nft keeps at most 128 bytes of them.
-      for (const rule of chain.rules) {
-        expect(rule.comment).not.toMatch(/["\n\\]/);
-        expect(Buffer.byteLength(rule.comment)).toBeLessThanOrEqual(128);
-      }
-    }
-  });
+    },
+  );
 });
 
 describe('describing a ruleset', () => {
   it.each<[name: string, options: Partial<RulesOptions>, families: number[], mentions: RegExp]>([
     ['IPv4 proxy: all IPv6 refused', {}, [4], /and all IPv6 \(no endpoint is IPv6\)/],
-    ['IPv6 proxy: IPv6 reachable for the endpoints only', { proxies: [v6('::1', 3128)] }, [6], /IPv6 except the endpoints above/],
+    [
+      'IPv6 proxy: IPv6 reachable for the endpoints only',
+      { proxies: [v6('::1', 3128)] },
+      [6],
+      /IPv6 except the endpoints above/,
+    ],
     ['both', { proxies: [v4('127.0.0.1', 3128)], allow: [v6('::1', 1)] }, [4, 6], /IPv6 except the endpoints above/],
   ])('%s', (_name, options, families, mentions) => {
     const ruleset = buildRuleset({ ...base, ...options });
@@ -229,7 +332,13 @@ describe('describing a ruleset', () => {
   });
 
   it('says what pf cannot do instead of claiming it', () => {
-    const text = describeRuleset(goldenRuleset('one-agent'), { icmpByUid: false, logPrefixAndLimit: false, cutsOpenConnections: false }).join(' ').replace(/\s+/g, ' ');
+    const text = describeRuleset(goldenRuleset('one-agent'), {
+      icmpByUid: false,
+      logPrefixAndLimit: false,
+      cutsOpenConnections: false,
+    })
+      .join(' ')
+      .replace(/\s+/g, ' ');
     expect(text).toContain('Not refused: ICMP and ICMPv6');
     expect(text).not.toContain('10/minute');
     expect(text).toContain('opened before the rules were loaded are not cut');
@@ -237,7 +346,9 @@ describe('describing a ruleset', () => {
   });
 
   it('reproduces the command line with uids', () => {
-    expect(rulesCommandLine(goldenRuleset('drop-no-log'), 'nft')).toBe('leash rules --user 2000 --proxy 10.0.0.5:8080 --format nft --allow 127.0.0.1:11434 --action drop --no-log');
+    expect(rulesCommandLine(goldenRuleset('drop-no-log'), 'nft')).toBe(
+      'leash rules --user 2000 --proxy 10.0.0.5:8080 --format nft --allow 127.0.0.1:11434 --action drop --no-log',
+    );
   });
 
   it('wraps at the width, indenting continuation lines', () => {

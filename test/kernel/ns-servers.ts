@@ -60,8 +60,24 @@ function dnsServer(host: string): Promise<void> {
     } catch {
       return;
     }
-    const answers = (query.questions ?? []).map((q) => ({ type: 'A' as const, class: 'IN' as const, name: q.name, ttl: 60, data: '127.0.0.1' }));
-    socket.send(dnsPacket.encode({ type: 'response', id: query.id, flags: dnsPacket.AUTHORITATIVE_ANSWER, questions: query.questions, answers }), rinfo.port, rinfo.address);
+    const answers = (query.questions ?? []).map((q) => ({
+      type: 'A' as const,
+      class: 'IN' as const,
+      name: q.name,
+      ttl: 60,
+      data: '127.0.0.1',
+    }));
+    socket.send(
+      dnsPacket.encode({
+        type: 'response',
+        id: query.id,
+        flags: dnsPacket.AUTHORITATIVE_ANSWER,
+        questions: query.questions,
+        answers,
+      }),
+      rinfo.port,
+      rinfo.address,
+    );
   });
   return new Promise((resolve, reject) => {
     socket.once('error', reject);

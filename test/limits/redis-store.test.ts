@@ -15,9 +15,16 @@ describeWithRedis('Redis rate-limit store', () => {
   let stores = 0;
 
   // Each store its own prefix: one server, no test sees another's keys. Clock `caller`: the contract steps time.
-  describeRateLimitStore('redis', async () => new RedisRateLimitStore(await connect(), { clock: 'caller', prefix: `t${++stores}:` }));
+  describeRateLimitStore(
+    'redis',
+    async () => new RedisRateLimitStore(await connect(), { clock: 'caller', prefix: `t${++stores}:` }),
+  );
 
-  const rate = parseRate('3/1m') ?? (() => { throw new Error('rate'); })();
+  const rate =
+    parseRate('3/1m') ??
+    (() => {
+      throw new Error('rate');
+    })();
 
   it('two replicas (two connections) take from one bucket, atomically', async () => {
     const a = new RedisRateLimitStore(await connect(), { prefix: 'fleet:' });
@@ -86,7 +93,10 @@ describeWithRedis('Redis rate-limit store', () => {
 
   it('an unreachable store rejects with StoreUnavailableError within the bound, and says so once', async () => {
     const lines: string[] = [];
-    const connection = new RedisConnection(parseStoreUrl(`redis://u:hunter2@127.0.0.1:${await freePort()}/0`), { timeoutMs: 100, log: (l) => lines.push(l) });
+    const connection = new RedisConnection(parseStoreUrl(`redis://u:hunter2@127.0.0.1:${await freePort()}/0`), {
+      timeoutMs: 100,
+      log: (l) => lines.push(l),
+    });
     connection.start();
     const store = new RedisRateLimitStore(connection);
     const started = Date.now();

@@ -6,8 +6,16 @@ import type { RateLimitStore } from '../../src/limits/store.js';
 import { parseBandwidth, parseRate } from '../../src/policy/duration.js';
 
 export function describeRateLimitStore(name: string, create: () => RateLimitStore | Promise<RateLimitStore>): void {
-  const rate = parseRate('3/1m') ?? (() => { throw new Error('rate'); })();
-  const bytes = parseBandwidth('1KB/1s') ?? (() => { throw new Error('bandwidth'); })();
+  const rate =
+    parseRate('3/1m') ??
+    (() => {
+      throw new Error('rate');
+    })();
+  const bytes =
+    parseBandwidth('1KB/1s') ??
+    (() => {
+      throw new Error('bandwidth');
+    })();
 
   describe(`rate-limit store contract: ${name}`, () => {
     it('allows a burst of N, refuses the next with the time until a token is back', async () => {

@@ -4,7 +4,11 @@ import { describe, expect, it } from 'vitest';
 import { takeToken, type Bucket } from '../../src/limits/token-bucket.js';
 import { parseRate } from '../../src/policy/duration.js';
 
-const rate = (text: string) => parseRate(text) ?? (() => { throw new Error(text); })();
+const rate = (text: string) =>
+  parseRate(text) ??
+  (() => {
+    throw new Error(text);
+  })();
 
 describe('takeToken', () => {
   it('a fresh bucket allows a burst of exactly N', () => {

@@ -284,7 +284,7 @@ const rows: Row[] = [
   {
     name: 'proxy: a ReadonlySet constant and the clock are fine (proxy/ does I/O)',
     file: 'src/proxy/x.ts',
-    code: "export const S: ReadonlySet<number> = new Set([403]);\nexport const now = () => Date.now();",
+    code: 'export const S: ReadonlySet<number> = new Set([403]);\nexport const now = () => Date.now();',
     fires: [],
   },
 ];

@@ -1,10 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  type AddressCategory,
-  checkAddress,
-  classifyAddress,
-  compileAddressGuard,
-} from '../../src/policy/address.js';
+import { type AddressCategory, checkAddress, classifyAddress, compileAddressGuard } from '../../src/policy/address.js';
 
 const noExceptions = compileAddressGuard([], []);
 
@@ -117,7 +112,14 @@ describe('checkAddress', () => {
     ['allow elsewhere does not help', ['10.0.0.0/8'], [], '127.0.0.1', false, 'loopback'],
     ['IPv6 allow does not cover IPv4', ['::/0'], [], '127.0.0.1', false, 'loopback'],
     ['deny beats allow', ['10.0.0.0/8'], ['10.0.0.0/24'], '10.0.0.1', false, 'private'],
-    ['deny beats allow on the embedded IPv4', ['::ffff:0:0/96'], ['127.0.0.1/32'], '::ffff:127.0.0.1', false, 'loopback'],
+    [
+      'deny beats allow on the embedded IPv4',
+      ['::ffff:0:0/96'],
+      ['127.0.0.1/32'],
+      '::ffff:127.0.0.1',
+      false,
+      'loopback',
+    ],
     ['deny refuses a public address', [], ['93.184.216.0/24'], '93.184.216.34', false, 'public'],
     ['deny refuses a mapped public address', [], ['93.184.216.0/24'], '::ffff:93.184.216.34', false, 'public'],
     ['deny elsewhere leaves public alone', [], ['10.0.0.0/8'], '93.184.216.34', true, 'public'],
@@ -130,13 +132,43 @@ describe('checkAddress', () => {
 
   it.each<[name: string, allow: string[], deny: string[], ip: string, message: string]>([
     ['metadata', [], [], '169.254.169.254', '169.254.169.254 is a cloud metadata address; leash never dials it'],
-    ['mapped metadata', [], [], '::ffff:169.254.169.254', '::ffff:a9fe:a9fe (IPv4 169.254.169.254) is a cloud metadata address; leash never dials it'],
-    ['loopback', [], [], '::1', '::1 is a loopback address; leash refuses it unless settings.network.allowCidrs lists it'],
-    ['private', [], [], '192.168.0.10', '192.168.0.10 is a private network address; leash refuses it unless settings.network.allowCidrs lists it'],
-    ['denied public', [], ['93.184.216.0/24'], '93.184.216.34', '93.184.216.34 is a public address, refused by deny CIDR 93.184.216.0/24'],
+    [
+      'mapped metadata',
+      [],
+      [],
+      '::ffff:169.254.169.254',
+      '::ffff:a9fe:a9fe (IPv4 169.254.169.254) is a cloud metadata address; leash never dials it',
+    ],
+    [
+      'loopback',
+      [],
+      [],
+      '::1',
+      '::1 is a loopback address; leash refuses it unless settings.network.allowCidrs lists it',
+    ],
+    [
+      'private',
+      [],
+      [],
+      '192.168.0.10',
+      '192.168.0.10 is a private network address; leash refuses it unless settings.network.allowCidrs lists it',
+    ],
+    [
+      'denied public',
+      [],
+      ['93.184.216.0/24'],
+      '93.184.216.34',
+      '93.184.216.34 is a public address, refused by deny CIDR 93.184.216.0/24',
+    ],
   ])('denial message for %s names address and category', (_name, allow, deny, ip, message) => {
     const verdict = checkAddress(compileAddressGuard(allow, deny), ip);
-    expect(verdict).toEqual({ ok: false, address: expect.any(String), category: expect.any(String), reason: 'address_denied', message });
+    expect(verdict).toEqual({
+      ok: false,
+      address: expect.any(String),
+      category: expect.any(String),
+      reason: 'address_denied',
+      message,
+    });
   });
 
   it('reports the canonical address', () => {

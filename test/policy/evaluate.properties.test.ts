@@ -18,7 +18,12 @@ import { compile } from './compile.js';
 const SEED = 20_261_122;
 const RUNS = 400;
 
-const summary = (d: Decision) => ({ effect: d.effect, rule: d.rule?.name ?? null, reason: d.reason, host: d.request?.host ?? null });
+const summary = (d: Decision) => ({
+  effect: d.effect,
+  rule: d.rule?.name ?? null,
+  reason: d.reason,
+  host: d.request?.host ?? null,
+});
 
 const SPELLING_POLICY = compile(`
 version: 1
@@ -65,7 +70,12 @@ function mixCase(text: string, mask: readonly boolean[]): string {
 }
 
 const nameSpelling = fc
-  .record({ prefix: fc.array(label, { maxLength: 3 }), base: fc.constantFrom(...NAME_BASES), mask: caseMask, dot: fc.boolean() })
+  .record({
+    prefix: fc.array(label, { maxLength: 3 }),
+    base: fc.constantFrom(...NAME_BASES),
+    mask: caseMask,
+    dot: fc.boolean(),
+  })
   .map(({ prefix, base, mask, dot }) => {
     const [spelling, canonical] = base;
     return {
@@ -108,7 +118,15 @@ type Ipv4Form = 'four-part' | 'three-part' | 'two-part' | 'one-part' | 'mapped-d
 const ipv4Spelling = fc
   .record({
     n: ipv4Value,
-    form: fc.constantFrom<Ipv4Form>('four-part', 'three-part', 'two-part', 'one-part', 'mapped-dotted', 'mapped-hex', 'mapped-long'),
+    form: fc.constantFrom<Ipv4Form>(
+      'four-part',
+      'three-part',
+      'two-part',
+      'one-part',
+      'mapped-dotted',
+      'mapped-hex',
+      'mapped-long',
+    ),
     radices: fc.array(radix, { minLength: 4, maxLength: 4 }),
     bracket: fc.boolean(),
     dot: fc.boolean(),
@@ -149,7 +167,12 @@ const ipv4Spelling = fc
   });
 
 const ipv6Spelling = fc
-  .record({ groups: fc.array(fc.integer({ min: 0, max: 0xffff }), { minLength: 6, maxLength: 6 }), upper: fc.boolean(), pad: fc.boolean(), bracket: fc.boolean() })
+  .record({
+    groups: fc.array(fc.integer({ min: 0, max: 0xffff }), { minLength: 6, maxLength: 6 }),
+    upper: fc.boolean(),
+    pad: fc.boolean(),
+    bracket: fc.boolean(),
+  })
   .map(({ groups, upper, pad, bracket }) => {
     // 2001:db8::/32 addresses, so the policy's v6-doc rule is in play.
     const all = [0x2001, 0x0db8, ...groups];
@@ -167,7 +190,8 @@ describe('every spelling of one host decides alike', () => {
       fc.property(nameSpelling, port, ({ spelling, canonical }, p) => {
         expect(normalizeHost(spelling)).toEqual({ ok: true, host: canonical, kind: 'name' });
         // A tunnel on the TLS port, a plain request elsewhere (a CONNECT to another port is an opaque tunnel).
-        const request = (host: string): RequestFacts => (p === 443 ? { method: 'CONNECT', host, port: p } : { method: 'GET', host, port: p, path: '/' });
+        const request = (host: string): RequestFacts =>
+          p === 443 ? { method: 'CONNECT', host, port: p } : { method: 'GET', host, port: p, path: '/' };
         const decision = summary(decide(SPELLING_POLICY, request(spelling)));
         expect(decision).toEqual(summary(decide(SPELLING_POLICY, request(canonical))));
         seen.add(decision.rule);
@@ -175,7 +199,9 @@ describe('every spelling of one host decides alike', () => {
       { seed: SEED, numRuns: RUNS },
     );
     // The property is only as good as its coverage: every name rule, and no rule at all, must have come up.
-    expect([...seen].sort()).toEqual(expect.arrayContaining(['buecher', 'muenchen', 'rei', 'primer', 'cdn', 'vault', 'corp', null]));
+    expect([...seen].sort()).toEqual(
+      expect.arrayContaining(['buecher', 'muenchen', 'rei', 'primer', 'cdn', 'vault', 'corp', null]),
+    );
   });
 
   it('IPv4: decimal, hex, octal, short forms, trailing dot, IPv4-mapped IPv6', () => {
@@ -209,11 +235,51 @@ describe('every spelling of one host decides alike', () => {
   });
 
   it.each<[name: string, spellings: string[], rule: string | null, effect: 'allow' | 'deny']>([
-    ['bücher.example', ['bücher.example', 'BÜCHER.example', 'xn--bcher-kva.example', 'XN--BCHER-KVA.EXAMPLE.', 'Bücher.Example.'], 'buecher', 'allow'],
-    ['a subdomain of münchen.example', ['a.münchen.example', 'A.MÜNCHEN.EXAMPLE', 'a.xn--mnchen-3ya.example.'], 'muenchen', 'deny'],
-    ['127.0.0.1', ['127.0.0.1', '127.1', '0x7f.1', '0x7f.0.0.1', '2130706433', '0x7f000001', '017700000001', '0177.0.0.1', '0177.0.1', '127.0.0.1.', '[::ffff:127.0.0.1]', '[::ffff:7f00:1]', '::ffff:7f00:1', '[0:0:0:0:0:ffff:7f00:0001]'], 'loopback', 'deny'],
-    ['93.184.216.34', ['93.184.216.34', '1572395042', '0x5db8d822', '93.184.55330', '0135.0270.0330.042', '[::ffff:5db8:d822]'], 'origin', 'allow'],
-    ['192.168.1.1 against an IPv4-mapped CIDR', ['192.168.1.1', '0xc0a80101', '[::ffff:192.168.1.1]', '192.168.257'], 'mapped-net', 'deny'],
+    [
+      'bücher.example',
+      ['bücher.example', 'BÜCHER.example', 'xn--bcher-kva.example', 'XN--BCHER-KVA.EXAMPLE.', 'Bücher.Example.'],
+      'buecher',
+      'allow',
+    ],
+    [
+      'a subdomain of münchen.example',
+      ['a.münchen.example', 'A.MÜNCHEN.EXAMPLE', 'a.xn--mnchen-3ya.example.'],
+      'muenchen',
+      'deny',
+    ],
+    [
+      '127.0.0.1',
+      [
+        '127.0.0.1',
+        '127.1',
+        '0x7f.1',
+        '0x7f.0.0.1',
+        '2130706433',
+        '0x7f000001',
+        '017700000001',
+        '0177.0.0.1',
+        '0177.0.1',
+        '127.0.0.1.',
+        '[::ffff:127.0.0.1]',
+        '[::ffff:7f00:1]',
+        '::ffff:7f00:1',
+        '[0:0:0:0:0:ffff:7f00:0001]',
+      ],
+      'loopback',
+      'deny',
+    ],
+    [
+      '93.184.216.34',
+      ['93.184.216.34', '1572395042', '0x5db8d822', '93.184.55330', '0135.0270.0330.042', '[::ffff:5db8:d822]'],
+      'origin',
+      'allow',
+    ],
+    [
+      '192.168.1.1 against an IPv4-mapped CIDR',
+      ['192.168.1.1', '0xc0a80101', '[::ffff:192.168.1.1]', '192.168.257'],
+      'mapped-net',
+      'deny',
+    ],
   ])('%s', (_name, spellings, rule, effect) => {
     for (const host of spellings) {
       const decision = decide(SPELLING_POLICY, { method: 'CONNECT', host, port: 443 });
@@ -223,7 +289,23 @@ describe('every spelling of one host decides alike', () => {
 });
 
 // Random policies over a small vocabulary, so rules overlap often, compared on random requests.
-const DOMAINS = ['a.test', 'b.a.test', '*.a.test', '*.b.a.test', 'c.test', '*.c.test', '*', '10.0.0.0/8', '10.1.0.0/16', '10.1.2.3', '::1', '2001:db8::/32', '2001:db8::5', '127.0.0.1', 'bücher.example'];
+const DOMAINS = [
+  'a.test',
+  'b.a.test',
+  '*.a.test',
+  '*.b.a.test',
+  'c.test',
+  '*.c.test',
+  '*',
+  '10.0.0.0/8',
+  '10.1.0.0/16',
+  '10.1.2.3',
+  '::1',
+  '2001:db8::/32',
+  '2001:db8::5',
+  '127.0.0.1',
+  'bücher.example',
+];
 const PLAIN_PORTS = [[80], [8080]];
 const PORTS: (number[] | '*' | null)[] = [[80], [443], [80, 443], '*', [8080], null];
 
@@ -239,7 +321,12 @@ const randomRule = fc
   .map(({ ports, methods, paths, agents, ...rest }) => {
     const plain = PLAIN_PORTS.some((p) => JSON.stringify(p) === JSON.stringify(ports));
     // A deny for "*" on every port with nothing else is refused at load (it is the default); give it a port.
-    const everything = rest.domain === '*' && rest.effect === 'deny' && (ports === null || ports === '*') && !(plain && (methods || paths)) && !agents;
+    const everything =
+      rest.domain === '*' &&
+      rest.effect === 'deny' &&
+      (ports === null || ports === '*') &&
+      !(plain && (methods || paths)) &&
+      !agents;
     return {
       ...rest,
       ...(rest.domain === '*' && rest.effect === 'allow' ? { broad: true } : {}),
@@ -259,7 +346,28 @@ function policyText(rules: object[]): string {
   });
 }
 
-const HOSTS = ['a.test', 'b.a.test', 'x.b.a.test', 'y.a.test', 'A.Test.', 'c.test', 'z.c.test', 'd.test', '10.1.2.3', '10.1.9.9', '10.9.9.9', '11.0.0.1', '[::1]', '[2001:db8::5]', '[2001:db9::1]', '127.0.0.1', '0x7f.1', '[::ffff:10.1.2.3]', 'xn--bcher-kva.example', 'www.bücher.example'];
+const HOSTS = [
+  'a.test',
+  'b.a.test',
+  'x.b.a.test',
+  'y.a.test',
+  'A.Test.',
+  'c.test',
+  'z.c.test',
+  'd.test',
+  '10.1.2.3',
+  '10.1.9.9',
+  '10.9.9.9',
+  '11.0.0.1',
+  '[::1]',
+  '[2001:db8::5]',
+  '[2001:db9::1]',
+  '127.0.0.1',
+  '0x7f.1',
+  '[::ffff:10.1.2.3]',
+  'xn--bcher-kva.example',
+  'www.bücher.example',
+];
 
 const randomRequest = fc
   .record({
@@ -269,23 +377,32 @@ const randomRequest = fc
     path: fc.constantFrom('/', '/v1', '/v1/a', '/admin/x', '/x', '/admin/../x', '/%61dmin/y'),
     agent: fc.constantFrom(undefined, 'research', 'ci'),
   })
-  .map(({ method, path, agent, ...rest }): RequestFacts => ({ ...rest, method, ...(method === 'CONNECT' ? {} : { path }), ...(agent ? { agent } : {}) }));
+  .map(({ method, path, agent, ...rest }): RequestFacts => ({
+    ...rest,
+    method,
+    ...(method === 'CONNECT' ? {} : { path }),
+    ...(agent ? { agent } : {}),
+  }));
 
 describe('the indexed matcher agrees with the linear reference', () => {
   it('decide and explain pick the same rule, effect and reason', () => {
     const reasons = new Set<string>();
     fc.assert(
-      fc.property(fc.array(randomRule, { minLength: 1, maxLength: 12 }), fc.array(randomRequest, { minLength: 1, maxLength: 20 }), (rules, requests) => {
-        const policy = compileAllowingWarnings(policyText(rules));
-        for (const request of requests) {
-          const indexed = decide(policy, request);
-          const { decision: linear, trace } = explain(policy, request);
-          expect(summary(indexed)).toEqual(summary(linear));
-          const matched = trace.filter((t) => t.matched);
-          expect(matched.map((t) => t.rule)).toEqual(indexed.rule ? [indexed.rule.name] : []);
-          reasons.add(indexed.reason);
-        }
-      }),
+      fc.property(
+        fc.array(randomRule, { minLength: 1, maxLength: 12 }),
+        fc.array(randomRequest, { minLength: 1, maxLength: 20 }),
+        (rules, requests) => {
+          const policy = compileAllowingWarnings(policyText(rules));
+          for (const request of requests) {
+            const indexed = decide(policy, request);
+            const { decision: linear, trace } = explain(policy, request);
+            expect(summary(indexed)).toEqual(summary(linear));
+            const matched = trace.filter((t) => t.matched);
+            expect(matched.map((t) => t.rule)).toEqual(indexed.rule ? [indexed.rule.name] : []);
+            reasons.add(indexed.reason);
+          }
+        },
+      ),
       { seed: SEED, numRuns: RUNS },
     );
     expect([...reasons].sort()).toEqual(['allowed_by_rule', 'denied_by_rule', 'no_rule', 'opaque_tunnel']);
@@ -306,22 +423,37 @@ describe('default deny', () => {
     ipv4Value.map((n) => ({ domain: dotted(n), kind: 'exact' as const, host: dotted(n) })),
   );
   const anyHost = fc.oneof(
-    fc.record({ labels: fc.array(label, { minLength: 1, maxLength: 4 }), tld: fc.constantFrom('com', 'net', 'org', 'test') }).map(({ labels, tld }) => [...labels, tld].join('.')),
-    fc.record({ labels: fc.array(label, { minLength: 0, maxLength: 2 }) }).map(({ labels }) => [...labels, 'allowed', 'test'].join('.')),
+    fc
+      .record({
+        labels: fc.array(label, { minLength: 1, maxLength: 4 }),
+        tld: fc.constantFrom('com', 'net', 'org', 'test'),
+      })
+      .map(({ labels, tld }) => [...labels, tld].join('.')),
+    fc
+      .record({ labels: fc.array(label, { minLength: 0, maxLength: 2 }) })
+      .map(({ labels }) => [...labels, 'allowed', 'test'].join('.')),
     ipv4Value.map(dotted),
   );
 
   it('a host that no allow rule names is denied with no_rule', () => {
     fc.assert(
-      fc.property(fc.uniqueArray(allowRule, { minLength: 1, maxLength: 30, selector: (r) => r.domain }), anyHost, port, fc.boolean(), (rules, host, p, connectMethod) => {
-        // The reference matcher, written independently of the engine.
-        const named = rules.some((r) => (r.kind === 'exact' ? host === r.host : host.endsWith(`.${r.host}`)));
-        fc.pre(!named);
-        const policy = compile(policyText(rules.map((r) => ({ domain: r.domain, ports: '*', effect: 'allow' }))));
-        const request: RequestFacts = connectMethod ? { method: 'CONNECT', host, port: p } : { method: 'GET', host, port: p, path: '/' };
-        const decision = decide(policy, request);
-        expect(summary(decision)).toEqual({ effect: 'deny', rule: null, reason: 'no_rule', host });
-      }),
+      fc.property(
+        fc.uniqueArray(allowRule, { minLength: 1, maxLength: 30, selector: (r) => r.domain }),
+        anyHost,
+        port,
+        fc.boolean(),
+        (rules, host, p, connectMethod) => {
+          // The reference matcher, written independently of the engine.
+          const named = rules.some((r) => (r.kind === 'exact' ? host === r.host : host.endsWith(`.${r.host}`)));
+          fc.pre(!named);
+          const policy = compile(policyText(rules.map((r) => ({ domain: r.domain, ports: '*', effect: 'allow' }))));
+          const request: RequestFacts = connectMethod
+            ? { method: 'CONNECT', host, port: p }
+            : { method: 'GET', host, port: p, path: '/' };
+          const decision = decide(policy, request);
+          expect(summary(decision)).toEqual({ effect: 'deny', rule: null, reason: 'no_rule', host });
+        },
+      ),
       { seed: SEED, numRuns: RUNS },
     );
   });

@@ -44,7 +44,11 @@ describe('normalizeHost', () => {
   it.each<[name: string, raw: string, message: string]>([
     ['empty', '', 'is not a host name or address'],
     ['space', 'exa mple.com', 'is not a host name or address'],
-    ['userinfo (would make a URL parser read another host)', 'api.openai.com@evil.example', 'is not a host name or address'],
+    [
+      'userinfo (would make a URL parser read another host)',
+      'api.openai.com@evil.example',
+      'is not a host name or address',
+    ],
     ['path', 'evil.example/api.openai.com', 'is not a host name or address'],
     ['backslash', 'evil.example\\api.openai.com', 'is not a host name or address'],
     ['query', 'evil.example?api.openai.com', 'is not a host name or address'],

@@ -22,22 +22,62 @@ const tokens = new Map([
 ]);
 
 const basic = (user: string, password: string) => ({ user, password });
-const facts = (f: Partial<IdentityFacts>): IdentityFacts => ({ credentials: undefined, uid: undefined, address: '127.0.0.1', ...f });
+const facts = (f: Partial<IdentityFacts>): IdentityFacts => ({
+  credentials: undefined,
+  uid: undefined,
+  address: '127.0.0.1',
+  ...f,
+});
 
 describe('identify', () => {
   it.each<[string, Partial<IdentityFacts>, boolean, unknown]>([
-    ['right token', { credentials: basic('research', 'research-secret') }, false, { ok: true, agent: 'research', method: 'token' }],
-    ['another agent\'s right token', { credentials: basic('mail', 'mail-secret') }, false, { ok: true, agent: 'mail', method: 'token' }],
+    [
+      'right token',
+      { credentials: basic('research', 'research-secret') },
+      false,
+      { ok: true, agent: 'research', method: 'token' },
+    ],
+    [
+      "another agent's right token",
+      { credentials: basic('mail', 'mail-secret') },
+      false,
+      { ok: true, agent: 'mail', method: 'token' },
+    ],
     ['wrong token', { credentials: basic('research', 'mail-secret') }, false, { ok: false, reason: 'auth_failed' }],
-    ['token of a prefix length', { credentials: basic('research', 'research') }, false, { ok: false, reason: 'auth_failed' }],
+    [
+      'token of a prefix length',
+      { credentials: basic('research', 'research') },
+      false,
+      { ok: false, reason: 'auth_failed' },
+    ],
     ['unknown agent', { credentials: basic('nobody', 'x') }, false, { ok: false, reason: 'auth_failed' }],
     ['agent without a token source', { credentials: basic('lab', '') }, false, { ok: false, reason: 'auth_failed' }],
     ['malformed header', { credentials: 'malformed' }, false, { ok: false, reason: 'auth_failed' }],
     ['uid of an agent', { uid: 1002 }, false, { ok: true, agent: 'mail', method: 'uid' }],
-    ['token and uid agree', { credentials: basic('research', 'research-secret'), uid: 1001 }, false, { ok: true, agent: 'research', method: 'token+uid' }],
-    ['token and uid disagree', { credentials: basic('research', 'research-secret'), uid: 1002 }, false, { ok: false, reason: 'identity_mismatch' }],
-    ['token with a uid of no agent', { credentials: basic('research', 'research-secret'), uid: 4242 }, false, { ok: true, agent: 'research', method: 'token' }],
-    ['source address, most specific CIDR wins', { address: '10.1.2.3' }, false, { ok: true, agent: 'lab', method: 'cidr' }],
+    [
+      'token and uid agree',
+      { credentials: basic('research', 'research-secret'), uid: 1001 },
+      false,
+      { ok: true, agent: 'research', method: 'token+uid' },
+    ],
+    [
+      'token and uid disagree',
+      { credentials: basic('research', 'research-secret'), uid: 1002 },
+      false,
+      { ok: false, reason: 'identity_mismatch' },
+    ],
+    [
+      'token with a uid of no agent',
+      { credentials: basic('research', 'research-secret'), uid: 4242 },
+      false,
+      { ok: true, agent: 'research', method: 'token' },
+    ],
+    [
+      'source address, most specific CIDR wins',
+      { address: '10.1.2.3' },
+      false,
+      { ok: true, agent: 'lab', method: 'cidr' },
+    ],
     ['source address, broader CIDR', { address: '10.9.9.9' }, false, { ok: true, agent: 'mail', method: 'cidr' }],
     ['IPv4-mapped source address', { address: '::ffff:10.1.2.3' }, false, { ok: true, agent: 'lab', method: 'cidr' }],
     ['IPv6 source address', { address: 'fd00::5' }, false, { ok: true, agent: 'lab', method: 'cidr' }],
@@ -53,7 +93,11 @@ describe('identify', () => {
 describe('parseProxyAuthorization', () => {
   it.each<[string, string | undefined, unknown]>([
     ['absent', undefined, undefined],
-    ['Basic', `Basic ${Buffer.from('research:s3cret:with:colons').toString('base64')}`, { user: 'research', password: 's3cret:with:colons' }],
+    [
+      'Basic',
+      `Basic ${Buffer.from('research:s3cret:with:colons').toString('base64')}`,
+      { user: 'research', password: 's3cret:with:colons' },
+    ],
     ['scheme in any case', `basic ${Buffer.from('a:b').toString('base64')}`, { user: 'a', password: 'b' }],
     ['Bearer', 'Bearer abc', 'malformed'],
     ['no colon', `Basic ${Buffer.from('research').toString('base64')}`, 'malformed'],

@@ -42,7 +42,8 @@ async function loadClean(paths: string[]): Promise<CompiledPolicy> {
   return policy;
 }
 
-const rule = (name: string, domain: string, effect = 'allow') => `version: 1\nrules:\n  - { name: ${name}, domain: ${domain}, effect: ${effect} }\n`;
+const rule = (name: string, domain: string, effect = 'allow') =>
+  `version: 1\nrules:\n  - { name: ${name}, domain: ${domain}, effect: ${effect} }\n`;
 
 describe('reading a directory', () => {
   it('loads *.yaml and *.yml in lexical order, skips other files and does not recurse', async () => {
@@ -62,7 +63,12 @@ describe('reading a directory', () => {
   });
 
   it('orders by code point, so 10- sorts before 9- and upper case before lower case', async () => {
-    const dir = await writeTree('codepoint', { '9-x.yaml': rule('nine', 'nine.example'), '10-x.yaml': rule('ten', 'ten.example'), 'B.yaml': rule('upper-b', 'b.example'), 'a.yaml': rule('lower-a', 'a.example') });
+    const dir = await writeTree('codepoint', {
+      '9-x.yaml': rule('nine', 'nine.example'),
+      '10-x.yaml': rule('ten', 'ten.example'),
+      'B.yaml': rule('upper-b', 'b.example'),
+      'a.yaml': rule('lower-a', 'a.example'),
+    });
     expect((await loadClean([dir])).rules.map((r) => r.name)).toEqual(['ten', 'nine', 'upper-b', 'lower-a']);
   });
 
@@ -74,15 +80,27 @@ describe('reading a directory', () => {
   });
 
   it('loads several --policy paths in the order given, files and directories alike', async () => {
-    const dir = await writeTree('paths', { 'd/1.yaml': rule('one', 'one.example'), 'd/2.yaml': rule('two', 'two.example'), 'single.yaml': rule('single', 'single.example') });
+    const dir = await writeTree('paths', {
+      'd/1.yaml': rule('one', 'one.example'),
+      'd/2.yaml': rule('two', 'two.example'),
+      'single.yaml': rule('single', 'single.example'),
+    });
     const policy = await loadClean([path.join(dir, 'single.yaml'), path.join(dir, 'd')]);
     expect(policy.rules.map((r) => r.name)).toEqual(['single', 'one', 'two']);
     expect(policy.files).toHaveLength(3);
   });
 
   it.each<[name: string, make: () => Promise<string>, message: RegExp]>([
-    ['a missing path', async () => path.join(work, 'does-not-exist'), /does-not-exist: cannot read policy: no such file or directory/],
-    ['a directory without policy files', async () => writeTree('empty', { 'README.md': 'nothing here' }), /empty: no \*\.yaml or \*\.yml policy files in this directory/],
+    [
+      'a missing path',
+      async () => path.join(work, 'does-not-exist'),
+      /does-not-exist: cannot read policy: no such file or directory/,
+    ],
+    [
+      'a directory without policy files',
+      async () => writeTree('empty', { 'README.md': 'nothing here' }),
+      /empty: no \*\.yaml or \*\.yml policy files in this directory/,
+    ],
   ])('refuses %s with LEASH_POLICY_READ', async (_name, make, message) => {
     const target = await make();
     const error = await readPolicySources([target]).catch((e: unknown) => e);
@@ -98,7 +116,10 @@ describe('several files form one policy', () => {
       '20-allow.yaml': rule('corp', '"*.corp.example"'),
     });
     const policy = await loadClean([dir]);
-    expect(policy.rules.map((r) => [r.index, r.name])).toEqual([[0, 'deny-wiki'], [1, 'corp']]);
+    expect(policy.rules.map((r) => [r.index, r.name])).toEqual([
+      [0, 'deny-wiki'],
+      [1, 'corp'],
+    ]);
     expect(decide(policy, { method: 'CONNECT', host: 'wiki.corp.example', port: 443 }).rule?.name).toBe('deny-wiki');
     expect(decide(policy, { method: 'CONNECT', host: 'git.corp.example', port: 443 }).rule?.name).toBe('corp');
     expect(policy.rules[1]?.location.file).toBe(path.join(dir, '20-allow.yaml'));
@@ -106,14 +127,19 @@ describe('several files form one policy', () => {
 
   it('settings from several files merge key by key', async () => {
     const dir = await writeTree('merge', {
-      '10-dns.yaml': 'version: 1\nsettings:\n  dns:\n    servers: ["127.0.0.1:5353"]\n    hosts: { api.example.test: 127.0.0.1 }\n',
-      '20-network.yaml': 'version: 1\nsettings:\n  mode: report\n  dns:\n    hosts: { db.example.test: [10.0.0.5, "::1"] }\n  network:\n    allowCidrs: ["127.0.0.0/8"]\n',
+      '10-dns.yaml':
+        'version: 1\nsettings:\n  dns:\n    servers: ["127.0.0.1:5353"]\n    hosts: { api.example.test: 127.0.0.1 }\n',
+      '20-network.yaml':
+        'version: 1\nsettings:\n  mode: report\n  dns:\n    hosts: { db.example.test: [10.0.0.5, "::1"] }\n  network:\n    allowCidrs: ["127.0.0.0/8"]\n',
       '30-grants.yaml': 'version: 1\nsettings:\n  grants: { ttl: 2m, scope: url }\n  timeouts: { connect: 500ms }\n',
     });
     const { settings } = await loadClean([dir]);
     expect(settings.mode).toBe('report');
     expect(settings.dns.servers).toEqual(['127.0.0.1:5353']);
-    expect(Object.fromEntries(settings.dns.hosts)).toEqual({ 'api.example.test': ['127.0.0.1'], 'db.example.test': ['10.0.0.5', '::1'] });
+    expect(Object.fromEntries(settings.dns.hosts)).toEqual({
+      'api.example.test': ['127.0.0.1'],
+      'db.example.test': ['10.0.0.5', '::1'],
+    });
     expect(settings.network.allowCidrs).toEqual(['127.0.0.0/8']);
     expect(settings.grants).toMatchObject({ ttlMs: 120_000, scope: 'url', maxPerResponse: 64 });
     expect(settings.timeouts).toMatchObject({ connectMs: 500, headersMs: 10_000 });
@@ -123,7 +149,8 @@ describe('several files form one policy', () => {
     const dir = await writeTree('agents', {
       '10-agents.yaml': 'version: 1\nagents:\n  research: { token: env:LEASH_TOKEN_RESEARCH, uid: 1001 }\n',
       '20-agents.yaml': 'version: 1\nagents:\n  ci: { token: "file:/run/secrets/ci" }\n',
-      '30-rules.yaml': 'version: 1\nrules:\n  - { name: papers, domain: papers.example.org, agents: [research, ci], effect: allow }\n',
+      '30-rules.yaml':
+        'version: 1\nrules:\n  - { name: papers, domain: papers.example.org, agents: [research, ci], effect: allow }\n',
     });
     const policy = await loadClean([dir]);
     expect([...policy.agents.values()].map((a) => [a.name, a.token, a.uid])).toEqual([
@@ -162,7 +189,13 @@ describe('revision', () => {
     ['a rule changes', [{ file: 'p.yaml', text: rule('a', 'b.example') }]],
     ['only a comment changes', [{ file: 'p.yaml', text: `# reviewed\n${base}` }]],
     ['the file is renamed', [{ file: 'q.yaml', text: base }]],
-    ['a file is added', [{ file: 'p.yaml', text: base }, { file: 'q.yaml', text: 'version: 1\n' }]],
+    [
+      'a file is added',
+      [
+        { file: 'p.yaml', text: base },
+        { file: 'q.yaml', text: 'version: 1\n' },
+      ],
+    ],
   ])('changes when %s', (_name, other) => {
     expect(revision(other)).not.toBe(revision(sources(base)));
   });
@@ -212,7 +245,11 @@ describe('the default policy (policies/)', () => {
     ['ECS credentials', get('169.254.170.2'), 'deny', 'metadata-ecs', 'denied_by_rule'],
   ])('%s', (_name, request, effect, ruleName, reason) => {
     const decision = decide(policy, request);
-    expect({ effect: decision.effect, rule: decision.rule?.name ?? null, reason: decision.reason }).toEqual({ effect, rule: ruleName, reason });
+    expect({ effect: decision.effect, rule: decision.rule?.name ?? null, reason: decision.reason }).toEqual({
+      effect,
+      rule: ruleName,
+      reason,
+    });
   });
 
   it('every rule states its reason', () => {
@@ -221,7 +258,9 @@ describe('the default policy (policies/)', () => {
 });
 
 describe('policies/examples/', () => {
-  const examples = readdirSync(EXAMPLES_DIR).filter((f) => /\.ya?ml$/.test(f)).sort();
+  const examples = readdirSync(EXAMPLES_DIR)
+    .filter((f) => /\.ya?ml$/.test(f))
+    .sort();
 
   it('holds examples', () => {
     expect(examples.length).toBeGreaterThanOrEqual(5);

@@ -40,7 +40,15 @@ rules:
 const request = fc.record({
   method: fc.constantFrom('GET', 'POST', 'HEAD', 'DELETE', 'CONNECT'),
   scheme: fc.constantFrom('http', 'https'),
-  host: fc.constantFrom('api.example.com', 'docs.example.com', 'a.cdn.example.com', 'img.cdn.example.com', 'build.example.com', 'git.example.com', 'other.test'),
+  host: fc.constantFrom(
+    'api.example.com',
+    'docs.example.com',
+    'a.cdn.example.com',
+    'img.cdn.example.com',
+    'build.example.com',
+    'git.example.com',
+    'other.test',
+  ),
   port: fc.constantFrom(undefined, 22, 80, 443, 8080),
   path: fc.constantFrom('/', '/v1/x', '/admin/users', '/a/../admin'),
   agent: fc.constantFrom('research', 'ci', 'anonymous'),
@@ -48,7 +56,10 @@ const request = fc.record({
 type Generated = typeof request extends fc.Arbitrary<infer T> ? T : never;
 
 function lineOf(r: Generated) {
-  const parsed = r.method === 'CONNECT' ? parseRequestLine('CONNECT', `${r.host}:${r.port ?? 443}`, r.agent) : parseRequestLine(r.method, `${r.scheme}://${r.host}${r.port ? `:${r.port}` : ''}${r.path}`, r.agent);
+  const parsed =
+    r.method === 'CONNECT'
+      ? parseRequestLine('CONNECT', `${r.host}:${r.port ?? 443}`, r.agent)
+      : parseRequestLine(r.method, `${r.scheme}://${r.host}${r.port ? `:${r.port}` : ''}${r.path}`, r.agent);
   if (!parsed.ok) throw new Error(parsed.message);
   return parsed.line;
 }
@@ -79,7 +90,7 @@ function recordOf(policy: CompiledPolicy, r: Generated): AuditLine {
     ...(result.intercepted ? { tls: 'intercepted' } : {}),
     host: d.request?.host ?? facts.host,
     port: facts.port,
-    path: tunnel ? null : d.request?.path ?? facts.path,
+    path: tunnel ? null : (d.request?.path ?? facts.path),
     effect: d.effect,
     rule: d.rule?.name ?? null,
     reason: d.reason,
@@ -93,7 +104,13 @@ describe('replay invariants', () => {
         const replay = new Replay(OLD);
         for (const r of requests) replay.add(recordOf(OLD, r));
         const result = replay.result();
-        expect(result).toMatchObject({ replayed: requests.length, unchanged: requests.length, tightened: 0, loosened: 0, groups: [] });
+        expect(result).toMatchObject({
+          replayed: requests.length,
+          unchanged: requests.length,
+          tightened: 0,
+          loosened: 0,
+          groups: [],
+        });
       }),
       { seed: SEED, numRuns: RUNS },
     );
@@ -120,7 +137,8 @@ describe('replay invariants', () => {
           return before.reason === 'allowed_by_rule' && after.effect === 'allow' && after.intercept === true;
         }).length;
         expect(result.nowIntercepted).toBe(nowIntercepted);
-        const grouped = (d: 'tightened' | 'loosened') => result.groups.filter((g) => g.direction === d).reduce((n, g) => n + g.count, 0);
+        const grouped = (d: 'tightened' | 'loosened') =>
+          result.groups.filter((g) => g.direction === d).reduce((n, g) => n + g.count, 0);
         expect({ tightened: grouped('tightened'), loosened: grouped('loosened') }).toEqual({ tightened, loosened });
       }),
       { seed: SEED, numRuns: RUNS },

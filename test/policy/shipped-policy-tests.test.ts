@@ -13,7 +13,10 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const POLICIES = path.join(ROOT, 'policies');
 const EXAMPLES = path.join(POLICIES, 'examples');
 const EXAMPLE_TESTS = path.join(POLICIES, 'tests', 'examples');
-const yaml = (dir: string) => readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort();
+const yaml = (dir: string) =>
+  readdirSync(dir)
+    .filter((f) => /\.ya?ml$/.test(f))
+    .sort();
 
 async function failuresOf(policy: string, tests: string): Promise<{ cases: number; failures: string[] }> {
   const { run } = await runTestFiles([policy], [tests]);
@@ -28,9 +31,15 @@ describe('policies/tests/: the default policy', () => {
   });
 });
 
-it.each([...yaml(path.join(POLICIES, 'tests')).map((f) => path.join('tests', f)), ...yaml(EXAMPLE_TESTS).map((f) => path.join('tests', 'examples', f))])('policies/%s points editors at the test schema', (file) => {
+it.each([
+  ...yaml(path.join(POLICIES, 'tests')).map((f) => path.join('tests', f)),
+  ...yaml(EXAMPLE_TESTS).map((f) => path.join('tests', 'examples', f)),
+])('policies/%s points editors at the test schema', (file) => {
   const first = readFileSync(path.join(POLICIES, file), 'utf8').split('\n')[0];
-  const schema = path.relative(path.dirname(path.join(POLICIES, file)), path.join(ROOT, 'src', 'policy', 'policy-test.schema.json'));
+  const schema = path.relative(
+    path.dirname(path.join(POLICIES, file)),
+    path.join(ROOT, 'src', 'policy', 'policy-test.schema.json'),
+  );
   expect(first).toBe(`# yaml-language-server: $schema=${schema}`);
 });
 

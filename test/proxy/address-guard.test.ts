@@ -26,14 +26,17 @@ beforeAll(async () => {
     'denied.test': { A: ['127.0.0.1'] },
   });
   // Allows every host and port: only the address guard stands between the agent and the machine's own network.
-  open = await startLeash(policy(`
+  open = await startLeash(
+    policy(`
 settings:
   dns: { servers: ["${dns.address}"], timeout: 1s }
 rules:
   - { name: denied, domain: denied.test, ports: "*", effect: deny }
   - { name: everything, domain: "*", ports: "*", broad: true, effect: allow }
-`));
-  guarded = await startLeash(policy(`
+`),
+  );
+  guarded = await startLeash(
+    policy(`
 settings:
   dns: { servers: ["${dns.address}"], timeout: 1s }
   network:
@@ -41,7 +44,8 @@ settings:
     denyCidrs: ["127.0.0.2/32"]
 rules:
   - { name: everything, domain: "*", ports: "*", broad: true, effect: allow }
-`));
+`),
+  );
 });
 
 afterAll(async () => {

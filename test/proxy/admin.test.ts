@@ -69,7 +69,8 @@ function value(families: Family[], name: string, labels: Record<string, string>)
 
 it('leash_requests_total moves with the traffic, labelled by effect, reason and rule (never host or path)', async () => {
   const before = await scrape();
-  for (let i = 0; i < 3; i++) expect((await curl({ url: `http://api.test:${origin.port}/${i}`, proxy: leash.url })).status).toBe(200);
+  for (let i = 0; i < 3; i++)
+    expect((await curl({ url: `http://api.test:${origin.port}/${i}`, proxy: leash.url })).status).toBe(200);
   expect((await curl({ url: `http://blocked.test:${origin.port}/`, proxy: leash.url })).status).toBe(403);
   await leash.running.audit.flush();
   const after = await scrape();
@@ -85,16 +86,20 @@ it('leash_requests_total moves with the traffic, labelled by effect, reason and 
 
 it('times the decision and the upstream apart: every decided request is timed, only forwarded ones reach upstream', async () => {
   // The parser keeps neither labels nor counts of histograms: read their _count lines from the text itself.
-  const count = (text: string, name: string) => Number(new RegExp(`^${name}_count\\{event="request"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
+  const count = (text: string, name: string) =>
+    Number(new RegExp(`^${name}_count\\{event="request"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
   const text = async () => (await get(`${admin}/metrics`)).body;
   const before = await text();
-  for (let i = 0; i < 2; i++) expect((await curl({ url: `http://api.test:${origin.port}/t${i}`, proxy: leash.url })).status).toBe(200);
+  for (let i = 0; i < 2; i++)
+    expect((await curl({ url: `http://api.test:${origin.port}/t${i}`, proxy: leash.url })).status).toBe(200);
   expect((await curl({ url: `http://blocked.test:${origin.port}/`, proxy: leash.url })).status).toBe(403);
   await leash.running.audit.flush();
   const after = await text();
   expect(count(after, 'leash_decision_seconds') - count(before, 'leash_decision_seconds')).toBe(3);
   expect(count(after, 'leash_upstream_seconds') - count(before, 'leash_upstream_seconds')).toBe(2);
   expect(after).toMatch(/^leash_grants_active 0$/m);
+  // Everything above was flushed: whatever waits for the file now has waited no time to speak of.
+  expect(Number(/^leash_audit_write_lag_seconds (\S+)$/m.exec(after)?.[1])).toBeLessThan(1);
 });
 
 it('/healthz says the process is alive; /readyz that it can do its job', async () => {

@@ -15,14 +15,17 @@ let leash: TestLeash;
 beforeAll(async () => {
   origin = await startHttpOrigin();
   sink = await startTcpSink();
-  leash = await startLeash(policy(`
+  leash = await startLeash(
+    policy(`
 settings:
   dns: { hosts: { upload.test: 127.0.0.1, tunnel.test: 127.0.0.1 } }
   network: { allowCidrs: ["127.0.0.0/8"] }
 rules:
   - { name: upload, domain: upload.test, ports: "*", bandwidth: 10KB/1h, effect: allow }
   - { name: tunnel, domain: tunnel.test, ports: "*", methods: [CONNECT], bandwidth: 4KB/1h, effect: allow }
-`), { now: () => 0 });
+`),
+    { now: () => 0 },
+  );
 });
 
 afterAll(async () => {
@@ -32,9 +35,19 @@ afterAll(async () => {
 });
 
 it('request bodies within the budget pass; the one that exceeds it is cut with 429 bandwidth', async () => {
-  const small = await curl({ url: `http://upload.test:${origin.port}/a`, proxy: leash.url, method: 'POST', data: 'x'.repeat(6000) });
+  const small = await curl({
+    url: `http://upload.test:${origin.port}/a`,
+    proxy: leash.url,
+    method: 'POST',
+    data: 'x'.repeat(6000),
+  });
   expect(small.status).toBe(200);
-  const big = await curl({ url: `http://upload.test:${origin.port}/b`, proxy: leash.url, method: 'POST', data: 'y'.repeat(6000) });
+  const big = await curl({
+    url: `http://upload.test:${origin.port}/b`,
+    proxy: leash.url,
+    method: 'POST',
+    data: 'y'.repeat(6000),
+  });
   expect(big.status).toBe(429);
   expect(big.headers['x-leash-decision']).toBe('deny; rule=upload; reason=bandwidth');
   expect(origin.seen.find((s) => s.url === '/b')).toBeUndefined();
@@ -51,6 +64,8 @@ it('a tunnel that uploads past its budget is cut, and the upstream gets no byte 
   await new Promise<void>((resolve) => socket.once('close', () => resolve()));
   const received = sink.received.reduce((n, b) => n + b.length, 0);
   expect(received).toBeLessThanOrEqual(4000);
-  const record = await waitFor(async () => (await leash.records()).find((r) => r.event === 'tunnel' && r.host === 'tunnel.test'));
+  const record = await waitFor(async () =>
+    (await leash.records()).find((r) => r.event === 'tunnel' && r.host === 'tunnel.test'),
+  );
   expect(record).toMatchObject({ effect: 'deny', reason: 'bandwidth', rule: 'tunnel' });
 });

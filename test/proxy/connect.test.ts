@@ -25,7 +25,8 @@ beforeAll(async () => {
   await writeFile(caFile, ca.certPem);
   origin = await startHttpsOrigin(ca.issue(['secure.test', 'other.test']));
   sink = await startTcpSink();
-  leash = await startLeash(policy(`
+  leash = await startLeash(
+    policy(`
 settings:
   dns:
     hosts: { secure.test: 127.0.0.1, other.test: 127.0.0.1, sink.test: 127.0.0.1 }
@@ -37,7 +38,8 @@ rules:
   - { name: sink, domain: sink.test, ports: [${sink.port}], effect: allow }
   - { name: sink-ip, domain: 127.0.0.1, ports: [${sink.port}], effect: allow }
   - { name: forbidden, domain: other.test, ports: "*", effect: deny, reason: not for agents }
-`));
+`),
+  );
 });
 
 afterAll(async () => {
@@ -92,8 +94,20 @@ describe('allowed tunnels carry real TLS end to end', () => {
 
   it('is audited as one tunnel record with byte counts', async () => {
     await curl({ url: secureUrl('/counted'), proxy: leash.url, caFile });
-    const record = (await waitFor(async () => (await leash.records()).filter((r) => r.event === 'tunnel' && r.host === 'secure.test' && r.sni === 'secure.test').at(-1))) as Record<string, unknown>;
-    expect(record).toMatchObject({ method: 'CONNECT', scheme: 'tunnel', port: origin.port, effect: 'allow', rule: 'secure', status: 200, resolved: '127.0.0.1' });
+    const record = (await waitFor(async () =>
+      (await leash.records())
+        .filter((r) => r.event === 'tunnel' && r.host === 'secure.test' && r.sni === 'secure.test')
+        .at(-1),
+    )) as Record<string, unknown>;
+    expect(record).toMatchObject({
+      method: 'CONNECT',
+      scheme: 'tunnel',
+      port: origin.port,
+      effect: 'allow',
+      rule: 'secure',
+      status: 200,
+      resolved: '127.0.0.1',
+    });
     expect(record.bytesOut as number).toBeGreaterThan(200);
     expect(record.bytesIn as number).toBeGreaterThan(500);
   });
@@ -109,7 +123,11 @@ describe('refused tunnels', () => {
 
   it('a client that keeps sending after its CONNECT still gets the whole 403, and leash reads next to none of it', async () => {
     // RFC 9112 §9.6: a reset while the client is sending could destroy the refusal before the client reads it.
-    const r = await floodRequest(leash.port, `CONNECT other.test:${origin.port} HTTP/1.1\r\nHost: other.test:${origin.port}\r\n\r\n`, { readAfterMs: 300 });
+    const r = await floodRequest(
+      leash.port,
+      `CONNECT other.test:${origin.port} HTTP/1.1\r\nHost: other.test:${origin.port}\r\n\r\n`,
+      { readAfterMs: 300 },
+    );
     expect(r.text).toMatch(/^HTTP\/1\.1 403 Blocked by leash/);
     expect(r.text).toContain('Connection: close');
     expect(r.answeredMs).not.toBeNull();
@@ -142,7 +160,9 @@ describe('the ClientHello must name the CONNECT host', () => {
     const client = tls.connect({ socket, servername: servername ?? '', ca: ca.certPem });
     client.on('error', () => {});
     await closed(client);
-    const record = await waitFor(async () => (await leash.records()).find((r) => r.event === 'tunnel' && r.reason === reason));
+    const record = await waitFor(async () =>
+      (await leash.records()).find((r) => r.event === 'tunnel' && r.reason === reason),
+    );
     expect(record).toMatchObject({ effect: 'deny', host: 'sink.test', rule: 'sink' });
     // leash dialled the checked address to report failures as statuses, but forwarded nothing.
     expect(sink.connections).toBe(before + 1);
@@ -154,7 +174,9 @@ describe('the ClientHello must name the CONNECT host', () => {
     const { socket } = await openTunnel(`sink.test:${sink.port}`);
     socket.write('GET / HTTP/1.1\r\nHost: sink.test\r\n\r\n');
     await closed(socket);
-    const record = await waitFor(async () => (await leash.records()).find((r) => r.event === 'tunnel' && r.reason === 'not_tls'));
+    const record = await waitFor(async () =>
+      (await leash.records()).find((r) => r.event === 'tunnel' && r.reason === 'not_tls'),
+    );
     expect(record).toMatchObject({ effect: 'deny', host: 'sink.test' });
     expect(sink.received.slice(before).every((b) => b.length === 0)).toBe(true);
   });
@@ -164,7 +186,9 @@ describe('the ClientHello must name the CONNECT host', () => {
     const started = Date.now();
     await closed(socket);
     expect(Date.now() - started).toBeLessThan(3000);
-    await waitFor(async () => (await leash.records()).find((r) => r.event === 'tunnel' && r.reason === 'hello_timeout'));
+    await waitFor(async () =>
+      (await leash.records()).find((r) => r.event === 'tunnel' && r.reason === 'hello_timeout'),
+    );
   });
 
   it('an IP-literal tunnel accepts a ClientHello without SNI', async () => {

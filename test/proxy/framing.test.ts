@@ -12,7 +12,8 @@ let leash: TestLeash;
 
 beforeAll(async () => {
   origin = await startHttpOrigin();
-  leash = await startLeash(policy(`
+  leash = await startLeash(
+    policy(`
 settings:
   dns: { hosts: { origin.test: 127.0.0.1 } }
   network: { allowCidrs: ["127.0.0.0/8"] }
@@ -20,7 +21,8 @@ settings:
   limits: { maxHeaderBytes: 4096 }
 rules:
   - { name: origin, domain: origin.test, ports: "*", effect: allow }
-`));
+`),
+  );
 });
 
 afterAll(async () => {
@@ -32,7 +34,11 @@ const target = () => `http://origin.test:${origin.port}/smuggle`;
 
 describe('ambiguous framing is refused and never forwarded', () => {
   it.each([
-    ['Content-Length and Transfer-Encoding together', 'Content-Length: 4\r\nTransfer-Encoding: chunked\r\n', '0\r\n\r\n'],
+    [
+      'Content-Length and Transfer-Encoding together',
+      'Content-Length: 4\r\nTransfer-Encoding: chunked\r\n',
+      '0\r\n\r\n',
+    ],
     ['two differing Content-Length headers', 'Content-Length: 4\r\nContent-Length: 5\r\n', 'abcde'],
     ['two identical Content-Length headers', 'Content-Length: 4\r\nContent-Length: 4\r\n', 'abcd'],
     ['Transfer-Encoding other than chunked', 'Transfer-Encoding: gzip, chunked\r\n', '0\r\n\r\n'],
@@ -65,7 +71,10 @@ describe('ambiguous framing is refused and never forwarded', () => {
 
 describe('limits', () => {
   it('headers over the size limit get 431', async () => {
-    const r = await rawRequest(leash.port, `GET ${target()} HTTP/1.1\r\nHost: origin.test\r\nX-Big: ${'a'.repeat(8000)}\r\n\r\n`);
+    const r = await rawRequest(
+      leash.port,
+      `GET ${target()} HTTP/1.1\r\nHost: origin.test\r\nX-Big: ${'a'.repeat(8000)}\r\n\r\n`,
+    );
     expect(r.text).toMatch(/^HTTP\/1\.1 431 /);
   });
 
@@ -76,7 +85,10 @@ describe('limits', () => {
   });
 
   it('a well-formed chunked request still goes through', async () => {
-    const r = await rawRequest(leash.port, `POST ${target()} HTTP/1.1\r\nHost: origin.test\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n4\r\nabcd\r\n0\r\n\r\n`);
+    const r = await rawRequest(
+      leash.port,
+      `POST ${target()} HTTP/1.1\r\nHost: origin.test\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n4\r\nabcd\r\n0\r\n\r\n`,
+    );
     expect(r.text).toMatch(/^HTTP\/1\.1 200 /);
     expect(origin.seen.at(-1)?.body.toString()).toBe('abcd');
   });

@@ -28,7 +28,8 @@ beforeAll(async () => {
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(JSON.stringify({ results: [{ image: `https://img.cdn.test:${cdn.port}/cat.png` }] }));
   });
-  leash = await startLeash(policy(`
+  leash = await startLeash(
+    policy(`
 settings:
   dns: { hosts: { search.test: 127.0.0.1, img.cdn.test: 127.0.0.1 } }
   network: { allowCidrs: ["127.0.0.0/8"] }
@@ -37,7 +38,8 @@ settings:
   grants: { ttl: 1500ms }
 rules:
   - { name: search, domain: search.test, ports: [${api.port}], inspect: [json], effect: allow }
-`));
+`),
+  );
   leashCa = await readFile(path.join(leash.dir, 'certs', 'leash-ca.pem'), 'utf8');
 });
 
@@ -51,7 +53,9 @@ afterAll(async () => {
 async function grantedTunnel() {
   const socket = net.connect(leash.port, '127.0.0.1');
   socket.write(`CONNECT img.cdn.test:${cdn.port} HTTP/1.1\r\n\r\n`);
-  expect(await new Promise<string>((r) => socket.once('data', (c: Buffer) => r(c.toString())))).toBe('HTTP/1.1 200 Connection Established\r\n\r\n');
+  expect(await new Promise<string>((r) => socket.once('data', (c: Buffer) => r(c.toString())))).toBe(
+    'HTTP/1.1 200 Connection Established\r\n\r\n',
+  );
   // Leash's certificate, not the CDN's: the tunnel is intercepted.
   const client = tls.connect({ socket, servername: 'img.cdn.test', ca: leashCa });
   client.on('error', () => {});
@@ -74,7 +78,9 @@ it('inside a granted tunnel GET passes, a POST gets 403 with its own record, and
   await first.closed; // a refusal of a request with a body ends the connection
   expect(statuses(first.text)).toEqual(['HTTP/1.1 200', 'HTTP/1.1 403']);
   // The refusal says what decided: the grant, and why it does not cover this request.
-  expect(first.text).toContain('HTTP/1.1 403 Blocked by leash (not granted: a grant allows only GET and HEAD, and this is POST)');
+  expect(first.text).toContain(
+    'HTTP/1.1 403 Blocked by leash (not granted: a grant allows only GET and HEAD, and this is POST)',
+  );
   expect(cdn.seen.map((s) => `${s.method} ${s.url}`)).toEqual(['GET /cat.png']);
 
   // An idle granted tunnel dies with its grant.
@@ -88,7 +94,12 @@ it('inside a granted tunnel GET passes, a POST gets 403 with its own record, and
     const all = await leash.records();
     return all.filter((r) => r.event === 'tunnel' && r.host === 'img.cdn.test').length >= 2 ? all : undefined;
   })) as Record<string, unknown>[];
-  expect(records.filter((r) => r.event === 'tunnel' && r.host === 'img.cdn.test').map((r) => r.reason).sort()).toEqual(['grant_expired', 'granted']);
+  expect(
+    records
+      .filter((r) => r.event === 'tunnel' && r.host === 'img.cdn.test')
+      .map((r) => r.reason)
+      .sort(),
+  ).toEqual(['grant_expired', 'granted']);
   const inside = records.filter((r) => r.event === 'request' && r.host === 'img.cdn.test');
   expect(inside.map((r) => [r.method, r.path, r.effect, r.rule ?? null])).toEqual([
     ['GET', '/cat.png', 'allow', 'grant'],

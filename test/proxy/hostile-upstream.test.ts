@@ -23,7 +23,8 @@ beforeAll(async () => {
   await new Promise<void>((r) => hostile.listen(0, '127.0.0.1', () => r()));
   hostilePort = (hostile.address() as net.AddressInfo).port;
   healthy = await startHttpOrigin();
-  leash = await startLeash(policy(`
+  leash = await startLeash(
+    policy(`
 settings:
   dns: { hosts: { hostile.test: 127.0.0.1, inspected.test: 127.0.0.1, healthy.test: 127.0.0.1 } }
   network: { allowCidrs: ["127.0.0.0/8"] }
@@ -31,7 +32,8 @@ rules:
   - { name: hostile, domain: hostile.test, ports: "*", effect: allow }
   - { name: inspected, domain: inspected.test, ports: "*", inspect: [json], effect: allow }
   - { name: healthy, domain: healthy.test, ports: "*", effect: allow }
-`));
+`),
+  );
 });
 
 afterAll(async () => {

@@ -22,7 +22,8 @@ beforeAll(async () => {
   closedPort = (probe.address() as net.AddressInfo).port;
   await new Promise<void>((r) => probe.close(() => r()));
   process.env.LEASH_TEST_HTTP_TOKEN = 'secret';
-  leash = await startLeash(policy(`
+  leash = await startLeash(
+    policy(`
 agents:
   user: { token: env:LEASH_TEST_HTTP_TOKEN }
 settings:
@@ -37,7 +38,8 @@ rules:
   - { name: origin, domain: origin.test, ports: [${origin.port}], effect: allow, reason: test origin }
   - { name: slow, domain: slow.test, ports: [${slow.port}], effect: allow }
   - { name: closed, domain: closed.test, ports: [${closedPort}], effect: allow }
-`));
+`),
+  );
 });
 
 afterAll(async () => {
@@ -62,7 +64,13 @@ describe('allowed requests are forwarded', () => {
   });
 
   it('Node fetch (undici ProxyAgent, absolute-form) POST carries its body', async () => {
-    const r = await nodeFetch({ url: url('origin.test', '/upload'), proxy: leash.url, method: 'POST', body: 'x'.repeat(5000), tunnel: false });
+    const r = await nodeFetch({
+      url: url('origin.test', '/upload'),
+      proxy: leash.url,
+      method: 'POST',
+      body: 'x'.repeat(5000),
+      tunnel: false,
+    });
     expect(r.status).toBe(200);
     const seen = origin.seen.find((s) => s.url === '/upload');
     expect(seen?.body.length).toBe(5000);
@@ -72,7 +80,13 @@ describe('allowed requests are forwarded', () => {
     await curl({
       url: url('origin.test', '/headers'),
       proxy: leash.url,
-      headers: { 'Proxy-Authorization': 'Basic dXNlcjpzZWNyZXQ=', 'X-Drop-Me': 'yes', Connection: 'X-Drop-Me', 'Keep-Alive': 'timeout=5', Host: 'evil.example' },
+      headers: {
+        'Proxy-Authorization': 'Basic dXNlcjpzZWNyZXQ=',
+        'X-Drop-Me': 'yes',
+        Connection: 'X-Drop-Me',
+        'Keep-Alive': 'timeout=5',
+        Host: 'evil.example',
+      },
     });
     const seen = origin.seen.find((s) => s.url === '/headers');
     expect(seen).toBeDefined();
@@ -92,25 +106,86 @@ describe('allowed requests are forwarded', () => {
 
 describe('refusals name the rule and the reason', () => {
   it.each([
-    { name: 'host with no rule', target: () => url('nowhere.test'), method: 'GET', status: 403, reason: 'no_rule', rule: undefined },
-    { name: 'method outside the rule', target: () => url('api.origin.test', '/v1/items'), method: 'POST', status: 403, reason: 'no_rule', rule: undefined },
-    { name: 'path outside the rule', target: () => url('api.origin.test', '/v2/items'), method: 'GET', status: 403, reason: 'no_rule', rule: undefined },
-    { name: 'deny rule on a path', target: () => url('api.origin.test', '/admin/users'), method: 'GET', status: 403, reason: 'denied_by_rule', rule: 'blocked-path' },
-    { name: 'encoded path bypass of a deny rule', target: () => url('api.origin.test', '/%61dmin/users'), method: 'GET', status: 403, reason: 'denied_by_rule', rule: 'blocked-path' },
-    { name: 'dot-segment bypass of a deny rule', target: () => url('api.origin.test', '/v1/../admin/users'), method: 'GET', status: 403, reason: 'denied_by_rule', rule: 'blocked-path' },
-    { name: 'double-slash bypass of a deny rule', target: () => url('api.origin.test', '//admin/users'), method: 'GET', status: 403, reason: 'denied_by_rule', rule: 'blocked-path' },
-    { name: 'allowed host on another port', target: () => url('origin.test', '/', origin.port + 1), method: 'GET', status: 403, reason: 'no_rule', rule: undefined },
+    {
+      name: 'host with no rule',
+      target: () => url('nowhere.test'),
+      method: 'GET',
+      status: 403,
+      reason: 'no_rule',
+      rule: undefined,
+    },
+    {
+      name: 'method outside the rule',
+      target: () => url('api.origin.test', '/v1/items'),
+      method: 'POST',
+      status: 403,
+      reason: 'no_rule',
+      rule: undefined,
+    },
+    {
+      name: 'path outside the rule',
+      target: () => url('api.origin.test', '/v2/items'),
+      method: 'GET',
+      status: 403,
+      reason: 'no_rule',
+      rule: undefined,
+    },
+    {
+      name: 'deny rule on a path',
+      target: () => url('api.origin.test', '/admin/users'),
+      method: 'GET',
+      status: 403,
+      reason: 'denied_by_rule',
+      rule: 'blocked-path',
+    },
+    {
+      name: 'encoded path bypass of a deny rule',
+      target: () => url('api.origin.test', '/%61dmin/users'),
+      method: 'GET',
+      status: 403,
+      reason: 'denied_by_rule',
+      rule: 'blocked-path',
+    },
+    {
+      name: 'dot-segment bypass of a deny rule',
+      target: () => url('api.origin.test', '/v1/../admin/users'),
+      method: 'GET',
+      status: 403,
+      reason: 'denied_by_rule',
+      rule: 'blocked-path',
+    },
+    {
+      name: 'double-slash bypass of a deny rule',
+      target: () => url('api.origin.test', '//admin/users'),
+      method: 'GET',
+      status: 403,
+      reason: 'denied_by_rule',
+      rule: 'blocked-path',
+    },
+    {
+      name: 'allowed host on another port',
+      target: () => url('origin.test', '/', origin.port + 1),
+      method: 'GET',
+      status: 403,
+      reason: 'no_rule',
+      rule: undefined,
+    },
   ])('$name → $status $reason', async ({ target, method, status, reason, rule }) => {
     const before = origin.seen.length;
     const r = await curl({ url: target(), proxy: leash.url, method, extra: ['--path-as-is'] });
     expect(r.status).toBe(status);
-    expect(r.headers['x-leash-decision']).toBe(rule ? `deny; rule=${rule}; reason=${reason}` : `deny; reason=${reason}`);
+    expect(r.headers['x-leash-decision']).toBe(
+      rule ? `deny; rule=${rule}; reason=${reason}` : `deny; reason=${reason}`,
+    );
     expect(r.body).toMatch(/^leash: .+\n$/);
     expect(origin.seen.length).toBe(before);
   });
 
   it('the reason phrase carries the decision for clients that show only the status line', async () => {
-    const r = await rawRequest(leash.port, `GET ${url('api.origin.test', '/admin/x')} HTTP/1.1\r\nHost: api.origin.test\r\nConnection: close\r\n\r\n`);
+    const r = await rawRequest(
+      leash.port,
+      `GET ${url('api.origin.test', '/admin/x')} HTTP/1.1\r\nHost: api.origin.test\r\nConnection: close\r\n\r\n`,
+    );
     expect(r.text.split('\r\n')[0]).toBe('HTTP/1.1 403 Blocked by leash (rule blocked-path: admin API)');
     expect(r.closed).toBe(true);
   });
@@ -124,14 +199,20 @@ describe('refusals name the rule and the reason', () => {
   });
 
   it('a refusal of a request with a body closes the connection', async () => {
-    const r = await rawRequest(leash.port, `POST ${url('nowhere.test')} HTTP/1.1\r\nHost: nowhere.test\r\nContent-Length: 3\r\n\r\nabc`);
+    const r = await rawRequest(
+      leash.port,
+      `POST ${url('nowhere.test')} HTTP/1.1\r\nHost: nowhere.test\r\nContent-Length: 3\r\n\r\nabc`,
+    );
     expect(r.text).toMatch(/^HTTP\/1\.1 403 /);
     expect(r.text).toContain('Connection: close');
     expect(r.closed).toBe(true);
   });
 
   it('a refused HEAD that carries a body gets its head, and the connection closes', async () => {
-    const r = await rawRequest(leash.port, `HEAD ${url('nowhere.test')} HTTP/1.1\r\nHost: nowhere.test\r\nContent-Length: 3\r\n\r\nabc`);
+    const r = await rawRequest(
+      leash.port,
+      `HEAD ${url('nowhere.test')} HTTP/1.1\r\nHost: nowhere.test\r\nContent-Length: 3\r\n\r\nabc`,
+    );
     expect(r.text).toMatch(/^HTTP\/1\.1 403 [^\r]*\r\n[\s\S]*Connection: close\r\n[\s\S]*\r\n\r\n$/);
     expect(r.closed).toBe(true);
   });
@@ -155,7 +236,10 @@ describe('refusals name the rule and the reason', () => {
   });
 
   it('https:// in absolute form is refused (HTTPS goes through CONNECT)', async () => {
-    const r = await rawRequest(leash.port, `GET https://origin.test:${origin.port}/ HTTP/1.1\r\nHost: origin.test\r\n\r\n`);
+    const r = await rawRequest(
+      leash.port,
+      `GET https://origin.test:${origin.port}/ HTTP/1.1\r\nHost: origin.test\r\n\r\n`,
+    );
     expect(r.text).toMatch(/^HTTP\/1\.1 400 /);
     expect(r.text).toContain('reason=unsupported_scheme');
   });
@@ -169,22 +253,30 @@ async function connected(): Promise<net.Socket> {
 }
 
 describe('Expect: 100-continue is answered only after the decision (RFC 9110 §10.1.1)', () => {
-  const post = (target: string, expect: string) => `POST ${target} HTTP/1.1\r\nHost: origin.test\r\nContent-Length: 5\r\n${expect}\r\n`;
+  const post = (target: string, expect: string) =>
+    `POST ${target} HTTP/1.1\r\nHost: origin.test\r\nContent-Length: 5\r\n${expect}\r\n`;
 
   it.each([
     { name: 'a host with no rule', target: () => url('nowhere.test', '/expect'), decision: 'deny; reason=no_rule' },
-    { name: 'a deny rule', target: () => url('api.origin.test', '/admin/expect'), decision: 'deny; rule=blocked-path; reason=denied_by_rule' },
-  ])('$name: no 100, only the 403 with Connection: close, and nothing reaches the origin', async ({ target, decision }) => {
-    const before = origin.seen.length;
-    const socket = await connected();
-    const text = await expectContinue(socket, post(target(), 'Expect: 100-continue\r\n'), 'hello');
-    socket.destroy();
-    expect(text).toMatch(/^HTTP\/1\.1 403 /);
-    expect(text).not.toMatch(/HTTP\/1\.1 100/);
-    expect(text).toContain(`X-Leash-Decision: ${decision}`);
-    expect(text).toContain('Connection: close');
-    expect(origin.seen.length).toBe(before);
-  });
+    {
+      name: 'a deny rule',
+      target: () => url('api.origin.test', '/admin/expect'),
+      decision: 'deny; rule=blocked-path; reason=denied_by_rule',
+    },
+  ])(
+    '$name: no 100, only the 403 with Connection: close, and nothing reaches the origin',
+    async ({ target, decision }) => {
+      const before = origin.seen.length;
+      const socket = await connected();
+      const text = await expectContinue(socket, post(target(), 'Expect: 100-continue\r\n'), 'hello');
+      socket.destroy();
+      expect(text).toMatch(/^HTTP\/1\.1 403 /);
+      expect(text).not.toMatch(/HTTP\/1\.1 100/);
+      expect(text).toContain(`X-Leash-Decision: ${decision}`);
+      expect(text).toContain('Connection: close');
+      expect(origin.seen.length).toBe(before);
+    },
+  );
 
   it.each([
     ['one Expect header', 'Expect: 100-continue\r\n'],
@@ -219,7 +311,11 @@ describe('a refusal reaches a client that is still uploading (RFC 9112 §9.6)', 
   // The client reads nothing for 300 ms, as one blocked in a long write: a reset in that time would destroy the
   // refusal in its receive buffer before it was read.
   it('a 10 GiB POST to a denied host gets the whole 403 within a second; leash reads next to none of it', async () => {
-    const r = await floodRequest(leash.port, `POST ${url('nowhere.test', '/upload')} HTTP/1.1\r\nHost: nowhere.test\r\nContent-Length: ${10 * 1024 ** 3}\r\n\r\n`, { readAfterMs: 300 });
+    const r = await floodRequest(
+      leash.port,
+      `POST ${url('nowhere.test', '/upload')} HTTP/1.1\r\nHost: nowhere.test\r\nContent-Length: ${10 * 1024 ** 3}\r\n\r\n`,
+      { readAfterMs: 300 },
+    );
     expect(r.text).toMatch(/^HTTP\/1\.1 403 /);
     expect(r.text).toContain('X-Leash-Decision: deny; reason=no_rule');
     expect(r.text).toContain('Connection: close');
@@ -251,12 +347,14 @@ describe('upstream failures are distinguishable', () => {
   it('a name that does not resolve is 502 dns_failure', async () => {
     // Only pinned names resolve here; a rule allows this one, so leash asks the system resolver, which only knows
     // localhost-style names: use a reserved .invalid name so no query leaves the machine for a real zone.
-    const l = await startLeash(policy(`
+    const l = await startLeash(
+      policy(`
 settings:
   dns: { servers: ["127.0.0.1:9"], timeout: 500ms }
 rules:
   - { name: any-invalid, domain: "*.example.invalid", ports: [80], effect: allow }
-`));
+`),
+    );
     try {
       const r = await curl({ url: 'http://nothing.example.invalid/', proxy: l.url });
       expect(r.status).toBe(502);
@@ -289,6 +387,12 @@ describe('audit records', () => {
     const upload = records.find((r) => r.path === '/upload');
     expect(upload?.bytesOut).toBe(5000);
     const denied = records.find((r) => r.path === '/admin/users');
-    expect(denied).toMatchObject({ effect: 'deny', rule: 'blocked-path', reason: 'denied_by_rule', status: 403, resolved: null });
+    expect(denied).toMatchObject({
+      effect: 'deny',
+      rule: 'blocked-path',
+      reason: 'denied_by_rule',
+      status: 403,
+      resolved: null,
+    });
   });
 });

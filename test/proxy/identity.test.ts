@@ -27,7 +27,8 @@ let leash: TestLeash;
 beforeAll(async () => {
   Object.assign(process.env, TOKENS);
   origin = await startHttpOrigin();
-  leash = await startLeash(policy(`
+  leash = await startLeash(
+    policy(`
 settings:
   requireAgent: true
   dns: { hosts: { reports.test: 127.0.0.1, mail.test: 127.0.0.1 } }
@@ -39,7 +40,8 @@ agents:
 rules:
   - { name: research-reports, domain: reports.test, ports: "*", agents: [research, sandboxed], effect: allow }
   - { name: mail-only, domain: mail.test, ports: "*", agents: [mail], effect: allow }
-`));
+`),
+  );
 });
 
 afterAll(async () => {
@@ -102,7 +104,11 @@ describe.skipIf(!canSwitchUid && process.env.CI !== 'true')('socket owner uid (n
   });
 
   it('credentials that disagree with the uid are refused with 407', async () => {
-    const r = await curl({ url: `http://reports.test:${origin.port}/mismatch`, proxy: as('mail', TOKENS.LEASH_TEST_TOKEN_MAIL), asUid: NOBODY });
+    const r = await curl({
+      url: `http://reports.test:${origin.port}/mismatch`,
+      proxy: as('mail', TOKENS.LEASH_TEST_TOKEN_MAIL),
+      asUid: NOBODY,
+    });
     expect(r.status).toBe(407);
     expect(r.headers['x-leash-decision']).toBe('deny; reason=identity_mismatch');
   });

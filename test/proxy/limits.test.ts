@@ -29,12 +29,14 @@ function readAll(socket: net.Socket): Promise<string> {
 describe('limits.maxConnections', () => {
   let leash: TestLeash;
   beforeAll(async () => {
-    leash = await startLeash(policy(`
+    leash = await startLeash(
+      policy(`
 settings:
   limits: { maxConnections: 2 }
 rules:
   - { name: none, domain: nothing.test, effect: allow }
-`));
+`),
+    );
   });
   afterAll(async () => leash?.stop());
 
@@ -71,14 +73,16 @@ rules:
 describe('settings.timeouts.maxLifetime', () => {
   let leash: TestLeash;
   beforeAll(async () => {
-    leash = await startLeash(policy(`
+    leash = await startLeash(
+      policy(`
 settings:
   dns: { hosts: { busy.test: 127.0.0.1 } }
   network: { allowCidrs: ["127.0.0.0/8"] }
   timeouts: { maxLifetime: 700ms }
 rules:
   - { name: busy, domain: busy.test, ports: "*", methods: [CONNECT], effect: allow }
-`));
+`),
+    );
   });
   afterAll(async () => leash?.stop());
 
@@ -95,7 +99,9 @@ rules:
     const lived = performance.now() - opened;
     expect(lived).toBeGreaterThan(600);
     expect(lived).toBeLessThan(3000);
-    const record = await waitFor(async () => (await leash.records()).find((r) => r.event === 'tunnel' && r.host === 'busy.test'));
+    const record = await waitFor(async () =>
+      (await leash.records()).find((r) => r.event === 'tunnel' && r.host === 'busy.test'),
+    );
     expect(record).toMatchObject({ effect: 'deny', reason: 'max_lifetime', status: 200 });
     expect(record?.bytesOut as number).toBeGreaterThan(0);
   });

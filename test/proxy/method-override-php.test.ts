@@ -13,13 +13,15 @@ let leash: TestLeash;
 
 beforeAll(async () => {
   api = await startHttpOrigin();
-  leash = await startLeash(policy(`
+  leash = await startLeash(
+    policy(`
 settings:
   dns: { hosts: { api.test: 127.0.0.1 } }
   network: { allowCidrs: ["127.0.0.0/8"] }
 rules:
   - { name: api, domain: api.test, ports: [${api.port}], methods: [GET, POST], effect: allow }
-`));
+`),
+  );
 });
 
 afterAll(async () => {

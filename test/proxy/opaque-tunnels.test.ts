@@ -13,7 +13,8 @@ let leash: TestLeash;
 
 beforeAll(async () => {
   sink = await startTcpSink();
-  leash = await startLeash(policy(`
+  leash = await startLeash(
+    policy(`
 settings:
   dns: { hosts: { git.test: 127.0.0.1, db.test: 127.0.0.1, hook.test: 127.0.0.1, ok.test: 127.0.0.1 } }
   network: { allowCidrs: ["127.0.0.0/8"] }
@@ -22,7 +23,8 @@ rules:
   - { name: db, domain: db.test, ports: [${sink.port}], effect: allow }
   - { name: everything-else, domain: "*", ports: [${sink.port}], methods: [CONNECT], broad: true, effect: allow }
   - { name: hook, domain: hook.test, effect: deny, reason: request catcher }
-`));
+`),
+  );
 });
 
 afterAll(async () => {
@@ -51,7 +53,8 @@ it('a rule naming CONNECT opens an opaque tunnel, and bytes flow both ways', asy
   expect(head).toBe('HTTP/1.1 200 Connection Established\r\n\r\n');
   socket.write('SSH-2.0-OpenSSH_9.6\r\n');
   await new Promise<void>((resolve) => {
-    const check = () => (Buffer.concat(sink.received.slice(before)).toString().includes('SSH-2.0') ? resolve() : setTimeout(check, 10));
+    const check = () =>
+      Buffer.concat(sink.received.slice(before)).toString().includes('SSH-2.0') ? resolve() : setTimeout(check, 10);
     check();
   });
   socket.destroy();
@@ -66,7 +69,11 @@ it('a rule without CONNECT in its methods does not open one: 403 opaque_tunnel, 
   expect(head).toContain(`add CONNECT to the methods of rule db`);
   expect(sink.received.length).toBe(before);
   const records = await leash.records();
-  expect(records.find((r) => r.host === 'db.test')).toMatchObject({ event: 'tunnel', effect: 'deny', reason: 'opaque_tunnel' });
+  expect(records.find((r) => r.host === 'db.test')).toMatchObject({
+    event: 'tunnel',
+    effect: 'deny',
+    reason: 'opaque_tunnel',
+  });
 });
 
 it('a deny rule without ports covers every port: a catch-all allow on another port does not open it', async () => {

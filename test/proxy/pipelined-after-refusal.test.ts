@@ -14,14 +14,16 @@ let leash: TestLeash;
 
 beforeAll(async () => {
   api = await startHttpOrigin();
-  leash = await startLeash(policy(`
+  leash = await startLeash(
+    policy(`
 settings:
   dns: { hosts: { ok.test: 127.0.0.1, form.test: 127.0.0.1 } }
   network: { allowCidrs: ["127.0.0.0/8"] }
 rules:
   - { name: ok, domain: ok.test, ports: [${api.port}], methods: [GET], effect: allow }
   - { name: form, domain: form.test, ports: [${api.port}], methods: [GET, POST], effect: allow }
-`));
+`),
+  );
 });
 
 afterAll(async () => {
@@ -32,15 +34,36 @@ afterAll(async () => {
 const inner = () => `GET http://ok.test:${api.port}/smuggled HTTP/1.1\r\nHost: ok.test\r\n\r\n`;
 
 for (const [name, head] of [
-  ['denied POST with Expect: 100-continue, body sent anyway', (b: string) => `POST http://denied.test/ HTTP/1.1\r\nHost: denied.test\r\nExpect: 100-continue\r\nContent-Length: ${b.length}\r\n\r\n${b}`],
-  ['denied POST (method) to an allowed host', (b: string) => `POST http://ok.test:${api.port}/ HTTP/1.1\r\nHost: ok.test\r\nContent-Length: ${b.length}\r\n\r\n${b}`],
-  ['form with _method=DELETE refused after leash read the form', (b: string) => `POST http://form.test:${api.port}/ HTTP/1.1\r\nHost: form.test\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 15\r\n\r\n_method=DELETE&${b}`],
-  ['denied GET with a body by chunked TE', (b: string) => `GET http://denied.test/ HTTP/1.1\r\nHost: denied.test\r\nTransfer-Encoding: chunked\r\n\r\n${b.length.toString(16)}\r\n${b}\r\n0\r\n\r\n`],
+  [
+    'denied POST with Expect: 100-continue, body sent anyway',
+    (b: string) =>
+      `POST http://denied.test/ HTTP/1.1\r\nHost: denied.test\r\nExpect: 100-continue\r\nContent-Length: ${b.length}\r\n\r\n${b}`,
+  ],
+  [
+    'denied POST (method) to an allowed host',
+    (b: string) =>
+      `POST http://ok.test:${api.port}/ HTTP/1.1\r\nHost: ok.test\r\nContent-Length: ${b.length}\r\n\r\n${b}`,
+  ],
+  [
+    'form with _method=DELETE refused after leash read the form',
+    (b: string) =>
+      `POST http://form.test:${api.port}/ HTTP/1.1\r\nHost: form.test\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 15\r\n\r\n_method=DELETE&${b}`,
+  ],
+  [
+    'denied GET with a body by chunked TE',
+    (b: string) =>
+      `GET http://denied.test/ HTTP/1.1\r\nHost: denied.test\r\nTransfer-Encoding: chunked\r\n\r\n${b.length.toString(16)}\r\n${b}\r\n0\r\n\r\n`,
+  ],
 ] as const) {
   it(`${name}: the request inside or behind it is not forwarded`, async () => {
     const before = api.seen.length;
     await rawRequest(leash.port, head(inner()) + inner(), { timeoutMs: 2500 });
     await new Promise((res) => setTimeout(res, 300));
-    expect(api.seen.slice(before).filter((s) => s.url.includes('smuggled')).map((s) => s.url)).toEqual([]);
+    expect(
+      api.seen
+        .slice(before)
+        .filter((s) => s.url.includes('smuggled'))
+        .map((s) => s.url),
+    ).toEqual([]);
   });
 }

@@ -39,11 +39,21 @@ rules:
 
 function get(agent: https.Agent, url: string): Promise<{ body: string; socket: import('node:net').Socket }> {
   return new Promise((resolve, reject) => {
-    const req = https.get({ host: '127.0.0.1', port: origin.port, path: url, servername: 'origin.test', headers: { host: 'origin.test' }, agent }, (res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => (body += c.toString()));
-      res.on('end', () => resolve({ body, socket: req.socket as import('node:net').Socket }));
-    });
+    const req = https.get(
+      {
+        host: '127.0.0.1',
+        port: origin.port,
+        path: url,
+        servername: 'origin.test',
+        headers: { host: 'origin.test' },
+        agent,
+      },
+      (res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => (body += c.toString()));
+        res.on('end', () => resolve({ body, socket: req.socket as import('node:net').Socket }));
+      },
+    );
     req.on('error', reject);
   });
 }

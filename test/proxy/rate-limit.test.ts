@@ -15,7 +15,8 @@ let now = 1_000_000;
 
 beforeAll(async () => {
   origin = await startHttpOrigin();
-  leash = await startLeash(policy(`
+  leash = await startLeash(
+    policy(`
 settings:
   dns: { hosts: { limited.test: 127.0.0.1, tunnel.test: 127.0.0.1, counted.test: 127.0.0.1 } }
   network: { allowCidrs: ["127.0.0.0/8"] }
@@ -23,7 +24,9 @@ rules:
   - { name: limited, domain: limited.test, ports: "*", rateLimit: 3/1m, effect: allow }
   - { name: tunnel, domain: tunnel.test, ports: "*", methods: [CONNECT], connections: 1/1m, effect: allow }
   - { name: counted, domain: counted.test, ports: "*", rateLimit: 10/1m, effect: allow }
-`), { now: () => now });
+`),
+    { now: () => now },
+  );
 });
 
 afterAll(async () => {
@@ -34,7 +37,8 @@ afterAll(async () => {
 it('a burst of 5 over a 3/1m limit: 3 pass, 2 get 429 with Retry-After 20, the upstream sees 3', async () => {
   const before = origin.seen.length;
   const results = [];
-  for (let i = 0; i < 5; i++) results.push(await curl({ url: `http://limited.test:${origin.port}/${i}`, proxy: leash.url }));
+  for (let i = 0; i < 5; i++)
+    results.push(await curl({ url: `http://limited.test:${origin.port}/${i}`, proxy: leash.url }));
   expect(results.map((r) => r.status)).toEqual([200, 200, 200, 429, 429]);
   expect(results[3]?.headers['retry-after']).toBe('20');
   expect(results[3]?.headers['x-leash-decision']).toBe('deny; rule=limited; reason=rate_limited');
@@ -80,10 +84,19 @@ async function sequentialGets(n: number, agent: http.Agent | false): Promise<num
   for (let i = 0; i < n; i++) {
     statuses.push(
       await new Promise<number>((resolve, reject) => {
-        const req = http.request({ host: '127.0.0.1', port: leash.port, path: `http://counted.test:${origin.port}/n${i}`, agent, headers: agent ? {} : { Connection: 'close' } }, (res) => {
-          res.resume();
-          res.on('end', () => resolve(res.statusCode ?? 0));
-        });
+        const req = http.request(
+          {
+            host: '127.0.0.1',
+            port: leash.port,
+            path: `http://counted.test:${origin.port}/n${i}`,
+            agent,
+            headers: agent ? {} : { Connection: 'close' },
+          },
+          (res) => {
+            res.resume();
+            res.on('end', () => resolve(res.statusCode ?? 0));
+          },
+        );
         req.on('error', reject);
         req.end();
       }),

@@ -16,7 +16,8 @@ settings:
   dns: { hosts: { a.test: 127.0.0.1, b.test: 127.0.0.1 } }
   network: { allowCidrs: ["127.0.0.0/8"] }
 `;
-const allowOnly = (host: string) => policy(`${settings}rules:\n  - { name: only-${host.split('.')[0]}, domain: ${host}, ports: "*", effect: allow }\n`);
+const allowOnly = (host: string) =>
+  policy(`${settings}rules:\n  - { name: only-${host.split('.')[0]}, domain: ${host}, ports: "*", effect: allow }\n`);
 
 beforeAll(async () => {
   origin = await startHttpOrigin((req, res) => {

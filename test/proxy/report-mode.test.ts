@@ -11,7 +11,8 @@ let leash: TestLeash;
 
 beforeAll(async () => {
   origin = await startHttpOrigin();
-  leash = await startLeash(policy(`
+  leash = await startLeash(
+    policy(`
 settings:
   mode: report
   dns: { hosts: { allowed.test: 127.0.0.1, unlisted.test: 127.0.0.1, banned.test: 127.0.0.1, reads.test: 127.0.0.1 } }
@@ -20,7 +21,8 @@ rules:
   - { name: banned, domain: banned.test, ports: "*", effect: deny }
   - { name: allowed, domain: allowed.test, ports: "*", effect: allow }
   - { name: reads, domain: reads.test, ports: "*", methods: [GET, POST], effect: allow }
-`));
+`),
+  );
 });
 
 afterAll(async () => {
@@ -41,7 +43,13 @@ it.each([
 });
 
 it('a method override the policy would refuse is let through and audited as method_override', async () => {
-  const r = await curl({ url: `http://reads.test:${origin.port}/items/1`, proxy: leash.url, method: 'POST', data: 'x', headers: { 'X-HTTP-Method-Override': 'DELETE' } });
+  const r = await curl({
+    url: `http://reads.test:${origin.port}/items/1`,
+    proxy: leash.url,
+    method: 'POST',
+    data: 'x',
+    headers: { 'X-HTTP-Method-Override': 'DELETE' },
+  });
   expect(r.status).toBe(200);
   expect(origin.seen.at(-1)?.headers['x-http-method-override']).toBe('DELETE');
   const record = (await leash.records()).filter((x) => x.host === 'reads.test').at(-1);

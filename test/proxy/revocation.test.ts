@@ -42,9 +42,11 @@ async function openTunnel(leash: TestLeash, host: string): Promise<net.Socket> {
 describe('a reload reaches open tunnels', () => {
   let leash: TestLeash;
   beforeAll(async () => {
-    leash = await startLeash(yaml(`  - { name: kept, domain: kept.test, ports: "*", methods: [CONNECT], effect: allow }
+    leash = await startLeash(
+      yaml(`  - { name: kept, domain: kept.test, ports: "*", methods: [CONNECT], effect: allow }
   - { name: revoked, domain: revoked.test, ports: "*", methods: [CONNECT], effect: allow }
-`));
+`),
+    );
   });
   afterAll(async () => leash?.stop());
 
@@ -53,13 +55,19 @@ describe('a reload reaches open tunnels', () => {
     const revoked = await openTunnel(leash, 'revoked.test');
     const closed = new Promise<number>((resolve) => revoked.once('close', () => resolve(performance.now())));
     const t0 = performance.now();
-    await leash.rewritePolicy(yaml(`  - { name: kept, domain: kept.test, ports: "*", methods: [CONNECT], effect: allow }
-`));
+    await leash.rewritePolicy(
+      yaml(`  - { name: kept, domain: kept.test, ports: "*", methods: [CONNECT], effect: allow }
+`),
+    );
     expect((await closed) - t0).toBeLessThan(1000);
-    const record = await waitFor(async () => (await leash.records()).find((r) => r.event === 'tunnel' && r.host === 'revoked.test'));
+    const record = await waitFor(async () =>
+      (await leash.records()).find((r) => r.event === 'tunnel' && r.host === 'revoked.test'),
+    );
     expect(record).toMatchObject({ effect: 'deny', reason: 'policy_revoked', status: 200, rule: 'revoked' });
     expect(String(record?.message)).toContain('denies this tunnel');
-    expect(leash.stderr.join('\n')).toContain('1 open tunnel(s) or connection(s) the new policy denies were closed (policy_revoked)');
+    expect(leash.stderr.join('\n')).toContain(
+      '1 open tunnel(s) or connection(s) the new policy denies were closed (policy_revoked)',
+    );
     // The tunnel the new policy still allows carries on.
     expect(kept.destroyed).toBe(false);
     const before = Buffer.concat(sink.received).length;
@@ -74,9 +82,11 @@ describe('a reload reaches idle kept-alive connections', () => {
   let origin: TestOrigin;
   beforeAll(async () => {
     origin = await startHttpOrigin();
-    leash = await startLeash(yaml(`  - { name: kept, domain: kept.test, ports: "*", effect: allow }
+    leash = await startLeash(
+      yaml(`  - { name: kept, domain: kept.test, ports: "*", effect: allow }
   - { name: revoked, domain: revoked.test, ports: "*", effect: allow }
-`));
+`),
+    );
   });
   afterAll(async () => {
     await leash?.stop();
@@ -86,10 +96,13 @@ describe('a reload reaches idle kept-alive connections', () => {
   /** A GET on a keep-alive agent with one socket; resolves with the status and that socket. */
   const get = (agent: http.Agent, host: string) =>
     new Promise<{ status: number; socket: net.Socket }>((resolve, reject) => {
-      const req = http.request({ host: '127.0.0.1', port: leash.port, path: `http://${host}:${origin.port}/`, agent }, (res) => {
-        res.resume();
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, socket: req.socket as net.Socket }));
-      });
+      const req = http.request(
+        { host: '127.0.0.1', port: leash.port, path: `http://${host}:${origin.port}/`, agent },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, socket: req.socket as net.Socket }));
+        },
+      );
       req.on('error', reject);
       req.end();
     });
@@ -101,10 +114,14 @@ describe('a reload reaches idle kept-alive connections', () => {
     const kept = await get(keptAgent, 'kept.test');
     expect([revoked.status, kept.status]).toEqual([200, 200]);
     const closed = new Promise<void>((r) => revoked.socket.once('close', () => r()));
-    await leash.rewritePolicy(yaml(`  - { name: kept, domain: kept.test, ports: "*", effect: allow }
-`));
+    await leash.rewritePolicy(
+      yaml(`  - { name: kept, domain: kept.test, ports: "*", effect: allow }
+`),
+    );
     await closed;
-    const record = await waitFor(async () => (await leash.records()).find((r) => r.event === 'connection' && r.reason === 'policy_revoked'));
+    const record = await waitFor(async () =>
+      (await leash.records()).find((r) => r.event === 'connection' && r.reason === 'policy_revoked'),
+    );
     expect(record).toMatchObject({ effect: 'deny', host: 'revoked.test', method: 'GET' });
     expect(kept.socket.destroyed).toBe(false);
     expect((await get(keptAgent, 'kept.test')).socket).toBe(kept.socket); // still the same connection
@@ -117,10 +134,20 @@ describe('--policy FILE is watched across saves by rename', () => {
   it('every save reloads, however many, and a save that changes nothing says so', async () => {
     const dir = await tempDir('leash-watch-');
     const file = path.join(dir, 'policy.yaml');
-    const ruleFor = (host: string) => yaml(`  - { name: r, domain: ${host}, ports: "*", methods: [CONNECT], effect: allow }\n`);
+    const ruleFor = (host: string) =>
+      yaml(`  - { name: r, domain: ${host}, ports: "*", methods: [CONNECT], effect: allow }\n`);
     await writeFile(file, ruleFor('kept.test'));
     const stderr: string[] = [];
-    const running = await startServe({ policy: [file], listen: '127.0.0.1:0', audit: path.join(dir, 'audit.log'), certs: path.join(dir, 'certs'), control: path.join(dir, 'leash-admin.sock') }, { out: () => {}, err: (l) => stderr.push(l), env: {} });
+    const running = await startServe(
+      {
+        policy: [file],
+        listen: '127.0.0.1:0',
+        audit: path.join(dir, 'audit.log'),
+        certs: path.join(dir, 'certs'),
+        control: path.join(dir, 'leash-admin.sock'),
+      },
+      { out: () => {}, err: (l) => stderr.push(l), env: {} },
+    );
     try {
       // As vim, sed -i and mv save: write a new file beside it, rename it over the old one.
       const save = async (text: string, n: number) => {

@@ -57,14 +57,40 @@ function context(policy: CompiledPolicy, resolved: string[]): AdmissionContext {
 
 const as = (agent: string) => ({ agent, identity: 'token' as const });
 function inside(agent: string, host: string, target: string, headers: string[] = []): Application {
-  return { applicant: as(agent), channel: 'intercepted', method: 'GET', host, port: 443, path: target, headers: {}, address: '198.51.100.7', carried: { rawHeaders: headers, target } };
+  return {
+    applicant: as(agent),
+    channel: 'intercepted',
+    method: 'GET',
+    host,
+    port: 443,
+    path: target,
+    headers: {},
+    address: '198.51.100.7',
+    carried: { rawHeaders: headers, target },
+  };
 }
 function plain(agent: string, url: string, headers: string[] = []): Application {
   const u = new URL(url);
-  return { applicant: as(agent), channel: 'http', method: 'GET', host: u.hostname, port: 80, path: `${u.pathname}${u.search}`, headers: {}, carried: { rawHeaders: headers, target: url } };
+  return {
+    applicant: as(agent),
+    channel: 'http',
+    method: 'GET',
+    host: u.hostname,
+    port: 80,
+    path: `${u.pathname}${u.search}`,
+    headers: {},
+    carried: { rawHeaders: headers, target: url },
+  };
 }
 function connect(agent: string, host: string, headers: string[] = []): Application {
-  return { applicant: as(agent), channel: 'tunnel', method: 'CONNECT', host, port: 443, carried: { rawHeaders: headers, target: `${host}:443` } };
+  return {
+    applicant: as(agent),
+    channel: 'tunnel',
+    method: 'CONNECT',
+    host,
+    port: 443,
+    carried: { rawHeaders: headers, target: `${host}:443` },
+  };
 }
 
 function outcome(a: Admission): string {
@@ -73,21 +99,119 @@ function outcome(a: Admission): string {
 }
 
 describe('admission: the secrets step', () => {
-  type Row = [name: string, policy: CompiledPolicy, application: () => Application, expected: string, secret: string | undefined, injected: string[]];
+  type Row = [
+    name: string,
+    policy: CompiledPolicy,
+    application: () => Application,
+    expected: string,
+    secret: string | undefined,
+    injected: string[],
+  ];
   it.each<Row>([
-    ['its own placeholder in its header, to its host: allowed, the value goes in', ENFORCE, () => inside('research', 'api.example', '/v1', ['Authorization', `Bearer ${ph('research', 'openai')}`]), 'allow allowed_by_rule', undefined, ['openai']],
-    ['a query secret in the query', ENFORCE, () => inside('research', 'api.example', `/v1?key=${ph('research', 'maps')}`), 'allow allowed_by_rule', undefined, ['maps']],
-    ['no placeholder: nothing to do', ENFORCE, () => inside('research', 'api.example', '/v1', ['Authorization', 'Bearer x']), 'allow allowed_by_rule', undefined, []],
-    ['to another allowed host', ENFORCE, () => inside('research', 'docs.example', '/', ['Authorization', `Bearer ${ph('research', 'openai')}`]), 'deny secret_misuse', 'openai', []],
-    ['to a host no rule allows: misuse, the more telling refusal', ENFORCE, () => plain('research', `http://unknown.example/?k=${ph('research', 'openai')}`), 'deny secret_misuse', 'openai', []],
-    ['to a host a deny rule names', ENFORCE, () => plain('research', 'http://bad.example/', ['X-K', ph('research', 'maps')]), 'deny secret_misuse', 'maps', []],
-    ['another agent’s placeholder', ENFORCE, () => inside('research', 'api.example', '/v1', ['Authorization', `Bearer ${ph('writer', 'openai')}`]), 'deny secret_misuse', 'openai', []],
-    ['over plain HTTP to its own host', ENFORCE, () => plain('research', 'http://api.example/v1', ['Authorization', `Bearer ${ph('research', 'openai')}`]), 'deny secret_misuse', 'openai', []],
-    ['in a CONNECT', ENFORCE, () => connect('research', 'api.example', ['X-K', ph('research', 'openai')]), 'deny secret_misuse', 'openai', []],
-    ['in the host of a CONNECT', ENFORCE, () => connect('research', `${ph('research', 'openai')}.docs.example`), 'deny secret_misuse', 'openai', []],
-    ['a secret whose value could not be read', ENFORCE, () => inside('research', 'api.example', '/v1', ['X-K', ph('research', 'gone')]), 'deny secret_unavailable', 'gone', []],
-    ['report mode: misuse is recorded and let through', REPORT, () => inside('research', 'docs.example', '/', ['X-K', ph('research', 'openai')]), 'report secret_misuse', 'openai', []],
-    ['report mode: an unreadable value is still refused', REPORT, () => inside('research', 'api.example', '/v1', ['X-K', ph('research', 'gone')]), 'deny secret_unavailable', 'gone', []],
+    [
+      'its own placeholder in its header, to its host: allowed, the value goes in',
+      ENFORCE,
+      () => inside('research', 'api.example', '/v1', ['Authorization', `Bearer ${ph('research', 'openai')}`]),
+      'allow allowed_by_rule',
+      undefined,
+      ['openai'],
+    ],
+    [
+      'a query secret in the query',
+      ENFORCE,
+      () => inside('research', 'api.example', `/v1?key=${ph('research', 'maps')}`),
+      'allow allowed_by_rule',
+      undefined,
+      ['maps'],
+    ],
+    [
+      'no placeholder: nothing to do',
+      ENFORCE,
+      () => inside('research', 'api.example', '/v1', ['Authorization', 'Bearer x']),
+      'allow allowed_by_rule',
+      undefined,
+      [],
+    ],
+    [
+      'to another allowed host',
+      ENFORCE,
+      () => inside('research', 'docs.example', '/', ['Authorization', `Bearer ${ph('research', 'openai')}`]),
+      'deny secret_misuse',
+      'openai',
+      [],
+    ],
+    [
+      'to a host no rule allows: misuse, the more telling refusal',
+      ENFORCE,
+      () => plain('research', `http://unknown.example/?k=${ph('research', 'openai')}`),
+      'deny secret_misuse',
+      'openai',
+      [],
+    ],
+    [
+      'to a host a deny rule names',
+      ENFORCE,
+      () => plain('research', 'http://bad.example/', ['X-K', ph('research', 'maps')]),
+      'deny secret_misuse',
+      'maps',
+      [],
+    ],
+    [
+      'another agent’s placeholder',
+      ENFORCE,
+      () => inside('research', 'api.example', '/v1', ['Authorization', `Bearer ${ph('writer', 'openai')}`]),
+      'deny secret_misuse',
+      'openai',
+      [],
+    ],
+    [
+      'over plain HTTP to its own host',
+      ENFORCE,
+      () => plain('research', 'http://api.example/v1', ['Authorization', `Bearer ${ph('research', 'openai')}`]),
+      'deny secret_misuse',
+      'openai',
+      [],
+    ],
+    [
+      'in a CONNECT',
+      ENFORCE,
+      () => connect('research', 'api.example', ['X-K', ph('research', 'openai')]),
+      'deny secret_misuse',
+      'openai',
+      [],
+    ],
+    [
+      'in the host of a CONNECT',
+      ENFORCE,
+      () => connect('research', `${ph('research', 'openai')}.docs.example`),
+      'deny secret_misuse',
+      'openai',
+      [],
+    ],
+    [
+      'a secret whose value could not be read',
+      ENFORCE,
+      () => inside('research', 'api.example', '/v1', ['X-K', ph('research', 'gone')]),
+      'deny secret_unavailable',
+      'gone',
+      [],
+    ],
+    [
+      'report mode: misuse is recorded and let through',
+      REPORT,
+      () => inside('research', 'docs.example', '/', ['X-K', ph('research', 'openai')]),
+      'report secret_misuse',
+      'openai',
+      [],
+    ],
+    [
+      'report mode: an unreadable value is still refused',
+      REPORT,
+      () => inside('research', 'api.example', '/v1', ['X-K', ph('research', 'gone')]),
+      'deny secret_unavailable',
+      'gone',
+      [],
+    ],
   ])('%s', async (_name, policy, application, expected, secret, injected) => {
     const resolved: string[] = [];
     const admission = await admit(context(policy, resolved), application());
@@ -102,8 +226,13 @@ describe('admission: the secrets step', () => {
   });
 
   it('the injections carry the agent’s placeholder and the value to put in', async () => {
-    const a = await admit(context(ENFORCE, []), inside('research', 'api.example', '/v1', ['Authorization', `Bearer ${ph('research', 'openai')}`]));
-    expect(a.ok && a.injections.map((i) => [i.placeholder, i.value])).toEqual([[ph('research', 'openai'), 'real-openai-value']]);
+    const a = await admit(
+      context(ENFORCE, []),
+      inside('research', 'api.example', '/v1', ['Authorization', `Bearer ${ph('research', 'openai')}`]),
+    );
+    expect(a.ok && a.injections.map((i) => [i.placeholder, i.value])).toEqual([
+      [ph('research', 'openai'), 'real-openai-value'],
+    ]);
   });
 
   it('without a secrets context (a policy without secrets) the step does nothing', async () => {

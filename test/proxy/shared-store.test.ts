@@ -35,7 +35,15 @@ ${rules}`,
   const stderr: string[] = [];
   const audit = path.join(dir, 'audit.log');
   const running = await startServe(
-    { policy: [path.join(dir, 'policies')], listen: '127.0.0.1:0', audit, certs: path.join(dir, 'certs'), control: path.join(dir, 'leash-admin.sock'), store: `redis://leash:s3cr3t-pw@127.0.0.1:${await freePort()}/3`, storeTimeout: '100ms' },
+    {
+      policy: [path.join(dir, 'policies')],
+      listen: '127.0.0.1:0',
+      audit,
+      certs: path.join(dir, 'certs'),
+      control: path.join(dir, 'leash-admin.sock'),
+      store: `redis://leash:s3cr3t-pw@127.0.0.1:${await freePort()}/3`,
+      storeTimeout: '100ms',
+    },
     { out: (l) => stderr.push(l), err: (l) => stderr.push(l), env: {} },
   );
   running.watcher.stop();
@@ -49,7 +57,11 @@ const RULES = `  - { name: limited, domain: limited.test, ports: "*", rateLimit:
 
 describe.each([
   { policyHas: 'no inspect rule (no grant can exist)', rules: RULES, noRule: { status: 403, reason: 'no_rule' } },
-  { policyHas: 'an inspect rule (the agent may hold a grant)', rules: `${RULES}  - { name: api, domain: api.test, ports: "*", inspect: [json], effect: allow }\n`, noRule: { status: 503, reason: 'store_unavailable' } },
+  {
+    policyHas: 'an inspect rule (the agent may hold a grant)',
+    rules: `${RULES}  - { name: api, domain: api.test, ports: "*", inspect: [json], effect: allow }\n`,
+    noRule: { status: 503, reason: 'store_unavailable' },
+  },
 ])('with the store unreachable and a policy with $policyHas', ({ rules, noRule }) => {
   let leash: Awaited<ReturnType<typeof serveWithDeadStore>>;
   beforeAll(async () => {
@@ -60,20 +72,47 @@ describe.each([
   });
 
   it.each([
-    { name: 'a request under a rateLimit', url: () => `http://limited.test:${origin.port}/`, status: 503, reason: 'store_unavailable' },
-    { name: 'a plain allowed request', url: () => `http://open.test:${origin.port}/`, status: 200, reason: 'allowed_by_rule' },
-    { name: 'an upload under a bandwidth budget', url: () => `http://upload.test:${origin.port}/up`, data: 'x'.repeat(100), status: 503, reason: 'store_unavailable' },
-    { name: 'a GET no rule allows', url: () => `http://cdn.test:${origin.port}/img`, status: noRule.status, reason: noRule.reason },
+    {
+      name: 'a request under a rateLimit',
+      url: () => `http://limited.test:${origin.port}/`,
+      status: 503,
+      reason: 'store_unavailable',
+    },
+    {
+      name: 'a plain allowed request',
+      url: () => `http://open.test:${origin.port}/`,
+      status: 200,
+      reason: 'allowed_by_rule',
+    },
+    {
+      name: 'an upload under a bandwidth budget',
+      url: () => `http://upload.test:${origin.port}/up`,
+      data: 'x'.repeat(100),
+      status: 503,
+      reason: 'store_unavailable',
+    },
+    {
+      name: 'a GET no rule allows',
+      url: () => `http://cdn.test:${origin.port}/img`,
+      status: noRule.status,
+      reason: noRule.reason,
+    },
   ])('$name: $status', async ({ url, data, status, reason }) => {
     const reply = await curl({ url: url(), proxy: leash.running.proxy.url, ...(data ? { method: 'POST', data } : {}) });
     expect(reply.status).toBe(status);
     if (status !== 200) expect(reply.headers['x-leash-decision']).toContain(`reason=${reason}`);
-    const record = await waitFor(async () => (await readAuditLines(leash.audit).catch(() => [])).find((r) => r.url === url() || (r.host === new URL(url()).hostname)));
+    const record = await waitFor(async () =>
+      (await readAuditLines(leash.audit).catch(() => [])).find(
+        (r) => r.url === url() || r.host === new URL(url()).hostname,
+      ),
+    );
     expect(record).toMatchObject({ reason, effect: status === 200 ? 'allow' : 'deny' });
   });
 
   it('nothing reached the origin that needed the store', () => {
-    expect(origin.seen.filter((s) => s.url === '/up' || s.headers.host?.toString().startsWith('limited.test'))).toEqual([]);
+    expect(origin.seen.filter((s) => s.url === '/up' || s.headers.host?.toString().startsWith('limited.test'))).toEqual(
+      [],
+    );
   });
 
   it('stderr says once that the store is unavailable, naming it without its credentials', () => {

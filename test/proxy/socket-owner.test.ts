@@ -18,7 +18,13 @@ const at = (address: string, port: number) => ({ address: ipaddr.parse(address),
 
 describe('findSocketOwner', () => {
   it.each([
-    ['the client end of an IPv4 connection, not the proxy end', TCP, at('127.0.0.1', 0xd431), at('127.0.0.1', 3128), 1001],
+    [
+      'the client end of an IPv4 connection, not the proxy end',
+      TCP,
+      at('127.0.0.1', 0xd431),
+      at('127.0.0.1', 3128),
+      1001,
+    ],
     ['an IPv4 client on an IPv6 socket (mapped addresses)', TCP6, at('127.0.0.1', 0xd432), at('127.0.0.1', 3128), 1002],
     ['an IPv6 loopback client', TCP6, at('::1', 0xd433), at('::1', 3128), 1003],
     ['no such connection', TCP, at('127.0.0.1', 1), at('127.0.0.1', 3128), undefined],

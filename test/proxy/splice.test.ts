@@ -37,13 +37,15 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
   port = (upstream.address() as net.AddressInfo).port;
-  leash = await startLeash(policy(`
+  leash = await startLeash(
+    policy(`
 settings:
   dns: { hosts: { raw.test: 127.0.0.1 } }
   network: { allowCidrs: ["127.0.0.0/8"] }
 rules:
   - { name: raw, domain: raw.test, ports: [${port}], methods: [CONNECT], effect: allow }
-`));
+`),
+  );
 });
 
 afterAll(async () => {
@@ -64,7 +66,8 @@ async function tunnel(): Promise<{ socket: net.Socket; received: () => Buffer; e
       head = Buffer.concat([head, chunk]);
       const end = head.indexOf('\r\n\r\n');
       if (end < 0) return;
-      if (!head.subarray(0, end).toString('latin1').startsWith('HTTP/1.1 200 ')) return reject(new Error(head.toString('latin1')));
+      if (!head.subarray(0, end).toString('latin1').startsWith('HTTP/1.1 200 '))
+        return reject(new Error(head.toString('latin1')));
       chunks.push(head.subarray(end + 4));
       head = null;
       resolve();

@@ -39,8 +39,16 @@ describe('the control API over --admin', () => {
     ['no token', '/v1/lockdown/on', ''],
     ['wrong token', '/v1/lockdown/on', 'Authorization: Bearer nope\r\n'],
     ['empty bearer', '/v1/lockdown/on', 'Authorization: Bearer \r\n'],
-    ['basic scheme with the token', '/v1/lockdown/on', `Authorization: Basic ${Buffer.from(`x:${TOKEN}`).toString('base64')}\r\n`],
-    ['token in a second Authorization header', '/v1/lockdown/on', `Authorization: Bearer nope\r\nAuthorization: Bearer ${TOKEN}\r\n`],
+    [
+      'basic scheme with the token',
+      '/v1/lockdown/on',
+      `Authorization: Basic ${Buffer.from(`x:${TOKEN}`).toString('base64')}\r\n`,
+    ],
+    [
+      'token in a second Authorization header',
+      '/v1/lockdown/on',
+      `Authorization: Bearer nope\r\nAuthorization: Bearer ${TOKEN}\r\n`,
+    ],
     ['token in X-Leash-Caller', '/v1/lockdown/on', `X-Leash-Caller: ${TOKEN}\r\n`],
     ['dot segments', '/v1/../v1/lockdown/on', ''],
     ['double slash', '//v1/lockdown/on', ''],
@@ -69,7 +77,10 @@ describe('an empty LEASH_ADMIN_TOKEN', () => {
   it('turns TCP control off', async () => {
     const leash = await startLeash('version: 1\nrules: []\n', { admin: '127.0.0.1:0', env: { LEASH_ADMIN_TOKEN: '' } });
     try {
-      const answer = await raw(leash.running.admin!.port, 'GET /v1/lockdown HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \r\nConnection: close\r\n\r\n');
+      const answer = await raw(
+        leash.running.admin!.port,
+        'GET /v1/lockdown HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \r\nConnection: close\r\n\r\n',
+      );
       expect(answer).toMatch(/^HTTP\/1\.1 403/);
     } finally {
       await leash.stop();
@@ -81,7 +92,13 @@ describe('the control socket file', () => {
   const handler = controlHandler([], { kind: 'socket' });
   it.each([
     ['a regular file', async (p: string) => writeFile(p, 'keep me')],
-    ['a symlink to a file', async (p: string) => { await writeFile(`${p}.target`, 'keep me'); await symlink(`${p}.target`, p); }],
+    [
+      'a symlink to a file',
+      async (p: string) => {
+        await writeFile(`${p}.target`, 'keep me');
+        await symlink(`${p}.target`, p);
+      },
+    ],
     ['a dangling symlink', async (p: string) => symlink(`${p}.nowhere`, p)],
     ['a directory', async (p: string) => mkdir(p)],
   ])('%s at the path is refused and left alone', async (_name, plant) => {

@@ -28,7 +28,8 @@ beforeAll(async () => {
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(JSON.stringify({ results: [{ image: `https://img.cdn.test:${cdn.port}/img/cat.png` }] }));
   });
-  leash = await startLeash(policy(`
+  leash = await startLeash(
+    policy(`
 settings:
   dns: { hosts: { search.test: 127.0.0.1, img.cdn.test: 127.0.0.1 } }
   network: { allowCidrs: ["127.0.0.0/8"] }
@@ -37,7 +38,8 @@ settings:
   grants: { ttl: 30s, scope: url }
 rules:
   - { name: search, domain: search.test, ports: [${api.port}], inspect: [json], effect: allow }
-`));
+`),
+  );
   leashCa = await readFile(path.join(leash.dir, 'certs', 'leash-ca.pem'), 'utf8');
   expect((await curl({ url: `http://search.test:${api.port}/search`, proxy: leash.url })).status).toBe(200);
   await waitFor(async () => (await leash.records()).some((r) => r.reason === 'granted'));
@@ -51,7 +53,9 @@ afterAll(async () => {
 
 it('the granted URL itself passes (control)', async () => {
   const t = await intercepted(leash.port, 'img.cdn.test', cdn.port, leashCa);
-  expect(await t.send(`GET /img/cat.png HTTP/1.1\r\nHost: img.cdn.test:${cdn.port}\r\n\r\n`, 1)).toEqual(['HTTP/1.1 200']);
+  expect(await t.send(`GET /img/cat.png HTTP/1.1\r\nHost: img.cdn.test:${cdn.port}\r\n\r\n`, 1)).toEqual([
+    'HTTP/1.1 200',
+  ]);
   t.close();
 });
 
@@ -59,14 +63,17 @@ it.each([
   ['a dot segment', '/SECRET-TOKEN-1234/../img/cat.png'],
   ['an encoded dot segment', '/SECRET-TOKEN-5678/%2e%2e/img/cat.png'],
   ['backslashes', '/SECRET-TOKEN-9012\\..\\img/cat.png'],
-])('with scope url, %s that resolves to the granted URL is not granted: its path never reaches the host', async (_name, target) => {
-  const t = await intercepted(leash.port, 'img.cdn.test', cdn.port, leashCa);
-  const before = cdn.seen.length;
-  const statuses = await t.send(`GET ${target} HTTP/1.1\r\nHost: img.cdn.test:${cdn.port}\r\n\r\n`, 1);
-  t.close();
-  const leaked = cdn.seen.slice(before).map((s) => s.url);
-  expect({ status: statuses[0], leaked }).toEqual({ status: 'HTTP/1.1 403', leaked: [] });
-});
+])(
+  'with scope url, %s that resolves to the granted URL is not granted: its path never reaches the host',
+  async (_name, target) => {
+    const t = await intercepted(leash.port, 'img.cdn.test', cdn.port, leashCa);
+    const before = cdn.seen.length;
+    const statuses = await t.send(`GET ${target} HTTP/1.1\r\nHost: img.cdn.test:${cdn.port}\r\n\r\n`, 1);
+    t.close();
+    const leaked = cdn.seen.slice(before).map((s) => s.url);
+    expect({ status: statuses[0], leaked }).toEqual({ status: 'HTTP/1.1 403', leaked: [] });
+  },
+);
 
 it('a WebSocket upgrade inside a granted tunnel is refused (a grant is for reads, never an upgrade)', async () => {
   const t = await intercepted(leash.port, 'img.cdn.test', cdn.port, leashCa);

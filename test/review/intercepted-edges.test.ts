@@ -29,8 +29,13 @@ beforeAll(async () => {
   });
   server.on('upgrade', (req, socket: net.Socket) => {
     seen.push(`UPGRADE ${req.url}`);
-    const accept = crypto.createHash('sha1').update(`${req.headers['sec-websocket-key']}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
-    socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
+    const accept = crypto
+      .createHash('sha1')
+      .update(`${req.headers['sec-websocket-key']}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`)
+      .digest('base64');
+    socket.write(
+      `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
+    );
     socket.on('data', (d: Buffer) => socket.write(Buffer.concat([Buffer.from('echo:'), d])));
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
@@ -38,7 +43,8 @@ beforeAll(async () => {
   const dir = await tempDir();
   const extraCa = path.join(dir, 'ca.pem');
   await writeFile(extraCa, ca.certPem);
-  leash = await startLeash(policy(`
+  leash = await startLeash(
+    policy(`
 settings:
   dns: { hosts: { api.test: 127.0.0.1, ws.test: 127.0.0.1 } }
   network: { allowCidrs: ["127.0.0.0/8"] }
@@ -48,7 +54,8 @@ settings:
 rules:
   - { name: api, domain: api.test, ports: [${port}], methods: [GET], effect: allow }
   - { name: ws, domain: ws.test, ports: [${port}], methods: [GET], websocket: true, effect: allow }
-`));
+`),
+  );
   leashCa = await readFile(path.join(leash.dir, 'certs', 'leash-ca.pem'), 'utf8');
 });
 
@@ -66,8 +73,18 @@ async function recordsFor(pred: (r: Record<string, unknown>) => boolean, n = 1):
 }
 
 it.each([
-  ['a malformed header line', (h: string) => `GET /x HTTP/1.1\r\nHost: ${h}\r\nno colon here\r\n\r\n`, 400, 'bad_request'],
-  ['a head over limits.maxHeaderBytes', (h: string) => `GET /x HTTP/1.1\r\nHost: ${h}\r\nX-Big: ${'a'.repeat(8000)}\r\n\r\n`, 431, 'header_too_large'],
+  [
+    'a malformed header line',
+    (h: string) => `GET /x HTTP/1.1\r\nHost: ${h}\r\nno colon here\r\n\r\n`,
+    400,
+    'bad_request',
+  ],
+  [
+    'a head over limits.maxHeaderBytes',
+    (h: string) => `GET /x HTTP/1.1\r\nHost: ${h}\r\nX-Big: ${'a'.repeat(8000)}\r\n\r\n`,
+    431,
+    'header_too_large',
+  ],
 ])('inside a tunnel, %s is refused and audited once', async (name, head, status, reason) => {
   const t = await intercepted(leash.port, 'api.test', port, leashCa);
   const before = (await leash.records()).length;
@@ -82,7 +99,12 @@ it.each([
     const all = await leash.records();
     return all.some((r, i) => i >= before && r.event === 'tunnel') ? all : undefined;
   });
-  expect((after ?? []).slice(before).map((r) => `${r.event} ${r.reason}`).sort()).toEqual([`request ${reason}`, 'tunnel intercepted']);
+  expect(
+    (after ?? [])
+      .slice(before)
+      .map((r) => `${r.event} ${r.reason}`)
+      .sort(),
+  ).toEqual([`request ${reason}`, 'tunnel intercepted']);
 });
 
 it('a CONNECT request inside an intercepted tunnel is refused with an audit record, not a silent close', async () => {
@@ -91,7 +113,10 @@ it('a CONNECT request inside an intercepted tunnel is refused with an audit reco
   await t.closed;
   const records = await leash.records();
   const inside = records.filter((r) => r.event === 'request' && r.method === 'CONNECT' && r.tls === 'intercepted');
-  expect({ answer: t.text().split('\r\n')[0], records: inside.length }).toEqual({ answer: expect.stringMatching(/^HTTP\/1\.1 [45]\d\d/), records: 1 });
+  expect({ answer: t.text().split('\r\n')[0], records: inside.length }).toEqual({
+    answer: expect.stringMatching(/^HTTP\/1\.1 [45]\d\d/),
+    records: 1,
+  });
 });
 
 it('an allowed request inside a tunnel records decisionMs and upstreamMs', async () => {

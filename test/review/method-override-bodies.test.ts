@@ -14,13 +14,15 @@ let leash: TestLeash;
 
 beforeAll(async () => {
   origin = await startHttpOrigin();
-  leash = await startLeash(policy(`
+  leash = await startLeash(
+    policy(`
 settings:
   dns: { hosts: { app.test: 127.0.0.1 } }
   network: { allowCidrs: ["127.0.0.0/8"] }
 rules:
   - { name: app, domain: app.test, ports: [${origin.port}], methods: [GET, POST], effect: allow }
-`));
+`),
+  );
 });
 
 afterAll(async () => {
@@ -42,13 +44,19 @@ it('a multipart/form-data body with _method=DELETE is refused like the urlencode
   const body = `--${boundary}\r\nContent-Disposition: form-data; name="name"\r\n\r\nx\r\n--${boundary}\r\nContent-Disposition: form-data; name="_method"\r\n\r\nDELETE\r\n--${boundary}--\r\n`;
   const before = origin.seen.length;
   const status = await post(`multipart/form-data; boundary=${boundary}`, body);
-  expect({ status, forwarded: origin.seen.length - before }).toEqual({ status: expect.stringMatching(/^HTTP\/1\.1 403 /), forwarded: 0 });
+  expect({ status, forwarded: origin.seen.length - before }).toEqual({
+    status: expect.stringMatching(/^HTTP\/1\.1 403 /),
+    forwarded: 0,
+  });
 });
 
 it('a JSON body with "_method": "DELETE" (Laravel reads it) is refused too', async () => {
   const before = origin.seen.length;
   const status = await post('application/json', JSON.stringify({ name: 'x', _method: 'DELETE' }));
-  expect({ status, forwarded: origin.seen.length - before }).toEqual({ status: expect.stringMatching(/^HTTP\/1\.1 403 /), forwarded: 0 });
+  expect({ status, forwarded: origin.seen.length - before }).toEqual({
+    status: expect.stringMatching(/^HTTP\/1\.1 403 /),
+    forwarded: 0,
+  });
 });
 
 it('a large JSON body (past 64 KiB) with _method in what leash reads is refused; one without is forwarded', async () => {
@@ -62,6 +70,10 @@ it('a large multipart upload is forwarded; its _method field, when leash reads i
   const boundary = 'review1boundary';
   const file = `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.bin"\r\nContent-Type: application/octet-stream\r\n\r\n${'q'.repeat(100_000)}\r\n`;
   const method = `--${boundary}\r\nContent-Disposition: form-data; name="_method"\r\n\r\nDELETE\r\n`;
-  expect(await post(`multipart/form-data; boundary=${boundary}`, `${file}--${boundary}--\r\n`)).toMatch(/^HTTP\/1\.1 200 /);
-  expect(await post(`multipart/form-data; boundary=${boundary}`, `${method}${file}--${boundary}--\r\n`)).toMatch(/^HTTP\/1\.1 403 /);
+  expect(await post(`multipart/form-data; boundary=${boundary}`, `${file}--${boundary}--\r\n`)).toMatch(
+    /^HTTP\/1\.1 200 /,
+  );
+  expect(await post(`multipart/form-data; boundary=${boundary}`, `${method}${file}--${boundary}--\r\n`)).toMatch(
+    /^HTTP\/1\.1 403 /,
+  );
 });

@@ -24,7 +24,8 @@ beforeAll(async () => {
   await writeFile(extraCa, ca.certPem);
   plain = await startHttpOrigin();
   secure = await startHttpsOrigin(ca.issue(['api.test', 'other.test']));
-  leash = await startLeash(policy(`
+  leash = await startLeash(
+    policy(`
 settings:
   mode: report
   dns: { hosts: { api.test: 127.0.0.1, other.test: 127.0.0.1, meta.test: 169.254.169.254 } }
@@ -33,7 +34,8 @@ settings:
   tlsPorts: [${secure.port}]
 rules:
   - { name: api, domain: api.test, ports: [${secure.port}, ${plain.port}], methods: [GET], rateLimit: 1/1m, effect: allow }
-`));
+`),
+  );
   leashCa = await readFile(path.join(leash.dir, 'certs', 'leash-ca.pem'), 'utf8');
 });
 
@@ -44,7 +46,10 @@ afterAll(async () => {
 });
 
 async function recordOf(pathname: string): Promise<Record<string, unknown>> {
-  return (await waitFor(async () => (await leash.records()).find((r) => r.path === pathname))) as Record<string, unknown>;
+  return (await waitFor(async () => (await leash.records()).find((r) => r.path === pathname))) as Record<
+    string,
+    unknown
+  >;
 }
 
 it('inside an intercepted tunnel: allowed, over the limit, a refused method, a refused override', async () => {
@@ -71,7 +76,13 @@ it('inside an intercepted tunnel: allowed, over the limit, a refused method, a r
 });
 
 it('plain HTTP: the address guard and domain-less garbage are enforced; a denied host is reported', async () => {
-  const get = async (host: string, p: string) => (await rawRequest(leash.port, `GET http://${host}:${plain.port}${p} HTTP/1.1\r\nHost: ${host}:${plain.port}\r\nConnection: close\r\n\r\n`)).text.split('\r\n')[0];
+  const get = async (host: string, p: string) =>
+    (
+      await rawRequest(
+        leash.port,
+        `GET http://${host}:${plain.port}${p} HTTP/1.1\r\nHost: ${host}:${plain.port}\r\nConnection: close\r\n\r\n`,
+      )
+    ).text.split('\r\n')[0];
   expect(await get('meta.test', '/p1')).toMatch(/ 403 /);
   expect(await get('unknown.test', '/p2')).toMatch(/ 403 |502/);
   const p1 = await recordOf('/p1');
@@ -81,9 +92,16 @@ it('plain HTTP: the address guard and domain-less garbage are enforced; a denied
 
 it('CONNECT: a reported tunnel whose client leaves before any ClientHello is audited when it leaves, not at the headers timeout', async () => {
   const started = performance.now();
-  const t = await rawRequest(leash.port, `CONNECT other.test:${secure.port} HTTP/1.1\r\nHost: other.test:${secure.port}\r\n\r\n`, { timeoutMs: 300 });
+  const t = await rawRequest(
+    leash.port,
+    `CONNECT other.test:${secure.port} HTTP/1.1\r\nHost: other.test:${secure.port}\r\n\r\n`,
+    { timeoutMs: 300 },
+  );
   expect(t.text.split('\r\n')[0]).toBe('HTTP/1.1 200 Connection Established');
-  const record = (await waitFor(async () => (await leash.records()).find((r) => r.event === 'tunnel' && r.host === 'other.test'), { timeoutMs: 15_000 })) as Record<string, unknown>;
+  const record = (await waitFor(
+    async () => (await leash.records()).find((r) => r.event === 'tunnel' && r.host === 'other.test'),
+    { timeoutMs: 15_000 },
+  )) as Record<string, unknown>;
   const waited = performance.now() - started;
   expect(record).toMatchObject({ effect: 'deny', reason: 'hello_timeout' });
   // settings.timeouts.headers is 10 s by default: the record should follow the client's close, not that timer.

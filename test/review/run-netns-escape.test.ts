@@ -23,8 +23,23 @@ async function leashRun(
 ): Promise<{ code: number; err: string[] }> {
   const err: string[] = [];
   const code = await main(
-    ['run', '--policy', path.join(dir, 'policies'), '--audit', path.join(dir, 'audit.log'), '--certs', path.join(dir, 'certs'), ...flags, '--', ...command],
-    { out: (l) => err.push(l), err: (l) => err.push(l), env: { PATH: process.env.PATH, HOME: process.env.HOME, ...extraEnv } },
+    [
+      'run',
+      '--policy',
+      path.join(dir, 'policies'),
+      '--audit',
+      path.join(dir, 'audit.log'),
+      '--certs',
+      path.join(dir, 'certs'),
+      ...flags,
+      '--',
+      ...command,
+    ],
+    {
+      out: (l) => err.push(l),
+      err: (l) => err.push(l),
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...extraEnv },
+    },
   );
   return { code, err };
 }
@@ -47,10 +62,13 @@ afterAll(async () => {
 });
 
 describe.skipIf(noNetns !== undefined)('leash run --isolate netns (no --user): root without capabilities', () => {
-  it('entering leash\'s network namespace through /proc/PID/ns/net fails: nothing reaches the origin', async () => {
+  it("entering leash's network namespace through /proc/PID/ns/net fails: nothing reaches the origin", async () => {
     const before = sink.connections;
     const script = `import socket; socket.create_connection(("127.0.0.1", ${sink.port}), timeout=3).close()`;
-    const r = await leashRun(['--isolate', 'netns'], ['nsenter', `--net=/proc/${process.pid}/ns/net`, 'python3', '-c', script]);
+    const r = await leashRun(
+      ['--isolate', 'netns'],
+      ['nsenter', `--net=/proc/${process.pid}/ns/net`, 'python3', '-c', script],
+    );
     expect({ code: r.code, arrived: sink.connections - before }).toMatchObject({ arrived: 0 });
     expect(r.code).not.toBe(0);
   });

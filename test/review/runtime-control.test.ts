@@ -35,7 +35,10 @@ function call(
         method,
         path,
         agent: false,
-        headers: { ...(text ? { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) } : {}), ...headers },
+        headers: {
+          ...(text ? { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) } : {}),
+          ...headers,
+        },
       },
       (res) => {
         let out = '';
@@ -62,7 +65,9 @@ async function carries(socket: net.Socket, sink: TcpSink, marker: string): Promi
   if (socket.destroyed) return false;
   socket.write(marker);
   try {
-    await waitFor(() => (sink.received.some((b) => b.toString('latin1').includes(marker)) ? true : undefined), { timeoutMs: 1_000 });
+    await waitFor(() => (sink.received.some((b) => b.toString('latin1').includes(marker)) ? true : undefined), {
+      timeoutMs: 1_000,
+    });
     return true;
   } catch {
     return false;
@@ -100,11 +105,22 @@ rules: []
     const sink = await startTcpSink();
     cleanups.push(() => sink.close());
     const leash = await leashWith(scopedPolicy(sink.port));
-    const { socket, answer } = await connectRaw(leash.port, 'tunnel.example.test', sink.port, `Proxy-Authorization: ${auth('dev')}\r\nX-Leash-Scope: sandbox\r\n`);
+    const { socket, answer } = await connectRaw(
+      leash.port,
+      'tunnel.example.test',
+      sink.port,
+      `Proxy-Authorization: ${auth('dev')}\r\nX-Leash-Scope: sandbox\r\n`,
+    );
     cleanups.push(() => void socket.destroy());
     expect(answer).toMatch(/^HTTP\/1\.1 200/);
     expect(await carries(socket, sink, 'before-revoke')).toBe(true);
-    const revoked = await call({ socketPath: leash.running.control.path }, 'POST', '/v1/scopes/revoke', { agent: 'dev' }, { 'X-Leash-Caller': 'reviewer' });
+    const revoked = await call(
+      { socketPath: leash.running.control.path },
+      'POST',
+      '/v1/scopes/revoke',
+      { agent: 'dev' },
+      { 'X-Leash-Caller': 'reviewer' },
+    );
     expect(revoked.status).toBe(200);
     await new Promise((r) => setTimeout(r, 1_000));
     // The access is gone (a new CONNECT would open it anew, audited), but this tunnel still carries data.
@@ -115,7 +131,12 @@ rules: []
     const sink = await startTcpSink();
     cleanups.push(() => sink.close());
     const leash = await leashWith(scopedPolicy(sink.port, '1s'));
-    const { socket, answer } = await connectRaw(leash.port, 'tunnel.example.test', sink.port, `Proxy-Authorization: ${auth('dev')}\r\nX-Leash-Scope: sandbox\r\n`);
+    const { socket, answer } = await connectRaw(
+      leash.port,
+      'tunnel.example.test',
+      sink.port,
+      `Proxy-Authorization: ${auth('dev')}\r\nX-Leash-Scope: sandbox\r\n`,
+    );
     cleanups.push(() => void socket.destroy());
     expect(answer).toMatch(/^HTTP\/1\.1 200/);
     await new Promise((r) => setTimeout(r, 2_000));
@@ -128,7 +149,12 @@ rules: []
     const sink = await startTcpSink();
     cleanups.push(() => sink.close());
     const leash = await leashWith(scopedPolicy(sink.port));
-    const { socket, answer } = await connectRaw(leash.port, 'tunnel.example.test', sink.port, `Proxy-Authorization: ${auth('dev')}\r\nX-Leash-Scope: sandbox\r\n`);
+    const { socket, answer } = await connectRaw(
+      leash.port,
+      'tunnel.example.test',
+      sink.port,
+      `Proxy-Authorization: ${auth('dev')}\r\nX-Leash-Scope: sandbox\r\n`,
+    );
     cleanups.push(() => void socket.destroy());
     expect(answer).toMatch(/^HTTP\/1\.1 200/);
     await leash.rewritePolicy(`${scopedPolicy(sink.port)}# an unrelated edit\n`);
@@ -152,15 +178,29 @@ agents:
 rules: []
 `);
     const sock = { socketPath: leash.running.control.path };
-    const held = viaProxy(leash.port, `http://held.example.test:${origin.port}/x`, { 'Proxy-Authorization': auth('ops') });
+    const held = viaProxy(leash.port, `http://held.example.test:${origin.port}/x`, {
+      'Proxy-Authorization': auth('ops'),
+    });
     const pending = await waitFor(async () => {
       const list = await call(sock, 'GET', '/v1/approvals');
       return list.json?.approvals?.[0] as { id: string } | undefined;
     });
-    const locked = await call(sock, 'POST', '/v1/lockdown/on', { agents: ['ops'], reason: 'runaway' }, { 'X-Leash-Caller': 'reviewer' });
+    const locked = await call(
+      sock,
+      'POST',
+      '/v1/lockdown/on',
+      { agents: ['ops'], reason: 'runaway' },
+      { 'X-Leash-Caller': 'reviewer' },
+    );
     expect(locked.status).toBe(200);
     // A second operator, not yet aware of the lockdown, answers the approval queue.
-    const allowed = await call(sock, 'POST', `/v1/approvals/${pending!.id}/allow`, { grant: 'once' }, { 'X-Leash-Caller': 'other-op' });
+    const allowed = await call(
+      sock,
+      'POST',
+      `/v1/approvals/${pending!.id}/allow`,
+      { grant: 'once' },
+      { 'X-Leash-Caller': 'other-op' },
+    );
     expect(allowed.status).toBe(200);
     const reply = await held;
     expect(origin.seen.length).toBe(0);
@@ -187,7 +227,9 @@ rules: []
       { admin: '127.0.0.1:0', env: { LEASH_ADMIN_TOKEN: ADMIN_TOKEN } },
     );
     const secret = 'sk-live-4f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c';
-    const reply = await viaProxy(leash.port, `http://unknown.example.test:${origin.port}/v1/charge?api_key=${secret}`, { 'Proxy-Authorization': auth('ops') });
+    const reply = await viaProxy(leash.port, `http://unknown.example.test:${origin.port}/v1/charge?api_key=${secret}`, {
+      'Proxy-Authorization': auth('ops'),
+    });
     expect(reply.status).toBe(403);
     // The audit log redacts it...
     const audit = JSON.stringify(await leash.records());
@@ -216,7 +258,11 @@ rules: []
     );
     // A webhook URL whose last segment is the credential (Slack, Discord and Telegram put it there).
     const secret = 'Xq7Lp2Rt9Vw4Zk8Mn3Bc6Hd1Fg5Js0Ya';
-    const reply = await viaProxy(leash.port, `http://hooks.example.test:${origin.port}/services/T0A1B2C3D/B4E5F6G7H/${secret}`, { 'Proxy-Authorization': auth('ops') });
+    const reply = await viaProxy(
+      leash.port,
+      `http://hooks.example.test:${origin.port}/services/T0A1B2C3D/B4E5F6G7H/${secret}`,
+      { 'Proxy-Authorization': auth('ops') },
+    );
     expect(reply.status).toBe(403);
     const audit = JSON.stringify(await leash.records());
     expect(audit).not.toContain(secret);
@@ -246,7 +292,13 @@ rules: []
     first.socket.destroy();
     expect(first.answer).toMatch(/^HTTP\/1\.1 403/);
     const pending = (await call(sock, 'GET', '/v1/approvals')).json.approvals[0] as { id: string };
-    const allowed = await call(sock, 'POST', `/v1/approvals/${pending!.id}/allow`, { grant: 'for', for: '2s' }, { 'X-Leash-Caller': 'reviewer' });
+    const allowed = await call(
+      sock,
+      'POST',
+      `/v1/approvals/${pending!.id}/allow`,
+      { grant: 'for', for: '2s' },
+      { 'X-Leash-Caller': 'reviewer' },
+    );
     expect(allowed.status).toBe(200);
     const { socket, answer } = await connectRaw(leash.port, 'tunnel.example.test', sink.port, head);
     cleanups.push(() => void socket.destroy());
@@ -260,17 +312,11 @@ rules: []
 });
 
 describe('the control API is not reachable through the proxy port under the default address guard', () => {
-  it.each([
-    ['127.0.0.1'],
-    ['127.1'],
-    ['2130706433'],
-    ['localhost'],
-    ['[::1]'],
-    ['[::ffff:127.0.0.1]'],
-    ['0.0.0.0'],
-  ])('GET http://%s:ADMIN/v1/approvals and CONNECT are refused', async (host) => {
-    const leash = await leashWith(
-      `version: 1
+  it.each([['127.0.0.1'], ['127.1'], ['2130706433'], ['localhost'], ['[::1]'], ['[::ffff:127.0.0.1]'], ['0.0.0.0']])(
+    'GET http://%s:ADMIN/v1/approvals and CONNECT are refused',
+    async (host) => {
+      const leash = await leashWith(
+        `version: 1
 agents:
   dev: { token: env:LEASH_T_RV2_DEV }
 scopes:
@@ -278,16 +324,24 @@ scopes:
 rules:
   - { name: everything, domain: "*", broad: true, effect: allow }
 `,
-      { admin: '127.0.0.1:0', env: { LEASH_ADMIN_TOKEN: ADMIN_TOKEN } },
-    );
-    const adminPort = leash.running.admin!.port;
-    const reply = await viaProxy(leash.port, `http://${host}:${adminPort}/v1/approvals`, { 'Proxy-Authorization': auth('dev') });
-    expect(reply.status).toBe(403);
-    const connectHost = host.startsWith('[') ? host : host;
-    const { socket, answer } = await connectRaw(leash.port, connectHost, adminPort, `Proxy-Authorization: ${auth('dev')}\r\n`);
-    socket.destroy();
-    expect(answer).toMatch(/^HTTP\/1\.1 (403|400)/);
-  });
+        { admin: '127.0.0.1:0', env: { LEASH_ADMIN_TOKEN: ADMIN_TOKEN } },
+      );
+      const adminPort = leash.running.admin!.port;
+      const reply = await viaProxy(leash.port, `http://${host}:${adminPort}/v1/approvals`, {
+        'Proxy-Authorization': auth('dev'),
+      });
+      expect(reply.status).toBe(403);
+      const connectHost = host.startsWith('[') ? host : host;
+      const { socket, answer } = await connectRaw(
+        leash.port,
+        connectHost,
+        adminPort,
+        `Proxy-Authorization: ${auth('dev')}\r\n`,
+      );
+      socket.destroy();
+      expect(answer).toMatch(/^HTTP\/1\.1 (403|400)/);
+    },
+  );
 });
 
 describe('lockdown edges', () => {
@@ -307,7 +361,13 @@ rules:
     const dir = leash.dir;
     const ok = await viaProxy(leash.port, `http://open.example.test:${origin.port}/`);
     expect(ok.status).toBe(200);
-    const on = await call({ socketPath: leash.running.control.path }, 'POST', '/v1/lockdown/on', {}, { 'X-Leash-Caller': 'reviewer' });
+    const on = await call(
+      { socketPath: leash.running.control.path },
+      'POST',
+      '/v1/lockdown/on',
+      {},
+      { 'X-Leash-Caller': 'reviewer' },
+    );
     expect(on.status).toBe(200);
     const refused = await viaProxy(leash.port, `http://open.example.test:${origin.port}/`);
     expect(refused.status).toBe(403);
@@ -333,7 +393,9 @@ rules: []
 `);
     const sock = { socketPath: leash.running.control.path };
     const started = Date.now();
-    const held = viaProxy(leash.port, `http://held.example.test:${origin.port}/x`, { 'Proxy-Authorization': auth('ops') }).catch((e: Error) => ({ status: -1, error: e.message }));
+    const held = viaProxy(leash.port, `http://held.example.test:${origin.port}/x`, {
+      'Proxy-Authorization': auth('ops'),
+    }).catch((e: Error) => ({ status: -1, error: e.message }));
     await waitFor(async () => (await call(sock, 'GET', '/v1/approvals')).json?.approvals?.[0]);
     await call(sock, 'POST', '/v1/lockdown/on', { agents: ['ops'] }, { 'X-Leash-Caller': 'reviewer' });
     const reply = await held;
@@ -360,10 +422,18 @@ rules:
   - { name: no-admin, domain: app.example.test, paths: ["/admin/**"], effect: deny }
 `);
     // Plain HTTP: the deny rule holds.
-    const plain = await viaProxy(leash.port, `http://app.example.test:${origin.port}/admin/users`, { 'Proxy-Authorization': auth('dev'), 'X-Leash-Scope': 'sandbox' });
+    const plain = await viaProxy(leash.port, `http://app.example.test:${origin.port}/admin/users`, {
+      'Proxy-Authorization': auth('dev'),
+      'X-Leash-Scope': 'sandbox',
+    });
     expect(plain.status).toBe(403);
     // The same request through a CONNECT tunnel the scope opens.
-    const { socket, answer } = await connectRaw(leash.port, 'app.example.test', origin.port, `Proxy-Authorization: ${auth('dev')}\r\nX-Leash-Scope: sandbox\r\n`);
+    const { socket, answer } = await connectRaw(
+      leash.port,
+      'app.example.test',
+      origin.port,
+      `Proxy-Authorization: ${auth('dev')}\r\nX-Leash-Scope: sandbox\r\n`,
+    );
     cleanups.push(() => void socket.destroy());
     if (/^HTTP\/1\.1 200/.test(answer)) {
       socket.write(`GET /admin/users HTTP/1.1\r\nHost: app.example.test\r\nConnection: close\r\n\r\n`);
@@ -372,7 +442,6 @@ rules:
     expect(origin.seen.filter((s) => s.url.startsWith('/admin')).length).toBe(0);
   });
 });
-
 
 describe('the control API over --admin: scope reads need the token', () => {
   it('GET /v1/scopes without a token does not hand out a secret in the path that opened an access', async () => {
@@ -393,7 +462,11 @@ rules: []
       { admin: '127.0.0.1:0', env: { LEASH_ADMIN_TOKEN: ADMIN_TOKEN } },
     );
     const secret = 'Xq7Lp2Rt9Vw4Zk8Mn3Bc6Hd1Fg5Js0Ya';
-    const reply = await viaProxy(leash.port, `http://hooks.example.test:${origin.port}/services/T0A1B2C3D/B4E5F6G7H/${secret}`, { 'Proxy-Authorization': auth('dev'), 'X-Leash-Scope': 'sandbox' });
+    const reply = await viaProxy(
+      leash.port,
+      `http://hooks.example.test:${origin.port}/services/T0A1B2C3D/B4E5F6G7H/${secret}`,
+      { 'Proxy-Authorization': auth('dev'), 'X-Leash-Scope': 'sandbox' },
+    );
     expect(reply.status).toBe(200);
     expect(JSON.stringify(await leash.records())).not.toContain(secret);
     const read = await call({ port: leash.running.admin!.port }, 'GET', '/v1/scopes');
@@ -403,23 +476,32 @@ rules: []
 });
 
 describe('lockdown reason text', () => {
-  it.each([['agent → runaway 🔥 (ticket #12)'], ['naïve façade'], ['"quoted"; reason=none, x']])('reason %s: the refusal is still a clean 403 lockdown', async (reason) => {
-    const origin = await startHttpOrigin();
-    cleanups.push(() => origin.close());
-    const leash = await leashWith(`version: 1
+  it.each([['agent → runaway 🔥 (ticket #12)'], ['naïve façade'], ['"quoted"; reason=none, x']])(
+    'reason %s: the refusal is still a clean 403 lockdown',
+    async (reason) => {
+      const origin = await startHttpOrigin();
+      cleanups.push(() => origin.close());
+      const leash = await leashWith(`version: 1
 settings:
   dns: { hosts: { api.test: 127.0.0.1 } }
   network: { allowCidrs: ["127.0.0.0/8"] }
 rules:
   - { name: api, domain: api.test, ports: "*", effect: allow }
 `);
-    const on = await call({ socketPath: leash.running.control.path }, 'POST', '/v1/lockdown/on', { reason }, { 'X-Leash-Caller': 'reviewer' });
-    expect(on.status).toBe(200);
-    const reply = await viaProxy(leash.port, `http://api.test:${origin.port}/`);
-    expect(reply.status).toBe(403);
-    expect(reply.headers['x-leash-decision']).toBe('deny; reason=lockdown');
-    expect(origin.seen.length).toBe(0);
-  });
+      const on = await call(
+        { socketPath: leash.running.control.path },
+        'POST',
+        '/v1/lockdown/on',
+        { reason },
+        { 'X-Leash-Caller': 'reviewer' },
+      );
+      expect(on.status).toBe(200);
+      const reply = await viaProxy(leash.port, `http://api.test:${origin.port}/`);
+      expect(reply.status).toBe(403);
+      expect(reply.headers['x-leash-decision']).toBe('deny; reason=lockdown');
+      expect(origin.seen.length).toBe(0);
+    },
+  );
 });
 
 describe('X-Leash-Scope never reaches an origin', () => {
@@ -438,11 +520,12 @@ rules:
   - { name: api, domain: api.test, ports: "*", effect: allow }
 `);
     for (const scope of ['sandbox', 'someone-elses']) {
-      const reply = await viaProxy(leash.port, `http://api.test:${origin.port}/`, { 'Proxy-Authorization': auth('dev'), 'X-Leash-Scope': scope });
+      const reply = await viaProxy(leash.port, `http://api.test:${origin.port}/`, {
+        'Proxy-Authorization': auth('dev'),
+        'X-Leash-Scope': scope,
+      });
       expect(reply.status).toBe(200);
       expect(origin.seen.at(-1)?.headers['x-leash-scope']).toBeUndefined();
     }
   });
 });
-
-

@@ -37,7 +37,8 @@ beforeAll(async () => {
     res.writeHead(200, headers);
     res.end('ok');
   });
-  leash = await startLeash(policy(`
+  leash = await startLeash(
+    policy(`
 settings:
   dns: { hosts: { api.test: 127.0.0.1, other.test: 127.0.0.1 } }
   network: { allowCidrs: ["127.0.0.0/8"] }
@@ -55,7 +56,8 @@ secrets:
 rules:
   - { name: api, domain: api.test, ports: [${origin.port}], methods: [GET, POST], effect: allow }
   - { name: other, domain: other.test, ports: [${origin.port}], methods: [GET, POST], effect: allow }
-`));
+`),
+  );
   leashCa = await readFile(path.join(leash.dir, 'certs', 'leash-ca.pem'), 'utf8');
   const ca = await loadCa(path.join(leash.dir, 'certs'));
   ph = placeholderEnvironment(leash.running.proxy.policy, 'anonymous', ca!.key);
@@ -66,7 +68,8 @@ afterAll(async () => {
   await origin?.close();
 });
 
-const req = (host: string, extra: string) => `GET /v1/x HTTP/1.1\r\nHost: ${host}:${origin.port}\r\n${extra}Connection: close\r\n\r\n`;
+const req = (host: string, extra: string) =>
+  `GET /v1/x HTTP/1.1\r\nHost: ${host}:${origin.port}\r\n${extra}Connection: close\r\n\r\n`;
 
 describe('the real value reflected back to the agent', () => {
   it('a secret with no header named: the placeholder in Origin / X-Request-Id comes back as the real value', async () => {
@@ -81,14 +84,23 @@ describe('the real value reflected back to the agent', () => {
 });
 
 describe('format with $ patterns in the value', () => {
-  const secret = (format: string): CompiledSecret => ({ name: 's', source: { kind: 'env', ref: 'X' }, hosts: [], target: { kind: 'header', name: 'authorization', format }, location: { file: 'p', line: 1, column: 1 } }) as unknown as CompiledSecret;
+  const secret = (format: string): CompiledSecret =>
+    ({
+      name: 's',
+      source: { kind: 'env', ref: 'X' },
+      hosts: [],
+      target: { kind: 'header', name: 'authorization', format },
+      location: { file: 'p', line: 1, column: 1 },
+    }) as unknown as CompiledSecret;
   it.each([
     ['$& (the matched {})', 'pa$&ss'],
     ["$' (text after {})", "pa$'ss"],
     ['$` (text before {})', 'pa$`ss'],
     ['$$', 'pa$$ss'],
   ])('a value holding %s is sent as written', (_name, value) => {
-    const out = injectSecrets({ authorization: 'Bearer leash-ph-s-00000000000000000000000000000000' }, '/', [{ secret: secret('Bearer {}'), placeholder: 'leash-ph-s-00000000000000000000000000000000', value }]);
+    const out = injectSecrets({ authorization: 'Bearer leash-ph-s-00000000000000000000000000000000' }, '/', [
+      { secret: secret('Bearer {}'), placeholder: 'leash-ph-s-00000000000000000000000000000000', value },
+    ]);
     expect(out.headers.authorization).toBe(`Bearer ${value}`);
   });
 });
@@ -123,13 +135,22 @@ describe('more routes', () => {
 describe('body watch: an encoded placeholder longer than the window, sent in small chunks', () => {
   // Each character as %XX, and each character of that as a JSON \u escape: 18 characters per placeholder character,
   // 738 in all, more than HOLD (512) plus a small chunk. decodingSteps undoes it (JSON, then percent).
-  const encode = (p: string) => [...p].map((c) => [...`%${c.charCodeAt(0).toString(16).padStart(2, '0')}`].map((d) => `\\u${d.charCodeAt(0).toString(16).padStart(4, '0')}`).join('')).join('');
+  const encode = (p: string) =>
+    [...p]
+      .map((c) =>
+        [...`%${c.charCodeAt(0).toString(16).padStart(2, '0')}`]
+          .map((d) => `\\u${d.charCodeAt(0).toString(16).padStart(4, '0')}`)
+          .join(''),
+      )
+      .join('');
   const post = async (chunkSize: number) => {
     const p = ph.LEASH_SECRET_OPENAI as string;
     const body = `{"note":"${encode(p)}"}`;
     const before = origin.seen.length;
     const t = await intercepted(leash.port, 'other.test', origin.port, leashCa);
-    t.client.write(`POST /store HTTP/1.1\r\nHost: other.test:${origin.port}\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n`);
+    t.client.write(
+      `POST /store HTTP/1.1\r\nHost: other.test:${origin.port}\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n`,
+    );
     for (let i = 0; i < body.length; i += chunkSize) {
       const piece = body.slice(i, i + chunkSize);
       t.client.write(`${piece.length.toString(16)}\r\n${piece}\r\n`);
@@ -151,12 +172,42 @@ describe('body watch: an encoded placeholder longer than the window, sent in sma
 describe('destination tricks inside an intercepted tunnel', () => {
   const p = () => ph.LEASH_SECRET_OPENAI as string;
   it.each([
-    ['CONNECT other.test, Host: api.test', 'other.test', (port: number) => `GET /x HTTP/1.1\r\nHost: api.test:${port}\r\nAuthorization: Bearer ${p()}\r\nConnection: close\r\n\r\n`],
-    ['CONNECT other.test, absolute target https://api.test', 'other.test', (port: number) => `GET https://api.test:${port}/x HTTP/1.1\r\nHost: api.test:${port}\r\nAuthorization: Bearer ${p()}\r\nConnection: close\r\n\r\n`],
-    ['CONNECT other.test, folded header', 'other.test', (port: number) => `GET /x HTTP/1.1\r\nHost: other.test:${port}\r\nX-A: Bearer\r\n ${p()}\r\nConnection: close\r\n\r\n`],
-    ['CONNECT other.test, placeholder upper-cased', 'other.test', (port: number) => `GET /x HTTP/1.1\r\nHost: other.test:${port}\r\nX-A: ${p().toUpperCase()}\r\nConnection: close\r\n\r\n`],
-    ['CONNECT other.test, base64url at an offset in the query', 'other.test', (port: number) => `GET /x?d=${Buffer.from(`zz${p()}`).toString('base64url')} HTTP/1.1\r\nHost: other.test:${port}\r\nConnection: close\r\n\r\n`],
-    ['CONNECT other.test, double percent in the path', 'other.test', (port: number) => `GET /${[...p()].map((c) => `%25${c.charCodeAt(0).toString(16)}`).join('')} HTTP/1.1\r\nHost: other.test:${port}\r\nConnection: close\r\n\r\n`],
+    [
+      'CONNECT other.test, Host: api.test',
+      'other.test',
+      (port: number) =>
+        `GET /x HTTP/1.1\r\nHost: api.test:${port}\r\nAuthorization: Bearer ${p()}\r\nConnection: close\r\n\r\n`,
+    ],
+    [
+      'CONNECT other.test, absolute target https://api.test',
+      'other.test',
+      (port: number) =>
+        `GET https://api.test:${port}/x HTTP/1.1\r\nHost: api.test:${port}\r\nAuthorization: Bearer ${p()}\r\nConnection: close\r\n\r\n`,
+    ],
+    [
+      'CONNECT other.test, folded header',
+      'other.test',
+      (port: number) =>
+        `GET /x HTTP/1.1\r\nHost: other.test:${port}\r\nX-A: Bearer\r\n ${p()}\r\nConnection: close\r\n\r\n`,
+    ],
+    [
+      'CONNECT other.test, placeholder upper-cased',
+      'other.test',
+      (port: number) =>
+        `GET /x HTTP/1.1\r\nHost: other.test:${port}\r\nX-A: ${p().toUpperCase()}\r\nConnection: close\r\n\r\n`,
+    ],
+    [
+      'CONNECT other.test, base64url at an offset in the query',
+      'other.test',
+      (port: number) =>
+        `GET /x?d=${Buffer.from(`zz${p()}`).toString('base64url')} HTTP/1.1\r\nHost: other.test:${port}\r\nConnection: close\r\n\r\n`,
+    ],
+    [
+      'CONNECT other.test, double percent in the path',
+      'other.test',
+      (port: number) =>
+        `GET /${[...p()].map((c) => `%25${c.charCodeAt(0).toString(16)}`).join('')} HTTP/1.1\r\nHost: other.test:${port}\r\nConnection: close\r\n\r\n`,
+    ],
   ])('%s: refused, nothing reaches the origin with the value or the placeholder', async (_name, host, make) => {
     const before = origin.seen.length;
     const t = await intercepted(leash.port, host, origin.port, leashCa);
@@ -166,4 +217,3 @@ describe('destination tricks inside an intercepted tunnel', () => {
     expect(origin.seen.length).toBe(before);
   });
 });
-

@@ -17,7 +17,12 @@ export interface Tunnel {
   close(): void;
 }
 
-export async function connectRaw(proxyPort: number, host: string, port: number, extraHead = ''): Promise<{ socket: net.Socket; answer: string }> {
+export async function connectRaw(
+  proxyPort: number,
+  host: string,
+  port: number,
+  extraHead = '',
+): Promise<{ socket: net.Socket; answer: string }> {
   const socket = net.connect(proxyPort, '127.0.0.1');
   socket.on('error', () => {});
   socket.write(`CONNECT ${host}:${port} HTTP/1.1\r\nHost: ${host}:${port}\r\n${extraHead}\r\n`);
@@ -36,9 +41,16 @@ export async function connectRaw(proxyPort: number, host: string, port: number, 
   return { socket, answer };
 }
 
-export async function intercepted(proxyPort: number, host: string, port: number, leashCa: string, extraHead = ''): Promise<Tunnel> {
+export async function intercepted(
+  proxyPort: number,
+  host: string,
+  port: number,
+  leashCa: string,
+  extraHead = '',
+): Promise<Tunnel> {
   const { socket, answer } = await connectRaw(proxyPort, host, port, extraHead);
-  if (!answer.startsWith('HTTP/1.1 200')) throw new Error(`CONNECT ${host}:${port} refused: ${answer.split('\r\n')[0]}`);
+  if (!answer.startsWith('HTTP/1.1 200'))
+    throw new Error(`CONNECT ${host}:${port} refused: ${answer.split('\r\n')[0]}`);
   const client = tls.connect({ socket, servername: host, ca: leashCa });
   client.on('error', () => {});
   let text = '';

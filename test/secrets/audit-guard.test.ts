@@ -34,7 +34,14 @@ describe('redactValues', () => {
 describe('withoutSecretValues', () => {
   it('scrubs every record with the values held at the time of writing', () => {
     const written: AuditRecord[] = [];
-    const inner: AuditLog = { write: (r) => written.push(r), flush: async () => {}, close: async () => {}, reopen: async () => {}, count: 0, head: { seq: 0, hash: '' } };
+    const inner: AuditLog = {
+      write: (r) => written.push(r),
+      flush: async () => {},
+      close: async () => {},
+      reopen: async () => {},
+      count: 0,
+      head: { seq: 0, hash: '' },
+    };
     let held: string[] = [];
     const audit = withoutSecretValues(inner, () => held);
     audit.write(newRecord('1', 'request', 'rev', { message: `a ${VALUE}` }));

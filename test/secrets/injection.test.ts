@@ -47,7 +47,8 @@ beforeAll(async () => {
   await writeFile(extraCa, originCa.certPem);
   await writeFile(path.join(dir, 'api-key'), `${REAL_KEY}\n`, { mode: 0o600 });
   await writeFile(path.join(dir, 'query-key'), REAL_QUERY_KEY, { mode: 0o600 });
-  for (const [name, token] of Object.entries(TOKENS)) await writeFile(path.join(dir, `${name}.token`), token, { mode: 0o600 });
+  for (const [name, token] of Object.entries(TOKENS))
+    await writeFile(path.join(dir, `${name}.token`), token, { mode: 0o600 });
   origin = await startHttpsOrigin(originCa.issue(['api.test', 'other.test']));
   plain = await startHttpOrigin();
   const sinkCert = originCa.issue(['sink.test']);
@@ -57,7 +58,8 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => sink.listen(0, '127.0.0.1', r));
   sinkPort = (sink.address() as AddressInfo).port;
-  leash = await startLeash(policy(`
+  leash = await startLeash(
+    policy(`
 settings:
   dns: { hosts: { api.test: 127.0.0.1, other.test: 127.0.0.1, plain.test: 127.0.0.1, sink.test: 127.0.0.1 } }
   network: { allowCidrs: ["127.0.0.0/8"] }
@@ -84,13 +86,17 @@ rules:
   - { name: other, domain: other.test, ports: [${origin.port}], methods: [GET, POST], effect: allow }
   - { name: plain, domain: plain.test, ports: [${plain.port}], effect: allow }
   - { name: sink, domain: sink.test, ports: [${sinkPort}], methods: [POST], effect: allow }
-`), { admin: '127.0.0.1:0' });
+`),
+    { admin: '127.0.0.1:0' },
+  );
   leashCa = path.join(leash.dir, 'certs', 'leash-ca.pem');
   bundle = path.join(dir, 'bundle.pem');
   await writeFile(bundle, `${await readFile(leashCa, 'utf8')}\n${originCa.certPem}`);
   const ca = await loadCa(path.join(leash.dir, 'certs'));
   const compiled = leash.running.proxy.policy;
-  placeholders = Object.fromEntries(Object.keys(TOKENS).map((agent) => [agent, placeholderEnvironment(compiled, agent, ca!.key)]));
+  placeholders = Object.fromEntries(
+    Object.keys(TOKENS).map((agent) => [agent, placeholderEnvironment(compiled, agent, ca!.key)]),
+  );
 });
 
 afterAll(async () => {
@@ -158,12 +164,16 @@ console.log(r.status);
 console.log(r.headers.get('x-leash-decision') ?? '');
 `;
 // curl reads CURL_CA_BUNDLE and the proxy variables; the shell expands the placeholder like an agent's script would.
-const CURL = 'curl -q -sS -o /dev/null -w "%{http_code}\\n%header{x-leash-decision}\\n" -H "Authorization: Bearer $OPENAI_API_KEY" "$1"';
+const CURL =
+  'curl -q -sS -o /dev/null -w "%{http_code}\\n%header{x-leash-decision}\\n" -H "Authorization: Bearer $OPENAI_API_KEY" "$1"';
 
 const clients: { name: string; start: (target: string) => Promise<Spawned> }[] = [
   { name: 'curl', start: (target) => agentProcess('sh', ['-c', CURL, 'sh', target], agentEnv('research')) },
   { name: 'python requests', start: (target) => agentProcess('python3', ['-c', PYTHON, target], agentEnv('research')) },
-  { name: 'node fetch (undici EnvHttpProxyAgent)', start: (target) => agentProcess('node', ['--input-type=module', '-e', NODE, target], agentEnv('research')) },
+  {
+    name: 'node fetch (undici EnvHttpProxyAgent)',
+    start: (target) => agentProcess('node', ['--input-type=module', '-e', NODE, target], agentEnv('research')),
+  },
 ];
 
 describe('an agent holding only a placeholder reaches its API, and the origin receives the real key', () => {
@@ -179,21 +189,71 @@ describe('an agent holding only a placeholder reaches its API, and the origin re
 
   it('a query-parameter secret goes into the query', async () => {
     const before = seenFor('api.test').length;
-    const r = await curl({ url: url('api.test', `/v1/geo?q=x&key=${mapsPh('research')}`), proxy: proxyFor('research'), caFile: bundle });
+    const r = await curl({
+      url: url('api.test', `/v1/geo?q=x&key=${mapsPh('research')}`),
+      proxy: proxyFor('research'),
+      caFile: bundle,
+    });
     expect(r.status).toBe(200);
-    expect(seenFor('api.test').slice(before).map((s) => s.url)).toEqual([`/v1/geo?q=x&key=${REAL_QUERY_KEY}`]);
+    expect(
+      seenFor('api.test')
+        .slice(before)
+        .map((s) => s.url),
+    ).toEqual([`/v1/geo?q=x&key=${REAL_QUERY_KEY}`]);
   });
 });
 
 describe('a placeholder anywhere else is refused with secret_misuse, and the origin never sees it', () => {
   const misuse = [
-    { name: 'to another allowed host, in the header', agent: 'research' as const, target: () => url('other.test', '/collect'), headers: () => ({ Authorization: `Bearer ${openaiPh('research')}` }), secret: 'openai' },
-    { name: 'to another allowed host, in the query', agent: 'research' as const, target: () => url('other.test', `/collect?k=${encodeURIComponent(openaiPh('research'))}`), headers: () => ({}), secret: 'openai' },
-    { name: 'to another allowed host, base64 in a header', agent: 'research' as const, target: () => url('other.test', '/collect'), headers: () => ({ 'X-Data': Buffer.from(`k=${openaiPh('research')}`).toString('base64') }), secret: 'openai' },
-    { name: 'another agent’s placeholder to the right host', agent: 'research' as const, target: () => url('api.test', '/v1/models'), headers: () => ({ Authorization: `Bearer ${openaiPh('writer')}` }), secret: 'openai' },
-    { name: 'a forged placeholder naming no secret', agent: 'research' as const, target: () => url('other.test', '/collect'), headers: () => ({ 'X-Key': `leash-ph-stripe-${'ab'.repeat(16)}` }), secret: undefined },
-    { name: 'in the host name of a CONNECT (before any lookup)', agent: 'research' as const, target: () => url(`${openaiPh('research')}.other.test`, '/'), headers: () => ({}), secret: 'openai' },
-    { name: 'over plain HTTP', agent: 'research' as const, target: () => `http://plain.test:${plain.port}/x`, headers: () => ({ Authorization: `Bearer ${openaiPh('research')}` }), secret: 'openai' },
+    {
+      name: 'to another allowed host, in the header',
+      agent: 'research' as const,
+      target: () => url('other.test', '/collect'),
+      headers: () => ({ Authorization: `Bearer ${openaiPh('research')}` }),
+      secret: 'openai',
+    },
+    {
+      name: 'to another allowed host, in the query',
+      agent: 'research' as const,
+      target: () => url('other.test', `/collect?k=${encodeURIComponent(openaiPh('research'))}`),
+      headers: () => ({}),
+      secret: 'openai',
+    },
+    {
+      name: 'to another allowed host, base64 in a header',
+      agent: 'research' as const,
+      target: () => url('other.test', '/collect'),
+      headers: () => ({ 'X-Data': Buffer.from(`k=${openaiPh('research')}`).toString('base64') }),
+      secret: 'openai',
+    },
+    {
+      name: 'another agent’s placeholder to the right host',
+      agent: 'research' as const,
+      target: () => url('api.test', '/v1/models'),
+      headers: () => ({ Authorization: `Bearer ${openaiPh('writer')}` }),
+      secret: 'openai',
+    },
+    {
+      name: 'a forged placeholder naming no secret',
+      agent: 'research' as const,
+      target: () => url('other.test', '/collect'),
+      headers: () => ({ 'X-Key': `leash-ph-stripe-${'ab'.repeat(16)}` }),
+      secret: undefined,
+    },
+    {
+      name: 'in the host name of a CONNECT (before any lookup)',
+      agent: 'research' as const,
+      target: () => url(`${openaiPh('research')}.other.test`, '/'),
+      headers: () => ({}),
+      secret: 'openai',
+    },
+    {
+      name: 'over plain HTTP',
+      agent: 'research' as const,
+      target: () => `http://plain.test:${plain.port}/x`,
+      headers: () => ({ Authorization: `Bearer ${openaiPh('research')}` }),
+      secret: 'openai',
+    },
   ];
 
   it.each(misuse)('$name', async ({ agent, target, headers, secret }) => {
@@ -213,7 +273,11 @@ describe('a placeholder anywhere else is refused with secret_misuse, and the ori
     const before = seenFor('other.test').length;
     const py = await agentProcess('python3', ['-c', PYTHON, url('other.test', '/collect')], agentEnv('research'));
     expect(py.stdout.split('\n').slice(0, 2)).toEqual(['403', 'deny; reason=secret_misuse']);
-    const node = await agentProcess('node', ['--input-type=module', '-e', NODE, url('other.test', '/collect')], agentEnv('research'));
+    const node = await agentProcess(
+      'node',
+      ['--input-type=module', '-e', NODE, url('other.test', '/collect')],
+      agentEnv('research'),
+    );
     expect(node.stdout.split('\n').slice(0, 2)).toEqual(['403', 'deny; reason=secret_misuse']);
     expect(seenFor('other.test').length).toBe(before);
   });
@@ -221,9 +285,16 @@ describe('a placeholder anywhere else is refused with secret_misuse, and the ori
 
 describe('a secret whose value could not be read', () => {
   it('is said on stderr at start, and its placeholder is refused with 503 secret_unavailable, not forwarded', async () => {
-    expect(leash.stderr).toContain('leash: secret gone: environment variable LEASH_TEST_SECRET_NEVER_SET is not set; requests carrying its placeholder are refused');
+    expect(leash.stderr).toContain(
+      'leash: secret gone: environment variable LEASH_TEST_SECRET_NEVER_SET is not set; requests carrying its placeholder are refused',
+    );
     const before = seenFor('api.test').length;
-    const r = await curl({ url: url('api.test', '/v1/x'), proxy: proxyFor('research'), caFile: bundle, headers: { 'X-Key': placeholders.research!.LEASH_TEST_SECRET_NEVER_SET as string } });
+    const r = await curl({
+      url: url('api.test', '/v1/x'),
+      proxy: proxyFor('research'),
+      caFile: bundle,
+      headers: { 'X-Key': placeholders.research!.LEASH_TEST_SECRET_NEVER_SET as string },
+    });
     expect(r.status).toBe(503);
     expect(r.headers['x-leash-decision']).toBe('deny; reason=secret_unavailable');
     expect(seenFor('api.test').length).toBe(before);
@@ -239,12 +310,25 @@ describe('placeholders in request bodies', () => {
 
   it.each([
     { name: 'in JSON', body: () => JSON.stringify({ note: 'hi', key: openaiPh('research') }) },
-    { name: 'JSON-escaped, after 200 KB (across chunks)', body: () => `${'a'.repeat(200_000)}${openaiPh('research').replace(/-/g, '\\u002d')}${'b'.repeat(1000)}` },
-    { name: 'percent-encoded in a form', body: () => `x=1&k=${encodeURIComponent(openaiPh('research')).replace(/-/g, '%2D')}` },
+    {
+      name: 'JSON-escaped, after 200 KB (across chunks)',
+      body: () => `${'a'.repeat(200_000)}${openaiPh('research').replace(/-/g, '\\u002d')}${'b'.repeat(1000)}`,
+    },
+    {
+      name: 'percent-encoded in a form',
+      body: () => `x=1&k=${encodeURIComponent(openaiPh('research')).replace(/-/g, '%2D')}`,
+    },
   ])('$name: refused on the way to another host, and the origin never receives it', async ({ name, body }) => {
     sinkBytes.length = 0;
     const file = await bodyFile(`body-${name.length}`, body());
-    const r = await curl({ url: `https://sink.test:${sinkPort}/store`, proxy: proxyFor('research'), caFile: bundle, method: 'POST', headers: { 'Content-Type': 'application/octet-stream' }, extra: ['--data-binary', `@${file}`] });
+    const r = await curl({
+      url: `https://sink.test:${sinkPort}/store`,
+      proxy: proxyFor('research'),
+      caFile: bundle,
+      method: 'POST',
+      headers: { 'Content-Type': 'application/octet-stream' },
+      extra: ['--data-binary', `@${file}`],
+    });
     expect(r.status).toBe(403);
     expect(r.headers['x-leash-decision']).toBe('deny; reason=secret_misuse');
     expect(Buffer.concat(sinkBytes).toString('latin1')).not.toMatch(/leash.ph|leash%2Dph|leash\\u002dph/i);
@@ -257,21 +341,43 @@ describe('placeholders in request bodies', () => {
     sinkBytes.length = 0;
     const body = 'c'.repeat(300_000);
     const file = await bodyFile('clean', body);
-    const r = await curl({ url: `https://sink.test:${sinkPort}/store`, proxy: proxyFor('research'), caFile: bundle, method: 'POST', headers: { 'Content-Type': 'application/octet-stream' }, extra: ['--data-binary', `@${file}`] });
+    const r = await curl({
+      url: `https://sink.test:${sinkPort}/store`,
+      proxy: proxyFor('research'),
+      caFile: bundle,
+      method: 'POST',
+      headers: { 'Content-Type': 'application/octet-stream' },
+      extra: ['--data-binary', `@${file}`],
+    });
     expect(r.status).toBe(200);
     expect(Buffer.concat(sinkBytes).toString('latin1')).toBe(body);
   });
 
   it('its own placeholder in a body to its own host is left as it is (only its header is replaced)', async () => {
     const before = seenFor('api.test').length;
-    const r = await curl({ url: url('api.test', '/v1/echo'), proxy: proxyFor('research'), caFile: bundle, method: 'POST', data: `note=${openaiPh('research')}` });
+    const r = await curl({
+      url: url('api.test', '/v1/echo'),
+      proxy: proxyFor('research'),
+      caFile: bundle,
+      method: 'POST',
+      data: `note=${openaiPh('research')}`,
+    });
     expect(r.status).toBe(200);
-    expect(seenFor('api.test').slice(before).map((s) => s.body.toString())).toEqual([`note=${openaiPh('research')}`]);
+    expect(
+      seenFor('api.test')
+        .slice(before)
+        .map((s) => s.body.toString()),
+    ).toEqual([`note=${openaiPh('research')}`]);
   });
 
   it('over plain HTTP, a placeholder in the body is refused', async () => {
     const before = plain.seen.length;
-    const r = await curl({ url: `http://plain.test:${plain.port}/x`, proxy: proxyFor('research'), method: 'POST', data: `k=${openaiPh('research')}` });
+    const r = await curl({
+      url: `http://plain.test:${plain.port}/x`,
+      proxy: proxyFor('research'),
+      method: 'POST',
+      data: `k=${openaiPh('research')}`,
+    });
     expect(r.status).toBe(403);
     expect(r.headers['x-leash-decision']).toBe('deny; reason=secret_misuse');
     expect(plain.seen.length).toBe(before);
@@ -281,7 +387,12 @@ describe('placeholders in request bodies', () => {
 describe('nothing leash writes holds a real value or the placeholder-to-value mapping', () => {
   it('audit log, stderr and metrics', async () => {
     // A request whose value leash would have to write if anything echoed it: the origin error quoting the header.
-    await curl({ url: url('api.test', `/v1/models`), proxy: proxyFor('research'), caFile: bundle, headers: { Authorization: `Bearer ${openaiPh('research')}` } });
+    await curl({
+      url: url('api.test', `/v1/models`),
+      proxy: proxyFor('research'),
+      caFile: bundle,
+      headers: { Authorization: `Bearer ${openaiPh('research')}` },
+    });
     const records = await leash.records();
     expect(records.some((r) => Array.isArray(r.injected) && (r.injected as string[]).includes('openai'))).toBe(true);
     const files = await readdir(leash.dir, { recursive: true });
@@ -306,24 +417,62 @@ describe('nothing leash writes holds a real value or the placeholder-to-value ma
 describe('leash secrets placeholder prints what the agent is given', () => {
   it('the same placeholder leash serve accepts, and the variable to put it in', async () => {
     const policyDir = path.join(leash.dir, 'policies');
-    const { code, out, err } = await run('secrets', 'placeholder', 'openai', '--agent', 'research', '--policy', policyDir, '--certs', path.join(leash.dir, 'certs'));
+    const { code, out, err } = await run(
+      'secrets',
+      'placeholder',
+      'openai',
+      '--agent',
+      'research',
+      '--policy',
+      policyDir,
+      '--certs',
+      path.join(leash.dir, 'certs'),
+    );
     expect(code).toBe(0);
     expect(out).toEqual([openaiPh('research')]);
-    expect(err).toEqual(['leash: the placeholder of secret openai for agent research; give it to the agent as LEASH_SECRET_OPENAI']);
+    expect(err).toEqual([
+      'leash: the placeholder of secret openai for agent research; give it to the agent as LEASH_SECRET_OPENAI',
+    ]);
   });
 
   it.each([
-    { name: 'an unknown secret', args: ['stripe'], error: 'leash secrets placeholder: no secret "stripe" in the policy; defined: openai, maps, gone' },
-    { name: 'an unknown agent', args: ['openai', '--agent', 'nobody'], error: 'leash secrets placeholder: no agent "nobody" in the policy; defined: research, writer, anonymous' },
+    {
+      name: 'an unknown secret',
+      args: ['stripe'],
+      error: 'leash secrets placeholder: no secret "stripe" in the policy; defined: openai, maps, gone',
+    },
+    {
+      name: 'an unknown agent',
+      args: ['openai', '--agent', 'nobody'],
+      error: 'leash secrets placeholder: no agent "nobody" in the policy; defined: research, writer, anonymous',
+    },
   ])('$name: exit 2', async ({ args, error }) => {
-    const { code, err } = await run('secrets', 'placeholder', ...args, '--policy', path.join(leash.dir, 'policies'), '--certs', path.join(leash.dir, 'certs'));
+    const { code, err } = await run(
+      'secrets',
+      'placeholder',
+      ...args,
+      '--policy',
+      path.join(leash.dir, 'policies'),
+      '--certs',
+      path.join(leash.dir, 'certs'),
+    );
     expect(code).toBe(2);
     expect(err[0]).toBe(error);
   });
 
   it('no CA: says how to get one, exit 1', async () => {
-    const { code, err } = await run('secrets', 'placeholder', 'openai', '--policy', path.join(leash.dir, 'policies'), '--certs', path.join(dir, 'no-certs'));
+    const { code, err } = await run(
+      'secrets',
+      'placeholder',
+      'openai',
+      '--policy',
+      path.join(leash.dir, 'policies'),
+      '--certs',
+      path.join(dir, 'no-certs'),
+    );
     expect(code).toBe(1);
-    expect(err[0]).toMatch(/no CA in .*no-certs\/: placeholders are derived from leash's CA key; create it with leash ca init/);
+    expect(err[0]).toMatch(
+      /no CA in .*no-certs\/: placeholders are derived from leash's CA key; create it with leash ca init/,
+    );
   });
 });

@@ -25,9 +25,15 @@ describe('placeholders', () => {
 
   it.each([
     { name: 'another agent', other: () => placeholderFor(key, 'writer', 'openai') },
-    { name: 'another secret', other: () => placeholderFor(key, 'research', 'anthropic').replace('anthropic', 'openai') },
+    {
+      name: 'another secret',
+      other: () => placeholderFor(key, 'research', 'anthropic').replace('anthropic', 'openai'),
+    },
     { name: 'another CA', other: () => placeholderFor(placeholderKey(caKey()), 'research', 'openai') },
-    { name: 'the agent name run into the secret name', other: () => placeholderFor(key, 'research\u0000open', 'ai').replace('-ai-', '-openai-') },
+    {
+      name: 'the agent name run into the secret name',
+      other: () => placeholderFor(key, 'research\u0000open', 'ai').replace('-ai-', '-openai-'),
+    },
   ])('differ for $name, and only the agent’s own passes', ({ other }) => {
     const own = placeholderFor(key, 'research', 'openai');
     const theirs = other();
@@ -36,7 +42,12 @@ describe('placeholders', () => {
     expect(isPlaceholderOf(key, 'research', parsePlaceholder(theirs)!)).toBe(false);
   });
 
-  it.each(['leash-ph-openai', 'leash-ph-openai-0123', 'leash-ph--0123456789abcdef0123456789abcdef', 'leash-ph-openai-0123456789abcdef0123456789abcdefx'])('%s is not a placeholder', (text) => {
+  it.each([
+    'leash-ph-openai',
+    'leash-ph-openai-0123',
+    'leash-ph--0123456789abcdef0123456789abcdef',
+    'leash-ph-openai-0123456789abcdef0123456789abcdefx',
+  ])('%s is not a placeholder', (text) => {
     expect(parsePlaceholder(text)).toBeUndefined();
   });
 });

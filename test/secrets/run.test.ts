@@ -51,17 +51,44 @@ fetch(process.argv[1], { headers: { authorization: 'Bearer ' + key } }).then(
 const clients = [
   { name: 'curl', command: (url: string, status: number) => ['sh', '-c', CURL, 'sh', url, String(status)] },
   { name: 'python requests', command: (url: string, status: number) => ['python3', '-c', PYTHON, url, String(status)] },
-  { name: "Node's built-in fetch", command: (url: string, status: number) => [process.execPath, '-e', NODE, url, String(status)] },
+  {
+    name: "Node's built-in fetch",
+    command: (url: string, status: number) => [process.execPath, '-e', NODE, url, String(status)],
+  },
 ];
 
 async function leashRun(command: string[]): Promise<{ code: number; err: string[] }> {
   const err: string[] = [];
-  const code = await main(['run', '--policy', policyDir, '--audit', auditFile, '--certs', path.join(dir, 'certs'), '--agent', 'runner', '--isolate', 'none', '--', ...command], {
-    out: (line) => err.push(line),
-    err: (line) => err.push(line),
-    // The operator's shell: the real key is in it, and leash run must not hand it down.
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, LANG: 'C', [KEY_VAR]: REAL_KEY, NO_PROXY: '*', no_proxy: '*' },
-  });
+  const code = await main(
+    [
+      'run',
+      '--policy',
+      policyDir,
+      '--audit',
+      auditFile,
+      '--certs',
+      path.join(dir, 'certs'),
+      '--agent',
+      'runner',
+      '--isolate',
+      'none',
+      '--',
+      ...command,
+    ],
+    {
+      out: (line) => err.push(line),
+      err: (line) => err.push(line),
+      // The operator's shell: the real key is in it, and leash run must not hand it down.
+      env: {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        LANG: 'C',
+        [KEY_VAR]: REAL_KEY,
+        NO_PROXY: '*',
+        no_proxy: '*',
+      },
+    },
+  );
   return { code, err };
 }
 
@@ -110,9 +137,18 @@ describe('leash run: the command holds a placeholder; the API receives the key',
     const r = await leashRun(command(api('api.test', '/v1/models'), 200));
     expect(r.err.join('\n')).toMatch(/exited with 0; 1 requests allowed, 0 denied/);
     expect(r.code).toBe(0);
-    expect(seenFor('api.test').slice(before).map((s) => s.headers.authorization)).toEqual([`Bearer ${REAL_KEY}`]);
+    expect(
+      seenFor('api.test')
+        .slice(before)
+        .map((s) => s.headers.authorization),
+    ).toEqual([`Bearer ${REAL_KEY}`]);
     const records = await readAuditLines(auditFile);
-    expect(records.filter((rec) => rec.event === 'request').at(-1)).toMatchObject({ agent: 'runner', tls: 'intercepted', injected: ['openai'], effect: 'allow' });
+    expect(records.filter((rec) => rec.event === 'request').at(-1)).toMatchObject({
+      agent: 'runner',
+      tls: 'intercepted',
+      injected: ['openai'],
+      effect: 'allow',
+    });
   });
 });
 
@@ -124,7 +160,13 @@ describe('leash run: the placeholder on its way to another allowed host is refus
     expect(r.err.join('\n')).toMatch(/0 requests allowed, 1 denied/);
     expect(seenFor('other.test').length).toBe(before);
     const records = await readAuditLines(auditFile);
-    expect(records.filter((rec) => rec.event === 'request').at(-1)).toMatchObject({ agent: 'runner', host: 'other.test', reason: 'secret_misuse', secret: 'openai', status: 403 });
+    expect(records.filter((rec) => rec.event === 'request').at(-1)).toMatchObject({
+      agent: 'runner',
+      host: 'other.test',
+      reason: 'secret_misuse',
+      secret: 'openai',
+      status: 403,
+    });
   });
 
   it('no file leash wrote holds the key', async () => {

@@ -13,7 +13,10 @@ describe('findPlaceholders', () => {
     { name: 'as is', text: `Bearer ${P}` },
     { name: 'upper case', text: `Bearer ${P.toUpperCase()}` },
     { name: 'percent-encoded', text: `/steal?k=${encodeURIComponent(P).replace(/-/g, '%2D')}` },
-    { name: 'percent-encoded twice', text: `/steal?k=${encodeURIComponent(encodeURIComponent(P).replace(/-/g, '%2D'))}` },
+    {
+      name: 'percent-encoded twice',
+      text: `/steal?k=${encodeURIComponent(encodeURIComponent(P).replace(/-/g, '%2D'))}`,
+    },
     { name: 'JSON-escaped', text: `{"k":"${P.replace(/-/g, '\\u002d')}"}` },
     { name: 'HTML-escaped', text: `<p>${P.replace(/-/g, '&#45;')}</p>` },
     { name: 'Basic credentials', text: `Basic ${b64(`user:${P}`)}` },

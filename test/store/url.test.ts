@@ -6,11 +6,39 @@ import { parseStoreUrl } from '../../src/store/url.js';
 
 describe('parseStoreUrl', () => {
   it.each([
-    { name: 'host and port', url: 'redis://10.0.0.5:6380', parsed: { tls: false, host: '10.0.0.5', port: 6380, db: 0, username: undefined, password: undefined, display: 'redis://10.0.0.5:6380/0' } },
-    { name: 'default port, a database', url: 'redis://redis.internal/2', parsed: { host: 'redis.internal', port: 6379, db: 2, display: 'redis://redis.internal:6379/2' } },
-    { name: 'password only (the default user)', url: 'redis://:pa%40ss@r:6379/0', parsed: { username: undefined, password: 'pa@ss', display: 'redis://r:6379/0' } },
-    { name: 'ACL user and password', url: 'redis://leash:pw@r:6379/1', parsed: { username: 'leash', password: 'pw', display: 'redis://r:6379/1' } },
-    { name: 'TLS', url: 'rediss://leash:pw@r.example.com:6380/0', parsed: { tls: true, host: 'r.example.com', display: 'rediss://r.example.com:6380/0' } },
+    {
+      name: 'host and port',
+      url: 'redis://10.0.0.5:6380',
+      parsed: {
+        tls: false,
+        host: '10.0.0.5',
+        port: 6380,
+        db: 0,
+        username: undefined,
+        password: undefined,
+        display: 'redis://10.0.0.5:6380/0',
+      },
+    },
+    {
+      name: 'default port, a database',
+      url: 'redis://redis.internal/2',
+      parsed: { host: 'redis.internal', port: 6379, db: 2, display: 'redis://redis.internal:6379/2' },
+    },
+    {
+      name: 'password only (the default user)',
+      url: 'redis://:pa%40ss@r:6379/0',
+      parsed: { username: undefined, password: 'pa@ss', display: 'redis://r:6379/0' },
+    },
+    {
+      name: 'ACL user and password',
+      url: 'redis://leash:pw@r:6379/1',
+      parsed: { username: 'leash', password: 'pw', display: 'redis://r:6379/1' },
+    },
+    {
+      name: 'TLS',
+      url: 'rediss://leash:pw@r.example.com:6380/0',
+      parsed: { tls: true, host: 'r.example.com', display: 'rediss://r.example.com:6380/0' },
+    },
     { name: 'IPv6', url: 'redis://[::1]:6379', parsed: { host: '::1', display: 'redis://[::1]:6379/0' } },
   ])('$name', ({ url, parsed }) => {
     expect(parseStoreUrl(url)).toMatchObject(parsed);

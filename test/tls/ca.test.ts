@@ -87,7 +87,13 @@ describe('a CA leash must not sign with', () => {
       'LEASH_CA_EXPIRED',
       /^the CA certificate \S+\/leash-ca\.pem expired on \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC; run `leash ca init --certs \S+ --force` to make a new one \(agents must trust it again\)$/,
     ],
-    ['not valid until tomorrow', 1, 400, 'LEASH_CA_EXPIRED', /^the CA certificate \S+\/leash-ca\.pem is not valid yet: valid from \d{4}-\d\d-\d\d [\d:]+ UTC, .*: is the clock right\?$/],
+    [
+      'not valid until tomorrow',
+      1,
+      400,
+      'LEASH_CA_EXPIRED',
+      /^the CA certificate \S+\/leash-ca\.pem is not valid yet: valid from \d{4}-\d\d-\d\d [\d:]+ UTC, .*: is the clock right\?$/,
+    ],
   ])('is refused when %s', async (_name, notBefore, notAfter, code, message) => {
     const dir = await tempDir();
     await writeCa(dir, mintCa(notBefore, notAfter));
@@ -96,7 +102,7 @@ describe('a CA leash must not sign with', () => {
     await expect(refusal).rejects.toThrow(message);
   });
 
-  it('is refused when its key is another CA\'s', async () => {
+  it("is refused when its key is another CA's", async () => {
     const dir = await tempDir();
     await writeCa(dir, { certPem: mintCa(-1, 400).certPem, keyPem: mintCa(-1, 400).keyPem });
     const refusal = loadCa(dir);
@@ -117,17 +123,23 @@ describe('a CA leash must not sign with', () => {
     const dir = await tempDir();
     await writeCa(dir, mintCa(-1, 10));
     expect(await loadCa(dir)).toBeDefined();
-    await expect(loadCa(dir, { now: new Date(Date.now() + 11 * DAY_MS) })).rejects.toMatchObject({ code: 'LEASH_CA_EXPIRED' });
-    await expect(loadCa(dir, { now: new Date(Date.now() - 2 * DAY_MS) })).rejects.toMatchObject({ code: 'LEASH_CA_EXPIRED' });
+    await expect(loadCa(dir, { now: new Date(Date.now() + 11 * DAY_MS) })).rejects.toMatchObject({
+      code: 'LEASH_CA_EXPIRED',
+    });
+    await expect(loadCa(dir, { now: new Date(Date.now() - 2 * DAY_MS) })).rejects.toMatchObject({
+      code: 'LEASH_CA_EXPIRED',
+    });
   });
 
-  it('names the default folder\'s command plainly: leash ca init --force', async () => {
+  it("names the default folder's command plainly: leash ca init --force", async () => {
     const dir = await tempDir();
     await writeCa(path.join(dir, 'certs'), mintCa(-400, -1));
     const cwd = process.cwd();
     process.chdir(dir);
     try {
-      await expect(loadCa('certs')).rejects.toThrow(/^the CA certificate certs\/leash-ca\.pem expired on .*; run `leash ca init --force` to make a new one \(agents must trust it again\)$/);
+      await expect(loadCa('certs')).rejects.toThrow(
+        /^the CA certificate certs\/leash-ca\.pem expired on .*; run `leash ca init --force` to make a new one \(agents must trust it again\)$/,
+      );
     } finally {
       process.chdir(cwd);
     }
@@ -138,7 +150,11 @@ describe('a CA near its end', () => {
   it.each<[name: string, daysLeft: number, warning: RegExp | undefined]>([
     ['ten years left (a new CA): no warning', 3650, undefined],
     ['31 days left: no warning yet', 31, undefined],
-    ['29 days left: a warning with the date and the command', 29.5, /^leash: warning: the CA certificate \S+ expires on \d{4}-\d\d-\d\d [\d:]+ UTC \(in 29 days\); before then run `leash ca init --certs \S+ --force` and make agents trust the new one$/],
+    [
+      '29 days left: a warning with the date and the command',
+      29.5,
+      /^leash: warning: the CA certificate \S+ expires on \d{4}-\d\d-\d\d [\d:]+ UTC \(in 29 days\); before then run `leash ca init --certs \S+ --force` and make agents trust the new one$/,
+    ],
     ['hours left', 0.25, /\(in less than a day\)/],
   ])('%s', async (_name, daysLeft, warning) => {
     const dir = await tempDir();
@@ -151,27 +167,52 @@ describe('a CA near its end', () => {
 });
 
 describe('leash serve with such a CA', () => {
-  const INTERCEPTING = 'version: 1\nrules:\n  - { name: api, domain: api.example.test, ports: [443], paths: ["/v1/**"], effect: allow }\n';
+  const INTERCEPTING =
+    'version: 1\nrules:\n  - { name: api, domain: api.example.test, ports: [443], paths: ["/v1/**"], effect: allow }\n';
 
   /** `leash serve` on a policy that intercepts, with `certs`; bounded, so a regression that starts fails instead of hanging. */
   async function serve(certs: string) {
     const dir = await tempDir();
     await writeFile(path.join(dir, 'policy.yaml'), INTERCEPTING);
-    const started = run('serve', '--listen', '127.0.0.1:0', '--policy', path.join(dir, 'policy.yaml'), '--certs', certs, '--audit', path.join(dir, 'audit.log'), '--control', path.join(dir, 'leash-admin.sock'));
-    const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('leash serve started with a CA it must refuse')), 10_000).unref());
+    const started = run(
+      'serve',
+      '--listen',
+      '127.0.0.1:0',
+      '--policy',
+      path.join(dir, 'policy.yaml'),
+      '--certs',
+      certs,
+      '--audit',
+      path.join(dir, 'audit.log'),
+      '--control',
+      path.join(dir, 'leash-admin.sock'),
+    );
+    const timeout = new Promise<never>((_, reject) =>
+      setTimeout(() => reject(new Error('leash serve started with a CA it must refuse')), 10_000).unref(),
+    );
     return Promise.race([started, timeout]);
   }
 
   it.each<[name: string, ca: () => { certPem: string; keyPem: string }, message: RegExp]>([
-    ['expired', () => mintCa(-400, -1), /expired on .*; run `leash ca init --certs \S+ --force` to make a new one \(agents must trust it again\)/],
+    [
+      'expired',
+      () => mintCa(-400, -1),
+      /expired on .*; run `leash ca init --certs \S+ --force` to make a new one \(agents must trust it again\)/,
+    ],
     ['not valid yet', () => mintCa(1, 400), /is not valid yet: valid from .*: is the clock right\?/],
-    ['with another CA\'s key', () => ({ certPem: mintCa(-1, 400).certPem, keyPem: mintCa(-1, 400).keyPem }), /leash-ca\.key does not belong to \S+leash-ca\.pem/],
+    [
+      "with another CA's key",
+      () => ({ certPem: mintCa(-1, 400).certPem, keyPem: mintCa(-1, 400).keyPem }),
+      /leash-ca\.key does not belong to \S+leash-ca\.pem/,
+    ],
   ])('refuses to start when it is %s: exit 1, the reason on stderr', async (_name, ca, message) => {
     const certs = path.join(await tempDir(), 'certs');
     await writeCa(certs, ca());
     const result = await serve(certs);
     expect(result.code).toBe(1);
-    expect(result.err.join('\n')).toMatch(new RegExp(`^leash serve: the CA certificate|^leash serve: \\S+leash-ca\\.key`, 'm'));
+    expect(result.err.join('\n')).toMatch(
+      new RegExp(`^leash serve: the CA certificate|^leash serve: \\S+leash-ca\\.key`, 'm'),
+    );
     expect(result.err.join('\n')).toMatch(message);
     expect(result.err.join('\n')).not.toMatch(/listening on/);
   });
@@ -183,9 +224,20 @@ describe('leash serve with such a CA', () => {
     await writeFile(path.join(dir, 'policy.yaml'), INTERCEPTING);
     const { startServe } = await import('../../src/cli/serve.js');
     const err: string[] = [];
-    const running = await startServe({ listen: '127.0.0.1:0', policy: [path.join(dir, 'policy.yaml')], certs, audit: path.join(dir, 'audit.log'), control: path.join(dir, 'leash-admin.sock') }, { out: () => {}, err: (l) => err.push(l), env: {} });
+    const running = await startServe(
+      {
+        listen: '127.0.0.1:0',
+        policy: [path.join(dir, 'policy.yaml')],
+        certs,
+        audit: path.join(dir, 'audit.log'),
+        control: path.join(dir, 'leash-admin.sock'),
+      },
+      { out: () => {}, err: (l) => err.push(l), env: {} },
+    );
     await running.stop();
-    expect(err.join('\n')).toMatch(/^leash: warning: the CA certificate \S+leash-ca\.pem expires on .* \(in 9 days\); before then run `leash ca init --certs \S+ --force`/m);
+    expect(err.join('\n')).toMatch(
+      /^leash: warning: the CA certificate \S+leash-ca\.pem expires on .* \(in 9 days\); before then run `leash ca init --certs \S+ --force`/m,
+    );
     expect(err.join('\n')).toMatch(/^listening on /m);
   });
 });
@@ -215,7 +267,16 @@ describe('leaf certificates', () => {
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
     const port = (server.address() as net.AddressInfo).port;
     const text = await new Promise<string>((resolve, reject) => {
-      const c = tls.connect({ port, host: '127.0.0.1', servername: net.isIP(host) ? '' : host, ca: ca.certPem, checkServerIdentity: (_h, cert) => tls.checkServerIdentity(host, cert) }, () => {});
+      const c = tls.connect(
+        {
+          port,
+          host: '127.0.0.1',
+          servername: net.isIP(host) ? '' : host,
+          ca: ca.certPem,
+          checkServerIdentity: (_h, cert) => tls.checkServerIdentity(host, cert),
+        },
+        () => {},
+      );
       let out = '';
       c.on('data', (d: Buffer) => (out += d.toString()));
       c.on('end', () => resolve(out));
@@ -250,7 +311,7 @@ describe('leaf certificates', () => {
 });
 
 describe('replicas starting at once on one shared certs/ directory', () => {
-  it('both end up with the same CA: the one that lost the race to create it loads the winner\'s', async () => {
+  it("both end up with the same CA: the one that lost the race to create it loads the winner's", async () => {
     const dir = path.join(await tempDir(), 'certs');
     const [a, b] = await Promise.all([ensureCa(dir, () => {}), ensureCa(dir, () => {})]);
     expect(a.certPem).toBe(b.certPem);

@@ -11,7 +11,8 @@ const bytes = (text: string) => Buffer.from(text, 'latin1');
 const vec8 = (...parts: Buffer[]) => Buffer.concat([u8(Buffer.concat(parts).length), ...parts]);
 const vec16 = (...parts: Buffer[]) => Buffer.concat([u16(Buffer.concat(parts).length), ...parts]);
 const ext = (type: number, data: Buffer) => Buffer.concat([u16(type), vec16(data)]);
-const hostName = (name: string | Buffer) => Buffer.concat([u8(0), vec16(typeof name === 'string' ? bytes(name) : name)]);
+const hostName = (name: string | Buffer) =>
+  Buffer.concat([u8(0), vec16(typeof name === 'string' ? bytes(name) : name)]);
 const sni = (...names: (string | Buffer)[]) => ext(0, vec16(...names.map(hostName)));
 const alpn = (...protocols: string[]) => ext(16, vec16(...protocols.map((p) => vec8(bytes(p)))));
 const supportedVersions = ext(43, vec8(u16(0x0304), u16(0x0303)));
@@ -50,7 +51,9 @@ function records(message: Buffer, ...cuts: number[]): Buffer {
 }
 const clientHello = (parts?: HelloParts) => record(handshake(helloBody(parts)));
 
-const plainHello = clientHello({ extensions: [grease, sni('api.example.test'), alpn('h2', 'http/1.1'), supportedVersions] });
+const plainHello = clientHello({
+  extensions: [grease, sni('api.example.test'), alpn('h2', 'http/1.1'), supportedVersions],
+});
 
 describe('readClientHello: complete hellos', () => {
   const twoRecords = records(handshake(helloBody()), 40);
@@ -85,33 +88,108 @@ describe('readClientHello: refusals', () => {
     ['SSLv2-style hello', Buffer.from([0x80, 0x2e, 0x01, 0x03, 0x01, 0x00, 0x15]), 'not_tls', /SSLv2/],
     ['application data first', record(bytes('hi'), 23), 'not_tls', /0x17/],
     ['handshake type with bad version', Buffer.from([22, 0x04, 0x00]), 'not_tls', /version 0x04xx/],
-    ['duplicate SNI extension', clientHello({ extensions: [sni('a.test'), sni('b.test')] }), 'malformed', /extension 0 appears more than once/],
-    ['duplicate ALPN extension', clientHello({ extensions: [alpn('h2'), alpn('h2')] }), 'malformed', /extension 16 appears more than once/],
-    ['two host_names in one list', clientHello({ extensions: [sni('a.test', 'b.test')] }), 'malformed', /more than one host_name/],
-    ['unknown name_type', clientHello({ extensions: [ext(0, vec16(u8(1), vec16(bytes('a.test'))))] }), 'malformed', /name_type 1/],
-    ['NUL in host_name', clientHello({ extensions: [sni(bytes('allowed.test\0evil.test'))] }), 'malformed', /forbidden byte 0x00/],
-    ['non-ASCII host_name', clientHello({ extensions: [sni(Buffer.from('bücher.test', 'utf8'))] }), 'malformed', /forbidden byte 0xc3/],
+    [
+      'duplicate SNI extension',
+      clientHello({ extensions: [sni('a.test'), sni('b.test')] }),
+      'malformed',
+      /extension 0 appears more than once/,
+    ],
+    [
+      'duplicate ALPN extension',
+      clientHello({ extensions: [alpn('h2'), alpn('h2')] }),
+      'malformed',
+      /extension 16 appears more than once/,
+    ],
+    [
+      'two host_names in one list',
+      clientHello({ extensions: [sni('a.test', 'b.test')] }),
+      'malformed',
+      /more than one host_name/,
+    ],
+    [
+      'unknown name_type',
+      clientHello({ extensions: [ext(0, vec16(u8(1), vec16(bytes('a.test'))))] }),
+      'malformed',
+      /name_type 1/,
+    ],
+    [
+      'NUL in host_name',
+      clientHello({ extensions: [sni(bytes('allowed.test\0evil.test'))] }),
+      'malformed',
+      /forbidden byte 0x00/,
+    ],
+    [
+      'non-ASCII host_name',
+      clientHello({ extensions: [sni(Buffer.from('bücher.test', 'utf8'))] }),
+      'malformed',
+      /forbidden byte 0xc3/,
+    ],
     ['space in host_name', clientHello({ extensions: [sni('a .test')] }), 'malformed', /forbidden byte 0x20/],
     ['empty host_name', clientHello({ extensions: [sni('')] }), 'malformed', /host_name length 0/],
     ['host_name that is only a dot', clientHello({ extensions: [sni('.')] }), 'malformed', /host_name is empty/],
-    ['empty server_name extension', clientHello({ extensions: [ext(0, Buffer.alloc(0))] }), 'malformed', /server_name list length overruns/],
-    ['server_name list longer than its extension', clientHello({ extensions: [ext(0, Buffer.concat([u16(200), hostName('a.test')]))] }), 'malformed', /server_name list overruns/],
-    ['bytes after the server_name list', clientHello({ extensions: [ext(0, Buffer.concat([vec16(hostName('a.test')), u8(0)]))] }), 'malformed', /trailing/],
-    ['extension longer than the block', clientHello({ extensions: [Buffer.concat([u16(0), u16(500), hostName('a.test')])] }), 'malformed', /extension 0 overruns/],
-    ['extensions block longer than the hello', record(handshake(Buffer.concat([body.subarray(0, body.length - sni('api.example.test').length - 2), u16(900)]))), 'malformed', /extensions overruns/],
+    [
+      'empty server_name extension',
+      clientHello({ extensions: [ext(0, Buffer.alloc(0))] }),
+      'malformed',
+      /server_name list length overruns/,
+    ],
+    [
+      'server_name list longer than its extension',
+      clientHello({ extensions: [ext(0, Buffer.concat([u16(200), hostName('a.test')]))] }),
+      'malformed',
+      /server_name list overruns/,
+    ],
+    [
+      'bytes after the server_name list',
+      clientHello({ extensions: [ext(0, Buffer.concat([vec16(hostName('a.test')), u8(0)]))] }),
+      'malformed',
+      /trailing/,
+    ],
+    [
+      'extension longer than the block',
+      clientHello({ extensions: [Buffer.concat([u16(0), u16(500), hostName('a.test')])] }),
+      'malformed',
+      /extension 0 overruns/,
+    ],
+    [
+      'extensions block longer than the hello',
+      record(handshake(Buffer.concat([body.subarray(0, body.length - sni('api.example.test').length - 2), u16(900)]))),
+      'malformed',
+      /extensions overruns/,
+    ],
     ['bytes after the extensions', clientHello({ trailing: Buffer.from([0, 0]) }), 'malformed', /trailing bytes/],
-    ['empty ALPN protocol name', clientHello({ extensions: [ext(16, vec16(vec8()))] }), 'malformed', /ALPN protocol list length 1/],
+    [
+      'empty ALPN protocol name',
+      clientHello({ extensions: [ext(16, vec16(vec8()))] }),
+      'malformed',
+      /ALPN protocol list length 1/,
+    ],
     ['session_id longer than 32', clientHello({ sessionId: Buffer.alloc(33) }), 'malformed', /session_id length 33/],
     ['odd cipher_suites length', clientHello({ cipherSuites: vec16(u16(0x1301), u8(0)) }), 'malformed', /odd length/],
     ['no compression methods', clientHello({ compression: vec8() }), 'malformed', /compression_methods length 0/],
     ['legacy_version not TLS', clientHello({ version: 0x0200 }), 'malformed', /legacy_version 0x0200/],
-    ['alert record in the middle', Buffer.concat([record(handshake(body).subarray(0, 20)), alert]), 'malformed', /content type 21/],
+    [
+      'alert record in the middle',
+      Buffer.concat([record(handshake(body).subarray(0, 20)), alert]),
+      'malformed',
+      /content type 21/,
+    ],
     ['server_hello instead of client_hello', record(handshake(body, 2)), 'malformed', /type 2, not client_hello/],
     ['record longer than 2^14', overlong, 'malformed', /exceeds 2\^14/],
     ['empty record', record(Buffer.alloc(0)), 'malformed', /empty handshake record/],
     ['handshake longer than the cap (seen in its header)', tooBigHandshake, 'malformed', /exceeds the 16404-byte cap/],
-    ['more bytes in the record after the hello', record(Buffer.concat([handshake(body), u8(0)])), 'malformed', /bytes after the ClientHello/],
-    ['later record of a bad version', Buffer.concat([record(handshake(body).subarray(0, 20)), Buffer.from([22, 0x02])]), 'malformed', /version 0x02xx/],
+    [
+      'more bytes in the record after the hello',
+      record(Buffer.concat([handshake(body), u8(0)])),
+      'malformed',
+      /bytes after the ClientHello/,
+    ],
+    [
+      'later record of a bad version',
+      Buffer.concat([record(handshake(body).subarray(0, 20)), Buffer.from([22, 0x02])]),
+      'malformed',
+      /version 0x02xx/,
+    ],
   ])('%s -> %s', (_name, input, kind, message) => {
     const result = readClientHello(input);
     expect(result.kind).toBe(kind);
@@ -123,7 +201,10 @@ describe('readClientHello: refusals', () => {
     const cuts = Array.from({ length: Math.floor((message.length - 1) / 100) }, (_, i) => (i + 1) * 100);
     const many = records(message, ...cuts);
     const cap = message.length + 20; // room for the hello, not for its ten record headers
-    expect(readClientHello(many, cap)).toEqual({ kind: 'malformed', message: `ClientHello exceeds the ${cap}-byte cap` });
+    expect(readClientHello(many, cap)).toEqual({
+      kind: 'malformed',
+      message: `ClientHello exceeds the ${cap}-byte cap`,
+    });
     // The reader never asks for more than `cap` bytes.
     expect(readClientHello(many.subarray(0, cap), cap).kind).toBe('malformed');
   });
@@ -181,7 +262,12 @@ describe('readClientHello: a real ClientHello from node:tls', () => {
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as net.AddressInfo;
-    const client = tls.connect({ host: '127.0.0.1', port, servername: 'api.example.test', ALPNProtocols: ['h2', 'http/1.1'] });
+    const client = tls.connect({
+      host: '127.0.0.1',
+      port,
+      servername: 'api.example.test',
+      ALPNProtocols: ['h2', 'http/1.1'],
+    });
     client.on('error', () => {}); // the server hangs up mid-handshake on purpose
     captured = await received;
     client.destroy();
@@ -211,6 +297,10 @@ describe('readClientHello: a real ClientHello from node:tls', () => {
     const message = captured.subarray(5);
     const cuts = Array.from({ length: Math.floor((message.length - 1) / 64) }, (_, i) => (i + 1) * 64);
     const reframed = records(message, ...cuts);
-    expect(readClientHello(reframed)).toMatchObject({ kind: 'hello', serverName: 'api.example.test', length: reframed.length });
+    expect(readClientHello(reframed)).toMatchObject({
+      kind: 'hello',
+      serverName: 'api.example.test',
+      length: reframed.length,
+    });
   });
 });

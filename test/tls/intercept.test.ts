@@ -28,7 +28,8 @@ beforeAll(async () => {
   origin = await startHttpsOrigin(originCa.issue(['docs.test', 'plain.test']));
   // A certificate from a CA leash does not trust.
   impostor = await startHttpsOrigin(createTestCa('impostor CA').issue(['bad.test']));
-  leash = await startLeash(policy(`
+  leash = await startLeash(
+    policy(`
 settings:
   dns: { hosts: { docs.test: 127.0.0.1, plain.test: 127.0.0.1, bad.test: 127.0.0.1, other.test: 127.0.0.1 } }
   network: { allowCidrs: ["127.0.0.0/8"] }
@@ -40,7 +41,8 @@ rules:
   - { name: docs-write, domain: docs.test, ports: [${origin.port}], methods: [POST], paths: ["/items/**"], effect: allow }
   - { name: plain, domain: plain.test, ports: [${origin.port}], effect: allow }
   - { name: bad, domain: bad.test, ports: [${impostor.port}], methods: [GET], effect: allow }
-`));
+`),
+  );
   leashCaPem = await readFile(path.join(leash.dir, 'certs', 'leash-ca.pem'), 'utf8');
   // Clients trust leash's CA for intercepted tunnels and the origin's CA for spliced ones.
   bundle = path.join(dir, 'bundle.pem');
@@ -68,7 +70,12 @@ async function insideTunnel(opts: { allowHalfOpen?: boolean } = {}): Promise<Ins
   const socket = net.connect({ port: leash.port, host: '127.0.0.1', allowHalfOpen: opts.allowHalfOpen === true });
   socket.write(`CONNECT docs.test:${origin.port} HTTP/1.1\r\n\r\n`);
   await new Promise<void>((r) => socket.once('data', () => r()));
-  const client = tls.connect({ socket, servername: 'docs.test', ca: leashCaPem, allowHalfOpen: opts.allowHalfOpen === true } as tls.ConnectionOptions);
+  const client = tls.connect({
+    socket,
+    servername: 'docs.test',
+    ca: leashCaPem,
+    allowHalfOpen: opts.allowHalfOpen === true,
+  } as tls.ConnectionOptions);
   client.on('error', () => {});
   let text = '';
   client.on('data', (d: Buffer) => (text += d.toString('latin1')));
@@ -91,7 +98,13 @@ describe('each request inside an intercepted tunnel is decided on its own', () =
   it.each([
     { name: 'GET on the allowed host', method: 'GET', path: '/guide', status: 200, decision: undefined },
     { name: 'POST to the same host', method: 'POST', path: '/guide', status: 403, decision: 'deny; reason=no_rule' },
-    { name: 'a denied path', method: 'GET', path: '/admin/users', status: 403, decision: 'deny; rule=docs-admin; reason=denied_by_rule' },
+    {
+      name: 'a denied path',
+      method: 'GET',
+      path: '/admin/users',
+      status: 403,
+      decision: 'deny; rule=docs-admin; reason=denied_by_rule',
+    },
   ])('curl: $name → $status', async ({ method, path: p, status, decision }) => {
     const before = origin.seen.length;
     const r = await curl({ url: docs(p), proxy: leash.url, caFile: bundle, method });
@@ -119,7 +132,9 @@ describe('each request inside an intercepted tunnel is decided on its own', () =
     await new Promise<void>((r) => client.once('secureConnect', () => r()));
     client.write(`GET /one HTTP/1.1\r\nHost: docs.test:${origin.port}\r\n\r\n`);
     client.write(`GET /two HTTP/1.1\r\nHost: docs.test:${origin.port}\r\n\r\n`);
-    client.write(`POST /three HTTP/1.1\r\nHost: docs.test:${origin.port}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
+    client.write(
+      `POST /three HTTP/1.1\r\nHost: docs.test:${origin.port}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`,
+    );
     await new Promise<void>((r) => client.once('close', () => r()));
     expect(text.match(/HTTP\/1\.1 \d{3}/g)).toEqual(['HTTP/1.1 200', 'HTTP/1.1 200', 'HTTP/1.1 403']);
     const records = (await waitFor(async () => {
@@ -129,8 +144,14 @@ describe('each request inside an intercepted tunnel is decided on its own', () =
     })) as Record<string, unknown>[];
     // Records are written as exchanges complete: the quick refusal of /three may come first.
     const order = ['/one', '/two', '/three'];
-    const inner = records.filter((x) => x.tls === 'intercepted' && order.includes(x.path as string)).sort((a, b) => order.indexOf(a.path as string) - order.indexOf(b.path as string));
-    expect(inner.map((x) => [x.path, x.effect, x.status])).toEqual([['/one', 'allow', 200], ['/two', 'allow', 200], ['/three', 'deny', 403]]);
+    const inner = records
+      .filter((x) => x.tls === 'intercepted' && order.includes(x.path as string))
+      .sort((a, b) => order.indexOf(a.path as string) - order.indexOf(b.path as string));
+    expect(inner.map((x) => [x.path, x.effect, x.status])).toEqual([
+      ['/one', 'allow', 200],
+      ['/two', 'allow', 200],
+      ['/three', 'deny', 403],
+    ]);
     expect(inner[0]).toMatchObject({ event: 'request', scheme: 'https', host: 'docs.test', rule: 'docs-read' });
     const tunnel = records.find((x) => x.event === 'tunnel' && x.requests === 3);
     expect(tunnel).toMatchObject({ reason: 'intercepted', rule: 'docs-read', sni: 'docs.test', status: 200 });
@@ -139,7 +160,8 @@ describe('each request inside an intercepted tunnel is decided on its own', () =
 });
 
 describe('Expect: 100-continue inside the tunnel is answered only after the decision (RFC 9110 §10.1.1)', () => {
-  const post = (p: string, expect: string) => `POST ${p} HTTP/1.1\r\nHost: docs.test:${origin.port}\r\nContent-Length: 5\r\n${expect}\r\n`;
+  const post = (p: string, expect: string) =>
+    `POST ${p} HTTP/1.1\r\nHost: docs.test:${origin.port}\r\nContent-Length: 5\r\n${expect}\r\n`;
 
   it('denied: no 100, only the 403 with Connection: close, and nothing reaches the origin', async () => {
     const before = origin.seen.length;
@@ -168,7 +190,11 @@ describe('Expect: 100-continue inside the tunnel is answered only after the deci
 
   it('a refused upload the client keeps sending gets the whole 403 (lingering close, RFC 9112 §9.6)', async () => {
     const t = await insideTunnel({ allowHalfOpen: true });
-    const r = await floodOn(t.client, `POST /guide HTTP/1.1\r\nHost: docs.test:${origin.port}\r\nContent-Length: ${10 * 1024 ** 3}\r\n\r\n`, { readAfterMs: 300 });
+    const r = await floodOn(
+      t.client,
+      `POST /guide HTTP/1.1\r\nHost: docs.test:${origin.port}\r\nContent-Length: ${10 * 1024 ** 3}\r\n\r\n`,
+      { readAfterMs: 300 },
+    );
     expect(r.text).toMatch(/^HTTP\/1\.1 403 /);
     expect(r.text).toContain('Connection: close');
     expect(r.answeredMs as number).toBeLessThan(1000);
@@ -179,7 +205,11 @@ describe('Expect: 100-continue inside the tunnel is answered only after the deci
   it('another expectation → 417 expectation_failed, nothing forwarded', async () => {
     const before = origin.seen.length;
     const t = await insideTunnel();
-    const text = await expectContinue(t.client, post('/items/other', 'Expect: 100-continue\r\nExpect: x-custom\r\n'), 'hello');
+    const text = await expectContinue(
+      t.client,
+      post('/items/other', 'Expect: 100-continue\r\nExpect: x-custom\r\n'),
+      'hello',
+    );
     t.client.destroy();
     expect(text).toMatch(/^HTTP\/1\.1 417 /);
     expect(text).toContain('X-Leash-Decision: deny; reason=expectation_failed');
@@ -190,7 +220,9 @@ describe('Expect: 100-continue inside the tunnel is answered only after the deci
 describe('method rules mean what they say inside the tunnel', () => {
   const send = async (head: string, body = '') => {
     const t = await insideTunnel();
-    t.client.write(`${head}Host: docs.test:${origin.port}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    t.client.write(
+      `${head}Host: docs.test:${origin.port}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
     await t.ended;
     t.client.destroy();
     return t.text();
@@ -198,10 +230,30 @@ describe('method rules mean what they say inside the tunnel', () => {
   const FORM = 'Content-Type: application/x-www-form-urlencoded\r\n';
 
   it.each([
-    { name: 'X-HTTP-Method-Override: DELETE on an allowed POST', head: `POST /items/1 HTTP/1.1\r\nX-HTTP-Method-Override: DELETE\r\n`, body: '', says: 'DELETE (X-HTTP-Method-Override)' },
-    { name: 'a _method form field', head: `POST /items/1 HTTP/1.1\r\n${FORM}`, body: 'a=1&_method=DELETE', says: 'DELETE (the _method form field)' },
-    { name: 'a _method query parameter on an allowed GET', head: 'GET /guide?_method=DELETE HTTP/1.1\r\n', body: '', says: 'DELETE (the _method query parameter)' },
-    { name: 'a form over 64 KiB', head: `POST /items/1 HTTP/1.1\r\n${FORM}`, body: `a=${'x'.repeat(70_000)}`, says: 'over 64 KiB' },
+    {
+      name: 'X-HTTP-Method-Override: DELETE on an allowed POST',
+      head: `POST /items/1 HTTP/1.1\r\nX-HTTP-Method-Override: DELETE\r\n`,
+      body: '',
+      says: 'DELETE (X-HTTP-Method-Override)',
+    },
+    {
+      name: 'a _method form field',
+      head: `POST /items/1 HTTP/1.1\r\n${FORM}`,
+      body: 'a=1&_method=DELETE',
+      says: 'DELETE (the _method form field)',
+    },
+    {
+      name: 'a _method query parameter on an allowed GET',
+      head: 'GET /guide?_method=DELETE HTTP/1.1\r\n',
+      body: '',
+      says: 'DELETE (the _method query parameter)',
+    },
+    {
+      name: 'a form over 64 KiB',
+      head: `POST /items/1 HTTP/1.1\r\n${FORM}`,
+      body: `a=${'x'.repeat(70_000)}`,
+      says: 'over 64 KiB',
+    },
   ])('$name → 403 method_override, nothing forwarded', async ({ head, body, says }) => {
     const before = origin.seen.length;
     const text = await send(head, body);
@@ -246,7 +298,12 @@ describe('what interception refuses', () => {
     const socket = net.connect(leash.port, '127.0.0.1');
     socket.write(`CONNECT docs.test:${origin.port} HTTP/1.1\r\n\r\n`);
     await new Promise<void>((r) => socket.once('data', () => r()));
-    const client = tls.connect({ socket, servername: 'other.test', ca: leashCaPem, checkServerIdentity: () => undefined });
+    const client = tls.connect({
+      socket,
+      servername: 'other.test',
+      ca: leashCaPem,
+      checkServerIdentity: () => undefined,
+    });
     client.on('error', () => {});
     await new Promise<void>((r) => client.once('close', () => r()));
     await waitFor(async () => (await leash.records()).find((x) => x.event === 'tunnel' && x.reason === 'sni_mismatch'));
@@ -266,9 +323,15 @@ describe('tunnels that need no interception are untouched', () => {
     const dir = await tempDir();
     const originOnly = path.join(dir, 'origin-only.pem');
     await writeFile(originOnly, originCa.certPem);
-    const spliced = await curl({ url: `https://plain.test:${origin.port}/spliced`, proxy: leash.url, caFile: originOnly });
+    const spliced = await curl({
+      url: `https://plain.test:${origin.port}/spliced`,
+      proxy: leash.url,
+      caFile: originOnly,
+    });
     expect(spliced.status).toBe(200);
-    const record = await waitFor(async () => (await leash.records()).find((x) => x.event === 'tunnel' && x.host === 'plain.test'));
+    const record = await waitFor(async () =>
+      (await leash.records()).find((x) => x.event === 'tunnel' && x.host === 'plain.test'),
+    );
     expect(record).toMatchObject({ reason: 'allowed_by_rule', rule: 'plain' });
   });
 });
@@ -278,7 +341,8 @@ describe('a reload reaches tunnels that are already open', () => {
     const dir = await tempDir();
     const extraCa = path.join(dir, 'origin-ca.pem');
     await writeFile(extraCa, originCa.certPem);
-    const yaml = (effect: 'allow' | 'deny') => policy(`
+    const yaml = (effect: 'allow' | 'deny') =>
+      policy(`
 settings:
   dns: { hosts: { docs.test: 127.0.0.1 } }
   network: { allowCidrs: ["127.0.0.0/8"] }

@@ -55,7 +55,13 @@ it('one tunnel per call: exactly 3 of 5 calls succeed, the rest get 429 with Ret
   expect(retry).toEqual(['20', '20']);
   const records = await leash.records();
   // The tunnels were all opened (intercepted): only requests were counted.
-  expect(records.filter((r) => r.event === 'tunnel').map((r) => r.reason)).toEqual(['intercepted', 'intercepted', 'intercepted', 'intercepted', 'intercepted']);
+  expect(records.filter((r) => r.event === 'tunnel').map((r) => r.reason)).toEqual([
+    'intercepted',
+    'intercepted',
+    'intercepted',
+    'intercepted',
+    'intercepted',
+  ]);
   expect(records.filter((r) => r.event === 'request' && r.reason === 'rate_limited')).toHaveLength(2);
 });
 

@@ -22,8 +22,13 @@ beforeAll(async () => {
   const cert = ca.issue(['chat.test']);
   server = https.createServer({ key: cert.keyPem, cert: cert.certPem }, (_req, res) => res.end('plain'));
   server.on('upgrade', (req, socket: net.Socket) => {
-    const accept = crypto.createHash('sha1').update(`${req.headers['sec-websocket-key']}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
-    socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
+    const accept = crypto
+      .createHash('sha1')
+      .update(`${req.headers['sec-websocket-key']}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`)
+      .digest('base64');
+    socket.write(
+      `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
+    );
     socket.on('data', (d: Buffer) => socket.write(Buffer.concat([Buffer.from('echo:'), d])));
     socket.on('error', () => {});
   });
@@ -61,7 +66,9 @@ async function openWebSocket(leash: TestLeash): Promise<{ client: tls.TLSSocket;
   let text = '';
   client.on('data', (d: Buffer) => (text += d.toString('latin1')));
   await new Promise<void>((r) => client.once('secureConnect', () => r()));
-  client.write(`GET /socket HTTP/1.1\r\nHost: chat.test:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${crypto.randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+  client.write(
+    `GET /socket HTTP/1.1\r\nHost: chat.test:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${crypto.randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+  );
   await waitFor(() => text.startsWith('HTTP/1.1 101'));
   return { client, closed };
 }
@@ -97,7 +104,11 @@ it('a busy WebSocket ends at settings.timeouts.maxLifetime (with its tunnel), au
       const all = await leash.records();
       return all.some((r) => r.upgrade === 'websocket') && all.some((r) => r.event === 'tunnel') ? all : undefined;
     });
-    expect(records?.find((r) => r.event === 'tunnel')).toMatchObject({ effect: 'deny', reason: 'max_lifetime', status: 200 });
+    expect(records?.find((r) => r.event === 'tunnel')).toMatchObject({
+      effect: 'deny',
+      reason: 'max_lifetime',
+      status: 200,
+    });
     expect(records?.find((r) => r.upgrade === 'websocket')).toMatchObject({ status: 101 });
   } finally {
     await leash.stop();

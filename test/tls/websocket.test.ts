@@ -22,8 +22,13 @@ beforeAll(async () => {
   const cert = ca.issue(['chat.test', 'feed.test']);
   server = https.createServer({ key: cert.keyPem, cert: cert.certPem }, (_req, res) => res.end('plain'));
   server.on('upgrade', (req, socket: net.Socket) => {
-    const accept = crypto.createHash('sha1').update(`${req.headers['sec-websocket-key']}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
-    socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
+    const accept = crypto
+      .createHash('sha1')
+      .update(`${req.headers['sec-websocket-key']}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`)
+      .digest('base64');
+    socket.write(
+      `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
+    );
     socket.on('data', (d: Buffer) => socket.write(Buffer.concat([Buffer.from('echo:'), d])));
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
@@ -31,7 +36,8 @@ beforeAll(async () => {
   const dir = await tempDir();
   const extraCa = path.join(dir, 'ca.pem');
   await writeFile(extraCa, ca.certPem);
-  leash = await startLeash(policy(`
+  leash = await startLeash(
+    policy(`
 settings:
   dns: { hosts: { chat.test: 127.0.0.1, feed.test: 127.0.0.1 } }
   network: { allowCidrs: ["127.0.0.0/8"] }
@@ -40,7 +46,8 @@ settings:
 rules:
   - { name: chat, domain: chat.test, ports: [${port}], methods: [GET], websocket: true, effect: allow }
   - { name: feed, domain: feed.test, ports: [${port}], methods: [GET], effect: allow }
-`));
+`),
+  );
   leashCa = await readFile(path.join(leash.dir, 'certs', 'leash-ca.pem'), 'utf8');
 });
 
@@ -50,7 +57,11 @@ afterAll(async () => {
   server?.close();
 });
 
-async function upgrade(host: string, target = '/socket', extra = ''): Promise<{ client: tls.TLSSocket; head: string; read: () => string }> {
+async function upgrade(
+  host: string,
+  target = '/socket',
+  extra = '',
+): Promise<{ client: tls.TLSSocket; head: string; read: () => string }> {
   const socket = net.connect(leash.port, '127.0.0.1');
   socket.write(`CONNECT ${host}:${port} HTTP/1.1\r\n\r\n`);
   await new Promise<void>((r) => socket.once('data', () => r()));
@@ -59,7 +70,9 @@ async function upgrade(host: string, target = '/socket', extra = ''): Promise<{ 
   client.on('data', (d: Buffer) => (text += d.toString('latin1')));
   client.on('error', () => {});
   await new Promise<void>((r) => client.once('secureConnect', () => r()));
-  client.write(`GET ${target} HTTP/1.1\r\nHost: ${host}:${port}\r\n${extra}Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${crypto.randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+  client.write(
+    `GET ${target} HTTP/1.1\r\nHost: ${host}:${port}\r\n${extra}Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${crypto.randomBytes(16).toString('base64')}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+  );
   await waitFor(() => text.includes('\r\n\r\n'));
   return { client, head: text, read: () => text };
 }
@@ -70,7 +83,9 @@ it('a rule with websocket: true lets the upgrade through, spliced both ways, aud
   client.write('hello');
   await waitFor(() => read().includes('echo:hello'));
   client.destroy();
-  const record = await waitFor(async () => (await leash.records()).find((r) => r.upgrade === 'websocket' && r.host === 'chat.test'));
+  const record = await waitFor(async () =>
+    (await leash.records()).find((r) => r.upgrade === 'websocket' && r.host === 'chat.test'),
+  );
   expect(record).toMatchObject({ event: 'request', effect: 'allow', rule: 'chat', status: 101, tls: 'intercepted' });
 });
 
@@ -84,9 +99,12 @@ it('without websocket: true the upgrade is refused with 403 upgrade_denied', asy
 it.each([
   ['an override header', '/socket', 'X-HTTP-Method-Override: DELETE\r\n'],
   ['a _method query parameter', '/socket?_method=DELETE', ''],
-])('an upgrade that asks for another method through %s is refused with 403 method_override', async (_name, target, extra) => {
-  const { head, client } = await upgrade('chat.test', target, extra);
-  expect(head).toMatch(/^HTTP\/1\.1 403 /);
-  expect(head).toContain('X-Leash-Decision: deny; reason=method_override');
-  client.destroy();
-});
+])(
+  'an upgrade that asks for another method through %s is refused with 403 method_override',
+  async (_name, target, extra) => {
+    const { head, client } = await upgrade('chat.test', target, extra);
+    expect(head).toMatch(/^HTTP\/1\.1 403 /);
+    expect(head).toContain('X-Leash-Decision: deny; reason=method_override');
+    client.destroy();
+  },
+);

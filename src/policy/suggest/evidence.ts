@@ -175,7 +175,10 @@ export class EvidenceBuilder {
     this.records++;
     const event = record.event;
     if (event !== 'request' && event !== 'tunnel' && event !== 'grant') return;
-    const kind = typeof record.reason === 'string' && Object.hasOwn(REASON_USE, record.reason) ? REASON_USE[record.reason] : undefined;
+    const kind =
+      typeof record.reason === 'string' && Object.hasOwn(REASON_USE, record.reason)
+        ? REASON_USE[record.reason]
+        : undefined;
     const viaGrant = record.rule === 'grant';
     if (kind === undefined && !viaGrant) return;
     const host = typeof record.host === 'string' ? this.canonicalHost(record.host) : undefined;
@@ -186,7 +189,10 @@ export class EvidenceBuilder {
     }
     if (kind === 'deny') {
       const flags = this.flag(host);
-      const by = typeof record.rule === 'string' && RULE_NAME.test(record.rule) ? record.rule : DENIED_WITHOUT_RULE[record.reason as string];
+      const by =
+        typeof record.rule === 'string' && RULE_NAME.test(record.rule)
+          ? record.rule
+          : DENIED_WITHOUT_RULE[record.reason as string];
       if (flags && by !== undefined && flags.deniedBy.size < 8) flags.deniedBy.add(by);
       return;
     }
@@ -207,7 +213,16 @@ export class EvidenceBuilder {
     const port = record.port;
     const agent = record.agent;
     const method = record.method;
-    if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535 || typeof agent !== 'string' || !AGENT.test(agent) || typeof method !== 'string' || !METHOD.test(method)) {
+    if (
+      typeof port !== 'number' ||
+      !Number.isInteger(port) ||
+      port < 1 ||
+      port > 65535 ||
+      typeof agent !== 'string' ||
+      !AGENT.test(agent) ||
+      typeof method !== 'string' ||
+      !METHOD.test(method)
+    ) {
       this.malformed++;
       return;
     }
@@ -222,7 +237,25 @@ export class EvidenceBuilder {
         this.notTracked++;
         return;
       }
-      use = { host, port, agent, requests: 0, tunnels: 0, spliced: 0, visible: 0, byRule: 0, methods: new Set(), first: time, last: time, peak: 0, minute: '', inMinute: 0, tunnelPeak: 0, tunnelMinute: '', tunnelsInMinute: 0 };
+      use = {
+        host,
+        port,
+        agent,
+        requests: 0,
+        tunnels: 0,
+        spliced: 0,
+        visible: 0,
+        byRule: 0,
+        methods: new Set(),
+        first: time,
+        last: time,
+        peak: 0,
+        minute: '',
+        inMinute: 0,
+        tunnelPeak: 0,
+        tunnelMinute: '',
+        tunnelsInMinute: 0,
+      };
       this.uses.push(use);
       let ports = this.byHost.get(host);
       if (!ports) this.byHost.set(host, (ports = new Map()));

@@ -42,7 +42,10 @@ export interface ProposedRule {
   readonly rateLimit?: string;
   readonly connections?: string;
   readonly agents?: readonly string[];
-  readonly inspect?: { readonly types: readonly ('json' | 'html')[]; readonly grant: { readonly hosts: readonly string[] } };
+  readonly inspect?: {
+    readonly types: readonly ('json' | 'html')[];
+    readonly grant: { readonly hosts: readonly string[] };
+  };
   readonly effect: 'allow';
   /** Comment lines: the evidence, and what the rule does not cover. */
   readonly comments: readonly string[];
@@ -84,7 +87,11 @@ interface Shape {
   notes: string[];
 }
 
-export function proposePolicy(evidence: Evidence, policy: CompiledPolicy, options: SuggestOptions = DEFAULT_SUGGEST_OPTIONS): Suggestion {
+export function proposePolicy(
+  evidence: Evidence,
+  policy: CompiledPolicy,
+  options: SuggestOptions = DEFAULT_SUGGEST_OPTIONS,
+): Suggestion {
   const notProposed: NotProposed[] = [];
   const byHostPort = new Map<string, Use[]>();
   for (const use of evidence.uses.values()) {
@@ -112,7 +119,10 @@ export function proposePolicy(evidence: Evidence, policy: CompiledPolicy, option
     }
     const total = counted.reduce((sum, u) => sum + u.requests, 0);
     if (total < options.minRequests) {
-      notProposed.push({ what, why: `only ${total} request${total === 1 ? '' : 's'} (--min-requests ${options.minRequests})` });
+      notProposed.push({
+        what,
+        why: `only ${total} request${total === 1 ? '' : 's'} (--min-requests ${options.minRequests})`,
+      });
       continue;
     }
     const shape = shapeFor(evidence, policy, counted, notProposed);
@@ -142,7 +152,16 @@ export function proposePolicy(evidence: Evidence, policy: CompiledPolicy, option
  * Names that mean this machine or a cloud's metadata service wherever they are looked up. A no_rule denial is never
  * resolved, so the log cannot show where they lead: they are refused by name.
  */
-const LOCAL_NAMES: ReadonlySet<string> = new Set(['localhost', 'metadata', 'metadata.google.internal', 'instance-data', 'instance-data.ec2.internal', 'metadata.azure.com', 'metadata.packet.net', 'metadata.platformequinix.com']);
+const LOCAL_NAMES: ReadonlySet<string> = new Set([
+  'localhost',
+  'metadata',
+  'metadata.google.internal',
+  'instance-data',
+  'instance-data.ec2.internal',
+  'metadata.azure.com',
+  'metadata.packet.net',
+  'metadata.platformequinix.com',
+]);
 
 /** Why a host must never be proposed, or undefined. */
 function refusal(evidence: Evidence, policy: CompiledPolicy, host: string): string | undefined {
@@ -151,7 +170,8 @@ function refusal(evidence: Evidence, policy: CompiledPolicy, host: string): stri
   }
   const flags = evidence.flags.get(host);
   if (flags && flags.deniedBy.size > 0) return `a deny rule refused it (${[...flags.deniedBy].sort().join(', ')})`;
-  if (flags && flags.guardRefused > 0) return `the address guard refused it (${flags.guardRefused} record${flags.guardRefused === 1 ? '' : 's'} with reason address_denied)`;
+  if (flags && flags.guardRefused > 0)
+    return `the address guard refused it (${flags.guardRefused} record${flags.guardRefused === 1 ? '' : 's'} with reason address_denied)`;
   for (const address of flags?.resolvedSpecial ?? []) {
     const verdict = checkAddress(policy.settings.guard, address);
     if (!verdict.ok) return `it resolved to ${address}, which the address guard refuses: ${verdict.message}`;
@@ -166,12 +186,20 @@ function refusal(evidence: Evidence, policy: CompiledPolicy, host: string): stri
 }
 
 function grantOnly(evidence: Evidence, host: string): string {
-  const rules = [...evidence.grantSources.values()].filter((s) => s.hosts.has(host)).map((s) => s.rule).sort();
+  const rules = [...evidence.grantSources.values()]
+    .filter((s) => s.hosts.has(host))
+    .map((s) => s.rule)
+    .sort();
   return `reached only through grants${rules.length > 0 ? ` made by rule ${rules.join(', ')}` : ''}: the inspect rule that grants it is what to allow, never the host`;
 }
 
 /** What the uses of one host and port need that the policy does not allow yet; undefined when nothing. */
-function shapeFor(evidence: Evidence, policy: CompiledPolicy, uses: readonly Use[], notProposed: NotProposed[]): Shape | undefined {
+function shapeFor(
+  evidence: Evidence,
+  policy: CompiledPolicy,
+  uses: readonly Use[],
+  notProposed: NotProposed[],
+): Shape | undefined {
   const { host, port } = uses[0] as Use;
   const what = `${displayHost(host)}:${port}`;
   const prefixes = evidence.prefixes.get(host)?.get(port);
@@ -196,7 +224,13 @@ function shapeFor(evidence: Evidence, policy: CompiledPolicy, uses: readonly Use
     }
     for (const method of use.methods) {
       for (const probe of probes) {
-        const d = decide(policy, { method, host, port, path: probe === '/' ? '/' : probe.slice(0, -3), agent: use.agent });
+        const d = decide(policy, {
+          method,
+          host,
+          port,
+          path: probe === '/' ? '/' : probe.slice(0, -3),
+          agent: use.agent,
+        });
         note(d);
         if (d.effect === 'allow' || d.reason === 'denied_by_rule') continue;
         needs = true;
@@ -207,9 +241,10 @@ function shapeFor(evidence: Evidence, policy: CompiledPolicy, uses: readonly Use
     if (needs) needed.push(use);
   }
   if (needed.length === 0) {
-    const why = deniedBy.size > 0 && allowedBy.size === 0
-      ? `the policy denies it (deny rule ${[...deniedBy].sort().join(', ')})`
-      : `the policy already allows it${allowedBy.size > 0 ? ` (rule ${[...allowedBy].sort().join(', ')})` : ''}`;
+    const why =
+      deniedBy.size > 0 && allowedBy.size === 0
+        ? `the policy denies it (deny rule ${[...deniedBy].sort().join(', ')})`
+        : `the policy already allows it${allowedBy.size > 0 ? ` (rule ${[...allowedBy].sort().join(', ')})` : ''}`;
     notProposed.push({ what, why });
     return undefined;
   }
@@ -217,7 +252,8 @@ function shapeFor(evidence: Evidence, policy: CompiledPolicy, uses: readonly Use
   const busiest = needed.reduce((a, b) => (b.peak > a.peak ? b : a));
   const spliced = sum((u) => u.spliced);
   const notes: string[] = [];
-  if (deniedBy.size > 0) notes.push(`some of what was seen stays denied by deny rule ${[...deniedBy].sort().join(', ')}`);
+  if (deniedBy.size > 0)
+    notes.push(`some of what was seen stays denied by deny rule ${[...deniedBy].sort().join(', ')}`);
   return {
     domain: host,
     hosts: [host],
@@ -235,7 +271,9 @@ function shapeFor(evidence: Evidence, policy: CompiledPolicy, uses: readonly Use
     tunnelPeak: Math.max(...needed.map((u) => u.tunnelPeak)),
     first: needed.map((u) => u.first).reduce((a, b) => (b < a ? b : a)),
     last: needed.map((u) => u.last).reduce((a, b) => (b > a ? b : a)),
-    notes: prefixes?.overflow ? [...notes, `more than ${MAX_PREFIXES} path prefixes were seen: paths are not restricted`] : notes,
+    notes: prefixes?.overflow
+      ? [...notes, `more than ${MAX_PREFIXES} path prefixes were seen: paths are not restricted`]
+      : notes,
   };
 }
 
@@ -249,16 +287,24 @@ function attachGrants(evidence: Evidence, policy: CompiledPolicy, shapes: Shape[
     const hosts = [...source.hosts].filter((h) => isName(h) && refusal(evidence, policy, h) === undefined).sort();
     const what = `grants by rule ${source.rule}`;
     if (policy.rules.some((r) => r.name === source.rule)) {
-      notProposed.push({ what, why: `${source.grants} grant${source.grants === 1 ? '' : 's'} (${hosts.slice(0, 5).join(', ')}${hosts.length > 5 ? ', …' : ''}); the policy has rule ${source.rule}, which made them: nothing to add` });
+      notProposed.push({
+        what,
+        why: `${source.grants} grant${source.grants === 1 ? '' : 's'} (${hosts.slice(0, 5).join(', ')}${hosts.length > 5 ? ', …' : ''}); the policy has rule ${source.rule}, which made them: nothing to add`,
+      });
       continue;
     }
     const target = shapes.find((s) => source.from.has(hostPortKey(s.domain, s.port)));
     if (!target || hosts.length === 0) {
-      notProposed.push({ what, why: `${source.grants} grant${source.grants === 1 ? '' : 's'}; the host its responses came from is not proposed, so no inspect rule is` });
+      notProposed.push({
+        what,
+        why: `${source.grants} grant${source.grants === 1 ? '' : 's'}; the host its responses came from is not proposed, so no inspect rule is`,
+      });
       continue;
     }
     target.inspect = { types: source.types.size > 0 ? [...source.types].sort() : ['json'], grant: { hosts } };
-    target.notes.push(`inspect: its responses (rule ${source.rule} in the log) granted ${source.grants} time${source.grants === 1 ? '' : 's'}; grant.hosts lists the hosts granted${source.hostsOverflow ? ' (the first 64 of more)' : ''}`);
+    target.notes.push(
+      `inspect: its responses (rule ${source.rule} in the log) granted ${source.grants} time${source.grants === 1 ? '' : 's'}; grant.hosts lists the hosts granted${source.hostsOverflow ? ' (the first 64 of more)' : ''}`,
+    );
   }
 }
 
@@ -288,7 +334,8 @@ function widen(evidence: Evidence, shapes: Shape[], options: SuggestOptions): Sh
     const pattern = compileHostPattern(`*.${parent}`);
     if (!pattern.ok || pattern.pattern.kind !== 'wildcard' || pattern.pattern.publicSuffix !== null) continue;
     if (tainted.has(parent)) {
-      for (const shape of group) shape.notes.push(`not widened to *.${parent}: a sibling was refused or granted in the log`);
+      for (const shape of group)
+        shape.notes.push(`not widened to *.${parent}: a sibling was refused or granted in the log`);
       continue;
     }
     for (const shape of group) out.delete(shape);
@@ -300,7 +347,9 @@ function widen(evidence: Evidence, shapes: Shape[], options: SuggestOptions): Sh
 function mergeShapes(domain: string, group: readonly Shape[], options: SuggestOptions): Shape {
   const all = <T>(f: (s: Shape) => T) => group.map(f);
   const spliced = all((s) => s.spliced).reduce((a, b) => a + b, 0);
-  const prefixes = group.every((s) => s.prefixes !== null) ? new Set(group.flatMap((s) => [...(s.prefixes as Set<string>)])) : null;
+  const prefixes = group.every((s) => s.prefixes !== null)
+    ? new Set(group.flatMap((s) => [...(s.prefixes as Set<string>)]))
+    : null;
   const busiest = group.reduce((a, b) => (b.peak > a.peak ? b : a));
   const hosts = group.flatMap((s) => s.hosts).sort();
   return {
@@ -328,26 +377,52 @@ function mergeShapes(domain: string, group: readonly Shape[], options: SuggestOp
   };
 }
 
-function render(shape: Shape, policy: CompiledPolicy, allAgents: ReadonlySet<string>, taken: Set<string>): ProposedRule {
+function render(
+  shape: Shape,
+  policy: CompiledPolicy,
+  allAgents: ReadonlySet<string>,
+  taken: Set<string>,
+): ProposedRule {
   const tlsPort = policy.settings.tlsPorts.has(shape.port);
   const opaque = !tlsPort && shape.tunnels > 0;
   const seenWhole = shape.spliced === 0 && shape.visible > 0;
-  const methods = opaque ? ['CONNECT', ...[...shape.methods].sort()] : seenWhole ? [...shape.methods].sort() : undefined;
+  const methods = opaque
+    ? ['CONNECT', ...[...shape.methods].sort()]
+    : seenWhole
+      ? [...shape.methods].sort()
+      : undefined;
   const paths = !opaque && seenWhole && shape.prefixes ? [...shape.prefixes].sort() : undefined;
   const rateLimit = !opaque && seenWhole ? `${Math.ceil(shape.peak * HEADROOM)}/1m` : undefined;
   const connections = shape.spliced > 0 ? `${Math.max(1, Math.ceil(shape.tunnelPeak * HEADROOM))}/1m` : undefined;
 
   const comments: string[] = [];
   const agents = [...shape.agents].sort();
-  const tunnels = shape.tunnels > 0 ? ` (${shape.tunnels} tunnel${shape.tunnels === 1 ? '' : 's'}${shape.spliced > 0 ? `, ${shape.spliced} spliced` : ''})` : '';
-  comments.push(`${shape.requests} request${shape.requests === 1 ? '' : 's'}${tunnels} by ${agents.join(', ')}; first ${shape.first}, last ${shape.last}`);
-  if (rateLimit) comments.push(`busiest minute: ${shape.peak} request${shape.peak === 1 ? '' : 's'} (${shape.peakAgent}); rateLimit is ${HEADROOM}x that`);
+  const tunnels =
+    shape.tunnels > 0
+      ? ` (${shape.tunnels} tunnel${shape.tunnels === 1 ? '' : 's'}${shape.spliced > 0 ? `, ${shape.spliced} spliced` : ''})`
+      : '';
+  comments.push(
+    `${shape.requests} request${shape.requests === 1 ? '' : 's'}${tunnels} by ${agents.join(', ')}; first ${shape.first}, last ${shape.last}`,
+  );
+  if (rateLimit)
+    comments.push(
+      `busiest minute: ${shape.peak} request${shape.peak === 1 ? '' : 's'} (${shape.peakAgent}); rateLimit is ${HEADROOM}x that`,
+    );
   if (connections) {
-    comments.push(`busiest minute: ${shape.tunnelPeak} tunnel${shape.tunnelPeak === 1 ? '' : 's'}; connections is ${HEADROOM}x that${opaque ? '' : ' (rateLimit, methods and paths would make leash intercept tunnels it splices now)'}`);
+    comments.push(
+      `busiest minute: ${shape.tunnelPeak} tunnel${shape.tunnelPeak === 1 ? '' : 's'}; connections is ${HEADROOM}x that${opaque ? '' : ' (rateLimit, methods and paths would make leash intercept tunnels it splices now)'}`,
+    );
   }
-  if (opaque) comments.push(`port ${shape.port} is not in settings.tlsPorts: its tunnels are opaque, so the rule names CONNECT`);
-  else if (shape.spliced > 0 && shape.visible > 0) comments.push(`no methods or paths: ${shape.spliced} tunnel${shape.spliced === 1 ? ' was' : 's were'} spliced, so what they carried was not seen`);
-  if (paths && shape.unlisted > 0) comments.push(`${shape.unlisted} request${shape.unlisted === 1 ? '' : 's'} on paths that are no plain prefix (encoded, redacted) are not covered`);
+  if (opaque)
+    comments.push(`port ${shape.port} is not in settings.tlsPorts: its tunnels are opaque, so the rule names CONNECT`);
+  else if (shape.spliced > 0 && shape.visible > 0)
+    comments.push(
+      `no methods or paths: ${shape.spliced} tunnel${shape.spliced === 1 ? ' was' : 's were'} spliced, so what they carried was not seen`,
+    );
+  if (paths && shape.unlisted > 0)
+    comments.push(
+      `${shape.unlisted} request${shape.unlisted === 1 ? '' : 's'} on paths that are no plain prefix (encoded, redacted) are not covered`,
+    );
   comments.push(...shape.notes);
 
   let listed: string[] | undefined;
@@ -355,8 +430,12 @@ function render(shape: Shape, policy: CompiledPolicy, allAgents: ReadonlySet<str
   if (![...allAgents].every((a) => shape.agents.has(a))) {
     const undefinedAgents = agents.filter((a) => a !== ANONYMOUS_AGENT && !policy.agents.has(a));
     listed = agents.filter((a) => !undefinedAgents.includes(a));
-    if (undefinedAgents.length > 0) comments.push(`agent${undefinedAgents.length === 1 ? '' : 's'} ${undefinedAgents.join(', ')} used it but ${undefinedAgents.length === 1 ? 'is' : 'are'} not defined in the policy, so not listed`);
-    if (listed.length === 0) disabled = `only agents the policy does not define used it (${undefinedAgents.join(', ')}); define them and list them under agents:`;
+    if (undefinedAgents.length > 0)
+      comments.push(
+        `agent${undefinedAgents.length === 1 ? '' : 's'} ${undefinedAgents.join(', ')} used it but ${undefinedAgents.length === 1 ? 'is' : 'are'} not defined in the policy, so not listed`,
+      );
+    if (listed.length === 0)
+      disabled = `only agents the policy does not define used it (${undefinedAgents.join(', ')}); define them and list them under agents:`;
   }
 
   return {
@@ -377,7 +456,10 @@ function render(shape: Shape, policy: CompiledPolicy, allAgents: ReadonlySet<str
 
 /** `api.example.com-443`, `any.cdn.example-443` for a wildcard; unique among the policy's rules and these. */
 function ruleName(domain: string, port: number, taken: Set<string>): string {
-  const base = `${domain.replace(/^\*\./, 'any.').replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 56)}-${port}`;
+  const base = `${domain
+    .replace(/^\*\./, 'any.')
+    .replace(/[^A-Za-z0-9._-]/g, '-')
+    .slice(0, 56)}-${port}`;
   let name = base;
   for (let n = 2; taken.has(name); n++) name = `${base}-${n}`;
   taken.add(name);

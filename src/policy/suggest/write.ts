@@ -22,8 +22,12 @@ export const MAX_NOT_PROPOSED_LINES = 500;
 
 export function suggestionYaml(suggestion: Suggestion, header: SuggestionHeader): string {
   const lines: string[] = [
-    comment(`Suggested by leash policy suggest from ${header.records} audit record${header.records === 1 ? '' : 's'} (${header.used} counted as use), ${header.firstTime ?? '-'} to ${header.lastTime ?? '-'}.`),
-    comment(`Checked against the policy in ${header.policy.join(', ')}: load this file beside it (its agents are used here, none of its rules is repeated). Review every rule before use.`),
+    comment(
+      `Suggested by leash policy suggest from ${header.records} audit record${header.records === 1 ? '' : 's'} (${header.used} counted as use), ${header.firstTime ?? '-'} to ${header.lastTime ?? '-'}.`,
+    ),
+    comment(
+      `Checked against the policy in ${header.policy.join(', ')}: load this file beside it (its agents are used here, none of its rules is repeated). Review every rule before use.`,
+    ),
     'version: 1',
   ];
   if (suggestion.rules.length === 0) lines.push('rules: []');
@@ -31,7 +35,10 @@ export function suggestionYaml(suggestion: Suggestion, header: SuggestionHeader)
   for (const rule of suggestion.rules) {
     lines.push('');
     for (const text of rule.comments) lines.push(`  ${comment(text)}`);
-    const body = jsyaml.dump([ruleValue(rule)], { flowLevel: 2, lineWidth: -1, noRefs: true }).trimEnd().split('\n');
+    const body = jsyaml
+      .dump([ruleValue(rule)], { flowLevel: 2, lineWidth: -1, noRefs: true })
+      .trimEnd()
+      .split('\n');
     if (rule.disabled) {
       lines.push(`  ${comment(`not enabled: ${rule.disabled}`)}`);
       for (const line of body) lines.push(`  # ${line}`);
@@ -41,7 +48,8 @@ export function suggestionYaml(suggestion: Suggestion, header: SuggestionHeader)
   }
   if (suggestion.notProposed.length > 0) {
     lines.push('', comment('Not proposed:'));
-    for (const item of suggestion.notProposed.slice(0, MAX_NOT_PROPOSED_LINES)) lines.push(comment(`  ${item.what}: ${item.why}`));
+    for (const item of suggestion.notProposed.slice(0, MAX_NOT_PROPOSED_LINES))
+      lines.push(comment(`  ${item.what}: ${item.why}`));
     const more = suggestion.notProposed.length - MAX_NOT_PROPOSED_LINES;
     if (more > 0) lines.push(comment(`  … and ${more} more`));
   }

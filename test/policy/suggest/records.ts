@@ -2,7 +2,8 @@
 // m minutes and s seconds into the log; each builder fills in what a real record of that kind carries.
 
 export const BASE = Date.parse('2026-11-22T00:00:00.000Z');
-export const at = (minutes: number, seconds = 0): string => new Date(BASE + minutes * 60_000 + seconds * 1000).toISOString();
+export const at = (minutes: number, seconds = 0): string =>
+  new Date(BASE + minutes * 60_000 + seconds * 1000).toISOString();
 
 export type Rec = Record<string, unknown>;
 
@@ -41,11 +42,27 @@ export function tunnel(host: string, fields: Rec = {}): Rec {
 
 /** A request inside an intercepted tunnel. */
 export function intercepted(host: string, path: string, fields: Rec = {}): Rec {
-  return request(host, { scheme: 'https', tls: 'intercepted', port: 443, path, effect: 'allow', wouldDeny: undefined, reason: 'allowed_by_rule', rule: 'r', ...fields });
+  return request(host, {
+    scheme: 'https',
+    tls: 'intercepted',
+    port: 443,
+    path,
+    effect: 'allow',
+    wouldDeny: undefined,
+    reason: 'allowed_by_rule',
+    rule: 'r',
+    ...fields,
+  });
 }
 
 /** The `event: grant` record of a grant made by inspect rule `rule` from a response of `sourceUrl`. */
-export function grant(host: string, rule: string, sourceUrl: string, found = '$.results[0].image', fields: Rec = {}): Rec {
+export function grant(
+  host: string,
+  rule: string,
+  sourceUrl: string,
+  found = '$.results[0].image',
+  fields: Rec = {},
+): Rec {
   return request(host, {
     event: 'grant',
     method: null,
@@ -65,7 +82,18 @@ export function grant(host: string, rule: string, sourceUrl: string, found = '$.
 
 /** A request allowed by a grant. */
 export function grantUse(host: string, rule: string, fields: Rec = {}): Rec {
-  return intercepted(host, '/img.png', { rule: 'grant', reason: 'granted', grant: { source: 'req-1', sourceRule: rule, sourceUrl: 'https://api.search.test/q', found: '$.results[0].image', expiresAt: at(1) }, ...fields });
+  return intercepted(host, '/img.png', {
+    rule: 'grant',
+    reason: 'granted',
+    grant: {
+      source: 'req-1',
+      sourceRule: rule,
+      sourceUrl: 'https://api.search.test/q',
+      found: '$.results[0].image',
+      expiresAt: at(1),
+    },
+    ...fields,
+  });
 }
 
 export const times = <T>(n: number, make: (i: number) => T): T[] => Array.from({ length: n }, (_, i) => make(i));

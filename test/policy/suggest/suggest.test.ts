@@ -8,8 +8,19 @@ import { formatIssue } from '../../../src/errors.js';
 import { decide } from '../../../src/policy/evaluate.js';
 import { compilePolicy } from '../../../src/policy/load.js';
 import { normalizePath } from '../../../src/policy/path-glob.js';
-import { EvidenceBuilder, MAX_PREFIXES, MAX_USES, REASON_USE, pathPrefix } from '../../../src/policy/suggest/evidence.js';
-import { proposePolicy, type ProposedRule, type Suggestion, type SuggestOptions } from '../../../src/policy/suggest/propose.js';
+import {
+  EvidenceBuilder,
+  MAX_PREFIXES,
+  MAX_USES,
+  REASON_USE,
+  pathPrefix,
+} from '../../../src/policy/suggest/evidence.js';
+import {
+  proposePolicy,
+  type ProposedRule,
+  type Suggestion,
+  type SuggestOptions,
+} from '../../../src/policy/suggest/propose.js';
 import { suggestionYaml } from '../../../src/policy/suggest/write.js';
 import { AUDIT_REASONS, REASONS } from '../../../src/proxy/reasons.js';
 import { compile } from '../compile.js';
@@ -25,17 +36,28 @@ rules:
   - { name: docs, domain: docs.allowed.test, ports: [80], effect: allow }
 `;
 
-function suggest(records: readonly Rec[], options: Partial<SuggestOptions> = {}, policyText = POLICY): { suggestion: Suggestion; yaml: string } {
+function suggest(
+  records: readonly Rec[],
+  options: Partial<SuggestOptions> = {},
+  policyText = POLICY,
+): { suggestion: Suggestion; yaml: string } {
   const policy = compile(policyText);
   const builder = new EvidenceBuilder();
   for (const record of records) builder.add(record);
   const evidence = builder.result();
   const suggestion = proposePolicy(evidence, policy, { minRequests: 1, wildcardMin: 5, ...options });
-  const yaml = suggestionYaml(suggestion, { records: evidence.records, used: evidence.used, firstTime: evidence.firstTime, lastTime: evidence.lastTime, policy: ['t.yaml'] });
+  const yaml = suggestionYaml(suggestion, {
+    records: evidence.records,
+    used: evidence.used,
+    firstTime: evidence.firstTime,
+    lastTime: evidence.lastTime,
+    policy: ['t.yaml'],
+  });
   return { suggestion, yaml };
 }
 
-const ruleFor = (s: Suggestion, domain: string, port?: number): ProposedRule | undefined => s.rules.find((r) => r.domain === domain && (port === undefined || r.ports.includes(port)));
+const ruleFor = (s: Suggestion, domain: string, port?: number): ProposedRule | undefined =>
+  s.rules.find((r) => r.domain === domain && (port === undefined || r.ports.includes(port)));
 const fields = (rule: ProposedRule | undefined) => {
   if (!rule) return undefined;
   const { comments: _c, name: _n, ...rest } = rule;
@@ -44,7 +66,10 @@ const fields = (rule: ProposedRule | undefined) => {
 
 /** The suggestion loaded beside the policy: no errors. */
 function loadsBeside(yaml: string, policyText = POLICY) {
-  const result = compilePolicy([{ file: 't.yaml', text: policyText }, { file: 'suggested.yaml', text: yaml }]);
+  const result = compilePolicy([
+    { file: 't.yaml', text: policyText },
+    { file: 'suggested.yaml', text: yaml },
+  ]);
   const errors = result.issues.filter((i) => i.severity === 'error');
   expect(errors.map(formatIssue), yaml).toEqual([]);
   return result.policy!;
@@ -74,7 +99,17 @@ describe('adversarial input: a denied host, a private address and a granted CDN 
   ];
   const { suggestion, yaml } = suggest(records);
 
-  it.each(['attacker.test', 'upload.exfil.test', 'data.exfil.test', '10.0.0.5', '127.0.0.1', '169.254.169.254', 'fd00:ec2::254', 'internal.corp.test', 'img.cdn.test'])('%s is not proposed', (host) => {
+  it.each([
+    'attacker.test',
+    'upload.exfil.test',
+    'data.exfil.test',
+    '10.0.0.5',
+    '127.0.0.1',
+    '169.254.169.254',
+    'fd00:ec2::254',
+    'internal.corp.test',
+    'img.cdn.test',
+  ])('%s is not proposed', (host) => {
     expect(suggestion.rules.map((r) => r.domain)).not.toContain(host);
     expect(yaml).not.toMatch(new RegExp(`^\\s*(- name:|domain:).*${host.replace(/[.*]/g, '\\$&')}`, 'm'));
   });
@@ -96,11 +131,22 @@ describe('adversarial input: a denied host, a private address and a granted CDN 
   });
 
   it('proposes the inspect rule of the API that granted the CDN host instead, narrowed to what it granted', () => {
-    expect(ruleFor(suggestion, 'api.search.test')?.inspect).toEqual({ types: ['json'], grant: { hosts: ['img.cdn.test'] } });
+    expect(ruleFor(suggestion, 'api.search.test')?.inspect).toEqual({
+      types: ['json'],
+      grant: { hosts: ['img.cdn.test'] },
+    });
   });
 
   it('proposes the host that was simply used', () => {
-    expect(fields(ruleFor(suggestion, 'api.good.test'))).toEqual({ domain: 'api.good.test', ports: [80], methods: ['GET'], paths: ['/v1/**'], rateLimit: '2/1m', agents: ['research'], effect: 'allow' });
+    expect(fields(ruleFor(suggestion, 'api.good.test'))).toEqual({
+      domain: 'api.good.test',
+      ports: [80],
+      methods: ['GET'],
+      paths: ['/v1/**'],
+      rateLimit: '2/1m',
+      agents: ['research'],
+      effect: 'allow',
+    });
   });
 
   it('loads beside the policy', () => {
@@ -127,7 +173,13 @@ const SHAPES: ShapeCase[] = [
       request('api.a.test', { port: 8080, path: '/health', time: at(1) }),
     ],
     domain: 'api.a.test',
-    expected: { ports: [80], methods: ['GET', 'POST'], paths: ['/v1/**', '/v2/**'], rateLimit: '14/1m', agents: ['research'] },
+    expected: {
+      ports: [80],
+      methods: ['GET', 'POST'],
+      paths: ['/v1/**', '/v2/**'],
+      rateLimit: '14/1m',
+      agents: ['research'],
+    },
     comment: /8 requests by research; first 2026-11-22T00:00:00.000Z, last 2026-11-22T00:01:00.000Z/,
   },
   {
@@ -146,9 +198,19 @@ const SHAPES: ShapeCase[] = [
   },
   {
     name: 'intercepted traffic: methods and paths, as seen inside the tunnel',
-    records: [tunnel('api.d.test', { reason: 'intercepted' }), intercepted('api.d.test', '/repos/x/y'), intercepted('api.d.test', '/user', { method: 'HEAD' })],
+    records: [
+      tunnel('api.d.test', { reason: 'intercepted' }),
+      intercepted('api.d.test', '/repos/x/y'),
+      intercepted('api.d.test', '/user', { method: 'HEAD' }),
+    ],
     domain: 'api.d.test',
-    expected: { ports: [443], methods: ['GET', 'HEAD'], paths: ['/repos/**', '/user/**'], rateLimit: '4/1m', agents: ['research'] },
+    expected: {
+      ports: [443],
+      methods: ['GET', 'HEAD'],
+      paths: ['/repos/**', '/user/**'],
+      rateLimit: '4/1m',
+      agents: ['research'],
+    },
   },
   {
     name: 'intercepted and spliced tunnels to one host: what the spliced ones carried was not seen, so no methods or paths',
@@ -165,7 +227,11 @@ const SHAPES: ShapeCase[] = [
   },
   {
     name: 'the root path is its own prefix; a path that is no plain name is left out and said so',
-    records: [request('g.test', { path: '/' }), request('g.test', { path: '/%7Euser/x' }), request('g.test', { path: '/[REDACTED]/x' })],
+    records: [
+      request('g.test', { path: '/' }),
+      request('g.test', { path: '/%7Euser/x' }),
+      request('g.test', { path: '/[REDACTED]/x' }),
+    ],
     domain: 'g.test',
     expected: { ports: [80], methods: ['GET'], paths: ['/', '/~user/**'], rateLimit: '6/1m', agents: ['research'] },
     comment: /1 request on paths that are no plain prefix/,
@@ -182,13 +248,18 @@ const SHAPES: ShapeCase[] = [
     records: times(5, (i) => request(`s${i}.shards.test`, { path: '/data' })),
     domain: '*.shards.test',
     expected: { ports: [80], methods: ['GET'], paths: ['/data/**'], rateLimit: '10/1m', agents: ['research'] },
-    comment: /widened to \*\.shards\.test: 5 sibling subdomains were seen .*s0\.shards\.test.*this also allows subdomains never seen/,
+    comment:
+      /widened to \*\.shards\.test: 5 sibling subdomains were seen .*s0\.shards\.test.*this also allows subdomains never seen/,
   },
   {
     name: 'an opaque tunnel by an agent the policy does not define is written disabled',
     records: [tunnel('h.test', { agent: 'stranger' }), request('other.test')],
     domain: 'h.test',
-    expected: { ports: [443], connections: '2/1m', disabled: 'only agents the policy does not define used it (stranger); define them and list them under agents:' },
+    expected: {
+      ports: [443],
+      connections: '2/1m',
+      disabled: 'only agents the policy does not define used it (stranger); define them and list them under agents:',
+    },
   },
 ];
 
@@ -202,19 +273,49 @@ describe('what is proposed for what was seen', () => {
     // What was seen is allowed by the policy and the suggestion together (unless the rule is disabled).
     if (rule?.disabled) return;
     for (const r of records) {
-      const d = decide(combined, { method: r.method as string, host: r.host as string, port: r.port as number, path: (r.path as string | null) ?? undefined, agent: r.agent as string });
-      if (!(r.path as string | null)?.includes('[') && !(r.path as string | null)?.includes('%')) expect(d.effect, `${r.method} ${r.host}:${r.port}${r.path}`).toBe('allow');
+      const d = decide(combined, {
+        method: r.method as string,
+        host: r.host as string,
+        port: r.port as number,
+        path: (r.path as string | null) ?? undefined,
+        agent: r.agent as string,
+      });
+      if (!(r.path as string | null)?.includes('[') && !(r.path as string | null)?.includes('%'))
+        expect(d.effect, `${r.method} ${r.host}:${r.port}${r.path}`).toBe('allow');
     }
   });
 });
 
 describe('conservative', () => {
   it.each([
-    ['four siblings stay exact hosts', times(4, (i) => request(`s${i}.few.test`)), ['s0.few.test', 's1.few.test', 's2.few.test', 's3.few.test']],
-    ['siblings under a public suffix never widen', times(6, (i) => request(`p${i}.github.io`)), times(6, (i) => `p${i}.github.io`)],
-    ['no wildcard over a sibling a deny rule refused', [...times(5, (i) => request(`s${i}.mixed.test`)), request('bad.mixed.test', { reason: 'denied_by_rule', rule: 'x' })], times(5, (i) => `s${i}.mixed.test`)],
-    ['no wildcard over a sibling that resolved to a private address', [...times(5, (i) => request(`s${i}.lan.test`)), request('db.x.lan.test', { resolved: '192.168.1.5' })], times(5, (i) => `s${i}.lan.test`)],
-    ['no wildcard over a granted sibling', [...times(5, (i) => request(`s${i}.cdn2.test`)), grant('g.cdn2.test', 'search', 'https://api.search.test/')], times(5, (i) => `s${i}.cdn2.test`)],
+    [
+      'four siblings stay exact hosts',
+      times(4, (i) => request(`s${i}.few.test`)),
+      ['s0.few.test', 's1.few.test', 's2.few.test', 's3.few.test'],
+    ],
+    [
+      'siblings under a public suffix never widen',
+      times(6, (i) => request(`p${i}.github.io`)),
+      times(6, (i) => `p${i}.github.io`),
+    ],
+    [
+      'no wildcard over a sibling a deny rule refused',
+      [
+        ...times(5, (i) => request(`s${i}.mixed.test`)),
+        request('bad.mixed.test', { reason: 'denied_by_rule', rule: 'x' }),
+      ],
+      times(5, (i) => `s${i}.mixed.test`),
+    ],
+    [
+      'no wildcard over a sibling that resolved to a private address',
+      [...times(5, (i) => request(`s${i}.lan.test`)), request('db.x.lan.test', { resolved: '192.168.1.5' })],
+      times(5, (i) => `s${i}.lan.test`),
+    ],
+    [
+      'no wildcard over a granted sibling',
+      [...times(5, (i) => request(`s${i}.cdn2.test`)), grant('g.cdn2.test', 'search', 'https://api.search.test/')],
+      times(5, (i) => `s${i}.cdn2.test`),
+    ],
   ])('%s', (_name, records, domains) => {
     const { suggestion, yaml } = suggest(records);
     expect(suggestion.rules.map((r) => r.domain).sort()).toEqual([...domains].sort());
@@ -222,33 +323,64 @@ describe('conservative', () => {
   });
 
   it('a name that resolved to a private address is not proposed, unless the address guard in force accepts it', () => {
-    const records = [request('intranet.test', { resolved: '10.9.9.9' }), request('intranet.test', { resolved: '93.184.215.9' })];
+    const records = [
+      request('intranet.test', { resolved: '10.9.9.9' }),
+      request('intranet.test', { resolved: '93.184.215.9' }),
+    ];
     const refused = suggest(records);
     expect(refused.suggestion.rules).toEqual([]);
-    expect(refused.suggestion.notProposed).toContainEqual({ what: 'intranet.test:80', why: expect.stringMatching(/^it resolved to 10\.9\.9\.9, which the address guard refuses: 10\.9\.9\.9 is a private network address/) });
-    const excepted = suggest(records, {}, POLICY.replace('rules:', 'settings: { network: { allowCidrs: ["10.0.0.0/8"] } }\nrules:'));
+    expect(refused.suggestion.notProposed).toContainEqual({
+      what: 'intranet.test:80',
+      why: expect.stringMatching(
+        /^it resolved to 10\.9\.9\.9, which the address guard refuses: 10\.9\.9\.9 is a private network address/,
+      ),
+    });
+    const excepted = suggest(
+      records,
+      {},
+      POLICY.replace('rules:', 'settings: { network: { allowCidrs: ["10.0.0.0/8"] } }\nrules:'),
+    );
     expect(excepted.suggestion.rules.map((r) => r.domain)).toEqual(['intranet.test']);
   });
 
   it('--wildcard-min moves the threshold', () => {
-    const { suggestion } = suggest(times(3, (i) => request(`s${i}.few.test`)), { wildcardMin: 3 });
+    const { suggestion } = suggest(
+      times(3, (i) => request(`s${i}.few.test`)),
+      { wildcardMin: 3 },
+    );
     expect(suggestion.rules.map((r) => r.domain)).toEqual(['*.few.test']);
   });
 
   it('--min-requests leaves out hosts seen less often, and says so', () => {
-    const { suggestion } = suggest([request('once.test'), ...times(3, () => request('thrice.test'))], { minRequests: 3 });
+    const { suggestion } = suggest([request('once.test'), ...times(3, () => request('thrice.test'))], {
+      minRequests: 3,
+    });
     expect(suggestion.rules.map((r) => r.domain)).toEqual(['thrice.test']);
     expect(suggestion.notProposed).toContainEqual({ what: 'once.test:80', why: 'only 1 request (--min-requests 3)' });
   });
 
   it('what the policy already allows is not repeated', () => {
-    const { suggestion } = suggest([request('docs.allowed.test', { path: '/x', effect: 'allow', wouldDeny: undefined, reason: 'allowed_by_rule', rule: 'docs' })]);
+    const { suggestion } = suggest([
+      request('docs.allowed.test', {
+        path: '/x',
+        effect: 'allow',
+        wouldDeny: undefined,
+        reason: 'allowed_by_rule',
+        rule: 'docs',
+      }),
+    ]);
     expect(suggestion.rules).toEqual([]);
-    expect(suggestion.notProposed).toContainEqual({ what: 'docs.allowed.test:80', why: 'the policy already allows it (rule docs)' });
+    expect(suggestion.notProposed).toContainEqual({
+      what: 'docs.allowed.test:80',
+      why: 'the policy already allows it (rule docs)',
+    });
   });
 
   it('a host a deny rule limits to some paths is proposed, and the comment says what stays denied', () => {
-    const { suggestion, yaml } = suggest([request('admin.example.test', { path: '/admin/x' }), request('admin.example.test', { path: '/public/y' })]);
+    const { suggestion, yaml } = suggest([
+      request('admin.example.test', { path: '/admin/x' }),
+      request('admin.example.test', { path: '/public/y' }),
+    ]);
     const rule = ruleFor(suggestion, 'admin.example.test');
     expect(rule?.paths).toEqual(['/public/**']);
     expect(rule?.comments.join('\n')).toMatch(/stays denied by deny rule no-admin/);
@@ -257,9 +389,19 @@ describe('conservative', () => {
 
   it('the inspect rule is not proposed again when the policy has it', () => {
     const policy = `${POLICY}  - { name: search, domain: api.search.test, ports: [443], inspect: { types: [json], grant: { hosts: [img.cdn.test] } }, effect: allow }\n`;
-    const { suggestion } = suggest([intercepted('api.search.test', '/q', { rule: 'search' }), grant('img.cdn.test', 'search', 'https://api.search.test/q'), grantUse('img.cdn.test', 'search')], {}, policy);
+    const { suggestion } = suggest(
+      [
+        intercepted('api.search.test', '/q', { rule: 'search' }),
+        grant('img.cdn.test', 'search', 'https://api.search.test/q'),
+        grantUse('img.cdn.test', 'search'),
+      ],
+      {},
+      policy,
+    );
     expect(suggestion.rules).toEqual([]);
-    expect(suggestion.notProposed.find((n) => n.what === 'grants by rule search')?.why).toMatch(/the policy has rule search, which made them: nothing to add/);
+    expect(suggestion.notProposed.find((n) => n.what === 'grants by rule search')?.why).toMatch(
+      /the policy has rule search, which made them: nothing to add/,
+    );
   });
 });
 
@@ -329,7 +471,24 @@ describe('path prefixes', () => {
       const first = normalized.split('/')[1] as string;
       return /^[A-Za-z0-9._~-]{1,64}$/.test(first) && first !== '.' && first !== '..' ? `/${first}/**` : undefined;
     };
-    const piece = fc.constantFrom('/', 'a', 'v1', '.', '..', '%2e', '%2F', '%61', ';x', '\\', '?q=/../b', '#f', '~', '-', '.well-known', 'é');
+    const piece = fc.constantFrom(
+      '/',
+      'a',
+      'v1',
+      '.',
+      '..',
+      '%2e',
+      '%2F',
+      '%61',
+      ';x',
+      '\\',
+      '?q=/../b',
+      '#f',
+      '~',
+      '-',
+      '.well-known',
+      'é',
+    );
     fc.assert(
       fc.property(fc.array(piece, { maxLength: 10 }), (pieces) => {
         const path = `/${pieces.join('')}`;
@@ -344,12 +503,43 @@ describe('every reason has a stated place in learn mode', () => {
   // Reasons that are no evidence either way: protocol refusals, identity failures, hosts that never answered,
   // policy events, internal failures. A new reason fails here until it is placed.
   const IGNORED = [
-    'policy_revoked', 'method_override', 'invalid_request', 'dns_failure', 'connect_refused', 'connect_failed', 'auth_required', 'auth_failed',
-    'identity_mismatch', 'upstream_tls', 'host_mismatch', 'sni_mismatch', 'sni_missing', 'not_tls', 'hello_timeout', 'bad_request',
-    'expectation_failed', 'not_a_proxy_request', 'unsupported_scheme', 'upgrade_denied', 'header_too_large', 'client_timeout',
-    'store_unavailable', 'too_many_connections', 'shutting_down', 'internal_error', 'policy_loaded', 'policy_invalid', 'inspection_stopped',
+    'policy_revoked',
+    'method_override',
+    'invalid_request',
+    'dns_failure',
+    'connect_refused',
+    'connect_failed',
+    'auth_required',
+    'auth_failed',
+    'identity_mismatch',
+    'upstream_tls',
+    'host_mismatch',
+    'sni_mismatch',
+    'sni_missing',
+    'not_tls',
+    'hello_timeout',
+    'bad_request',
+    'expectation_failed',
+    'not_a_proxy_request',
+    'unsupported_scheme',
+    'upgrade_denied',
+    'header_too_large',
+    'client_timeout',
+    'store_unavailable',
+    'too_many_connections',
+    'shutting_down',
+    'internal_error',
+    'policy_loaded',
+    'policy_invalid',
+    'inspection_stopped',
     // An operator's kill switch says nothing about what the agent needs; runtime-control events are not requests.
-    'lockdown', 'lockdown_on', 'lockdown_off', 'scope_opened', 'scope_revoked', 'approval_requested', 'approval_decided',
+    'lockdown',
+    'lockdown_on',
+    'lockdown_off',
+    'scope_opened',
+    'scope_revoked',
+    'approval_requested',
+    'approval_decided',
     // The policy allowed it; the value could not be read.
     'secret_unavailable',
   ];
