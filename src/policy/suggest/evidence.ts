@@ -47,6 +47,7 @@ export const REASON_USE: Readonly<Record<string, 'use' | 'deny' | 'guard' | 'gra
   // one an agent sent a secret's placeholder to, is never proposed.
   scope: 'use',
   approved: 'use',
+  access_ended: 'use',
   scope_full: 'use',
   scope_denied: 'use',
   pending_approval: 'use',
