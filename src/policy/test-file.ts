@@ -76,7 +76,7 @@ export function parseTestFile(file: string, text: string): ParsedTestFile {
   raws.forEach((raw, i) => {
     const request = parseRequestText(raw.request, raw.agent);
     if (!request.ok) fail([i, 'request'], request.message);
-    if (raw.time !== undefined && (!TIME.test(raw.time) || Number.isNaN(Date.parse(raw.time)))) {
+    if (raw.time !== undefined && (!TIME.test(raw.time) || Number.isNaN(Date.parse(raw.time)) || !realDate(raw.time))) {
       fail(
         [i, 'time'],
         `"${raw.time.slice(0, 40)}" is not an ISO 8601 time with an offset; write it as 2026-11-22T09:00:00Z`,
@@ -102,4 +102,10 @@ export function parseTestFile(file: string, text: string): ParsedTestFile {
     });
   });
   return issues.length > 0 ? { file, cases: [], issues } : { file, cases, issues };
+}
+
+/** Date.parse rolls 2026-02-30 over to 2 March: the day must exist in its month. */
+function realDate(time: string): boolean {
+  const [year, month, day] = time.slice(0, 10).split('-').map(Number) as [number, number, number];
+  return day <= new Date(Date.UTC(year, month, 0)).getUTCDate();
 }

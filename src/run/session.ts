@@ -8,8 +8,8 @@
 // (fail closed, with the reason); print the proxy URL (it carries the token); or leave rules, sockets or files
 // behind, whatever way the run ends.
 
-import { readFile } from 'node:fs/promises';
-import { constants } from 'node:os';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { constants, tmpdir } from 'node:os';
 import path from 'node:path';
 import { LeashError } from '../errors.js';
 import { systemHost, type KernelHost } from '../kernel/system.js';
@@ -156,17 +156,36 @@ async function startLeash(
     return { host, port, policy, intercepts, auditLog: undefined, stop: async () => {} };
   }
   const auditLog = options.audit ?? defaultAuditPath(io.env);
-  const running: RunningServe = await startServe(
-    { policy: options.policy, listen: '127.0.0.1:0', audit: auditLog, certs, observe: onRecord },
-    io,
-  );
+  // This leash's control socket is its own, in a private directory of its own: two runs (or a run beside a leash
+  // serve) never fight over /run/leash/admin.sock, and a command run as another user cannot reach it.
+  const controlDir = await mkdtemp(path.join(tmpdir(), 'leash-run-control-'));
+  let running: RunningServe;
+  try {
+    running = await startServe(
+      {
+        policy: options.policy,
+        listen: '127.0.0.1:0',
+        audit: auditLog,
+        certs,
+        observe: onRecord,
+        control: path.join(controlDir, 'admin.sock'),
+      },
+      io,
+    );
+  } catch (err) {
+    await rm(controlDir, { recursive: true, force: true });
+    throw err;
+  }
   return {
     host: running.proxy.host,
     port: running.proxy.port,
     policy: running.proxy.policy,
     intercepts: policyNeedsInterception(running.proxy.policy),
     auditLog: auditLog === '-' ? 'stdout' : path.resolve(auditLog),
-    stop: () => running.stop(),
+    stop: async () => {
+      await running.stop();
+      await rm(controlDir, { recursive: true, force: true });
+    },
   };
 }
 

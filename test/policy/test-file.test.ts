@@ -138,6 +138,11 @@ describe('invalid test files: each error names file:line:column, the field and w
       '[0].time: "2026-13-45T09:00Z" is not an ISO 8601 time',
     ],
     [
+      'a day its month does not have (Date.parse would read 2 March)',
+      '- { request: GET http://a.test/, expect: allow, time: "2026-02-30T00:00:00Z" }\n',
+      '[0].time: "2026-02-30T00:00:00Z" is not an ISO 8601 time',
+    ],
+    [
       'a second case broken, on its own line',
       '- { request: GET http://a.test/, expect: allow }\n-\n  request: GET http://a.test/\n  expect: deny\n  agent: ""\n',
       't.yaml:5:10: [1].agent: "" is not allowed; allowed: the name of an agent the policy defines, or anonymous',
