@@ -20,7 +20,19 @@ beforeAll(async () => {
 function leashRun(name: string, command: string[]) {
   const err: string[] = [];
   const done = main(
-    ['run', '--policy', path.join(dir, 'policies'), '--audit', path.join(dir, `${name}.log`), '--certs', path.join(dir, 'certs'), '--isolate', 'none', '--', ...command],
+    [
+      'run',
+      '--policy',
+      path.join(dir, 'policies'),
+      '--audit',
+      path.join(dir, `${name}.log`),
+      '--certs',
+      path.join(dir, 'certs'),
+      '--isolate',
+      'none',
+      '--',
+      ...command,
+    ],
     { out: (l) => err.push(l), err: (l) => err.push(l), env: { PATH: process.env.PATH } },
   );
   return done.then((code) => ({ code, err }));
