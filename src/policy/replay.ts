@@ -22,6 +22,7 @@
 // PURE: no I/O, no clock. Memory is bounded whatever the log: at most MAX_GROUPS groups (further changes are
 // counted, not grouped), SAMPLES samples and AGENTS agents per group, MAX_SKIP_LABELS skip labels.
 
+import { checkAddress } from './address.js';
 import { decide, type Decision, type RequestFacts } from './evaluate.js';
 import type { CompiledPolicy } from './policy.js';
 import { asServed, type RequestLine } from './request-line.js';
@@ -145,14 +146,20 @@ export class Replay {
       this.keptByGrant++;
       return;
     }
-    if (now.effect === was.effect) {
+    // The new settings may refuse the address the request went to (allowCidrs narrowed, denyCidrs widened): the
+    // record kept it, so the guard is asked again, as serve would after resolving.
+    const resolved = typeof record.resolved === 'string' ? record.resolved : undefined;
+    const guarded =
+      now.effect === 'allow' && resolved !== undefined && !checkAddress(this.policy.settings.guard, resolved).ok;
+    const effect = guarded ? 'deny' : now.effect;
+    if (effect === was.effect) {
       this.unchanged++;
       if (classified.tunnel && was.reason === 'allowed_by_rule' && now.intercept === true) this.nowIntercepted++;
       return;
     }
     const direction: Direction = was.effect === 'allow' ? 'tightened' : 'loosened';
     this[direction]++;
-    this.group(direction, classified, now);
+    this.group(direction, classified, now, guarded ? 'address_denied' : undefined);
   }
 
   result(): ReplayResult {
@@ -193,14 +200,14 @@ export class Replay {
     this.skipped.set(key, (this.skipped.get(key) ?? 0) + 1);
   }
 
-  private group(direction: Direction, c: Extract<Classified, { replay: true }>, now: Decision): void {
+  private group(direction: Direction, c: Extract<Classified, { replay: true }>, now: Decision, reason?: string): void {
     const host = now.request?.host ?? (c.line.facts.host || '(none)');
     const port = now.request?.port ?? c.line.facts.port;
     const was = { rule: c.was.rule, reason: c.was.reason };
     const rule = now.rule;
     const nowPart = {
       rule: rule?.name ?? null,
-      reason: now.reason,
+      reason: reason ?? now.reason,
       at: rule ? `${rule.location.file}:${rule.location.line}` : null,
     };
     const key = [direction, host, port, was.rule ?? '', was.reason, nowPart.rule ?? '', nowPart.reason].join('\u0000');
