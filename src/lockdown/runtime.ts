@@ -12,6 +12,7 @@
 // written to the store once it answers) and the caller is told that only this replica obeys it for now; lifting a
 // lockdown needs the store (nothing is lifted on a guess). A poll that fails keeps the last state known.
 
+import { LockdownLostError } from './redis-store.js';
 import { StoreUnavailableError } from '../errors.js';
 import {
   EMPTY_LOCKDOWN,
@@ -130,11 +131,28 @@ export class LockdownRuntime {
         this.options.log(`leash: lockdown: the store ${this.display} answers again; its lockdown state is in force`);
       }
       this.apply();
-    } catch {
-      this.noteDown();
+    } catch (err) {
+      if (err instanceof LockdownLostError) await this.restore(err);
+      else this.noteDown();
     } finally {
       this.polling = false;
     }
+  }
+
+  /**
+   * The store lost the state (a Redis restarted without persistence): nothing is lifted on a loss. The locks known
+   * here stay in force and are written back, so the other replicas get them again on their next poll.
+   */
+  private async restore(err: LockdownLostError): Promise<void> {
+    const { all, agents } = this.stored;
+    const count = (all ? 1 : 0) + Object.keys(agents).length;
+    this.options.log(`leash: lockdown: ${err.message}; writing back the ${count} lock(s) known here`);
+    this.overlay = mergeLockdown(this.overlay, this.stored);
+    await this.flushOverlay().catch(() => this.noteDown());
+    // Nothing to write back: put the marker back alone (a lock of no agent), never deleting what another replica
+    // may have written since.
+    if (count === 0)
+      await this.options.store.lock({ agents: [] }, { reason: '', by: '', since: 0 }).catch(() => this.noteDown());
   }
 
   stop(): void {
