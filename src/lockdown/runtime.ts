@@ -72,10 +72,13 @@ export class LockdownRuntime {
       if (!(err instanceof StoreUnavailableError)) throw err;
       runtime.noteDown();
     }
-    if (options.store.shared) {
-      runtime.timer = setInterval(() => void runtime.poll(), options.pollMs ?? POLL_MS);
-      runtime.timer.unref();
-    }
+    // A shared store is polled for what other replicas changed; any store, for the locks it did not take yet (a
+    // state file that could not be written once is written as soon as it can be).
+    runtime.timer = setInterval(
+      () => void (options.store.shared ? runtime.poll() : runtime.retryPending()),
+      options.pollMs ?? POLL_MS,
+    );
+    runtime.timer.unref();
     return runtime;
   }
 
@@ -159,9 +162,25 @@ export class LockdownRuntime {
     clearInterval(this.timer);
   }
 
-  /** Stops polling and lets the store finish what it was writing. */
+  /** Writes the locks only this process holds to the store, if there are any (a local store that failed once). */
+  async retryPending(): Promise<void> {
+    if (this.polling || (!this.overlay.all && Object.keys(this.overlay.agents).length === 0)) return;
+    this.polling = true;
+    try {
+      await this.flushOverlay();
+      this.stored = await this.options.store.read();
+      this.apply();
+    } catch {
+      this.noteDown();
+    } finally {
+      this.polling = false;
+    }
+  }
+
+  /** Stops polling and lets the store finish what it was writing (a lock it did not take yet gets a last try). */
   async close(): Promise<void> {
     this.stop();
+    await this.retryPending();
     await this.options.store.close();
   }
 

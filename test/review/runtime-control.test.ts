@@ -3,6 +3,8 @@
 // `it` states the promise; a failing one is a confirmed problem (see the review report).
 
 import http from 'node:http';
+import { mkdir, rmdir } from 'node:fs/promises';
+import path from 'node:path';
 import net from 'node:net';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { waitFor } from '../helpers/audit-sink.js';
@@ -527,5 +529,41 @@ rules:
       expect(reply.status).toBe(200);
       expect(origin.seen.at(-1)?.headers['x-leash-scope']).toBeUndefined();
     }
+  });
+});
+
+describe('lockdown: a state file that could not be written once', () => {
+  it('is written once it can be, so a restart keeps the lockdown', async () => {
+    const origin = await startHttpOrigin();
+    cleanups.push(() => origin.close());
+    const yaml = `version: 1
+settings:
+  dns: { hosts: { api.test: 127.0.0.1 } }
+  network: { allowCidrs: ["127.0.0.0/8"] }
+rules:
+  - { name: api, domain: api.test, ports: "*", effect: allow }
+`;
+    const first = await startLeash(yaml);
+    const dir = first.dir;
+    // A transient failure: the temporary file leash writes cannot be created (as with a full disk).
+    const blocker = path.join(dir, `leash-lockdown.json.${process.pid}.tmp`);
+    await mkdir(blocker);
+    const on = await call(
+      { socketPath: first.running.control.path },
+      'POST',
+      '/v1/lockdown/on',
+      { reason: 'incident' },
+      { 'X-Leash-Caller': 'reviewer' },
+    );
+    expect(on.status).toBe(200);
+    expect(on.json.stored).toBe(false);
+    expect(on.json.warnings.join(' ')).toMatch(/once the store answers/);
+    await rmdir(blocker);
+    // The disk is fine again; the promise was "writes it there once the store answers".
+    await new Promise((r) => setTimeout(r, 1_500));
+    await first.stop();
+    const again = await leashWith(yaml, { dir });
+    const reply = await viaProxy(again.port, `http://api.test:${origin.port}/`);
+    expect(reply.status).toBe(403);
   });
 });
