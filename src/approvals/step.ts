@@ -86,6 +86,9 @@ export async function approvalFor(ctx: ApprovalContext, verdict: Verdict, ask: A
       await ctx.sleep(Math.min(POLL_MS, until - ctx.now()), ask.signal);
       if (ask.signal?.aborted) break;
       arrival = await ctx.approvals.arrive(candidate, settings.expireMs, ctx.now(), false);
+      // The approval it waited on was used up (a --once for an identical request): the new one it waits on now is
+      // on record like any other.
+      if (arrival.kind === 'created') ctx.record(requested(ctx.policy, arrival.approval, request, ask));
     }
   } catch (err) {
     if (!(err instanceof StoreUnavailableError)) throw err;

@@ -567,3 +567,42 @@ rules:
     expect(reply.status).toBe(403);
   });
 });
+
+describe('approvals: --once with two held requests', () => {
+  it('lets exactly one through, and every approval the other then waits on is on record as requested', async () => {
+    const origin = await startHttpOrigin();
+    cleanups.push(() => origin.close());
+    const leash = await leashWith(`version: 1
+settings:
+  dns:
+    hosts: { held.example.test: 127.0.0.1 }
+  network: { allowCidrs: ["127.0.0.0/8"] }
+  approvals: { agents: [ops], wait: 3s, expire: 1h }
+agents:
+  ops: { token: env:LEASH_T_RV2_OPS }
+rules: []
+`);
+    const sock = { socketPath: leash.running.control.path };
+    const target = `http://held.example.test:${origin.port}/x`;
+    const a = viaProxy(leash.port, target, { 'Proxy-Authorization': auth('ops') });
+    const b = viaProxy(leash.port, target, { 'Proxy-Authorization': auth('ops') });
+    const pending = await waitFor(async () => {
+      const list = (await call(sock, 'GET', '/v1/approvals')).json?.approvals as
+        { id: string; requests: number }[] | undefined;
+      return list?.[0] && list[0].requests >= 2 ? list[0] : undefined;
+    });
+    await call(sock, 'POST', `/v1/approvals/${pending!.id}/allow`, { grant: 'once' }, { 'X-Leash-Caller': 'reviewer' });
+    const replies = await Promise.all([a, b]);
+    expect(replies.map((r) => r.status).sort()).toEqual([200, 403]);
+    expect(origin.seen.length).toBe(1);
+    const ids = new Set<string>(
+      (await call(sock, 'GET', '/v1/approvals')).json.approvals.map((x: { id: string }) => x.id),
+    );
+    const requested = new Set(
+      (await leash.records())
+        .filter((r) => r.reason === 'approval_requested')
+        .map((r) => (r.approval as { id: string }).id),
+    );
+    for (const id of ids) expect(requested.has(id)).toBe(true);
+  });
+});
