@@ -13,6 +13,8 @@ import { parsePlaceholder, PLACEHOLDER_PATTERN, type ParsedPlaceholder } from '.
 // A run that could be base64 of something holding `leash-ph-` plus a MAC: 9 + 1 + 1 + 32 bytes encode to 58
 // characters; shorter runs cannot hold a whole placeholder.
 const BASE64_RUN = /[A-Za-z0-9+/_-]{56,}={0,2}/g;
+/** A line break inside a base64 run (between two base64 characters). */
+const WRAPPED_BASE64 = /([A-Za-z0-9+/_-])\r?\n(?=[A-Za-z0-9+/_-])/g;
 
 // The cheap tests that decide what is worth decoding (a body streams through here chunk by chunk, so decoding
 // every chunk in every way would cost ~10 ms per 64 KiB):
@@ -59,6 +61,10 @@ export function findPlaceholders(text: string): ParsedPlaceholder[] {
     }
   };
   const decode = SPELLED_PREFIX.test(text) || NESTED_ESCAPE.test(text);
+  // Base64 wrapped at 76 (MIME) or 64 (PEM) columns: the lines are joined first, so a signature or a run that
+  // straddles a line break is still seen.
+  const unwrapped = text.includes('\n') ? text.replace(WRAPPED_BASE64, '$1') : text;
+  if (unwrapped !== text) text = `${text}\n${unwrapped}`;
   const base64 = BASE64_SIGNATURES.some((signature) => text.includes(signature));
   if (!decode && !base64) return [];
   for (const form of decode ? decodingSteps(text) : [text]) {

@@ -217,3 +217,21 @@ describe('destination tricks inside an intercepted tunnel', () => {
     expect(origin.seen.length).toBe(before);
   });
 });
+
+describe('base64 wrapped at 76 columns (MIME, PEM, email attachments)', () => {
+  it('a placeholder whose base64 straddles a line break, in a body to another host, is refused', async () => {
+    const p = ph.LEASH_SECRET_OPENAI as string;
+    const b64 = Buffer.from(`${'A'.repeat(40)}${p}`).toString('base64');
+    const wrapped = (b64.match(/.{1,76}/g) as string[]).join('\r\n');
+    const body = `--b\r\nContent-Disposition: form-data; name="file"; filename="a.txt"\r\nContent-Transfer-Encoding: base64\r\n\r\n${wrapped}\r\n--b--\r\n`;
+    const before = origin.seen.length;
+    const t = await intercepted(leash.port, 'other.test', origin.port, leashCa);
+    const statuses = await t.send(
+      `POST /upload HTTP/1.1\r\nHost: other.test:${origin.port}\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      1,
+    );
+    await t.closed;
+    expect(statuses[0]).toBe('HTTP/1.1 403');
+    expect(origin.seen.length).toBe(before);
+  });
+});
