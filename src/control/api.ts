@@ -43,7 +43,7 @@ export const CONTROL_ERRORS = {
   bad_request: { status: 400, text: 'the body is not JSON of the expected shape, or a value is invalid' },
   unauthorized: {
     status: 401,
-    text: 'over TCP, a mutating call needs Authorization: Bearer with the token in LEASH_ADMIN_TOKEN',
+    text: 'over TCP, every call needs Authorization: Bearer with the token in LEASH_ADMIN_TOKEN',
   },
   tcp_control_off: {
     status: 403,

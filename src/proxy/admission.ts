@@ -34,7 +34,7 @@ import type { GrantStore } from '../grants/store.js';
 import type { RateLimitStore } from '../limits/store.js';
 import type { NormalizedRequest } from '../policy/evaluate.js';
 import type { HostKind } from '../policy/host.js';
-import { belongsTo } from '../secrets/spec.js';
+import { isSecretHost } from '../secrets/spec.js';
 import { lockdownStep, type LockdownView } from '../lockdown/step.js';
 import { identify, type AgentTokens, type IdentityFacts, type IdentityMethod } from '../policy/identity.js';
 import type { CompiledPolicy } from '../policy/policy.js';
@@ -362,7 +362,7 @@ export async function admit(ctx: AdmissionContext, application: Application): Pr
       verdict.intercept ||
       (request.method === 'CONNECT' &&
         policy.settings.tlsPorts.has(request.port) &&
-        [...policy.secrets.values()].some((secret) => belongsTo(secret, request.host))),
+        isSecretHost(policy, request.host)),
     injections,
   };
 }

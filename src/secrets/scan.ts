@@ -61,15 +61,16 @@ export function findPlaceholders(text: string): ParsedPlaceholder[] {
     }
   };
   const decode = SPELLED_PREFIX.test(text) || NESTED_ESCAPE.test(text);
-  // Base64 wrapped at 76 (MIME) or 64 (PEM) columns: the lines are joined first, so a signature or a run that
-  // straddles a line break is still seen.
+  // Base64 wrapped at 76 (MIME) or 64 (PEM) columns: for the base64 search only, the lines are joined, so a
+  // signature or a run that straddles a line break is still seen (the other decodings read the text as sent).
   const unwrapped = text.includes('\n') ? text.replace(WRAPPED_BASE64, '$1') : text;
-  if (unwrapped !== text) text = `${text}\n${unwrapped}`;
-  const base64 = BASE64_SIGNATURES.some((signature) => text.includes(signature));
+  const base64 = BASE64_SIGNATURES.some((signature) => unwrapped.includes(signature));
   if (!decode && !base64) return [];
   for (const form of decode ? decodingSteps(text) : [text]) {
     look(form);
-    if (base64) for (const decoded of base64Forms(form)) for (const inner of decodingSteps(decoded)) look(inner);
+    if (!base64) continue;
+    for (const decoded of base64Forms(form === text ? unwrapped : form))
+      for (const inner of decodingSteps(decoded)) look(inner);
   }
   return [...found.values()];
 }

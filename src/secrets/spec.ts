@@ -136,3 +136,10 @@ export function belongsTo(secret: CompiledSecret, host: string): boolean {
     pattern.kind === 'exact' ? pattern.host === host : host.endsWith(`.${pattern.suffix}`),
   );
 }
+
+/** Does any secret of the policy belong to this normalised host? (Without secrets: no, at once.) */
+export function isSecretHost(policy: { readonly secrets: ReadonlyMap<string, CompiledSecret> }, host: string): boolean {
+  if (policy.secrets.size === 0) return false;
+  for (const secret of policy.secrets.values()) if (belongsTo(secret, host)) return true;
+  return false;
+}
